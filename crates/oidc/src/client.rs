@@ -1,0 +1,163 @@
+//! A service registered at a provider: who it is, where it may be sent back,
+//! how it authenticates, how its tokens are signed.
+
+use std::fmt;
+
+use argon2::{Argon2, PasswordHash, PasswordVerifier};
+use jose::{Alg, PublicKeySet};
+
+use crate::types::{RedirectUri, Scopes, constant_time_eq};
+
+/// A secret that never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value, for the few places that must use it (HMAC keys, forms).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+/// What the client secret is checked against.
+#[derive(Clone, Debug)]
+pub enum ClientSecret {
+    /// Kept in clear: needed when tokens are HS256-signed with it, as for
+    /// FranceConnect's legacy services.
+    Plain(Secret),
+    /// An Argon2id PHC string; the secret itself is not kept.
+    Argon2(String),
+}
+
+impl ClientSecret {
+    /// Whether `candidate` is the secret.
+    pub fn matches(&self, candidate: &str) -> bool {
+        match self {
+            ClientSecret::Plain(secret) => {
+                constant_time_eq(secret.expose().as_bytes(), candidate.as_bytes())
+            }
+            ClientSecret::Argon2(phc) => PasswordHash::new(phc).is_ok_and(|hash| {
+                Argon2::default()
+                    .verify_password(candidate.as_bytes(), &hash)
+                    .is_ok()
+            }),
+        }
+    }
+}
+
+/// How a client authenticates at the token endpoint. FranceConnect offers
+/// exactly these two; `client_secret_basic` is refused.
+#[derive(Clone, Debug)]
+pub enum ClientAuth {
+    /// `client_secret_post` (RFC 6749 §2.3.1).
+    SecretPost(ClientSecret),
+    /// `private_key_jwt` (OpenID Connect Core §9), with the client's public keys.
+    PrivateKeyJwt(PublicKeySet),
+}
+
+impl ClientAuth {
+    /// The discovery name of the method.
+    pub fn method(&self) -> &'static str {
+        match self {
+            ClientAuth::SecretPost(_) => "client_secret_post",
+            ClientAuth::PrivateKeyJwt(_) => "private_key_jwt",
+        }
+    }
+}
+
+/// A registered client.
+#[derive(Clone, Debug)]
+pub struct Client {
+    /// `client_id`.
+    pub client_id: String,
+    /// The service's entity: clients of one entity share their pairwise `sub`.
+    pub entity_id: String,
+    /// Name shown to citizens.
+    pub name: String,
+    /// Exact redirect URIs.
+    pub redirect_uris: Vec<RedirectUri>,
+    /// Exact post-logout redirect URIs.
+    pub post_logout_redirect_uris: Vec<RedirectUri>,
+    /// Token endpoint authentication.
+    pub auth: ClientAuth,
+    /// ID token and userinfo signature algorithm.
+    pub signing_alg: Alg,
+    /// Scopes the client may ask for.
+    pub scopes: Scopes,
+    /// Whether authorize requests must carry a PKCE challenge.
+    pub require_pkce: bool,
+}
+
+impl Client {
+    /// The HS256 key, when the client's tokens are HMAC-signed.
+    pub fn hmac_key(&self) -> Option<&[u8]> {
+        match (&self.auth, self.signing_alg) {
+            (ClientAuth::SecretPost(ClientSecret::Plain(secret)), Alg::HS256) => {
+                Some(secret.expose().as_bytes())
+            }
+            _ => None,
+        }
+    }
+
+    /// Checks the registration itself, at start-up; the error names the field.
+    pub fn check(&self) -> Result<(), String> {
+        if self.client_id.is_empty() || self.entity_id.is_empty() {
+            return Err("client_id and entity_id must not be empty".into());
+        }
+        if self.redirect_uris.is_empty() {
+            return Err("redirect_uris must list at least one URI".into());
+        }
+        if !self.scopes.contains("openid") {
+            return Err("scopes must include openid".into());
+        }
+        if self.signing_alg == Alg::HS256 {
+            match &self.auth {
+                ClientAuth::SecretPost(ClientSecret::Plain(secret))
+                    if secret.expose().len() >= 32 => {}
+                _ => {
+                    return Err(
+                        "signing_alg HS256 needs a client_secret of at least 32 bytes".into(),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use argon2::PasswordHasher;
+    use argon2::password_hash::SaltString;
+
+    use super::*;
+
+    #[test]
+    fn a_hashed_secret_matches_only_itself() {
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let phc = Argon2::default()
+            .hash_password(b"s3cret", &salt)
+            .unwrap()
+            .to_string();
+        let secret = ClientSecret::Argon2(phc);
+        assert!(secret.matches("s3cret"));
+        assert!(!secret.matches("s3creT"));
+        assert!(!ClientSecret::Argon2("garbage".into()).matches("s3cret"));
+    }
+
+    #[test]
+    fn a_secret_does_not_print() {
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(…)");
+    }
+}

@@ -1,0 +1,19 @@
+//! OpenID Connect for Passerelle: the protocol types that parse, the
+//! provider engine ([`op`]) and the relying party ([`rp`]).
+//!
+//! One engine serves the hub, the identity providers and the demo services
+//! (STYLE.md habit 2); apps add pages and policy, never protocol.
+
+pub mod claims;
+pub mod client;
+pub mod clock;
+pub mod error;
+pub mod op;
+pub mod rp;
+pub mod types;
+
+pub use claims::Identity;
+pub use client::{Client, ClientAuth, ClientSecret, Secret};
+pub use clock::{Clock, FakeClock, SystemClock, UnixSeconds};
+pub use error::{ErrorCode, OAuthError};
+pub use types::{Acr, PkceChallenge, RedirectUri, Scopes};

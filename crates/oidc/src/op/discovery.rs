@@ -1,0 +1,69 @@
+//! The discovery document (OpenID Connect Discovery 1.0 §3).
+
+use serde_json::{Value, json};
+
+use super::Provider;
+use crate::claims::{SCOPES, known_scopes};
+
+impl Provider {
+    /// The provider metadata, FranceConnect v2's fields plus PKCE and
+    /// RFC 9207's `authorization_response_iss_parameter_supported`.
+    pub fn discovery(&self) -> Value {
+        let mut claims: Vec<&str> = SCOPES
+            .iter()
+            .flat_map(|(_, claims)| claims.iter().copied())
+            .collect();
+        claims.sort_unstable();
+        claims.dedup();
+        let mut algs: Vec<&str> = self
+            .keys
+            .keys()
+            .iter()
+            .map(|key| key.alg().as_str())
+            .collect();
+        algs.dedup();
+        if self
+            .clients
+            .values()
+            .any(|client| client.hmac_key().is_some())
+        {
+            algs.push("HS256");
+        }
+        let acr: Vec<&str> = self
+            .settings
+            .acr_offered
+            .iter()
+            .map(|acr| acr.as_str())
+            .collect();
+        json!({
+            "issuer": self.issuer(),
+            "authorization_endpoint": self.endpoint("/authorize"),
+            "token_endpoint": self.endpoint("/token"),
+            "userinfo_endpoint": self.endpoint("/userinfo"),
+            "jwks_uri": self.endpoint("/jwks"),
+            "end_session_endpoint": self.endpoint("/session/end"),
+            "revocation_endpoint": self.endpoint("/token/revocation"),
+            "scopes_supported": known_scopes(),
+            "claims_supported": claims,
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code"],
+            "subject_types_supported": ["pairwise"],
+            "acr_values_supported": acr,
+            "claim_types_supported": ["normal"],
+            "claims_parameter_supported": false,
+            "request_parameter_supported": false,
+            "request_uri_parameter_supported": false,
+            "id_token_signing_alg_values_supported": algs,
+            "userinfo_signing_alg_values_supported": algs,
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt"],
+            "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256"],
+            "revocation_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt"],
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": true,
+            "frontchannel_logout_supported": false,
+            "backchannel_logout_supported": false,
+            "ui_locales_supported": ["fr", "en"],
+        })
+    }
+}

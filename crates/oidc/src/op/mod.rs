@@ -1,0 +1,210 @@
+//! The OpenID Provider engine, shared by the hub (towards services) and the
+//! reference identity providers (towards the hub).
+//!
+//! It knows the protocol and nothing of pages: an app parses an authorize
+//! request with [`Provider::parse_authorize`], runs its own interaction
+//! (choice page, login form, consent), then calls [`Provider::issue_code`]
+//! with the [`Grant`] it decided. Token, userinfo, revocation, logout and
+//! discovery are answered here whole.
+//!
+//! Storage is the `store` traits: a code is a [`Capability`] whose grant is
+//! sealed under the code itself, so the stored row is unreadable without the
+//! code the client holds, and any process of a cluster can redeem it.
+
+mod authorize;
+mod discovery;
+mod logout;
+mod params;
+mod token;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use jose::KeySet;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use store::sealed::Capability;
+use store::{Codes, Tokens};
+
+pub use authorize::{AuthorizationRequest, AuthorizeError, Prompt};
+pub use logout::EndSession;
+pub use params::Params;
+pub use token::{TokenResponse, Userinfo};
+
+use crate::client::Client;
+use crate::clock::{Clock, UnixSeconds};
+use crate::error::{ErrorCode, OAuthError};
+use crate::types::{Acr, PkceChallenge, RedirectUri, Scopes};
+
+/// The provider's settings.
+#[derive(Clone, Debug)]
+pub struct ProviderSettings {
+    /// The issuer; every endpoint is a path under it.
+    pub issuer: String,
+    /// Authorization code lifetime (FranceConnect: 30 s).
+    pub code_ttl_secs: i64,
+    /// Access token lifetime (FranceConnect: 60 s).
+    pub access_token_ttl_secs: i64,
+    /// ID token lifetime (FranceConnect: 60 s).
+    pub id_token_ttl_secs: i64,
+    /// Shortest nonce accepted (FranceConnect: 22).
+    pub min_nonce_len: usize,
+    /// Levels this provider offers, lowest first.
+    pub acr_offered: Vec<Acr>,
+    /// The level used when a request names none we know.
+    pub default_acr: Acr,
+    /// Whether `acr_values` must be present (FranceConnect requires it).
+    pub require_acr_values: bool,
+}
+
+/// What the app decided at the end of an interaction: who the person is
+/// for this client, at which level, and what is released.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Grant {
+    /// The client the code is for.
+    pub client_id: String,
+    /// The redirect URI of the authorize request.
+    pub redirect_uri: RedirectUri,
+    /// The scopes granted.
+    pub scopes: Scopes,
+    /// The nonce to echo in the ID token.
+    pub nonce: String,
+    /// The level proven.
+    pub acr: Acr,
+    /// When the person authenticated.
+    pub auth_time: UnixSeconds,
+    /// The subject for this client.
+    pub sub: String,
+    /// The user claims released (already filtered by scope).
+    pub claims: Map<String, Value>,
+    /// The PKCE challenge of the authorize request.
+    pub pkce: Option<PkceChallenge>,
+}
+
+/// An OpenID Provider.
+pub struct Provider {
+    settings: ProviderSettings,
+    clients: HashMap<String, Client>,
+    keys: KeySet,
+    clock: Arc<dyn Clock>,
+    codes: Arc<dyn Codes>,
+    tokens: Arc<dyn Tokens>,
+}
+
+impl fmt::Debug for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Provider")
+            .field("issuer", &self.settings.issuer)
+            .field("clients", &self.clients.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Provider {
+    /// A provider over its clients, keys and stores. Each client is checked.
+    pub fn new(
+        settings: ProviderSettings,
+        clients: Vec<Client>,
+        keys: KeySet,
+        clock: Arc<dyn Clock>,
+        codes: Arc<dyn Codes>,
+        tokens: Arc<dyn Tokens>,
+    ) -> Result<Self, String> {
+        let mut by_id = HashMap::new();
+        for client in clients {
+            client
+                .check()
+                .map_err(|error| format!("client {}: {error}", client.client_id))?;
+            if keys.current(client.signing_alg).is_none() && client.hmac_key().is_none() {
+                return Err(format!(
+                    "client {}: no {} key",
+                    client.client_id, client.signing_alg
+                ));
+            }
+            if by_id.insert(client.client_id.clone(), client).is_some() {
+                return Err("two clients share a client_id".into());
+            }
+        }
+        Ok(Self {
+            settings,
+            clients: by_id,
+            keys,
+            clock,
+            codes,
+            tokens,
+        })
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &ProviderSettings {
+        &self.settings
+    }
+
+    /// The issuer.
+    pub fn issuer(&self) -> &str {
+        &self.settings.issuer
+    }
+
+    /// A registered client.
+    pub fn client(&self, client_id: &str) -> Option<&Client> {
+        self.clients.get(client_id)
+    }
+
+    /// The endpoint URL for a path under the issuer.
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.settings.issuer)
+    }
+
+    /// The public signing keys, as served at `jwks_uri`.
+    pub fn jwks(&self) -> Value {
+        self.keys
+            .public()
+            .map_or_else(|_| serde_json::json!({ "keys": [] }), |set| set.to_json())
+    }
+
+    /// Issues a code for a grant and returns where to send the browser: the
+    /// client's redirect URI with `code`, `state` and `iss` (RFC 9207).
+    pub async fn issue_code(&self, grant: &Grant, state: &str) -> Result<String, OAuthError> {
+        let code = Capability::generate();
+        let sealed = code.seal(&serde_json::to_vec(grant).map_err(internal)?);
+        let expires_at = self.clock.now() + self.settings.code_ttl_secs;
+        self.codes
+            .put(&code.lookup_key(), &sealed, expires_at)
+            .await
+            .map_err(storage)?;
+        Ok(grant.redirect_uri.with_params(&[
+            ("code", code.as_str()),
+            ("state", state),
+            ("iss", self.issuer()),
+        ]))
+    }
+
+    /// Where to send the browser with an error, once the client and its
+    /// redirect URI are verified.
+    pub fn error_redirect(
+        &self,
+        redirect_uri: &RedirectUri,
+        state: Option<&str>,
+        error: &OAuthError,
+    ) -> String {
+        let mut params = vec![
+            ("error", error.code.as_str()),
+            ("error_description", error.description.as_str()),
+        ];
+        if let Some(state) = state {
+            params.push(("state", state));
+        }
+        params.push(("iss", self.issuer()));
+        redirect_uri.with_params(&params)
+    }
+}
+
+fn internal(error: impl fmt::Display) -> OAuthError {
+    OAuthError::new(ErrorCode::ServerError, "internal error").with_detail(error.to_string())
+}
+
+fn storage(error: impl fmt::Display) -> OAuthError {
+    OAuthError::new(ErrorCode::TemporarilyUnavailable, "storage unavailable")
+        .with_detail(error.to_string())
+}

@@ -1,0 +1,348 @@
+//! Token endpoint (RFC 6749 §4.1.3), userinfo (OpenID Connect Core §5.3)
+//! and revocation (RFC 7009).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use sha2::Sha256;
+use store::Taken;
+use store::sealed::Capability;
+
+use super::{Grant, Params, Provider, internal, storage};
+use crate::client::{Client, ClientAuth};
+use crate::error::{ErrorCode, OAuthError};
+
+/// The token response: FranceConnect's five fields, no refresh token.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct TokenResponse {
+    /// The bearer token for userinfo.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds the access token lives.
+    pub expires_in: i64,
+    /// The signed ID token.
+    pub id_token: String,
+    /// The granted scopes.
+    pub scope: String,
+}
+
+/// A userinfo answer: always a signed JWT (`application/jwt`), as
+/// FranceConnect v2.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Userinfo {
+    /// The compact JWS.
+    pub jwt: String,
+}
+
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+fn invalid_client(description: &str) -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidClient, description)
+}
+
+fn invalid_grant(description: &str) -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidGrant, description)
+}
+
+impl Provider {
+    /// Answers a token request. `basic_auth` is whether the request carried
+    /// an `Authorization: Basic` header, refused as FranceConnect does.
+    ///
+    /// Checks, in order: no repeated parameter; the client authenticates;
+    /// `grant_type` is `authorization_code`; the code is fresh (a replayed
+    /// code revokes the access token it gave, RFC 6749 §4.1.2); it was issued
+    /// to this client; `redirect_uri` matches; the PKCE verifier answers.
+    pub async fn exchange_code(
+        &self,
+        params: &Params,
+        basic_auth: bool,
+    ) -> Result<TokenResponse, OAuthError> {
+        params.check_no_repeats()?;
+        if basic_auth {
+            return Err(invalid_client(
+                "client_secret_basic is not supported; use client_secret_post or private_key_jwt",
+            ));
+        }
+        let client = self.authenticate_client(params).await?;
+        if params.require("grant_type")? != "authorization_code" {
+            return Err(OAuthError::new(
+                ErrorCode::UnsupportedGrantType,
+                "only authorization_code is supported",
+            ));
+        }
+        let code = Capability::parse(params.require("code")?)
+            .ok_or_else(|| invalid_grant("code is invalid"))?;
+        let now = self.clock.now();
+        let sealed = match self
+            .codes
+            .take(&code.lookup_key(), now)
+            .await
+            .map_err(storage)?
+        {
+            Taken::Fresh(sealed) => sealed,
+            Taken::Replayed => {
+                // RFC 6749 §4.1.2: revoke what the code gave.
+                let access_token = access_token_for(&code)?;
+                self.tokens
+                    .revoke(&access_token.lookup_key())
+                    .await
+                    .map_err(storage)?;
+                return Err(invalid_grant("code has already been used")
+                    .with_detail("code replay: access token revoked"));
+            }
+            Taken::Missing => return Err(invalid_grant("code is invalid or expired")),
+        };
+        let grant: Grant =
+            serde_json::from_slice(&code.open(&sealed).map_err(internal)?).map_err(internal)?;
+        check_code_client(&grant, client)?;
+        check_code_redirect_uri(&grant, params)?;
+        check_code_verifier(&grant, params)?;
+
+        let access_token = access_token_for(&code)?;
+        let expires_at = now + self.settings.access_token_ttl_secs;
+        let sealed = access_token.seal(&serde_json::to_vec(&grant).map_err(internal)?);
+        self.tokens
+            .put(&access_token.lookup_key(), &sealed, expires_at)
+            .await
+            .map_err(storage)?;
+        Ok(TokenResponse {
+            access_token: access_token.as_str().to_owned(),
+            token_type: "Bearer",
+            expires_in: self.settings.access_token_ttl_secs,
+            id_token: self.id_token(&grant, client)?,
+            scope: grant.scopes.to_string(),
+        })
+    }
+
+    /// `client_secret_post` or `private_key_jwt`, as registered.
+    async fn authenticate_client(&self, params: &Params) -> Result<&Client, OAuthError> {
+        let assertion = params.get("client_assertion");
+        let claimed_id = match (params.get("client_id"), assertion) {
+            (Some(id), _) => id.to_owned(),
+            (None, Some(assertion)) => unverified_issuer(assertion)
+                .ok_or_else(|| invalid_client("client_assertion is malformed"))?,
+            (None, None) => return Err(invalid_client("client authentication is required")),
+        };
+        let client = self
+            .client(&claimed_id)
+            .ok_or_else(|| invalid_client("client authentication failed"))?;
+        match (&client.auth, params.get("client_secret"), assertion) {
+            (ClientAuth::SecretPost(secret), Some(candidate), None)
+                if secret.matches(candidate) =>
+            {
+                Ok(client)
+            }
+            (ClientAuth::PrivateKeyJwt(keys), None, Some(assertion)) => {
+                if params.get("client_assertion_type") != Some(ASSERTION_TYPE) {
+                    return Err(invalid_client("client_assertion_type must be jwt-bearer"));
+                }
+                self.check_client_assertion(client, keys, assertion).await?;
+                Ok(client)
+            }
+            _ => Err(invalid_client("client authentication failed")),
+        }
+    }
+
+    /// OpenID Connect Core §9: signed by the client's key, `iss` = `sub` =
+    /// client, `aud` our token endpoint or issuer, unexpired, `jti` used once.
+    async fn check_client_assertion(
+        &self,
+        client: &Client,
+        keys: &jose::PublicKeySet,
+        assertion: &str,
+    ) -> Result<(), OAuthError> {
+        let fail = |detail: &str| {
+            invalid_client("client assertion is not valid").with_detail(detail.to_owned())
+        };
+        let claims = jose::verify(assertion, keys, &[jose::Alg::ES256, jose::Alg::RS256])
+            .map_err(|error| fail(&error.to_string()))?;
+        let text = |name: &str| claims.get(name).and_then(Value::as_str);
+        if text("iss") != Some(&client.client_id) || text("sub") != Some(&client.client_id) {
+            return Err(fail("iss and sub must be the client_id"));
+        }
+        let token_endpoint = self.endpoint("/token");
+        let audience_ok = match claims.get("aud") {
+            Some(Value::String(aud)) => *aud == token_endpoint || aud == self.issuer(),
+            Some(Value::Array(auds)) => auds.iter().any(|aud| {
+                aud.as_str() == Some(&token_endpoint) || aud.as_str() == Some(self.issuer())
+            }),
+            _ => false,
+        };
+        if !audience_ok {
+            return Err(fail("aud must be the token endpoint"));
+        }
+        let now = self.clock.now();
+        let exp = claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| fail("exp missing"))?;
+        if exp <= now || exp > now + 600 {
+            return Err(fail("exp is past or too far"));
+        }
+        let jti = text("jti")
+            .filter(|jti| !jti.is_empty() && jti.len() <= 256)
+            .ok_or_else(|| fail("jti missing"))?;
+        let key = format!("jti:{}:{jti}", client.client_id);
+        match self.codes.put(&key, b"", exp).await {
+            Ok(()) => Ok(()),
+            Err(store::StoreError::Conflict) => Err(fail("jti replayed")),
+            Err(error) => Err(storage(error)),
+        }
+    }
+
+    /// The ID token: `iss sub aud exp iat nonce acr auth_time` (FranceConnect
+    /// v2 without `amr`), signed as the client registered.
+    fn id_token(&self, grant: &Grant, client: &Client) -> Result<String, OAuthError> {
+        let now = self.clock.now();
+        let claims = json!({
+            "iss": self.issuer(),
+            "sub": grant.sub,
+            "aud": client.client_id,
+            "exp": now + self.settings.id_token_ttl_secs,
+            "iat": now,
+            "nonce": grant.nonce,
+            "acr": grant.acr.as_str(),
+            "auth_time": grant.auth_time,
+        });
+        self.sign_for(client, claims)
+    }
+
+    fn sign_for(&self, client: &Client, claims: Value) -> Result<String, OAuthError> {
+        let Value::Object(claims) = claims else {
+            return Err(internal("claims are not an object"));
+        };
+        match client.hmac_key() {
+            Some(secret) => jose::sign_hmac(&claims, secret, "JWT").map_err(internal),
+            None => {
+                let key = self
+                    .keys
+                    .current(client.signing_alg)
+                    .ok_or_else(|| internal("no signing key"))?;
+                jose::sign(&claims, key, "JWT").map_err(internal)
+            }
+        }
+    }
+
+    /// Answers userinfo for a bearer token: a JWT with `iss aud iat exp sub`
+    /// and the claims the scopes release.
+    pub async fn userinfo(&self, access_token: Option<&str>) -> Result<Userinfo, OAuthError> {
+        let invalid_token =
+            |description: &str| OAuthError::new(ErrorCode::InvalidToken, description);
+        let token = access_token.and_then(Capability::parse).ok_or_else(|| {
+            invalid_token("invalid token provided (access token missing or malformed)")
+        })?;
+        let now = self.clock.now();
+        let sealed = self
+            .tokens
+            .load(&token.lookup_key(), now)
+            .await
+            .map_err(storage)?
+            .ok_or_else(|| invalid_token("invalid token provided (access token not found)"))?;
+        let grant: Grant =
+            serde_json::from_slice(&token.open(&sealed).map_err(internal)?).map_err(internal)?;
+        let client = self
+            .client(&grant.client_id)
+            .ok_or_else(|| invalid_token("client no longer registered"))?;
+        let mut claims = Map::new();
+        claims.insert("iss".into(), self.issuer().into());
+        claims.insert("aud".into(), client.client_id.clone().into());
+        claims.insert("iat".into(), now.into());
+        claims.insert("exp".into(), (now + self.settings.id_token_ttl_secs).into());
+        claims.insert("sub".into(), grant.sub.clone().into());
+        claims.extend(grant.claims.clone());
+        Ok(Userinfo {
+            jwt: self.sign_for(client, Value::Object(claims))?,
+        })
+    }
+
+    /// Revokes an access token (RFC 7009). The client must authenticate; an
+    /// unknown or foreign token is answered as success (§2.2).
+    pub async fn revoke(&self, params: &Params, basic_auth: bool) -> Result<(), OAuthError> {
+        params.check_no_repeats()?;
+        if basic_auth {
+            return Err(invalid_client("client_secret_basic is not supported"));
+        }
+        let client = self.authenticate_client(params).await?;
+        let Some(token) = params.get("token").and_then(Capability::parse) else {
+            return Ok(());
+        };
+        let now = self.clock.now();
+        let Some(sealed) = self
+            .tokens
+            .load(&token.lookup_key(), now)
+            .await
+            .map_err(storage)?
+        else {
+            return Ok(());
+        };
+        let owner = token
+            .open(&sealed)
+            .ok()
+            .and_then(|plain: Vec<u8>| serde_json::from_slice::<Grant>(&plain).ok())
+            .map(|grant| grant.client_id);
+        if owner.as_deref() == Some(client.client_id.as_str()) {
+            self.tokens
+                .revoke(&token.lookup_key())
+                .await
+                .map_err(storage)?;
+        }
+        Ok(())
+    }
+}
+
+/// The access token a code gives: derived from the code, so that a replayed
+/// code can revoke it without any record linking the two.
+fn access_token_for(code: &Capability) -> Result<Capability, OAuthError> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(code.as_str().as_bytes()).map_err(internal)?;
+    mac.update(b"passerelle/access-token/v1");
+    Capability::parse(&URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+        .ok_or_else(|| internal("derived token"))
+}
+
+/// The `iss` of an assertion, read before verification only to find the
+/// client whose keys then verify it.
+fn unverified_issuer(assertion: &str) -> Option<String> {
+    let payload = assertion.split('.').nth(1)?;
+    let claims: Map<String, Value> =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    claims.get("iss")?.as_str().map(str::to_owned)
+}
+
+/// The code was issued to the authenticated client (RFC 6749 §4.1.3).
+fn check_code_client(grant: &Grant, client: &Client) -> Result<(), OAuthError> {
+    if grant.client_id == client.client_id {
+        Ok(())
+    } else {
+        Err(invalid_grant("code was issued to another client"))
+    }
+}
+
+/// `redirect_uri` is the authorize request's (RFC 6749 §4.1.3).
+fn check_code_redirect_uri(grant: &Grant, params: &Params) -> Result<(), OAuthError> {
+    if params.get("redirect_uri") == Some(grant.redirect_uri.as_str()) {
+        Ok(())
+    } else {
+        Err(invalid_grant(
+            "redirect_uri does not match the authorization request",
+        ))
+    }
+}
+
+/// The PKCE verifier answers the challenge (RFC 7636 §4.6); a verifier
+/// without a challenge is refused too (RFC 9700 §4.8.2, downgrade).
+fn check_code_verifier(grant: &Grant, params: &Params) -> Result<(), OAuthError> {
+    match (&grant.pkce, params.get("code_verifier")) {
+        (Some(challenge), Some(verifier)) if challenge.is_answered_by(verifier) => Ok(()),
+        (Some(_), Some(_)) => Err(invalid_grant(
+            "code_verifier does not match the code_challenge",
+        )),
+        (Some(_), None) => Err(invalid_grant("code_verifier is required")),
+        (None, Some(_)) => Err(invalid_grant(
+            "code_verifier sent but no code_challenge was",
+        )),
+        (None, None) => Ok(()),
+    }
+}

@@ -1,0 +1,136 @@
+//! Counts writes in front of any backend, so every backend reports
+//! [`crate::Stores::writes`] the same way without knowing about it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+
+use crate::{
+    Account, Accounts, Codes, Purge, RateLimits, Sessions, StoreError, Taken, Tokens, UnixSeconds,
+};
+
+/// A backend and the counter its writes bump.
+pub(crate) struct Counted<B> {
+    backend: B,
+    writes: Arc<AtomicU64>,
+}
+
+impl<B> Counted<B> {
+    pub(crate) fn new(backend: B, writes: Arc<AtomicU64>) -> Self {
+        Self { backend, writes }
+    }
+
+    /// Counted before the call, so a failed write counts too: it still
+    /// reached storage.
+    fn tally(&self) {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[async_trait]
+impl<B: Sessions> Sessions for Counted<B> {
+    async fn load(&self, key: &str, now: UnixSeconds) -> Result<Option<Vec<u8>>, StoreError> {
+        self.backend.load(key, now).await
+    }
+
+    async fn save(
+        &self,
+        key: &str,
+        value: &[u8],
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        self.tally();
+        self.backend.save(key, value, expires_at).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.tally();
+        self.backend.delete(key).await
+    }
+}
+
+#[async_trait]
+impl<B: Codes> Codes for Counted<B> {
+    async fn put(
+        &self,
+        key: &str,
+        value: &[u8],
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        self.tally();
+        self.backend.put(key, value, expires_at).await
+    }
+
+    async fn take(&self, key: &str, now: UnixSeconds) -> Result<Taken, StoreError> {
+        self.tally();
+        self.backend.take(key, now).await
+    }
+}
+
+#[async_trait]
+impl<B: Tokens> Tokens for Counted<B> {
+    async fn put(
+        &self,
+        key: &str,
+        value: &[u8],
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        self.tally();
+        self.backend.put(key, value, expires_at).await
+    }
+
+    async fn load(&self, key: &str, now: UnixSeconds) -> Result<Option<Vec<u8>>, StoreError> {
+        self.backend.load(key, now).await
+    }
+
+    async fn revoke(&self, key: &str) -> Result<(), StoreError> {
+        self.tally();
+        self.backend.revoke(key).await
+    }
+}
+
+#[async_trait]
+impl<B: RateLimits> RateLimits for Counted<B> {
+    async fn hit(&self, key: &str, window_secs: i64, now: UnixSeconds) -> Result<u32, StoreError> {
+        self.tally();
+        self.backend.hit(key, window_secs, now).await
+    }
+
+    async fn reset(&self, key: &str) -> Result<(), StoreError> {
+        self.tally();
+        self.backend.reset(key).await
+    }
+}
+
+#[async_trait]
+impl<B: Accounts> Accounts for Counted<B> {
+    async fn create(&self, account: &Account) -> Result<(), StoreError> {
+        self.tally();
+        self.backend.create(account).await
+    }
+
+    async fn find_by_login(&self, login: &str) -> Result<Option<Account>, StoreError> {
+        self.backend.find_by_login(login).await
+    }
+
+    async fn find_by_id(&self, id: &str) -> Result<Option<Account>, StoreError> {
+        self.backend.find_by_id(id).await
+    }
+
+    async fn update(&self, account: &Account) -> Result<(), StoreError> {
+        self.tally();
+        self.backend.update(account).await
+    }
+
+    async fn count(&self) -> Result<u64, StoreError> {
+        self.backend.count().await
+    }
+}
+
+#[async_trait]
+impl<B: Purge> Purge for Counted<B> {
+    async fn purge_expired(&self, now: UnixSeconds) -> Result<u64, StoreError> {
+        self.backend.purge_expired(now).await
+    }
+}

@@ -1,0 +1,297 @@
+//! Storage for Passerelle: narrow traits named by what they hold, and the
+//! backends that hold it.
+//!
+//! Apps never see a database: they get a [`Stores`] bundle of trait objects,
+//! built once from a [`Backend`] by [`open`]. Every backend passes the same
+//! contract test suite (`tests/contract.rs`), so swapping one for another
+//! changes nothing an app can observe.
+//!
+//! Two rules shape every signature:
+//! - the crate never reads a clock: whatever depends on time takes
+//!   `now: UnixSeconds` from the caller, so a 60 s code is tested without
+//!   sleeping;
+//! - keys and values are opaque. Apps that store personal data seal it with
+//!   a [`sealed::Capability`] the client holds, and store it under the
+//!   capability's lookup key, so a stolen database reveals nothing.
+
+mod counted;
+mod memory;
+pub mod sealed;
+mod sqlite;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+
+/// Seconds since the Unix epoch, as given by the caller's clock.
+pub type UnixSeconds = i64;
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The key, id or login is already taken; nothing was written.
+    #[error("already exists")]
+    Conflict,
+    /// The record to change does not exist.
+    #[error("not found")]
+    NotFound,
+    /// Stored bytes cannot be read back: tampered, truncated, sealed under
+    /// another capability, or written by an incompatible version.
+    #[error("stored data is corrupt or sealed under another capability")]
+    Corrupt,
+    /// The backend itself failed (I/O, database, schema newer than us).
+    /// Boxed so the enum stays the same whichever backends are compiled in.
+    #[error("storage backend failed: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Browser sessions: opaque bytes under the cookie's lookup key.
+#[async_trait]
+pub trait Sessions: Send + Sync + 'static {
+    /// The session's value, or `None` when it is missing or expired.
+    async fn load(&self, key: &str, now: UnixSeconds) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Inserts the session or replaces it, value and expiry both.
+    async fn save(
+        &self,
+        key: &str,
+        value: &[u8],
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError>;
+    /// Forgets the session; deleting a missing session is not an error.
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+}
+
+/// What taking a single-use code found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Taken {
+    /// First use of a live code: its value, now erased from storage.
+    Fresh(Vec<u8>),
+    /// The code was already used. RFC 6749 §4.1.2 asks the provider to
+    /// react (revoke what the first use issued), so this differs from
+    /// `Missing`.
+    Replayed,
+    /// Unknown or expired.
+    Missing,
+}
+
+/// Single-use secrets: authorization codes, email links, SMS codes.
+#[async_trait]
+pub trait Codes: Send + Sync + 'static {
+    /// Stores a new code. [`StoreError::Conflict`] when the key is already
+    /// stored, used or not, until it is purged: a code is never overwritten.
+    async fn put(&self, key: &str, value: &[u8], expires_at: UnixSeconds)
+    -> Result<(), StoreError>;
+    /// Uses the code. Atomic: of concurrent takes, exactly one gets `Fresh`.
+    /// A used code stays as a valueless tombstone until it expires, so a
+    /// replay is told apart from a guess.
+    async fn take(&self, key: &str, now: UnixSeconds) -> Result<Taken, StoreError>;
+}
+
+/// Bearer tokens (access tokens): valid a short time, usable many times.
+#[async_trait]
+pub trait Tokens: Send + Sync + 'static {
+    /// Stores a new token. [`StoreError::Conflict`] when the key is already
+    /// stored: a token is never overwritten by another.
+    async fn put(&self, key: &str, value: &[u8], expires_at: UnixSeconds)
+    -> Result<(), StoreError>;
+    /// The token's value, or `None` when it is missing, revoked or expired.
+    async fn load(&self, key: &str, now: UnixSeconds) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Forgets the token; revoking a missing token is not an error.
+    async fn revoke(&self, key: &str) -> Result<(), StoreError>;
+}
+
+/// Fixed-window counters that throttle guessing (passwords, codes, mails).
+#[async_trait]
+pub trait RateLimits: Send + Sync + 'static {
+    /// Counts this hit and returns the key's hits in the current window,
+    /// this one included. A window opens at the first hit and lasts
+    /// `window_secs`; the first hit after it ends opens a new one at 1.
+    async fn hit(&self, key: &str, window_secs: i64, now: UnixSeconds) -> Result<u32, StoreError>;
+    /// Forgets the key's count, e.g. after a successful login.
+    async fn reset(&self, key: &str) -> Result<(), StoreError>;
+}
+
+/// Where an account stands in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountStatus {
+    /// Registered, email not yet confirmed.
+    Pending,
+    /// Can log in.
+    Active,
+    /// Refused at login (too many failures, or by an operator).
+    Locked,
+}
+
+impl AccountStatus {
+    /// The stored text; stable, because it is written to databases.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Active => "active",
+            Self::Locked => "locked",
+        }
+    }
+
+    /// Reads the stored text back; `None` for anything [`Self::as_str`]
+    /// never writes.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "pending" => Some(Self::Pending),
+            "active" => Some(Self::Active),
+            "locked" => Some(Self::Locked),
+            _ => None,
+        }
+    }
+}
+
+/// An account of a password identity provider.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Account {
+    /// Stable identifier, never shown to the user.
+    pub id: String,
+    /// What the user types to log in; unique.
+    pub login: String,
+    /// PHC string of the password hash; the store never sees a password.
+    pub password_hash: String,
+    /// Where confirmation and notification mails go.
+    pub email: String,
+    /// The identity the provider asserts, as JSON the provider owns.
+    pub identity: String,
+    /// Whether the account may log in.
+    pub status: AccountStatus,
+    /// When the account was created.
+    pub created_at: UnixSeconds,
+}
+
+/// Shows only what is not personal data, so an account logged by mistake
+/// leaks nothing.
+impl fmt::Debug for Account {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Account")
+            .field("id", &self.id)
+            .field("status", &self.status)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Accounts of a password identity provider.
+#[async_trait]
+pub trait Accounts: Send + Sync + 'static {
+    /// Stores a new account; [`StoreError::Conflict`] when its id or login
+    /// is taken.
+    async fn create(&self, account: &Account) -> Result<(), StoreError>;
+    /// The account with this login, if any.
+    async fn find_by_login(&self, login: &str) -> Result<Option<Account>, StoreError>;
+    /// The account with this id, if any.
+    async fn find_by_id(&self, id: &str) -> Result<Option<Account>, StoreError>;
+    /// Replaces every field of the account with the same id;
+    /// [`StoreError::NotFound`] when there is none, [`StoreError::Conflict`]
+    /// when the new login belongs to another account.
+    async fn update(&self, account: &Account) -> Result<(), StoreError>;
+    /// How many accounts exist (seeding and dashboards).
+    async fn count(&self) -> Result<u64, StoreError>;
+}
+
+/// What every backend does besides its traits: drop what has expired.
+/// Crate-private because [`Stores::purge_expired`] is the one way in.
+#[async_trait]
+trait Purge: Send + Sync + 'static {
+    async fn purge_expired(&self, now: UnixSeconds) -> Result<u64, StoreError>;
+}
+
+/// Which backend holds the data; chosen once, at start, from config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// In the process: lost at exit. Tests and the demo.
+    Memory,
+    /// A SQLite file, created with its folder when missing.
+    Sqlite(PathBuf),
+}
+
+/// Opens the configured backend.
+pub async fn open(backend: &Backend) -> Result<Stores, StoreError> {
+    match backend {
+        Backend::Memory => Ok(Stores::memory()),
+        Backend::Sqlite(path) => Stores::sqlite(path).await,
+    }
+}
+
+/// Every store an app may need, over one backend. Cheap to clone: clones
+/// share the backend and the write counter.
+#[derive(Clone)]
+pub struct Stores {
+    /// Browser sessions.
+    pub sessions: Arc<dyn Sessions>,
+    /// Single-use codes.
+    pub codes: Arc<dyn Codes>,
+    /// Bearer tokens.
+    pub tokens: Arc<dyn Tokens>,
+    /// Rate-limit counters.
+    pub rate_limits: Arc<dyn RateLimits>,
+    /// Password accounts.
+    pub accounts: Arc<dyn Accounts>,
+    writes: Arc<AtomicU64>,
+    purge: Arc<dyn Purge>,
+    backend: &'static str,
+}
+
+impl Stores {
+    /// Stores in the process's memory.
+    pub fn memory() -> Self {
+        Self::over("memory", memory::Memory::default())
+    }
+
+    /// Stores in the SQLite file at `path`, creating the file, its folder
+    /// and its tables when missing.
+    pub async fn sqlite(path: &Path) -> Result<Self, StoreError> {
+        Ok(Self::over("sqlite", sqlite::Sqlite::open(path).await?))
+    }
+
+    /// Wraps a backend so that every write through the bundle is counted.
+    fn over<B>(backend_name: &'static str, backend: B) -> Self
+    where
+        B: Sessions + Codes + Tokens + RateLimits + Accounts + Purge,
+    {
+        let writes = Arc::new(AtomicU64::new(0));
+        let counted = Arc::new(counted::Counted::new(backend, Arc::clone(&writes)));
+        Self {
+            sessions: counted.clone(),
+            codes: counted.clone(),
+            tokens: counted.clone(),
+            rate_limits: counted.clone(),
+            accounts: counted.clone(),
+            writes,
+            purge: counted,
+            backend: backend_name,
+        }
+    }
+
+    /// How many writing calls (save, delete, put, take, revoke, hit, reset,
+    /// create, update) went through this bundle and its clones since it was
+    /// opened, whatever their outcome. Tests use it to keep the writes per
+    /// login few; purges are not counted.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::Relaxed)
+    }
+
+    /// Deletes expired sessions, codes, tokens and rate windows; returns
+    /// how many rows went. Run periodically: reads already ignore expired
+    /// rows, this only reclaims space.
+    pub async fn purge_expired(&self, now: UnixSeconds) -> Result<u64, StoreError> {
+        self.purge.purge_expired(now).await
+    }
+}
+
+/// Names the backend only: the stores hold nothing worth printing.
+impl fmt::Debug for Stores {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stores")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,234 @@
+//! The in-process backend: tests and the demo. One lock over everything
+//! makes each operation atomic, which is all the contract asks.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+
+use crate::{
+    Account, Accounts, Codes, Purge, RateLimits, Sessions, StoreError, Taken, Tokens, UnixSeconds,
+};
+
+/// Everything the backend holds.
+#[derive(Default)]
+pub(crate) struct Memory {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    sessions: HashMap<String, Expiring>,
+    codes: HashMap<String, Code>,
+    tokens: HashMap<String, Expiring>,
+    windows: HashMap<String, Window>,
+    /// By id; logins are unique too, checked by scanning (few accounts).
+    accounts: HashMap<String, Account>,
+}
+
+struct Expiring {
+    value: Vec<u8>,
+    expires_at: UnixSeconds,
+}
+
+impl Expiring {
+    fn live(&self, now: UnixSeconds) -> Option<Vec<u8>> {
+        (now < self.expires_at).then(|| self.value.clone())
+    }
+}
+
+struct Code {
+    value: Vec<u8>,
+    used: bool,
+    expires_at: UnixSeconds,
+}
+
+struct Window {
+    hits: u32,
+    ends_at: UnixSeconds,
+}
+
+impl Memory {
+    /// Every operation leaves the maps consistent before it could panic, so
+    /// a poisoned lock still guards valid data and is taken anyway.
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl Sessions for Memory {
+    async fn load(&self, key: &str, now: UnixSeconds) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.state().sessions.get(key).and_then(|s| s.live(now)))
+    }
+
+    async fn save(
+        &self,
+        key: &str,
+        value: &[u8],
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        let session = Expiring {
+            value: value.to_vec(),
+            expires_at,
+        };
+        self.state().sessions.insert(key.to_owned(), session);
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.state().sessions.remove(key);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Codes for Memory {
+    async fn put(
+        &self,
+        key: &str,
+        value: &[u8],
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        if state.codes.contains_key(key) {
+            return Err(StoreError::Conflict);
+        }
+        let code = Code {
+            value: value.to_vec(),
+            used: false,
+            expires_at,
+        };
+        state.codes.insert(key.to_owned(), code);
+        Ok(())
+    }
+
+    async fn take(&self, key: &str, now: UnixSeconds) -> Result<Taken, StoreError> {
+        Ok(match self.state().codes.get_mut(key) {
+            Some(code) if now < code.expires_at => {
+                if code.used {
+                    Taken::Replayed
+                } else {
+                    code.used = true;
+                    Taken::Fresh(std::mem::take(&mut code.value))
+                }
+            }
+            _ => Taken::Missing,
+        })
+    }
+}
+
+#[async_trait]
+impl Tokens for Memory {
+    async fn put(
+        &self,
+        key: &str,
+        value: &[u8],
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        if state.tokens.contains_key(key) {
+            return Err(StoreError::Conflict);
+        }
+        let token = Expiring {
+            value: value.to_vec(),
+            expires_at,
+        };
+        state.tokens.insert(key.to_owned(), token);
+        Ok(())
+    }
+
+    async fn load(&self, key: &str, now: UnixSeconds) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.state().tokens.get(key).and_then(|t| t.live(now)))
+    }
+
+    async fn revoke(&self, key: &str) -> Result<(), StoreError> {
+        self.state().tokens.remove(key);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RateLimits for Memory {
+    async fn hit(&self, key: &str, window_secs: i64, now: UnixSeconds) -> Result<u32, StoreError> {
+        let mut state = self.state();
+        let window = state.windows.entry(key.to_owned()).or_insert(Window {
+            hits: 0,
+            ends_at: now.saturating_add(window_secs),
+        });
+        if window.ends_at <= now {
+            *window = Window {
+                hits: 0,
+                ends_at: now.saturating_add(window_secs),
+            };
+        }
+        window.hits = window.hits.saturating_add(1);
+        Ok(window.hits)
+    }
+
+    async fn reset(&self, key: &str) -> Result<(), StoreError> {
+        self.state().windows.remove(key);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Accounts for Memory {
+    async fn create(&self, account: &Account) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let taken = state.accounts.contains_key(&account.id)
+            || state.accounts.values().any(|a| a.login == account.login);
+        if taken {
+            return Err(StoreError::Conflict);
+        }
+        state.accounts.insert(account.id.clone(), account.clone());
+        Ok(())
+    }
+
+    async fn find_by_login(&self, login: &str) -> Result<Option<Account>, StoreError> {
+        let state = self.state();
+        Ok(state.accounts.values().find(|a| a.login == login).cloned())
+    }
+
+    async fn find_by_id(&self, id: &str) -> Result<Option<Account>, StoreError> {
+        Ok(self.state().accounts.get(id).cloned())
+    }
+
+    async fn update(&self, account: &Account) -> Result<(), StoreError> {
+        let mut state = self.state();
+        if !state.accounts.contains_key(&account.id) {
+            return Err(StoreError::NotFound);
+        }
+        if state
+            .accounts
+            .values()
+            .any(|a| a.login == account.login && a.id != account.id)
+        {
+            return Err(StoreError::Conflict);
+        }
+        state.accounts.insert(account.id.clone(), account.clone());
+        Ok(())
+    }
+
+    async fn count(&self) -> Result<u64, StoreError> {
+        Ok(u64::try_from(self.state().accounts.len()).unwrap_or(u64::MAX))
+    }
+}
+
+#[async_trait]
+impl Purge for Memory {
+    async fn purge_expired(&self, now: UnixSeconds) -> Result<u64, StoreError> {
+        let mut state = self.state();
+        Ok(drop_dead(&mut state.sessions, |s| now < s.expires_at)
+            + drop_dead(&mut state.codes, |c| now < c.expires_at)
+            + drop_dead(&mut state.tokens, |t| now < t.expires_at)
+            + drop_dead(&mut state.windows, |w| now < w.ends_at))
+    }
+}
+
+/// Keeps the entries still `live`; returns how many went.
+fn drop_dead<V>(map: &mut HashMap<String, V>, live: impl Fn(&V) -> bool) -> u64 {
+    let before = map.len();
+    map.retain(|_, v| live(v));
+    u64::try_from(before.saturating_sub(map.len())).unwrap_or(u64::MAX)
+}

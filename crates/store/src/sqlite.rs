@@ -1,0 +1,379 @@
+//! The SQLite backend: one file, for a single-node deployment.
+//!
+//! SQLite has one writer at a time. An operation that must be atomic is a
+//! single statement (counting a hit) or a `BEGIN IMMEDIATE` transaction
+//! (taking a code), which takes the write lock before reading.
+
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+
+use crate::{
+    Account, AccountStatus, Accounts, Codes, Purge, RateLimits, Sessions, StoreError, Taken,
+    Tokens, UnixSeconds,
+};
+
+/// The schema, one entry per version: entry `n` takes a database from
+/// `PRAGMA user_version = n` to `n + 1`. Append, never edit: deployed files
+/// have run the old entries.
+const SCHEMA: &[&str] = &["
+    CREATE TABLE sessions (
+        key TEXT PRIMARY KEY,
+        value BLOB NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX sessions_expiry ON sessions (expires_at);
+    CREATE TABLE codes (
+        key TEXT PRIMARY KEY,
+        value BLOB NOT NULL,
+        used INTEGER NOT NULL DEFAULT 0 CHECK (used IN (0, 1)),
+        expires_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX codes_expiry ON codes (expires_at);
+    CREATE TABLE tokens (
+        key TEXT PRIMARY KEY,
+        value BLOB NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX tokens_expiry ON tokens (expires_at);
+    CREATE TABLE rate_windows (
+        key TEXT PRIMARY KEY,
+        hits INTEGER NOT NULL,
+        ends_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX rate_windows_expiry ON rate_windows (ends_at);
+    CREATE TABLE accounts (
+        id TEXT PRIMARY KEY,
+        login TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        email TEXT NOT NULL,
+        identity TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'active', 'locked')),
+        created_at INTEGER NOT NULL
+    ) STRICT;
+"];
+
+/// A pool over one SQLite file.
+pub(crate) struct Sqlite {
+    pool: SqlitePool,
+}
+
+/// Any unique-key violation is a taken key, id or login; the rest is the
+/// backend failing.
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+            _ => StoreError::Backend(Box::new(error)),
+        }
+    }
+}
+
+impl Sqlite {
+    /// Opens (creating if needed) the file and brings its schema up to date.
+    pub(crate) async fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(folder) = path.parent() {
+            tokio::fs::create_dir_all(folder)
+                .await
+                .map_err(|e| StoreError::Backend(Box::new(e)))?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            // WAL lets readers go on while the one writer writes.
+            .journal_mode(SqliteJournalMode::Wal)
+            // Safe under WAL (a crash loses at most the last commits, never
+            // corrupts) and much faster than FULL.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        // Small: SQLite serialises writers anyway; more connections would
+        // only wait on its lock.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        let sqlite = Self { pool };
+        sqlite.upgrade_schema().await?;
+        Ok(sqlite)
+    }
+
+    /// Runs the schema entries this file has not run yet. `BEGIN IMMEDIATE`
+    /// takes the write lock before reading the version, so two processes
+    /// opening the same new file cannot both create the tables.
+    async fn upgrade_schema(&self) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+            .fetch_one(&mut *tx)
+            .await?;
+        let done = usize::try_from(version).map_err(|_| StoreError::Corrupt)?;
+        if done > SCHEMA.len() {
+            return Err(StoreError::Backend(
+                format!("database schema v{done} is newer than this program's").into(),
+            ));
+        }
+        for (step, sql) in SCHEMA.iter().enumerate().skip(done) {
+            sqlx::raw_sql(sql).execute(&mut *tx).await?;
+            // PRAGMA takes no bound parameters; `step + 1` is our own number.
+            sqlx::raw_sql(&format!("PRAGMA user_version = {}", step + 1))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // The key-value tables share three statement shapes; each caller
+    // passes its own complete SQL, so no SQL is ever built from strings.
+
+    async fn fetch_live(
+        &self,
+        sql: &'static str,
+        key: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let query = sqlx::query_scalar(sql).bind(key).bind(now);
+        Ok(query.fetch_optional(&self.pool).await?)
+    }
+
+    async fn write(
+        &self,
+        sql: &'static str,
+        key: &str,
+        value: &[u8],
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        let query = sqlx::query(sql).bind(key).bind(value).bind(expires_at);
+        query.execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn delete_key(&self, sql: &'static str, key: &str) -> Result<(), StoreError> {
+        sqlx::query(sql).bind(key).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// One account by a unique column, `sql` naming which.
+    async fn find_account(
+        &self,
+        sql: &'static str,
+        value: &str,
+    ) -> Result<Option<Account>, StoreError> {
+        let row = sqlx::query(sql)
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+}
+
+#[async_trait]
+impl Sessions for Sqlite {
+    async fn load(&self, key: &str, now: UnixSeconds) -> Result<Option<Vec<u8>>, StoreError> {
+        let sql = "SELECT value FROM sessions WHERE key = ? AND ? < expires_at";
+        self.fetch_live(sql, key, now).await
+    }
+
+    async fn save(
+        &self,
+        key: &str,
+        value: &[u8],
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO sessions (key, value, expires_at) VALUES (?, ?, ?)
+            ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at";
+        self.write(sql, key, value, expires_at).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.delete_key("DELETE FROM sessions WHERE key = ?", key)
+            .await
+    }
+}
+
+#[async_trait]
+impl Codes for Sqlite {
+    async fn put(
+        &self,
+        key: &str,
+        value: &[u8],
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO codes (key, value, expires_at) VALUES (?, ?, ?)";
+        self.write(sql, key, value, expires_at).await
+    }
+
+    async fn take(&self, key: &str, now: UnixSeconds) -> Result<Taken, StoreError> {
+        // RETURNING shows the row after the update, when the value is
+        // already erased, so read and claim in one transaction instead.
+        // IMMEDIATE takes the write lock first: concurrent takes queue, and
+        // exactly one sees `used = 0`.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let live: Option<(Vec<u8>, bool)> =
+            sqlx::query_as("SELECT value, used FROM codes WHERE key = ? AND ? < expires_at")
+                .bind(key)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let taken = match live {
+            None => Taken::Missing,
+            Some((_, true)) => Taken::Replayed,
+            Some((value, false)) => {
+                sqlx::query("UPDATE codes SET used = 1, value = x'' WHERE key = ?")
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+                Taken::Fresh(value)
+            }
+        };
+        tx.commit().await?;
+        Ok(taken)
+    }
+}
+
+#[async_trait]
+impl Tokens for Sqlite {
+    async fn put(
+        &self,
+        key: &str,
+        value: &[u8],
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO tokens (key, value, expires_at) VALUES (?, ?, ?)";
+        self.write(sql, key, value, expires_at).await
+    }
+
+    async fn load(&self, key: &str, now: UnixSeconds) -> Result<Option<Vec<u8>>, StoreError> {
+        let sql = "SELECT value FROM tokens WHERE key = ? AND ? < expires_at";
+        self.fetch_live(sql, key, now).await
+    }
+
+    async fn revoke(&self, key: &str) -> Result<(), StoreError> {
+        self.delete_key("DELETE FROM tokens WHERE key = ?", key)
+            .await
+    }
+}
+
+#[async_trait]
+impl RateLimits for Sqlite {
+    async fn hit(&self, key: &str, window_secs: i64, now: UnixSeconds) -> Result<u32, StoreError> {
+        // One upsert, so concurrent hits never lose a count. In SQLite's
+        // DO UPDATE, bare column names are the row's values before the update.
+        let hits: i64 = sqlx::query_scalar(
+            "INSERT INTO rate_windows (key, hits, ends_at) VALUES (?1, 1, ?3)
+             ON CONFLICT (key) DO UPDATE SET
+                 hits = CASE WHEN ends_at <= ?2 THEN 1 ELSE min(hits + 1, 4294967295) END,
+                 ends_at = CASE WHEN ends_at <= ?2 THEN ?3 ELSE ends_at END
+             RETURNING hits",
+        )
+        .bind(key)
+        .bind(now)
+        .bind(now.saturating_add(window_secs))
+        .fetch_one(&self.pool)
+        .await?;
+        u32::try_from(hits).map_err(|_| StoreError::Corrupt)
+    }
+
+    async fn reset(&self, key: &str) -> Result<(), StoreError> {
+        self.delete_key("DELETE FROM rate_windows WHERE key = ?", key)
+            .await
+    }
+}
+
+/// Reads an `accounts` row; a status we never write means the row is corrupt.
+fn account_from_row(row: &SqliteRow) -> Result<Account, StoreError> {
+    let status: String = row.try_get("status")?;
+    Ok(Account {
+        id: row.try_get("id")?,
+        login: row.try_get("login")?,
+        password_hash: row.try_get("password_hash")?,
+        email: row.try_get("email")?,
+        identity: row.try_get("identity")?,
+        status: AccountStatus::parse(&status).ok_or(StoreError::Corrupt)?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+#[async_trait]
+impl Accounts for Sqlite {
+    async fn create(&self, account: &Account) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO accounts (id, login, password_hash, email, identity, status, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&account.id)
+        .bind(&account.login)
+        .bind(&account.password_hash)
+        .bind(&account.email)
+        .bind(&account.identity)
+        .bind(account.status.as_str())
+        .bind(account.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn find_by_login(&self, login: &str) -> Result<Option<Account>, StoreError> {
+        self.find_account("SELECT * FROM accounts WHERE login = ?", login)
+            .await
+    }
+
+    async fn find_by_id(&self, id: &str) -> Result<Option<Account>, StoreError> {
+        self.find_account("SELECT * FROM accounts WHERE id = ?", id)
+            .await
+    }
+
+    async fn update(&self, account: &Account) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE accounts SET login = ?, password_hash = ?, email = ?, identity = ?,
+                 status = ?, created_at = ?
+             WHERE id = ?",
+        )
+        .bind(&account.login)
+        .bind(&account.password_hash)
+        .bind(&account.email)
+        .bind(&account.identity)
+        .bind(account.status.as_str())
+        .bind(account.created_at)
+        .bind(&account.id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn count(&self) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM accounts")
+            .fetch_one(&self.pool)
+            .await?;
+        u64::try_from(count).map_err(|_| StoreError::Corrupt)
+    }
+}
+
+#[async_trait]
+impl Purge for Sqlite {
+    async fn purge_expired(&self, now: UnixSeconds) -> Result<u64, StoreError> {
+        let mut purged = 0;
+        for sql in [
+            "DELETE FROM sessions WHERE expires_at <= ?",
+            "DELETE FROM codes WHERE expires_at <= ?",
+            "DELETE FROM tokens WHERE expires_at <= ?",
+            "DELETE FROM rate_windows WHERE ends_at <= ?",
+        ] {
+            purged += sqlx::query(sql)
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        Ok(purged)
+    }
+}

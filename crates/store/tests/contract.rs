@@ -1,0 +1,479 @@
+//! The storage contract: every case runs, unchanged, on every backend.
+//! A new backend adds one module to the `contract!` macro and must pass.
+#![expect(
+    clippy::unwrap_used,
+    reason = "the cases are plain async fns run by #[tokio::test] wrappers, which clippy does not see as tests"
+)]
+
+use std::path::{Path, PathBuf};
+
+use store::{Account, AccountStatus, Backend, StoreError, Stores, Taken};
+
+/// A folder of its own under the system temp dir, removed at drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Self {
+        let name = format!("passerelle-store-{:016x}", rand::random::<u64>());
+        Self(std::env::temp_dir().join(name))
+    }
+
+    /// A database path in a folder that does not exist yet: opening must
+    /// create it.
+    fn db(&self) -> PathBuf {
+        self.0.join("nested").join("store.db")
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn sqlite(path: &Path) -> Stores {
+    Stores::sqlite(path).await.unwrap()
+}
+
+/// Generates, for each case, one test per backend: `memory::case` and
+/// `sqlite::case`.
+macro_rules! contract {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(store::Stores::memory()).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let scratch = super::Scratch::new();
+                    super::$case(super::sqlite(&scratch.db()).await).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    a_saved_session_loads_until_it_expires,
+    saving_a_session_again_replaces_it,
+    a_deleted_session_is_gone,
+    a_code_can_be_taken_only_once,
+    an_expired_or_unknown_code_is_missing,
+    a_code_key_cannot_be_put_twice_even_after_use,
+    concurrent_takes_give_the_code_to_exactly_one_taker,
+    a_token_loads_many_times_until_it_expires,
+    a_revoked_token_is_gone,
+    a_token_key_cannot_be_put_twice,
+    hits_are_counted_within_a_window_per_key,
+    a_hit_after_the_window_starts_a_new_one,
+    reset_forgets_the_count,
+    an_account_is_found_by_login_and_by_id,
+    an_account_with_a_taken_id_or_login_is_refused,
+    an_update_replaces_the_stored_account,
+    updating_a_missing_account_is_not_found,
+    updating_to_another_accounts_login_is_refused,
+    every_write_counts_once_and_reads_count_nothing,
+    purge_removes_only_expired_rows,
+);
+
+const NOW: i64 = 1_700_000_000;
+
+fn account(id: &str, login: &str) -> Account {
+    Account {
+        id: id.to_owned(),
+        login: login.to_owned(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned(),
+        email: format!("{login}@example.fr"),
+        identity: r#"{"given_name":"Marianne"}"#.to_owned(),
+        status: AccountStatus::Pending,
+        created_at: NOW,
+    }
+}
+
+async fn a_saved_session_loads_until_it_expires(stores: Stores) {
+    stores.sessions.save("s", b"cart", NOW + 60).await.unwrap();
+    assert_eq!(
+        stores.sessions.load("s", NOW).await.unwrap(),
+        Some(b"cart".to_vec())
+    );
+    assert_eq!(
+        stores.sessions.load("s", NOW + 59).await.unwrap(),
+        Some(b"cart".to_vec())
+    );
+    assert_eq!(stores.sessions.load("s", NOW + 60).await.unwrap(), None);
+    assert_eq!(stores.sessions.load("other", NOW).await.unwrap(), None);
+}
+
+async fn saving_a_session_again_replaces_it(stores: Stores) {
+    stores.sessions.save("s", b"one", NOW + 10).await.unwrap();
+    stores.sessions.save("s", b"two", NOW + 100).await.unwrap();
+    assert_eq!(
+        stores.sessions.load("s", NOW + 50).await.unwrap(),
+        Some(b"two".to_vec())
+    );
+}
+
+async fn a_deleted_session_is_gone(stores: Stores) {
+    stores.sessions.save("s", b"one", NOW + 10).await.unwrap();
+    stores.sessions.delete("s").await.unwrap();
+    stores.sessions.delete("never-saved").await.unwrap();
+    assert_eq!(stores.sessions.load("s", NOW).await.unwrap(), None);
+}
+
+async fn a_code_can_be_taken_only_once(stores: Stores) {
+    stores.codes.put("c", b"grant", NOW + 60).await.unwrap();
+    assert_eq!(
+        stores.codes.take("c", NOW).await.unwrap(),
+        Taken::Fresh(b"grant".to_vec())
+    );
+    assert_eq!(
+        stores.codes.take("c", NOW + 1).await.unwrap(),
+        Taken::Replayed
+    );
+    assert_eq!(
+        stores.codes.take("c", NOW + 2).await.unwrap(),
+        Taken::Replayed
+    );
+    // The tombstone lasts as long as the code would have.
+    assert_eq!(
+        stores.codes.take("c", NOW + 60).await.unwrap(),
+        Taken::Missing
+    );
+}
+
+async fn an_expired_or_unknown_code_is_missing(stores: Stores) {
+    stores.codes.put("c", b"grant", NOW + 60).await.unwrap();
+    assert_eq!(
+        stores.codes.take("c", NOW + 60).await.unwrap(),
+        Taken::Missing
+    );
+    assert_eq!(
+        stores.codes.take("unknown", NOW).await.unwrap(),
+        Taken::Missing
+    );
+}
+
+async fn a_code_key_cannot_be_put_twice_even_after_use(stores: Stores) {
+    stores.codes.put("c", b"first", NOW + 60).await.unwrap();
+    let again = stores.codes.put("c", b"second", NOW + 60).await;
+    assert!(matches!(again, Err(StoreError::Conflict)), "{again:?}");
+    assert_eq!(
+        stores.codes.take("c", NOW).await.unwrap(),
+        Taken::Fresh(b"first".to_vec())
+    );
+    let after_use = stores.codes.put("c", b"third", NOW + 60).await;
+    assert!(
+        matches!(after_use, Err(StoreError::Conflict)),
+        "{after_use:?}"
+    );
+    assert_eq!(stores.codes.take("c", NOW).await.unwrap(), Taken::Replayed);
+}
+
+async fn concurrent_takes_give_the_code_to_exactly_one_taker(stores: Stores) {
+    stores.codes.put("c", b"grant", NOW + 60).await.unwrap();
+    let takers: Vec<_> = (0..8)
+        .map(|_| {
+            let codes = stores.codes.clone();
+            tokio::spawn(async move { codes.take("c", NOW).await.unwrap() })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for taker in takers {
+        outcomes.push(taker.await.unwrap());
+    }
+    let fresh = outcomes
+        .iter()
+        .filter(|t| matches!(t, Taken::Fresh(_)))
+        .count();
+    let replayed = outcomes.iter().filter(|t| **t == Taken::Replayed).count();
+    assert_eq!((fresh, replayed), (1, 7), "{outcomes:?}");
+}
+
+async fn a_token_loads_many_times_until_it_expires(stores: Stores) {
+    stores.tokens.put("t", b"scopes", NOW + 60).await.unwrap();
+    for now in [NOW, NOW + 1, NOW + 59] {
+        assert_eq!(
+            stores.tokens.load("t", now).await.unwrap(),
+            Some(b"scopes".to_vec())
+        );
+    }
+    assert_eq!(stores.tokens.load("t", NOW + 60).await.unwrap(), None);
+}
+
+async fn a_revoked_token_is_gone(stores: Stores) {
+    stores.tokens.put("t", b"scopes", NOW + 60).await.unwrap();
+    stores.tokens.revoke("t").await.unwrap();
+    stores.tokens.revoke("never-issued").await.unwrap();
+    assert_eq!(stores.tokens.load("t", NOW).await.unwrap(), None);
+}
+
+async fn a_token_key_cannot_be_put_twice(stores: Stores) {
+    stores.tokens.put("t", b"first", NOW + 60).await.unwrap();
+    let again = stores.tokens.put("t", b"second", NOW + 60).await;
+    assert!(matches!(again, Err(StoreError::Conflict)), "{again:?}");
+    assert_eq!(
+        stores.tokens.load("t", NOW).await.unwrap(),
+        Some(b"first".to_vec())
+    );
+}
+
+async fn hits_are_counted_within_a_window_per_key(stores: Stores) {
+    let limits = &stores.rate_limits;
+    assert_eq!(limits.hit("login:alice", 60, NOW).await.unwrap(), 1);
+    assert_eq!(limits.hit("login:alice", 60, NOW + 30).await.unwrap(), 2);
+    assert_eq!(limits.hit("login:bob", 60, NOW + 30).await.unwrap(), 1);
+    assert_eq!(limits.hit("login:alice", 60, NOW + 59).await.unwrap(), 3);
+}
+
+async fn a_hit_after_the_window_starts_a_new_one(stores: Stores) {
+    let limits = &stores.rate_limits;
+    assert_eq!(limits.hit("k", 60, NOW).await.unwrap(), 1);
+    assert_eq!(limits.hit("k", 60, NOW + 10).await.unwrap(), 2);
+    // The window began at the first hit, not the last one.
+    assert_eq!(limits.hit("k", 60, NOW + 60).await.unwrap(), 1);
+    assert_eq!(limits.hit("k", 60, NOW + 119).await.unwrap(), 2);
+    assert_eq!(limits.hit("k", 60, NOW + 120).await.unwrap(), 1);
+}
+
+async fn reset_forgets_the_count(stores: Stores) {
+    let limits = &stores.rate_limits;
+    limits.hit("k", 60, NOW).await.unwrap();
+    limits.hit("k", 60, NOW).await.unwrap();
+    limits.reset("k").await.unwrap();
+    limits.reset("never-hit").await.unwrap();
+    assert_eq!(limits.hit("k", 60, NOW + 1).await.unwrap(), 1);
+}
+
+async fn an_account_is_found_by_login_and_by_id(stores: Stores) {
+    assert_eq!(stores.accounts.count().await.unwrap(), 0);
+    let alice = account("id-a", "alice");
+    stores.accounts.create(&alice).await.unwrap();
+    stores
+        .accounts
+        .create(&account("id-b", "bob"))
+        .await
+        .unwrap();
+    assert_eq!(
+        stores.accounts.find_by_login("alice").await.unwrap(),
+        Some(alice.clone())
+    );
+    assert_eq!(
+        stores.accounts.find_by_id("id-a").await.unwrap(),
+        Some(alice)
+    );
+    assert_eq!(stores.accounts.find_by_login("carol").await.unwrap(), None);
+    assert_eq!(stores.accounts.find_by_id("alice").await.unwrap(), None);
+    assert_eq!(stores.accounts.count().await.unwrap(), 2);
+}
+
+async fn an_account_with_a_taken_id_or_login_is_refused(stores: Stores) {
+    stores
+        .accounts
+        .create(&account("id-a", "alice"))
+        .await
+        .unwrap();
+    let same_id = stores.accounts.create(&account("id-a", "other")).await;
+    assert!(matches!(same_id, Err(StoreError::Conflict)), "{same_id:?}");
+    let same_login = stores.accounts.create(&account("id-b", "alice")).await;
+    assert!(
+        matches!(same_login, Err(StoreError::Conflict)),
+        "{same_login:?}"
+    );
+    assert_eq!(stores.accounts.count().await.unwrap(), 1);
+}
+
+async fn an_update_replaces_the_stored_account(stores: Stores) {
+    stores
+        .accounts
+        .create(&account("id-a", "alice"))
+        .await
+        .unwrap();
+    let changed = Account {
+        login: "alice2".to_owned(),
+        password_hash: "$argon2id$new".to_owned(),
+        email: "new@example.fr".to_owned(),
+        identity: "{}".to_owned(),
+        status: AccountStatus::Locked,
+        ..account("id-a", "alice")
+    };
+    stores.accounts.update(&changed).await.unwrap();
+    assert_eq!(
+        stores.accounts.find_by_id("id-a").await.unwrap(),
+        Some(changed.clone())
+    );
+    assert_eq!(
+        stores.accounts.find_by_login("alice2").await.unwrap(),
+        Some(changed)
+    );
+    assert_eq!(stores.accounts.find_by_login("alice").await.unwrap(), None);
+    assert_eq!(stores.accounts.count().await.unwrap(), 1);
+}
+
+async fn updating_a_missing_account_is_not_found(stores: Stores) {
+    stores
+        .accounts
+        .create(&account("id-a", "alice"))
+        .await
+        .unwrap();
+    let missing = stores.accounts.update(&account("id-z", "alice")).await;
+    assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+}
+
+async fn updating_to_another_accounts_login_is_refused(stores: Stores) {
+    stores
+        .accounts
+        .create(&account("id-a", "alice"))
+        .await
+        .unwrap();
+    stores
+        .accounts
+        .create(&account("id-b", "bob"))
+        .await
+        .unwrap();
+    let clash = stores.accounts.update(&account("id-b", "alice")).await;
+    assert!(matches!(clash, Err(StoreError::Conflict)), "{clash:?}");
+    let bob = stores.accounts.find_by_id("id-b").await.unwrap().unwrap();
+    assert_eq!(bob.login, "bob");
+}
+
+async fn every_write_counts_once_and_reads_count_nothing(stores: Stores) {
+    assert_eq!(stores.writes(), 0);
+    stores.sessions.save("s", b"v", NOW + 60).await.unwrap();
+    stores.codes.put("c", b"v", NOW + 60).await.unwrap();
+    assert_eq!(stores.writes(), 2);
+    stores.codes.take("c", NOW).await.unwrap();
+    stores.sessions.load("s", NOW).await.unwrap();
+    stores.tokens.load("t", NOW).await.unwrap();
+    stores.accounts.find_by_login("alice").await.unwrap();
+    stores.accounts.find_by_id("id-a").await.unwrap();
+    stores.accounts.count().await.unwrap();
+    stores.purge_expired(NOW).await.unwrap();
+    assert_eq!(stores.writes(), 3);
+    // Clones share the counter, and a refused write still reached storage.
+    let clone = stores.clone();
+    clone.tokens.put("t", b"v", NOW + 60).await.unwrap();
+    clone.tokens.revoke("t").await.unwrap();
+    clone.sessions.delete("s").await.unwrap();
+    clone.rate_limits.hit("k", 60, NOW).await.unwrap();
+    clone.rate_limits.reset("k").await.unwrap();
+    clone
+        .accounts
+        .create(&account("id-a", "alice"))
+        .await
+        .unwrap();
+    clone
+        .accounts
+        .update(&account("id-a", "alice"))
+        .await
+        .unwrap();
+    assert!(clone.codes.put("c", b"v", NOW + 60).await.is_err());
+    assert_eq!(stores.writes(), 11);
+}
+
+async fn purge_removes_only_expired_rows(stores: Stores) {
+    stores.sessions.save("old", b"v", NOW).await.unwrap();
+    stores.sessions.save("new", b"v", NOW + 1).await.unwrap();
+    stores.codes.put("old", b"v", NOW).await.unwrap();
+    stores.codes.put("used", b"v", NOW + 1).await.unwrap();
+    stores.codes.take("used", NOW).await.unwrap();
+    stores.tokens.put("old", b"v", NOW - 5).await.unwrap();
+    stores.tokens.put("new", b"v", NOW + 1).await.unwrap();
+    stores.rate_limits.hit("old", 10, NOW - 10).await.unwrap();
+    stores.rate_limits.hit("new", 10, NOW - 9).await.unwrap();
+    stores
+        .accounts
+        .create(&account("id-a", "alice"))
+        .await
+        .unwrap();
+
+    assert_eq!(stores.purge_expired(NOW).await.unwrap(), 4);
+    assert_eq!(stores.purge_expired(NOW).await.unwrap(), 0);
+
+    assert_eq!(
+        stores.sessions.load("new", NOW).await.unwrap(),
+        Some(b"v".to_vec())
+    );
+    assert_eq!(
+        stores.codes.take("used", NOW).await.unwrap(),
+        Taken::Replayed
+    );
+    assert_eq!(
+        stores.tokens.load("new", NOW).await.unwrap(),
+        Some(b"v".to_vec())
+    );
+    assert_eq!(stores.rate_limits.hit("new", 10, NOW).await.unwrap(), 2);
+    assert_eq!(stores.accounts.count().await.unwrap(), 1);
+    // A purged code's key is free again.
+    stores.codes.put("old", b"again", NOW + 60).await.unwrap();
+}
+
+// What only a file-backed store can promise.
+
+#[tokio::test]
+async fn sqlite_data_survives_reopening_the_file() {
+    let scratch = Scratch::new();
+    let first = sqlite(&scratch.db()).await;
+    first.sessions.save("s", b"cart", NOW + 60).await.unwrap();
+    first.codes.put("c", b"grant", NOW + 60).await.unwrap();
+    first.codes.take("c", NOW).await.unwrap();
+    first.tokens.put("t", b"scopes", NOW + 60).await.unwrap();
+    first.rate_limits.hit("k", 60, NOW).await.unwrap();
+    first
+        .accounts
+        .create(&account("id-a", "alice"))
+        .await
+        .unwrap();
+    drop(first);
+
+    let again = store::open(&Backend::Sqlite(scratch.db())).await.unwrap();
+    assert_eq!(again.writes(), 0);
+    assert_eq!(
+        again.sessions.load("s", NOW).await.unwrap(),
+        Some(b"cart".to_vec())
+    );
+    assert_eq!(again.codes.take("c", NOW).await.unwrap(), Taken::Replayed);
+    assert_eq!(
+        again.tokens.load("t", NOW).await.unwrap(),
+        Some(b"scopes".to_vec())
+    );
+    assert_eq!(again.rate_limits.hit("k", 60, NOW).await.unwrap(), 2);
+    assert_eq!(
+        again.accounts.find_by_id("id-a").await.unwrap(),
+        Some(account("id-a", "alice"))
+    );
+}
+
+#[tokio::test]
+async fn a_database_from_a_newer_version_is_refused() {
+    let scratch = Scratch::new();
+    drop(sqlite(&scratch.db()).await);
+    let url = format!("sqlite://{}", scratch.db().display());
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    sqlx::query("PRAGMA user_version = 999")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    drop(conn);
+    let refused = Stores::sqlite(&scratch.db()).await;
+    assert!(
+        matches!(refused, Err(StoreError::Backend(_))),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_bundle_shows_its_backend_and_nothing_else() {
+    let memory = store::open(&Backend::Memory).await.unwrap();
+    assert_eq!(format!("{memory:?}"), "Stores { backend: \"memory\", .. }");
+    let scratch = Scratch::new();
+    let file = sqlite(&scratch.db()).await;
+    assert_eq!(format!("{file:?}"), "Stores { backend: \"sqlite\", .. }");
+}

@@ -1,0 +1,94 @@
+//! The page layout. Every page is its own template for the `<main>` part;
+//! [`Page`] wraps it in the shared frame. A theme replaces the stylesheet
+//! (and may replace this frame): the markup uses plain semantic elements and
+//! a few `pa-` classes, nothing tied to our look.
+
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+
+/// Where every app serves the stylesheet.
+pub const STYLESHEET_PATH: &str = "/static/passerelle.css";
+
+/// Our own look: sober, high-contrast, readable; no external resource.
+pub const STYLESHEET: &str = include_str!("../static/passerelle.css");
+
+/// Serves the stylesheet.
+pub async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STYLESHEET,
+    )
+        .into_response()
+}
+
+/// A page ready to be framed.
+#[derive(Debug)]
+pub struct Page<'a> {
+    /// The `<title>`, also the page's first heading context.
+    pub title: &'a str,
+    /// Who serves the page ("Passerelle", "impots.gouv (démo)"…), in the banner.
+    pub site: &'a str,
+    /// The rendered `<main>` content (already escaped HTML).
+    pub body: String,
+}
+
+impl Page<'_> {
+    /// The full HTML document.
+    pub fn render(&self) -> String {
+        let title = escape(self.title);
+        let site = escape(self.site);
+        format!(
+            "<!doctype html>\n<html lang=\"fr\">\n<head>\n<meta charset=\"utf-8\">\n\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+             <title>{title} – {site}</title>\n<link rel=\"stylesheet\" href=\"{STYLESHEET_PATH}\">\n</head>\n<body>\n\
+             <a class=\"pa-skip\" href=\"#contenu\">Aller au contenu</a>\n\
+             <header class=\"pa-header\"><p class=\"pa-site\">{site}</p></header>\n\
+             <main id=\"contenu\" class=\"pa-main\" tabindex=\"-1\">\n{body}\n</main>\n\
+             <footer class=\"pa-footer\"><p>Passerelle – fédération d'identité de démonstration. \
+             Aucune donnée réelle.</p></footer>\n</body>\n</html>\n",
+            body = self.body
+        )
+    }
+}
+
+impl IntoResponse for Page<'_> {
+    fn into_response(self) -> Response {
+        Html(self.render()).into_response()
+    }
+}
+
+/// Escapes text for HTML content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_frame_escapes_its_title_and_is_french() {
+        let page = Page {
+            title: "<script>",
+            site: "Passerelle",
+            body: String::new(),
+        }
+        .render();
+        assert!(page.contains("&lt;script&gt;"));
+        assert!(page.contains("<html lang=\"fr\">"));
+    }
+}

@@ -1,0 +1,16 @@
+//! The shared HTTP kit of every Passerelle app: the page layout and its
+//! stylesheet, sealed cookie sessions with CSRF tokens, security headers,
+//! error pages with stable codes, and the provider endpoints that the hub and
+//! the identity providers serve alike.
+
+mod error_page;
+mod headers;
+mod layout;
+mod op_routes;
+mod session;
+
+pub use error_page::{ErrorPage, oauth_json_error};
+pub use headers::{no_store, security_headers};
+pub use layout::{Page, STYLESHEET, STYLESHEET_PATH, escape, stylesheet};
+pub use op_routes::op_routes;
+pub use session::{Session, SessionError, SessionManager};

@@ -1,0 +1,116 @@
+//! The provider endpoints that need no page: discovery, keys, token,
+//! userinfo, revocation. The hub and the identity providers mount the same
+//! routes under their issuer path.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use oidc::op::{Params, Provider};
+
+use crate::error_page::oauth_json_error;
+
+/// The routes, relative to the issuer's path.
+pub fn op_routes(provider: Arc<Provider>) -> Router {
+    Router::new()
+        .route("/.well-known/openid-configuration", get(discovery))
+        .route("/jwks", get(jwks))
+        .route("/token", post(token))
+        .route("/userinfo", get(userinfo).post(userinfo))
+        .route("/token/revocation", post(revocation))
+        .with_state(provider)
+}
+
+async fn discovery(State(provider): State<Arc<Provider>>) -> Response {
+    axum::Json(provider.discovery()).into_response()
+}
+
+async fn jwks(State(provider): State<Arc<Provider>>) -> Response {
+    (
+        [(header::CACHE_CONTROL, "public, max-age=60")],
+        axum::Json(provider.jwks()),
+    )
+        .into_response()
+}
+
+fn uses_basic_auth(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.len() >= 6 && value[..6].eq_ignore_ascii_case("basic "))
+}
+
+async fn token(State(provider): State<Arc<Provider>>, headers: HeaderMap, body: Bytes) -> Response {
+    let result = match Params::parse(&body) {
+        Ok(params) => {
+            provider
+                .exchange_code(&params, uses_basic_auth(&headers))
+                .await
+        }
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(tokens) => (crate::no_store(), axum::Json(tokens)).into_response(),
+        Err(error) => oauth_json_error(&error),
+    }
+}
+
+/// The bearer token, from the header (RFC 6750 §2.1) or, as FranceConnect
+/// accepts, the query or form (`access_token`).
+fn bearer(headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Option<String> {
+    let from_header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            value
+                .strip_prefix("Bearer ")
+                .or_else(|| value.strip_prefix("bearer "))
+        })
+        .map(|token| token.trim().to_owned());
+    let from_params = |raw: &[u8]| {
+        Params::parse(raw)
+            .ok()
+            .and_then(|params| params.get("access_token").map(str::to_owned))
+    };
+    from_header
+        .or_else(|| query.and_then(|query| from_params(query.as_bytes())))
+        .or_else(|| from_params(body))
+}
+
+async fn userinfo(
+    State(provider): State<Arc<Provider>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let token = bearer(&headers, query.as_deref(), &body);
+    match provider.userinfo(token.as_deref()).await {
+        Ok(userinfo) => (
+            StatusCode::OK,
+            crate::no_store(),
+            [(header::CONTENT_TYPE, "application/jwt")],
+            userinfo.jwt,
+        )
+            .into_response(),
+        Err(error) => oauth_json_error(&error),
+    }
+}
+
+async fn revocation(
+    State(provider): State<Arc<Provider>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = match Params::parse(&body) {
+        Ok(params) => provider.revoke(&params, uses_basic_auth(&headers)).await,
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(error) => oauth_json_error(&error),
+    }
+}
