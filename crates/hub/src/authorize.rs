@@ -1,0 +1,211 @@
+//! The authorization endpoint and the provider choice page.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use oidc::Acr;
+use oidc::op::{AuthorizeError, Params};
+use web::{Page, Session};
+
+use crate::errors::HubError;
+use crate::flow::{AtProvider, SessionData};
+use crate::state::Hub;
+
+/// `GET /api/v2/authorize`.
+pub async fn get(State(hub): State<Arc<Hub>>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+    authorize(&hub, &headers, query.unwrap_or_default().as_bytes()).await
+}
+
+/// `POST /api/v2/authorize` (form), as FranceConnect accepts.
+pub async fn post(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: Bytes) -> Response {
+    authorize(&hub, &headers, &body).await
+}
+
+async fn authorize(hub: &Hub, headers: &HeaderMap, raw: &[u8]) -> Response {
+    let Ok(params) = Params::parse(raw) else {
+        return HubError::BadRequest.into_response();
+    };
+    let request = match hub.provider.parse_authorize(&params) {
+        Ok(request) => request,
+        Err(AuthorizeError::Page { check, error }) => {
+            tracing::info!(check, error = %error, "authorize refused with a page");
+            let page = if check == "check_client" { HubError::UnknownClient } else { HubError::BadRedirectUri };
+            return page.into_response();
+        }
+        Err(AuthorizeError::Redirect { check, error, redirect_uri, state }) => {
+            tracing::info!(check, error = %error, "authorize refused back to the service");
+            return Redirect::to(&hub.provider.error_redirect(&redirect_uri, state.as_deref(), &error)).into_response();
+        }
+    };
+    let loaded = match hub.sessions.load::<SessionData>(headers).await {
+        Ok(session) => session,
+        Err(error) => return HubError::from(error).into_response(),
+    };
+    let mut session = loaded.unwrap_or_else(|| Session::new(SessionData::default()));
+    // Single sign-on: a verified person whose level is enough goes straight
+    // to the consent page, unless the service forces a new authentication.
+    let now = hub.clock.now();
+    let reuse = session.data.verified.as_ref().is_some_and(|verified| {
+        verified.acr >= request.acr
+            && !request.prompt.login
+            && request.max_age.is_none_or(|max_age| now - verified.auth_time <= max_age)
+    });
+    if !reuse {
+        session.data.verified = None;
+    }
+    tracing::info!(client_id = %request.client_id, acr = %request.acr, sso = reuse, "authorize accepted");
+    session.data.interaction = Some(request);
+    session.data.at_provider = None;
+    session.data.banner = None;
+    let next = if reuse { "/interaction/consent" } else { "/interaction" };
+    see_other_saving(hub, &session, next).await
+}
+
+/// Saves the session and sends the browser on with 303 See Other.
+pub async fn see_other_saving(hub: &Hub, session: &Session<SessionData>, location: &str) -> Response {
+    match hub.sessions.save(session).await {
+        Ok(cookie) => see_other(location, Some(cookie)),
+        Err(error) => HubError::from(error).into_response(),
+    }
+}
+
+/// A 303 redirect, with a cookie when given.
+pub fn see_other(location: &str, cookie: Option<HeaderValue>) -> Response {
+    let mut response = Redirect::to(location).into_response();
+    if let Some(cookie) = cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// Loads the session of a login in progress, or the page that says there is none.
+pub async fn load_interaction(hub: &Hub, headers: &HeaderMap) -> Result<Session<SessionData>, HubError> {
+    match hub.sessions.load::<SessionData>(headers).await? {
+        Some(session) if session.data.interaction.is_some() => Ok(session),
+        _ => Err(HubError::NoInteraction),
+    }
+}
+
+/// Reads a posted form and checks its CSRF token.
+pub fn parse_form(session: &Session<SessionData>, body: &[u8]) -> Result<Params, HubError> {
+    let params = Params::parse(body).map_err(|_| HubError::BadRequest)?;
+    if !session.check_csrf(params.get("csrf")) {
+        return Err(HubError::Csrf);
+    }
+    Ok(params)
+}
+
+/// The cookie that remembers the last provider used (no personal data: a
+/// provider id), so that it comes first on the choice page.
+const LAST_PROVIDER_COOKIE: &str = "passerelle_last_provider";
+
+/// The last provider used in this browser.
+pub fn last_provider(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == LAST_PROVIDER_COOKIE)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// The `Set-Cookie` remembering the provider for a year.
+pub fn last_provider_cookie(provider: &str, secure: bool) -> Option<HeaderValue> {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!("{LAST_PROVIDER_COOKIE}={provider}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax{secure}")).ok()
+}
+
+struct ProviderChoice {
+    id: String,
+    name: String,
+    available: bool,
+    last_used: bool,
+    note: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "choice.html")]
+struct ChoiceTemplate<'a> {
+    service: &'a str,
+    csrf: String,
+    providers: Vec<ProviderChoice>,
+    banner: Option<&'a str>,
+}
+
+/// `GET /interaction`: the provider choice page.
+pub async fn choice_page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
+    let session = match load_interaction(&hub, &headers).await {
+        Ok(session) => session,
+        Err(error) => return error.into_response(),
+    };
+    let Some(request) = &session.data.interaction else { return HubError::NoInteraction.into_response() };
+    let service = hub.provider.client(&request.client_id).map_or("", |client| client.name.as_str());
+    let last = last_provider(&headers);
+    let mut providers: Vec<ProviderChoice> = hub
+        .providers
+        .iter()
+        .map(|idp| {
+            let available = idp.max_acr() >= request.acr;
+            ProviderChoice {
+                id: idp.config.id.clone(),
+                name: idp.config.name.clone(),
+                available,
+                last_used: last.as_deref() == Some(idp.config.id.as_str()),
+                note: (!available).then(|| {
+                    format!("Indisponible : ce compte ne permet pas le niveau de sécurité demandé ({}).", request.acr)
+                }),
+            }
+        })
+        .collect();
+    // The last provider used comes first (a stable sort keeps the rest in order).
+    providers.sort_by_key(|choice| !choice.last_used);
+    let template = ChoiceTemplate { service, csrf: session.csrf_token(), providers, banner: session.data.banner.as_deref() };
+    render(&template, "Choisir un compte")
+}
+
+/// Renders a page template in the frame.
+pub fn render(template: &impl Template, title: &str) -> Response {
+    match template.render() {
+        Ok(body) => Page { title, site: "Passerelle", body }.into_response(),
+        Err(error) => {
+            tracing::error!(%error, "template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, HubError::Internal.page().render()).into_response()
+        }
+    }
+}
+
+/// `POST /interaction/choose`: go to the chosen provider.
+pub async fn choose(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: Bytes) -> Response {
+    match choose_provider(&hub, &headers, &body).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn choose_provider(hub: &Hub, headers: &HeaderMap, body: &[u8]) -> Result<Response, HubError> {
+    let mut session = load_interaction(hub, headers).await?;
+    let params = parse_form(&session, body)?;
+    let requested = session.data.interaction.as_ref().map_or(Acr::Eidas1, |request| request.acr);
+    let idp = params
+        .get("provider")
+        .and_then(|id| hub.identity_provider(id))
+        .filter(|idp| idp.max_acr() >= requested)
+        .ok_or(HubError::ProviderUnavailable)?;
+    // Ask the provider for the level requested, or its own lowest when that
+    // is higher (FranceConnect `getAcrToAskToIdp`).
+    let lowest_offered = idp.config.acr.iter().copied().min().unwrap_or(requested);
+    let (url, pending) = idp.rp.start(Some(requested.max(lowest_offered)), true, &[]).await.map_err(|error| {
+        tracing::warn!(provider = %idp.config.id, %error, "provider unreachable");
+        HubError::ProviderUnreachable
+    })?;
+    session.data.at_provider = Some(AtProvider { provider: idp.config.id.clone(), pending });
+    session.data.banner = None;
+    tracing::info!(provider = %idp.config.id, "sent to identity provider");
+    Ok(see_other_saving(hub, &session, &url).await)
+}

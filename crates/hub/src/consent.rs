@@ -1,0 +1,135 @@
+//! The consent page ("Continuer sur <service>"), the code, and the way back
+//! when the citizen gives up.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use oidc::op::Grant;
+use oidc::{ErrorCode, OAuthError};
+use serde_json::Value;
+
+use crate::authorize::{load_interaction, parse_form, render, see_other_saving};
+use crate::errors::HubError;
+use crate::state::Hub;
+use crate::sub::pairwise_sub;
+
+/// French labels of the claims, for the consent page.
+const LABELS: &[(&str, &str)] = &[
+    ("given_name", "Prénoms"),
+    ("family_name", "Nom de naissance"),
+    ("preferred_username", "Nom d'usage"),
+    ("birthdate", "Date de naissance"),
+    ("gender", "Sexe"),
+    ("birthplace", "Lieu de naissance (code INSEE)"),
+    ("birthcountry", "Pays de naissance (code INSEE)"),
+    ("email", "Adresse électronique"),
+];
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+struct ConsentTemplate<'a> {
+    service: &'a str,
+    person: String,
+    provider: &'a str,
+    acr: &'a str,
+    shared: Vec<(&'static str, String)>,
+    csrf: String,
+}
+
+/// `GET /interaction/consent`.
+pub async fn page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
+    let session = match load_interaction(&hub, &headers).await {
+        Ok(session) => session,
+        Err(error) => return error.into_response(),
+    };
+    let (Some(request), Some(verified)) = (&session.data.interaction, &session.data.verified) else {
+        return HubError::NoInteraction.into_response();
+    };
+    let service = hub.provider.client(&request.client_id).map_or("", |client| client.name.as_str());
+    let provider = hub.identity_provider(&verified.provider).map_or("", |idp| idp.config.name.as_str());
+    let released = verified.identity.claims_for(&request.scopes);
+    let shared = LABELS
+        .iter()
+        .filter_map(|(claim, label)| match released.get(*claim) {
+            Some(Value::String(value)) => Some((*label, if value.is_empty() { "(né à l'étranger)".to_owned() } else { value.clone() })),
+            _ => None,
+        })
+        .collect();
+    let person = format!("{} {}", verified.identity.given_name, verified.identity.family_name);
+    let template = ConsentTemplate { service, person, provider, acr: verified.acr.as_str(), shared, csrf: session.csrf_token() };
+    render(&template, &format!("Continuer sur {service}"))
+}
+
+/// `POST /interaction/consent`: issue the code and go back to the service.
+pub async fn accept(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: Bytes) -> Response {
+    match issue(&hub, &headers, &body).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn issue(hub: &Hub, headers: &HeaderMap, body: &[u8]) -> Result<Response, HubError> {
+    let mut session = load_interaction(hub, headers).await?;
+    parse_form(&session, body)?;
+    let (Some(request), Some(verified)) = (session.data.interaction.take(), session.data.verified.clone()) else {
+        return Err(HubError::NoInteraction);
+    };
+    let client = hub.provider.client(&request.client_id).ok_or(HubError::NoInteraction)?;
+    // Never claim more than the provider proved; report the provider's level
+    // when the platform offers it, else the level asked (FranceConnect
+    // `getInteractionAcr`).
+    let acr = if hub.provider.settings().acr_offered.contains(&verified.acr) { verified.acr } else { request.acr };
+    let grant = Grant {
+        client_id: client.client_id.clone(),
+        redirect_uri: request.redirect_uri.clone(),
+        scopes: request.scopes.clone(),
+        nonce: request.nonce.clone(),
+        acr,
+        auth_time: verified.auth_time,
+        sub: pairwise_sub(hub.config.sub_secret.as_bytes(), &client.entity_id, &verified.identity),
+        claims: verified.identity.claims_for(&request.scopes),
+        pkce: request.pkce.clone(),
+    };
+    let location = hub.provider.issue_code(&grant, &request.state).await.map_err(|error| {
+        tracing::error!(%error, "code could not be issued");
+        HubError::Storage
+    })?;
+    tracing::info!(client_id = %client.client_id, provider = %verified.provider, %acr, "code issued");
+    Ok(see_other_saving(hub, &session, &location).await)
+}
+
+/// `POST /interaction/abort`: the citizen goes back to the service, which
+/// receives `access_denied`.
+pub async fn abort(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: Bytes) -> Response {
+    let mut session = match load_interaction(&hub, &headers).await {
+        Ok(session) => session,
+        Err(error) => return error.into_response(),
+    };
+    if let Err(error) = parse_form(&session, &body) {
+        return error.into_response();
+    }
+    let Some(request) = session.data.interaction.take() else { return HubError::NoInteraction.into_response() };
+    session.data.at_provider = None;
+    let error = OAuthError::new(ErrorCode::AccessDenied, "user authentication aborted");
+    let location = hub.provider.error_redirect(&request.redirect_uri, Some(&request.state), &error);
+    see_other_saving(&hub, &session, &location).await
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomeTemplate<'a> {
+    name: &'a str,
+    issuer: String,
+    providers: Vec<&'a str>,
+}
+
+/// `GET /`: what this hub is.
+pub async fn home(State(hub): State<Arc<Hub>>) -> Response {
+    let providers = hub.providers.iter().map(|idp| idp.config.name.as_str()).collect();
+    let template = HomeTemplate { name: &hub.config.name, issuer: hub.config.issuer(), providers };
+    render(&template, &hub.config.name)
+}

@@ -1,0 +1,69 @@
+//! The login through the hub, as states kept in the browser's session.
+//!
+//! ```text
+//!  service ──/api/v2/authorize──▶ Interaction ──/interaction (choice page)
+//!                                      │ POST /interaction/choose
+//!                                      ▼
+//!                               AtProvider ──▶ identity provider (prompt=login, PKCE)
+//!                                      │ /api/v2/oidc-callback/{provider}
+//!                                      │   state, iss, ID token, userinfo, acr,
+//!                                      │   identity checks, national register
+//!                                      ▼   (session id rotated)
+//!                                 Verified ──/interaction/consent (consent page)
+//!                                      │ POST /interaction/consent
+//!                                      ▼
+//!  service ◀──code, state, iss── Grant issued (the identity stays in the
+//!                                 session, sealed under the cookie, until it ends)
+//! ```
+//!
+//! Every state lives in the session, which the store keeps sealed under the
+//! cookie: a flow begun on one hub process finishes on any other.
+
+use oidc::op::AuthorizationRequest;
+use oidc::rp::PendingLogin;
+use oidc::{Acr, Identity, UnixSeconds};
+use serde::{Deserialize, Serialize};
+
+/// Everything the hub remembers of one browser.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct SessionData {
+    /// The service's request being served.
+    #[serde(default)]
+    pub interaction: Option<AuthorizationRequest>,
+    /// A login in progress at an identity provider.
+    #[serde(default)]
+    pub at_provider: Option<AtProvider>,
+    /// The verified person, once back from a provider.
+    #[serde(default)]
+    pub verified: Option<Verified>,
+    /// A banner for the choice page (after a provider failed).
+    #[serde(default)]
+    pub banner: Option<String>,
+    /// Where to send the browser once the provider has logged out.
+    #[serde(default)]
+    pub logout_redirect: Option<String>,
+}
+
+/// A login sent to an identity provider.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AtProvider {
+    /// The provider's id.
+    pub provider: String,
+    /// Our state, nonce and PKCE verifier for it.
+    pub pending: PendingLogin,
+}
+
+/// A person verified by a provider and the register.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Verified {
+    /// The provider used.
+    pub provider: String,
+    /// The level the provider proved.
+    pub acr: Acr,
+    /// When the person authenticated.
+    pub auth_time: UnixSeconds,
+    /// The register's identity, with the provider's email.
+    pub identity: Identity,
+    /// The provider's ID token, for logging out there.
+    pub provider_id_token: String,
+}

@@ -1,0 +1,22 @@
+//! The federation hub: an OpenID Provider for services (FranceConnect v2
+//! wire-compatible, under `/api/v2`) and an OpenID relying party of the
+//! identity providers, with the provider choice page, the consent page, the
+//! check against the national register and the pairwise `sub`.
+//!
+//! The login, as the routes see it, is drawn in [`flow`].
+
+mod authorize;
+mod callback;
+pub mod config;
+mod consent;
+pub mod errors;
+pub mod flow;
+mod logout;
+mod register;
+mod routes;
+mod state;
+pub mod sub;
+
+pub use config::Config;
+pub use routes::router;
+pub use state::{Hub, HubParts};

@@ -1,0 +1,130 @@
+//! What the hub is made of, built once at start and shared by every request.
+
+use std::fmt;
+use std::sync::Arc;
+
+use jose::KeySet;
+use oidc::op::{Provider, ProviderSettings};
+use oidc::rp::{RelyingParty, RpSettings};
+use oidc::{Acr, Clock, RedirectUri, Secret};
+use store::Stores;
+use web::SessionManager;
+
+use crate::config::{Config, ConfigError, ProviderConfig};
+use crate::register::Register;
+
+/// An identity provider as the hub sees it.
+#[derive(Debug)]
+pub struct IdentityProvider {
+    /// Its settings.
+    pub config: ProviderConfig,
+    /// The relying party talking to it.
+    pub rp: RelyingParty,
+}
+
+impl IdentityProvider {
+    /// The highest level it can prove.
+    pub fn max_acr(&self) -> Acr {
+        self.config.acr.iter().copied().max().unwrap_or(Acr::Eidas1)
+    }
+}
+
+/// The hub.
+pub struct Hub {
+    /// Settings.
+    pub config: Config,
+    /// The provider engine facing services.
+    pub provider: Arc<Provider>,
+    /// Identity providers, in display order.
+    pub providers: Vec<IdentityProvider>,
+    /// Browser sessions.
+    pub sessions: SessionManager,
+    /// The national register.
+    pub register: Register,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Storage.
+    pub stores: Stores,
+}
+
+impl fmt::Debug for Hub {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hub").field("issuer", &self.config.issuer()).finish_non_exhaustive()
+    }
+}
+
+/// What the binary hands the hub: built once, passed in (nothing global).
+#[derive(Debug)]
+pub struct HubParts {
+    /// Checked settings.
+    pub config: Config,
+    /// Signing keys.
+    pub keys: KeySet,
+    /// Storage.
+    pub stores: Stores,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// HTTP client for providers and the register.
+    pub http: reqwest::Client,
+}
+
+/// The session cookie of the hub (apps on one host need distinct names).
+pub const COOKIE: &str = "passerelle_hub";
+
+impl Hub {
+    /// Builds the hub. Settings are checked again here, so that a hub built
+    /// by a test is held to the same rules as one built from a file.
+    pub fn new(parts: HubParts) -> Result<Arc<Self>, ConfigError> {
+        let HubParts { config, keys, stores, clock, http } = parts;
+        config.check("hub")?;
+        let clients = config
+            .services
+            .iter()
+            .enumerate()
+            .map(|(index, service)| service.client(&format!("hub.services[{index}]")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut acr_offered = config.acr_offered.clone();
+        acr_offered.sort();
+        let settings = ProviderSettings {
+            issuer: config.issuer(),
+            code_ttl_secs: 30,
+            access_token_ttl_secs: 60,
+            id_token_ttl_secs: 60,
+            min_nonce_len: 22,
+            default_acr: acr_offered.first().copied().unwrap_or(Acr::Eidas1),
+            acr_offered,
+            require_acr_values: false,
+        };
+        let provider = Provider::new(settings, clients, keys, clock.clone(), stores.codes.clone(), stores.tokens.clone())
+            .map_err(|message| ConfigError { path: "hub.services".into(), message })?;
+        let providers = config
+            .providers
+            .iter()
+            .enumerate()
+            .map(|(index, idp)| {
+                let callback = format!("{}/api/v2/oidc-callback/{}", config.public_url, idp.id);
+                let redirect_uri = RedirectUri::parse(&callback)
+                    .map_err(|message| ConfigError { path: format!("hub.providers[{index}].id"), message })?;
+                let settings = RpSettings {
+                    issuer: idp.issuer.clone(),
+                    client_id: idp.client_id.clone(),
+                    client_secret: Secret::new(idp.client_secret.clone()),
+                    redirect_uri,
+                    scopes: "openid profile birth email".into(),
+                    algs: idp.algs.clone(),
+                    use_pkce: true,
+                };
+                Ok(IdentityProvider { config: idp.clone(), rp: RelyingParty::new(settings, http.clone(), clock.clone()) })
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
+        let secure = config.public_url.starts_with("https://");
+        let sessions = SessionManager::new(stores.sessions.clone(), clock.clone(), COOKIE, secure, config.session_ttl_secs);
+        let register = Register::new(&config.register_url, http);
+        Ok(Arc::new(Self { config, provider: Arc::new(provider), providers, sessions, register, clock, stores }))
+    }
+
+    /// An identity provider by id.
+    pub fn identity_provider(&self, id: &str) -> Option<&IdentityProvider> {
+        self.providers.iter().find(|idp| idp.config.id == id)
+    }
+}
