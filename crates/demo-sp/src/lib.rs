@@ -1,0 +1,305 @@
+//! The demo service: a relying party of the hub, as a service provider's
+//! developer would write one. It logs in through the hub, shows the
+//! identity and the raw tokens it received, and logs out through the hub.
+//!
+//! The démarches portal grows here in later issues.
+
+use std::fmt;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use jose::Alg;
+use oidc::op::Params;
+use oidc::rp::{PendingLogin, RelyingParty, RpSettings};
+use oidc::types::random_token;
+use oidc::{Acr, Clock, RedirectUri, Secret};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use store::Sessions;
+use web::{Page, Session, SessionManager};
+
+/// `[demo_sp]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Name shown on pages.
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// Where the service is reached.
+    pub public_url: String,
+    /// The hub's issuer.
+    pub hub_issuer: String,
+    /// Our client id at the hub.
+    pub client_id: String,
+    /// Our client secret at the hub.
+    pub client_secret: String,
+    /// Scopes asked.
+    #[serde(default = "default_scopes")]
+    pub scopes: String,
+    /// Level asked.
+    #[serde(default = "default_acr")]
+    pub acr: Acr,
+}
+
+fn default_name() -> String {
+    "Service de démonstration".into()
+}
+
+fn default_scopes() -> String {
+    "openid identite_pivot email preferred_username".into()
+}
+
+fn default_acr() -> Acr {
+    Acr::Eidas1
+}
+
+impl Config {
+    /// Checks the settings; the error names the bad path.
+    pub fn check(&self, path: &str) -> Result<(), (String, String)> {
+        for (field, value) in [("public_url", &self.public_url), ("hub_issuer", &self.hub_issuer)] {
+            RedirectUri::parse(value).map_err(|error| (format!("{path}.{field}"), error))?;
+        }
+        if !self.scopes.split(' ').any(|scope| scope == "openid") {
+            return Err((format!("{path}.scopes"), "must include openid".into()));
+        }
+        Ok(())
+    }
+}
+
+/// The demo service.
+pub struct DemoService {
+    config: Config,
+    rp: RelyingParty,
+    sessions: SessionManager,
+}
+
+impl fmt::Debug for DemoService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DemoService").field("client_id", &self.config.client_id).finish_non_exhaustive()
+    }
+}
+
+impl DemoService {
+    /// Builds the service.
+    pub fn new(config: Config, sessions: Arc<dyn Sessions>, clock: Arc<dyn Clock>, http: reqwest::Client) -> Result<Arc<Self>, (String, String)> {
+        config.check("demo_sp")?;
+        let redirect_uri = RedirectUri::parse(&format!("{}/callback", config.public_url)).map_err(|error| ("demo_sp.public_url".to_owned(), error))?;
+        let settings = RpSettings {
+            issuer: config.hub_issuer.clone(),
+            client_id: config.client_id.clone(),
+            client_secret: Secret::new(config.client_secret.clone()),
+            redirect_uri,
+            scopes: config.scopes.clone(),
+            algs: vec![Alg::ES256],
+            use_pkce: true,
+        };
+        let rp = RelyingParty::new(settings, http, clock.clone());
+        let secure = config.public_url.starts_with("https://");
+        let sessions = SessionManager::new(sessions, clock, "passerelle_demo_sp", secure, 3600);
+        Ok(Arc::new(Self { config, rp, sessions }))
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct SessionData {
+    pending: Option<PendingLogin>,
+    login: Option<Received>,
+    logout_state: Option<String>,
+}
+
+/// What the service received from the hub.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Received {
+    id_token: String,
+    id_claims: Map<String, Value>,
+    userinfo: Map<String, Value>,
+    userinfo_raw: String,
+}
+
+/// The service's routes: the one table.
+pub fn router(service: Arc<DemoService>) -> Router {
+    Router::new()
+        .route("/", get(home))
+        .route(web::STYLESHEET_PATH, get(web::stylesheet))
+        .route("/login", get(login))
+        .route("/callback", get(callback))
+        .route("/me", get(me))
+        .route("/logout", post(logout))
+        .route("/logged-out", get(logged_out))
+        .with_state(service)
+        .layer(DefaultBodyLimit::max(16 * 1024))
+        .layer(axum::middleware::from_fn(web::security_headers))
+}
+
+fn page(service: &DemoService, title: &str, template: &impl Template, cookie: Option<HeaderValue>) -> Response {
+    let body = template.render().unwrap_or_else(|_| "<h1>Erreur technique</h1>".into());
+    let mut response = Page { title, site: &service.config.name, body }.into_response();
+    if let Some(cookie) = cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessageTemplate<'a> {
+    title: &'a str,
+    message: &'a str,
+    class: &'a str,
+    role: &'a str,
+}
+
+fn message(service: &DemoService, title: &str, text: &str, is_error: bool) -> Response {
+    let template = MessageTemplate {
+        title,
+        message: text,
+        class: if is_error { "pa-alert" } else { "pa-info" },
+        role: if is_error { "alert" } else { "status" },
+    };
+    page(service, title, &template, None)
+}
+
+async fn load(service: &DemoService, headers: &HeaderMap) -> Session<SessionData> {
+    match service.sessions.load::<SessionData>(headers).await {
+        Ok(Some(session)) => session,
+        _ => Session::new(SessionData::default()),
+    }
+}
+
+fn redirect_with(location: &str, cookie: Option<HeaderValue>) -> Response {
+    let mut response = Redirect::to(location).into_response();
+    if let Some(cookie) = cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomeTemplate<'a> {
+    name: &'a str,
+    acr: &'a str,
+    person: Option<String>,
+    csrf: String,
+}
+
+async fn home(State(service): State<Arc<DemoService>>, headers: HeaderMap) -> Response {
+    let session = load(&service, &headers).await;
+    let person = session.data.login.as_ref().map(|login| {
+        let text = |name: &str| login.userinfo.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+        format!("{} {}", text("given_name"), text("family_name")).trim().to_owned()
+    });
+    let template = HomeTemplate { name: &service.config.name, acr: service.config.acr.as_str(), person, csrf: session.csrf_token() };
+    page(&service, &service.config.name, &template, None)
+}
+
+async fn login(State(service): State<Arc<DemoService>>, headers: HeaderMap) -> Response {
+    let mut session = load(&service, &headers).await;
+    match service.rp.start(Some(service.config.acr), false, &[]).await {
+        Ok((url, pending)) => {
+            session.data.pending = Some(pending);
+            redirect_with(&url, service.sessions.save(&session).await.ok())
+        }
+        Err(error) => {
+            tracing::warn!(%error, "hub unreachable");
+            message(&service, "Passerelle injoignable", "Le service d'identification ne répond pas. Réessayez dans quelques minutes.", true)
+        }
+    }
+}
+
+async fn callback(State(service): State<Arc<DemoService>>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+    let mut session = load(&service, &headers).await;
+    let Some(pending) = session.data.pending.take() else {
+        return message(&service, "Connexion expirée", "Aucune connexion n'est en cours. Recommencez depuis l'accueil.", true);
+    };
+    let params = Params::parse(query.unwrap_or_default().as_bytes()).unwrap_or_default();
+    match service.rp.finish(&pending, &params).await {
+        Ok(login) => {
+            if login.acr.is_none_or(|acr| acr < service.config.acr) {
+                // A service must check the level it receives (FranceConnect+ doc).
+                return message(&service, "Niveau insuffisant", "Le niveau d'identification reçu est inférieur à celui demandé.", true);
+            }
+            session.data.login = Some(Received {
+                id_token: login.id_token,
+                id_claims: login.id_claims,
+                userinfo: login.userinfo,
+                userinfo_raw: login.userinfo_raw,
+            });
+            let cookie = service.sessions.rotate(session).await.ok().map(|(_, cookie)| cookie);
+            redirect_with("/me", cookie)
+        }
+        Err(oidc::rp::RpError::Refused { error, description }) => {
+            let _ = service.sessions.save(&session).await;
+            message(&service, "Connexion annulée", &format!("Passerelle a répondu « {error} » : {description}"), true)
+        }
+        Err(error) => {
+            tracing::warn!(%error, "login failed");
+            message(&service, "Connexion refusée", &format!("La réponse de Passerelle a été refusée : {error}"), true)
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "me.html")]
+struct MeTemplate<'a> {
+    acr: &'a str,
+    sub: &'a str,
+    claims: Vec<(String, String)>,
+    id_token_claims: String,
+    id_token: &'a str,
+    userinfo: &'a str,
+    csrf: String,
+}
+
+async fn me(State(service): State<Arc<DemoService>>, headers: HeaderMap) -> Response {
+    let session = load(&service, &headers).await;
+    let Some(login) = &session.data.login else { return Redirect::to("/").into_response() };
+    let text = |value: &Value| value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+    let claims = login.userinfo.iter().map(|(name, value)| (name.clone(), text(value))).collect();
+    let template = MeTemplate {
+        acr: login.id_claims.get("acr").and_then(Value::as_str).unwrap_or_default(),
+        sub: login.id_claims.get("sub").and_then(Value::as_str).unwrap_or_default(),
+        claims,
+        id_token_claims: serde_json::to_string_pretty(&login.id_claims).unwrap_or_default(),
+        id_token: &login.id_token,
+        userinfo: &login.userinfo_raw,
+        csrf: session.csrf_token(),
+    };
+    page(&service, "Identité reçue", &template, None)
+}
+
+async fn logout(State(service): State<Arc<DemoService>>, headers: HeaderMap, body: Bytes) -> Response {
+    let mut session = load(&service, &headers).await;
+    let form = Params::parse(&body).unwrap_or_default();
+    if !session.check_csrf(form.get("csrf")) {
+        return message(&service, "Formulaire expiré", "Rechargez la page et recommencez.", true);
+    }
+    let Some(login) = session.data.login.take() else { return Redirect::to("/").into_response() };
+    let state = random_token(16);
+    let back = format!("{}/logged-out", service.config.public_url);
+    match service.rp.end_session_url(&login.id_token, &back, &state).await {
+        Ok(Some(url)) => {
+            session.data.logout_state = Some(state);
+            redirect_with(&url, service.sessions.save(&session).await.ok())
+        }
+        _ => redirect_with("/", service.sessions.destroy(&session).await.ok()),
+    }
+}
+
+async fn logged_out(State(service): State<Arc<DemoService>>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+    let session = load(&service, &headers).await;
+    let params = Params::parse(query.unwrap_or_default().as_bytes()).unwrap_or_default();
+    let expected = session.data.logout_state.as_deref();
+    let cookie = service.sessions.destroy(&session).await.ok();
+    if expected.is_none() || params.get("state") != expected {
+        return message(&service, "Déconnexion", "Vous êtes déconnecté de ce service.", false);
+    }
+    let template = MessageTemplate { title: "Déconnexion", message: "Vous êtes déconnecté de ce service et de Passerelle.", class: "pa-info", role: "status" };
+    page(&service, "Déconnexion", &template, cookie)
+}

@@ -1,0 +1,98 @@
+//! A password provider's settings: one `[[idp_password]]` table each.
+
+use oidc::Acr;
+use serde::Deserialize;
+
+/// How citizens identify themselves at this provider.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginKind {
+    /// impots.gouv: the 13-digit tax number (numéro fiscal) and a password.
+    TaxNumber,
+    /// ameli: the 13-digit social security number without its key, and a
+    /// secret code.
+    Nir,
+}
+
+/// `[[idp_password]]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Short id (`impots`, `ameli`…), also the session cookie's suffix.
+    pub id: String,
+    /// Name shown on pages.
+    pub name: String,
+    /// Where the provider is reached; also its issuer.
+    pub public_url: String,
+    /// How citizens log in.
+    pub login: LoginKind,
+    /// The level this provider proves.
+    #[serde(default = "eidas1")]
+    pub acr: Acr,
+    /// Password given to the seeded demo accounts.
+    pub demo_password: String,
+    /// How many citizens of the population get an account at first start.
+    #[serde(default = "default_seed_accounts")]
+    pub seed_accounts: usize,
+    /// The relying parties (the hub).
+    pub clients: Vec<ClientConfig>,
+}
+
+fn eidas1() -> Acr {
+    Acr::Eidas1
+}
+
+fn default_seed_accounts() -> usize {
+    20
+}
+
+/// `[[idp_password.clients]]`: the hub as a client of this provider.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    /// `client_id`.
+    pub client_id: String,
+    /// `client_secret`.
+    pub client_secret: String,
+    /// Exact redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Exact post-logout redirect URIs.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+}
+
+impl Config {
+    /// Checks the settings; the error names the bad path.
+    pub fn check(&self, path: &str) -> Result<(), (String, String)> {
+        let bad = |field: &str, message: &str| Err((format!("{path}.{field}"), message.to_owned()));
+        if self.id.is_empty() || !self.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return bad("id", "must be letters, digits, - or _");
+        }
+        if let Err(error) = oidc::RedirectUri::parse(&self.public_url) {
+            return bad("public_url", &error);
+        }
+        if self.public_url.ends_with('/') {
+            return bad("public_url", "must not end with /");
+        }
+        if self.demo_password.chars().count() < 12
+            || !self.demo_password.chars().any(|c| c.is_ascii_digit())
+            || !self.demo_password.chars().any(char::is_alphabetic)
+        {
+            return bad("demo_password", "needs 12 characters or more, with a digit and a letter");
+        }
+        if self.clients.is_empty() {
+            return bad("clients", "must list the hub");
+        }
+        for (index, client) in self.clients.iter().enumerate() {
+            if client.client_secret.len() < 32 {
+                return bad(&format!("clients[{index}].client_secret"), "must be at least 32 characters");
+            }
+            for (n, uri) in client.redirect_uris.iter().chain(&client.post_logout_redirect_uris).enumerate() {
+                if let Err(error) = oidc::RedirectUri::parse(uri) {
+                    return bad(&format!("clients[{index}].redirect_uris[{n}]"), &error);
+                }
+            }
+        }
+        Ok(())
+    }
+}
