@@ -62,7 +62,10 @@ fn default_acr() -> Acr {
 impl Config {
     /// Checks the settings; the error names the bad path.
     pub fn check(&self, path: &str) -> Result<(), (String, String)> {
-        for (field, value) in [("public_url", &self.public_url), ("hub_issuer", &self.hub_issuer)] {
+        for (field, value) in [
+            ("public_url", &self.public_url),
+            ("hub_issuer", &self.hub_issuer),
+        ] {
             RedirectUri::parse(value).map_err(|error| (format!("{path}.{field}"), error))?;
         }
         if !self.scopes.split(' ').any(|scope| scope == "openid") {
@@ -81,15 +84,23 @@ pub struct DemoService {
 
 impl fmt::Debug for DemoService {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DemoService").field("client_id", &self.config.client_id).finish_non_exhaustive()
+        f.debug_struct("DemoService")
+            .field("client_id", &self.config.client_id)
+            .finish_non_exhaustive()
     }
 }
 
 impl DemoService {
     /// Builds the service.
-    pub fn new(config: Config, sessions: Arc<dyn Sessions>, clock: Arc<dyn Clock>, http: reqwest::Client) -> Result<Arc<Self>, (String, String)> {
+    pub fn new(
+        config: Config,
+        sessions: Arc<dyn Sessions>,
+        clock: Arc<dyn Clock>,
+        http: reqwest::Client,
+    ) -> Result<Arc<Self>, (String, String)> {
         config.check("demo_sp")?;
-        let redirect_uri = RedirectUri::parse(&format!("{}/callback", config.public_url)).map_err(|error| ("demo_sp.public_url".to_owned(), error))?;
+        let redirect_uri = RedirectUri::parse(&format!("{}/callback", config.public_url))
+            .map_err(|error| ("demo_sp.public_url".to_owned(), error))?;
         let settings = RpSettings {
             issuer: config.hub_issuer.clone(),
             client_id: config.client_id.clone(),
@@ -102,7 +113,11 @@ impl DemoService {
         let rp = RelyingParty::new(settings, http, clock.clone());
         let secure = config.public_url.starts_with("https://");
         let sessions = SessionManager::new(sessions, clock, "passerelle_demo_sp", secure, 3600);
-        Ok(Arc::new(Self { config, rp, sessions }))
+        Ok(Arc::new(Self {
+            config,
+            rp,
+            sessions,
+        }))
     }
 }
 
@@ -137,9 +152,21 @@ pub fn router(service: Arc<DemoService>) -> Router {
         .layer(axum::middleware::from_fn(web::security_headers))
 }
 
-fn page(service: &DemoService, title: &str, template: &impl Template, cookie: Option<HeaderValue>) -> Response {
-    let body = template.render().unwrap_or_else(|_| "<h1>Erreur technique</h1>".into());
-    let mut response = Page { title, site: &service.config.name, body }.into_response();
+fn page(
+    service: &DemoService,
+    title: &str,
+    template: &impl Template,
+    cookie: Option<HeaderValue>,
+) -> Response {
+    let body = template
+        .render()
+        .unwrap_or_else(|_| "<h1>Erreur technique</h1>".into());
+    let mut response = Page {
+        title,
+        site: &service.config.name,
+        body,
+    }
+    .into_response();
     if let Some(cookie) = cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
@@ -192,10 +219,24 @@ struct HomeTemplate<'a> {
 async fn home(State(service): State<Arc<DemoService>>, headers: HeaderMap) -> Response {
     let session = load(&service, &headers).await;
     let person = session.data.login.as_ref().map(|login| {
-        let text = |name: &str| login.userinfo.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
-        format!("{} {}", text("given_name"), text("family_name")).trim().to_owned()
+        let text = |name: &str| {
+            login
+                .userinfo
+                .get(name)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        format!("{} {}", text("given_name"), text("family_name"))
+            .trim()
+            .to_owned()
     });
-    let template = HomeTemplate { name: &service.config.name, acr: service.config.acr.as_str(), person, csrf: session.csrf_token() };
+    let template = HomeTemplate {
+        name: &service.config.name,
+        acr: service.config.acr.as_str(),
+        person,
+        csrf: session.csrf_token(),
+    };
     page(&service, &service.config.name, &template, None)
 }
 
@@ -208,22 +249,41 @@ async fn login(State(service): State<Arc<DemoService>>, headers: HeaderMap) -> R
         }
         Err(error) => {
             tracing::warn!(%error, "hub unreachable");
-            message(&service, "Passerelle injoignable", "Le service d'identification ne répond pas. Réessayez dans quelques minutes.", true)
+            message(
+                &service,
+                "Passerelle injoignable",
+                "Le service d'identification ne répond pas. Réessayez dans quelques minutes.",
+                true,
+            )
         }
     }
 }
 
-async fn callback(State(service): State<Arc<DemoService>>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+async fn callback(
+    State(service): State<Arc<DemoService>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let mut session = load(&service, &headers).await;
     let Some(pending) = session.data.pending.take() else {
-        return message(&service, "Connexion expirée", "Aucune connexion n'est en cours. Recommencez depuis l'accueil.", true);
+        return message(
+            &service,
+            "Connexion expirée",
+            "Aucune connexion n'est en cours. Recommencez depuis l'accueil.",
+            true,
+        );
     };
     let params = Params::parse(query.unwrap_or_default().as_bytes()).unwrap_or_default();
     match service.rp.finish(&pending, &params).await {
         Ok(login) => {
             if login.acr.is_none_or(|acr| acr < service.config.acr) {
                 // A service must check the level it receives (FranceConnect+ doc).
-                return message(&service, "Niveau insuffisant", "Le niveau d'identification reçu est inférieur à celui demandé.", true);
+                return message(
+                    &service,
+                    "Niveau insuffisant",
+                    "Le niveau d'identification reçu est inférieur à celui demandé.",
+                    true,
+                );
             }
             session.data.login = Some(Received {
                 id_token: login.id_token,
@@ -231,16 +291,31 @@ async fn callback(State(service): State<Arc<DemoService>>, headers: HeaderMap, R
                 userinfo: login.userinfo,
                 userinfo_raw: login.userinfo_raw,
             });
-            let cookie = service.sessions.rotate(session).await.ok().map(|(_, cookie)| cookie);
+            let cookie = service
+                .sessions
+                .rotate(session)
+                .await
+                .ok()
+                .map(|(_, cookie)| cookie);
             redirect_with("/me", cookie)
         }
         Err(oidc::rp::RpError::Refused { error, description }) => {
             let _ = service.sessions.save(&session).await;
-            message(&service, "Connexion annulée", &format!("Passerelle a répondu « {error} » : {description}"), true)
+            message(
+                &service,
+                "Connexion annulée",
+                &format!("Passerelle a répondu « {error} » : {description}"),
+                true,
+            )
         }
         Err(error) => {
             tracing::warn!(%error, "login failed");
-            message(&service, "Connexion refusée", &format!("La réponse de Passerelle a été refusée : {error}"), true)
+            message(
+                &service,
+                "Connexion refusée",
+                &format!("La réponse de Passerelle a été refusée : {error}"),
+                true,
+            )
         }
     }
 }
@@ -259,12 +334,30 @@ struct MeTemplate<'a> {
 
 async fn me(State(service): State<Arc<DemoService>>, headers: HeaderMap) -> Response {
     let session = load(&service, &headers).await;
-    let Some(login) = &session.data.login else { return Redirect::to("/").into_response() };
-    let text = |value: &Value| value.as_str().map_or_else(|| value.to_string(), str::to_owned);
-    let claims = login.userinfo.iter().map(|(name, value)| (name.clone(), text(value))).collect();
+    let Some(login) = &session.data.login else {
+        return Redirect::to("/").into_response();
+    };
+    let text = |value: &Value| {
+        value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_owned)
+    };
+    let claims = login
+        .userinfo
+        .iter()
+        .map(|(name, value)| (name.clone(), text(value)))
+        .collect();
     let template = MeTemplate {
-        acr: login.id_claims.get("acr").and_then(Value::as_str).unwrap_or_default(),
-        sub: login.id_claims.get("sub").and_then(Value::as_str).unwrap_or_default(),
+        acr: login
+            .id_claims
+            .get("acr")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+        sub: login
+            .id_claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
         claims,
         id_token_claims: serde_json::to_string_pretty(&login.id_claims).unwrap_or_default(),
         id_token: &login.id_token,
@@ -274,16 +367,31 @@ async fn me(State(service): State<Arc<DemoService>>, headers: HeaderMap) -> Resp
     page(&service, "Identité reçue", &template, None)
 }
 
-async fn logout(State(service): State<Arc<DemoService>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn logout(
+    State(service): State<Arc<DemoService>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let mut session = load(&service, &headers).await;
     let form = Params::parse(&body).unwrap_or_default();
     if !session.check_csrf(form.get("csrf")) {
-        return message(&service, "Formulaire expiré", "Rechargez la page et recommencez.", true);
+        return message(
+            &service,
+            "Formulaire expiré",
+            "Rechargez la page et recommencez.",
+            true,
+        );
     }
-    let Some(login) = session.data.login.take() else { return Redirect::to("/").into_response() };
+    let Some(login) = session.data.login.take() else {
+        return Redirect::to("/").into_response();
+    };
     let state = random_token(16);
     let back = format!("{}/logged-out", service.config.public_url);
-    match service.rp.end_session_url(&login.id_token, &back, &state).await {
+    match service
+        .rp
+        .end_session_url(&login.id_token, &back, &state)
+        .await
+    {
         Ok(Some(url)) => {
             session.data.logout_state = Some(state);
             redirect_with(&url, service.sessions.save(&session).await.ok())
@@ -292,14 +400,28 @@ async fn logout(State(service): State<Arc<DemoService>>, headers: HeaderMap, bod
     }
 }
 
-async fn logged_out(State(service): State<Arc<DemoService>>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+async fn logged_out(
+    State(service): State<Arc<DemoService>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let session = load(&service, &headers).await;
     let params = Params::parse(query.unwrap_or_default().as_bytes()).unwrap_or_default();
     let expected = session.data.logout_state.as_deref();
     let cookie = service.sessions.destroy(&session).await.ok();
     if expected.is_none() || params.get("state") != expected {
-        return message(&service, "Déconnexion", "Vous êtes déconnecté de ce service.", false);
+        return message(
+            &service,
+            "Déconnexion",
+            "Vous êtes déconnecté de ce service.",
+            false,
+        );
     }
-    let template = MessageTemplate { title: "Déconnexion", message: "Vous êtes déconnecté de ce service et de Passerelle.", class: "pa-info", role: "status" };
+    let template = MessageTemplate {
+        title: "Déconnexion",
+        message: "Vous êtes déconnecté de ce service et de Passerelle.",
+        class: "pa-info",
+        role: "status",
+    };
     page(&service, "Déconnexion", &template, cookie)
 }

@@ -16,7 +16,11 @@ use crate::flow::{AtProvider, SessionData};
 use crate::state::Hub;
 
 /// `GET /api/v2/authorize`.
-pub async fn get(State(hub): State<Arc<Hub>>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+pub async fn get(
+    State(hub): State<Arc<Hub>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     authorize(&hub, &headers, query.unwrap_or_default().as_bytes()).await
 }
 
@@ -33,12 +37,26 @@ async fn authorize(hub: &Hub, headers: &HeaderMap, raw: &[u8]) -> Response {
         Ok(request) => request,
         Err(AuthorizeError::Page { check, error }) => {
             tracing::info!(check, error = %error, "authorize refused with a page");
-            let page = if check == "check_client" { HubError::UnknownClient } else { HubError::BadRedirectUri };
+            let page = if check == "check_client" {
+                HubError::UnknownClient
+            } else {
+                HubError::BadRedirectUri
+            };
             return page.into_response();
         }
-        Err(AuthorizeError::Redirect { check, error, redirect_uri, state }) => {
+        Err(AuthorizeError::Redirect {
+            check,
+            error,
+            redirect_uri,
+            state,
+        }) => {
             tracing::info!(check, error = %error, "authorize refused back to the service");
-            return Redirect::to(&hub.provider.error_redirect(&redirect_uri, state.as_deref(), &error)).into_response();
+            return Redirect::to(&hub.provider.error_redirect(
+                &redirect_uri,
+                state.as_deref(),
+                &error,
+            ))
+            .into_response();
         }
     };
     let loaded = match hub.sessions.load::<SessionData>(headers).await {
@@ -52,7 +70,9 @@ async fn authorize(hub: &Hub, headers: &HeaderMap, raw: &[u8]) -> Response {
     let reuse = session.data.verified.as_ref().is_some_and(|verified| {
         verified.acr >= request.acr
             && !request.prompt.login
-            && request.max_age.is_none_or(|max_age| now - verified.auth_time <= max_age)
+            && request
+                .max_age
+                .is_none_or(|max_age| now - verified.auth_time <= max_age)
     });
     if !reuse {
         session.data.verified = None;
@@ -61,12 +81,20 @@ async fn authorize(hub: &Hub, headers: &HeaderMap, raw: &[u8]) -> Response {
     session.data.interaction = Some(request);
     session.data.at_provider = None;
     session.data.banner = None;
-    let next = if reuse { "/interaction/consent" } else { "/interaction" };
+    let next = if reuse {
+        "/interaction/consent"
+    } else {
+        "/interaction"
+    };
     see_other_saving(hub, &session, next).await
 }
 
 /// Saves the session and sends the browser on with 303 See Other.
-pub async fn see_other_saving(hub: &Hub, session: &Session<SessionData>, location: &str) -> Response {
+pub async fn see_other_saving(
+    hub: &Hub,
+    session: &Session<SessionData>,
+    location: &str,
+) -> Response {
     match hub.sessions.save(session).await {
         Ok(cookie) => see_other(location, Some(cookie)),
         Err(error) => HubError::from(error).into_response(),
@@ -83,7 +111,10 @@ pub fn see_other(location: &str, cookie: Option<HeaderValue>) -> Response {
 }
 
 /// Loads the session of a login in progress, or the page that says there is none.
-pub async fn load_interaction(hub: &Hub, headers: &HeaderMap) -> Result<Session<SessionData>, HubError> {
+pub async fn load_interaction(
+    hub: &Hub,
+    headers: &HeaderMap,
+) -> Result<Session<SessionData>, HubError> {
     match hub.sessions.load::<SessionData>(headers).await? {
         Some(session) if session.data.interaction.is_some() => Ok(session),
         _ => Err(HubError::NoInteraction),
@@ -144,8 +175,13 @@ pub async fn choice_page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Res
         Ok(session) => session,
         Err(error) => return error.into_response(),
     };
-    let Some(request) = &session.data.interaction else { return HubError::NoInteraction.into_response() };
-    let service = hub.provider.client(&request.client_id).map_or("", |client| client.name.as_str());
+    let Some(request) = &session.data.interaction else {
+        return HubError::NoInteraction.into_response();
+    };
+    let service = hub
+        .provider
+        .client(&request.client_id)
+        .map_or("", |client| client.name.as_str());
     let last = last_provider(&headers);
     let mut providers: Vec<ProviderChoice> = hub
         .providers
@@ -165,17 +201,31 @@ pub async fn choice_page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Res
         .collect();
     // The last provider used comes first (a stable sort keeps the rest in order).
     providers.sort_by_key(|choice| !choice.last_used);
-    let template = ChoiceTemplate { service, csrf: session.csrf_token(), providers, banner: session.data.banner.as_deref() };
+    let template = ChoiceTemplate {
+        service,
+        csrf: session.csrf_token(),
+        providers,
+        banner: session.data.banner.as_deref(),
+    };
     render(&template, "Choisir un compte")
 }
 
 /// Renders a page template in the frame.
 pub fn render(template: &impl Template, title: &str) -> Response {
     match template.render() {
-        Ok(body) => Page { title, site: "Passerelle", body }.into_response(),
+        Ok(body) => Page {
+            title,
+            site: "Passerelle",
+            body,
+        }
+        .into_response(),
         Err(error) => {
             tracing::error!(%error, "template failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, HubError::Internal.page().render()).into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                HubError::Internal.page().render(),
+            )
+                .into_response()
         }
     }
 }
@@ -188,10 +238,18 @@ pub async fn choose(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: Bytes
     }
 }
 
-async fn choose_provider(hub: &Hub, headers: &HeaderMap, body: &[u8]) -> Result<Response, HubError> {
+async fn choose_provider(
+    hub: &Hub,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, HubError> {
     let mut session = load_interaction(hub, headers).await?;
     let params = parse_form(&session, body)?;
-    let requested = session.data.interaction.as_ref().map_or(Acr::Eidas1, |request| request.acr);
+    let requested = session
+        .data
+        .interaction
+        .as_ref()
+        .map_or(Acr::Eidas1, |request| request.acr);
     let idp = params
         .get("provider")
         .and_then(|id| hub.identity_provider(id))
@@ -200,11 +258,18 @@ async fn choose_provider(hub: &Hub, headers: &HeaderMap, body: &[u8]) -> Result<
     // Ask the provider for the level requested, or its own lowest when that
     // is higher (FranceConnect `getAcrToAskToIdp`).
     let lowest_offered = idp.config.acr.iter().copied().min().unwrap_or(requested);
-    let (url, pending) = idp.rp.start(Some(requested.max(lowest_offered)), true, &[]).await.map_err(|error| {
-        tracing::warn!(provider = %idp.config.id, %error, "provider unreachable");
-        HubError::ProviderUnreachable
-    })?;
-    session.data.at_provider = Some(AtProvider { provider: idp.config.id.clone(), pending });
+    let (url, pending) = idp
+        .rp
+        .start(Some(requested.max(lowest_offered)), true, &[])
+        .await
+        .map_err(|error| {
+            tracing::warn!(provider = %idp.config.id, %error, "provider unreachable");
+            HubError::ProviderUnreachable
+        })?;
+    session.data.at_provider = Some(AtProvider {
+        provider: idp.config.id.clone(),
+        pending,
+    });
     session.data.banner = None;
     tracing::info!(provider = %idp.config.id, "sent to identity provider");
     Ok(see_other_saving(hub, &session, &url).await)

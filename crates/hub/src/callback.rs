@@ -24,25 +24,54 @@ pub async fn provider_callback(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    match finish_login(&hub, &provider, &headers, query.unwrap_or_default().as_bytes()).await {
+    match finish_login(
+        &hub,
+        &provider,
+        &headers,
+        query.unwrap_or_default().as_bytes(),
+    )
+    .await
+    {
         Ok(response) => response,
         Err(error) => error.into_response(),
     }
 }
 
-async fn finish_login(hub: &Hub, provider: &str, headers: &HeaderMap, query: &[u8]) -> Result<Response, HubError> {
+async fn finish_login(
+    hub: &Hub,
+    provider: &str,
+    headers: &HeaderMap,
+    query: &[u8],
+) -> Result<Response, HubError> {
     let mut session = load_interaction(hub, headers).await?;
     let callback = Params::parse(query).map_err(|_| HubError::CallbackMismatch)?;
-    let at_provider = session.data.at_provider.clone().filter(|at| at.provider == provider).ok_or(HubError::CallbackMismatch)?;
-    let idp = hub.identity_provider(provider).ok_or(HubError::CallbackMismatch)?;
-    let requested = session.data.interaction.as_ref().map(|request| request.acr).ok_or(HubError::NoInteraction)?;
+    let at_provider = session
+        .data
+        .at_provider
+        .clone()
+        .filter(|at| at.provider == provider)
+        .ok_or(HubError::CallbackMismatch)?;
+    let idp = hub
+        .identity_provider(provider)
+        .ok_or(HubError::CallbackMismatch)?;
+    let requested = session
+        .data
+        .interaction
+        .as_ref()
+        .map(|request| request.acr)
+        .ok_or(HubError::NoInteraction)?;
 
     let login = match idp.rp.finish(&at_provider.pending, &callback).await {
         Ok(login) => login,
         Err(RpError::Refused { error, description }) => {
             // The provider's own refusal is not passed to the service: the
             // citizen goes back to the choice page (FranceConnect `handleIdpError`).
-            tracing::info!(provider, error, description, "provider answered with an error");
+            tracing::info!(
+                provider,
+                error,
+                description,
+                "provider answered with an error"
+            );
             return Ok(back_to_choice(hub, session, &idp.config.name).await);
         }
         Err(error) => {
@@ -56,7 +85,9 @@ async fn finish_login(hub: &Hub, provider: &str, headers: &HeaderMap, query: &[u
     };
     // The level proven must be at least the one asked and one this provider
     // is configured for (FranceConnect `checkIfAcrIsValid`).
-    let acr = login.acr.filter(|acr| *acr >= requested && idp.config.acr.contains(acr));
+    let acr = login
+        .acr
+        .filter(|acr| *acr >= requested && idp.config.acr.contains(acr));
     let Some(acr) = acr else {
         tracing::warn!(provider, proven = ?login.acr, %requested, "provider proved the wrong level");
         return Ok(back_to_choice(hub, session, &idp.config.name).await);
@@ -66,13 +97,21 @@ async fn finish_login(hub: &Hub, provider: &str, headers: &HeaderMap, query: &[u
         HubError::InvalidIdentity
     })?;
     let identity = hub.register.check(&identity).await.inspect_err(|error| {
-        tracing::info!(provider, code = error.code(), "register refused the identity");
+        tracing::info!(
+            provider,
+            code = error.code(),
+            "register refused the identity"
+        );
     })?;
     session.data.at_provider = None;
     session.data.verified = Some(Verified {
         provider: provider.to_owned(),
         acr,
-        auth_time: login.id_claims.get("auth_time").and_then(serde_json::Value::as_i64).unwrap_or_else(|| hub.clock.now()),
+        auth_time: login
+            .id_claims
+            .get("auth_time")
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or_else(|| hub.clock.now()),
         identity,
         provider_id_token: login.id_token,
     });
@@ -80,13 +119,19 @@ async fn finish_login(hub: &Hub, provider: &str, headers: &HeaderMap, query: &[u
     let (_, cookie) = hub.sessions.rotate(session).await?;
     tracing::info!(provider, %acr, "identity verified");
     let mut response = see_other("/interaction/consent", Some(cookie));
-    if let Some(remember) = last_provider_cookie(provider, hub.config.public_url.starts_with("https://")) {
+    if let Some(remember) =
+        last_provider_cookie(provider, hub.config.public_url.starts_with("https://"))
+    {
         response.headers_mut().append(header::SET_COOKIE, remember);
     }
     Ok(response)
 }
 
-async fn back_to_choice(hub: &Hub, mut session: web::Session<crate::flow::SessionData>, name: &str) -> Response {
+async fn back_to_choice(
+    hub: &Hub,
+    mut session: web::Session<crate::flow::SessionData>,
+    name: &str,
+) -> Response {
     session.data.at_provider = None;
     session.data.banner = Some(format!(
         "La connexion à {name} n'a pas été possible. Veuillez réessayer ou choisir un autre moyen de connexion."

@@ -125,7 +125,10 @@ pub struct ConfigError {
 }
 
 fn bad(path: impl Into<String>, message: impl Into<String>) -> ConfigError {
-    ConfigError { path: path.into(), message: message.into() }
+    ConfigError {
+        path: path.into(),
+        message: message.into(),
+    }
 }
 
 impl Config {
@@ -136,19 +139,30 @@ impl Config {
 
     /// Checks every setting; the first bad one is named by its path.
     pub fn check(&self, path: &str) -> Result<(), ConfigError> {
-        RedirectUri::parse(&self.public_url).map_err(|error| bad(format!("{path}.public_url"), error))?;
+        RedirectUri::parse(&self.public_url)
+            .map_err(|error| bad(format!("{path}.public_url"), error))?;
         if self.public_url.ends_with('/') {
             return Err(bad(format!("{path}.public_url"), "must not end with /"));
         }
         if self.sub_secret.len() < 32 {
-            return Err(bad(format!("{path}.sub_secret"), "must be at least 32 characters"));
+            return Err(bad(
+                format!("{path}.sub_secret"),
+                "must be at least 32 characters",
+            ));
         }
         if !(60..=86_400).contains(&self.session_ttl_secs) {
-            return Err(bad(format!("{path}.session_ttl_secs"), "must be between 60 and 86400"));
+            return Err(bad(
+                format!("{path}.session_ttl_secs"),
+                "must be between 60 and 86400",
+            ));
         }
-        RedirectUri::parse(&self.register_url).map_err(|error| bad(format!("{path}.register_url"), error))?;
+        RedirectUri::parse(&self.register_url)
+            .map_err(|error| bad(format!("{path}.register_url"), error))?;
         if self.acr_offered.is_empty() {
-            return Err(bad(format!("{path}.acr_offered"), "must offer at least one level"));
+            return Err(bad(
+                format!("{path}.acr_offered"),
+                "must offer at least one level",
+            ));
         }
         for (index, service) in self.services.iter().enumerate() {
             service.client(&format!("{path}.services[{index}]"))?;
@@ -156,13 +170,19 @@ impl Config {
         let mut ids = std::collections::HashSet::new();
         for (index, provider) in self.providers.iter().enumerate() {
             let at = format!("{path}.providers[{index}]");
-            if provider.id.is_empty() || !provider.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            if provider.id.is_empty()
+                || !provider
+                    .id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
                 return Err(bad(format!("{at}.id"), "must be letters, digits, - or _"));
             }
             if !ids.insert(provider.id.as_str()) {
                 return Err(bad(format!("{at}.id"), "is used twice"));
             }
-            RedirectUri::parse(&provider.issuer).map_err(|error| bad(format!("{at}.issuer"), error))?;
+            RedirectUri::parse(&provider.issuer)
+                .map_err(|error| bad(format!("{at}.issuer"), error))?;
             if provider.acr.is_empty() {
                 return Err(bad(format!("{at}.acr"), "must list at least one level"));
             }
@@ -177,27 +197,51 @@ impl ServiceConfig {
         let uris = |field: &str, list: &[String]| {
             list.iter()
                 .enumerate()
-                .map(|(index, uri)| RedirectUri::parse(uri).map_err(|error| bad(format!("{path}.{field}[{index}]"), error)))
+                .map(|(index, uri)| {
+                    RedirectUri::parse(uri)
+                        .map_err(|error| bad(format!("{path}.{field}[{index}]"), error))
+                })
                 .collect::<Result<Vec<_>, _>>()
         };
         let auth = match (&self.client_secret, &self.client_secret_hash, &self.jwks) {
-            (Some(secret), None, None) => ClientAuth::SecretPost(ClientSecret::Plain(Secret::new(secret.clone()))),
+            (Some(secret), None, None) => {
+                ClientAuth::SecretPost(ClientSecret::Plain(Secret::new(secret.clone())))
+            }
             (None, Some(hash), None) => ClientAuth::SecretPost(ClientSecret::Argon2(hash.clone())),
             (None, None, Some(jwks)) => ClientAuth::PrivateKeyJwt(
-                PublicKeySet::from_json(jwks).map_err(|error| bad(format!("{path}.jwks"), error.to_string()))?,
+                PublicKeySet::from_json(jwks)
+                    .map_err(|error| bad(format!("{path}.jwks"), error.to_string()))?,
             ),
-            _ => return Err(bad(path, "set exactly one of client_secret, client_secret_hash, jwks")),
+            _ => {
+                return Err(bad(
+                    path,
+                    "set exactly one of client_secret, client_secret_hash, jwks",
+                ));
+            }
         };
-        let scopes = Scopes::parse(&self.scopes.join(" ")).map_err(|error| bad(format!("{path}.scopes"), error))?;
-        if let Some(unknown) = scopes.iter().find(|scope| !oidc::claims::is_known_scope(scope)) {
-            return Err(bad(format!("{path}.scopes"), format!("unknown scope {unknown}")));
+        let scopes = Scopes::parse(&self.scopes.join(" "))
+            .map_err(|error| bad(format!("{path}.scopes"), error))?;
+        if let Some(unknown) = scopes
+            .iter()
+            .find(|scope| !oidc::claims::is_known_scope(scope))
+        {
+            return Err(bad(
+                format!("{path}.scopes"),
+                format!("unknown scope {unknown}"),
+            ));
         }
         let client = Client {
             client_id: self.client_id.clone(),
-            entity_id: self.entity_id.clone().unwrap_or_else(|| self.client_id.clone()),
+            entity_id: self
+                .entity_id
+                .clone()
+                .unwrap_or_else(|| self.client_id.clone()),
             name: self.name.clone(),
             redirect_uris: uris("redirect_uris", &self.redirect_uris)?,
-            post_logout_redirect_uris: uris("post_logout_redirect_uris", &self.post_logout_redirect_uris)?,
+            post_logout_redirect_uris: uris(
+                "post_logout_redirect_uris",
+                &self.post_logout_redirect_uris,
+            )?,
             auth,
             signing_alg: self.signing_alg,
             scopes,

@@ -46,21 +46,44 @@ pub async fn page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
         Ok(session) => session,
         Err(error) => return error.into_response(),
     };
-    let (Some(request), Some(verified)) = (&session.data.interaction, &session.data.verified) else {
+    let (Some(request), Some(verified)) = (&session.data.interaction, &session.data.verified)
+    else {
         return HubError::NoInteraction.into_response();
     };
-    let service = hub.provider.client(&request.client_id).map_or("", |client| client.name.as_str());
-    let provider = hub.identity_provider(&verified.provider).map_or("", |idp| idp.config.name.as_str());
+    let service = hub
+        .provider
+        .client(&request.client_id)
+        .map_or("", |client| client.name.as_str());
+    let provider = hub
+        .identity_provider(&verified.provider)
+        .map_or("", |idp| idp.config.name.as_str());
     let released = verified.identity.claims_for(&request.scopes);
     let shared = LABELS
         .iter()
         .filter_map(|(claim, label)| match released.get(*claim) {
-            Some(Value::String(value)) => Some((*label, if value.is_empty() { "(né à l'étranger)".to_owned() } else { value.clone() })),
+            Some(Value::String(value)) => Some((
+                *label,
+                if value.is_empty() {
+                    "(né à l'étranger)".to_owned()
+                } else {
+                    value.clone()
+                },
+            )),
             _ => None,
         })
         .collect();
-    let person = format!("{} {}", verified.identity.given_name, verified.identity.family_name);
-    let template = ConsentTemplate { service, person, provider, acr: verified.acr.as_str(), shared, csrf: session.csrf_token() };
+    let person = format!(
+        "{} {}",
+        verified.identity.given_name, verified.identity.family_name
+    );
+    let template = ConsentTemplate {
+        service,
+        person,
+        provider,
+        acr: verified.acr.as_str(),
+        shared,
+        csrf: session.csrf_token(),
+    };
     render(&template, &format!("Continuer sur {service}"))
 }
 
@@ -75,14 +98,24 @@ pub async fn accept(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: Bytes
 async fn issue(hub: &Hub, headers: &HeaderMap, body: &[u8]) -> Result<Response, HubError> {
     let mut session = load_interaction(hub, headers).await?;
     parse_form(&session, body)?;
-    let (Some(request), Some(verified)) = (session.data.interaction.take(), session.data.verified.clone()) else {
+    let (Some(request), Some(verified)) = (
+        session.data.interaction.take(),
+        session.data.verified.clone(),
+    ) else {
         return Err(HubError::NoInteraction);
     };
-    let client = hub.provider.client(&request.client_id).ok_or(HubError::NoInteraction)?;
+    let client = hub
+        .provider
+        .client(&request.client_id)
+        .ok_or(HubError::NoInteraction)?;
     // Never claim more than the provider proved; report the provider's level
     // when the platform offers it, else the level asked (FranceConnect
     // `getInteractionAcr`).
-    let acr = if hub.provider.settings().acr_offered.contains(&verified.acr) { verified.acr } else { request.acr };
+    let acr = if hub.provider.settings().acr_offered.contains(&verified.acr) {
+        verified.acr
+    } else {
+        request.acr
+    };
     let grant = Grant {
         client_id: client.client_id.clone(),
         redirect_uri: request.redirect_uri.clone(),
@@ -90,14 +123,22 @@ async fn issue(hub: &Hub, headers: &HeaderMap, body: &[u8]) -> Result<Response, 
         nonce: request.nonce.clone(),
         acr,
         auth_time: verified.auth_time,
-        sub: pairwise_sub(hub.config.sub_secret.as_bytes(), &client.entity_id, &verified.identity),
+        sub: pairwise_sub(
+            hub.config.sub_secret.as_bytes(),
+            &client.entity_id,
+            &verified.identity,
+        ),
         claims: verified.identity.claims_for(&request.scopes),
         pkce: request.pkce.clone(),
     };
-    let location = hub.provider.issue_code(&grant, &request.state).await.map_err(|error| {
-        tracing::error!(%error, "code could not be issued");
-        HubError::Storage
-    })?;
+    let location = hub
+        .provider
+        .issue_code(&grant, &request.state)
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "code could not be issued");
+            HubError::Storage
+        })?;
     tracing::info!(client_id = %client.client_id, provider = %verified.provider, %acr, "code issued");
     Ok(see_other_saving(hub, &session, &location).await)
 }
@@ -112,10 +153,14 @@ pub async fn abort(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: Bytes)
     if let Err(error) = parse_form(&session, &body) {
         return error.into_response();
     }
-    let Some(request) = session.data.interaction.take() else { return HubError::NoInteraction.into_response() };
+    let Some(request) = session.data.interaction.take() else {
+        return HubError::NoInteraction.into_response();
+    };
     session.data.at_provider = None;
     let error = OAuthError::new(ErrorCode::AccessDenied, "user authentication aborted");
-    let location = hub.provider.error_redirect(&request.redirect_uri, Some(&request.state), &error);
+    let location = hub
+        .provider
+        .error_redirect(&request.redirect_uri, Some(&request.state), &error);
     see_other_saving(&hub, &session, &location).await
 }
 
@@ -129,7 +174,15 @@ struct HomeTemplate<'a> {
 
 /// `GET /`: what this hub is.
 pub async fn home(State(hub): State<Arc<Hub>>) -> Response {
-    let providers = hub.providers.iter().map(|idp| idp.config.name.as_str()).collect();
-    let template = HomeTemplate { name: &hub.config.name, issuer: hub.config.issuer(), providers };
+    let providers = hub
+        .providers
+        .iter()
+        .map(|idp| idp.config.name.as_str())
+        .collect();
+    let template = HomeTemplate {
+        name: &hub.config.name,
+        issuer: hub.config.issuer(),
+        providers,
+    };
     render(&template, &hub.config.name)
 }

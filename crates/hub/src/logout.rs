@@ -18,13 +18,25 @@ use crate::flow::SessionData;
 use crate::state::Hub;
 
 /// `GET /api/v2/session/end`.
-pub async fn end_session_get(State(hub): State<Arc<Hub>>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
-    end_session(&hub, &headers, query.unwrap_or_default().as_bytes()).await.unwrap_or_else(IntoResponse::into_response)
+pub async fn end_session_get(
+    State(hub): State<Arc<Hub>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    end_session(&hub, &headers, query.unwrap_or_default().as_bytes())
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 /// `POST /api/v2/session/end`.
-pub async fn end_session_post(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: Bytes) -> Response {
-    end_session(&hub, &headers, &body).await.unwrap_or_else(IntoResponse::into_response)
+pub async fn end_session_post(
+    State(hub): State<Arc<Hub>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    end_session(&hub, &headers, &body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn end_session(hub: &Hub, headers: &HeaderMap, raw: &[u8]) -> Result<Response, HubError> {
@@ -41,10 +53,13 @@ async fn end_session(hub: &Hub, headers: &HeaderMap, raw: &[u8]) -> Result<Respo
         Some(verified) => match hub.identity_provider(&verified.provider) {
             Some(idp) => {
                 let callback = format!("{}/api/v2/client/logout-callback", hub.config.public_url);
-                idp.rp.end_session_url(&verified.provider_id_token, &callback, &random_token(16)).await.unwrap_or_else(|error| {
-                    tracing::warn!(%error, "provider logout unavailable");
-                    None
-                })
+                idp.rp
+                    .end_session_url(&verified.provider_id_token, &callback, &random_token(16))
+                    .await
+                    .unwrap_or_else(|error| {
+                        tracing::warn!(%error, "provider logout unavailable");
+                        None
+                    })
             }
             None => None,
         },
@@ -54,7 +69,10 @@ async fn end_session(hub: &Hub, headers: &HeaderMap, raw: &[u8]) -> Result<Respo
     match provider_logout {
         Some(url) => {
             // Keep only where to go back; the identity is dropped now.
-            session.data = SessionData { logout_redirect: end.redirect_to, ..SessionData::default() };
+            session.data = SessionData {
+                logout_redirect: end.redirect_to,
+                ..SessionData::default()
+            };
             Ok(see_other_saving(hub, &session, &url).await)
         }
         None => {
@@ -70,7 +88,9 @@ pub async fn provider_logged_out(State(hub): State<Arc<Hub>>, headers: HeaderMap
         Ok(session) => session,
         Err(error) => return HubError::from(error).into_response(),
     };
-    let Some(session) = session else { return finish(None, None, &hub) };
+    let Some(session) = session else {
+        return finish(None, None, &hub);
+    };
     match hub.sessions.destroy(&session).await {
         Ok(cookie) => finish(session.data.logout_redirect.as_deref(), Some(cookie), &hub),
         Err(error) => HubError::from(error).into_response(),
@@ -83,11 +103,20 @@ struct LoggedOutTemplate<'a> {
     name: &'a str,
 }
 
-fn finish(redirect_to: Option<&str>, cookie: Option<axum::http::HeaderValue>, hub: &Hub) -> Response {
+fn finish(
+    redirect_to: Option<&str>,
+    cookie: Option<axum::http::HeaderValue>,
+    hub: &Hub,
+) -> Response {
     match redirect_to {
         Some(location) => see_other(location, cookie),
         None => {
-            let mut response = render(&LoggedOutTemplate { name: &hub.config.name }, "Déconnexion");
+            let mut response = render(
+                &LoggedOutTemplate {
+                    name: &hub.config.name,
+                },
+                "Déconnexion",
+            );
             if let Some(cookie) = cookie {
                 response.headers_mut().append(header::SET_COOKIE, cookie);
             }

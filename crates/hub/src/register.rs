@@ -37,7 +37,10 @@ struct RegisterIdentity {
 impl Register {
     /// A client of the register at `base_url`.
     pub fn new(base_url: &str, http: reqwest::Client) -> Self {
-        Self { url: format!("{}/api/v1/identities/match", base_url.trim_end_matches('/')), http }
+        Self {
+            url: format!("{}/api/v1/identities/match", base_url.trim_end_matches('/')),
+            http,
+        }
     }
 
     /// Checks an identity; on a match, returns the register's identity
@@ -48,15 +51,27 @@ impl Register {
             "birthdate": identity.birthdate, "gender": identity.gender,
             "birthplace": identity.birthplace, "birthcountry": identity.birthcountry,
         });
-        let response = self.http.post(&self.url).json(&body).send().await.map_err(|error| {
-            tracing::warn!(error = %error.without_url(), "register unreachable");
-            HubError::RegisterUnavailable
-        })?;
+        let response = self
+            .http
+            .post(&self.url)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|error| {
+                tracing::warn!(error = %error.without_url(), "register unreachable");
+                HubError::RegisterUnavailable
+            })?;
         if !response.status().is_success() {
-            tracing::warn!(status = response.status().as_u16(), "register refused the request");
+            tracing::warn!(
+                status = response.status().as_u16(),
+                "register refused the request"
+            );
             return Err(HubError::RegisterUnavailable);
         }
-        let answer: Answer = response.json().await.map_err(|_| HubError::RegisterUnavailable)?;
+        let answer: Answer = response
+            .json()
+            .await
+            .map_err(|_| HubError::RegisterUnavailable)?;
         match (answer.outcome.as_str(), answer.identity) {
             ("match", Some(found)) => Ok(Identity {
                 given_name: found.given_name,
@@ -66,7 +81,9 @@ impl Register {
                 birthplace: found.birthplace,
                 birthcountry: found.birthcountry,
                 email: identity.email.clone(),
-                preferred_username: found.preferred_username.or_else(|| identity.preferred_username.clone()),
+                preferred_username: found
+                    .preferred_username
+                    .or_else(|| identity.preferred_username.clone()),
             }),
             ("not_found", _) => Err(HubError::RegisterNotFound),
             ("near_match", _) => Err(HubError::RegisterNearMatch),

@@ -49,7 +49,9 @@ pub struct Hub {
 
 impl fmt::Debug for Hub {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Hub").field("issuer", &self.config.issuer()).finish_non_exhaustive()
+        f.debug_struct("Hub")
+            .field("issuer", &self.config.issuer())
+            .finish_non_exhaustive()
     }
 }
 
@@ -75,7 +77,13 @@ impl Hub {
     /// Builds the hub. Settings are checked again here, so that a hub built
     /// by a test is held to the same rules as one built from a file.
     pub fn new(parts: HubParts) -> Result<Arc<Self>, ConfigError> {
-        let HubParts { config, keys, stores, clock, http } = parts;
+        let HubParts {
+            config,
+            keys,
+            stores,
+            clock,
+            http,
+        } = parts;
         config.check("hub")?;
         let clients = config
             .services
@@ -95,16 +103,29 @@ impl Hub {
             acr_offered,
             require_acr_values: false,
         };
-        let provider = Provider::new(settings, clients, keys, clock.clone(), stores.codes.clone(), stores.tokens.clone())
-            .map_err(|message| ConfigError { path: "hub.services".into(), message })?;
+        let provider = Provider::new(
+            settings,
+            clients,
+            keys,
+            clock.clone(),
+            stores.codes.clone(),
+            stores.tokens.clone(),
+        )
+        .map_err(|message| ConfigError {
+            path: "hub.services".into(),
+            message,
+        })?;
         let providers = config
             .providers
             .iter()
             .enumerate()
             .map(|(index, idp)| {
                 let callback = format!("{}/api/v2/oidc-callback/{}", config.public_url, idp.id);
-                let redirect_uri = RedirectUri::parse(&callback)
-                    .map_err(|message| ConfigError { path: format!("hub.providers[{index}].id"), message })?;
+                let redirect_uri =
+                    RedirectUri::parse(&callback).map_err(|message| ConfigError {
+                        path: format!("hub.providers[{index}].id"),
+                        message,
+                    })?;
                 let settings = RpSettings {
                     issuer: idp.issuer.clone(),
                     client_id: idp.client_id.clone(),
@@ -114,13 +135,30 @@ impl Hub {
                     algs: idp.algs.clone(),
                     use_pkce: true,
                 };
-                Ok(IdentityProvider { config: idp.clone(), rp: RelyingParty::new(settings, http.clone(), clock.clone()) })
+                Ok(IdentityProvider {
+                    config: idp.clone(),
+                    rp: RelyingParty::new(settings, http.clone(), clock.clone()),
+                })
             })
             .collect::<Result<Vec<_>, ConfigError>>()?;
         let secure = config.public_url.starts_with("https://");
-        let sessions = SessionManager::new(stores.sessions.clone(), clock.clone(), COOKIE, secure, config.session_ttl_secs);
+        let sessions = SessionManager::new(
+            stores.sessions.clone(),
+            clock.clone(),
+            COOKIE,
+            secure,
+            config.session_ttl_secs,
+        );
         let register = Register::new(&config.register_url, http);
-        Ok(Arc::new(Self { config, provider: Arc::new(provider), providers, sessions, register, clock, stores }))
+        Ok(Arc::new(Self {
+            config,
+            provider: Arc::new(provider),
+            providers,
+            sessions,
+            register,
+            clock,
+            stores,
+        }))
     }
 
     /// An identity provider by id.

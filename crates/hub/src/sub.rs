@@ -14,7 +14,11 @@ use sha2::{Digest, Sha256};
 /// The hash of the identity pivot: the same person gives the same hash
 /// whichever provider they came through.
 pub fn identity_hash(identity: &Identity) -> [u8; 32] {
-    let birthplace = if identity.birthcountry == FRANCE { identity.birthplace.as_str() } else { "" };
+    let birthplace = if identity.birthcountry == FRANCE {
+        identity.birthplace.as_str()
+    } else {
+        ""
+    };
     let mut hash = Sha256::new();
     for field in [
         identity.given_name.as_str(),
@@ -66,7 +70,10 @@ mod tests {
     fn the_same_person_gets_the_same_sub_at_one_entity_whatever_her_email() {
         let mut other_provider = person();
         other_provider.email = "b@example.fr".into();
-        assert_eq!(pairwise_sub(b"secret", "sp", &person()), pairwise_sub(b"secret", "sp", &other_provider));
+        assert_eq!(
+            pairwise_sub(b"secret", "sp", &person()),
+            pairwise_sub(b"secret", "sp", &other_provider)
+        );
     }
 
     #[test]

@@ -65,7 +65,12 @@ impl Config {
     /// Checks the settings; the error names the bad path.
     pub fn check(&self, path: &str) -> Result<(), (String, String)> {
         let bad = |field: &str, message: &str| Err((format!("{path}.{field}"), message.to_owned()));
-        if self.id.is_empty() || !self.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        if self.id.is_empty()
+            || !self
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
             return bad("id", "must be letters, digits, - or _");
         }
         if let Err(error) = oidc::RedirectUri::parse(&self.public_url) {
@@ -78,16 +83,27 @@ impl Config {
             || !self.demo_password.chars().any(|c| c.is_ascii_digit())
             || !self.demo_password.chars().any(char::is_alphabetic)
         {
-            return bad("demo_password", "needs 12 characters or more, with a digit and a letter");
+            return bad(
+                "demo_password",
+                "needs 12 characters or more, with a digit and a letter",
+            );
         }
         if self.clients.is_empty() {
             return bad("clients", "must list the hub");
         }
         for (index, client) in self.clients.iter().enumerate() {
             if client.client_secret.len() < 32 {
-                return bad(&format!("clients[{index}].client_secret"), "must be at least 32 characters");
+                return bad(
+                    &format!("clients[{index}].client_secret"),
+                    "must be at least 32 characters",
+                );
             }
-            for (n, uri) in client.redirect_uris.iter().chain(&client.post_logout_redirect_uris).enumerate() {
+            for (n, uri) in client
+                .redirect_uris
+                .iter()
+                .chain(&client.post_logout_redirect_uris)
+                .enumerate()
+            {
                 if let Err(error) = oidc::RedirectUri::parse(uri) {
                     return bad(&format!("clients[{index}].redirect_uris[{n}]"), &error);
                 }

@@ -23,25 +23,58 @@ pub enum IdpError {
 
 /// Code, HTTP status, title, message.
 pub const CATALOGUE: &[(IdpError, &str, u16, &str, &str)] = &[
-    (IdpError::UnknownClient, "IDP-AUTHZ-CLIENT", 400, "Demande invalide",
-     "La demande de connexion ne vient pas d'un service connu de ce fournisseur d'identité."),
-    (IdpError::BadRedirectUri, "IDP-AUTHZ-REDIRECT-URI", 400, "Adresse de retour invalide",
-     "L'adresse de retour demandée n'est pas enregistrée. Par sécurité, vous ne serez pas redirigé."),
-    (IdpError::NoLogin, "IDP-SESSION", 400, "Session expirée",
-     "Aucune connexion n'est en cours dans ce navigateur, ou elle a expiré. Recommencez depuis le site du service."),
-    (IdpError::Csrf, "IDP-CSRF", 403, "Formulaire expiré",
-     "Ce formulaire n'est plus valide. Recommencez la connexion depuis le site du service."),
-    (IdpError::BadLogout, "IDP-LOGOUT", 400, "Déconnexion impossible",
-     "La demande de déconnexion est invalide."),
-    (IdpError::Storage, "IDP-STORAGE", 503, "Service momentanément indisponible",
-     "Le fournisseur d'identité ne peut pas traiter votre demande pour le moment. Réessayez dans quelques minutes."),
+    (
+        IdpError::UnknownClient,
+        "IDP-AUTHZ-CLIENT",
+        400,
+        "Demande invalide",
+        "La demande de connexion ne vient pas d'un service connu de ce fournisseur d'identité.",
+    ),
+    (
+        IdpError::BadRedirectUri,
+        "IDP-AUTHZ-REDIRECT-URI",
+        400,
+        "Adresse de retour invalide",
+        "L'adresse de retour demandée n'est pas enregistrée. Par sécurité, vous ne serez pas redirigé.",
+    ),
+    (
+        IdpError::NoLogin,
+        "IDP-SESSION",
+        400,
+        "Session expirée",
+        "Aucune connexion n'est en cours dans ce navigateur, ou elle a expiré. Recommencez depuis le site du service.",
+    ),
+    (
+        IdpError::Csrf,
+        "IDP-CSRF",
+        403,
+        "Formulaire expiré",
+        "Ce formulaire n'est plus valide. Recommencez la connexion depuis le site du service.",
+    ),
+    (
+        IdpError::BadLogout,
+        "IDP-LOGOUT",
+        400,
+        "Déconnexion impossible",
+        "La demande de déconnexion est invalide.",
+    ),
+    (
+        IdpError::Storage,
+        "IDP-STORAGE",
+        503,
+        "Service momentanément indisponible",
+        "Le fournisseur d'identité ne peut pas traiter votre demande pour le moment. Réessayez dans quelques minutes.",
+    ),
 ];
 
 impl IdpError {
     /// The page.
     pub fn page(self) -> ErrorPage {
-        let (_, code, status, title, message) =
-            CATALOGUE.iter().find(|entry| entry.0 == self).copied().unwrap_or((self, "IDP-STORAGE", 503, "Erreur", "Erreur technique."));
+        let (_, code, status, title, message) = CATALOGUE
+            .iter()
+            .find(|entry| entry.0 == self)
+            .copied()
+            .unwrap_or((self, "IDP-STORAGE", 503, "Erreur", "Erreur technique."));
         ErrorPage {
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
             code,

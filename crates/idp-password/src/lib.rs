@@ -45,27 +45,41 @@ pub struct PasswordProvider {
 
 impl fmt::Debug for PasswordProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PasswordProvider").field("id", &self.config.id).finish_non_exhaustive()
+        f.debug_struct("PasswordProvider")
+            .field("id", &self.config.id)
+            .finish_non_exhaustive()
     }
 }
 
 impl PasswordProvider {
     /// Builds a provider from checked settings.
-    pub fn new(config: Config, keys: KeySet, stores: Stores, clock: Arc<dyn Clock>) -> Result<Arc<Self>, (String, String)> {
+    pub fn new(
+        config: Config,
+        keys: KeySet,
+        stores: Stores,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Self>, (String, String)> {
         config.check("idp_password")?;
-        let scopes = Scopes::parse(&oidc::claims::known_scopes().join(" ")).map_err(|error| ("scopes".to_owned(), error))?;
+        let scopes = Scopes::parse(&oidc::claims::known_scopes().join(" "))
+            .map_err(|error| ("scopes".to_owned(), error))?;
         let clients = config
             .clients
             .iter()
             .map(|client| {
-                let uris = |list: &[String]| list.iter().filter_map(|uri| RedirectUri::parse(uri).ok()).collect();
+                let uris = |list: &[String]| {
+                    list.iter()
+                        .filter_map(|uri| RedirectUri::parse(uri).ok())
+                        .collect()
+                };
                 Client {
                     client_id: client.client_id.clone(),
                     entity_id: client.client_id.clone(),
                     name: client.client_id.clone(),
                     redirect_uris: uris(&client.redirect_uris),
                     post_logout_redirect_uris: uris(&client.post_logout_redirect_uris),
-                    auth: ClientAuth::SecretPost(ClientSecret::Plain(Secret::new(client.client_secret.clone()))),
+                    auth: ClientAuth::SecretPost(ClientSecret::Plain(Secret::new(
+                        client.client_secret.clone(),
+                    ))),
                     signing_alg: Alg::ES256,
                     scopes: scopes.clone(),
                     require_pkce: true,
@@ -82,13 +96,29 @@ impl PasswordProvider {
             default_acr: config.acr,
             require_acr_values: false,
         };
-        let provider = Provider::new(settings, clients, keys, clock.clone(), stores.codes.clone(), stores.tokens.clone())
-            .map_err(|error| ("idp_password.clients".to_owned(), error))?;
+        let provider = Provider::new(
+            settings,
+            clients,
+            keys,
+            clock.clone(),
+            stores.codes.clone(),
+            stores.tokens.clone(),
+        )
+        .map_err(|error| ("idp_password.clients".to_owned(), error))?;
         let secure = config.public_url.starts_with("https://");
         let cookie = format!("passerelle_idp_{}", config.id);
-        let sessions = SessionManager::new(stores.sessions.clone(), clock.clone(), cookie, secure, 900);
-        let dummy_hash = seed::hash_password(&oidc::types::random_token(16)).ok_or_else(|| ("argon2".to_owned(), "cannot hash".to_owned()))?;
-        Ok(Arc::new(Self { config, provider: Arc::new(provider), sessions, stores, clock, dummy_hash }))
+        let sessions =
+            SessionManager::new(stores.sessions.clone(), clock.clone(), cookie, secure, 900);
+        let dummy_hash = seed::hash_password(&oidc::types::random_token(16))
+            .ok_or_else(|| ("argon2".to_owned(), "cannot hash".to_owned()))?;
+        Ok(Arc::new(Self {
+            config,
+            provider: Arc::new(provider),
+            sessions,
+            stores,
+            clock,
+            dummy_hash,
+        }))
     }
 }
 

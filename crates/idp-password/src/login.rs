@@ -30,7 +30,10 @@ const MAX_FAILURES: u32 = 5;
 const FAILURE_WINDOW_SECS: i64 = 15 * 60;
 
 /// `GET /authorize`.
-pub async fn authorize(State(idp): State<Arc<PasswordProvider>>, RawQuery(query): RawQuery) -> Response {
+pub async fn authorize(
+    State(idp): State<Arc<PasswordProvider>>,
+    RawQuery(query): RawQuery,
+) -> Response {
     let Ok(params) = Params::parse(query.unwrap_or_default().as_bytes()) else {
         return IdpError::UnknownClient.into_response();
     };
@@ -38,17 +41,34 @@ pub async fn authorize(State(idp): State<Arc<PasswordProvider>>, RawQuery(query)
         Ok(request) => request,
         Err(AuthorizeError::Page { check, error }) => {
             tracing::info!(check, %error, "authorize refused with a page");
-            let page = if check == "check_client" { IdpError::UnknownClient } else { IdpError::BadRedirectUri };
+            let page = if check == "check_client" {
+                IdpError::UnknownClient
+            } else {
+                IdpError::BadRedirectUri
+            };
             return page.into_response();
         }
-        Err(AuthorizeError::Redirect { check, error, redirect_uri, state }) => {
+        Err(AuthorizeError::Redirect {
+            check,
+            error,
+            redirect_uri,
+            state,
+        }) => {
             tracing::info!(check, %error, "authorize refused back to the client");
-            return Redirect::to(&idp.provider.error_redirect(&redirect_uri, state.as_deref(), &error)).into_response();
+            return Redirect::to(&idp.provider.error_redirect(
+                &redirect_uri,
+                state.as_deref(),
+                &error,
+            ))
+            .into_response();
         }
     };
     // Every login asks for the password again (the hub always sends
     // prompt=login), so a new session starts here.
-    let session = Session::new(LoginSession { request: Some(request), account_id: None });
+    let session = Session::new(LoginSession {
+        request: Some(request),
+        account_id: None,
+    });
     match idp.sessions.save(&session).await {
         Ok(cookie) => see_other("/login", cookie),
         Err(error) => IdpError::from(error).into_response(),
@@ -73,10 +93,23 @@ struct LoginTemplate<'a> {
     error: Option<&'a str>,
 }
 
-fn render_login(idp: &PasswordProvider, session: &Session<LoginSession>, identifier: &str, error: Option<&str>) -> Response {
+fn render_login(
+    idp: &PasswordProvider,
+    session: &Session<LoginSession>,
+    identifier: &str,
+    error: Option<&str>,
+) -> Response {
     let (identifier_label, identifier_hint, password_label) = match idp.config.login {
-        LoginKind::TaxNumber => ("Numéro fiscal", "13 chiffres, sur votre dernière déclaration de revenus", "Mot de passe"),
-        LoginKind::Nir => ("Numéro de sécurité sociale", "13 chiffres, sans la clé", "Code personnel"),
+        LoginKind::TaxNumber => (
+            "Numéro fiscal",
+            "13 chiffres, sur votre dernière déclaration de revenus",
+            "Mot de passe",
+        ),
+        LoginKind::Nir => (
+            "Numéro de sécurité sociale",
+            "13 chiffres, sans la clé",
+            "Code personnel",
+        ),
     };
     let template = LoginTemplate {
         name: &idp.config.name,
@@ -88,12 +121,20 @@ fn render_login(idp: &PasswordProvider, session: &Session<LoginSession>, identif
         error,
     };
     match template.render() {
-        Ok(body) => Page { title: "Connexion", site: &idp.config.name, body }.into_response(),
+        Ok(body) => Page {
+            title: "Connexion",
+            site: &idp.config.name,
+            body,
+        }
+        .into_response(),
         Err(_) => IdpError::Storage.into_response(),
     }
 }
 
-async fn load_login(idp: &PasswordProvider, headers: &HeaderMap) -> Result<Session<LoginSession>, IdpError> {
+async fn load_login(
+    idp: &PasswordProvider,
+    headers: &HeaderMap,
+) -> Result<Session<LoginSession>, IdpError> {
     match idp.sessions.load::<LoginSession>(headers).await? {
         Some(session) if session.data.request.is_some() => Ok(session),
         _ => Err(IdpError::NoLogin),
@@ -109,7 +150,11 @@ pub async fn page(State(idp): State<Arc<PasswordProvider>>, headers: HeaderMap) 
 }
 
 /// `POST /login`.
-pub async fn submit(State(idp): State<Arc<PasswordProvider>>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn submit(
+    State(idp): State<Arc<PasswordProvider>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     match check_login(&idp, &headers, &body).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
@@ -119,18 +164,29 @@ pub async fn submit(State(idp): State<Arc<PasswordProvider>>, headers: HeaderMap
 /// The message for any wrong identifier or password: it never tells which.
 const WRONG_CREDENTIALS: &str = "Identifiant ou mot de passe incorrect.";
 
-async fn check_login(idp: &PasswordProvider, headers: &HeaderMap, body: &[u8]) -> Result<Response, IdpError> {
+async fn check_login(
+    idp: &PasswordProvider,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, IdpError> {
     let session = load_login(idp, headers).await?;
     let form = Params::parse(body).map_err(|_| IdpError::Csrf)?;
     if !session.check_csrf(form.get("csrf")) {
         return Err(IdpError::Csrf);
     }
-    let identifier: String = form.get("identifier").unwrap_or_default().chars().filter(|c| !c.is_whitespace()).collect();
+    let identifier: String = form
+        .get("identifier")
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
     let password = form.get("password").unwrap_or_default().to_owned();
     if identifier.len() != 13 || !identifier.bytes().all(|b| b.is_ascii_digit()) {
         let message = match idp.config.login {
             LoginKind::TaxNumber => "Le numéro fiscal doit comporter 13 chiffres.",
-            LoginKind::Nir => "Le numéro de sécurité sociale doit comporter 13 chiffres, sans la clé.",
+            LoginKind::Nir => {
+                "Le numéro de sécurité sociale doit comporter 13 chiffres, sans la clé."
+            }
         };
         return Ok(render_login(idp, &session, &identifier, Some(message)));
     }
@@ -140,14 +196,21 @@ async fn check_login(idp: &PasswordProvider, headers: &HeaderMap, body: &[u8]) -
     // The hash is checked even for an unknown identifier (against a hash of
     // nothing), so that timing does not tell whether an account exists.
     let exists = account.is_some();
-    let stored_hash = account.as_ref().map_or_else(|| idp.dummy_hash.clone(), |account| account.password_hash.clone());
+    let stored_hash = account.as_ref().map_or_else(
+        || idp.dummy_hash.clone(),
+        |account| account.password_hash.clone(),
+    );
     let password_ok = tokio::task::spawn_blocking(move || verify_password(&password, &stored_hash))
         .await
         .unwrap_or(false)
         && exists;
     let account = account.filter(|account| password_ok && account.status == AccountStatus::Active);
     let Some(account) = account else {
-        let failures = idp.stores.rate_limits.hit(&throttle_key, FAILURE_WINDOW_SECS, now).await?;
+        let failures = idp
+            .stores
+            .rate_limits
+            .hit(&throttle_key, FAILURE_WINDOW_SECS, now)
+            .await?;
         tracing::info!(provider = %idp.config.id, failures, "login failed");
         let message = if failures > MAX_FAILURES {
             "Trop de tentatives. Votre compte est temporairement bloqué : réessayez dans 15 minutes."
@@ -157,13 +220,25 @@ async fn check_login(idp: &PasswordProvider, headers: &HeaderMap, body: &[u8]) -
         return Ok(render_login(idp, &session, &identifier, Some(message)));
     };
     // Over the limit, even the right password waits for the window to end.
-    let recent_failures = idp.stores.rate_limits.hit(&throttle_key, FAILURE_WINDOW_SECS, now).await?;
+    let recent_failures = idp
+        .stores
+        .rate_limits
+        .hit(&throttle_key, FAILURE_WINDOW_SECS, now)
+        .await?;
     if recent_failures > MAX_FAILURES {
-        return Ok(render_login(idp, &session, &identifier, Some("Trop de tentatives. Réessayez dans 15 minutes.")));
+        return Ok(render_login(
+            idp,
+            &session,
+            &identifier,
+            Some("Trop de tentatives. Réessayez dans 15 minutes."),
+        ));
     }
     idp.stores.rate_limits.reset(&throttle_key).await?;
-    let identity: Identity = serde_json::from_str(&account.identity).map_err(|_| IdpError::Storage)?;
-    let Some(request) = session.data.request.clone() else { return Err(IdpError::NoLogin) };
+    let identity: Identity =
+        serde_json::from_str(&account.identity).map_err(|_| IdpError::Storage)?;
+    let Some(request) = session.data.request.clone() else {
+        return Err(IdpError::NoLogin);
+    };
     let grant = Grant {
         client_id: request.client_id.clone(),
         redirect_uri: request.redirect_uri.clone(),
@@ -175,22 +250,40 @@ async fn check_login(idp: &PasswordProvider, headers: &HeaderMap, body: &[u8]) -
         claims: identity.claims_for(&request.scopes),
         pkce: request.pkce.clone(),
     };
-    let location = idp.provider.issue_code(&grant, &request.state).await.map_err(|error| {
-        tracing::error!(%error, "code could not be issued");
-        IdpError::Storage
-    })?;
-    let logged_in = Session::new(LoginSession { request: None, account_id: Some(account.id) });
-    let (_, cookie) = (idp.sessions.destroy(&session).await?, idp.sessions.save(&logged_in).await?);
+    let location = idp
+        .provider
+        .issue_code(&grant, &request.state)
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "code could not be issued");
+            IdpError::Storage
+        })?;
+    let logged_in = Session::new(LoginSession {
+        request: None,
+        account_id: Some(account.id),
+    });
+    let (_, cookie) = (
+        idp.sessions.destroy(&session).await?,
+        idp.sessions.save(&logged_in).await?,
+    );
     tracing::info!(provider = %idp.config.id, "login succeeded");
     Ok(see_other(&location, cookie))
 }
 
 fn verify_password(password: &str, stored: &str) -> bool {
-    PasswordHash::new(stored).is_ok_and(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
+    PasswordHash::new(stored).is_ok_and(|hash| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &hash)
+            .is_ok()
+    })
 }
 
 /// `GET /session/end`: RP-initiated logout from the hub.
-pub async fn end_session(State(idp): State<Arc<PasswordProvider>>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+pub async fn end_session(
+    State(idp): State<Arc<PasswordProvider>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let Ok(params) = Params::parse(query.unwrap_or_default().as_bytes()) else {
         return IdpError::BadLogout.into_response();
     };
@@ -212,7 +305,12 @@ pub async fn end_session(State(idp): State<Arc<PasswordProvider>>, headers: Head
     match (end.redirect_to, clear) {
         (Some(location), Some(cookie)) => see_other(&location, cookie),
         (Some(location), None) => Redirect::to(&location).into_response(),
-        (None, _) => Page { title: "Déconnexion", site: &idp.config.name, body: "<h1>Vous êtes déconnecté</h1>".into() }.into_response(),
+        (None, _) => Page {
+            title: "Déconnexion",
+            site: &idp.config.name,
+            body: "<h1>Vous êtes déconnecté</h1>".into(),
+        }
+        .into_response(),
     }
 }
 
@@ -227,9 +325,18 @@ struct HomeTemplate<'a> {
 /// `GET /`.
 pub async fn home(State(idp): State<Arc<PasswordProvider>>) -> Response {
     let accounts = idp.stores.accounts.count().await.unwrap_or(0);
-    let template = HomeTemplate { name: &idp.config.name, issuer: idp.provider.issuer(), accounts };
+    let template = HomeTemplate {
+        name: &idp.config.name,
+        issuer: idp.provider.issuer(),
+        accounts,
+    };
     match template.render() {
-        Ok(body) => Page { title: &idp.config.name, site: &idp.config.name, body }.into_response(),
+        Ok(body) => Page {
+            title: &idp.config.name,
+            site: &idp.config.name,
+            body,
+        }
+        .into_response(),
         Err(_) => IdpError::Storage.into_response(),
     }
 }

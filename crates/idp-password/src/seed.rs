@@ -63,14 +63,24 @@ fn synthetic_login(kind: LoginKind, suffix: &str) -> String {
 
 /// Creates the demo accounts when the provider has none; returns them.
 /// Each password is hashed with Argon2id (OWASP parameters) and its own salt.
-pub async fn seed_accounts(stores: &Stores, config: &Config, citizens: &[Citizen], now: i64) -> Result<Vec<SeededAccount>, StoreError> {
+pub async fn seed_accounts(
+    stores: &Stores,
+    config: &Config,
+    citizens: &[Citizen],
+    now: i64,
+) -> Result<Vec<SeededAccount>, StoreError> {
     let mut seeded = Vec::new();
     let mut accounts: Vec<(String, Identity, String)> = citizens
         .iter()
         .take(config.seed_accounts)
         .map(|citizen| {
             let identity = identity_of(citizen, config.login);
-            let label = format!("{} {} (citoyen n° {})", citizen.given_name(), citizen.family_name, citizen.id);
+            let label = format!(
+                "{} {} (citoyen n° {})",
+                citizen.given_name(),
+                citizen.family_name,
+                citizen.id
+            );
             (login_of(citizen, config.login), identity, label)
         })
         .collect();
@@ -78,13 +88,24 @@ pub async fn seed_accounts(stores: &Stores, config: &Config, citizens: &[Citizen
         let mut unknown = identity_of(first, config.login);
         unknown.given_name = "Personne".into();
         unknown.family_name = "INCONNUE".into();
-        accounts.push((synthetic_login(config.login, UNKNOWN_PERSON_SUFFIX), unknown, "personne inconnue du registre".into()));
+        accounts.push((
+            synthetic_login(config.login, UNKNOWN_PERSON_SUFFIX),
+            unknown,
+            "personne inconnue du registre".into(),
+        ));
         let mut near = identity_of(first, config.login);
         near.family_name = typo(&near.family_name);
-        accounts.push((synthetic_login(config.login, NEAR_MATCH_SUFFIX), near, "identité proche (faute de frappe)".into()));
+        accounts.push((
+            synthetic_login(config.login, NEAR_MATCH_SUFFIX),
+            near,
+            "identité proche (faute de frappe)".into(),
+        ));
     }
     if stores.accounts.count().await? > 0 {
-        return Ok(accounts.into_iter().map(|(login, _, label)| SeededAccount { login, label }).collect());
+        return Ok(accounts
+            .into_iter()
+            .map(|(login, _, label)| SeededAccount { login, label })
+            .collect());
     }
     for (login, identity, label) in accounts {
         let password = config.demo_password.clone();
@@ -97,7 +118,8 @@ pub async fn seed_accounts(stores: &Stores, config: &Config, citizens: &[Citizen
             login: login.clone(),
             password_hash: hash,
             email: identity.email.clone(),
-            identity: serde_json::to_string(&identity).map_err(|error| StoreError::Backend(Box::new(error)))?,
+            identity: serde_json::to_string(&identity)
+                .map_err(|error| StoreError::Backend(Box::new(error)))?,
             status: AccountStatus::Active,
             created_at: now,
         };
@@ -110,11 +132,23 @@ pub async fn seed_accounts(stores: &Stores, config: &Config, citizens: &[Citizen
 /// Argon2id with the crate's defaults, which are OWASP's (m = 19 MiB, t = 2, p = 1).
 pub fn hash_password(password: &str) -> Option<String> {
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default().hash_password(password.as_bytes(), &salt).ok().map(|hash| hash.to_string())
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .ok()
+        .map(|hash| hash.to_string())
 }
 
 /// One letter changed, in the middle of the name.
 fn typo(name: &str) -> String {
     let middle = name.chars().count() / 2;
-    name.chars().enumerate().map(|(index, c)| if index == middle { if c == 'E' { 'A' } else { 'E' } } else { c }).collect()
+    name.chars()
+        .enumerate()
+        .map(|(index, c)| {
+            if index == middle {
+                if c == 'E' { 'A' } else { 'E' }
+            } else {
+                c
+            }
+        })
+        .collect()
 }

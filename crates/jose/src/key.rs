@@ -80,7 +80,11 @@ impl SigningKey {
     /// The public half, as published in a JWKS.
     pub fn public_key(&self) -> Result<PublicKey, JoseError> {
         let jwk = self.jwk.to_public_key()?;
-        Ok(PublicKey { alg: Some(self.alg), kid: self.kid.clone(), jwk })
+        Ok(PublicKey {
+            alg: Some(self.alg),
+            kid: self.kid.clone(),
+            jwk,
+        })
     }
 
     pub(crate) fn jwk(&self) -> &Jwk {
@@ -151,7 +155,11 @@ impl KeySet {
 
     /// The public keys, for the issuer's `jwks_uri`.
     pub fn public(&self) -> Result<PublicKeySet, JoseError> {
-        let keys = self.keys.iter().map(SigningKey::public_key).collect::<Result<_, _>>()?;
+        let keys = self
+            .keys
+            .iter()
+            .map(SigningKey::public_key)
+            .collect::<Result<_, _>>()?;
         Ok(PublicKeySet { keys })
     }
 }
@@ -279,7 +287,10 @@ mod tests {
 
     #[test]
     fn a_public_key_only_fits_its_own_algorithm() {
-        let key = SigningKey::generate(Alg::ES256).unwrap().public_key().unwrap();
+        let key = SigningKey::generate(Alg::ES256)
+            .unwrap()
+            .public_key()
+            .unwrap();
         assert!(key.fits(Alg::ES256));
         assert!(!key.fits(Alg::RS256));
         assert!(!key.fits(Alg::HS256));

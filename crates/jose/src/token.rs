@@ -33,13 +33,21 @@ pub fn peek_header(token: &str) -> Result<Header, JoseError> {
     else {
         return Err(JoseError::Malformed("not three parts"));
     };
-    let bytes =
-        URL_SAFE_NO_PAD.decode(header).map_err(|_| JoseError::Malformed("header not base64url"))?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(header)
+        .map_err(|_| JoseError::Malformed("header not base64url"))?;
     let map: Map<String, Value> =
         serde_json::from_slice(&bytes).map_err(|_| JoseError::Malformed("header not JSON"))?;
-    let alg = map.get("alg").and_then(Value::as_str).ok_or(JoseError::Malformed("no alg"))?;
+    let alg = map
+        .get("alg")
+        .and_then(Value::as_str)
+        .ok_or(JoseError::Malformed("no alg"))?;
     let text = |name: &str| map.get(name).and_then(Value::as_str).map(str::to_owned);
-    Ok(Header { alg: Alg::parse(alg)?, kid: text("kid"), typ: text("typ") })
+    Ok(Header {
+        alg: Alg::parse(alg)?,
+        kid: text("kid"),
+        typ: text("typ"),
+    })
 }
 
 /// Signs `claims` with `key`; the header carries `alg`, `kid` and `typ`.
@@ -139,7 +147,10 @@ mod tests {
     use crate::KeySet;
 
     fn claims() -> Map<String, Value> {
-        json!({"iss": "https://hub.test", "sub": "abc", "n": 1}).as_object().unwrap().clone()
+        json!({"iss": "https://hub.test", "sub": "abc", "n": 1})
+            .as_object()
+            .unwrap()
+            .clone()
     }
 
     #[test]
@@ -150,7 +161,10 @@ mod tests {
             let header = peek_header(&token).unwrap();
             assert_eq!(header.alg, alg);
             assert_eq!(header.typ.as_deref(), Some("JWT"));
-            assert_eq!(verify(&token, &keys.public().unwrap(), &[alg]).unwrap(), claims());
+            assert_eq!(
+                verify(&token, &keys.public().unwrap(), &[alg]).unwrap(),
+                claims()
+            );
         }
     }
 
@@ -162,7 +176,10 @@ mod tests {
         let mut parts: Vec<&str> = token.split('.').collect();
         let forged = URL_SAFE_NO_PAD.encode(br#"{"iss":"https://hub.test","sub":"other","n":1}"#);
         parts[1] = &forged;
-        assert_eq!(verify(&parts.join("."), &keys, &[Alg::ES256]), Err(JoseError::BadSignature));
+        assert_eq!(
+            verify(&parts.join("."), &keys, &[Alg::ES256]),
+            Err(JoseError::BadSignature)
+        );
     }
 
     #[test]
@@ -181,7 +198,10 @@ mod tests {
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#);
         let body = URL_SAFE_NO_PAD.encode(br#"{"sub":"x"}"#);
         let token = format!("{header}.{body}.");
-        assert!(matches!(peek_header(&token), Err(JoseError::AlgNotAllowed(_))));
+        assert!(matches!(
+            peek_header(&token),
+            Err(JoseError::AlgNotAllowed(_))
+        ));
     }
 
     #[test]
@@ -200,7 +220,10 @@ mod tests {
         let secret = [7u8; 32];
         let token = sign_hmac(&claims(), &secret, "JWT").unwrap();
         assert_eq!(verify_hmac(&token, &secret).unwrap(), claims());
-        assert_eq!(verify_hmac(&token, &[8u8; 32]), Err(JoseError::BadSignature));
+        assert_eq!(
+            verify_hmac(&token, &[8u8; 32]),
+            Err(JoseError::BadSignature)
+        );
         // and an HS256 token is never accepted by the key-set verifier
         let keys = KeySet::new(vec![SigningKey::generate(Alg::ES256).unwrap()]).unwrap();
         assert!(verify(&token, &keys.public().unwrap(), &Alg::ALL).is_err());
@@ -208,7 +231,15 @@ mod tests {
 
     #[test]
     fn garbage_never_panics() {
-        for input in ["", ".", "..", "a.b.c", "a.b.c.d", "e30.e30.e30", "\u{00e9}.\u{00e9}.x"] {
+        for input in [
+            "",
+            ".",
+            "..",
+            "a.b.c",
+            "a.b.c.d",
+            "e30.e30.e30",
+            "\u{00e9}.\u{00e9}.x",
+        ] {
             assert!(peek_header(input).is_err());
             assert!(verify(input, &PublicKeySet::default(), &Alg::ALL).is_err());
         }

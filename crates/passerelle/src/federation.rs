@@ -1,0 +1,264 @@
+//! Composition: builds each configured part and serves it.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use oidc::Clock;
+use oidc::rp::RelyingParty;
+use population::Citizen;
+use store::Stores;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::keys;
+
+/// How to run the parts.
+#[derive(Debug)]
+pub struct Options {
+    /// Data folder (SQLite files, keys); `None` keeps everything in memory.
+    pub data_dir: Option<PathBuf>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Listeners already bound, by part (tests bind port 0 first).
+    pub listeners: BTreeMap<String, TcpListener>,
+}
+
+/// A part being served.
+#[derive(Clone, Debug)]
+pub struct Part {
+    /// Part name (`hub`, `register`, `demo_sp`, a provider's id).
+    pub name: String,
+    /// What it is, for people.
+    pub label: String,
+    /// Its public URL.
+    pub url: String,
+}
+
+/// The running federation.
+#[derive(Debug)]
+pub struct Running {
+    /// The parts, in start order.
+    pub parts: Vec<Part>,
+    /// Seeded accounts by provider name.
+    pub accounts: Vec<(String, String, Vec<idp_password::SeededAccount>)>,
+    /// Each part's storage, by part name (tests count writes).
+    pub stores: BTreeMap<String, Stores>,
+    /// The population.
+    pub citizens: Arc<Vec<Citizen>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Waits until a server stops (which normally never happens).
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        for task in std::mem::take(&mut self.tasks) {
+            task.await?;
+        }
+        Ok(())
+    }
+
+    /// Stops every server.
+    pub fn stop(&self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Starts every part the config describes.
+pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Running> {
+    let http = RelyingParty::http_client().map_err(anyhow::Error::msg)?;
+    let keys_dir = options.data_dir.as_ref().map(|dir| dir.join("keys"));
+    let mut running = Running {
+        parts: Vec::new(),
+        accounts: Vec::new(),
+        stores: BTreeMap::new(),
+        citizens: Arc::new(Vec::new()),
+        tasks: Vec::new(),
+    };
+    if config.register.is_some() || !config.idp_password.is_empty() {
+        running.citizens = Arc::new(population::generate(
+            config.population.seed,
+            config.population.size,
+        ));
+    }
+    let now = options.clock.now();
+
+    if let Some(register) = &config.register {
+        let router = register::router(running.citizens.to_vec());
+        serve(
+            &mut running,
+            &mut options,
+            config,
+            "register",
+            "Registre national (démo)",
+            &register.public_url,
+            router,
+        )
+        .await?;
+    }
+    for idp_config in &config.idp_password {
+        let stores = open_stores(&options, &format!("idp-{}", idp_config.id)).await?;
+        let keys = keys::load_or_generate(keys_dir.as_deref(), &format!("idp-{}", idp_config.id))?;
+        let seeded = idp_password::seed_accounts(&stores, idp_config, &running.citizens, now)
+            .await
+            .with_context(|| format!("seeding accounts of {}", idp_config.id))?;
+        let idp = idp_password::PasswordProvider::new(
+            idp_config.clone(),
+            keys,
+            stores.clone(),
+            options.clock.clone(),
+        )
+        .map_err(|(path, message)| anyhow::anyhow!("bad setting {path}: {message}"))?;
+        running
+            .accounts
+            .push((idp_config.id.clone(), idp_config.name.clone(), seeded));
+        running.stores.insert(idp_config.id.clone(), stores);
+        let router = idp_password::router(idp);
+        serve(
+            &mut running,
+            &mut options,
+            config,
+            &idp_config.id,
+            &idp_config.name,
+            &idp_config.public_url,
+            router,
+        )
+        .await?;
+    }
+    if let Some(hub_config) = &config.hub {
+        let stores = open_stores(&options, "hub").await?;
+        let parts = hub::HubParts {
+            config: hub_config.clone(),
+            keys: keys::load_or_generate(keys_dir.as_deref(), "hub")?,
+            stores: stores.clone(),
+            clock: options.clock.clone(),
+            http: http.clone(),
+        };
+        let hub = hub::Hub::new(parts).map_err(|error| anyhow::anyhow!("bad setting {error}"))?;
+        running.stores.insert("hub".into(), stores);
+        serve(
+            &mut running,
+            &mut options,
+            config,
+            "hub",
+            &hub_config.name,
+            &hub_config.public_url,
+            hub::router(hub),
+        )
+        .await?;
+    }
+    if let Some(demo) = &config.demo_sp {
+        let stores = open_stores(&options, "demo-sp").await?;
+        let service = demo_sp::DemoService::new(
+            demo.clone(),
+            stores.sessions.clone(),
+            options.clock.clone(),
+            http.clone(),
+        )
+        .map_err(|(path, message)| anyhow::anyhow!("bad setting {path}: {message}"))?;
+        running.stores.insert("demo_sp".into(), stores);
+        serve(
+            &mut running,
+            &mut options,
+            config,
+            "demo_sp",
+            &demo.name,
+            &demo.public_url,
+            demo_sp::router(service),
+        )
+        .await?;
+    }
+    let purged: Vec<Stores> = running.stores.values().cloned().collect();
+    let clock = options.clock.clone();
+    running.tasks.push(tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            for stores in &purged {
+                if let Err(error) = stores.purge_expired(clock.now()).await {
+                    tracing::warn!(%error, "purge of expired rows failed");
+                }
+            }
+        }
+    }));
+    Ok(running)
+}
+
+async fn open_stores(options: &Options, name: &str) -> anyhow::Result<Stores> {
+    match &options.data_dir {
+        Some(dir) => {
+            let path = dir.join(format!("{name}.sqlite"));
+            Stores::sqlite(&path)
+                .await
+                .with_context(|| format!("opening {}", path.display()))
+        }
+        None => Ok(Stores::memory()),
+    }
+}
+
+async fn serve(
+    running: &mut Running,
+    options: &mut Options,
+    config: &Config,
+    name: &str,
+    label: &str,
+    public_url: &str,
+    router: axum::Router,
+) -> anyhow::Result<()> {
+    let listener = match options.listeners.remove(name) {
+        Some(listener) => listener,
+        None => {
+            let address = match config.listen.parts.get(name) {
+                Some(address) => *address,
+                None => address_of(public_url)
+                    .with_context(|| format!("no listen address for {name}"))?,
+            };
+            TcpListener::bind(address)
+                .await
+                .with_context(|| format!("{name} cannot listen on {address}"))?
+        }
+    };
+    let name = name.to_owned();
+    running.parts.push(Part {
+        name: name.clone(),
+        label: label.to_owned(),
+        url: public_url.to_owned(),
+    });
+    running.tasks.push(tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router).await {
+            tracing::error!(part = %name, %error, "server stopped");
+        }
+    }));
+    Ok(())
+}
+
+/// The host and port of a URL, to bind when no `[listen]` entry says otherwise.
+fn address_of(public_url: &str) -> Option<SocketAddr> {
+    let url = url::Url::parse(public_url).ok()?;
+    let host = url
+        .host_str()?
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let port = url.port_or_known_default()?;
+    let host = if host == "localhost" {
+        "127.0.0.1"
+    } else {
+        host
+    };
+    format!("{host}:{port}")
+        .parse()
+        .ok()
+        .or_else(|| format!("[{host}]:{port}").parse().ok())
+}

@@ -1,0 +1,223 @@
+//! `passerelle`: the one binary of the federation.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use passerelle::{Config, DEMO_CONFIG, Options, Running};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "passerelle",
+    version,
+    about = "Identity federation: hub, identity providers, demo services"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the whole federation on this machine (embedded SQLite, seeded citizens).
+    Demo {
+        /// Data folder (SQLite files, keys).
+        #[arg(long, default_value = "./passerelle-data")]
+        data: PathBuf,
+        /// A config to use instead of the embedded config/demo.toml.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Run the hub from a config file.
+    Hub(PartArgs),
+    /// Run the password identity providers of a config file.
+    IdpPassword(PartArgs),
+    /// Run the national register service of a config file.
+    Register(PartArgs),
+    /// Run the demo service of a config file.
+    DemoSp(PartArgs),
+    /// Check a config file and exit.
+    Check {
+        /// The config file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct PartArgs {
+    /// The config file (config/example.toml documents every setting).
+    #[arg(long)]
+    config: PathBuf,
+    /// Data folder (SQLite files, keys).
+    #[arg(long, default_value = "./passerelle-data")]
+    data: PathBuf,
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("passerelle: cannot start: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(Cli::parse())) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("passerelle: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn env() -> Vec<(String, String)> {
+    std::env::vars().collect()
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Demo { data, config } => {
+            let config = match config {
+                Some(path) => Config::load(&path, env())?,
+                None => Config::parse(DEMO_CONFIG, env())?,
+            };
+            let running = start(config.clone(), &data).await?;
+            print_demo(&config, &running, &data);
+            running.wait().await
+        }
+        Command::Hub(args) => {
+            run_part(args, |config| {
+                config.register = None;
+                config.idp_password.clear();
+                config.demo_sp = None;
+                config.hub.is_some()
+            })
+            .await
+        }
+        Command::IdpPassword(args) => {
+            run_part(args, |config| {
+                config.register = None;
+                config.hub = None;
+                config.demo_sp = None;
+                !config.idp_password.is_empty()
+            })
+            .await
+        }
+        Command::Register(args) => {
+            run_part(args, |config| {
+                config.hub = None;
+                config.idp_password.clear();
+                config.demo_sp = None;
+                config.register.is_some()
+            })
+            .await
+        }
+        Command::DemoSp(args) => {
+            run_part(args, |config| {
+                config.hub = None;
+                config.idp_password.clear();
+                config.register = None;
+                config.demo_sp.is_some()
+            })
+            .await
+        }
+        Command::Check { config } => {
+            Config::load(&config, env())?;
+            println!("{}: ok", config.display());
+            Ok(())
+        }
+    }
+}
+
+/// Runs only the part a subcommand names: the rest of the file is ignored.
+async fn run_part(args: PartArgs, keep: impl FnOnce(&mut Config) -> bool) -> anyhow::Result<()> {
+    let mut config = Config::load(&args.config, env())?;
+    if !keep(&mut config) {
+        anyhow::bail!("{} does not configure this part", args.config.display());
+    }
+    let running = start(config, &args.data).await?;
+    for part in &running.parts {
+        println!("{} — {}", part.label, part.url);
+    }
+    running.wait().await
+}
+
+async fn start(config: Config, data: &Path) -> anyhow::Result<Running> {
+    std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
+    let options = Options {
+        data_dir: Some(data.to_path_buf()),
+        clock: Arc::new(oidc::SystemClock),
+        listeners: Default::default(),
+    };
+    passerelle::start(&config, options).await
+}
+
+fn print_demo(config: &Config, running: &Running, data: &Path) {
+    println!("\nPasserelle — la fédération de démonstration tourne sur cette machine.\n");
+    for part in &running.parts {
+        println!("  {:<32} {}", part.label, part.url);
+    }
+    if let Some(demo) = &config.demo_sp {
+        println!(
+            "\nOuvrez {} et cliquez « S'identifier avec Passerelle ».",
+            demo.public_url
+        );
+    }
+    for (id, name, accounts) in &running.accounts {
+        let Some(idp) = config.idp_password.iter().find(|idp| &idp.id == id) else {
+            continue;
+        };
+        let label = match idp.login {
+            idp_password::LoginKind::TaxNumber => "numéro fiscal",
+            idp_password::LoginKind::Nir => "n° de sécurité sociale",
+        };
+        println!(
+            "\nComptes de test chez {name} ({label} / mot de passe « {} ») :",
+            idp.demo_password
+        );
+        for account in accounts
+            .iter()
+            .take(3)
+            .chain(accounts.iter().rev().take(2).rev())
+        {
+            println!("  {}  {}", account.login, account.label);
+        }
+    }
+    if let Some(hub) = &config.hub {
+        if let Some(sandbox) = hub
+            .services
+            .iter()
+            .find(|service| service.client_id == "sandbox")
+        {
+            println!(
+                "\nBac à sable pour votre propre service (FranceConnect v2 : changez seulement l'URL de base) :"
+            );
+            println!("  issuer         {}", hub.issuer());
+            println!(
+                "  discovery      {}/.well-known/openid-configuration",
+                hub.issuer()
+            );
+            println!("  client_id      {}", sandbox.client_id);
+            println!(
+                "  client_secret  {}",
+                sandbox.client_secret.as_deref().unwrap_or("(hash only)")
+            );
+            println!("  redirect_uris  {}", sandbox.redirect_uris.join(" "));
+            println!("  scopes         {}", sandbox.scopes.join(" "));
+            println!("  acr_values     eidas1   (PKCE facultatif, client_secret_post)");
+        }
+    }
+    println!(
+        "\nDonnées : {} (SQLite, clés). Arrêt : Ctrl+C.",
+        data.display()
+    );
+}

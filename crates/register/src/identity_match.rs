@@ -1,0 +1,38 @@
+//! `POST /api/v1/identities/match`: check an identity against the register.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+
+use crate::RegisterError;
+use crate::index::{Index, Outcome};
+use crate::query::parse_query;
+
+/// Largest request body accepted: a pivot is a few hundred bytes, 16 KiB leaves room for
+/// long names and refuses anything that is not an identity query.
+pub(crate) const BODY_LIMIT_BYTES: usize = 16 * 1024;
+
+/// Reads the query, looks it up, answers the outcome (HTTP 200) or an error (400, 413).
+pub(crate) async fn match_identity(
+    State(index): State<Arc<Index>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Outcome>, RegisterError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            RegisterError::BodyTooLarge {
+                limit_bytes: BODY_LIMIT_BYTES,
+            }
+        } else {
+            RegisterError::InvalidRequest("the request body could not be read".to_owned())
+        }
+    })?;
+    let query = parse_query(&body)?;
+    let outcome = index.find(&query);
+    // The outcome only: the query's names and dates are personal data and stay out of logs.
+    tracing::info!(outcome = outcome.name(), "identity query answered");
+    Ok(Json(outcome))
+}

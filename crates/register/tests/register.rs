@@ -1,0 +1,255 @@
+//! The register's HTTP contract, driven in process through the router.
+#![expect(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "helpers shared by the #[tokio::test] cases are not seen by clippy as test code"
+)]
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode, header};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+fn register() -> Router {
+    register::router(population::generate(population::DEFAULT_SEED, 200))
+}
+
+async fn post_raw(body: impl Into<Body>) -> (StatusCode, Value) {
+    let request = Request::post("/api/v1/identities/match")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body.into())
+        .unwrap();
+    let response = register().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+async fn post(query: &Value) -> (StatusCode, Value) {
+    post_raw(serde_json::to_vec(query).unwrap()).await
+}
+
+/// Notable citizen 5: Marie-Hélène Anaïs LE GALL, usage name N'DIAYE.
+fn marie_helene() -> Value {
+    json!({
+        "given_name": "Marie-Hélène Anaïs",
+        "family_name": "LE GALL",
+        "birthdate": "1982-12-05",
+        "gender": "female",
+        "birthplace": "29019",
+        "birthcountry": "99100",
+    })
+}
+
+async fn bad_request_description(query: Value) -> String {
+    let (status, body) = post(&query).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "invalid_request");
+    body["error_description"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_match_returns_the_canonical_identity_for_lowercase_names_without_accents() {
+    let mut query = marie_helene();
+    query["given_name"] = json!("marie helene  anais");
+    query["family_name"] = json!("le-gall");
+    let (status, body) = post(&query).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body,
+        json!({
+            "outcome": "match",
+            "identity": {
+                "given_name": "Marie-Hélène Anaïs",
+                "family_name": "LE GALL",
+                "birthdate": "1982-12-05",
+                "gender": "female",
+                "birthplace": "29019",
+                "birthcountry": "99100",
+                "preferred_username": "N'DIAYE",
+            }
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_person_without_a_usage_name_has_no_preferred_username() {
+    let query = json!({
+        "given_name": "Marie",
+        "family_name": "DUPONT",
+        "birthdate": "1985-03-14",
+        "gender": "female",
+        "birthplace": "75115",
+        "birthcountry": "99100",
+    });
+    let (status, body) = post(&query).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["outcome"], "match");
+    assert!(body["identity"].get("preferred_username").is_none());
+}
+
+#[tokio::test]
+async fn someone_born_abroad_with_an_empty_birthplace_matches() {
+    let query = json!({
+        "given_name": "YOUSSEF",
+        "family_name": "El Amrani",
+        "birthdate": "1979-07-22",
+        "gender": "male",
+        "birthplace": "",
+        "birthcountry": "99350",
+    });
+    let (status, body) = post(&query).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["outcome"], "match");
+    assert_eq!(body["identity"]["family_name"], "EL AMRANI");
+    assert_eq!(body["identity"]["birthplace"], "");
+}
+
+#[tokio::test]
+async fn a_corsican_birth_matches() {
+    let query = json!({
+        "given_name": "Laetitia Marie",
+        "family_name": "SANTONI",
+        "birthdate": "1990-08-21",
+        "gender": "female",
+        "birthplace": "2A004",
+        "birthcountry": "99100",
+    });
+    let (_, body) = post(&query).await;
+    assert_eq!(body["outcome"], "match");
+}
+
+#[tokio::test]
+async fn a_typo_in_a_name_gives_a_near_match() {
+    let mut query = marie_helene();
+    query["family_name"] = json!("LE GAL");
+    let (status, body) = post(&query).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"outcome": "near_match"}));
+}
+
+#[tokio::test]
+async fn a_deceased_person_gives_deceased() {
+    let query = json!({
+        "given_name": "Jacques Henri",
+        "family_name": "MARTIN",
+        "birthdate": "1938-11-02",
+        "gender": "male",
+        "birthplace": "69383",
+        "birthcountry": "99100",
+    });
+    let (status, body) = post(&query).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"outcome": "deceased"}));
+}
+
+#[tokio::test]
+async fn an_unknown_person_gives_not_found() {
+    let mut query = marie_helene();
+    query["given_name"] = json!("Joséphine");
+    query["family_name"] = json!("BONAPARTE");
+    let (status, body) = post(&query).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"outcome": "not_found"}));
+
+    let mut query = marie_helene();
+    query["birthdate"] = json!("1982-12-06");
+    assert_eq!(post(&query).await.1, json!({"outcome": "not_found"}));
+}
+
+#[tokio::test]
+async fn malformed_json_is_a_bad_request() {
+    let (status, body) = post_raw("{\"given_name\": ").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "invalid_request");
+    let description = body["error_description"].as_str().unwrap();
+    assert!(
+        description.starts_with("the body is not valid JSON"),
+        "{description}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_member_is_named() {
+    let mut query = marie_helene();
+    query.as_object_mut().unwrap().remove("birthcountry");
+    assert_eq!(
+        bad_request_description(query).await,
+        "birthcountry is missing"
+    );
+}
+
+#[tokio::test]
+async fn a_birthdate_not_written_yyyy_mm_dd_is_a_bad_request() {
+    let mut query = marie_helene();
+    query["birthdate"] = json!("05/12/1982");
+    assert_eq!(
+        bad_request_description(query).await,
+        "birthdate must be a YYYY-MM-DD calendar date"
+    );
+}
+
+#[tokio::test]
+async fn a_gender_other_than_female_or_male_is_a_bad_request() {
+    let mut query = marie_helene();
+    query["gender"] = json!("F");
+    assert_eq!(
+        bad_request_description(query).await,
+        "gender must be \"female\" or \"male\""
+    );
+}
+
+#[tokio::test]
+async fn a_french_birth_without_a_5_character_birthplace_is_a_bad_request() {
+    let mut query = marie_helene();
+    query["birthplace"] = json!("290");
+    assert_eq!(
+        bad_request_description(query).await,
+        "birthplace must be a 5-character COG commune code when birthcountry is 99100"
+    );
+}
+
+#[tokio::test]
+async fn a_birthcountry_that_is_not_99xxx_is_a_bad_request() {
+    let mut query = marie_helene();
+    query["birthcountry"] = json!("FR");
+    assert_eq!(
+        bad_request_description(query).await,
+        "birthcountry must be a COG country code: 99 followed by three digits"
+    );
+}
+
+#[tokio::test]
+async fn a_birthplace_given_for_a_birth_abroad_is_a_bad_request() {
+    let mut query = marie_helene();
+    query["birthcountry"] = json!("99350");
+    assert_eq!(
+        bad_request_description(query).await,
+        "birthplace must be empty when birthcountry is not 99100 (born abroad)"
+    );
+}
+
+#[tokio::test]
+async fn a_body_over_16_kib_is_refused() {
+    let mut query = marie_helene();
+    query["padding"] = json!("x".repeat(17 * 1024));
+    let (status, body) = post(&query).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        body,
+        json!({
+            "error": "invalid_request",
+            "error_description": "the request body is larger than 16384 bytes",
+        })
+    );
+}
+
+#[tokio::test]
+async fn health_answers_ok() {
+    let request = Request::get("/health").body(Body::empty()).unwrap();
+    let response = register().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = to_bytes(response.into_body(), 1024).await.unwrap();
+    assert_eq!(&bytes[..], b"ok");
+}
