@@ -79,7 +79,10 @@ impl SigningKey {
 
     /// The public half, as published in a JWKS.
     pub fn public_key(&self) -> Result<PublicKey, JoseError> {
-        let jwk = self.jwk.to_public_key()?;
+        let mut jwk = self.jwk.to_public_key()?;
+        jwk.set_key_id(self.kid.clone());
+        jwk.set_algorithm(self.alg.as_str());
+        jwk.set_key_use("sig");
         Ok(PublicKey {
             alg: Some(self.alg),
             kid: self.kid.clone(),
@@ -276,6 +279,10 @@ mod tests {
         }
         let parsed = PublicKeySet::from_json(&text).unwrap();
         assert_eq!(parsed.keys().len(), 2);
+        for (published, key) in parsed.keys().iter().zip(keys.keys()) {
+            assert_eq!(published.kid(), key.kid(), "the kid is published");
+            assert!(published.fits(key.alg()));
+        }
     }
 
     #[test]

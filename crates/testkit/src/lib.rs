@@ -1,1 +1,158 @@
-//! testkit
+//! The whole federation in one process, for scenario tests: the real apps,
+//! built from the real demo config, on 127.0.0.1 port 0, with memory
+//! storage and a fake clock; a [`Citizen`] driving a browser-like HTTP
+//! client with a cookie jar; and a [`RogueProvider`] that answers the hub
+//! with tokens broken on purpose.
+#![expect(
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test support: a broken invariant is a failed test"
+)]
+
+mod citizen;
+mod rogue;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub use citizen::{Citizen, Response};
+use oidc::FakeClock;
+use passerelle::{Config, Options, Running};
+pub use rogue::{RogueMode, RogueProvider};
+use tokio::net::TcpListener;
+
+/// The demo password of every seeded account.
+pub const PASSWORD: &str = "Passerelle-demo-2026";
+/// The sandbox service's credentials (config/demo.toml).
+pub const SANDBOX_ID: &str = "sandbox";
+/// The sandbox secret.
+pub const SANDBOX_SECRET: &str = "sandbox-secret-0123456789abcdef0123456789";
+/// A registered sandbox redirect URI (never served: tests read the redirect).
+pub const SANDBOX_CALLBACK: &str = "http://localhost:8000/callback";
+/// The demo service's client id and secret.
+pub const DEMO_SP_ID: &str = "demo-sp";
+/// The demo service's secret.
+pub const DEMO_SP_SECRET: &str = "demo-sp-secret-0123456789abcdef0123456789";
+
+/// A running federation.
+#[derive(Debug)]
+pub struct Federation {
+    /// The parts, their stores, the population.
+    pub running: Running,
+    /// The clock every part reads.
+    pub clock: FakeClock,
+    /// The hub's base URL.
+    pub hub: String,
+    /// The hub's issuer.
+    pub issuer: String,
+    /// Base URLs by part name (`impots`, `ameli`, `register`, `demo_sp`, `rogue`).
+    pub urls: BTreeMap<String, String>,
+    /// The rogue provider.
+    pub rogue: RogueProvider,
+    /// The config it runs.
+    pub config: Config,
+}
+
+const DEMO_PORTS: [(&str, &str); 5] = [
+    ("hub", "7080"),
+    ("impots", "7081"),
+    ("ameli", "7082"),
+    ("register", "7083"),
+    ("demo_sp", "7084"),
+];
+
+impl Federation {
+    /// Starts the demo federation (a smaller one: 200 citizens, 6 accounts
+    /// per provider) plus the rogue provider, known to the hub as `rogue`.
+    pub async fn start() -> anyhow::Result<Self> {
+        let mut listeners = BTreeMap::new();
+        let mut text = passerelle::DEMO_CONFIG
+            .replace("size = 1000", "size = 200")
+            .replace("seed_accounts = 20", "seed_accounts = 6");
+        let mut urls = BTreeMap::new();
+        for (name, port) in DEMO_PORTS {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            let url = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
+            text = text.replace(&format!("http://127.0.0.1:{port}"), &url);
+            urls.insert(name.to_owned(), url);
+            listeners.insert(name.to_owned(), listener);
+        }
+        let clock = FakeClock::at(1_800_000_000);
+        let rogue = RogueProvider::start(Arc::new(clock.clone())).await?;
+        let hub = urls.get("hub").cloned().unwrap_or_default();
+        text.push_str(&format!(
+            "\n[[hub.providers]]\nid = \"rogue\"\nname = \"Fournisseur piégé\"\nissuer = \"{}\"\nclient_id = \"passerelle-hub\"\nclient_secret = \"rogue-secret-0123456789abcdef0123456789\"\nacr = [\"eidas1\"]\n",
+            rogue.url()
+        ));
+        urls.insert("rogue".into(), rogue.url().to_owned());
+        let config = Config::parse(&text, [])?;
+        let options = Options {
+            data_dir: None,
+            clock: Arc::new(clock.clone()),
+            listeners,
+        };
+        let running = passerelle::start(&config, options).await?;
+        Ok(Self {
+            running,
+            clock,
+            issuer: format!("{hub}/api/v2"),
+            hub,
+            urls,
+            rogue,
+            config,
+        })
+    }
+
+    /// A part's base URL.
+    pub fn url(&self, part: &str) -> &str {
+        self.urls.get(part).map_or("", String::as_str)
+    }
+
+    /// Storage writes done by the hub so far.
+    pub fn hub_writes(&self) -> u64 {
+        self.running
+            .stores
+            .get("hub")
+            .map_or(0, store::Stores::writes)
+    }
+
+    /// An authorize URL of the sandbox service, with these parameters
+    /// replacing or removing (empty value) the defaults.
+    pub fn authorize_url(&self, overrides: &[(&str, &str)]) -> String {
+        let mut params: BTreeMap<&str, &str> = BTreeMap::from([
+            ("response_type", "code"),
+            ("client_id", SANDBOX_ID),
+            ("redirect_uri", SANDBOX_CALLBACK),
+            ("scope", "openid identite_pivot email preferred_username"),
+            ("state", "state-of-the-service"),
+            ("nonce", "nonce-of-the-service-0123456789"),
+            ("acr_values", "eidas1"),
+        ]);
+        for (name, value) in overrides {
+            if value.is_empty() {
+                params.remove(name);
+            } else {
+                params.insert(name, value);
+            }
+        }
+        let mut url =
+            url::Url::parse(&format!("{}/authorize", self.issuer)).expect("the issuer is a URL");
+        url.query_pairs_mut().extend_pairs(params);
+        url.into()
+    }
+
+    /// The login of a seeded citizen at a provider (tax number or NIR).
+    pub fn login_of(&self, provider: &str, citizen_id: u32) -> String {
+        let citizen = self
+            .running
+            .citizens
+            .iter()
+            .find(|citizen| citizen.id == citizen_id);
+        match (provider, citizen) {
+            ("impots", Some(citizen)) => citizen.tax_number.clone(),
+            ("ameli", Some(citizen)) => citizen.nir.clone(),
+            _ => String::new(),
+        }
+    }
+}

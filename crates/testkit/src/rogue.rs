@@ -1,0 +1,193 @@
+//! An identity provider that lies in one chosen way, to show that the hub's
+//! relying party catches each lie. It asks for no password: its authorize
+//! endpoint answers at once.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jose::{Alg, KeySet, SigningKey};
+use oidc::Clock;
+use serde_json::{Value, json};
+
+/// The lie told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RogueMode {
+    /// No lie: a valid login of citizen 1.
+    Honest,
+    /// The ID token's payload is changed after signing.
+    TamperedSignature,
+    /// The ID token names another issuer.
+    WrongIssuer,
+    /// The ID token is signed by a key the provider does not publish.
+    UnknownKid,
+    /// The ID token carries another nonce.
+    WrongNonce,
+    /// The provider answers the callback with `access_denied`.
+    ErrorAnswer,
+    /// The ID token claims a level the provider is not configured for.
+    TooHighAcr,
+}
+
+#[derive(Debug)]
+struct Inner {
+    url: String,
+    mode: Mutex<RogueMode>,
+    keys: KeySet,
+    unpublished: SigningKey,
+    nonce: Mutex<String>,
+    jwks_fetches: AtomicU32,
+    clock: Arc<dyn Clock>,
+}
+
+/// The rogue provider, served on 127.0.0.1.
+#[derive(Clone, Debug)]
+pub struct RogueProvider(Arc<Inner>);
+
+impl RogueProvider {
+    /// Starts it on a free port.
+    pub async fn start(clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
+        let inner = Arc::new(Inner {
+            url,
+            mode: Mutex::new(RogueMode::Honest),
+            keys: KeySet::new(vec![SigningKey::generate(Alg::ES256)?])?,
+            unpublished: SigningKey::generate(Alg::ES256)?,
+            nonce: Mutex::new(String::new()),
+            jwks_fetches: AtomicU32::new(0),
+            clock,
+        });
+        let router = Router::new()
+            .route("/.well-known/openid-configuration", get(discovery))
+            .route("/jwks", get(jwks))
+            .route("/authorize", get(authorize))
+            .route("/token", post(token))
+            .route("/userinfo", get(userinfo))
+            .with_state(inner.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Ok(Self(inner))
+    }
+
+    /// Its issuer.
+    pub fn url(&self) -> &str {
+        &self.0.url
+    }
+
+    /// Chooses the lie.
+    pub fn set_mode(&self, mode: RogueMode) {
+        if let Ok(mut current) = self.0.mode.lock() {
+            *current = mode;
+        }
+    }
+
+    /// How many times its key set was fetched.
+    pub fn jwks_fetches(&self) -> u32 {
+        self.0.jwks_fetches.load(Ordering::SeqCst)
+    }
+}
+
+type Shared = State<Arc<Inner>>;
+
+fn mode(inner: &Inner) -> RogueMode {
+    inner.mode.lock().map_or(RogueMode::Honest, |mode| *mode)
+}
+
+async fn discovery(State(inner): Shared) -> Response {
+    let url = &inner.url;
+    axum::Json(json!({
+        "issuer": url, "authorization_endpoint": format!("{url}/authorize"), "token_endpoint": format!("{url}/token"),
+        "userinfo_endpoint": format!("{url}/userinfo"), "jwks_uri": format!("{url}/jwks"),
+    }))
+    .into_response()
+}
+
+async fn jwks(State(inner): Shared) -> Response {
+    inner.jwks_fetches.fetch_add(1, Ordering::SeqCst);
+    axum::Json(
+        inner
+            .keys
+            .public()
+            .map(|keys| keys.to_json())
+            .unwrap_or_default(),
+    )
+    .into_response()
+}
+
+async fn authorize(State(inner): Shared, RawQuery(query): RawQuery) -> Response {
+    let params: std::collections::BTreeMap<String, String> =
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let get = |name: &str| params.get(name).cloned().unwrap_or_default();
+    if let Ok(mut nonce) = inner.nonce.lock() {
+        *nonce = get("nonce");
+    }
+    let mut back = url::Url::parse(&get("redirect_uri")).expect("the hub sends its callback");
+    if mode(&inner) == RogueMode::ErrorAnswer {
+        back.query_pairs_mut()
+            .append_pair("error", "access_denied")
+            .append_pair("error_description", "refused")
+            .append_pair("state", &get("state"));
+    } else {
+        back.query_pairs_mut()
+            .append_pair("code", "rogue-code")
+            .append_pair("state", &get("state"))
+            .append_pair("iss", &inner.url);
+    }
+    Redirect::to(back.as_str()).into_response()
+}
+
+async fn token(State(inner): Shared) -> Response {
+    let now = inner.clock.now();
+    let mode = mode(&inner);
+    let nonce = inner
+        .nonce
+        .lock()
+        .map(|nonce| nonce.clone())
+        .unwrap_or_default();
+    let claims = json!({
+        "iss": if mode == RogueMode::WrongIssuer { "http://elsewhere.test".to_owned() } else { inner.url.clone() },
+        "sub": "rogue-sub-1",
+        "aud": "passerelle-hub",
+        "exp": now + 60,
+        "iat": now,
+        "nonce": if mode == RogueMode::WrongNonce { "another-nonce".to_owned() } else { nonce },
+        "acr": if mode == RogueMode::TooHighAcr { "eidas3" } else { "eidas1" },
+        "auth_time": now,
+    });
+    let Value::Object(claims) = claims else {
+        return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let key = if mode == RogueMode::UnknownKid {
+        &inner.unpublished
+    } else {
+        &inner.keys.keys()[0]
+    };
+    let mut id_token = jose::sign(&claims, key, "JWT").unwrap_or_default();
+    if mode == RogueMode::TamperedSignature {
+        let mut parts: Vec<String> = id_token.split('.').map(str::to_owned).collect();
+        let mut forged = claims.clone();
+        forged.insert("sub".into(), "someone-else".into());
+        parts[1] = URL_SAFE_NO_PAD.encode(Value::Object(forged).to_string());
+        id_token = parts.join(".");
+    }
+    axum::Json(json!({ "access_token": "rogue-at", "token_type": "Bearer", "expires_in": 60, "id_token": id_token }))
+        .into_response()
+}
+
+async fn userinfo() -> Response {
+    let citizen = population::generate(population::DEFAULT_SEED, 1).remove(0);
+    let pivot = citizen.pivot();
+    axum::Json(json!({
+        "sub": "rogue-sub-1", "given_name": pivot.given_name, "family_name": pivot.family_name,
+        "birthdate": pivot.birthdate, "gender": pivot.gender, "birthplace": pivot.birthplace,
+        "birthcountry": pivot.birthcountry, "email": citizen.email,
+    }))
+    .into_response()
+}

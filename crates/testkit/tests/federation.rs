@@ -1,0 +1,821 @@
+//! The federation end to end, through real listening servers: service → hub
+//! → identity provider → hub → service → token → userinfo, and one test per
+//! check that must refuse.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+use testkit::{
+    Citizen, DEMO_SP_ID, DEMO_SP_SECRET, Federation, PASSWORD, RogueMode, SANDBOX_CALLBACK,
+    SANDBOX_ID, SANDBOX_SECRET,
+};
+
+/// Logs citizen `id` in at the sandbox service through `provider`; returns
+/// the callback parameters.
+async fn sandbox_login(
+    federation: &Federation,
+    citizen: &Citizen,
+    provider: &str,
+    id: u32,
+) -> BTreeMap<String, String> {
+    let login = federation.login_of(provider, id);
+    let back = citizen
+        .log_in(
+            &federation.authorize_url(&[]),
+            &federation.hub,
+            provider,
+            &login,
+            PASSWORD,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    assert_eq!(back.status, 303, "{}", back.body);
+    assert!(
+        back.location
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with(SANDBOX_CALLBACK)
+    );
+    back.location_params()
+}
+
+async fn redeem(federation: &Federation, form: &[(&str, &str)]) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/token", federation.issuer))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+async fn sandbox_tokens(federation: &Federation, code: &str) -> (u16, Value) {
+    redeem(
+        federation,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", SANDBOX_CALLBACK),
+            ("client_id", SANDBOX_ID),
+            ("client_secret", SANDBOX_SECRET),
+        ],
+    )
+    .await
+}
+
+async fn hub_keys(federation: &Federation) -> jose::PublicKeySet {
+    let text = reqwest::get(format!("{}/jwks", federation.issuer))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    jose::PublicKeySet::from_json(&text).unwrap()
+}
+
+async fn userinfo(federation: &Federation, access_token: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(format!("{}/userinfo", federation.issuer))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn userinfo_claims(federation: &Federation, access_token: &str) -> Map<String, Value> {
+    let response = userinfo(federation, access_token).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/jwt");
+    let jwt = response.text().await.unwrap();
+    jose::verify(&jwt, &hub_keys(federation).await, &[jose::Alg::ES256]).unwrap()
+}
+
+/// A full login, returning the verified ID token claims and userinfo claims.
+async fn full_login(
+    federation: &Federation,
+    provider: &str,
+    id: u32,
+) -> (Map<String, Value>, Map<String, Value>) {
+    let citizen = Citizen::new();
+    let params = sandbox_login(federation, &citizen, provider, id).await;
+    let (status, tokens) = sandbox_tokens(federation, &params["code"]).await;
+    assert_eq!(status, 200, "{tokens}");
+    let id_token = jose::verify(
+        tokens["id_token"].as_str().unwrap(),
+        &hub_keys(federation).await,
+        &[jose::Alg::ES256],
+    )
+    .unwrap();
+    let userinfo = userinfo_claims(federation, tokens["access_token"].as_str().unwrap()).await;
+    (id_token, userinfo)
+}
+
+#[tokio::test]
+async fn a_citizen_logs_in_to_a_service_through_the_hub_and_the_service_reads_her_identity() {
+    let federation = Federation::start().await.unwrap();
+    let citizen = Citizen::new();
+    let params = sandbox_login(&federation, &citizen, "impots", 1).await;
+    assert_eq!(params["state"], "state-of-the-service");
+    assert_eq!(
+        params["iss"], federation.issuer,
+        "RFC 9207 iss in the authorization response"
+    );
+
+    let (status, tokens) = sandbox_tokens(&federation, &params["code"]).await;
+    assert_eq!(status, 200, "{tokens}");
+    let mut fields: Vec<&String> = tokens.as_object().unwrap().keys().collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "access_token",
+            "expires_in",
+            "id_token",
+            "scope",
+            "token_type"
+        ]
+    );
+    assert_eq!(tokens["expires_in"], 60);
+    assert_eq!(tokens["token_type"], "Bearer");
+
+    let id_token = jose::verify(
+        tokens["id_token"].as_str().unwrap(),
+        &hub_keys(&federation).await,
+        &[jose::Alg::ES256],
+    )
+    .unwrap();
+    let mut claims: Vec<&String> = id_token.keys().collect();
+    claims.sort();
+    assert_eq!(
+        claims,
+        [
+            "acr",
+            "aud",
+            "auth_time",
+            "exp",
+            "iat",
+            "iss",
+            "nonce",
+            "sub"
+        ]
+    );
+    assert_eq!(id_token["iss"], federation.issuer.as_str());
+    assert_eq!(id_token["aud"], SANDBOX_ID);
+    assert_eq!(id_token["nonce"], "nonce-of-the-service-0123456789");
+    assert_eq!(id_token["acr"], "eidas1");
+    assert_eq!(
+        id_token["exp"].as_i64().unwrap() - id_token["iat"].as_i64().unwrap(),
+        60
+    );
+
+    let userinfo = userinfo_claims(&federation, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(userinfo["sub"], id_token["sub"]);
+    assert_eq!(userinfo["iss"], federation.issuer.as_str());
+    assert_eq!(userinfo["given_name"], "Marie");
+    assert_eq!(userinfo["family_name"], "DUPONT");
+    assert_eq!(userinfo["birthdate"], "1985-03-14");
+    assert_eq!(userinfo["gender"], "female");
+    assert_eq!(userinfo["birthplace"], "75115");
+    assert_eq!(userinfo["birthcountry"], "99100");
+    assert_eq!(userinfo["email"], "marie.dupont.1@example.fr");
+    assert_eq!(userinfo["given_name_array"], serde_json::json!(["Marie"]));
+}
+
+#[tokio::test]
+async fn a_person_born_abroad_has_an_empty_birthplace_and_her_country_code() {
+    let federation = Federation::start().await.unwrap();
+    let (_, userinfo) = full_login(&federation, "impots", 2).await;
+    assert_eq!(userinfo["birthplace"], "");
+    assert_eq!(userinfo["birthcountry"], "99350");
+}
+
+#[tokio::test]
+async fn one_person_gets_the_same_sub_at_a_service_whichever_provider_and_the_register_corrects_her_identity()
+ {
+    let federation = Federation::start().await.unwrap();
+    let (via_impots, _) = full_login(&federation, "impots", 5).await;
+    let (via_ameli, userinfo) = full_login(&federation, "ameli", 5).await;
+    assert_eq!(via_impots["sub"], via_ameli["sub"]);
+    // ameli holds given names in capitals; the service gets the register's.
+    assert_eq!(userinfo["given_name"], "Marie-Hélène Anaïs");
+    assert_eq!(userinfo["preferred_username"], "N'DIAYE");
+}
+
+#[tokio::test]
+async fn two_services_get_two_different_subs_for_one_person() {
+    let federation = Federation::start().await.unwrap();
+    let (at_sandbox, _) = full_login(&federation, "impots", 1).await;
+    let citizen = Citizen::new();
+    let demo_sp = federation.url("demo_sp").to_owned();
+    let authorize = format!("{demo_sp}/login");
+    let login = federation.login_of("impots", 1);
+    let back = citizen
+        .log_in(
+            &authorize,
+            &federation.hub,
+            "impots",
+            &login,
+            PASSWORD,
+            "no-stop",
+        )
+        .await;
+    // The demo service's own callback is followed: it shows what it received.
+    let me = citizen.follow(back, "").await;
+    assert!(me.shows("Identité reçue"), "{}", me.body);
+    assert!(me.shows("DUPONT"));
+    assert!(
+        !me.shows(at_sandbox["sub"].as_str().unwrap()),
+        "a different sub at another service"
+    );
+}
+
+#[tokio::test]
+async fn the_demo_service_logs_out_through_the_hub_and_the_provider() {
+    let federation = Federation::start().await.unwrap();
+    let citizen = Citizen::new();
+    let demo_sp = federation.url("demo_sp").to_owned();
+    let login = federation.login_of("ameli", 1);
+    let back = citizen
+        .log_in(
+            &format!("{demo_sp}/login"),
+            &federation.hub,
+            "ameli",
+            &login,
+            PASSWORD,
+            "no-stop",
+        )
+        .await;
+    let me = citizen.follow(back, "").await;
+    let csrf = me.input("csrf").unwrap();
+    let out = citizen
+        .follow(
+            citizen
+                .post(&format!("{demo_sp}/logout"), &[("csrf", &csrf)])
+                .await,
+            "",
+        )
+        .await;
+    assert!(
+        out.url.starts_with(&format!("{demo_sp}/logged-out")),
+        "{}",
+        out.url
+    );
+    assert!(
+        out.shows("Vous êtes déconnecté de ce service et de Passerelle"),
+        "{}",
+        out.body
+    );
+    // The hub session is gone: a new login shows the provider choice again.
+    let again = citizen
+        .follow(
+            citizen.get(&federation.authorize_url(&[])).await,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    assert!(again.shows("Choisissez un compte"), "{}", again.body);
+}
+
+#[tokio::test]
+async fn a_second_login_in_the_same_browser_skips_the_provider_but_not_the_consent_page() {
+    let federation = Federation::start().await.unwrap();
+    let citizen = Citizen::new();
+    sandbox_login(&federation, &citizen, "impots", 1).await;
+    let second = citizen
+        .follow(
+            citizen
+                .get(&federation.authorize_url(&[("state", "second-state")]))
+                .await,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    assert!(second.shows("Continuer sur"), "{}", second.body);
+    let back = citizen.consent(&federation.hub, &second).await;
+    assert_eq!(back.location_params()["state"], "second-state");
+    // prompt=login forces a new authentication.
+    let forced = citizen
+        .follow(
+            citizen
+                .get(&federation.authorize_url(&[("prompt", "login")]))
+                .await,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    assert!(forced.shows("Choisissez un compte"), "{}", forced.body);
+}
+
+#[tokio::test]
+async fn storage_writes_per_login_are_few() {
+    let federation = Federation::start().await.unwrap();
+    let before = federation.hub_writes();
+    full_login(&federation, "impots", 1).await;
+    let writes = federation.hub_writes() - before;
+    // authorize, choice, callback (rotation: delete + save), consent (code +
+    // session), token (take + access token) = 8.
+    assert!(writes <= 8, "{writes} writes for one login");
+}
+
+// ---------------------------------------------------------------- refusals
+
+#[tokio::test]
+async fn an_unknown_client_gets_an_error_page_and_no_redirect() {
+    let federation = Federation::start().await.unwrap();
+    let before = federation.hub_writes();
+    let page = Citizen::new()
+        .get(&federation.authorize_url(&[("client_id", "nobody")]))
+        .await;
+    assert_eq!(page.status, 400);
+    assert!(page.location.is_none());
+    assert!(page.shows("HUB-AUTHZ-CLIENT"));
+    assert_eq!(
+        federation.hub_writes(),
+        before,
+        "a refused request changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn an_unregistered_redirect_uri_gets_an_error_page_and_no_redirect() {
+    let federation = Federation::start().await.unwrap();
+    for uri in [
+        "http://localhost:8000/evil",
+        "http://localhost:8000/callback/",
+        "",
+    ] {
+        let page = Citizen::new()
+            .get(&federation.authorize_url(&[("redirect_uri", uri)]))
+            .await;
+        assert_eq!(page.status, 400, "{uri}");
+        assert!(page.location.is_none());
+        assert!(page.shows("HUB-AUTHZ-REDIRECT-URI"));
+    }
+}
+
+async fn refused_back_to_service(
+    federation: &Federation,
+    overrides: &[(&str, &str)],
+) -> BTreeMap<String, String> {
+    let before = federation.hub_writes();
+    let response = Citizen::new()
+        .get(&federation.authorize_url(overrides))
+        .await;
+    assert_eq!(response.status, 303, "{}", response.body);
+    assert!(
+        response
+            .location
+            .as_deref()
+            .unwrap()
+            .starts_with(SANDBOX_CALLBACK)
+    );
+    assert_eq!(
+        federation.hub_writes(),
+        before,
+        "a refused request changes nothing"
+    );
+    let params = response.location_params();
+    assert_eq!(params["iss"], federation.issuer);
+    params
+}
+
+#[tokio::test]
+async fn a_missing_or_short_nonce_goes_back_to_the_service_as_invalid_request() {
+    let federation = Federation::start().await.unwrap();
+    for nonce in ["", "only-21-characters-xx"] {
+        let params = refused_back_to_service(&federation, &[("nonce", nonce)]).await;
+        assert_eq!(params["error"], "invalid_request");
+        assert!(params["error_description"].contains("nonce"));
+        assert_eq!(params["state"], "state-of-the-service");
+    }
+}
+
+#[tokio::test]
+async fn a_missing_state_goes_back_to_the_service_as_invalid_request() {
+    let federation = Federation::start().await.unwrap();
+    let params = refused_back_to_service(&federation, &[("state", "")]).await;
+    assert_eq!(params["error"], "invalid_request");
+    assert!(!params.contains_key("state"));
+}
+
+#[tokio::test]
+async fn a_level_the_platform_does_not_offer_is_invalid_acr() {
+    let federation = Federation::start().await.unwrap();
+    let params = refused_back_to_service(&federation, &[("acr_values", "eidas2")]).await;
+    assert_eq!(params["error"], "invalid_acr");
+    assert_eq!(
+        params["error_description"],
+        "acr_value is not valid, should be equal one of these values, expected eidas1, got eidas2"
+    );
+}
+
+#[tokio::test]
+async fn other_bad_parameters_go_back_to_the_service() {
+    let federation = Federation::start().await.unwrap();
+    for (overrides, error) in [
+        (
+            vec![("response_type", "token")],
+            "unsupported_response_type",
+        ),
+        (vec![("scope", "profile")], "invalid_scope"),
+        (vec![("scope", "openid unknown")], "invalid_scope"),
+        (vec![("prompt", "none")], "login_required"),
+        (
+            vec![
+                ("code_challenge", "abc"),
+                ("code_challenge_method", "plain"),
+            ],
+            "invalid_request",
+        ),
+    ] {
+        let params = refused_back_to_service(&federation, &overrides).await;
+        assert_eq!(params["error"], error, "{overrides:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_bad_client_secret_or_basic_authentication_is_invalid_client() {
+    let federation = Federation::start().await.unwrap();
+    let citizen = Citizen::new();
+    let params = sandbox_login(&federation, &citizen, "impots", 1).await;
+    let code = params["code"].as_str();
+    let form = |secret| {
+        vec![
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", SANDBOX_CALLBACK),
+            ("client_id", SANDBOX_ID),
+            ("client_secret", secret),
+        ]
+    };
+    let (status, body) = redeem(&federation, &form("wrong-secret")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let basic = reqwest::Client::new()
+        .post(format!("{}/token", federation.issuer))
+        .basic_auth(SANDBOX_ID, Some(SANDBOX_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", SANDBOX_CALLBACK),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(basic.status(), 401);
+    // Refused attempts left the code usable.
+    let (status, _) = redeem(&federation, &form(SANDBOX_SECRET)).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_reused_code_is_refused_and_revokes_the_access_token_it_gave() {
+    let federation = Federation::start().await.unwrap();
+    let citizen = Citizen::new();
+    let params = sandbox_login(&federation, &citizen, "impots", 1).await;
+    let (status, tokens) = sandbox_tokens(&federation, &params["code"]).await;
+    assert_eq!(status, 200);
+    let (status, body) = sandbox_tokens(&federation, &params["code"]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let response = userinfo(&federation, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn a_code_expires_after_30_seconds_and_an_access_token_after_60() {
+    let federation = Federation::start().await.unwrap();
+    let citizen = Citizen::new();
+    let params = sandbox_login(&federation, &citizen, "impots", 1).await;
+    federation.clock.advance(31);
+    let (status, body) = sandbox_tokens(&federation, &params["code"]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+
+    let params = sandbox_login(&federation, &Citizen::new(), "impots", 1).await;
+    let (_, tokens) = sandbox_tokens(&federation, &params["code"]).await;
+    federation.clock.advance(61);
+    assert_eq!(
+        userinfo(&federation, tokens["access_token"].as_str().unwrap())
+            .await
+            .status(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn pkce_is_required_for_new_clients_and_a_wrong_verifier_is_refused() {
+    let federation = Federation::start().await.unwrap();
+    let callback = format!("{}/callback", federation.url("demo_sp"));
+    // Without a challenge, the demo service's request is refused.
+    let response = Citizen::new()
+        .get(&federation.authorize_url(&[("client_id", DEMO_SP_ID), ("redirect_uri", &callback)]))
+        .await;
+    assert_eq!(response.location_params()["error"], "invalid_request");
+    // With one, the wrong verifier is refused at the token endpoint.
+    let verifier = "a-verifier-of-at-least-forty-three-characters-123";
+    let challenge = oidc::PkceChallenge::of(verifier);
+    let authorize = federation.authorize_url(&[
+        ("client_id", DEMO_SP_ID),
+        ("redirect_uri", &callback),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ]);
+    let citizen = Citizen::new();
+    let back = citizen
+        .log_in(
+            &authorize,
+            &federation.hub,
+            "impots",
+            &federation.login_of("impots", 1),
+            PASSWORD,
+            &callback,
+        )
+        .await;
+    let code = back.location_params()["code"].clone();
+    let form = |verifier: &'static str| {
+        vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code.clone()),
+            ("redirect_uri", callback.clone()),
+            ("client_id", DEMO_SP_ID.to_owned()),
+            ("client_secret", DEMO_SP_SECRET.to_owned()),
+            ("code_verifier", verifier.to_owned()),
+        ]
+    };
+    let wrong = form("another-verifier-of-at-least-forty-three-characters");
+    let wrong: Vec<(&str, &str)> = wrong.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, body) = redeem(&federation, &wrong).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+}
+
+#[tokio::test]
+async fn the_register_refuses_unknown_near_and_deceased_identities_with_a_clear_page() {
+    let federation = Federation::start().await.unwrap();
+    let cases = [
+        ("3999999999901".to_owned(), "HUB-REGISTER-NOT-FOUND"),
+        ("3999999999902".to_owned(), "HUB-REGISTER-NEAR-MATCH"),
+        (federation.login_of("impots", 3), "HUB-REGISTER-DECEASED"),
+    ];
+    for (login, code) in cases {
+        let citizen = Citizen::new();
+        let page = citizen
+            .authenticate(
+                &federation.authorize_url(&[]),
+                &federation.hub,
+                "impots",
+                &login,
+                PASSWORD,
+                SANDBOX_CALLBACK,
+            )
+            .await;
+        assert_eq!(page.status, 403, "{login}: {}", page.body);
+        assert!(page.shows(code), "{login}: {}", page.body);
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_refused_with_a_generic_message() {
+    let federation = Federation::start().await.unwrap();
+    let citizen = Citizen::new();
+    let choice = citizen
+        .follow(
+            citizen.get(&federation.authorize_url(&[])).await,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    let csrf = choice.input("csrf").unwrap();
+    let login_page = citizen
+        .follow(
+            citizen
+                .post(
+                    &format!("{}/interaction/choose", federation.hub),
+                    &[("csrf", &csrf), ("provider", "impots")],
+                )
+                .await,
+            "",
+        )
+        .await;
+    let csrf = login_page.input("csrf").unwrap();
+    let login_url = format!("{}/login", federation.url("impots"));
+    for identifier in [federation.login_of("impots", 1), "1234567890123".to_owned()] {
+        let page = citizen
+            .post(
+                &login_url,
+                &[
+                    ("csrf", &csrf),
+                    ("identifier", &identifier),
+                    ("password", "wrong-password-1"),
+                ],
+            )
+            .await;
+        assert!(
+            page.shows("Identifiant ou mot de passe incorrect."),
+            "{}",
+            page.body
+        );
+    }
+    let page = citizen
+        .post(
+            &login_url,
+            &[
+                ("csrf", &csrf),
+                ("identifier", "12"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert!(page.shows("13 chiffres"));
+    let page = citizen
+        .post(
+            &login_url,
+            &[
+                ("csrf", "forged"),
+                ("identifier", "12"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 403);
+}
+
+// ------------------------------------------- the hub as a relying party
+
+/// Logs in through the rogue provider; returns the last page shown.
+async fn through_rogue(federation: &Federation, mode: RogueMode) -> testkit::Response {
+    federation.rogue.set_mode(mode);
+    let citizen = Citizen::new();
+    let choice = citizen
+        .follow(
+            citizen.get(&federation.authorize_url(&[])).await,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    let csrf = choice.input("csrf").unwrap();
+    let chosen = citizen
+        .post(
+            &format!("{}/interaction/choose", federation.hub),
+            &[("csrf", &csrf), ("provider", "rogue")],
+        )
+        .await;
+    citizen.follow(chosen, SANDBOX_CALLBACK).await
+}
+
+#[tokio::test]
+async fn the_hub_accepts_an_honest_rogue_login_so_the_refusals_below_are_meaningful() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .try_init();
+    let federation = Federation::start().await.unwrap();
+    let page = through_rogue(&federation, RogueMode::Honest).await;
+    assert!(page.shows("Continuer sur"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn the_hub_refuses_a_tampered_id_token_signature() {
+    let federation = Federation::start().await.unwrap();
+    let page = through_rogue(&federation, RogueMode::TamperedSignature).await;
+    assert!(page.shows("HUB-PROVIDER-TOKENS"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn the_hub_refuses_an_id_token_of_another_issuer() {
+    let federation = Federation::start().await.unwrap();
+    let page = through_rogue(&federation, RogueMode::WrongIssuer).await;
+    assert!(page.shows("HUB-PROVIDER-TOKENS"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn the_hub_refuses_an_id_token_with_another_nonce() {
+    let federation = Federation::start().await.unwrap();
+    let page = through_rogue(&federation, RogueMode::WrongNonce).await;
+    assert!(page.shows("HUB-PROVIDER-TOKENS"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn an_unknown_kid_makes_the_hub_refetch_the_keys_once_then_refuse() {
+    let federation = Federation::start().await.unwrap();
+    through_rogue(&federation, RogueMode::Honest).await;
+    assert_eq!(federation.rogue.jwks_fetches(), 1, "keys are cached");
+    let page = through_rogue(&federation, RogueMode::UnknownKid).await;
+    assert!(page.shows("HUB-PROVIDER-TOKENS"), "{}", page.body);
+    assert_eq!(
+        federation.rogue.jwks_fetches(),
+        1,
+        "no refetch within a minute of the last one"
+    );
+    federation.clock.advance(61);
+    through_rogue(&federation, RogueMode::UnknownKid).await;
+    assert_eq!(
+        federation.rogue.jwks_fetches(),
+        2,
+        "one refetch for the unknown kid"
+    );
+}
+
+#[tokio::test]
+async fn a_provider_error_brings_the_citizen_back_to_the_choice_with_a_banner() {
+    let federation = Federation::start().await.unwrap();
+    let page = through_rogue(&federation, RogueMode::ErrorAnswer).await;
+    assert!(page.shows("Choisissez un compte"), "{}", page.body);
+    assert!(
+        page.shows("La connexion à Fournisseur piégé n&#39;a pas été possible"),
+        "{}",
+        page.body
+    );
+}
+
+#[tokio::test]
+async fn a_level_the_provider_is_not_configured_for_is_refused() {
+    let federation = Federation::start().await.unwrap();
+    let page = through_rogue(&federation, RogueMode::TooHighAcr).await;
+    assert!(page.shows("Choisissez un compte"), "{}", page.body);
+    assert!(page.shows("n&#39;a pas été possible"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn a_callback_for_another_provider_than_the_one_chosen_is_refused() {
+    let federation = Federation::start().await.unwrap();
+    let citizen = Citizen::new();
+    let choice = citizen
+        .follow(
+            citizen.get(&federation.authorize_url(&[])).await,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    let csrf = choice.input("csrf").unwrap();
+    let chosen = citizen
+        .post(
+            &format!("{}/interaction/choose", federation.hub),
+            &[("csrf", &csrf), ("provider", "impots")],
+        )
+        .await;
+    let state = url::Url::parse(chosen.location.as_deref().unwrap())
+        .unwrap()
+        .query_pairs()
+        .find(|(name, _)| name == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    // A code arriving at the ameli callback with impots' state: mix-up.
+    let page = citizen
+        .get(&format!(
+            "{}/api/v2/oidc-callback/ameli?code=x&state={state}",
+            federation.hub
+        ))
+        .await;
+    assert_eq!(page.status, 400);
+    assert!(page.shows("HUB-CALLBACK"));
+}
+
+#[tokio::test]
+async fn the_discovery_document_is_stable() {
+    let federation = Federation::start().await.unwrap();
+    let text = reqwest::get(format!(
+        "{}/.well-known/openid-configuration",
+        federation.issuer
+    ))
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    let text = text.replace(&federation.hub, "http://hub.test");
+    let document: Value = serde_json::from_str(&text).unwrap();
+    insta::assert_json_snapshot!("discovery", document);
+}
+
+#[tokio::test]
+async fn token_endpoint_errors_are_rfc_6749_json() {
+    let federation = Federation::start().await.unwrap();
+    let (status, body) = redeem(
+        &federation,
+        &[
+            ("grant_type", "password"),
+            ("client_id", SANDBOX_ID),
+            ("client_secret", SANDBOX_SECRET),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400);
+    insta::assert_json_snapshot!("token_unsupported_grant_type", body);
+    let (status, body) = redeem(
+        &federation,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", "garbage"),
+            ("client_id", SANDBOX_ID),
+            ("client_secret", SANDBOX_SECRET),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400);
+    insta::assert_json_snapshot!("token_invalid_code", body);
+}
