@@ -192,29 +192,28 @@ fn print_demo(config: &Config, running: &Running, data: &Path) {
             println!("  {}  {}", account.login, account.label);
         }
     }
-    if let Some(hub) = &config.hub {
-        if let Some(sandbox) = hub
+    if let Some(hub) = &config.hub
+        && let Some(sandbox) = hub
             .services
             .iter()
             .find(|service| service.client_id == "sandbox")
-        {
-            println!(
-                "\nBac à sable pour votre propre service (FranceConnect v2 : changez seulement l'URL de base) :"
-            );
-            println!("  issuer         {}", hub.issuer());
-            println!(
-                "  discovery      {}/.well-known/openid-configuration",
-                hub.issuer()
-            );
-            println!("  client_id      {}", sandbox.client_id);
-            println!(
-                "  client_secret  {}",
-                sandbox.client_secret.as_deref().unwrap_or("(hash only)")
-            );
-            println!("  redirect_uris  {}", sandbox.redirect_uris.join(" "));
-            println!("  scopes         {}", sandbox.scopes.join(" "));
-            println!("  acr_values     eidas1   (PKCE facultatif, client_secret_post)");
-        }
+    {
+        println!(
+            "\nBac à sable pour votre propre service (FranceConnect v2 : changez seulement l'URL de base) :"
+        );
+        println!("  issuer         {}", hub.issuer());
+        println!(
+            "  discovery      {}/.well-known/openid-configuration",
+            hub.issuer()
+        );
+        println!("  client_id      {}", sandbox.client_id);
+        println!(
+            "  client_secret  {}",
+            sandbox.client_secret.as_deref().unwrap_or("(hash only)")
+        );
+        println!("  redirect_uris  {}", sandbox.redirect_uris.join(" "));
+        println!("  scopes         {}", sandbox.scopes.join(" "));
+        println!("  acr_values     eidas1   (PKCE facultatif, client_secret_post)");
     }
     println!(
         "\nDonnées : {} (SQLite, clés). Arrêt : Ctrl+C.",

@@ -1,6 +1,11 @@
 //! The federation end to end, through real listening servers: service → hub
 //! → identity provider → hub → service → token → userinfo, and one test per
 //! check that must refuse.
+#![expect(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "test code: a failure is a failed test"
+)]
 
 use std::collections::BTreeMap;
 
@@ -818,4 +823,70 @@ async fn token_endpoint_errors_are_rfc_6749_json() {
     .await;
     assert_eq!(status, 400);
     insta::assert_json_snapshot!("token_invalid_code", body);
+}
+
+// ------------------------------------------------------- interoperability
+
+/// The certified client library openid-client (npm) logs in as the sandbox
+/// service: discovery, PKCE, `iss` in the callback (RFC 9207), code
+/// exchange, ID token validation with its signature, signed userinfo.
+#[tokio::test]
+async fn the_openid_client_library_completes_a_login_and_validates_the_tokens() {
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+
+    let federation = Federation::start().await.unwrap();
+    let interop = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop");
+    assert!(
+        interop.join("node_modules/openid-client").exists(),
+        "node packages missing: run ./scripts/test (it runs npm ci in interop/)"
+    );
+    let mut node = tokio::process::Command::new("node")
+        .arg("openid-client.mjs")
+        .args([
+            federation.issuer.as_str(),
+            SANDBOX_ID,
+            SANDBOX_SECRET,
+            SANDBOX_CALLBACK,
+        ])
+        .current_dir(&interop)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node is installed (./scripts/test installs it)");
+    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+    let authorize = first["authorization_url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{first}"));
+
+    let citizen = Citizen::new();
+    let login = federation.login_of("impots", 1);
+    let back = citizen
+        .log_in(
+            authorize,
+            &federation.hub,
+            "impots",
+            &login,
+            PASSWORD,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    let mut stdin = node.stdin.take().unwrap();
+    stdin
+        .write_all(format!("{}\n", back.location.unwrap()).as_bytes())
+        .await
+        .unwrap();
+    stdin.flush().await.unwrap();
+
+    let result: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+    assert!(
+        result.get("error").is_none(),
+        "openid-client refused: {result}"
+    );
+    assert_eq!(result["id_token_claims"]["iss"], federation.issuer.as_str());
+    assert_eq!(result["id_token_claims"]["acr"], "eidas1");
+    assert_eq!(result["userinfo"]["family_name"], "DUPONT");
+    assert_eq!(result["userinfo"]["sub"], result["id_token_claims"]["sub"]);
+    assert!(node.wait().await.unwrap().success());
 }

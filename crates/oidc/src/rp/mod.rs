@@ -394,10 +394,10 @@ impl RelyingParty {
         let now = self.clock.now();
         {
             let cache = self.keys.read().await;
-            if let Some(keys) = &cache.keys {
-                if !refresh || now - cache.fetched_at < KEY_REFETCH_SECS {
-                    return Ok(keys.clone());
-                }
+            if let Some(keys) = &cache.keys
+                && (!refresh || now - cache.fetched_at < KEY_REFETCH_SECS)
+            {
+                return Ok(keys.clone());
             }
         }
         let metadata = self.metadata().await?;
