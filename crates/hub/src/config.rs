@@ -207,7 +207,10 @@ impl ServiceConfig {
             (Some(secret), None, None) => {
                 ClientAuth::SecretPost(ClientSecret::Plain(Secret::new(secret.clone())))
             }
-            (None, Some(hash), None) => ClientAuth::SecretPost(ClientSecret::Argon2(hash.clone())),
+            (None, Some(hash), None) => ClientAuth::SecretPost(
+                ClientSecret::argon2(hash)
+                    .map_err(|error| bad(format!("{path}.client_secret_hash"), error))?,
+            ),
             (None, None, Some(jwks)) => ClientAuth::PrivateKeyJwt(
                 PublicKeySet::from_json(jwks)
                     .map_err(|error| bad(format!("{path}.jwks"), error.to_string()))?,

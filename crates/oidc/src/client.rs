@@ -41,6 +41,27 @@ pub enum ClientSecret {
 }
 
 impl ClientSecret {
+    /// An Argon2id PHC string, checked to be one.
+    pub fn argon2(phc: &str) -> Result<Self, String> {
+        match PasswordHash::new(phc) {
+            Ok(hash) if hash.algorithm.as_str() == "argon2id" => Ok(Self::Argon2(phc.to_owned())),
+            _ => Err("is not an Argon2id PHC string ($argon2id$v=19$…)".to_owned()),
+        }
+    }
+
+    /// Hashes a secret with Argon2id (OWASP parameters, random salt), for
+    /// `client_secret_hash` in the config.
+    pub fn hash(secret: &str) -> Result<String, String> {
+        use argon2::PasswordHasher as _;
+        let salt = argon2::password_hash::SaltString::generate(
+            &mut argon2::password_hash::rand_core::OsRng,
+        );
+        Argon2::default()
+            .hash_password(secret.as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|error| error.to_string())
+    }
+
     /// Whether `candidate` is the secret.
     pub fn matches(&self, candidate: &str) -> bool {
         match self {
@@ -154,6 +175,13 @@ mod tests {
         assert!(secret.matches("s3cret"));
         assert!(!secret.matches("s3creT"));
         assert!(!ClientSecret::Argon2("garbage".into()).matches("s3cret"));
+    }
+
+    #[test]
+    fn a_hash_made_for_the_config_is_accepted_by_it() {
+        let phc = ClientSecret::hash("s3cret").unwrap();
+        assert!(ClientSecret::argon2(&phc).unwrap().matches("s3cret"));
+        assert!(ClientSecret::argon2("$pbkdf2$x").is_err());
     }
 
     #[test]

@@ -72,10 +72,9 @@ pub struct RegisterConfig {
 /// `[listen]`: bind addresses by part (`hub`, `register`, `demo_sp`, or a
 /// password provider's id).
 #[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(transparent)]
 pub struct ListenConfig {
     /// Part → address.
-    #[serde(flatten)]
     pub parts: std::collections::BTreeMap<String, SocketAddr>,
 }
 
@@ -147,6 +146,16 @@ impl Config {
                 path: "register.public_url".into(),
                 message,
             })?;
+        }
+        for name in self.listen.parts.keys() {
+            let known = matches!(name.as_str(), "hub" | "register" | "demo_sp")
+                || self.idp_password.iter().any(|idp| &idp.id == name);
+            if !known {
+                return Err(ConfigError {
+                    path: format!("listen.{name}"),
+                    message: "is not a part of this config".into(),
+                });
+            }
         }
         if !(1..=1_000_000).contains(&self.population.size) {
             return Err(ConfigError {

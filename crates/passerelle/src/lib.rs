@@ -2,6 +2,7 @@
 //! `testkit` runs exactly what `passerelle demo` runs.
 
 pub mod config;
+pub mod docs;
 pub mod federation;
 pub mod keys;
 

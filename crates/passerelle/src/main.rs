@@ -37,6 +37,8 @@ enum Command {
     Register(PartArgs),
     /// Run the demo service of a config file.
     DemoSp(PartArgs),
+    /// Hash a client secret read on standard input, for `client_secret_hash`.
+    HashSecret,
     /// Check a config file and exit.
     Check {
         /// The config file.
@@ -129,6 +131,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 config.demo_sp.is_some()
             })
             .await
+        }
+        Command::HashSecret => {
+            let mut secret = String::new();
+            std::io::stdin().read_line(&mut secret)?;
+            let secret = secret.trim_end_matches(['\r', '\n']);
+            anyhow::ensure!(
+                secret.len() >= 32,
+                "a client secret needs at least 32 characters"
+            );
+            println!(
+                "{}",
+                oidc::ClientSecret::hash(secret).map_err(anyhow::Error::msg)?
+            );
+            Ok(())
         }
         Command::Check { config } => {
             Config::load(&config, env())?;

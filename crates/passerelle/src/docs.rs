@@ -1,0 +1,86 @@
+//! The generated documents: docs/errors.md from the apps' error catalogues,
+//! docs/config.md from config/example.toml. A test fails when either is
+//! stale; `PASSERELLE_UPDATE_DOCS=1 cargo test -p passerelle docs` rewrites them.
+
+/// docs/errors.md.
+pub fn errors_md() -> String {
+    let mut text = String::from(
+        "# Error pages\n\n\
+         Generated from the error catalogues of the apps (`hub::errors::CATALOGUE`,\n\
+         `idp_password::errors::CATALOGUE`); a test fails when this file is stale.\n\n\
+         A page error shows its code to the citizen, who can quote it to support. Protocol\n\
+         errors sent to services (`error`, `error_description`, `state`, `iss` on the\n\
+         redirect; RFC 6749 JSON from the token endpoint) are not pages and are not listed here.\n\n",
+    );
+    let mut section = |title: &str, rows: Vec<(&str, u16, &str, &str)>| {
+        text.push_str(&format!(
+            "## {title}\n\n| code | HTTP | title | message |\n|---|---|---|---|\n"
+        ));
+        for (code, status, page_title, message) in rows {
+            text.push_str(&format!(
+                "| `{code}` | {status} | {page_title} | {message} |\n"
+            ));
+        }
+        text.push('\n');
+    };
+    section(
+        "Hub",
+        hub::errors::CATALOGUE
+            .iter()
+            .map(|(_, code, status, title, message)| (*code, *status, *title, *message))
+            .collect(),
+    );
+    section(
+        "Password identity providers",
+        idp_password::errors::CATALOGUE
+            .iter()
+            .map(|(_, code, status, title, message)| (*code, *status, *title, *message))
+            .collect(),
+    );
+    text
+}
+
+/// docs/config.md.
+pub fn config_md() -> String {
+    format!(
+        "# Configuration\n\n\
+         Generated from `config/example.toml`, which documents every setting; a test fails\n\
+         when this file is stale. `config/demo.toml` is what `passerelle demo` runs.\n\n\
+         - One TOML file configures any subset of the parts; unknown keys are refused.\n\
+         - A bad value stops the process and names its path, e.g. `bad setting hub.services[0].scopes: unknown scope nope`.\n\
+         - Any key can be set from the environment: `PASSERELLE__<TABLE>__<KEY>=value`\n  \
+           (`PASSERELLE__HUB__SESSION_TTL_SECS=600`, `PASSERELLE__LISTEN__HUB=0.0.0.0:8080`).\n\
+         - `passerelle check --config FILE` checks a file and exits.\n\n\
+         ```toml\n{}```\n",
+        include_str!("../../../config/example.toml")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    fn check(path: &str, expected: &str) {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(path);
+        if std::env::var_os("PASSERELLE_UPDATE_DOCS").is_some() {
+            std::fs::write(&file, expected).unwrap();
+        }
+        let actual = std::fs::read_to_string(&file).unwrap_or_default();
+        assert!(
+            actual == expected,
+            "{path} is stale: run PASSERELLE_UPDATE_DOCS=1 cargo test -p passerelle docs"
+        );
+    }
+
+    #[test]
+    fn docs_errors_md_lists_every_error_page() {
+        check("docs/errors.md", &super::errors_md());
+    }
+
+    #[test]
+    fn docs_config_md_shows_every_setting() {
+        check("docs/config.md", &super::config_md());
+    }
+}
