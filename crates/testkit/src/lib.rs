@@ -66,6 +66,11 @@ impl Federation {
     /// Starts the demo federation (a smaller one: 200 citizens, 6 accounts
     /// per provider) plus the rogue provider, known to the hub as `rogue`.
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with("").await
+    }
+
+    /// Starts it with more config appended (extra `[[hub.services]]`…).
+    pub async fn start_with(extra_toml: &str) -> anyhow::Result<Self> {
         let mut listeners = BTreeMap::new();
         let mut text = passerelle::DEMO_CONFIG
             .replace("size = 1000", "size = 200")
@@ -86,6 +91,7 @@ impl Federation {
             rogue.url()
         ));
         urls.insert("rogue".into(), rogue.url().to_owned());
+        text.push_str(extra_toml);
         let config = Config::parse(&text, [])?;
         let options = Options {
             data_dir: None,

@@ -890,3 +890,215 @@ async fn the_openid_client_library_completes_a_login_and_validates_the_tokens() 
     assert_eq!(result["userinfo"]["sub"], result["id_token_claims"]["sub"]);
     assert!(node.wait().await.unwrap().success());
 }
+
+// ------------------------------------------------- client registrations
+
+const CLIENTS_CALLBACK: &str = "https://service.example.fr/callback";
+
+/// Extra services: one authenticating with `private_key_jwt`, one with
+/// RS256 tokens, one with HS256 tokens (FranceConnect legacy), and a second
+/// client of the sandbox's entity.
+fn extra_services(jwks: &str) -> String {
+    let service = |id: &str, auth: &str, extra: &str| {
+        format!(
+            "\n[[hub.services]]\nclient_id = \"{id}\"\n{auth}\nname = \"{id}\"\nredirect_uris = [\"{CLIENTS_CALLBACK}\"]\nscopes = [\"openid\", \"identite_pivot\", \"email\", \"preferred_username\"]\nrequire_pkce = false\n{extra}\n"
+        )
+    };
+    let secret = "client_secret = \"a-secret-of-at-least-32-characters-000\"";
+    [
+        service("jwt-client", &format!("jwks = '{jwks}'"), ""),
+        service("rs256-client", secret, "signing_alg = \"RS256\""),
+        service("hs256-client", secret, "signing_alg = \"HS256\""),
+        service("sandbox-app", secret, "entity_id = \"sandbox\""),
+    ]
+    .concat()
+}
+
+async fn code_for(federation: &Federation, client_id: &str, redirect_uri: &str) -> String {
+    let authorize =
+        federation.authorize_url(&[("client_id", client_id), ("redirect_uri", redirect_uri)]);
+    let citizen = Citizen::new();
+    let login = federation.login_of("impots", 1);
+    let back = citizen
+        .log_in(
+            &authorize,
+            &federation.hub,
+            "impots",
+            &login,
+            PASSWORD,
+            redirect_uri,
+        )
+        .await;
+    back.location_params()["code"].clone()
+}
+
+fn assertion(
+    key: &jose::SigningKey,
+    client_id: &str,
+    audience: &str,
+    jti: &str,
+    now: i64,
+) -> String {
+    let claims = serde_json::json!({"iss": client_id, "sub": client_id, "aud": audience, "jti": jti, "exp": now + 60, "iat": now});
+    jose::sign(claims.as_object().unwrap(), key, "JWT").unwrap()
+}
+
+#[tokio::test]
+async fn a_client_authenticates_with_private_key_jwt_and_an_assertion_cannot_be_replayed() {
+    let key = jose::SigningKey::generate(jose::Alg::ES256).unwrap();
+    let jwks = jose::KeySet::new(vec![key.clone()])
+        .unwrap()
+        .public()
+        .unwrap()
+        .to_json()
+        .to_string();
+    let federation = Federation::start_with(&extra_services(&jwks))
+        .await
+        .unwrap();
+    let now = 1_800_000_000;
+    let token_endpoint = format!("{}/token", federation.issuer);
+    let type_ = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+    let signed = assertion(&key, "jwt-client", &token_endpoint, "jti-1", now);
+    let code = code_for(&federation, "jwt-client", CLIENTS_CALLBACK).await;
+    let form = |code: &str, assertion: &str| {
+        vec![
+            ("grant_type".to_owned(), "authorization_code".to_owned()),
+            ("code".to_owned(), code.to_owned()),
+            ("redirect_uri".to_owned(), CLIENTS_CALLBACK.to_owned()),
+            ("client_assertion_type".to_owned(), type_.to_owned()),
+            ("client_assertion".to_owned(), assertion.to_owned()),
+        ]
+    };
+    let post = |form: Vec<(String, String)>| {
+        let endpoint = token_endpoint.clone();
+        async move {
+            reqwest::Client::new()
+                .post(endpoint)
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // A foreign key's assertion is refused and leaves the code usable.
+    let stranger = jose::SigningKey::generate(jose::Alg::ES256).unwrap();
+    let refused = post(form(
+        &code,
+        &assertion(&stranger, "jwt-client", &token_endpoint, "jti-0", now),
+    ))
+    .await;
+    assert_eq!(refused.status(), 401);
+    let accepted = post(form(&code, &signed)).await;
+    assert_eq!(accepted.status(), 200);
+    // The same assertion again, even with a fresh code: the jti was used.
+    let code = code_for(&federation, "jwt-client", CLIENTS_CALLBACK).await;
+    let replayed = post(form(&code, &signed)).await;
+    assert_eq!(replayed.status(), 401);
+    let body: Value = replayed.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_client");
+}
+
+#[tokio::test]
+async fn id_tokens_are_signed_with_the_algorithm_each_client_registered() {
+    let federation = Federation::start_with(&extra_services("{\"keys\":[]}"))
+        .await
+        .unwrap();
+    let secret = "a-secret-of-at-least-32-characters-000";
+    for (client_id, alg) in [("rs256-client", "RS256"), ("hs256-client", "HS256")] {
+        let code = code_for(&federation, client_id, CLIENTS_CALLBACK).await;
+        let (status, tokens) = redeem(
+            &federation,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", CLIENTS_CALLBACK),
+                ("client_id", client_id),
+                ("client_secret", secret),
+            ],
+        )
+        .await;
+        assert_eq!(status, 200, "{tokens}");
+        let id_token = tokens["id_token"].as_str().unwrap();
+        assert_eq!(jose::peek_header(id_token).unwrap().alg.as_str(), alg);
+        let claims = match alg {
+            "HS256" => jose::verify_hmac(id_token, secret.as_bytes()).unwrap(),
+            _ => jose::verify(id_token, &hub_keys(&federation).await, &[jose::Alg::RS256]).unwrap(),
+        };
+        assert_eq!(claims["aud"], client_id);
+    }
+}
+
+#[tokio::test]
+async fn two_clients_of_one_entity_share_the_sub() {
+    let federation = Federation::start_with(&extra_services("{\"keys\":[]}"))
+        .await
+        .unwrap();
+    let (at_sandbox, _) = full_login(&federation, "impots", 1).await;
+    let code = code_for(&federation, "sandbox-app", CLIENTS_CALLBACK).await;
+    let (status, tokens) = redeem(
+        &federation,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CLIENTS_CALLBACK),
+            ("client_id", "sandbox-app"),
+            ("client_secret", "a-secret-of-at-least-32-characters-000"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let claims = jose::verify(
+        tokens["id_token"].as_str().unwrap(),
+        &hub_keys(&federation).await,
+        &[jose::Alg::ES256],
+    )
+    .unwrap();
+    assert_eq!(claims["sub"], at_sandbox["sub"]);
+}
+
+#[tokio::test]
+async fn the_authorize_endpoint_accepts_post_and_a_revoked_token_no_longer_reads_userinfo() {
+    let federation = Federation::start().await.unwrap();
+    let citizen = Citizen::new();
+    let url = url::Url::parse(&federation.authorize_url(&[])).unwrap();
+    let form: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let choice = citizen
+        .follow(
+            citizen
+                .post(&format!("{}/authorize", federation.issuer), &form)
+                .await,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    assert!(choice.shows("Choisissez un compte"), "{}", choice.body);
+
+    let params = sandbox_login(&federation, &Citizen::new(), "impots", 1).await;
+    let (_, tokens) = sandbox_tokens(&federation, &params["code"]).await;
+    let access_token = tokens["access_token"].as_str().unwrap();
+    let revoke = |secret: &'static str| {
+        let endpoint = format!("{}/token/revocation", federation.issuer);
+        let token = access_token.to_owned();
+        async move {
+            reqwest::Client::new()
+                .post(endpoint)
+                .form(&[
+                    ("token", token.as_str()),
+                    ("client_id", SANDBOX_ID),
+                    ("client_secret", secret),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(revoke("wrong").await, 401);
+    assert_eq!(
+        userinfo(&federation, access_token).await.status(),
+        200,
+        "a refused revocation changes nothing"
+    );
+    assert_eq!(revoke(SANDBOX_SECRET).await, 200);
+    assert_eq!(userinfo(&federation, access_token).await.status(), 401);
+}
