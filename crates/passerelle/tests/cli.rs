@@ -1,0 +1,57 @@
+//! The binary as an operator runs it.
+#![expect(clippy::unwrap_used, reason = "test code: a failure is a failed test")]
+
+use std::process::Command;
+
+fn config_file(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("passerelle-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("config.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn run(args: &[&str]) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_passerelle"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_bad_setting_stops_the_process_and_names_its_path() {
+    let bad = passerelle::DEMO_CONFIG.replacen(
+        "redirect_uris = [\"http://127.0.0.1:7084/callback\"]",
+        "redirect_uris = [\"/callback\"]",
+        1,
+    );
+    let path = config_file("bad", &bad);
+    for command in ["check", "hub"] {
+        let (ok, stderr) = run(&[command, "--config", path.to_str().unwrap()]);
+        assert!(!ok, "{command} must fail");
+        assert!(
+            stderr.contains("hub.services[0].redirect_uris[0]"),
+            "{command}: {stderr}"
+        );
+    }
+    let (ok, stderr) = run(&[
+        "check",
+        "--config",
+        config_file("typo", "[hub]\npublic_urll = \"x\"\n")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(stderr.contains("unknown field"), "{stderr}");
+}
+
+#[test]
+fn the_example_config_checks_clean() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/example.toml");
+    let (ok, stderr) = run(&["check", "--config", example]);
+    assert!(ok, "{stderr}");
+}
