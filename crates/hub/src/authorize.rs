@@ -8,7 +8,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use oidc::Acr;
-use oidc::op::{AuthorizeError, Params};
+use oidc::op::Params;
 use web::{Page, Session};
 
 use crate::errors::HubError;
@@ -35,28 +35,15 @@ async fn authorize(hub: &Hub, headers: &HeaderMap, raw: &[u8]) -> Response {
     };
     let request = match hub.provider.parse_authorize(&params) {
         Ok(request) => request,
-        Err(AuthorizeError::Page { check, error }) => {
-            tracing::info!(check, error = %error, "authorize refused with a page");
-            let page = if check == "check_client" {
-                HubError::UnknownClient
-            } else {
-                HubError::BadRedirectUri
-            };
-            return page.into_response();
-        }
-        Err(AuthorizeError::Redirect {
-            check,
-            error,
-            redirect_uri,
-            state,
-        }) => {
-            tracing::info!(check, error = %error, "authorize refused back to the service");
-            return Redirect::to(&hub.provider.error_redirect(
-                &redirect_uri,
-                state.as_deref(),
-                &error,
-            ))
-            .into_response();
+        Err(refused) => {
+            return web::answer_refused_authorize(&hub.provider, refused, |check| {
+                let page = if check == "check_client" {
+                    HubError::UnknownClient
+                } else {
+                    HubError::BadRedirectUri
+                };
+                page.into_response()
+            });
         }
     };
     let loaded = match hub.sessions.load::<SessionData>(headers).await {
@@ -136,14 +123,7 @@ const LAST_PROVIDER_COOKIE: &str = "passerelle_last_provider";
 
 /// The last provider used in this browser.
 pub fn last_provider(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == LAST_PROVIDER_COOKIE)
-        .map(|(_, value)| value.to_owned())
+    web::cookie_value(headers, LAST_PROVIDER_COOKIE)
 }
 
 /// The `Set-Cookie` remembering the provider for a year.

@@ -91,18 +91,7 @@ impl Hub {
             .enumerate()
             .map(|(index, service)| service.client(&format!("hub.services[{index}]")))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut acr_offered = config.acr_offered.clone();
-        acr_offered.sort();
-        let settings = ProviderSettings {
-            issuer: config.issuer(),
-            code_ttl_secs: 30,
-            access_token_ttl_secs: 60,
-            id_token_ttl_secs: 60,
-            min_nonce_len: 22,
-            default_acr: acr_offered.first().copied().unwrap_or(Acr::Eidas1),
-            acr_offered,
-            require_acr_values: false,
-        };
+        let settings = ProviderSettings::franceconnect(config.issuer(), config.acr_offered.clone());
         let provider = Provider::new(
             settings,
             clients,

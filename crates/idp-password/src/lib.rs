@@ -86,16 +86,7 @@ impl PasswordProvider {
                 }
             })
             .collect();
-        let settings = ProviderSettings {
-            issuer: config.public_url.clone(),
-            code_ttl_secs: 30,
-            access_token_ttl_secs: 60,
-            id_token_ttl_secs: 60,
-            min_nonce_len: 22,
-            acr_offered: vec![config.acr],
-            default_acr: config.acr,
-            require_acr_values: false,
-        };
+        let settings = ProviderSettings::franceconnect(config.public_url.clone(), vec![config.acr]);
         let provider = Provider::new(
             settings,
             clients,

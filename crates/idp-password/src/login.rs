@@ -9,7 +9,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use oidc::Identity;
-use oidc::op::{AuthorizationRequest, AuthorizeError, Grant, Params};
+use oidc::op::{AuthorizationRequest, Grant, Params};
 use serde::{Deserialize, Serialize};
 use store::AccountStatus;
 use web::{Page, Session};
@@ -39,28 +39,15 @@ pub async fn authorize(
     };
     let request = match idp.provider.parse_authorize(&params) {
         Ok(request) => request,
-        Err(AuthorizeError::Page { check, error }) => {
-            tracing::info!(check, %error, "authorize refused with a page");
-            let page = if check == "check_client" {
-                IdpError::UnknownClient
-            } else {
-                IdpError::BadRedirectUri
-            };
-            return page.into_response();
-        }
-        Err(AuthorizeError::Redirect {
-            check,
-            error,
-            redirect_uri,
-            state,
-        }) => {
-            tracing::info!(check, %error, "authorize refused back to the client");
-            return Redirect::to(&idp.provider.error_redirect(
-                &redirect_uri,
-                state.as_deref(),
-                &error,
-            ))
-            .into_response();
+        Err(refused) => {
+            return web::answer_refused_authorize(&idp.provider, refused, |check| {
+                let page = if check == "check_client" {
+                    IdpError::UnknownClient
+                } else {
+                    IdpError::BadRedirectUri
+                };
+                page.into_response()
+            });
         }
     };
     // Every login asks for the password again (the hub always sends

@@ -12,5 +12,5 @@ mod session;
 pub use error_page::{ErrorPage, oauth_json_error};
 pub use headers::{no_store, security_headers};
 pub use layout::{Page, STYLESHEET, STYLESHEET_PATH, escape, stylesheet};
-pub use op_routes::op_routes;
-pub use session::{Session, SessionError, SessionManager};
+pub use op_routes::{answer_refused_authorize, op_routes};
+pub use session::{Session, SessionError, SessionManager, cookie_value};

@@ -8,9 +8,10 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Redirect;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use oidc::op::{Params, Provider};
+use oidc::op::{AuthorizeError, Params, Provider};
 
 use crate::error_page::oauth_json_error;
 
@@ -112,5 +113,31 @@ async fn revocation(
     match result {
         Ok(()) => StatusCode::OK.into_response(),
         Err(error) => oauth_json_error(&error),
+    }
+}
+
+/// Answers a refused authorize request: the app's own page (chosen by the
+/// failed check) while the client or its redirect URI is unverified, else a
+/// redirect to the client with the error (RFC 6749 §4.1.2.1).
+pub fn answer_refused_authorize(
+    provider: &Provider,
+    refused: AuthorizeError,
+    page: impl FnOnce(&'static str) -> Response,
+) -> Response {
+    match refused {
+        AuthorizeError::Page { check, error } => {
+            tracing::info!(check, %error, "authorize refused with a page");
+            page(check)
+        }
+        AuthorizeError::Redirect {
+            check,
+            error,
+            redirect_uri,
+            state,
+        } => {
+            tracing::info!(check, %error, "authorize refused back to the client");
+            Redirect::to(&provider.error_redirect(&redirect_uri, state.as_deref(), &error))
+                .into_response()
+        }
     }
 }

@@ -58,6 +58,26 @@ pub struct ProviderSettings {
     pub require_acr_values: bool,
 }
 
+impl ProviderSettings {
+    /// FranceConnect's lifetimes and rules (code 30 s, tokens 60 s, nonce of
+    /// 22 characters or more), for `issuer` offering `acr_offered`; the
+    /// lowest level offered is the default.
+    pub fn franceconnect(issuer: String, mut acr_offered: Vec<Acr>) -> Self {
+        acr_offered.sort();
+        acr_offered.dedup();
+        Self {
+            issuer,
+            code_ttl_secs: 30,
+            access_token_ttl_secs: 60,
+            id_token_ttl_secs: 60,
+            min_nonce_len: 22,
+            default_acr: acr_offered.first().copied().unwrap_or(Acr::Eidas1),
+            acr_offered,
+            require_acr_values: false,
+        }
+    }
+}
+
 /// What the app decided at the end of an interaction: who the person is
 /// for this client, at which level, and what is released.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
