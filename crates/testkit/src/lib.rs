@@ -16,7 +16,7 @@ mod rogue;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub use citizen::{Citizen, Response};
+pub use citizen::{Citizen, Response, absolute};
 use oidc::FakeClock;
 use passerelle::{Config, Options, Running};
 pub use rogue::{RogueMode, RogueProvider};
@@ -52,6 +52,8 @@ pub struct Federation {
     pub rogue: RogueProvider,
     /// The config it runs.
     pub config: Config,
+    /// Where its data is, when on disk.
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 const DEMO_PORTS: [(&str, &str); 5] = [
@@ -71,6 +73,18 @@ impl Federation {
 
     /// Starts it with more config appended (extra `[[hub.services]]`…).
     pub async fn start_with(extra_toml: &str) -> anyhow::Result<Self> {
+        Self::start_in(extra_toml, None).await
+    }
+
+    /// Starts it with its data (SQLite files, keys) in `dir`, as the demo runs.
+    pub async fn start_on_disk(dir: &std::path::Path) -> anyhow::Result<Self> {
+        Self::start_in("", Some(dir.to_path_buf())).await
+    }
+
+    async fn start_in(
+        extra_toml: &str,
+        data_dir: Option<std::path::PathBuf>,
+    ) -> anyhow::Result<Self> {
         let mut listeners = BTreeMap::new();
         let mut text = passerelle::DEMO_CONFIG
             .replace("size = 1000", "size = 200")
@@ -94,7 +108,7 @@ impl Federation {
         text.push_str(extra_toml);
         let config = Config::parse(&text, [])?;
         let options = Options {
-            data_dir: None,
+            data_dir: data_dir.clone(),
             clock: Arc::new(clock.clone()),
             listeners,
         };
@@ -107,7 +121,36 @@ impl Federation {
             urls,
             rogue,
             config,
+            data_dir,
         })
+    }
+
+    /// Starts a second hub process-alike: the same config, its own store
+    /// handle on the same SQLite file and the same keys read from disk, on
+    /// another port (a load balancer would send both the same traffic).
+    /// Returns its base URL. Needs a federation started on disk.
+    pub async fn second_hub(&self) -> anyhow::Result<String> {
+        let dir = self
+            .data_dir
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("start_on_disk first"))?;
+        let config = self
+            .config
+            .hub
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("no hub"))?;
+        let parts = hub::HubParts {
+            config,
+            keys: passerelle::keys::load_or_generate(Some(&dir.join("keys")), "hub")?,
+            stores: store::Stores::sqlite(&dir.join("hub.sqlite")).await?,
+            clock: Arc::new(self.clock.clone()),
+            http: oidc::rp::RelyingParty::http_client().map_err(anyhow::Error::msg)?,
+        };
+        let hub = hub::Hub::new(parts).map_err(|error| anyhow::anyhow!("{error}"))?;
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
+        tokio::spawn(async move { axum::serve(listener, hub::router(hub)).await });
+        Ok(url)
     }
 
     /// A part's base URL.

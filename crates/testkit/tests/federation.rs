@@ -1102,3 +1102,71 @@ async fn the_authorize_endpoint_accepts_post_and_a_revoked_token_no_longer_reads
     assert_eq!(revoke(SANDBOX_SECRET).await, 200);
     assert_eq!(userinfo(&federation, access_token).await.status(), 401);
 }
+
+// ------------------------------------------------------------ scale-out
+
+/// Nothing a login needs lives in a hub process's memory: a login begun on
+/// one hub finishes on another that shares only the SQLite file and the
+/// keys, each step alternating between the two.
+#[tokio::test]
+async fn a_login_started_on_one_hub_process_finishes_on_another() {
+    let dir =
+        std::env::temp_dir().join(format!("passerelle-scale-{}", oidc::types::random_token(6)));
+    let federation = Federation::start_on_disk(&dir).await.unwrap();
+    let other = federation.second_hub().await.unwrap();
+    let on_other = |url: &str| url.replace(&federation.hub, &other);
+    let citizen = Citizen::new();
+
+    // authorize on the first hub, the choice page and the choice on the second
+    let authorized = citizen.get(&federation.authorize_url(&[])).await;
+    let choice = citizen
+        .get(&on_other(&testkit::absolute(
+            &authorized.url,
+            authorized.location.as_deref().unwrap(),
+        )))
+        .await;
+    assert!(choice.shows("Choisissez un compte"), "{}", choice.body);
+    let csrf = choice.input("csrf").unwrap();
+    let chosen = citizen
+        .post(
+            &format!("{other}/interaction/choose"),
+            &[("csrf", &csrf), ("provider", "impots")],
+        )
+        .await;
+    // the provider sends the citizen back to the first hub's callback
+    let login_page = citizen.follow(chosen, "").await;
+    let csrf = login_page.input("csrf").unwrap();
+    let login = federation.login_of("impots", 1);
+    let submitted = citizen
+        .post(
+            &format!("{}/login", federation.url("impots")),
+            &[
+                ("csrf", &csrf),
+                ("identifier", &login),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    let consent = citizen.follow(submitted, "").await;
+    assert!(consent.shows("Continuer sur"), "{}", consent.body);
+    // consent on the second hub, code redeemed on the second, userinfo on the first
+    let back = citizen.consent(&other, &consent).await;
+    let code = back.location_params()["code"].clone();
+    let response = reqwest::Client::new()
+        .post(format!("{other}/api/v2/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", SANDBOX_CALLBACK),
+            ("client_id", SANDBOX_ID),
+            ("client_secret", SANDBOX_SECRET),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let tokens: Value = response.json().await.unwrap();
+    let claims = userinfo_claims(&federation, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(claims["family_name"], "DUPONT");
+    std::fs::remove_dir_all(dir).unwrap();
+}
