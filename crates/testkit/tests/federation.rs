@@ -1170,3 +1170,114 @@ async fn a_login_started_on_one_hub_process_finishes_on_another() {
     assert_eq!(claims["family_name"], "DUPONT");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+// ------------------------------------------------------------ pages, input
+
+#[tokio::test]
+async fn the_provider_used_last_comes_first_on_the_choice_page() {
+    let federation = Federation::start().await.unwrap();
+    let citizen = Citizen::new();
+    let first = citizen
+        .follow(
+            citizen.get(&federation.authorize_url(&[])).await,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    assert!(
+        first.body.find("value=\"impots\"").unwrap() < first.body.find("value=\"ameli\"").unwrap()
+    );
+    assert!(!first.shows("Dernier utilisé"));
+    sandbox_login(&federation, &citizen, "ameli", 1).await;
+    let again = citizen
+        .follow(
+            citizen
+                .get(&federation.authorize_url(&[("prompt", "login")]))
+                .await,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    let ameli = again.body.find("value=\"ameli\"").unwrap();
+    assert!(
+        ameli < again.body.find("value=\"impots\"").unwrap(),
+        "{}",
+        again.body
+    );
+    assert!(again.body[ameli..].contains("Dernier utilisé"));
+}
+
+/// Garbage at every endpoint: never a server error, never a crash.
+#[tokio::test]
+async fn no_input_makes_any_part_fail() {
+    let federation = Federation::start().await.unwrap();
+    let nasty = [
+        "",
+        "%",
+        "%ff%fe",
+        "a=%00&a=%00",
+        "client_id=sandbox&client_id=sandbox",
+        "client_id=sandbox&redirect_uri=http://localhost:8000/callback&redirect_uri=http://evil.test/",
+        "client_id=sandbox&redirect_uri=http://localhost:8000/callback&scope=%E9%E9&state=%ff&nonce=%00",
+        "code=%C3%28&grant_type=authorization_code&client_id=sandbox&client_secret=x",
+        "client_assertion=a.b.c&client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion=eyJhbGciOiJub25lIn0.eyJpc3MiOiJzYW5kYm94In0.&client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "id_token_hint=a.b.c&post_logout_redirect_uri=http://evil.test/",
+        "access_token=%ff",
+    ];
+    // Long input: 8 KiB in a URL (what HTTP clients send at most), 100 KiB in a body.
+    let long_query = format!("state={}", "x".repeat(8_000));
+    let long_body = format!("state={}", "x".repeat(100_000));
+    let hub = &federation.hub;
+    let impots = federation.url("impots");
+    let paths = [
+        format!("{hub}/api/v2/authorize"),
+        format!("{hub}/api/v2/token"),
+        format!("{hub}/api/v2/userinfo"),
+        format!("{hub}/api/v2/token/revocation"),
+        format!("{hub}/api/v2/session/end"),
+        format!("{hub}/api/v2/oidc-callback/impots"),
+        format!("{hub}/api/v2/oidc-callback/nobody"),
+        format!("{hub}/api/v2/client/logout-callback"),
+        format!("{hub}/interaction"),
+        format!("{hub}/interaction/consent"),
+        format!("{impots}/authorize"),
+        format!("{impots}/login"),
+        format!("{impots}/token"),
+        format!("{impots}/session/end"),
+        format!("{}/callback", federation.url("demo_sp")),
+    ];
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for path in &paths {
+        for input in nasty
+            .iter()
+            .copied()
+            .chain([long_query.as_str(), long_body.as_str()])
+        {
+            let shown = &input[..input.len().min(80)];
+            if input.len() <= 10_000 {
+                let get = http
+                    .get(format!("{path}?{input}"))
+                    .header("cookie", "passerelle_hub=%ff; passerelle_idp_impots=x");
+                let status = get.send().await.unwrap().status();
+                assert!(status.as_u16() < 500, "GET {path}?{shown}: {status}");
+            }
+            let post = http
+                .post(path)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("authorization", "Bearer %ff")
+                .body(input.to_owned())
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                post.status().as_u16() < 500,
+                "POST {path} {shown}: {}",
+                post.status()
+            );
+        }
+    }
+    // Everything still answers.
+    full_login(&federation, "impots", 1).await;
+}
