@@ -142,6 +142,7 @@ pub fn router(service: Arc<DemoService>) -> Router {
     Router::new()
         .route("/", get(home))
         .route(web::STYLESHEET_PATH, get(web::stylesheet))
+        .route("/favicon.ico", get(web::no_favicon))
         .route("/login", get(login))
         .route("/callback", get(callback))
         .route("/me", get(me))

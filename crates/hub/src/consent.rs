@@ -24,10 +24,36 @@ const LABELS: &[(&str, &str)] = &[
     ("preferred_username", "Nom d'usage"),
     ("birthdate", "Date de naissance"),
     ("gender", "Sexe"),
-    ("birthplace", "Lieu de naissance (code INSEE)"),
-    ("birthcountry", "Pays de naissance (code INSEE)"),
+    ("birthplace", "Lieu de naissance"),
+    ("birthcountry", "Pays de naissance"),
     ("email", "Adresse électronique"),
 ];
+
+/// A claim as a citizen reads it: a French date, a word for the gender,
+/// the name of a commune or country beside its INSEE code.
+fn readable(claim: &str, value: &str) -> String {
+    match claim {
+        "gender" => match value {
+            "female" => "Féminin".to_owned(),
+            "male" => "Masculin".to_owned(),
+            other => other.to_owned(),
+        },
+        "birthdate" => match (value.get(0..4), value.get(5..7), value.get(8..10)) {
+            (Some(year), Some(month), Some(day)) => format!("{day}/{month}/{year}"),
+            _ => value.to_owned(),
+        },
+        "birthplace" if value.is_empty() => "Né(e) à l'étranger".to_owned(),
+        "birthplace" => match population::cog::commune(value) {
+            Some(commune) => format!("{} ({value})", commune.name),
+            None => value.to_owned(),
+        },
+        "birthcountry" => match population::cog::country(value) {
+            Some(country) => format!("{} ({value})", country.name),
+            None => value.to_owned(),
+        },
+        _ => value.to_owned(),
+    }
+}
 
 #[derive(Template)]
 #[template(path = "consent.html")]
@@ -61,14 +87,7 @@ pub async fn page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
     let shared = LABELS
         .iter()
         .filter_map(|(claim, label)| match released.get(*claim) {
-            Some(Value::String(value)) => Some((
-                *label,
-                if value.is_empty() {
-                    "(né à l'étranger)".to_owned()
-                } else {
-                    value.clone()
-                },
-            )),
+            Some(Value::String(value)) => Some((*label, readable(claim, value))),
             _ => None,
         })
         .collect();
@@ -185,4 +204,19 @@ pub async fn home(State(hub): State<Arc<Hub>>) -> Response {
         providers,
     };
     render(&template, &hub.config.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readable;
+
+    #[test]
+    fn claims_are_shown_as_a_citizen_reads_them() {
+        assert_eq!(readable("gender", "female"), "Féminin");
+        assert_eq!(readable("birthdate", "1985-03-14"), "14/03/1985");
+        assert_eq!(readable("birthplace", ""), "Né(e) à l'étranger");
+        assert!(readable("birthplace", "2A004").starts_with("Ajaccio"));
+        assert_eq!(readable("birthcountry", "99100"), "France (99100)");
+        assert_eq!(readable("family_name", "DUPONT"), "DUPONT");
+    }
 }

@@ -15,6 +15,7 @@ pub fn router(hub: Arc<Hub>) -> Router {
     Router::new()
         .route("/", get(consent::home))
         .route(web::STYLESHEET_PATH, get(web::stylesheet))
+        .route("/favicon.ico", get(web::no_favicon))
         .route(
             "/api/v2/authorize",
             get(authorize::get).post(authorize::post),

@@ -118,6 +118,7 @@ pub fn router(idp: Arc<PasswordProvider>) -> Router {
     Router::new()
         .route("/", get(login::home))
         .route(web::STYLESHEET_PATH, get(web::stylesheet))
+        .route("/favicon.ico", get(web::no_favicon))
         .route("/authorize", get(login::authorize))
         .route("/login", get(login::page).post(login::submit))
         .route("/session/end", get(login::end_session))

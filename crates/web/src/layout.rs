@@ -24,6 +24,11 @@ pub async fn stylesheet() -> Response {
         .into_response()
 }
 
+/// `/favicon.ico`: none, said without an error (browsers ask for it).
+pub async fn no_favicon() -> axum::http::StatusCode {
+    axum::http::StatusCode::NO_CONTENT
+}
+
 /// A page ready to be framed.
 #[derive(Debug)]
 pub struct Page<'a> {
