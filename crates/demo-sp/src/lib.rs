@@ -410,17 +410,15 @@ async fn logged_out(
     let params = Params::parse(query.unwrap_or_default().as_bytes()).unwrap_or_default();
     let expected = session.data.logout_state.as_deref();
     let cookie = service.sessions.destroy(&session).await.ok();
-    if expected.is_none() || params.get("state") != expected {
-        return message(
-            &service,
-            "Déconnexion",
-            "Vous êtes déconnecté de ce service.",
-            false,
-        );
-    }
+    // Only a return carrying our own state proves the hub ended its session.
+    let through_hub = expected.is_some() && params.get("state") == expected;
     let template = MessageTemplate {
         title: "Déconnexion",
-        message: "Vous êtes déconnecté de ce service et de Passerelle.",
+        message: if through_hub {
+            "Vous êtes déconnecté de ce service et de Passerelle."
+        } else {
+            "Vous êtes déconnecté de ce service."
+        },
         class: "pa-info",
         role: "status",
     };
