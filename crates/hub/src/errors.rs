@@ -1,9 +1,8 @@
 //! The hub's error pages. Each has a stable code, catalogued in
 //! docs/errors.md (generated from [`CATALOGUE`]; a test fails when stale).
 
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use web::ErrorPage;
+use web::{Catalogue, ErrorPage};
 
 /// Why the hub shows an error page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,7 +44,7 @@ pub enum HubError {
 }
 
 /// Code, HTTP status, title, message: the catalogue.
-pub const CATALOGUE: &[(HubError, &str, u16, &str, &str)] = &[
+pub const CATALOGUE: &Catalogue<HubError> = &[
     (
         HubError::BadRequest,
         "HUB-AUTHZ-REQUEST",
@@ -168,34 +167,14 @@ pub const CATALOGUE: &[(HubError, &str, u16, &str, &str)] = &[
 ];
 
 impl HubError {
-    fn entry(self) -> (&'static str, u16, &'static str, &'static str) {
-        CATALOGUE.iter().find(|(error, ..)| *error == self).map_or(
-            (
-                "HUB-INTERNAL",
-                500,
-                "Erreur technique",
-                "Une erreur technique est survenue.",
-            ),
-            |(_, code, status, title, message)| (*code, *status, *title, *message),
-        )
-    }
-
     /// The stable code.
     pub fn code(self) -> &'static str {
-        self.entry().0
+        self.page().code
     }
 
     /// The page.
     pub fn page(self) -> ErrorPage {
-        let (code, status, title, message) = self.entry();
-        ErrorPage {
-            status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-            code,
-            title,
-            message: message.to_owned(),
-            back: None,
-            site: "Passerelle",
-        }
+        ErrorPage::from_catalogue(CATALOGUE, &self, "Passerelle")
     }
 }
 

@@ -1,8 +1,7 @@
 //! The provider's error pages, catalogued in docs/errors.md.
 
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use web::ErrorPage;
+use web::{Catalogue, ErrorPage};
 
 /// Why the provider shows an error page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,7 +21,7 @@ pub enum IdpError {
 }
 
 /// Code, HTTP status, title, message.
-pub const CATALOGUE: &[(IdpError, &str, u16, &str, &str)] = &[
+pub const CATALOGUE: &Catalogue<IdpError> = &[
     (
         IdpError::UnknownClient,
         "IDP-AUTHZ-CLIENT",
@@ -70,19 +69,7 @@ pub const CATALOGUE: &[(IdpError, &str, u16, &str, &str)] = &[
 impl IdpError {
     /// The page.
     pub fn page(self) -> ErrorPage {
-        let (_, code, status, title, message) = CATALOGUE
-            .iter()
-            .find(|entry| entry.0 == self)
-            .copied()
-            .unwrap_or((self, "IDP-STORAGE", 503, "Erreur", "Erreur technique."));
-        ErrorPage {
-            status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-            code,
-            title,
-            message: message.to_owned(),
-            back: None,
-            site: "Fournisseur d'identité",
-        }
+        ErrorPage::from_catalogue(CATALOGUE, &self, "Fournisseur d'identité")
     }
 }
 

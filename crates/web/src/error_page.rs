@@ -24,7 +24,38 @@ pub struct ErrorPage {
     pub site: &'static str,
 }
 
+/// An app's error catalogue: error, stable code, HTTP status, French title
+/// and message. docs/errors.md is generated from the catalogues.
+pub type Catalogue<E> = [(E, &'static str, u16, &'static str, &'static str)];
+
 impl ErrorPage {
+    /// The page of `error` in `catalogue`; an error missing from it (a bug)
+    /// shows a generic technical error rather than nothing.
+    pub fn from_catalogue<E: PartialEq>(
+        catalogue: &Catalogue<E>,
+        error: &E,
+        site: &'static str,
+    ) -> Self {
+        let (code, status, title, message) =
+            catalogue.iter().find(|entry| entry.0 == *error).map_or(
+                (
+                    "ERREUR-TECHNIQUE",
+                    500,
+                    "Erreur technique",
+                    "Une erreur technique est survenue.",
+                ),
+                |entry| (entry.1, entry.2, entry.3, entry.4),
+            );
+        ErrorPage {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            code,
+            title,
+            message: message.to_owned(),
+            back: None,
+            site,
+        }
+    }
+
     /// The page as HTML.
     pub fn render(&self) -> String {
         let back = self

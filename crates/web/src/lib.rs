@@ -9,7 +9,7 @@ mod layout;
 mod op_routes;
 mod session;
 
-pub use error_page::{ErrorPage, oauth_json_error};
+pub use error_page::{Catalogue, ErrorPage, oauth_json_error};
 pub use headers::{no_store, security_headers};
 pub use layout::{Page, STYLESHEET, STYLESHEET_PATH, escape, no_favicon, stylesheet};
 pub use op_routes::{answer_refused_authorize, op_routes};
