@@ -84,7 +84,7 @@ impl SigningKey {
         jwk.set_algorithm(self.alg.as_str());
         jwk.set_key_use("sig");
         Ok(PublicKey {
-            alg: Some(self.alg),
+            alg: Some(self.alg.as_str().to_owned()),
             kid: self.kid.clone(),
             jwk,
         })
@@ -95,10 +95,13 @@ impl SigningKey {
     }
 }
 
-/// A public key from a JWKS.
+/// A public key from a JWKS, for verifying signatures or, with `use` =
+/// `enc`, for encrypting to its owner.
 #[derive(Clone, Debug)]
 pub struct PublicKey {
-    alg: Option<Alg>,
+    /// The key's own `alg`, when it states one (a signature or a key
+    /// management algorithm).
+    alg: Option<String>,
     kid: String,
     jwk: Jwk,
 }
@@ -117,12 +120,23 @@ impl PublicKey {
             Alg::RS256 => self.jwk.key_type() == "RSA",
             Alg::HS256 => false,
         };
-        type_fits && self.alg.is_none_or(|own| own == alg) && self.jwk.key_use() != Some("enc")
+        type_fits
+            && self.alg.as_deref().is_none_or(|own| own == alg.as_str())
+            && self.jwk.key_use() != Some("enc")
     }
 
     /// The JWK as JSON.
     pub fn to_json(&self) -> Value {
         Value::Object(self.jwk.as_ref().clone())
+    }
+
+    /// The key's own `alg`, when it states one.
+    pub fn alg(&self) -> Option<&str> {
+        self.alg.as_deref()
+    }
+
+    pub(crate) fn from_parts(alg: Option<String>, kid: String, jwk: Jwk) -> Self {
+        Self { alg, kid, jwk }
     }
 
     pub(crate) fn jwk(&self) -> &Jwk {
@@ -218,17 +232,14 @@ fn parse_public_key(entry: &Value) -> Option<PublicKey> {
         return None; // a private or symmetric key has no place in a published set
     }
     let jwk = Jwk::from_map(map.clone()).ok()?;
-    let alg = match jwk.algorithm() {
-        Some(name) => Some(Alg::parse(name).ok()?),
-        None => None,
-    };
+    let alg = jwk.algorithm().map(str::to_owned);
     let kid = jwk.key_id().unwrap_or_default().to_owned();
     Some(PublicKey { alg, kid, jwk })
 }
 
 /// The RFC 7638 thumbprint of a public key: SHA-256 over the required members
 /// in lexicographic order, base64url.
-fn thumbprint(jwk: &Jwk) -> Result<String, JoseError> {
+pub(crate) fn thumbprint(jwk: &Jwk) -> Result<String, JoseError> {
     let member = |name: &str| {
         jwk.parameter(name)
             .and_then(Value::as_str)

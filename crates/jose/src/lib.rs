@@ -1,5 +1,5 @@
-//! JOSE for Passerelle: JSON Web Signatures, keys and key sets, behind an
-//! algorithm allow-list.
+//! JOSE for Passerelle: JSON Web Signatures and Encryption, keys and key
+//! sets, behind algorithm allow-lists.
 //!
 //! Everything that signs or verifies a token in the project goes through this
 //! crate, so the rules live in one place:
@@ -12,9 +12,13 @@
 //! The cryptography itself is OpenSSL's, through `josekit`; this crate never
 //! does I/O.
 
+mod jwe;
 mod key;
 mod token;
 
+pub use jwe::{
+    CONTENT_ENCRYPTION, DecryptionKey, JweHeaderInfo, KeyAlg, decrypt, encrypt, peek_jwe_header,
+};
 pub use key::{KeySet, PublicKey, PublicKeySet, SigningKey};
 pub use token::{Header, peek_header, sign, sign_hmac, verify, verify_hmac};
 
