@@ -109,6 +109,7 @@ impl DemoService {
             scopes: config.scopes.clone(),
             algs: vec![Alg::ES256],
             use_pkce: true,
+            decryption_keys: Vec::new(),
         };
         let rp = RelyingParty::new(settings, http, clock.clone());
         let secure = config.public_url.starts_with("https://");

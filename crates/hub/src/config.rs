@@ -1,6 +1,6 @@
 //! The hub's settings, as written in the `[hub]` table of the TOML config.
 
-use jose::{Alg, PublicKeySet};
+use jose::{Alg, KeyAlg, PublicKeySet};
 use oidc::{Acr, Client, ClientAuth, ClientSecret, RedirectUri, Scopes, Secret};
 use serde::Deserialize;
 
@@ -79,6 +79,14 @@ pub struct ServiceConfig {
     /// set `false`).
     #[serde(default = "yes")]
     pub require_pkce: bool,
+    /// Encrypt ID tokens and userinfo to the service (FranceConnect+):
+    /// `ECDH-ES`, `RSA-OAEP-256` or `RSA-OAEP`, content A256GCM.
+    #[serde(default)]
+    pub encryption_alg: Option<KeyAlg>,
+    /// The service's public keys (JWKS, JSON text) holding one encryption
+    /// key that fits `encryption_alg`.
+    #[serde(default)]
+    pub encryption_jwks: Option<String>,
 }
 
 fn default_alg() -> Alg {
@@ -192,6 +200,32 @@ impl Config {
 }
 
 impl ServiceConfig {
+    /// The encryption key, when the service asked for encrypted tokens.
+    fn encryption(&self, path: &str) -> Result<Option<(KeyAlg, jose::PublicKey)>, ConfigError> {
+        match (self.encryption_alg, &self.encryption_jwks) {
+            (None, None) => Ok(None),
+            (Some(alg), Some(jwks)) => {
+                let keys = PublicKeySet::from_json(jwks)
+                    .map_err(|error| bad(format!("{path}.encryption_jwks"), error.to_string()))?;
+                let key = keys
+                    .keys()
+                    .iter()
+                    .find(|key| key.fits_encryption(alg))
+                    .ok_or_else(|| {
+                        bad(
+                            format!("{path}.encryption_jwks"),
+                            format!("has no encryption key for {alg}"),
+                        )
+                    })?;
+                Ok(Some((alg, key.clone())))
+            }
+            _ => Err(bad(
+                path,
+                "set both encryption_alg and encryption_jwks, or neither",
+            )),
+        }
+    }
+
     /// The registration as the provider engine holds it.
     pub fn client(&self, path: &str) -> Result<Client, ConfigError> {
         let uris = |field: &str, list: &[String]| {
@@ -249,6 +283,7 @@ impl ServiceConfig {
             signing_alg: self.signing_alg,
             scopes,
             require_pkce: self.require_pkce,
+            encryption: self.encryption(path)?,
         };
         client.check().map_err(|error| bad(path, error))?;
         Ok(client)

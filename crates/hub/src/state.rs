@@ -123,6 +123,7 @@ impl Hub {
                     scopes: "openid profile birth email".into(),
                     algs: idp.algs.clone(),
                     use_pkce: true,
+                    decryption_keys: Vec::new(),
                 };
                 Ok(IdentityProvider {
                     config: idp.clone(),

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
-use jose::{Alg, PublicKeySet};
+use jose::{Alg, KeyAlg, PublicKey, PublicKeySet};
 
 use crate::types::{RedirectUri, Scopes, constant_time_eq};
 
@@ -118,6 +118,9 @@ pub struct Client {
     pub scopes: Scopes,
     /// Whether authorize requests must carry a PKCE challenge.
     pub require_pkce: bool,
+    /// When set, ID tokens and userinfo are signed then encrypted to this
+    /// key of the client, with this algorithm and A256GCM (FranceConnect+).
+    pub encryption: Option<(KeyAlg, PublicKey)>,
 }
 
 impl Client {
@@ -141,6 +144,11 @@ impl Client {
         }
         if !self.scopes.contains("openid") {
             return Err("scopes must include openid".into());
+        }
+        if let Some((alg, key)) = &self.encryption
+            && !key.fits_encryption(*alg)
+        {
+            return Err(format!("the encryption key does not fit {alg}"));
         }
         if self.signing_alg == Alg::HS256 {
             match &self.auth {

@@ -1281,3 +1281,131 @@ async fn no_input_makes_any_part_fail() {
     // Everything still answers.
     full_login(&federation, "impots", 1).await;
 }
+
+// ------------------------------------------------------- encrypted tokens
+
+fn encrypted_service(id: &str, key: &jose::DecryptionKey) -> String {
+    let jwks = serde_json::json!({"keys": [key.public_key().unwrap().to_json()]}).to_string();
+    format!(
+        "\n[[hub.services]]\nclient_id = \"{id}\"\nclient_secret = \"a-secret-of-at-least-32-characters-000\"\nname = \"{id}\"\nredirect_uris = [\"{CLIENTS_CALLBACK}\"]\nscopes = [\"openid\", \"identite_pivot\", \"email\", \"preferred_username\"]\nrequire_pkce = false\nencryption_alg = \"{}\"\nencryption_jwks = '{jwks}'\n",
+        key.alg()
+    )
+}
+
+/// Logs in at an encrypting service; returns (id_token, userinfo) as sent.
+async fn encrypted_tokens(federation: &Federation, client_id: &str) -> (String, String) {
+    let code = code_for(federation, client_id, CLIENTS_CALLBACK).await;
+    let (status, tokens) = redeem(
+        federation,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CLIENTS_CALLBACK),
+            ("client_id", client_id),
+            ("client_secret", "a-secret-of-at-least-32-characters-000"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    let response = userinfo(federation, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(response.headers()["content-type"], "application/jwt");
+    (
+        tokens["id_token"].as_str().unwrap().to_owned(),
+        response.text().await.unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn tokens_of_an_encrypting_service_are_signed_then_encrypted_to_its_key() {
+    let keys = [
+        jose::DecryptionKey::generate(jose::KeyAlg::EcdhEs).unwrap(),
+        jose::DecryptionKey::generate(jose::KeyAlg::RsaOaep256).unwrap(),
+    ];
+    let extra =
+        encrypted_service("ecdh-client", &keys[0]) + &encrypted_service("rsa-client", &keys[1]);
+    let federation = Federation::start_with(&extra).await.unwrap();
+    let hub_keys = hub_keys(&federation).await;
+    for (client_id, key) in [("ecdh-client", &keys[0]), ("rsa-client", &keys[1])] {
+        let (id_token, userinfo) = encrypted_tokens(&federation, client_id).await;
+        for token in [&id_token, &userinfo] {
+            let header = jose::peek_jwe_header(token).unwrap();
+            assert_eq!(
+                (header.alg, header.kid.as_deref(), header.cty.as_deref()),
+                (key.alg(), Some(key.kid()), Some("JWT"))
+            );
+            let inner = String::from_utf8(
+                jose::decrypt(token, std::slice::from_ref(key), &jose::KeyAlg::ALL).unwrap(),
+            )
+            .unwrap();
+            let claims = jose::verify(&inner, &hub_keys, &[jose::Alg::ES256]).unwrap();
+            assert_eq!(claims["aud"], client_id);
+        }
+        let inner =
+            jose::decrypt(&userinfo, std::slice::from_ref(key), &jose::KeyAlg::ALL).unwrap();
+        let claims = jose::verify(
+            std::str::from_utf8(&inner).unwrap(),
+            &hub_keys,
+            &[jose::Alg::ES256],
+        )
+        .unwrap();
+        assert_eq!(claims["family_name"], "DUPONT");
+    }
+}
+
+/// The independent check: Node's `jose` (not ours) decrypts and verifies
+/// the encrypted tokens and reads the same claims.
+#[tokio::test]
+async fn another_jose_library_decrypts_and_verifies_the_encrypted_tokens() {
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+
+    let keys = [
+        jose::DecryptionKey::generate(jose::KeyAlg::EcdhEs).unwrap(),
+        jose::DecryptionKey::generate(jose::KeyAlg::RsaOaep256).unwrap(),
+    ];
+    let extra =
+        encrypted_service("ecdh-client", &keys[0]) + &encrypted_service("rsa-client", &keys[1]);
+    let federation = Federation::start_with(&extra).await.unwrap();
+    let interop = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop");
+    for (client_id, key) in [("ecdh-client", &keys[0]), ("rsa-client", &keys[1])] {
+        let (id_token, userinfo) = encrypted_tokens(&federation, client_id).await;
+        let mut node = tokio::process::Command::new("node")
+            .arg("jose-check.mjs")
+            .args([key.to_private_json(), format!("{}/jwks", federation.issuer)])
+            .current_dir(&interop)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node is installed (./scripts/test installs it)");
+        let mut stdin = node.stdin.take().unwrap();
+        stdin
+            .write_all(format!("{id_token}\n{userinfo}\n").as_bytes())
+            .await
+            .unwrap();
+        drop(stdin);
+        let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+        for (token, expected) in [(&id_token, "nonce"), (&userinfo, "family_name")] {
+            let result: Value =
+                serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+            assert!(result.get("error").is_none(), "{client_id}: {result}");
+            assert_eq!(result["header"]["alg"], key.alg().as_str());
+            assert_eq!(result["header"]["enc"], "A256GCM");
+            assert_eq!(result["header"]["iss"], federation.issuer.as_str());
+            assert_eq!(result["header"]["aud"], client_id);
+            let ours = jose::decrypt(token, std::slice::from_ref(key), &jose::KeyAlg::ALL).unwrap();
+            let ours = jose::verify(
+                std::str::from_utf8(&ours).unwrap(),
+                &hub_keys(&federation).await,
+                &[jose::Alg::ES256],
+            )
+            .unwrap();
+            assert_eq!(
+                result["claims"],
+                Value::Object(ours),
+                "{client_id}: same claims both ways"
+            );
+            assert!(result["claims"].get(expected).is_some());
+        }
+        assert!(node.wait().await.unwrap().success());
+    }
+}

@@ -70,6 +70,9 @@ impl Provider {
     /// Verifies a token this provider signed, with its keys or, for HS256
     /// clients, their secret.
     fn verify_own_token(&self, token: &str) -> Option<serde_json::Map<String, Value>> {
+        // An encrypted ID token is unreadable to us (it is encrypted to the
+        // client): services of encrypted tokens send as the hint the signed
+        // token they decrypted.
         let header = jose::peek_header(token).ok()?;
         if header.alg.is_asymmetric() {
             return jose::verify(token, &self.keys.public().ok()?, &[header.alg]).ok();

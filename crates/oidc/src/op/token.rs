@@ -210,20 +210,30 @@ impl Provider {
         self.sign_for(client, claims)
     }
 
+    /// Signs claims as the client registered, then encrypts them to its key
+    /// when it asked for encrypted tokens (the JWE header copies `iss` and
+    /// `aud`, as FranceConnect+ does).
     fn sign_for(&self, client: &Client, claims: Value) -> Result<String, OAuthError> {
         let Value::Object(claims) = claims else {
             return Err(internal("claims are not an object"));
         };
-        match client.hmac_key() {
-            Some(secret) => jose::sign_hmac(&claims, secret, "JWT").map_err(internal),
+        let signed = match client.hmac_key() {
+            Some(secret) => jose::sign_hmac(&claims, secret, "JWT").map_err(internal)?,
             None => {
                 let key = self
                     .keys
                     .current(client.signing_alg)
                     .ok_or_else(|| internal("no signing key"))?;
-                jose::sign(&claims, key, "JWT").map_err(internal)
+                jose::sign(&claims, key, "JWT").map_err(internal)?
             }
-        }
+        };
+        let Some((alg, recipient)) = &client.encryption else {
+            return Ok(signed);
+        };
+        let mut copied = serde_json::Map::new();
+        copied.insert("iss".into(), self.issuer().into());
+        copied.insert("aud".into(), client.client_id.clone().into());
+        jose::encrypt(signed.as_bytes(), recipient, *alg, "JWT", &copied).map_err(internal)
     }
 
     /// Answers userinfo for a bearer token: a JWT with `iss aud iat exp sub`

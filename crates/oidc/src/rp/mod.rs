@@ -39,6 +39,9 @@ pub struct RpSettings {
     pub algs: Vec<Alg>,
     /// Whether to send PKCE.
     pub use_pkce: bool,
+    /// Our private keys, when the provider encrypts tokens to us: ID tokens
+    /// and userinfo then arrive as JWE around the signed JWT.
+    pub decryption_keys: Vec<jose::DecryptionKey>,
 }
 
 /// The provider's metadata, as discovered.
@@ -360,6 +363,10 @@ impl RelyingParty {
     /// with the provider's keys (refetched once on an unknown `kid`), or with
     /// our client secret for HS256.
     pub async fn verify_signature(&self, token: &str) -> Result<Map<String, Value>, RpError> {
+        if token.split('.').count() == 5 {
+            let inner = self.decrypt(token)?;
+            return Box::pin(self.verify_signature(&inner)).await;
+        }
         let header =
             jose::peek_header(token).map_err(|error| RpError::IdToken(error.to_string()))?;
         if !self.settings.algs.contains(&header.alg) {
@@ -386,6 +393,26 @@ impl RelyingParty {
             Err(JoseError::BadSignature) => Err(RpError::Signature),
             Err(other) => Err(RpError::IdToken(other.to_string())),
         }
+    }
+
+    /// Opens a token encrypted to us (only when we hold decryption keys: an
+    /// unexpected JWE is refused).
+    fn decrypt(&self, token: &str) -> Result<String, RpError> {
+        if self.settings.decryption_keys.is_empty() {
+            return Err(RpError::IdToken(
+                "encrypted token, but no decryption key".into(),
+            ));
+        }
+        let inner = jose::decrypt(token, &self.settings.decryption_keys, &jose::KeyAlg::ALL)
+            .map_err(|error| RpError::IdToken(error.to_string()))?;
+        let inner = String::from_utf8(inner)
+            .map_err(|_| RpError::IdToken("decrypted token is not text".into()))?;
+        if inner.split('.').count() != 3 {
+            return Err(RpError::IdToken(
+                "an encrypted token must hold a signed one".into(),
+            ));
+        }
+        Ok(inner)
     }
 
     /// The provider's keys: cached; `refresh` refetches unless the last fetch
