@@ -110,7 +110,8 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
     }
     for idp_config in &config.idp_password {
         let stores = open_stores(&options, &format!("idp-{}", idp_config.id)).await?;
-        let keys = keys::load_or_generate(keys_dir.as_deref(), &format!("idp-{}", idp_config.id))?;
+        let keys =
+            keys::load_or_generate(keys_dir.as_deref(), &format!("idp-{}", idp_config.id), now)?;
         let seeded = idp_password::seed_accounts(&stores, idp_config, &running.citizens, now)
             .await
             .with_context(|| format!("seeding accounts of {}", idp_config.id))?;
@@ -141,7 +142,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         let stores = open_stores(&options, "hub").await?;
         let parts = hub::HubParts {
             config: hub_config.clone(),
-            keys: keys::load_or_generate(keys_dir.as_deref(), "hub")?,
+            keys: keys::load_or_generate(keys_dir.as_deref(), "hub", now)?,
             stores: stores.clone(),
             clock: options.clock.clone(),
             http: http.clone(),

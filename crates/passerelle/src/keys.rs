@@ -1,78 +1,261 @@
-//! Signing keys, generated on first start and kept in the data folder.
+//! Signing keys, generated on first start, kept in the data folder, rotated
+//! by `passerelle keys rotate`.
+//!
+//! `{dir}/{name}.keys.json` holds every key of a part, current first. A
+//! rotation puts new current keys (ES256 and RS256) in front and gives the
+//! previous ones a `remove_after` time: until then they stay published, so
+//! that tokens they signed still verify; after it, they are dropped. Running
+//! processes take a rotation at their next start.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use jose::{Alg, KeySet, SigningKey};
+use oidc::UnixSeconds;
+use serde::{Deserialize, Serialize};
 
-/// The key set of a part: read from `{dir}/{name}.jwk` (one private JWK per
-/// line), or generated and written there (mode 0600) on first start. With no
-/// folder (tests), a fresh key is generated.
-pub fn load_or_generate(dir: Option<&Path>, name: &str) -> anyhow::Result<KeySet> {
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct KeyFile {
+    keys: Vec<StoredKey>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredKey {
+    /// The private JWK.
+    jwk: serde_json::Value,
+    created_at: UnixSeconds,
+    /// Set when the key is retired: the end of its grace period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    remove_after: Option<UnixSeconds>,
+}
+
+impl StoredKey {
+    fn new(alg: Alg, now: UnixSeconds) -> anyhow::Result<Self> {
+        let jwk = serde_json::from_str(&SigningKey::generate(alg)?.to_private_json())?;
+        Ok(Self {
+            jwk,
+            created_at: now,
+            remove_after: None,
+        })
+    }
+
+    fn key(&self) -> anyhow::Result<SigningKey> {
+        Ok(SigningKey::from_private_json(&self.jwk.to_string())?)
+    }
+}
+
+fn path_of(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.keys.json"))
+}
+
+fn read(path: &Path) -> anyhow::Result<KeyFile> {
+    let text = std::fs::read_to_string(path)?;
+    serde_json::from_str(&text).map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))
+}
+
+fn fresh(now: UnixSeconds) -> anyhow::Result<KeyFile> {
+    Ok(KeyFile {
+        keys: vec![
+            StoredKey::new(Alg::ES256, now)?,
+            StoredKey::new(Alg::RS256, now)?,
+        ],
+    })
+}
+
+/// The key set of a part: read from its file (dropping keys past their
+/// grace period), or generated and written (mode 0600) on first start. With
+/// no folder (tests), fresh keys are generated.
+pub fn load_or_generate(
+    dir: Option<&Path>,
+    name: &str,
+    now: UnixSeconds,
+) -> anyhow::Result<KeySet> {
     let Some(dir) = dir else {
-        return Ok(KeySet::new(vec![
-            SigningKey::generate(Alg::ES256)?,
-            SigningKey::generate(Alg::RS256)?,
-        ])?);
+        return to_key_set(&fresh(now)?);
     };
-    let path = dir.join(format!("{name}.jwk"));
+    let path = path_of(dir, name);
     if path.exists() {
-        let text = std::fs::read_to_string(&path)?;
-        let keys = text
-            .lines()
-            .filter(|line| !line.trim().is_empty())
-            .map(SigningKey::from_private_json)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
-        return Ok(KeySet::new(keys)?);
+        let mut file = read(&path)?;
+        file.keys
+            .retain(|key| key.remove_after.is_none_or(|end| now <= end));
+        return to_key_set(&file);
     }
     std::fs::create_dir_all(dir)?;
-    let keys = vec![
-        SigningKey::generate(Alg::ES256)?,
-        SigningKey::generate(Alg::RS256)?,
-    ];
-    let text: String = keys
-        .iter()
-        .map(|key| key.to_private_json() + "\n")
-        .collect();
-    write_private(&path, &text)?;
+    let file = fresh(now)?;
+    write_private(&path, &serde_json::to_string_pretty(&file)?, true)?;
     tracing::info!(path = %path.display(), "signing keys generated");
-    Ok(KeySet::new(keys)?)
+    to_key_set(&file)
+}
+
+fn to_key_set(file: &KeyFile) -> anyhow::Result<KeySet> {
+    Ok(KeySet::new(
+        file.keys
+            .iter()
+            .map(StoredKey::key)
+            .collect::<Result<_, _>>()?,
+    )?)
+}
+
+/// What a rotation did, by key id.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Rotation {
+    /// The new current keys.
+    pub added: Vec<String>,
+    /// Keys now retired, published until the end of the grace period.
+    pub retired: Vec<String>,
+    /// Keys past their grace period, removed.
+    pub removed: Vec<String>,
+}
+
+/// Rotates a part's keys: new current keys in front, the previous ones
+/// retired for `grace_secs`, keys past their grace period removed.
+pub fn rotate(
+    dir: &Path,
+    name: &str,
+    now: UnixSeconds,
+    grace_secs: i64,
+) -> anyhow::Result<Rotation> {
+    let path = path_of(dir, name);
+    anyhow::ensure!(
+        path.exists(),
+        "{} does not exist: start the part once first",
+        path.display()
+    );
+    let mut file = read(&path)?;
+    let kid = |key: &StoredKey| {
+        key.key()
+            .map(|key| key.kid().to_owned())
+            .unwrap_or_default()
+    };
+    let mut rotation = Rotation::default();
+    let (expired, kept): (Vec<StoredKey>, Vec<StoredKey>) = file
+        .keys
+        .drain(..)
+        .partition(|key| key.remove_after.is_some_and(|end| now > end));
+    rotation.removed = expired.iter().map(kid).collect();
+    let mut keys = vec![
+        StoredKey::new(Alg::ES256, now)?,
+        StoredKey::new(Alg::RS256, now)?,
+    ];
+    rotation.added = keys.iter().map(kid).collect();
+    for mut key in kept {
+        if key.remove_after.is_none() {
+            key.remove_after = Some(now + grace_secs);
+            rotation.retired.push(kid(&key));
+        }
+        keys.push(key);
+    }
+    file.keys = keys;
+    write_private(&path, &serde_json::to_string_pretty(&file)?, false)?;
+    Ok(rotation)
 }
 
 #[cfg(unix)]
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+fn write_private(path: &Path, text: &str, create_new: bool) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
+    // Write beside, then rename: a crash never leaves a half-written key file.
+    let temporary = path.with_extension("json.new");
     let mut file = std::fs::OpenOptions::new()
         .write(true)
-        .create_new(true)
+        .create(true)
+        .truncate(true)
         .mode(0o600)
-        .open(path)?;
-    file.write_all(text.as_bytes())
+        .open(&temporary)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    if create_new && path.exists() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            "key file appeared meanwhile",
+        ));
+    }
+    std::fs::rename(temporary, path)
 }
 
 #[cfg(not(unix))]
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+fn write_private(path: &Path, text: &str, _create_new: bool) -> std::io::Result<()> {
     std::fs::write(path, text)
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    fn kids(set: &KeySet) -> Vec<String> {
+        set.keys().iter().map(|key| key.kid().to_owned()).collect()
+    }
+
+    fn temp_dir() -> PathBuf {
+        std::env::temp_dir().join(format!("passerelle-keys-{}", oidc::types::random_token(6)))
+    }
 
     #[test]
     fn keys_are_generated_once_and_kept() {
-        let dir =
-            std::env::temp_dir().join(format!("passerelle-keys-{}", oidc::types::random_token(6)));
-        let first = load_or_generate(Some(&dir), "hub").unwrap();
-        let again = load_or_generate(Some(&dir), "hub").unwrap();
-        let kids = |set: &KeySet| {
-            set.keys()
-                .iter()
-                .map(|key| key.kid().to_owned())
-                .collect::<Vec<_>>()
-        };
+        let dir = temp_dir();
+        let first = load_or_generate(Some(&dir), "hub", 1_000).unwrap();
+        let again = load_or_generate(Some(&dir), "hub", 2_000).unwrap();
         assert_eq!(kids(&first), kids(&again));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_rotation_signs_with_a_new_key_keeps_the_old_one_for_its_grace_period_then_drops_it() {
+        let dir = temp_dir();
+        let before = load_or_generate(Some(&dir), "hub", 1_000).unwrap();
+        let claims = json!({"sub": "x"}).as_object().unwrap().clone();
+        let old_token = jose::sign(&claims, before.current(Alg::ES256).unwrap(), "JWT").unwrap();
+
+        let rotation = rotate(&dir, "hub", 2_000, 600).unwrap();
+        assert_eq!(rotation.retired, kids(&before));
+        assert!(rotation.removed.is_empty());
+        let after = load_or_generate(Some(&dir), "hub", 2_000).unwrap();
+        assert_eq!(
+            after.keys().len(),
+            4,
+            "new and retired keys are all published"
+        );
+        assert_eq!(
+            after.current(Alg::ES256).unwrap().kid(),
+            rotation.added[0],
+            "the new key signs"
+        );
+        assert_eq!(
+            jose::verify(&old_token, &after.public().unwrap(), &[Alg::ES256]).unwrap(),
+            claims
+        );
+
+        let later = load_or_generate(Some(&dir), "hub", 2_601).unwrap();
+        assert_eq!(
+            kids(&later),
+            rotation.added,
+            "past the grace period the old keys are gone"
+        );
+        assert!(jose::verify(&old_token, &later.public().unwrap(), &[Alg::ES256]).is_err());
+        let again = rotate(&dir, "hub", 2_601, 600).unwrap();
+        assert_eq!(again.removed, kids(&before));
+        assert_eq!(again.retired, rotation.added);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_key_file_is_private_to_its_owner() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = temp_dir();
+        load_or_generate(Some(&dir), "hub", 1_000).unwrap();
+        let mode = std::fs::metadata(path_of(&dir, "hub"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        rotate(&dir, "hub", 2_000, 60).unwrap();
+        let mode = std::fs::metadata(path_of(&dir, "hub"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

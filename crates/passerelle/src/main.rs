@@ -39,11 +39,32 @@ enum Command {
     DemoSp(PartArgs),
     /// Hash a client secret read on standard input, for `client_secret_hash`.
     HashSecret,
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Check a config file and exit.
     Check {
         /// The config file.
         #[arg(long)]
         config: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Add new current signing keys; keep the old ones published for the
+    /// grace period, then drop them. Running processes take it at restart.
+    Rotate {
+        /// Data folder.
+        #[arg(long, default_value = "./passerelle-data")]
+        data: PathBuf,
+        /// Whose keys: `hub` or `idp-<id>`.
+        #[arg(long, default_value = "hub")]
+        part: String,
+        /// How long retired keys stay published, in hours (at least the
+        /// longest token lifetime; tokens live 60 s).
+        #[arg(long, default_value_t = 24)]
+        grace_hours: i64,
     },
 }
 
@@ -144,6 +165,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "{}",
                 oidc::ClientSecret::hash(secret).map_err(anyhow::Error::msg)?
             );
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Rotate {
+            data,
+            part,
+            grace_hours,
+        }) => {
+            anyhow::ensure!(
+                grace_hours >= 1,
+                "the grace period must be at least one hour"
+            );
+            let now = oidc::Clock::now(&oidc::SystemClock);
+            let rotation =
+                passerelle::keys::rotate(&data.join("keys"), &part, now, grace_hours * 3600)?;
+            println!("new current keys: {}", rotation.added.join(", "));
+            println!(
+                "retired, published for {grace_hours} h: {}",
+                rotation.retired.join(", ")
+            );
+            println!("removed: {}", rotation.removed.join(", "));
+            println!("restart the {part} processes to sign with the new keys");
             Ok(())
         }
         Command::Check { config } => {

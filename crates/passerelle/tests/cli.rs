@@ -55,3 +55,28 @@ fn the_example_config_checks_clean() {
     let (ok, stderr) = run(&["check", "--config", example]);
     assert!(ok, "{stderr}");
 }
+
+#[test]
+fn keys_rotate_adds_current_keys_and_retires_the_old_ones() {
+    let data = std::env::temp_dir().join(format!("passerelle-cli-{}-rotate", std::process::id()));
+    let data_arg = data.to_str().unwrap();
+    let (ok, stderr) = run(&["keys", "rotate", "--data", data_arg]);
+    assert!(
+        !ok && stderr.contains("start the part once first"),
+        "{stderr}"
+    );
+    let before = passerelle::keys::load_or_generate(Some(&data.join("keys")), "hub", 0).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_passerelle"))
+        .args(["keys", "rotate", "--data", data_arg, "--grace-hours", "2"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for key in before.keys() {
+        assert!(stdout.contains(key.kid()), "{stdout}");
+    }
+    let now = oidc::Clock::now(&oidc::SystemClock);
+    let after = passerelle::keys::load_or_generate(Some(&data.join("keys")), "hub", now).unwrap();
+    assert_eq!(after.keys().len(), 4);
+    std::fs::remove_dir_all(data).unwrap();
+}

@@ -141,7 +141,11 @@ impl Federation {
             .ok_or_else(|| anyhow::anyhow!("no hub"))?;
         let parts = hub::HubParts {
             config,
-            keys: passerelle::keys::load_or_generate(Some(&dir.join("keys")), "hub")?,
+            keys: passerelle::keys::load_or_generate(
+                Some(&dir.join("keys")),
+                "hub",
+                oidc::Clock::now(&self.clock),
+            )?,
             stores: store::Stores::sqlite(&dir.join("hub.sqlite")).await?,
             clock: Arc::new(self.clock.clone()),
             http: oidc::rp::RelyingParty::http_client().map_err(anyhow::Error::msg)?,
