@@ -56,6 +56,7 @@ async fn authorize(hub: &Hub, headers: &HeaderMap, raw: &[u8]) -> Response {
     let now = hub.clock.now();
     let reuse = session.data.verified.as_ref().is_some_and(|verified| {
         verified.acr >= request.acr
+            && request.acr <= hub.config.platform.sso_ceiling()
             && !request.prompt.login
             && request
                 .max_age
@@ -66,6 +67,7 @@ async fn authorize(hub: &Hub, headers: &HeaderMap, raw: &[u8]) -> Response {
     }
     tracing::info!(client_id = %request.client_id, acr = %request.acr, sso = reuse, "authorize accepted");
     session.data.interaction = Some(request);
+    session.data.sso = reuse;
     session.data.at_provider = None;
     session.data.banner = None;
     let next = if reuse {

@@ -104,6 +104,7 @@ async fn finish_login(
         );
     })?;
     session.data.at_provider = None;
+    session.data.sso = false;
     session.data.verified = Some(Verified {
         provider: provider.to_owned(),
         acr,

@@ -17,14 +17,20 @@ pub struct Config {
     /// Secret of the pairwise `sub` derivation (at least 32 characters).
     /// Changing it changes every `sub`: keep it for the platform's life.
     pub sub_secret: String,
-    /// Browser session lifetime, sliding (FranceConnect: 1800 s).
-    #[serde(default = "default_session_ttl")]
-    pub session_ttl_secs: i64,
+    /// `standard` (FranceConnect: eidas1) or `plus` (FranceConnect+:
+    /// eidas2 and eidas3, single sign-on only at eidas2).
+    #[serde(default)]
+    pub platform: Platform,
+    /// Browser session lifetime, sliding; default 1800 s on the standard
+    /// platform, 600 s on the plus one (FranceConnect's).
+    #[serde(default)]
+    pub session_ttl_secs: Option<i64>,
     /// Base URL of the national register service.
     pub register_url: String,
-    /// Levels this platform offers (FranceConnect: eidas1; "+": eidas2, eidas3).
-    #[serde(default = "default_acr_offered")]
-    pub acr_offered: Vec<Acr>,
+    /// Levels this platform offers; default by platform (standard: eidas1;
+    /// plus: eidas2, eidas3).
+    #[serde(default)]
+    pub acr_offered: Option<Vec<Acr>>,
     /// Registered services.
     #[serde(default)]
     pub services: Vec<ServiceConfig>,
@@ -37,12 +43,26 @@ fn default_name() -> String {
     "Passerelle".into()
 }
 
-fn default_session_ttl() -> i64 {
-    1800
+/// The two platforms one code base runs, as FranceConnect runs FC and FC+.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    /// FranceConnect: eidas1.
+    #[default]
+    Standard,
+    /// FranceConnect+: eidas2 and eidas3.
+    Plus,
 }
 
-fn default_acr_offered() -> Vec<Acr> {
-    vec![Acr::Eidas1]
+impl Platform {
+    /// The highest level a single sign-on may serve: FranceConnect+ reuses
+    /// a session only for eidas2 requests (franceconnect.md §5).
+    pub fn sso_ceiling(self) -> Acr {
+        match self {
+            Platform::Standard => Acr::Eidas3,
+            Platform::Plus => Acr::Eidas2,
+        }
+    }
 }
 
 /// `[[hub.services]]`: a service provider (FS).
@@ -145,6 +165,28 @@ impl Config {
         format!("{}/api/v2", self.public_url)
     }
 
+    /// The levels offered, lowest first.
+    pub fn acr_offered(&self) -> Vec<Acr> {
+        let mut offered = self
+            .acr_offered
+            .clone()
+            .unwrap_or_else(|| match self.platform {
+                Platform::Standard => vec![Acr::Eidas1],
+                Platform::Plus => vec![Acr::Eidas2, Acr::Eidas3],
+            });
+        offered.sort();
+        offered.dedup();
+        offered
+    }
+
+    /// The session lifetime.
+    pub fn session_ttl_secs(&self) -> i64 {
+        self.session_ttl_secs.unwrap_or(match self.platform {
+            Platform::Standard => 1800,
+            Platform::Plus => 600,
+        })
+    }
+
     /// Checks every setting; the first bad one is named by its path.
     pub fn check(&self, path: &str) -> Result<(), ConfigError> {
         RedirectUri::parse(&self.public_url)
@@ -158,7 +200,7 @@ impl Config {
                 "must be at least 32 characters",
             ));
         }
-        if !(60..=86_400).contains(&self.session_ttl_secs) {
+        if !(60..=86_400).contains(&self.session_ttl_secs()) {
             return Err(bad(
                 format!("{path}.session_ttl_secs"),
                 "must be between 60 and 86400",
@@ -166,7 +208,7 @@ impl Config {
         }
         RedirectUri::parse(&self.register_url)
             .map_err(|error| bad(format!("{path}.register_url"), error))?;
-        if self.acr_offered.is_empty() {
+        if self.acr_offered.as_ref().is_some_and(Vec::is_empty) {
             return Err(bad(
                 format!("{path}.acr_offered"),
                 "must offer at least one level",

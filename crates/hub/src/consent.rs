@@ -130,11 +130,16 @@ async fn issue(hub: &Hub, headers: &HeaderMap, body: &[u8]) -> Result<Response, 
     // Never claim more than the provider proved; report the provider's level
     // when the platform offers it, else the level asked (FranceConnect
     // `getInteractionAcr`).
-    let acr = if hub.provider.settings().acr_offered.contains(&verified.acr) {
+    let mut acr = if hub.provider.settings().acr_offered.contains(&verified.acr) {
         verified.acr
     } else {
         request.acr
     };
+    // A single sign-on on the plus platform is reported at eidas2 at most,
+    // even after an eidas3 login (FranceConnect+ `connexion-sso-fcp-high`).
+    if session.data.sso {
+        acr = acr.min(hub.config.platform.sso_ceiling()).max(request.acr);
+    }
     let grant = Grant {
         client_id: client.client_id.clone(),
         redirect_uri: request.redirect_uri.clone(),

@@ -39,6 +39,9 @@ pub struct SessionData {
     /// A banner for the choice page (after a provider failed).
     #[serde(default)]
     pub banner: Option<String>,
+    /// Whether the current request is served by single sign-on.
+    #[serde(default)]
+    pub sso: bool,
     /// Where to send the browser once the provider has logged out.
     #[serde(default)]
     pub logout_redirect: Option<String>,

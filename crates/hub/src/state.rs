@@ -91,7 +91,7 @@ impl Hub {
             .enumerate()
             .map(|(index, service)| service.client(&format!("hub.services[{index}]")))
             .collect::<Result<Vec<_>, _>>()?;
-        let settings = ProviderSettings::franceconnect(config.issuer(), config.acr_offered.clone());
+        let settings = ProviderSettings::franceconnect(config.issuer(), config.acr_offered());
         let provider = Provider::new(
             settings,
             clients,
@@ -137,7 +137,7 @@ impl Hub {
             clock.clone(),
             COOKIE,
             secure,
-            config.session_ttl_secs,
+            config.session_ttl_secs(),
         );
         let register = Register::new(&config.register_url, http);
         Ok(Arc::new(Self {

@@ -231,7 +231,7 @@ mod tests {
             [("PASSERELLE__HUB__SESSION_TTL_SECS".into(), "600".into())],
         )
         .unwrap();
-        assert_eq!(config.hub.unwrap().session_ttl_secs, 600);
+        assert_eq!(config.hub.unwrap().session_ttl_secs(), 600);
         let config = Config::parse(
             DEMO,
             [("PASSERELLE__LISTEN__HUB".into(), "127.0.0.1:9999".into())],

@@ -76,6 +76,22 @@ impl Federation {
         Self::start_in(extra_toml, None).await
     }
 
+    /// Starts it as a FranceConnect+ platform (`platform = "plus"`: eidas2
+    /// and eidas3), the impots provider proving eidas3 and ameli only eidas1.
+    pub async fn start_plus() -> anyhow::Result<Self> {
+        Self::start_edited(|text| {
+            text.replace("platform = \"standard\"", "platform = \"plus\"")
+                .replace("acr_offered = [\"eidas1\"]\n", "")
+                .replacen("acr = [\"eidas1\"]", "acr = [\"eidas2\", \"eidas3\"]", 1)
+                .replacen("acr = \"eidas1\"", "acr = \"eidas3\"", 1)
+        })
+        .await
+    }
+
+    async fn start_edited(edit: impl FnOnce(String) -> String) -> anyhow::Result<Self> {
+        Self::start_from(edit, "", None).await
+    }
+
     /// Starts it with its data (SQLite files, keys) in `dir`, as the demo runs.
     pub async fn start_on_disk(dir: &std::path::Path) -> anyhow::Result<Self> {
         Self::start_in("", Some(dir.to_path_buf())).await
@@ -85,10 +101,20 @@ impl Federation {
         extra_toml: &str,
         data_dir: Option<std::path::PathBuf>,
     ) -> anyhow::Result<Self> {
+        Self::start_from(|text| text, extra_toml, data_dir).await
+    }
+
+    async fn start_from(
+        edit: impl FnOnce(String) -> String,
+        extra_toml: &str,
+        data_dir: Option<std::path::PathBuf>,
+    ) -> anyhow::Result<Self> {
         let mut listeners = BTreeMap::new();
-        let mut text = passerelle::DEMO_CONFIG
-            .replace("size = 1000", "size = 200")
-            .replace("seed_accounts = 20", "seed_accounts = 6");
+        let mut text = edit(
+            passerelle::DEMO_CONFIG
+                .replace("size = 1000", "size = 200")
+                .replace("seed_accounts = 20", "seed_accounts = 6"),
+        );
         let mut urls = BTreeMap::new();
         for (name, port) in DEMO_PORTS {
             let listener = TcpListener::bind("127.0.0.1:0").await?;

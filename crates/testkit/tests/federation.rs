@@ -1409,3 +1409,153 @@ async fn another_jose_library_decrypts_and_verifies_the_encrypted_tokens() {
         assert!(node.wait().await.unwrap().success());
     }
 }
+
+// ------------------------------------------------------ levels of assurance
+
+#[tokio::test]
+async fn an_essential_acr_in_the_claims_parameter_is_honoured() {
+    let federation = Federation::start().await.unwrap();
+    let essential =
+        |level: &str| format!(r#"{{"id_token":{{"acr":{{"essential":true,"value":"{level}"}}}}}}"#);
+    let params = refused_back_to_service(
+        &federation,
+        &[("claims", &essential("eidas2")), ("acr_values", "")],
+    )
+    .await;
+    assert_eq!(params["error"], "invalid_acr");
+    let params = refused_back_to_service(&federation, &[("claims", &essential("eidas0"))]).await;
+    assert_eq!(params["error"], "invalid_acr");
+    let params = refused_back_to_service(&federation, &[("claims", "{not json")]).await;
+    assert_eq!(params["error"], "invalid_request");
+    let choice = Citizen::new()
+        .get(&federation.authorize_url(&[("claims", &essential("eidas1")), ("acr_values", "")]))
+        .await;
+    assert_eq!(
+        choice.location.as_deref(),
+        Some("/interaction"),
+        "{}",
+        choice.body
+    );
+}
+
+#[tokio::test]
+async fn max_age_forces_a_new_authentication_once_exceeded() {
+    let federation = Federation::start().await.unwrap();
+    let citizen = Citizen::new();
+    sandbox_login(&federation, &citizen, "impots", 1).await;
+    let within = citizen
+        .follow(
+            citizen
+                .get(&federation.authorize_url(&[("max_age", "60")]))
+                .await,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    assert!(within.shows("Continuer sur"), "{}", within.body);
+    federation.clock.advance(61);
+    let beyond = citizen
+        .follow(
+            citizen
+                .get(&federation.authorize_url(&[("max_age", "60")]))
+                .await,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    assert!(beyond.shows("Choisissez un compte"), "{}", beyond.body);
+}
+
+async fn plus_login(federation: &Federation, citizen: &Citizen, acr: &str) -> Map<String, Value> {
+    let login = federation.login_of("impots", 1);
+    let authorize = federation.authorize_url(&[("acr_values", acr)]);
+    let back = citizen
+        .log_in(
+            &authorize,
+            &federation.hub,
+            "impots",
+            &login,
+            PASSWORD,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    let (status, tokens) = sandbox_tokens(federation, &back.location_params()["code"]).await;
+    assert_eq!(status, 200, "{tokens}");
+    jose::verify(
+        tokens["id_token"].as_str().unwrap(),
+        &hub_keys(federation).await,
+        &[jose::Alg::ES256],
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_plus_platform_offers_eidas2_and_eidas3_and_greys_out_weaker_providers() {
+    let federation = Federation::start_plus().await.unwrap();
+    let params = refused_back_to_service(&federation, &[("acr_values", "eidas1")]).await;
+    assert_eq!(params["error"], "invalid_acr");
+    assert_eq!(
+        params["error_description"],
+        "acr_value is not valid, should be equal one of these values, expected eidas2,eidas3, got eidas1"
+    );
+    let citizen = Citizen::new();
+    let choice = citizen
+        .follow(
+            citizen
+                .get(&federation.authorize_url(&[("acr_values", "eidas3")]))
+                .await,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    let ameli = choice.body.find("value=\"ameli\"").unwrap();
+    assert!(
+        choice.body[ameli..].starts_with("value=\"ameli\" disabled"),
+        "{}",
+        &choice.body[ameli..ameli + 80]
+    );
+    assert!(choice.shows("ne permet pas le niveau de sécurité demandé (eidas3)"));
+    // A weaker provider chosen anyway (a forged form) is refused.
+    let csrf = choice.input("csrf").unwrap();
+    let forced = citizen
+        .post(
+            &format!("{}/interaction/choose", federation.hub),
+            &[("csrf", &csrf), ("provider", "ameli")],
+        )
+        .await;
+    assert!(forced.shows("HUB-PROVIDER-UNAVAILABLE"));
+}
+
+#[tokio::test]
+async fn on_the_plus_platform_single_sign_on_serves_eidas2_only_and_reports_eidas2() {
+    let federation = Federation::start_plus().await.unwrap();
+    let citizen = Citizen::new();
+    let first = plus_login(&federation, &citizen, "eidas3").await;
+    assert_eq!(first["acr"], "eidas3", "the level the provider proved");
+    // An eidas2 request reuses the session, reported at eidas2.
+    let sso = citizen
+        .follow(
+            citizen
+                .get(&federation.authorize_url(&[("acr_values", "eidas2")]))
+                .await,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    assert!(sso.shows("Continuer sur"), "{}", sso.body);
+    let back = citizen.consent(&federation.hub, &sso).await;
+    let (_, tokens) = sandbox_tokens(&federation, &back.location_params()["code"]).await;
+    let claims = jose::verify(
+        tokens["id_token"].as_str().unwrap(),
+        &hub_keys(&federation).await,
+        &[jose::Alg::ES256],
+    )
+    .unwrap();
+    assert_eq!(claims["acr"], "eidas2");
+    // An eidas3 request authenticates again.
+    let again = citizen
+        .follow(
+            citizen
+                .get(&federation.authorize_url(&[("acr_values", "eidas3")]))
+                .await,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    assert!(again.shows("Choisissez un compte"), "{}", again.body);
+}

@@ -235,18 +235,67 @@ fn check_nonce(provider: &Provider, params: &Params) -> Result<String, OAuthErro
     Ok(nonce.to_owned())
 }
 
-/// `acr_values`: the lowest known level wins, the platform default when none
-/// is known, and a level the platform does not offer is `invalid_acr`
-/// (FranceConnect `acr.transform.ts`, `core-acr.service.ts`).
+/// The `acr` the `claims` parameter asks for the ID token (OpenID Connect
+/// Core §5.5.1.1): its `value`/`values`, and whether it is essential.
+fn claims_acr(params: &Params) -> Result<Option<(Vec<String>, bool)>, OAuthError> {
+    let Some(text) = params.get("claims") else {
+        return Ok(None);
+    };
+    let claims: serde_json::Value =
+        serde_json::from_str(text).map_err(|_| invalid("claims is not a JSON object"))?;
+    let Some(acr) = claims
+        .get("id_token")
+        .and_then(|id_token| id_token.get("acr"))
+        .filter(|acr| acr.is_object())
+    else {
+        return Ok(None);
+    };
+    let mut values: Vec<String> = acr
+        .get("value")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
+    if let Some(list) = acr.get("values").and_then(serde_json::Value::as_array) {
+        values.extend(
+            list.iter()
+                .filter_map(serde_json::Value::as_str)
+                .map(str::to_owned),
+        );
+    }
+    let essential = acr
+        .get("essential")
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false);
+    Ok((!values.is_empty()).then_some((values, essential)))
+}
+
+/// `acr_values`, or an `acr` of the `claims` parameter when there is one:
+/// the lowest known level wins, the platform default when none is known
+/// (unless the claim is essential), and a level the platform does not offer
+/// is `invalid_acr` (FranceConnect `acr.transform.ts`, `core-acr.service.ts`).
 fn check_acr_values(provider: &Provider, params: &Params) -> Result<Acr, OAuthError> {
     let settings = &provider.settings;
-    let Some(values) = params.get("acr_values") else {
-        if settings.require_acr_values {
-            return Err(invalid("acr_values is required"));
+    let requested = match claims_acr(params)? {
+        Some((values, essential)) => {
+            match values.iter().filter_map(|value| Acr::parse(value)).min() {
+                Some(acr) => Some(acr),
+                None if essential => {
+                    return Err(OAuthError::new(
+                        ErrorCode::InvalidAcr,
+                        "the essential acr claim names no known level",
+                    ));
+                }
+                None => None,
+            }
         }
-        return Ok(settings.default_acr);
+        None => match params.get("acr_values") {
+            Some(values) => Acr::lowest_of(values),
+            None if settings.require_acr_values => return Err(invalid("acr_values is required")),
+            None => None,
+        },
     };
-    let acr = Acr::lowest_of(values).unwrap_or(settings.default_acr);
+    let acr = requested.unwrap_or(settings.default_acr);
     if settings.acr_offered.contains(&acr) {
         return Ok(acr);
     }

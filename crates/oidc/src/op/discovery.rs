@@ -51,7 +51,7 @@ impl Provider {
             "subject_types_supported": ["pairwise"],
             "acr_values_supported": acr,
             "claim_types_supported": ["normal"],
-            "claims_parameter_supported": false,
+            "claims_parameter_supported": true,
             "request_parameter_supported": false,
             "request_uri_parameter_supported": false,
             "id_token_signing_alg_values_supported": algs,
