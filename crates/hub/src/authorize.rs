@@ -7,7 +7,6 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use oidc::Acr;
 use oidc::op::Params;
 use web::{Page, Session};
 
@@ -70,12 +69,51 @@ async fn authorize(hub: &Hub, headers: &HeaderMap, raw: &[u8]) -> Response {
     session.data.sso = reuse;
     session.data.at_provider = None;
     session.data.banner = None;
+    // idp_hint goes straight to the named provider, when the service may
+    // name it; it is ignored under single sign-on (FranceConnect).
+    let hint = session
+        .data
+        .interaction
+        .as_ref()
+        .and_then(|request| request.idp_hint.clone());
+    if let (Some(hint), false) = (hint, reuse) {
+        return follow_hint(hub, session, &hint).await;
+    }
     let next = if reuse {
         "/interaction/consent"
     } else {
         "/interaction"
     };
     see_other_saving(hub, &session, next).await
+}
+
+/// `idp_hint`: the named provider when the service may name it (its
+/// `idp_hints`, FranceConnect `allowedIdpHints`); else `invalid_request`
+/// back to the service.
+async fn follow_hint(hub: &Hub, mut session: Session<SessionData>, hint: &str) -> Response {
+    let allowed = session
+        .data
+        .interaction
+        .as_ref()
+        .and_then(|request| hub.service(&request.client_id))
+        .is_some_and(|policy| policy.may_hint(hint));
+    if allowed {
+        return send_to_provider(hub, session, hint)
+            .await
+            .unwrap_or_else(IntoResponse::into_response);
+    }
+    let Some(request) = session.data.interaction.take() else {
+        return HubError::NoInteraction.into_response();
+    };
+    let error = oidc::OAuthError::new(
+        oidc::ErrorCode::InvalidRequest,
+        "idp_hint names a provider this client may not use",
+    );
+    Redirect::to(
+        &hub.provider
+            .error_redirect(&request.redirect_uri, Some(&request.state), &error),
+    )
+    .into_response()
 }
 
 /// Saves the session and sends the browser on with 303 See Other.
@@ -165,19 +203,28 @@ pub async fn choice_page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Res
         .client(&request.client_id)
         .map_or("", |client| client.name.as_str());
     let last = last_provider(&headers);
+    let policy = hub.service(&request.client_id);
     let mut providers: Vec<ProviderChoice> = hub
         .providers
         .iter()
+        .filter(|idp| policy.is_none_or(|policy| policy.lists_provider(&idp.config.id)))
         .map(|idp| {
-            let available = idp.max_acr() >= request.acr;
+            let accepted = policy.is_none_or(|policy| policy.accepts_provider(&idp.config.id));
+            let strong_enough = idp.max_acr() >= request.acr;
+            let available = accepted && strong_enough;
             ProviderChoice {
                 id: idp.config.id.clone(),
                 name: idp.config.name.clone(),
                 available,
                 last_used: last.as_deref() == Some(idp.config.id.as_str()),
-                note: (!available).then(|| {
-                    format!("Indisponible : ce compte ne permet pas le niveau de sécurité demandé ({}).", request.acr)
-                }),
+                note: match (accepted, strong_enough) {
+                    (false, _) => Some("Indisponible pour ce service.".to_owned()),
+                    (true, false) => Some(format!(
+                        "Indisponible : ce compte ne permet pas le niveau de sécurité demandé ({}).",
+                        request.acr
+                    )),
+                    (true, true) => None,
+                },
             }
         })
         .collect();
@@ -225,17 +272,31 @@ async fn choose_provider(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, HubError> {
-    let mut session = load_interaction(hub, headers).await?;
+    let session = load_interaction(hub, headers).await?;
     let params = parse_form(&session, body)?;
-    let requested = session
+    let provider = params.get("provider").unwrap_or_default().to_owned();
+    send_to_provider(hub, session, &provider).await
+}
+
+/// Sends the browser to a provider the request may use: one the service
+/// accepts and able to prove the level asked.
+async fn send_to_provider(
+    hub: &Hub,
+    mut session: Session<SessionData>,
+    provider: &str,
+) -> Result<Response, HubError> {
+    let request = session
         .data
         .interaction
         .as_ref()
-        .map_or(Acr::Eidas1, |request| request.acr);
-    let idp = params
-        .get("provider")
-        .and_then(|id| hub.identity_provider(id))
-        .filter(|idp| idp.max_acr() >= requested)
+        .ok_or(HubError::NoInteraction)?;
+    let requested = request.acr;
+    let accepted = hub
+        .service(&request.client_id)
+        .is_none_or(|policy| policy.accepts_provider(provider));
+    let idp = hub
+        .identity_provider(provider)
+        .filter(|idp| accepted && idp.max_acr() >= requested)
         .ok_or(HubError::ProviderUnavailable)?;
     // Ask the provider for the level requested, or its own lowest when that
     // is higher (FranceConnect `getAcrToAskToIdp`).

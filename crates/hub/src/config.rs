@@ -107,6 +107,36 @@ pub struct ServiceConfig {
     /// key that fits `encryption_alg`.
     #[serde(default)]
     pub encryption_jwks: Option<String>,
+    /// Providers (ids) the service accepts; the others are not shown.
+    /// Default: all.
+    #[serde(default)]
+    pub providers: Option<Vec<String>>,
+    /// Providers the service refuses: shown as unavailable for it.
+    #[serde(default)]
+    pub blocked_providers: Vec<String>,
+    /// Providers the service may name in `idp_hint` to skip the choice page
+    /// (FranceConnect `allowedIdpHints`). Default: none.
+    #[serde(default)]
+    pub idp_hints: Vec<String>,
+}
+
+impl ServiceConfig {
+    /// Whether the service shows this provider at all.
+    pub fn lists_provider(&self, id: &str) -> bool {
+        self.providers
+            .as_ref()
+            .is_none_or(|allowed| allowed.iter().any(|allowed| allowed == id))
+    }
+
+    /// Whether the service accepts a login through this provider.
+    pub fn accepts_provider(&self, id: &str) -> bool {
+        self.lists_provider(id) && !self.blocked_providers.iter().any(|blocked| blocked == id)
+    }
+
+    /// Whether the service may name this provider in `idp_hint`.
+    pub fn may_hint(&self, id: &str) -> bool {
+        self.accepts_provider(id) && self.idp_hints.iter().any(|hint| hint == id)
+    }
 }
 
 fn default_alg() -> Alg {
@@ -216,6 +246,29 @@ impl Config {
         }
         for (index, service) in self.services.iter().enumerate() {
             service.client(&format!("{path}.services[{index}]"))?;
+        }
+        let known: std::collections::HashSet<&str> = self
+            .providers
+            .iter()
+            .map(|provider| provider.id.as_str())
+            .collect();
+        for (index, service) in self.services.iter().enumerate() {
+            let lists = [
+                (
+                    "providers",
+                    service.providers.as_deref().unwrap_or_default(),
+                ),
+                ("blocked_providers", &service.blocked_providers),
+                ("idp_hints", &service.idp_hints),
+            ];
+            for (field, ids) in lists {
+                if let Some(unknown) = ids.iter().find(|id| !known.contains(id.as_str())) {
+                    return Err(bad(
+                        format!("{path}.services[{index}].{field}"),
+                        format!("names no provider: {unknown}"),
+                    ));
+                }
+            }
         }
         let mut ids = std::collections::HashSet::new();
         for (index, provider) in self.providers.iter().enumerate() {

@@ -151,6 +151,14 @@ impl Hub {
         }))
     }
 
+    /// A service's registration.
+    pub fn service(&self, client_id: &str) -> Option<&crate::config::ServiceConfig> {
+        self.config
+            .services
+            .iter()
+            .find(|service| service.client_id == client_id)
+    }
+
     /// An identity provider by id.
     pub fn identity_provider(&self, id: &str) -> Option<&IdentityProvider> {
         self.providers.iter().find(|idp| idp.config.id == id)

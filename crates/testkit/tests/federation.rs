@@ -1559,3 +1559,80 @@ async fn on_the_plus_platform_single_sign_on_serves_eidas2_only_and_reports_eida
         .await;
     assert!(again.shows("Choisissez un compte"), "{}", again.body);
 }
+
+// ------------------------------------------------------ per-service policy
+
+fn policy_service(id: &str, policy: &str) -> String {
+    format!(
+        "\n[[hub.services]]\nclient_id = \"{id}\"\nclient_secret = \"a-secret-of-at-least-32-characters-000\"\nname = \"{id}\"\nredirect_uris = [\"{CLIENTS_CALLBACK}\"]\nscopes = [\"openid\", \"identite_pivot\", \"email\", \"preferred_username\"]\nrequire_pkce = false\n{policy}\n"
+    )
+}
+
+#[tokio::test]
+async fn a_service_sees_only_the_providers_it_accepts_and_its_blocked_ones_as_unavailable() {
+    let extra = policy_service("only-impots", "providers = [\"impots\"]")
+        + &policy_service("no-ameli", "blocked_providers = [\"ameli\"]");
+    let federation = Federation::start_with(&extra).await.unwrap();
+    let citizen = Citizen::new();
+    let choice = |client: &'static str| {
+        let url =
+            federation.authorize_url(&[("client_id", client), ("redirect_uri", CLIENTS_CALLBACK)]);
+        let citizen = &citizen;
+        async move {
+            citizen
+                .follow(citizen.get(&url).await, CLIENTS_CALLBACK)
+                .await
+        }
+    };
+    let only = choice("only-impots").await;
+    assert!(
+        only.shows("value=\"impots\"") && !only.shows("value=\"ameli\""),
+        "{}",
+        only.body
+    );
+    let blocked = choice("no-ameli").await;
+    let ameli = blocked.body.find("value=\"ameli\"").unwrap();
+    assert!(blocked.body[ameli..].starts_with("value=\"ameli\" disabled"));
+    assert!(blocked.shows("Indisponible pour ce service."));
+    let csrf = blocked.input("csrf").unwrap();
+    let forced = citizen
+        .post(
+            &format!("{}/interaction/choose", federation.hub),
+            &[("csrf", &csrf), ("provider", "ameli")],
+        )
+        .await;
+    assert!(forced.shows("HUB-PROVIDER-UNAVAILABLE"), "{}", forced.body);
+}
+
+#[tokio::test]
+async fn idp_hint_goes_straight_to_a_provider_the_service_may_name_and_no_other() {
+    let extra = policy_service("hinting", "idp_hints = [\"impots\"]");
+    let federation = Federation::start_with(&extra).await.unwrap();
+    let hinted = |provider: &'static str| {
+        federation.authorize_url(&[
+            ("client_id", "hinting"),
+            ("redirect_uri", CLIENTS_CALLBACK),
+            ("idp_hint", provider),
+        ])
+    };
+    let straight = Citizen::new().get(&hinted("impots")).await;
+    let location = straight.location.clone().unwrap_or_default();
+    assert!(
+        location.starts_with(&format!("{}/authorize", federation.url("impots"))),
+        "{location}"
+    );
+    let refused = Citizen::new().get(&hinted("ameli")).await;
+    let params = refused.location_params();
+    assert_eq!(params["error"], "invalid_request", "{:?}", refused.location);
+    // The sandbox names no hint: any idp_hint is refused for it.
+    let params = refused_back_to_service(&federation, &[("idp_hint", "impots")]).await;
+    assert_eq!(params["error"], "invalid_request");
+}
+
+#[tokio::test]
+async fn a_policy_naming_an_unknown_provider_is_a_bad_setting() {
+    let error = Federation::start_with(&policy_service("typo", "blocked_providers = [\"amelie\"]"))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("blocked_providers"), "{error}");
+}
