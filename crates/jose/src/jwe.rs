@@ -8,8 +8,6 @@
 
 use std::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use josekit::jwe::{self, JweDecrypter, JweEncrypter, JweHeader};
 use josekit::jwk::Jwk;
 use josekit::jwk::alg::ec::EcCurve;
@@ -176,18 +174,7 @@ pub struct JweHeaderInfo {
 
 /// Reads a compact JWE header; `alg` must be one of ours and `enc` A256GCM.
 pub fn peek_jwe_header(token: &str) -> Result<JweHeaderInfo, JoseError> {
-    if token.len() > 64 * 1024 {
-        return Err(JoseError::Malformed("token too long"));
-    }
-    let parts: Vec<&str> = token.split('.').collect();
-    let [header, _, _, _, _] = parts.as_slice() else {
-        return Err(JoseError::Malformed("not five parts"));
-    };
-    let bytes = URL_SAFE_NO_PAD
-        .decode(header)
-        .map_err(|_| JoseError::Malformed("header not base64url"))?;
-    let map: Map<String, Value> =
-        serde_json::from_slice(&bytes).map_err(|_| JoseError::Malformed("header not JSON"))?;
+    let map = crate::token::protected_header(token, 5)?;
     let text = |name: &str| map.get(name).and_then(Value::as_str).map(str::to_owned);
     let alg = KeyAlg::parse(text("alg").as_deref().unwrap_or_default())?;
     let enc = text("enc").unwrap_or_default();
@@ -273,6 +260,8 @@ pub fn decrypt(
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use serde_json::json;
 
     use super::*;

@@ -24,20 +24,7 @@ const MAX_TOKEN_LEN: usize = 64 * 1024;
 /// Reads the header of a compact JWS without verifying anything. The `alg`
 /// must be one of ours, so `none` and unknown algorithms fail here.
 pub fn peek_header(token: &str) -> Result<Header, JoseError> {
-    if token.len() > MAX_TOKEN_LEN {
-        return Err(JoseError::Malformed("token too long"));
-    }
-    let mut parts = token.split('.');
-    let (Some(header), Some(_), Some(_), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(JoseError::Malformed("not three parts"));
-    };
-    let bytes = URL_SAFE_NO_PAD
-        .decode(header)
-        .map_err(|_| JoseError::Malformed("header not base64url"))?;
-    let map: Map<String, Value> =
-        serde_json::from_slice(&bytes).map_err(|_| JoseError::Malformed("header not JSON"))?;
+    let map = protected_header(token, 3)?;
     let alg = map
         .get("alg")
         .and_then(Value::as_str)
@@ -48,6 +35,26 @@ pub fn peek_header(token: &str) -> Result<Header, JoseError> {
         kid: text("kid"),
         typ: text("typ"),
     })
+}
+
+/// The protected header of a compact serialization of `parts` parts (3 for
+/// a JWS, 5 for a JWE), as a JSON object; nothing is verified.
+pub(crate) fn protected_header(token: &str, parts: usize) -> Result<Map<String, Value>, JoseError> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(JoseError::Malformed("token too long"));
+    }
+    if token.split('.').count() != parts {
+        return Err(JoseError::Malformed(if parts == 3 {
+            "not three parts"
+        } else {
+            "not five parts"
+        }));
+    }
+    let header = token.split('.').next().unwrap_or_default();
+    let bytes = URL_SAFE_NO_PAD
+        .decode(header)
+        .map_err(|_| JoseError::Malformed("header not base64url"))?;
+    serde_json::from_slice(&bytes).map_err(|_| JoseError::Malformed("header not JSON"))
 }
 
 /// Signs `claims` with `key`; the header carries `alg`, `kid` and `typ`.

@@ -914,6 +914,18 @@ fn extra_services(jwks: &str) -> String {
     .concat()
 }
 
+/// Redeems a code as one of the extra services (secret `client_secret_post`).
+async fn redeem_as(federation: &Federation, client_id: &str, code: &str) -> (u16, Value) {
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", CLIENTS_CALLBACK),
+        ("client_id", client_id),
+        ("client_secret", "a-secret-of-at-least-32-characters-000"),
+    ];
+    redeem(federation, &form).await
+}
+
 async fn code_for(federation: &Federation, client_id: &str, redirect_uri: &str) -> String {
     let authorize =
         federation.authorize_url(&[("client_id", client_id), ("redirect_uri", redirect_uri)]);
@@ -1006,17 +1018,7 @@ async fn id_tokens_are_signed_with_the_algorithm_each_client_registered() {
     let secret = "a-secret-of-at-least-32-characters-000";
     for (client_id, alg) in [("rs256-client", "RS256"), ("hs256-client", "HS256")] {
         let code = code_for(&federation, client_id, CLIENTS_CALLBACK).await;
-        let (status, tokens) = redeem(
-            &federation,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", CLIENTS_CALLBACK),
-                ("client_id", client_id),
-                ("client_secret", secret),
-            ],
-        )
-        .await;
+        let (status, tokens) = redeem_as(&federation, client_id, &code).await;
         assert_eq!(status, 200, "{tokens}");
         let id_token = tokens["id_token"].as_str().unwrap();
         assert_eq!(jose::peek_header(id_token).unwrap().alg.as_str(), alg);
@@ -1035,17 +1037,7 @@ async fn two_clients_of_one_entity_share_the_sub() {
         .unwrap();
     let (at_sandbox, _) = full_login(&federation, "impots", 1).await;
     let code = code_for(&federation, "sandbox-app", CLIENTS_CALLBACK).await;
-    let (status, tokens) = redeem(
-        &federation,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", CLIENTS_CALLBACK),
-            ("client_id", "sandbox-app"),
-            ("client_secret", "a-secret-of-at-least-32-characters-000"),
-        ],
-    )
-    .await;
+    let (status, tokens) = redeem_as(&federation, "sandbox-app", &code).await;
     assert_eq!(status, 200);
     let claims = jose::verify(
         tokens["id_token"].as_str().unwrap(),
@@ -1295,17 +1287,7 @@ fn encrypted_service(id: &str, key: &jose::DecryptionKey) -> String {
 /// Logs in at an encrypting service; returns (id_token, userinfo) as sent.
 async fn encrypted_tokens(federation: &Federation, client_id: &str) -> (String, String) {
     let code = code_for(federation, client_id, CLIENTS_CALLBACK).await;
-    let (status, tokens) = redeem(
-        federation,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", CLIENTS_CALLBACK),
-            ("client_id", client_id),
-            ("client_secret", "a-secret-of-at-least-32-characters-000"),
-        ],
-    )
-    .await;
+    let (status, tokens) = redeem_as(federation, client_id, &code).await;
     assert_eq!(status, 200, "{tokens}");
     let response = userinfo(federation, tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(response.headers()["content-type"], "application/jwt");
