@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use jose::KeySet;
+use jose::{KeySet, PublicKeySet};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use store::sealed::Capability;
@@ -107,6 +107,9 @@ pub struct Provider {
     settings: ProviderSettings,
     clients: HashMap<String, Client>,
     keys: KeySet,
+    /// The public half of `keys`, derived once: served at `jwks_uri` and
+    /// used to read back our own tokens.
+    public_keys: PublicKeySet,
     clock: Arc<dyn Clock>,
     codes: Arc<dyn Codes>,
     tokens: Arc<dyn Tokens>,
@@ -146,10 +149,14 @@ impl Provider {
                 return Err("two clients share a client_id".into());
             }
         }
+        let public_keys = keys
+            .public()
+            .map_err(|error| format!("signing keys: {error}"))?;
         Ok(Self {
             settings,
             clients: by_id,
             keys,
+            public_keys,
             clock,
             codes,
             tokens,
@@ -178,9 +185,7 @@ impl Provider {
 
     /// The public signing keys, as served at `jwks_uri`.
     pub fn jwks(&self) -> Value {
-        self.keys
-            .public()
-            .map_or_else(|_| serde_json::json!({ "keys": [] }), |set| set.to_json())
+        self.public_keys.to_json()
     }
 
     /// Issues a code for a grant and returns where to send the browser: the
