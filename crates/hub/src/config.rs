@@ -1,7 +1,7 @@
 //! The hub's settings, as written in the `[hub]` table of the TOML config.
 
 use jose::{Alg, KeyAlg, PublicKeySet};
-use oidc::{Acr, Client, ClientAuth, ClientSecret, RedirectUri, Scopes, Secret};
+use oidc::{Acr, Client, ClientAuth, ClientKeys, ClientSecret, RedirectUri, Scopes, Secret};
 use serde::Deserialize;
 
 /// `[hub]`.
@@ -77,9 +77,18 @@ pub struct ServiceConfig {
     /// An Argon2id PHC string of the secret.
     #[serde(default)]
     pub client_secret_hash: Option<String>,
-    /// A JWKS (JSON text) for `private_key_jwt`.
+    /// `client_secret_post` or `private_key_jwt`; default: the first when a
+    /// secret is set, else the second.
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<AuthMethod>,
+    /// The service's public keys (JWKS, JSON text): signing keys for
+    /// `private_key_jwt`, encryption keys for `encryption_alg`.
     #[serde(default)]
     pub jwks: Option<String>,
+    /// Or where the service publishes them; fetched when needed, kept five
+    /// minutes, refetched at once (at most once a minute) on an unknown key.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
     /// Entity sharing the pairwise `sub`; defaults to the client id.
     #[serde(default)]
     pub entity_id: Option<String>,
@@ -103,10 +112,6 @@ pub struct ServiceConfig {
     /// `ECDH-ES`, `RSA-OAEP-256` or `RSA-OAEP`, content A256GCM.
     #[serde(default)]
     pub encryption_alg: Option<KeyAlg>,
-    /// The service's public keys (JWKS, JSON text) holding one encryption
-    /// key that fits `encryption_alg`.
-    #[serde(default)]
-    pub encryption_jwks: Option<String>,
     /// Providers (ids) the service accepts; the others are not shown.
     /// Default: all.
     #[serde(default)]
@@ -137,6 +142,16 @@ impl ServiceConfig {
     pub fn may_hint(&self, id: &str) -> bool {
         self.accepts_provider(id) && self.idp_hints.iter().any(|hint| hint == id)
     }
+}
+
+/// Token endpoint authentication methods a service may register.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// The secret in the form body.
+    ClientSecretPost,
+    /// A JWT signed with one of the service's keys.
+    PrivateKeyJwt,
 }
 
 fn default_alg() -> Alg {
@@ -295,29 +310,54 @@ impl Config {
 }
 
 impl ServiceConfig {
-    /// The encryption key, when the service asked for encrypted tokens.
-    fn encryption(&self, path: &str) -> Result<Option<(KeyAlg, jose::PublicKey)>, ConfigError> {
-        match (self.encryption_alg, &self.encryption_jwks) {
-            (None, None) => Ok(None),
-            (Some(alg), Some(jwks)) => {
-                let keys = PublicKeySet::from_json(jwks)
-                    .map_err(|error| bad(format!("{path}.encryption_jwks"), error.to_string()))?;
-                let key = keys
-                    .keys()
-                    .iter()
-                    .find(|key| key.fits_encryption(alg))
-                    .ok_or_else(|| {
-                        bad(
-                            format!("{path}.encryption_jwks"),
-                            format!("has no encryption key for {alg}"),
-                        )
-                    })?;
-                Ok(Some((alg, key.clone())))
+    /// The service's public keys, inline or published.
+    fn keys(&self, path: &str) -> Result<ClientKeys, ConfigError> {
+        match (&self.jwks, &self.jwks_uri) {
+            (None, None) => Ok(ClientKeys::None),
+            (Some(jwks), None) => PublicKeySet::from_json(jwks)
+                .map(ClientKeys::Inline)
+                .map_err(|error| bad(format!("{path}.jwks"), error.to_string())),
+            (None, Some(uri)) => RedirectUri::parse(uri)
+                .map(ClientKeys::Remote)
+                .map_err(|error| bad(format!("{path}.jwks_uri"), error)),
+            (Some(_), Some(_)) => Err(bad(path, "set jwks or jwks_uri, not both")),
+        }
+    }
+
+    /// How the service authenticates at the token endpoint.
+    fn auth(&self, path: &str, has_keys: bool) -> Result<ClientAuth, ConfigError> {
+        let secret = match (&self.client_secret, &self.client_secret_hash) {
+            (Some(secret), None) => Some(ClientSecret::Plain(Secret::new(secret.clone()))),
+            (None, Some(hash)) => Some(
+                ClientSecret::argon2(hash)
+                    .map_err(|error| bad(format!("{path}.client_secret_hash"), error))?,
+            ),
+            (None, None) => None,
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    path,
+                    "set client_secret or client_secret_hash, not both",
+                ));
             }
-            _ => Err(bad(
+        };
+        let method = self
+            .token_endpoint_auth_method
+            .unwrap_or(if secret.is_some() {
+                AuthMethod::ClientSecretPost
+            } else {
+                AuthMethod::PrivateKeyJwt
+            });
+        match (method, secret) {
+            (AuthMethod::ClientSecretPost, Some(secret)) => Ok(ClientAuth::SecretPost(secret)),
+            (AuthMethod::ClientSecretPost, None) => Err(bad(
                 path,
-                "set both encryption_alg and encryption_jwks, or neither",
+                "client_secret_post needs client_secret or client_secret_hash",
             )),
+            (AuthMethod::PrivateKeyJwt, _) if !has_keys => Err(bad(
+                path,
+                "set client_secret, client_secret_hash, or jwks/jwks_uri for private_key_jwt",
+            )),
+            (AuthMethod::PrivateKeyJwt, _) => Ok(ClientAuth::PrivateKeyJwt),
         }
     }
 
@@ -332,25 +372,8 @@ impl ServiceConfig {
                 })
                 .collect::<Result<Vec<_>, _>>()
         };
-        let auth = match (&self.client_secret, &self.client_secret_hash, &self.jwks) {
-            (Some(secret), None, None) => {
-                ClientAuth::SecretPost(ClientSecret::Plain(Secret::new(secret.clone())))
-            }
-            (None, Some(hash), None) => ClientAuth::SecretPost(
-                ClientSecret::argon2(hash)
-                    .map_err(|error| bad(format!("{path}.client_secret_hash"), error))?,
-            ),
-            (None, None, Some(jwks)) => ClientAuth::PrivateKeyJwt(
-                PublicKeySet::from_json(jwks)
-                    .map_err(|error| bad(format!("{path}.jwks"), error.to_string()))?,
-            ),
-            _ => {
-                return Err(bad(
-                    path,
-                    "set exactly one of client_secret, client_secret_hash, jwks",
-                ));
-            }
-        };
+        let keys = self.keys(path)?;
+        let auth = self.auth(path, !matches!(keys, ClientKeys::None))?;
         let scopes = Scopes::parse(&self.scopes.join(" "))
             .map_err(|error| bad(format!("{path}.scopes"), error))?;
         if let Some(unknown) = scopes
@@ -378,9 +401,77 @@ impl ServiceConfig {
             signing_alg: self.signing_alg,
             scopes,
             require_pkce: self.require_pkce,
-            encryption: self.encryption(path)?,
+            keys,
+            encryption: self.encryption_alg,
         };
         client.check().map_err(|error| bad(path, error))?;
         Ok(client)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(extra: &str) -> Result<Client, ConfigError> {
+        let text = format!(
+            "client_id = \"s\"\nname = \"S\"\nredirect_uris = [\"https://s.example.fr/cb\"]\nscopes = [\"openid\"]\n{extra}"
+        );
+        let service: ServiceConfig = toml::from_str(&text).map_err(|error| ConfigError {
+            path: "(toml)".into(),
+            message: error.to_string(),
+        })?;
+        service.client("hub.services[0]")
+    }
+
+    #[test]
+    fn a_service_authenticates_by_secret_or_by_its_keys() {
+        let secret = "client_secret = \"a-secret-of-at-least-32-characters-000\"";
+        let key = jose::SigningKey::generate(Alg::ES256).unwrap();
+        let jwks = format!(
+            "jwks = '{}'",
+            serde_json::json!({"keys": [key.public_key().unwrap().to_json()]})
+        );
+        let uri = "jwks_uri = \"https://s.example.fr/jwks\"";
+        let method = |client: Client| client.auth.method();
+        assert_eq!(method(service(secret).unwrap()), "client_secret_post");
+        assert_eq!(method(service(&jwks).unwrap()), "private_key_jwt");
+        assert_eq!(method(service(uri).unwrap()), "private_key_jwt");
+        assert_eq!(
+            method(service(&format!("{secret}\n{jwks}")).unwrap()),
+            "client_secret_post"
+        );
+        let explicit = "token_endpoint_auth_method = \"private_key_jwt\"";
+        assert_eq!(
+            method(service(&format!("{secret}\n{jwks}\n{explicit}")).unwrap()),
+            "private_key_jwt"
+        );
+        for bad in [
+            String::new(),
+            explicit.to_owned(),
+            format!("{jwks}\n{uri}"),
+            format!("{uri}\ntoken_endpoint_auth_method = \"client_secret_post\""),
+            "jwks_uri = \"not a url\"".to_owned(),
+        ] {
+            assert!(service(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn encryption_needs_a_fitting_key_of_the_service() {
+        let secret = "client_secret = \"a-secret-of-at-least-32-characters-000\"";
+        let ecdh = jose::DecryptionKey::generate(KeyAlg::EcdhEs).unwrap();
+        let jwks = format!(
+            "jwks = '{}'",
+            serde_json::json!({"keys": [ecdh.public_key().unwrap().to_json()]})
+        );
+        let client = service(&format!("{secret}\n{jwks}\nencryption_alg = \"ECDH-ES\"")).unwrap();
+        assert_eq!(client.encryption, Some(KeyAlg::EcdhEs));
+        let error = service(&format!(
+            "{secret}\n{jwks}\nencryption_alg = \"RSA-OAEP-256\""
+        ))
+        .unwrap_err();
+        assert!(error.message.contains("no encryption key"), "{error}");
+        assert!(service(&format!("{secret}\nencryption_alg = \"ECDH-ES\"")).is_err());
     }
 }

@@ -83,6 +83,7 @@ impl PasswordProvider {
                     signing_alg: Alg::ES256,
                     scopes: scopes.clone(),
                     require_pkce: true,
+                    keys: oidc::ClientKeys::None,
                     encryption: None,
                 }
             })

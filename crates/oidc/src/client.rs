@@ -4,7 +4,7 @@
 use std::fmt;
 
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
-use jose::{Alg, KeyAlg, PublicKey, PublicKeySet};
+use jose::{Alg, KeyAlg, PublicKeySet};
 
 use crate::types::{RedirectUri, Scopes, constant_time_eq};
 
@@ -83,8 +83,9 @@ impl ClientSecret {
 pub enum ClientAuth {
     /// `client_secret_post` (RFC 6749 §2.3.1).
     SecretPost(ClientSecret),
-    /// `private_key_jwt` (OpenID Connect Core §9), with the client's public keys.
-    PrivateKeyJwt(PublicKeySet),
+    /// `private_key_jwt` (OpenID Connect Core §9), verified with the
+    /// client's registered keys.
+    PrivateKeyJwt,
 }
 
 impl ClientAuth {
@@ -92,7 +93,7 @@ impl ClientAuth {
     pub fn method(&self) -> &'static str {
         match self {
             ClientAuth::SecretPost(_) => "client_secret_post",
-            ClientAuth::PrivateKeyJwt(_) => "private_key_jwt",
+            ClientAuth::PrivateKeyJwt => "private_key_jwt",
         }
     }
 }
@@ -118,9 +119,24 @@ pub struct Client {
     pub scopes: Scopes,
     /// Whether authorize requests must carry a PKCE challenge.
     pub require_pkce: bool,
-    /// When set, ID tokens and userinfo are signed then encrypted to this
-    /// key of the client, with this algorithm and A256GCM (FranceConnect+).
-    pub encryption: Option<(KeyAlg, PublicKey)>,
+    /// The client's public keys: to verify its `private_key_jwt`
+    /// assertions, and to encrypt to.
+    pub keys: ClientKeys,
+    /// When set, ID tokens and userinfo are signed then encrypted to a key
+    /// of the client fitting this algorithm, content A256GCM (FranceConnect+).
+    pub encryption: Option<KeyAlg>,
+}
+
+/// Where a client's public keys are.
+#[derive(Clone, Debug, Default)]
+pub enum ClientKeys {
+    /// None registered.
+    #[default]
+    None,
+    /// Registered with the client (`jwks`).
+    Inline(PublicKeySet),
+    /// Published by the client (`jwks_uri`), fetched when needed.
+    Remote(RedirectUri),
 }
 
 impl Client {
@@ -145,10 +161,27 @@ impl Client {
         if !self.scopes.contains("openid") {
             return Err("scopes must include openid".into());
         }
-        if let Some((alg, key)) = &self.encryption
-            && !key.fits_encryption(*alg)
-        {
-            return Err(format!("the encryption key does not fit {alg}"));
+        let needs_keys =
+            matches!(self.auth, ClientAuth::PrivateKeyJwt) || self.encryption.is_some();
+        if needs_keys && matches!(self.keys, ClientKeys::None) {
+            return Err("private_key_jwt and encryption need the client's jwks or jwks_uri".into());
+        }
+        if let ClientKeys::Inline(keys) = &self.keys {
+            if let Some(alg) = self.encryption
+                && !keys.keys().iter().any(|key| key.fits_encryption(alg))
+            {
+                return Err(format!("the jwks has no encryption key for {alg}"));
+            }
+            if matches!(self.auth, ClientAuth::PrivateKeyJwt)
+                && !keys
+                    .keys()
+                    .iter()
+                    .any(|key| key.fits(Alg::ES256) || key.fits(Alg::RS256))
+            {
+                return Err(
+                    "the jwks has no ES256 or RS256 signing key for private_key_jwt".into(),
+                );
+            }
         }
         if self.signing_alg == Alg::HS256 {
             match &self.auth {

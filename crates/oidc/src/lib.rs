@@ -8,12 +8,13 @@ pub mod claims;
 pub mod client;
 pub mod clock;
 pub mod error;
+pub mod jwks;
 pub mod op;
 pub mod rp;
 pub mod types;
 
 pub use claims::Identity;
-pub use client::{Client, ClientAuth, ClientSecret, Secret};
+pub use client::{Client, ClientAuth, ClientKeys, ClientSecret, Secret};
 pub use clock::{Clock, FakeClock, SystemClock, UnixSeconds};
 pub use error::{ErrorCode, OAuthError};
 pub use types::{Acr, PkceChallenge, RedirectUri, Scopes};

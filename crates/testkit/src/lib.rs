@@ -11,6 +11,7 @@
 )]
 
 mod citizen;
+mod publisher;
 mod rogue;
 
 use std::collections::BTreeMap;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 pub use citizen::{Citizen, Response, absolute};
 use oidc::FakeClock;
 use passerelle::{Config, Options, Running};
+pub use publisher::KeyPublisher;
 pub use rogue::{RogueMode, RogueProvider};
 use tokio::net::TcpListener;
 

@@ -897,8 +897,8 @@ const CLIENTS_CALLBACK: &str = "https://service.example.fr/callback";
 
 /// Extra services: one authenticating with `private_key_jwt`, one with
 /// RS256 tokens, one with HS256 tokens (FranceConnect legacy), and a second
-/// client of the sandbox's entity.
-fn extra_services(jwks: &str) -> String {
+/// client of the sandbox's entity (the first only when given its keys).
+fn extra_services(jwks: Option<&str>) -> String {
     let service = |id: &str, auth: &str, extra: &str| {
         format!(
             "\n[[hub.services]]\nclient_id = \"{id}\"\n{auth}\nname = \"{id}\"\nredirect_uris = [\"{CLIENTS_CALLBACK}\"]\nscopes = [\"openid\", \"identite_pivot\", \"email\", \"preferred_username\"]\nrequire_pkce = false\n{extra}\n"
@@ -906,7 +906,8 @@ fn extra_services(jwks: &str) -> String {
     };
     let secret = "client_secret = \"a-secret-of-at-least-32-characters-000\"";
     [
-        service("jwt-client", &format!("jwks = '{jwks}'"), ""),
+        jwks.map(|jwks| service("jwt-client", &format!("jwks = '{jwks}'"), ""))
+            .unwrap_or_default(),
         service("rs256-client", secret, "signing_alg = \"RS256\""),
         service("hs256-client", secret, "signing_alg = \"HS256\""),
         service("sandbox-app", secret, "entity_id = \"sandbox\""),
@@ -964,7 +965,7 @@ async fn a_client_authenticates_with_private_key_jwt_and_an_assertion_cannot_be_
         .unwrap()
         .to_json()
         .to_string();
-    let federation = Federation::start_with(&extra_services(&jwks))
+    let federation = Federation::start_with(&extra_services(Some(&jwks)))
         .await
         .unwrap();
     let now = 1_800_000_000;
@@ -1012,9 +1013,7 @@ async fn a_client_authenticates_with_private_key_jwt_and_an_assertion_cannot_be_
 
 #[tokio::test]
 async fn id_tokens_are_signed_with_the_algorithm_each_client_registered() {
-    let federation = Federation::start_with(&extra_services("{\"keys\":[]}"))
-        .await
-        .unwrap();
+    let federation = Federation::start_with(&extra_services(None)).await.unwrap();
     let secret = "a-secret-of-at-least-32-characters-000";
     for (client_id, alg) in [("rs256-client", "RS256"), ("hs256-client", "HS256")] {
         let code = code_for(&federation, client_id, CLIENTS_CALLBACK).await;
@@ -1032,9 +1031,7 @@ async fn id_tokens_are_signed_with_the_algorithm_each_client_registered() {
 
 #[tokio::test]
 async fn two_clients_of_one_entity_share_the_sub() {
-    let federation = Federation::start_with(&extra_services("{\"keys\":[]}"))
-        .await
-        .unwrap();
+    let federation = Federation::start_with(&extra_services(None)).await.unwrap();
     let (at_sandbox, _) = full_login(&federation, "impots", 1).await;
     let code = code_for(&federation, "sandbox-app", CLIENTS_CALLBACK).await;
     let (status, tokens) = redeem_as(&federation, "sandbox-app", &code).await;
@@ -1279,7 +1276,7 @@ async fn no_input_makes_any_part_fail() {
 fn encrypted_service(id: &str, key: &jose::DecryptionKey) -> String {
     let jwks = serde_json::json!({"keys": [key.public_key().unwrap().to_json()]}).to_string();
     format!(
-        "\n[[hub.services]]\nclient_id = \"{id}\"\nclient_secret = \"a-secret-of-at-least-32-characters-000\"\nname = \"{id}\"\nredirect_uris = [\"{CLIENTS_CALLBACK}\"]\nscopes = [\"openid\", \"identite_pivot\", \"email\", \"preferred_username\"]\nrequire_pkce = false\nencryption_alg = \"{}\"\nencryption_jwks = '{jwks}'\n",
+        "\n[[hub.services]]\nclient_id = \"{id}\"\nclient_secret = \"a-secret-of-at-least-32-characters-000\"\nname = \"{id}\"\nredirect_uris = [\"{CLIENTS_CALLBACK}\"]\nscopes = [\"openid\", \"identite_pivot\", \"email\", \"preferred_username\"]\nrequire_pkce = false\nencryption_alg = \"{}\"\njwks = '{jwks}'\n",
         key.alg()
     )
 }
@@ -1332,6 +1329,119 @@ async fn tokens_of_an_encrypting_service_are_signed_then_encrypted_to_its_key() 
         .unwrap();
         assert_eq!(claims["family_name"], "DUPONT");
     }
+}
+
+/// A service publishing its keys at a `jwks_uri`, authenticating with
+/// `private_key_jwt` and receiving encrypted tokens, then rotating its keys.
+#[tokio::test]
+async fn a_service_publishing_its_keys_is_read_at_its_jwks_uri_and_its_rotation_followed() {
+    let set = |signing: &jose::SigningKey, encryption: &jose::DecryptionKey| {
+        serde_json::json!({"keys": [
+            signing.public_key().unwrap().to_json(),
+            encryption.public_key().unwrap().to_json(),
+        ]})
+        .to_string()
+    };
+    let (signing, encryption) = (
+        jose::SigningKey::generate(jose::Alg::ES256).unwrap(),
+        jose::DecryptionKey::generate(jose::KeyAlg::EcdhEs).unwrap(),
+    );
+    let publisher = testkit::KeyPublisher::start(&set(&signing, &encryption))
+        .await
+        .unwrap();
+    let extra = format!(
+        "\n[[hub.services]]\nclient_id = \"published\"\nname = \"published\"\nredirect_uris = [\"{CLIENTS_CALLBACK}\"]\nscopes = [\"openid\", \"identite_pivot\", \"email\", \"preferred_username\"]\nrequire_pkce = false\nencryption_alg = \"ECDH-ES\"\njwks_uri = \"{}\"\n",
+        publisher.url()
+    );
+    let federation = Federation::start_with(&extra).await.unwrap();
+    assert_eq!(
+        publisher.fetches(),
+        0,
+        "nothing is fetched before it is needed"
+    );
+    let token_endpoint = format!("{}/token", federation.issuer);
+    let redeem_signed = |key: jose::SigningKey, jti: &'static str| {
+        let federation = &federation;
+        let token_endpoint = token_endpoint.clone();
+        async move {
+            let code = code_for(federation, "published", CLIENTS_CALLBACK).await;
+            let now = oidc::Clock::now(&federation.clock);
+            let signed = assertion(&key, "published", &token_endpoint, jti, now);
+            let type_ = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+            redeem(
+                federation,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", CLIENTS_CALLBACK),
+                    ("client_assertion_type", type_),
+                    ("client_assertion", &signed),
+                ],
+            )
+            .await
+        }
+    };
+    let (status, tokens) = redeem_signed(signing.clone(), "jti-1").await;
+    assert_eq!(status, 200, "{tokens}");
+    let id_token = tokens["id_token"].as_str().unwrap();
+    assert_eq!(
+        jose::peek_jwe_header(id_token).unwrap().kid.as_deref(),
+        Some(encryption.kid())
+    );
+    jose::decrypt(
+        id_token,
+        std::slice::from_ref(&encryption),
+        &jose::KeyAlg::ALL,
+    )
+    .unwrap();
+    assert_eq!(
+        publisher.fetches(),
+        1,
+        "one fetch serves the assertion and the encryption"
+    );
+
+    // The service rotates both keys. An assertion by the new key names an
+    // unknown kid: the set was fetched under a minute ago, so it is refused.
+    let (signing, encryption) = (
+        jose::SigningKey::generate(jose::Alg::ES256).unwrap(),
+        jose::DecryptionKey::generate(jose::KeyAlg::EcdhEs).unwrap(),
+    );
+    publisher.publish(&set(&signing, &encryption));
+    let (status, body) = redeem_signed(signing.clone(), "jti-2").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    assert_eq!(publisher.fetches(), 1);
+    // A minute later the unknown kid makes the hub refetch, and the new
+    // encryption key is used.
+    federation.clock.advance(61);
+    let (status, tokens) = redeem_signed(signing.clone(), "jti-3").await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(publisher.fetches(), 2);
+    let id_token = tokens["id_token"].as_str().unwrap();
+    assert_eq!(
+        jose::peek_jwe_header(id_token).unwrap().kid.as_deref(),
+        Some(encryption.kid())
+    );
+    jose::decrypt(
+        id_token,
+        std::slice::from_ref(&encryption),
+        &jose::KeyAlg::ALL,
+    )
+    .unwrap();
+    // Only the encryption key changes: the hub sees it once its copy is
+    // five minutes old.
+    let encryption = jose::DecryptionKey::generate(jose::KeyAlg::EcdhEs).unwrap();
+    publisher.publish(&set(&signing, &encryption));
+    federation.clock.advance(301);
+    let (status, tokens) = redeem_signed(signing, "jti-4").await;
+    assert_eq!(status, 200, "{tokens}");
+    let id_token = tokens["id_token"].as_str().unwrap();
+    assert_eq!(
+        jose::peek_jwe_header(id_token).unwrap().kid.as_deref(),
+        Some(encryption.kid())
+    );
 }
 
 /// The independent check: Node's `jose` (not ours) decrypts and verifies

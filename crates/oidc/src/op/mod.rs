@@ -32,9 +32,10 @@ pub use logout::EndSession;
 pub use params::Params;
 pub use token::{TokenResponse, Userinfo};
 
-use crate::client::Client;
+use crate::client::{Client, ClientKeys};
 use crate::clock::{Clock, UnixSeconds};
 use crate::error::{ErrorCode, OAuthError};
+use crate::jwks::RemoteKeys;
 use crate::types::{Acr, PkceChallenge, RedirectUri, Scopes};
 
 /// The provider's settings.
@@ -113,7 +114,13 @@ pub struct Provider {
     clock: Arc<dyn Clock>,
     codes: Arc<dyn Codes>,
     tokens: Arc<dyn Tokens>,
+    /// The key sets clients publish at their `jwks_uri`, by client id.
+    remote_keys: HashMap<String, RemoteKeys>,
 }
+
+/// A client's published keys are refetched after this long, so that a
+/// rotated encryption key is used within minutes.
+const CLIENT_KEYS_MAX_AGE_SECS: i64 = 300;
 
 impl fmt::Debug for Provider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -135,6 +142,8 @@ impl Provider {
         tokens: Arc<dyn Tokens>,
     ) -> Result<Self, String> {
         let mut by_id = HashMap::new();
+        let mut remote_keys = HashMap::new();
+        let mut http = None;
         for client in clients {
             client
                 .check()
@@ -144,6 +153,19 @@ impl Provider {
                     "client {}: no {} key",
                     client.client_id, client.signing_alg
                 ));
+            }
+            if let ClientKeys::Remote(uri) = &client.keys {
+                let http = match &http {
+                    Some(http) => http,
+                    None => http.insert(crate::rp::RelyingParty::http_client()?),
+                };
+                let keys = RemoteKeys::new(
+                    uri.as_str(),
+                    Some(CLIENT_KEYS_MAX_AGE_SECS),
+                    http.clone(),
+                    clock.clone(),
+                );
+                remote_keys.insert(client.client_id.clone(), keys);
             }
             if by_id.insert(client.client_id.clone(), client).is_some() {
                 return Err("two clients share a client_id".into());
@@ -160,7 +182,24 @@ impl Provider {
             clock,
             codes,
             tokens,
+            remote_keys,
         })
+    }
+
+    /// A client's public keys; `refresh` when a key was missing (a remote
+    /// set is then refetched, at most once a minute).
+    pub(crate) async fn client_keys(
+        &self,
+        client: &Client,
+        refresh: bool,
+    ) -> Result<PublicKeySet, String> {
+        match (&client.keys, self.remote_keys.get(&client.client_id)) {
+            (ClientKeys::Inline(keys), _) => Ok(keys.clone()),
+            (ClientKeys::Remote(_), Some(remote)) => {
+                remote.get(refresh).await.map_err(|error| error.0)
+            }
+            _ => Err("the client registered no keys".into()),
+        }
     }
 
     /// The settings.

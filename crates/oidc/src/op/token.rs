@@ -4,6 +4,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
+use jose::{KeyAlg, PublicKey};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::Sha256;
@@ -112,7 +113,7 @@ impl Provider {
             access_token: access_token.as_str().to_owned(),
             token_type: "Bearer",
             expires_in: self.settings.access_token_ttl_secs,
-            id_token: self.id_token(&grant, client)?,
+            id_token: self.id_token(&grant, client).await?,
             scope: grant.scopes.to_string(),
         })
     }
@@ -135,11 +136,11 @@ impl Provider {
             {
                 Ok(client)
             }
-            (ClientAuth::PrivateKeyJwt(keys), None, Some(assertion)) => {
+            (ClientAuth::PrivateKeyJwt, None, Some(assertion)) => {
                 if params.get("client_assertion_type") != Some(ASSERTION_TYPE) {
                     return Err(invalid_client("client_assertion_type must be jwt-bearer"));
                 }
-                self.check_client_assertion(client, keys, assertion).await?;
+                self.check_client_assertion(client, assertion).await?;
                 Ok(client)
             }
             _ => Err(invalid_client("client authentication failed")),
@@ -151,14 +152,27 @@ impl Provider {
     async fn check_client_assertion(
         &self,
         client: &Client,
-        keys: &jose::PublicKeySet,
         assertion: &str,
     ) -> Result<(), OAuthError> {
         let fail = |detail: &str| {
             invalid_client("client assertion is not valid").with_detail(detail.to_owned())
         };
-        let claims = jose::verify(assertion, keys, &[jose::Alg::ES256, jose::Alg::RS256])
-            .map_err(|error| fail(&error.to_string()))?;
+        const ALGS: [jose::Alg; 2] = [jose::Alg::ES256, jose::Alg::RS256];
+        let keys = self
+            .client_keys(client, false)
+            .await
+            .map_err(|error| fail(&error))?;
+        let claims = match jose::verify(assertion, &keys, &ALGS) {
+            Err(jose::JoseError::UnknownKey(_)) => {
+                let keys = self
+                    .client_keys(client, true)
+                    .await
+                    .map_err(|error| fail(&error))?;
+                jose::verify(assertion, &keys, &ALGS)
+            }
+            verified => verified,
+        }
+        .map_err(|error| fail(&error.to_string()))?;
         let text = |name: &str| claims.get(name).and_then(Value::as_str);
         if text("iss") != Some(&client.client_id) || text("sub") != Some(&client.client_id) {
             return Err(fail("iss and sub must be the client_id"));
@@ -195,7 +209,7 @@ impl Provider {
 
     /// The ID token: `iss sub aud exp iat nonce acr auth_time` (FranceConnect
     /// v2 without `amr`), signed as the client registered.
-    fn id_token(&self, grant: &Grant, client: &Client) -> Result<String, OAuthError> {
+    async fn id_token(&self, grant: &Grant, client: &Client) -> Result<String, OAuthError> {
         let now = self.clock.now();
         let claims = json!({
             "iss": self.issuer(),
@@ -207,13 +221,13 @@ impl Provider {
             "acr": grant.acr.as_str(),
             "auth_time": grant.auth_time,
         });
-        self.sign_for(client, claims)
+        self.sign_for(client, claims).await
     }
 
     /// Signs claims as the client registered, then encrypts them to its key
     /// when it asked for encrypted tokens (the JWE header copies `iss` and
     /// `aud`, as FranceConnect+ does).
-    fn sign_for(&self, client: &Client, claims: Value) -> Result<String, OAuthError> {
+    async fn sign_for(&self, client: &Client, claims: Value) -> Result<String, OAuthError> {
         let Value::Object(claims) = claims else {
             return Err(internal("claims are not an object"));
         };
@@ -227,13 +241,37 @@ impl Provider {
                 jose::sign(&claims, key, "JWT").map_err(internal)?
             }
         };
-        let Some((alg, recipient)) = &client.encryption else {
+        let Some(alg) = client.encryption else {
             return Ok(signed);
         };
+        let recipient = self.encryption_key(client, alg).await?;
         let mut copied = serde_json::Map::new();
         copied.insert("iss".into(), self.issuer().into());
         copied.insert("aud".into(), client.client_id.clone().into());
-        jose::encrypt(signed.as_bytes(), recipient, *alg, "JWT", &copied).map_err(internal)
+        jose::encrypt(signed.as_bytes(), &recipient, alg, "JWT", &copied).map_err(internal)
+    }
+
+    /// The client's key to encrypt to: the first fitting `alg` in its
+    /// registered or published set (a published set is refetched once when
+    /// none fits, in case the client just rotated).
+    async fn encryption_key(&self, client: &Client, alg: KeyAlg) -> Result<PublicKey, OAuthError> {
+        for refresh in [false, true] {
+            let keys = self.client_keys(client, refresh).await.map_err(|error| {
+                OAuthError::new(
+                    ErrorCode::ServerError,
+                    "the client's encryption key is unavailable",
+                )
+                .with_detail(error)
+            })?;
+            if let Some(key) = keys.keys().iter().find(|key| key.fits_encryption(alg)) {
+                return Ok(key.clone());
+            }
+        }
+        Err(OAuthError::new(
+            ErrorCode::ServerError,
+            "the client's encryption key is unavailable",
+        )
+        .with_detail(format!("no key of {} fits {alg}", client.client_id)))
     }
 
     /// Answers userinfo for a bearer token: a JWT with `iss aud iat exp sub`
@@ -264,7 +302,7 @@ impl Provider {
         claims.insert("sub".into(), grant.sub.clone().into());
         claims.extend(grant.claims.clone());
         Ok(Userinfo {
-            jwt: self.sign_for(client, Value::Object(claims))?,
+            jwt: self.sign_for(client, Value::Object(claims)).await?,
         })
     }
 

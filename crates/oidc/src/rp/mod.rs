@@ -17,7 +17,8 @@ use serde_json::{Map, Value};
 use tokio::sync::RwLock;
 
 use crate::client::Secret;
-use crate::clock::{Clock, UnixSeconds};
+use crate::clock::Clock;
+use crate::jwks::RemoteKeys;
 use crate::op::Params;
 use crate::types::{Acr, PkceChallenge, RedirectUri, random_token};
 
@@ -132,22 +133,13 @@ pub enum RpError {
     Userinfo(String),
 }
 
-#[derive(Debug, Default)]
-struct KeyCache {
-    keys: Option<PublicKeySet>,
-    fetched_at: UnixSeconds,
-}
-
-/// Refetch a provider's keys on an unknown `kid` at most this often.
-const KEY_REFETCH_SECS: i64 = 60;
-
 /// A relying party of one provider.
 pub struct RelyingParty {
     settings: RpSettings,
     http: reqwest::Client,
     clock: Arc<dyn Clock>,
     metadata: RwLock<Option<Metadata>>,
-    keys: RwLock<KeyCache>,
+    keys: tokio::sync::OnceCell<RemoteKeys>,
 }
 
 impl fmt::Debug for RelyingParty {
@@ -166,7 +158,7 @@ impl RelyingParty {
             http,
             clock,
             metadata: RwLock::new(None),
-            keys: RwLock::new(KeyCache::default()),
+            keys: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -415,36 +407,25 @@ impl RelyingParty {
         Ok(inner)
     }
 
-    /// The provider's keys: cached; `refresh` refetches unless the last fetch
-    /// is under a minute old.
+    /// The provider's keys, from its `jwks_uri`: cached until a token names
+    /// a key we do not hold, then refetched at most once a minute.
     async fn keys(&self, refresh: bool) -> Result<PublicKeySet, RpError> {
-        let now = self.clock.now();
-        {
-            let cache = self.keys.read().await;
-            if let Some(keys) = &cache.keys
-                && (!refresh || now - cache.fetched_at < KEY_REFETCH_SECS)
-            {
-                return Ok(keys.clone());
-            }
-        }
-        let metadata = self.metadata().await?;
-        let response = self
-            .http
-            .get(&metadata.jwks_uri)
-            .send()
+        let remote = self
+            .keys
+            .get_or_try_init(|| async {
+                let metadata = self.metadata().await?;
+                Ok::<_, RpError>(RemoteKeys::new(
+                    metadata.jwks_uri,
+                    None,
+                    self.http.clone(),
+                    self.clock.clone(),
+                ))
+            })
+            .await?;
+        remote
+            .get(refresh)
             .await
-            .map_err(|error| RpError::Provider(error.without_url().to_string()))?;
-        let text = response
-            .text()
-            .await
-            .map_err(|_| RpError::Provider("JWKS unreadable".into()))?;
-        let keys =
-            PublicKeySet::from_json(&text).map_err(|error| RpError::Provider(error.to_string()))?;
-        *self.keys.write().await = KeyCache {
-            keys: Some(keys.clone()),
-            fetched_at: now,
-        };
-        Ok(keys)
+            .map_err(|error| RpError::Provider(error.0))
     }
 
     /// OpenID Connect Core §3.1.3.7: signature, `iss`, `aud`, `exp`, `iat`,
