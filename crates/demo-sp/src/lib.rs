@@ -10,7 +10,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, RawQuery, State};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -33,8 +33,20 @@ pub struct Config {
     pub name: String,
     /// Where the service is reached.
     pub public_url: String,
+    /// The hubs it logs in through, one button each.
+    pub hubs: Vec<HubLogin>,
+}
+
+/// `[[demo_sp.hubs]]`: the service's registration at one hub.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubLogin {
+    /// Short id, in the paths `/login/{id}` and `/callback/{id}`.
+    pub id: String,
+    /// The button's name (`Passerelle`, `Passerelle+`).
+    pub label: String,
     /// The hub's issuer.
-    pub hub_issuer: String,
+    pub issuer: String,
     /// Our client id at the hub.
     pub client_id: String,
     /// Our client secret at the hub.
@@ -62,69 +74,115 @@ fn default_acr() -> Acr {
 impl Config {
     /// Checks the settings; the error names the bad path.
     pub fn check(&self, path: &str) -> Result<(), (String, String)> {
-        for (field, value) in [
-            ("public_url", &self.public_url),
-            ("hub_issuer", &self.hub_issuer),
-        ] {
-            RedirectUri::parse(value).map_err(|error| (format!("{path}.{field}"), error))?;
+        RedirectUri::parse(&self.public_url)
+            .map_err(|error| (format!("{path}.public_url"), error))?;
+        if self.hubs.is_empty() {
+            return Err((format!("{path}.hubs"), "must list at least one hub".into()));
         }
-        if !self.scopes.split(' ').any(|scope| scope == "openid") {
-            return Err((format!("{path}.scopes"), "must include openid".into()));
+        let mut ids = std::collections::HashSet::new();
+        for (index, hub) in self.hubs.iter().enumerate() {
+            let at = format!("{path}.hubs[{index}]");
+            if hub.id.is_empty()
+                || !hub
+                    .id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err((format!("{at}.id"), "must be letters, digits, - or _".into()));
+            }
+            if !ids.insert(hub.id.as_str()) {
+                return Err((format!("{at}.id"), "is used twice".into()));
+            }
+            RedirectUri::parse(&hub.issuer).map_err(|error| (format!("{at}.issuer"), error))?;
+            if !hub.scopes.split(' ').any(|scope| scope == "openid") {
+                return Err((format!("{at}.scopes"), "must include openid".into()));
+            }
         }
         Ok(())
     }
 }
 
+/// One hub as the service talks to it.
+struct Connection {
+    login: HubLogin,
+    rp: RelyingParty,
+}
+
 /// The demo service.
 pub struct DemoService {
     config: Config,
-    rp: RelyingParty,
+    hubs: Vec<Connection>,
     sessions: SessionManager,
+    /// Its public encryption key, published at `/jwks` for the hubs that
+    /// encrypt its tokens.
+    jwks: Value,
 }
 
 impl fmt::Debug for DemoService {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DemoService")
-            .field("client_id", &self.config.client_id)
+            .field("public_url", &self.config.public_url)
             .finish_non_exhaustive()
     }
 }
 
 impl DemoService {
-    /// Builds the service.
+    /// Builds the service; `decryption_key` opens the tokens a hub encrypts
+    /// to it.
     pub fn new(
         config: Config,
+        decryption_key: jose::DecryptionKey,
         sessions: Arc<dyn Sessions>,
         clock: Arc<dyn Clock>,
         http: reqwest::Client,
     ) -> Result<Arc<Self>, (String, String)> {
         config.check("demo_sp")?;
-        let redirect_uri = RedirectUri::parse(&format!("{}/callback", config.public_url))
-            .map_err(|error| ("demo_sp.public_url".to_owned(), error))?;
-        let settings = RpSettings {
-            issuer: config.hub_issuer.clone(),
-            client_id: config.client_id.clone(),
-            client_secret: Secret::new(config.client_secret.clone()),
-            redirect_uri,
-            scopes: config.scopes.clone(),
-            algs: vec![Alg::ES256],
-            use_pkce: true,
-            decryption_keys: Vec::new(),
-        };
-        let rp = RelyingParty::new(settings, http, clock.clone());
+        let public_key = decryption_key
+            .public_key()
+            .map_err(|error| ("demo_sp".to_owned(), error.to_string()))?;
+        let jwks = serde_json::json!({ "keys": [public_key.to_json()] });
+        let hubs = config
+            .hubs
+            .iter()
+            .map(|login| {
+                let redirect_uri =
+                    RedirectUri::parse(&format!("{}/callback/{}", config.public_url, login.id))
+                        .map_err(|error| ("demo_sp.public_url".to_owned(), error))?;
+                let settings = RpSettings {
+                    issuer: login.issuer.clone(),
+                    client_id: login.client_id.clone(),
+                    client_secret: Secret::new(login.client_secret.clone()),
+                    redirect_uri,
+                    scopes: login.scopes.clone(),
+                    algs: vec![Alg::ES256],
+                    use_pkce: true,
+                    decryption_keys: vec![decryption_key.clone()],
+                };
+                Ok(Connection {
+                    login: login.clone(),
+                    rp: RelyingParty::new(settings, http.clone(), clock.clone()),
+                })
+            })
+            .collect::<Result<Vec<_>, (String, String)>>()?;
         let secure = config.public_url.starts_with("https://");
         let sessions = SessionManager::new(sessions, clock, "passerelle_demo_sp", secure, 3600);
         Ok(Arc::new(Self {
             config,
-            rp,
+            hubs,
             sessions,
+            jwks,
         }))
+    }
+
+    fn hub(&self, id: &str) -> Option<&Connection> {
+        self.hubs.iter().find(|hub| hub.login.id == id)
     }
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct SessionData {
-    pending: Option<PendingLogin>,
+    /// The hub id and what to check its answer against.
+    pending: Option<(String, PendingLogin)>,
     login: Option<Received>,
     logout_state: Option<String>,
 }
@@ -132,6 +190,8 @@ struct SessionData {
 /// What the service received from the hub.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Received {
+    /// Which hub.
+    hub: String,
     id_token: String,
     id_claims: Map<String, Value>,
     userinfo: Map<String, Value>,
@@ -144,8 +204,9 @@ pub fn router(service: Arc<DemoService>) -> Router {
         .route("/", get(home))
         .route(web::STYLESHEET_PATH, get(web::stylesheet))
         .route("/favicon.ico", get(web::no_favicon))
-        .route("/login", get(login))
-        .route("/callback", get(callback))
+        .route("/login/{hub}", get(login))
+        .route("/callback/{hub}", get(callback))
+        .route("/jwks", get(jwks))
         .route("/me", get(me))
         .route("/logout", post(logout))
         .route("/logged-out", get(logged_out))
@@ -209,11 +270,18 @@ fn redirect_with(location: &str, cookie: Option<HeaderValue>) -> Response {
     response
 }
 
+/// A login button of the home page.
+struct HubButton<'a> {
+    id: &'a str,
+    label: &'a str,
+    acr: &'a str,
+}
+
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomeTemplate<'a> {
     name: &'a str,
-    acr: &'a str,
+    hubs: Vec<HubButton<'a>>,
     person: Option<String>,
     csrf: String,
 }
@@ -235,18 +303,48 @@ async fn home(State(service): State<Arc<DemoService>>, headers: HeaderMap) -> Re
     });
     let template = HomeTemplate {
         name: &service.config.name,
-        acr: service.config.acr.as_str(),
+        hubs: service
+            .hubs
+            .iter()
+            .map(|hub| HubButton {
+                id: &hub.login.id,
+                label: &hub.login.label,
+                acr: hub.login.acr.as_str(),
+            })
+            .collect(),
         person,
         csrf: session.csrf_token(),
     };
     page(&service, &service.config.name, &template, None)
 }
 
-async fn login(State(service): State<Arc<DemoService>>, headers: HeaderMap) -> Response {
+async fn jwks(State(service): State<Arc<DemoService>>) -> Response {
+    axum::Json(service.jwks.clone()).into_response()
+}
+
+fn unknown_hub(service: &DemoService) -> Response {
+    let mut response = message(
+        service,
+        "Page introuvable",
+        "Ce service ne connaît pas cette plateforme d'identification.",
+        true,
+    );
+    *response.status_mut() = axum::http::StatusCode::NOT_FOUND;
+    response
+}
+
+async fn login(
+    State(service): State<Arc<DemoService>>,
+    Path(hub_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(hub) = service.hub(&hub_id) else {
+        return unknown_hub(&service);
+    };
     let mut session = load(&service, &headers).await;
-    match service.rp.start(Some(service.config.acr), false, &[]).await {
+    match hub.rp.start(Some(hub.login.acr), false, &[]).await {
         Ok((url, pending)) => {
-            session.data.pending = Some(pending);
+            session.data.pending = Some((hub_id, pending));
             redirect_with(&url, service.sessions.save(&session).await.ok())
         }
         Err(error) => {
@@ -263,11 +361,16 @@ async fn login(State(service): State<Arc<DemoService>>, headers: HeaderMap) -> R
 
 async fn callback(
     State(service): State<Arc<DemoService>>,
+    Path(hub_id): Path<String>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let Some(hub) = service.hub(&hub_id) else {
+        return unknown_hub(&service);
+    };
     let mut session = load(&service, &headers).await;
-    let Some(pending) = session.data.pending.take() else {
+    let pending = session.data.pending.take();
+    let Some((_, pending)) = pending.filter(|(started_at, _)| *started_at == hub_id) else {
         return message(
             &service,
             "Connexion expirée",
@@ -276,9 +379,9 @@ async fn callback(
         );
     };
     let params = Params::parse(query.unwrap_or_default().as_bytes()).unwrap_or_default();
-    match service.rp.finish(&pending, &params).await {
+    match hub.rp.finish(&pending, &params).await {
         Ok(login) => {
-            if login.acr.is_none_or(|acr| acr < service.config.acr) {
+            if login.acr.is_none_or(|acr| acr < hub.login.acr) {
                 // A service must check the level it receives (FranceConnect+ doc).
                 return message(
                     &service,
@@ -288,6 +391,7 @@ async fn callback(
                 );
             }
             session.data.login = Some(Received {
+                hub: hub_id,
                 id_token: login.id_token,
                 id_claims: login.id_claims,
                 userinfo: login.userinfo,
@@ -325,6 +429,8 @@ async fn callback(
 #[derive(Template)]
 #[template(path = "me.html")]
 struct MeTemplate<'a> {
+    hub: &'a str,
+    encrypted: bool,
     acr: &'a str,
     sub: &'a str,
     claims: Vec<(String, String)>,
@@ -350,6 +456,10 @@ async fn me(State(service): State<Arc<DemoService>>, headers: HeaderMap) -> Resp
         .map(|(name, value)| (name.clone(), text(value)))
         .collect();
     let template = MeTemplate {
+        hub: service
+            .hub(&login.hub)
+            .map_or("Passerelle", |hub| hub.login.label.as_str()),
+        encrypted: login.id_token.split('.').count() == 5,
         acr: login
             .id_claims
             .get("acr")
@@ -387,13 +497,12 @@ async fn logout(
     let Some(login) = session.data.login.take() else {
         return Redirect::to("/").into_response();
     };
+    let Some(hub) = service.hub(&login.hub) else {
+        return redirect_with("/", service.sessions.destroy(&session).await.ok());
+    };
     let state = random_token(16);
     let back = format!("{}/logged-out", service.config.public_url);
-    match service
-        .rp
-        .end_session_url(&login.id_token, &back, &state)
-        .await
-    {
+    match hub.rp.end_session_url(&login.id_token, &back, &state).await {
         Ok(Some(url)) => {
             session.data.logout_state = Some(state);
             redirect_with(&url, service.sessions.save(&session).await.ok())

@@ -260,7 +260,23 @@ impl Config {
             ));
         }
         for (index, service) in self.services.iter().enumerate() {
-            service.client(&format!("{path}.services[{index}]"))?;
+            let at = format!("{path}.services[{index}]");
+            service.client(&at)?;
+            if self.platform == Platform::Plus {
+                // FranceConnect+: every token is signed ES256, then encrypted.
+                if service.encryption_alg.is_none() {
+                    return Err(bad(
+                        format!("{at}.encryption_alg"),
+                        "the plus platform encrypts every token: set encryption_alg, and jwks or jwks_uri",
+                    ));
+                }
+                if service.signing_alg != Alg::ES256 {
+                    return Err(bad(
+                        format!("{at}.signing_alg"),
+                        "the plus platform signs with ES256",
+                    ));
+                }
+            }
         }
         let known: std::collections::HashSet<&str> = self
             .providers

@@ -17,6 +17,6 @@ mod routes;
 mod state;
 pub mod sub;
 
-pub use config::{Config, Platform};
+pub use config::{Config, Platform, ServiceConfig};
 pub use routes::router;
 pub use state::{Hub, HubParts};

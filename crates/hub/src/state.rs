@@ -58,6 +58,9 @@ impl fmt::Debug for Hub {
 /// What the binary hands the hub: built once, passed in (nothing global).
 #[derive(Debug)]
 pub struct HubParts {
+    /// The instance's id in the federation (`standard`, `plus`): names its
+    /// session cookie, so that hubs on one host keep apart.
+    pub id: String,
     /// Checked settings.
     pub config: Config,
     /// Signing keys.
@@ -70,26 +73,25 @@ pub struct HubParts {
     pub http: reqwest::Client,
 }
 
-/// The session cookie of the hub (apps on one host need distinct names).
-pub const COOKIE: &str = "passerelle_hub";
-
 impl Hub {
     /// Builds the hub. Settings are checked again here, so that a hub built
     /// by a test is held to the same rules as one built from a file.
     pub fn new(parts: HubParts) -> Result<Arc<Self>, ConfigError> {
         let HubParts {
+            id,
             config,
             keys,
             stores,
             clock,
             http,
         } = parts;
-        config.check("hub")?;
+        let path = format!("hub.{id}");
+        config.check(&path)?;
         let clients = config
             .services
             .iter()
             .enumerate()
-            .map(|(index, service)| service.client(&format!("hub.services[{index}]")))
+            .map(|(index, service)| service.client(&format!("{path}.services[{index}]")))
             .collect::<Result<Vec<_>, _>>()?;
         let settings = ProviderSettings::franceconnect(config.issuer(), config.acr_offered());
         let provider = Provider::new(
@@ -101,7 +103,7 @@ impl Hub {
             stores.tokens.clone(),
         )
         .map_err(|message| ConfigError {
-            path: "hub.services".into(),
+            path: format!("{path}.services"),
             message,
         })?;
         let providers = config
@@ -112,7 +114,7 @@ impl Hub {
                 let callback = format!("{}/api/v2/oidc-callback/{}", config.public_url, idp.id);
                 let redirect_uri =
                     RedirectUri::parse(&callback).map_err(|message| ConfigError {
-                        path: format!("hub.providers[{index}].id"),
+                        path: format!("{path}.providers[{index}].id"),
                         message,
                     })?;
                 let settings = RpSettings {
@@ -135,7 +137,7 @@ impl Hub {
         let sessions = SessionManager::new(
             stores.sessions.clone(),
             clock.clone(),
-            COOKIE,
+            format!("passerelle_hub_{id}"),
             secure,
             config.session_ttl_secs(),
         );

@@ -12,6 +12,8 @@ pub enum LoginKind {
     /// ameli: the 13-digit social security number without its key, and a
     /// secret code.
     Nir,
+    /// La Poste's digital identity: the email address and a password.
+    Email,
 }
 
 /// `[[idp_password]]`.

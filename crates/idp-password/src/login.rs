@@ -76,6 +76,8 @@ struct LoginTemplate<'a> {
     identifier_label: &'static str,
     identifier_hint: &'static str,
     password_label: &'static str,
+    /// `numeric` for numbers, `email` for addresses (the keyboard shown).
+    input_mode: &'static str,
     identifier: &'a str,
     error: Option<&'a str>,
 }
@@ -97,6 +99,11 @@ fn render_login(
             "13 chiffres, sans la clé",
             "Code personnel",
         ),
+        LoginKind::Email => (
+            "Adresse électronique",
+            "Format attendu : nom@domaine.fr",
+            "Mot de passe",
+        ),
     };
     let template = LoginTemplate {
         name: &idp.config.name,
@@ -104,6 +111,10 @@ fn render_login(
         identifier_label,
         identifier_hint,
         password_label,
+        input_mode: match idp.config.login {
+            LoginKind::Email => "email",
+            LoginKind::TaxNumber | LoginKind::Nir => "numeric",
+        },
         identifier,
         error,
     };
@@ -168,13 +179,11 @@ async fn check_login(
         .filter(|c| !c.is_whitespace())
         .collect();
     let password = form.get("password").unwrap_or_default().to_owned();
-    if identifier.len() != 13 || !identifier.bytes().all(|b| b.is_ascii_digit()) {
-        let message = match idp.config.login {
-            LoginKind::TaxNumber => "Le numéro fiscal doit comporter 13 chiffres.",
-            LoginKind::Nir => {
-                "Le numéro de sécurité sociale doit comporter 13 chiffres, sans la clé."
-            }
-        };
+    let identifier = match idp.config.login {
+        LoginKind::Email => identifier.to_lowercase(),
+        LoginKind::TaxNumber | LoginKind::Nir => identifier,
+    };
+    if let Some(message) = malformed(idp.config.login, &identifier) {
         return Ok(render_login(idp, &session, &identifier, Some(message)));
     }
     let now = idp.clock.now();
@@ -325,5 +334,50 @@ pub async fn home(State(idp): State<Arc<PasswordProvider>>) -> Response {
         }
         .into_response(),
         Err(_) => IdpError::Storage.into_response(),
+    }
+}
+
+/// What is wrong with the shape of an identifier, before any lookup.
+fn malformed(kind: LoginKind, identifier: &str) -> Option<&'static str> {
+    let thirteen_digits = identifier.len() == 13 && identifier.bytes().all(|b| b.is_ascii_digit());
+    match kind {
+        LoginKind::TaxNumber if !thirteen_digits => {
+            Some("Le numéro fiscal doit comporter 13 chiffres.")
+        }
+        LoginKind::Nir if !thirteen_digits => {
+            Some("Le numéro de sécurité sociale doit comporter 13 chiffres, sans la clé.")
+        }
+        LoginKind::Email => {
+            let well_formed = identifier.len() <= 254
+                && identifier.split_once('@').is_some_and(|(local, domain)| {
+                    !local.is_empty() && domain.contains('.') && !domain.contains('@')
+                });
+            (!well_formed).then_some("L'adresse électronique doit être de la forme nom@domaine.fr.")
+        }
+        LoginKind::TaxNumber | LoginKind::Nir => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_identifier_of_the_wrong_shape_is_named_before_any_lookup() {
+        assert!(malformed(LoginKind::TaxNumber, "1102030405061").is_none());
+        assert!(malformed(LoginKind::TaxNumber, "110203040506").is_some());
+        assert!(malformed(LoginKind::Nir, "28503751150a2").is_some());
+        assert!(malformed(LoginKind::Email, "marie.dupont.1@example.fr").is_none());
+        for bad in [
+            "",
+            "marie",
+            "@example.fr",
+            "marie@example",
+            "a@b@example.fr",
+        ] {
+            assert!(malformed(LoginKind::Email, bad).is_some(), "{bad}");
+        }
+        let long = format!("{}@example.fr", "a".repeat(250));
+        assert!(malformed(LoginKind::Email, &long).is_some());
     }
 }

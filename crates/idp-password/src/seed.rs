@@ -32,7 +32,7 @@ pub fn identity_of(citizen: &Citizen, kind: LoginKind) -> Identity {
         // Health insurance files write first names in capitals; the national
         // register gives them back as the civil register has them.
         LoginKind::Nir => pivot.given_name.to_uppercase(),
-        LoginKind::TaxNumber => pivot.given_name,
+        LoginKind::TaxNumber | LoginKind::Email => pivot.given_name,
     };
     Identity {
         given_name,
@@ -51,6 +51,7 @@ pub fn login_of(citizen: &Citizen, kind: LoginKind) -> String {
     match kind {
         LoginKind::TaxNumber => citizen.tax_number.clone(),
         LoginKind::Nir => citizen.nir.clone(),
+        LoginKind::Email => citizen.email.to_lowercase(),
     }
 }
 
@@ -58,6 +59,7 @@ fn synthetic_login(kind: LoginKind, suffix: &str) -> String {
     match kind {
         LoginKind::TaxNumber => format!("39999999999{suffix}"),
         LoginKind::Nir => format!("19999999999{suffix}"),
+        LoginKind::Email => format!("compte.test.{suffix}@example.fr"),
     }
 }
 

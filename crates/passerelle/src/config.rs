@@ -1,7 +1,8 @@
 //! The one config file: every part's table, read from TOML, overlaid with
 //! `PASSERELLE__<table>__<key>` environment variables, checked at start.
-//! A bad setting stops the process with its path (`hub.services[0].scopes`).
+//! A bad setting stops the process with its path (`hub.standard.services[0].scopes`).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -17,9 +18,10 @@ pub struct Config {
     /// `[register]`: the national register service.
     #[serde(default)]
     pub register: Option<RegisterConfig>,
-    /// `[hub]`.
+    /// `[hub.<id>]`: the hub instances, by id (the demo runs `standard` and
+    /// `plus`, as FranceConnect runs FC and FC+). Each is the part `hub_<id>`.
     #[serde(default)]
-    pub hub: Option<hub::Config>,
+    pub hub: BTreeMap<String, hub::Config>,
     /// `[[idp_password]]`: password identity providers.
     #[serde(default)]
     pub idp_password: Vec<idp_password::Config>,
@@ -69,20 +71,20 @@ pub struct RegisterConfig {
     pub public_url: String,
 }
 
-/// `[listen]`: bind addresses by part (`hub`, `register`, `demo_sp`, or a
-/// password provider's id).
+/// `[listen]`: bind addresses by part (`hub_<id>`, `register`, `demo_sp`,
+/// or a password provider's id).
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(transparent)]
 pub struct ListenConfig {
     /// Part → address.
-    pub parts: std::collections::BTreeMap<String, SocketAddr>,
+    pub parts: BTreeMap<String, SocketAddr>,
 }
 
 /// A setting that stops the process.
 #[derive(Debug, thiserror::Error)]
 #[error("bad setting {path}: {message}")]
 pub struct ConfigError {
-    /// Where, e.g. `hub.services[0].redirect_uris[1]`.
+    /// Where, e.g. `hub.standard.services[0].redirect_uris[1]`.
     pub path: String,
     /// What is wrong.
     pub message: String,
@@ -127,11 +129,22 @@ impl Config {
     }
 
     fn check(&self) -> Result<(), ConfigError> {
-        if let Some(hub) = &self.hub {
-            hub.check("hub").map_err(|error| ConfigError {
-                path: error.path,
-                message: error.message,
-            })?;
+        for (id, hub) in &self.hub {
+            if id.is_empty()
+                || !id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            {
+                return Err(ConfigError {
+                    path: format!("hub.{id}"),
+                    message: "a hub id is lowercase letters, digits or _".into(),
+                });
+            }
+            hub.check(&format!("hub.{id}"))
+                .map_err(|error| ConfigError {
+                    path: error.path,
+                    message: error.message,
+                })?;
         }
         for (index, idp) in self.idp_password.iter().enumerate() {
             idp.check(&format!("idp_password[{index}]"))
@@ -147,9 +160,16 @@ impl Config {
                 message,
             })?;
         }
+        let parts = self.part_names();
+        let mut seen = std::collections::HashSet::new();
+        if let Some(twice) = parts.iter().find(|name| !seen.insert(name.as_str())) {
+            return Err(ConfigError {
+                path: "idp_password".into(),
+                message: format!("two parts are named {twice}"),
+            });
+        }
         for name in self.listen.parts.keys() {
-            let known = matches!(name.as_str(), "hub" | "register" | "demo_sp")
-                || self.idp_password.iter().any(|idp| &idp.id == name);
+            let known = parts.contains(name);
             if !known {
                 return Err(ConfigError {
                     path: format!("listen.{name}"),
@@ -164,6 +184,27 @@ impl Config {
             });
         }
         Ok(())
+    }
+}
+
+impl Config {
+    /// The part name of a hub instance: its data file, key file and
+    /// `[listen]` key.
+    pub fn hub_part(id: &str) -> String {
+        format!("hub_{id}")
+    }
+
+    /// Every part this config describes, by name.
+    pub fn part_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.hub.keys().map(|id| Self::hub_part(id)).collect();
+        names.extend(self.idp_password.iter().map(|idp| idp.id.clone()));
+        if self.register.is_some() {
+            names.push("register".into());
+        }
+        if self.demo_sp.is_some() {
+            names.push("demo_sp".into());
+        }
+        names
     }
 }
 
@@ -210,33 +251,56 @@ mod tests {
     fn a_bad_setting_is_named_by_its_path() {
         let bad = DEMO.replacen("scopes = [", "scopes = [\"nope\", ", 1);
         let error = Config::parse(&bad, []).unwrap_err();
-        assert_eq!(error.path, "hub.services[0].scopes", "{error}");
+        assert_eq!(error.path, "hub.standard.services[0].scopes", "{error}");
         let error = Config::parse(&format!("{DEMO}\n[surprise]\nx = 1\n"), []).unwrap_err();
         assert!(error.message.contains("unknown field"), "{error}");
         let error = Config::parse(
             DEMO,
             [(
-                "PASSERELLE__HUB__SESSION_TTL_SECS".into(),
+                "PASSERELLE__HUB__STANDARD__SESSION_TTL_SECS".into(),
                 "\"long\"".into(),
             )],
         )
         .unwrap_err();
-        assert_eq!(error.path, "hub.session_ttl_secs", "{error}");
+        assert_eq!(error.path, "hub.standard.session_ttl_secs", "{error}");
+    }
+
+    #[test]
+    fn a_plus_service_must_have_its_tokens_encrypted_and_signed_es256() {
+        let clear = DEMO.replacen("encryption_alg = \"ECDH-ES\"\n", "", 1);
+        let error = Config::parse(&clear, []).unwrap_err();
+        assert_eq!(error.path, "hub.plus.services[0].encryption_alg", "{error}");
+        let rs256 = DEMO.replacen(
+            "encryption_alg = \"ECDH-ES\"\n",
+            "encryption_alg = \"ECDH-ES\"\nsigning_alg = \"RS256\"\n",
+            1,
+        );
+        let error = Config::parse(&rs256, []).unwrap_err();
+        assert_eq!(error.path, "hub.plus.services[0].signing_alg", "{error}");
+        let error = Config::parse(&DEMO.replace("[hub.plus", "[hub.Plus"), []).unwrap_err();
+        assert_eq!(error.path, "hub.Plus", "{error}");
     }
 
     #[test]
     fn the_environment_overrides_the_file() {
         let config = Config::parse(
             DEMO,
-            [("PASSERELLE__HUB__SESSION_TTL_SECS".into(), "600".into())],
+            [(
+                "PASSERELLE__HUB__PLUS__SESSION_TTL_SECS".into(),
+                "300".into(),
+            )],
         )
         .unwrap();
-        assert_eq!(config.hub.unwrap().session_ttl_secs(), 600);
+        assert_eq!(config.hub["plus"].session_ttl_secs(), 300);
+        assert_eq!(config.hub["standard"].session_ttl_secs(), 1800);
         let config = Config::parse(
             DEMO,
-            [("PASSERELLE__LISTEN__HUB".into(), "127.0.0.1:9999".into())],
+            [(
+                "PASSERELLE__LISTEN__HUB_STANDARD".into(),
+                "127.0.0.1:9999".into(),
+            )],
         )
         .unwrap();
-        assert_eq!(config.listen.parts["hub"].port(), 9999);
+        assert_eq!(config.listen.parts["hub_standard"].port(), 9999);
     }
 }

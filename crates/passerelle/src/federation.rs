@@ -138,22 +138,27 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         )
         .await?;
     }
-    if let Some(hub_config) = &config.hub {
-        let stores = open_stores(&options, "hub").await?;
+    // The standard platform first: the order people read them in.
+    let mut hubs: Vec<_> = config.hub.iter().collect();
+    hubs.sort_by_key(|(_, hub)| hub.platform == hub::Platform::Plus);
+    for (id, hub_config) in hubs {
+        let part = Config::hub_part(id);
+        let stores = open_stores(&options, &part).await?;
         let parts = hub::HubParts {
+            id: id.clone(),
             config: hub_config.clone(),
-            keys: keys::load_or_generate(keys_dir.as_deref(), "hub", now)?,
+            keys: keys::load_or_generate(keys_dir.as_deref(), &part, now)?,
             stores: stores.clone(),
             clock: options.clock.clone(),
             http: http.clone(),
         };
         let hub = hub::Hub::new(parts).map_err(|error| anyhow::anyhow!("bad setting {error}"))?;
-        running.stores.insert("hub".into(), stores);
+        running.stores.insert(part.clone(), stores);
         serve(
             &mut running,
             &mut options,
             config,
-            "hub",
+            &part,
             &hub_config.name,
             &hub_config.public_url,
             hub::router(hub),
@@ -164,6 +169,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         let stores = open_stores(&options, "demo-sp").await?;
         let service = demo_sp::DemoService::new(
             demo.clone(),
+            keys::load_or_generate_decryption(keys_dir.as_deref(), "demo-sp")?,
             stores.sessions.clone(),
             options.clock.clone(),
             http.clone(),

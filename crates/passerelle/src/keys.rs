@@ -86,6 +86,30 @@ pub fn load_or_generate(
     to_key_set(&file)
 }
 
+/// A part's decryption key (ECDH-ES), for the tokens encrypted to it: read
+/// from `{dir}/{name}.decryption.json`, or generated and written (mode 0600)
+/// on first start. With no folder (tests), a fresh key.
+pub fn load_or_generate_decryption(
+    dir: Option<&Path>,
+    name: &str,
+) -> anyhow::Result<jose::DecryptionKey> {
+    let generate = || jose::DecryptionKey::generate(jose::KeyAlg::EcdhEs);
+    let Some(dir) = dir else {
+        return Ok(generate()?);
+    };
+    let path = dir.join(format!("{name}.decryption.json"));
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)?;
+        return jose::DecryptionKey::from_private_json(&text)
+            .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()));
+    }
+    std::fs::create_dir_all(dir)?;
+    let key = generate()?;
+    write_private(&path, &key.to_private_json(), true)?;
+    tracing::info!(path = %path.display(), "decryption key generated");
+    Ok(key)
+}
+
 fn to_key_set(file: &KeyFile) -> anyhow::Result<KeySet> {
     Ok(KeySet::new(
         file.keys

@@ -29,7 +29,7 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Run the hub from a config file.
+    /// Run the hub instances of a config file.
     Hub(PartArgs),
     /// Run the password identity providers of a config file.
     IdpPassword(PartArgs),
@@ -58,8 +58,9 @@ enum KeysCommand {
         /// Data folder.
         #[arg(long, default_value = "./passerelle-data")]
         data: PathBuf,
-        /// Whose keys: `hub` or `idp-<id>`.
-        #[arg(long, default_value = "hub")]
+        /// Whose keys: `hub_<id>` (`hub_standard`, `hub_plus` in the demo)
+        /// or `idp-<id>`.
+        #[arg(long)]
         part: String,
         /// How long retired keys stay published, in hours (at least the
         /// longest token lifetime; tokens live 60 s).
@@ -122,14 +123,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 config.register = None;
                 config.idp_password.clear();
                 config.demo_sp = None;
-                config.hub.is_some()
+                !config.hub.is_empty()
             })
             .await
         }
         Command::IdpPassword(args) => {
             run_part(args, |config| {
                 config.register = None;
-                config.hub = None;
+                config.hub.clear();
                 config.demo_sp = None;
                 !config.idp_password.is_empty()
             })
@@ -137,7 +138,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Register(args) => {
             run_part(args, |config| {
-                config.hub = None;
+                config.hub.clear();
                 config.idp_password.clear();
                 config.demo_sp = None;
                 config.register.is_some()
@@ -146,7 +147,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::DemoSp(args) => {
             run_part(args, |config| {
-                config.hub = None;
+                config.hub.clear();
                 config.idp_password.clear();
                 config.register = None;
                 config.demo_sp.is_some()
@@ -221,13 +222,25 @@ async fn start(config: Config, data: &Path) -> anyhow::Result<Running> {
 
 fn print_demo(config: &Config, running: &Running, data: &Path) {
     println!("\nPasserelle — la fédération de démonstration tourne sur cette machine.\n");
+    let width = running
+        .parts
+        .iter()
+        .map(|part| part.label.chars().count())
+        .max()
+        .unwrap_or_default();
     for part in &running.parts {
-        println!("  {:<32} {}", part.label, part.url);
+        println!("  {:<width$}  {}", part.label, part.url);
     }
     if let Some(demo) = &config.demo_sp {
+        let buttons: Vec<String> = demo
+            .hubs
+            .iter()
+            .map(|hub| format!("« S'identifier avec {} » ({})", hub.label, hub.acr))
+            .collect();
         println!(
-            "\nOuvrez {} et cliquez « S'identifier avec Passerelle ».",
-            demo.public_url
+            "\nOuvrez {} et cliquez {}.",
+            demo.public_url,
+            buttons.join(" ou ")
         );
     }
     for (id, name, accounts) in &running.accounts {
@@ -237,6 +250,7 @@ fn print_demo(config: &Config, running: &Running, data: &Path) {
         let label = match idp.login {
             idp_password::LoginKind::TaxNumber => "numéro fiscal",
             idp_password::LoginKind::Nir => "n° de sécurité sociale",
+            idp_password::LoginKind::Email => "adresse électronique",
         };
         println!(
             "\nComptes de test chez {name} ({label} / mot de passe « {} ») :",
@@ -250,31 +264,48 @@ fn print_demo(config: &Config, running: &Running, data: &Path) {
             println!("  {}  {}", account.login, account.label);
         }
     }
-    if let Some(hub) = &config.hub
-        && let Some(sandbox) = hub
+    let mut hubs: Vec<&hub::Config> = config.hub.values().collect();
+    hubs.sort_by_key(|hub| hub.platform == hub::Platform::Plus);
+    for hub in hubs {
+        for sandbox in hub
             .services
             .iter()
-            .find(|service| service.client_id == "sandbox")
-    {
-        println!(
-            "\nBac à sable pour votre propre service (FranceConnect v2 : changez seulement l'URL de base) :"
-        );
-        println!("  issuer         {}", hub.issuer());
-        println!(
-            "  discovery      {}/.well-known/openid-configuration",
-            hub.issuer()
-        );
-        println!("  client_id      {}", sandbox.client_id);
-        println!(
-            "  client_secret  {}",
-            sandbox.client_secret.as_deref().unwrap_or("(hash only)")
-        );
-        println!("  redirect_uris  {}", sandbox.redirect_uris.join(" "));
-        println!("  scopes         {}", sandbox.scopes.join(" "));
-        println!("  acr_values     eidas1   (PKCE facultatif, client_secret_post)");
+            .filter(|service| service.client_id.starts_with("sandbox"))
+        {
+            print_sandbox(hub, sandbox);
+        }
     }
     println!(
         "\nDonnées : {} (SQLite, clés). Arrêt : Ctrl+C.",
         data.display()
     );
+}
+
+fn print_sandbox(hub: &hub::Config, sandbox: &hub::ServiceConfig) {
+    let plus = hub.platform == hub::Platform::Plus;
+    println!(
+        "\nBac à sable {} pour votre propre service (FranceConnect{} v2 : changez seulement l'URL de base) :",
+        hub.name,
+        if plus { "+" } else { "" }
+    );
+    println!("  issuer         {}", hub.issuer());
+    println!(
+        "  discovery      {}/.well-known/openid-configuration",
+        hub.issuer()
+    );
+    println!("  client_id      {}", sandbox.client_id);
+    println!(
+        "  client_secret  {}",
+        sandbox.client_secret.as_deref().unwrap_or("(hash only)")
+    );
+    println!("  redirect_uris  {}", sandbox.redirect_uris.join(" "));
+    println!("  scopes         {}", sandbox.scopes.join(" "));
+    let levels: Vec<&str> = hub.acr_offered().iter().map(|acr| acr.as_str()).collect();
+    println!("  acr_values     {}", levels.join(" "));
+    if let (Some(alg), Some(uri)) = (sandbox.encryption_alg, &sandbox.jwks_uri) {
+        println!("  chiffrement    {alg} + A256GCM, vers la clé publiée à {uri}");
+    }
+    if !sandbox.require_pkce {
+        println!("  (PKCE facultatif, client_secret_post)");
+    }
 }

@@ -25,7 +25,7 @@ fn run(args: &[&str]) -> (bool, String) {
 #[test]
 fn a_bad_setting_stops_the_process_and_names_its_path() {
     let bad = passerelle::DEMO_CONFIG.replacen(
-        "redirect_uris = [\"http://127.0.0.1:7084/callback\"]",
+        "redirect_uris = [\"http://127.0.0.1:7084/callback/standard\"]",
         "redirect_uris = [\"/callback\"]",
         1,
     );
@@ -34,14 +34,14 @@ fn a_bad_setting_stops_the_process_and_names_its_path() {
         let (ok, stderr) = run(&[command, "--config", path.to_str().unwrap()]);
         assert!(!ok, "{command} must fail");
         assert!(
-            stderr.contains("hub.services[0].redirect_uris[0]"),
+            stderr.contains("hub.standard.services[0].redirect_uris[0]"),
             "{command}: {stderr}"
         );
     }
     let (ok, stderr) = run(&[
         "check",
         "--config",
-        config_file("typo", "[hub]\npublic_urll = \"x\"\n")
+        config_file("typo", "[hub.standard]\npublic_urll = \"x\"\n")
             .to_str()
             .unwrap(),
     ]);
@@ -60,14 +60,31 @@ fn the_example_config_checks_clean() {
 fn keys_rotate_adds_current_keys_and_retires_the_old_ones() {
     let data = std::env::temp_dir().join(format!("passerelle-cli-{}-rotate", std::process::id()));
     let data_arg = data.to_str().unwrap();
-    let (ok, stderr) = run(&["keys", "rotate", "--data", data_arg]);
+    let (ok, stderr) = run(&[
+        "keys",
+        "rotate",
+        "--data",
+        data_arg,
+        "--part",
+        "hub_standard",
+    ]);
     assert!(
         !ok && stderr.contains("start the part once first"),
         "{stderr}"
     );
-    let before = passerelle::keys::load_or_generate(Some(&data.join("keys")), "hub", 0).unwrap();
+    let before =
+        passerelle::keys::load_or_generate(Some(&data.join("keys")), "hub_standard", 0).unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_passerelle"))
-        .args(["keys", "rotate", "--data", data_arg, "--grace-hours", "2"])
+        .args([
+            "keys",
+            "rotate",
+            "--data",
+            data_arg,
+            "--part",
+            "hub_standard",
+            "--grace-hours",
+            "2",
+        ])
         .output()
         .unwrap();
     assert!(output.status.success());
@@ -76,7 +93,8 @@ fn keys_rotate_adds_current_keys_and_retires_the_old_ones() {
         assert!(stdout.contains(key.kid()), "{stdout}");
     }
     let now = oidc::Clock::now(&oidc::SystemClock);
-    let after = passerelle::keys::load_or_generate(Some(&data.join("keys")), "hub", now).unwrap();
+    let after =
+        passerelle::keys::load_or_generate(Some(&data.join("keys")), "hub_standard", now).unwrap();
     assert_eq!(after.keys().len(), 4);
     std::fs::remove_dir_all(data).unwrap();
 }

@@ -44,12 +44,18 @@ pub struct Federation {
     pub running: Running,
     /// The clock every part reads.
     pub clock: FakeClock,
-    /// The hub's base URL.
+    /// The standard hub's base URL.
     pub hub: String,
-    /// The hub's issuer.
+    /// The standard hub's issuer.
     pub issuer: String,
-    /// Base URLs by part name (`impots`, `ameli`, `register`, `demo_sp`, `rogue`).
+    /// The plus hub's base URL.
+    pub hub_plus: String,
+    /// Base URLs by part name (`hub_standard`, `hub_plus`, `impots`, `ameli`,
+    /// `laposte`, `register`, `demo_sp`, `rogue`).
     pub urls: BTreeMap<String, String>,
+    /// The sandbox's decryption key, registered when the standard hub is
+    /// made a plus one ([`Federation::start_plus`]).
+    pub sandbox_key: jose::DecryptionKey,
     /// The rogue provider.
     pub rogue: RogueProvider,
     /// The config it runs.
@@ -58,12 +64,14 @@ pub struct Federation {
     pub data_dir: Option<std::path::PathBuf>,
 }
 
-const DEMO_PORTS: [(&str, &str); 5] = [
-    ("hub", "7080"),
+const DEMO_PORTS: [(&str, &str); 7] = [
+    ("hub_standard", "7080"),
     ("impots", "7081"),
     ("ameli", "7082"),
     ("register", "7083"),
     ("demo_sp", "7084"),
+    ("hub_plus", "7085"),
+    ("laposte", "7086"),
 ];
 
 impl Federation {
@@ -78,20 +86,36 @@ impl Federation {
         Self::start_in(extra_toml, None).await
     }
 
-    /// Starts it as a FranceConnect+ platform (`platform = "plus"`: eidas2
-    /// and eidas3), the impots provider proving eidas3 and ameli only eidas1.
+    /// Starts it with the standard hub made a FranceConnect+ platform
+    /// (`platform = "plus"`: eidas2 and eidas3), the impots provider proving
+    /// eidas3 and ameli only eidas1, its services' tokens encrypted (the
+    /// sandbox's to [`Federation::sandbox_key`]).
     pub async fn start_plus() -> anyhow::Result<Self> {
-        Self::start_edited(|text| {
-            text.replace("platform = \"standard\"", "platform = \"plus\"")
-                .replace("acr_offered = [\"eidas1\"]\n", "")
-                .replacen("acr = [\"eidas1\"]", "acr = [\"eidas2\", \"eidas3\"]", 1)
-                .replacen("acr = \"eidas1\"", "acr = \"eidas3\"", 1)
+        let sandbox_key = jose::DecryptionKey::generate(jose::KeyAlg::EcdhEs)?;
+        let jwks = serde_json::json!({ "keys": [sandbox_key.public_key()?.to_json()] });
+        let federation = Self::start_from(
+            |text| {
+                text.replace("platform = \"standard\"", "platform = \"plus\"")
+                    .replace("acr_offered = [\"eidas1\"]\n", "")
+                    .replacen("acr = [\"eidas1\"]", "acr = [\"eidas2\", \"eidas3\"]", 1)
+                    .replacen("acr = \"eidas1\"", "acr = \"eidas3\"", 1)
+                    .replace(
+                        "require_pkce = false\n",
+                        &format!("require_pkce = false\nencryption_alg = \"ECDH-ES\"\njwks = '{jwks}'\n"),
+                    )
+                    .replace(
+                        "/callback/standard\"]\n",
+                        "/callback/standard\"]\nencryption_alg = \"ECDH-ES\"\njwks_uri = \"http://127.0.0.1:7084/jwks\"\n",
+                    )
+            },
+            "",
+            None,
+        )
+        .await?;
+        Ok(Self {
+            sandbox_key,
+            ..federation
         })
-        .await
-    }
-
-    async fn start_edited(edit: impl FnOnce(String) -> String) -> anyhow::Result<Self> {
-        Self::start_from(edit, "", None).await
     }
 
     /// Starts it with its data (SQLite files, keys) in `dir`, as the demo runs.
@@ -127,9 +151,10 @@ impl Federation {
         }
         let clock = FakeClock::at(1_800_000_000);
         let rogue = RogueProvider::start(Arc::new(clock.clone())).await?;
-        let hub = urls.get("hub").cloned().unwrap_or_default();
+        let hub = urls.get("hub_standard").cloned().unwrap_or_default();
+        let hub_plus = urls.get("hub_plus").cloned().unwrap_or_default();
         text.push_str(&format!(
-            "\n[[hub.providers]]\nid = \"rogue\"\nname = \"Fournisseur piégé\"\nissuer = \"{}\"\nclient_id = \"passerelle-hub\"\nclient_secret = \"rogue-secret-0123456789abcdef0123456789\"\nacr = [\"eidas1\"]\n",
+            "\n[[hub.standard.providers]]\nid = \"rogue\"\nname = \"Fournisseur piégé\"\nissuer = \"{}\"\nclient_id = \"passerelle-hub\"\nclient_secret = \"rogue-secret-0123456789abcdef0123456789\"\nacr = [\"eidas1\"]\n",
             rogue.url()
         ));
         urls.insert("rogue".into(), rogue.url().to_owned());
@@ -146,7 +171,9 @@ impl Federation {
             clock,
             issuer: format!("{hub}/api/v2"),
             hub,
+            hub_plus,
             urls,
+            sandbox_key: jose::DecryptionKey::generate(jose::KeyAlg::EcdhEs)?,
             rogue,
             config,
             data_dir,
@@ -165,16 +192,18 @@ impl Federation {
         let config = self
             .config
             .hub
-            .clone()
-            .ok_or_else(|| anyhow::anyhow!("no hub"))?;
+            .get("standard")
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("no standard hub"))?;
         let parts = hub::HubParts {
+            id: "standard".into(),
             config,
             keys: passerelle::keys::load_or_generate(
                 Some(&dir.join("keys")),
-                "hub",
+                "hub_standard",
                 oidc::Clock::now(&self.clock),
             )?,
-            stores: store::Stores::sqlite(&dir.join("hub.sqlite")).await?,
+            stores: store::Stores::sqlite(&dir.join("hub_standard.sqlite")).await?,
             clock: Arc::new(self.clock.clone()),
             http: oidc::rp::RelyingParty::http_client().map_err(anyhow::Error::msg)?,
         };
@@ -190,11 +219,11 @@ impl Federation {
         self.urls.get(part).map_or("", String::as_str)
     }
 
-    /// Storage writes done by the hub so far.
+    /// Storage writes done by the standard hub so far.
     pub fn hub_writes(&self) -> u64 {
         self.running
             .stores
-            .get("hub")
+            .get("hub_standard")
             .map_or(0, store::Stores::writes)
     }
 
@@ -223,7 +252,7 @@ impl Federation {
         url.into()
     }
 
-    /// The login of a seeded citizen at a provider (tax number or NIR).
+    /// The login of a seeded citizen at a provider (tax number, NIR, email).
     pub fn login_of(&self, provider: &str, citizen_id: u32) -> String {
         let citizen = self
             .running
@@ -233,6 +262,7 @@ impl Federation {
         match (provider, citizen) {
             ("impots", Some(citizen)) => citizen.tax_number.clone(),
             ("ameli", Some(citizen)) => citizen.nir.clone(),
+            ("laposte", Some(citizen)) => citizen.email.to_lowercase(),
             _ => String::new(),
         }
     }

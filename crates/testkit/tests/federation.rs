@@ -213,7 +213,7 @@ async fn two_services_get_two_different_subs_for_one_person() {
     let (at_sandbox, _) = full_login(&federation, "impots", 1).await;
     let citizen = Citizen::new();
     let demo_sp = federation.url("demo_sp").to_owned();
-    let authorize = format!("{demo_sp}/login");
+    let authorize = format!("{demo_sp}/login/standard");
     let login = federation.login_of("impots", 1);
     let back = citizen
         .log_in(
@@ -235,6 +235,76 @@ async fn two_services_get_two_different_subs_for_one_person() {
     );
 }
 
+/// `passerelle demo` runs both platforms: the demo service logs in at
+/// eidas1 through the standard hub and at eidas2 through the plus hub, where
+/// its tokens come encrypted to the key it publishes.
+#[tokio::test]
+async fn the_demo_service_logs_in_at_eidas1_on_the_standard_platform_and_eidas2_on_the_plus_one() {
+    let federation = Federation::start().await.unwrap();
+    let demo_sp = federation.url("demo_sp").to_owned();
+    for (platform, hub, provider, acr) in [
+        ("standard", &federation.hub, "impots", "eidas1"),
+        ("plus", &federation.hub_plus, "laposte", "eidas2"),
+    ] {
+        let citizen = Citizen::new();
+        let back = citizen
+            .log_in(
+                &format!("{demo_sp}/login/{platform}"),
+                hub,
+                provider,
+                &federation.login_of(provider, 1),
+                PASSWORD,
+                "no-stop",
+            )
+            .await;
+        let me = citizen.follow(back, "").await;
+        assert!(me.shows("Identité reçue"), "{platform}: {}", me.body);
+        assert!(
+            me.shows(&format!("au niveau <strong>{acr}</strong>")),
+            "{platform}"
+        );
+        assert!(me.shows("DUPONT"), "{platform}");
+        assert_eq!(
+            me.shows("jetons chiffrés pour ce service"),
+            platform == "plus",
+            "{platform}: only the plus platform encrypts"
+        );
+    }
+    // Each platform has its own issuer and keys.
+    let discovery = |hub: &str| {
+        let url = format!("{hub}/api/v2/.well-known/openid-configuration");
+        async move {
+            reqwest::get(url)
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let (standard, plus) = (
+        discovery(&federation.hub).await,
+        discovery(&federation.hub_plus).await,
+    );
+    assert_ne!(standard["issuer"], plus["issuer"]);
+    assert_eq!(
+        standard["acr_values_supported"],
+        serde_json::json!(["eidas1"])
+    );
+    assert_eq!(
+        plus["acr_values_supported"],
+        serde_json::json!(["eidas2", "eidas3"])
+    );
+    let jwks = |hub: &str| {
+        let url = format!("{hub}/api/v2/jwks");
+        async move { reqwest::get(url).await.unwrap().text().await.unwrap() }
+    };
+    assert_ne!(
+        jwks(&federation.hub).await,
+        jwks(&federation.hub_plus).await
+    );
+}
+
 #[tokio::test]
 async fn the_demo_service_logs_out_through_the_hub_and_the_provider() {
     let federation = Federation::start().await.unwrap();
@@ -243,7 +313,7 @@ async fn the_demo_service_logs_out_through_the_hub_and_the_provider() {
     let login = federation.login_of("ameli", 1);
     let back = citizen
         .log_in(
-            &format!("{demo_sp}/login"),
+            &format!("{demo_sp}/login/standard"),
             &federation.hub,
             "ameli",
             &login,
@@ -515,7 +585,7 @@ async fn a_code_expires_after_30_seconds_and_an_access_token_after_60() {
 #[tokio::test]
 async fn pkce_is_required_for_new_clients_and_a_wrong_verifier_is_refused() {
     let federation = Federation::start().await.unwrap();
-    let callback = format!("{}/callback", federation.url("demo_sp"));
+    let callback = format!("{}/callback/standard", federation.url("demo_sp"));
     // Without a challenge, the demo service's request is refused.
     let response = Citizen::new()
         .get(&federation.authorize_url(&[("client_id", DEMO_SP_ID), ("redirect_uri", &callback)]))
@@ -901,7 +971,7 @@ const CLIENTS_CALLBACK: &str = "https://service.example.fr/callback";
 fn extra_services(jwks: Option<&str>) -> String {
     let service = |id: &str, auth: &str, extra: &str| {
         format!(
-            "\n[[hub.services]]\nclient_id = \"{id}\"\n{auth}\nname = \"{id}\"\nredirect_uris = [\"{CLIENTS_CALLBACK}\"]\nscopes = [\"openid\", \"identite_pivot\", \"email\", \"preferred_username\"]\nrequire_pkce = false\n{extra}\n"
+            "\n[[hub.standard.services]]\nclient_id = \"{id}\"\n{auth}\nname = \"{id}\"\nredirect_uris = [\"{CLIENTS_CALLBACK}\"]\nscopes = [\"openid\", \"identite_pivot\", \"email\", \"preferred_username\"]\nrequire_pkce = false\n{extra}\n"
         )
     };
     let secret = "client_secret = \"a-secret-of-at-least-32-characters-000\"";
@@ -1276,7 +1346,7 @@ async fn no_input_makes_any_part_fail() {
 fn encrypted_service(id: &str, key: &jose::DecryptionKey) -> String {
     let jwks = serde_json::json!({"keys": [key.public_key().unwrap().to_json()]}).to_string();
     format!(
-        "\n[[hub.services]]\nclient_id = \"{id}\"\nclient_secret = \"a-secret-of-at-least-32-characters-000\"\nname = \"{id}\"\nredirect_uris = [\"{CLIENTS_CALLBACK}\"]\nscopes = [\"openid\", \"identite_pivot\", \"email\", \"preferred_username\"]\nrequire_pkce = false\nencryption_alg = \"{}\"\njwks = '{jwks}'\n",
+        "\n[[hub.standard.services]]\nclient_id = \"{id}\"\nclient_secret = \"a-secret-of-at-least-32-characters-000\"\nname = \"{id}\"\nredirect_uris = [\"{CLIENTS_CALLBACK}\"]\nscopes = [\"openid\", \"identite_pivot\", \"email\", \"preferred_username\"]\nrequire_pkce = false\nencryption_alg = \"{}\"\njwks = '{jwks}'\n",
         key.alg()
     )
 }
@@ -1350,7 +1420,7 @@ async fn a_service_publishing_its_keys_is_read_at_its_jwks_uri_and_its_rotation_
         .await
         .unwrap();
     let extra = format!(
-        "\n[[hub.services]]\nclient_id = \"published\"\nname = \"published\"\nredirect_uris = [\"{CLIENTS_CALLBACK}\"]\nscopes = [\"openid\", \"identite_pivot\", \"email\", \"preferred_username\"]\nrequire_pkce = false\nencryption_alg = \"ECDH-ES\"\njwks_uri = \"{}\"\n",
+        "\n[[hub.standard.services]]\nclient_id = \"published\"\nname = \"published\"\nredirect_uris = [\"{CLIENTS_CALLBACK}\"]\nscopes = [\"openid\", \"identite_pivot\", \"email\", \"preferred_username\"]\nrequire_pkce = false\nencryption_alg = \"ECDH-ES\"\njwks_uri = \"{}\"\n",
         publisher.url()
     );
     let federation = Federation::start_with(&extra).await.unwrap();
@@ -1571,8 +1641,20 @@ async fn plus_login(federation: &Federation, citizen: &Citizen, acr: &str) -> Ma
         .await;
     let (status, tokens) = sandbox_tokens(federation, &back.location_params()["code"]).await;
     assert_eq!(status, 200, "{tokens}");
+    open_sandbox_token(federation, tokens["id_token"].as_str().unwrap()).await
+}
+
+/// A token the (plus) hub sent the sandbox: decrypted with the sandbox's
+/// key, then its signature verified.
+async fn open_sandbox_token(federation: &Federation, token: &str) -> Map<String, Value> {
+    let inner = jose::decrypt(
+        token,
+        std::slice::from_ref(&federation.sandbox_key),
+        &jose::KeyAlg::ALL,
+    )
+    .unwrap(); // the plus platform encrypts every token
     jose::verify(
-        tokens["id_token"].as_str().unwrap(),
+        std::str::from_utf8(&inner).unwrap(),
         &hub_keys(federation).await,
         &[jose::Alg::ES256],
     )
@@ -1633,12 +1715,7 @@ async fn on_the_plus_platform_single_sign_on_serves_eidas2_only_and_reports_eida
     assert!(sso.shows("Continuer sur"), "{}", sso.body);
     let back = citizen.consent(&federation.hub, &sso).await;
     let (_, tokens) = sandbox_tokens(&federation, &back.location_params()["code"]).await;
-    let claims = jose::verify(
-        tokens["id_token"].as_str().unwrap(),
-        &hub_keys(&federation).await,
-        &[jose::Alg::ES256],
-    )
-    .unwrap();
+    let claims = open_sandbox_token(&federation, tokens["id_token"].as_str().unwrap()).await;
     assert_eq!(claims["acr"], "eidas2");
     // An eidas3 request authenticates again.
     let again = citizen
@@ -1656,7 +1733,7 @@ async fn on_the_plus_platform_single_sign_on_serves_eidas2_only_and_reports_eida
 
 fn policy_service(id: &str, policy: &str) -> String {
     format!(
-        "\n[[hub.services]]\nclient_id = \"{id}\"\nclient_secret = \"a-secret-of-at-least-32-characters-000\"\nname = \"{id}\"\nredirect_uris = [\"{CLIENTS_CALLBACK}\"]\nscopes = [\"openid\", \"identite_pivot\", \"email\", \"preferred_username\"]\nrequire_pkce = false\n{policy}\n"
+        "\n[[hub.standard.services]]\nclient_id = \"{id}\"\nclient_secret = \"a-secret-of-at-least-32-characters-000\"\nname = \"{id}\"\nredirect_uris = [\"{CLIENTS_CALLBACK}\"]\nscopes = [\"openid\", \"identite_pivot\", \"email\", \"preferred_username\"]\nrequire_pkce = false\n{policy}\n"
     )
 }
 

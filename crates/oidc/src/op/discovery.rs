@@ -6,8 +6,9 @@ use super::Provider;
 use crate::claims::{SCOPES, known_scopes};
 
 impl Provider {
-    /// The provider metadata, FranceConnect v2's fields plus PKCE and
-    /// RFC 9207's `authorization_response_iss_parameter_supported`.
+    /// The provider metadata, FranceConnect v2's fields plus PKCE, RFC 9207's
+    /// `authorization_response_iss_parameter_supported`, and the token
+    /// encryption FranceConnect+ advertises.
     pub fn discovery(&self) -> Value {
         let mut claims: Vec<&str> = SCOPES
             .iter()
@@ -35,6 +36,7 @@ impl Provider {
             .iter()
             .map(|acr| acr.as_str())
             .collect();
+        let encryption: Vec<&str> = jose::KeyAlg::ALL.iter().map(|alg| alg.as_str()).collect();
         json!({
             "issuer": self.issuer(),
             "authorization_endpoint": self.endpoint("/authorize"),
@@ -56,6 +58,10 @@ impl Provider {
             "request_uri_parameter_supported": false,
             "id_token_signing_alg_values_supported": algs,
             "userinfo_signing_alg_values_supported": algs,
+            "id_token_encryption_alg_values_supported": encryption,
+            "id_token_encryption_enc_values_supported": ["A256GCM"],
+            "userinfo_encryption_alg_values_supported": encryption,
+            "userinfo_encryption_enc_values_supported": ["A256GCM"],
             "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt"],
             "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256"],
             "revocation_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt"],
