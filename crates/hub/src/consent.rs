@@ -83,7 +83,9 @@ pub async fn page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
     let provider = hub
         .identity_provider(&verified.provider)
         .map_or("", |idp| idp.config.name.as_str());
-    let released = verified.identity.claims_for(&request.scopes);
+    let released = verified
+        .identity
+        .claims_for(&request.scopes, &request.claims);
     let shared = LABELS
         .iter()
         .filter_map(|(claim, label)| match released.get(*claim) {
@@ -152,7 +154,9 @@ async fn issue(hub: &Hub, headers: &HeaderMap, body: &[u8]) -> Result<Response, 
             &client.entity_id,
             &verified.identity,
         ),
-        claims: verified.identity.claims_for(&request.scopes),
+        claims: verified
+            .identity
+            .claims_for(&request.scopes, &request.claims),
         pkce: request.pkce.clone(),
     };
     let location = hub

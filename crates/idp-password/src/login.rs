@@ -243,7 +243,7 @@ async fn check_login(
         acr: idp.config.acr,
         auth_time: now,
         sub: account.id.clone(),
-        claims: identity.claims_for(&request.scopes),
+        claims: identity.claims_for(&request.scopes, &request.claims),
         pkce: request.pkce.clone(),
     };
     let location = idp

@@ -58,6 +58,11 @@ pub fn known_scopes() -> Vec<&'static str> {
     SCOPES.iter().map(|(name, _)| *name).collect()
 }
 
+/// Whether a claim is a user claim some scope releases.
+pub fn is_user_claim(name: &str) -> bool {
+    SCOPES.iter().any(|(_, claims)| claims.contains(&name))
+}
+
 /// The claims the scopes release, in table order, without repeats.
 pub fn claims_for(scopes: &Scopes) -> Vec<&'static str> {
     let mut claims: Vec<&'static str> = Vec::new();
@@ -182,10 +187,12 @@ impl Identity {
         }
     }
 
-    /// The claims the scopes release (without `sub`).
-    pub fn claims_for(&self, scopes: &Scopes) -> Map<String, Value> {
+    /// The claims the scopes release, then those asked one by one (without
+    /// `sub`).
+    pub fn claims_for(&self, scopes: &Scopes, asked: &[String]) -> Map<String, Value> {
         claims_for(scopes)
             .into_iter()
+            .chain(asked.iter().map(String::as_str))
             .filter_map(|name| self.claim(name).map(|value| (name.to_owned(), value)))
             .collect()
     }
@@ -259,7 +266,7 @@ mod tests {
     fn identite_pivot_releases_the_six_pivot_claims_and_the_given_name_array() {
         let scopes = Scopes::parse("openid identite_pivot").unwrap();
         let identity = Identity::from_claims(&claims()).unwrap();
-        let released = identity.claims_for(&scopes);
+        let released = identity.claims_for(&scopes, &[]);
         assert_eq!(released["given_name_array"], json!(["Marie", "Hélène"]));
         assert_eq!(released.len(), 7);
         assert!(!released.contains_key("email"));

@@ -76,7 +76,8 @@ const DEMO_PORTS: [(&str, &str); 7] = [
 
 impl Federation {
     /// Starts the demo federation (a smaller one: 200 citizens, 6 accounts
-    /// per provider) plus the rogue provider, known to the hub as `rogue`.
+    /// per provider) plus the rogue provider, known to the standard hub as
+    /// `rogue`, configured for eidas1 and eidas2 (it always proves eidas1).
     pub async fn start() -> anyhow::Result<Self> {
         Self::start_with("").await
     }
@@ -154,7 +155,7 @@ impl Federation {
         let hub = urls.get("hub_standard").cloned().unwrap_or_default();
         let hub_plus = urls.get("hub_plus").cloned().unwrap_or_default();
         text.push_str(&format!(
-            "\n[[hub.standard.providers]]\nid = \"rogue\"\nname = \"Fournisseur piégé\"\nissuer = \"{}\"\nclient_id = \"passerelle-hub\"\nclient_secret = \"rogue-secret-0123456789abcdef0123456789\"\nacr = [\"eidas1\"]\n",
+            "\n[[hub.standard.providers]]\nid = \"rogue\"\nname = \"Fournisseur piégé\"\nissuer = \"{}\"\nclient_id = \"passerelle-hub\"\nclient_secret = \"rogue-secret-0123456789abcdef0123456789\"\nacr = [\"eidas1\", \"eidas2\"]\n",
             rogue.url()
         ));
         urls.insert("rogue".into(), rogue.url().to_owned());

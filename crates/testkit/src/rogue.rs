@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 /// The lie told.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RogueMode {
-    /// No lie: a valid login of citizen 1.
+    /// No lie: a valid login of citizen 1, at eidas1.
     Honest,
     /// The ID token's payload is changed after signing.
     TamperedSignature,

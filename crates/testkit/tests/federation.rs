@@ -725,11 +725,21 @@ async fn a_wrong_password_is_refused_with_a_generic_message() {
 
 /// Logs in through the rogue provider; returns the last page shown.
 async fn through_rogue(federation: &Federation, mode: RogueMode) -> testkit::Response {
+    through_rogue_asking(federation, mode, "eidas1").await
+}
+
+async fn through_rogue_asking(
+    federation: &Federation,
+    mode: RogueMode,
+    acr: &str,
+) -> testkit::Response {
     federation.rogue.set_mode(mode);
     let citizen = Citizen::new();
     let choice = citizen
         .follow(
-            citizen.get(&federation.authorize_url(&[])).await,
+            citizen
+                .get(&federation.authorize_url(&[("acr_values", acr)]))
+                .await,
             SANDBOX_CALLBACK,
         )
         .await;
@@ -811,6 +821,21 @@ async fn a_provider_error_brings_the_citizen_back_to_the_choice_with_a_banner() 
 async fn a_level_the_provider_is_not_configured_for_is_refused() {
     let federation = Federation::start().await.unwrap();
     let page = through_rogue(&federation, RogueMode::TooHighAcr).await;
+    assert!(page.shows("Choisissez un compte"), "{}", page.body);
+    assert!(page.shows("n&#39;a pas été possible"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn a_level_below_the_request_is_refused_and_never_reaches_the_service() {
+    let federation = Federation::start_plus().await.unwrap();
+    // The rogue may prove eidas2, but proves eidas1 to an eidas2 request:
+    // the citizen is back on the hub's choice page, the service hears nothing.
+    let page = through_rogue_asking(&federation, RogueMode::Honest, "eidas2").await;
+    assert_eq!(
+        page.status, 200,
+        "an error page, not a redirect to the service"
+    );
+    assert!(page.url.starts_with(&federation.hub), "{}", page.url);
     assert!(page.shows("Choisissez un compte"), "{}", page.body);
     assert!(page.shows("n&#39;a pas été possible"), "{}", page.body);
 }
@@ -1771,6 +1796,57 @@ async fn a_service_sees_only_the_providers_it_accepts_and_its_blocked_ones_as_un
         )
         .await;
     assert!(forced.shows("HUB-PROVIDER-UNAVAILABLE"), "{}", forced.body);
+}
+
+#[tokio::test]
+async fn a_service_may_ask_single_claims_its_scopes_allow_and_no_other() {
+    let extra = policy_service("email-only", "").replace(
+        "scopes = [\"openid\", \"identite_pivot\", \"email\", \"preferred_username\"]",
+        "scopes = [\"openid\", \"email\"]",
+    );
+    let federation = Federation::start_with(&extra).await.unwrap();
+    // The sandbox asks email by scope, and family_name and a claim nobody
+    // knows one by one: it gets the first two.
+    let asked = r#"{"userinfo":{"family_name":null,"shoe_size":{"essential":true}}}"#;
+    let authorize = federation.authorize_url(&[("scope", "openid email"), ("claims", asked)]);
+    let back = Citizen::new()
+        .log_in(
+            &authorize,
+            &federation.hub,
+            "impots",
+            &federation.login_of("impots", 1),
+            PASSWORD,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    let (status, tokens) = sandbox_tokens(&federation, &back.location_params()["code"]).await;
+    assert_eq!(status, 200, "{tokens}");
+    let claims = userinfo_claims(&federation, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(claims["family_name"], "DUPONT");
+    assert!(claims.contains_key("email"));
+    assert!(!claims.contains_key("given_name") && !claims.contains_key("shoe_size"));
+    // A service whose scopes do not cover a claim cannot ask it one by one.
+    let refused = Citizen::new()
+        .get(&federation.authorize_url(&[
+            ("client_id", "email-only"),
+            ("redirect_uri", CLIENTS_CALLBACK),
+            ("scope", "openid email"),
+            ("claims", r#"{"id_token":{"birthdate":null}}"#),
+        ]))
+        .await;
+    assert!(
+        refused
+            .location
+            .as_deref()
+            .unwrap()
+            .starts_with(CLIENTS_CALLBACK)
+    );
+    let params = refused.location_params();
+    assert_eq!(params["error"], "invalid_request");
+    assert_eq!(
+        params["error_description"],
+        "claim birthdate is not allowed for this client"
+    );
 }
 
 #[tokio::test]

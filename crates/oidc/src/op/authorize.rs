@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Params, Provider};
-use crate::claims::is_known_scope;
+use crate::claims::{claims_for, is_known_scope, is_user_claim};
 use crate::client::Client;
 use crate::error::{ErrorCode, OAuthError};
 use crate::types::{Acr, PkceChallenge, RedirectUri, Scopes};
@@ -38,6 +38,10 @@ pub struct AuthorizationRequest {
     pub ui_locales: Option<String>,
     /// `idp_hint` (FranceConnect), as sent.
     pub idp_hint: Option<String>,
+    /// User claims asked one by one in the `claims` parameter, beyond what
+    /// the scopes release (each one the client's scopes allow).
+    #[serde(default)]
+    pub claims: Vec<String>,
 }
 
 /// The `prompt` values we honour.
@@ -117,6 +121,8 @@ impl Provider {
         let nonce = check_nonce(self, params).map_err(|error| redirect("check_nonce", error))?;
         let acr =
             check_acr_values(self, params).map_err(|error| redirect("check_acr_values", error))?;
+        let claims =
+            check_claims(client, params).map_err(|error| redirect("check_claims", error))?;
         let prompt = check_prompt(params).map_err(|error| redirect("check_prompt", error))?;
         let max_age = check_max_age(params).map_err(|error| redirect("check_max_age", error))?;
         let pkce = check_pkce(client, params).map_err(|error| redirect("check_pkce", error))?;
@@ -133,6 +139,7 @@ impl Provider {
             pkce,
             ui_locales: params.get("ui_locales").map(str::to_owned),
             idp_hint: params.get("idp_hint").map(str::to_owned),
+            claims,
         })
     }
 }
@@ -233,6 +240,42 @@ fn check_nonce(provider: &Provider, params: &Params) -> Result<String, OAuthErro
         return Err(invalid("nonce is too long"));
     }
     Ok(nonce.to_owned())
+}
+
+/// The user claims the `claims` parameter asks for (OpenID Connect Core
+/// §5.5), in `userinfo` or `id_token`: all are released in userinfo, as
+/// FranceConnect releases every user claim. A claim we do not know is
+/// ignored (§5.5); one the client's scopes do not allow is refused, as a
+/// scope would be.
+fn check_claims(client: &Client, params: &Params) -> Result<Vec<String>, OAuthError> {
+    let Some(text) = params.get("claims") else {
+        return Ok(Vec::new());
+    };
+    let request: serde_json::Value =
+        serde_json::from_str(text).map_err(|_| invalid("claims is not a JSON object"))?;
+    let Some(request) = request.as_object() else {
+        return Err(invalid("claims is not a JSON object"));
+    };
+    let allowed = claims_for(&client.scopes);
+    let mut asked = Vec::new();
+    for member in ["userinfo", "id_token"] {
+        let Some(names) = request.get(member).and_then(serde_json::Value::as_object) else {
+            continue;
+        };
+        for name in names.keys() {
+            if name == "sub" || !is_user_claim(name) || asked.contains(name) {
+                continue;
+            }
+            if !allowed.contains(&name.as_str()) {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidRequest,
+                    format!("claim {name} is not allowed for this client"),
+                ));
+            }
+            asked.push(name.clone());
+        }
+    }
+    Ok(asked)
 }
 
 /// The `acr` the `claims` parameter asks for the ID token (OpenID Connect
