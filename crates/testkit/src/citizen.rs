@@ -2,7 +2,9 @@
 //! what a browser follows, and reads pages the way the tests need.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use reqwest::cookie::{CookieStore as _, Jar};
 use reqwest::redirect::Policy;
 
 /// A page or redirect as received.
@@ -50,6 +52,7 @@ impl Response {
 #[derive(Debug)]
 pub struct Citizen {
     http: reqwest::Client,
+    jar: Arc<Jar>,
 }
 
 impl Default for Citizen {
@@ -62,12 +65,24 @@ impl Citizen {
     /// A fresh browser: empty cookie jar, redirects not followed by
     /// themselves (the tests look at each one).
     pub fn new() -> Self {
+        let jar = Arc::new(Jar::default());
         let http = reqwest::Client::builder()
-            .cookie_store(true)
+            .cookie_provider(jar.clone())
             .redirect(Policy::none())
             .build()
             .expect("a client with a cookie store can be built");
-        Self { http }
+        Self { http, jar }
+    }
+
+    /// The value of a cookie this browser would send to `url`.
+    pub fn cookie(&self, url: &str, name: &str) -> Option<String> {
+        let url = url::Url::parse(url).ok()?;
+        let header = self.jar.cookies(&url)?;
+        header.to_str().ok()?.split("; ").find_map(|pair| {
+            pair.split_once('=')
+                .filter(|(key, _)| *key == name)
+                .map(|(_, value)| value.to_owned())
+        })
     }
 
     /// GET a URL.

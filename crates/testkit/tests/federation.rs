@@ -305,6 +305,116 @@ async fn the_demo_service_logs_in_at_eidas1_on_the_standard_platform_and_eidas2_
     );
 }
 
+/// The citizen's journey (issue 4, point 1): single sign-on to a second
+/// service skips the choice and the provider but not the confirmation; the
+/// session id changes on the way back from the provider; the session
+/// slides, 30 minutes on the standard platform.
+#[tokio::test]
+async fn single_sign_on_carries_to_a_second_service_within_a_sliding_session() {
+    let federation = Federation::start().await.unwrap();
+    let citizen = Citizen::new();
+    let cookie = "passerelle_hub_standard";
+    let authorize = federation.authorize_url(&[]);
+    citizen
+        .follow(citizen.get(&authorize).await, SANDBOX_CALLBACK)
+        .await;
+    let before = citizen.cookie(&federation.hub, cookie).unwrap();
+    let consent = citizen
+        .authenticate(
+            &authorize,
+            &federation.hub,
+            "impots",
+            &federation.login_of("impots", 1),
+            PASSWORD,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    let after = citizen.cookie(&federation.hub, cookie).unwrap();
+    assert_ne!(before, after, "no session fixation");
+    let with_old_cookie = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/interaction", federation.hub))
+        .header("cookie", format!("{cookie}={before}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !with_old_cookie
+            .text()
+            .await
+            .unwrap()
+            .contains("Continuer sur"),
+        "the pre-login session id is worthless"
+    );
+    let back = citizen.consent(&federation.hub, &consent).await;
+    let (_, tokens) = sandbox_tokens(&federation, &back.location_params()["code"]).await;
+    let sandbox_sub =
+        userinfo_claims(&federation, tokens["access_token"].as_str().unwrap()).await["sub"].clone();
+
+    // The demo service: straight to the confirmation page.
+    let demo_sp = federation.url("demo_sp").to_owned();
+    let confirmation = citizen
+        .follow(citizen.get(&format!("{demo_sp}/login/standard")).await, "")
+        .await;
+    assert!(
+        confirmation.shows("Continuer sur Service de démonstration"),
+        "{}",
+        confirmation.body
+    );
+    let me = citizen
+        .follow(citizen.consent(&federation.hub, &confirmation).await, "")
+        .await;
+    assert!(me.shows("DUPONT"), "{}", me.body);
+    assert!(!me.shows(sandbox_sub.as_str().unwrap()), "its own sub");
+
+    // Each visit slides the session: 29 minutes later, and 29 more, it holds.
+    let sso = || {
+        let url = federation.authorize_url(&[]);
+        let citizen = &citizen;
+        async move {
+            citizen
+                .follow(citizen.get(&url).await, SANDBOX_CALLBACK)
+                .await
+        }
+    };
+    for _ in 0..2 {
+        federation.clock.advance(29 * 60);
+        assert!(sso().await.shows("Continuer sur"));
+    }
+    federation.clock.advance(30 * 60 + 1);
+    assert!(sso().await.shows("Choisissez un compte"));
+}
+
+/// On the plus platform the session lasts 10 minutes.
+#[tokio::test]
+async fn a_plus_session_ends_after_ten_idle_minutes() {
+    let federation = Federation::start().await.unwrap();
+    let demo_sp = federation.url("demo_sp").to_owned();
+    let citizen = Citizen::new();
+    let back = citizen
+        .log_in(
+            &format!("{demo_sp}/login/plus"),
+            &federation.hub_plus,
+            "laposte",
+            &federation.login_of("laposte", 1),
+            PASSWORD,
+            "no-stop",
+        )
+        .await;
+    citizen.follow(back, "").await;
+    let again = || {
+        let url = format!("{demo_sp}/login/plus");
+        let citizen = &citizen;
+        async move { citizen.follow(citizen.get(&url).await, "").await }
+    };
+    federation.clock.advance(9 * 60);
+    assert!(again().await.shows("Continuer sur"));
+    federation.clock.advance(10 * 60 + 1);
+    assert!(again().await.shows("Choisissez un compte"));
+}
+
 #[tokio::test]
 async fn the_demo_service_logs_out_through_the_hub_and_the_provider() {
     let federation = Federation::start().await.unwrap();
