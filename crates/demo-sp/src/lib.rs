@@ -21,7 +21,7 @@ use oidc::types::random_token;
 use oidc::{Acr, Clock, RedirectUri, Secret};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use store::Sessions;
+use store::{Sessions, Tokens};
 use web::{Page, Session, SessionManager};
 
 /// `[demo_sp]`.
@@ -113,6 +113,10 @@ pub struct DemoService {
     config: Config,
     hubs: Vec<Connection>,
     sessions: SessionManager,
+    /// Back-channel logouts received: `sub` → when, so that sessions opened
+    /// before are ended (sessions are sealed: they cannot be looked up).
+    logouts: Arc<dyn Tokens>,
+    clock: Arc<dyn Clock>,
     /// Its public encryption key, published at `/jwks` for the hubs that
     /// encrypt its tokens.
     jwks: Value,
@@ -133,6 +137,7 @@ impl DemoService {
         config: Config,
         decryption_key: jose::DecryptionKey,
         sessions: Arc<dyn Sessions>,
+        logouts: Arc<dyn Tokens>,
         clock: Arc<dyn Clock>,
         http: reqwest::Client,
     ) -> Result<Arc<Self>, (String, String)> {
@@ -165,11 +170,19 @@ impl DemoService {
             })
             .collect::<Result<Vec<_>, (String, String)>>()?;
         let secure = config.public_url.starts_with("https://");
-        let sessions = SessionManager::new(sessions, clock, "passerelle_demo_sp", secure, 3600);
+        let sessions = SessionManager::new(
+            sessions,
+            clock.clone(),
+            "passerelle_demo_sp",
+            secure,
+            SESSION_SECS,
+        );
         Ok(Arc::new(Self {
             config,
             hubs,
             sessions,
+            logouts,
+            clock,
             jwks,
         }))
     }
@@ -192,7 +205,13 @@ struct SessionData {
 struct Received {
     /// Which hub.
     hub: String,
+    /// When.
+    #[serde(default)]
+    at: i64,
     id_token: String,
+    /// The signed ID token, for logging out.
+    #[serde(default)]
+    id_token_hint: String,
     id_claims: Map<String, Value>,
     userinfo: Map<String, Value>,
     userinfo_raw: String,
@@ -207,6 +226,7 @@ pub fn router(service: Arc<DemoService>) -> Router {
         .route("/login/{hub}", get(login))
         .route("/callback/{hub}", get(callback))
         .route("/jwks", get(jwks))
+        .route("/backchannel-logout/{hub}", post(backchannel_logout))
         .route("/me", get(me))
         .route("/logout", post(logout))
         .route("/logged-out", get(logged_out))
@@ -256,9 +276,89 @@ fn message(service: &DemoService, title: &str, text: &str, is_error: bool) -> Re
 }
 
 async fn load(service: &DemoService, headers: &HeaderMap) -> Session<SessionData> {
-    match service.sessions.load::<SessionData>(headers).await {
+    let mut session = match service.sessions.load::<SessionData>(headers).await {
         Ok(Some(session)) => session,
         _ => Session::new(SessionData::default()),
+    };
+    if let Some(login) = &session.data.login
+        && logged_out_since(service, login).await
+    {
+        session.data.login = None;
+        let _ = service.sessions.save(&session).await;
+    }
+    session
+}
+
+/// How long the service's sessions last, and so how long a back-channel
+/// logout is remembered.
+const SESSION_SECS: i64 = 3600;
+
+fn logout_key(hub: &str, sub: &str) -> String {
+    format!("backchannel-logout:{hub}:{sub}")
+}
+
+/// Whether the hub said, after this login, that the person logged out.
+async fn logged_out_since(service: &DemoService, login: &Received) -> bool {
+    let sub = login
+        .id_claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let now = service.clock.now();
+    match service
+        .logouts
+        .load(&logout_key(&login.hub, sub), now)
+        .await
+    {
+        Ok(Some(at)) => std::str::from_utf8(&at)
+            .ok()
+            .and_then(|at| at.parse::<i64>().ok())
+            .is_some_and(|at| at >= login.at),
+        _ => false,
+    }
+}
+
+/// `POST /backchannel-logout/{hub}`: the hub says a person logged out of
+/// the federation (OpenID Back-Channel Logout 1.0 §2.5).
+async fn backchannel_logout(
+    State(service): State<Arc<DemoService>>,
+    Path(hub_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let refuse = |why: &str| {
+        tracing::info!(why, "back-channel logout refused");
+        (
+            axum::http::StatusCode::BAD_REQUEST,
+            [(header::CACHE_CONTROL, "no-store")],
+        )
+            .into_response()
+    };
+    let Some(hub) = service.hub(&hub_id) else {
+        return refuse("unknown hub");
+    };
+    let form = Params::parse(&body).unwrap_or_default();
+    let Some(token) = form.get("logout_token") else {
+        return refuse("no logout_token");
+    };
+    let sub = match hub.rp.verify_logout_token(token).await {
+        Ok(sub) => sub,
+        Err(error) => return refuse(&error.to_string()),
+    };
+    let now = service.clock.now();
+    let key = logout_key(&hub_id, &sub);
+    let recorded = async {
+        service.logouts.revoke(&key).await?;
+        service
+            .logouts
+            .put(&key, now.to_string().as_bytes(), now + SESSION_SECS)
+            .await
+    };
+    match recorded.await {
+        Ok(()) => ([(header::CACHE_CONTROL, "no-store")], "").into_response(),
+        Err(error) => {
+            tracing::error!(%error, "back-channel logout not recorded");
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
     }
 }
 
@@ -391,8 +491,10 @@ async fn callback(
                 );
             }
             session.data.login = Some(Received {
+                at: service.clock.now(),
                 hub: hub_id,
                 id_token: login.id_token,
+                id_token_hint: login.id_token_hint,
                 id_claims: login.id_claims,
                 userinfo: login.userinfo,
                 userinfo_raw: login.userinfo_raw,
@@ -502,7 +604,11 @@ async fn logout(
     };
     let state = random_token(16);
     let back = format!("{}/logged-out", service.config.public_url);
-    match hub.rp.end_session_url(&login.id_token, &back, &state).await {
+    match hub
+        .rp
+        .end_session_url(&login.id_token_hint, &back, &state)
+        .await
+    {
         Ok(Some(url)) => {
             session.data.logout_state = Some(state);
             redirect_with(&url, service.sessions.save(&session).await.ok())

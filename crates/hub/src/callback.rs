@@ -114,7 +114,7 @@ async fn finish_login(
             .and_then(serde_json::Value::as_i64)
             .unwrap_or_else(|| hub.clock.now()),
         identity,
-        provider_id_token: login.id_token,
+        provider_id_token: login.id_token_hint,
     });
     // A new session id now that the person is known (no fixation).
     let (_, cookie) = hub.sessions.rotate(session).await?;

@@ -112,6 +112,10 @@ pub struct ServiceConfig {
     /// `ECDH-ES`, `RSA-OAEP-256` or `RSA-OAEP`, content A256GCM.
     #[serde(default)]
     pub encryption_alg: Option<KeyAlg>,
+    /// Where the service takes OpenID back-channel logout tokens, sent when
+    /// the citizen logs out of the federation from another service.
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
     /// Providers (ids) the service accepts; the others are not shown.
     /// Default: all.
     #[serde(default)]
@@ -418,6 +422,12 @@ impl ServiceConfig {
             scopes,
             require_pkce: self.require_pkce,
             keys,
+            backchannel_logout_uri: self
+                .backchannel_logout_uri
+                .as_deref()
+                .map(RedirectUri::parse)
+                .transpose()
+                .map_err(|error| bad(format!("{path}.backchannel_logout_uri"), error))?,
             encryption: self.encryption_alg,
         };
         client.check().map_err(|error| bad(path, error))?;

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::authorize::{load_interaction, parse_form, render, see_other_saving};
 use crate::errors::HubError;
+use crate::flow::SignedIn;
 use crate::state::Hub;
 use crate::sub::pairwise_sub;
 
@@ -167,6 +168,13 @@ async fn issue(hub: &Hub, headers: &HeaderMap, body: &[u8]) -> Result<Response, 
             tracing::error!(%error, "code could not be issued");
             HubError::Storage
         })?;
+    let signed_in = SignedIn {
+        client_id: grant.client_id.clone(),
+        sub: grant.sub.clone(),
+    };
+    if !session.data.signed_in.contains(&signed_in) {
+        session.data.signed_in.push(signed_in);
+    }
     tracing::info!(client_id = %client.client_id, provider = %verified.provider, %acr, "code issued");
     Ok(see_other_saving(hub, &session, &location).await)
 }

@@ -45,6 +45,18 @@ pub struct SessionData {
     /// Where to send the browser once the provider has logged out.
     #[serde(default)]
     pub logout_redirect: Option<String>,
+    /// The services this session logged in to, told when it ends.
+    #[serde(default)]
+    pub signed_in: Vec<SignedIn>,
+}
+
+/// A service the session logged in to, and the `sub` it was given.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedIn {
+    /// The service.
+    pub client_id: String,
+    /// Its pairwise `sub` for the person.
+    pub sub: String,
 }
 
 /// A login sent to an identity provider.

@@ -6,6 +6,7 @@
 //! The login, as the routes see it, is drawn in [`flow`].
 
 mod authorize;
+mod backchannel;
 mod callback;
 pub mod config;
 mod consent;

@@ -13,6 +13,7 @@ use oidc::op::Params;
 use oidc::types::random_token;
 
 use crate::authorize::{render, see_other, see_other_saving};
+use crate::backchannel;
 use crate::errors::HubError;
 use crate::flow::SessionData;
 use crate::state::Hub;
@@ -39,7 +40,11 @@ pub async fn end_session_post(
         .unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn end_session(hub: &Hub, headers: &HeaderMap, raw: &[u8]) -> Result<Response, HubError> {
+async fn end_session(
+    hub: &Arc<Hub>,
+    headers: &HeaderMap,
+    raw: &[u8],
+) -> Result<Response, HubError> {
     let params = Params::parse(raw).map_err(|_| HubError::BadLogout)?;
     let end = hub.provider.check_end_session(&params).map_err(|error| {
         tracing::info!(%error, "logout refused");
@@ -49,6 +54,7 @@ async fn end_session(hub: &Hub, headers: &HeaderMap, raw: &[u8]) -> Result<Respo
     let Some(mut session) = session else {
         return Ok(finish(end.redirect_to.as_deref(), None, hub));
     };
+    backchannel::notify(hub, &session.data.signed_in, &end.client_id);
     let provider_logout = match &session.data.verified {
         Some(verified) => match hub.identity_provider(&verified.provider) {
             Some(idp) => {

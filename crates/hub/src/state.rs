@@ -45,6 +45,8 @@ pub struct Hub {
     pub clock: Arc<dyn Clock>,
     /// Storage.
     pub stores: Stores,
+    /// HTTP client for back-channel calls to services.
+    pub http: reqwest::Client,
 }
 
 impl fmt::Debug for Hub {
@@ -141,7 +143,7 @@ impl Hub {
             secure,
             config.session_ttl_secs(),
         );
-        let register = Register::new(&config.register_url, http);
+        let register = Register::new(&config.register_url, http.clone());
         Ok(Arc::new(Self {
             config,
             provider: Arc::new(provider),
@@ -150,6 +152,7 @@ impl Hub {
             register,
             clock,
             stores,
+            http,
         }))
     }
 

@@ -84,6 +84,7 @@ impl PasswordProvider {
                     scopes: scopes.clone(),
                     require_pkce: true,
                     keys: oidc::ClientKeys::None,
+                    backchannel_logout_uri: None,
                     encryption: None,
                 }
             })

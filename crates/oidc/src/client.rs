@@ -122,6 +122,8 @@ pub struct Client {
     /// The client's public keys: to verify its `private_key_jwt`
     /// assertions, and to encrypt to.
     pub keys: ClientKeys,
+    /// Where the client takes OpenID back-channel logout tokens.
+    pub backchannel_logout_uri: Option<RedirectUri>,
     /// When set, ID tokens and userinfo are signed then encrypted to a key
     /// of the client fitting this algorithm, content A256GCM (FranceConnect+).
     pub encryption: Option<KeyAlg>,

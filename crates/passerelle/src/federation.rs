@@ -171,6 +171,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
             demo.clone(),
             keys::load_or_generate_decryption(keys_dir.as_deref(), "demo-sp")?,
             stores.sessions.clone(),
+            stores.tokens.clone(),
             options.clock.clone(),
             http.clone(),
         )

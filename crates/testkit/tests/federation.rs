@@ -387,6 +387,40 @@ async fn single_sign_on_carries_to_a_second_service_within_a_sliding_session() {
     assert!(sso().await.shows("Choisissez un compte"));
 }
 
+/// On the plus platform too, the demo service logs out through the hub
+/// (its ID token came encrypted; the hint is the signed token inside).
+#[tokio::test]
+async fn the_demo_service_logs_out_through_the_plus_hub() {
+    let federation = Federation::start().await.unwrap();
+    let demo_sp = federation.url("demo_sp").to_owned();
+    let citizen = Citizen::new();
+    let back = citizen
+        .log_in(
+            &format!("{demo_sp}/login/plus"),
+            &federation.hub_plus,
+            "laposte",
+            &federation.login_of("laposte", 1),
+            PASSWORD,
+            "no-stop",
+        )
+        .await;
+    let me = citizen.follow(back, "").await;
+    let csrf = me.input("csrf").unwrap();
+    let out = citizen
+        .follow(
+            citizen
+                .post(&format!("{demo_sp}/logout"), &[("csrf", &csrf)])
+                .await,
+            "",
+        )
+        .await;
+    assert!(
+        out.shows("Vous êtes déconnecté de ce service et de Passerelle"),
+        "{}",
+        out.body
+    );
+}
+
 /// On the plus platform the session lasts 10 minutes.
 #[tokio::test]
 async fn a_plus_session_ends_after_ten_idle_minutes() {
@@ -459,6 +493,155 @@ async fn the_demo_service_logs_out_through_the_hub_and_the_provider() {
         )
         .await;
     assert!(again.shows("Choisissez un compte"), "{}", again.body);
+}
+
+/// The sandbox logs out through the hub with its ID token.
+async fn sandbox_logs_out(federation: &Federation, citizen: &Citizen, id_token: &str) {
+    let mut url = url::Url::parse(&format!("{}/session/end", federation.issuer)).unwrap();
+    url.query_pairs_mut()
+        .append_pair("id_token_hint", id_token)
+        .append_pair("post_logout_redirect_uri", "http://localhost:8000/")
+        .append_pair("state", "bye");
+    let out = citizen
+        .follow(citizen.get(url.as_str()).await, "http://localhost:8000/")
+        .await;
+    let location = out.location.unwrap_or_default();
+    assert!(
+        location.starts_with("http://localhost:8000/?state=bye"),
+        "{location}"
+    );
+}
+
+/// Issue 4, point 2: a logout from one service reaches the others of the
+/// session by the back channel, without holding up the citizen.
+#[tokio::test]
+async fn logging_out_from_one_service_logs_the_citizen_out_of_the_others_by_back_channel() {
+    let federation = Federation::start().await.unwrap();
+    let citizen = Citizen::new();
+    let demo_sp = federation.url("demo_sp").to_owned();
+    let back = citizen
+        .log_in(
+            &format!("{demo_sp}/login/standard"),
+            &federation.hub,
+            "impots",
+            &federation.login_of("impots", 1),
+            PASSWORD,
+            "no-stop",
+        )
+        .await;
+    assert!(citizen.follow(back, "").await.shows("DUPONT"));
+    // Single sign-on to the sandbox, which then logs out.
+    let confirmation = citizen
+        .follow(
+            citizen.get(&federation.authorize_url(&[])).await,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    let back = citizen.consent(&federation.hub, &confirmation).await;
+    let (_, tokens) = sandbox_tokens(&federation, &back.location_params()["code"]).await;
+    sandbox_logs_out(&federation, &citizen, tokens["id_token"].as_str().unwrap()).await;
+    // The demo service was told: its session is over.
+    let mut logged_out = false;
+    for _ in 0..50 {
+        let me = citizen.get(&format!("{demo_sp}/me")).await;
+        if me.location.as_deref() == Some("/") {
+            logged_out = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(logged_out, "the demo service still shows the person");
+}
+
+/// A service that fails to take the logout token is tried again; the token
+/// is signed for it, typed `logout+jwt`, and names its own `sub`.
+#[tokio::test]
+async fn a_back_channel_logout_is_retried_and_carries_a_signed_logout_token() {
+    use std::sync::{Arc, Mutex};
+
+    let received: Arc<Mutex<Vec<String>>> = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let receiver = format!("http://{}/bc", listener.local_addr().unwrap());
+    let router = axum::Router::new()
+        .route(
+            "/bc",
+            axum::routing::post(
+                |axum::extract::State(received): axum::extract::State<Arc<Mutex<Vec<String>>>>,
+                 body: String| async move {
+                    let mut received = received.lock().unwrap();
+                    received.push(body);
+                    // The first attempt meets a service that is down.
+                    if received.len() == 1 {
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE
+                    } else {
+                        axum::http::StatusCode::OK
+                    }
+                },
+            ),
+        )
+        .with_state(received.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let extra = policy_service(
+        "bc-client",
+        &format!("backchannel_logout_uri = \"{receiver}\""),
+    );
+    let federation = Federation::start_with(&extra).await.unwrap();
+    let citizen = Citizen::new();
+    let back = citizen
+        .log_in(
+            &federation.authorize_url(&[
+                ("client_id", "bc-client"),
+                ("redirect_uri", CLIENTS_CALLBACK),
+            ]),
+            &federation.hub,
+            "impots",
+            &federation.login_of("impots", 1),
+            PASSWORD,
+            CLIENTS_CALLBACK,
+        )
+        .await;
+    let (_, tokens) = redeem_as(&federation, "bc-client", &back.location_params()["code"]).await;
+    let bc_claims = jose::verify(
+        tokens["id_token"].as_str().unwrap(),
+        &hub_keys(&federation).await,
+        &[jose::Alg::ES256],
+    )
+    .unwrap();
+    let confirmation = citizen
+        .follow(
+            citizen.get(&federation.authorize_url(&[])).await,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    let back = citizen.consent(&federation.hub, &confirmation).await;
+    let (_, tokens) = sandbox_tokens(&federation, &back.location_params()["code"]).await;
+    sandbox_logs_out(&federation, &citizen, tokens["id_token"].as_str().unwrap()).await;
+    for _ in 0..40 {
+        if received.lock().unwrap().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let bodies = received.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 2, "one failure, one retry");
+    let form: BTreeMap<String, String> = url::form_urlencoded::parse(bodies[1].as_bytes())
+        .into_owned()
+        .collect();
+    let token = &form["logout_token"];
+    assert_eq!(
+        jose::peek_header(token).unwrap().typ.as_deref(),
+        Some("logout+jwt")
+    );
+    let claims = jose::verify(token, &hub_keys(&federation).await, &[jose::Alg::ES256]).unwrap();
+    assert_eq!(claims["iss"], federation.issuer.as_str());
+    assert_eq!(claims["aud"], "bc-client");
+    assert_eq!(claims["sub"], bc_claims["sub"]);
+    assert!(claims.get("nonce").is_none());
+    assert!(
+        claims["events"]
+            .get("http://schemas.openid.net/event/backchannel-logout")
+            .is_some()
+    );
 }
 
 #[tokio::test]

@@ -68,7 +68,8 @@ impl Provider {
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": true,
             "frontchannel_logout_supported": false,
-            "backchannel_logout_supported": false,
+            "backchannel_logout_supported": true,
+            "backchannel_logout_session_supported": false,
             "ui_locales_supported": ["fr", "en"],
         })
     }

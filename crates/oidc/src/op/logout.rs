@@ -2,10 +2,17 @@
 //! FranceConnect's `/session/end`: `id_token_hint` required,
 //! `post_logout_redirect_uri` registered, `state` echoed.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::{Params, Provider};
 use crate::error::{ErrorCode, OAuthError};
+use crate::types::random_token;
+
+/// The event a logout token carries (OpenID Back-Channel Logout 1.0 §2.4).
+pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
+/// How long a logout token may be accepted.
+const LOGOUT_TOKEN_TTL_SECS: i64 = 120;
 
 /// A checked logout request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,5 +93,34 @@ impl Provider {
         let unverified: serde_json::Map<String, Value> = serde_json::from_slice(&bytes).ok()?;
         let client = self.client(unverified.get("aud")?.as_str()?)?;
         jose::verify_hmac(token, client.hmac_key()?).ok()
+    }
+}
+
+impl Provider {
+    /// A logout token for a client's session with `sub` (OpenID Back-Channel
+    /// Logout 1.0 §2.4): `iss aud iat exp jti sub events`, no `nonce`,
+    /// typed `logout+jwt`, signed as the client's ID tokens are (never
+    /// encrypted: it names only the pairwise `sub` the client already has).
+    pub fn logout_token(&self, client_id: &str, sub: &str) -> Result<String, OAuthError> {
+        let client = self
+            .client(client_id)
+            .ok_or_else(|| OAuthError::new(ErrorCode::InvalidClient, "unknown client_id"))?;
+        let now = self.clock.now();
+        let claims = json!({
+            "iss": self.issuer(),
+            "aud": client.client_id,
+            "iat": now,
+            "exp": now + LOGOUT_TOKEN_TTL_SECS,
+            "jti": random_token(16),
+            "sub": sub,
+            "events": { BACKCHANNEL_LOGOUT_EVENT: {} },
+        });
+        let Value::Object(claims) = claims else {
+            return Err(OAuthError::new(
+                ErrorCode::ServerError,
+                "claims are not an object",
+            ));
+        };
+        self.sign(client, &claims, "logout+jwt")
     }
 }

@@ -28,7 +28,7 @@ use store::sealed::Capability;
 use store::{Codes, Tokens};
 
 pub use authorize::{AuthorizationRequest, AuthorizeError, Prompt};
-pub use logout::EndSession;
+pub use logout::{BACKCHANNEL_LOGOUT_EVENT, EndSession};
 pub use params::Params;
 pub use token::{TokenResponse, Userinfo};
 

@@ -231,16 +231,7 @@ impl Provider {
         let Value::Object(claims) = claims else {
             return Err(internal("claims are not an object"));
         };
-        let signed = match client.hmac_key() {
-            Some(secret) => jose::sign_hmac(&claims, secret, "JWT").map_err(internal)?,
-            None => {
-                let key = self
-                    .keys
-                    .current(client.signing_alg)
-                    .ok_or_else(|| internal("no signing key"))?;
-                jose::sign(&claims, key, "JWT").map_err(internal)?
-            }
-        };
+        let signed = self.sign(client, &claims, "JWT")?;
         let Some(alg) = client.encryption else {
             return Ok(signed);
         };
@@ -249,6 +240,25 @@ impl Provider {
         copied.insert("iss".into(), self.issuer().into());
         copied.insert("aud".into(), client.client_id.clone().into());
         jose::encrypt(signed.as_bytes(), &recipient, alg, "JWT", &copied).map_err(internal)
+    }
+
+    /// Signs claims with the algorithm the client registered.
+    pub(crate) fn sign(
+        &self,
+        client: &Client,
+        claims: &Map<String, Value>,
+        typ: &str,
+    ) -> Result<String, OAuthError> {
+        match client.hmac_key() {
+            Some(secret) => jose::sign_hmac(claims, secret, typ).map_err(internal),
+            None => {
+                let key = self
+                    .keys
+                    .current(client.signing_alg)
+                    .ok_or_else(|| internal("no signing key"))?;
+                jose::sign(claims, key, typ).map_err(internal)
+            }
+        }
     }
 
     /// The client's key to encrypt to: the first fitting `alg` in its

@@ -81,6 +81,9 @@ pub struct PendingLogin {
 pub struct Login {
     /// The ID token as received.
     pub id_token: String,
+    /// The signed ID token: as received, or from inside the encrypted one.
+    /// The provider expects it back as `id_token_hint` at logout.
+    pub id_token_hint: String,
     /// Its verified claims.
     pub id_claims: Map<String, Value>,
     /// The userinfo claims (verified when signed).
@@ -303,8 +306,14 @@ impl RelyingParty {
             .get("acr")
             .and_then(Value::as_str)
             .and_then(Acr::parse);
+        let id_token_hint = if id_token.split('.').count() == 5 {
+            self.decrypt(&id_token)?
+        } else {
+            id_token.clone()
+        };
         Ok(Login {
             id_token,
+            id_token_hint,
             id_claims,
             userinfo,
             userinfo_raw,
@@ -477,6 +486,58 @@ impl RelyingParty {
             return Err(RpError::IdToken("acr missing or unknown".into()));
         }
         Ok(claims)
+    }
+
+    /// Checks a back-channel logout token (OpenID Back-Channel Logout 1.0
+    /// §2.6): signed by the provider, `iss` and `aud` ours, issued within
+    /// the last two minutes, carrying the logout event and a `sub`, and no
+    /// `nonce`. Returns the `sub` to log out.
+    pub async fn verify_logout_token(&self, token: &str) -> Result<String, RpError> {
+        let bad = |why: &str| RpError::IdToken(format!("logout token: {why}"));
+        let claims = self.verify_signature(token).await?;
+        let text = |name: &str| claims.get(name).and_then(Value::as_str);
+        if text("iss") != Some(self.settings.issuer.as_str()) {
+            return Err(bad("iss is not the provider's"));
+        }
+        let audience_ok = match claims.get("aud") {
+            Some(Value::String(aud)) => *aud == self.settings.client_id,
+            Some(Value::Array(auds)) => auds
+                .iter()
+                .any(|aud| aud.as_str() == Some(&self.settings.client_id)),
+            _ => false,
+        };
+        if !audience_ok {
+            return Err(bad("aud is not our client_id"));
+        }
+        let now = self.clock.now();
+        let iat = claims
+            .get("iat")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| bad("iat missing"))?;
+        if iat > now + 60 || iat < now - 120 {
+            return Err(bad("iat is not recent"));
+        }
+        if claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .is_some_and(|exp| exp <= now)
+        {
+            return Err(bad("expired"));
+        }
+        if claims.contains_key("nonce") {
+            return Err(bad("a nonce is forbidden"));
+        }
+        let has_event = claims
+            .get("events")
+            .and_then(Value::as_object)
+            .is_some_and(|events| events.contains_key(crate::op::BACKCHANNEL_LOGOUT_EVENT));
+        if !has_event {
+            return Err(bad("the logout event is missing"));
+        }
+        text("sub")
+            .filter(|sub| !sub.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| bad("sub missing"))
     }
 
     /// Reads userinfo, JSON or a signed JWT (then verified, with `iss` and
