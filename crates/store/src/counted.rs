@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 
 use crate::{
-    Account, Accounts, Codes, Purge, RateLimits, Sessions, StoreError, Taken, Tokens, UnixSeconds,
+    Account, Accounts, Codes, Outbox, Purge, Queued, RateLimits, Sessions, StoreError, Taken,
+    Tokens, UnixSeconds,
 };
 
 /// A backend and the counter its writes bump.
@@ -132,5 +133,36 @@ impl<B: Accounts> Accounts for Counted<B> {
 impl<B: Purge> Purge for Counted<B> {
     async fn purge_expired(&self, now: UnixSeconds) -> Result<u64, StoreError> {
         self.backend.purge_expired(now).await
+    }
+}
+
+#[async_trait]
+impl<B: Outbox> Outbox for Counted<B> {
+    async fn push(&self, payload: &[u8], due_at: UnixSeconds) -> Result<i64, StoreError> {
+        self.tally();
+        self.backend.push(payload, due_at).await
+    }
+
+    async fn claim(
+        &self,
+        now: UnixSeconds,
+        lease_until: UnixSeconds,
+        limit: u32,
+    ) -> Result<Vec<Queued>, StoreError> {
+        self.backend.claim(now, lease_until, limit).await
+    }
+
+    async fn remove(&self, id: i64) -> Result<(), StoreError> {
+        self.tally();
+        self.backend.remove(id).await
+    }
+
+    async fn postpone(&self, id: i64, due_at: UnixSeconds) -> Result<(), StoreError> {
+        self.tally();
+        self.backend.postpone(id, due_at).await
+    }
+
+    async fn waiting(&self) -> Result<u64, StoreError> {
+        self.backend.waiting().await
     }
 }

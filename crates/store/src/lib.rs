@@ -48,6 +48,41 @@ pub enum StoreError {
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// A message waiting in an [`Outbox`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Queued {
+    /// Its id in the outbox.
+    pub id: i64,
+    /// The message, as pushed (sealed by the caller).
+    pub payload: Vec<u8>,
+    /// Delivery attempts so far, this one included.
+    pub attempts: u32,
+}
+
+/// Messages waiting to be delivered (the mail outbox). Each is claimed for a
+/// while before an attempt, so that two workers never send one twice, then
+/// removed once delivered, or postponed when the attempt failed.
+#[async_trait]
+pub trait Outbox: Send + Sync + 'static {
+    /// Queues a message, due at `due_at`; returns its id.
+    async fn push(&self, payload: &[u8], due_at: UnixSeconds) -> Result<i64, StoreError>;
+    /// Up to `limit` messages due at `now`, oldest due first, each counted
+    /// as one more attempt and made due again only at `lease_until` (when a
+    /// worker dies mid-attempt, another tries again then).
+    async fn claim(
+        &self,
+        now: UnixSeconds,
+        lease_until: UnixSeconds,
+        limit: u32,
+    ) -> Result<Vec<Queued>, StoreError>;
+    /// Delivered, or given up: the message goes.
+    async fn remove(&self, id: i64) -> Result<(), StoreError>;
+    /// The attempt failed: due again at `due_at`.
+    async fn postpone(&self, id: i64, due_at: UnixSeconds) -> Result<(), StoreError>;
+    /// How many messages wait.
+    async fn waiting(&self) -> Result<u64, StoreError>;
+}
+
 /// Browser sessions: opaque bytes under the cookie's lookup key.
 #[async_trait]
 pub trait Sessions: Send + Sync + 'static {
@@ -235,6 +270,8 @@ pub struct Stores {
     pub rate_limits: Arc<dyn RateLimits>,
     /// Password accounts.
     pub accounts: Arc<dyn Accounts>,
+    /// Messages waiting to be sent.
+    pub outbox: Arc<dyn Outbox>,
     writes: Arc<AtomicU64>,
     purge: Arc<dyn Purge>,
     backend: &'static str,
@@ -255,7 +292,7 @@ impl Stores {
     /// Wraps a backend so that every write through the bundle is counted.
     fn over<B>(backend_name: &'static str, backend: B) -> Self
     where
-        B: Sessions + Codes + Tokens + RateLimits + Accounts + Purge,
+        B: Sessions + Codes + Tokens + RateLimits + Accounts + Outbox + Purge,
     {
         let writes = Arc::new(AtomicU64::new(0));
         let counted = Arc::new(counted::Counted::new(backend, Arc::clone(&writes)));
@@ -265,6 +302,7 @@ impl Stores {
             tokens: counted.clone(),
             rate_limits: counted.clone(),
             accounts: counted.clone(),
+            outbox: counted.clone(),
             writes,
             purge: counted,
             backend: backend_name,

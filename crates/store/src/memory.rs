@@ -7,7 +7,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 
 use crate::{
-    Account, Accounts, Codes, Purge, RateLimits, Sessions, StoreError, Taken, Tokens, UnixSeconds,
+    Account, Accounts, Codes, Outbox, Purge, Queued, RateLimits, Sessions, StoreError, Taken,
+    Tokens, UnixSeconds,
 };
 
 /// Everything the backend holds.
@@ -24,6 +25,15 @@ struct State {
     windows: HashMap<String, Window>,
     /// By id; logins are unique too, checked by scanning (few accounts).
     accounts: HashMap<String, Account>,
+    /// By id, in push order.
+    outbox: std::collections::BTreeMap<i64, Waiting>,
+    next_outbox_id: i64,
+}
+
+struct Waiting {
+    payload: Vec<u8>,
+    due_at: UnixSeconds,
+    attempts: u32,
 }
 
 struct Expiring {
@@ -231,4 +241,68 @@ fn drop_dead<V>(map: &mut HashMap<String, V>, live: impl Fn(&V) -> bool) -> u64 
     let before = map.len();
     map.retain(|_, v| live(v));
     u64::try_from(before.saturating_sub(map.len())).unwrap_or(u64::MAX)
+}
+
+#[async_trait]
+impl Outbox for Memory {
+    async fn push(&self, payload: &[u8], due_at: UnixSeconds) -> Result<i64, StoreError> {
+        let mut state = self.state();
+        state.next_outbox_id += 1;
+        let id = state.next_outbox_id;
+        let waiting = Waiting {
+            payload: payload.to_vec(),
+            due_at,
+            attempts: 0,
+        };
+        state.outbox.insert(id, waiting);
+        Ok(id)
+    }
+
+    async fn claim(
+        &self,
+        now: UnixSeconds,
+        lease_until: UnixSeconds,
+        limit: u32,
+    ) -> Result<Vec<Queued>, StoreError> {
+        let mut state = self.state();
+        let mut due: Vec<(UnixSeconds, i64)> = state
+            .outbox
+            .iter()
+            .filter(|(_, waiting)| waiting.due_at <= now)
+            .map(|(id, waiting)| (waiting.due_at, *id))
+            .collect();
+        due.sort_unstable();
+        let mut claimed = Vec::new();
+        for (_, id) in due.into_iter().take(limit as usize) {
+            if let Some(waiting) = state.outbox.get_mut(&id) {
+                waiting.attempts = waiting.attempts.saturating_add(1);
+                waiting.due_at = lease_until;
+                claimed.push(Queued {
+                    id,
+                    payload: waiting.payload.clone(),
+                    attempts: waiting.attempts,
+                });
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn remove(&self, id: i64) -> Result<(), StoreError> {
+        self.state().outbox.remove(&id);
+        Ok(())
+    }
+
+    async fn postpone(&self, id: i64, due_at: UnixSeconds) -> Result<(), StoreError> {
+        match self.state().outbox.get_mut(&id) {
+            Some(waiting) => {
+                waiting.due_at = due_at;
+                Ok(())
+            }
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn waiting(&self) -> Result<u64, StoreError> {
+        Ok(self.state().outbox.len() as u64)
+    }
 }

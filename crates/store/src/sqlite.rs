@@ -15,14 +15,15 @@ use sqlx::sqlite::{
 };
 
 use crate::{
-    Account, AccountStatus, Accounts, Codes, Purge, RateLimits, Sessions, StoreError, Taken,
-    Tokens, UnixSeconds,
+    Account, AccountStatus, Accounts, Codes, Outbox, Purge, Queued, RateLimits, Sessions,
+    StoreError, Taken, Tokens, UnixSeconds,
 };
 
 /// The schema, one entry per version: entry `n` takes a database from
 /// `PRAGMA user_version = n` to `n + 1`. Append, never edit: deployed files
 /// have run the old entries.
-const SCHEMA: &[&str] = &["
+const SCHEMA: &[&str] = &[
+    "
     CREATE TABLE sessions (
         key TEXT PRIMARY KEY,
         value BLOB NOT NULL,
@@ -57,7 +58,17 @@ const SCHEMA: &[&str] = &["
         status TEXT NOT NULL CHECK (status IN ('pending', 'active', 'locked')),
         created_at INTEGER NOT NULL
     ) STRICT;
-"];
+",
+    "
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        payload BLOB NOT NULL,
+        due_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0
+    ) STRICT;
+    CREATE INDEX outbox_due ON outbox (due_at);
+",
+];
 
 /// A pool over one SQLite file.
 pub(crate) struct Sqlite {
@@ -375,5 +386,76 @@ impl Purge for Sqlite {
                 .rows_affected();
         }
         Ok(purged)
+    }
+}
+
+#[async_trait]
+impl Outbox for Sqlite {
+    async fn push(&self, payload: &[u8], due_at: UnixSeconds) -> Result<i64, StoreError> {
+        let id: i64 =
+            sqlx::query_scalar("INSERT INTO outbox (payload, due_at) VALUES (?, ?) RETURNING id")
+                .bind(payload)
+                .bind(due_at)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(id)
+    }
+
+    async fn claim(
+        &self,
+        now: UnixSeconds,
+        lease_until: UnixSeconds,
+        limit: u32,
+    ) -> Result<Vec<Queued>, StoreError> {
+        // One statement: two workers never claim the same row.
+        let rows: Vec<(i64, Vec<u8>, i64)> = sqlx::query_as(
+            "UPDATE outbox SET attempts = attempts + 1, due_at = ?2
+             WHERE id IN (SELECT id FROM outbox WHERE due_at <= ?1 ORDER BY due_at, id LIMIT ?3)
+             RETURNING id, payload, attempts",
+        )
+        .bind(now)
+        .bind(lease_until)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut claimed = rows
+            .into_iter()
+            .map(|(id, payload, attempts)| {
+                Ok(Queued {
+                    id,
+                    payload,
+                    attempts: u32::try_from(attempts).map_err(|_| StoreError::Corrupt)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        claimed.sort_by_key(|queued| queued.id);
+        Ok(claimed)
+    }
+
+    async fn remove(&self, id: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM outbox WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn postpone(&self, id: i64, due_at: UnixSeconds) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE outbox SET due_at = ? WHERE id = ?")
+            .bind(due_at)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn waiting(&self) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+            .fetch_one(&self.pool)
+            .await?;
+        u64::try_from(count).map_err(|_| StoreError::Corrupt)
     }
 }

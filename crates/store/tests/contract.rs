@@ -80,6 +80,9 @@ contract!(
     updating_to_another_accounts_login_is_refused,
     every_write_counts_once_and_reads_count_nothing,
     purge_removes_only_expired_rows,
+    outbox_messages_are_claimed_when_due_oldest_first,
+    a_claimed_message_waits_for_its_lease_or_its_postponement,
+    concurrent_claims_give_each_message_to_one_worker,
 );
 
 const NOW: i64 = 1_700_000_000;
@@ -193,6 +196,86 @@ async fn concurrent_takes_give_the_code_to_exactly_one_taker(stores: Stores) {
         .count();
     let replayed = outcomes.iter().filter(|t| **t == Taken::Replayed).count();
     assert_eq!((fresh, replayed), (1, 7), "{outcomes:?}");
+}
+
+async fn outbox_messages_are_claimed_when_due_oldest_first(stores: Stores) {
+    let later = stores.outbox.push(b"later", NOW + 10).await.unwrap();
+    let first = stores.outbox.push(b"first", NOW - 5).await.unwrap();
+    let second = stores.outbox.push(b"second", NOW).await.unwrap();
+    assert_eq!(stores.outbox.waiting().await.unwrap(), 3);
+    let claimed = stores.outbox.claim(NOW, NOW + 300, 10).await.unwrap();
+    let ids: Vec<i64> = claimed.iter().map(|queued| queued.id).collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&first) && ids.contains(&second) && !ids.contains(&later));
+    assert!(claimed.iter().all(|queued| queued.attempts == 1));
+    let payloads: Vec<&[u8]> = claimed
+        .iter()
+        .map(|queued| queued.payload.as_slice())
+        .collect();
+    assert!(payloads.contains(&b"first".as_slice()));
+    // A limit takes the oldest due first.
+    stores.outbox.remove(first).await.unwrap();
+    stores.outbox.remove(second).await.unwrap();
+    assert_eq!(stores.outbox.waiting().await.unwrap(), 1);
+    let one = stores.outbox.claim(NOW + 10, NOW + 310, 1).await.unwrap();
+    assert_eq!(one.first().unwrap().payload, b"later");
+}
+
+async fn a_claimed_message_waits_for_its_lease_or_its_postponement(stores: Stores) {
+    let id = stores.outbox.push(b"mail", NOW).await.unwrap();
+    assert_eq!(
+        stores.outbox.claim(NOW, NOW + 300, 10).await.unwrap().len(),
+        1
+    );
+    assert!(
+        stores
+            .outbox
+            .claim(NOW + 299, NOW + 600, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The attempt failed: due again in a minute, as the second attempt.
+    stores.outbox.postpone(id, NOW + 60).await.unwrap();
+    assert!(
+        stores
+            .outbox
+            .claim(NOW + 59, NOW + 400, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = stores.outbox.claim(NOW + 60, NOW + 400, 10).await.unwrap();
+    let again = again.first().unwrap();
+    assert_eq!((again.id, again.attempts), (id, 2));
+    assert!(matches!(
+        stores.outbox.postpone(id + 1000, NOW).await,
+        Err(store::StoreError::NotFound)
+    ));
+}
+
+async fn concurrent_claims_give_each_message_to_one_worker(stores: Stores) {
+    for n in 0..20 {
+        stores
+            .outbox
+            .push(format!("m{n}").as_bytes(), NOW)
+            .await
+            .unwrap();
+    }
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let outbox = stores.outbox.clone();
+            tokio::spawn(async move { outbox.claim(NOW, NOW + 300, 20).await.unwrap() })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for worker in workers {
+        ids.extend(worker.await.unwrap().into_iter().map(|queued| queued.id));
+    }
+    let count = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!((count, ids.len()), (20, 20), "each message claimed once");
 }
 
 async fn a_token_loads_many_times_until_it_expires(stores: Stores) {
