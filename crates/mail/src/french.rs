@@ -1,0 +1,123 @@
+//! Dates as a French reader expects them, in Paris time (CET/CEST, by the
+//! European rule: summer time from the last Sunday of March to the last
+//! Sunday of October, changing at 01:00 UTC).
+
+const DAY: i64 = 86_400;
+
+const WEEKDAYS: [&str; 7] = [
+    "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
+];
+
+const MONTHS: [&str; 12] = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+];
+
+/// `lundi 23 novembre 2026 à 11 h 56 (heure de Paris)`.
+pub fn french_datetime(unix: i64) -> String {
+    let local = unix + paris_offset(unix);
+    let days = local.div_euclid(DAY);
+    let seconds = local.rem_euclid(DAY);
+    let (year, month, day) = civil_from_days(days);
+    let weekday = WEEKDAYS
+        .get(usize::try_from((days + 3).rem_euclid(7)).unwrap_or_default())
+        .unwrap_or(&"");
+    let month_name = MONTHS
+        .get(usize::try_from(month - 1).unwrap_or_default())
+        .unwrap_or(&"");
+    format!(
+        "{weekday} {day} {month_name} {year} à {} h {:02} (heure de Paris)",
+        seconds / 3600,
+        seconds % 3600 / 60
+    )
+}
+
+/// Paris's offset from UTC at that instant, in seconds.
+fn paris_offset(unix: i64) -> i64 {
+    let (year, _, _) = civil_from_days(unix.div_euclid(DAY));
+    let summer_starts = last_sunday(year, 3) * DAY + 3600;
+    let summer_ends = last_sunday(year, 10) * DAY + 3600;
+    if (summer_starts..summer_ends).contains(&unix) {
+        7200
+    } else {
+        3600
+    }
+}
+
+/// Days since 1970-01-01 of the last Sunday of a month.
+fn last_sunday(year: i64, month: i64) -> i64 {
+    let next_month = if month == 12 {
+        days_from_civil(year + 1, 1, 1)
+    } else {
+        days_from_civil(year, month + 1, 1)
+    };
+    let last = next_month - 1;
+    // 1970-01-01 was a Thursday: Sunday is (days + 4) % 7 == 0.
+    last - (last + 4).rem_euclid(7)
+}
+
+/// (year, month 1–12, day 1–31) of a day count since 1970-01-01.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Day count since 1970-01-01 of a civil date.
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let yoe = year.rem_euclid(400);
+    let mp = if month > 2 { month - 3 } else { month + 9 };
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_read_in_paris_time_winter_and_summer() {
+        // 2026-11-23 10:56:32 UTC: winter, UTC+1.
+        assert_eq!(
+            french_datetime(1_795_431_392),
+            "lundi 23 novembre 2026 à 11 h 56 (heure de Paris)"
+        );
+        // 2026-07-14 08:00 UTC: summer, UTC+2.
+        assert_eq!(
+            french_datetime(1_784_016_000),
+            "mardi 14 juillet 2026 à 10 h 00 (heure de Paris)"
+        );
+    }
+
+    #[test]
+    fn summer_time_changes_at_one_utc_on_the_last_sundays() {
+        // 2026: 29 March and 25 October.
+        let march = days_from_civil(2026, 3, 29) * DAY + 3600;
+        assert_eq!(paris_offset(march - 1), 3600);
+        assert_eq!(paris_offset(march), 7200);
+        let october = days_from_civil(2026, 10, 25) * DAY + 3600;
+        assert_eq!(paris_offset(october - 1), 7200);
+        assert_eq!(paris_offset(october), 3600);
+        assert_eq!(civil_from_days(days_from_civil(2000, 2, 29)), (2000, 2, 29));
+    }
+}

@@ -1,0 +1,282 @@
+//! Mail: what the federation tells citizens by email, through a durable
+//! outbox.
+//!
+//! Sending never holds up or fails a login: [`Mailer::queue`] only writes
+//! the message, sealed, to the outbox; a worker ([`Mailer::run`]) delivers
+//! it through the configured [`Transport`] and tries again, with growing
+//! delays, when the transport fails. A delivered message is deleted.
+//!
+//! The outbox is the mail part's own store (not the hub's): the hub keeps no
+//! personal data at rest, and a message waiting here is sealed under a key
+//! of the mail part, for the minutes or hours until it goes.
+
+mod config;
+mod french;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, UNIX_EPOCH};
+
+pub use config::{Config, Security, TransportKind};
+pub use french::french_datetime;
+use lettre::message::header::ContentType;
+use lettre::message::{Mailbox, Message as Email};
+use lettre::{AsyncSmtpTransport, AsyncTransport as _, Tokio1Executor};
+use oidc::Clock;
+use serde::{Deserialize, Serialize};
+use store::Outbox;
+use store::sealed::Capability;
+use tokio::sync::Notify;
+
+/// A message to send: plain text, UTF-8.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// The recipient's address.
+    pub to: String,
+    /// Subject line.
+    pub subject: String,
+    /// Body.
+    pub text: String,
+}
+
+/// A message as a memory transport kept it (tests read them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sent {
+    /// What was queued.
+    pub message: Message,
+    /// The RFC 5322 text that would have gone on the wire.
+    pub raw: String,
+}
+
+/// Why mail could not be queued.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// The outbox failed.
+    #[error("outbox: {0}")]
+    Outbox(#[from] store::StoreError),
+    /// The message is not valid JSON (cannot happen) or not sendable.
+    #[error("message: {0}")]
+    Message(String),
+}
+
+/// Where messages go.
+#[derive(Clone)]
+pub enum Transport {
+    /// One `.eml` file per message in a folder (the demo's default: open
+    /// them with any mail reader).
+    Folder(PathBuf),
+    /// An SMTP relay.
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// Kept in memory (tests).
+    Memory(Arc<Mutex<Vec<Sent>>>),
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Transport::Folder(path) => f.debug_tuple("Folder").field(path).finish(),
+            Transport::Smtp(_) => f.write_str("Smtp"),
+            Transport::Memory(_) => f.write_str("Memory"),
+        }
+    }
+}
+
+/// Waits after a failed attempt n (1-based) before attempt n + 1: 1 min,
+/// 5 min, 15 min, 1 h, 6 h; after the sixth failure the message is dropped
+/// (a connection notice a day late is worth little).
+const BACKOFF_SECS: [i64; 5] = [60, 300, 900, 3_600, 21_600];
+
+/// How long an attempt may take before another worker may try again.
+const LEASE_SECS: i64 = 300;
+
+/// How often the worker looks at the outbox when nothing wakes it.
+const POLL: Duration = Duration::from_secs(30);
+
+/// Messages claimed per round.
+const BATCH: u32 = 20;
+
+/// The mailer: an outbox, a transport, a worker.
+pub struct Mailer {
+    from: Mailbox,
+    transport: Transport,
+    outbox: Arc<dyn Outbox>,
+    key: Capability,
+    clock: Arc<dyn Clock>,
+    wake: Notify,
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailer")
+            .field("transport", &self.transport)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Mailer {
+    /// A mailer sending as `from` (`Name <address>`) through `transport`,
+    /// keeping waiting messages in `outbox` sealed under `key`.
+    pub fn new(
+        from: &str,
+        transport: Transport,
+        outbox: Arc<dyn Outbox>,
+        key: Capability,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Self>, String> {
+        let from = from
+            .parse::<Mailbox>()
+            .map_err(|error| format!("sender: {error}"))?;
+        Ok(Arc::new(Self {
+            from,
+            transport,
+            outbox,
+            key,
+            clock,
+            wake: Notify::new(),
+        }))
+    }
+
+    /// Queues a message and wakes the worker. Returns once it is in the
+    /// outbox: delivery happens later.
+    pub async fn queue(&self, message: &Message) -> Result<(), MailError> {
+        let json =
+            serde_json::to_vec(message).map_err(|error| MailError::Message(error.to_string()))?;
+        self.outbox
+            .push(&self.key.seal(&json), self.clock.now())
+            .await?;
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// The messages a memory transport kept.
+    pub fn sent(&self) -> Vec<Sent> {
+        match &self.transport {
+            Transport::Memory(sent) => sent.lock().map(|sent| sent.clone()).unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Delivers what is due; returns how many messages went.
+    pub async fn deliver_due(&self) -> Result<usize, MailError> {
+        let now = self.clock.now();
+        let claimed = self.outbox.claim(now, now + LEASE_SECS, BATCH).await?;
+        let mut delivered = 0;
+        for queued in claimed {
+            let message = self
+                .key
+                .open(&queued.payload)
+                .ok()
+                .and_then(|json| serde_json::from_slice::<Message>(&json).ok());
+            let Some(message) = message else {
+                tracing::error!(id = queued.id, "unreadable outbox message dropped");
+                self.outbox.remove(queued.id).await?;
+                continue;
+            };
+            match self.send(&message).await {
+                Ok(()) => {
+                    self.outbox.remove(queued.id).await?;
+                    delivered += 1;
+                }
+                Err(Failure::Permanent(error)) => {
+                    tracing::error!(id = queued.id, %error, "message cannot be sent; dropped");
+                    self.outbox.remove(queued.id).await?;
+                }
+                Err(Failure::Transient(error)) => {
+                    let attempt = usize::try_from(queued.attempts).unwrap_or(usize::MAX);
+                    match BACKOFF_SECS.get(attempt.saturating_sub(1)) {
+                        Some(wait) => {
+                            tracing::warn!(id = queued.id, attempt, %error, "delivery failed; will retry");
+                            self.outbox.postpone(queued.id, now + wait).await?;
+                        }
+                        None => {
+                            tracing::error!(id = queued.id, attempt, %error, "delivery given up");
+                            self.outbox.remove(queued.id).await?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(delivered)
+    }
+
+    /// The worker: delivers what is due whenever a message is queued, and
+    /// every 30 s. Runs until the task is dropped.
+    pub async fn run(self: Arc<Self>) {
+        loop {
+            loop {
+                match self.deliver_due().await {
+                    Ok(0) => break,
+                    Ok(_) => continue,
+                    Err(error) => {
+                        tracing::error!(%error, "outbox unavailable");
+                        break;
+                    }
+                }
+            }
+            let _ = tokio::time::timeout(POLL, self.wake.notified()).await;
+        }
+    }
+
+    async fn send(&self, message: &Message) -> Result<(), Failure> {
+        let to = message
+            .to
+            .parse::<Mailbox>()
+            .map_err(|error| Failure::Permanent(format!("recipient: {error}")))?;
+        let date =
+            UNIX_EPOCH + Duration::from_secs(u64::try_from(self.clock.now()).unwrap_or_default());
+        let email = Email::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(&message.subject)
+            .date(date)
+            .header(ContentType::TEXT_PLAIN)
+            .body(message.text.clone())
+            .map_err(|error| Failure::Permanent(error.to_string()))?;
+        match &self.transport {
+            Transport::Folder(dir) => write_eml(dir, &email.formatted())
+                .await
+                .map_err(|error| Failure::Transient(error.to_string())),
+            Transport::Smtp(smtp) => match smtp.send(email).await {
+                Ok(_) => Ok(()),
+                Err(error) if error.is_permanent() => Err(Failure::Permanent(error.to_string())),
+                Err(error) => Err(Failure::Transient(error.to_string())),
+            },
+            Transport::Memory(sent) => {
+                let raw = String::from_utf8_lossy(&email.formatted()).into_owned();
+                sent.lock()
+                    .map_err(|_| Failure::Transient("memory transport poisoned".into()))?
+                    .push(Sent {
+                        message: message.clone(),
+                        raw,
+                    });
+                Ok(())
+            }
+        }
+    }
+}
+
+enum Failure {
+    /// Trying again would fail the same way (bad address, refused).
+    Permanent(String),
+    /// The relay or the disk may be back later.
+    Transient(String),
+}
+
+/// Writes beside, then renames: a reader never sees half a message.
+async fn write_eml(dir: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    tokio::fs::create_dir_all(dir).await?;
+    let name = format!(
+        "{}-{}.eml",
+        std::time::SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_millis())
+            .unwrap_or_default(),
+        Capability::generate()
+            .lookup_key()
+            .get(..12)
+            .unwrap_or_default()
+    );
+    let partial = dir.join(format!(".{name}.partial"));
+    tokio::fs::write(&partial, bytes).await?;
+    tokio::fs::rename(&partial, dir.join(name)).await
+}

@@ -1,0 +1,266 @@
+//! The outbox and its transports, through the real stores and, for SMTP, a
+//! real SMTP server on loopback (Python's aiosmtpd, installed by the test
+//! command).
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failure is a failed test"
+)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mail::{Config, Mailer, Message, Transport};
+use oidc::FakeClock;
+use store::Stores;
+use store::sealed::Capability;
+
+const FROM: &str = "Passerelle <ne-pas-repondre@passerelle.example.fr>";
+
+fn message(to: &str) -> Message {
+    Message {
+        to: to.into(),
+        subject: "Connexion à Service de démonstration".into(),
+        text: "Bonjour,\nvous vous êtes connecté.\n".into(),
+    }
+}
+
+fn mailer(transport: Transport, stores: &Stores, clock: &FakeClock) -> Arc<Mailer> {
+    Mailer::new(
+        FROM,
+        transport,
+        stores.outbox.clone(),
+        Capability::generate(),
+        Arc::new(clock.clone()),
+    )
+    .unwrap()
+}
+
+fn memory() -> Transport {
+    Transport::Memory(Arc::default())
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("passerelle-mail-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn a_queued_message_is_delivered_once_and_leaves_the_outbox() {
+    let (stores, clock) = (Stores::memory(), FakeClock::at(1_800_000_000));
+    let mailer = mailer(memory(), &stores, &clock);
+    mailer
+        .queue(&message("marie.dupont.1@example.fr"))
+        .await
+        .unwrap();
+    assert_eq!(stores.outbox.waiting().await.unwrap(), 1);
+    assert_eq!(mailer.deliver_due().await.unwrap(), 1);
+    assert_eq!(mailer.deliver_due().await.unwrap(), 0);
+    assert_eq!(stores.outbox.waiting().await.unwrap(), 0);
+    let sent = mailer.sent();
+    assert_eq!(sent.len(), 1);
+    let raw = &sent[0].raw;
+    assert!(raw.contains("To: marie.dupont.1@example.fr"), "{raw}");
+    assert!(raw.contains("From: Passerelle <ne-pas-repondre@passerelle.example.fr>"));
+    assert!(
+        raw.contains("Content-Type: text/plain; charset=utf-8"),
+        "{raw}"
+    );
+    assert!(
+        raw.contains("Subject: Connexion =?utf-8?"),
+        "non-ASCII subjects are encoded: {raw}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_delivery_is_retried_later_and_a_bad_address_is_dropped() {
+    let dir = scratch("retry");
+    let blocked = dir.join("outbox");
+    // A file where the folder should be: the disk "fails".
+    std::fs::write(&blocked, b"").unwrap();
+    let (stores, clock) = (Stores::memory(), FakeClock::at(1_800_000_000));
+    let mailer = mailer(Transport::Folder(blocked.clone()), &stores, &clock);
+    mailer
+        .queue(&message("marie.dupont.1@example.fr"))
+        .await
+        .unwrap();
+    mailer.queue(&message("not an address")).await.unwrap();
+    assert_eq!(mailer.deliver_due().await.unwrap(), 0);
+    assert_eq!(
+        stores.outbox.waiting().await.unwrap(),
+        1,
+        "the bad address is dropped, the other waits"
+    );
+    std::fs::remove_file(&blocked).unwrap();
+    assert_eq!(
+        mailer.deliver_due().await.unwrap(),
+        0,
+        "not before a minute"
+    );
+    clock.advance(60);
+    assert_eq!(mailer.deliver_due().await.unwrap(), 1);
+    let files: Vec<_> = std::fs::read_dir(&blocked).unwrap().collect();
+    assert_eq!(files.len(), 1);
+    let eml = std::fs::read_to_string(files[0].as_ref().unwrap().path()).unwrap();
+    assert!(eml.contains("To: marie.dupont.1@example.fr"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_message_that_keeps_failing_is_given_up_after_six_attempts() {
+    let dir = scratch("give-up");
+    let blocked = dir.join("outbox");
+    std::fs::write(&blocked, b"").unwrap();
+    let (stores, clock) = (Stores::memory(), FakeClock::at(1_800_000_000));
+    let mailer = mailer(Transport::Folder(blocked), &stores, &clock);
+    mailer
+        .queue(&message("marie.dupont.1@example.fr"))
+        .await
+        .unwrap();
+    for wait in [0, 60, 300, 900, 3_600, 21_600] {
+        clock.advance(wait);
+        assert_eq!(stores.outbox.waiting().await.unwrap(), 1);
+        mailer.deliver_due().await.unwrap();
+    }
+    assert_eq!(stores.outbox.waiting().await.unwrap(), 0);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_waiting_message_is_sealed_in_the_outbox_file() {
+    let dir = scratch("sealed");
+    let stores = Stores::sqlite(&dir.join("mail.sqlite")).await.unwrap();
+    let clock = FakeClock::at(1_800_000_000);
+    let mailer = mailer(memory(), &stores, &clock);
+    mailer
+        .queue(&message("marie.dupont.1@example.fr"))
+        .await
+        .unwrap();
+    drop(mailer);
+    drop(stores);
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        !text.contains("marie.dupont"),
+        "the address is not readable at rest"
+    );
+    assert!(!text.contains("Connexion"), "nor the subject");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A real SMTP server on loopback: aiosmtpd writing to a maildir.
+struct SmtpSink {
+    child: tokio::process::Child,
+    port: u16,
+    maildir: std::path::PathBuf,
+}
+
+impl SmtpSink {
+    async fn start(maildir: std::path::PathBuf) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // Debian's Python, where the test command installs python3-aiosmtpd
+        // (another python3 may come first on the PATH).
+        let python = if std::path::Path::new("/usr/bin/python3").exists() {
+            "/usr/bin/python3"
+        } else {
+            "python3"
+        };
+        let child = tokio::process::Command::new(python)
+            .args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("python3 with aiosmtpd is installed (./scripts/test installs it)");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Self {
+                    child,
+                    port,
+                    maildir,
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("aiosmtpd did not start on port {port}");
+    }
+
+    fn messages(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else {
+            return Vec::new();
+        };
+        entries
+            .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn a_message_goes_through_a_real_smtp_server() {
+    let dir = scratch("smtp");
+    let mut sink = SmtpSink::start(dir.join("maildir")).await;
+    let config: Config = toml::from_str(&format!(
+        "from = \"{}\"\ntransport = \"smtp\"\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {}\nsmtp_security = \"none\"\n",
+        FROM.replace('"', "\\\""),
+        sink.port
+    ))
+    .unwrap();
+    config.check("mail").unwrap();
+    let (stores, clock) = (Stores::memory(), FakeClock::at(1_800_000_000));
+    let mailer = mailer(config.transport(None).unwrap(), &stores, &clock);
+    mailer
+        .queue(&message("marie.dupont.1@example.fr"))
+        .await
+        .unwrap();
+    assert_eq!(mailer.deliver_due().await.unwrap(), 1);
+    let mut received = Vec::new();
+    for _ in 0..50 {
+        received = sink.messages();
+        if !received.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(received.len(), 1, "the sink received the message");
+    assert!(
+        received[0].contains("To: marie.dupont.1@example.fr"),
+        "{}",
+        received[0]
+    );
+    assert!(received[0].contains("ne-pas-repondre@passerelle.example.fr"));
+    sink.child.kill().await.unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn bad_settings_are_named() {
+    let parse = |text: &str| toml::from_str::<Config>(text).unwrap().check("mail");
+    assert_eq!(parse("from = \"nobody\"").unwrap_err().0, "mail.from");
+    assert_eq!(
+        parse("from = \"a@b.fr\"\ntransport = \"smtp\"")
+            .unwrap_err()
+            .0,
+        "mail.smtp_host"
+    );
+    assert_eq!(
+        parse("from = \"a@b.fr\"\ntransport = \"smtp\"\nsmtp_host = \"h\"\nsmtp_username = \"u\"")
+            .unwrap_err()
+            .0,
+        "mail.smtp_password"
+    );
+    parse("from = \"a@b.fr\"").unwrap();
+}
