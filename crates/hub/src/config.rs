@@ -31,6 +31,13 @@ pub struct Config {
     /// plus: eidas2, eidas3).
     #[serde(default)]
     pub acr_offered: Option<Vec<Acr>>,
+    /// When citizens get an email: `every_connection` (default, as the
+    /// seeds promise), `new_device` (as FranceConnect does), `never`.
+    #[serde(default)]
+    pub notify: crate::notify::NotifyPolicy,
+    /// The citizen dashboard, linked from the emails.
+    #[serde(default)]
+    pub dashboard_url: Option<String>,
     /// Registered services.
     #[serde(default)]
     pub services: Vec<ServiceConfig>,
@@ -257,6 +264,10 @@ impl Config {
         }
         RedirectUri::parse(&self.register_url)
             .map_err(|error| bad(format!("{path}.register_url"), error))?;
+        if let Some(dashboard) = &self.dashboard_url {
+            RedirectUri::parse(dashboard)
+                .map_err(|error| bad(format!("{path}.dashboard_url"), error))?;
+        }
         if self.acr_offered.as_ref().is_some_and(Vec::is_empty) {
             return Err(bad(
                 format!("{path}.acr_offered"),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use oidc::op::Grant;
 use oidc::{ErrorCode, OAuthError};
@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::authorize::{load_interaction, parse_form, render, see_other_saving};
 use crate::errors::HubError;
 use crate::flow::SignedIn;
+use crate::notify::{self, Connection};
 use crate::state::Hub;
 use crate::sub::pairwise_sub;
 
@@ -176,7 +177,17 @@ async fn issue(hub: &Hub, headers: &HeaderMap, body: &[u8]) -> Result<Response, 
         session.data.signed_in.push(signed_in);
     }
     tracing::info!(client_id = %client.client_id, provider = %verified.provider, %acr, "code issued");
-    Ok(see_other_saving(hub, &session, &location).await)
+    let connection = Connection {
+        verified: &verified,
+        service: &client.name,
+        acr,
+    };
+    let device = notify::connection(hub, headers, &connection).await;
+    let mut response = see_other_saving(hub, &session, &location).await;
+    if let Some(device) = device {
+        response.headers_mut().append(header::SET_COOKIE, device);
+    }
+    Ok(response)
 }
 
 /// `POST /interaction/abort`: the citizen goes back to the service, which

@@ -13,11 +13,13 @@ mod consent;
 pub mod errors;
 pub mod flow;
 mod logout;
+pub mod notify;
 mod register;
 mod routes;
 mod state;
 pub mod sub;
 
 pub use config::{Config, Platform, ServiceConfig};
+pub use notify::NotifyPolicy;
 pub use routes::router;
 pub use state::{Hub, HubParts};

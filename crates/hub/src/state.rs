@@ -31,6 +31,8 @@ impl IdentityProvider {
 
 /// The hub.
 pub struct Hub {
+    /// The instance's id (`standard`, `plus`).
+    pub id: String,
     /// Settings.
     pub config: Config,
     /// The provider engine facing services.
@@ -47,6 +49,8 @@ pub struct Hub {
     pub stores: Stores,
     /// HTTP client for back-channel calls to services.
     pub http: reqwest::Client,
+    /// Where connection notices go, when mail is configured.
+    pub mailer: Option<Arc<mail::Mailer>>,
 }
 
 impl fmt::Debug for Hub {
@@ -73,6 +77,8 @@ pub struct HubParts {
     pub clock: Arc<dyn Clock>,
     /// HTTP client for providers and the register.
     pub http: reqwest::Client,
+    /// Where connection notices go; none without mail settings.
+    pub mailer: Option<Arc<mail::Mailer>>,
 }
 
 impl Hub {
@@ -86,6 +92,7 @@ impl Hub {
             stores,
             clock,
             http,
+            mailer,
         } = parts;
         let path = format!("hub.{id}");
         config.check(&path)?;
@@ -145,6 +152,7 @@ impl Hub {
         );
         let register = Register::new(&config.register_url, http.clone());
         Ok(Arc::new(Self {
+            id,
             config,
             provider: Arc::new(provider),
             providers,
@@ -153,6 +161,7 @@ impl Hub {
             clock,
             stores,
             http,
+            mailer,
         }))
     }
 

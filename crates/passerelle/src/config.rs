@@ -25,6 +25,9 @@ pub struct Config {
     /// `[[idp_password]]`: password identity providers.
     #[serde(default)]
     pub idp_password: Vec<idp_password::Config>,
+    /// `[mail]`: how the hubs' emails leave (none without it).
+    #[serde(default)]
+    pub mail: Option<mail::Config>,
     /// `[demo_sp]`: the demo service.
     #[serde(default)]
     pub demo_sp: Option<demo_sp::Config>,
@@ -152,6 +155,10 @@ impl Config {
         }
         if let Some(demo) = &self.demo_sp {
             demo.check("demo_sp")
+                .map_err(|(path, message)| ConfigError { path, message })?;
+        }
+        if let Some(mail) = &self.mail {
+            mail.check("mail")
                 .map_err(|(path, message)| ConfigError { path, message })?;
         }
         if let Some(register) = &self.register {

@@ -50,6 +50,8 @@ pub struct Running {
     pub stores: BTreeMap<String, Stores>,
     /// The population.
     pub citizens: Arc<Vec<Citizen>>,
+    /// The mailer, when mail is configured (tests read what it sent).
+    pub mailer: Option<Arc<mail::Mailer>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -85,6 +87,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         accounts: Vec::new(),
         stores: BTreeMap::new(),
         citizens: Arc::new(Vec::new()),
+        mailer: None,
         tasks: Vec::new(),
     };
     if config.register.is_some() || !config.idp_password.is_empty() {
@@ -138,6 +141,25 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         )
         .await?;
     }
+    if let Some(mail_config) = &config.mail
+        && !config.hub.is_empty()
+    {
+        let stores = open_stores(&options, "mail").await?;
+        let transport = mail_config
+            .transport(options.data_dir.as_deref())
+            .map_err(|message| anyhow::anyhow!("bad setting mail: {message}"))?;
+        let mailer = mail::Mailer::new(
+            &mail_config.from,
+            transport,
+            stores.outbox.clone(),
+            keys::load_or_generate_secret(keys_dir.as_deref(), "mail")?,
+            options.clock.clone(),
+        )
+        .map_err(|message| anyhow::anyhow!("bad setting mail.from: {message}"))?;
+        running.stores.insert("mail".into(), stores);
+        running.tasks.push(tokio::spawn(mailer.clone().run()));
+        running.mailer = Some(mailer);
+    }
     // The standard platform first: the order people read them in.
     let mut hubs: Vec<_> = config.hub.iter().collect();
     hubs.sort_by_key(|(_, hub)| hub.platform == hub::Platform::Plus);
@@ -151,6 +173,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
             stores: stores.clone(),
             clock: options.clock.clone(),
             http: http.clone(),
+            mailer: running.mailer.clone(),
         };
         let hub = hub::Hub::new(parts).map_err(|error| anyhow::anyhow!("bad setting {error}"))?;
         running.stores.insert(part.clone(), stores);

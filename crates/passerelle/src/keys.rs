@@ -110,6 +110,29 @@ pub fn load_or_generate_decryption(
     Ok(key)
 }
 
+/// A part's sealing secret (the mail outbox's): read from
+/// `{dir}/{name}.secret`, or generated and written (mode 0600) on first
+/// start. With no folder (tests), a fresh one.
+pub fn load_or_generate_secret(
+    dir: Option<&Path>,
+    name: &str,
+) -> anyhow::Result<store::sealed::Capability> {
+    let Some(dir) = dir else {
+        return Ok(store::sealed::Capability::generate());
+    };
+    let path = dir.join(format!("{name}.secret"));
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)?;
+        return store::sealed::Capability::parse(text.trim())
+            .ok_or_else(|| anyhow::anyhow!("{}: not a secret of ours", path.display()));
+    }
+    std::fs::create_dir_all(dir)?;
+    let secret = store::sealed::Capability::generate();
+    write_private(&path, secret.as_str(), true)?;
+    tracing::info!(path = %path.display(), "sealing secret generated");
+    Ok(secret)
+}
+
 fn to_key_set(file: &KeyFile) -> anyhow::Result<KeySet> {
     Ok(KeySet::new(
         file.keys

@@ -132,6 +132,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 config.register = None;
                 config.hub.clear();
                 config.demo_sp = None;
+                config.mail = None;
                 !config.idp_password.is_empty()
             })
             .await
@@ -141,6 +142,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 config.hub.clear();
                 config.idp_password.clear();
                 config.demo_sp = None;
+                config.mail = None;
                 config.register.is_some()
             })
             .await
@@ -150,6 +152,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 config.hub.clear();
                 config.idp_password.clear();
                 config.register = None;
+                config.mail = None;
                 config.demo_sp.is_some()
             })
             .await
@@ -274,6 +277,14 @@ fn print_demo(config: &Config, running: &Running, data: &Path) {
         {
             print_sandbox(hub, sandbox);
         }
+    }
+    if let Some(mail) = &config.mail
+        && mail.transport == mail::TransportKind::Folder
+    {
+        println!(
+            "\nCourriels envoyés (un fichier .eml par message) : {}",
+            data.join(&mail.folder).display()
+        );
     }
     println!(
         "\nDonnées : {} (SQLite, clés). Arrêt : Ctrl+C.",

@@ -87,6 +87,11 @@ impl Federation {
         Self::start_in(extra_toml, None).await
     }
 
+    /// Starts it with the demo config changed by `edit` first.
+    pub async fn start_editing(edit: impl FnOnce(String) -> String) -> anyhow::Result<Self> {
+        Self::start_from(edit, "", None).await
+    }
+
     /// Starts it with the standard hub made a FranceConnect+ platform
     /// (`platform = "plus"`: eidas2 and eidas3), the impots provider proving
     /// eidas3 and ameli only eidas1, its services' tokens encrypted (the
@@ -140,6 +145,7 @@ impl Federation {
         let mut text = edit(
             passerelle::DEMO_CONFIG
                 .replace("size = 1000", "size = 200")
+                .replace("transport = \"folder\"", "transport = \"memory\"")
                 .replace("seed_accounts = 20", "seed_accounts = 6"),
         );
         let mut urls = BTreeMap::new();
@@ -207,6 +213,7 @@ impl Federation {
             stores: store::Stores::sqlite(&dir.join("hub_standard.sqlite")).await?,
             clock: Arc::new(self.clock.clone()),
             http: oidc::rp::RelyingParty::http_client().map_err(anyhow::Error::msg)?,
+            mailer: None,
         };
         let hub = hub::Hub::new(parts).map_err(|error| anyhow::anyhow!("{error}"))?;
         let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -218,6 +225,15 @@ impl Federation {
     /// A part's base URL.
     pub fn url(&self, part: &str) -> &str {
         self.urls.get(part).map_or("", String::as_str)
+    }
+
+    /// The emails sent so far (the mail transport is memory).
+    pub fn mails(&self) -> Vec<mail::Sent> {
+        self.running
+            .mailer
+            .as_ref()
+            .map(|mailer| mailer.sent())
+            .unwrap_or_default()
     }
 
     /// Storage writes done by the standard hub so far.

@@ -644,6 +644,90 @@ async fn a_back_channel_logout_is_retried_and_carries_a_signed_logout_token() {
     );
 }
 
+/// The emails sent so far, once at least `count` have gone (the mail
+/// worker delivers in the background).
+async fn mails_once(federation: &Federation, count: usize) -> Vec<mail::Sent> {
+    for _ in 0..50 {
+        let mails = federation.mails();
+        if mails.len() >= count {
+            return mails;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    federation.mails()
+}
+
+/// Issue 4, point 3: an email at each connection, to the address the
+/// provider gave, naming the service, the provider, the date and time, with
+/// the dashboard and « ce n'était pas moi » links.
+#[tokio::test]
+async fn each_connection_sends_the_citizen_an_email() {
+    let federation = Federation::start().await.unwrap();
+    let citizen = Citizen::new();
+    sandbox_login(&federation, &citizen, "impots", 1).await;
+    let mails = mails_once(&federation, 1).await;
+    assert_eq!(mails.len(), 1);
+    let mail = &mails[0].message;
+    assert_eq!(mail.to, "marie.dupont.1@example.fr");
+    assert_eq!(
+        mail.subject,
+        "Connexion à Votre service (bac à sable) avec Passerelle"
+    );
+    for expected in [
+        "Bonjour Marie DUPONT",
+        "impots.gouv (démo)",
+        "(heure de Paris)",
+        "niveau eidas1",
+        "Ce n'était pas vous ? Signalez-le : http://127.0.0.1:7087/signalement",
+        "Vos connexions des six derniers mois : http://127.0.0.1:7087/",
+    ] {
+        assert!(mail.text.contains(expected), "{expected}: {}", mail.text);
+    }
+    // Single sign-on to another service is a connection too.
+    let demo_sp = federation.url("demo_sp").to_owned();
+    let confirmation = citizen
+        .follow(citizen.get(&format!("{demo_sp}/login/standard")).await, "")
+        .await;
+    citizen
+        .follow(citizen.consent(&federation.hub, &confirmation).await, "")
+        .await;
+    let mails = mails_once(&federation, 2).await;
+    assert_eq!(mails.len(), 2);
+    assert_eq!(
+        mails[1].message.subject,
+        "Connexion à Service de démonstration avec Passerelle"
+    );
+}
+
+/// With `notify = "new_device"`, as FranceConnect: only from a browser the
+/// person has not used before (recognised by a cookie of pseudonymous tags).
+#[tokio::test]
+async fn the_new_device_policy_mails_only_from_an_unknown_browser() {
+    let federation = Federation::start_editing(|text| {
+        text.replace("notify = \"every_connection\"", "notify = \"new_device\"")
+    })
+    .await
+    .unwrap();
+    let citizen = Citizen::new();
+    sandbox_login(&federation, &citizen, "impots", 1).await;
+    assert_eq!(mails_once(&federation, 1).await.len(), 1);
+    let tags = citizen
+        .cookie(&federation.hub, "passerelle_devices_standard")
+        .unwrap();
+    assert!(
+        !tags.contains("DUPONT") && !tags.contains("marie"),
+        "{tags}"
+    );
+    // The same browser, even after its session ended: no mail.
+    federation.clock.advance(3600);
+    sandbox_login(&federation, &citizen, "ameli", 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(federation.mails().len(), 1);
+    // Another browser: a mail.
+    sandbox_login(&federation, &Citizen::new(), "impots", 1).await;
+    assert_eq!(mails_once(&federation, 2).await.len(), 2);
+}
+
 #[tokio::test]
 async fn a_second_login_in_the_same_browser_skips_the_provider_but_not_the_consent_page() {
     let federation = Federation::start().await.unwrap();
