@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 
 use crate::{
-    Account, Accounts, Codes, Outbox, Purge, Queued, RateLimits, Sessions, StoreError, Taken,
-    Tokens, UnixSeconds,
+    Account, Accounts, Codes, Outbox, Preferences, Purge, Queued, RateLimits, Sessions, StoreError,
+    Taken, Tokens, Trace, Traces, UnixSeconds,
 };
 
 /// A backend and the counter its writes bump.
@@ -164,5 +164,38 @@ impl<B: Outbox> Outbox for Counted<B> {
 
     async fn waiting(&self) -> Result<u64, StoreError> {
         self.backend.waiting().await
+    }
+}
+
+#[async_trait]
+impl<B: Traces> Traces for Counted<B> {
+    async fn append(
+        &self,
+        pseudonym: &str,
+        at: UnixSeconds,
+        body: &[u8],
+    ) -> Result<Trace, StoreError> {
+        self.tally();
+        self.backend.append(pseudonym, at, body).await
+    }
+
+    async fn trail(&self, pseudonym: &str, since: UnixSeconds) -> Result<Vec<Trace>, StoreError> {
+        self.backend.trail(pseudonym, since).await
+    }
+
+    async fn forget_before(&self, before: UnixSeconds) -> Result<u64, StoreError> {
+        self.backend.forget_before(before).await
+    }
+}
+
+#[async_trait]
+impl<B: Preferences> Preferences for Counted<B> {
+    async fn load(&self, pseudonym: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.backend.load(pseudonym).await
+    }
+
+    async fn save(&self, pseudonym: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.tally();
+        self.backend.save(pseudonym, value).await
     }
 }

@@ -83,6 +83,61 @@ pub trait Outbox: Send + Sync + 'static {
     async fn waiting(&self) -> Result<u64, StoreError>;
 }
 
+/// One entry of a person's trail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trace {
+    /// Its rank in the person's trail, from 1.
+    pub seq: i64,
+    /// When it happened.
+    pub at: UnixSeconds,
+    /// What happened (the caller's JSON).
+    pub body: Vec<u8>,
+    /// The previous entry's hash (32 zero bytes for the first).
+    pub prev_hash: [u8; 32],
+    /// SHA-256 of `prev_hash`, `seq`, `at` and `body` (see [`trace_hash`]).
+    pub hash: [u8; 32],
+}
+
+/// The hash that chains a trace to the one before it: SHA-256 over the
+/// previous hash, then `seq` and `at` as 8 big-endian bytes each, then the
+/// body. Changing, removing or reordering an entry breaks every later hash.
+pub fn trace_hash(prev_hash: &[u8; 32], seq: i64, at: UnixSeconds, body: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    let mut hash = sha2::Sha256::new();
+    hash.update(prev_hash);
+    hash.update(seq.to_be_bytes());
+    hash.update(at.to_be_bytes());
+    hash.update(body);
+    hash.finalize().into()
+}
+
+/// People's trails (the dashboard's connection history), each under a
+/// pseudonym, each entry chained to the one before by hash. Appends are
+/// atomic: two hubs writing one person's trail never fork it.
+#[async_trait]
+pub trait Traces: Send + Sync + 'static {
+    /// Adds an entry at the end of a trail; returns it.
+    async fn append(
+        &self,
+        pseudonym: &str,
+        at: UnixSeconds,
+        body: &[u8],
+    ) -> Result<Trace, StoreError>;
+    /// A trail's entries from `since` on, oldest first.
+    async fn trail(&self, pseudonym: &str, since: UnixSeconds) -> Result<Vec<Trace>, StoreError>;
+    /// Forgets every entry older than `before` (the retention period).
+    async fn forget_before(&self, before: UnixSeconds) -> Result<u64, StoreError>;
+}
+
+/// A person's settings (the providers they blocked), under a pseudonym.
+#[async_trait]
+pub trait Preferences: Send + Sync + 'static {
+    /// The settings, when any were saved.
+    async fn load(&self, pseudonym: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Saves them, replacing what was there.
+    async fn save(&self, pseudonym: &str, value: &[u8]) -> Result<(), StoreError>;
+}
+
 /// Browser sessions: opaque bytes under the cookie's lookup key.
 #[async_trait]
 pub trait Sessions: Send + Sync + 'static {
@@ -272,6 +327,10 @@ pub struct Stores {
     pub accounts: Arc<dyn Accounts>,
     /// Messages waiting to be sent.
     pub outbox: Arc<dyn Outbox>,
+    /// People's trails.
+    pub traces: Arc<dyn Traces>,
+    /// People's settings.
+    pub preferences: Arc<dyn Preferences>,
     writes: Arc<AtomicU64>,
     purge: Arc<dyn Purge>,
     backend: &'static str,
@@ -292,7 +351,15 @@ impl Stores {
     /// Wraps a backend so that every write through the bundle is counted.
     fn over<B>(backend_name: &'static str, backend: B) -> Self
     where
-        B: Sessions + Codes + Tokens + RateLimits + Accounts + Outbox + Purge,
+        B: Sessions
+            + Codes
+            + Tokens
+            + RateLimits
+            + Accounts
+            + Outbox
+            + Traces
+            + Preferences
+            + Purge,
     {
         let writes = Arc::new(AtomicU64::new(0));
         let counted = Arc::new(counted::Counted::new(backend, Arc::clone(&writes)));
@@ -303,6 +370,8 @@ impl Stores {
             rate_limits: counted.clone(),
             accounts: counted.clone(),
             outbox: counted.clone(),
+            traces: counted.clone(),
+            preferences: counted.clone(),
             writes,
             purge: counted,
             backend: backend_name,

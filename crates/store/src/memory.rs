@@ -7,8 +7,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 
 use crate::{
-    Account, Accounts, Codes, Outbox, Purge, Queued, RateLimits, Sessions, StoreError, Taken,
-    Tokens, UnixSeconds,
+    Account, Accounts, Codes, Outbox, Preferences, Purge, Queued, RateLimits, Sessions, StoreError,
+    Taken, Tokens, Trace, Traces, UnixSeconds, trace_hash,
 };
 
 /// Everything the backend holds.
@@ -28,6 +28,17 @@ struct State {
     /// By id, in push order.
     outbox: std::collections::BTreeMap<i64, Waiting>,
     next_outbox_id: i64,
+    /// Trails by pseudonym, oldest first, with the last hash and rank ever
+    /// written (kept when old entries are forgotten).
+    trails: HashMap<String, Trail>,
+    preferences: HashMap<String, Vec<u8>>,
+}
+
+#[derive(Default)]
+struct Trail {
+    entries: Vec<Trace>,
+    last_seq: i64,
+    last_hash: [u8; 32],
 }
 
 struct Waiting {
@@ -304,5 +315,71 @@ impl Outbox for Memory {
 
     async fn waiting(&self) -> Result<u64, StoreError> {
         Ok(self.state().outbox.len() as u64)
+    }
+}
+
+#[async_trait]
+impl Traces for Memory {
+    async fn append(
+        &self,
+        pseudonym: &str,
+        at: UnixSeconds,
+        body: &[u8],
+    ) -> Result<Trace, StoreError> {
+        let mut state = self.state();
+        let trail = state.trails.entry(pseudonym.to_owned()).or_default();
+        let seq = trail.last_seq + 1;
+        let prev_hash = trail.last_hash;
+        let trace = Trace {
+            seq,
+            at,
+            body: body.to_vec(),
+            prev_hash,
+            hash: trace_hash(&prev_hash, seq, at, body),
+        };
+        trail.last_seq = seq;
+        trail.last_hash = trace.hash;
+        trail.entries.push(trace.clone());
+        Ok(trace)
+    }
+
+    async fn trail(&self, pseudonym: &str, since: UnixSeconds) -> Result<Vec<Trace>, StoreError> {
+        Ok(self
+            .state()
+            .trails
+            .get(pseudonym)
+            .map(|trail| {
+                trail
+                    .entries
+                    .iter()
+                    .filter(|trace| trace.at >= since)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn forget_before(&self, before: UnixSeconds) -> Result<u64, StoreError> {
+        let mut forgotten = 0;
+        for trail in self.state().trails.values_mut() {
+            let kept = trail.entries.len();
+            trail.entries.retain(|trace| trace.at >= before);
+            forgotten += (kept - trail.entries.len()) as u64;
+        }
+        Ok(forgotten)
+    }
+}
+
+#[async_trait]
+impl Preferences for Memory {
+    async fn load(&self, pseudonym: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.state().preferences.get(pseudonym).cloned())
+    }
+
+    async fn save(&self, pseudonym: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.state()
+            .preferences
+            .insert(pseudonym.to_owned(), value.to_vec());
+        Ok(())
     }
 }

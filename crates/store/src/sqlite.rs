@@ -15,8 +15,8 @@ use sqlx::sqlite::{
 };
 
 use crate::{
-    Account, AccountStatus, Accounts, Codes, Outbox, Purge, Queued, RateLimits, Sessions,
-    StoreError, Taken, Tokens, UnixSeconds,
+    Account, AccountStatus, Accounts, Codes, Outbox, Preferences, Purge, Queued, RateLimits,
+    Sessions, StoreError, Taken, Tokens, Trace, Traces, UnixSeconds, trace_hash,
 };
 
 /// The schema, one entry per version: entry `n` takes a database from
@@ -67,6 +67,27 @@ const SCHEMA: &[&str] = &[
         attempts INTEGER NOT NULL DEFAULT 0
     ) STRICT;
     CREATE INDEX outbox_due ON outbox (due_at);
+",
+    "
+    CREATE TABLE traces (
+        pseudonym TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        body BLOB NOT NULL,
+        prev_hash BLOB NOT NULL,
+        hash BLOB NOT NULL,
+        PRIMARY KEY (pseudonym, seq)
+    ) STRICT;
+    CREATE INDEX traces_at ON traces (at);
+    CREATE TABLE trail_heads (
+        pseudonym TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        hash BLOB NOT NULL
+    ) STRICT;
+    CREATE TABLE preferences (
+        pseudonym TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    ) STRICT;
 ",
 ];
 
@@ -457,5 +478,117 @@ impl Outbox for Sqlite {
             .fetch_one(&self.pool)
             .await?;
         u64::try_from(count).map_err(|_| StoreError::Corrupt)
+    }
+}
+
+fn hash_of(bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
+    bytes.try_into().map_err(|_| StoreError::Corrupt)
+}
+
+#[async_trait]
+impl Traces for Sqlite {
+    async fn append(
+        &self,
+        pseudonym: &str,
+        at: UnixSeconds,
+        body: &[u8],
+    ) -> Result<Trace, StoreError> {
+        // The head moves in the same transaction as the insert, taken for
+        // writing from the start: a second writer waits (busy timeout),
+        // then chains onto the first one's entry.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let head: Option<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT seq, hash FROM trail_heads WHERE pseudonym = ?")
+                .bind(pseudonym)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (last_seq, prev_hash) = match head {
+            Some((seq, hash)) => (seq, hash_of(hash)?),
+            None => (0, [0; 32]),
+        };
+        let seq = last_seq + 1;
+        let hash = trace_hash(&prev_hash, seq, at, body);
+        sqlx::query(
+            "INSERT INTO traces (pseudonym, seq, at, body, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(pseudonym)
+        .bind(seq)
+        .bind(at)
+        .bind(body)
+        .bind(prev_hash.as_slice())
+        .bind(hash.as_slice())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO trail_heads (pseudonym, seq, hash) VALUES (?1, ?2, ?3)
+             ON CONFLICT (pseudonym) DO UPDATE SET seq = ?2, hash = ?3",
+        )
+        .bind(pseudonym)
+        .bind(seq)
+        .bind(hash.as_slice())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Trace {
+            seq,
+            at,
+            body: body.to_vec(),
+            prev_hash,
+            hash,
+        })
+    }
+
+    async fn trail(&self, pseudonym: &str, since: UnixSeconds) -> Result<Vec<Trace>, StoreError> {
+        let rows: Vec<(i64, i64, Vec<u8>, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+            "SELECT seq, at, body, prev_hash, hash FROM traces
+             WHERE pseudonym = ? AND at >= ? ORDER BY seq",
+        )
+        .bind(pseudonym)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(seq, at, body, prev_hash, hash)| {
+                Ok(Trace {
+                    seq,
+                    at,
+                    body,
+                    prev_hash: hash_of(prev_hash)?,
+                    hash: hash_of(hash)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn forget_before(&self, before: UnixSeconds) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM traces WHERE at < ?")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+#[async_trait]
+impl Preferences for Sqlite {
+    async fn load(&self, pseudonym: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM preferences WHERE pseudonym = ?")
+                .bind(pseudonym)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn save(&self, pseudonym: &str, value: &[u8]) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO preferences (pseudonym, value) VALUES (?1, ?2)
+             ON CONFLICT (pseudonym) DO UPDATE SET value = ?2",
+        )
+        .bind(pseudonym)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 }

@@ -83,6 +83,10 @@ contract!(
     outbox_messages_are_claimed_when_due_oldest_first,
     a_claimed_message_waits_for_its_lease_or_its_postponement,
     concurrent_claims_give_each_message_to_one_worker,
+    a_trail_is_chained_by_hash_and_kept_per_pseudonym,
+    forgetting_old_entries_keeps_the_chain_going,
+    concurrent_appends_never_fork_a_trail,
+    preferences_are_saved_and_replaced,
 );
 
 const NOW: i64 = 1_700_000_000;
@@ -276,6 +280,85 @@ async fn concurrent_claims_give_each_message_to_one_worker(stores: Stores) {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!((count, ids.len()), (20, 20), "each message claimed once");
+}
+
+async fn a_trail_is_chained_by_hash_and_kept_per_pseudonym(stores: Stores) {
+    let first = stores.traces.append("p1", NOW, b"{\"a\":1}").await.unwrap();
+    let second = stores
+        .traces
+        .append("p1", NOW + 5, b"{\"b\":2}")
+        .await
+        .unwrap();
+    stores.traces.append("p2", NOW, b"other").await.unwrap();
+    assert_eq!((first.seq, second.seq), (1, 2));
+    assert_eq!(first.prev_hash, [0; 32]);
+    assert_eq!(second.prev_hash, first.hash);
+    assert_eq!(
+        second.hash,
+        store::trace_hash(&first.hash, 2, NOW + 5, b"{\"b\":2}")
+    );
+    let trail = stores.traces.trail("p1", 0).await.unwrap();
+    assert_eq!(trail, vec![first, second.clone()]);
+    assert_eq!(
+        stores.traces.trail("p1", NOW + 1).await.unwrap(),
+        vec![second]
+    );
+    assert_eq!(stores.traces.trail("p2", 0).await.unwrap().len(), 1);
+    assert!(stores.traces.trail("nobody", 0).await.unwrap().is_empty());
+}
+
+async fn forgetting_old_entries_keeps_the_chain_going(stores: Stores) {
+    let first = stores.traces.append("p", NOW, b"old").await.unwrap();
+    let second = stores.traces.append("p", NOW + 100, b"new").await.unwrap();
+    assert_eq!(stores.traces.forget_before(NOW + 50).await.unwrap(), 1);
+    let third = stores
+        .traces
+        .append("p", NOW + 200, b"newer")
+        .await
+        .unwrap();
+    assert_eq!((third.seq, third.prev_hash), (3, second.hash));
+    let trail = stores.traces.trail("p", 0).await.unwrap();
+    assert_eq!(trail.len(), 2);
+    assert_ne!(trail.first().unwrap().hash, first.hash);
+}
+
+async fn concurrent_appends_never_fork_a_trail(stores: Stores) {
+    let writers: Vec<_> = (0..8)
+        .map(|n| {
+            let traces = stores.traces.clone();
+            tokio::spawn(async move {
+                traces
+                    .append("p", NOW + n, format!("w{n}").as_bytes())
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let trail = stores.traces.trail("p", 0).await.unwrap();
+    assert_eq!(trail.len(), 8);
+    let mut prev = [0; 32];
+    for (rank, trace) in trail.iter().enumerate() {
+        assert_eq!(trace.seq, rank as i64 + 1);
+        assert_eq!(trace.prev_hash, prev, "one chain, no fork");
+        assert_eq!(
+            trace.hash,
+            store::trace_hash(&prev, trace.seq, trace.at, &trace.body)
+        );
+        prev = trace.hash;
+    }
+}
+
+async fn preferences_are_saved_and_replaced(stores: Stores) {
+    assert_eq!(stores.preferences.load("p").await.unwrap(), None);
+    stores.preferences.save("p", b"one").await.unwrap();
+    stores.preferences.save("p", b"two").await.unwrap();
+    assert_eq!(
+        stores.preferences.load("p").await.unwrap().as_deref(),
+        Some(b"two".as_slice())
+    );
 }
 
 async fn a_token_loads_many_times_until_it_expires(stores: Stores) {
