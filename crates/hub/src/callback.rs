@@ -16,6 +16,7 @@ use crate::authorize::{last_provider_cookie, load_interaction, see_other, see_ot
 use crate::errors::HubError;
 use crate::flow::Verified;
 use crate::state::Hub;
+use crate::trail;
 
 /// The callback.
 pub async fn provider_callback(
@@ -72,7 +73,7 @@ async fn finish_login(
                 description,
                 "provider answered with an error"
             );
-            return Ok(back_to_choice(hub, session, &idp.config.name).await);
+            return Ok(back_to_choice(hub, session, &failed(&idp.config.name)).await);
         }
         Err(error) => {
             tracing::warn!(provider, %error, "provider answer rejected");
@@ -90,7 +91,7 @@ async fn finish_login(
         .filter(|acr| *acr >= requested && idp.config.acr.contains(acr));
     let Some(acr) = acr else {
         tracing::warn!(provider, proven = ?login.acr, %requested, "provider proved the wrong level");
-        return Ok(back_to_choice(hub, session, &idp.config.name).await);
+        return Ok(back_to_choice(hub, session, &failed(&idp.config.name)).await);
     };
     let identity = Identity::from_claims(&login.userinfo).map_err(|field| {
         tracing::warn!(provider, field, "provider sent a malformed identity");
@@ -103,6 +104,14 @@ async fn finish_login(
             "register refused the identity"
         );
     })?;
+    if trail::is_blocked(hub, &identity, provider).await {
+        tracing::info!(provider, "provider blocked by the person");
+        let banner = format!(
+            "Vous avez bloqué {} pour votre identité depuis votre tableau de bord. Choisissez un autre moyen de connexion, ou débloquez-le depuis le tableau de bord.",
+            idp.config.name
+        );
+        return Ok(back_to_choice(hub, session, &banner).await);
+    }
     session.data.at_provider = None;
     session.data.sso = false;
     session.data.verified = Some(Verified {
@@ -128,14 +137,18 @@ async fn finish_login(
     Ok(response)
 }
 
+fn failed(name: &str) -> String {
+    format!(
+        "La connexion à {name} n'a pas été possible. Veuillez réessayer ou choisir un autre moyen de connexion."
+    )
+}
+
 async fn back_to_choice(
     hub: &Hub,
     mut session: web::Session<crate::flow::SessionData>,
-    name: &str,
+    banner: &str,
 ) -> Response {
     session.data.at_provider = None;
-    session.data.banner = Some(format!(
-        "La connexion à {name} n'a pas été possible. Veuillez réessayer ou choisir un autre moyen de connexion."
-    ));
+    session.data.banner = Some(banner.to_owned());
     see_other_saving(hub, &session, "/interaction").await
 }

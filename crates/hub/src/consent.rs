@@ -18,6 +18,7 @@ use crate::flow::SignedIn;
 use crate::notify::{self, Connection};
 use crate::state::Hub;
 use crate::sub::pairwise_sub;
+use crate::trail;
 
 /// French labels of the claims, for the consent page.
 const LABELS: &[(&str, &str)] = &[
@@ -183,6 +184,7 @@ async fn issue(hub: &Hub, headers: &HeaderMap, body: &[u8]) -> Result<Response, 
         acr,
     };
     let device = notify::connection(hub, headers, &connection).await;
+    trail::record_connection(hub, &verified, &client.client_id, &client.name, acr).await;
     let mut response = see_other_saving(hub, &session, &location).await;
     if let Some(device) = device {
         response.headers_mut().append(header::SET_COOKIE, device);

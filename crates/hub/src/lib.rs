@@ -18,8 +18,10 @@ mod register;
 mod routes;
 mod state;
 pub mod sub;
+pub mod trail;
 
 pub use config::{Config, Platform, ServiceConfig};
 pub use notify::NotifyPolicy;
 pub use routes::router;
 pub use state::{Hub, HubParts};
+pub use trail::{Trail, TrailConfig};

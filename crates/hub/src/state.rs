@@ -51,6 +51,8 @@ pub struct Hub {
     pub http: reqwest::Client,
     /// Where connection notices go, when mail is configured.
     pub mailer: Option<Arc<mail::Mailer>>,
+    /// The citizens' trails, when configured.
+    pub trail: Option<crate::trail::Trail>,
 }
 
 impl fmt::Debug for Hub {
@@ -79,6 +81,8 @@ pub struct HubParts {
     pub http: reqwest::Client,
     /// Where connection notices go; none without mail settings.
     pub mailer: Option<Arc<mail::Mailer>>,
+    /// The citizens' trails; none without trail settings.
+    pub trail: Option<crate::trail::Trail>,
 }
 
 impl Hub {
@@ -93,6 +97,7 @@ impl Hub {
             clock,
             http,
             mailer,
+            trail,
         } = parts;
         let path = format!("hub.{id}");
         config.check(&path)?;
@@ -162,6 +167,7 @@ impl Hub {
             stores,
             http,
             mailer,
+            trail,
         }))
     }
 

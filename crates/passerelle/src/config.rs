@@ -25,6 +25,13 @@ pub struct Config {
     /// `[[idp_password]]`: password identity providers.
     #[serde(default)]
     pub idp_password: Vec<idp_password::Config>,
+    /// `[traces]`: the citizens' trails the hubs write and the dashboard
+    /// shows (none without it).
+    #[serde(default)]
+    pub traces: Option<hub::TrailConfig>,
+    /// `[dashboard]`: the citizen dashboard.
+    #[serde(default)]
+    pub dashboard: Option<dashboard::Config>,
     /// `[mail]`: how the hubs' emails leave (none without it).
     #[serde(default)]
     pub mail: Option<mail::Config>,
@@ -157,6 +164,38 @@ impl Config {
             demo.check("demo_sp")
                 .map_err(|(path, message)| ConfigError { path, message })?;
         }
+        if let Some(traces) = &self.traces {
+            traces
+                .check("traces")
+                .map_err(|(path, message)| ConfigError { path, message })?;
+            // The trail's pseudonym is the dashboard's sub: same secret as
+            // the platform the dashboard is registered at.
+            for (id, hub) in &self.hub {
+                let registers_dashboard = hub.services.iter().any(|service| {
+                    service.entity_id.as_deref().unwrap_or(&service.client_id) == traces.entity
+                });
+                if registers_dashboard && hub.sub_secret != traces.secret {
+                    return Err(ConfigError {
+                        path: "traces.secret".into(),
+                        message: format!(
+                            "must be hub.{id}.sub_secret, where the dashboard's entity {} is registered",
+                            traces.entity
+                        ),
+                    });
+                }
+            }
+        }
+        if let Some(dashboard) = &self.dashboard {
+            dashboard
+                .check("dashboard")
+                .map_err(|(path, message)| ConfigError { path, message })?;
+            if self.traces.is_none() {
+                return Err(ConfigError {
+                    path: "traces".into(),
+                    message: "the dashboard needs the [traces] settings".into(),
+                });
+            }
+        }
         if let Some(mail) = &self.mail {
             mail.check("mail")
                 .map_err(|(path, message)| ConfigError { path, message })?;
@@ -210,6 +249,9 @@ impl Config {
         }
         if self.demo_sp.is_some() {
             names.push("demo_sp".into());
+        }
+        if self.dashboard.is_some() {
+            names.push("dashboard".into());
         }
         names
     }

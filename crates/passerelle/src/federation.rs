@@ -160,6 +160,23 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         running.tasks.push(tokio::spawn(mailer.clone().run()));
         running.mailer = Some(mailer);
     }
+    let trail_stores = match &config.traces {
+        Some(_) if !config.hub.is_empty() || config.dashboard.is_some() => {
+            let stores = open_stores(&options, "traces").await?;
+            running.stores.insert("traces".into(), stores.clone());
+            Some(stores)
+        }
+        _ => None,
+    };
+    let trail = config
+        .traces
+        .as_ref()
+        .zip(trail_stores.as_ref())
+        .map(|(settings, stores)| hub::Trail {
+            config: settings.clone(),
+            traces: stores.traces.clone(),
+            preferences: stores.preferences.clone(),
+        });
     // The standard platform first: the order people read them in.
     let mut hubs: Vec<_> = config.hub.iter().collect();
     hubs.sort_by_key(|(_, hub)| hub.platform == hub::Platform::Plus);
@@ -174,6 +191,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
             clock: options.clock.clone(),
             http: http.clone(),
             mailer: running.mailer.clone(),
+            trail: trail.clone(),
         };
         let hub = hub::Hub::new(parts).map_err(|error| anyhow::anyhow!("bad setting {error}"))?;
         running.stores.insert(part.clone(), stores);
@@ -211,6 +229,42 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         )
         .await?;
     }
+    if let (Some(settings), Some(stores)) = (&config.dashboard, &trail_stores) {
+        let sessions = open_stores(&options, "dashboard").await?;
+        let mut providers: Vec<(String, String)> = Vec::new();
+        for hub_config in config.hub.values() {
+            for provider in &hub_config.providers {
+                if !providers.iter().any(|(id, _)| *id == provider.id) {
+                    providers.push((provider.id.clone(), provider.name.clone()));
+                }
+            }
+        }
+        let parts = dashboard::DashboardParts {
+            sessions: sessions.sessions.clone(),
+            traces: stores.traces.clone(),
+            preferences: stores.preferences.clone(),
+            providers,
+            clock: options.clock.clone(),
+            http: http.clone(),
+        };
+        let app = dashboard::Dashboard::new(settings.clone(), parts)
+            .map_err(|(path, message)| anyhow::anyhow!("bad setting {path}: {message}"))?;
+        running.stores.insert("dashboard".into(), sessions);
+        serve(
+            &mut running,
+            &mut options,
+            config,
+            "dashboard",
+            "Tableau de bord",
+            &settings.public_url,
+            dashboard::router(app),
+        )
+        .await?;
+    }
+    let retention = config
+        .traces
+        .as_ref()
+        .map(|traces| traces.retention_days * 86_400);
     let purged: Vec<Stores> = running.stores.values().cloned().collect();
     let clock = options.clock.clone();
     running.tasks.push(tokio::spawn(async move {
@@ -220,6 +274,11 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
             for stores in &purged {
                 if let Err(error) = stores.purge_expired(clock.now()).await {
                     tracing::warn!(%error, "purge of expired rows failed");
+                }
+                if let Some(retention) = retention
+                    && let Err(error) = stores.traces.forget_before(clock.now() - retention).await
+                {
+                    tracing::warn!(%error, "purge of old trail entries failed");
                 }
             }
         }

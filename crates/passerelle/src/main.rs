@@ -37,6 +37,8 @@ enum Command {
     Register(PartArgs),
     /// Run the demo service of a config file.
     DemoSp(PartArgs),
+    /// Run the citizen dashboard of a config file.
+    Dashboard(PartArgs),
     /// Hash a client secret read on standard input, for `client_secret_hash`.
     HashSecret,
     /// Manage signing keys.
@@ -118,45 +120,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print_demo(&config, &running, &data);
             running.wait().await
         }
-        Command::Hub(args) => {
-            run_part(args, |config| {
-                config.register = None;
-                config.idp_password.clear();
-                config.demo_sp = None;
-                !config.hub.is_empty()
-            })
-            .await
-        }
-        Command::IdpPassword(args) => {
-            run_part(args, |config| {
-                config.register = None;
-                config.hub.clear();
-                config.demo_sp = None;
-                config.mail = None;
-                !config.idp_password.is_empty()
-            })
-            .await
-        }
-        Command::Register(args) => {
-            run_part(args, |config| {
-                config.hub.clear();
-                config.idp_password.clear();
-                config.demo_sp = None;
-                config.mail = None;
-                config.register.is_some()
-            })
-            .await
-        }
-        Command::DemoSp(args) => {
-            run_part(args, |config| {
-                config.hub.clear();
-                config.idp_password.clear();
-                config.register = None;
-                config.mail = None;
-                config.demo_sp.is_some()
-            })
-            .await
-        }
+        Command::Hub(args) => run_part(args, Part::Hub).await,
+        Command::IdpPassword(args) => run_part(args, Part::IdpPassword).await,
+        Command::Register(args) => run_part(args, Part::Register).await,
+        Command::DemoSp(args) => run_part(args, Part::DemoSp).await,
+        Command::Dashboard(args) => run_part(args, Part::Dashboard).await,
         Command::HashSecret => {
             let mut secret = String::new();
             std::io::stdin().read_line(&mut secret)?;
@@ -200,10 +168,40 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Runs only the part a subcommand names: the rest of the file is ignored.
-async fn run_part(args: PartArgs, keep: impl FnOnce(&mut Config) -> bool) -> anyhow::Result<()> {
+/// The parts a subcommand can run alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    Hub,
+    IdpPassword,
+    Register,
+    DemoSp,
+    Dashboard,
+}
+
+/// Runs only the part a subcommand names: the rest of the file is ignored
+/// (the hubs keep the mail and trail settings they use).
+async fn run_part(args: PartArgs, part: Part) -> anyhow::Result<()> {
     let mut config = Config::load(&args.config, env())?;
-    if !keep(&mut config) {
+    if part != Part::Hub {
+        config.hub.clear();
+        config.mail = None;
+    }
+    if part != Part::Hub && part != Part::Dashboard {
+        config.traces = None;
+    }
+    if part != Part::IdpPassword {
+        config.idp_password.clear();
+    }
+    if part != Part::Register {
+        config.register = None;
+    }
+    if part != Part::DemoSp {
+        config.demo_sp = None;
+    }
+    if part != Part::Dashboard {
+        config.dashboard = None;
+    }
+    if config.part_names().is_empty() {
         anyhow::bail!("{} does not configure this part", args.config.display());
     }
     let running = start(config, &args.data).await?;
@@ -277,6 +275,12 @@ fn print_demo(config: &Config, running: &Running, data: &Path) {
         {
             print_sandbox(hub, sandbox);
         }
+    }
+    if let Some(dashboard) = &config.dashboard {
+        println!(
+            "\nTableau de bord du citoyen (historique, blocage d'un compte, signalement) : {}",
+            dashboard.public_url
+        );
     }
     if let Some(mail) = &config.mail
         && mail.transport == mail::TransportKind::Folder

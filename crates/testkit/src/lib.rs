@@ -64,7 +64,7 @@ pub struct Federation {
     pub data_dir: Option<std::path::PathBuf>,
 }
 
-const DEMO_PORTS: [(&str, &str); 7] = [
+const DEMO_PORTS: [(&str, &str); 8] = [
     ("hub_standard", "7080"),
     ("impots", "7081"),
     ("ameli", "7082"),
@@ -72,6 +72,7 @@ const DEMO_PORTS: [(&str, &str); 7] = [
     ("demo_sp", "7084"),
     ("hub_plus", "7085"),
     ("laposte", "7086"),
+    ("dashboard", "7087"),
 ];
 
 impl Federation {
@@ -108,6 +109,10 @@ impl Federation {
                     .replace(
                         "require_pkce = false\n",
                         &format!("require_pkce = false\nencryption_alg = \"ECDH-ES\"\njwks = '{jwks}'\n"),
+                    )
+                    .replace(
+                        "scopes = [\"openid\", \"given_name\", \"family_name\"]\n",
+                        &format!("scopes = [\"openid\", \"given_name\", \"family_name\"]\nencryption_alg = \"ECDH-ES\"\njwks = '{jwks}'\n"),
                     )
                     .replace(
                         "/callback/standard\"]\n",
@@ -214,6 +219,7 @@ impl Federation {
             clock: Arc::new(self.clock.clone()),
             http: oidc::rp::RelyingParty::http_client().map_err(anyhow::Error::msg)?,
             mailer: None,
+            trail: None,
         };
         let hub = hub::Hub::new(parts).map_err(|error| anyhow::anyhow!("{error}"))?;
         let listener = TcpListener::bind("127.0.0.1:0").await?;

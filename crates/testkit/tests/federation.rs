@@ -673,15 +673,16 @@ async fn each_connection_sends_the_citizen_an_email() {
         mail.subject,
         "Connexion à Votre service (bac à sable) avec Passerelle"
     );
+    let dashboard = federation.url("dashboard");
     for expected in [
-        "Bonjour Marie DUPONT",
-        "impots.gouv (démo)",
-        "(heure de Paris)",
-        "niveau eidas1",
-        "Ce n'était pas vous ? Signalez-le : http://127.0.0.1:7087/signalement",
-        "Vos connexions des six derniers mois : http://127.0.0.1:7087/",
+        "Bonjour Marie DUPONT".to_owned(),
+        "impots.gouv (démo)".to_owned(),
+        "(heure de Paris)".to_owned(),
+        "niveau eidas1".to_owned(),
+        format!("Ce n'était pas vous ? Signalez-le : {dashboard}/signalement"),
+        format!("Vos connexions des six derniers mois : {dashboard}/"),
     ] {
-        assert!(mail.text.contains(expected), "{expected}: {}", mail.text);
+        assert!(mail.text.contains(&expected), "{expected}: {}", mail.text);
     }
     // Single sign-on to another service is a connection too.
     let demo_sp = federation.url("demo_sp").to_owned();
@@ -726,6 +727,191 @@ async fn the_new_device_policy_mails_only_from_an_unknown_browser() {
     // Another browser: a mail.
     sandbox_login(&federation, &Citizen::new(), "impots", 1).await;
     assert_eq!(mails_once(&federation, 2).await.len(), 2);
+}
+
+/// Logs the citizen in to the dashboard (through single sign-on when the
+/// browser has a hub session); returns the dashboard's home page.
+async fn dashboard_home(federation: &Federation, citizen: &Citizen) -> testkit::Response {
+    let dashboard = federation.url("dashboard").to_owned();
+    let confirmation = citizen
+        .follow(citizen.get(&format!("{dashboard}/login")).await, "")
+        .await;
+    assert!(
+        confirmation.shows("Continuer sur Tableau de bord"),
+        "{}",
+        confirmation.body
+    );
+    citizen
+        .follow(citizen.consent(&federation.hub, &confirmation).await, "")
+        .await
+}
+
+/// Issue 4, point 4: the dashboard shows the connections under a pseudonym,
+/// verifies the chain, blocks a provider (which the hub enforces), and
+/// records a report.
+#[tokio::test]
+async fn the_dashboard_shows_the_history_blocks_a_provider_and_takes_a_report() {
+    let federation = Federation::start().await.unwrap();
+    let dashboard = federation.url("dashboard").to_owned();
+    let citizen = Citizen::new();
+    sandbox_login(&federation, &citizen, "impots", 1).await;
+    let home = dashboard_home(&federation, &citizen).await;
+    assert!(home.shows("Bonjour Marie DUPONT"), "{}", home.body);
+    assert!(home.shows("Votre service (bac à sable)"), "{}", home.body);
+    assert!(home.shows("impots.gouv (démo)"));
+    assert!(home.shows("eidas1 (Passerelle)"));
+    assert!(home.shows("(heure de Paris)"));
+
+    // The trail is kept under a pseudonym: no name in it.
+    let traces = &federation.running.stores["traces"].traces;
+    let verified = sandbox_sub(&federation).await;
+    assert!(
+        traces.trail(&verified, 0).await.unwrap().is_empty(),
+        "not the sandbox's sub"
+    );
+
+    let check = citizen.get(&format!("{dashboard}/verification")).await;
+    assert!(
+        check.shows("L'historique est intact : 3 entrée(s)"),
+        "{}",
+        check.body
+    );
+
+    // Block impots: the hub refuses it at the next login, in any browser.
+    let csrf = home.input("csrf").unwrap();
+    citizen
+        .post(
+            &format!("{dashboard}/fournisseurs"),
+            &[("csrf", &csrf), ("blocked", "impots"), ("blocked", "nope")],
+        )
+        .await;
+    let home = citizen.get(&format!("{dashboard}/")).await;
+    assert!(
+        home.body.contains("value=\"impots\" checked"),
+        "{}",
+        home.body
+    );
+    let other = Citizen::new();
+    let refused = other
+        .authenticate(
+            &federation.authorize_url(&[]),
+            &federation.hub,
+            "impots",
+            &federation.login_of("impots", 1),
+            PASSWORD,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    assert!(
+        refused.shows("Vous avez bloqué impots.gouv (démo)"),
+        "{}",
+        refused.body
+    );
+    sandbox_login(&federation, &other, "ameli", 1).await;
+    // Unblock: impots works again.
+    citizen
+        .post(&format!("{dashboard}/fournisseurs"), &[("csrf", &csrf)])
+        .await;
+    sandbox_login(&federation, &Citizen::new(), "impots", 1).await;
+
+    // A report of the first connection, with what to do.
+    let form = citizen.get(&format!("{dashboard}/signalement")).await;
+    assert!(form.shows("Votre service (bac à sable)"), "{}", form.body);
+    let reported = citizen
+        .post(
+            &format!("{dashboard}/signalement"),
+            &[
+                ("csrf", &form.input("csrf").unwrap()),
+                ("seq", "1"),
+                ("comment", "Je n'étais pas devant mon ordinateur."),
+            ],
+        )
+        .await;
+    assert!(
+        reported.shows("Signalement enregistré"),
+        "{}",
+        reported.body
+    );
+    assert!(
+        reported.shows("Changez sans attendre le mot de passe de votre compte impots.gouv (démo)")
+    );
+    let home = citizen.get(&format!("{dashboard}/")).await;
+    assert!(
+        home.shows("Signalement de la connexion n° 1"),
+        "{}",
+        home.body
+    );
+    let check = citizen.get(&format!("{dashboard}/verification")).await;
+    assert!(check.shows("L'historique est intact"), "{}", check.body);
+    for trace in traces
+        .trail(&dashboard_sub(&federation).await, 0)
+        .await
+        .unwrap()
+    {
+        let body = String::from_utf8(trace.body).unwrap();
+        assert!(
+            !body.contains("DUPONT") && !body.contains("Marie"),
+            "{body}"
+        );
+    }
+}
+
+/// The sandbox's sub for citizen 1 (to show the trail is not under it).
+async fn sandbox_sub(federation: &Federation) -> String {
+    let params = sandbox_login(federation, &Citizen::new(), "impots", 1).await;
+    let (_, tokens) = sandbox_tokens(federation, &params["code"]).await;
+    userinfo_claims(federation, tokens["access_token"].as_str().unwrap()).await["sub"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The pseudonym the dashboard files this citizen's trail under: the hub's
+/// pairwise sub for the dashboard's entity.
+async fn dashboard_sub(federation: &Federation) -> String {
+    let traces = &federation.running.stores["traces"].traces;
+    let settings = federation.config.traces.as_ref().unwrap();
+    let marie = federation
+        .running
+        .citizens
+        .iter()
+        .find(|person| person.id == 1)
+        .unwrap();
+    let pivot = marie.pivot();
+    let identity = oidc::Identity {
+        given_name: pivot.given_name,
+        family_name: pivot.family_name,
+        birthdate: pivot.birthdate,
+        gender: pivot.gender,
+        birthplace: pivot.birthplace,
+        birthcountry: pivot.birthcountry,
+        email: String::new(),
+        preferred_username: None,
+    };
+    let pseudonym = settings.pseudonym(&identity);
+    assert!(!traces.trail(&pseudonym, 0).await.unwrap().is_empty());
+    pseudonym
+}
+
+/// The report link of the email leads through a login to the form.
+#[tokio::test]
+async fn the_report_link_logs_the_citizen_in_first() {
+    let federation = Federation::start().await.unwrap();
+    let dashboard = federation.url("dashboard").to_owned();
+    let citizen = Citizen::new();
+    sandbox_login(&federation, &citizen, "impots", 1).await;
+    let confirmation = citizen
+        .follow(citizen.get(&format!("{dashboard}/signalement")).await, "")
+        .await;
+    assert!(
+        confirmation.shows("Continuer sur Tableau de bord"),
+        "{}",
+        confirmation.body
+    );
+    let form = citizen
+        .follow(citizen.consent(&federation.hub, &confirmation).await, "")
+        .await;
+    assert!(form.shows("Signaler une connexion"), "{}", form.body);
 }
 
 #[tokio::test]

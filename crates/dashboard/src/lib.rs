@@ -1,0 +1,712 @@
+//! The citizen dashboard: a service of the standard platform, as
+//! FranceConnect's is. The citizen logs in through the hub and sees the
+//! connections of the last six months, checks that the trail is intact,
+//! blocks or unblocks identity providers for their own identity, and
+//! reports a connection that was not theirs.
+//!
+//! It finds the person's trail under the `sub` the hub gives it: the hub
+//! writes each connection under the person's pairwise `sub` for the
+//! dashboard's entity, so the dashboard never needs the identity (it asks
+//! only the first and last names, to greet). The JSON it reads and writes is
+//! described in docs/dashboard.md.
+
+use std::fmt;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use jose::Alg;
+use oidc::op::Params;
+use oidc::rp::{PendingLogin, RelyingParty, RpSettings};
+use oidc::types::random_token;
+use oidc::{Acr, Clock, RedirectUri, Secret};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use store::{Preferences, Sessions, Trace, Traces};
+use web::{Page, Session, SessionManager};
+
+/// `[dashboard]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the dashboard is reached.
+    pub public_url: String,
+    /// The standard hub's name, as citizens know it.
+    #[serde(default = "default_hub_name")]
+    pub hub_name: String,
+    /// The standard hub's issuer.
+    pub hub_issuer: String,
+    /// The dashboard's client id at the hub.
+    pub client_id: String,
+    /// Its client secret.
+    pub client_secret: String,
+}
+
+fn default_hub_name() -> String {
+    "Passerelle".into()
+}
+
+impl Config {
+    /// Checks the settings; the error names the bad path.
+    pub fn check(&self, path: &str) -> Result<(), (String, String)> {
+        for (field, value) in [
+            ("public_url", &self.public_url),
+            ("hub_issuer", &self.hub_issuer),
+        ] {
+            RedirectUri::parse(value).map_err(|error| (format!("{path}.{field}"), error))?;
+        }
+        Ok(())
+    }
+}
+
+/// How far back the history goes: six months.
+const HISTORY_SECS: i64 = 183 * 86_400;
+
+/// The dashboard.
+pub struct Dashboard {
+    config: Config,
+    rp: RelyingParty,
+    sessions: SessionManager,
+    traces: Arc<dyn Traces>,
+    preferences: Arc<dyn Preferences>,
+    /// Every provider of the federation, by id, with its name.
+    providers: Vec<(String, String)>,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for Dashboard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dashboard")
+            .field("public_url", &self.config.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the dashboard needs besides its settings.
+#[expect(missing_debug_implementations, reason = "store handles do not print")]
+pub struct DashboardParts {
+    /// Browser sessions.
+    pub sessions: Arc<dyn Sessions>,
+    /// The trails the hubs write.
+    pub traces: Arc<dyn Traces>,
+    /// People's settings, which the hubs read.
+    pub preferences: Arc<dyn Preferences>,
+    /// The federation's providers (id, name), for the blocking choices.
+    pub providers: Vec<(String, String)>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// HTTP client for the hub.
+    pub http: reqwest::Client,
+}
+
+impl Dashboard {
+    /// Builds the dashboard.
+    pub fn new(config: Config, parts: DashboardParts) -> Result<Arc<Self>, (String, String)> {
+        config.check("dashboard")?;
+        let redirect_uri = RedirectUri::parse(&format!("{}/callback", config.public_url))
+            .map_err(|error| ("dashboard.public_url".to_owned(), error))?;
+        let settings = RpSettings {
+            issuer: config.hub_issuer.clone(),
+            client_id: config.client_id.clone(),
+            client_secret: Secret::new(config.client_secret.clone()),
+            redirect_uri,
+            scopes: "openid given_name family_name".into(),
+            algs: vec![Alg::ES256],
+            use_pkce: true,
+            decryption_keys: Vec::new(),
+        };
+        let rp = RelyingParty::new(settings, parts.http, parts.clock.clone());
+        let secure = config.public_url.starts_with("https://");
+        let sessions = SessionManager::new(
+            parts.sessions,
+            parts.clock.clone(),
+            "passerelle_dashboard",
+            secure,
+            900,
+        );
+        Ok(Arc::new(Self {
+            config,
+            rp,
+            sessions,
+            traces: parts.traces,
+            preferences: parts.preferences,
+            providers: parts.providers,
+            clock: parts.clock,
+        }))
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct SessionData {
+    pending: Option<PendingLogin>,
+    person: Option<Person>,
+    /// Where to go once logged in (the mail's report link).
+    after_login: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Person {
+    /// The pseudonym the trail is kept under.
+    sub: String,
+    name: String,
+    id_token_hint: String,
+}
+
+/// An entry of the trail, as the hub and the dashboard write it.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Entry {
+    Connection {
+        platform: String,
+        service: String,
+        provider: String,
+        acr: Acr,
+    },
+    Report {
+        about_seq: i64,
+        #[serde(default)]
+        comment: String,
+    },
+}
+
+/// What a person set here (read by the hubs).
+#[derive(Debug, Default, Deserialize, Serialize)]
+struct Settings {
+    #[serde(default)]
+    blocked_providers: Vec<String>,
+}
+
+/// The dashboard's routes: the one table.
+pub fn router(dashboard: Arc<Dashboard>) -> Router {
+    Router::new()
+        .route("/", get(home))
+        .route(web::STYLESHEET_PATH, get(web::stylesheet))
+        .route("/favicon.ico", get(web::no_favicon))
+        .route("/login", get(login))
+        .route("/callback", get(callback))
+        .route("/verification", get(verification))
+        .route("/fournisseurs", post(set_providers))
+        .route("/signalement", get(report_form).post(report))
+        .route("/logout", post(logout))
+        .with_state(dashboard)
+        .layer(DefaultBodyLimit::max(16 * 1024))
+        .layer(axum::middleware::from_fn(web::security_headers))
+}
+
+fn page(dashboard: &Dashboard, title: &str, template: &impl Template) -> Response {
+    let body = template
+        .render()
+        .unwrap_or_else(|_| "<h1>Erreur technique</h1>".into());
+    let site = format!("Tableau de bord {}", dashboard.config.hub_name);
+    Page {
+        title,
+        site: &site,
+        body,
+    }
+    .into_response()
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessageTemplate<'a> {
+    title: &'a str,
+    message: &'a str,
+    class: &'a str,
+    role: &'a str,
+}
+
+fn message(dashboard: &Dashboard, title: &str, text: &str) -> Response {
+    let template = MessageTemplate {
+        title,
+        message: text,
+        class: "pa-alert",
+        role: "alert",
+    };
+    page(dashboard, title, &template)
+}
+
+async fn load(dashboard: &Dashboard, headers: &HeaderMap) -> Session<SessionData> {
+    match dashboard.sessions.load::<SessionData>(headers).await {
+        Ok(Some(session)) => session,
+        _ => Session::new(SessionData::default()),
+    }
+}
+
+fn see_other(location: &str, cookie: Option<HeaderValue>) -> Response {
+    let mut response = Redirect::to(location).into_response();
+    if let Some(cookie) = cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// A trail entry as a row.
+struct Row {
+    seq: i64,
+    when: String,
+    what: String,
+    provider: String,
+    level: String,
+}
+
+fn row(trace: &Trace) -> Row {
+    let when = mail::french_datetime(trace.at);
+    match serde_json::from_slice::<Entry>(&trace.body) {
+        Ok(Entry::Connection {
+            platform,
+            service,
+            provider,
+            acr,
+        }) => Row {
+            seq: trace.seq,
+            when,
+            what: service,
+            provider,
+            level: format!("{acr} ({platform})"),
+        },
+        Ok(Entry::Report { about_seq, .. }) => Row {
+            seq: trace.seq,
+            when,
+            what: format!("Signalement de la connexion n° {about_seq}"),
+            provider: String::new(),
+            level: String::new(),
+        },
+        Err(_) => Row {
+            seq: trace.seq,
+            when,
+            what: "Autre événement".into(),
+            provider: String::new(),
+            level: String::new(),
+        },
+    }
+}
+
+async fn trail(dashboard: &Dashboard, person: &Person) -> Result<Vec<Trace>, store::StoreError> {
+    let since = dashboard.clock.now() - HISTORY_SECS;
+    dashboard.traces.trail(&person.sub, since).await
+}
+
+async fn settings(dashboard: &Dashboard, person: &Person) -> Settings {
+    match dashboard.preferences.load(&person.sub).await {
+        Ok(Some(bytes)) => serde_json::from_slice(&bytes).unwrap_or_default(),
+        _ => Settings::default(),
+    }
+}
+
+struct ProviderChoice<'a> {
+    id: &'a str,
+    name: &'a str,
+    blocked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomeTemplate<'a> {
+    hub: &'a str,
+    person: Option<&'a str>,
+    entries: Vec<Row>,
+    providers: Vec<ProviderChoice<'a>>,
+    csrf: String,
+}
+
+async fn home(State(dashboard): State<Arc<Dashboard>>, headers: HeaderMap) -> Response {
+    let session = load(&dashboard, &headers).await;
+    let Some(person) = &session.data.person else {
+        let template = HomeTemplate {
+            hub: &dashboard.config.hub_name,
+            person: None,
+            entries: Vec::new(),
+            providers: Vec::new(),
+            csrf: String::new(),
+        };
+        return page(&dashboard, "Mon tableau de bord", &template);
+    };
+    let Ok(traces) = trail(&dashboard, person).await else {
+        return unavailable(&dashboard);
+    };
+    let blocked = settings(&dashboard, person).await.blocked_providers;
+    let template = HomeTemplate {
+        hub: &dashboard.config.hub_name,
+        person: Some(&person.name),
+        entries: traces.iter().rev().map(row).collect(),
+        providers: dashboard
+            .providers
+            .iter()
+            .map(|(id, name)| ProviderChoice {
+                id,
+                name,
+                blocked: blocked.contains(id),
+            })
+            .collect(),
+        csrf: session.csrf_token(),
+    };
+    page(&dashboard, "Mon tableau de bord", &template)
+}
+
+fn unavailable(dashboard: &Dashboard) -> Response {
+    message(
+        dashboard,
+        "Historique indisponible",
+        "L'historique ne peut pas être lu pour l'instant. Réessayez dans quelques minutes.",
+    )
+}
+
+async fn login(State(dashboard): State<Arc<Dashboard>>, headers: HeaderMap) -> Response {
+    let mut session = load(&dashboard, &headers).await;
+    match dashboard.rp.start(Some(Acr::Eidas1), false, &[]).await {
+        Ok((url, pending)) => {
+            session.data.pending = Some(pending);
+            see_other(&url, dashboard.sessions.save(&session).await.ok())
+        }
+        Err(error) => {
+            tracing::warn!(%error, "hub unreachable");
+            message(
+                &dashboard,
+                "Connexion impossible",
+                "Le service d'identification ne répond pas. Réessayez dans quelques minutes.",
+            )
+        }
+    }
+}
+
+async fn callback(
+    State(dashboard): State<Arc<Dashboard>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let mut session = load(&dashboard, &headers).await;
+    let Some(pending) = session.data.pending.take() else {
+        return message(
+            &dashboard,
+            "Connexion expirée",
+            "Aucune connexion n'est en cours. Recommencez depuis l'accueil.",
+        );
+    };
+    let params = Params::parse(query.unwrap_or_default().as_bytes()).unwrap_or_default();
+    let login = match dashboard.rp.finish(&pending, &params).await {
+        Ok(login) => login,
+        Err(error) => {
+            tracing::info!(%error, "dashboard login failed");
+            let _ = dashboard.sessions.save(&session).await;
+            return message(
+                &dashboard,
+                "Connexion refusée",
+                "La connexion n'a pas abouti. Recommencez depuis l'accueil.",
+            );
+        }
+    };
+    let text = |name: &str| {
+        login
+            .userinfo
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let Some(sub) = login.id_claims.get("sub").and_then(Value::as_str) else {
+        return message(&dashboard, "Connexion refusée", "Identifiant manquant.");
+    };
+    session.data.person = Some(Person {
+        sub: sub.to_owned(),
+        name: format!("{} {}", text("given_name"), text("family_name"))
+            .trim()
+            .to_owned(),
+        id_token_hint: login.id_token_hint,
+    });
+    let next = session
+        .data
+        .after_login
+        .take()
+        .unwrap_or_else(|| "/".into());
+    let cookie = dashboard
+        .sessions
+        .rotate(session)
+        .await
+        .ok()
+        .map(|(_, cookie)| cookie);
+    see_other(&next, cookie)
+}
+
+#[derive(Template)]
+#[template(path = "verification.html")]
+struct VerificationTemplate<'a> {
+    hub: &'a str,
+    intact: bool,
+    count: usize,
+    broken_at: i64,
+    last_hash: Option<String>,
+}
+
+/// Where the chain breaks, if it does: each entry's hash must be its own,
+/// and each must name the previous entry's hash.
+fn broken_link(traces: &[Trace]) -> Option<i64> {
+    let mut previous: Option<&Trace> = None;
+    for trace in traces {
+        let own = store::trace_hash(&trace.prev_hash, trace.seq, trace.at, &trace.body);
+        let linked = previous.is_none_or(|previous| {
+            previous.hash == trace.prev_hash && previous.seq + 1 == trace.seq
+        });
+        if own != trace.hash || !linked {
+            return Some(trace.seq);
+        }
+        previous = Some(trace);
+    }
+    None
+}
+
+async fn verification(State(dashboard): State<Arc<Dashboard>>, headers: HeaderMap) -> Response {
+    let session = load(&dashboard, &headers).await;
+    let Some(person) = &session.data.person else {
+        return Redirect::to("/").into_response();
+    };
+    let Ok(traces) = trail(&dashboard, person).await else {
+        return unavailable(&dashboard);
+    };
+    let broken = broken_link(&traces);
+    let template = VerificationTemplate {
+        hub: &dashboard.config.hub_name,
+        intact: broken.is_none(),
+        count: traces.len(),
+        broken_at: broken.unwrap_or_default(),
+        last_hash: traces.last().map(|trace| {
+            trace
+                .hash
+                .iter()
+                .map(|byte| format!("{byte:02x}"))
+                .collect()
+        }),
+    };
+    page(&dashboard, "Intégrité de l'historique", &template)
+}
+
+/// The form's pairs (repeated names allowed, as checkboxes send).
+fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(body).into_owned().collect()
+}
+
+fn csrf_ok(session: &Session<SessionData>, pairs: &[(String, String)]) -> bool {
+    let token = pairs
+        .iter()
+        .find(|(name, _)| name == "csrf")
+        .map(|(_, value)| value.as_str());
+    session.check_csrf(token)
+}
+
+async fn set_providers(
+    State(dashboard): State<Arc<Dashboard>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let session = load(&dashboard, &headers).await;
+    let Some(person) = &session.data.person else {
+        return Redirect::to("/").into_response();
+    };
+    let pairs = form_pairs(&body);
+    if !csrf_ok(&session, &pairs) {
+        return message(
+            &dashboard,
+            "Formulaire expiré",
+            "Rechargez la page et recommencez.",
+        );
+    }
+    let blocked: Vec<String> = dashboard
+        .providers
+        .iter()
+        .filter(|(id, _)| {
+            pairs
+                .iter()
+                .any(|(name, value)| name == "blocked" && value == id)
+        })
+        .map(|(id, _)| id.clone())
+        .collect();
+    let settings = Settings {
+        blocked_providers: blocked,
+    };
+    let saved = match serde_json::to_vec(&settings) {
+        Ok(bytes) => dashboard
+            .preferences
+            .save(&person.sub, &bytes)
+            .await
+            .is_ok(),
+        Err(_) => false,
+    };
+    if !saved {
+        return unavailable(&dashboard);
+    }
+    tracing::info!(blocked = settings.blocked_providers.len(), "providers set");
+    Redirect::to("/").into_response()
+}
+
+#[derive(Template)]
+#[template(path = "report.html")]
+struct ReportTemplate {
+    connections: Vec<Row>,
+    csrf: String,
+}
+
+async fn report_form(State(dashboard): State<Arc<Dashboard>>, headers: HeaderMap) -> Response {
+    let mut session = load(&dashboard, &headers).await;
+    let Some(person) = &session.data.person else {
+        // The mail's link: log in first, then come back here.
+        session.data.after_login = Some("/signalement".into());
+        return see_other("/login", dashboard.sessions.save(&session).await.ok());
+    };
+    let Ok(traces) = trail(&dashboard, person).await else {
+        return unavailable(&dashboard);
+    };
+    let template = ReportTemplate {
+        connections: connections(&traces).rev().map(row).collect(),
+        csrf: session.csrf_token(),
+    };
+    page(&dashboard, "Signaler une connexion", &template)
+}
+
+fn connections(traces: &[Trace]) -> impl DoubleEndedIterator<Item = &Trace> {
+    traces.iter().filter(|trace| {
+        matches!(
+            serde_json::from_slice::<Entry>(&trace.body),
+            Ok(Entry::Connection { .. })
+        )
+    })
+}
+
+#[derive(Template)]
+#[template(path = "reported.html")]
+struct ReportedTemplate<'a> {
+    hub: &'a str,
+    when: String,
+    service: String,
+    provider: String,
+}
+
+async fn report(
+    State(dashboard): State<Arc<Dashboard>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let session = load(&dashboard, &headers).await;
+    let Some(person) = &session.data.person else {
+        return Redirect::to("/signalement").into_response();
+    };
+    let pairs = form_pairs(&body);
+    if !csrf_ok(&session, &pairs) {
+        return message(
+            &dashboard,
+            "Formulaire expiré",
+            "Rechargez la page et recommencez.",
+        );
+    }
+    let field = |wanted: &str| {
+        pairs
+            .iter()
+            .find(|(name, _)| name == wanted)
+            .map(|(_, value)| value.clone())
+    };
+    let Ok(traces) = trail(&dashboard, person).await else {
+        return unavailable(&dashboard);
+    };
+    let about = field("seq")
+        .and_then(|seq| seq.parse::<i64>().ok())
+        .and_then(|seq| connections(&traces).find(|trace| trace.seq == seq));
+    let Some(about) = about else {
+        return message(
+            &dashboard,
+            "Connexion introuvable",
+            "Choisissez une connexion de votre historique.",
+        );
+    };
+    let comment: String = field("comment")
+        .unwrap_or_default()
+        .chars()
+        .take(1000)
+        .collect();
+    let entry = Entry::Report {
+        about_seq: about.seq,
+        comment,
+    };
+    let written = match serde_json::to_vec(&entry) {
+        Ok(bytes) => dashboard
+            .traces
+            .append(&person.sub, dashboard.clock.now(), &bytes)
+            .await
+            .is_ok(),
+        Err(_) => false,
+    };
+    if !written {
+        return unavailable(&dashboard);
+    }
+    tracing::info!(about = about.seq, "connection reported");
+    let about = row(about);
+    let template = ReportedTemplate {
+        hub: &dashboard.config.hub_name,
+        when: about.when,
+        service: about.what,
+        provider: about.provider,
+    };
+    page(&dashboard, "Signalement enregistré", &template)
+}
+
+async fn logout(
+    State(dashboard): State<Arc<Dashboard>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let session = load(&dashboard, &headers).await;
+    if !csrf_ok(&session, &form_pairs(&body)) {
+        return Redirect::to("/").into_response();
+    }
+    let cookie = dashboard.sessions.destroy(&session).await.ok();
+    let Some(person) = &session.data.person else {
+        return see_other("/", cookie);
+    };
+    let back = format!("{}/", dashboard.config.public_url);
+    match dashboard
+        .rp
+        .end_session_url(&person.id_token_hint, &back, &random_token(16))
+        .await
+    {
+        Ok(Some(url)) => see_other(&url, cookie),
+        _ => see_other("/", cookie),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(bodies: &[&[u8]]) -> Vec<Trace> {
+        let mut traces: Vec<Trace> = Vec::new();
+        for (rank, body) in bodies.iter().enumerate() {
+            let prev_hash = traces.last().map_or([0; 32], |trace| trace.hash);
+            let seq = rank as i64 + 1;
+            traces.push(Trace {
+                seq,
+                at: 1_800_000_000 + seq,
+                body: body.to_vec(),
+                prev_hash,
+                hash: store::trace_hash(&prev_hash, seq, 1_800_000_000 + seq, body),
+            });
+        }
+        traces
+    }
+
+    #[test]
+    fn an_intact_chain_verifies_and_any_change_breaks_it() {
+        let traces = chain(&[b"a", b"b", b"c"]);
+        assert_eq!(broken_link(&traces), None);
+        let mut changed = traces.clone();
+        changed[1].body = b"B".to_vec();
+        assert_eq!(broken_link(&changed), Some(2));
+        let mut removed = traces.clone();
+        removed.remove(1);
+        assert_eq!(broken_link(&removed), Some(3));
+        let mut swapped = traces;
+        swapped.swap(0, 1);
+        assert!(broken_link(&swapped).is_some());
+    }
+}
