@@ -27,8 +27,8 @@ use oidc::types::random_token;
 use oidc::{Acr, Clock, RedirectUri, Secret};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use store::{Preferences, Sessions, Trace, Traces};
-use web::{Page, Session, SessionManager};
+use store::{Preferences, Sessions, Tokens, Trace, Traces};
+use web::{LoggedOut, Page, Session, SessionManager};
 
 /// `[dashboard]`.
 #[derive(Clone, Debug, Deserialize)]
@@ -76,8 +76,12 @@ pub struct Dashboard {
     preferences: Arc<dyn Preferences>,
     /// Every provider of the federation, by id, with its name.
     providers: Vec<(String, String)>,
+    logouts: LoggedOut,
     clock: Arc<dyn Clock>,
 }
+
+/// How long a dashboard session lasts (and a back-channel logout is kept).
+const SESSION_SECS: i64 = 900;
 
 impl fmt::Debug for Dashboard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -92,6 +96,8 @@ impl fmt::Debug for Dashboard {
 pub struct DashboardParts {
     /// Browser sessions.
     pub sessions: Arc<dyn Sessions>,
+    /// Where back-channel logouts are remembered.
+    pub logouts: Arc<dyn Tokens>,
     /// The trails the hubs write.
     pub traces: Arc<dyn Traces>,
     /// People's settings, which the hubs read.
@@ -127,7 +133,7 @@ impl Dashboard {
             parts.clock.clone(),
             "passerelle_dashboard",
             secure,
-            900,
+            SESSION_SECS,
         );
         Ok(Arc::new(Self {
             config,
@@ -136,6 +142,7 @@ impl Dashboard {
             traces: parts.traces,
             preferences: parts.preferences,
             providers: parts.providers,
+            logouts: LoggedOut::new(parts.logouts, SESSION_SECS),
             clock: parts.clock,
         }))
     }
@@ -153,6 +160,8 @@ struct SessionData {
 struct Person {
     /// The pseudonym the trail is kept under.
     sub: String,
+    /// When the person logged in.
+    at: i64,
     name: String,
     id_token_hint: String,
 }
@@ -193,6 +202,7 @@ pub fn router(dashboard: Arc<Dashboard>) -> Router {
         .route("/fournisseurs", post(set_providers))
         .route("/signalement", get(report_form).post(report))
         .route("/logout", post(logout))
+        .route("/backchannel-logout", post(backchannel_logout))
         .with_state(dashboard)
         .layer(DefaultBodyLimit::max(16 * 1024))
         .layer(axum::middleware::from_fn(web::security_headers))
@@ -230,11 +240,34 @@ fn message(dashboard: &Dashboard, title: &str, text: &str) -> Response {
     page(dashboard, title, &template)
 }
 
+/// The browser's session; a person the hub said logged out is gone.
 async fn load(dashboard: &Dashboard, headers: &HeaderMap) -> Session<SessionData> {
-    match dashboard.sessions.load::<SessionData>(headers).await {
+    let mut session = match dashboard.sessions.load::<SessionData>(headers).await {
         Ok(Some(session)) => session,
         _ => Session::new(SessionData::default()),
+    };
+    if let Some(person) = &session.data.person
+        && dashboard
+            .logouts
+            .since(HUB, &person.sub, person.at, dashboard.clock.now())
+            .await
+    {
+        session.data.person = None;
+        let _ = dashboard.sessions.save(&session).await;
     }
+    session
+}
+
+/// The one hub the dashboard logs in through, as back-channel logouts
+/// are remembered.
+const HUB: &str = "standard";
+
+/// `POST /backchannel-logout`: the hub says the person logged out.
+async fn backchannel_logout(State(dashboard): State<Arc<Dashboard>>, body: Bytes) -> Response {
+    dashboard
+        .logouts
+        .receive(&dashboard.rp, HUB, &body, dashboard.clock.now())
+        .await
 }
 
 fn see_other(location: &str, cookie: Option<HeaderValue>) -> Response {
@@ -252,6 +285,7 @@ struct Row {
     what: String,
     provider: String,
     level: String,
+    platform: String,
 }
 
 fn row(trace: &Trace) -> Row {
@@ -267,7 +301,8 @@ fn row(trace: &Trace) -> Row {
             when,
             what: service,
             provider,
-            level: format!("{acr} ({platform})"),
+            level: acr.to_string(),
+            platform,
         },
         Ok(Entry::Report { about_seq, .. }) => Row {
             seq: trace.seq,
@@ -275,6 +310,7 @@ fn row(trace: &Trace) -> Row {
             what: format!("Signalement de la connexion n° {about_seq}"),
             provider: String::new(),
             level: String::new(),
+            platform: String::new(),
         },
         Err(_) => Row {
             seq: trace.seq,
@@ -282,6 +318,7 @@ fn row(trace: &Trace) -> Row {
             what: "Autre événement".into(),
             provider: String::new(),
             level: String::new(),
+            platform: String::new(),
         },
     }
 }
@@ -413,6 +450,7 @@ async fn callback(
     };
     session.data.person = Some(Person {
         sub: sub.to_owned(),
+        at: dashboard.clock.now(),
         name: format!("{} {}", text("given_name"), text("family_name"))
             .trim()
             .to_owned(),

@@ -22,7 +22,7 @@ use oidc::{Acr, Clock, RedirectUri, Secret};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use store::{Sessions, Tokens};
-use web::{Page, Session, SessionManager};
+use web::{LoggedOut, Page, Session, SessionManager};
 
 /// `[demo_sp]`.
 #[derive(Clone, Debug, Deserialize)]
@@ -113,9 +113,8 @@ pub struct DemoService {
     config: Config,
     hubs: Vec<Connection>,
     sessions: SessionManager,
-    /// Back-channel logouts received: `sub` → when, so that sessions opened
-    /// before are ended (sessions are sealed: they cannot be looked up).
-    logouts: Arc<dyn Tokens>,
+    /// Back-channel logouts received.
+    logouts: LoggedOut,
     clock: Arc<dyn Clock>,
     /// Its public encryption key, published at `/jwks` for the hubs that
     /// encrypt its tokens.
@@ -181,7 +180,7 @@ impl DemoService {
             config,
             hubs,
             sessions,
-            logouts,
+            logouts: LoggedOut::new(logouts, SESSION_SECS),
             clock,
             jwks,
         }))
@@ -293,10 +292,6 @@ async fn load(service: &DemoService, headers: &HeaderMap) -> Session<SessionData
 /// logout is remembered.
 const SESSION_SECS: i64 = 3600;
 
-fn logout_key(hub: &str, sub: &str) -> String {
-    format!("backchannel-logout:{hub}:{sub}")
-}
-
 /// Whether the hub said, after this login, that the person logged out.
 async fn logged_out_since(service: &DemoService, login: &Received) -> bool {
     let sub = login
@@ -304,18 +299,10 @@ async fn logged_out_since(service: &DemoService, login: &Received) -> bool {
         .get("sub")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let now = service.clock.now();
-    match service
+    service
         .logouts
-        .load(&logout_key(&login.hub, sub), now)
+        .since(&login.hub, sub, login.at, service.clock.now())
         .await
-    {
-        Ok(Some(at)) => std::str::from_utf8(&at)
-            .ok()
-            .and_then(|at| at.parse::<i64>().ok())
-            .is_some_and(|at| at >= login.at),
-        _ => false,
-    }
 }
 
 /// `POST /backchannel-logout/{hub}`: the hub says a person logged out of
@@ -325,41 +312,13 @@ async fn backchannel_logout(
     Path(hub_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let refuse = |why: &str| {
-        tracing::info!(why, "back-channel logout refused");
-        (
-            axum::http::StatusCode::BAD_REQUEST,
-            [(header::CACHE_CONTROL, "no-store")],
-        )
-            .into_response()
-    };
     let Some(hub) = service.hub(&hub_id) else {
-        return refuse("unknown hub");
+        return axum::http::StatusCode::BAD_REQUEST.into_response();
     };
-    let form = Params::parse(&body).unwrap_or_default();
-    let Some(token) = form.get("logout_token") else {
-        return refuse("no logout_token");
-    };
-    let sub = match hub.rp.verify_logout_token(token).await {
-        Ok(sub) => sub,
-        Err(error) => return refuse(&error.to_string()),
-    };
-    let now = service.clock.now();
-    let key = logout_key(&hub_id, &sub);
-    let recorded = async {
-        service.logouts.revoke(&key).await?;
-        service
-            .logouts
-            .put(&key, now.to_string().as_bytes(), now + SESSION_SECS)
-            .await
-    };
-    match recorded.await {
-        Ok(()) => ([(header::CACHE_CONTROL, "no-store")], "").into_response(),
-        Err(error) => {
-            tracing::error!(%error, "back-channel logout not recorded");
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
+    service
+        .logouts
+        .receive(&hub.rp, &hub_id, &body, service.clock.now())
+        .await
 }
 
 fn redirect_with(location: &str, cookie: Option<HeaderValue>) -> Response {

@@ -232,7 +232,9 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
     if let (Some(settings), Some(stores)) = (&config.dashboard, &trail_stores) {
         let sessions = open_stores(&options, "dashboard").await?;
         let mut providers: Vec<(String, String)> = Vec::new();
-        for hub_config in config.hub.values() {
+        let mut hubs: Vec<&hub::Config> = config.hub.values().collect();
+        hubs.sort_by_key(|hub| hub.platform == hub::Platform::Plus);
+        for hub_config in hubs {
             for provider in &hub_config.providers {
                 if !providers.iter().any(|(id, _)| *id == provider.id) {
                     providers.push((provider.id.clone(), provider.name.clone()));
@@ -241,6 +243,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         }
         let parts = dashboard::DashboardParts {
             sessions: sessions.sessions.clone(),
+            logouts: sessions.tokens.clone(),
             traces: stores.traces.clone(),
             preferences: stores.preferences.clone(),
             providers,

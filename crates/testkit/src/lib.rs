@@ -64,6 +64,9 @@ pub struct Federation {
     pub data_dir: Option<std::path::PathBuf>,
 }
 
+/// A config line that keeps the rogue provider off the hub.
+const NO_ROGUE: &str = "# testkit: no rogue provider";
+
 const DEMO_PORTS: [(&str, &str); 8] = [
     ("hub_standard", "7080"),
     ("impots", "7081"),
@@ -86,6 +89,12 @@ impl Federation {
     /// Starts it with more config appended (extra `[[hub.services]]`…).
     pub async fn start_with(extra_toml: &str) -> anyhow::Result<Self> {
         Self::start_in(extra_toml, None).await
+    }
+
+    /// Starts the demo federation as `passerelle demo` runs it: without the
+    /// rogue provider on the choice page (the browser tests' screenshots).
+    pub async fn start_as_demo() -> anyhow::Result<Self> {
+        Self::start_from(|text| format!("{text}\n{NO_ROGUE}\n"), "", None).await
     }
 
     /// Starts it with the demo config changed by `edit` first.
@@ -165,10 +174,12 @@ impl Federation {
         let rogue = RogueProvider::start(Arc::new(clock.clone())).await?;
         let hub = urls.get("hub_standard").cloned().unwrap_or_default();
         let hub_plus = urls.get("hub_plus").cloned().unwrap_or_default();
-        text.push_str(&format!(
+        if !text.contains(NO_ROGUE) {
+            text.push_str(&format!(
             "\n[[hub.standard.providers]]\nid = \"rogue\"\nname = \"Fournisseur piégé\"\nissuer = \"{}\"\nclient_id = \"passerelle-hub\"\nclient_secret = \"rogue-secret-0123456789abcdef0123456789\"\nacr = [\"eidas1\", \"eidas2\"]\n",
             rogue.url()
         ));
+        }
         urls.insert("rogue".into(), rogue.url().to_owned());
         text.push_str(extra_toml);
         let config = Config::parse(&text, [])?;

@@ -759,7 +759,7 @@ async fn the_dashboard_shows_the_history_blocks_a_provider_and_takes_a_report() 
     assert!(home.shows("Bonjour Marie DUPONT"), "{}", home.body);
     assert!(home.shows("Votre service (bac à sable)"), "{}", home.body);
     assert!(home.shows("impots.gouv (démo)"));
-    assert!(home.shows("eidas1 (Passerelle)"));
+    assert!(home.shows("par Passerelle"));
     assert!(home.shows("(heure de Paris)"));
 
     // The trail is kept under a pseudonym: no name in it.

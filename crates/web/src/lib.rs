@@ -3,12 +3,14 @@
 //! error pages with stable codes, and the provider endpoints that the hub and
 //! the identity providers serve alike.
 
+mod backchannel;
 mod error_page;
 mod headers;
 mod layout;
 mod op_routes;
 mod session;
 
+pub use backchannel::LoggedOut;
 pub use error_page::{Catalogue, ErrorPage, oauth_json_error};
 pub use headers::{no_store, security_headers};
 pub use layout::{Page, STYLESHEET, STYLESHEET_PATH, escape, no_favicon, stylesheet};

@@ -1,0 +1,134 @@
+//! The citizen's journey in a real browser: Debian's Chromium driven by
+//! playwright-core (interop/browser-journey.mjs), with axe-core checking
+//! every page. Screenshots go to `$CARGO_TARGET_DIR/browser/` (or
+//! `target/browser/`); with `PASSERELLE_UPDATE_DOCS=1`, the choice page and
+//! the dashboard are copied to docs/screenshots/ for the README.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use testkit::{Federation, PASSWORD};
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+
+fn screenshots_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    target.join("browser")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_citizen_journey_in_chromium_passes_axe_on_every_page() {
+    let federation = Federation::start_as_demo().await.unwrap();
+    let screenshots = screenshots_dir();
+    let _ = std::fs::remove_dir_all(&screenshots);
+    let run = json!({
+        "demo_sp": federation.url("demo_sp"),
+        "dashboard": federation.url("dashboard"),
+        "hub": federation.hub,
+        "login": federation.login_of("impots", 1),
+        "password": PASSWORD,
+        "screenshots": screenshots,
+    });
+    let interop = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop");
+    let mut node = tokio::process::Command::new("node")
+        .arg("browser-journey.mjs")
+        .arg(run.to_string())
+        .current_dir(&interop)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node is installed (./scripts/test installs it)");
+    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let mut reports: Vec<Value> = Vec::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        reports.push(serde_json::from_str(&line).unwrap_or(json!({ "unreadable": line })));
+    }
+    let status = node.wait().await.unwrap();
+    let find = |key: &str, page: &str| {
+        reports
+            .iter()
+            .find(|report| report.get(key).and_then(Value::as_str) == Some(page))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    assert!(
+        status.success() && reports.iter().any(|report| report["done"] == true),
+        "the journey did not finish: {reports:#?}"
+    );
+
+    // Every page: no serious or critical accessibility violation.
+    let checked: Vec<&Value> = reports
+        .iter()
+        .filter(|report| report.get("violations").is_some())
+        .collect();
+    assert!(checked.len() >= 11, "{reports:#?}");
+    let violations: Vec<&Value> = checked
+        .iter()
+        .filter(|report| {
+            report["violations"]
+                .as_array()
+                .is_some_and(|list| !list.is_empty())
+        })
+        .copied()
+        .collect();
+    assert!(violations.is_empty(), "axe: {violations:#?}");
+    assert_eq!(
+        find("page", "choice")["title"],
+        "Choisir un compte – Passerelle"
+    );
+
+    // Keyboard: the skip link comes first.
+    assert_eq!(
+        find("page", "choice-keyboard")["first_focus"],
+        "Aller au contenu"
+    );
+    // Single sign-on: the dashboard lists both connections.
+    let rows = find("page", "dashboard-history")["rows"].to_string();
+    assert!(rows.contains("Service de démonstration"), "{rows}");
+    assert!(rows.contains("Tableau de bord"), "{rows}");
+    // Logout from one service ended both.
+    let text = find("page", "logged-out-text")["text"].to_string();
+    assert!(
+        text.contains("déconnecté de ce service et de Passerelle"),
+        "{text}"
+    );
+    assert_eq!(find("page", "dashboard-after-logout")["ended"], true);
+    let done = reports
+        .iter()
+        .find(|report| report["done"] == true)
+        .unwrap();
+    assert_eq!(
+        done["console_errors"],
+        json!([]),
+        "no console error on any page"
+    );
+
+    // The notification mails are in the outbox: one per connection.
+    let mails = federation.mails();
+    let subjects: Vec<&str> = mails
+        .iter()
+        .map(|mail| mail.message.subject.as_str())
+        .collect();
+    assert!(
+        subjects.contains(&"Connexion à Service de démonstration avec Passerelle")
+            && subjects.contains(&"Connexion à Tableau de bord avec Passerelle"),
+        "{subjects:?}"
+    );
+
+    // Screenshots, and the README's when asked.
+    for name in ["choice", "consent", "dashboard", "logged-out"] {
+        assert!(screenshots.join(format!("{name}.png")).exists(), "{name}");
+    }
+    if std::env::var_os("PASSERELLE_UPDATE_DOCS").is_some() {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
+        std::fs::create_dir_all(&docs).unwrap();
+        for name in ["choice", "dashboard"] {
+            std::fs::copy(
+                screenshots.join(format!("{name}.png")),
+                docs.join(format!("{name}.png")),
+            )
+            .unwrap();
+        }
+    }
+}

@@ -1,0 +1,122 @@
+// The citizen's journey in a real browser (Debian's Chromium driven by
+// playwright-core), run by the Rust test suite (crates/testkit/tests/browser.rs):
+// login at the demo service through impots, single sign-on to the dashboard,
+// the dashboard showing both connections, logout from the demo service ending
+// the dashboard session too. Every page is screenshotted and checked with
+// axe-core; each check prints one JSON line, the last one is {"done": true}.
+//
+// Usage: node browser-journey.mjs '{"demo_sp": …, "dashboard": …, "hub": …,
+//   "login": …, "password": …, "screenshots": "dir"}'
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const run = JSON.parse(process.argv[2]);
+fs.mkdirSync(run.screenshots, { recursive: true });
+
+const report = (line) => process.stdout.write(`${JSON.stringify(line)}\n`);
+
+const browser = await chromium.launch({
+  executablePath: run.chromium ?? '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox'],
+});
+// Our pages forbid every script by CSP; axe is injected by the test only.
+const context = await browser.newContext({ bypassCSP: true, locale: 'fr-FR' });
+const page = await context.newPage();
+const consoleErrors = [];
+page.on('console', (message) => {
+  if (message.type() === 'error') consoleErrors.push(`${page.url()}: ${message.text()}`);
+});
+
+/** Screenshot, then axe: serious and critical violations are reported. */
+async function check(name) {
+  await page.screenshot({ path: path.join(run.screenshots, `${name}.png`), fullPage: true });
+  await page.evaluate(axeSource);
+  const results = await page.evaluate(() =>
+    // eslint-disable-next-line no-undef
+    axe.run(document, { resultTypes: ['violations'] }),
+  );
+  const violations = results.violations
+    .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
+    .map((violation) => ({
+      id: violation.id,
+      impact: violation.impact,
+      help: violation.help,
+      targets: violation.nodes.map((node) => node.target.join(' ')),
+    }));
+  report({ page: name, url: page.url(), title: await page.title(), violations });
+}
+
+try {
+  // The demo service, then the choice page.
+  await page.goto(run.demo_sp);
+  await check('demo-home');
+  await page.getByRole('link', { name: "S'identifier avec Passerelle", exact: true }).click();
+  await page.waitForURL(`${run.hub}/interaction`);
+  await check('choice');
+  // Keyboard: the first Tab reaches the skip link.
+  await page.keyboard.press('Tab');
+  const firstFocus = await page.evaluate(() => document.activeElement?.textContent?.trim());
+  report({ page: 'choice-keyboard', first_focus: firstFocus });
+
+  await page.getByRole('button', { name: /impots\.gouv/ }).click();
+  await check('provider-login');
+  await page.getByLabel('Numéro fiscal').fill(run.login);
+  await page.getByLabel('Mot de passe').fill(run.password);
+  await page.getByRole('button', { name: /connecter/i }).click();
+  await page.waitForURL(`${run.hub}/interaction/consent`);
+  await check('consent');
+  await page.getByRole('button', { name: 'Continuer sur Service de démonstration' }).click();
+  await page.waitForURL(`${run.demo_sp}/me`);
+  await check('demo-identity');
+
+  // Single sign-on to the dashboard: no choice, no provider, a confirmation.
+  await page.goto(run.dashboard);
+  await check('dashboard-welcome');
+  await page.getByRole('link', { name: "S'identifier avec Passerelle" }).click();
+  await page.waitForURL(`${run.hub}/interaction/consent`);
+  await check('consent-sso');
+  await page.getByRole('button', { name: 'Continuer sur Tableau de bord' }).click();
+  await page.waitForURL(`${run.dashboard}/`);
+  await check('dashboard');
+  report({
+    page: 'dashboard-history',
+    rows: await page.locator('table.pa-data tbody tr').allInnerTexts(),
+  });
+  await page.getByRole('link', { name: "Vérifier l'intégrité de l'historique" }).click();
+  await check('verification');
+  await page.goto(`${run.dashboard}/signalement`);
+  await check('report');
+
+  // Logout from the demo service: the hub, the provider, and by the back
+  // channel the dashboard.
+  await page.goto(`${run.demo_sp}/me`);
+  await page.getByRole('button', { name: 'Se déconnecter' }).click();
+  await page.waitForURL(`${run.demo_sp}/logged-out**`);
+  await check('logged-out');
+  report({ page: 'logged-out-text', text: await page.locator('main').innerText() });
+  let dashboardEnded = false;
+  for (let attempt = 0; attempt < 30 && !dashboardEnded; attempt += 1) {
+    await page.goto(run.dashboard);
+    dashboardEnded = (await page.getByRole('link', { name: "S'identifier avec Passerelle" }).count()) > 0;
+    if (!dashboardEnded) await page.waitForTimeout(200);
+  }
+  report({ page: 'dashboard-after-logout', ended: dashboardEnded });
+
+  // An error page of the hub (its 400 status is the only console error
+  // expected, so the journey's errors are taken before).
+  const journeyErrors = [...consoleErrors];
+  await page.goto(`${run.hub}/api/v2/authorize?client_id=nobody`);
+  await check('hub-error');
+  report({ console_errors: journeyErrors, done: true });
+} catch (error) {
+  await page.screenshot({ path: path.join(run.screenshots, 'failure.png'), fullPage: true }).catch(() => {});
+  report({ error: String(error), url: page.url() });
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
