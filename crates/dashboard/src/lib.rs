@@ -217,6 +217,8 @@ fn page(dashboard: &Dashboard, title: &str, template: &impl Template) -> Respons
         title,
         site: &site,
         body,
+        lang: web::Lang::Fr,
+        here: None,
     }
     .into_response()
 }

@@ -247,6 +247,8 @@ fn page(
         title,
         site: &service.config.name,
         body,
+        lang: web::Lang::Fr,
+        here: None,
     }
     .into_response();
     if let Some(cookie) = cookie {

@@ -8,7 +8,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use oidc::op::Params;
-use web::{Page, Session};
+use web::{Lang, Page, Session};
 
 use crate::errors::HubError;
 use crate::flow::{AtProvider, SessionData};
@@ -183,10 +183,11 @@ struct ProviderChoice {
 #[derive(Template)]
 #[template(path = "choice.html")]
 struct ChoiceTemplate<'a> {
+    lang: Lang,
     service: &'a str,
     csrf: String,
     providers: Vec<ProviderChoice>,
-    banner: Option<&'a str>,
+    banner: Option<String>,
 }
 
 /// `GET /interaction`: the provider choice page.
@@ -202,6 +203,7 @@ pub async fn choice_page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Res
         .provider
         .client(&request.client_id)
         .map_or("", |client| client.name.as_str());
+    let lang = page_lang(&headers, &session);
     let last = last_provider(&headers);
     let policy = hub.service(&request.client_id);
     let mut providers: Vec<ProviderChoice> = hub
@@ -218,9 +220,19 @@ pub async fn choice_page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Res
                 available,
                 last_used: last.as_deref() == Some(idp.config.id.as_str()),
                 note: match (accepted, strong_enough) {
-                    (false, _) => Some("Indisponible pour ce service.".to_owned()),
+                    (false, _) => Some(
+                        lang.pick(
+                            "Indisponible pour ce service.",
+                            "Not available for this service.",
+                        )
+                        .to_owned(),
+                    ),
                     (true, false) => Some(format!(
-                        "Indisponible : ce compte ne permet pas le niveau de sécurité demandé ({}).",
+                        "{} ({}).",
+                        lang.pick(
+                            "Indisponible : ce compte ne permet pas le niveau de sécurité demandé",
+                            "Not available: this account cannot give the level of assurance asked"
+                        ),
                         request.acr
                     )),
                     (true, true) => None,
@@ -231,21 +243,40 @@ pub async fn choice_page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Res
     // The last provider used comes first (a stable sort keeps the rest in order).
     providers.sort_by_key(|choice| !choice.last_used);
     let template = ChoiceTemplate {
+        lang,
         service,
         csrf: session.csrf_token(),
         providers,
-        banner: session.data.banner.as_deref(),
+        banner: session.data.banner.as_ref().map(|banner| banner.text(lang)),
     };
-    render(&template, "Choisir un compte")
+    render(
+        &template,
+        lang.pick("Choisir un compte", "Choose an account"),
+        lang,
+        Some("/interaction"),
+    )
 }
 
-/// Renders a page template in the frame.
-pub fn render(template: &impl Template, title: &str) -> Response {
+/// The page language: the switch's cookie, else the service's `ui_locales`.
+pub fn page_lang(headers: &HeaderMap, session: &Session<SessionData>) -> Lang {
+    let ui_locales = session
+        .data
+        .interaction
+        .as_ref()
+        .and_then(|request| request.ui_locales.as_deref());
+    Lang::of(headers, ui_locales)
+}
+
+/// Renders a page template in the frame; `here` is the page's path, for
+/// the language switch.
+pub fn render(template: &impl Template, title: &str, lang: Lang, here: Option<&str>) -> Response {
     match template.render() {
         Ok(body) => Page {
             title,
             site: "Passerelle",
             body,
+            lang,
+            here,
         }
         .into_response(),
         Err(error) => {
@@ -301,9 +332,16 @@ async fn send_to_provider(
     // Ask the provider for the level requested, or its own lowest when that
     // is higher (FranceConnect `getAcrToAskToIdp`).
     let lowest_offered = idp.config.acr.iter().copied().min().unwrap_or(requested);
+    // The provider's pages speak the language the service asked for.
+    let extra: Vec<(&str, &str)> = request
+        .ui_locales
+        .as_deref()
+        .map(|locales| ("ui_locales", locales))
+        .into_iter()
+        .collect();
     let (url, pending) = idp
         .rp
-        .start(Some(requested.max(lowest_offered)), true, &[])
+        .start(Some(requested.max(lowest_offered)), true, &extra)
         .await
         .map_err(|error| {
             tracing::warn!(provider = %idp.config.id, %error, "provider unreachable");

@@ -14,7 +14,7 @@ use oidc::rp::RpError;
 
 use crate::authorize::{last_provider_cookie, load_interaction, see_other, see_other_saving};
 use crate::errors::HubError;
-use crate::flow::Verified;
+use crate::flow::{Banner, Verified};
 use crate::state::Hub;
 use crate::trail;
 
@@ -73,7 +73,8 @@ async fn finish_login(
                 description,
                 "provider answered with an error"
             );
-            return Ok(back_to_choice(hub, session, &failed(&idp.config.name)).await);
+            let banner = Banner::ProviderFailed(idp.config.name.clone());
+            return Ok(back_to_choice(hub, session, banner).await);
         }
         Err(error) => {
             tracing::warn!(provider, %error, "provider answer rejected");
@@ -91,7 +92,8 @@ async fn finish_login(
         .filter(|acr| *acr >= requested && idp.config.acr.contains(acr));
     let Some(acr) = acr else {
         tracing::warn!(provider, proven = ?login.acr, %requested, "provider proved the wrong level");
-        return Ok(back_to_choice(hub, session, &failed(&idp.config.name)).await);
+        let banner = Banner::ProviderFailed(idp.config.name.clone());
+        return Ok(back_to_choice(hub, session, banner).await);
     };
     let identity = Identity::from_claims(&login.userinfo).map_err(|field| {
         tracing::warn!(provider, field, "provider sent a malformed identity");
@@ -106,11 +108,8 @@ async fn finish_login(
     })?;
     if trail::is_blocked(hub, &identity, provider).await {
         tracing::info!(provider, "provider blocked by the person");
-        let banner = format!(
-            "Vous avez bloqué {} pour votre identité depuis votre tableau de bord. Choisissez un autre moyen de connexion, ou débloquez-le depuis le tableau de bord.",
-            idp.config.name
-        );
-        return Ok(back_to_choice(hub, session, &banner).await);
+        let banner = Banner::ProviderBlocked(idp.config.name.clone());
+        return Ok(back_to_choice(hub, session, banner).await);
     }
     session.data.at_provider = None;
     session.data.sso = false;
@@ -137,18 +136,12 @@ async fn finish_login(
     Ok(response)
 }
 
-fn failed(name: &str) -> String {
-    format!(
-        "La connexion à {name} n'a pas été possible. Veuillez réessayer ou choisir un autre moyen de connexion."
-    )
-}
-
 async fn back_to_choice(
     hub: &Hub,
     mut session: web::Session<crate::flow::SessionData>,
-    banner: &str,
+    banner: Banner,
 ) -> Response {
     session.data.at_provider = None;
-    session.data.banner = Some(banner.to_owned());
+    session.data.banner = Some(banner);
     see_other_saving(hub, &session, "/interaction").await
 }

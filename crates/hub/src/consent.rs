@@ -12,40 +12,43 @@ use oidc::op::Grant;
 use oidc::{ErrorCode, OAuthError};
 use serde_json::Value;
 
-use crate::authorize::{load_interaction, parse_form, render, see_other_saving};
+use crate::authorize::{load_interaction, page_lang, parse_form, render, see_other_saving};
 use crate::errors::HubError;
 use crate::flow::SignedIn;
 use crate::notify::{self, Connection};
 use crate::state::Hub;
 use crate::sub::pairwise_sub;
 use crate::trail;
+use web::Lang;
 
-/// French labels of the claims, for the consent page.
-const LABELS: &[(&str, &str)] = &[
-    ("given_name", "Prénoms"),
-    ("family_name", "Nom de naissance"),
-    ("preferred_username", "Nom d'usage"),
-    ("birthdate", "Date de naissance"),
-    ("gender", "Sexe"),
-    ("birthplace", "Lieu de naissance"),
-    ("birthcountry", "Pays de naissance"),
-    ("email", "Adresse électronique"),
+/// Labels of the claims (French, English), for the consent page.
+const LABELS: &[(&str, &str, &str)] = &[
+    ("given_name", "Prénoms", "Given names"),
+    ("family_name", "Nom de naissance", "Birth name"),
+    ("preferred_username", "Nom d'usage", "Usage name"),
+    ("birthdate", "Date de naissance", "Date of birth"),
+    ("gender", "Sexe", "Sex"),
+    ("birthplace", "Lieu de naissance", "Place of birth"),
+    ("birthcountry", "Pays de naissance", "Country of birth"),
+    ("email", "Adresse électronique", "Email address"),
 ];
 
-/// A claim as a citizen reads it: a French date, a word for the gender,
-/// the name of a commune or country beside its INSEE code.
-fn readable(claim: &str, value: &str) -> String {
+/// A claim as a citizen reads it: a day/month/year date, a word for the
+/// gender, the name of a commune or country beside its INSEE code.
+fn readable(claim: &str, value: &str, lang: Lang) -> String {
     match claim {
         "gender" => match value {
-            "female" => "Féminin".to_owned(),
-            "male" => "Masculin".to_owned(),
+            "female" => lang.pick("Féminin", "Female").to_owned(),
+            "male" => lang.pick("Masculin", "Male").to_owned(),
             other => other.to_owned(),
         },
         "birthdate" => match (value.get(0..4), value.get(5..7), value.get(8..10)) {
             (Some(year), Some(month), Some(day)) => format!("{day}/{month}/{year}"),
             _ => value.to_owned(),
         },
-        "birthplace" if value.is_empty() => "Né(e) à l'étranger".to_owned(),
+        "birthplace" if value.is_empty() => {
+            lang.pick("Né(e) à l'étranger", "Born abroad").to_owned()
+        }
         "birthplace" => match population::cog::commune(value) {
             Some(commune) => format!("{} ({value})", commune.name),
             None => value.to_owned(),
@@ -61,6 +64,7 @@ fn readable(claim: &str, value: &str) -> String {
 #[derive(Template)]
 #[template(path = "consent.html")]
 struct ConsentTemplate<'a> {
+    lang: Lang,
     service: &'a str,
     person: String,
     provider: &'a str,
@@ -89,10 +93,13 @@ pub async fn page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
     let released = verified
         .identity
         .claims_for(&request.scopes, &request.claims);
+    let lang = page_lang(&headers, &session);
     let shared = LABELS
         .iter()
-        .filter_map(|(claim, label)| match released.get(*claim) {
-            Some(Value::String(value)) => Some((*label, readable(claim, value))),
+        .filter_map(|(claim, french, english)| match released.get(*claim) {
+            Some(Value::String(value)) => {
+                Some((lang.pick(french, english), readable(claim, value, lang)))
+            }
             _ => None,
         })
         .collect();
@@ -101,6 +108,7 @@ pub async fn page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
         verified.identity.given_name, verified.identity.family_name
     );
     let template = ConsentTemplate {
+        lang,
         service,
         person,
         provider,
@@ -108,7 +116,8 @@ pub async fn page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
         shared,
         csrf: session.csrf_token(),
     };
-    render(&template, &format!("Continuer sur {service}"))
+    let title = format!("{} {service}", lang.pick("Continuer sur", "Continue to"));
+    render(&template, &title, lang, Some("/interaction/consent"))
 }
 
 /// `POST /interaction/consent`: issue the code and go back to the service.
@@ -216,37 +225,47 @@ pub async fn abort(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: Bytes)
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomeTemplate<'a> {
+    lang: Lang,
     name: &'a str,
     issuer: String,
     providers: Vec<&'a str>,
 }
 
 /// `GET /`: what this hub is.
-pub async fn home(State(hub): State<Arc<Hub>>) -> Response {
+pub async fn home(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
+    let lang = Lang::of(&headers, None);
     let providers = hub
         .providers
         .iter()
         .map(|idp| idp.config.name.as_str())
         .collect();
     let template = HomeTemplate {
+        lang,
         name: &hub.config.name,
         issuer: hub.config.issuer(),
         providers,
     };
-    render(&template, &hub.config.name)
+    render(&template, &hub.config.name, lang, Some("/"))
 }
 
 #[cfg(test)]
 mod tests {
+    use web::Lang;
+
     use super::readable;
 
     #[test]
     fn claims_are_shown_as_a_citizen_reads_them() {
-        assert_eq!(readable("gender", "female"), "Féminin");
-        assert_eq!(readable("birthdate", "1985-03-14"), "14/03/1985");
-        assert_eq!(readable("birthplace", ""), "Né(e) à l'étranger");
-        assert!(readable("birthplace", "2A004").starts_with("Ajaccio"));
-        assert_eq!(readable("birthcountry", "99100"), "France (99100)");
-        assert_eq!(readable("family_name", "DUPONT"), "DUPONT");
+        assert_eq!(readable("gender", "female", Lang::Fr), "Féminin");
+        assert_eq!(readable("gender", "female", Lang::En), "Female");
+        assert_eq!(readable("birthdate", "1985-03-14", Lang::Fr), "14/03/1985");
+        assert_eq!(readable("birthplace", "", Lang::Fr), "Né(e) à l'étranger");
+        assert_eq!(readable("birthplace", "", Lang::En), "Born abroad");
+        assert!(readable("birthplace", "2A004", Lang::Fr).starts_with("Ajaccio"));
+        assert_eq!(
+            readable("birthcountry", "99100", Lang::Fr),
+            "France (99100)"
+        );
+        assert_eq!(readable("family_name", "DUPONT", Lang::Fr), "DUPONT");
     }
 }

@@ -38,7 +38,7 @@ pub struct SessionData {
     pub verified: Option<Verified>,
     /// A banner for the choice page (after a provider failed).
     #[serde(default)]
-    pub banner: Option<String>,
+    pub banner: Option<Banner>,
     /// Whether the current request is served by single sign-on.
     #[serde(default)]
     pub sso: bool,
@@ -81,4 +81,33 @@ pub struct Verified {
     pub identity: Identity,
     /// The provider's ID token, for logging out there.
     pub provider_id_token: String,
+}
+
+/// Why the citizen is back on the choice page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Banner {
+    /// The login at this provider did not succeed.
+    ProviderFailed(String),
+    /// The person blocked this provider on the dashboard.
+    ProviderBlocked(String),
+}
+
+impl Banner {
+    /// The banner's text.
+    pub fn text(&self, lang: web::Lang) -> String {
+        match (self, lang) {
+            (Banner::ProviderFailed(name), web::Lang::Fr) => format!(
+                "La connexion à {name} n'a pas été possible. Veuillez réessayer ou choisir un autre moyen de connexion."
+            ),
+            (Banner::ProviderFailed(name), web::Lang::En) => format!(
+                "Logging in with {name} did not work. Please try again or choose another account."
+            ),
+            (Banner::ProviderBlocked(name), web::Lang::Fr) => format!(
+                "Vous avez bloqué {name} pour votre identité depuis votre tableau de bord. Choisissez un autre moyen de connexion, ou débloquez-le depuis le tableau de bord."
+            ),
+            (Banner::ProviderBlocked(name), web::Lang::En) => format!(
+                "You blocked {name} for your identity on your dashboard. Choose another account, or unblock it on the dashboard."
+            ),
+        }
+    }
 }

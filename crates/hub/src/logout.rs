@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use oidc::op::Params;
 use oidc::types::random_token;
+use web::Lang;
 
 use crate::authorize::{render, see_other, see_other_saving};
 use crate::backchannel;
@@ -52,7 +53,12 @@ async fn end_session(
     })?;
     let session = hub.sessions.load::<SessionData>(headers).await?;
     let Some(mut session) = session else {
-        return Ok(finish(end.redirect_to.as_deref(), None, hub));
+        return Ok(finish(
+            end.redirect_to.as_deref(),
+            None,
+            hub,
+            Lang::of(headers, None),
+        ));
     };
     backchannel::notify(hub, &session.data.signed_in, &end.client_id);
     let provider_logout = match &session.data.verified {
@@ -83,7 +89,12 @@ async fn end_session(
         }
         None => {
             let cookie = hub.sessions.destroy(&session).await?;
-            Ok(finish(end.redirect_to.as_deref(), Some(cookie), hub))
+            Ok(finish(
+                end.redirect_to.as_deref(),
+                Some(cookie),
+                hub,
+                Lang::of(headers, None),
+            ))
         }
     }
 }
@@ -95,10 +106,15 @@ pub async fn provider_logged_out(State(hub): State<Arc<Hub>>, headers: HeaderMap
         Err(error) => return HubError::from(error).into_response(),
     };
     let Some(session) = session else {
-        return finish(None, None, &hub);
+        return finish(None, None, &hub, Lang::of(&headers, None));
     };
     match hub.sessions.destroy(&session).await {
-        Ok(cookie) => finish(session.data.logout_redirect.as_deref(), Some(cookie), &hub),
+        Ok(cookie) => finish(
+            session.data.logout_redirect.as_deref(),
+            Some(cookie),
+            &hub,
+            Lang::of(&headers, None),
+        ),
         Err(error) => HubError::from(error).into_response(),
     }
 }
@@ -106,6 +122,7 @@ pub async fn provider_logged_out(State(hub): State<Arc<Hub>>, headers: HeaderMap
 #[derive(Template)]
 #[template(path = "logged_out.html")]
 struct LoggedOutTemplate<'a> {
+    lang: Lang,
     name: &'a str,
 }
 
@@ -113,15 +130,19 @@ fn finish(
     redirect_to: Option<&str>,
     cookie: Option<axum::http::HeaderValue>,
     hub: &Hub,
+    lang: Lang,
 ) -> Response {
     match redirect_to {
         Some(location) => see_other(location, cookie),
         None => {
             let mut response = render(
                 &LoggedOutTemplate {
+                    lang,
                     name: &hub.config.name,
                 },
-                "Déconnexion",
+                lang.pick("Déconnexion", "Logged out"),
+                lang,
+                None,
             );
             if let Some(cookie) = cookie {
                 response.headers_mut().append(header::SET_COOKIE, cookie);

@@ -16,6 +16,7 @@ pub fn router(hub: Arc<Hub>) -> Router {
         .route("/", get(consent::home))
         .route(web::STYLESHEET_PATH, get(web::stylesheet))
         .route("/favicon.ico", get(web::no_favicon))
+        .route("/langue/{code}", get(web::switch_language))
         .route(
             "/api/v2/authorize",
             get(authorize::get).post(authorize::post),

@@ -12,7 +12,7 @@ use oidc::Identity;
 use oidc::op::{AuthorizationRequest, Grant, Params};
 use serde::{Deserialize, Serialize};
 use store::AccountStatus;
-use web::{Page, Session};
+use web::{Lang, Page, Session};
 
 use crate::PasswordProvider;
 use crate::config::LoginKind;
@@ -71,6 +71,7 @@ fn see_other(location: &str, cookie: HeaderValue) -> Response {
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginTemplate<'a> {
+    lang: Lang,
     name: &'a str,
     csrf: String,
     identifier_label: &'static str,
@@ -86,26 +87,37 @@ fn render_login(
     idp: &PasswordProvider,
     session: &Session<LoginSession>,
     identifier: &str,
-    error: Option<&str>,
+    notice: Option<Notice>,
 ) -> Response {
+    let lang = session
+        .data
+        .request
+        .as_ref()
+        .and_then(|request| request.ui_locales.as_deref())
+        .and_then(Lang::from_ui_locales)
+        .unwrap_or_default();
     let (identifier_label, identifier_hint, password_label) = match idp.config.login {
         LoginKind::TaxNumber => (
-            "Numéro fiscal",
-            "13 chiffres, sur votre dernière déclaration de revenus",
-            "Mot de passe",
+            lang.pick("Numéro fiscal", "Tax number"),
+            lang.pick(
+                "13 chiffres, sur votre dernière déclaration de revenus",
+                "13 digits, on your last income tax return",
+            ),
+            lang.pick("Mot de passe", "Password"),
         ),
         LoginKind::Nir => (
-            "Numéro de sécurité sociale",
-            "13 chiffres, sans la clé",
-            "Code personnel",
+            lang.pick("Numéro de sécurité sociale", "Social security number"),
+            lang.pick("13 chiffres, sans la clé", "13 digits, without the key"),
+            lang.pick("Code personnel", "Personal code"),
         ),
         LoginKind::Email => (
-            "Adresse électronique",
-            "Format attendu : nom@domaine.fr",
-            "Mot de passe",
+            lang.pick("Adresse électronique", "Email address"),
+            lang.pick("Format attendu : nom@domaine.fr", "Format: name@domain.fr"),
+            lang.pick("Mot de passe", "Password"),
         ),
     };
     let template = LoginTemplate {
+        lang,
         name: &idp.config.name,
         csrf: session.csrf_token(),
         identifier_label,
@@ -116,13 +128,15 @@ fn render_login(
             LoginKind::TaxNumber | LoginKind::Nir => "numeric",
         },
         identifier,
-        error,
+        error: notice.map(|notice| notice.text(lang)),
     };
     match template.render() {
         Ok(body) => Page {
-            title: "Connexion",
+            title: lang.pick("Connexion", "Log in"),
             site: &idp.config.name,
             body,
+            lang,
+            here: None,
         }
         .into_response(),
         Err(_) => IdpError::Storage.into_response(),
@@ -160,7 +174,43 @@ pub async fn submit(
 }
 
 /// The message for any wrong identifier or password: it never tells which.
-const WRONG_CREDENTIALS: &str = "Identifiant ou mot de passe incorrect.";
+/// What the login form says back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Notice {
+    /// The identifier has the wrong shape.
+    Malformed(LoginKind),
+    /// Unknown identifier or wrong password: the same words for both.
+    WrongCredentials,
+    /// Too many failures: the account waits.
+    Locked,
+}
+
+impl Notice {
+    fn text(self, lang: Lang) -> &'static str {
+        match self {
+            Notice::Malformed(LoginKind::TaxNumber) => lang.pick(
+                "Le numéro fiscal doit comporter 13 chiffres.",
+                "The tax number has 13 digits.",
+            ),
+            Notice::Malformed(LoginKind::Nir) => lang.pick(
+                "Le numéro de sécurité sociale doit comporter 13 chiffres, sans la clé.",
+                "The social security number has 13 digits, without its key.",
+            ),
+            Notice::Malformed(LoginKind::Email) => lang.pick(
+                "L'adresse électronique doit être de la forme nom@domaine.fr.",
+                "The email address reads like name@domain.fr.",
+            ),
+            Notice::WrongCredentials => lang.pick(
+                "Identifiant ou mot de passe incorrect.",
+                "Wrong identifier or password.",
+            ),
+            Notice::Locked => lang.pick(
+                "Trop de tentatives. Votre compte est temporairement bloqué : réessayez dans 15 minutes.",
+                "Too many attempts. Your account is locked for a while: try again in 15 minutes.",
+            ),
+        }
+    }
+}
 
 async fn check_login(
     idp: &PasswordProvider,
@@ -183,8 +233,9 @@ async fn check_login(
         LoginKind::Email => identifier.to_lowercase(),
         LoginKind::TaxNumber | LoginKind::Nir => identifier,
     };
-    if let Some(message) = malformed(idp.config.login, &identifier) {
-        return Ok(render_login(idp, &session, &identifier, Some(message)));
+    if malformed(idp.config.login, &identifier) {
+        let notice = Notice::Malformed(idp.config.login);
+        return Ok(render_login(idp, &session, &identifier, Some(notice)));
     }
     let now = idp.clock.now();
     let throttle_key = format!("login-failures:{identifier}");
@@ -208,12 +259,12 @@ async fn check_login(
             .hit(&throttle_key, FAILURE_WINDOW_SECS, now)
             .await?;
         tracing::info!(provider = %idp.config.id, failures, "login failed");
-        let message = if failures > MAX_FAILURES {
-            "Trop de tentatives. Votre compte est temporairement bloqué : réessayez dans 15 minutes."
+        let notice = if failures > MAX_FAILURES {
+            Notice::Locked
         } else {
-            WRONG_CREDENTIALS
+            Notice::WrongCredentials
         };
-        return Ok(render_login(idp, &session, &identifier, Some(message)));
+        return Ok(render_login(idp, &session, &identifier, Some(notice)));
     };
     // Over the limit, even the right password waits for the window to end.
     let recent_failures = idp
@@ -226,7 +277,7 @@ async fn check_login(
             idp,
             &session,
             &identifier,
-            Some("Trop de tentatives. Réessayez dans 15 minutes."),
+            Some(Notice::Locked),
         ));
     }
     idp.stores.rate_limits.reset(&throttle_key).await?;
@@ -305,6 +356,8 @@ pub async fn end_session(
             title: "Déconnexion",
             site: &idp.config.name,
             body: "<h1>Vous êtes déconnecté</h1>".into(),
+            lang: Lang::Fr,
+            here: None,
         }
         .into_response(),
     }
@@ -331,30 +384,27 @@ pub async fn home(State(idp): State<Arc<PasswordProvider>>) -> Response {
             title: &idp.config.name,
             site: &idp.config.name,
             body,
+            lang: Lang::Fr,
+            here: None,
         }
         .into_response(),
         Err(_) => IdpError::Storage.into_response(),
     }
 }
 
-/// What is wrong with the shape of an identifier, before any lookup.
-fn malformed(kind: LoginKind, identifier: &str) -> Option<&'static str> {
-    let thirteen_digits = identifier.len() == 13 && identifier.bytes().all(|b| b.is_ascii_digit());
+/// Whether an identifier has the wrong shape (checked before any lookup).
+fn malformed(kind: LoginKind, identifier: &str) -> bool {
     match kind {
-        LoginKind::TaxNumber if !thirteen_digits => {
-            Some("Le numéro fiscal doit comporter 13 chiffres.")
-        }
-        LoginKind::Nir if !thirteen_digits => {
-            Some("Le numéro de sécurité sociale doit comporter 13 chiffres, sans la clé.")
+        LoginKind::TaxNumber | LoginKind::Nir => {
+            identifier.len() != 13 || !identifier.bytes().all(|b| b.is_ascii_digit())
         }
         LoginKind::Email => {
             let well_formed = identifier.len() <= 254
                 && identifier.split_once('@').is_some_and(|(local, domain)| {
                     !local.is_empty() && domain.contains('.') && !domain.contains('@')
                 });
-            (!well_formed).then_some("L'adresse électronique doit être de la forme nom@domaine.fr.")
+            !well_formed
         }
-        LoginKind::TaxNumber | LoginKind::Nir => None,
     }
 }
 
@@ -364,10 +414,10 @@ mod tests {
 
     #[test]
     fn an_identifier_of_the_wrong_shape_is_named_before_any_lookup() {
-        assert!(malformed(LoginKind::TaxNumber, "1102030405061").is_none());
-        assert!(malformed(LoginKind::TaxNumber, "110203040506").is_some());
-        assert!(malformed(LoginKind::Nir, "28503751150a2").is_some());
-        assert!(malformed(LoginKind::Email, "marie.dupont.1@example.fr").is_none());
+        assert!(!malformed(LoginKind::TaxNumber, "1102030405061"));
+        assert!(malformed(LoginKind::TaxNumber, "110203040506"));
+        assert!(malformed(LoginKind::Nir, "28503751150a2"));
+        assert!(!malformed(LoginKind::Email, "marie.dupont.1@example.fr"));
         for bad in [
             "",
             "marie",
@@ -375,9 +425,9 @@ mod tests {
             "marie@example",
             "a@b@example.fr",
         ] {
-            assert!(malformed(LoginKind::Email, bad).is_some(), "{bad}");
+            assert!(malformed(LoginKind::Email, bad), "{bad}");
         }
         let long = format!("{}@example.fr", "a".repeat(250));
-        assert!(malformed(LoginKind::Email, &long).is_some());
+        assert!(malformed(LoginKind::Email, &long));
     }
 }

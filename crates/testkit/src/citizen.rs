@@ -179,7 +179,7 @@ impl Citizen {
             .await;
         let login_page = self.follow(at_provider, callback).await;
         assert!(
-            login_page.shows("Connexion"),
+            login_page.shows("id=\"identifier\""),
             "login page expected: {}",
             login_page.body
         );

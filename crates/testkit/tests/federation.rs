@@ -914,6 +914,116 @@ async fn the_report_link_logs_the_citizen_in_first() {
     assert!(form.shows("Signaler une connexion"), "{}", form.body);
 }
 
+/// Issue 4, point 5: French by default, English when the service asks it
+/// by `ui_locales` (the provider's page too), or by the switch, which wins.
+#[tokio::test]
+async fn pages_speak_english_by_ui_locales_or_by_the_switch() {
+    let federation = Federation::start().await.unwrap();
+    let citizen = Citizen::new();
+    let authorize = federation.authorize_url(&[("ui_locales", "de en")]);
+    let choice = citizen
+        .follow(citizen.get(&authorize).await, SANDBOX_CALLBACK)
+        .await;
+    assert!(choice.shows("<html lang=\"en\">"), "{}", choice.body);
+    assert!(choice.shows("Choose an account to log in with"));
+    assert!(choice.shows("Skip to content"));
+    assert!(choice.shows("href=\"/langue/fr?retour=%2Finteraction\""));
+    let consent = citizen
+        .authenticate(
+            &authorize,
+            &federation.hub,
+            "impots",
+            &federation.login_of("impots", 1),
+            PASSWORD,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    assert!(
+        consent.shows("Continue to Votre service (bac à sable)"),
+        "{}",
+        consent.body
+    );
+    assert!(consent.shows("Birth name") && consent.shows("Female"));
+    // The switch: back to French, whatever the service asked.
+    let switched = citizen
+        .get(&format!(
+            "{}/langue/fr?retour=/interaction/consent",
+            federation.hub
+        ))
+        .await;
+    assert_eq!(switched.location.as_deref(), Some("/interaction/consent"));
+    let consent = citizen
+        .get(&format!("{}/interaction/consent", federation.hub))
+        .await;
+    assert!(consent.shows("<html lang=\"fr\">"), "{}", consent.body);
+    assert!(consent.shows("Continuer sur Votre service (bac à sable)"));
+    // Never a way out of the site.
+    for retour in [
+        "//evil.example/",
+        "https://evil.example/",
+        "/\\evil.example",
+    ] {
+        let url = format!(
+            "{}/langue/en?retour={}",
+            federation.hub,
+            url::form_urlencoded::byte_serialize(retour.as_bytes()).collect::<String>()
+        );
+        assert_eq!(
+            citizen.get(&url).await.location.as_deref(),
+            Some("/"),
+            "{retour}"
+        );
+    }
+}
+
+/// The provider's login page, in English when the service asked it.
+#[tokio::test]
+async fn the_provider_login_page_follows_ui_locales() {
+    let federation = Federation::start().await.unwrap();
+    let citizen = Citizen::new();
+    let choice = citizen
+        .follow(
+            citizen
+                .get(&federation.authorize_url(&[("ui_locales", "en")]))
+                .await,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    let csrf = choice.input("csrf").unwrap();
+    let login_page = citizen
+        .follow(
+            citizen
+                .post(
+                    &format!("{}/interaction/choose", federation.hub),
+                    &[("csrf", &csrf), ("provider", "ameli")],
+                )
+                .await,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    assert!(
+        login_page.shows("Log in to your account ameli (démo)"),
+        "{}",
+        login_page.body
+    );
+    assert!(login_page.shows("Social security number"));
+    let wrong = citizen
+        .post(
+            &format!("{}/login", federation.url("ameli")),
+            &[
+                ("csrf", &login_page.input("csrf").unwrap()),
+                ("identifier", "123"),
+                ("password", "x"),
+            ],
+        )
+        .await;
+    assert!(
+        wrong.shows("The social security number has 13 digits"),
+        "{}",
+        wrong.body
+    );
+}
+
 #[tokio::test]
 async fn a_second_login_in_the_same_browser_skips_the_provider_but_not_the_consent_page() {
     let federation = Federation::start().await.unwrap();

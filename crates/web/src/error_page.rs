@@ -80,6 +80,8 @@ impl ErrorPage {
             title: self.title,
             site: self.site,
             body,
+            lang: crate::Lang::Fr,
+            here: None,
         }
         .render()
     }

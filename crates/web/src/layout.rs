@@ -6,6 +6,8 @@
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 
+use crate::lang::Lang;
+
 /// Where every app serves the stylesheet.
 pub const STYLESHEET_PATH: &str = "/static/passerelle.css";
 
@@ -38,6 +40,11 @@ pub struct Page<'a> {
     pub site: &'a str,
     /// The rendered `<main>` content (already escaped HTML).
     pub body: String,
+    /// Its language.
+    pub lang: Lang,
+    /// The page's own path and query, for the language switch to come back
+    /// to; no switch without it.
+    pub here: Option<&'a str>,
 }
 
 impl Page<'_> {
@@ -45,16 +52,32 @@ impl Page<'_> {
     pub fn render(&self) -> String {
         let title = escape(self.title);
         let site = escape(self.site);
+        let lang = self.lang;
+        let switch = match self.here {
+            Some(here) => {
+                let other = lang.other();
+                let back: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
+                format!(
+                    "<a class=\"pa-lang\" href=\"/langue/{other}?retour={back}\" lang=\"{other}\" hreflang=\"{other}\">{}</a>",
+                    other.name()
+                )
+            }
+            None => String::new(),
+        };
         format!(
-            "<!doctype html>\n<html lang=\"fr\">\n<head>\n<meta charset=\"utf-8\">\n\
+            "<!doctype html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
              <title>{title} – {site}</title>\n<link rel=\"stylesheet\" href=\"{STYLESHEET_PATH}\">\n</head>\n<body>\n\
-             <a class=\"pa-skip\" href=\"#contenu\">Aller au contenu</a>\n\
-             <header class=\"pa-header\"><p class=\"pa-site\">{site}</p></header>\n\
+             <a class=\"pa-skip\" href=\"#contenu\">{skip}</a>\n\
+             <header class=\"pa-header\"><p class=\"pa-site\">{site}</p>{switch}</header>\n\
              <main id=\"contenu\" class=\"pa-main\" tabindex=\"-1\">\n{body}\n</main>\n\
-             <footer class=\"pa-footer\"><p>Passerelle – fédération d'identité de démonstration. \
-             Aucune donnée réelle.</p></footer>\n</body>\n</html>\n",
-            body = self.body
+             <footer class=\"pa-footer\"><p>{footer}</p></footer>\n</body>\n</html>\n",
+            body = self.body,
+            skip = lang.pick("Aller au contenu", "Skip to content"),
+            footer = lang.pick(
+                "Passerelle – fédération d'identité de démonstration. Aucune donnée réelle.",
+                "Passerelle – a demonstration identity federation. No real data."
+            ),
         )
     }
 }
@@ -91,6 +114,8 @@ mod tests {
             title: "<script>",
             site: "Passerelle",
             body: String::new(),
+            lang: Lang::Fr,
+            here: None,
         }
         .render();
         assert!(page.contains("&lt;script&gt;"));

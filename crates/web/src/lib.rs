@@ -6,6 +6,7 @@
 mod backchannel;
 mod error_page;
 mod headers;
+mod lang;
 mod layout;
 mod op_routes;
 mod session;
@@ -13,6 +14,7 @@ mod session;
 pub use backchannel::LoggedOut;
 pub use error_page::{Catalogue, ErrorPage, oauth_json_error};
 pub use headers::{no_store, security_headers};
+pub use lang::{LANG_COOKIE, Lang, switch_language};
 pub use layout::{Page, STYLESHEET, STYLESHEET_PATH, escape, no_favicon, stylesheet};
 pub use op_routes::{answer_refused_authorize, op_routes};
 pub use session::{Session, SessionError, SessionManager, cookie_value};
