@@ -38,6 +38,9 @@ pub struct Config {
     /// `[demo_sp]`: the demo service.
     #[serde(default)]
     pub demo_sp: Option<demo_sp::Config>,
+    /// `[web]`: the pages' theme.
+    #[serde(default)]
+    pub web: web::ThemeConfig,
     /// `[listen]`: where to bind, when not the public URL's host and port
     /// (behind a reverse proxy).
     #[serde(default)]

@@ -52,6 +52,8 @@ pub struct Running {
     pub citizens: Arc<Vec<Citizen>>,
     /// The mailer, when mail is configured (tests read what it sent).
     pub mailer: Option<Arc<mail::Mailer>>,
+    /// The theme's routes, served by every part.
+    theme: axum::Router,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -81,6 +83,10 @@ impl Drop for Running {
 /// Starts every part the config describes.
 pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Running> {
     let http = RelyingParty::http_client().map_err(anyhow::Error::msg)?;
+    // A theme that cannot be served stops the start, before anything listens.
+    let theme = web::theme_routes(&config.web)
+        .map_err(|message| anyhow::anyhow!("bad setting {message}"))?
+        .layer(axum::middleware::from_fn(web::security_headers));
     let keys_dir = options.data_dir.as_ref().map(|dir| dir.join("keys"));
     let mut running = Running {
         parts: Vec::new(),
@@ -88,6 +94,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         stores: BTreeMap::new(),
         citizens: Arc::new(Vec::new()),
         mailer: None,
+        theme,
         tasks: Vec::new(),
     };
     if config.register.is_some() || !config.idp_password.is_empty() {
@@ -310,6 +317,7 @@ async fn serve(
     public_url: &str,
     router: axum::Router,
 ) -> anyhow::Result<()> {
+    let router = router.merge(running.theme.clone());
     let listener = match options.listeners.remove(name) {
         Some(listener) => listener,
         None => {

@@ -93,8 +93,8 @@ impl Federation {
 
     /// Starts the demo federation as `passerelle demo` runs it: without the
     /// rogue provider on the choice page (the browser tests' screenshots).
-    pub async fn start_as_demo() -> anyhow::Result<Self> {
-        Self::start_from(|text| format!("{text}\n{NO_ROGUE}\n"), "", None).await
+    pub async fn start_as_demo(extra_toml: &str) -> anyhow::Result<Self> {
+        Self::start_from(|text| format!("{text}\n{NO_ROGUE}\n"), extra_toml, None).await
     }
 
     /// Starts it with the demo config changed by `edit` first.

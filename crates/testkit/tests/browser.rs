@@ -3,6 +3,12 @@
 //! every page. Screenshots go to `$CARGO_TARGET_DIR/browser/` (or
 //! `target/browser/`); with `PASSERELLE_UPDATE_DOCS=1`, the choice page and
 //! the dashboard are copied to docs/screenshots/ for the README.
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "test code: a failure is a failed test"
+)]
 
 use std::path::{Path, PathBuf};
 
@@ -10,18 +16,54 @@ use serde_json::{Value, json};
 use testkit::{Federation, PASSWORD};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 
-fn screenshots_dir() -> PathBuf {
+fn screenshots_dir(name: &str) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
-    target.join("browser")
+    target.join(name)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_citizen_journey_in_chromium_passes_axe_on_every_page() {
-    let federation = Federation::start_as_demo().await.unwrap();
-    let screenshots = screenshots_dir();
-    let _ = std::fs::remove_dir_all(&screenshots);
+    let federation = Federation::start_as_demo("").await.unwrap();
+    let screenshots = screenshots_dir("browser");
+    let reports = journey(&federation, &screenshots).await;
+    check_journey(&federation, &reports, &screenshots);
+    if std::env::var_os("PASSERELLE_UPDATE_DOCS").is_some() {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
+        std::fs::create_dir_all(&docs).unwrap();
+        for name in ["choice", "dashboard"] {
+            std::fs::copy(
+                screenshots.join(format!("{name}.png")),
+                docs.join(format!("{name}.png")),
+            )
+            .unwrap();
+        }
+    }
+}
+
+/// The same journey in the DSFR theme (issue 4, point 5).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_journey_in_the_dsfr_theme_passes_axe_too() {
+    let dist = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../themes/node_modules/@gouvfr/dsfr/dist")
+        .canonicalize()
+        .expect("themes/ is installed (./scripts/test runs npm ci there)");
+    let federation = Federation::start_as_demo(&format!(
+        "\n[web]\ntheme = \"dsfr\"\ndsfr_dir = \"{}\"\n",
+        dist.display()
+    ))
+    .await
+    .unwrap();
+    let screenshots = screenshots_dir("browser-dsfr");
+    let reports = journey(&federation, &screenshots).await;
+    check_journey(&federation, &reports, &screenshots);
+}
+
+/// Runs interop/browser-journey.mjs against the federation; returns its
+/// reports, one per line.
+async fn journey(federation: &Federation, screenshots: &Path) -> Vec<Value> {
+    let _ = std::fs::remove_dir_all(screenshots);
     let run = json!({
         "demo_sp": federation.url("demo_sp"),
         "dashboard": federation.url("dashboard"),
@@ -45,6 +87,15 @@ async fn the_citizen_journey_in_chromium_passes_axe_on_every_page() {
         reports.push(serde_json::from_str(&line).unwrap_or(json!({ "unreadable": line })));
     }
     let status = node.wait().await.unwrap();
+    assert!(
+        status.success() && reports.iter().any(|report| report["done"] == true),
+        "the journey did not finish: {reports:#?}"
+    );
+    reports
+}
+
+/// What every journey must show.
+fn check_journey(federation: &Federation, reports: &[Value], screenshots: &Path) {
     let find = |key: &str, page: &str| {
         reports
             .iter()
@@ -52,11 +103,6 @@ async fn the_citizen_journey_in_chromium_passes_axe_on_every_page() {
             .cloned()
             .unwrap_or(Value::Null)
     };
-    assert!(
-        status.success() && reports.iter().any(|report| report["done"] == true),
-        "the journey did not finish: {reports:#?}"
-    );
-
     // Every page: no serious or critical accessibility violation.
     let checked: Vec<&Value> = reports
         .iter()
@@ -116,19 +162,7 @@ async fn the_citizen_journey_in_chromium_passes_axe_on_every_page() {
         "{subjects:?}"
     );
 
-    // Screenshots, and the README's when asked.
     for name in ["choice", "consent", "dashboard", "logged-out"] {
         assert!(screenshots.join(format!("{name}.png")).exists(), "{name}");
-    }
-    if std::env::var_os("PASSERELLE_UPDATE_DOCS").is_some() {
-        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
-        std::fs::create_dir_all(&docs).unwrap();
-        for name in ["choice", "dashboard"] {
-            std::fs::copy(
-                screenshots.join(format!("{name}.png")),
-                docs.join(format!("{name}.png")),
-            )
-            .unwrap();
-        }
     }
 }

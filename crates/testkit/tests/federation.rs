@@ -1024,6 +1024,78 @@ async fn the_provider_login_page_follows_ui_locales() {
     );
 }
 
+/// Issue 4, point 5: the DSFR theme, served from the npm package (installed
+/// by the test command in themes/), on every part.
+#[tokio::test]
+async fn the_dsfr_theme_is_served_from_its_npm_package_on_every_part() {
+    let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../themes/node_modules/@gouvfr/dsfr/dist")
+        .canonicalize()
+        .expect("themes/ is installed (./scripts/test runs npm ci there)");
+    let federation = Federation::start_with(&format!(
+        "\n[web]\ntheme = \"dsfr\"\ndsfr_dir = \"{}\"\n",
+        dist.display()
+    ))
+    .await
+    .unwrap();
+    let http = reqwest::Client::new();
+    for base in [
+        &federation.hub,
+        federation.url("impots"),
+        federation.url("dashboard"),
+    ] {
+        let theme = http
+            .get(format!("{base}/static/theme.css"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(theme.status(), 200);
+        assert!(
+            theme
+                .text()
+                .await
+                .unwrap()
+                .contains("@import url(\"/static/dsfr/dsfr.min.css\")")
+        );
+        let css = http
+            .get(format!("{base}/static/dsfr/dsfr.min.css"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(css.status(), 200, "{base}");
+        assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
+        let font = http
+            .get(format!("{base}/static/dsfr/fonts/Marianne-Bold.woff2"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(font.headers()["content-type"], "font/woff2");
+    }
+    for outside in [
+        "../package.json",
+        "..%2Fpackage.json",
+        "dsfr.module.js",
+        "%2Fetc%2Fpasswd.css",
+    ] {
+        let response = http
+            .get(format!("{}/static/dsfr/{outside}", federation.hub))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{outside}");
+    }
+    let page = Citizen::new().get(&format!("{}/", federation.hub)).await;
+    assert!(page.shows("<link rel=\"stylesheet\" href=\"/static/theme.css\">"));
+}
+
+#[tokio::test]
+async fn a_dsfr_theme_without_its_package_stops_the_start() {
+    let error = Federation::start_with("\n[web]\ntheme = \"dsfr\"\ndsfr_dir = \"/nowhere\"\n")
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("web.dsfr_dir"), "{error}");
+}
+
 #[tokio::test]
 async fn a_second_login_in_the_same_browser_skips_the_provider_but_not_the_consent_page() {
     let federation = Federation::start().await.unwrap();

@@ -9,7 +9,7 @@ use axum::response::Response;
 /// script, no framing. `form-action` is left out on purpose: forms of the
 /// federation post to us and are then redirected to services, which that
 /// directive would block in browsers that apply it to redirects.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; \
                    connect-src 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// Adds CSP, no-sniff, no-referrer (codes and tokens in URLs must not leak

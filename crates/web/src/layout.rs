@@ -7,6 +7,7 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::lang::Lang;
+use crate::theme::THEME_PATH;
 
 /// Where every app serves the stylesheet.
 pub const STYLESHEET_PATH: &str = "/static/passerelle.css";
@@ -67,7 +68,8 @@ impl Page<'_> {
         format!(
             "<!doctype html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-             <title>{title} – {site}</title>\n<link rel=\"stylesheet\" href=\"{STYLESHEET_PATH}\">\n</head>\n<body>\n\
+             <title>{title} – {site}</title>\n<link rel=\"stylesheet\" href=\"{STYLESHEET_PATH}\">\n\
+             <link rel=\"stylesheet\" href=\"{THEME_PATH}\">\n</head>\n<body>\n\
              <a class=\"pa-skip\" href=\"#contenu\">{skip}</a>\n\
              <header class=\"pa-header\"><p class=\"pa-site\">{site}</p>{switch}</header>\n\
              <main id=\"contenu\" class=\"pa-main\" tabindex=\"-1\">\n{body}\n</main>\n\

@@ -10,6 +10,7 @@ mod lang;
 mod layout;
 mod op_routes;
 mod session;
+mod theme;
 
 pub use backchannel::LoggedOut;
 pub use error_page::{Catalogue, ErrorPage, oauth_json_error};
@@ -18,3 +19,4 @@ pub use lang::{LANG_COOKIE, Lang, switch_language};
 pub use layout::{Page, STYLESHEET, STYLESHEET_PATH, escape, no_favicon, stylesheet};
 pub use op_routes::{answer_refused_authorize, op_routes};
 pub use session::{Session, SessionError, SessionManager, cookie_value};
+pub use theme::{THEME_PATH, ThemeConfig, ThemeKind, theme_routes};
