@@ -2,7 +2,7 @@
 //! docs/errors.md (generated from [`CATALOGUE`]; a test fails when stale).
 
 use axum::response::{IntoResponse, Response};
-use web::{Catalogue, ErrorPage};
+use web::{Catalogue, Entry, ErrorPage};
 
 /// Why the hub shows an error page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,127 +43,187 @@ pub enum HubError {
     Internal,
 }
 
-/// Code, HTTP status, title, message: the catalogue.
+/// The catalogue: code, HTTP status, title and message in French and English.
 pub const CATALOGUE: &Catalogue<HubError> = &[
-    (
-        HubError::BadRequest,
-        "HUB-AUTHZ-REQUEST",
-        400,
-        "Demande illisible",
-        "La demande de connexion envoyée par le service est illisible. Revenez sur le site du service et réessayez.",
-    ),
-    (
-        HubError::UnknownClient,
-        "HUB-AUTHZ-CLIENT",
-        400,
-        "Service inconnu",
-        "Le service qui vous a envoyé ici n'est pas enregistré auprès de Passerelle. Revenez sur le site du service et réessayez ; si le problème persiste, contactez ce service.",
-    ),
-    (
-        HubError::BadRedirectUri,
-        "HUB-AUTHZ-REDIRECT-URI",
-        400,
-        "Adresse de retour invalide",
-        "L'adresse de retour demandée par le service n'est pas celle qu'il a enregistrée. Par sécurité, vous ne serez pas redirigé. Contactez le service.",
-    ),
-    (
-        HubError::NoInteraction,
-        "HUB-SESSION",
-        400,
-        "Session expirée",
-        "Aucune connexion n'est en cours dans ce navigateur, ou elle a expiré. Revenez sur le site du service et cliquez de nouveau sur le bouton de connexion.",
-    ),
-    (
-        HubError::Csrf,
-        "HUB-CSRF",
-        403,
-        "Formulaire expiré",
-        "Ce formulaire n'est plus valide. Revenez sur le site du service et recommencez la connexion.",
-    ),
-    (
-        HubError::ProviderUnavailable,
-        "HUB-PROVIDER-UNAVAILABLE",
-        400,
-        "Compte indisponible",
-        "Ce compte ne peut pas être utilisé pour ce service. Choisissez un autre compte.",
-    ),
-    (
-        HubError::ProviderUnreachable,
-        "HUB-PROVIDER-UNREACHABLE",
-        502,
-        "Fournisseur d'identité injoignable",
-        "Le fournisseur d'identité ne répond pas. Réessayez dans quelques minutes ou choisissez un autre compte.",
-    ),
-    (
-        HubError::CallbackMismatch,
-        "HUB-CALLBACK",
-        400,
-        "Retour inattendu",
-        "La réponse du fournisseur d'identité ne correspond à aucune connexion en cours dans ce navigateur. Recommencez la connexion depuis le site du service.",
-    ),
-    (
-        HubError::ProviderTokens,
-        "HUB-PROVIDER-TOKENS",
-        502,
-        "Réponse du fournisseur refusée",
-        "La réponse du fournisseur d'identité n'a pas passé les contrôles de sécurité. Réessayez ou choisissez un autre compte.",
-    ),
-    (
-        HubError::InvalidIdentity,
-        "HUB-IDENTITY-INVALID",
-        502,
-        "Identité incomplète",
-        "L'identité transmise par le fournisseur d'identité est incomplète ou mal formée. Choisissez un autre compte ou contactez votre fournisseur d'identité.",
-    ),
-    (
-        HubError::RegisterNotFound,
-        "HUB-REGISTER-NOT-FOUND",
-        403,
-        "Identité non reconnue",
-        "Votre identité n'a pas été trouvée dans le registre national. Vérifiez les informations de votre compte auprès de votre fournisseur d'identité.",
-    ),
-    (
-        HubError::RegisterNearMatch,
-        "HUB-REGISTER-NEAR-MATCH",
-        403,
-        "Identité à vérifier",
-        "Votre identité ressemble à une identité du registre national sans lui correspondre exactement. Faites corriger votre état civil auprès de votre fournisseur d'identité.",
-    ),
-    (
-        HubError::RegisterDeceased,
-        "HUB-REGISTER-DECEASED",
-        403,
-        "Connexion impossible",
-        "La connexion n'a pas pu aboutir avec cette identité. Contactez le support si vous pensez qu'il s'agit d'une erreur.",
-    ),
-    (
-        HubError::RegisterUnavailable,
-        "HUB-REGISTER-UNAVAILABLE",
-        504,
-        "Vérification indisponible",
-        "La vérification de votre identité est momentanément indisponible. Réessayez dans quelques minutes.",
-    ),
-    (
-        HubError::BadLogout,
-        "HUB-LOGOUT",
-        400,
-        "Déconnexion impossible",
-        "La demande de déconnexion du service est invalide. Fermez votre navigateur pour terminer votre session.",
-    ),
-    (
-        HubError::Storage,
-        "HUB-STORAGE",
-        503,
-        "Service momentanément indisponible",
-        "Passerelle ne peut pas enregistrer votre connexion pour le moment. Réessayez dans quelques minutes.",
-    ),
-    (
-        HubError::Internal,
-        "HUB-INTERNAL",
-        500,
-        "Erreur technique",
-        "Une erreur technique est survenue. Réessayez dans quelques minutes.",
-    ),
+    Entry {
+        error: HubError::BadRequest,
+        code: "HUB-AUTHZ-REQUEST",
+        status: 400,
+        title: ["Demande illisible", "Unreadable request"],
+        message: [
+            "La demande de connexion envoyée par le service est illisible. Revenez sur le site du service et réessayez.",
+            "The login request sent by the service cannot be read. Go back to the service's site and try again.",
+        ],
+    },
+    Entry {
+        error: HubError::UnknownClient,
+        code: "HUB-AUTHZ-CLIENT",
+        status: 400,
+        title: ["Service inconnu", "Unknown service"],
+        message: [
+            "Le service qui vous a envoyé ici n'est pas enregistré auprès de Passerelle. Revenez sur le site du service et réessayez ; si le problème persiste, contactez ce service.",
+            "The service that sent you here is not registered with Passerelle. Go back to the service's site and try again; if the problem persists, contact that service.",
+        ],
+    },
+    Entry {
+        error: HubError::BadRedirectUri,
+        code: "HUB-AUTHZ-REDIRECT-URI",
+        status: 400,
+        title: ["Adresse de retour invalide", "Invalid return address"],
+        message: [
+            "L'adresse de retour demandée par le service n'est pas celle qu'il a enregistrée. Par sécurité, vous ne serez pas redirigé. Contactez le service.",
+            "The return address the service asked for is not the one it registered. For your safety, you will not be sent there. Contact the service.",
+        ],
+    },
+    Entry {
+        error: HubError::NoInteraction,
+        code: "HUB-SESSION",
+        status: 400,
+        title: ["Session expirée", "Session expired"],
+        message: [
+            "Aucune connexion n'est en cours dans ce navigateur, ou elle a expiré. Revenez sur le site du service et cliquez de nouveau sur le bouton de connexion.",
+            "No login is in progress in this browser, or it has expired. Go back to the service's site and click its login button again.",
+        ],
+    },
+    Entry {
+        error: HubError::Csrf,
+        code: "HUB-CSRF",
+        status: 403,
+        title: ["Formulaire expiré", "Form expired"],
+        message: [
+            "Ce formulaire n'est plus valide. Revenez sur le site du service et recommencez la connexion.",
+            "This form is no longer valid. Go back to the service's site and start the login again.",
+        ],
+    },
+    Entry {
+        error: HubError::ProviderUnavailable,
+        code: "HUB-PROVIDER-UNAVAILABLE",
+        status: 400,
+        title: ["Compte indisponible", "Account unavailable"],
+        message: [
+            "Ce compte ne peut pas être utilisé pour ce service. Choisissez un autre compte.",
+            "This account cannot be used for this service. Choose another account.",
+        ],
+    },
+    Entry {
+        error: HubError::ProviderUnreachable,
+        code: "HUB-PROVIDER-UNREACHABLE",
+        status: 502,
+        title: [
+            "Fournisseur d'identité injoignable",
+            "Identity provider unreachable",
+        ],
+        message: [
+            "Le fournisseur d'identité ne répond pas. Réessayez dans quelques minutes ou choisissez un autre compte.",
+            "The identity provider does not answer. Try again in a few minutes or choose another account.",
+        ],
+    },
+    Entry {
+        error: HubError::CallbackMismatch,
+        code: "HUB-CALLBACK",
+        status: 400,
+        title: ["Retour inattendu", "Unexpected return"],
+        message: [
+            "La réponse du fournisseur d'identité ne correspond à aucune connexion en cours dans ce navigateur. Recommencez la connexion depuis le site du service.",
+            "The identity provider's answer matches no login in progress in this browser. Start the login again from the service's site.",
+        ],
+    },
+    Entry {
+        error: HubError::ProviderTokens,
+        code: "HUB-PROVIDER-TOKENS",
+        status: 502,
+        title: [
+            "Réponse du fournisseur refusée",
+            "Provider's answer refused",
+        ],
+        message: [
+            "La réponse du fournisseur d'identité n'a pas passé les contrôles de sécurité. Réessayez ou choisissez un autre compte.",
+            "The identity provider's answer failed the security checks. Try again or choose another account.",
+        ],
+    },
+    Entry {
+        error: HubError::InvalidIdentity,
+        code: "HUB-IDENTITY-INVALID",
+        status: 502,
+        title: ["Identité incomplète", "Incomplete identity"],
+        message: [
+            "L'identité transmise par le fournisseur d'identité est incomplète ou mal formée. Choisissez un autre compte ou contactez votre fournisseur d'identité.",
+            "The identity sent by the identity provider is incomplete or malformed. Choose another account or contact your identity provider.",
+        ],
+    },
+    Entry {
+        error: HubError::RegisterNotFound,
+        code: "HUB-REGISTER-NOT-FOUND",
+        status: 403,
+        title: ["Identité non reconnue", "Identity not recognised"],
+        message: [
+            "Votre identité n'a pas été trouvée dans le registre national. Vérifiez les informations de votre compte auprès de votre fournisseur d'identité.",
+            "Your identity was not found in the national register. Check your account's details with your identity provider.",
+        ],
+    },
+    Entry {
+        error: HubError::RegisterNearMatch,
+        code: "HUB-REGISTER-NEAR-MATCH",
+        status: 403,
+        title: ["Identité à vérifier", "Identity to be checked"],
+        message: [
+            "Votre identité ressemble à une identité du registre national sans lui correspondre exactement. Faites corriger votre état civil auprès de votre fournisseur d'identité.",
+            "Your identity looks like one in the national register without matching it exactly. Have your civil status corrected by your identity provider.",
+        ],
+    },
+    Entry {
+        error: HubError::RegisterDeceased,
+        code: "HUB-REGISTER-DECEASED",
+        status: 403,
+        title: ["Connexion impossible", "Login impossible"],
+        message: [
+            "La connexion n'a pas pu aboutir avec cette identité. Contactez le support si vous pensez qu'il s'agit d'une erreur.",
+            "The login could not go through with this identity. Contact support if you think this is a mistake.",
+        ],
+    },
+    Entry {
+        error: HubError::RegisterUnavailable,
+        code: "HUB-REGISTER-UNAVAILABLE",
+        status: 504,
+        title: ["Vérification indisponible", "Check unavailable"],
+        message: [
+            "La vérification de votre identité est momentanément indisponible. Réessayez dans quelques minutes.",
+            "Your identity cannot be checked just now. Try again in a few minutes.",
+        ],
+    },
+    Entry {
+        error: HubError::BadLogout,
+        code: "HUB-LOGOUT",
+        status: 400,
+        title: ["Déconnexion impossible", "Logout impossible"],
+        message: [
+            "La demande de déconnexion du service est invalide. Fermez votre navigateur pour terminer votre session.",
+            "The service's logout request is invalid. Close your browser to end your session.",
+        ],
+    },
+    Entry {
+        error: HubError::Storage,
+        code: "HUB-STORAGE",
+        status: 503,
+        title: [
+            "Service momentanément indisponible",
+            "Service temporarily unavailable",
+        ],
+        message: [
+            "Passerelle ne peut pas enregistrer votre connexion pour le moment. Réessayez dans quelques minutes.",
+            "Passerelle cannot record your login just now. Try again in a few minutes.",
+        ],
+    },
+    Entry {
+        error: HubError::Internal,
+        code: "HUB-INTERNAL",
+        status: 500,
+        title: ["Erreur technique", "Technical error"],
+        message: [
+            "Une erreur technique est survenue. Réessayez dans quelques minutes.",
+            "A technical error occurred. Try again in a few minutes.",
+        ],
+    },
 ];
 
 impl HubError {
@@ -197,7 +257,7 @@ mod tests {
 
     #[test]
     fn every_error_has_one_distinct_code() {
-        let mut codes: Vec<&str> = CATALOGUE.iter().map(|entry| entry.1).collect();
+        let mut codes: Vec<&str> = CATALOGUE.iter().map(|entry| entry.code).collect();
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(codes.len(), CATALOGUE.len());

@@ -1,7 +1,7 @@
 //! The provider's error pages, catalogued in docs/errors.md.
 
 use axum::response::{IntoResponse, Response};
-use web::{Catalogue, ErrorPage};
+use web::{Catalogue, Entry, ErrorPage};
 
 /// Why the provider shows an error page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,50 +20,71 @@ pub enum IdpError {
     Storage,
 }
 
-/// Code, HTTP status, title, message.
+/// The catalogue: code, HTTP status, title and message in French and English.
 pub const CATALOGUE: &Catalogue<IdpError> = &[
-    (
-        IdpError::UnknownClient,
-        "IDP-AUTHZ-CLIENT",
-        400,
-        "Demande invalide",
-        "La demande de connexion ne vient pas d'un service connu de ce fournisseur d'identité.",
-    ),
-    (
-        IdpError::BadRedirectUri,
-        "IDP-AUTHZ-REDIRECT-URI",
-        400,
-        "Adresse de retour invalide",
-        "L'adresse de retour demandée n'est pas enregistrée. Par sécurité, vous ne serez pas redirigé.",
-    ),
-    (
-        IdpError::NoLogin,
-        "IDP-SESSION",
-        400,
-        "Session expirée",
-        "Aucune connexion n'est en cours dans ce navigateur, ou elle a expiré. Recommencez depuis le site du service.",
-    ),
-    (
-        IdpError::Csrf,
-        "IDP-CSRF",
-        403,
-        "Formulaire expiré",
-        "Ce formulaire n'est plus valide. Recommencez la connexion depuis le site du service.",
-    ),
-    (
-        IdpError::BadLogout,
-        "IDP-LOGOUT",
-        400,
-        "Déconnexion impossible",
-        "La demande de déconnexion est invalide.",
-    ),
-    (
-        IdpError::Storage,
-        "IDP-STORAGE",
-        503,
-        "Service momentanément indisponible",
-        "Le fournisseur d'identité ne peut pas traiter votre demande pour le moment. Réessayez dans quelques minutes.",
-    ),
+    Entry {
+        error: IdpError::UnknownClient,
+        code: "IDP-AUTHZ-CLIENT",
+        status: 400,
+        title: ["Demande invalide", "Invalid request"],
+        message: [
+            "La demande de connexion ne vient pas d'un service connu de ce fournisseur d'identité.",
+            "The login request does not come from a service this identity provider knows.",
+        ],
+    },
+    Entry {
+        error: IdpError::BadRedirectUri,
+        code: "IDP-AUTHZ-REDIRECT-URI",
+        status: 400,
+        title: ["Adresse de retour invalide", "Invalid return address"],
+        message: [
+            "L'adresse de retour demandée n'est pas enregistrée. Par sécurité, vous ne serez pas redirigé.",
+            "The return address asked for is not registered. For your safety, you will not be sent there.",
+        ],
+    },
+    Entry {
+        error: IdpError::NoLogin,
+        code: "IDP-SESSION",
+        status: 400,
+        title: ["Session expirée", "Session expired"],
+        message: [
+            "Aucune connexion n'est en cours dans ce navigateur, ou elle a expiré. Recommencez depuis le site du service.",
+            "No login is in progress in this browser, or it has expired. Start again from the service's site.",
+        ],
+    },
+    Entry {
+        error: IdpError::Csrf,
+        code: "IDP-CSRF",
+        status: 403,
+        title: ["Formulaire expiré", "Form expired"],
+        message: [
+            "Ce formulaire n'est plus valide. Recommencez la connexion depuis le site du service.",
+            "This form is no longer valid. Start the login again from the service's site.",
+        ],
+    },
+    Entry {
+        error: IdpError::BadLogout,
+        code: "IDP-LOGOUT",
+        status: 400,
+        title: ["Déconnexion impossible", "Logout impossible"],
+        message: [
+            "La demande de déconnexion est invalide.",
+            "The logout request is invalid.",
+        ],
+    },
+    Entry {
+        error: IdpError::Storage,
+        code: "IDP-STORAGE",
+        status: 503,
+        title: [
+            "Service momentanément indisponible",
+            "Service temporarily unavailable",
+        ],
+        message: [
+            "Le fournisseur d'identité ne peut pas traiter votre demande pour le moment. Réessayez dans quelques minutes.",
+            "The identity provider cannot handle your request just now. Try again in a few minutes.",
+        ],
+    },
 ];
 
 impl IdpError {

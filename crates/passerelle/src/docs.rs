@@ -27,14 +27,14 @@ pub fn errors_md() -> String {
         "Hub",
         hub::errors::CATALOGUE
             .iter()
-            .map(|(_, code, status, title, message)| (*code, *status, *title, *message))
+            .map(|entry| (entry.code, entry.status, entry.title[0], entry.message[0]))
             .collect(),
     );
     section(
         "Password identity providers",
         idp_password::errors::CATALOGUE
             .iter()
-            .map(|(_, code, status, title, message)| (*code, *status, *title, *message))
+            .map(|entry| (entry.code, entry.status, entry.title[0], entry.message[0]))
             .collect(),
     );
     text
@@ -49,7 +49,7 @@ pub fn config_md() -> String {
          - One TOML file configures any subset of the parts; unknown keys are refused.\n\
          - A bad value stops the process and names its path, e.g. `bad setting hub.services[0].scopes: unknown scope nope`.\n\
          - Any key can be set from the environment: `PASSERELLE__<TABLE>__<KEY>=value`\n  \
-           (`PASSERELLE__HUB__SESSION_TTL_SECS=600`, `PASSERELLE__LISTEN__HUB=0.0.0.0:8080`).\n\
+           (`PASSERELLE__HUB__STANDARD__SESSION_TTL_SECS=600`, `PASSERELLE__LISTEN__HUB_STANDARD=0.0.0.0:8080`).\n\
          - `passerelle check --config FILE` checks a file and exits.\n\n\
          ```toml\n{}```\n",
         include_str!("../../../config/example.toml")

@@ -317,7 +317,9 @@ async fn serve(
     public_url: &str,
     router: axum::Router,
 ) -> anyhow::Result<()> {
-    let router = router.merge(running.theme.clone());
+    let router = router
+        .merge(running.theme.clone())
+        .layer(axum::middleware::from_fn(web::localize_error_pages));
     let listener = match options.listeners.remove(name) {
         Some(listener) => listener,
         None => {

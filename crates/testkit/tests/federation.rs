@@ -957,6 +957,30 @@ async fn pages_speak_english_by_ui_locales_or_by_the_switch() {
         .await;
     assert!(consent.shows("<html lang=\"fr\">"), "{}", consent.body);
     assert!(consent.shows("Continuer sur Votre service (bac à sable)"));
+    // Error pages follow the switch too, on every part.
+    citizen
+        .get(&format!("{}/langue/en?retour=/", federation.hub))
+        .await;
+    let error = citizen
+        .get(&format!(
+            "{}/api/v2/authorize?client_id=nobody",
+            federation.hub
+        ))
+        .await;
+    assert_eq!(error.status, 400);
+    assert!(
+        error.shows("<html lang=\"en\">") && error.shows("Unknown service"),
+        "{}",
+        error.body
+    );
+    assert!(error.shows("Error code: <code>HUB-AUTHZ-CLIENT</code>"));
+    let error = citizen
+        .get(&format!(
+            "{}/authorize?client_id=nobody",
+            federation.url("impots")
+        ))
+        .await;
+    assert!(error.shows("Invalid request"), "{}", error.body);
     // Never a way out of the site.
     for retour in [
         "//evil.example/",

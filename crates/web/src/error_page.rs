@@ -1,32 +1,53 @@
 //! Error pages for people and JSON errors for clients.
 
+use axum::body::Body;
+use axum::extract::Request;
 use axum::http::{StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use oidc::OAuthError;
 
+use crate::Lang;
 use crate::layout::{Page, escape};
 
-/// An error page: a stable code (catalogued in docs/errors.md), a French
-/// title and message, and optionally a way back.
+/// An error page: a stable code (catalogued in docs/errors.md), a title
+/// and message in French and English, and optionally a way back. It is
+/// rendered in French; [`localize_error_pages`] renders it again in the
+/// request's language.
 #[derive(Clone, Debug)]
 pub struct ErrorPage {
     /// HTTP status.
     pub status: StatusCode,
     /// Stable code, e.g. `HUB-AUTHZ-REDIRECT-URI`.
     pub code: &'static str,
-    /// Title.
-    pub title: &'static str,
-    /// What happened and what to do, in French.
-    pub message: String,
+    /// Title: French, English.
+    pub title: [&'static str; 2],
+    /// What happened and what to do: French, English.
+    pub message: [&'static str; 2],
     /// Link back (URL, label), when there is a safe place to go.
     pub back: Option<(String, String)>,
     /// Which site shows the page.
     pub site: &'static str,
 }
 
-/// An app's error catalogue: error, stable code, HTTP status, French title
-/// and message. docs/errors.md is generated from the catalogues.
-pub type Catalogue<E> = [(E, &'static str, u16, &'static str, &'static str)];
+/// One error of an app's catalogue.
+#[derive(Clone, Copy, Debug)]
+pub struct Entry<E> {
+    /// The app's error.
+    pub error: E,
+    /// Its stable code.
+    pub code: &'static str,
+    /// Its HTTP status.
+    pub status: u16,
+    /// Title: French, English.
+    pub title: [&'static str; 2],
+    /// Message: French, English.
+    pub message: [&'static str; 2],
+}
+
+/// An app's error catalogue. docs/errors.md is generated from the
+/// catalogues.
+pub type Catalogue<E> = [Entry<E>];
 
 impl ErrorPage {
     /// The page of `error` in `catalogue`; an error missing from it (a bug)
@@ -37,27 +58,36 @@ impl ErrorPage {
         site: &'static str,
     ) -> Self {
         let (code, status, title, message) =
-            catalogue.iter().find(|entry| entry.0 == *error).map_or(
+            catalogue.iter().find(|entry| entry.error == *error).map_or(
                 (
                     "ERREUR-TECHNIQUE",
                     500,
-                    "Erreur technique",
-                    "Une erreur technique est survenue.",
+                    ["Erreur technique", "Technical error"],
+                    [
+                        "Une erreur technique est survenue.",
+                        "A technical error occurred.",
+                    ],
                 ),
-                |entry| (entry.1, entry.2, entry.3, entry.4),
+                |entry| (entry.code, entry.status, entry.title, entry.message),
             );
         ErrorPage {
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             code,
             title,
-            message: message.to_owned(),
+            message,
             back: None,
             site,
         }
     }
 
-    /// The page as HTML.
+    /// The page as HTML, in French.
     pub fn render(&self) -> String {
+        self.render_in(Lang::Fr)
+    }
+
+    /// The page as HTML, in a language.
+    pub fn render_in(&self, lang: Lang) -> String {
+        let pick = |texts: [&'static str; 2]| lang.pick(texts[0], texts[1]);
         let back = self
             .back
             .as_ref()
@@ -71,19 +101,38 @@ impl ErrorPage {
             .unwrap_or_default();
         let body = format!(
             "<h1>{title}</h1>\n<div class=\"pa-alert\" role=\"alert\"><p>{message}</p></div>\n\
-             <p class=\"pa-code\">Code d'erreur : <code>{code}</code></p>\n{back}",
-            title = escape(self.title),
-            message = escape(&self.message),
+             <p class=\"pa-code\">{label} <code>{code}</code></p>\n{back}",
+            title = escape(pick(self.title)),
+            message = escape(pick(self.message)),
+            label = lang.pick("Code d'erreur :", "Error code:"),
             code = self.code,
         );
         Page {
-            title: self.title,
+            title: pick(self.title),
             site: self.site,
             body,
-            lang: crate::Lang::Fr,
+            lang,
             here: None,
         }
         .render()
+    }
+}
+
+/// Renders error pages again in the request's language (the switch's
+/// cookie): apps answer errors without knowing who asked.
+pub async fn localize_error_pages(request: Request, next: Next) -> Response {
+    let lang = Lang::of(request.headers(), None);
+    let response = next.run(request).await;
+    if lang == Lang::Fr {
+        return response;
+    }
+    match response.extensions().get::<ErrorPage>().cloned() {
+        Some(page) => {
+            let (mut parts, _) = response.into_parts();
+            parts.headers.remove(header::CONTENT_LENGTH);
+            Response::from_parts(parts, Body::from(page.render_in(lang)))
+        }
+        None => response,
     }
 }
 
@@ -94,12 +143,14 @@ impl IntoResponse for ErrorPage {
             status = self.status.as_u16(),
             "error page"
         );
-        (
+        let mut response = (
             self.status,
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
             self.render(),
         )
-            .into_response()
+            .into_response();
+        response.extensions_mut().insert(self);
+        response
     }
 }
 
