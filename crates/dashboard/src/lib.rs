@@ -28,7 +28,7 @@ use oidc::{Acr, Clock, RedirectUri, Secret};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use store::{Preferences, Sessions, Tokens, Trace, Traces};
-use web::{LoggedOut, Page, Session, SessionManager};
+use web::{Lang, LoggedOut, Page, Session, SessionManager};
 
 /// `[dashboard]`.
 #[derive(Clone, Debug, Deserialize)]
@@ -196,6 +196,7 @@ pub fn router(dashboard: Arc<Dashboard>) -> Router {
         .route("/", get(home))
         .route(web::STYLESHEET_PATH, get(web::stylesheet))
         .route("/favicon.ico", get(web::no_favicon))
+        .route("/langue/{code}", get(web::switch_language))
         .route("/login", get(login))
         .route("/callback", get(callback))
         .route("/verification", get(verification))
@@ -208,17 +209,27 @@ pub fn router(dashboard: Arc<Dashboard>) -> Router {
         .layer(axum::middleware::from_fn(web::security_headers))
 }
 
-fn page(dashboard: &Dashboard, title: &str, template: &impl Template) -> Response {
+fn page(
+    dashboard: &Dashboard,
+    title: &str,
+    template: &impl Template,
+    lang: Lang,
+    here: Option<&str>,
+) -> Response {
     let body = template
         .render()
         .unwrap_or_else(|_| "<h1>Erreur technique</h1>".into());
-    let site = format!("Tableau de bord {}", dashboard.config.hub_name);
+    let site = format!(
+        "{} {}",
+        lang.pick("Tableau de bord", "Dashboard"),
+        dashboard.config.hub_name
+    );
     Page {
         title,
         site: &site,
         body,
-        lang: web::Lang::Fr,
-        here: None,
+        lang,
+        here,
     }
     .into_response()
 }
@@ -226,20 +237,24 @@ fn page(dashboard: &Dashboard, title: &str, template: &impl Template) -> Respons
 #[derive(Template)]
 #[template(path = "message.html")]
 struct MessageTemplate<'a> {
+    lang: Lang,
     title: &'a str,
     message: &'a str,
     class: &'a str,
     role: &'a str,
 }
 
-fn message(dashboard: &Dashboard, title: &str, text: &str) -> Response {
+/// An error message, in both languages: `[French, English]`.
+fn message(dashboard: &Dashboard, lang: Lang, title: [&str; 2], text: [&str; 2]) -> Response {
+    let title = lang.pick(title[0], title[1]);
     let template = MessageTemplate {
+        lang,
         title,
-        message: text,
+        message: lang.pick(text[0], text[1]),
         class: "pa-alert",
         role: "alert",
     };
-    page(dashboard, title, &template)
+    page(dashboard, title, &template, lang, None)
 }
 
 /// The browser's session; a person the hub said logged out is gone.
@@ -290,8 +305,11 @@ struct Row {
     platform: String,
 }
 
-fn row(trace: &Trace) -> Row {
-    let when = mail::french_datetime(trace.at);
+fn row(trace: &Trace, lang: Lang) -> Row {
+    let when = match lang {
+        Lang::Fr => mail::french_datetime(trace.at),
+        Lang::En => mail::english_datetime(trace.at),
+    };
     match serde_json::from_slice::<Entry>(&trace.body) {
         Ok(Entry::Connection {
             platform,
@@ -309,7 +327,10 @@ fn row(trace: &Trace) -> Row {
         Ok(Entry::Report { about_seq, .. }) => Row {
             seq: trace.seq,
             when,
-            what: format!("Signalement de la connexion n° {about_seq}"),
+            what: format!(
+                "{} {about_seq}",
+                lang.pick("Signalement de la connexion n°", "Report of login no.")
+            ),
             provider: String::new(),
             level: String::new(),
             platform: String::new(),
@@ -317,7 +338,7 @@ fn row(trace: &Trace) -> Row {
         Err(_) => Row {
             seq: trace.seq,
             when,
-            what: "Autre événement".into(),
+            what: lang.pick("Autre événement", "Other event").into(),
             provider: String::new(),
             level: String::new(),
             platform: String::new(),
@@ -346,6 +367,7 @@ struct ProviderChoice<'a> {
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomeTemplate<'a> {
+    lang: Lang,
     hub: &'a str,
     person: Option<&'a str>,
     entries: Vec<Row>,
@@ -354,25 +376,29 @@ struct HomeTemplate<'a> {
 }
 
 async fn home(State(dashboard): State<Arc<Dashboard>>, headers: HeaderMap) -> Response {
+    let lang = Lang::of(&headers, None);
+    let title = lang.pick("Mon tableau de bord", "My dashboard");
     let session = load(&dashboard, &headers).await;
     let Some(person) = &session.data.person else {
         let template = HomeTemplate {
+            lang,
             hub: &dashboard.config.hub_name,
             person: None,
             entries: Vec::new(),
             providers: Vec::new(),
             csrf: String::new(),
         };
-        return page(&dashboard, "Mon tableau de bord", &template);
+        return page(&dashboard, title, &template, lang, Some("/"));
     };
     let Ok(traces) = trail(&dashboard, person).await else {
-        return unavailable(&dashboard);
+        return unavailable(&dashboard, lang);
     };
     let blocked = settings(&dashboard, person).await.blocked_providers;
     let template = HomeTemplate {
+        lang,
         hub: &dashboard.config.hub_name,
         person: Some(&person.name),
-        entries: traces.iter().rev().map(row).collect(),
+        entries: traces.iter().rev().map(|trace| row(trace, lang)).collect(),
         providers: dashboard
             .providers
             .iter()
@@ -384,14 +410,18 @@ async fn home(State(dashboard): State<Arc<Dashboard>>, headers: HeaderMap) -> Re
             .collect(),
         csrf: session.csrf_token(),
     };
-    page(&dashboard, "Mon tableau de bord", &template)
+    page(&dashboard, title, &template, lang, Some("/"))
 }
 
-fn unavailable(dashboard: &Dashboard) -> Response {
+fn unavailable(dashboard: &Dashboard, lang: Lang) -> Response {
     message(
         dashboard,
-        "Historique indisponible",
-        "L'historique ne peut pas être lu pour l'instant. Réessayez dans quelques minutes.",
+        lang,
+        ["Historique indisponible", "History unavailable"],
+        [
+            "L'historique ne peut pas être lu pour l'instant. Réessayez dans quelques minutes.",
+            "The history cannot be read just now. Try again in a few minutes.",
+        ],
     )
 }
 
@@ -406,8 +436,12 @@ async fn login(State(dashboard): State<Arc<Dashboard>>, headers: HeaderMap) -> R
             tracing::warn!(%error, "hub unreachable");
             message(
                 &dashboard,
-                "Connexion impossible",
-                "Le service d'identification ne répond pas. Réessayez dans quelques minutes.",
+                Lang::of(&headers, None),
+                ["Connexion impossible", "Login impossible"],
+                [
+                    "Le service d'identification ne répond pas. Réessayez dans quelques minutes.",
+                    "The identification service does not answer. Try again in a few minutes.",
+                ],
             )
         }
     }
@@ -418,12 +452,17 @@ async fn callback(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let lang = Lang::of(&headers, None);
     let mut session = load(&dashboard, &headers).await;
     let Some(pending) = session.data.pending.take() else {
         return message(
             &dashboard,
-            "Connexion expirée",
-            "Aucune connexion n'est en cours. Recommencez depuis l'accueil.",
+            lang,
+            ["Connexion expirée", "Login expired"],
+            [
+                "Aucune connexion n'est en cours. Recommencez depuis l'accueil.",
+                "No login is in progress. Start again from the home page.",
+            ],
         );
     };
     let params = Params::parse(query.unwrap_or_default().as_bytes()).unwrap_or_default();
@@ -434,8 +473,12 @@ async fn callback(
             let _ = dashboard.sessions.save(&session).await;
             return message(
                 &dashboard,
-                "Connexion refusée",
-                "La connexion n'a pas abouti. Recommencez depuis l'accueil.",
+                lang,
+                ["Connexion refusée", "Login refused"],
+                [
+                    "La connexion n'a pas abouti. Recommencez depuis l'accueil.",
+                    "The login did not go through. Start again from the home page.",
+                ],
             );
         }
     };
@@ -448,7 +491,12 @@ async fn callback(
             .to_owned()
     };
     let Some(sub) = login.id_claims.get("sub").and_then(Value::as_str) else {
-        return message(&dashboard, "Connexion refusée", "Identifiant manquant.");
+        return message(
+            &dashboard,
+            lang,
+            ["Connexion refusée", "Login refused"],
+            ["Identifiant manquant.", "Identifier missing."],
+        );
     };
     session.data.person = Some(Person {
         sub: sub.to_owned(),
@@ -475,6 +523,7 @@ async fn callback(
 #[derive(Template)]
 #[template(path = "verification.html")]
 struct VerificationTemplate<'a> {
+    lang: Lang,
     hub: &'a str,
     intact: bool,
     count: usize,
@@ -500,15 +549,17 @@ fn broken_link(traces: &[Trace]) -> Option<i64> {
 }
 
 async fn verification(State(dashboard): State<Arc<Dashboard>>, headers: HeaderMap) -> Response {
+    let lang = Lang::of(&headers, None);
     let session = load(&dashboard, &headers).await;
     let Some(person) = &session.data.person else {
         return Redirect::to("/").into_response();
     };
     let Ok(traces) = trail(&dashboard, person).await else {
-        return unavailable(&dashboard);
+        return unavailable(&dashboard, lang);
     };
     let broken = broken_link(&traces);
     let template = VerificationTemplate {
+        lang,
         hub: &dashboard.config.hub_name,
         intact: broken.is_none(),
         count: traces.len(),
@@ -521,7 +572,8 @@ async fn verification(State(dashboard): State<Arc<Dashboard>>, headers: HeaderMa
                 .collect()
         }),
     };
-    page(&dashboard, "Intégrité de l'historique", &template)
+    let title = lang.pick("Intégrité de l'historique", "History integrity");
+    page(&dashboard, title, &template, lang, Some("/verification"))
 }
 
 /// The form's pairs (repeated names allowed, as checkboxes send).
@@ -542,17 +594,14 @@ async fn set_providers(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let lang = Lang::of(&headers, None);
     let session = load(&dashboard, &headers).await;
     let Some(person) = &session.data.person else {
         return Redirect::to("/").into_response();
     };
     let pairs = form_pairs(&body);
     if !csrf_ok(&session, &pairs) {
-        return message(
-            &dashboard,
-            "Formulaire expiré",
-            "Rechargez la page et recommencez.",
-        );
+        return form_expired(&dashboard, lang);
     }
     let blocked: Vec<String> = dashboard
         .providers
@@ -576,20 +625,34 @@ async fn set_providers(
         Err(_) => false,
     };
     if !saved {
-        return unavailable(&dashboard);
+        return unavailable(&dashboard, lang);
     }
     tracing::info!(blocked = settings.blocked_providers.len(), "providers set");
     Redirect::to("/").into_response()
 }
 
+fn form_expired(dashboard: &Dashboard, lang: Lang) -> Response {
+    message(
+        dashboard,
+        lang,
+        ["Formulaire expiré", "Form expired"],
+        [
+            "Rechargez la page et recommencez.",
+            "Reload the page and start again.",
+        ],
+    )
+}
+
 #[derive(Template)]
 #[template(path = "report.html")]
 struct ReportTemplate {
+    lang: Lang,
     connections: Vec<Row>,
     csrf: String,
 }
 
 async fn report_form(State(dashboard): State<Arc<Dashboard>>, headers: HeaderMap) -> Response {
+    let lang = Lang::of(&headers, None);
     let mut session = load(&dashboard, &headers).await;
     let Some(person) = &session.data.person else {
         // The mail's link: log in first, then come back here.
@@ -597,13 +660,18 @@ async fn report_form(State(dashboard): State<Arc<Dashboard>>, headers: HeaderMap
         return see_other("/login", dashboard.sessions.save(&session).await.ok());
     };
     let Ok(traces) = trail(&dashboard, person).await else {
-        return unavailable(&dashboard);
+        return unavailable(&dashboard, lang);
     };
     let template = ReportTemplate {
-        connections: connections(&traces).rev().map(row).collect(),
+        lang,
+        connections: connections(&traces)
+            .rev()
+            .map(|trace| row(trace, lang))
+            .collect(),
         csrf: session.csrf_token(),
     };
-    page(&dashboard, "Signaler une connexion", &template)
+    let title = lang.pick("Signaler une connexion", "Report a login");
+    page(&dashboard, title, &template, lang, Some("/signalement"))
 }
 
 fn connections(traces: &[Trace]) -> impl DoubleEndedIterator<Item = &Trace> {
@@ -618,6 +686,7 @@ fn connections(traces: &[Trace]) -> impl DoubleEndedIterator<Item = &Trace> {
 #[derive(Template)]
 #[template(path = "reported.html")]
 struct ReportedTemplate<'a> {
+    lang: Lang,
     hub: &'a str,
     when: String,
     service: String,
@@ -629,17 +698,14 @@ async fn report(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let lang = Lang::of(&headers, None);
     let session = load(&dashboard, &headers).await;
     let Some(person) = &session.data.person else {
         return Redirect::to("/signalement").into_response();
     };
     let pairs = form_pairs(&body);
     if !csrf_ok(&session, &pairs) {
-        return message(
-            &dashboard,
-            "Formulaire expiré",
-            "Rechargez la page et recommencez.",
-        );
+        return form_expired(&dashboard, lang);
     }
     let field = |wanted: &str| {
         pairs
@@ -648,7 +714,7 @@ async fn report(
             .map(|(_, value)| value.clone())
     };
     let Ok(traces) = trail(&dashboard, person).await else {
-        return unavailable(&dashboard);
+        return unavailable(&dashboard, lang);
     };
     let about = field("seq")
         .and_then(|seq| seq.parse::<i64>().ok())
@@ -656,8 +722,12 @@ async fn report(
     let Some(about) = about else {
         return message(
             &dashboard,
-            "Connexion introuvable",
-            "Choisissez une connexion de votre historique.",
+            lang,
+            ["Connexion introuvable", "Login not found"],
+            [
+                "Choisissez une connexion de votre historique.",
+                "Choose a login of your history.",
+            ],
         );
     };
     let comment: String = field("comment")
@@ -678,17 +748,19 @@ async fn report(
         Err(_) => false,
     };
     if !written {
-        return unavailable(&dashboard);
+        return unavailable(&dashboard, lang);
     }
     tracing::info!(about = about.seq, "connection reported");
-    let about = row(about);
+    let about = row(about, lang);
     let template = ReportedTemplate {
+        lang,
         hub: &dashboard.config.hub_name,
         when: about.when,
         service: about.what,
         provider: about.provider,
     };
-    page(&dashboard, "Signalement enregistré", &template)
+    let title = lang.pick("Signalement enregistré", "Report recorded");
+    page(&dashboard, title, &template, lang, None)
 }
 
 async fn logout(

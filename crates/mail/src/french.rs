@@ -23,6 +23,50 @@ const MONTHS: [&str; 12] = [
     "décembre",
 ];
 
+const WEEKDAYS_EN: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+
+const MONTHS_EN: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// `Monday 23 November 2026 at 11:56 (Paris time)`.
+pub fn english_datetime(unix: i64) -> String {
+    let local = unix + paris_offset(unix);
+    let days = local.div_euclid(DAY);
+    let seconds = local.rem_euclid(DAY);
+    let (year, month, day) = civil_from_days(days);
+    let weekday = WEEKDAYS_EN
+        .get(usize::try_from((days + 3).rem_euclid(7)).unwrap_or_default())
+        .unwrap_or(&"");
+    let month_name = MONTHS_EN
+        .get(usize::try_from(month - 1).unwrap_or_default())
+        .unwrap_or(&"");
+    format!(
+        "{weekday} {day} {month_name} {year} at {}:{:02} (Paris time)",
+        seconds / 3600,
+        seconds % 3600 / 60
+    )
+}
+
 /// `lundi 23 novembre 2026 à 11 h 56 (heure de Paris)`.
 pub fn french_datetime(unix: i64) -> String {
     let local = unix + paris_offset(unix);
@@ -106,6 +150,10 @@ mod tests {
         assert_eq!(
             french_datetime(1_784_016_000),
             "mardi 14 juillet 2026 à 10 h 00 (heure de Paris)"
+        );
+        assert_eq!(
+            english_datetime(1_784_016_000),
+            "Tuesday 14 July 2026 at 10:00 (Paris time)"
         );
     }
 

@@ -772,7 +772,7 @@ async fn the_dashboard_shows_the_history_blocks_a_provider_and_takes_a_report() 
 
     let check = citizen.get(&format!("{dashboard}/verification")).await;
     assert!(
-        check.shows("L'historique est intact : 3 entrée(s)"),
+        check.shows("L&#39;historique est intact : 3 entrée(s)"),
         "{}",
         check.body
     );
@@ -842,7 +842,7 @@ async fn the_dashboard_shows_the_history_blocks_a_provider_and_takes_a_report() 
         home.body
     );
     let check = citizen.get(&format!("{dashboard}/verification")).await;
-    assert!(check.shows("L'historique est intact"), "{}", check.body);
+    assert!(check.shows("L&#39;historique est intact"), "{}", check.body);
     for trace in traces
         .trail(&dashboard_sub(&federation).await, 0)
         .await
@@ -891,6 +891,34 @@ async fn dashboard_sub(federation: &Federation) -> String {
     let pseudonym = settings.pseudonym(&identity);
     assert!(!traces.trail(&pseudonym, 0).await.unwrap().is_empty());
     pseudonym
+}
+
+/// The dashboard in English, by the switch in its header.
+#[tokio::test]
+async fn the_dashboard_speaks_english_by_its_switch() {
+    let federation = Federation::start().await.unwrap();
+    let dashboard = federation.url("dashboard").to_owned();
+    let citizen = Citizen::new();
+    sandbox_login(&federation, &citizen, "impots", 1).await;
+    let home = dashboard_home(&federation, &citizen).await;
+    assert!(
+        home.shows("href=\"/langue/en?retour=%2F\""),
+        "{}",
+        home.body
+    );
+    let switched = citizen
+        .follow(
+            citizen
+                .get(&format!("{dashboard}/langue/en?retour=/"))
+                .await,
+            "",
+        )
+        .await;
+    assert!(switched.shows("<html lang=\"en\">"), "{}", switched.body);
+    assert!(switched.shows("My dashboard") && switched.shows("Login history"));
+    assert!(switched.shows("(Paris time)") && switched.shows("Block impots.gouv (démo)"));
+    let check = citizen.get(&format!("{dashboard}/verification")).await;
+    assert!(check.shows("The history is intact"), "{}", check.body);
 }
 
 /// The report link of the email leads through a login to the form.
