@@ -116,6 +116,30 @@ async fn full_login(
     (id_token, userinfo)
 }
 
+/// Citizen 1 logs in to the demo service through `platform`'s hub and
+/// `provider`; returns the redirect back to the demo service.
+async fn demo_sp_login(
+    federation: &Federation,
+    citizen: &Citizen,
+    platform: &str,
+    provider: &str,
+) -> testkit::Response {
+    let hub = match platform {
+        "plus" => &federation.hub_plus,
+        _ => &federation.hub,
+    };
+    citizen
+        .log_in(
+            &format!("{}/login/{platform}", federation.url("demo_sp")),
+            hub,
+            provider,
+            &federation.login_of(provider, 1),
+            PASSWORD,
+            "no-stop",
+        )
+        .await
+}
+
 #[tokio::test]
 async fn a_citizen_logs_in_to_a_service_through_the_hub_and_the_service_reads_her_identity() {
     let federation = Federation::start().await.unwrap();
@@ -394,16 +418,7 @@ async fn the_demo_service_logs_out_through_the_plus_hub() {
     let federation = Federation::start().await.unwrap();
     let demo_sp = federation.url("demo_sp").to_owned();
     let citizen = Citizen::new();
-    let back = citizen
-        .log_in(
-            &format!("{demo_sp}/login/plus"),
-            &federation.hub_plus,
-            "laposte",
-            &federation.login_of("laposte", 1),
-            PASSWORD,
-            "no-stop",
-        )
-        .await;
+    let back = demo_sp_login(&federation, &citizen, "plus", "laposte").await;
     let me = citizen.follow(back, "").await;
     let csrf = me.input("csrf").unwrap();
     let out = citizen
@@ -427,16 +442,7 @@ async fn a_plus_session_ends_after_ten_idle_minutes() {
     let federation = Federation::start().await.unwrap();
     let demo_sp = federation.url("demo_sp").to_owned();
     let citizen = Citizen::new();
-    let back = citizen
-        .log_in(
-            &format!("{demo_sp}/login/plus"),
-            &federation.hub_plus,
-            "laposte",
-            &federation.login_of("laposte", 1),
-            PASSWORD,
-            "no-stop",
-        )
-        .await;
+    let back = demo_sp_login(&federation, &citizen, "plus", "laposte").await;
     citizen.follow(back, "").await;
     let again = || {
         let url = format!("{demo_sp}/login/plus");
@@ -519,16 +525,7 @@ async fn logging_out_from_one_service_logs_the_citizen_out_of_the_others_by_back
     let federation = Federation::start().await.unwrap();
     let citizen = Citizen::new();
     let demo_sp = federation.url("demo_sp").to_owned();
-    let back = citizen
-        .log_in(
-            &format!("{demo_sp}/login/standard"),
-            &federation.hub,
-            "impots",
-            &federation.login_of("impots", 1),
-            PASSWORD,
-            "no-stop",
-        )
-        .await;
+    let back = demo_sp_login(&federation, &citizen, "standard", "impots").await;
     assert!(citizen.follow(back, "").await.shows("DUPONT"));
     // Single sign-on to the sandbox, which then logs out.
     let confirmation = citizen
