@@ -22,7 +22,7 @@ use oidc::{Acr, Clock, RedirectUri, Secret};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use store::{Sessions, Tokens};
-use web::{LoggedOut, Page, Session, SessionManager};
+use web::{Lang, LoggedOut, Page, Session, SessionManager};
 
 /// `[demo_sp]`.
 #[derive(Clone, Debug, Deserialize)]
@@ -222,6 +222,7 @@ pub fn router(service: Arc<DemoService>) -> Router {
         .route("/", get(home))
         .route(web::STYLESHEET_PATH, get(web::stylesheet))
         .route("/favicon.ico", get(web::no_favicon))
+        .route("/langue/{code}", get(web::switch_language))
         .route("/login/{hub}", get(login))
         .route("/callback/{hub}", get(callback))
         .route("/jwks", get(jwks))
@@ -238,6 +239,8 @@ fn page(
     service: &DemoService,
     title: &str,
     template: &impl Template,
+    lang: Lang,
+    here: Option<&str>,
     cookie: Option<HeaderValue>,
 ) -> Response {
     let body = template
@@ -247,8 +250,8 @@ fn page(
         title,
         site: &service.config.name,
         body,
-        lang: web::Lang::Fr,
-        here: None,
+        lang,
+        here,
     }
     .into_response();
     if let Some(cookie) = cookie {
@@ -260,20 +263,22 @@ fn page(
 #[derive(Template)]
 #[template(path = "message.html")]
 struct MessageTemplate<'a> {
+    lang: Lang,
     title: &'a str,
     message: &'a str,
     class: &'a str,
     role: &'a str,
 }
 
-fn message(service: &DemoService, title: &str, text: &str, is_error: bool) -> Response {
+fn message(service: &DemoService, lang: Lang, title: &str, text: &str, is_error: bool) -> Response {
     let template = MessageTemplate {
+        lang,
         title,
         message: text,
         class: if is_error { "pa-alert" } else { "pa-info" },
         role: if is_error { "alert" } else { "status" },
     };
-    page(service, title, &template, None)
+    page(service, title, &template, lang, None, None)
 }
 
 async fn load(service: &DemoService, headers: &HeaderMap) -> Session<SessionData> {
@@ -341,6 +346,7 @@ struct HubButton<'a> {
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomeTemplate<'a> {
+    lang: Lang,
     name: &'a str,
     hubs: Vec<HubButton<'a>>,
     person: Option<String>,
@@ -348,6 +354,7 @@ struct HomeTemplate<'a> {
 }
 
 async fn home(State(service): State<Arc<DemoService>>, headers: HeaderMap) -> Response {
+    let lang = Lang::of(&headers, None);
     let session = load(&service, &headers).await;
     let person = session.data.login.as_ref().map(|login| {
         let text = |name: &str| {
@@ -363,6 +370,7 @@ async fn home(State(service): State<Arc<DemoService>>, headers: HeaderMap) -> Re
             .to_owned()
     });
     let template = HomeTemplate {
+        lang,
         name: &service.config.name,
         hubs: service
             .hubs
@@ -376,18 +384,29 @@ async fn home(State(service): State<Arc<DemoService>>, headers: HeaderMap) -> Re
         person,
         csrf: session.csrf_token(),
     };
-    page(&service, &service.config.name, &template, None)
+    page(
+        &service,
+        &service.config.name,
+        &template,
+        lang,
+        Some("/"),
+        None,
+    )
 }
 
 async fn jwks(State(service): State<Arc<DemoService>>) -> Response {
     axum::Json(service.jwks.clone()).into_response()
 }
 
-fn unknown_hub(service: &DemoService) -> Response {
+fn unknown_hub(service: &DemoService, lang: Lang) -> Response {
     let mut response = message(
         service,
-        "Page introuvable",
-        "Ce service ne connaît pas cette plateforme d'identification.",
+        lang,
+        lang.pick("Page introuvable", "Page not found"),
+        lang.pick(
+            "Ce service ne connaît pas cette plateforme d'identification.",
+            "This service does not know this identification platform.",
+        ),
         true,
     );
     *response.status_mut() = axum::http::StatusCode::NOT_FOUND;
@@ -399,8 +418,9 @@ async fn login(
     Path(hub_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
+    let lang = Lang::of(&headers, None);
     let Some(hub) = service.hub(&hub_id) else {
-        return unknown_hub(&service);
+        return unknown_hub(&service, lang);
     };
     let mut session = load(&service, &headers).await;
     match hub.rp.start(Some(hub.login.acr), false, &[]).await {
@@ -412,8 +432,12 @@ async fn login(
             tracing::warn!(%error, "hub unreachable");
             message(
                 &service,
-                "Passerelle injoignable",
-                "Le service d'identification ne répond pas. Réessayez dans quelques minutes.",
+                lang,
+                lang.pick("Passerelle injoignable", "Passerelle unreachable"),
+                lang.pick(
+                    "Le service d'identification ne répond pas. Réessayez dans quelques minutes.",
+                    "The identification service does not answer. Try again in a few minutes.",
+                ),
                 true,
             )
         }
@@ -426,16 +450,21 @@ async fn callback(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let lang = Lang::of(&headers, None);
     let Some(hub) = service.hub(&hub_id) else {
-        return unknown_hub(&service);
+        return unknown_hub(&service, lang);
     };
     let mut session = load(&service, &headers).await;
     let pending = session.data.pending.take();
     let Some((_, pending)) = pending.filter(|(started_at, _)| *started_at == hub_id) else {
         return message(
             &service,
-            "Connexion expirée",
-            "Aucune connexion n'est en cours. Recommencez depuis l'accueil.",
+            lang,
+            lang.pick("Connexion expirée", "Login expired"),
+            lang.pick(
+                "Aucune connexion n'est en cours. Recommencez depuis l'accueil.",
+                "No login is in progress. Start again from the home page.",
+            ),
             true,
         );
     };
@@ -446,8 +475,12 @@ async fn callback(
                 // A service must check the level it receives (FranceConnect+ doc).
                 return message(
                     &service,
-                    "Niveau insuffisant",
-                    "Le niveau d'identification reçu est inférieur à celui demandé.",
+                    lang,
+                    lang.pick("Niveau insuffisant", "Level too low"),
+                    lang.pick(
+                        "Le niveau d'identification reçu est inférieur à celui demandé.",
+                        "The level of assurance received is lower than the one asked.",
+                    ),
                     true,
                 );
             }
@@ -470,19 +503,29 @@ async fn callback(
         }
         Err(oidc::rp::RpError::Refused { error, description }) => {
             let _ = service.sessions.save(&session).await;
+            let text = match lang {
+                Lang::Fr => format!("Passerelle a répondu « {error} » : {description}"),
+                Lang::En => format!("Passerelle answered “{error}”: {description}"),
+            };
             message(
                 &service,
-                "Connexion annulée",
-                &format!("Passerelle a répondu « {error} » : {description}"),
+                lang,
+                lang.pick("Connexion annulée", "Login cancelled"),
+                &text,
                 true,
             )
         }
         Err(error) => {
             tracing::warn!(%error, "login failed");
+            let text = match lang {
+                Lang::Fr => format!("La réponse de Passerelle a été refusée : {error}"),
+                Lang::En => format!("Passerelle's answer was refused: {error}"),
+            };
             message(
                 &service,
-                "Connexion refusée",
-                &format!("La réponse de Passerelle a été refusée : {error}"),
+                lang,
+                lang.pick("Connexion refusée", "Login refused"),
+                &text,
                 true,
             )
         }
@@ -492,6 +535,7 @@ async fn callback(
 #[derive(Template)]
 #[template(path = "me.html")]
 struct MeTemplate<'a> {
+    lang: Lang,
     hub: &'a str,
     encrypted: bool,
     acr: &'a str,
@@ -504,6 +548,7 @@ struct MeTemplate<'a> {
 }
 
 async fn me(State(service): State<Arc<DemoService>>, headers: HeaderMap) -> Response {
+    let lang = Lang::of(&headers, None);
     let session = load(&service, &headers).await;
     let Some(login) = &session.data.login else {
         return Redirect::to("/").into_response();
@@ -519,6 +564,7 @@ async fn me(State(service): State<Arc<DemoService>>, headers: HeaderMap) -> Resp
         .map(|(name, value)| (name.clone(), text(value)))
         .collect();
     let template = MeTemplate {
+        lang,
         hub: service
             .hub(&login.hub)
             .map_or("Passerelle", |hub| hub.login.label.as_str()),
@@ -539,7 +585,8 @@ async fn me(State(service): State<Arc<DemoService>>, headers: HeaderMap) -> Resp
         userinfo: &login.userinfo_raw,
         csrf: session.csrf_token(),
     };
-    page(&service, "Identité reçue", &template, None)
+    let title = lang.pick("Identité reçue", "Identity received");
+    page(&service, title, &template, lang, Some("/me"), None)
 }
 
 async fn logout(
@@ -547,13 +594,18 @@ async fn logout(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let lang = Lang::of(&headers, None);
     let mut session = load(&service, &headers).await;
     let form = Params::parse(&body).unwrap_or_default();
     if !session.check_csrf(form.get("csrf")) {
         return message(
             &service,
-            "Formulaire expiré",
-            "Rechargez la page et recommencez.",
+            lang,
+            lang.pick("Formulaire expiré", "Form expired"),
+            lang.pick(
+                "Rechargez la page et recommencez.",
+                "Reload the page and start again.",
+            ),
             true,
         );
     }
@@ -589,15 +641,24 @@ async fn logged_out(
     let cookie = service.sessions.destroy(&session).await.ok();
     // Only a return carrying our own state proves the hub ended its session.
     let through_hub = expected.is_some() && params.get("state") == expected;
+    let lang = Lang::of(&headers, None);
+    let title = lang.pick("Déconnexion", "Logged out");
     let template = MessageTemplate {
-        title: "Déconnexion",
+        lang,
+        title,
         message: if through_hub {
-            "Vous êtes déconnecté de ce service et de Passerelle."
+            lang.pick(
+                "Vous êtes déconnecté de ce service et de Passerelle.",
+                "You are logged out of this service and of Passerelle.",
+            )
         } else {
-            "Vous êtes déconnecté de ce service."
+            lang.pick(
+                "Vous êtes déconnecté de ce service.",
+                "You are logged out of this service.",
+            )
         },
         class: "pa-info",
         role: "status",
     };
-    page(&service, "Déconnexion", &template, cookie)
+    page(&service, title, &template, lang, None, cookie)
 }

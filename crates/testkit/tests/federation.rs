@@ -916,6 +916,15 @@ async fn the_dashboard_speaks_english_by_its_switch() {
     assert!(switched.shows("(Paris time)") && switched.shows("Block impots.gouv (démo)"));
     let check = citizen.get(&format!("{dashboard}/verification")).await;
     assert!(check.shows("The history is intact"), "{}", check.body);
+    // The choice is the browser's: the demo service speaks English too.
+    let demo = citizen
+        .get(&format!("{}/", federation.url("demo_sp")))
+        .await;
+    assert!(
+        demo.shows("Log in with Passerelle+") && demo.shows("<html lang=\"en\">"),
+        "{}",
+        demo.body
+    );
 }
 
 /// The report link of the email leads through a login to the form.
