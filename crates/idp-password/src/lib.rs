@@ -120,6 +120,7 @@ impl PasswordProvider {
 pub fn router(idp: Arc<PasswordProvider>) -> Router {
     Router::new()
         .route("/", get(login::home))
+        .route("/langue/{code}", get(web::switch_language))
         .route(web::STYLESHEET_PATH, get(web::stylesheet))
         .route("/favicon.ico", get(web::no_favicon))
         .route("/authorize", get(login::authorize))

@@ -352,29 +352,38 @@ pub async fn end_session(
     match (end.redirect_to, clear) {
         (Some(location), Some(cookie)) => see_other(&location, cookie),
         (Some(location), None) => Redirect::to(&location).into_response(),
-        (None, _) => Page {
-            title: "Déconnexion",
-            site: &idp.config.name,
-            body: "<h1>Vous êtes déconnecté</h1>".into(),
-            lang: Lang::Fr,
-            here: None,
+        (None, _) => {
+            let lang = Lang::of(&headers, None);
+            Page {
+                title: lang.pick("Déconnexion", "Logged out"),
+                site: &idp.config.name,
+                body: format!(
+                    "<h1>{}</h1>",
+                    lang.pick("Vous êtes déconnecté", "You are logged out")
+                ),
+                lang,
+                here: None,
+            }
+            .into_response()
         }
-        .into_response(),
     }
 }
 
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomeTemplate<'a> {
+    lang: Lang,
     name: &'a str,
     issuer: &'a str,
     accounts: u64,
 }
 
 /// `GET /`.
-pub async fn home(State(idp): State<Arc<PasswordProvider>>) -> Response {
+pub async fn home(State(idp): State<Arc<PasswordProvider>>, headers: HeaderMap) -> Response {
+    let lang = Lang::of(&headers, None);
     let accounts = idp.stores.accounts.count().await.unwrap_or(0);
     let template = HomeTemplate {
+        lang,
         name: &idp.config.name,
         issuer: idp.provider.issuer(),
         accounts,
@@ -384,8 +393,8 @@ pub async fn home(State(idp): State<Arc<PasswordProvider>>) -> Response {
             title: &idp.config.name,
             site: &idp.config.name,
             body,
-            lang: Lang::Fr,
-            here: None,
+            lang,
+            here: Some("/"),
         }
         .into_response(),
         Err(_) => IdpError::Storage.into_response(),
