@@ -4,7 +4,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use lettre::message::Mailbox;
-use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, Tokio1Executor};
 use serde::Deserialize;
 
@@ -37,6 +38,18 @@ pub struct Config {
     /// `smtp`: password, with the user name.
     #[serde(default)]
     pub smtp_password: Option<String>,
+    /// `smtp`: a PEM certificate to trust besides the system's (a relay with
+    /// a private certificate authority).
+    #[serde(default)]
+    pub smtp_ca_file: Option<std::path::PathBuf>,
+    /// `smtp`: longest wait for one message, in seconds (default 30); past
+    /// it, the attempt counts as failed and is retried later.
+    #[serde(default = "default_smtp_timeout")]
+    pub smtp_timeout_secs: u64,
+}
+
+fn default_smtp_timeout() -> u64 {
+    30
 }
 
 fn default_folder() -> String {
@@ -87,6 +100,12 @@ impl Config {
                 "set smtp_username and smtp_password together".into(),
             ));
         }
+        if !(1..=600).contains(&self.smtp_timeout_secs) {
+            return Err((
+                format!("{path}.smtp_timeout_secs"),
+                "must be between 1 and 600".into(),
+            ));
+        }
         if self.folder.is_empty() {
             return Err((format!("{path}.folder"), "must not be empty".into()));
         }
@@ -104,31 +123,37 @@ impl Config {
             })),
             TransportKind::Smtp => {
                 let host = self.smtp_host.as_deref().ok_or("no smtp_host")?;
-                let builder = match self.smtp_security {
-                    Security::Starttls => {
-                        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
-                            .map_err(|error| error.to_string())?
+                let tls_parameters = || -> Result<TlsParameters, String> {
+                    let mut builder = TlsParameters::builder(host.to_owned());
+                    if let Some(path) = &self.smtp_ca_file {
+                        let pem = std::fs::read(path)
+                            .map_err(|error| format!("smtp_ca_file {}: {error}", path.display()))?;
+                        let certificate = Certificate::from_pem(&pem)
+                            .map_err(|error| format!("smtp_ca_file {}: {error}", path.display()))?;
+                        builder = builder.add_root_certificate(certificate);
                     }
-                    Security::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host)
-                        .map_err(|error| error.to_string())?,
-                    Security::None => {
-                        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host).port(25)
-                    }
+                    builder.build().map_err(|error| error.to_string())
                 };
-                let builder = match self.smtp_port {
-                    Some(port) => builder.port(port),
-                    None => builder,
+                let (port, tls) = match self.smtp_security {
+                    Security::Starttls => (587, Tls::Required(tls_parameters()?)),
+                    Security::Tls => (465, Tls::Wrapper(tls_parameters()?)),
+                    Security::None => (25, Tls::None),
                 };
+                let builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+                    .port(self.smtp_port.unwrap_or(port))
+                    .tls(tls);
+                // PLAIN only, over TLS: after a refused PLAIN, some relays and
+                // lettre's LOGIN fallback fall out of step and wait forever.
                 let builder = match (&self.smtp_username, &self.smtp_password) {
-                    (Some(user), Some(password)) => {
-                        builder.credentials(Credentials::new(user.clone(), password.clone()))
-                    }
+                    (Some(user), Some(password)) => builder
+                        .credentials(Credentials::new(user.clone(), password.clone()))
+                        .authentication(vec![Mechanism::Plain]),
                     _ => builder,
                 };
+                let timeout = std::time::Duration::from_secs(self.smtp_timeout_secs);
                 Ok(Transport::Smtp(
-                    builder
-                        .timeout(Some(std::time::Duration::from_secs(15)))
-                        .build(),
+                    builder.timeout(Some(timeout)).build(),
+                    timeout,
                 ))
             }
         }

@@ -65,8 +65,8 @@ pub enum Transport {
     /// One `.eml` file per message in a folder (the demo's default: open
     /// them with any mail reader).
     Folder(PathBuf),
-    /// An SMTP relay.
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// An SMTP relay, and the longest wait for one message.
+    Smtp(AsyncSmtpTransport<Tokio1Executor>, Duration),
     /// Kept in memory (tests).
     Memory(Arc<Mutex<Vec<Sent>>>),
 }
@@ -75,7 +75,7 @@ impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Transport::Folder(path) => f.debug_tuple("Folder").field(path).finish(),
-            Transport::Smtp(_) => f.write_str("Smtp"),
+            Transport::Smtp(..) => f.write_str("Smtp"),
             Transport::Memory(_) => f.write_str("Memory"),
         }
     }
@@ -236,11 +236,20 @@ impl Mailer {
             Transport::Folder(dir) => write_eml(dir, &email.formatted())
                 .await
                 .map_err(|error| Failure::Transient(error.to_string())),
-            Transport::Smtp(smtp) => match smtp.send(email).await {
-                Ok(_) => Ok(()),
-                Err(error) if error.is_permanent() => Err(Failure::Permanent(error.to_string())),
-                Err(error) => Err(Failure::Transient(error.to_string())),
-            },
+            // A relay that stops answering must not hold the worker: past
+            // the timeout, the attempt has failed.
+            Transport::Smtp(smtp, timeout) => {
+                match tokio::time::timeout(*timeout, smtp.send(email)).await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(error)) if error.is_permanent() => {
+                        Err(Failure::Permanent(error.to_string()))
+                    }
+                    Ok(Err(error)) => Err(Failure::Transient(error.to_string())),
+                    Err(_) => Err(Failure::Transient(
+                        "the relay did not answer in time".into(),
+                    )),
+                }
+            }
             Transport::Memory(sent) => {
                 let raw = String::from_utf8_lossy(&email.formatted()).into_owned();
                 sent.lock()

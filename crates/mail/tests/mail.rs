@@ -246,6 +246,114 @@ async fn a_message_goes_through_a_real_smtp_server() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// A self-signed certificate for 127.0.0.1, made with the openssl command.
+fn certificate(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl is installed");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    (cert, key)
+}
+
+/// The relay of a real deployment: STARTTLS required, then AUTH. The
+/// certificate is trusted through `smtp_ca_file`. A wrong password delivers
+/// nothing, and the message waits for a later attempt (aiosmtpd and lettre
+/// fall out of step after a refused AUTH: the send timeout ends the wait).
+#[tokio::test]
+async fn a_message_goes_through_starttls_and_auth_and_a_wrong_password_delivers_nothing() {
+    use tokio::io::AsyncBufReadExt as _;
+
+    let dir = scratch("starttls");
+    let (cert, key) = certificate(&dir);
+    let maildir = dir.join("maildir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let python = if std::path::Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    };
+    let mut sink = tokio::process::Command::new(python)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp_sink.py"))
+        .arg(port.to_string())
+        .args([&maildir, &cert, &key])
+        .args(["passerelle", "relay-password-0123"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python3 with aiosmtpd is installed (./scripts/test installs it)");
+    let mut ready = tokio::io::BufReader::new(sink.stdout.take().unwrap()).lines();
+    assert_eq!(ready.next_line().await.unwrap().as_deref(), Some("ready"));
+
+    let config = |password: &str| -> Config {
+        toml::from_str(&format!(
+            "from = \"{}\"\ntransport = \"smtp\"\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {port}\nsmtp_security = \"starttls\"\nsmtp_username = \"passerelle\"\nsmtp_password = \"{password}\"\nsmtp_ca_file = \"{}\"\nsmtp_timeout_secs = 2\n",
+            FROM.replace('"', "\\\""),
+            cert.display()
+        ))
+        .unwrap()
+    };
+    let (stores, clock) = (Stores::memory(), FakeClock::at(1_800_000_000));
+    let key = Capability::generate();
+    let mailer_with = |password: &str| {
+        Mailer::new(
+            FROM,
+            config(password).transport(None).unwrap(),
+            stores.outbox.clone(),
+            Capability::parse(key.as_str()).unwrap(),
+            Arc::new(clock.clone()),
+        )
+        .unwrap()
+    };
+    let wrong = mailer_with("not-the-password");
+    wrong
+        .queue(&message("marie.dupont.1@example.fr"))
+        .await
+        .unwrap();
+    assert_eq!(wrong.deliver_due().await.unwrap(), 0);
+    assert_eq!(
+        stores.outbox.waiting().await.unwrap(),
+        1,
+        "kept for a later attempt"
+    );
+
+    // With the right password, the waiting message goes at its next attempt.
+    clock.advance(60);
+    let right = mailer_with("relay-password-0123");
+    assert_eq!(right.deliver_due().await.unwrap(), 1);
+    let received: Vec<String> = std::fs::read_dir(maildir.join("new"))
+        .unwrap()
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(received.len(), 1);
+    assert!(received[0].contains("To: marie.dupont.1@example.fr"));
+    drop(sink.stdin.take());
+    let _ = sink.wait().await;
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn bad_settings_are_named() {
     let parse = |text: &str| toml::from_str::<Config>(text).unwrap().check("mail");
