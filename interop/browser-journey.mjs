@@ -107,11 +107,19 @@ try {
   }
   report({ page: 'dashboard-after-logout', ended: dashboardEnded });
 
+  // In English, by the switch of the page header.
+  await page.goto(run.demo_sp);
+  await page.getByRole('link', { name: 'English' }).click();
+  await check('demo-home-en');
+  await page.getByRole('link', { name: 'Log in with Passerelle', exact: true }).click();
+  await page.waitForURL(`${run.hub}/interaction`);
+  await check('choice-en');
+
   // An error page of the hub (its 400 status is the only console error
   // expected, so the journey's errors are taken before).
   const journeyErrors = [...consoleErrors];
   await page.goto(`${run.hub}/api/v2/authorize?client_id=nobody`);
-  await check('hub-error');
+  await check('hub-error-en');
   report({ console_errors: journeyErrors, done: true });
 } catch (error) {
   await page.screenshot({ path: path.join(run.screenshots, 'failure.png'), fullPage: true }).catch(() => {});

@@ -108,7 +108,7 @@ fn check_journey(federation: &Federation, reports: &[Value], screenshots: &Path)
         .iter()
         .filter(|report| report.get("violations").is_some())
         .collect();
-    assert!(checked.len() >= 11, "{reports:#?}");
+    assert!(checked.len() >= 13, "{reports:#?}");
     let violations: Vec<&Value> = checked
         .iter()
         .filter(|report| {
