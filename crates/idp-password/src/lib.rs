@@ -10,6 +10,7 @@
 pub mod config;
 pub mod errors;
 mod login;
+pub mod registry;
 mod seed;
 
 use std::fmt;

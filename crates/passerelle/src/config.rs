@@ -57,6 +57,10 @@ pub struct PopulationConfig {
     /// How many citizens.
     #[serde(default = "default_size")]
     pub size: usize,
+    /// A CSV of the citizens to use instead (`passerelle population`
+    /// writes one to start from); `seed` and `size` are then unused.
+    #[serde(default)]
+    pub csv: Option<std::path::PathBuf>,
 }
 
 impl Default for PopulationConfig {
@@ -64,6 +68,7 @@ impl Default for PopulationConfig {
         Self {
             seed: default_seed(),
             size: default_size(),
+            csv: None,
         }
     }
 }

@@ -98,10 +98,15 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         tasks: Vec::new(),
     };
     if config.register.is_some() || !config.idp_password.is_empty() {
-        running.citizens = Arc::new(population::generate(
-            config.population.seed,
-            config.population.size,
-        ));
+        running.citizens = Arc::new(match &config.population.csv {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading population.csv {}", path.display()))?;
+                population::parse_csv(&text)
+                    .with_context(|| format!("bad setting population.csv {}", path.display()))?
+            }
+            None => population::generate(config.population.seed, config.population.size),
+        });
     }
     let now = options.clock.now();
 

@@ -41,6 +41,16 @@ enum Command {
     Dashboard(PartArgs),
     /// Hash a client secret read on standard input, for `client_secret_hash`.
     HashSecret,
+    /// Write the generated population as CSV on standard output, to edit
+    /// and use with `[population] csv`.
+    Population {
+        /// Seed of the generator.
+        #[arg(long, default_value_t = population::DEFAULT_SEED)]
+        seed: u64,
+        /// How many citizens (1 to 1,000,000).
+        #[arg(long, default_value_t = population::DEFAULT_SIZE)]
+        size: usize,
+    },
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -125,6 +135,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Register(args) => run_part(args, Part::Register).await,
         Command::DemoSp(args) => run_part(args, Part::DemoSp).await,
         Command::Dashboard(args) => run_part(args, Part::Dashboard).await,
+        Command::Population { seed, size } => {
+            anyhow::ensure!(
+                (1..=1_000_000).contains(&size),
+                "the size must be between 1 and 1000000"
+            );
+            print!("{}", population::to_csv(&population::generate(seed, size)));
+            Ok(())
+        }
         Command::HashSecret => {
             let mut secret = String::new();
             std::io::stdin().read_line(&mut secret)?;

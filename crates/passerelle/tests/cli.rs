@@ -98,3 +98,34 @@ fn keys_rotate_adds_current_keys_and_retires_the_old_ones() {
     assert_eq!(after.keys().len(), 4);
     std::fs::remove_dir_all(data).unwrap();
 }
+
+#[tokio::test]
+async fn the_population_exports_as_csv_and_a_config_can_use_it() {
+    let output = Command::new(env!("CARGO_BIN_EXE_passerelle"))
+        .args(["population", "--size", "12"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let csv = String::from_utf8(output.stdout).unwrap();
+    let people = population::parse_csv(&csv).unwrap();
+    assert_eq!(people.len(), 12);
+    assert_eq!(people[0].family_name, "DUPONT");
+    let path = config_file("population.csv", &csv);
+    let config = passerelle::Config::parse(
+        &format!(
+            "[population]\ncsv = \"{}\"\n[register]\npublic_url = \"http://127.0.0.1:1\"\n",
+            path.display()
+        ),
+        [],
+    )
+    .unwrap();
+    assert_eq!(config.population.csv.as_deref(), Some(path.as_path()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let options = passerelle::Options {
+        data_dir: None,
+        clock: std::sync::Arc::new(oidc::FakeClock::at(1_800_000_000)),
+        listeners: [("register".to_owned(), listener)].into_iter().collect(),
+    };
+    let running = passerelle::start(&config, options).await.unwrap();
+    assert_eq!(running.citizens.as_slice(), people.as_slice());
+}
