@@ -17,7 +17,7 @@ use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use jose::Alg;
@@ -28,7 +28,7 @@ use oidc::{Acr, Clock, RedirectUri, Secret};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use store::{Preferences, Sessions, Tokens, Trace, Traces};
-use web::{Lang, LoggedOut, Page, Session, SessionManager};
+use web::{Lang, LoggedOut, Page, Session, SessionManager, see_other};
 
 /// `[dashboard]`.
 #[derive(Clone, Debug, Deserialize)]
@@ -285,14 +285,6 @@ async fn backchannel_logout(State(dashboard): State<Arc<Dashboard>>, body: Bytes
         .logouts
         .receive(&dashboard.rp, HUB, &body, dashboard.clock.now())
         .await
-}
-
-fn see_other(location: &str, cookie: Option<HeaderValue>) -> Response {
-    let mut response = Redirect::to(location).into_response();
-    if let Some(cookie) = cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    response
 }
 
 /// A trail entry as a row.

@@ -22,7 +22,7 @@ use oidc::{Acr, Clock, RedirectUri, Secret};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use store::{Sessions, Tokens};
-use web::{Lang, LoggedOut, Page, Session, SessionManager};
+use web::{Lang, LoggedOut, Page, Session, SessionManager, see_other};
 
 /// `[demo_sp]`.
 #[derive(Clone, Debug, Deserialize)]
@@ -328,14 +328,6 @@ async fn backchannel_logout(
         .await
 }
 
-fn redirect_with(location: &str, cookie: Option<HeaderValue>) -> Response {
-    let mut response = Redirect::to(location).into_response();
-    if let Some(cookie) = cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    response
-}
-
 /// A login button of the home page.
 struct HubButton<'a> {
     id: &'a str,
@@ -426,7 +418,7 @@ async fn login(
     match hub.rp.start(Some(hub.login.acr), false, &[]).await {
         Ok((url, pending)) => {
             session.data.pending = Some((hub_id, pending));
-            redirect_with(&url, service.sessions.save(&session).await.ok())
+            see_other(&url, service.sessions.save(&session).await.ok())
         }
         Err(error) => {
             tracing::warn!(%error, "hub unreachable");
@@ -499,7 +491,7 @@ async fn callback(
                 .await
                 .ok()
                 .map(|(_, cookie)| cookie);
-            redirect_with("/me", cookie)
+            see_other("/me", cookie)
         }
         Err(oidc::rp::RpError::Refused { error, description }) => {
             let _ = service.sessions.save(&session).await;
@@ -613,7 +605,7 @@ async fn logout(
         return Redirect::to("/").into_response();
     };
     let Some(hub) = service.hub(&login.hub) else {
-        return redirect_with("/", service.sessions.destroy(&session).await.ok());
+        return see_other("/", service.sessions.destroy(&session).await.ok());
     };
     let state = random_token(16);
     let back = format!("{}/logged-out", service.config.public_url);
@@ -624,9 +616,9 @@ async fn logout(
     {
         Ok(Some(url)) => {
             session.data.logout_state = Some(state);
-            redirect_with(&url, service.sessions.save(&session).await.ok())
+            see_other(&url, service.sessions.save(&session).await.ok())
         }
-        _ => redirect_with("/", service.sessions.destroy(&session).await.ok()),
+        _ => see_other("/", service.sessions.destroy(&session).await.ok()),
     }
 }
 

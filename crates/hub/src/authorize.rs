@@ -5,7 +5,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use oidc::op::Params;
 use web::{Lang, Page, Session};
@@ -128,14 +128,7 @@ pub async fn see_other_saving(
     }
 }
 
-/// A 303 redirect, with a cookie when given.
-pub fn see_other(location: &str, cookie: Option<HeaderValue>) -> Response {
-    let mut response = Redirect::to(location).into_response();
-    if let Some(cookie) = cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    response
-}
+pub use web::see_other;
 
 /// Loads the session of a login in progress, or the page that says there is none.
 pub async fn load_interaction(

@@ -6,13 +6,13 @@ use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use oidc::Identity;
 use oidc::op::{AuthorizationRequest, Grant, Params};
 use serde::{Deserialize, Serialize};
 use store::AccountStatus;
-use web::{Lang, Page, Session};
+use web::{Lang, Page, Session, see_other};
 
 use crate::PasswordProvider;
 use crate::config::LoginKind;
@@ -57,15 +57,9 @@ pub async fn authorize(
         account_id: None,
     });
     match idp.sessions.save(&session).await {
-        Ok(cookie) => see_other("/login", cookie),
+        Ok(cookie) => see_other("/login", Some(cookie)),
         Err(error) => IdpError::from(error).into_response(),
     }
-}
-
-fn see_other(location: &str, cookie: HeaderValue) -> Response {
-    let mut response = Redirect::to(location).into_response();
-    response.headers_mut().append(header::SET_COOKIE, cookie);
-    response
 }
 
 #[derive(Template)]
@@ -314,7 +308,7 @@ async fn check_login(
         idp.sessions.save(&logged_in).await?,
     );
     tracing::info!(provider = %idp.config.id, "login succeeded");
-    Ok(see_other(&location, cookie))
+    Ok(see_other(&location, Some(cookie)))
 }
 
 fn verify_password(password: &str, stored: &str) -> bool {
@@ -349,10 +343,9 @@ pub async fn end_session(
         }
     }
     tracing::info!(provider = %idp.config.id, "logged out");
-    match (end.redirect_to, clear) {
-        (Some(location), Some(cookie)) => see_other(&location, cookie),
-        (Some(location), None) => Redirect::to(&location).into_response(),
-        (None, _) => {
+    match end.redirect_to {
+        Some(location) => see_other(&location, clear),
+        None => {
             let lang = Lang::of(&headers, None);
             Page {
                 title: lang.pick("Déconnexion", "Logged out"),

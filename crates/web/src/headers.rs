@@ -3,7 +3,7 @@
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 
 /// Content-Security-Policy of every page: our own resources only, no inline
 /// script, no framing. `form-action` is left out on purpose: forms of the
@@ -43,4 +43,13 @@ pub fn no_store() -> [(header::HeaderName, &'static str); 2] {
         (header::CACHE_CONTROL, "no-store"),
         (header::PRAGMA, "no-cache"),
     ]
+}
+
+/// A 303 redirect, with a cookie when given.
+pub fn see_other(location: &str, cookie: Option<HeaderValue>) -> Response {
+    let mut response = Redirect::to(location).into_response();
+    if let Some(cookie) = cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
 }

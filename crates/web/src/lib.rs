@@ -14,7 +14,7 @@ mod theme;
 
 pub use backchannel::LoggedOut;
 pub use error_page::{Catalogue, Entry, ErrorPage, localize_error_pages, oauth_json_error};
-pub use headers::{no_store, security_headers};
+pub use headers::{no_store, security_headers, see_other};
 pub use lang::{LANG_COOKIE, Lang, switch_language};
 pub use layout::{Page, STYLESHEET, STYLESHEET_PATH, escape, no_favicon, stylesheet};
 pub use op_routes::{answer_refused_authorize, op_routes};
