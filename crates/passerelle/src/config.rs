@@ -248,6 +248,14 @@ impl Config {
         format!("hub_{id}")
     }
 
+    /// The hub instances, the standard platform first: the order people
+    /// read them in (start, banner, the dashboard's providers).
+    pub fn hubs_in_order(&self) -> Vec<(&String, &hub::Config)> {
+        let mut hubs: Vec<_> = self.hub.iter().collect();
+        hubs.sort_by_key(|(_, hub)| hub.platform == hub::Platform::Plus);
+        hubs
+    }
+
     /// Every part this config describes, by name.
     pub fn part_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.hub.keys().map(|id| Self::hub_part(id)).collect();

@@ -189,10 +189,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
             traces: stores.traces.clone(),
             preferences: stores.preferences.clone(),
         });
-    // The standard platform first: the order people read them in.
-    let mut hubs: Vec<_> = config.hub.iter().collect();
-    hubs.sort_by_key(|(_, hub)| hub.platform == hub::Platform::Plus);
-    for (id, hub_config) in hubs {
+    for (id, hub_config) in config.hubs_in_order() {
         let part = Config::hub_part(id);
         let stores = open_stores(&options, &part).await?;
         let parts = hub::HubParts {
@@ -244,9 +241,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
     if let (Some(settings), Some(stores)) = (&config.dashboard, &trail_stores) {
         let sessions = open_stores(&options, "dashboard").await?;
         let mut providers: Vec<(String, String)> = Vec::new();
-        let mut hubs: Vec<&hub::Config> = config.hub.values().collect();
-        hubs.sort_by_key(|hub| hub.platform == hub::Platform::Plus);
-        for hub_config in hubs {
+        for (_, hub_config) in config.hubs_in_order() {
             for provider in &hub_config.providers {
                 if !providers.iter().any(|(id, _)| *id == provider.id) {
                     providers.push((provider.id.clone(), provider.name.clone()));

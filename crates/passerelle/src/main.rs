@@ -283,9 +283,7 @@ fn print_demo(config: &Config, running: &Running, data: &Path) {
             println!("  {}  {}", account.login, account.label);
         }
     }
-    let mut hubs: Vec<&hub::Config> = config.hub.values().collect();
-    hubs.sort_by_key(|hub| hub.platform == hub::Platform::Plus);
-    for hub in hubs {
+    for (_, hub) in config.hubs_in_order() {
         for sandbox in hub
             .services
             .iter()
