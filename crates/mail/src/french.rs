@@ -50,40 +50,68 @@ const MONTHS_EN: [&str; 12] = [
 
 /// `Monday 23 November 2026 at 11:56 (Paris time)`.
 pub fn english_datetime(unix: i64) -> String {
-    let local = unix + paris_offset(unix);
-    let days = local.div_euclid(DAY);
-    let seconds = local.rem_euclid(DAY);
-    let (year, month, day) = civil_from_days(days);
-    let weekday = WEEKDAYS_EN
-        .get(usize::try_from((days + 3).rem_euclid(7)).unwrap_or_default())
-        .unwrap_or(&"");
-    let month_name = MONTHS_EN
-        .get(usize::try_from(month - 1).unwrap_or_default())
-        .unwrap_or(&"");
+    let local = Local::at(unix);
     format!(
-        "{weekday} {day} {month_name} {year} at {}:{:02} (Paris time)",
-        seconds / 3600,
-        seconds % 3600 / 60
+        "{} {} {} {} at {}:{:02} (Paris time)",
+        pick(&WEEKDAYS_EN, local.weekday),
+        local.day,
+        pick(&MONTHS_EN, local.month),
+        local.year,
+        local.hour,
+        local.minute
     )
 }
 
 /// `lundi 23 novembre 2026 à 11 h 56 (heure de Paris)`.
 pub fn french_datetime(unix: i64) -> String {
-    let local = unix + paris_offset(unix);
-    let days = local.div_euclid(DAY);
-    let seconds = local.rem_euclid(DAY);
-    let (year, month, day) = civil_from_days(days);
-    let weekday = WEEKDAYS
-        .get(usize::try_from((days + 3).rem_euclid(7)).unwrap_or_default())
-        .unwrap_or(&"");
-    let month_name = MONTHS
-        .get(usize::try_from(month - 1).unwrap_or_default())
-        .unwrap_or(&"");
+    let local = Local::at(unix);
     format!(
-        "{weekday} {day} {month_name} {year} à {} h {:02} (heure de Paris)",
-        seconds / 3600,
-        seconds % 3600 / 60
+        "{} {} {} {} à {} h {:02} (heure de Paris)",
+        pick(&WEEKDAYS, local.weekday),
+        local.day,
+        pick(&MONTHS, local.month),
+        local.year,
+        local.hour,
+        local.minute
     )
+}
+
+/// A moment in Paris time.
+struct Local {
+    year: i64,
+    /// 0 for January.
+    month: i64,
+    day: i64,
+    /// 0 for Monday.
+    weekday: i64,
+    hour: i64,
+    minute: i64,
+}
+
+impl Local {
+    fn at(unix: i64) -> Self {
+        let local = unix + paris_offset(unix);
+        let days = local.div_euclid(DAY);
+        let seconds = local.rem_euclid(DAY);
+        let (year, month, day) = civil_from_days(days);
+        Self {
+            year,
+            month: month - 1,
+            day,
+            // 1970-01-01 was a Thursday.
+            weekday: (days + 3).rem_euclid(7),
+            hour: seconds / 3600,
+            minute: seconds % 3600 / 60,
+        }
+    }
+}
+
+fn pick<'a>(names: &[&'a str], index: i64) -> &'a str {
+    usize::try_from(index)
+        .ok()
+        .and_then(|index| names.get(index))
+        .copied()
+        .unwrap_or_default()
 }
 
 /// Paris's offset from UTC at that instant, in seconds.
