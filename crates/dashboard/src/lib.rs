@@ -573,6 +573,27 @@ fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
     url::form_urlencoded::parse(body).into_owned().collect()
 }
 
+/// A form posted by a logged-in person: the page language, the person and
+/// the form's pairs; else where to go (`anonymous_to` when nobody is
+/// logged in, the expired-form page without the session's CSRF token).
+async fn posted_form(
+    dashboard: &Dashboard,
+    headers: &HeaderMap,
+    body: &[u8],
+    anonymous_to: &str,
+) -> Result<(Lang, Person, Vec<(String, String)>), Response> {
+    let lang = Lang::of(headers, None);
+    let session = load(dashboard, headers).await;
+    let Some(person) = session.data.person.clone() else {
+        return Err(Redirect::to(anonymous_to).into_response());
+    };
+    let pairs = form_pairs(body);
+    if !csrf_ok(&session, &pairs) {
+        return Err(form_expired(dashboard, lang));
+    }
+    Ok((lang, person, pairs))
+}
+
 fn csrf_ok(session: &Session<SessionData>, pairs: &[(String, String)]) -> bool {
     let token = pairs
         .iter()
@@ -586,15 +607,11 @@ async fn set_providers(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let lang = Lang::of(&headers, None);
-    let session = load(&dashboard, &headers).await;
-    let Some(person) = &session.data.person else {
-        return Redirect::to("/").into_response();
+    let (lang, person, pairs) = match posted_form(&dashboard, &headers, &body, "/").await {
+        Ok(form) => form,
+        Err(response) => return response,
     };
-    let pairs = form_pairs(&body);
-    if !csrf_ok(&session, &pairs) {
-        return form_expired(&dashboard, lang);
-    }
+    let person = &person;
     let blocked: Vec<String> = dashboard
         .providers
         .iter()
@@ -690,15 +707,12 @@ async fn report(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let lang = Lang::of(&headers, None);
-    let session = load(&dashboard, &headers).await;
-    let Some(person) = &session.data.person else {
-        return Redirect::to("/signalement").into_response();
+    let (lang, person, pairs) = match posted_form(&dashboard, &headers, &body, "/signalement").await
+    {
+        Ok(form) => form,
+        Err(response) => return response,
     };
-    let pairs = form_pairs(&body);
-    if !csrf_ok(&session, &pairs) {
-        return form_expired(&dashboard, lang);
-    }
+    let person = &person;
     let field = |wanted: &str| {
         pairs
             .iter()

@@ -154,6 +154,16 @@ async fn a_waiting_message_is_sealed_in_the_outbox_file() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Debian's Python, where the test command installs python3-aiosmtpd
+/// (another python3 may come first on the PATH).
+fn debian_python() -> &'static str {
+    if std::path::Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    }
+}
+
 /// A real SMTP server on loopback: aiosmtpd writing to a maildir.
 struct SmtpSink {
     child: tokio::process::Child,
@@ -168,14 +178,7 @@ impl SmtpSink {
             .local_addr()
             .unwrap()
             .port();
-        // Debian's Python, where the test command installs python3-aiosmtpd
-        // (another python3 may come first on the PATH).
-        let python = if std::path::Path::new("/usr/bin/python3").exists() {
-            "/usr/bin/python3"
-        } else {
-            "python3"
-        };
-        let child = tokio::process::Command::new(python)
+        let child = tokio::process::Command::new(debian_python())
             .args(["-m", "aiosmtpd", "-n", "-l"])
             .arg(format!("127.0.0.1:{port}"))
             .args(["-c", "aiosmtpd.handlers.Mailbox"])
@@ -289,12 +292,7 @@ async fn a_message_goes_through_starttls_and_auth_and_a_wrong_password_delivers_
         .local_addr()
         .unwrap()
         .port();
-    let python = if std::path::Path::new("/usr/bin/python3").exists() {
-        "/usr/bin/python3"
-    } else {
-        "python3"
-    };
-    let mut sink = tokio::process::Command::new(python)
+    let mut sink = tokio::process::Command::new(debian_python())
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp_sink.py"))
         .arg(port.to_string())
         .args([&maildir, &cert, &key])
