@@ -111,6 +111,7 @@ async fn queue(hub: &Hub, connection: &Connection<'_>) {
             connection.service, hub.config.name
         ),
         text: text(hub, connection, provider),
+        sender: None,
     };
     if let Err(error) = mailer.queue(&message).await {
         tracing::error!(%error, "connection notice not queued");

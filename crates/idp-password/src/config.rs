@@ -12,8 +12,40 @@ pub enum LoginKind {
     /// ameli: the 13-digit social security number without its key, and a
     /// secret code.
     Nir,
-    /// La Poste's digital identity: the email address and a password.
+    /// La Poste's digital identity, Yris: the email address and a password.
     Email,
+    /// ANTS: an identifier the provider assigns when the account is
+    /// created, and a password.
+    Assigned,
+}
+
+impl LoginKind {
+    /// Whether citizens create their account online here, and how: the
+    /// tax records (impots.gouv), the health insurance records (ameli,
+    /// MSA), or a form and a captcha (ANTS). La Poste's identity needs the
+    /// postman's visit, and Yris its app: not online here.
+    pub fn signup(self) -> Option<SignupKind> {
+        match self {
+            LoginKind::TaxNumber => Some(SignupKind::Tax),
+            LoginKind::Nir => Some(SignupKind::Health),
+            LoginKind::Assigned => Some(SignupKind::Form),
+            LoginKind::Email => None,
+        }
+    }
+}
+
+/// How an account is created online.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignupKind {
+    /// The three identifiers of the tax records, email, password, mobile,
+    /// "zéro papier" preferences, SMS code, activation link.
+    Tax,
+    /// The NIR and its key, the reference data of the health records,
+    /// email, secret code, activation link.
+    Health,
+    /// Profile, names, email, captcha, terms; activation link; then
+    /// password, secret question and birth details; the identifier by mail.
+    Form,
 }
 
 /// `[[idp_password]]`.
@@ -33,6 +65,11 @@ pub struct Config {
     pub acr: Acr,
     /// Password given to the seeded demo accounts.
     pub demo_password: String,
+    /// The secret mixed into every password hash (Argon2id's secret key):
+    /// kept in the configuration, never in the database, so that a stolen
+    /// accounts file cannot be attacked alone. Changing it invalidates every
+    /// password.
+    pub pepper: String,
     /// How many citizens of the population get an account at first start.
     #[serde(default = "default_seed_accounts")]
     pub seed_accounts: usize,
@@ -89,6 +126,9 @@ impl Config {
                 "demo_password",
                 "needs 12 characters or more, with a digit and a letter",
             );
+        }
+        if self.pepper.len() < 32 {
+            return bad("pepper", "must be at least 32 characters");
         }
         if self.clients.is_empty() {
             return bad("clients", "must list the hub");

@@ -16,6 +16,10 @@ pub enum IdpError {
     Csrf,
     /// A logout request failed its checks.
     BadLogout,
+    /// No account creation in progress in this browser.
+    NoSignup,
+    /// A page of the account, and nobody logged in.
+    NotLoggedIn,
     /// Storage failed.
     Storage,
 }
@@ -70,6 +74,26 @@ pub const CATALOGUE: &Catalogue<IdpError> = &[
         message: [
             "La demande de déconnexion est invalide.",
             "The logout request is invalid.",
+        ],
+    },
+    Entry {
+        error: IdpError::NoSignup,
+        code: "IDP-SIGNUP",
+        status: 400,
+        title: ["Création interrompue", "Account creation interrupted"],
+        message: [
+            "Aucune création de compte n'est en cours dans ce navigateur, ou elle a expiré. Recommencez depuis le début : rien n'a été enregistré.",
+            "No account creation is in progress in this browser, or it has expired. Start again from the beginning: nothing was saved.",
+        ],
+    },
+    Entry {
+        error: IdpError::NotLoggedIn,
+        code: "IDP-ACCOUNT",
+        status: 401,
+        title: ["Connexion nécessaire", "Login needed"],
+        message: [
+            "Connectez-vous pour voir votre espace : il n'y a pas de connexion en cours dans ce navigateur, ou elle a expiré.",
+            "Log in to see your account: no login is in progress in this browser, or it has expired.",
         ],
     },
     Entry {

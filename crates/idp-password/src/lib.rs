@@ -1,32 +1,68 @@
 //! Reference password identity providers: impots.gouv-like (tax number and
-//! password) and ameli-like (social security number and secret code), one
-//! code base, one config each. Each is an OpenID Provider for the hub, on the
-//! same engine as the hub itself.
+//! password), ameli- and MSA-like (social security number and secret code),
+//! La Poste- and Yris-like (email and password), ANTS-like (an assigned
+//! identifier and password): one code base, one config each. Each is an
+//! OpenID Provider for the hub, on the same engine as the hub itself, and
+//! has its own pages: login, account creation, activation, password reset,
+//! unlock, and an account page to change one's email address.
 //!
-//! Accounts belong to citizens of the seeded population; the provider holds
-//! their identity as its administration knows it (the ameli-like one writes
-//! given names in capitals, as the national register then corrects).
+//! Accounts belong to citizens of the seeded population, or are created
+//! online after a check against the administration's records
+//! ([`registry`]); the provider holds the identity as its administration
+//! knows it (the ameli-like one writes given names in capitals, as the
+//! national register then corrects).
 
+mod account;
+pub mod captcha;
 pub mod config;
 pub mod errors;
+mod form;
 mod login;
+mod mails;
+pub mod one_time;
+pub mod password;
+pub mod profile;
 pub mod registry;
 mod seed;
+mod session;
+mod signup;
+pub mod sms;
+pub mod throttle;
 
 use std::fmt;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
 use jose::{Alg, KeySet};
 use oidc::op::{Provider, ProviderSettings};
 use oidc::{Client, ClientAuth, ClientSecret, Clock, RedirectUri, Scopes, Secret};
+use population::Citizen;
 use store::Stores;
 use web::SessionManager;
 
-pub use config::{Config, LoginKind};
-pub use seed::{SeededAccount, seed_accounts};
+pub use config::{Config, LoginKind, SignupKind};
+pub use seed::{SeededAccount, identity_of, login_of, seed_accounts};
+
+/// What a provider is built from.
+pub struct IdpParts {
+    /// Settings.
+    pub config: Config,
+    /// Signing keys.
+    pub keys: KeySet,
+    /// Storage.
+    pub stores: Stores,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// The population, whose records new accounts are checked against.
+    pub citizens: Arc<Vec<Citizen>>,
+    /// Mail (activation, reset, unlock…); without it nothing is sent.
+    pub mailer: Option<Arc<mail::Mailer>>,
+    /// Text messages; without it no mobile number is asked.
+    pub sms: Option<sms::SmsGateway>,
+}
 
 /// A running password provider.
 pub struct PasswordProvider {
@@ -40,8 +76,26 @@ pub struct PasswordProvider {
     pub stores: Stores,
     /// Time.
     pub clock: Arc<dyn Clock>,
+    /// The administration's records.
+    pub registry: registry::Registry,
+    /// Mail.
+    pub mailer: Option<Arc<mail::Mailer>>,
+    /// Text messages.
+    pub sms: Option<sms::SmsGateway>,
+    /// Password hashes, under the pepper.
+    pub hasher: password::Hasher,
+    /// Failed-login waits and locks.
+    pub throttle: throttle::Throttle,
     /// A hash of a random password, checked when an identifier is unknown.
     dummy_hash: String,
+}
+
+impl fmt::Debug for IdpParts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdpParts")
+            .field("id", &self.config.id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl fmt::Debug for PasswordProvider {
@@ -54,12 +108,16 @@ impl fmt::Debug for PasswordProvider {
 
 impl PasswordProvider {
     /// Builds a provider from checked settings.
-    pub fn new(
-        config: Config,
-        keys: KeySet,
-        stores: Stores,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Arc<Self>, (String, String)> {
+    pub fn new(parts: IdpParts) -> Result<Arc<Self>, (String, String)> {
+        let IdpParts {
+            config,
+            keys,
+            stores,
+            clock,
+            citizens,
+            mailer,
+            sms,
+        } = parts;
         config.check("idp_password")?;
         let scopes = Scopes::parse(&oidc::claims::known_scopes().join(" "))
             .map_err(|error| ("scopes".to_owned(), error))?;
@@ -104,16 +162,39 @@ impl PasswordProvider {
         let cookie = format!("passerelle_idp_{}", config.id);
         let sessions =
             SessionManager::new(stores.sessions.clone(), clock.clone(), cookie, secure, 900);
-        let dummy_hash = seed::hash_password(&oidc::types::random_token(16))
+        let hasher = password::Hasher::new(&config.pepper);
+        let dummy_hash = hasher
+            .hash(&oidc::types::random_token(16))
             .ok_or_else(|| ("argon2".to_owned(), "cannot hash".to_owned()))?;
         Ok(Arc::new(Self {
             config,
             provider: Arc::new(provider),
             sessions,
+            throttle: throttle::Throttle::new(stores.clone()),
             stores,
             clock,
+            registry: registry::Registry::new(citizens),
+            mailer,
+            sms,
+            hasher,
             dummy_hash,
         }))
+    }
+
+    /// What the captcha shown to this browser reads, if one is shown. For
+    /// an alternative to the image (to be read aloud), and for tests.
+    pub async fn captcha_answer(&self, headers: &HeaderMap) -> Option<String> {
+        let session = self
+            .sessions
+            .load::<session::IdpSession>(headers)
+            .await
+            .ok()??;
+        session.data.captcha().map(|challenge| challenge.answer)
+    }
+
+    /// A link to one of the provider's pages.
+    fn link(&self, path: &str, token: &str) -> String {
+        format!("{}{path}?jeton={token}", self.config.public_url)
     }
 }
 
@@ -127,6 +208,47 @@ pub fn router(idp: Arc<PasswordProvider>) -> Router {
         .route("/authorize", get(login::authorize))
         .route("/login", get(login::page).post(login::submit))
         .route("/session/end", get(login::end_session))
+        .route("/inscription", get(signup::start).post(signup::identify))
+        .route(
+            "/inscription/informations",
+            get(signup::details_page).post(signup::details),
+        )
+        .route(
+            "/inscription/preferences",
+            get(signup::preferences_page).post(signup::preferences),
+        )
+        .route(
+            "/inscription/code",
+            get(signup::code_page).post(signup::code),
+        )
+        .route("/inscription/envoyee", get(signup::sent))
+        .route("/captcha.svg", get(signup::captcha_image))
+        .route(
+            "/activation",
+            get(signup::activation_page).post(signup::activate),
+        )
+        .route("/compte", get(account::page))
+        .route("/compte/deconnexion", post(account::logout))
+        .route(
+            "/compte/courriel",
+            get(account::email_page).post(account::change_email),
+        )
+        .route(
+            "/courriel/confirmation",
+            get(account::confirm_email_page).post(account::confirm_email),
+        )
+        .route(
+            "/mot-de-passe-oublie",
+            get(account::forgot_page).post(account::forgot),
+        )
+        .route(
+            "/mot-de-passe/nouveau",
+            get(account::reset_page).post(account::reset),
+        )
+        .route(
+            "/deverrouillage",
+            get(account::unlock_page).post(account::unlock),
+        )
         .with_state(idp.clone())
         .merge(web::op_routes(idp.provider.clone()))
         .layer(DefaultBodyLimit::max(64 * 1024))

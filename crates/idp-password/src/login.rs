@@ -2,32 +2,23 @@
 
 use std::sync::Arc;
 
-use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use oidc::Identity;
-use oidc::op::{AuthorizationRequest, Grant, Params};
-use serde::{Deserialize, Serialize};
+use oidc::op::{Grant, Params};
 use store::AccountStatus;
-use web::{Lang, Page, Session, see_other};
+use web::{ClientAddress, Lang, Page, Session, see_other};
 
-use crate::PasswordProvider;
 use crate::config::LoginKind;
 use crate::errors::IdpError;
-
-/// What the provider remembers of a browser.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-struct LoginSession {
-    request: Option<AuthorizationRequest>,
-    account_id: Option<String>,
-}
-
-/// Failed logins allowed per identifier in [`FAILURE_WINDOW_SECS`].
-const MAX_FAILURES: u32 = 5;
-const FAILURE_WINDOW_SECS: i64 = 15 * 60;
+use crate::form::{Field, Form};
+use crate::one_time::{self, Purpose};
+use crate::profile::Profile;
+use crate::session::{self, IdpSession};
+use crate::throttle::{Failure, Verdict};
+use crate::{PasswordProvider, mails};
 
 /// `GET /authorize`.
 pub async fn authorize(
@@ -52,9 +43,9 @@ pub async fn authorize(
     };
     // Every login asks for the password again (the hub always sends
     // prompt=login), so a new session starts here.
-    let session = Session::new(LoginSession {
+    let session = Session::new(IdpSession {
         request: Some(request),
-        account_id: None,
+        ..IdpSession::default()
     });
     match idp.sessions.save(&session).await {
         Ok(cookie) => see_other("/login", Some(cookie)),
@@ -62,112 +53,114 @@ pub async fn authorize(
     }
 }
 
-#[derive(Template)]
-#[template(path = "login.html")]
-struct LoginTemplate<'a> {
-    lang: Lang,
-    name: &'a str,
-    csrf: String,
-    identifier_label: &'static str,
-    identifier_hint: &'static str,
-    password_label: &'static str,
-    /// `numeric` for numbers, `email` for addresses (the keyboard shown).
-    input_mode: &'static str,
-    identifier: &'a str,
-    error: Option<&'a str>,
-}
-
-fn render_login(
-    idp: &PasswordProvider,
-    session: &Session<LoginSession>,
-    identifier: &str,
-    notice: Option<Notice>,
-) -> Response {
-    let lang = session
-        .data
-        .request
-        .as_ref()
-        .and_then(|request| request.ui_locales.as_deref())
-        .and_then(Lang::from_ui_locales)
-        .unwrap_or_default();
-    let (identifier_label, identifier_hint, password_label) = match idp.config.login {
+/// The login form's labels for this provider's identifier.
+pub(crate) fn identifier_field(kind: LoginKind, lang: Lang) -> Field {
+    let (label, hint, input_mode) = match kind {
         LoginKind::TaxNumber => (
             lang.pick("Numéro fiscal", "Tax number"),
             lang.pick(
                 "13 chiffres, sur votre dernière déclaration de revenus",
                 "13 digits, on your last income tax return",
             ),
-            lang.pick("Mot de passe", "Password"),
+            "numeric",
         ),
         LoginKind::Nir => (
             lang.pick("Numéro de sécurité sociale", "Social security number"),
             lang.pick("13 chiffres, sans la clé", "13 digits, without the key"),
-            lang.pick("Code personnel", "Personal code"),
+            "numeric",
         ),
         LoginKind::Email => (
             lang.pick("Adresse électronique", "Email address"),
             lang.pick("Format attendu : nom@domaine.fr", "Format: name@domain.fr"),
-            lang.pick("Mot de passe", "Password"),
+            "email",
+        ),
+        LoginKind::Assigned => (
+            lang.pick("Identifiant", "Identifier"),
+            lang.pick(
+                "Celui que vous avez reçu par courriel à la création de votre compte",
+                "The one you received by email when your account was created",
+            ),
+            "text",
         ),
     };
-    let template = LoginTemplate {
-        lang,
-        name: &idp.config.name,
-        csrf: session.csrf_token(),
-        identifier_label,
-        identifier_hint,
-        password_label,
-        input_mode: match idp.config.login {
-            LoginKind::Email => "email",
-            LoginKind::TaxNumber | LoginKind::Nir => "numeric",
-        },
-        identifier,
-        error: notice.map(|notice| notice.text(lang)),
-    };
-    match template.render() {
-        Ok(body) => Page {
-            title: lang.pick("Connexion", "Log in"),
-            site: &idp.config.name,
-            body,
-            lang,
-            here: None,
-        }
-        .into_response(),
-        Err(_) => IdpError::Storage.into_response(),
-    }
+    Field::text("identifier", label, input_mode, "username").hint(hint)
 }
 
-async fn load_login(
+fn render_login(
     idp: &PasswordProvider,
-    headers: &HeaderMap,
-) -> Result<Session<LoginSession>, IdpError> {
-    match idp.sessions.load::<LoginSession>(headers).await? {
-        Some(session) if session.data.request.is_some() => Ok(session),
-        _ => Err(IdpError::NoLogin),
+    session: &Session<IdpSession>,
+    lang: Lang,
+    identifier: &str,
+    notice: Option<Notice>,
+) -> Response {
+    let password_label = match idp.config.login {
+        LoginKind::Nir => lang.pick("Code personnel", "Personal code"),
+        LoginKind::TaxNumber | LoginKind::Email | LoginKind::Assigned => {
+            lang.pick("Mot de passe", "Password")
+        }
+    };
+    let title = format!(
+        "{} {}",
+        lang.pick("Connexion à votre compte", "Log in to your account"),
+        idp.config.name
+    );
+    let mut form = Form::new(
+        lang,
+        &title,
+        "/login",
+        session.csrf_token(),
+        lang.pick("Se connecter", "Log in"),
+    );
+    form.lead.push(
+        lang.pick(
+            "Service de démonstration : les comptes sont fictifs.",
+            "A demonstration service: the accounts are fictional.",
+        )
+        .to_owned(),
+    );
+    form.error = notice.map(|notice| (Some("identifier"), notice.text(lang)));
+    form.fields = vec![
+        identifier_field(idp.config.login, lang).value(identifier),
+        Field::password("password", password_label, "current-password"),
+    ];
+    if idp.config.login.signup().is_some() {
+        form.links.push((
+            "/inscription".into(),
+            lang.pick("Créer mon espace", "Create my account").into(),
+        ));
     }
+    form.links.push((
+        "/mot-de-passe-oublie".into(),
+        lang.pick("Mot de passe oublié ?", "Forgotten password?")
+            .into(),
+    ));
+    form.render(&idp.config.name)
 }
 
-/// `GET /login`.
+/// `GET /login`: the login of a hub's request, or of the account page.
 pub async fn page(State(idp): State<Arc<PasswordProvider>>, headers: HeaderMap) -> Response {
-    match load_login(&idp, &headers).await {
-        Ok(session) => render_login(&idp, &session, "", None),
-        Err(error) => error.into_response(),
-    }
+    let result = async {
+        let session = session::load(&idp, &headers).await?;
+        let lang = session.data.lang(&headers);
+        let page = render_login(&idp, &session, lang, "", None);
+        session::respond(&idp, &session, page).await
+    };
+    result.await.unwrap_or_else(IntoResponse::into_response)
 }
 
 /// `POST /login`.
 pub async fn submit(
     State(idp): State<Arc<PasswordProvider>>,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match check_login(&idp, &headers, &body).await {
+    match check_login(&idp, &address, &headers, &body).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
     }
 }
 
-/// The message for any wrong identifier or password: it never tells which.
 /// What the login form says back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Notice {
@@ -175,110 +168,147 @@ enum Notice {
     Malformed(LoginKind),
     /// Unknown identifier or wrong password: the same words for both.
     WrongCredentials,
-    /// Too many failures: the account waits.
+    /// Too soon after failures.
+    Wait(i64),
+    /// Too many failures: the identifier is locked.
     Locked,
+    /// Too many failures from this address.
+    Blocked,
+    /// The right password, but the activation link was not followed.
+    NotActivated,
 }
 
 impl Notice {
-    fn text(self, lang: Lang) -> &'static str {
+    fn text(self, lang: Lang) -> String {
         match self {
-            Notice::Malformed(LoginKind::TaxNumber) => lang.pick(
-                "Le numéro fiscal doit comporter 13 chiffres.",
-                "The tax number has 13 digits.",
-            ),
-            Notice::Malformed(LoginKind::Nir) => lang.pick(
-                "Le numéro de sécurité sociale doit comporter 13 chiffres, sans la clé.",
-                "The social security number has 13 digits, without its key.",
-            ),
-            Notice::Malformed(LoginKind::Email) => lang.pick(
-                "L'adresse électronique doit être de la forme nom@domaine.fr.",
-                "The email address reads like name@domain.fr.",
-            ),
-            Notice::WrongCredentials => lang.pick(
-                "Identifiant ou mot de passe incorrect.",
-                "Wrong identifier or password.",
-            ),
-            Notice::Locked => lang.pick(
-                "Trop de tentatives. Votre compte est temporairement bloqué : réessayez dans 15 minutes.",
-                "Too many attempts. Your account is locked for a while: try again in 15 minutes.",
-            ),
+            Notice::Malformed(LoginKind::TaxNumber) => lang
+                .pick(
+                    "Le numéro fiscal doit comporter 13 chiffres.",
+                    "The tax number has 13 digits.",
+                )
+                .into(),
+            Notice::Malformed(LoginKind::Nir) => lang
+                .pick(
+                    "Le numéro de sécurité sociale doit comporter 13 chiffres, sans la clé.",
+                    "The social security number has 13 digits, without its key.",
+                )
+                .into(),
+            Notice::Malformed(LoginKind::Email) => lang
+                .pick(
+                    "L'adresse électronique doit être de la forme nom@domaine.fr.",
+                    "The email address reads like name@domain.fr.",
+                )
+                .into(),
+            Notice::Malformed(LoginKind::Assigned) => lang
+                .pick(
+                    "L'identifiant est celui reçu par courriel : des lettres, des chiffres et des points.",
+                    "The identifier is the one received by email: letters, digits and dots.",
+                )
+                .into(),
+            Notice::WrongCredentials => lang
+                .pick(
+                    "Identifiant ou mot de passe incorrect.",
+                    "Wrong identifier or password.",
+                )
+                .into(),
+            Notice::Wait(seconds) => match lang {
+                Lang::Fr => format!(
+                    "Identifiant ou mot de passe incorrect. Après plusieurs erreurs, patientez {seconds} s avant de réessayer."
+                ),
+                Lang::En => format!(
+                    "Wrong identifier or password. After several errors, wait {seconds} s before trying again."
+                ),
+            },
+            Notice::Locked => lang
+                .pick(
+                    "Trop d'essais erronés : ce compte est bloqué pour 24 heures. S'il existe, un courriel a été envoyé à son adresse pour le débloquer.",
+                    "Too many failed attempts: this account is locked for 24 hours. If it exists, an email was sent to its address to unlock it.",
+                )
+                .into(),
+            Notice::Blocked => lang
+                .pick(
+                    "Trop d'essais erronés depuis votre connexion : réessayez dans une heure.",
+                    "Too many failed attempts from your connection: try again in an hour.",
+                )
+                .into(),
+            Notice::NotActivated => lang
+                .pick(
+                    "Votre compte n'est pas encore activé : ouvrez le lien reçu par courriel.",
+                    "Your account is not activated yet: open the link you received by email.",
+                )
+                .into(),
         }
+    }
+}
+
+/// The identifier as typed, in its canonical form.
+pub(crate) fn canonical(kind: LoginKind, typed: &str) -> String {
+    let compact: String = typed.chars().filter(|c| !c.is_whitespace()).collect();
+    match kind {
+        LoginKind::Email | LoginKind::Assigned => compact.to_lowercase(),
+        LoginKind::TaxNumber | LoginKind::Nir => compact,
     }
 }
 
 async fn check_login(
     idp: &PasswordProvider,
+    address: &str,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, IdpError> {
-    let session = load_login(idp, headers).await?;
-    let form = Params::parse(body).map_err(|_| IdpError::Csrf)?;
-    if !session.check_csrf(form.get("csrf")) {
-        return Err(IdpError::Csrf);
-    }
-    let identifier: String = form
-        .get("identifier")
-        .unwrap_or_default()
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
+    let (session, form) = session::posted(idp, headers, body).await?;
+    let lang = session.data.lang(headers);
+    let identifier = canonical(idp.config.login, form.get("identifier").unwrap_or_default());
     let password = form.get("password").unwrap_or_default().to_owned();
-    let identifier = match idp.config.login {
-        LoginKind::Email => identifier.to_lowercase(),
-        LoginKind::TaxNumber | LoginKind::Nir => identifier,
-    };
+    let refuse = |notice| Ok(render_login(idp, &session, lang, &identifier, Some(notice)));
     if malformed(idp.config.login, &identifier) {
-        let notice = Notice::Malformed(idp.config.login);
-        return Ok(render_login(idp, &session, &identifier, Some(notice)));
+        return refuse(Notice::Malformed(idp.config.login));
     }
     let now = idp.clock.now();
-    let throttle_key = format!("login-failures:{identifier}");
+    match idp.throttle.check(&identifier, address, now).await? {
+        Verdict::Go => {}
+        Verdict::Wait(seconds) => return refuse(Notice::Wait(seconds)),
+        Verdict::Locked => return refuse(Notice::Locked),
+        Verdict::Blocked => return refuse(Notice::Blocked),
+    }
     let account = idp.stores.accounts.find_by_login(&identifier).await?;
     // The hash is checked even for an unknown identifier (against a hash of
     // nothing), so that timing does not tell whether an account exists.
-    let exists = account.is_some();
     let stored_hash = account.as_ref().map_or_else(
         || idp.dummy_hash.clone(),
         |account| account.password_hash.clone(),
     );
-    let password_ok = tokio::task::spawn_blocking(move || verify_password(&password, &stored_hash))
-        .await
-        .unwrap_or(false)
-        && exists;
-    let account = account.filter(|account| password_ok && account.status == AccountStatus::Active);
-    let Some(account) = account else {
-        let failures = idp
-            .stores
-            .rate_limits
-            .hit(&throttle_key, FAILURE_WINDOW_SECS, now)
-            .await?;
-        tracing::info!(provider = %idp.config.id, failures, "login failed");
-        let notice = if failures > MAX_FAILURES {
-            Notice::Locked
-        } else {
-            Notice::WrongCredentials
+    let password_ok = idp.hasher.verify_blocking(password, stored_hash).await;
+    let Some(account) = account.filter(|_| password_ok) else {
+        tracing::info!(provider = %idp.config.id, "login failed");
+        let notice = match idp.throttle.failed(&identifier, address, now).await? {
+            Failure::Counted => Notice::WrongCredentials,
+            Failure::Wait(seconds) => Notice::Wait(seconds),
+            Failure::JustBlocked => Notice::Blocked,
+            Failure::JustLocked => {
+                send_unlock_link(idp, &identifier, now).await?;
+                Notice::Locked
+            }
         };
-        return Ok(render_login(idp, &session, &identifier, Some(notice)));
+        return refuse(notice);
     };
-    // Over the limit, even the right password waits for the window to end.
-    let recent_failures = idp
-        .stores
-        .rate_limits
-        .hit(&throttle_key, FAILURE_WINDOW_SECS, now)
-        .await?;
-    if recent_failures > MAX_FAILURES {
-        return Ok(render_login(
-            idp,
-            &session,
-            &identifier,
-            Some(Notice::Locked),
-        ));
+    match account.status {
+        AccountStatus::Active => {}
+        AccountStatus::Pending => return refuse(Notice::NotActivated),
+        AccountStatus::Locked => return refuse(Notice::Locked),
     }
-    idp.stores.rate_limits.reset(&throttle_key).await?;
-    let identity: Identity =
-        serde_json::from_str(&account.identity).map_err(|_| IdpError::Storage)?;
+    idp.throttle.succeeded(&identifier).await?;
+    let profile = Profile::read(&account)?;
     let Some(request) = session.data.request.clone() else {
-        return Err(IdpError::NoLogin);
+        // A login to the provider's own pages.
+        let logged_in = Session::new(IdpSession {
+            account_id: Some(account.id),
+            ..IdpSession::default()
+        });
+        let _ = idp.sessions.destroy(&session).await?;
+        let cookie = idp.sessions.save(&logged_in).await?;
+        tracing::info!(provider = %idp.config.id, "login to the account page");
+        return Ok(see_other("/compte", Some(cookie)));
     };
     let grant = Grant {
         client_id: request.client_id.clone(),
@@ -288,7 +318,9 @@ async fn check_login(
         acr: idp.config.acr,
         auth_time: now,
         sub: account.id.clone(),
-        claims: identity.claims_for(&request.scopes, &request.claims),
+        claims: profile
+            .identity
+            .claims_for(&request.scopes, &request.claims),
         pkce: request.pkce.clone(),
     };
     let location = idp
@@ -299,26 +331,32 @@ async fn check_login(
             tracing::error!(%error, "code could not be issued");
             IdpError::Storage
         })?;
-    let logged_in = Session::new(LoginSession {
-        request: None,
+    let logged_in = Session::new(IdpSession {
         account_id: Some(account.id),
+        ..IdpSession::default()
     });
-    let (_, cookie) = (
-        idp.sessions.destroy(&session).await?,
-        idp.sessions.save(&logged_in).await?,
-    );
+    let _ = idp.sessions.destroy(&session).await?;
+    let cookie = idp.sessions.save(&logged_in).await?;
     tracing::info!(provider = %idp.config.id, "login succeeded");
     Ok(see_other(&location, Some(cookie)))
 }
 
-fn verify_password(password: &str, stored: &str) -> bool {
-    PasswordHash::new(stored).is_ok_and(|hash| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &hash)
-            .is_ok()
-    })
+/// The identifier was just locked: when an account has it, its address gets
+/// the unlock link.
+async fn send_unlock_link(
+    idp: &PasswordProvider,
+    identifier: &str,
+    now: i64,
+) -> Result<(), IdpError> {
+    let Some(account) = idp.stores.accounts.find_by_login(identifier).await? else {
+        return Ok(());
+    };
+    let token =
+        one_time::issue(idp.stores.codes.as_ref(), Purpose::Unlock, &identifier, now).await?;
+    let letter = mails::unlock(&idp.config.name, &idp.link("/deverrouillage", &token));
+    mails::send(idp, &account.email, letter).await;
+    Ok(())
 }
-
 /// `GET /session/end`: RP-initiated logout from the hub.
 pub async fn end_session(
     State(idp): State<Arc<PasswordProvider>>,
@@ -336,7 +374,7 @@ pub async fn end_session(
         }
     };
     let mut clear = None;
-    if let Ok(Some(session)) = idp.sessions.load::<LoginSession>(&headers).await {
+    if let Ok(Some(session)) = idp.sessions.load::<IdpSession>(&headers).await {
         match idp.sessions.destroy(&session).await {
             Ok(cookie) => clear = Some(cookie),
             Err(error) => return IdpError::from(error).into_response(),
@@ -399,6 +437,12 @@ fn malformed(kind: LoginKind, identifier: &str) -> bool {
     match kind {
         LoginKind::TaxNumber | LoginKind::Nir => {
             identifier.len() != 13 || !identifier.bytes().all(|b| b.is_ascii_digit())
+        }
+        LoginKind::Assigned => {
+            !(3..=64).contains(&identifier.len())
+                || !identifier
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.')
         }
         LoginKind::Email => {
             let well_formed = identifier.len() <= 254

@@ -12,7 +12,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use population::Citizen;
+use population::{Citizen, Date};
+use web::Lang;
 
 /// Why the records do not let a person create an account.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +30,8 @@ pub enum Refusal {
     KeyShape,
     /// The key does not verify the NIR (97 − NIR mod 97).
     KeyMismatch,
+    /// The birth date is not a date.
+    BirthdateShape,
     /// No record matches everything typed (or the person is deceased).
     NoMatch,
 }
@@ -36,24 +39,44 @@ pub enum Refusal {
 impl Refusal {
     /// What the citizen reads.
     pub fn message(self) -> &'static str {
+        self.text(Lang::Fr)
+    }
+
+    /// What the citizen reads, in their language.
+    pub fn text(self, lang: Lang) -> &'static str {
         match self {
-            Refusal::TaxNumberShape => "Le numéro fiscal doit comporter 13 chiffres.",
-            Refusal::AccessNumberShape => {
-                "Le numéro d'accès en ligne doit comporter 7 chiffres : il figure sur votre dernière déclaration de revenus."
-            }
-            Refusal::IncomeShape => {
-                "Le revenu fiscal de référence s'écrit en euros, sans centimes (0 si vous êtes rattaché au foyer fiscal de vos parents)."
-            }
-            Refusal::NirShape => {
-                "Le numéro de sécurité sociale doit comporter 13 caractères, sans la clé."
-            }
-            Refusal::KeyShape => "La clé du numéro de sécurité sociale doit comporter 2 chiffres.",
-            Refusal::KeyMismatch => {
-                "La clé ne correspond pas au numéro de sécurité sociale : vérifiez les deux sur votre carte Vitale."
-            }
-            Refusal::NoMatch => {
-                "Les informations saisies ne permettent pas de vous identifier. Vérifiez-les sur vos documents et recommencez."
-            }
+            Refusal::TaxNumberShape => lang.pick(
+                "Le numéro fiscal doit comporter 13 chiffres.",
+                "The tax number has 13 digits.",
+            ),
+            Refusal::AccessNumberShape => lang.pick(
+                "Le numéro d'accès en ligne doit comporter 7 chiffres : il figure sur votre dernière déclaration de revenus.",
+                "The online access number has 7 digits: it is on your last income tax return.",
+            ),
+            Refusal::IncomeShape => lang.pick(
+                "Le revenu fiscal de référence s'écrit en euros, sans centimes (0 si vous êtes rattaché au foyer fiscal de vos parents).",
+                "The reference tax income is written in whole euros (0 if you are attached to your parents' tax household).",
+            ),
+            Refusal::NirShape => lang.pick(
+                "Le numéro de sécurité sociale doit comporter 13 caractères, sans la clé.",
+                "The social security number has 13 characters, without the key.",
+            ),
+            Refusal::KeyShape => lang.pick(
+                "La clé du numéro de sécurité sociale doit comporter 2 chiffres.",
+                "The key of the social security number has 2 digits.",
+            ),
+            Refusal::KeyMismatch => lang.pick(
+                "La clé ne correspond pas au numéro de sécurité sociale : vérifiez les deux sur votre carte Vitale.",
+                "The key does not match the social security number: check both on your Vitale card.",
+            ),
+            Refusal::BirthdateShape => lang.pick(
+                "La date de naissance doit être une date réelle, au format JJ/MM/AAAA.",
+                "The birth date must be a real date, as DD/MM/YYYY.",
+            ),
+            Refusal::NoMatch => lang.pick(
+                "Les informations saisies ne permettent pas de vous identifier. Vérifiez-les sur vos documents et recommencez.",
+                "What you typed does not identify you. Check it against your papers and try again.",
+            ),
         }
     }
 }
@@ -121,8 +144,9 @@ impl Registry {
             .ok_or(Refusal::NoMatch)
     }
 
-    /// The health insurance record: the NIR and its key, which must verify.
-    pub fn check_health(&self, nir: &str, key: &str) -> Result<&Citizen, Refusal> {
+    /// The health insurance record: the NIR and its key, which must verify,
+    /// and the birth date the record holds (`JJ/MM/AAAA` or `AAAA-MM-JJ`).
+    pub fn check_health(&self, nir: &str, key: &str, birthdate: &str) -> Result<&Citizen, Refusal> {
         let nir = compact(nir).to_ascii_uppercase();
         let key = compact(key);
         let well_formed = nir.len() == 13
@@ -138,8 +162,25 @@ impl Registry {
         if population::nir_key(&nir).as_deref() != Some(key.as_str()) {
             return Err(Refusal::KeyMismatch);
         }
-        self.living(self.by_nir.get(&nir)).ok_or(Refusal::NoMatch)
+        let birthdate = parse_date(birthdate).ok_or(Refusal::BirthdateShape)?;
+        self.living(self.by_nir.get(&nir))
+            .filter(|citizen| citizen.birthdate == birthdate)
+            .ok_or(Refusal::NoMatch)
     }
+}
+
+/// A date as people type it: `JJ/MM/AAAA`, or `AAAA-MM-JJ` (a date field).
+pub fn parse_date(text: &str) -> Option<Date> {
+    let text = compact(text);
+    if let Some(date) = Date::parse(&text) {
+        return Some(date);
+    }
+    let mut parts = text.split('/');
+    let (day, month, year) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || day.len() != 2 || month.len() != 2 || year.len() != 4 {
+        return None;
+    }
+    Date::new(year.parse().ok()?, month.parse().ok()?, day.parse().ok()?)
 }
 
 /// Without spaces (typed ones, or the non-breaking ones of a copied number).
@@ -156,6 +197,10 @@ fn digits(text: &str, count: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn french(date: &Date) -> String {
+        format!("{:02}/{:02}/{}", date.day, date.month, date.year)
+    }
 
     fn registry() -> Registry {
         Registry::new(Arc::new(population::generate(
@@ -259,7 +304,7 @@ mod tests {
         let marie = person(&registry, 1);
         assert_eq!(
             registry
-                .check_health(&marie.nir, &marie.nir_key)
+                .check_health(&marie.nir, &marie.nir_key, &marie.birthdate.to_string())
                 .map(|c| c.id),
             Ok(1)
         );
@@ -267,29 +312,43 @@ mod tests {
         assert!(corsican.nir.contains("2A"), "{}", corsican.nir);
         assert_eq!(
             registry
-                .check_health(&corsican.nir.to_lowercase(), &corsican.nir_key)
+                .check_health(
+                    &corsican.nir.to_lowercase(),
+                    &corsican.nir_key,
+                    &french(&corsican.birthdate),
+                )
                 .map(|c| c.id),
             Ok(4)
         );
         let other_key = format!("{:02}", (marie.nir_key.parse::<u8>().unwrap() + 1) % 97);
-        for (nir, key, refusal) in [
-            ("285037511504", "42", Refusal::NirShape),
-            ("28503751150X2", "42", Refusal::NirShape),
-            ("2A50375115042", "42", Refusal::NirShape),
-            (marie.nir.as_str(), "4", Refusal::KeyShape),
-            (marie.nir.as_str(), other_key.as_str(), Refusal::KeyMismatch),
+        let born = marie.birthdate.to_string();
+        let other_day = marie.birthdate.years_later(1).to_string();
+        for (nir, key, birthdate, refusal) in [
+            ("285037511504", "42", born.as_str(), Refusal::NirShape),
+            ("28503751150X2", "42", &born, Refusal::NirShape),
+            ("2A50375115042", "42", &born, Refusal::NirShape),
+            (marie.nir.as_str(), "4", &born, Refusal::KeyShape),
+            (&marie.nir, &other_key, &born, Refusal::KeyMismatch),
+            (
+                &marie.nir,
+                &marie.nir_key,
+                "31/02/1985",
+                Refusal::BirthdateShape,
+            ),
+            (&marie.nir, &marie.nir_key, "1985", Refusal::BirthdateShape),
+            (&marie.nir, &marie.nir_key, &other_day, Refusal::NoMatch),
         ] {
             assert_eq!(
-                registry.check_health(nir, key).map(|c| c.id),
+                registry.check_health(nir, key, birthdate).map(|c| c.id),
                 Err(refusal),
-                "{nir} {key}"
+                "{nir} {key} {birthdate}"
             );
         }
         // A well-formed NIR with its right key, of nobody.
         let nobody = "1999999999901";
         let key = population::nir_key(nobody).unwrap();
         assert_eq!(
-            registry.check_health(nobody, &key).map(|c| c.id),
+            registry.check_health(nobody, &key, &born).map(|c| c.id),
             Err(Refusal::NoMatch)
         );
     }
@@ -301,7 +360,7 @@ mod tests {
         assert!(jacques.deceased_on.is_some());
         assert_eq!(
             registry
-                .check_health(&jacques.nir, &jacques.nir_key)
+                .check_health(&jacques.nir, &jacques.nir_key, &french(&jacques.birthdate))
                 .map(|c| c.id),
             Err(Refusal::NoMatch)
         );
@@ -316,6 +375,7 @@ mod tests {
             Refusal::NirShape,
             Refusal::KeyShape,
             Refusal::KeyMismatch,
+            Refusal::BirthdateShape,
             Refusal::NoMatch,
         ];
         let mut messages: Vec<&str> = all.iter().map(|refusal| refusal.message()).collect();

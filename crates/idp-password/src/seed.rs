@@ -2,14 +2,13 @@
 //! start, plus two accounts whose identity the register will refuse (one
 //! unknown person, one near match), so that refusals can be tried.
 
-use argon2::password_hash::SaltString;
-use argon2::password_hash::rand_core::OsRng;
-use argon2::{Argon2, PasswordHasher};
 use oidc::Identity;
 use population::Citizen;
 use store::{Account, AccountStatus, StoreError, Stores};
 
 use crate::config::{Config, LoginKind};
+use crate::password::Hasher;
+use crate::profile::Profile;
 
 /// A seeded account, as the demo prints it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,7 +31,7 @@ pub fn identity_of(citizen: &Citizen, kind: LoginKind) -> Identity {
         // Health insurance files write first names in capitals; the national
         // register gives them back as the civil register has them.
         LoginKind::Nir => pivot.given_name.to_uppercase(),
-        LoginKind::TaxNumber | LoginKind::Email => pivot.given_name,
+        LoginKind::TaxNumber | LoginKind::Email | LoginKind::Assigned => pivot.given_name,
     };
     Identity {
         given_name,
@@ -52,7 +51,26 @@ pub fn login_of(citizen: &Citizen, kind: LoginKind) -> String {
         LoginKind::TaxNumber => citizen.tax_number.clone(),
         LoginKind::Nir => citizen.nir.clone(),
         LoginKind::Email => citizen.email.to_lowercase(),
+        LoginKind::Assigned => assigned_login(citizen),
     }
+}
+
+/// The identifier an ANTS-style provider assigned to a seeded citizen.
+fn assigned_login(citizen: &Citizen) -> String {
+    let ascii = |text: &str| -> String {
+        text.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .collect()
+    };
+    let given = citizen.given_name();
+    let first = given.split_whitespace().next().unwrap_or_default();
+    format!(
+        "{}.{}.{:04}",
+        ascii(first),
+        ascii(&citizen.family_name),
+        citizen.id
+    )
 }
 
 fn synthetic_login(kind: LoginKind, suffix: &str) -> String {
@@ -60,11 +78,13 @@ fn synthetic_login(kind: LoginKind, suffix: &str) -> String {
         LoginKind::TaxNumber => format!("39999999999{suffix}"),
         LoginKind::Nir => format!("19999999999{suffix}"),
         LoginKind::Email => format!("compte.test.{suffix}@example.fr"),
+        LoginKind::Assigned => format!("compte.test.{suffix}"),
     }
 }
 
 /// Creates the demo accounts when the provider has none; returns them.
-/// Each password is hashed with Argon2id (OWASP parameters) and its own salt.
+/// The demo password is hashed once, with Argon2id (OWASP parameters) and the
+/// provider's pepper.
 pub async fn seed_accounts(
     stores: &Stores,
     config: &Config,
@@ -109,19 +129,19 @@ pub async fn seed_accounts(
             .map(|(login, _, label)| SeededAccount { login, label })
             .collect());
     }
+    // One hash for every seeded account: they share the demo password,
+    // which is published anyway, and a start hashes once, not twenty times.
+    let hash = Hasher::new(&config.pepper)
+        .hash_blocking(config.demo_password.clone())
+        .await
+        .ok_or(StoreError::Corrupt)?;
     for (login, identity, label) in accounts {
-        let password = config.demo_password.clone();
-        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-            .await
-            .map_err(|error| StoreError::Backend(Box::new(error)))?
-            .ok_or(StoreError::Corrupt)?;
         let account = Account {
             id: oidc::types::random_token(16),
             login: login.clone(),
-            password_hash: hash,
+            password_hash: hash.clone(),
             email: identity.email.clone(),
-            identity: serde_json::to_string(&identity)
-                .map_err(|error| StoreError::Backend(Box::new(error)))?,
+            identity: Profile::of(identity).to_json()?,
             status: AccountStatus::Active,
             created_at: now,
         };
@@ -129,15 +149,6 @@ pub async fn seed_accounts(
         seeded.push(SeededAccount { login, label });
     }
     Ok(seeded)
-}
-
-/// Argon2id with the crate's defaults, which are OWASP's (m = 19 MiB, t = 2, p = 1).
-pub fn hash_password(password: &str) -> Option<String> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .ok()
-        .map(|hash| hash.to_string())
 }
 
 /// One letter changed, in the middle of the name.

@@ -37,6 +37,10 @@ pub struct Message {
     pub subject: String,
     /// Body.
     pub text: String,
+    /// The sender's name, when not the mailer's (a provider writes as
+    /// itself, from the mailer's address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender: Option<String>,
 }
 
 /// A message as a memory transport kept it (tests read them).
@@ -224,8 +228,12 @@ impl Mailer {
             .map_err(|error| Failure::Permanent(format!("recipient: {error}")))?;
         let date =
             UNIX_EPOCH + Duration::from_secs(u64::try_from(self.clock.now()).unwrap_or_default());
+        let from = match &message.sender {
+            Some(name) => Mailbox::new(Some(name.clone()), self.from.email.clone()),
+            None => self.from.clone(),
+        };
         let email = Email::builder()
-            .from(self.from.clone())
+            .from(from)
             .to(to)
             .subject(&message.subject)
             .date(date)

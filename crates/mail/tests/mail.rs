@@ -23,6 +23,7 @@ fn message(to: &str) -> Message {
         to: to.into(),
         subject: "Connexion à Service de démonstration".into(),
         text: "Bonjour,\nvous vous êtes connecté.\n".into(),
+        sender: None,
     }
 }
 

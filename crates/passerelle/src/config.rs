@@ -35,6 +35,9 @@ pub struct Config {
     /// `[mail]`: how the hubs' emails leave (none without it).
     #[serde(default)]
     pub mail: Option<mail::Config>,
+    /// `[sms]`: text messages of the password providers.
+    #[serde(default)]
+    pub sms: Option<idp_password::sms::Config>,
     /// `[demo_sp]`: the demo service.
     #[serde(default)]
     pub demo_sp: Option<demo_sp::Config>,
@@ -206,6 +209,10 @@ impl Config {
         }
         if let Some(mail) = &self.mail {
             mail.check("mail")
+                .map_err(|(path, message)| ConfigError { path, message })?;
+        }
+        if let Some(sms) = &self.sms {
+            sms.check("sms")
                 .map_err(|(path, message)| ConfigError { path, message })?;
         }
         if let Some(register) = &self.register {

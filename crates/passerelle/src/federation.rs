@@ -52,6 +52,10 @@ pub struct Running {
     pub citizens: Arc<Vec<Citizen>>,
     /// The mailer, when mail is configured (tests read what it sent).
     pub mailer: Option<Arc<mail::Mailer>>,
+    /// The text-message gateway, when `[sms]` is set (tests read it).
+    pub sms: Option<idp_password::sms::SmsGateway>,
+    /// The password providers, by id.
+    pub idps: BTreeMap<String, Arc<idp_password::PasswordProvider>>,
     /// The theme's routes, served by every part.
     theme: axum::Router,
     tasks: Vec<JoinHandle<()>>,
@@ -94,6 +98,8 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         stores: BTreeMap::new(),
         citizens: Arc::new(Vec::new()),
         mailer: None,
+        sms: None,
+        idps: BTreeMap::new(),
         theme,
         tasks: Vec::new(),
     };
@@ -123,38 +129,8 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         )
         .await?;
     }
-    for idp_config in &config.idp_password {
-        let stores = open_stores(&options, &format!("idp-{}", idp_config.id)).await?;
-        let keys =
-            keys::load_or_generate(keys_dir.as_deref(), &format!("idp-{}", idp_config.id), now)?;
-        let seeded = idp_password::seed_accounts(&stores, idp_config, &running.citizens, now)
-            .await
-            .with_context(|| format!("seeding accounts of {}", idp_config.id))?;
-        let idp = idp_password::PasswordProvider::new(
-            idp_config.clone(),
-            keys,
-            stores.clone(),
-            options.clock.clone(),
-        )
-        .map_err(|(path, message)| anyhow::anyhow!("bad setting {path}: {message}"))?;
-        running
-            .accounts
-            .push((idp_config.id.clone(), idp_config.name.clone(), seeded));
-        running.stores.insert(idp_config.id.clone(), stores);
-        let router = idp_password::router(idp);
-        serve(
-            &mut running,
-            &mut options,
-            config,
-            &idp_config.id,
-            &idp_config.name,
-            &idp_config.public_url,
-            router,
-        )
-        .await?;
-    }
     if let Some(mail_config) = &config.mail
-        && !config.hub.is_empty()
+        && (!config.hub.is_empty() || !config.idp_password.is_empty())
     {
         let stores = open_stores(&options, "mail").await?;
         let transport = mail_config
@@ -171,6 +147,45 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         running.stores.insert("mail".into(), stores);
         running.tasks.push(tokio::spawn(mailer.clone().run()));
         running.mailer = Some(mailer);
+    }
+    let sms = config
+        .sms
+        .as_ref()
+        .map(|settings| settings.gateway(options.data_dir.as_deref(), http.clone()));
+    running.sms = sms.clone();
+    for idp_config in &config.idp_password {
+        let stores = open_stores(&options, &format!("idp-{}", idp_config.id)).await?;
+        let keys =
+            keys::load_or_generate(keys_dir.as_deref(), &format!("idp-{}", idp_config.id), now)?;
+        let seeded = idp_password::seed_accounts(&stores, idp_config, &running.citizens, now)
+            .await
+            .with_context(|| format!("seeding accounts of {}", idp_config.id))?;
+        let idp = idp_password::PasswordProvider::new(idp_password::IdpParts {
+            config: idp_config.clone(),
+            keys,
+            stores: stores.clone(),
+            clock: options.clock.clone(),
+            citizens: running.citizens.clone(),
+            mailer: running.mailer.clone(),
+            sms: sms.clone(),
+        })
+        .map_err(|(path, message)| anyhow::anyhow!("bad setting {path}: {message}"))?;
+        running.idps.insert(idp_config.id.clone(), idp.clone());
+        running
+            .accounts
+            .push((idp_config.id.clone(), idp_config.name.clone(), seeded));
+        running.stores.insert(idp_config.id.clone(), stores);
+        let router = idp_password::router(idp);
+        serve(
+            &mut running,
+            &mut options,
+            config,
+            &idp_config.id,
+            &idp_config.name,
+            &idp_config.public_url,
+            router,
+        )
+        .await?;
     }
     let trail_stores = match &config.traces {
         Some(_) if !config.hub.is_empty() || config.dashboard.is_some() => {
@@ -340,7 +355,12 @@ async fn serve(
         url: public_url.to_owned(),
     });
     running.tasks.push(tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, router).await {
+        if let Err(error) = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        {
             tracing::error!(part = %name, %error, "server stopped");
         }
     }));

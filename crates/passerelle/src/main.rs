@@ -270,6 +270,7 @@ fn print_demo(config: &Config, running: &Running, data: &Path) {
             idp_password::LoginKind::TaxNumber => "numéro fiscal",
             idp_password::LoginKind::Nir => "n° de sécurité sociale",
             idp_password::LoginKind::Email => "adresse électronique",
+            idp_password::LoginKind::Assigned => "identifiant",
         };
         println!(
             "\nComptes de test chez {name} ({label} / mot de passe « {} ») :",

@@ -67,7 +67,7 @@ pub struct Federation {
 /// A config line that keeps the rogue provider off the hub.
 const NO_ROGUE: &str = "# testkit: no rogue provider";
 
-const DEMO_PORTS: [(&str, &str); 8] = [
+const DEMO_PORTS: [(&str, &str); 11] = [
     ("hub_standard", "7080"),
     ("impots", "7081"),
     ("ameli", "7082"),
@@ -76,6 +76,9 @@ const DEMO_PORTS: [(&str, &str); 8] = [
     ("hub_plus", "7085"),
     ("laposte", "7086"),
     ("dashboard", "7087"),
+    ("ants", "7088"),
+    ("msa", "7089"),
+    ("yris", "7090"),
 ];
 
 impl Federation {
@@ -293,11 +296,29 @@ impl Federation {
             .citizens
             .iter()
             .find(|citizen| citizen.id == citizen_id);
-        match (provider, citizen) {
-            ("impots", Some(citizen)) => citizen.tax_number.clone(),
-            ("ameli", Some(citizen)) => citizen.nir.clone(),
-            ("laposte", Some(citizen)) => citizen.email.to_lowercase(),
+        let kind = self
+            .config
+            .idp_password
+            .iter()
+            .find(|idp| idp.id == provider)
+            .map(|idp| idp.login);
+        match (kind, citizen) {
+            (Some(kind), Some(citizen)) => idp_password::login_of(citizen, kind),
             _ => String::new(),
         }
+    }
+
+    /// A password provider of the federation.
+    pub fn idp(&self, id: &str) -> Option<&Arc<idp_password::PasswordProvider>> {
+        self.running.idps.get(id)
+    }
+
+    /// The text messages sent so far (the SMS transport is memory).
+    pub fn texts(&self) -> Vec<idp_password::sms::Sms> {
+        self.running
+            .sms
+            .as_ref()
+            .map(idp_password::sms::SmsGateway::sent)
+            .unwrap_or_default()
     }
 }

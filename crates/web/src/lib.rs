@@ -4,6 +4,7 @@
 //! the identity providers serve alike.
 
 mod backchannel;
+mod client;
 mod error_page;
 mod headers;
 mod lang;
@@ -13,6 +14,7 @@ mod session;
 mod theme;
 
 pub use backchannel::LoggedOut;
+pub use client::ClientAddress;
 pub use error_page::{Catalogue, Entry, ErrorPage, localize_error_pages, oauth_json_error};
 pub use headers::{no_store, security_headers, see_other};
 pub use lang::{LANG_COOKIE, Lang, switch_language};
