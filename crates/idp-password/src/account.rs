@@ -10,7 +10,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use store::{Account, AccountStatus};
-use web::{ClientAddress, Lang, Session, escape, see_other};
+use web::{ClientAddress, Lang, Session, see_other};
 
 use crate::errors::IdpError;
 use crate::form::{Field, Form, message};
@@ -393,7 +393,7 @@ pub async fn forgot(
         let lang = session.data.lang(&headers);
         let identifier = canonical(idp.config.login, form.get("identifier").unwrap_or_default());
         let now = idp.clock.now();
-        let key = format!("reset-mails:{}", escape(&identifier));
+        let key = crate::throttle::hashed("reset-mails", &identifier);
         let blocked = idp.throttle.check("", &address, now).await? == Verdict::Blocked;
         let mails_sent = idp.stores.rate_limits.hit(&key, 3_600, now).await?;
         if !blocked && mails_sent <= RESETS_PER_HOUR {

@@ -64,7 +64,9 @@ pub struct Throttle {
     stores: Stores,
 }
 
-fn hashed(kind: &str, text: &str) -> String {
+/// A store key for `text` (an identifier, an address): hashed, so that keys
+/// say nothing of whom they count.
+pub fn hashed(kind: &str, text: &str) -> String {
     let digest = Sha256::digest(format!("{kind}:{text}").as_bytes());
     let hex: String = digest
         .iter()

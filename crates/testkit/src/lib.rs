@@ -256,6 +256,32 @@ impl Federation {
             .unwrap_or_default()
     }
 
+    /// Delivers what waits in the outbox now (without waiting for the
+    /// worker), then returns every email sent so far.
+    pub async fn delivered_mails(&self) -> Vec<mail::Sent> {
+        let Some(mailer) = &self.running.mailer else {
+            return Vec::new();
+        };
+        let outbox = self
+            .running
+            .stores
+            .get("mail")
+            .map(|stores| stores.outbox.clone());
+        // The worker may hold a message it is sending: wait for it to go.
+        for _ in 0..200 {
+            let _ = mailer.deliver_due().await;
+            let waiting = match &outbox {
+                Some(outbox) => outbox.waiting().await.unwrap_or(0),
+                None => 0,
+            };
+            if waiting == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        self.mails()
+    }
+
     /// Storage writes done by the standard hub so far.
     pub fn hub_writes(&self) -> u64 {
         self.running
@@ -306,6 +332,45 @@ impl Federation {
             (Some(kind), Some(citizen)) => idp_password::login_of(citizen, kind),
             _ => String::new(),
         }
+    }
+
+    /// Redeems a code of the sandbox service and reads the userinfo: the
+    /// identity the service gets, signature checked.
+    pub async fn sandbox_userinfo(
+        &self,
+        code: &str,
+    ) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+        let http = reqwest::Client::new();
+        let tokens: serde_json::Value = http
+            .post(format!("{}/token", self.issuer))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", SANDBOX_CALLBACK),
+                ("client_id", SANDBOX_ID),
+                ("client_secret", SANDBOX_SECRET),
+            ])
+            .send()
+            .await?
+            .json()
+            .await?;
+        let access_token = tokens["access_token"]
+            .as_str()
+            .ok_or_else(|| anyhow::anyhow!("no access token: {tokens}"))?;
+        let jwt = http
+            .get(format!("{}/userinfo", self.issuer))
+            .bearer_auth(access_token)
+            .send()
+            .await?
+            .text()
+            .await?;
+        let keys = jose::PublicKeySet::from_json(
+            &reqwest::get(format!("{}/jwks", self.issuer))
+                .await?
+                .text()
+                .await?,
+        )?;
+        Ok(jose::verify(&jwt, &keys, &[jose::Alg::ES256])?)
     }
 
     /// A password provider of the federation.
