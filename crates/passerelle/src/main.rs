@@ -284,6 +284,7 @@ fn print_demo(config: &Config, running: &Running, data: &Path) {
             println!("  {}  {}", account.login, account.label);
         }
     }
+    print_papers(config, running);
     for (_, hub) in config.hubs_in_order() {
         for sandbox in hub
             .services
@@ -307,10 +308,72 @@ fn print_demo(config: &Config, running: &Running, data: &Path) {
             data.join(&mail.folder).display()
         );
     }
+    if let Some(sms) = &config.sms
+        && sms.transport == idp_password::sms::SmsTransportKind::Folder
+    {
+        println!(
+            "SMS envoyés (un fichier .txt par message) : {}",
+            data.join(&sms.folder).display()
+        );
+    }
     println!(
         "\nDonnées : {} (SQLite, clés). Arrêt : Ctrl+C.",
         data.display()
     );
+}
+
+/// The papers of two citizens who have no account yet, to create one at
+/// each provider (README, « Créer un compte »).
+fn print_papers(config: &Config, running: &Running) {
+    let seeded = config
+        .idp_password
+        .iter()
+        .map(|idp| idp.seed_accounts)
+        .max()
+        .unwrap_or_default();
+    let without_account = |zero_income: bool| {
+        running.citizens.iter().skip(seeded).find(|citizen| {
+            citizen.deceased_on.is_none()
+                && citizen.birthplace.is_some()
+                && (citizen.reference_income == 0) == zero_income
+        })
+    };
+    let people: Vec<_> = [false, true]
+        .into_iter()
+        .filter_map(without_account)
+        .collect();
+    if people.is_empty() {
+        return;
+    }
+    println!("\nPapiers de citoyens sans compte, pour en créer un (lien « Créer mon espace ») :");
+    for citizen in people {
+        let birthplace = citizen
+            .birthplace
+            .as_deref()
+            .and_then(population::cog::commune)
+            .map_or("?", |commune| commune.name);
+        println!(
+            "  {} {}, {} le {:02}/{:02}/{} à {birthplace}",
+            citizen.given_name(),
+            citizen.family_name,
+            if citizen.gender == population::Gender::Female {
+                "née"
+            } else {
+                "né"
+            },
+            citizen.birthdate.day,
+            citizen.birthdate.month,
+            citizen.birthdate.year,
+        );
+        println!(
+            "    impôts : numéro fiscal {}, numéro d'accès en ligne {}, revenu fiscal de référence {} €",
+            citizen.tax_number, citizen.online_access_number, citizen.reference_income
+        );
+        println!(
+            "    ameli, MSA : n° de sécurité sociale {} clé {}",
+            citizen.nir, citizen.nir_key
+        );
+    }
 }
 
 fn print_sandbox(hub: &hub::Config, sandbox: &hub::ServiceConfig) {
