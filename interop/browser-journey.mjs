@@ -107,6 +107,23 @@ try {
   }
   report({ page: 'dashboard-after-logout', ended: dashboardEnded });
 
+  // The password providers' account pages: creation (with a refused input),
+  // the ANTS-like form and its captcha image, the forgotten password.
+  await page.goto(`${run.impots}/inscription`);
+  await check('signup-impots');
+  await page.getByLabel('Numéro fiscal').fill('123');
+  await page.getByRole('button', { name: 'Continuer' }).click();
+  await check('signup-impots-error');
+  report({ page: 'signup-impots-alert', text: await page.getByRole('alert').innerText() });
+  await page.goto(`${run.ants}/inscription`);
+  await check('signup-ants');
+  report({
+    page: 'signup-ants-captcha',
+    loaded: await page.locator('img[src="/captcha.svg"]').evaluate((image) => image.complete && image.naturalWidth > 0),
+  });
+  await page.goto(`${run.impots}/mot-de-passe-oublie`);
+  await check('forgot-password');
+
   // In English, by the switch of the page header.
   await page.goto(run.demo_sp);
   await page.getByRole('link', { name: 'English' }).click();

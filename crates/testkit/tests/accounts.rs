@@ -1417,3 +1417,69 @@ async fn la_poste_and_yris_have_no_online_creation_and_msa_creates_like_ameli() 
         msa.body
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_address_trying_many_identifiers_is_slowed_while_others_go_on() {
+    let federation = Federation::start().await.unwrap();
+    let login_url = format!("{}/login", federation.url("impots"));
+    // Behind a reverse proxy on this machine, the client is the last
+    // X-Forwarded-For address.
+    let attempt = |from: &'static str, identifier: String| {
+        let login_url = login_url.clone();
+        async move {
+            let http = reqwest::Client::builder()
+                .cookie_store(true)
+                .build()
+                .unwrap();
+            let page = http
+                .get(&login_url)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let marker = "name=\"csrf\" value=\"";
+            let start = page.find(marker).unwrap() + marker.len();
+            let csrf = page[start..start + page[start..].find('"').unwrap()].to_owned();
+            let body = http
+                .post(&login_url)
+                .header("x-forwarded-for", from)
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("identifier", &identifier),
+                    ("password", "Mauvais-mot-2026"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            body.replace("&#39;", "'")
+        }
+    };
+    let from = idp_password::throttle::ADDRESS_WAIT_FROM;
+    for n in 1..from {
+        let page = attempt("198.51.100.7", format!("39999999{n:05}")).await;
+        assert!(
+            page.contains("Identifiant ou mot de passe incorrect.</p>"),
+            "{page}"
+        );
+    }
+    let page = attempt("198.51.100.7", "3999999900000".into()).await;
+    assert!(page.contains("patientez 1 s avant de réessayer"), "{page}");
+    // A fresh identifier from that address waits too; another address goes on.
+    let page = attempt("198.51.100.7", "3999999911111".into()).await;
+    assert!(
+        page.contains(
+            "Identifiant ou mot de passe incorrect. Après plusieurs erreurs, patientez 1 s"
+        ),
+        "{page}"
+    );
+    let page = attempt("203.0.113.9", "3999999911111".into()).await;
+    assert!(
+        page.contains("Identifiant ou mot de passe incorrect.</p>"),
+        "{page}"
+    );
+}

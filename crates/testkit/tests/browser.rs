@@ -67,6 +67,8 @@ async fn journey(federation: &Federation, screenshots: &Path) -> Vec<Value> {
     let run = json!({
         "demo_sp": federation.url("demo_sp"),
         "dashboard": federation.url("dashboard"),
+        "impots": federation.url("impots"),
+        "ants": federation.url("ants"),
         "hub": federation.hub,
         "login": federation.login_of("impots", 1),
         "password": PASSWORD,
@@ -108,7 +110,7 @@ fn check_journey(federation: &Federation, reports: &[Value], screenshots: &Path)
         .iter()
         .filter(|report| report.get("violations").is_some())
         .collect();
-    assert!(checked.len() >= 13, "{reports:#?}");
+    assert!(checked.len() >= 17, "{reports:#?}");
     let violations: Vec<&Value> = checked
         .iter()
         .filter(|report| {
@@ -140,6 +142,12 @@ fn check_journey(federation: &Federation, reports: &[Value], screenshots: &Path)
         "{text}"
     );
     assert_eq!(find("page", "dashboard-after-logout")["ended"], true);
+    // The account pages: a refused input is named, the captcha is drawn.
+    assert_eq!(
+        find("page", "signup-impots-alert")["text"],
+        "Le numéro fiscal doit comporter 13 chiffres."
+    );
+    assert_eq!(find("page", "signup-ants-captcha")["loaded"], true);
     let done = reports
         .iter()
         .find(|report| report["done"] == true)
