@@ -15,11 +15,11 @@ use web::{ClientAddress, Lang, Session, see_other};
 use crate::errors::IdpError;
 use crate::form::{Field, Form, message};
 use crate::login::{canonical, identifier_field};
-use crate::one_time::{self, Purpose, Redeemed};
+use crate::one_time::{self, Purpose};
 use crate::password;
 use crate::profile::Profile;
 use crate::session::{self, IdpSession, field};
-use crate::signup::{Problem, TokenQuery, dead_link, email_ok};
+use crate::signup::{Problem, TokenQuery, dead_link, email_ok, use_link};
 use crate::throttle::Verdict;
 use crate::{PasswordProvider, mails};
 
@@ -309,17 +309,17 @@ pub async fn confirm_email(
             "/compte/courriel",
             lang.pick("Changer d'adresse électronique", "Change my email address"),
         );
-        let change = match one_time::redeem::<EmailChange>(
-            idp.stores.codes.as_ref(),
+        let change = match use_link::<EmailChange>(
+            &idp,
             Purpose::EmailChange,
             &field(&form, "jeton"),
-            idp.clock.now(),
+            lang,
+            again,
         )
         .await?
         {
-            Redeemed::Fresh(change) => change,
-            Redeemed::Used => return Ok::<_, IdpError>(dead_link(&idp, lang, true, again)),
-            Redeemed::Invalid => return Ok(dead_link(&idp, lang, false, again)),
+            Ok(value) => value,
+            Err(page) => return Ok::<_, IdpError>(page),
         };
         let Some(mut account) = idp.stores.accounts.find_by_id(&change.account_id).await? else {
             return Ok(dead_link(&idp, lang, false, again));
@@ -494,17 +494,9 @@ pub async fn reset(
             "/mot-de-passe-oublie",
             lang.pick("Demander un nouveau lien", "Ask for a new link"),
         );
-        let link = match one_time::redeem::<ResetLink>(
-            idp.stores.codes.as_ref(),
-            Purpose::Reset,
-            &token,
-            idp.clock.now(),
-        )
-        .await?
-        {
-            Redeemed::Fresh(link) => link,
-            Redeemed::Used => return Ok(dead_link(&idp, lang, true, again)),
-            Redeemed::Invalid => return Ok(dead_link(&idp, lang, false, again)),
+        let link = match use_link::<ResetLink>(&idp, Purpose::Reset, &token, lang, again).await? {
+            Ok(value) => value,
+            Err(page) => return Ok::<_, IdpError>(page),
         };
         let account = idp
             .stores
@@ -586,18 +578,13 @@ pub async fn unlock(
             "/mot-de-passe-oublie",
             lang.pick("Choisir un nouveau mot de passe", "Choose a new password"),
         );
-        let identifier = match one_time::redeem::<String>(
-            idp.stores.codes.as_ref(),
-            Purpose::Unlock,
-            &field(&form, "jeton"),
-            idp.clock.now(),
-        )
-        .await?
-        {
-            Redeemed::Fresh(identifier) => identifier,
-            Redeemed::Used => return Ok::<_, IdpError>(dead_link(&idp, lang, true, again)),
-            Redeemed::Invalid => return Ok(dead_link(&idp, lang, false, again)),
-        };
+        let identifier =
+            match use_link::<String>(&idp, Purpose::Unlock, &field(&form, "jeton"), lang, again)
+                .await?
+            {
+                Ok(value) => value,
+                Err(page) => return Ok::<_, IdpError>(page),
+            };
         idp.throttle.unlock(&identifier).await?;
         tracing::info!(provider = %idp.config.id, "account unlocked");
         Ok(message(

@@ -1299,6 +1299,24 @@ pub(crate) fn dead_link(
     )
 }
 
+/// Uses a link; a used or dead one gets its page, which offers `again`.
+pub(crate) async fn use_link<T: serde::de::DeserializeOwned>(
+    idp: &PasswordProvider,
+    purpose: Purpose,
+    token: &str,
+    lang: Lang,
+    again: (&str, &str),
+) -> Result<Result<T, Response>, IdpError> {
+    let codes = idp.stores.codes.as_ref();
+    Ok(
+        match one_time::redeem(codes, purpose, token, idp.clock.now()).await? {
+            Redeemed::Fresh(value) => Ok(value),
+            Redeemed::Used => Err(dead_link(idp, lang, true, again)),
+            Redeemed::Invalid => Err(dead_link(idp, lang, false, again)),
+        },
+    )
+}
+
 /// `POST /activation`.
 pub async fn activate(
     State(idp): State<Arc<PasswordProvider>>,
@@ -1329,17 +1347,11 @@ pub async fn activate(
                 "Create my account again",
             ),
         );
-        let link = match one_time::redeem::<ActivationLink>(
-            idp.stores.codes.as_ref(),
-            Purpose::Activation,
-            &token,
-            idp.clock.now(),
-        )
-        .await?
+        let link = match use_link::<ActivationLink>(&idp, Purpose::Activation, &token, lang, again)
+            .await?
         {
-            Redeemed::Fresh(link) => link,
-            Redeemed::Used => return Ok(dead_link(&idp, lang, true, again)),
-            Redeemed::Invalid => return Ok(dead_link(&idp, lang, false, again)),
+            Ok(value) => value,
+            Err(page) => return Ok::<_, IdpError>(page),
         };
         let account = idp
             .stores
