@@ -19,7 +19,7 @@ use crate::one_time::{self, Purpose};
 use crate::password;
 use crate::profile::Profile;
 use crate::session::{self, IdpSession, field};
-use crate::signup::{Problem, TokenQuery, dead_link, email_ok, use_link};
+use crate::signup::{Problem, TokenQuery, dead_link, use_link};
 use crate::throttle::Verdict;
 use crate::{PasswordProvider, mails};
 
@@ -200,7 +200,7 @@ pub async fn change_email(
                 account.password_hash.clone(),
             )
             .await;
-        let problem: Option<(Option<&'static str>, String)> = if !email_ok(&email) {
+        let problem: Option<(Option<&'static str>, String)> = if !oidc::claims::is_email(&email) {
             Some((Some("email"), Problem::Email.text(lang)))
         } else if email != field(&form, "email_confirmation").to_lowercase() {
             Some((Some("email"), Problem::EmailMismatch.text(lang)))

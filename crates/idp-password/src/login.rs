@@ -444,13 +444,7 @@ fn malformed(kind: LoginKind, identifier: &str) -> bool {
                     .bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.')
         }
-        LoginKind::Email => {
-            let well_formed = identifier.len() <= 254
-                && identifier.split_once('@').is_some_and(|(local, domain)| {
-                    !local.is_empty() && domain.contains('.') && !domain.contains('@')
-                });
-            !well_formed
-        }
+        LoginKind::Email => !oidc::claims::is_email(identifier),
     }
 }
 

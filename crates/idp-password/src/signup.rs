@@ -477,19 +477,6 @@ async fn check_records(
     }))))
 }
 
-/// Whether an email address is well formed (and short enough).
-pub(crate) fn email_ok(email: &str) -> bool {
-    email.len() <= 254
-        && !email.chars().any(char::is_whitespace)
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.contains('@')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-        })
-}
-
 async fn check_form(
     idp: &PasswordProvider,
     session: &mut Session<IdpSession>,
@@ -508,7 +495,7 @@ async fn check_form(
     if given_name.is_empty() || given_name.chars().count() > 100 {
         return Ok(Err(Problem::GivenName));
     }
-    if !email_ok(&email) {
+    if !oidc::claims::is_email(&email) {
         return Ok(Err(Problem::Email));
     }
     // A captcha is good for one try, right or wrong.
@@ -688,7 +675,7 @@ pub async fn details(
         let lang = session.data.lang(&headers);
         let email = field(&form, "email").to_lowercase();
         let mobile = field(&form, "mobile");
-        let problem = if !email_ok(&email) {
+        let problem = if !oidc::claims::is_email(&email) {
             Some(Problem::Email)
         } else if email != field(&form, "email_confirmation").to_lowercase() {
             Some(Problem::EmailMismatch)

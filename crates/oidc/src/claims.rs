@@ -232,12 +232,18 @@ fn is_cog_commune(text: &str) -> bool {
         })
 }
 
-fn is_email(text: &str) -> bool {
+/// Whether `text` reads as an email address: one `@`, a local part, a
+/// dotted domain that neither starts nor ends with a dot, no space or
+/// control character, 254 bytes at most. The one check of the federation:
+/// what a provider accepts at account creation, the hub accepts in a claim.
+pub fn is_email(text: &str) -> bool {
     let mut parts = text.split('@');
     match (parts.next(), parts.next(), parts.next()) {
         (Some(local), Some(domain), None) => {
             !local.is_empty()
                 && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
                 && text.len() <= 254
                 && !text.chars().any(|c| c.is_whitespace() || c.is_control())
         }
@@ -248,6 +254,25 @@ fn is_email(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+
+    #[test]
+    fn an_email_address_has_one_at_and_a_dotted_domain() {
+        use super::is_email;
+        assert!(is_email("marie.dupont.1@example.fr"));
+        for bad in [
+            "",
+            "marie",
+            "@example.fr",
+            "marie@example",
+            "a@b@example.fr",
+            "marie@.example.fr",
+            "marie@example.fr.",
+            "marie dupont@example.fr",
+        ] {
+            assert!(!is_email(bad), "{bad}");
+        }
+        assert!(!is_email(&format!("{}@example.fr", "a".repeat(250))));
+    }
 
     use super::*;
 
