@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use store::{Account, AccountStatus};
 use web::{ClientAddress, Lang, Session, see_other};
@@ -52,51 +52,51 @@ async fn logged_in(
 }
 
 /// `GET /compte`.
-pub async fn page(State(idp): State<Arc<PasswordProvider>>, headers: HeaderMap) -> Response {
-    let result = async {
-        let (session, account) = logged_in(&idp, &headers).await?;
-        let lang = session.data.lang(&headers);
-        let identity = Profile::read(&account)?.identity;
-        let mut form = Form::new(
-            lang,
-            lang.pick("Mon espace", "My account"),
-            "/compte/deconnexion",
-            session.csrf_token(),
-            lang.pick("Se déconnecter", "Log out"),
-        );
-        form.lead = vec![
-            format!(
-                "{} {} {}",
-                lang.pick("Bonjour", "Hello"),
-                identity.given_name,
-                identity.family_name
-            ),
-            format!(
-                "{} {}",
-                lang.pick("Identifiant :", "Identifier:"),
-                account.login
-            ),
-            format!(
-                "{} {}",
-                lang.pick("Adresse électronique :", "Email address:"),
-                account.email
-            ),
-        ];
-        form.links = vec![
-            (
-                "/compte/courriel".into(),
-                lang.pick("Changer d'adresse électronique", "Change my email address")
-                    .into(),
-            ),
-            (
-                "/mot-de-passe-oublie".into(),
-                lang.pick("Changer de mot de passe", "Change my password")
-                    .into(),
-            ),
-        ];
-        Ok::<_, IdpError>(form.render(&idp.config.name))
-    };
-    result.await.unwrap_or_else(IntoResponse::into_response)
+pub async fn page(
+    State(idp): State<Arc<PasswordProvider>>,
+    headers: HeaderMap,
+) -> Result<Response, IdpError> {
+    let (session, account) = logged_in(&idp, &headers).await?;
+    let lang = session.data.lang(&headers);
+    let identity = Profile::read(&account)?.identity;
+    let mut form = Form::new(
+        lang,
+        lang.pick("Mon espace", "My account"),
+        "/compte/deconnexion",
+        session.csrf_token(),
+        lang.pick("Se déconnecter", "Log out"),
+    );
+    form.lead = vec![
+        format!(
+            "{} {} {}",
+            lang.pick("Bonjour", "Hello"),
+            identity.given_name,
+            identity.family_name
+        ),
+        format!(
+            "{} {}",
+            lang.pick("Identifiant :", "Identifier:"),
+            account.login
+        ),
+        format!(
+            "{} {}",
+            lang.pick("Adresse électronique :", "Email address:"),
+            account.email
+        ),
+    ];
+    form.links = vec![
+        (
+            "/compte/courriel".into(),
+            lang.pick("Changer d'adresse électronique", "Change my email address")
+                .into(),
+        ),
+        (
+            "/mot-de-passe-oublie".into(),
+            lang.pick("Changer de mot de passe", "Change my password")
+                .into(),
+        ),
+    ];
+    Ok(form.render(&idp.config.name))
 }
 
 /// `POST /compte/deconnexion`.
@@ -104,13 +104,10 @@ pub async fn logout(
     State(idp): State<Arc<PasswordProvider>>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let result = async {
-        let (session, _) = session::posted(&idp, &headers, &body).await?;
-        let cookie = idp.sessions.destroy(&session).await?;
-        Ok::<_, IdpError>(see_other("/login", Some(cookie)))
-    };
-    result.await.unwrap_or_else(IntoResponse::into_response)
+) -> Result<Response, IdpError> {
+    let (session, _) = session::posted(&idp, &headers, &body).await?;
+    let cookie = idp.sessions.destroy(&session).await?;
+    Ok(see_other("/login", Some(cookie)))
 }
 
 // ---------------------------------------------------------------- email
@@ -165,13 +162,13 @@ fn email_form(session: &Session<IdpSession>, lang: Lang, typed: Option<&[String;
 }
 
 /// `GET /compte/courriel`.
-pub async fn email_page(State(idp): State<Arc<PasswordProvider>>, headers: HeaderMap) -> Response {
-    let result = async {
-        let (session, _) = logged_in(&idp, &headers).await?;
-        let lang = session.data.lang(&headers);
-        Ok::<_, IdpError>(email_form(&session, lang, None).render(&idp.config.name))
-    };
-    result.await.unwrap_or_else(IntoResponse::into_response)
+pub async fn email_page(
+    State(idp): State<Arc<PasswordProvider>>,
+    headers: HeaderMap,
+) -> Result<Response, IdpError> {
+    let (session, _) = logged_in(&idp, &headers).await?;
+    let lang = session.data.lang(&headers);
+    Ok(email_form(&session, lang, None).render(&idp.config.name))
 }
 
 /// What an email-change link stands for.
@@ -186,76 +183,73 @@ pub async fn change_email(
     State(idp): State<Arc<PasswordProvider>>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let result = async {
-        let (session, account) = logged_in(&idp, &headers).await?;
-        let (_, form) = session::posted(&idp, &headers, &body).await?;
-        let lang = session.data.lang(&headers);
-        let email = field(&form, "email").to_lowercase();
-        let typed = [field(&form, "email"), field(&form, "email_confirmation")];
-        let password_ok = idp
-            .hasher
-            .verify_blocking(
-                form.get("password").unwrap_or_default().to_owned(),
-                account.password_hash.clone(),
-            )
-            .await;
-        let problem: Option<(Option<&'static str>, String)> = if !oidc::claims::is_email(&email) {
-            Some((Some("email"), Problem::Email.text(lang)))
-        } else if email != field(&form, "email_confirmation").to_lowercase() {
-            Some((Some("email"), Problem::EmailMismatch.text(lang)))
-        } else if !password_ok {
-            Some((
-                Some("password"),
-                lang.pick("Mot de passe incorrect.", "Wrong password.")
-                    .into(),
-            ))
-        } else {
-            None
-        };
-        if let Some(error) = problem {
-            let mut page = email_form(&session, lang, Some(&typed));
-            page.error = Some(error);
-            return Ok::<_, IdpError>(page.render(&idp.config.name));
-        }
-        let change = EmailChange {
-            account_id: account.id.clone(),
-            email: email.clone(),
-        };
-        let token = one_time::issue(
-            idp.stores.codes.as_ref(),
-            Purpose::EmailChange,
-            &change,
-            idp.clock.now(),
-        )
-        .await?;
-        mails::send(
-            &idp,
-            &email,
-            mails::confirm_email(
-                &idp.config.name,
-                &idp.link("/courriel/confirmation", &token),
-            ),
+) -> Result<Response, IdpError> {
+    let (session, account) = logged_in(&idp, &headers).await?;
+    let (_, form) = session::posted(&idp, &headers, &body).await?;
+    let lang = session.data.lang(&headers);
+    let email = field(&form, "email").to_lowercase();
+    let typed = [field(&form, "email"), field(&form, "email_confirmation")];
+    let password_ok = idp
+        .hasher
+        .verify_blocking(
+            form.get("password").unwrap_or_default().to_owned(),
+            account.password_hash.clone(),
         )
         .await;
-        mails::send(
-            &idp,
-            &account.email,
-            mails::email_change_asked(&idp.config.name, &email),
-        )
-        .await;
-        Ok(message(
-            lang,
-            &idp.config.name,
-            lang.pick("Confirmez la nouvelle adresse", "Confirm the new address"),
-            &[lang.pick(
-                "Un lien de confirmation vient d'être envoyé à la nouvelle adresse ; il est valable 24 heures. Votre adresse actuelle en est informée.",
-                "A confirmation link has just been sent to the new address; it is valid 24 hours. Your current address is told about it.",
-            )],
-            &[("/compte", lang.pick("Retour à mon espace", "Back to my account"))],
+    let problem: Option<(Option<&'static str>, String)> = if !oidc::claims::is_email(&email) {
+        Some((Some("email"), Problem::Email.text(lang)))
+    } else if email != field(&form, "email_confirmation").to_lowercase() {
+        Some((Some("email"), Problem::EmailMismatch.text(lang)))
+    } else if !password_ok {
+        Some((
+            Some("password"),
+            lang.pick("Mot de passe incorrect.", "Wrong password.")
+                .into(),
         ))
+    } else {
+        None
     };
-    result.await.unwrap_or_else(IntoResponse::into_response)
+    if let Some(error) = problem {
+        let mut page = email_form(&session, lang, Some(&typed));
+        page.error = Some(error);
+        return Ok(page.render(&idp.config.name));
+    }
+    let change = EmailChange {
+        account_id: account.id.clone(),
+        email: email.clone(),
+    };
+    let token = one_time::issue(
+        idp.stores.codes.as_ref(),
+        Purpose::EmailChange,
+        &change,
+        idp.clock.now(),
+    )
+    .await?;
+    mails::send(
+        &idp,
+        &email,
+        mails::confirm_email(
+            &idp.config.name,
+            &idp.link("/courriel/confirmation", &token),
+        ),
+    )
+    .await;
+    mails::send(
+        &idp,
+        &account.email,
+        mails::email_change_asked(&idp.config.name, &email),
+    )
+    .await;
+    Ok(message(
+        lang,
+        &idp.config.name,
+        lang.pick("Confirmez la nouvelle adresse", "Confirm the new address"),
+        &[lang.pick(
+            "Un lien de confirmation vient d'être envoyé à la nouvelle adresse ; il est valable 24 heures. Votre adresse actuelle en est informée.",
+            "A confirmation link has just been sent to the new address; it is valid 24 hours. Your current address is told about it.",
+        )],
+        &[("/compte", lang.pick("Retour à mon espace", "Back to my account"))],
+    ))
 }
 
 /// A page with one button that posts a link's token.
@@ -278,22 +272,19 @@ pub async fn confirm_email_page(
     State(idp): State<Arc<PasswordProvider>>,
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
-) -> Response {
-    let result = async {
-        let session = session::load(&idp, &headers).await?;
-        let lang = session.data.lang(&headers);
-        let page = confirm_button(
-            &idp,
-            &session,
-            lang,
-            lang.pick("Confirmer la nouvelle adresse", "Confirm the new address"),
-            "/courriel/confirmation",
-            lang.pick("Confirmer", "Confirm"),
-            &query.jeton,
-        );
-        session::respond(&idp, &session, page).await
-    };
-    result.await.unwrap_or_else(IntoResponse::into_response)
+) -> Result<Response, IdpError> {
+    let session = session::load(&idp, &headers).await?;
+    let lang = session.data.lang(&headers);
+    let page = confirm_button(
+        &idp,
+        &session,
+        lang,
+        lang.pick("Confirmer la nouvelle adresse", "Confirm the new address"),
+        "/courriel/confirmation",
+        lang.pick("Confirmer", "Confirm"),
+        &query.jeton,
+    );
+    session::respond(&idp, &session, page).await
 }
 
 /// `POST /courriel/confirmation`.
@@ -301,47 +292,44 @@ pub async fn confirm_email(
     State(idp): State<Arc<PasswordProvider>>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let result = async {
-        let (session, form) = session::posted(&idp, &headers, &body).await?;
-        let lang = session.data.lang(&headers);
-        let again = (
-            "/compte/courriel",
-            lang.pick("Changer d'adresse électronique", "Change my email address"),
-        );
-        let change = match use_link::<EmailChange>(
-            &idp,
-            Purpose::EmailChange,
-            &field(&form, "jeton"),
-            lang,
-            again,
-        )
-        .await?
-        {
-            Ok(value) => value,
-            Err(page) => return Ok::<_, IdpError>(page),
-        };
-        let Some(mut account) = idp.stores.accounts.find_by_id(&change.account_id).await? else {
-            return Ok(dead_link(&idp, lang, false, again));
-        };
-        let mut profile = Profile::read(&account)?;
-        profile.identity.email = change.email.clone();
-        account.identity = profile.to_json()?;
-        account.email = change.email;
-        idp.stores.accounts.update(&account).await?;
-        tracing::info!(provider = %idp.config.id, "email address changed");
-        Ok(message(
-            lang,
-            &idp.config.name,
-            lang.pick("Adresse électronique changée", "Email address changed"),
-            &[lang.pick(
-                "Votre nouvelle adresse est enregistrée.",
-                "Your new address is saved.",
-            )],
-            &[("/compte", lang.pick("Mon espace", "My account"))],
-        ))
+) -> Result<Response, IdpError> {
+    let (session, form) = session::posted(&idp, &headers, &body).await?;
+    let lang = session.data.lang(&headers);
+    let again = (
+        "/compte/courriel",
+        lang.pick("Changer d'adresse électronique", "Change my email address"),
+    );
+    let change = match use_link::<EmailChange>(
+        &idp,
+        Purpose::EmailChange,
+        &field(&form, "jeton"),
+        lang,
+        again,
+    )
+    .await?
+    {
+        Ok(value) => value,
+        Err(page) => return Ok(page),
     };
-    result.await.unwrap_or_else(IntoResponse::into_response)
+    let Some(mut account) = idp.stores.accounts.find_by_id(&change.account_id).await? else {
+        return Ok(dead_link(&idp, lang, false, again));
+    };
+    let mut profile = Profile::read(&account)?;
+    profile.identity.email = change.email.clone();
+    account.identity = profile.to_json()?;
+    account.email = change.email;
+    idp.stores.accounts.update(&account).await?;
+    tracing::info!(provider = %idp.config.id, "email address changed");
+    Ok(message(
+        lang,
+        &idp.config.name,
+        lang.pick("Adresse électronique changée", "Email address changed"),
+        &[lang.pick(
+            "Votre nouvelle adresse est enregistrée.",
+            "Your new address is saved.",
+        )],
+        &[("/compte", lang.pick("Mon espace", "My account"))],
+    ))
 }
 
 // ---------------------------------------------------------------- reset
@@ -363,14 +351,14 @@ fn forgot_form(idp: &PasswordProvider, session: &Session<IdpSession>, lang: Lang
 }
 
 /// `GET /mot-de-passe-oublie`.
-pub async fn forgot_page(State(idp): State<Arc<PasswordProvider>>, headers: HeaderMap) -> Response {
-    let result = async {
-        let session = session::load(&idp, &headers).await?;
-        let lang = session.data.lang(&headers);
-        let page = forgot_form(&idp, &session, lang).render(&idp.config.name);
-        session::respond(&idp, &session, page).await
-    };
-    result.await.unwrap_or_else(IntoResponse::into_response)
+pub async fn forgot_page(
+    State(idp): State<Arc<PasswordProvider>>,
+    headers: HeaderMap,
+) -> Result<Response, IdpError> {
+    let session = session::load(&idp, &headers).await?;
+    let lang = session.data.lang(&headers);
+    let page = forgot_form(&idp, &session, lang).render(&idp.config.name);
+    session::respond(&idp, &session, page).await
 }
 
 /// What a reset link stands for.
@@ -387,45 +375,41 @@ pub async fn forgot(
     ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let result = async {
-        let (session, form) = session::posted(&idp, &headers, &body).await?;
-        let lang = session.data.lang(&headers);
-        let identifier = canonical(idp.config.login, form.get("identifier").unwrap_or_default());
-        let now = idp.clock.now();
-        let key = crate::throttle::hashed("reset-mails", &identifier);
-        let blocked = idp.throttle.check("", &address, now).await? == Verdict::Blocked;
-        let mails_sent = idp.stores.rate_limits.hit(&key, 3_600, now).await?;
-        if !blocked && mails_sent <= RESETS_PER_HOUR {
-            let account = idp.stores.accounts.find_by_login(&identifier).await?;
-            if let Some(account) = account.filter(|account| account.status != AccountStatus::Locked)
-            {
-                let link = ResetLink {
-                    account_id: account.id.clone(),
-                    fingerprint: one_time::fingerprint(&account.password_hash),
-                };
-                let token =
-                    one_time::issue(idp.stores.codes.as_ref(), Purpose::Reset, &link, now).await?;
-                mails::send(
-                    &idp,
-                    &account.email,
-                    mails::reset(&idp.config.name, &idp.link("/mot-de-passe/nouveau", &token)),
-                )
-                .await;
-            }
+) -> Result<Response, IdpError> {
+    let (session, form) = session::posted(&idp, &headers, &body).await?;
+    let lang = session.data.lang(&headers);
+    let identifier = canonical(idp.config.login, form.get("identifier").unwrap_or_default());
+    let now = idp.clock.now();
+    let key = crate::throttle::hashed("reset-mails", &identifier);
+    let blocked = idp.throttle.check("", &address, now).await? == Verdict::Blocked;
+    let mails_sent = idp.stores.rate_limits.hit(&key, 3_600, now).await?;
+    if !blocked && mails_sent <= RESETS_PER_HOUR {
+        let account = idp.stores.accounts.find_by_login(&identifier).await?;
+        if let Some(account) = account.filter(|account| account.status != AccountStatus::Locked) {
+            let link = ResetLink {
+                account_id: account.id.clone(),
+                fingerprint: one_time::fingerprint(&account.password_hash),
+            };
+            let token =
+                one_time::issue(idp.stores.codes.as_ref(), Purpose::Reset, &link, now).await?;
+            mails::send(
+                &idp,
+                &account.email,
+                mails::reset(&idp.config.name, &idp.link("/mot-de-passe/nouveau", &token)),
+            )
+            .await;
         }
-        Ok::<_, IdpError>(message(
-            lang,
-            &idp.config.name,
-            lang.pick("Consultez votre messagerie", "Check your mailbox"),
-            &[lang.pick(
-                "Si un compte correspond à cet identifiant, un courriel vient d'être envoyé à son adresse. Son lien est valable une heure et ne sert qu'une fois.",
-                "If an account has this identifier, an email has just been sent to its address. Its link is valid one hour and works once.",
-            )],
-            &[("/login", lang.pick("Me connecter", "Log in"))],
-        ))
-    };
-    result.await.unwrap_or_else(IntoResponse::into_response)
+    }
+    Ok(message(
+        lang,
+        &idp.config.name,
+        lang.pick("Consultez votre messagerie", "Check your mailbox"),
+        &[lang.pick(
+            "Si un compte correspond à cet identifiant, un courriel vient d'être envoyé à son adresse. Son lien est valable une heure et ne sert qu'une fois.",
+            "If an account has this identifier, an email has just been sent to its address. Its link is valid one hour and works once.",
+        )],
+        &[("/login", lang.pick("Me connecter", "Log in"))],
+    ))
 }
 
 fn reset_form(session: &Session<IdpSession>, lang: Lang, token: &str) -> Form {
@@ -461,14 +445,11 @@ pub async fn reset_page(
     State(idp): State<Arc<PasswordProvider>>,
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
-) -> Response {
-    let result = async {
-        let session = session::load(&idp, &headers).await?;
-        let lang = session.data.lang(&headers);
-        let page = reset_form(&session, lang, &query.jeton).render(&idp.config.name);
-        session::respond(&idp, &session, page).await
-    };
-    result.await.unwrap_or_else(IntoResponse::into_response)
+) -> Result<Response, IdpError> {
+    let session = session::load(&idp, &headers).await?;
+    let lang = session.data.lang(&headers);
+    let page = reset_form(&session, lang, &query.jeton).render(&idp.config.name);
+    session::respond(&idp, &session, page).await
 }
 
 /// `POST /mot-de-passe/nouveau`.
@@ -476,68 +457,65 @@ pub async fn reset(
     State(idp): State<Arc<PasswordProvider>>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let result = async {
-        let (session, form) = session::posted(&idp, &headers, &body).await?;
-        let lang = session.data.lang(&headers);
-        let token = field(&form, "jeton");
-        let new_password = form.get("password").unwrap_or_default().to_owned();
-        if let Err(weakness) = password::check_new(
-            &new_password,
-            form.get("password_confirmation").unwrap_or_default(),
-        ) {
-            let mut page = reset_form(&session, lang, &token);
-            Problem::Password(weakness).on(&mut page);
-            return Ok::<_, IdpError>(page.render(&idp.config.name));
-        }
-        let again = (
-            "/mot-de-passe-oublie",
-            lang.pick("Demander un nouveau lien", "Ask for a new link"),
-        );
-        let link = match use_link::<ResetLink>(&idp, Purpose::Reset, &token, lang, again).await? {
-            Ok(value) => value,
-            Err(page) => return Ok::<_, IdpError>(page),
-        };
-        let account = idp
-            .stores
-            .accounts
-            .find_by_id(&link.account_id)
-            .await?
-            .filter(|account| one_time::fingerprint(&account.password_hash) == link.fingerprint);
-        let Some(mut account) = account else {
-            return Ok(dead_link(&idp, lang, false, again));
-        };
-        account.password_hash = idp
-            .hasher
-            .hash_blocking(new_password)
-            .await
-            .ok_or(IdpError::Storage)?;
-        // The link went to the account's address: it proves it, as the
-        // activation link would have.
-        if account.status == AccountStatus::Pending {
-            account.status = AccountStatus::Active;
-        }
-        idp.stores.accounts.update(&account).await?;
-        idp.throttle.unlock(&account.login).await?;
-        mails::send(
-            &idp,
-            &account.email,
-            mails::password_changed(&idp.config.name, &idp.config.public_url),
-        )
-        .await;
-        tracing::info!(provider = %idp.config.id, "password reset");
-        Ok(message(
-            lang,
-            &idp.config.name,
-            lang.pick("Mot de passe enregistré", "Password saved"),
-            &[lang.pick(
-                "Votre nouveau mot de passe est enregistré.",
-                "Your new password is saved.",
-            )],
-            &[("/login", lang.pick("Me connecter", "Log in"))],
-        ))
+) -> Result<Response, IdpError> {
+    let (session, form) = session::posted(&idp, &headers, &body).await?;
+    let lang = session.data.lang(&headers);
+    let token = field(&form, "jeton");
+    let new_password = form.get("password").unwrap_or_default().to_owned();
+    if let Err(weakness) = password::check_new(
+        &new_password,
+        form.get("password_confirmation").unwrap_or_default(),
+    ) {
+        let mut page = reset_form(&session, lang, &token);
+        Problem::Password(weakness).on(&mut page);
+        return Ok(page.render(&idp.config.name));
+    }
+    let again = (
+        "/mot-de-passe-oublie",
+        lang.pick("Demander un nouveau lien", "Ask for a new link"),
+    );
+    let link = match use_link::<ResetLink>(&idp, Purpose::Reset, &token, lang, again).await? {
+        Ok(value) => value,
+        Err(page) => return Ok(page),
     };
-    result.await.unwrap_or_else(IntoResponse::into_response)
+    let account = idp
+        .stores
+        .accounts
+        .find_by_id(&link.account_id)
+        .await?
+        .filter(|account| one_time::fingerprint(&account.password_hash) == link.fingerprint);
+    let Some(mut account) = account else {
+        return Ok(dead_link(&idp, lang, false, again));
+    };
+    account.password_hash = idp
+        .hasher
+        .hash_blocking(new_password)
+        .await
+        .ok_or(IdpError::Storage)?;
+    // The link went to the account's address: it proves it, as the
+    // activation link would have.
+    if account.status == AccountStatus::Pending {
+        account.status = AccountStatus::Active;
+    }
+    idp.stores.accounts.update(&account).await?;
+    idp.throttle.unlock(&account.login).await?;
+    mails::send(
+        &idp,
+        &account.email,
+        mails::password_changed(&idp.config.name, &idp.config.public_url),
+    )
+    .await;
+    tracing::info!(provider = %idp.config.id, "password reset");
+    Ok(message(
+        lang,
+        &idp.config.name,
+        lang.pick("Mot de passe enregistré", "Password saved"),
+        &[lang.pick(
+            "Votre nouveau mot de passe est enregistré.",
+            "Your new password is saved.",
+        )],
+        &[("/login", lang.pick("Me connecter", "Log in"))],
+    ))
 }
 
 // ---------------------------------------------------------------- unlock
@@ -547,22 +525,19 @@ pub async fn unlock_page(
     State(idp): State<Arc<PasswordProvider>>,
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
-) -> Response {
-    let result = async {
-        let session = session::load(&idp, &headers).await?;
-        let lang = session.data.lang(&headers);
-        let page = confirm_button(
-            &idp,
-            &session,
-            lang,
-            lang.pick("Débloquer votre compte", "Unlock your account"),
-            "/deverrouillage",
-            lang.pick("Débloquer mon compte", "Unlock my account"),
-            &query.jeton,
-        );
-        session::respond(&idp, &session, page).await
-    };
-    result.await.unwrap_or_else(IntoResponse::into_response)
+) -> Result<Response, IdpError> {
+    let session = session::load(&idp, &headers).await?;
+    let lang = session.data.lang(&headers);
+    let page = confirm_button(
+        &idp,
+        &session,
+        lang,
+        lang.pick("Débloquer votre compte", "Unlock your account"),
+        "/deverrouillage",
+        lang.pick("Débloquer mon compte", "Unlock my account"),
+        &query.jeton,
+    );
+    session::respond(&idp, &session, page).await
 }
 
 /// `POST /deverrouillage`.
@@ -570,33 +545,29 @@ pub async fn unlock(
     State(idp): State<Arc<PasswordProvider>>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let result = async {
-        let (session, form) = session::posted(&idp, &headers, &body).await?;
-        let lang = session.data.lang(&headers);
-        let again = (
-            "/mot-de-passe-oublie",
-            lang.pick("Choisir un nouveau mot de passe", "Choose a new password"),
-        );
-        let identifier =
-            match use_link::<String>(&idp, Purpose::Unlock, &field(&form, "jeton"), lang, again)
-                .await?
-            {
-                Ok(value) => value,
-                Err(page) => return Ok::<_, IdpError>(page),
-            };
-        idp.throttle.unlock(&identifier).await?;
-        tracing::info!(provider = %idp.config.id, "account unlocked");
-        Ok(message(
-            lang,
-            &idp.config.name,
-            lang.pick("Compte débloqué", "Account unlocked"),
-            &[lang.pick(
-                "Vous pouvez de nouveau vous connecter.",
-                "You can log in again.",
-            )],
-            &[("/login", lang.pick("Me connecter", "Log in"))],
-        ))
-    };
-    result.await.unwrap_or_else(IntoResponse::into_response)
+) -> Result<Response, IdpError> {
+    let (session, form) = session::posted(&idp, &headers, &body).await?;
+    let lang = session.data.lang(&headers);
+    let again = (
+        "/mot-de-passe-oublie",
+        lang.pick("Choisir un nouveau mot de passe", "Choose a new password"),
+    );
+    let identifier =
+        match use_link::<String>(&idp, Purpose::Unlock, &field(&form, "jeton"), lang, again).await?
+        {
+            Ok(value) => value,
+            Err(page) => return Ok(page),
+        };
+    idp.throttle.unlock(&identifier).await?;
+    tracing::info!(provider = %idp.config.id, "account unlocked");
+    Ok(message(
+        lang,
+        &idp.config.name,
+        lang.pick("Compte débloqué", "Account unlocked"),
+        &[lang.pick(
+            "Vous pouvez de nouveau vous connecter.",
+            "You can log in again.",
+        )],
+        &[("/login", lang.pick("Me connecter", "Log in"))],
+    ))
 }

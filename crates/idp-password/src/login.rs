@@ -138,14 +138,14 @@ fn render_login(
 }
 
 /// `GET /login`: the login of a hub's request, or of the account page.
-pub async fn page(State(idp): State<Arc<PasswordProvider>>, headers: HeaderMap) -> Response {
-    let result = async {
-        let session = session::load(&idp, &headers).await?;
-        let lang = session.data.lang(&headers);
-        let page = render_login(&idp, &session, lang, "", None);
-        session::respond(&idp, &session, page).await
-    };
-    result.await.unwrap_or_else(IntoResponse::into_response)
+pub async fn page(
+    State(idp): State<Arc<PasswordProvider>>,
+    headers: HeaderMap,
+) -> Result<Response, IdpError> {
+    let session = session::load(&idp, &headers).await?;
+    let lang = session.data.lang(&headers);
+    let page = render_login(&idp, &session, lang, "", None);
+    session::respond(&idp, &session, page).await
 }
 
 /// `POST /login`.
@@ -154,11 +154,8 @@ pub async fn submit(
     ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    match check_login(&idp, &address, &headers, &body).await {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
-    }
+) -> Result<Response, IdpError> {
+    check_login(&idp, &address, &headers, &body).await
 }
 
 /// What the login form says back.

@@ -358,25 +358,25 @@ fn identify_form(
 }
 
 /// `GET /inscription`: the first step.
-pub async fn start(State(idp): State<Arc<PasswordProvider>>, headers: HeaderMap) -> Response {
-    let result = async {
-        let mut session = session::load(&idp, &headers).await?;
-        let lang = session.data.lang(&headers);
-        let Some(kind) = kind_of(&idp) else {
-            let page = message(lang, &idp.config.name, &title(lang, &idp), &[lang.pick(
-                "Ce compte ne se crée pas en ligne : la création de l'identité numérique demande la vérification de votre identité par un agent (le passage de votre facteur, ou un rendez-vous).",
-                "This account is not created online: creating the digital identity needs an agent to check your identity (your postman's visit, or an appointment).",
-            )], &[("/login", lang.pick("Me connecter", "Log in"))]);
-            return Ok(page);
-        };
-        session.data.signup = None;
-        if kind == SignupKind::Form {
-            session.data.new_captcha();
-        }
-        let page = identify_form(&idp, &session, lang, kind, None).render(&idp.config.name);
-        session::respond(&idp, &session, page).await
+pub async fn start(
+    State(idp): State<Arc<PasswordProvider>>,
+    headers: HeaderMap,
+) -> Result<Response, IdpError> {
+    let mut session = session::load(&idp, &headers).await?;
+    let lang = session.data.lang(&headers);
+    let Some(kind) = kind_of(&idp) else {
+        let page = message(lang, &idp.config.name, &title(lang, &idp), &[lang.pick(
+            "Ce compte ne se crée pas en ligne : la création de l'identité numérique demande la vérification de votre identité par un agent (le passage de votre facteur, ou un rendez-vous).",
+            "This account is not created online: creating the digital identity needs an agent to check your identity (your postman's visit, or an appointment).",
+        )], &[("/login", lang.pick("Me connecter", "Log in"))]);
+        return Ok(page);
     };
-    result.await.unwrap_or_else(IntoResponse::into_response)
+    session.data.signup = None;
+    if kind == SignupKind::Form {
+        session.data.new_captcha();
+    }
+    let page = identify_form(&idp, &session, lang, kind, None).render(&idp.config.name);
+    session::respond(&idp, &session, page).await
 }
 
 /// `POST /inscription`.
@@ -385,38 +385,33 @@ pub async fn identify(
     ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let result = async {
-        let (mut session, form) = session::posted(&idp, &headers, &body).await?;
-        let lang = session.data.lang(&headers);
-        let kind = kind_of(&idp).ok_or(IdpError::NoLogin)?;
-        let outcome = match kind {
-            SignupKind::Tax | SignupKind::Health => {
-                check_records(&idp, kind, &form, &address).await?
-            }
-            SignupKind::Form => check_form(&idp, &mut session, &form).await?,
-        };
-        match outcome {
-            Err(problem) => {
-                if kind == SignupKind::Form {
-                    session.data.new_captcha();
-                }
-                let mut page = identify_form(&idp, &session, lang, kind, Some(&form));
-                problem.on(&mut page);
-                let page = page.render(&idp.config.name);
-                session::respond(&idp, &session, page).await
-            }
-            Ok(Next::Details(signup)) => {
-                session.data.signup = Some(*signup);
-                session::respond(&idp, &session, see_other("/inscription/informations", None)).await
-            }
-            Ok(Next::Sent) => {
-                session.data.captcha = None;
-                session::respond(&idp, &session, see_other("/inscription/envoyee", None)).await
-            }
-        }
+) -> Result<Response, IdpError> {
+    let (mut session, form) = session::posted(&idp, &headers, &body).await?;
+    let lang = session.data.lang(&headers);
+    let kind = kind_of(&idp).ok_or(IdpError::NoLogin)?;
+    let outcome = match kind {
+        SignupKind::Tax | SignupKind::Health => check_records(&idp, kind, &form, &address).await?,
+        SignupKind::Form => check_form(&idp, &mut session, &form).await?,
     };
-    result.await.unwrap_or_else(IntoResponse::into_response)
+    match outcome {
+        Err(problem) => {
+            if kind == SignupKind::Form {
+                session.data.new_captcha();
+            }
+            let mut page = identify_form(&idp, &session, lang, kind, Some(&form));
+            problem.on(&mut page);
+            let page = page.render(&idp.config.name);
+            session::respond(&idp, &session, page).await
+        }
+        Ok(Next::Details(signup)) => {
+            session.data.signup = Some(*signup);
+            session::respond(&idp, &session, see_other("/inscription/informations", None)).await
+        }
+        Ok(Next::Sent) => {
+            session.data.captcha = None;
+            session::respond(&idp, &session, see_other("/inscription/envoyee", None)).await
+        }
+    }
 }
 
 /// Where step 1 leads.
@@ -653,14 +648,11 @@ fn details_form(
 pub async fn details_page(
     State(idp): State<Arc<PasswordProvider>>,
     headers: HeaderMap,
-) -> Response {
-    let result = async {
-        let session = session::load(&idp, &headers).await?;
-        signup_of(&session)?;
-        let lang = session.data.lang(&headers);
-        Ok::<_, IdpError>(details_form(&idp, &session, lang, None).render(&idp.config.name))
-    };
-    result.await.unwrap_or_else(IntoResponse::into_response)
+) -> Result<Response, IdpError> {
+    let session = session::load(&idp, &headers).await?;
+    signup_of(&session)?;
+    let lang = session.data.lang(&headers);
+    Ok(details_form(&idp, &session, lang, None).render(&idp.config.name))
 }
 
 /// `POST /inscription/informations`.
@@ -668,52 +660,48 @@ pub async fn details(
     State(idp): State<Arc<PasswordProvider>>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let result = async {
-        let (mut session, form) = session::posted(&idp, &headers, &body).await?;
-        let mut signup = signup_of(&session)?;
-        let lang = session.data.lang(&headers);
-        let email = field(&form, "email").to_lowercase();
-        let mobile = field(&form, "mobile");
-        let problem = if !oidc::claims::is_email(&email) {
-            Some(Problem::Email)
-        } else if email != field(&form, "email_confirmation").to_lowercase() {
-            Some(Problem::EmailMismatch)
-        } else if let Err(weakness) = password::check_new(
-            form.get("password").unwrap_or_default(),
-            form.get("password_confirmation").unwrap_or_default(),
-        ) {
-            Some(Problem::Password(weakness))
-        } else if !mobile.is_empty() && french_mobile(&mobile).is_none() {
-            Some(Problem::Mobile)
-        } else {
-            None
-        };
-        if let Some(problem) = problem {
-            let mut page = details_form(&idp, &session, lang, Some(&form));
-            problem.on(&mut page);
-            return Ok(page.render(&idp.config.name));
-        }
-        let hash = idp
-            .hasher
-            .hash_blocking(form.get("password").unwrap_or_default().to_owned())
-            .await
-            .ok_or(IdpError::Storage)?;
-        signup.password_hash = Some(hash);
-        if let Some(profile) = &mut signup.profile {
-            profile.identity.email = email;
-            profile.mobile = french_mobile(&mobile).filter(|_| idp.sms.is_some());
-        }
-        if idp.config.login == LoginKind::TaxNumber {
-            session.data.signup = Some(signup);
-            return session::respond(&idp, &session, see_other("/inscription/preferences", None))
-                .await;
-        }
-        finish(&idp, &signup).await?;
-        session.data.signup = None;
-        session::respond(&idp, &session, see_other("/inscription/envoyee", None)).await
+) -> Result<Response, IdpError> {
+    let (mut session, form) = session::posted(&idp, &headers, &body).await?;
+    let mut signup = signup_of(&session)?;
+    let lang = session.data.lang(&headers);
+    let email = field(&form, "email").to_lowercase();
+    let mobile = field(&form, "mobile");
+    let problem = if !oidc::claims::is_email(&email) {
+        Some(Problem::Email)
+    } else if email != field(&form, "email_confirmation").to_lowercase() {
+        Some(Problem::EmailMismatch)
+    } else if let Err(weakness) = password::check_new(
+        form.get("password").unwrap_or_default(),
+        form.get("password_confirmation").unwrap_or_default(),
+    ) {
+        Some(Problem::Password(weakness))
+    } else if !mobile.is_empty() && french_mobile(&mobile).is_none() {
+        Some(Problem::Mobile)
+    } else {
+        None
     };
-    result.await.unwrap_or_else(IntoResponse::into_response)
+    if let Some(problem) = problem {
+        let mut page = details_form(&idp, &session, lang, Some(&form));
+        problem.on(&mut page);
+        return Ok(page.render(&idp.config.name));
+    }
+    let hash = idp
+        .hasher
+        .hash_blocking(form.get("password").unwrap_or_default().to_owned())
+        .await
+        .ok_or(IdpError::Storage)?;
+    signup.password_hash = Some(hash);
+    if let Some(profile) = &mut signup.profile {
+        profile.identity.email = email;
+        profile.mobile = french_mobile(&mobile).filter(|_| idp.sms.is_some());
+    }
+    if idp.config.login == LoginKind::TaxNumber {
+        session.data.signup = Some(signup);
+        return session::respond(&idp, &session, see_other("/inscription/preferences", None)).await;
+    }
+    finish(&idp, &signup).await?;
+    session.data.signup = None;
+    session::respond(&idp, &session, see_other("/inscription/envoyee", None)).await
 }
 
 // ---------------------------------------------------------------- step 3
@@ -777,17 +765,14 @@ fn has_mobile(signup: &Signup) -> bool {
 pub async fn preferences_page(
     State(idp): State<Arc<PasswordProvider>>,
     headers: HeaderMap,
-) -> Response {
-    let result = async {
-        let session = session::load(&idp, &headers).await?;
-        let signup = signup_of(&session)?;
-        if signup.password_hash.is_none() {
-            return Err(IdpError::NoSignup);
-        }
-        let lang = session.data.lang(&headers);
-        Ok(preferences_form(&idp, &session, lang, has_mobile(&signup)).render(&idp.config.name))
-    };
-    result.await.unwrap_or_else(IntoResponse::into_response)
+) -> Result<Response, IdpError> {
+    let session = session::load(&idp, &headers).await?;
+    let signup = signup_of(&session)?;
+    if signup.password_hash.is_none() {
+        return Err(IdpError::NoSignup);
+    }
+    let lang = session.data.lang(&headers);
+    Ok(preferences_form(&idp, &session, lang, has_mobile(&signup)).render(&idp.config.name))
 }
 
 /// `POST /inscription/preferences`.
@@ -795,57 +780,54 @@ pub async fn preferences(
     State(idp): State<Arc<PasswordProvider>>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let result = async {
-        let (mut session, form) = session::posted(&idp, &headers, &body).await?;
-        let mut signup = signup_of(&session)?;
-        if signup.password_hash.is_none() {
-            return Err(IdpError::NoSignup);
-        }
-        let lang = session.data.lang(&headers);
-        let ticked = |name: &str| form.get(name) == Some("oui");
-        let mobile = signup
-            .profile
-            .as_ref()
-            .and_then(|profile| profile.mobile.clone());
-        if let Some(profile) = &mut signup.profile {
-            profile.paperless = Some(Paperless {
-                notices_online: ticked("notices_online"),
-                news_by_email: ticked("news_by_email"),
-                news_by_sms: ticked("news_by_sms") && mobile.is_some(),
-            });
-        }
-        let Some(mobile) = mobile else {
-            finish(&idp, &signup).await?;
-            session.data.signup = None;
-            return session::respond(&idp, &session, see_other("/inscription/envoyee", None)).await;
-        };
-        let code = six_digits();
-        let salt = oidc::types::random_token(16);
-        let text = format!(
-            "{} : votre code de confirmation est {code}. Il est valable 10 minutes. Ne le communiquez à personne.",
-            idp.config.name
-        );
-        let sent = match &idp.sms {
-            Some(gateway) => gateway.send(&Sms { to: mobile, text }).await,
-            None => Ok(()),
-        };
-        if let Err(error) = sent {
-            tracing::warn!(provider = %idp.config.id, %error, "SMS not sent");
-            let mut page = details_form(&idp, &session, lang, None);
-            Problem::SmsFailed.on(&mut page);
-            return Ok(page.render(&idp.config.name));
-        }
-        signup.sms = Some(SmsCode {
-            hash: code_hash(&salt, &code),
-            salt,
-            expires_at: idp.clock.now() + SMS_LIFETIME_SECS,
-            attempts_left: SMS_ATTEMPTS,
+) -> Result<Response, IdpError> {
+    let (mut session, form) = session::posted(&idp, &headers, &body).await?;
+    let mut signup = signup_of(&session)?;
+    if signup.password_hash.is_none() {
+        return Err(IdpError::NoSignup);
+    }
+    let lang = session.data.lang(&headers);
+    let ticked = |name: &str| form.get(name) == Some("oui");
+    let mobile = signup
+        .profile
+        .as_ref()
+        .and_then(|profile| profile.mobile.clone());
+    if let Some(profile) = &mut signup.profile {
+        profile.paperless = Some(Paperless {
+            notices_online: ticked("notices_online"),
+            news_by_email: ticked("news_by_email"),
+            news_by_sms: ticked("news_by_sms") && mobile.is_some(),
         });
-        session.data.signup = Some(signup);
-        session::respond(&idp, &session, see_other("/inscription/code", None)).await
+    }
+    let Some(mobile) = mobile else {
+        finish(&idp, &signup).await?;
+        session.data.signup = None;
+        return session::respond(&idp, &session, see_other("/inscription/envoyee", None)).await;
     };
-    result.await.unwrap_or_else(IntoResponse::into_response)
+    let code = six_digits();
+    let salt = oidc::types::random_token(16);
+    let text = format!(
+        "{} : votre code de confirmation est {code}. Il est valable 10 minutes. Ne le communiquez à personne.",
+        idp.config.name
+    );
+    let sent = match &idp.sms {
+        Some(gateway) => gateway.send(&Sms { to: mobile, text }).await,
+        None => Ok(()),
+    };
+    if let Err(error) = sent {
+        tracing::warn!(provider = %idp.config.id, %error, "SMS not sent");
+        let mut page = details_form(&idp, &session, lang, None);
+        Problem::SmsFailed.on(&mut page);
+        return Ok(page.render(&idp.config.name));
+    }
+    signup.sms = Some(SmsCode {
+        hash: code_hash(&salt, &code),
+        salt,
+        expires_at: idp.clock.now() + SMS_LIFETIME_SECS,
+        attempts_left: SMS_ATTEMPTS,
+    });
+    session.data.signup = Some(signup);
+    session::respond(&idp, &session, see_other("/inscription/code", None)).await
 }
 
 fn six_digits() -> String {
@@ -893,16 +875,16 @@ fn code_form(idp: &PasswordProvider, session: &Session<IdpSession>, lang: Lang) 
 }
 
 /// `GET /inscription/code`.
-pub async fn code_page(State(idp): State<Arc<PasswordProvider>>, headers: HeaderMap) -> Response {
-    let result = async {
-        let session = session::load(&idp, &headers).await?;
-        if signup_of(&session)?.sms.is_none() {
-            return Err(IdpError::NoSignup);
-        }
-        let lang = session.data.lang(&headers);
-        Ok(code_form(&idp, &session, lang).render(&idp.config.name))
-    };
-    result.await.unwrap_or_else(IntoResponse::into_response)
+pub async fn code_page(
+    State(idp): State<Arc<PasswordProvider>>,
+    headers: HeaderMap,
+) -> Result<Response, IdpError> {
+    let session = session::load(&idp, &headers).await?;
+    if signup_of(&session)?.sms.is_none() {
+        return Err(IdpError::NoSignup);
+    }
+    let lang = session.data.lang(&headers);
+    Ok(code_form(&idp, &session, lang).render(&idp.config.name))
 }
 
 /// `POST /inscription/code`.
@@ -910,63 +892,58 @@ pub async fn code(
     State(idp): State<Arc<PasswordProvider>>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let result = async {
-        let (mut session, form) = session::posted(&idp, &headers, &body).await?;
-        let mut signup = signup_of(&session)?;
-        let mut sms = signup.sms.clone().ok_or(IdpError::NoSignup)?;
-        let lang = session.data.lang(&headers);
-        let typed: String = field(&form, "code")
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
-        if typed.len() != 6 || !typed.bytes().all(|b| b.is_ascii_digit()) {
-            let mut page = code_form(&idp, &session, lang);
-            Problem::CodeShape.on(&mut page);
-            return Ok(page.render(&idp.config.name));
-        }
-        let start_over = |text: &str| {
-            message(
-                lang,
-                &idp.config.name,
-                &title(lang, &idp),
-                &[text],
-                &[("/inscription", lang.pick("Recommencer", "Start again"))],
-            )
-        };
-        if idp.clock.now() >= sms.expires_at {
+) -> Result<Response, IdpError> {
+    let (mut session, form) = session::posted(&idp, &headers, &body).await?;
+    let mut signup = signup_of(&session)?;
+    let mut sms = signup.sms.clone().ok_or(IdpError::NoSignup)?;
+    let lang = session.data.lang(&headers);
+    let typed: String = field(&form, "code")
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    if typed.len() != 6 || !typed.bytes().all(|b| b.is_ascii_digit()) {
+        let mut page = code_form(&idp, &session, lang);
+        Problem::CodeShape.on(&mut page);
+        return Ok(page.render(&idp.config.name));
+    }
+    let start_over = |text: &str| {
+        message(
+            lang,
+            &idp.config.name,
+            &title(lang, &idp),
+            &[text],
+            &[("/inscription", lang.pick("Recommencer", "Start again"))],
+        )
+    };
+    if idp.clock.now() >= sms.expires_at {
+        session.data.signup = None;
+        let page = start_over(lang.pick(
+            "Ce code a expiré (il est valable 10 minutes). Recommencez la création de votre espace : rien n'a été enregistré.",
+            "This code has expired (it is valid 10 minutes). Start the creation of your account again: nothing was saved.",
+        ));
+        return session::respond(&idp, &session, page).await;
+    }
+    let right =
+        oidc::types::constant_time_eq(code_hash(&sms.salt, &typed).as_bytes(), sms.hash.as_bytes());
+    if !right {
+        sms.attempts_left = sms.attempts_left.saturating_sub(1);
+        if sms.attempts_left == 0 {
             session.data.signup = None;
             let page = start_over(lang.pick(
-                "Ce code a expiré (il est valable 10 minutes). Recommencez la création de votre espace : rien n'a été enregistré.",
-                "This code has expired (it is valid 10 minutes). Start the creation of your account again: nothing was saved.",
+                "Trop de codes erronés. Recommencez la création de votre espace : rien n'a été enregistré.",
+                "Too many wrong codes. Start the creation of your account again: nothing was saved.",
             ));
             return session::respond(&idp, &session, page).await;
         }
-        let right = oidc::types::constant_time_eq(
-            code_hash(&sms.salt, &typed).as_bytes(),
-            sms.hash.as_bytes(),
-        );
-        if !right {
-            sms.attempts_left = sms.attempts_left.saturating_sub(1);
-            if sms.attempts_left == 0 {
-                session.data.signup = None;
-                let page = start_over(lang.pick(
-                    "Trop de codes erronés. Recommencez la création de votre espace : rien n'a été enregistré.",
-                    "Too many wrong codes. Start the creation of your account again: nothing was saved.",
-                ));
-                return session::respond(&idp, &session, page).await;
-            }
-            let mut page = code_form(&idp, &session, lang);
-            Problem::CodeWrong(sms.attempts_left).on(&mut page);
-            signup.sms = Some(sms);
-            session.data.signup = Some(signup);
-            return session::respond(&idp, &session, page.render(&idp.config.name)).await;
-        }
-        finish(&idp, &signup).await?;
-        session.data.signup = None;
-        session::respond(&idp, &session, see_other("/inscription/envoyee", None)).await
-    };
-    result.await.unwrap_or_else(IntoResponse::into_response)
+        let mut page = code_form(&idp, &session, lang);
+        Problem::CodeWrong(sms.attempts_left).on(&mut page);
+        signup.sms = Some(sms);
+        session.data.signup = Some(signup);
+        return session::respond(&idp, &session, page.render(&idp.config.name)).await;
+    }
+    finish(&idp, &signup).await?;
+    session.data.signup = None;
+    session::respond(&idp, &session, see_other("/inscription/envoyee", None)).await
 }
 
 // ---------------------------------------------------------------- the end
@@ -1245,18 +1222,15 @@ pub async fn activation_page(
     State(idp): State<Arc<PasswordProvider>>,
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
-) -> Response {
-    let result = async {
-        let session = session::load(&idp, &headers).await?;
-        let lang = session.data.lang(&headers);
-        let form = if kind_of(&idp) == Some(SignupKind::Form) {
-            almost_there_form(&session, lang, &query.jeton, None)
-        } else {
-            activation_button(&idp, &session, lang, &query.jeton)
-        };
-        session::respond(&idp, &session, form.render(&idp.config.name)).await
+) -> Result<Response, IdpError> {
+    let session = session::load(&idp, &headers).await?;
+    let lang = session.data.lang(&headers);
+    let form = if kind_of(&idp) == Some(SignupKind::Form) {
+        almost_there_form(&session, lang, &query.jeton, None)
+    } else {
+        activation_button(&idp, &session, lang, &query.jeton)
     };
-    result.await.unwrap_or_else(IntoResponse::into_response)
+    session::respond(&idp, &session, form.render(&idp.config.name)).await
 }
 
 /// A used or dead link's page.
@@ -1309,97 +1283,93 @@ pub async fn activate(
     State(idp): State<Arc<PasswordProvider>>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let result = async {
-        let (mut session, form) = session::posted(&idp, &headers, &body).await?;
-        let lang = session.data.lang(&headers);
-        let token = field(&form, "jeton");
-        let form_kind = kind_of(&idp) == Some(SignupKind::Form);
-        let details = if form_kind {
-            match almost_there(&form, idp.clock.now()) {
-                Ok(details) => Some(details),
-                Err(problem) => {
-                    let mut page = almost_there_form(&session, lang, &token, Some(&form));
-                    problem.on(&mut page);
-                    return Ok(page.render(&idp.config.name));
-                }
+) -> Result<Response, IdpError> {
+    let (mut session, form) = session::posted(&idp, &headers, &body).await?;
+    let lang = session.data.lang(&headers);
+    let token = field(&form, "jeton");
+    let form_kind = kind_of(&idp) == Some(SignupKind::Form);
+    let details = if form_kind {
+        match almost_there(&form, idp.clock.now()) {
+            Ok(details) => Some(details),
+            Err(problem) => {
+                let mut page = almost_there_form(&session, lang, &token, Some(&form));
+                problem.on(&mut page);
+                return Ok(page.render(&idp.config.name));
             }
-        } else {
-            None
-        };
-        let again = (
-            "/inscription",
-            lang.pick(
-                "Recommencer la création de mon espace",
-                "Create my account again",
-            ),
-        );
-        let link = match use_link::<ActivationLink>(&idp, Purpose::Activation, &token, lang, again)
-            .await?
-        {
-            Ok(value) => value,
-            Err(page) => return Ok::<_, IdpError>(page),
-        };
-        let account = idp
-            .stores
-            .accounts
-            .find_by_id(&link.account_id)
-            .await?
-            .filter(|account| {
-                account.status == AccountStatus::Pending
-                    && one_time::fingerprint(&account.password_hash) == link.fingerprint
-            });
-        let Some(mut account) = account else {
-            return Ok(dead_link(&idp, lang, false, again));
-        };
-        account.status = AccountStatus::Active;
-        let Some(details) = details else {
-            idp.stores.accounts.update(&account).await?;
-            tracing::info!(provider = %idp.config.id, "account activated");
-            return Ok(message(
-                lang,
-                &idp.config.name,
-                lang.pick("Votre espace est activé", "Your account is activated"),
-                &[lang.pick(
-                    "Vous pouvez maintenant vous connecter, ici ou avec Passerelle sur les services en ligne.",
-                    "You can now log in, here or with Passerelle on online services.",
-                )],
-                &[("/login", lang.pick("Me connecter", "Log in"))],
-            ));
-        };
-        let mut profile = Profile::read(&account)?;
-        profile.identity.birthdate = details.birthdate;
-        profile.identity.gender = details.gender;
-        profile.identity.birthcountry = details.birthcountry;
-        profile.identity.birthplace = details.birthplace;
-        let answer_hash = idp
-            .hasher
-            .hash_blocking(details.answer)
-            .await
-            .ok_or(IdpError::Storage)?;
-        profile.secret = Some(SecretQuestion {
-            question: details.question,
-            answer_hash,
-        });
-        account.identity = profile.to_json()?;
-        account.password_hash = idp
-            .hasher
-            .hash_blocking(details.password)
-            .await
-            .ok_or(IdpError::Storage)?;
-        idp.stores.accounts.update(&account).await?;
-        tracing::info!(provider = %idp.config.id, "account completed and activated");
-        let letter = mails::identifier(&idp.config.name, &account.login, &idp.config.public_url);
-        mails::send(&idp, &account.email, letter).await;
-        // "Après avoir rempli ce formulaire, vous serez directement connecté."
-        let _ = idp.sessions.destroy(&session).await?;
-        session = Session::new(IdpSession {
-            account_id: Some(account.id),
-            ..IdpSession::default()
-        });
-        session::respond(&idp, &session, see_other("/compte", None)).await
+        }
+    } else {
+        None
     };
-    result.await.unwrap_or_else(IntoResponse::into_response)
+    let again = (
+        "/inscription",
+        lang.pick(
+            "Recommencer la création de mon espace",
+            "Create my account again",
+        ),
+    );
+    let link =
+        match use_link::<ActivationLink>(&idp, Purpose::Activation, &token, lang, again).await? {
+            Ok(value) => value,
+            Err(page) => return Ok(page),
+        };
+    let account = idp
+        .stores
+        .accounts
+        .find_by_id(&link.account_id)
+        .await?
+        .filter(|account| {
+            account.status == AccountStatus::Pending
+                && one_time::fingerprint(&account.password_hash) == link.fingerprint
+        });
+    let Some(mut account) = account else {
+        return Ok(dead_link(&idp, lang, false, again));
+    };
+    account.status = AccountStatus::Active;
+    let Some(details) = details else {
+        idp.stores.accounts.update(&account).await?;
+        tracing::info!(provider = %idp.config.id, "account activated");
+        return Ok(message(
+            lang,
+            &idp.config.name,
+            lang.pick("Votre espace est activé", "Your account is activated"),
+            &[lang.pick(
+                "Vous pouvez maintenant vous connecter, ici ou avec Passerelle sur les services en ligne.",
+                "You can now log in, here or with Passerelle on online services.",
+            )],
+            &[("/login", lang.pick("Me connecter", "Log in"))],
+        ));
+    };
+    let mut profile = Profile::read(&account)?;
+    profile.identity.birthdate = details.birthdate;
+    profile.identity.gender = details.gender;
+    profile.identity.birthcountry = details.birthcountry;
+    profile.identity.birthplace = details.birthplace;
+    let answer_hash = idp
+        .hasher
+        .hash_blocking(details.answer)
+        .await
+        .ok_or(IdpError::Storage)?;
+    profile.secret = Some(SecretQuestion {
+        question: details.question,
+        answer_hash,
+    });
+    account.identity = profile.to_json()?;
+    account.password_hash = idp
+        .hasher
+        .hash_blocking(details.password)
+        .await
+        .ok_or(IdpError::Storage)?;
+    idp.stores.accounts.update(&account).await?;
+    tracing::info!(provider = %idp.config.id, "account completed and activated");
+    let letter = mails::identifier(&idp.config.name, &account.login, &idp.config.public_url);
+    mails::send(&idp, &account.email, letter).await;
+    // "Après avoir rempli ce formulaire, vous serez directement connecté."
+    let _ = idp.sessions.destroy(&session).await?;
+    session = Session::new(IdpSession {
+        account_id: Some(account.id),
+        ..IdpSession::default()
+    });
+    session::respond(&idp, &session, see_other("/compte", None)).await
 }
 
 /// The last form of an ANTS-style creation, checked.
