@@ -20,7 +20,6 @@ use crate::password;
 use crate::profile::Profile;
 use crate::session::{self, IdpSession, field};
 use crate::signup::{Problem, TokenQuery, dead_link, use_link};
-use crate::throttle::Verdict;
 use crate::{PasswordProvider, mails};
 
 /// Reset mails per identifier and hour: more would let anyone flood an
@@ -36,19 +35,26 @@ async fn logged_in(
         .load::<IdpSession>(headers)
         .await?
         .ok_or(IdpError::NotLoggedIn)?;
+    let account = account_of(idp, &session).await?;
+    Ok((session, account))
+}
+
+/// The active account logged in to this session.
+async fn account_of(
+    idp: &PasswordProvider,
+    session: &Session<IdpSession>,
+) -> Result<Account, IdpError> {
     let id = session
         .data
         .account_id
-        .clone()
+        .as_deref()
         .ok_or(IdpError::NotLoggedIn)?;
-    let account = idp
-        .stores
+    idp.stores
         .accounts
-        .find_by_id(&id)
+        .find_by_id(id)
         .await?
         .filter(|account| account.status == AccountStatus::Active)
-        .ok_or(IdpError::NotLoggedIn)?;
-    Ok((session, account))
+        .ok_or(IdpError::NotLoggedIn)
 }
 
 /// `GET /compte`.
@@ -184,8 +190,8 @@ pub async fn change_email(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, IdpError> {
-    let (session, account) = logged_in(&idp, &headers).await?;
-    let (_, form) = session::posted(&idp, &headers, &body).await?;
+    let (session, form) = session::posted(&idp, &headers, &body).await?;
+    let account = account_of(&idp, &session).await?;
     let lang = session.data.lang(&headers);
     let email = field(&form, "email").to_lowercase();
     let typed = [field(&form, "email"), field(&form, "email_confirmation")];
@@ -252,19 +258,26 @@ pub async fn change_email(
     ))
 }
 
-/// A page with one button that posts a link's token.
-fn confirm_button(
+/// The page a mailed link opens: one button that posts its token.
+async fn link_page(
     idp: &PasswordProvider,
-    session: &Session<IdpSession>,
-    lang: Lang,
-    title: &str,
-    action: &str,
-    submit: &str,
+    headers: &HeaderMap,
     token: &str,
-) -> Response {
-    let mut form = Form::new(lang, title, action, session.csrf_token(), submit);
-    form.fields = vec![Field::hidden("jeton", token)];
-    form.render(&idp.config.name)
+    action: &str,
+    [title_fr, title_en]: [&str; 2],
+    [submit_fr, submit_en]: [&str; 2],
+) -> Result<Response, IdpError> {
+    let session = session::load(idp, headers).await?;
+    let lang = session.data.lang(headers);
+    let form = Form::link_button(
+        lang,
+        lang.pick(title_fr, title_en),
+        action,
+        session.csrf_token(),
+        lang.pick(submit_fr, submit_en),
+        token,
+    );
+    session::respond(idp, &session, form.render(&idp.config.name)).await
 }
 
 /// `GET /courriel/confirmation?jeton=`.
@@ -273,18 +286,15 @@ pub async fn confirm_email_page(
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
 ) -> Result<Response, IdpError> {
-    let session = session::load(&idp, &headers).await?;
-    let lang = session.data.lang(&headers);
-    let page = confirm_button(
+    link_page(
         &idp,
-        &session,
-        lang,
-        lang.pick("Confirmer la nouvelle adresse", "Confirm the new address"),
-        "/courriel/confirmation",
-        lang.pick("Confirmer", "Confirm"),
+        &headers,
         &query.jeton,
-    );
-    session::respond(&idp, &session, page).await
+        "/courriel/confirmation",
+        ["Confirmer la nouvelle adresse", "Confirm the new address"],
+        ["Confirmer", "Confirm"],
+    )
+    .await
 }
 
 /// `POST /courriel/confirmation`.
@@ -381,7 +391,7 @@ pub async fn forgot(
     let identifier = canonical(idp.config.login, form.get("identifier").unwrap_or_default());
     let now = idp.clock.now();
     let key = crate::throttle::hashed("reset-mails", &identifier);
-    let blocked = idp.throttle.check("", &address, now).await? == Verdict::Blocked;
+    let blocked = idp.throttle.address_blocked(&address, now).await?;
     let mails_sent = idp.stores.rate_limits.hit(&key, 3_600, now).await?;
     if !blocked && mails_sent <= RESETS_PER_HOUR {
         let account = idp.stores.accounts.find_by_login(&identifier).await?;
@@ -413,6 +423,8 @@ pub async fn forgot(
 }
 
 fn reset_form(session: &Session<IdpSession>, lang: Lang, token: &str) -> Form {
+    let [password, confirmation] =
+        Field::new_password(lang, lang.pick("Nouveau mot de passe", "New password"));
     let mut form = Form::new(
         lang,
         lang.pick("Choisir un nouveau mot de passe", "Choose a new password"),
@@ -420,23 +432,7 @@ fn reset_form(session: &Session<IdpSession>, lang: Lang, token: &str) -> Form {
         session.csrf_token(),
         lang.pick("Enregistrer", "Save"),
     );
-    form.fields = vec![
-        Field::hidden("jeton", token),
-        Field::password(
-            "password",
-            lang.pick("Nouveau mot de passe", "New password"),
-            "new-password",
-        )
-        .hint(lang.pick(
-            "12 caractères au moins, dont au moins un chiffre et une lettre",
-            "12 characters or more, with at least one digit and one letter",
-        )),
-        Field::password(
-            "password_confirmation",
-            lang.pick("Le même, à nouveau", "The same, again"),
-            "new-password",
-        ),
-    ];
+    form.fields = vec![Field::hidden("jeton", token), password, confirmation];
     form
 }
 
@@ -526,18 +522,15 @@ pub async fn unlock_page(
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
 ) -> Result<Response, IdpError> {
-    let session = session::load(&idp, &headers).await?;
-    let lang = session.data.lang(&headers);
-    let page = confirm_button(
+    link_page(
         &idp,
-        &session,
-        lang,
-        lang.pick("Débloquer votre compte", "Unlock your account"),
-        "/deverrouillage",
-        lang.pick("Débloquer mon compte", "Unlock my account"),
+        &headers,
         &query.jeton,
-    );
-    session::respond(&idp, &session, page).await
+        "/deverrouillage",
+        ["Débloquer votre compte", "Unlock your account"],
+        ["Débloquer mon compte", "Unlock my account"],
+    )
+    .await
 }
 
 /// `POST /deverrouillage`.

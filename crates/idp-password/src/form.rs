@@ -81,6 +81,21 @@ impl Field {
         }
     }
 
+    /// A new password and its confirmation, with the rule as a hint.
+    pub fn new_password(lang: Lang, label: &str) -> [Self; 2] {
+        [
+            Self::password("password", label, "new-password").hint(lang.pick(
+                "12 caractères au moins, dont au moins un chiffre et une lettre",
+                "12 characters or more, with at least one digit and one letter",
+            )),
+            Self::password(
+                "password_confirmation",
+                lang.pick("Le même, à nouveau", "The same, again"),
+                "new-password",
+            ),
+        ]
+    }
+
     /// A field of another kind.
     pub fn of(name: &'static str, label: &str, kind: Kind) -> Self {
         Self {
@@ -166,6 +181,22 @@ impl Form {
             submit: submit.to_owned(),
             links: Vec::new(),
         }
+    }
+
+    /// The page a mailed link opens: one button that posts the link's token.
+    /// Opening the link uses nothing (a mail scanner may open it); posting
+    /// does.
+    pub fn link_button(
+        lang: Lang,
+        title: &str,
+        action: &str,
+        csrf: String,
+        submit: &str,
+        token: &str,
+    ) -> Self {
+        let mut form = Self::new(lang, title, action, csrf, submit);
+        form.fields = vec![Field::hidden("jeton", token)];
+        form
     }
 
     /// The page, in the provider's frame.

@@ -86,6 +86,17 @@ pub(crate) fn identifier_field(kind: LoginKind, lang: Lang) -> Field {
     Field::text("identifier", label, input_mode, "username").hint(hint)
 }
 
+/// What the provider calls the secret: ameli's "code personnel", else a
+/// password.
+pub(crate) fn password_label(kind: LoginKind, lang: Lang) -> &'static str {
+    match kind {
+        LoginKind::Nir => lang.pick("Code personnel", "Personal code"),
+        LoginKind::TaxNumber | LoginKind::Email | LoginKind::Assigned => {
+            lang.pick("Mot de passe", "Password")
+        }
+    }
+}
+
 fn render_login(
     idp: &PasswordProvider,
     session: &Session<IdpSession>,
@@ -93,12 +104,6 @@ fn render_login(
     identifier: &str,
     notice: Option<Notice>,
 ) -> Response {
-    let password_label = match idp.config.login {
-        LoginKind::Nir => lang.pick("Code personnel", "Personal code"),
-        LoginKind::TaxNumber | LoginKind::Email | LoginKind::Assigned => {
-            lang.pick("Mot de passe", "Password")
-        }
-    };
     let title = format!(
         "{} {}",
         lang.pick("Connexion à votre compte", "Log in to your account"),
@@ -121,7 +126,11 @@ fn render_login(
     form.error = notice.map(|notice| (Some("identifier"), notice.text(lang)));
     form.fields = vec![
         identifier_field(idp.config.login, lang).value(identifier),
-        Field::password("password", password_label, "current-password"),
+        Field::password(
+            "password",
+            password_label(idp.config.login, lang),
+            "current-password",
+        ),
     ];
     if idp.config.login.signup().is_some() {
         form.links.push((
@@ -296,44 +305,33 @@ async fn check_login(
     }
     idp.throttle.succeeded(&identifier).await?;
     let profile = Profile::read(&account)?;
-    let Some(request) = session.data.request.clone() else {
+    let location = match &session.data.request {
         // A login to the provider's own pages.
-        let logged_in = Session::new(IdpSession {
-            account_id: Some(account.id),
-            ..IdpSession::default()
-        });
-        let _ = idp.sessions.destroy(&session).await?;
-        let cookie = idp.sessions.save(&logged_in).await?;
-        tracing::info!(provider = %idp.config.id, "login to the account page");
-        return Ok(see_other("/compte", Some(cookie)));
+        None => "/compte".to_owned(),
+        Some(request) => {
+            let grant = Grant {
+                client_id: request.client_id.clone(),
+                redirect_uri: request.redirect_uri.clone(),
+                scopes: request.scopes.clone(),
+                nonce: request.nonce.clone(),
+                acr: idp.config.acr,
+                auth_time: now,
+                sub: account.id.clone(),
+                claims: profile
+                    .identity
+                    .claims_for(&request.scopes, &request.claims),
+                pkce: request.pkce.clone(),
+            };
+            idp.provider
+                .issue_code(&grant, &request.state)
+                .await
+                .map_err(|error| {
+                    tracing::error!(%error, "code could not be issued");
+                    IdpError::Storage
+                })?
+        }
     };
-    let grant = Grant {
-        client_id: request.client_id.clone(),
-        redirect_uri: request.redirect_uri.clone(),
-        scopes: request.scopes.clone(),
-        nonce: request.nonce.clone(),
-        acr: idp.config.acr,
-        auth_time: now,
-        sub: account.id.clone(),
-        claims: profile
-            .identity
-            .claims_for(&request.scopes, &request.claims),
-        pkce: request.pkce.clone(),
-    };
-    let location = idp
-        .provider
-        .issue_code(&grant, &request.state)
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, "code could not be issued");
-            IdpError::Storage
-        })?;
-    let logged_in = Session::new(IdpSession {
-        account_id: Some(account.id),
-        ..IdpSession::default()
-    });
-    let _ = idp.sessions.destroy(&session).await?;
-    let cookie = idp.sessions.save(&logged_in).await?;
+    let cookie = session::log_in(idp, &session, account.id).await?;
     tracing::info!(provider = %idp.config.id, "login succeeded");
     Ok(see_other(&location, Some(cookie)))
 }

@@ -124,6 +124,22 @@ pub fn field(form: &Params, name: &str) -> String {
     form.get(name).unwrap_or_default().trim().to_owned()
 }
 
+/// Logs an account in: the browser's session ends (and with it any login or
+/// creation in progress) and a new one, of this account, begins, under a
+/// new cookie (no fixation).
+pub async fn log_in(
+    idp: &PasswordProvider,
+    old: &Session<IdpSession>,
+    account_id: String,
+) -> Result<HeaderValue, IdpError> {
+    let _ = idp.sessions.destroy(old).await?;
+    let logged_in = Session::new(IdpSession {
+        account_id: Some(account_id),
+        ..IdpSession::default()
+    });
+    Ok(idp.sessions.save(&logged_in).await?)
+}
+
 /// Saves the session and sets its cookie on the response.
 pub async fn respond(
     idp: &PasswordProvider,

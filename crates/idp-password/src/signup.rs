@@ -36,6 +36,7 @@ use web::{ClientAddress, Lang, Session, see_other};
 use crate::config::{LoginKind, SignupKind};
 use crate::errors::IdpError;
 use crate::form::{Field, Form, Kind, message};
+use crate::login::password_label;
 use crate::one_time::{self, Purpose, Redeemed};
 use crate::password::{self, Weakness};
 use crate::profile::{Paperless, Profile, SecretQuestion};
@@ -600,10 +601,8 @@ fn details_form(
     );
     form.lead
         .push(lang.pick("Vos informations", "Your details").into());
-    let password_label = match idp.config.login {
-        LoginKind::Nir => lang.pick("Code personnel", "Personal code"),
-        _ => lang.pick("Mot de passe", "Password"),
-    };
+    let [password, confirmation] =
+        Field::new_password(lang, password_label(idp.config.login, lang));
     form.fields = vec![
         Field::text(
             "email",
@@ -620,15 +619,11 @@ fn details_form(
             "email",
         )
         .value(&typed("email_confirmation")),
-        Field::password("password", password_label, "new-password").hint(lang.pick(
+        password.hint(lang.pick(
             "12 caractères au moins, dont au moins un chiffre et une lettre. Conservez-le !",
             "12 characters or more, with at least one digit and one letter. Keep it!",
         )),
-        Field::password(
-            "password_confirmation",
-            lang.pick("Le même, à nouveau", "The same, again"),
-            "new-password",
-        ),
+        confirmation,
     ];
     if idp.config.login == LoginKind::TaxNumber && idp.sms.is_some() {
         form.fields.push(
@@ -1120,22 +1115,11 @@ fn almost_there_form(
         .map(|(index, [fr, en])| (index.to_string(), lang.pick(fr, en).to_owned()))
         .collect();
     let country = typed("birthcountry");
+    let [password, confirmation] = Field::new_password(lang, lang.pick("Mot de passe", "Password"));
     form.fields = vec![
         Field::hidden("jeton", token),
-        Field::password(
-            "password",
-            lang.pick("Mot de passe", "Password"),
-            "new-password",
-        )
-        .hint(lang.pick(
-            "12 caractères au moins, dont au moins un chiffre et une lettre",
-            "12 characters or more, with at least one digit and one letter",
-        )),
-        Field::password(
-            "password_confirmation",
-            lang.pick("Le même, à nouveau", "The same, again"),
-            "new-password",
-        ),
+        password,
+        confirmation,
         Field::of(
             "question",
             lang.pick("Question secrète", "Secret question"),
@@ -1196,12 +1180,13 @@ fn activation_button(
     lang: Lang,
     token: &str,
 ) -> Form {
-    let mut form = Form::new(
+    let mut form = Form::link_button(
         lang,
         lang.pick("Activer votre espace", "Activate your account"),
         "/activation",
         session.csrf_token(),
         lang.pick("Activer mon espace", "Activate my account"),
+        token,
     );
     form.lead.push(format!(
         "{} {}.",
@@ -1211,7 +1196,6 @@ fn activation_button(
         ),
         idp.config.name
     ));
-    form.fields = vec![Field::hidden("jeton", token)];
     form
 }
 
@@ -1284,7 +1268,7 @@ pub async fn activate(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, IdpError> {
-    let (mut session, form) = session::posted(&idp, &headers, &body).await?;
+    let (session, form) = session::posted(&idp, &headers, &body).await?;
     let lang = session.data.lang(&headers);
     let token = field(&form, "jeton");
     let form_kind = kind_of(&idp) == Some(SignupKind::Form);
@@ -1364,12 +1348,8 @@ pub async fn activate(
     let letter = mails::identifier(&idp.config.name, &account.login, &idp.config.public_url);
     mails::send(&idp, &account.email, letter).await;
     // "Après avoir rempli ce formulaire, vous serez directement connecté."
-    let _ = idp.sessions.destroy(&session).await?;
-    session = Session::new(IdpSession {
-        account_id: Some(account.id),
-        ..IdpSession::default()
-    });
-    session::respond(&idp, &session, see_other("/compte", None)).await
+    let cookie = session::log_in(&idp, &session, account.id).await?;
+    Ok(see_other("/compte", Some(cookie)))
 }
 
 /// The last form of an ANTS-style creation, checked.

@@ -120,7 +120,7 @@ impl Throttle {
         {
             return Ok(Verdict::Locked);
         }
-        if self.until(&hashed("block", address), now).await?.is_some() {
+        if self.address_blocked(address, now).await? {
             return Ok(Verdict::Blocked);
         }
         let waits = [
@@ -131,6 +131,15 @@ impl Throttle {
             Some(until) => Verdict::Wait(until - now),
             None => Verdict::Go,
         })
+    }
+
+    /// Whether the client address is blocked (whatever it tries).
+    pub async fn address_blocked(
+        &self,
+        address: &str,
+        now: UnixSeconds,
+    ) -> Result<bool, StoreError> {
+        Ok(self.until(&hashed("block", address), now).await?.is_some())
     }
 
     /// Counts a failed attempt.
