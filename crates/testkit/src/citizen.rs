@@ -155,15 +155,13 @@ impl Citizen {
         self.consent(hub, &consent).await
     }
 
-    /// From an authorize URL through the choice page and the provider's
-    /// login form, to whatever the hub shows next (consent or error page).
-    pub async fn authenticate(
+    /// Follows a service's authorize URL to the hub's choice page, picks
+    /// `provider`, and returns the provider's login page.
+    pub async fn provider_login_page(
         &self,
         authorize: &str,
         hub: &str,
         provider: &str,
-        login: &str,
-        password: &str,
         callback: &str,
     ) -> Response {
         let choice = self.follow(self.get(authorize).await, callback).await;
@@ -183,6 +181,23 @@ impl Citizen {
             "login page expected: {}",
             login_page.body
         );
+        login_page
+    }
+
+    /// From an authorize URL through the choice page and the provider's
+    /// login form, to whatever the hub shows next (consent or error page).
+    pub async fn authenticate(
+        &self,
+        authorize: &str,
+        hub: &str,
+        provider: &str,
+        login: &str,
+        password: &str,
+        callback: &str,
+    ) -> Response {
+        let login_page = self
+            .provider_login_page(authorize, hub, provider, callback)
+            .await;
         let csrf = login_page
             .input("csrf")
             .expect("the login page has a CSRF token");

@@ -38,22 +38,14 @@ async fn accounts(federation: &Federation, provider: &str) -> u64 {
 
 /// The hub's login request, followed to the provider's login page.
 async fn at_provider_login(federation: &Federation, citizen: &Citizen, provider: &str) -> Response {
-    let choice = citizen
-        .follow(
-            citizen.get(&federation.authorize_url(&[])).await,
+    citizen
+        .provider_login_page(
+            &federation.authorize_url(&[]),
+            &federation.hub,
+            provider,
             SANDBOX_CALLBACK,
         )
-        .await;
-    let csrf = choice.input("csrf").unwrap();
-    let chosen = citizen
-        .post(
-            &format!("{}/interaction/choose", federation.hub),
-            &[("csrf", &csrf), ("provider", provider)],
-        )
-        .await;
-    let login = citizen.follow(chosen, SANDBOX_CALLBACK).await;
-    assert!(login.shows("id=\"identifier\""), "{}", login.body);
-    login
+        .await
 }
 
 /// Posts a form of the page at `path` (its CSRF token added).
@@ -121,6 +113,37 @@ async fn finish_login(
     let back = citizen.consent(&federation.hub, &consent).await;
     let params = back.location_params();
     federation.sandbox_userinfo(&params["code"]).await.unwrap()
+}
+
+/// An ameli-style creation with the person's papers, `email` and
+/// [`NEW_PASSWORD`]: the answer to its last step.
+async fn health_signup(
+    citizen: &Citizen,
+    provider_url: &str,
+    person: &Person,
+    email: &str,
+) -> Response {
+    let step1 = citizen.get(&format!("{provider_url}/inscription")).await;
+    let papers = [
+        ("nir", person.nir.as_str()),
+        ("key", &person.nir_key),
+        ("birthdate", &french_date(person)),
+    ];
+    let details = citizen
+        .follow(submit(citizen, &step1, "/inscription", &papers).await, "")
+        .await;
+    submit(
+        citizen,
+        &details,
+        "/inscription/informations",
+        &[
+            ("email", email),
+            ("email_confirmation", email),
+            ("password", NEW_PASSWORD),
+            ("password_confirmation", NEW_PASSWORD),
+        ],
+    )
+    .await
 }
 
 fn french_date(person: &Person) -> String {
@@ -607,35 +630,7 @@ async fn an_activation_link_expires_after_a_day_and_a_new_creation_kills_the_old
         let ameli = ameli.clone();
         async move {
             let citizen = Citizen::new();
-            let step1 = citizen.get(&format!("{ameli}/inscription")).await;
-            let details = citizen
-                .follow(
-                    submit(
-                        &citizen,
-                        &step1,
-                        "/inscription",
-                        &[
-                            ("nir", &person.nir),
-                            ("key", &person.nir_key),
-                            ("birthdate", &french_date(&person)),
-                        ],
-                    )
-                    .await,
-                    "",
-                )
-                .await;
-            let sent = submit(
-                &citizen,
-                &details,
-                "/inscription/informations",
-                &[
-                    ("email", email),
-                    ("email_confirmation", email),
-                    ("password", NEW_PASSWORD),
-                    ("password_confirmation", NEW_PASSWORD),
-                ],
-            )
-            .await;
+            let sent = health_signup(&citizen, &ameli, &person, email).await;
             assert_eq!(
                 sent.location.as_deref(),
                 Some("/inscription/envoyee"),
@@ -787,35 +782,11 @@ async fn creating_an_account_twice_tells_the_address_typed_and_creates_nothing_m
     let person = federation.running.citizens[0].clone();
     let citizen = Citizen::new();
     let before = accounts(&federation, "ameli").await;
-    let step1 = citizen
-        .get(&format!("{}/inscription", federation.url("ameli")))
-        .await;
-    let details = citizen
-        .follow(
-            submit(
-                &citizen,
-                &step1,
-                "/inscription",
-                &[
-                    ("nir", &person.nir),
-                    ("key", &person.nir_key),
-                    ("birthdate", &french_date(&person)),
-                ],
-            )
-            .await,
-            "",
-        )
-        .await;
-    let sent = submit(
+    let sent = health_signup(
         &citizen,
-        &details,
-        "/inscription/informations",
-        &[
-            ("email", "autre@example.fr"),
-            ("email_confirmation", "autre@example.fr"),
-            ("password", NEW_PASSWORD),
-            ("password_confirmation", NEW_PASSWORD),
-        ],
+        federation.url("ameli"),
+        &person,
+        "autre@example.fr",
     )
     .await;
     assert_eq!(
