@@ -44,6 +44,10 @@ impl std::fmt::Debug for Authority {
 }
 
 impl Authority {
+    pub fn new(certificate: Certificate, key: SigningKey) -> Self {
+        Self { certificate, key }
+    }
+
     pub fn key(&self) -> &SigningKey {
         &self.key
     }

@@ -1,0 +1,3 @@
+//! The wallet identity provider.
+
+pub mod verify;
