@@ -1,3 +1,138 @@
-//! The wallet identity provider.
+//! The wallet identity provider, after France Identité: a digital identity
+//! is an electronic ID card plus a 6-digit code, not a phone. The provider
+//! verifies every card read itself ([`verify`]: Passive then Active
+//! Authentication against a challenge it issued), logs citizens in to the
+//! hub by QR code and the app ([`login`], [`api`]), at `eidas2`, or
+//! `eidas3` while a town-hall certification is valid.
+//!
+//! It keeps no name or birth date: those are read from the card at each
+//! login; an identity is a pseudonymous id, hashes of its card, a contact
+//! email, the code's epoch and the certification.
 
+pub mod api;
+pub mod config;
+pub mod errors;
+pub mod flow;
+pub mod identity;
+pub mod login;
 pub mod verify;
+
+use std::fmt;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use jose::{Alg, KeySet};
+use oidc::op::{Provider, ProviderSettings};
+use oidc::{Acr, Client, ClientAuth, ClientSecret, Clock, RedirectUri, Scopes, Secret};
+use store::Stores;
+
+pub use config::Config;
+
+/// A running wallet provider.
+pub struct WalletProvider {
+    pub config: Config,
+    pub provider: Arc<Provider>,
+    pub stores: Stores,
+    pub clock: Arc<dyn Clock>,
+    pub trust: verify::TrustStore,
+    pub transactions: flow::Transactions,
+}
+
+impl fmt::Debug for WalletProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WalletProvider")
+            .field("id", &self.config.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WalletProvider {
+    /// A provider over its settings, keys, stores and trust store; the
+    /// error names the setting at fault.
+    pub fn new(
+        config: Config,
+        keys: KeySet,
+        stores: Stores,
+        clock: Arc<dyn Clock>,
+        trust: verify::TrustStore,
+    ) -> Result<Arc<Self>, (String, String)> {
+        let scopes = Scopes::parse(&oidc::claims::known_scopes().join(" "))
+            .map_err(|error| ("scopes".to_owned(), error))?;
+        let clients = config
+            .clients
+            .iter()
+            .map(|client| {
+                let uris = |list: &[String]| {
+                    list.iter()
+                        .filter_map(|uri| RedirectUri::parse(uri).ok())
+                        .collect()
+                };
+                Client {
+                    client_id: client.client_id.clone(),
+                    entity_id: client.client_id.clone(),
+                    name: client.name.clone(),
+                    redirect_uris: uris(&client.redirect_uris),
+                    post_logout_redirect_uris: uris(&client.post_logout_redirect_uris),
+                    auth: ClientAuth::SecretPost(ClientSecret::Plain(Secret::new(
+                        client.client_secret.clone(),
+                    ))),
+                    signing_alg: Alg::ES256,
+                    scopes: scopes.clone(),
+                    require_pkce: true,
+                    keys: oidc::ClientKeys::None,
+                    backchannel_logout_uri: None,
+                    encryption: None,
+                }
+            })
+            .collect();
+        let settings = ProviderSettings::franceconnect(
+            config.public_url.clone(),
+            vec![Acr::Eidas2, Acr::Eidas3],
+        );
+        let provider = Provider::new(
+            settings,
+            clients,
+            keys,
+            clock.clone(),
+            stores.codes.clone(),
+            stores.tokens.clone(),
+        )
+        .map_err(|error| ("idp_wallet.clients".to_owned(), error))?;
+        Ok(Arc::new(Self {
+            transactions: flow::Transactions::new(stores.clone()),
+            config,
+            provider: Arc::new(provider),
+            stores,
+            clock,
+            trust,
+        }))
+    }
+}
+
+/// The provider's routes: the one table.
+pub fn router(idp: Arc<WalletProvider>) -> Router {
+    Router::new()
+        .route("/langue/{code}", get(web::switch_language))
+        .route(web::STYLESHEET_PATH, get(web::stylesheet))
+        .route("/favicon.ico", get(web::no_favicon))
+        .route("/authorize", get(login::authorize))
+        .route("/login", get(login::page))
+        .route("/login/etat", get(login::state))
+        .route("/login/qr.svg", get(login::qr_image))
+        .route("/login.js", get(login::script))
+        .route("/session/end", get(login::end_session))
+        .route("/q/{ref}/claim", post(api::claim))
+        .route("/app/challenge", post(api::challenge))
+        .route("/app/activate", post(api::activate))
+        .route("/app/status", post(api::status))
+        .route("/app/approve", post(api::approve))
+        .route("/app/refuse", post(api::refuse))
+        .route("/app/pin-changed", post(api::pin_changed))
+        .route("/app/delete", post(api::delete))
+        .with_state(idp.clone())
+        .merge(web::op_routes(idp.provider.clone()))
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(axum::middleware::from_fn(web::security_headers))
+}
