@@ -168,8 +168,8 @@ impl WalletProvider {
 /// `POST /app/activate` body.
 #[derive(Debug, Deserialize)]
 pub struct Activation {
-    #[serde(flatten)]
-    pub read: CardRead,
+    pub challenge: String,
+    pub evidence: Evidence,
     pub email: String,
     /// Whether the code was chosen in this card session (a new card) or
     /// verified (a known card on a new phone).
@@ -221,7 +221,11 @@ pub async fn activate(
             "Adresse électronique invalide.",
         ));
     }
-    let card = idp.read_card(&body.read, "card").await?;
+    let read = CardRead {
+        challenge: body.challenge,
+        evidence: body.evidence,
+    };
+    let card = idp.read_card(&read, "card").await?;
     let now = idp.clock.now();
     let today = card::Date::from_unix(u64::try_from(now).unwrap_or_default());
     if card.holder.birth_date.years_until(today) < 18 {
@@ -301,7 +305,8 @@ fn not_activated() -> ApiError {
     )
 }
 
-/// The app's signature of an action.
+/// The app's signature of a claim: its installation key and its
+/// signature of `claim|<ref>`.
 #[derive(Debug, Deserialize)]
 pub struct Signed {
     pub installation: String,
@@ -395,8 +400,9 @@ pub async fn claim(
 #[derive(Debug, Deserialize)]
 pub struct Approval {
     pub claim: String,
-    #[serde(flatten)]
-    pub signed: Signed,
+    pub installation: String,
+    /// Signature of `approve|<claim>`.
+    pub proof: String,
     pub evidence: Evidence,
     pub challenge: String,
 }
@@ -407,8 +413,8 @@ pub async fn approve(
     Json(body): Json<Approval>,
 ) -> ApiResult {
     let installation = installation(
-        &body.signed.installation,
-        &body.signed.proof,
+        &body.installation,
+        &body.proof,
         &format!("approve|{}", body.claim),
     )?;
     let now = idp.clock.now();
@@ -455,8 +461,9 @@ pub async fn approve(
 #[derive(Debug, Deserialize)]
 pub struct Refusal {
     pub claim: String,
-    #[serde(flatten)]
-    pub signed: Signed,
+    pub installation: String,
+    /// Signature of `refuse|<claim>`.
+    pub proof: String,
 }
 
 /// `POST /app/refuse`: "Non, ce n'est pas moi".
@@ -465,8 +472,8 @@ pub async fn refuse(
     Json(body): Json<Refusal>,
 ) -> ApiResult {
     let installation = installation(
-        &body.signed.installation,
-        &body.signed.proof,
+        &body.installation,
+        &body.proof,
         &format!("refuse|{}", body.claim),
     )?;
     let now = idp.clock.now();

@@ -25,6 +25,9 @@ pub struct Config {
     /// `[[idp_password]]`: password identity providers.
     #[serde(default)]
     pub idp_password: Vec<idp_password::Config>,
+    /// `[idp_wallet]`: the wallet identity provider (card + code, QR login).
+    #[serde(default)]
+    pub idp_wallet: Option<idp_wallet::Config>,
     /// `[traces]`: the citizens' trails the hubs write and the dashboard
     /// shows (none without it).
     #[serde(default)]
@@ -267,6 +270,7 @@ impl Config {
     pub fn part_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.hub.keys().map(|id| Self::hub_part(id)).collect();
         names.extend(self.idp_password.iter().map(|idp| idp.id.clone()));
+        names.extend(self.idp_wallet.iter().map(|idp| idp.id.clone()));
         if self.register.is_some() {
             names.push("register".into());
         }

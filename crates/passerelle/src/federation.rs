@@ -56,6 +56,11 @@ pub struct Running {
     pub sms: Option<idp_password::sms::SmsGateway>,
     /// The password providers, by id.
     pub idps: BTreeMap<String, Arc<idp_password::PasswordProvider>>,
+    /// The wallet provider, when `[idp_wallet]` is set.
+    pub wallet: Option<Arc<idp_wallet::WalletProvider>>,
+    /// The test PKI's personalisation side (it issues cards), with the
+    /// wallet provider.
+    pub card_pki: Option<card::pki::TestPki>,
     /// The theme's routes, served by every part.
     theme: axum::Router,
     tasks: Vec<JoinHandle<()>>,
@@ -100,6 +105,8 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         mailer: None,
         sms: None,
         idps: BTreeMap::new(),
+        wallet: None,
+        card_pki: None,
         theme,
         tasks: Vec::new(),
     };
@@ -184,6 +191,34 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
             &idp_config.name,
             &idp_config.public_url,
             router,
+        )
+        .await?;
+    }
+    if let Some(wallet_config) = &config.idp_wallet {
+        let part = format!("idp-{}", wallet_config.id);
+        let stores = open_stores(&options, &part).await?;
+        let keys = keys::load_or_generate(keys_dir.as_deref(), &part, now)?;
+        let (pki, trust) =
+            crate::cards::load_or_create_pki(&wallet_config.pki, options.data_dir.as_deref(), now)?;
+        let idp = idp_wallet::WalletProvider::new(
+            wallet_config.clone(),
+            keys,
+            stores.clone(),
+            options.clock.clone(),
+            trust,
+        )
+        .map_err(|(path, message)| anyhow::anyhow!("bad setting {path}: {message}"))?;
+        running.wallet = Some(idp.clone());
+        running.card_pki = pki;
+        running.stores.insert(wallet_config.id.clone(), stores);
+        serve(
+            &mut running,
+            &mut options,
+            config,
+            &wallet_config.id,
+            &wallet_config.name,
+            &wallet_config.public_url,
+            idp_wallet::router(idp),
         )
         .await?;
     }

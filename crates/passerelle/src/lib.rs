@@ -1,6 +1,7 @@
 //! The one binary's library: configuration, keys and composition, so that
 //! `testkit` runs exactly what `passerelle demo` runs.
 
+pub mod cards;
 pub mod config;
 pub mod docs;
 pub mod federation;

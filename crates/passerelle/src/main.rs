@@ -54,11 +54,89 @@ enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Electronic ID cards (the personalisation role).
+    #[command(subcommand)]
+    Card(CardCommand),
+    /// The wallet app: an identity is an ID card plus a 6-digit code.
+    Wallet {
+        /// The app's folder (its state; one per phone).
+        #[arg(long, default_value = "./passerelle-wallet")]
+        folder: PathBuf,
+        #[command(subcommand)]
+        command: WalletCommand,
+    },
     /// Check a config file and exit.
     Check {
         /// The config file.
         #[arg(long)]
         config: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CardCommand {
+    /// Personalises a card for a citizen of the population, signed with
+    /// the test document signer of the data folder's PKI.
+    Issue {
+        /// Data folder (its `pki/` holds the signer).
+        #[arg(long, default_value = "./passerelle-data")]
+        data: PathBuf,
+        /// The citizen's number in the population (from 1).
+        #[arg(long)]
+        citizen: u32,
+        /// The card file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum WalletCommand {
+    /// Reads the card, sets (new card) or checks the code, and creates or
+    /// restores the identity at the provider. 18 or older, French ID card.
+    Activate {
+        /// The wallet provider's address.
+        #[arg(long, default_value = "http://127.0.0.1:7091")]
+        provider: String,
+        /// The card file.
+        #[arg(long)]
+        card: PathBuf,
+        /// Contact email for the provider's notices.
+        #[arg(long)]
+        email: String,
+        /// The 6-digit code (asked when absent).
+        #[arg(long, env = "PASSERELLE_WALLET_PIN")]
+        pin: Option<String>,
+    },
+    /// Scans a login QR code (its address): shows the request, asks
+    /// "Oui, c'est moi / Non, ce n'est pas moi", then the code and the card.
+    Scan {
+        url: String,
+        #[arg(long, env = "PASSERELLE_WALLET_PIN")]
+        pin: Option<String>,
+        /// Answer "Oui, c'est moi" without asking.
+        #[arg(long, conflicts_with = "no")]
+        yes: bool,
+        /// Answer "Non, ce n'est pas moi" without asking.
+        #[arg(long)]
+        no: bool,
+    },
+    /// Reads the card and shows the identity as the provider sees it.
+    Status {
+        #[arg(long, env = "PASSERELLE_WALLET_PIN")]
+        pin: Option<String>,
+    },
+    /// Changes the code (ends the certification).
+    ChangePin {
+        #[arg(long, env = "PASSERELLE_WALLET_PIN")]
+        pin: Option<String>,
+        #[arg(long)]
+        new_pin: Option<String>,
+    },
+    /// Deletes the identity of this card at the provider.
+    Delete {
+        #[arg(long, env = "PASSERELLE_WALLET_PIN")]
+        pin: Option<String>,
     },
 }
 
@@ -127,7 +205,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 None => Config::parse(DEMO_CONFIG, env())?,
             };
             let running = start(config.clone(), &data).await?;
+            let cards = demo_cards(&running, &data)?;
             print_demo(&config, &running, &data);
+            print_cards(&config, &cards);
             running.wait().await
         }
         Command::Hub(args) => run_part(args, Part::Hub).await,
@@ -178,6 +258,36 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("restart the {part} processes to sign with the new keys");
             Ok(())
         }
+        Command::Card(CardCommand::Issue { data, citizen, out }) => {
+            let config = Config::parse(DEMO_CONFIG, env())?;
+            let pki_dir = config
+                .idp_wallet
+                .as_ref()
+                .map_or_else(|| PathBuf::from("pki"), |w| w.pki.clone());
+            let now = oidc::Clock::now(&oidc::SystemClock);
+            let (pki, _) = passerelle::cards::load_or_create_pki(&pki_dir, Some(&data), now)?;
+            let pki = pki.context(
+                "no pki.json in the data folder: only the personalisation side can issue cards",
+            )?;
+            let citizens = population::generate(config.population.seed, config.population.size);
+            let person = citizens
+                .iter()
+                .find(|c| c.id == citizen)
+                .with_context(|| format!("no citizen {citizen} in the population"))?;
+            let state = passerelle::cards::issue_card(&pki, person, now)?;
+            std::fs::write(&out, state.to_json().map_err(anyhow::Error::msg)?)
+                .with_context(|| format!("writing {}", out.display()))?;
+            println!(
+                "{}: card {} of {} {} (CAN {})",
+                out.display(),
+                state.document_number,
+                person.given_name(),
+                person.family_name,
+                state.can
+            );
+            Ok(())
+        }
+        Command::Wallet { folder, command } => run_wallet(&folder, command).await,
         Command::Check { config } => {
             Config::load(&config, env())?;
             println!("{}: ok", config.display());
@@ -227,6 +337,136 @@ async fn run_part(args: PartArgs, part: Part) -> anyhow::Result<()> {
         println!("{} — {}", part.label, part.url);
     }
     running.wait().await
+}
+
+async fn run_wallet(folder: &Path, command: WalletCommand) -> anyhow::Result<()> {
+    use wallet::{Answers, Wallet};
+    let print_status = |status: &idp_wallet::api::IdentityStatus| {
+        let level = match status.level {
+            oidc::Acr::Eidas3 => "certifiée (eidas3)",
+            _ => "non certifiée (eidas2)",
+        };
+        println!(
+            "Identité numérique de {} {} : {level}",
+            status.given_name, status.family_name
+        );
+    };
+    match command {
+        WalletCommand::Activate {
+            provider,
+            card,
+            email,
+            pin,
+        } => {
+            let answers = Answers {
+                pin,
+                ..Answers::default()
+            };
+            let status = Wallet::activate(folder, &provider, &card, &email, &answers).await?;
+            if status.restored {
+                println!("Identité numérique retrouvée sur ce téléphone.");
+            } else {
+                println!("Identité numérique créée.");
+            }
+            print_status(&status);
+        }
+        WalletCommand::Scan { url, pin, yes, no } => {
+            let confirm = if yes {
+                Some(true)
+            } else if no {
+                Some(false)
+            } else {
+                None
+            };
+            let answers = Answers {
+                pin,
+                confirm,
+                ..Answers::default()
+            };
+            let (context, approved) = Wallet::open(folder)?.scan(&url, &answers).await?;
+            if approved {
+                println!(
+                    "Connexion à {} acceptée : poursuivez sur l'ordinateur.",
+                    context.service
+                );
+            } else {
+                println!(
+                    "Connexion refusée. Si quelqu'un vous a demandé de scanner ce QR code, c'était une tentative de fraude."
+                );
+            }
+        }
+        WalletCommand::Status { pin } => {
+            let answers = Answers {
+                pin,
+                ..Answers::default()
+            };
+            print_status(&Wallet::open(folder)?.status(&answers).await?);
+        }
+        WalletCommand::ChangePin { pin, new_pin } => {
+            let answers = Answers {
+                pin,
+                new_pin,
+                ..Answers::default()
+            };
+            let status = Wallet::open(folder)?.change_pin(&answers).await?;
+            println!("Code personnel changé.");
+            print_status(&status);
+        }
+        WalletCommand::Delete { pin } => {
+            let answers = Answers {
+                pin,
+                ..Answers::default()
+            };
+            Wallet::open(folder)?.delete(&answers).await?;
+            println!("Identité numérique supprimée.");
+        }
+    }
+    Ok(())
+}
+
+/// The demo's cards: made once, in `cards/` of the data folder.
+fn demo_cards(running: &Running, data: &Path) -> anyhow::Result<Vec<(PathBuf, String)>> {
+    let Some(pki) = &running.card_pki else {
+        return Ok(Vec::new());
+    };
+    let folder = data.join("cards");
+    let now = oidc::Clock::now(&oidc::SystemClock);
+    let mut cards = Vec::new();
+    for citizen in passerelle::cards::card_holders(&running.citizens, now, 3) {
+        let path = folder.join(format!("carte-{}.json", citizen.id));
+        if !path.exists() {
+            std::fs::create_dir_all(&folder)?;
+            let state = passerelle::cards::issue_card(pki, citizen, now)?;
+            std::fs::write(&path, state.to_json().map_err(anyhow::Error::msg)?)?;
+        }
+        cards.push((
+            path,
+            format!("{} {}", citizen.given_name(), citizen.family_name),
+        ));
+    }
+    Ok(cards)
+}
+
+fn print_cards(config: &Config, cards: &[(PathBuf, String)]) {
+    let Some(wallet) = &config.idp_wallet else {
+        return;
+    };
+    if cards.is_empty() {
+        return;
+    }
+    println!(
+        "\nCartes d'identité de démonstration (portefeuille {}) :",
+        wallet.public_url
+    );
+    for (path, name) in cards {
+        println!("  {}  {name}", path.display());
+    }
+    if let Some((path, _)) = cards.first() {
+        println!(
+            "  Activer : passerelle wallet activate --card {} --email vous@example.fr",
+            path.display()
+        );
+    }
 }
 
 async fn start(config: Config, data: &Path) -> anyhow::Result<Running> {

@@ -67,7 +67,7 @@ pub struct Federation {
 /// A config line that keeps the rogue provider off the hub.
 const NO_ROGUE: &str = "# testkit: no rogue provider";
 
-const DEMO_PORTS: [(&str, &str); 11] = [
+const DEMO_PORTS: [(&str, &str); 12] = [
     ("hub_standard", "7080"),
     ("impots", "7081"),
     ("ameli", "7082"),
@@ -79,6 +79,7 @@ const DEMO_PORTS: [(&str, &str); 11] = [
     ("ants", "7088"),
     ("msa", "7089"),
     ("yris", "7090"),
+    ("wallet", "7091"),
 ];
 
 impl Federation {

@@ -1,0 +1,412 @@
+//! The wallet app, as a command-line program: its state is a folder
+//! (`wallet.json`: the provider it trusts, the card it reads, its
+//! installation key, the identity), the card a card file.
+//!
+//! The identity is the card plus its code, not this folder: activating the
+//! same card with the same code in a new folder restores it.
+
+use std::io::{BufRead as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, anyhow, bail};
+use card::{CardState, PinState, Reader, SoftCard};
+use idp_wallet::api::{IdentityStatus, LoginContext};
+use idp_wallet::verify::LOGIN_GROUPS;
+use p256::ecdsa::signature::Signer as _;
+use p256::ecdsa::{DerSignature, SigningKey};
+use p256::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, EncodePublicKey as _};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// `wallet.json`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct State {
+    /// The provider's origin: the only one whose QR codes are accepted.
+    pub provider: String,
+    /// The card file this app reads.
+    pub card: PathBuf,
+    /// The installation key (PKCS#8, base64), which signs the app's calls.
+    pub installation_key: String,
+    /// The identity, once activated.
+    pub identity: Option<String>,
+}
+
+/// Where answers come from: flags, else standard input.
+#[derive(Debug, Default)]
+pub struct Answers {
+    pub pin: Option<String>,
+    pub new_pin: Option<String>,
+    /// `Some(true)`: "Oui, c'est moi"; `Some(false)`: "Non".
+    pub confirm: Option<bool>,
+}
+
+fn ask(prompt: &str) -> anyhow::Result<String> {
+    print!("{prompt} ");
+    std::io::stdout().flush().ok();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim().to_owned())
+}
+
+fn pin_or_ask(given: &Option<String>, prompt: &str) -> anyhow::Result<String> {
+    let pin = match given {
+        Some(pin) => pin.clone(),
+        None => ask(prompt)?,
+    };
+    if pin.len() != 6 || !pin.bytes().all(|b| b.is_ascii_digit()) {
+        bail!("le code personnel est fait de 6 chiffres");
+    }
+    Ok(pin)
+}
+
+/// Writes through a temporary file and a rename: never half a file.
+fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).with_context(|| format!("écriture de {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("écriture de {}", path.display()))?;
+    Ok(())
+}
+
+/// The wallet in its folder.
+#[derive(Debug)]
+pub struct Wallet {
+    folder: PathBuf,
+    state: State,
+    key: SigningKey,
+    http: reqwest::Client,
+}
+
+impl Wallet {
+    fn state_path(folder: &Path) -> PathBuf {
+        folder.join("wallet.json")
+    }
+
+    /// Opens an activated (or at least set-up) wallet.
+    pub fn open(folder: &Path) -> anyhow::Result<Self> {
+        let path = Self::state_path(folder);
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "pas de portefeuille dans {} : lancez `activate`",
+                folder.display()
+            )
+        })?;
+        let state: State = serde_json::from_str(&text).context("wallet.json illisible")?;
+        let key = SigningKey::from_pkcs8_der(&card::b64::decode(&state.installation_key)?)
+            .map_err(|_| anyhow!("clé d'installation illisible"))?;
+        Ok(Self::with(folder, state, key))
+    }
+
+    fn with(folder: &Path, state: State, key: SigningKey) -> Self {
+        Self {
+            folder: folder.to_owned(),
+            state,
+            key,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn save(&self) -> anyhow::Result<()> {
+        std::fs::create_dir_all(&self.folder)?;
+        write_atomically(
+            &Self::state_path(&self.folder),
+            &serde_json::to_string_pretty(&self.state)?,
+        )
+    }
+
+    fn installation(&self) -> anyhow::Result<String> {
+        let der = self
+            .key
+            .verifying_key()
+            .to_public_key_der()
+            .map_err(|e| anyhow!("{e}"))?;
+        Ok(card::b64::encode(der.as_bytes()))
+    }
+
+    fn sign(&self, message: &str) -> String {
+        let signature: DerSignature = self.key.sign(message.as_bytes());
+        card::b64::encode(signature.as_bytes())
+    }
+
+    async fn post(&self, url: &str, body: &Value) -> anyhow::Result<Value> {
+        let response = self
+            .http
+            .post(url)
+            .json(body)
+            .send()
+            .await
+            .with_context(|| format!("fournisseur injoignable ({url})"))?;
+        let status = response.status();
+        let ok = status.is_success();
+        let value: Value = response
+            .json()
+            .await
+            .with_context(|| format!("réponse illisible du fournisseur ({status})"))?;
+        if !ok {
+            let message = value
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("refusé");
+            bail!("{message}");
+        }
+        Ok(value)
+    }
+
+    /// A card session: loads the card file, runs `work` on the chip, saves
+    /// the chip's state (its try counter) whatever happened.
+    fn with_card<T>(
+        &self,
+        work: impl FnOnce(&mut Reader<'_, SoftCard>, &str) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let text = std::fs::read_to_string(&self.state.card)
+            .with_context(|| format!("carte illisible : {}", self.state.card.display()))?;
+        let state = CardState::from_json(&text).map_err(|e| anyhow!("carte illisible : {e}"))?;
+        let can = state.can.clone();
+        let mut chip = SoftCard::new(state);
+        let result = {
+            let mut reader = Reader::new(&mut chip);
+            reader
+                .open(&can)
+                .map_err(|e| anyhow!("lecture de la carte : {e}"))?;
+            work(&mut reader, &can)
+        };
+        let saved = chip.into_state().to_json().map_err(|e| anyhow!("{e}"))?;
+        write_atomically(&self.state.card, &saved)?;
+        result
+    }
+
+    async fn challenge(&self) -> anyhow::Result<[u8; 8]> {
+        let answer = self
+            .post(
+                &format!("{}/app/challenge", self.state.provider),
+                &json!({}),
+            )
+            .await?;
+        parse_challenge(
+            answer
+                .get("challenge")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+        )
+    }
+
+    /// A card read with the code, for a challenge.
+    fn read(&self, pin: &str, challenge: &[u8; 8]) -> anyhow::Result<card::Evidence> {
+        self.with_card(|reader, _| {
+            reader.verify_pin(pin).map_err(card_error)?;
+            reader
+                .evidence(&LOGIN_GROUPS, challenge)
+                .map_err(card_error)
+        })
+    }
+
+    /// `activate`: reads the card, sets (new card) or checks (known card)
+    /// the code, and makes or restores the identity.
+    pub async fn activate(
+        folder: &Path,
+        provider: &str,
+        card_path: &Path,
+        email: &str,
+        answers: &Answers,
+    ) -> anyhow::Result<IdentityStatus> {
+        let provider = origin(provider)?;
+        let key = card::pki::random_key();
+        let der = key.to_pkcs8_der().map_err(|e| anyhow!("{e}"))?;
+        let state = State {
+            provider,
+            card: card_path.to_owned(),
+            installation_key: card::b64::encode(der.as_bytes()),
+            identity: None,
+        };
+        let mut wallet = Self::with(folder, state, key);
+        let challenge = wallet.challenge().await?;
+        let (evidence, new_code) = wallet.with_card(|reader, _| {
+            let new_code = match reader.pin_state().map_err(card_error)? {
+                PinState::Blocked => {
+                    bail!("code personnel bloqué : cette carte ne peut plus être activée")
+                }
+                PinState::NotSet => {
+                    let pin = pin_or_ask(
+                        &answers.pin,
+                        "Choisissez votre code personnel (6 chiffres) :",
+                    )?;
+                    reader.set_pin(&pin).map_err(card_error)?;
+                    true
+                }
+                PinState::Set { .. } => {
+                    let pin = pin_or_ask(&answers.pin, "Code personnel :")?;
+                    reader.verify_pin(&pin).map_err(card_error)?;
+                    false
+                }
+            };
+            Ok((
+                reader
+                    .evidence(&LOGIN_GROUPS, &challenge)
+                    .map_err(card_error)?,
+                new_code,
+            ))
+        })?;
+        let body = json!({
+            "challenge": idp_wallet::verify::hex(&challenge),
+            "evidence": evidence,
+            "email": email,
+            "new_code": new_code,
+        });
+        let answer = wallet
+            .post(&format!("{}/app/activate", wallet.state.provider), &body)
+            .await?;
+        let status: IdentityStatus = serde_json::from_value(answer)?;
+        wallet.state.identity = Some(status.identity.clone());
+        wallet.save()?;
+        Ok(status)
+    }
+
+    /// `status`: the identity as the provider sees it, after a card read.
+    pub async fn status(&self, answers: &Answers) -> anyhow::Result<IdentityStatus> {
+        let pin = pin_or_ask(&answers.pin, "Code personnel :")?;
+        let challenge = self.challenge().await?;
+        let evidence = self.read(&pin, &challenge)?;
+        let body =
+            json!({ "challenge": idp_wallet::verify::hex(&challenge), "evidence": evidence });
+        let answer = self
+            .post(&format!("{}/app/status", self.state.provider), &body)
+            .await?;
+        Ok(serde_json::from_value(answer)?)
+    }
+
+    /// `scan <url>`: a login QR code. Returns what was shown and whether
+    /// the login was approved.
+    pub async fn scan(&self, url: &str, answers: &Answers) -> anyhow::Result<(LoginContext, bool)> {
+        let parsed =
+            url::Url::parse(url).map_err(|_| anyhow!("ce QR code n'est pas une adresse"))?;
+        let qr_ref = parsed
+            .path()
+            .strip_prefix("/q/")
+            .filter(|r| !r.is_empty() && !r.contains('/'))
+            .ok_or_else(|| anyhow!("ce QR code n'est pas un QR code de connexion"))?;
+        if origin(url)? != self.state.provider {
+            bail!(
+                "ce QR code ne vient pas de votre fournisseur d'identité ({}) : ne poursuivez pas",
+                self.state.provider
+            );
+        }
+        let body = json!({ "installation": self.installation()?, "proof": self.sign(&format!("claim|{qr_ref}")) });
+        let answer = self
+            .post(&format!("{}/q/{qr_ref}/claim", self.state.provider), &body)
+            .await?;
+        let context: LoginContext = serde_json::from_value(answer)?;
+        println!("{}", describe(&context));
+        let yes = match answers.confirm {
+            Some(yes) => yes,
+            None => {
+                let answer = ask("Est-ce vous ? [oui/non]")?;
+                answer.eq_ignore_ascii_case("oui") || answer.eq_ignore_ascii_case("o")
+            }
+        };
+        if !yes {
+            let body = json!({
+                "claim": context.claim,
+                "installation": self.installation()?,
+                "proof": self.sign(&format!("refuse|{}", context.claim)),
+            });
+            self.post(&format!("{}/app/refuse", self.state.provider), &body)
+                .await?;
+            return Ok((context, false));
+        }
+        let pin = pin_or_ask(&answers.pin, "Code personnel :")?;
+        let challenge = parse_challenge(&context.challenge)?;
+        let evidence = self.read(&pin, &challenge)?;
+        let body = json!({
+            "claim": context.claim,
+            "installation": self.installation()?,
+            "proof": self.sign(&format!("approve|{}", context.claim)),
+            "challenge": context.challenge,
+            "evidence": evidence,
+        });
+        self.post(&format!("{}/app/approve", self.state.provider), &body)
+            .await?;
+        Ok((context, true))
+    }
+
+    /// `change-pin`: proves the old code to the provider, then changes it
+    /// on the card; the provider ends any certification.
+    pub async fn change_pin(&self, answers: &Answers) -> anyhow::Result<IdentityStatus> {
+        let old = pin_or_ask(&answers.pin, "Code personnel actuel :")?;
+        let new = pin_or_ask(&answers.new_pin, "Nouveau code personnel :")?;
+        let challenge = self.challenge().await?;
+        let evidence = self.with_card(|reader, _| {
+            reader.verify_pin(&old).map_err(card_error)?;
+            let evidence = reader
+                .evidence(&LOGIN_GROUPS, &challenge)
+                .map_err(card_error)?;
+            reader.change_pin(&old, &new).map_err(card_error)?;
+            Ok(evidence)
+        })?;
+        let body =
+            json!({ "challenge": idp_wallet::verify::hex(&challenge), "evidence": evidence });
+        let answer = self
+            .post(&format!("{}/app/pin-changed", self.state.provider), &body)
+            .await?;
+        Ok(serde_json::from_value(answer)?)
+    }
+
+    /// `delete`: the identity of this card is deleted at the provider, and
+    /// this folder forgets it.
+    pub async fn delete(mut self, answers: &Answers) -> anyhow::Result<()> {
+        let pin = pin_or_ask(&answers.pin, "Code personnel :")?;
+        let challenge = self.challenge().await?;
+        let evidence = self.read(&pin, &challenge)?;
+        let body =
+            json!({ "challenge": idp_wallet::verify::hex(&challenge), "evidence": evidence });
+        self.post(&format!("{}/app/delete", self.state.provider), &body)
+            .await?;
+        self.state.identity = None;
+        self.save()
+    }
+}
+
+/// What the app shows before "c'est moi ?".
+pub fn describe(context: &LoginContext) -> String {
+    format!(
+        "Demande de connexion\n  Service : {}\n  Niveau demandé : {}\n  Données transmises : {}\n  \
+         Commencée depuis : {} ({}) à {}\n\
+         Ne scannez jamais un QR code reçu par courriel, SMS ou téléphone.\n\
+         Oui, c'est moi / Non, ce n'est pas moi",
+        context.service,
+        context.level.as_str(),
+        context.data.join(", "),
+        context.browser,
+        context.address,
+        card::Date::from_unix(u64::try_from(context.started_at).unwrap_or_default()).iso(),
+    )
+}
+
+fn card_error(error: card::CardError) -> anyhow::Error {
+    match error {
+        card::CardError::WrongPin { tries_left } => {
+            anyhow!(
+                "code personnel incorrect : encore {tries_left} essai(s) avant le blocage de la carte"
+            )
+        }
+        card::CardError::PinBlocked => anyhow!("code personnel bloqué : trois codes faux"),
+        other => anyhow!("lecture de la carte : {other}"),
+    }
+}
+
+fn parse_challenge(hex: &str) -> anyhow::Result<[u8; 8]> {
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|at| {
+            hex.get(at..at + 2)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+        })
+        .collect();
+    bytes
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .ok_or_else(|| anyhow!("défi illisible"))
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin(url: &str) -> anyhow::Result<String> {
+    let parsed = url::Url::parse(url).map_err(|_| anyhow!("adresse invalide : {url}"))?;
+    Ok(parsed.origin().ascii_serialization())
+}
