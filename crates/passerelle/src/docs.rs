@@ -7,7 +7,7 @@ pub fn errors_md() -> String {
     let mut text = String::from(
         "# Error pages\n\n\
          Generated from the error catalogues of the apps (`hub::errors::CATALOGUE`,\n\
-         `idp_password::errors::CATALOGUE`); a test fails when this file is stale.\n\n\
+         `idp_password::errors::CATALOGUE`, `idp_wallet::errors::CATALOGUE`); a test fails when this file is stale.\n\n\
          A page error shows its code to the citizen, who can quote it to support. Protocol\n\
          errors sent to services (`error`, `error_description`, `state`, `iss` on the\n\
          redirect; RFC 6749 JSON from the token endpoint) are not pages and are not listed here.\n\n",
@@ -33,6 +33,13 @@ pub fn errors_md() -> String {
     section(
         "Password identity providers",
         idp_password::errors::CATALOGUE
+            .iter()
+            .map(|entry| (entry.code, entry.status, entry.title[0], entry.message[0]))
+            .collect(),
+    );
+    section(
+        "Wallet identity provider",
+        idp_wallet::errors::CATALOGUE
             .iter()
             .map(|entry| (entry.code, entry.status, entry.title[0], entry.message[0]))
             .collect(),
