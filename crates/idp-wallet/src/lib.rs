@@ -23,9 +23,9 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use jose::{Alg, KeySet};
+use jose::KeySet;
 use oidc::op::{Provider, ProviderSettings};
-use oidc::{Acr, Client, ClientAuth, ClientSecret, Clock, RedirectUri, Scopes, Secret};
+use oidc::{Acr, Client, Clock};
 use store::Stores;
 
 pub use config::Config;
@@ -58,35 +58,20 @@ impl WalletProvider {
         clock: Arc<dyn Clock>,
         trust: verify::TrustStore,
     ) -> Result<Arc<Self>, (String, String)> {
-        let scopes = Scopes::parse(&oidc::claims::known_scopes().join(" "))
-            .map_err(|error| ("scopes".to_owned(), error))?;
         let clients = config
             .clients
             .iter()
             .map(|client| {
-                let uris = |list: &[String]| {
-                    list.iter()
-                        .filter_map(|uri| RedirectUri::parse(uri).ok())
-                        .collect()
-                };
-                Client {
-                    client_id: client.client_id.clone(),
-                    entity_id: client.client_id.clone(),
-                    name: client.name.clone(),
-                    redirect_uris: uris(&client.redirect_uris),
-                    post_logout_redirect_uris: uris(&client.post_logout_redirect_uris),
-                    auth: ClientAuth::SecretPost(ClientSecret::Plain(Secret::new(
-                        client.client_secret.clone(),
-                    ))),
-                    signing_alg: Alg::ES256,
-                    scopes: scopes.clone(),
-                    require_pkce: true,
-                    keys: oidc::ClientKeys::None,
-                    backchannel_logout_uri: None,
-                    encryption: None,
-                }
+                Client::hub_at_provider(
+                    &client.client_id,
+                    &client.name,
+                    &client.client_secret,
+                    &client.redirect_uris,
+                    &client.post_logout_redirect_uris,
+                )
             })
-            .collect();
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| ("scopes".to_owned(), error))?;
         let settings = ProviderSettings::franceconnect(
             config.public_url.clone(),
             vec![Acr::Eidas2, Acr::Eidas3],

@@ -129,6 +129,40 @@ pub struct Client {
     pub encryption: Option<KeyAlg>,
 }
 
+impl Client {
+    /// The hub as registered at one of the federation's identity
+    /// providers: `client_secret_post`, ES256 tokens, PKCE required, every
+    /// known scope. Redirect URIs that do not parse are left out (the
+    /// providers' config checks name them first).
+    pub fn hub_at_provider(
+        client_id: &str,
+        name: &str,
+        secret: &str,
+        redirect_uris: &[String],
+        post_logout_redirect_uris: &[String],
+    ) -> Result<Self, String> {
+        let uris = |list: &[String]| {
+            list.iter()
+                .filter_map(|uri| RedirectUri::parse(uri).ok())
+                .collect()
+        };
+        Ok(Self {
+            client_id: client_id.to_owned(),
+            entity_id: client_id.to_owned(),
+            name: name.to_owned(),
+            redirect_uris: uris(redirect_uris),
+            post_logout_redirect_uris: uris(post_logout_redirect_uris),
+            auth: ClientAuth::SecretPost(ClientSecret::Plain(Secret::new(secret))),
+            signing_alg: Alg::ES256,
+            scopes: Scopes::parse(&crate::claims::known_scopes().join(" "))?,
+            require_pkce: true,
+            keys: ClientKeys::None,
+            backchannel_logout_uri: None,
+            encryption: None,
+        })
+    }
+}
+
 /// Where a client's public keys are.
 #[derive(Clone, Debug, Default)]
 pub enum ClientKeys {
