@@ -86,16 +86,7 @@ impl From<ChallengeRefused> for ApiError {
 type ApiResult = Result<Response, ApiError>;
 
 fn challenge_of(hex: &str) -> Result<[u8; 8], ApiError> {
-    let bytes: Option<Vec<u8>> = (0..hex.len())
-        .step_by(2)
-        .map(|at| {
-            hex.get(at..at + 2)
-                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-        })
-        .collect();
-    bytes
-        .and_then(|b| <[u8; 8]>::try_from(b).ok())
-        .ok_or_else(|| ApiError::new(400, "bad_request", "Défi mal formé."))
+    verify::parse_challenge(hex).ok_or_else(|| ApiError::new(400, "bad_request", "Défi mal formé."))
 }
 
 /// Checks an installation's signature of `message`; returns the
@@ -412,13 +403,16 @@ pub async fn approve(
     State(idp): State<Arc<WalletProvider>>,
     Json(body): Json<Approval>,
 ) -> ApiResult {
-    let installation = installation(
+    let now = idp.clock.now();
+    let (key, txn) = claimed_by(
+        &idp,
+        "approve",
+        &body.claim,
         &body.installation,
         &body.proof,
-        &format!("approve|{}", body.claim),
-    )?;
-    let now = idp.clock.now();
-    let (key, txn) = claimed_by(&idp, &body.claim, &installation, now).await?;
+        now,
+    )
+    .await?;
     let read = CardRead {
         challenge: body.challenge.clone(),
         evidence: body.evidence,
@@ -471,13 +465,16 @@ pub async fn refuse(
     State(idp): State<Arc<WalletProvider>>,
     Json(body): Json<Refusal>,
 ) -> ApiResult {
-    let installation = installation(
+    let now = idp.clock.now();
+    let (key, txn) = claimed_by(
+        &idp,
+        "refuse",
+        &body.claim,
         &body.installation,
         &body.proof,
-        &format!("refuse|{}", body.claim),
-    )?;
-    let now = idp.clock.now();
-    let (key, txn) = claimed_by(&idp, &body.claim, &installation, now).await?;
+        now,
+    )
+    .await?;
     tracing::warn!(
         provider = %idp.config.id,
         event = "wallet_login_refused",
@@ -490,12 +487,17 @@ pub async fn refuse(
     Ok(Json(json!({ "result": "refused" })).into_response())
 }
 
+/// The login an app claimed, for an `action` it signed with the same
+/// installation key as the claim.
 async fn claimed_by(
     idp: &WalletProvider,
+    action: &str,
     claim: &str,
-    installation: &str,
+    installation_key: &str,
+    proof: &str,
     now: i64,
 ) -> Result<(String, flow::Transaction), ApiError> {
+    let installation = installation(installation_key, proof, &format!("{action}|{claim}"))?;
     let gone = || {
         ApiError::new(
             404,
@@ -509,7 +511,7 @@ async fn claimed_by(
         .await?
         .ok_or_else(gone)?;
     match &txn.status {
-        Status::Claimed { installation: by } if by == installation => Ok((key, txn)),
+        Status::Claimed { installation: by } if *by == installation => Ok((key, txn)),
         _ => Err(gone()),
     }
 }

@@ -425,3 +425,15 @@ fn holder(mrz: &Mrz, dg11: &[u8], dg13: &[u8]) -> Result<Holder, CardCheck> {
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// A challenge as [`hex`] wrote it: 16 hexadecimal digits.
+pub fn parse_challenge(text: &str) -> Option<[u8; 8]> {
+    let bytes: Option<Vec<u8>> = (0..text.len())
+        .step_by(2)
+        .map(|at| {
+            text.get(at..at + 2)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+        })
+        .collect();
+    bytes.and_then(|b| <[u8; 8]>::try_from(b).ok())
+}

@@ -155,7 +155,7 @@ impl Wallet {
     /// the chip's state (its try counter) whatever happened.
     fn with_card<T>(
         &self,
-        work: impl FnOnce(&mut Reader<'_, SoftCard>, &str) -> anyhow::Result<T>,
+        work: impl FnOnce(&mut Reader<'_, SoftCard>) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
         let text = std::fs::read_to_string(&self.state.card)
             .with_context(|| format!("carte illisible : {}", self.state.card.display()))?;
@@ -167,7 +167,7 @@ impl Wallet {
             reader
                 .open(&can)
                 .map_err(|e| anyhow!("lecture de la carte : {e}"))?;
-            work(&mut reader, &can)
+            work(&mut reader)
         };
         let saved = chip.into_state().to_json().map_err(|e| anyhow!("{e}"))?;
         write_atomically(&self.state.card, &saved)?;
@@ -191,7 +191,7 @@ impl Wallet {
 
     /// A card read with the code, for a challenge.
     fn read(&self, pin: &str, challenge: &[u8; 8]) -> anyhow::Result<card::Evidence> {
-        self.with_card(|reader, _| {
+        self.with_card(|reader| {
             reader.verify_pin(pin).map_err(card_error)?;
             reader
                 .evidence(&LOGIN_GROUPS, challenge)
@@ -219,7 +219,7 @@ impl Wallet {
         };
         let mut wallet = Self::with(folder, state, key);
         let challenge = wallet.challenge().await?;
-        let (evidence, new_code) = wallet.with_card(|reader, _| {
+        let (evidence, new_code) = wallet.with_card(|reader| {
             let new_code = match reader.pin_state().map_err(card_error)? {
                 PinState::Blocked => {
                     bail!("code personnel bloqué : cette carte ne peut plus être activée")
@@ -333,7 +333,7 @@ impl Wallet {
         let old = pin_or_ask(&answers.pin, "Code personnel actuel :")?;
         let new = pin_or_ask(&answers.new_pin, "Nouveau code personnel :")?;
         let challenge = self.challenge().await?;
-        let evidence = self.with_card(|reader, _| {
+        let evidence = self.with_card(|reader| {
             reader.verify_pin(&old).map_err(card_error)?;
             let evidence = reader
                 .evidence(&LOGIN_GROUPS, &challenge)
@@ -393,16 +393,7 @@ fn card_error(error: card::CardError) -> anyhow::Error {
 }
 
 fn parse_challenge(hex: &str) -> anyhow::Result<[u8; 8]> {
-    let bytes: Option<Vec<u8>> = (0..hex.len())
-        .step_by(2)
-        .map(|at| {
-            hex.get(at..at + 2)
-                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-        })
-        .collect();
-    bytes
-        .and_then(|b| <[u8; 8]>::try_from(b).ok())
-        .ok_or_else(|| anyhow!("défi illisible"))
+    idp_wallet::verify::parse_challenge(hex).ok_or_else(|| anyhow!("défi illisible"))
 }
 
 /// `scheme://host[:port]` of a URL.
