@@ -358,15 +358,8 @@ pub async fn end_session(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let Ok(params) = Params::parse(query.unwrap_or_default().as_bytes()) else {
+    let Some(end) = web::check_end_session(&idp.provider, query) else {
         return IdpError::BadLogout.into_response();
-    };
-    let end = match idp.provider.check_end_session(&params) {
-        Ok(end) => end,
-        Err(error) => {
-            tracing::info!(%error, "logout refused");
-            return IdpError::BadLogout.into_response();
-        }
     };
     let mut clear = None;
     if let Ok(Some(session)) = idp.sessions.load::<IdpSession>(&headers).await {
@@ -376,23 +369,7 @@ pub async fn end_session(
         }
     }
     tracing::info!(provider = %idp.config.id, "logged out");
-    match end.redirect_to {
-        Some(location) => see_other(&location, clear),
-        None => {
-            let lang = Lang::of(&headers, None);
-            Page {
-                title: lang.pick("Déconnexion", "Logged out"),
-                site: &idp.config.name,
-                body: format!(
-                    "<h1>{}</h1>",
-                    lang.pick("Vous êtes déconnecté", "You are logged out")
-                ),
-                lang,
-                here: None,
-            }
-            .into_response()
-        }
-    }
+    web::logged_out(end, &idp.config.name, &headers, clear)
 }
 
 #[derive(Template)]

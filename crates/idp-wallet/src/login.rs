@@ -358,31 +358,8 @@ pub async fn end_session(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let Ok(params) = Params::parse(query.unwrap_or_default().as_bytes()) else {
-        return WalletError::BadLogout.into_response();
-    };
-    let end = match idp.provider.check_end_session(&params) {
-        Ok(end) => end,
-        Err(error) => {
-            tracing::info!(%error, "logout refused");
-            return WalletError::BadLogout.into_response();
-        }
-    };
-    match end.redirect_to {
-        Some(location) => see_other(&location, None),
-        None => {
-            let lang = Lang::of(&headers, None);
-            Page {
-                title: lang.pick("Déconnexion", "Logged out"),
-                site: &idp.config.name,
-                body: format!(
-                    "<h1>{}</h1>",
-                    lang.pick("Vous êtes déconnecté", "You are logged out")
-                ),
-                lang,
-                here: None,
-            }
-            .into_response()
-        }
+    match web::check_end_session(&idp.provider, query) {
+        Some(end) => web::logged_out(end, &idp.config.name, &headers, None),
+        None => WalletError::BadLogout.into_response(),
     }
 }

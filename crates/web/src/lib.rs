@@ -19,6 +19,6 @@ pub use error_page::{Catalogue, Entry, ErrorPage, localize_error_pages, oauth_js
 pub use headers::{no_store, security_headers, see_other};
 pub use lang::{LANG_COOKIE, Lang, switch_language};
 pub use layout::{Page, STYLESHEET, STYLESHEET_PATH, escape, no_favicon, stylesheet};
-pub use op_routes::{answer_refused_authorize, op_routes};
+pub use op_routes::{answer_refused_authorize, check_end_session, logged_out, op_routes};
 pub use session::{Session, SessionError, SessionManager, cookie_value};
 pub use theme::{THEME_PATH, ThemeConfig, ThemeKind, theme_routes};

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Redirect;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use oidc::op::{AuthorizeError, Params, Provider};
+use oidc::op::{AuthorizeError, EndSession, Params, Provider};
 
 use crate::error_page::oauth_json_error;
 
@@ -138,6 +138,50 @@ pub fn answer_refused_authorize(
             tracing::info!(check, %error, "authorize refused back to the client");
             Redirect::to(&provider.error_redirect(&redirect_uri, state.as_deref(), &error))
                 .into_response()
+        }
+    }
+}
+
+/// Checks an identity provider's RP-initiated logout request (`GET
+/// /session/end` from the hub); `None`, logged, when it fails its checks.
+pub fn check_end_session(provider: &Provider, query: Option<String>) -> Option<EndSession> {
+    let params = Params::parse(query.unwrap_or_default().as_bytes()).ok()?;
+    match provider.check_end_session(&params) {
+        Ok(end) => Some(end),
+        Err(error) => {
+            tracing::info!(%error, "logout refused");
+            None
+        }
+    }
+}
+
+/// Ends a checked logout: back to the client when it asked, else a
+/// "logged out" page of `site`; `cookie` (the cleared session) when given.
+pub fn logged_out(
+    end: EndSession,
+    site: &str,
+    headers: &HeaderMap,
+    cookie: Option<HeaderValue>,
+) -> Response {
+    match end.redirect_to {
+        Some(location) => crate::see_other(&location, cookie),
+        None => {
+            let lang = crate::Lang::of(headers, None);
+            let mut response = crate::Page {
+                title: lang.pick("Déconnexion", "Logged out"),
+                site,
+                body: format!(
+                    "<h1>{}</h1>",
+                    lang.pick("Vous êtes déconnecté", "You are logged out")
+                ),
+                lang,
+                here: None,
+            }
+            .into_response();
+            if let Some(cookie) = cookie {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            response
         }
     }
 }
