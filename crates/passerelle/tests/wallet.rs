@@ -1,0 +1,424 @@
+//! The wallet end to end, driven by the real `passerelle wallet` program:
+//! a card issued for a citizen, activated, then a login from the demo
+//! service through the plus hub, the wallet provider's QR page, the app's
+//! scan, back to the hub and the service.
+#![expect(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure is a failed test"
+)]
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use testkit::{Citizen, Federation, Response};
+
+const PIN: &str = "482913";
+
+/// A phone: the app's folder, next to its card file.
+struct Phone {
+    folder: PathBuf,
+    card: PathBuf,
+}
+
+/// A fresh folder for this test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "passerelle-wallet-{}-{name}-{}",
+        std::process::id(),
+        oidc::types::random_token(4)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// What a run of the program printed.
+struct Run {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+impl Phone {
+    /// A card for the `nth` card holder of the population, on a new phone.
+    fn with_card_of(federation: &Federation, nth: usize, name: &str) -> Self {
+        let now = oidc::Clock::now(&federation.clock);
+        let holder = passerelle::cards::card_holders(&federation.running.citizens, now, nth + 1)
+            [nth]
+            .clone();
+        let pki = federation.running.card_pki.as_ref().unwrap();
+        let state = passerelle::cards::issue_card(pki, &holder, now).unwrap();
+        let dir = scratch(name);
+        let card = dir.join("carte.json");
+        std::fs::write(&card, state.to_json().unwrap()).unwrap();
+        Self {
+            folder: dir.join("app"),
+            card,
+        }
+    }
+
+    /// The same card on another phone.
+    fn another_phone(&self, name: &str) -> Self {
+        Self {
+            folder: scratch(name).join("app"),
+            card: self.card.clone(),
+        }
+    }
+
+    async fn run(&self, args: &[&str]) -> Run {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_passerelle"))
+            .arg("wallet")
+            .arg("--folder")
+            .arg(&self.folder)
+            .args(args)
+            .env_remove("PASSERELLE_WALLET_PIN")
+            .env("RUST_LOG", "warn")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .unwrap();
+        Run {
+            ok: output.status.success(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    async fn activate(&self, federation: &Federation, pin: &str) -> Run {
+        self.run(&[
+            "activate",
+            "--provider",
+            federation.url("wallet"),
+            "--card",
+            self.card.to_str().unwrap(),
+            "--email",
+            "titulaire@example.fr",
+            "--pin",
+            pin,
+        ])
+        .await
+    }
+
+    async fn scan(&self, url: &str, answer: &str) -> Run {
+        self.run(&["scan", url, "--pin", PIN, answer]).await
+    }
+}
+
+/// The browser goes from the demo service's "+" button to the wallet
+/// provider's QR page; returns that page.
+async fn qr_page(federation: &Federation, browser: &Citizen) -> Response {
+    let start = format!("{}/login/plus", federation.url("demo_sp"));
+    let choice = browser.follow(browser.get(&start).await, "").await;
+    assert!(choice.shows("value=\"wallet\""), "{}", choice.body);
+    let csrf = choice.input("csrf").unwrap();
+    let chosen = browser
+        .post(
+            &format!("{}/interaction/choose", federation.hub_plus),
+            &[("csrf", &csrf), ("provider", "wallet")],
+        )
+        .await;
+    let page = browser.follow(chosen, "").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.url.starts_with(federation.url("wallet")),
+        "{}",
+        page.url
+    );
+    assert!(page.shows("src=\"/login/qr.svg"), "{}", page.body);
+    page
+}
+
+/// The address the page's QR code carries (also its "open the app" link).
+fn qr_link(page: &Response) -> String {
+    let marker = "id=\"app-link\" href=\"";
+    let start = page.body.find(marker).unwrap() + marker.len();
+    let end = page.body[start..].find('"').unwrap();
+    page.body[start..start + end].replace("&amp;", "&")
+}
+
+/// The page's polling, as its script does it.
+async fn poll(federation: &Federation, browser: &Citizen) -> Value {
+    let state = browser
+        .get(&format!("{}/login/etat", federation.url("wallet")))
+        .await;
+    assert_eq!(state.status, 200, "{}", state.body);
+    serde_json::from_str(&state.body).unwrap()
+}
+
+/// From the approved QR page to the demo service's page of what it
+/// received.
+async fn back_to_service(federation: &Federation, browser: &Citizen, location: &str) -> Response {
+    let consent = browser.follow(browser.get(location).await, "").await;
+    assert!(consent.shows("Continuer sur"), "{}", consent.body);
+    let back = browser.consent(&federation.hub_plus, &consent).await;
+    browser.follow(back, "").await
+}
+
+fn id_token_acr(me: &Response) -> String {
+    let marker = "&#34;acr&#34;: &#34;";
+    let start = me.body.find(marker).map(|at| at + marker.len());
+    start
+        .and_then(|start| {
+            me.body[start..]
+                .find("&#34;")
+                .map(|end| me.body[start..start + end].to_owned())
+        })
+        .unwrap_or_else(|| panic!("no acr in {}", me.body))
+}
+
+/// Activate, log in by QR through the plus hub, land on the service at
+/// eidas2 with the card's identity; the QR code cannot be claimed again and
+/// another browser learns nothing of the login.
+#[tokio::test]
+async fn a_card_holder_logs_in_to_a_plus_service_by_qr_code_with_the_wallet_app() {
+    let federation = Federation::start().await.unwrap();
+    let phone = Phone::with_card_of(&federation, 0, "login");
+    let activated = phone.activate(&federation, PIN).await;
+    assert!(activated.ok, "{}", activated.stderr);
+    assert!(
+        activated.stdout.contains("Identité numérique créée"),
+        "{}",
+        activated.stdout
+    );
+    assert!(activated.stdout.contains("non certifiée (eidas2)"));
+
+    let browser = Citizen::new();
+    let page = qr_page(&federation, &browser).await;
+    let link = qr_link(&page);
+    assert!(link.starts_with(&format!("{}/q/", federation.url("wallet"))));
+    assert_eq!(poll(&federation, &browser).await["status"], "pending");
+
+    let scanned = phone.scan(&link, "--yes").await;
+    assert!(scanned.ok, "{}", scanned.stderr);
+    assert!(
+        scanned
+            .stdout
+            .contains("Oui, c'est moi / Non, ce n'est pas moi")
+    );
+    assert!(
+        scanned.stdout.contains("Niveau demandé : eidas2"),
+        "{}",
+        scanned.stdout
+    );
+    assert!(scanned.stdout.contains("acceptée"), "{}", scanned.stdout);
+
+    // A second scan of the same code: refused.
+    let again = phone.scan(&link, "--yes").await;
+    assert!(!again.ok, "{}", again.stdout);
+
+    // A browser without the login's cookie learns nothing.
+    let stranger = Citizen::new();
+    let seen = poll(&federation, &stranger).await;
+    assert_eq!(seen["status"], "expired");
+    assert!(seen["location"].is_null());
+
+    let state = poll(&federation, &browser).await;
+    assert_eq!(state["status"], "approved", "{state}");
+    let location = state["location"].as_str().unwrap();
+    assert!(location.starts_with(&federation.hub_plus), "{location}");
+    // The code went to this browser once: the next poll has no location.
+    assert!(poll(&federation, &browser).await["location"].is_null());
+
+    let me = back_to_service(&federation, &browser, location).await;
+    assert!(me.shows("Identité reçue"), "{}", me.body);
+    assert_eq!(id_token_acr(&me), "eidas2");
+    let now = oidc::Clock::now(&federation.clock);
+    let holder = &passerelle::cards::card_holders(&federation.running.citizens, now, 1)[0];
+    assert!(me.shows(&holder.family_name), "{}", me.body);
+}
+
+/// "Non, ce n'est pas moi": the page shows the refusal, and going on takes
+/// the browser back to the service with access_denied.
+#[tokio::test]
+async fn a_login_refused_in_the_app_shows_refused_on_the_page() {
+    let federation = Federation::start().await.unwrap();
+    let phone = Phone::with_card_of(&federation, 0, "refuse");
+    assert!(phone.activate(&federation, PIN).await.ok);
+    let browser = Citizen::new();
+    let link = qr_link(&qr_page(&federation, &browser).await);
+    let refused = phone.scan(&link, "--no").await;
+    assert!(refused.ok, "{}", refused.stderr);
+    assert!(
+        refused.stdout.contains("Connexion refusée"),
+        "{}",
+        refused.stdout
+    );
+    let state = poll(&federation, &browser).await;
+    assert_eq!(state["status"], "refused");
+    assert!(state["message"].as_str().unwrap().contains("refusée"));
+    let reloaded = browser
+        .get(&format!("{}/login", federation.url("wallet")))
+        .await;
+    let params = reloaded.location_params();
+    assert_eq!(
+        params.get("error").map(String::as_str),
+        Some("access_denied")
+    );
+}
+
+/// The scan accepts only its provider's QR codes.
+#[tokio::test]
+async fn the_app_refuses_a_qr_code_of_another_origin() {
+    let federation = Federation::start().await.unwrap();
+    let phone = Phone::with_card_of(&federation, 0, "origin");
+    assert!(phone.activate(&federation, PIN).await.ok);
+    let browser = Citizen::new();
+    let link = qr_link(&qr_page(&federation, &browser).await);
+    let phishing = link.replace("127.0.0.1", "localhost");
+    let run = phone.scan(&phishing, "--yes").await;
+    assert!(!run.ok);
+    assert!(
+        run.stderr.contains("ne vient pas de votre fournisseur"),
+        "{}",
+        run.stderr
+    );
+    // The real code is still unclaimed.
+    assert_eq!(poll(&federation, &browser).await["status"], "pending");
+}
+
+/// The identity is the card plus the code: a new phone with the same card
+/// and code gets the same identity; a wrong code counts against the card.
+#[tokio::test]
+async fn a_new_phone_with_the_same_card_and_code_restores_the_identity() {
+    let federation = Federation::start().await.unwrap();
+    let phone = Phone::with_card_of(&federation, 0, "restore");
+    assert!(phone.activate(&federation, PIN).await.ok);
+    let first: Value =
+        serde_json::from_str(&std::fs::read_to_string(phone.folder.join("wallet.json")).unwrap())
+            .unwrap();
+    let new_phone = phone.another_phone("restore-new");
+    let wrong = new_phone.activate(&federation, "000000").await;
+    assert!(!wrong.ok);
+    assert!(wrong.stderr.contains("encore 2 essai"), "{}", wrong.stderr);
+    let restored = new_phone.activate(&federation, PIN).await;
+    assert!(restored.ok, "{}", restored.stderr);
+    assert!(restored.stdout.contains("retrouvée"), "{}", restored.stdout);
+    let second: Value = serde_json::from_str(
+        &std::fs::read_to_string(new_phone.folder.join("wallet.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(first["identity"], second["identity"]);
+    assert_ne!(first["installation_key"], second["installation_key"]);
+}
+
+/// Another citizen's card, or a card that was never activated, logs no
+/// one in: the claim works (it needs no card) but the approval is refused.
+#[tokio::test]
+async fn a_card_without_an_identity_cannot_approve_a_login() {
+    let federation = Federation::start().await.unwrap();
+    let phone = Phone::with_card_of(&federation, 0, "mine");
+    assert!(phone.activate(&federation, PIN).await.ok);
+    // The same app, now reading another citizen's card (never activated).
+    let other = Phone::with_card_of(&federation, 1, "theirs");
+    let mut state: Value =
+        serde_json::from_str(&std::fs::read_to_string(phone.folder.join("wallet.json")).unwrap())
+            .unwrap();
+    state["card"] = Value::String(other.card.to_str().unwrap().to_owned());
+    // Its code is set (a card in use): set it through the chip's own command.
+    set_code(&other.card, PIN);
+    std::fs::write(phone.folder.join("wallet.json"), state.to_string()).unwrap();
+
+    let browser = Citizen::new();
+    let link = qr_link(&qr_page(&federation, &browser).await);
+    let run = phone.scan(&link, "--yes").await;
+    assert!(!run.ok, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("Aucune identité numérique"),
+        "{}",
+        run.stderr
+    );
+    assert_ne!(poll(&federation, &browser).await["status"], "approved");
+}
+
+/// Sets a card's first code, as the app does at activation.
+fn set_code(card: &Path, pin: &str) {
+    let state = card::CardState::from_json(&std::fs::read_to_string(card).unwrap()).unwrap();
+    let can = state.can.clone();
+    let mut chip = card::SoftCard::new(state);
+    let mut reader = card::Reader::new(&mut chip);
+    reader.open(&can).unwrap();
+    reader.set_pin(pin).unwrap();
+    std::fs::write(card, chip.into_state().to_json().unwrap()).unwrap();
+}
+
+/// Deleting the identity from the app: the card logs no one in any more;
+/// activating it again makes a new identity.
+#[tokio::test]
+async fn a_deleted_identity_logs_no_one_in_and_the_card_makes_a_new_one() {
+    let federation = Federation::start().await.unwrap();
+    let phone = Phone::with_card_of(&federation, 0, "delete");
+    assert!(phone.activate(&federation, PIN).await.ok);
+    let before: Value =
+        serde_json::from_str(&std::fs::read_to_string(phone.folder.join("wallet.json")).unwrap())
+            .unwrap();
+    let deleted = phone.run(&["delete", "--pin", PIN]).await;
+    assert!(deleted.ok, "{}", deleted.stderr);
+    assert!(deleted.stdout.contains("supprimée"));
+
+    let browser = Citizen::new();
+    let link = qr_link(&qr_page(&federation, &browser).await);
+    let run = phone.scan(&link, "--yes").await;
+    assert!(!run.ok);
+    assert!(
+        run.stderr.contains("Aucune identité numérique"),
+        "{}",
+        run.stderr
+    );
+
+    let again = phone.activate(&federation, PIN).await;
+    assert!(again.ok, "{}", again.stderr);
+    assert!(again.stdout.contains("créée"), "{}", again.stdout);
+    let after: Value =
+        serde_json::from_str(&std::fs::read_to_string(phone.folder.join("wallet.json")).unwrap())
+            .unwrap();
+    assert_ne!(before["identity"], after["identity"]);
+}
+
+/// Each card read answers a challenge once: the same read sent twice is
+/// refused the second time.
+#[tokio::test]
+async fn a_replayed_card_read_is_refused() {
+    let federation = Federation::start().await.unwrap();
+    let phone = Phone::with_card_of(&federation, 0, "replay");
+    assert!(phone.activate(&federation, PIN).await.ok);
+    let http = reqwest::Client::new();
+    let wallet = federation.url("wallet");
+    let challenge: Value = http
+        .post(format!("{wallet}/app/challenge"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hex = challenge["challenge"].as_str().unwrap().to_owned();
+    let bytes = idp_wallet::verify::parse_challenge(&hex).unwrap();
+    let state = card::CardState::from_json(&std::fs::read_to_string(&phone.card).unwrap()).unwrap();
+    let can = state.can.clone();
+    let mut chip = card::SoftCard::new(state);
+    let mut reader = card::Reader::new(&mut chip);
+    reader.open(&can).unwrap();
+    reader.verify_pin(PIN).unwrap();
+    let evidence = reader
+        .evidence(&idp_wallet::verify::LOGIN_GROUPS, &bytes)
+        .unwrap();
+    let body = serde_json::json!({ "challenge": hex, "evidence": evidence });
+    let first = http
+        .post(format!("{wallet}/app/status"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    let second = http
+        .post(format!("{wallet}/app/status"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status(), 403);
+    let refused: Value = second.json().await.unwrap();
+    assert_eq!(refused["error"], "challenge_replayed");
+}
