@@ -32,12 +32,19 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
             code,
             message: message.into(),
         }
+    }
+}
+
+impl ApiError {
+    /// The sentence shown to the citizen (or the agent).
+    pub fn message(&self) -> &str {
+        &self.message
     }
 }
 
@@ -138,7 +145,7 @@ pub struct CardRead {
 
 impl WalletProvider {
     /// Verifies a card read: the challenge (single use), then the card.
-    async fn read_card(
+    pub(crate) async fn read_card(
         &self,
         read: &CardRead,
         purpose: &str,
@@ -176,6 +183,9 @@ pub struct IdentityStatus {
     pub given_name: String,
     pub family_name: String,
     pub restored: bool,
+    /// The last certification result.
+    #[serde(default)]
+    pub notice: Option<identity::Notice>,
 }
 
 fn status_of(
@@ -196,6 +206,7 @@ fn status_of(
         given_name: card.holder.given_names.clone(),
         family_name: card.holder.family_name.clone(),
         restored,
+        notice: record.notice.clone(),
     }
 }
 
@@ -288,7 +299,7 @@ pub async fn delete(
     Ok(Json(json!({ "deleted": true })).into_response())
 }
 
-fn not_activated() -> ApiError {
+pub(crate) fn not_activated() -> ApiError {
     ApiError::new(
         404,
         "not_activated",

@@ -21,6 +21,46 @@ pub struct Config {
     pub pki: PathBuf,
     /// The relying parties (the hub).
     pub clients: Vec<ClientConfig>,
+    /// How long after a town-hall agent's decision the result takes effect
+    /// and reaches the citizen, in seconds: at most 48 h (172800); 0 (the
+    /// demo) is at once.
+    #[serde(default)]
+    pub certification_delay_secs: i64,
+    /// The town-hall agents of the certification console (`/mairie`).
+    #[serde(default)]
+    pub agents: Vec<AgentConfig>,
+}
+
+/// A town-hall agent: a password and a TOTP (RFC 6238) authenticator.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// What the agent types to log in.
+    pub login: String,
+    /// The agent's name, recorded with each decision.
+    pub name: String,
+    /// The town hall.
+    pub commune: String,
+    /// What the agent may do.
+    pub role: Role,
+    /// The password's Argon2id hash (PHC string; `passerelle agent
+    /// hash-password` makes one).
+    pub password_hash: String,
+    /// The authenticator's shared secret, base32 (RFC 4648), at least 128
+    /// bits.
+    pub totp_secret: String,
+}
+
+/// What an agent may do at the console.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Checks requests, reads cards, records fingerprint comparisons and
+    /// decides.
+    Agent,
+    /// Checks requests' seals only (a trainee, an auditor): no card read,
+    /// no decision.
+    Observateur,
 }
 
 /// One relying party of the provider.
@@ -50,3 +90,51 @@ pub const CHALLENGE_TTL_SECS: i64 = 300;
 pub const LOGINS_PER_MINUTE: u32 = 30;
 /// Claims an app installation may make per minute.
 pub const CLAIMS_PER_MINUTE: u32 = 10;
+/// The longest a certification result may wait after the decision.
+pub const RESULT_WITHIN_SECS: i64 = 48 * 3600;
+/// Console login attempts per agent login per 15 minutes.
+pub const AGENT_LOGINS_PER_QUARTER: u32 = 5;
+/// An agent's console session, idle.
+pub const CONSOLE_SESSION_SECS: i64 = 3600;
+/// How long the emailed code of a certification request lives.
+pub const EMAIL_CODE_TTL_SECS: i64 = 1800;
+/// Wrong emailed codes before the confirmation must start over.
+pub const EMAIL_CODE_TRIES: u32 = 5;
+
+/// Checks what serde cannot: the delay's bound, the agents' secrets.
+pub fn check(config: &Config) -> Result<(), (String, String)> {
+    if !(0..=RESULT_WITHIN_SECS).contains(&config.certification_delay_secs) {
+        return Err((
+            "idp_wallet.certification_delay_secs".to_owned(),
+            format!("must be between 0 and {RESULT_WITHIN_SECS} (48 hours)"),
+        ));
+    }
+    for (at, agent) in config.agents.iter().enumerate() {
+        let path = |field: &str| format!("idp_wallet.agents[{at}].{field}");
+        if agent.login.trim().is_empty() {
+            return Err((path("login"), "must not be empty".to_owned()));
+        }
+        if config
+            .agents
+            .iter()
+            .filter(|other| other.login == agent.login)
+            .count()
+            > 1
+        {
+            return Err((path("login"), "is used twice".to_owned()));
+        }
+        if argon2::password_hash::PasswordHash::new(&agent.password_hash).is_err() {
+            return Err((
+                path("password_hash"),
+                "is not a PHC string (passerelle agent hash-password makes one)".to_owned(),
+            ));
+        }
+        if crate::totp::decode_base32(&agent.totp_secret).is_none_or(|secret| secret.len() < 16) {
+            return Err((
+                path("totp_secret"),
+                "must be base32 of at least 128 bits".to_owned(),
+            ));
+        }
+    }
+    Ok(())
+}

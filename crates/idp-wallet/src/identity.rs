@@ -22,6 +22,21 @@ pub struct Record {
     pub certification: Option<Certification>,
     /// The card's expiry (`YYYY-MM-DD`): a certification ends with it.
     pub card_expiry: String,
+    /// The last certification result, for the app to show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<Notice>,
+}
+
+/// A certification result as the app shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// Whether the identity was certified.
+    pub certified: bool,
+    /// Why not, when refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When the result took effect.
+    pub at: i64,
 }
 
 /// A granted certification.
@@ -117,6 +132,7 @@ impl Identity {
             activated_at: now,
             certification: None,
             card_expiry: card.expiry.iso(),
+            notice: None,
         };
         let account = Account {
             id: oidc::types::random_token(16),
@@ -155,5 +171,51 @@ pub fn claims_identity(card: &VerifiedCard, email: &str) -> oidc::Identity {
         birthcountry: holder.birthcountry.clone(),
         email: email.to_owned(),
         preferred_username: holder.usage_name.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GRANTED: i64 = 1_800_000_000;
+
+    fn certified() -> Record {
+        Record {
+            pin_epoch: 2,
+            activated_at: GRANTED - 100,
+            certification: Some(Certification {
+                certified_at: GRANTED,
+                pin_epoch: 2,
+            }),
+            card_expiry: "2036-01-01".into(),
+            notice: None,
+        }
+    }
+
+    #[test]
+    fn a_certification_lasts_five_years_to_the_second() {
+        let record = certified();
+        assert_eq!(record.acr(GRANTED), oidc::Acr::Eidas3);
+        assert_eq!(
+            record.acr(GRANTED + CERTIFICATION_SECS - 1),
+            oidc::Acr::Eidas3
+        );
+        assert_eq!(record.acr(GRANTED + CERTIFICATION_SECS), oidc::Acr::Eidas2);
+    }
+
+    #[test]
+    fn a_new_code_or_an_expired_card_ends_the_certification() {
+        let mut record = certified();
+        record.pin_epoch = 3;
+        assert_eq!(record.acr(GRANTED + 1), oidc::Acr::Eidas2);
+        let mut record = certified();
+        record.card_expiry = "2027-01-16".into();
+        let after_expiry = card::Date::new(2027, 1, 17).unwrap().to_unix();
+        assert_eq!(
+            record.acr(i64::try_from(after_expiry).unwrap()),
+            oidc::Acr::Eidas2
+        );
+        assert_eq!(record.acr(GRANTED), oidc::Acr::Eidas3);
     }
 }

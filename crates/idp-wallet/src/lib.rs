@@ -10,11 +10,15 @@
 //! email, the code's epoch and the certification.
 
 pub mod api;
+pub mod certification;
 pub mod config;
+pub mod console;
 pub mod errors;
 pub mod flow;
 pub mod identity;
 pub mod login;
+pub mod seal;
+pub mod totp;
 pub mod verify;
 
 use std::fmt;
@@ -38,6 +42,31 @@ pub struct WalletProvider {
     pub clock: Arc<dyn Clock>,
     pub trust: verify::TrustStore,
     pub transactions: flow::Transactions,
+    /// The seal signer (`DS-CEV-TEST`) of certification requests and
+    /// identity proofs; without it, neither is offered.
+    pub seal_signer: Option<card::pki::Authority>,
+    pub mailer: Option<Arc<mail::Mailer>>,
+    /// The town-hall console's sessions.
+    pub console_sessions: web::SessionManager,
+}
+
+impl fmt::Debug for WalletParts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WalletParts")
+            .field("id", &self.config.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a wallet provider is made of.
+pub struct WalletParts {
+    pub config: Config,
+    pub keys: KeySet,
+    pub stores: Stores,
+    pub clock: Arc<dyn Clock>,
+    pub trust: verify::TrustStore,
+    pub seal_signer: Option<card::pki::Authority>,
+    pub mailer: Option<Arc<mail::Mailer>>,
 }
 
 impl fmt::Debug for WalletProvider {
@@ -49,15 +78,18 @@ impl fmt::Debug for WalletProvider {
 }
 
 impl WalletProvider {
-    /// A provider over its settings, keys, stores and trust store; the
-    /// error names the setting at fault.
-    pub fn new(
-        config: Config,
-        keys: KeySet,
-        stores: Stores,
-        clock: Arc<dyn Clock>,
-        trust: verify::TrustStore,
-    ) -> Result<Arc<Self>, (String, String)> {
+    /// A provider over its parts; the error names the setting at fault.
+    pub fn new(parts: WalletParts) -> Result<Arc<Self>, (String, String)> {
+        let WalletParts {
+            config,
+            keys,
+            stores,
+            clock,
+            trust,
+            seal_signer,
+            mailer,
+        } = parts;
+        config::check(&config)?;
         let clients = config
             .clients
             .iter()
@@ -85,8 +117,18 @@ impl WalletProvider {
             stores.tokens.clone(),
         )
         .map_err(|error| ("idp_wallet.clients".to_owned(), error))?;
+        let console_sessions = web::SessionManager::new(
+            stores.sessions.clone(),
+            clock.clone(),
+            format!("passerelle_mairie_{}", config.id),
+            config.public_url.starts_with("https://"),
+            config::CONSOLE_SESSION_SECS,
+        );
         Ok(Arc::new(Self {
             transactions: flow::Transactions::new(stores.clone()),
+            seal_signer,
+            mailer,
+            console_sessions,
             config,
             provider: Arc::new(provider),
             stores,
@@ -116,6 +158,14 @@ pub fn router(idp: Arc<WalletProvider>) -> Router {
         .route("/app/refuse", post(api::refuse))
         .route("/app/pin-changed", post(api::pin_changed))
         .route("/app/delete", post(api::delete))
+        .route("/app/certification/start", post(certification::start))
+        .route("/app/certification/confirm", post(certification::confirm))
+        .route("/mairie", get(console::home))
+        .route("/mairie/connexion", post(console::log_in))
+        .route("/mairie/deconnexion", post(console::log_out))
+        .route("/mairie/demande", post(console::check))
+        .route("/mairie/carte", post(console::read_card))
+        .route("/mairie/decision", post(console::decide))
         .with_state(idp.clone())
         .merge(web::op_routes(idp.provider.clone()))
         .layer(DefaultBodyLimit::max(64 * 1024))

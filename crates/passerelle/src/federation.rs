@@ -200,14 +200,17 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         let keys = keys::load_or_generate(keys_dir.as_deref(), &part, now)?;
         let (pki, trust) =
             crate::cards::load_or_create_pki(&wallet_config.pki, options.data_dir.as_deref(), now)?;
-        let idp = idp_wallet::WalletProvider::new(
-            wallet_config.clone(),
+        let idp = idp_wallet::WalletProvider::new(idp_wallet::WalletParts {
+            config: wallet_config.clone(),
             keys,
-            stores.clone(),
-            options.clock.clone(),
+            stores: stores.clone(),
+            clock: options.clock.clone(),
             trust,
-        )
+            seal_signer: pki.as_ref().map(|pki| pki.seal_signer.clone()),
+            mailer: running.mailer.clone(),
+        })
         .map_err(|(path, message)| anyhow::anyhow!("bad setting {path}: {message}"))?;
+        running.tasks.push(tokio::spawn(idp.clone().run_jobs()));
         running.wallet = Some(idp.clone());
         running.card_pki = pki;
         running.stores.insert(wallet_config.id.clone(), stores);

@@ -57,6 +57,9 @@ enum Command {
     /// Electronic ID cards (the personalisation role).
     #[command(subcommand)]
     Card(CardCommand),
+    /// Town-hall agents of the certification console.
+    #[command(subcommand)]
+    Agent(AgentCommand),
     /// The wallet app: an identity is an ID card plus a 6-digit code.
     Wallet {
         /// The app's folder (its state; one per phone).
@@ -87,6 +90,36 @@ enum CardCommand {
         /// The card file to write.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// A counter's card reader: reads the card with its code for a
+    /// challenge shown by the town-hall console, and prints the read to
+    /// paste there.
+    Read {
+        /// The card file.
+        #[arg(long)]
+        card: PathBuf,
+        /// The challenge the console shows (16 hexadecimal digits).
+        #[arg(long)]
+        challenge: String,
+        /// The holder's 6-digit code (asked when absent).
+        #[arg(long, env = "PASSERELLE_WALLET_PIN")]
+        pin: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AgentCommand {
+    /// Hashes a password (read from standard input) for
+    /// `[[idp_wallet.agents]] password_hash`.
+    HashPassword,
+    /// A new authenticator secret for `totp_secret`.
+    NewSecret,
+    /// The current code of an authenticator secret (what the agent's
+    /// authenticator app shows).
+    Code {
+        /// The base32 secret.
+        #[arg(long, env = "PASSERELLE_TOTP_SECRET")]
+        secret: String,
     },
 }
 
@@ -120,6 +153,17 @@ enum WalletCommand {
         /// Answer "Non, ce n'est pas moi" without asking.
         #[arg(long)]
         no: bool,
+    },
+    /// Asks for certification: the card read with the code, then the
+    /// code mailed to the identity's address; shows the QR code to present
+    /// at a town hall (valid one month).
+    Certify {
+        #[arg(long, env = "PASSERELLE_WALLET_PIN")]
+        pin: Option<String>,
+        /// The code received by email (asked when absent and a terminal
+        /// is there).
+        #[arg(long)]
+        email_code: Option<String>,
     },
     /// Reads the card and shows the identity as the provider sees it.
     Status {
@@ -288,6 +332,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Wallet { folder, command } => run_wallet(&folder, command).await,
+        Command::Card(CardCommand::Read {
+            card,
+            challenge,
+            pin,
+        }) => {
+            let read = wallet::counter_read(&card, &challenge, pin.as_deref())?;
+            println!("{read}");
+            Ok(())
+        }
+        Command::Agent(command) => run_agent(command),
         Command::Check { config } => {
             Config::load(&config, env())?;
             println!("{}: ok", config.display());
@@ -350,6 +404,22 @@ async fn run_wallet(folder: &Path, command: WalletCommand) -> anyhow::Result<()>
             "Identité numérique de {} {} : {level}",
             status.given_name, status.family_name
         );
+        if let Some(until) = status.certified_until {
+            println!(
+                "Certifiée jusqu'au {}.",
+                card::Date::from_unix(u64::try_from(until).unwrap_or_default()).iso()
+            );
+        }
+        if let Some(notice) = &status.notice {
+            let on = card::Date::from_unix(u64::try_from(notice.at).unwrap_or_default()).iso();
+            match &notice.reason {
+                None if notice.certified => println!("Certification accordée le {on}."),
+                reason => println!(
+                    "Certification refusée le {on} : {}.",
+                    reason.as_deref().unwrap_or("raison inconnue")
+                ),
+            }
+        }
     };
     match command {
         WalletCommand::Activate {
@@ -395,6 +465,40 @@ async fn run_wallet(folder: &Path, command: WalletCommand) -> anyhow::Result<()>
                 );
             }
         }
+        WalletCommand::Certify { pin, email_code } => {
+            let answers = Answers {
+                pin,
+                ..Answers::default()
+            };
+            let mut app = Wallet::open(folder)?;
+            let mut email_code = email_code;
+            if email_code.is_none() {
+                if let wallet::Certify::CodeSent { email } = app.certify(&answers, None).await? {
+                    println!("Un code de confirmation a été envoyé à {email}.");
+                }
+                email_code = wallet::ask_line("Code reçu par courriel :")?;
+                if email_code.is_none() {
+                    println!("Quand vous l'aurez : passerelle wallet certify --email-code CODE");
+                    return Ok(());
+                }
+            }
+            if let wallet::Certify::Requested { seal, expires_at } =
+                app.certify(&answers, email_code.as_deref()).await?
+            {
+                let until = card::Date::from_unix(u64::try_from(expires_at).unwrap_or_default());
+                println!("Demande de certification enregistrée.");
+                println!(
+                    "Présentez ce QR code en mairie, avec votre carte, avant le {} :",
+                    until.iso()
+                );
+                println!("{}", wallet::terminal_qr(&seal));
+                println!(
+                    "(Aussi dans {} et {}.)",
+                    app.folder().join(wallet::CERTIFICATION_QR_SVG).display(),
+                    app.folder().join(wallet::CERTIFICATION_QR_TEXT).display()
+                );
+            }
+        }
         WalletCommand::Status { pin } => {
             let answers = Answers {
                 pin,
@@ -419,6 +523,41 @@ async fn run_wallet(folder: &Path, command: WalletCommand) -> anyhow::Result<()>
             };
             Wallet::open(folder)?.delete(&answers).await?;
             println!("Identité numérique supprimée.");
+        }
+    }
+    Ok(())
+}
+
+fn run_agent(command: AgentCommand) -> anyhow::Result<()> {
+    use argon2::password_hash::{PasswordHasher as _, SaltString, rand_core::OsRng};
+    match command {
+        AgentCommand::HashPassword => {
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            if password.chars().count() < 12 {
+                anyhow::bail!("an agent's password has at least 12 characters");
+            }
+            let salt = SaltString::generate(&mut OsRng);
+            let hash = argon2::Argon2::default()
+                .hash_password(password.as_bytes(), &salt)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{hash}");
+        }
+        AgentCommand::NewSecret => {
+            let secret: [u8; 20] = rand::random();
+            println!("{}", idp_wallet::totp::encode_base32(&secret));
+        }
+        AgentCommand::Code { secret } => {
+            let secret = idp_wallet::totp::decode_base32(&secret)
+                .ok_or_else(|| anyhow::anyhow!("the secret is not base32"))?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| i64::try_from(d.as_secs()).unwrap_or_default())
+                .unwrap_or_default();
+            let code = idp_wallet::totp::code_at(&secret, now)
+                .ok_or_else(|| anyhow::anyhow!("the secret is not usable"))?;
+            println!("{code}");
         }
     }
     Ok(())

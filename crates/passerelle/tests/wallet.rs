@@ -22,6 +22,37 @@ struct Phone {
     card: PathBuf,
 }
 
+/// Runs the program.
+async fn passerelle(args: &[&str]) -> Run {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_passerelle"))
+        .args(args)
+        .env_remove("PASSERELLE_WALLET_PIN")
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    Run {
+        ok: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// The confirmation code of the last certification email.
+async fn last_email_code(federation: &Federation) -> String {
+    let mails = federation.delivered_mails().await;
+    let mail = mails
+        .iter()
+        .rev()
+        .find(|sent| sent.message.subject.contains("Code de confirmation"))
+        .unwrap();
+    assert_eq!(mail.message.to, "titulaire@example.fr");
+    let text = &mail.message.text;
+    let start = text.find("confirmation : ").unwrap() + "confirmation : ".len();
+    text[start..start + 6].to_owned()
+}
+
 /// A fresh folder for this test.
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
@@ -67,22 +98,43 @@ impl Phone {
     }
 
     async fn run(&self, args: &[&str]) -> Run {
-        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_passerelle"))
-            .arg("wallet")
-            .arg("--folder")
-            .arg(&self.folder)
-            .args(args)
-            .env_remove("PASSERELLE_WALLET_PIN")
-            .env("RUST_LOG", "warn")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .await
-            .unwrap();
-        Run {
-            ok: output.status.success(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        let mut all = vec!["wallet", "--folder", self.folder.to_str().unwrap()];
+        all.extend_from_slice(args);
+        passerelle(&all).await
+    }
+
+    /// `wallet certify`, then the emailed code: the request's QR code.
+    async fn certify(&self, federation: &Federation) -> Result<String, String> {
+        let asked = self.run(&["certify", "--pin", PIN]).await;
+        if !asked.ok {
+            return Err(asked.stderr);
         }
+        assert!(asked.stdout.contains("t***@example.fr"), "{}", asked.stdout);
+        let code = last_email_code(federation).await;
+        let confirmed = self.run(&["certify", "--email-code", &code]).await;
+        if !confirmed.ok {
+            return Err(confirmed.stderr);
+        }
+        assert!(confirmed.stdout.contains("Présentez ce QR code en mairie"));
+        Ok(std::fs::read_to_string(self.folder.join("certification.txt")).unwrap())
+    }
+
+    /// The counter's reader: the card read for the console's challenge.
+    async fn counter_read(&self, challenge: &str) -> String {
+        let card = self.card.to_str().unwrap();
+        let run = passerelle(&[
+            "card",
+            "read",
+            "--card",
+            card,
+            "--challenge",
+            challenge,
+            "--pin",
+            PIN,
+        ])
+        .await;
+        assert!(run.ok, "{}", run.stderr);
+        run.stdout.trim().to_owned()
     }
 
     async fn activate(&self, federation: &Federation, pin: &str) -> Run {
@@ -421,4 +473,336 @@ async fn a_replayed_card_read_is_refused() {
     assert_eq!(second.status(), 403);
     let refused: Value = second.json().await.unwrap();
     assert_eq!(refused["error"], "challenge_replayed");
+}
+
+const AGENT: &str = "agent.paris15";
+const OBSERVER: &str = "observateur.paris15";
+const AGENT_PASSWORD: &str = "Mairie-demo-2026";
+
+fn totp_secret(federation: &Federation, login: &str) -> Vec<u8> {
+    let agent = federation
+        .config
+        .idp_wallet
+        .as_ref()
+        .unwrap()
+        .agents
+        .iter()
+        .find(|agent| agent.login == login)
+        .unwrap();
+    idp_wallet::totp::decode_base32(&agent.totp_secret).unwrap()
+}
+
+/// An agent logs in to the console; returns the page after.
+async fn agent_login(federation: &Federation, desk: &Citizen, login: &str, code: &str) -> Response {
+    let console = format!("{}/mairie", federation.url("wallet"));
+    let form = desk.get(&console).await;
+    let csrf = form.input("csrf").unwrap();
+    let sent = desk
+        .post(
+            &format!("{console}/connexion"),
+            &[
+                ("csrf", &csrf),
+                ("login", login),
+                ("password", AGENT_PASSWORD),
+                ("code", code),
+            ],
+        )
+        .await;
+    desk.follow(sent, "").await
+}
+
+async fn logged_in_agent(federation: &Federation, login: &str) -> Citizen {
+    let desk = Citizen::new();
+    let now = oidc::Clock::now(&federation.clock);
+    let code = idp_wallet::totp::code_at(&totp_secret(federation, login), now).unwrap();
+    let page = agent_login(federation, &desk, login, &code).await;
+    assert!(page.shows("Demandes de certification"), "{}", page.body);
+    desk
+}
+
+/// Posts a console form, with the CSRF token of the console's home.
+async fn console_post(
+    federation: &Federation,
+    desk: &Citizen,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> Response {
+    let console = format!("{}/mairie", federation.url("wallet"));
+    let csrf = desk.get(&console).await.input("csrf").unwrap();
+    let mut form = vec![("csrf", csrf.as_str())];
+    form.extend_from_slice(fields);
+    desk.post(&format!("{console}{path}"), &form).await
+}
+
+fn challenge_of(page: &Response) -> String {
+    let marker = "<code id=\"challenge\">";
+    let start = page.body.find(marker).unwrap() + marker.len();
+    page.body[start..start + 16].to_owned()
+}
+
+/// Presents the QR code, reads `phone`'s card, records `fingerprints`.
+async fn visit(
+    federation: &Federation,
+    desk: &Citizen,
+    seal: &str,
+    phone: &Phone,
+    fingerprints: &str,
+) {
+    let checked = console_post(federation, desk, "/demande", &[("seal", seal)]).await;
+    assert!(checked.shows("Demande valide"), "{}", checked.body);
+    let read = phone.counter_read(&challenge_of(&checked)).await;
+    let card = console_post(federation, desk, "/carte", &[("read", &read)]).await;
+    assert!(card.shows("Carte vérifiée"), "{}", card.body);
+    let decided = console_post(
+        federation,
+        desk,
+        "/decision",
+        &[("fingerprints", fingerprints)],
+    )
+    .await;
+    assert!(decided.shows("Décision enregistrée"), "{}", decided.body);
+}
+
+/// A QR login from the demo service's "+" button; returns the acr the
+/// service received.
+async fn qr_login_acr(federation: &Federation, phone: &Phone) -> String {
+    let browser = Citizen::new();
+    let link = qr_link(&qr_page(federation, &browser).await);
+    let scanned = phone.scan(&link, "--yes").await;
+    assert!(scanned.ok, "{}", scanned.stderr);
+    let state = poll(federation, &browser).await;
+    let me = back_to_service(federation, &browser, state["location"].as_str().unwrap()).await;
+    id_token_acr(&me)
+}
+
+/// The whole certification: the request in the app (card, code, emailed
+/// code), the QR code checked at the town hall a second before its month
+/// ends, the wrong card refused, the right one read, fingerprints
+/// concordant: certified at once (the demo's delay), mailed, eidas3 at
+/// the next login, until the code changes.
+#[tokio::test]
+async fn a_holder_certified_at_the_town_hall_logs_in_at_eidas3_until_the_code_changes() {
+    let federation = Federation::start().await.unwrap();
+    let phone = Phone::with_card_of(&federation, 0, "certify");
+    assert!(phone.activate(&federation, PIN).await.ok);
+    let seal = phone.certify(&federation).await.unwrap();
+    // One request at a time.
+    let again = phone.run(&["certify", "--pin", PIN]).await;
+    assert!(!again.ok);
+    assert!(again.stderr.contains("déjà en cours"), "{}", again.stderr);
+
+    // A month less a second later, at the counter.
+    let claims: serde_json::Map<String, Value> = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            seal.split('.').nth(1).unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let (iat, exp) = (
+        claims["iat"].as_i64().unwrap(),
+        claims["exp"].as_i64().unwrap(),
+    );
+    assert!(
+        (28 * 86_400..=31 * 86_400).contains(&(exp - iat)),
+        "a calendar month"
+    );
+    federation.clock.advance(exp - iat - 1);
+    let desk = logged_in_agent(&federation, AGENT).await;
+    let checked = console_post(&federation, &desk, "/demande", &[("seal", &seal)]).await;
+    assert!(checked.shows("Demande valide"), "{}", checked.body);
+
+    // Another citizen's card is not the request's.
+    let stranger = Phone::with_card_of(&federation, 1, "stranger");
+    set_code(&stranger.card, PIN);
+    let read = stranger.counter_read(&challenge_of(&checked)).await;
+    let refused = console_post(&federation, &desk, "/carte", &[("read", &read)]).await;
+    assert!(refused.shows("pas celle de la demande"), "{}", refused.body);
+    // No decision without the right card.
+    let early = console_post(
+        &federation,
+        &desk,
+        "/decision",
+        &[("fingerprints", "concordantes")],
+    )
+    .await;
+    assert!(
+        early.shows("abord la carte de la demande"),
+        "{}",
+        early.body
+    );
+
+    let read = phone.counter_read(&challenge_of(&refused)).await;
+    let card = console_post(&federation, &desk, "/carte", &[("read", &read)]).await;
+    assert!(card.shows("Carte vérifiée"), "{}", card.body);
+    let decided = console_post(
+        &federation,
+        &desk,
+        "/decision",
+        &[("fingerprints", "concordantes")],
+    )
+    .await;
+    assert!(decided.shows("Certification accordée"), "{}", decided.body);
+
+    // The same QR code again: already processed.
+    let replayed = console_post(&federation, &desk, "/demande", &[("seal", &seal)]).await;
+    assert!(replayed.shows("déjà traitée"), "{}", replayed.body);
+
+    let mails = federation.delivered_mails().await;
+    assert!(
+        mails
+            .iter()
+            .any(|sent| sent.message.to == "titulaire@example.fr"
+                && sent.message.subject.contains("est certifiée"))
+    );
+    let status = phone.run(&["status", "--pin", PIN]).await;
+    assert!(
+        status.stdout.contains("certifiée (eidas3)"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status.stdout.contains("Certification accordée"),
+        "{}",
+        status.stdout
+    );
+    assert_eq!(qr_login_acr(&federation, &phone).await, "eidas3");
+
+    // A new code ends the certification.
+    let changed = phone
+        .run(&["change-pin", "--pin", PIN, "--new-pin", "246810"])
+        .await;
+    assert!(changed.ok, "{}", changed.stderr);
+    assert!(
+        changed.stdout.contains("non certifiée (eidas2)"),
+        "{}",
+        changed.stdout
+    );
+}
+
+/// A month and a second after the request, its QR code is refused; a new
+/// request can then be made; fingerprints that cannot be captured refuse
+/// the certification, and the identity stays usable at eidas2.
+#[tokio::test]
+async fn an_expired_qr_code_is_refused_and_uncapturable_fingerprints_refuse_certification() {
+    let federation = Federation::start().await.unwrap();
+    let phone = Phone::with_card_of(&federation, 0, "expired");
+    assert!(phone.activate(&federation, PIN).await.ok);
+    let seal = phone.certify(&federation).await.unwrap();
+    let iat = oidc::Clock::now(&federation.clock);
+    let exp = idp_wallet::certification::one_month_after(iat);
+    federation.clock.advance(exp - iat + 1);
+    let desk = logged_in_agent(&federation, AGENT).await;
+    let late = console_post(&federation, &desk, "/demande", &[("seal", &seal)]).await;
+    assert!(late.shows("a expiré"), "{}", late.body);
+
+    let fresh = phone.certify(&federation).await.unwrap();
+    visit(&federation, &desk, &fresh, &phone, "non_capturables").await;
+    let mails = federation.delivered_mails().await;
+    let refusal = mails
+        .iter()
+        .find(|sent| sent.message.subject.contains("Certification refusée"))
+        .unwrap();
+    assert!(refusal.message.text.contains("n'ont pas pu être relevées"));
+    let status = phone.run(&["status", "--pin", PIN]).await;
+    assert!(
+        status.stdout.contains("non certifiée (eidas2)"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status.stdout.contains("Certification refusée"),
+        "{}",
+        status.stdout
+    );
+    assert_eq!(qr_login_acr(&federation, &phone).await, "eidas2");
+}
+
+/// Strong login: a wrong code is refused, a code serves once; an observer
+/// checks seals but may neither read cards nor decide.
+#[tokio::test]
+async fn console_logins_need_password_and_a_fresh_code_and_observers_cannot_decide() {
+    let federation = Federation::start().await.unwrap();
+    let now = oidc::Clock::now(&federation.clock);
+    let secret = totp_secret(&federation, AGENT);
+    let code = idp_wallet::totp::code_at(&secret, now).unwrap();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let refused = agent_login(&federation, &Citizen::new(), AGENT, wrong).await;
+    assert!(
+        refused.shows("Identifiant, mot de passe ou code incorrect"),
+        "{}",
+        refused.body
+    );
+    let first = agent_login(&federation, &Citizen::new(), AGENT, &code).await;
+    assert!(first.shows("Demandes de certification"));
+    let replayed = agent_login(&federation, &Citizen::new(), AGENT, &code).await;
+    assert!(replayed.shows("déjà servi"), "{}", replayed.body);
+
+    let phone = Phone::with_card_of(&federation, 0, "observer");
+    assert!(phone.activate(&federation, PIN).await.ok);
+    let seal = phone.certify(&federation).await.unwrap();
+    let observer = logged_in_agent(&federation, OBSERVER).await;
+    let checked = console_post(&federation, &observer, "/demande", &[("seal", &seal)]).await;
+    assert!(checked.shows("Demande valide"), "{}", checked.body);
+    assert!(checked.shows("Observateur"), "{}", checked.body);
+    let decided = console_post(
+        &federation,
+        &observer,
+        "/decision",
+        &[("fingerprints", "concordantes")],
+    )
+    .await;
+    assert_eq!(decided.status, 403);
+    let forged = console_post(
+        &federation,
+        &observer,
+        "/demande",
+        &[("seal", &seal.replace('.', ".x"))],
+    )
+    .await;
+    assert!(forged.shows("Demande refusée"), "{}", forged.body);
+}
+
+/// With the longest delay allowed (48 h), the result is not there a second
+/// before and is there, mailed, at 48 h.
+#[tokio::test]
+async fn the_result_takes_effect_and_is_mailed_within_48_hours() {
+    let federation = Federation::start_editing(|text| {
+        text.replace(
+            "certification_delay_secs = 0",
+            "certification_delay_secs = 172800",
+        )
+    })
+    .await
+    .unwrap();
+    let wallet = federation.running.wallet.clone().unwrap();
+    let phone = Phone::with_card_of(&federation, 0, "delay");
+    assert!(phone.activate(&federation, PIN).await.ok);
+    let seal = phone.certify(&federation).await.unwrap();
+    let desk = logged_in_agent(&federation, AGENT).await;
+    visit(&federation, &desk, &seal, &phone, "concordantes").await;
+    let certified = |mails: &[mail::Sent]| {
+        mails
+            .iter()
+            .any(|sent| sent.message.subject.contains("est certifiée"))
+    };
+    federation.clock.advance(48 * 3600 - 1);
+    assert_eq!(wallet.run_due_jobs().await.unwrap(), 0);
+    assert!(!certified(&federation.delivered_mails().await));
+    let waiting = phone.run(&["status", "--pin", PIN]).await;
+    assert!(
+        waiting.stdout.contains("non certifiée"),
+        "{}",
+        waiting.stdout
+    );
+    federation.clock.advance(1);
+    assert_eq!(wallet.run_due_jobs().await.unwrap(), 1);
+    assert!(certified(&federation.delivered_mails().await));
+    let status = phone.run(&["status", "--pin", PIN]).await;
+    assert!(
+        status.stdout.contains("certifiée (eidas3)"),
+        "{}",
+        status.stdout
+    );
 }

@@ -29,6 +29,22 @@ pub struct State {
     pub installation_key: String,
     /// The identity, once activated.
     pub identity: Option<String>,
+    /// A certification request waiting for its emailed code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_certification: Option<String>,
+}
+
+/// File names in the wallet's folder.
+pub const CERTIFICATION_QR_TEXT: &str = "certification.txt";
+pub const CERTIFICATION_QR_SVG: &str = "certification.svg";
+
+/// What `certify` ends with.
+#[derive(Debug)]
+pub enum Certify {
+    /// The code was mailed to this (masked) address; run again with it.
+    CodeSent { email: String },
+    /// The request's QR code, and until when it is valid.
+    Requested { seal: String, expires_at: i64 },
 }
 
 /// Where answers come from: flags, else standard input.
@@ -216,6 +232,7 @@ impl Wallet {
             card: card_path.to_owned(),
             installation_key: card::b64::encode(der.as_bytes()),
             identity: None,
+            pending_certification: None,
         };
         let mut wallet = Self::with(folder, state, key);
         let challenge = wallet.challenge().await?;
@@ -327,6 +344,77 @@ impl Wallet {
         Ok((context, true))
     }
 
+    /// `certify`: without `email_code`, reads the card with the code and
+    /// has the provider mail a confirmation code; with it, confirms and
+    /// gets the request's QR code (also written to the folder).
+    pub async fn certify(
+        &mut self,
+        answers: &Answers,
+        email_code: Option<&str>,
+    ) -> anyhow::Result<Certify> {
+        let Some(code) = email_code else {
+            let pin = pin_or_ask(&answers.pin, "Code personnel :")?;
+            let challenge = self.challenge().await?;
+            let evidence = self.read(&pin, &challenge)?;
+            let body =
+                json!({ "challenge": idp_wallet::verify::hex(&challenge), "evidence": evidence });
+            let answer = self
+                .post(
+                    &format!("{}/app/certification/start", self.state.provider),
+                    &body,
+                )
+                .await?;
+            let pending = answer
+                .get("pending")
+                .and_then(Value::as_str)
+                .ok_or_else(|| anyhow!("réponse illisible du fournisseur"))?;
+            self.state.pending_certification = Some(pending.to_owned());
+            self.save()?;
+            let email = answer
+                .get("email")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            return Ok(Certify::CodeSent {
+                email: email.to_owned(),
+            });
+        };
+        let pending = self.state.pending_certification.clone().ok_or_else(|| {
+            anyhow!(
+                "aucune demande en attente de code : lancez d'abord `certify` sans --email-code"
+            )
+        })?;
+        let answer = self
+            .post(
+                &format!("{}/app/certification/confirm", self.state.provider),
+                &json!({ "pending": pending, "code": code }),
+            )
+            .await?;
+        let seal = answer
+            .get("seal")
+            .and_then(Value::as_str)
+            .ok_or_else(|| anyhow!("réponse illisible du fournisseur"))?
+            .to_owned();
+        let expires_at = answer
+            .get("expires_at")
+            .and_then(Value::as_i64)
+            .unwrap_or_default();
+        self.state.pending_certification = None;
+        self.save()?;
+        write_atomically(&self.folder.join(CERTIFICATION_QR_TEXT), &seal)?;
+        let svg = qrcode::QrCode::new(seal.as_bytes())
+            .map_err(|e| anyhow!("QR code : {e}"))?
+            .render::<qrcode::render::svg::Color<'_>>()
+            .min_dimensions(320, 320)
+            .build();
+        write_atomically(&self.folder.join(CERTIFICATION_QR_SVG), &svg)?;
+        Ok(Certify::Requested { seal, expires_at })
+    }
+
+    /// The folder (where `certify` writes its QR code).
+    pub fn folder(&self) -> &Path {
+        &self.folder
+    }
+
     /// `change-pin`: proves the old code to the provider, then changes it
     /// on the card; the provider ends any certification.
     pub async fn change_pin(&self, answers: &Answers) -> anyhow::Result<IdentityStatus> {
@@ -378,6 +466,59 @@ pub fn describe(context: &LoginContext) -> String {
         context.address,
         card::Date::from_unix(u64::try_from(context.started_at).unwrap_or_default()).iso(),
     )
+}
+
+/// A line from standard input, `None` when there is none (no terminal,
+/// or an empty answer).
+pub fn ask_line(prompt: &str) -> anyhow::Result<Option<String>> {
+    print!("{prompt} ");
+    std::io::stdout().flush().ok();
+    let mut line = String::new();
+    let read = std::io::stdin().lock().read_line(&mut line)?;
+    let line = line.trim();
+    Ok((read > 0 && !line.is_empty()).then(|| line.to_owned()))
+}
+
+/// A QR code drawn with block characters, for the terminal.
+pub fn terminal_qr(text: &str) -> String {
+    qrcode::QrCode::new(text.as_bytes())
+        .map(|code| {
+            code.render::<qrcode::render::unicode::Dense1x2>()
+                .quiet_zone(true)
+                .build()
+        })
+        .unwrap_or_default()
+}
+
+/// A counter's reader: the card read with its code for `challenge`, as
+/// the JSON the town-hall console takes.
+pub fn counter_read(
+    card_path: &Path,
+    challenge: &str,
+    pin: Option<&str>,
+) -> anyhow::Result<String> {
+    let challenge_bytes = parse_challenge(challenge.trim())?;
+    let pin = pin_or_ask(&pin.map(str::to_owned), "Code personnel :")?;
+    let text = std::fs::read_to_string(card_path)
+        .with_context(|| format!("carte illisible : {}", card_path.display()))?;
+    let state = CardState::from_json(&text).map_err(|e| anyhow!("carte illisible : {e}"))?;
+    let can = state.can.clone();
+    let mut chip = SoftCard::new(state);
+    let result = {
+        let mut reader = Reader::new(&mut chip);
+        reader
+            .open(&can)
+            .map_err(|e| anyhow!("lecture de la carte : {e}"))?;
+        reader.verify_pin(&pin).map_err(card_error).and_then(|()| {
+            reader
+                .evidence(&LOGIN_GROUPS, &challenge_bytes)
+                .map_err(card_error)
+        })
+    };
+    let saved = chip.into_state().to_json().map_err(|e| anyhow!("{e}"))?;
+    write_atomically(card_path, &saved)?;
+    let evidence = result?;
+    Ok(json!({ "challenge": challenge.trim(), "evidence": evidence }).to_string())
 }
 
 fn card_error(error: card::CardError) -> anyhow::Error {

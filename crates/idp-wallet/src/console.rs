@@ -1,0 +1,518 @@
+//! The town-hall console (`/mairie`): agents log in with a password and a
+//! TOTP code, check a certification request's QR code (seal, month of
+//! validity, still open), read the card the citizen presents (it must be
+//! the request's, read with its code), record the fingerprint comparison
+//! and decide. Observers may only check seals.
+//!
+//! The console keeps no name: the card read is shown on the page that
+//! answers it and not stored; the session holds the agent, the request id
+//! and whether its card was read.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use argon2::password_hash::{PasswordHash, PasswordVerifier as _};
+use axum::Form;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use web::{Lang, Page, Session, escape, see_other};
+
+use crate::WalletProvider;
+use crate::api::CardRead;
+use crate::certification::{Fingerprints, Request};
+use crate::config::{AGENT_LOGINS_PER_QUARTER, AgentConfig, Role};
+use crate::identity;
+use crate::totp;
+
+/// What the console's session holds.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Desk {
+    /// The logged-in agent's login.
+    agent: Option<String>,
+    /// The request being processed.
+    request: Option<String>,
+    /// Whether its card was read and matched.
+    card_checked: bool,
+}
+
+type Fields = Form<HashMap<String, String>>;
+
+fn field<'a>(form: &'a HashMap<String, String>, name: &str) -> &'a str {
+    form.get(name).map_or("", String::as_str)
+}
+
+fn page(idp: &WalletProvider, title: &str, body: String) -> Response {
+    Page {
+        title,
+        site: &format!("{} — console des mairies", idp.config.name),
+        body,
+        lang: Lang::Fr,
+        here: None,
+    }
+    .into_response()
+}
+
+fn notice(kind: &str, text: &str) -> String {
+    format!(
+        "<p class=\"notice {kind}\" role=\"alert\">{}</p>",
+        escape(text)
+    )
+}
+
+async fn load(idp: &WalletProvider, headers: &HeaderMap) -> Session<Desk> {
+    match idp.console_sessions.load::<Desk>(headers).await {
+        Ok(Some(session)) => session,
+        Ok(None) => Session::new(Desk::default()),
+        Err(error) => {
+            tracing::warn!(%error, "console session unreadable");
+            Session::new(Desk::default())
+        }
+    }
+}
+
+async fn show(idp: &WalletProvider, session: &Session<Desk>, response: Response) -> Response {
+    match idp.console_sessions.save(session).await {
+        Ok(cookie) => {
+            let mut response = response;
+            response
+                .headers_mut()
+                .append(axum::http::header::SET_COOKIE, cookie);
+            response
+        }
+        Err(error) => {
+            tracing::warn!(%error, "console session not saved");
+            crate::errors::WalletError::Storage.into_response()
+        }
+    }
+}
+
+fn agent_of<'a>(idp: &'a WalletProvider, session: &Session<Desk>) -> Option<&'a AgentConfig> {
+    let login = session.data.agent.as_deref()?;
+    idp.config.agents.iter().find(|agent| agent.login == login)
+}
+
+fn login_form(csrf: &str, message: &str) -> String {
+    format!(
+        "<h1>Console des mairies</h1>{message}\
+         <form method=\"post\" action=\"/mairie/connexion\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <p><label for=\"login\">Identifiant</label><input id=\"login\" name=\"login\" autocomplete=\"username\" required></p>\
+         <p><label for=\"password\">Mot de passe</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required></p>\
+         <p><label for=\"code\">Code de l'authentificateur (6 chiffres)</label><input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]{{6}}\" required></p>\
+         <p><button type=\"submit\">Se connecter</button></p></form>",
+        csrf = escape(csrf)
+    )
+}
+
+fn desk_page(agent: &AgentConfig, csrf: &str, message: &str) -> String {
+    format!(
+        "<h1>Demandes de certification</h1>\
+         <p>{name}, {role} — mairie de {commune}</p>{message}\
+         <form method=\"post\" action=\"/mairie/demande\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <p><label for=\"seal\">QR code de la demande (scanné ou collé)</label>\
+         <textarea id=\"seal\" name=\"seal\" rows=\"4\" required></textarea></p>\
+         <p><button type=\"submit\">Vérifier la demande</button></p></form>\
+         <form method=\"post\" action=\"/mairie/deconnexion\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <p><button type=\"submit\" class=\"secondary\">Se déconnecter</button></p></form>",
+        name = escape(&agent.name),
+        role = match agent.role {
+            Role::Agent => "agent",
+            Role::Observateur => "observateur",
+        },
+        commune = escape(&agent.commune),
+        csrf = escape(csrf),
+    )
+}
+
+/// `GET /mairie`.
+pub async fn home(State(idp): State<Arc<WalletProvider>>, headers: HeaderMap) -> Response {
+    let session = load(&idp, &headers).await;
+    let body = match agent_of(&idp, &session) {
+        Some(agent) => desk_page(agent, &session.csrf_token(), ""),
+        None => login_form(&session.csrf_token(), ""),
+    };
+    show(&idp, &session, page(&idp, "Console des mairies", body)).await
+}
+
+/// `POST /mairie/connexion`: password, then TOTP code (each step used
+/// once), rate-limited per login.
+pub async fn log_in(
+    State(idp): State<Arc<WalletProvider>>,
+    headers: HeaderMap,
+    Form(form): Fields,
+) -> Response {
+    let session = load(&idp, &headers).await;
+    if !session.check_csrf(form.get("csrf").map(String::as_str)) {
+        let body = login_form(
+            &session.csrf_token(),
+            &notice("error", "Formulaire expiré : recommencez."),
+        );
+        return show(&idp, &session, page(&idp, "Console des mairies", body)).await;
+    }
+    let login = field(&form, "login").trim().to_owned();
+    let now = idp.clock.now();
+    let refused = |session: &Session<Desk>, text: &str| {
+        login_form(&session.csrf_token(), &notice("error", text))
+    };
+    let hits = idp
+        .stores
+        .rate_limits
+        .hit(&format!("wallet-agent:{login}"), 900, now)
+        .await
+        .unwrap_or(u32::MAX);
+    if hits > AGENT_LOGINS_PER_QUARTER {
+        let body = refused(&session, "Trop de tentatives : patientez 15 minutes.");
+        return show(&idp, &session, page(&idp, "Console des mairies", body)).await;
+    }
+    let agent = idp.config.agents.iter().find(|agent| agent.login == login);
+    let password = field(&form, "password").to_owned();
+    let password_ok = match agent {
+        Some(agent) => {
+            let hash = agent.password_hash.clone();
+            tokio::task::spawn_blocking(move || {
+                PasswordHash::new(&hash).is_ok_and(|parsed| {
+                    argon2::Argon2::default()
+                        .verify_password(password.as_bytes(), &parsed)
+                        .is_ok()
+                })
+            })
+            .await
+            .unwrap_or(false)
+        }
+        None => false,
+    };
+    let step = agent.filter(|_| password_ok).and_then(|agent| {
+        let secret = totp::decode_base32(&agent.totp_secret)?;
+        totp::matching_step(&secret, field(&form, "code"), now)
+    });
+    let (Some(agent), Some(step)) = (agent, step) else {
+        tracing::info!(provider = %idp.config.id, "console login refused");
+        let body = refused(&session, "Identifiant, mot de passe ou code incorrect.");
+        return show(&idp, &session, page(&idp, "Console des mairies", body)).await;
+    };
+    // A code serves once.
+    let used = format!("wallet-totp:{}:{step}", agent.login);
+    match idp.stores.sessions.load(&used, now).await {
+        Ok(None) => {}
+        _ => {
+            let body = refused(&session, "Ce code a déjà servi : attendez le suivant.");
+            return show(&idp, &session, page(&idp, "Console des mairies", body)).await;
+        }
+    }
+    if let Err(error) = idp.stores.sessions.save(&used, b"1", now + 120).await {
+        tracing::warn!(%error, "totp step not recorded");
+        return crate::errors::WalletError::Storage.into_response();
+    }
+    tracing::info!(provider = %idp.config.id, agent = %agent.login, "console login");
+    let (mut session, _) = match idp.console_sessions.rotate(session).await {
+        Ok(rotated) => rotated,
+        Err(_) => return crate::errors::WalletError::Storage.into_response(),
+    };
+    session.data = Desk {
+        agent: Some(agent.login.clone()),
+        ..Desk::default()
+    };
+    show(&idp, &session, see_other("/mairie", None)).await
+}
+
+/// `POST /mairie/deconnexion`.
+pub async fn log_out(
+    State(idp): State<Arc<WalletProvider>>,
+    headers: HeaderMap,
+    Form(form): Fields,
+) -> Response {
+    let session = load(&idp, &headers).await;
+    if !session.check_csrf(form.get("csrf").map(String::as_str)) {
+        return see_other("/mairie", None);
+    }
+    match idp.console_sessions.destroy(&session).await {
+        Ok(cookie) => see_other("/mairie", Some(cookie)),
+        Err(_) => crate::errors::WalletError::Storage.into_response(),
+    }
+}
+
+/// The checks every desk action starts with: a logged-in agent and the
+/// form's CSRF token.
+fn desk<'a>(
+    idp: &'a WalletProvider,
+    session: &Session<Desk>,
+    form: &HashMap<String, String>,
+) -> Result<&'a AgentConfig, Box<Response>> {
+    let Some(agent) = agent_of(idp, session) else {
+        return Err(Box::new(see_other("/mairie", None)));
+    };
+    if !session.check_csrf(form.get("csrf").map(String::as_str)) {
+        let body = desk_page(
+            agent,
+            &session.csrf_token(),
+            &notice("error", "Formulaire expiré : recommencez."),
+        );
+        return Err(Box::new(page(idp, "Console des mairies", body)));
+    }
+    Ok(agent)
+}
+
+fn date(time: i64) -> String {
+    card::Date::from_unix(u64::try_from(time).unwrap_or_default()).iso()
+}
+
+fn request_summary(request: &Request) -> String {
+    format!(
+        "<dl><dt>Demande</dt><dd><code>{id}</code></dd>\
+         <dt>Faite le</dt><dd>{issued}</dd><dt>QR code valable jusqu'au</dt><dd>{until}</dd></dl>",
+        id = escape(&request.id),
+        issued = date(request.issued_at),
+        until = date(request.expires_at),
+    )
+}
+
+/// The card-read step: a challenge for the counter's reader.
+async fn card_step(
+    idp: &WalletProvider,
+    session: &Session<Desk>,
+    request: &Request,
+    message: &str,
+) -> Result<String, Box<Response>> {
+    let now = idp.clock.now();
+    let challenge =
+        crate::flow::issue_challenge(&idp.stores, &format!("counter:{}", request.id), now)
+            .await
+            .map_err(|_| Box::new(crate::errors::WalletError::Storage.into_response()))?;
+    let challenge = crate::verify::hex(&challenge);
+    Ok(format!(
+        "<h1>Demande valide</h1>{message}{summary}\
+         <h2>Lecture de la carte</h2>\
+         <p>Posez la carte d'identité présentée sur le lecteur ; la personne saisit son code personnel sur le clavier du lecteur. Défi de cette lecture : <code id=\"challenge\">{challenge}</code></p>\
+         <p>Avec le lecteur de démonstration : <code>passerelle card read --card CARTE --challenge {challenge}</code></p>\
+         <form method=\"post\" action=\"/mairie/carte\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <p><label for=\"read\">Lecture de la carte</label><textarea id=\"read\" name=\"read\" rows=\"4\" required></textarea></p>\
+         <p><button type=\"submit\">Vérifier la carte</button></p></form>",
+        summary = request_summary(request),
+        csrf = escape(&session.csrf_token()),
+    ))
+}
+
+/// `POST /mairie/demande`: checks a request's QR code.
+pub async fn check(
+    State(idp): State<Arc<WalletProvider>>,
+    headers: HeaderMap,
+    Form(form): Fields,
+) -> Response {
+    let mut session = load(&idp, &headers).await;
+    let agent = match desk(&idp, &session, &form) {
+        Ok(agent) => agent,
+        Err(response) => return *response,
+    };
+    session.data.request = None;
+    session.data.card_checked = false;
+    let request = match idp.check_request(field(&form, "seal")).await {
+        Ok(request) => request,
+        Err(refused) => {
+            tracing::info!(provider = %idp.config.id, %refused, "certification QR refused");
+            let body = desk_page(
+                agent,
+                &session.csrf_token(),
+                &notice("error", &format!("Demande refusée : {refused}.")),
+            );
+            return show(&idp, &session, page(&idp, "Demande refusée", body)).await;
+        }
+    };
+    let body = if agent.role == Role::Agent {
+        session.data.request = Some(request.id.clone());
+        match card_step(&idp, &session, &request, "").await {
+            Ok(body) => body,
+            Err(response) => return *response,
+        }
+    } else {
+        format!(
+            "<h1>Demande valide</h1>{}<p>Observateur : la lecture de la carte et la décision reviennent à un agent.</p><p><a href=\"/mairie\">Retour</a></p>",
+            request_summary(&request)
+        )
+    };
+    show(&idp, &session, page(&idp, "Demande valide", body)).await
+}
+
+async fn current_request(idp: &WalletProvider, session: &Session<Desk>) -> Option<Request> {
+    let id = session.data.request.as_deref()?;
+    idp.certification_request(id)
+        .await
+        .ok()
+        .flatten()
+        .filter(|request| {
+            request.state == crate::certification::RequestState::Open
+                && idp.clock.now() <= request.expires_at
+        })
+}
+
+fn agents_only(
+    idp: &WalletProvider,
+    agent: &AgentConfig,
+    session: &Session<Desk>,
+) -> Option<Response> {
+    (agent.role != Role::Agent).then(|| {
+        let body = desk_page(
+            agent,
+            &session.csrf_token(),
+            &notice(
+                "error",
+                "Votre rôle ne permet pas de lire une carte ni de décider.",
+            ),
+        );
+        let mut response = page(idp, "Action non permise", body);
+        *response.status_mut() = axum::http::StatusCode::FORBIDDEN;
+        response
+    })
+}
+
+/// `POST /mairie/carte`: the card read at the counter must verify and be
+/// the request's card.
+pub async fn read_card(
+    State(idp): State<Arc<WalletProvider>>,
+    headers: HeaderMap,
+    Form(form): Fields,
+) -> Response {
+    let mut session = load(&idp, &headers).await;
+    let agent = match desk(&idp, &session, &form) {
+        Ok(agent) => agent,
+        Err(response) => return *response,
+    };
+    if let Some(forbidden) = agents_only(&idp, agent, &session) {
+        return forbidden;
+    }
+    let Some(request) = current_request(&idp, &session).await else {
+        let body = desk_page(
+            agent,
+            &session.csrf_token(),
+            &notice(
+                "error",
+                "Aucune demande en cours : vérifiez d'abord le QR code.",
+            ),
+        );
+        return show(&idp, &session, page(&idp, "Console des mairies", body)).await;
+    };
+    let read: Result<CardRead, _> = serde_json::from_str(field(&form, "read").trim());
+    let verified = match read {
+        Ok(read) => idp
+            .read_card(&read, &format!("counter:{}", request.id))
+            .await
+            .map_err(|error| error.message().to_owned()),
+        Err(_) => Err("la lecture collée est illisible".to_owned()),
+    };
+    let card = match verified {
+        Ok(card) if identity::binding(&card) == request.binding => card,
+        Ok(_) => {
+            tracing::info!(provider = %idp.config.id, "counter: not the request's card");
+            let message = notice(
+                "error",
+                "Cette carte n'est pas celle de la demande : la certification ne peut pas continuer avec elle.",
+            );
+            return match card_step(&idp, &session, &request, &message).await {
+                Ok(body) => show(&idp, &session, page(&idp, "Carte refusée", body)).await,
+                Err(response) => *response,
+            };
+        }
+        Err(message) => {
+            let message = notice("error", &format!("Lecture refusée : {message}"));
+            return match card_step(&idp, &session, &request, &message).await {
+                Ok(body) => show(&idp, &session, page(&idp, "Carte refusée", body)).await,
+                Err(response) => *response,
+            };
+        }
+    };
+    session.data.card_checked = true;
+    let holder = &card.holder;
+    let options: String = [
+        ("concordantes", "Empreintes concordantes"),
+        ("non_concordantes", "Empreintes non concordantes"),
+        ("non_capturables", "Empreintes non capturables"),
+    ]
+    .iter()
+    .map(|(value, label)| {
+        format!(
+            "<p><input type=\"radio\" id=\"fp-{value}\" name=\"fingerprints\" value=\"{value}\" required> <label for=\"fp-{value}\">{label}</label></p>"
+        )
+    })
+    .collect();
+    let body = format!(
+        "<h1>Carte vérifiée</h1>{summary}\
+         <dl><dt>Titulaire</dt><dd>{given} {family}</dd><dt>Né(e) le</dt><dd>{born}</dd>\
+         <dt>Carte</dt><dd>{number}, valable jusqu'au {expiry}</dd></dl>\
+         <h2>Comparaison des empreintes</h2>\
+         <p>Relevez les empreintes sur le dispositif de recueil et reportez son résultat (la comparaison est simulée dans cette démonstration).</p>\
+         <form method=\"post\" action=\"/mairie/decision\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><fieldset><legend>Résultat</legend>{options}</fieldset>\
+         <p><button type=\"submit\">Enregistrer la décision</button></p></form>",
+        summary = request_summary(&request),
+        given = escape(&holder.given_names),
+        family = escape(&holder.family_name),
+        born = holder.birth_date.iso(),
+        number = escape(&card.document_number),
+        expiry = card.expiry.iso(),
+        csrf = escape(&session.csrf_token()),
+    );
+    show(&idp, &session, page(&idp, "Carte vérifiée", body)).await
+}
+
+/// `POST /mairie/decision`: records the comparison and the decision.
+pub async fn decide(
+    State(idp): State<Arc<WalletProvider>>,
+    headers: HeaderMap,
+    Form(form): Fields,
+) -> Response {
+    let mut session = load(&idp, &headers).await;
+    let agent = match desk(&idp, &session, &form) {
+        Ok(agent) => agent,
+        Err(response) => return *response,
+    };
+    if let Some(forbidden) = agents_only(&idp, agent, &session) {
+        return forbidden;
+    }
+    let request = current_request(&idp, &session).await;
+    let (Some(request), true) = (request, session.data.card_checked) else {
+        let body = desk_page(
+            agent,
+            &session.csrf_token(),
+            &notice("error", "Lisez d'abord la carte de la demande."),
+        );
+        return show(&idp, &session, page(&idp, "Console des mairies", body)).await;
+    };
+    let Some(fingerprints) = Fingerprints::parse(field(&form, "fingerprints")) else {
+        let body = desk_page(
+            agent,
+            &session.csrf_token(),
+            &notice(
+                "error",
+                "Choisissez le résultat de la comparaison des empreintes.",
+            ),
+        );
+        return show(&idp, &session, page(&idp, "Console des mairies", body)).await;
+    };
+    if let Err(error) = idp.decide(&request, agent, fingerprints).await {
+        let body = desk_page(
+            agent,
+            &session.csrf_token(),
+            &notice("error", error.message()),
+        );
+        return show(&idp, &session, page(&idp, "Console des mairies", body)).await;
+    }
+    session.data.request = None;
+    session.data.card_checked = false;
+    let outcome = if fingerprints == Fingerprints::Concordantes {
+        "Certification accordée"
+    } else {
+        "Certification refusée"
+    };
+    let message = notice(
+        "success",
+        &format!(
+            "Décision enregistrée ({}) : {outcome}. La personne reçoit le résultat par courriel et dans l'application sous 48 heures.",
+            fingerprints.label()
+        ),
+    );
+    let body = desk_page(agent, &session.csrf_token(), &message);
+    show(&idp, &session, page(&idp, "Décision enregistrée", body)).await
+}
