@@ -17,6 +17,8 @@ pub mod errors;
 pub mod flow;
 pub mod identity;
 pub mod login;
+pub mod pdf;
+pub mod proof;
 pub mod seal;
 pub mod totp;
 pub mod verify;
@@ -160,6 +162,10 @@ pub fn router(idp: Arc<WalletProvider>) -> Router {
         .route("/app/delete", post(api::delete))
         .route("/app/certification/start", post(certification::start))
         .route("/app/certification/confirm", post(certification::confirm))
+        .route("/app/proof", post(proof::issue))
+        .route("/justificatif", get(proof::page).post(proof::check))
+        .route("/justificatif.js", get(proof::script))
+        .route("/api/justificatif/verifier", post(proof::api_verify))
         .route("/mairie", get(console::home))
         .route("/mairie/connexion", post(console::log_in))
         .route("/mairie/deconnexion", post(console::log_out))

@@ -165,6 +165,27 @@ enum WalletCommand {
         #[arg(long)]
         email_code: Option<String>,
     },
+    /// A single-use identity proof (PDF) for a recipient and a purpose.
+    Proof {
+        #[arg(long, env = "PASSERELLE_WALLET_PIN")]
+        pin: Option<String>,
+        /// Who it is for (their name, as they will give it to check it).
+        #[arg(long)]
+        recipient: String,
+        /// What for.
+        #[arg(long)]
+        purpose: String,
+        /// How many days it is valid (1 to 30).
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        /// What it shows beyond the names: birthdate, birthplace, gender,
+        /// nationality, usageName (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        attributes: Vec<String>,
+        /// The PDF to write.
+        #[arg(long, default_value = "justificatif.pdf")]
+        out: PathBuf,
+    },
     /// Reads the card and shows the identity as the provider sees it.
     Status {
         #[arg(long, env = "PASSERELLE_WALLET_PIN")]
@@ -498,6 +519,31 @@ async fn run_wallet(folder: &Path, command: WalletCommand) -> anyhow::Result<()>
                     app.folder().join(wallet::CERTIFICATION_QR_TEXT).display()
                 );
             }
+        }
+        WalletCommand::Proof {
+            pin,
+            recipient,
+            purpose,
+            days,
+            attributes,
+            out,
+        } => {
+            let answers = Answers {
+                pin,
+                ..Answers::default()
+            };
+            let order = wallet::ProofOrder {
+                recipient,
+                purpose,
+                days,
+                attributes,
+            };
+            let (id, until) = Wallet::open(folder)?.proof(&answers, &order, &out).await?;
+            println!(
+                "Justificatif {id} pour {} écrit dans {} ; valable jusqu'au {until}, une seule fois.",
+                order.recipient,
+                out.display()
+            );
         }
         WalletCommand::Status { pin } => {
             let answers = Answers {

@@ -806,3 +806,152 @@ async fn the_result_takes_effect_and_is_mailed_within_48_hours() {
         status.stdout
     );
 }
+
+/// Checks a proof through the API, as the recipient (or anyone).
+async fn check_proof(federation: &Federation, pdf: &[u8], recipient: &str) -> Value {
+    let url = format!(
+        "{}/api/justificatif/verifier?destinataire={}",
+        federation.url("wallet"),
+        url::form_urlencoded::byte_serialize(recipient.as_bytes()).collect::<String>()
+    );
+    reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/pdf")
+        .body(pdf.to_vec())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// A single-use proof from `passerelle wallet proof`: it shows the names
+/// and only the chosen attributes; anyone may check it without using it;
+/// another recipient is refused; its recipient's first check uses it;
+/// a changed byte, a file that is not a PDF, or a PDF without seal are
+/// told apart.
+#[tokio::test]
+async fn a_single_use_proof_is_checked_then_used_once_by_its_recipient() {
+    let federation = Federation::start().await.unwrap();
+    let phone = Phone::with_card_of(&federation, 0, "proof");
+    assert!(phone.activate(&federation, PIN).await.ok);
+    let out = phone.card.with_file_name("justificatif.pdf");
+    let made = phone
+        .run(&[
+            "proof",
+            "--pin",
+            PIN,
+            "--recipient",
+            "Agence Immo du Centre",
+            "--purpose",
+            "Dossier de location",
+            "--days",
+            "7",
+            "--attributes",
+            "birthdate",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .await;
+    assert!(made.ok, "{}", made.stderr);
+    let pdf = std::fs::read(&out).unwrap();
+    assert!(pdf.starts_with(b"%PDF-1.4"));
+    assert!(pdf.len() < 64 * 1024, "{} bytes", pdf.len());
+
+    let seen = check_proof(&federation, &pdf, "").await;
+    assert_eq!(seen["status"], "VALID", "{seen}");
+    assert_eq!(seen["consumed"], false);
+    let attributes = &seen["attributes"];
+    let now = oidc::Clock::now(&federation.clock);
+    let holder = &passerelle::cards::card_holders(&federation.running.citizens, now, 1)[0];
+    assert_eq!(attributes["familyName"], holder.family_name.as_str());
+    assert_eq!(attributes["recipient"], "Agence Immo du Centre");
+    assert_eq!(attributes["reason"], "Dossier de location");
+    assert!(attributes["birthdate"].is_string());
+    assert!(attributes["birthplace"].is_null(), "not chosen, not shown");
+    assert!(attributes["gender"].is_null());
+
+    let other = check_proof(&federation, &pdf, "Quelqu'un d'autre").await;
+    assert_eq!(other["status"], "NOT_VALID");
+
+    let mut changed = pdf.clone();
+    let at = changed.len() / 2;
+    changed[at] ^= 1;
+    assert_eq!(
+        check_proof(&federation, &changed, "Agence Immo du Centre").await["status"],
+        "NOT_VALID"
+    );
+    assert_eq!(
+        check_proof(&federation, b"not a pdf", "").await["status"],
+        "ERROR_FILE"
+    );
+    assert_eq!(
+        check_proof(&federation, b"%PDF-1.4\n%%EOF\n", "").await["status"],
+        "ERROR_CONTENT"
+    );
+
+    let used = check_proof(&federation, &pdf, "  agence immo du centre ").await;
+    assert_eq!(used["status"], "VALID", "{used}");
+    assert_eq!(used["consumed"], true);
+    let again = check_proof(&federation, &pdf, "Agence Immo du Centre").await;
+    assert_eq!(again["status"], "NOT_VALID");
+    assert!(
+        again["message"]
+            .as_str()
+            .unwrap()
+            .contains("déjà été utilisé")
+    );
+    assert_eq!(
+        check_proof(&federation, &pdf, "").await["status"],
+        "NOT_VALID"
+    );
+}
+
+/// A proof valid 2 days is valid a second before its end and expired a
+/// second after; the web page reads the QR code's content too.
+#[tokio::test]
+async fn a_proof_expires_to_the_second_and_the_page_checks_its_qr_code() {
+    let federation = Federation::start().await.unwrap();
+    let phone = Phone::with_card_of(&federation, 0, "proof-expiry");
+    assert!(phone.activate(&federation, PIN).await.ok);
+    let out = phone.card.with_file_name("justificatif.pdf");
+    let made = phone
+        .run(&[
+            "proof",
+            "--pin",
+            PIN,
+            "--recipient",
+            "Mairie",
+            "--purpose",
+            "Test",
+            "--days",
+            "2",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .await;
+    assert!(made.ok, "{}", made.stderr);
+    let pdf = std::fs::read(&out).unwrap();
+    let seal = idp_wallet::pdf::seal_of(&pdf).unwrap();
+    let browser = Citizen::new();
+    let page = format!("{}/justificatif", federation.url("wallet"));
+    federation.clock.advance(2 * 86_400 - 1);
+    let valid = browser
+        .post(&page, &[("seal", &seal), ("destinataire", "")])
+        .await;
+    assert!(valid.shows("VALIDE"), "{}", valid.body);
+    federation.clock.advance(2);
+    let expired = browser
+        .post(&page, &[("seal", &seal), ("destinataire", "")])
+        .await;
+    assert!(expired.shows("EXPIRÉ"), "{}", expired.body);
+    assert_eq!(
+        check_proof(&federation, &pdf, "Mairie").await["status"],
+        "EXPIRED"
+    );
+    let garbage = browser
+        .post(&page, &[("seal", "n'importe quoi"), ("destinataire", "")])
+        .await;
+    assert!(garbage.shows("ILLISIBLE"), "{}", garbage.body);
+}

@@ -34,6 +34,18 @@ pub struct State {
     pub pending_certification: Option<String>,
 }
 
+/// What a proof is asked for.
+#[derive(Debug)]
+pub struct ProofOrder {
+    pub recipient: String,
+    pub purpose: String,
+    /// 1 to 30.
+    pub days: u32,
+    /// Beyond the names: `birthdate`, `birthplace`, `gender`,
+    /// `nationality`, `usageName`.
+    pub attributes: Vec<String>,
+}
+
 /// File names in the wallet's folder.
 pub const CERTIFICATION_QR_TEXT: &str = "certification.txt";
 pub const CERTIFICATION_QR_SVG: &str = "certification.svg";
@@ -408,6 +420,42 @@ impl Wallet {
             .build();
         write_atomically(&self.folder.join(CERTIFICATION_QR_SVG), &svg)?;
         Ok(Certify::Requested { seal, expires_at })
+    }
+
+    /// `proof`: a single-use identity proof for `recipient`, written as a
+    /// PDF to `out`; returns its id and last valid day.
+    pub async fn proof(
+        &self,
+        answers: &Answers,
+        order: &ProofOrder,
+        out: &Path,
+    ) -> anyhow::Result<(String, String)> {
+        let pin = pin_or_ask(&answers.pin, "Code personnel :")?;
+        let challenge = self.challenge().await?;
+        let evidence = self.read(&pin, &challenge)?;
+        let body = json!({
+            "challenge": idp_wallet::verify::hex(&challenge),
+            "evidence": evidence,
+            "recipient": order.recipient,
+            "purpose": order.purpose,
+            "days": order.days,
+            "attributes": order.attributes,
+        });
+        let answer = self
+            .post(&format!("{}/app/proof", self.state.provider), &body)
+            .await?;
+        let text = |name: &str| {
+            answer
+                .get(name)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| anyhow!("réponse illisible du fournisseur"))
+        };
+        let pdf = card::b64::decode(&text("pdf")?)?;
+        let tmp = out.with_extension("tmp");
+        std::fs::write(&tmp, &pdf).with_context(|| format!("écriture de {}", tmp.display()))?;
+        std::fs::rename(&tmp, out).with_context(|| format!("écriture de {}", out.display()))?;
+        Ok((text("id")?, text("validity_date")?))
     }
 
     /// The folder (where `certify` writes its QR code).
