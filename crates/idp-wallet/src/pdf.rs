@@ -182,11 +182,16 @@ mod tests {
             "aaa.bbb.ccc",
         );
         assert_eq!(seal_of(&pdf), Ok("aaa.bbb.ccc".to_owned()));
-        let text = String::from_utf8_lossy(&pdf);
-        assert!(text.contains("(Justificatif d'identit\\351 \\(\\340 usage unique\\))"));
-        // Every xref offset points at its object.
-        let xref = text.rfind("xref\n").unwrap();
-        let offsets: Vec<usize> = text[xref..]
+        let find = |needle: &[u8]| {
+            pdf.windows(needle.len())
+                .rposition(|window| window == needle)
+                .unwrap()
+        };
+        find(b"/Title (Justificatif d'identit\\351 \\(\\340 usage unique\\))");
+        // Every xref offset points at its object, and startxref at xref.
+        let xref = find(b"\nxref\n") + 1;
+        let table = std::str::from_utf8(&pdf[xref..]).unwrap();
+        let offsets: Vec<usize> = table
             .lines()
             .skip(3)
             .take(6)
@@ -195,7 +200,7 @@ mod tests {
         for (index, offset) in offsets.iter().enumerate() {
             assert!(pdf[*offset..].starts_with(format!("{} 0 obj", index + 1).as_bytes()));
         }
-        let startxref: usize = text
+        let startxref: usize = table
             .split("startxref\n")
             .nth(1)
             .unwrap()
