@@ -253,6 +253,7 @@ pub async fn activate(
             false,
         ),
     };
+    idp.mail_activation(&identity, restored).await?;
     tracing::info!(provider = %idp.config.id, restored, "wallet identity activated");
     Ok(Json(status_of(&identity, &card, now, restored)).into_response())
 }

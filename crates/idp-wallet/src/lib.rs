@@ -17,6 +17,7 @@ pub mod errors;
 pub mod flow;
 pub mod identity;
 pub mod login;
+pub mod lost;
 pub mod pdf;
 pub mod proof;
 pub mod seal;
@@ -166,6 +167,7 @@ pub fn router(idp: Arc<WalletProvider>) -> Router {
         .route("/justificatif", get(proof::page).post(proof::check))
         .route("/justificatif.js", get(proof::script))
         .route("/api/justificatif/verifier", post(proof::api_verify))
+        .route("/supprimer", get(lost::confirm).post(lost::delete))
         .route("/mairie", get(console::home))
         .route("/mairie/connexion", post(console::log_in))
         .route("/mairie/deconnexion", post(console::log_out))

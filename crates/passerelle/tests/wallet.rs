@@ -955,3 +955,58 @@ async fn a_proof_expires_to_the_second_and_the_page_checks_its_qr_code() {
         .await;
     assert!(garbage.shows("ILLISIBLE"), "{}", garbage.body);
 }
+
+/// A lost card: the personal link of the activation email deletes the
+/// identity from the web; the card logs no one in; a new card makes a new
+/// identity.
+#[tokio::test]
+async fn a_lost_card_s_identity_is_deleted_with_the_link_of_the_activation_email() {
+    let federation = Federation::start().await.unwrap();
+    let phone = Phone::with_card_of(&federation, 0, "lost");
+    assert!(phone.activate(&federation, PIN).await.ok);
+    let mails = federation.delivered_mails().await;
+    let activation = mails
+        .iter()
+        .find(|sent| sent.message.subject.contains("Identité numérique activée"))
+        .unwrap();
+    let text = &activation.message.text;
+    let start = text.find("http://").unwrap();
+    let link = text[start..].split_whitespace().next().unwrap().to_owned();
+    assert!(link.contains("/supprimer?t="), "{link}");
+
+    let browser = Citizen::new();
+    let confirm = browser.get(&link).await;
+    assert!(
+        confirm.shows("Supprimer mon identité numérique"),
+        "{}",
+        confirm.body
+    );
+    let token = confirm.input("t").unwrap();
+    let deleted = browser
+        .post(
+            &format!("{}/supprimer", federation.url("wallet")),
+            &[("t", &token)],
+        )
+        .await;
+    assert!(
+        deleted.shows("Identité numérique supprimée"),
+        "{}",
+        deleted.body
+    );
+    let twice = browser.get(&link).await;
+    assert!(twice.shows("n'est pas valide"), "{}", twice.body);
+
+    let login = qr_link(&qr_page(&federation, &Citizen::new()).await);
+    let run = phone.scan(&login, "--yes").await;
+    assert!(!run.ok);
+    assert!(
+        run.stderr.contains("Aucune identité numérique"),
+        "{}",
+        run.stderr
+    );
+
+    let new_card = Phone::with_card_of(&federation, 0, "lost-new");
+    let activated = new_card.activate(&federation, PIN).await;
+    assert!(activated.ok, "{}", activated.stderr);
+    assert!(activated.stdout.contains("créée"), "{}", activated.stdout);
+}
