@@ -348,24 +348,28 @@ async fn current_request(idp: &WalletProvider, session: &Session<Desk>) -> Optio
         })
 }
 
-fn agents_only(
-    idp: &WalletProvider,
-    agent: &AgentConfig,
+/// [`desk`], for the actions only agents may take (card reads,
+/// decisions).
+fn deciding_agent<'a>(
+    idp: &'a WalletProvider,
     session: &Session<Desk>,
-) -> Option<Response> {
-    (agent.role != Role::Agent).then(|| {
-        let body = desk_page(
-            agent,
-            &session.csrf_token(),
-            &notice(
-                "error",
-                "Votre rôle ne permet pas de lire une carte ni de décider.",
-            ),
-        );
-        let mut response = page(idp, "Action non permise", body);
-        *response.status_mut() = axum::http::StatusCode::FORBIDDEN;
-        response
-    })
+    form: &HashMap<String, String>,
+) -> Result<&'a AgentConfig, Box<Response>> {
+    let agent = desk(idp, session, form)?;
+    if agent.role == Role::Agent {
+        return Ok(agent);
+    }
+    let body = desk_page(
+        agent,
+        &session.csrf_token(),
+        &notice(
+            "error",
+            "Votre rôle ne permet pas de lire une carte ni de décider.",
+        ),
+    );
+    let mut response = page(idp, "Action non permise", body);
+    *response.status_mut() = axum::http::StatusCode::FORBIDDEN;
+    Err(Box::new(response))
 }
 
 /// `POST /mairie/carte`: the card read at the counter must verify and be
@@ -376,13 +380,10 @@ pub async fn read_card(
     Form(form): Fields,
 ) -> Response {
     let mut session = load(&idp, &headers).await;
-    let agent = match desk(&idp, &session, &form) {
+    let agent = match deciding_agent(&idp, &session, &form) {
         Ok(agent) => agent,
         Err(response) => return *response,
     };
-    if let Some(forbidden) = agents_only(&idp, agent, &session) {
-        return forbidden;
-    }
     let Some(request) = current_request(&idp, &session).await else {
         let body = desk_page(
             agent,
@@ -464,13 +465,10 @@ pub async fn decide(
     Form(form): Fields,
 ) -> Response {
     let mut session = load(&idp, &headers).await;
-    let agent = match desk(&idp, &session, &form) {
+    let agent = match deciding_agent(&idp, &session, &form) {
         Ok(agent) => agent,
         Err(response) => return *response,
     };
-    if let Some(forbidden) = agents_only(&idp, agent, &session) {
-        return forbidden;
-    }
     let request = current_request(&idp, &session).await;
     let (Some(request), true) = (request, session.data.card_checked) else {
         let body = desk_page(

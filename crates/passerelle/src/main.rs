@@ -652,6 +652,15 @@ fn print_cards(config: &Config, cards: &[(PathBuf, String)]) {
             path.display()
         );
     }
+    for agent in &wallet.agents {
+        println!(
+            "  Console des mairies : {}/mairie — {} ({:?}), code : passerelle agent code --secret {}",
+            wallet.public_url, agent.login, agent.role, agent.totp_secret
+        );
+    }
+    if !wallet.agents.is_empty() {
+        println!("  (mot de passe des agents de démonstration : Mairie-demo-2026)");
+    }
 }
 
 async fn start(config: Config, data: &Path) -> anyhow::Result<Running> {

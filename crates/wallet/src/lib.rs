@@ -185,21 +185,7 @@ impl Wallet {
         &self,
         work: impl FnOnce(&mut Reader<'_, SoftCard>) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
-        let text = std::fs::read_to_string(&self.state.card)
-            .with_context(|| format!("carte illisible : {}", self.state.card.display()))?;
-        let state = CardState::from_json(&text).map_err(|e| anyhow!("carte illisible : {e}"))?;
-        let can = state.can.clone();
-        let mut chip = SoftCard::new(state);
-        let result = {
-            let mut reader = Reader::new(&mut chip);
-            reader
-                .open(&can)
-                .map_err(|e| anyhow!("lecture de la carte : {e}"))?;
-            work(&mut reader)
-        };
-        let saved = chip.into_state().to_json().map_err(|e| anyhow!("{e}"))?;
-        write_atomically(&self.state.card, &saved)?;
-        result
+        card_session(&self.state.card, work)
     }
 
     async fn challenge(&self) -> anyhow::Result<[u8; 8]> {
@@ -516,6 +502,29 @@ pub fn describe(context: &LoginContext) -> String {
     )
 }
 
+/// A card session: loads the card file, runs `work` on the chip (its CAN
+/// given), saves the chip's state (its try counter) whatever happened.
+fn card_session<T>(
+    path: &Path,
+    work: impl FnOnce(&mut Reader<'_, SoftCard>) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("carte illisible : {}", path.display()))?;
+    let state = CardState::from_json(&text).map_err(|e| anyhow!("carte illisible : {e}"))?;
+    let can = state.can.clone();
+    let mut chip = SoftCard::new(state);
+    let result = {
+        let mut reader = Reader::new(&mut chip);
+        reader
+            .open(&can)
+            .map_err(|e| anyhow!("lecture de la carte : {e}"))?;
+        work(&mut reader)
+    };
+    let saved = chip.into_state().to_json().map_err(|e| anyhow!("{e}"))?;
+    write_atomically(path, &saved)?;
+    result
+}
+
 /// A line from standard input, `None` when there is none (no terminal,
 /// or an empty answer).
 pub fn ask_line(prompt: &str) -> anyhow::Result<Option<String>> {
@@ -547,25 +556,12 @@ pub fn counter_read(
 ) -> anyhow::Result<String> {
     let challenge_bytes = parse_challenge(challenge.trim())?;
     let pin = pin_or_ask(&pin.map(str::to_owned), "Code personnel :")?;
-    let text = std::fs::read_to_string(card_path)
-        .with_context(|| format!("carte illisible : {}", card_path.display()))?;
-    let state = CardState::from_json(&text).map_err(|e| anyhow!("carte illisible : {e}"))?;
-    let can = state.can.clone();
-    let mut chip = SoftCard::new(state);
-    let result = {
-        let mut reader = Reader::new(&mut chip);
+    let evidence = card_session(card_path, |reader| {
+        reader.verify_pin(&pin).map_err(card_error)?;
         reader
-            .open(&can)
-            .map_err(|e| anyhow!("lecture de la carte : {e}"))?;
-        reader.verify_pin(&pin).map_err(card_error).and_then(|()| {
-            reader
-                .evidence(&LOGIN_GROUPS, &challenge_bytes)
-                .map_err(card_error)
-        })
-    };
-    let saved = chip.into_state().to_json().map_err(|e| anyhow!("{e}"))?;
-    write_atomically(card_path, &saved)?;
-    let evidence = result?;
+            .evidence(&LOGIN_GROUPS, &challenge_bytes)
+            .map_err(card_error)
+    })?;
     Ok(json!({ "challenge": challenge.trim(), "evidence": evidence }).to_string())
 }
 
