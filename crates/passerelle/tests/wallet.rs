@@ -1010,3 +1010,128 @@ async fn a_lost_card_s_identity_is_deleted_with_the_link_of_the_activation_email
     assert!(activated.ok, "{}", activated.stderr);
     assert!(activated.stdout.contains("créée"), "{}", activated.stdout);
 }
+
+/// The QR code's reference lives a minute and the page gets a new one;
+/// the old one no longer logs in, the new one does; a whole login lasts
+/// five minutes.
+#[tokio::test]
+async fn the_qr_code_is_renewed_each_minute_and_a_login_lasts_five_minutes() {
+    let federation = Federation::start().await.unwrap();
+    let phone = Phone::with_card_of(&federation, 0, "renew");
+    assert!(phone.activate(&federation, PIN).await.ok);
+    let browser = Citizen::new();
+    let old = qr_link(&qr_page(&federation, &browser).await);
+    federation.clock.advance(61);
+    let state = poll(&federation, &browser).await;
+    let fresh_ref = state["qr"].as_str().unwrap();
+    assert!(!old.ends_with(fresh_ref), "a new reference after a minute");
+    let stale = phone.scan(&old, "--yes").await;
+    assert!(!stale.ok, "{}", stale.stdout);
+    let fresh = format!("{}/q/{fresh_ref}", federation.url("wallet"));
+    let scanned = phone.scan(&fresh, "--yes").await;
+    assert!(scanned.ok, "{}", scanned.stderr);
+    assert_eq!(poll(&federation, &browser).await["status"], "approved");
+
+    let late = Citizen::new();
+    qr_page(&federation, &late).await;
+    federation.clock.advance(301);
+    assert_eq!(poll(&federation, &late).await["status"], "expired");
+}
+
+/// On a phone, the login page offers "Ouvrir l'application" instead of a
+/// QR code to scan.
+#[tokio::test]
+async fn a_phone_gets_an_open_the_app_link_instead_of_a_qr_code() {
+    let federation = Federation::start().await.unwrap();
+    let browser = Citizen::new();
+    qr_page(&federation, &browser).await;
+    let wallet = federation.url("wallet");
+    let cookie = browser.cookie(wallet, "passerelle_wallet_wallet").unwrap();
+    let page = reqwest::Client::new()
+        .get(format!("{wallet}/login"))
+        .header("cookie", format!("passerelle_wallet_wallet={cookie}"))
+        .header(
+            "user-agent",
+            "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/130.0 Mobile Safari/537.36",
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Ouvrir l'application"), "{page}");
+    assert!(page.contains(&format!("href=\"{wallet}/q/")), "{page}");
+    assert!(!page.contains("qr.svg"), "{page}");
+}
+
+/// Activation is for adults: a minor's card is refused.
+#[tokio::test]
+async fn a_minor_s_card_cannot_be_activated() {
+    let federation = Federation::start().await.unwrap();
+    let now = oidc::Clock::now(&federation.clock);
+    let today = card::Date::from_unix(u64::try_from(now).unwrap());
+    // A seeded citizen, born seventeen years ago.
+    let mut minor =
+        passerelle::cards::card_holders(&federation.running.citizens, now, 1)[0].clone();
+    minor.birthdate = population::Date::new(today.year - 17, today.month, 1).unwrap();
+    let pki = federation.running.card_pki.as_ref().unwrap();
+    let state = passerelle::cards::issue_card(pki, &minor, now).unwrap();
+    let dir = scratch("minor");
+    let card = dir.join("carte.json");
+    std::fs::write(&card, state.to_json().unwrap()).unwrap();
+    let phone = Phone {
+        folder: dir.join("app"),
+        card,
+    };
+    let run = phone.activate(&federation, PIN).await;
+    assert!(!run.ok);
+    assert!(run.stderr.contains("majeures"), "{}", run.stderr);
+}
+
+/// Rate limits: logins started per address, claims per app installation.
+#[tokio::test]
+async fn logins_per_address_and_claims_per_installation_are_limited() {
+    let federation = Federation::start().await.unwrap();
+    let wallet = federation.url("wallet");
+    let callback = format!("{}/api/v2/oidc-callback/wallet", federation.hub_plus);
+    let mut authorize = url::Url::parse(&format!("{wallet}/authorize")).unwrap();
+    authorize.query_pairs_mut().extend_pairs([
+        ("response_type", "code"),
+        ("client_id", "passerelle-hub-plus"),
+        ("redirect_uri", callback.as_str()),
+        ("scope", "openid given_name family_name"),
+        ("state", "state-of-the-hub-0123456789"),
+        ("nonce", "nonce-of-the-hub-0123456789"),
+        ("acr_values", "eidas2"),
+        (
+            "code_challenge",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        ),
+        ("code_challenge_method", "S256"),
+    ]);
+    let browser = Citizen::new();
+    let first = browser.get(authorize.as_str()).await;
+    assert_eq!(
+        first.location.as_deref(),
+        Some("/login"),
+        "{:?}",
+        first.location
+    );
+    let mut statuses = vec![first.status];
+    for _ in 1..31 {
+        statuses.push(browser.get(authorize.as_str()).await.status);
+    }
+    assert!(statuses[..30].iter().all(|s| *s == 303), "{statuses:?}");
+    assert_eq!(statuses[30], 429);
+
+    let phone = Phone::with_card_of(&federation, 0, "limits");
+    assert!(phone.activate(&federation, PIN).await.ok);
+    let unknown = format!("{wallet}/q/unknown-reference");
+    for _ in 0..10 {
+        let run = phone.scan(&unknown, "--yes").await;
+        assert!(run.stderr.contains("expiré"), "{}", run.stderr);
+    }
+    let run = phone.scan(&unknown, "--yes").await;
+    assert!(run.stderr.contains("Trop de demandes"), "{}", run.stderr);
+}
