@@ -62,6 +62,12 @@ impl Date {
         }
     }
 
+    /// The UTC date of a Unix time in signed seconds (as clocks give them);
+    /// times before 1970 count as 1970-01-01.
+    pub fn from_time(seconds: i64) -> Self {
+        Self::from_unix(u64::try_from(seconds).unwrap_or_default())
+    }
+
     /// The UTC date of a Unix time.
     pub fn from_unix(seconds: u64) -> Self {
         // Howard Hinnant's days-to-civil.

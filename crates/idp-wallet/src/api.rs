@@ -229,7 +229,7 @@ pub async fn activate(
     };
     let card = idp.read_card(&read, "card").await?;
     let now = idp.clock.now();
-    let today = card::Date::from_unix(u64::try_from(now).unwrap_or_default());
+    let today = card::Date::from_time(now);
     if card.holder.birth_date.years_until(today) < 18 {
         return Err(ApiError::new(
             403,

@@ -276,7 +276,7 @@ fn mask(email: &str) -> String {
 }
 
 fn in_course(request: &Request) -> ApiError {
-    let until = card::Date::from_unix(u64::try_from(request.expires_at).unwrap_or_default());
+    let until = card::Date::from_time(request.expires_at);
     let message = match request.state {
         RequestState::Open => format!(
             "Une demande de certification est déjà en cours : son QR code est valable jusqu'au {}.",
@@ -400,7 +400,7 @@ impl WalletProvider {
             u64::try_from(now).unwrap_or_default(),
         )?;
         if now > claims.exp {
-            let until = card::Date::from_unix(u64::try_from(claims.exp).unwrap_or_default());
+            let until = card::Date::from_time(claims.exp);
             return Err(CheckRefused::Expired(until.iso()));
         }
         let request = self
@@ -519,9 +519,7 @@ impl WalletProvider {
         self.forget_request(&request).await?;
         let (subject, text) = match reason {
             None => {
-                let until = card::Date::from_unix(
-                    u64::try_from(now + identity::CERTIFICATION_SECS).unwrap_or_default(),
-                );
+                let until = card::Date::from_time(now + identity::CERTIFICATION_SECS);
                 (
                     format!(
                         "{} - Votre identité numérique est certifiée",

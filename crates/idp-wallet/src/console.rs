@@ -17,7 +17,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use web::{Lang, Page, Session, escape, see_other};
+use web::{Session, escape, see_other};
 
 use crate::WalletProvider;
 use crate::api::CardRead;
@@ -44,14 +44,30 @@ fn field<'a>(form: &'a HashMap<String, String>, name: &str) -> &'a str {
 }
 
 fn page(idp: &WalletProvider, title: &str, body: String) -> Response {
-    Page {
+    crate::french_page(
+        &format!("{} — console des mairies", idp.config.name),
         title,
-        site: &format!("{} — console des mairies", idp.config.name),
         body,
-        lang: Lang::Fr,
-        here: None,
-    }
-    .into_response()
+    )
+}
+
+const CONSOLE: &str = "Console des mairies";
+
+/// The login form again, with why the login was refused.
+async fn refused_login(idp: &WalletProvider, session: &Session<Desk>, text: &str) -> Response {
+    let body = login_form(&session.csrf_token(), &notice("error", text));
+    show(idp, session, page(idp, CONSOLE, body)).await
+}
+
+/// The agent's desk again, with why the action was refused.
+async fn refused_action(
+    idp: &WalletProvider,
+    session: &Session<Desk>,
+    agent: &AgentConfig,
+    text: &str,
+) -> Response {
+    let body = desk_page(agent, &session.csrf_token(), &notice("error", text));
+    show(idp, session, page(idp, CONSOLE, body)).await
 }
 
 fn notice(kind: &str, text: &str) -> String {
@@ -134,7 +150,7 @@ pub async fn home(State(idp): State<Arc<WalletProvider>>, headers: HeaderMap) ->
         Some(agent) => desk_page(agent, &session.csrf_token(), ""),
         None => login_form(&session.csrf_token(), ""),
     };
-    show(&idp, &session, page(&idp, "Console des mairies", body)).await
+    show(&idp, &session, page(&idp, CONSOLE, body)).await
 }
 
 /// `POST /mairie/connexion`: password, then TOTP code (each step used
@@ -146,17 +162,10 @@ pub async fn log_in(
 ) -> Response {
     let session = load(&idp, &headers).await;
     if !session.check_csrf(form.get("csrf").map(String::as_str)) {
-        let body = login_form(
-            &session.csrf_token(),
-            &notice("error", "Formulaire expiré : recommencez."),
-        );
-        return show(&idp, &session, page(&idp, "Console des mairies", body)).await;
+        return refused_login(&idp, &session, "Formulaire expiré : recommencez.").await;
     }
     let login = field(&form, "login").trim().to_owned();
     let now = idp.clock.now();
-    let refused = |session: &Session<Desk>, text: &str| {
-        login_form(&session.csrf_token(), &notice("error", text))
-    };
     let hits = idp
         .stores
         .rate_limits
@@ -164,8 +173,7 @@ pub async fn log_in(
         .await
         .unwrap_or(u32::MAX);
     if hits > AGENT_LOGINS_PER_QUARTER {
-        let body = refused(&session, "Trop de tentatives : patientez 15 minutes.");
-        return show(&idp, &session, page(&idp, "Console des mairies", body)).await;
+        return refused_login(&idp, &session, "Trop de tentatives : patientez 15 minutes.").await;
     }
     let agent = idp.config.agents.iter().find(|agent| agent.login == login);
     let password = field(&form, "password").to_owned();
@@ -190,16 +198,24 @@ pub async fn log_in(
     });
     let (Some(agent), Some(step)) = (agent, step) else {
         tracing::info!(provider = %idp.config.id, "console login refused");
-        let body = refused(&session, "Identifiant, mot de passe ou code incorrect.");
-        return show(&idp, &session, page(&idp, "Console des mairies", body)).await;
+        return refused_login(
+            &idp,
+            &session,
+            "Identifiant, mot de passe ou code incorrect.",
+        )
+        .await;
     };
     // A code serves once.
     let used = format!("wallet-totp:{}:{step}", agent.login);
     match idp.stores.sessions.load(&used, now).await {
         Ok(None) => {}
         _ => {
-            let body = refused(&session, "Ce code a déjà servi : attendez le suivant.");
-            return show(&idp, &session, page(&idp, "Console des mairies", body)).await;
+            return refused_login(
+                &idp,
+                &session,
+                "Ce code a déjà servi : attendez le suivant.",
+            )
+            .await;
         }
     }
     if let Err(error) = idp.stores.sessions.save(&used, b"1", now + 120).await {
@@ -250,13 +266,9 @@ fn desk<'a>(
             &session.csrf_token(),
             &notice("error", "Formulaire expiré : recommencez."),
         );
-        return Err(Box::new(page(idp, "Console des mairies", body)));
+        return Err(Box::new(page(idp, CONSOLE, body)));
     }
     Ok(agent)
-}
-
-fn date(time: i64) -> String {
-    card::Date::from_unix(u64::try_from(time).unwrap_or_default()).iso()
 }
 
 fn request_summary(request: &Request) -> String {
@@ -264,8 +276,8 @@ fn request_summary(request: &Request) -> String {
         "<dl><dt>Demande</dt><dd><code>{id}</code></dd>\
          <dt>Faite le</dt><dd>{issued}</dd><dt>QR code valable jusqu'au</dt><dd>{until}</dd></dl>",
         id = escape(&request.id),
-        issued = date(request.issued_at),
-        until = date(request.expires_at),
+        issued = card::Date::from_time(request.issued_at).iso(),
+        until = card::Date::from_time(request.expires_at).iso(),
     )
 }
 
@@ -385,15 +397,8 @@ pub async fn read_card(
         Err(response) => return *response,
     };
     let Some(request) = current_request(&idp, &session).await else {
-        let body = desk_page(
-            agent,
-            &session.csrf_token(),
-            &notice(
-                "error",
-                "Aucune demande en cours : vérifiez d'abord le QR code.",
-            ),
-        );
-        return show(&idp, &session, page(&idp, "Console des mairies", body)).await;
+        let text = "Aucune demande en cours : vérifiez d'abord le QR code.";
+        return refused_action(&idp, &session, agent, text).await;
     };
     let read: Result<CardRead, _> = serde_json::from_str(field(&form, "read").trim());
     let verified = match read {
@@ -403,21 +408,18 @@ pub async fn read_card(
             .map_err(|error| error.message().to_owned()),
         Err(_) => Err("la lecture collée est illisible".to_owned()),
     };
-    let card = match verified {
-        Ok(card) if identity::binding(&card) == request.binding => card,
+    let refusal = match &verified {
+        Ok(card) if identity::binding(card) == request.binding => None,
         Ok(_) => {
             tracing::info!(provider = %idp.config.id, "counter: not the request's card");
-            let message = notice(
-                "error",
-                "Cette carte n'est pas celle de la demande : la certification ne peut pas continuer avec elle.",
-            );
-            return match card_step(&idp, &session, &request, &message).await {
-                Ok(body) => show(&idp, &session, page(&idp, "Carte refusée", body)).await,
-                Err(response) => *response,
-            };
+            Some("Cette carte n'est pas celle de la demande : la certification ne peut pas continuer avec elle.".to_owned())
         }
-        Err(message) => {
-            let message = notice("error", &format!("Lecture refusée : {message}"));
+        Err(message) => Some(format!("Lecture refusée : {message}")),
+    };
+    let card = match (verified, refusal) {
+        (Ok(card), None) => card,
+        (_, refusal) => {
+            let message = notice("error", refusal.as_deref().unwrap_or_default());
             return match card_step(&idp, &session, &request, &message).await {
                 Ok(body) => show(&idp, &session, page(&idp, "Carte refusée", body)).await,
                 Err(response) => *response,
@@ -471,31 +473,15 @@ pub async fn decide(
     };
     let request = current_request(&idp, &session).await;
     let (Some(request), true) = (request, session.data.card_checked) else {
-        let body = desk_page(
-            agent,
-            &session.csrf_token(),
-            &notice("error", "Lisez d'abord la carte de la demande."),
-        );
-        return show(&idp, &session, page(&idp, "Console des mairies", body)).await;
+        let text = "Lisez d'abord la carte de la demande.";
+        return refused_action(&idp, &session, agent, text).await;
     };
     let Some(fingerprints) = Fingerprints::parse(field(&form, "fingerprints")) else {
-        let body = desk_page(
-            agent,
-            &session.csrf_token(),
-            &notice(
-                "error",
-                "Choisissez le résultat de la comparaison des empreintes.",
-            ),
-        );
-        return show(&idp, &session, page(&idp, "Console des mairies", body)).await;
+        let text = "Choisissez le résultat de la comparaison des empreintes.";
+        return refused_action(&idp, &session, agent, text).await;
     };
     if let Err(error) = idp.decide(&request, agent, fingerprints).await {
-        let body = desk_page(
-            agent,
-            &session.csrf_token(),
-            &notice("error", error.message()),
-        );
-        return show(&idp, &session, page(&idp, "Console des mairies", body)).await;
+        return refused_action(&idp, &session, agent, error.message()).await;
     }
     session.data.request = None;
     session.data.card_checked = false;

@@ -55,8 +55,7 @@ impl Record {
     /// Whether a certification is valid at `now`: within 5 years, same code
     /// epoch, card not expired.
     pub fn certified_at(&self, now: i64) -> bool {
-        let card_valid =
-            card::Date::from_unix(u64::try_from(now).unwrap_or_default()).iso() <= self.card_expiry;
+        let card_valid = card::Date::from_time(now).iso() <= self.card_expiry;
         self.certification.as_ref().is_some_and(|c| {
             c.pin_epoch == self.pin_epoch && now < c.certified_at + CERTIFICATION_SECS
         }) && card_valid

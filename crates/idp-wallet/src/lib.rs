@@ -141,6 +141,20 @@ impl WalletProvider {
     }
 }
 
+/// A page of the provider's own French-only pages (the town-hall console,
+/// the proof's validator, the deletion of a lost card's identity).
+pub(crate) fn french_page(site: &str, title: &str, body: String) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    web::Page {
+        title,
+        site,
+        body,
+        lang: web::Lang::Fr,
+        here: None,
+    }
+    .into_response()
+}
+
 /// The provider's routes: the one table.
 pub fn router(idp: Arc<WalletProvider>) -> Router {
     Router::new()

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use web::{Lang, Page, escape};
+use web::escape;
 
 use crate::WalletProvider;
 use crate::flow::sha256_hex;
@@ -58,14 +58,7 @@ impl WalletProvider {
 }
 
 fn page(idp: &WalletProvider, title: &str, body: String) -> Response {
-    Page {
-        title,
-        site: &idp.config.name,
-        body,
-        lang: Lang::Fr,
-        here: None,
-    }
-    .into_response()
+    crate::french_page(&idp.config.name, title, body)
 }
 
 async fn identity_of_link(idp: &WalletProvider, token: &str) -> Option<Identity> {

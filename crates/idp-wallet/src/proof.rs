@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
 use store::Taken;
-use web::{Lang, Page, escape};
+use web::escape;
 
 use crate::WalletProvider;
 use crate::api::{ApiError, CardRead, not_activated};
@@ -105,10 +105,6 @@ fn use_key(id: &str) -> String {
     format!("wallet-proof-use:{id}")
 }
 
-fn date(time: i64) -> String {
-    card::Date::from_unix(u64::try_from(time).unwrap_or_default()).iso()
-}
-
 /// A recipient's name as compared: trimmed, spaces collapsed, lower case.
 fn normalised(name: &str) -> String {
     name.split_whitespace()
@@ -125,8 +121,8 @@ fn claims_of(card: &VerifiedCard, request: &ProofRequest, id: &str, now: i64) ->
         id: id.to_owned(),
         recipient: request.recipient.trim().to_owned(),
         reason: request.purpose.trim().to_owned(),
-        today_date: date(now),
-        validity_date: date(exp),
+        today_date: card::Date::from_time(now).iso(),
+        validity_date: card::Date::from_time(exp).iso(),
         exp,
         family_name: holder.family_name.clone(),
         given_name: holder.given_names.clone(),
@@ -462,14 +458,11 @@ fn form(message: &str) -> String {
 }
 
 fn proof_page(idp: &WalletProvider, body: String) -> Response {
-    Page {
-        title: "Vérifier un justificatif d'identité",
-        site: &idp.config.name,
+    crate::french_page(
+        &idp.config.name,
+        "Vérifier un justificatif d'identité",
         body,
-        lang: Lang::Fr,
-        here: None,
-    }
-    .into_response()
+    )
 }
 
 /// `GET /justificatif`.

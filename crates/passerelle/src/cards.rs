@@ -112,7 +112,7 @@ pub fn holder_of(citizen: &Citizen) -> Holder {
 
 /// A new card for a citizen, issued `now`, valid ten years.
 pub fn issue_card(pki: &TestPki, citizen: &Citizen, now: i64) -> anyhow::Result<CardState> {
-    let today = Date::from_unix(u64::try_from(now).unwrap_or_default());
+    let today = Date::from_time(now);
     let expiry =
         Date::new(today.year + CARD_YEARS, today.month, today.day.min(28)).unwrap_or(today);
     let document = Document {
@@ -125,7 +125,7 @@ pub fn issue_card(pki: &TestPki, citizen: &Citizen, now: i64) -> anyhow::Result<
 
 /// The first `count` living adult citizens: those the demo makes cards for.
 pub fn card_holders(citizens: &[Citizen], now: i64, count: usize) -> Vec<&Citizen> {
-    let today = Date::from_unix(u64::try_from(now).unwrap_or_default());
+    let today = Date::from_time(now);
     let today =
         population::Date::new(today.year, today.month, today.day).unwrap_or(population::Date {
             year: today.year,

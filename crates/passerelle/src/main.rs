@@ -426,13 +426,10 @@ async fn run_wallet(folder: &Path, command: WalletCommand) -> anyhow::Result<()>
             status.given_name, status.family_name
         );
         if let Some(until) = status.certified_until {
-            println!(
-                "Certifiée jusqu'au {}.",
-                card::Date::from_unix(u64::try_from(until).unwrap_or_default()).iso()
-            );
+            println!("Certifiée jusqu'au {}.", card::Date::from_time(until).iso());
         }
         if let Some(notice) = &status.notice {
-            let on = card::Date::from_unix(u64::try_from(notice.at).unwrap_or_default()).iso();
+            let on = card::Date::from_time(notice.at).iso();
             match &notice.reason {
                 None if notice.certified => println!("Certification accordée le {on}."),
                 reason => println!(
@@ -506,7 +503,7 @@ async fn run_wallet(folder: &Path, command: WalletCommand) -> anyhow::Result<()>
             if let wallet::Certify::Requested { seal, expires_at } =
                 app.certify(&answers, email_code.as_deref()).await?
             {
-                let until = card::Date::from_unix(u64::try_from(expires_at).unwrap_or_default());
+                let until = card::Date::from_time(expires_at);
                 println!("Demande de certification enregistrée.");
                 println!(
                     "Présentez ce QR code en mairie, avec votre carte, avant le {} :",

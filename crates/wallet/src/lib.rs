@@ -88,9 +88,9 @@ fn pin_or_ask(given: &Option<String>, prompt: &str) -> anyhow::Result<String> {
 }
 
 /// Writes through a temporary file and a rename: never half a file.
-fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
+fn write_atomically(path: &Path, bytes: impl AsRef<[u8]>) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).with_context(|| format!("écriture de {}", tmp.display()))?;
+    std::fs::write(&tmp, bytes).with_context(|| format!("écriture de {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("écriture de {}", path.display()))?;
     Ok(())
 }
@@ -437,10 +437,7 @@ impl Wallet {
                 .map(str::to_owned)
                 .ok_or_else(|| anyhow!("réponse illisible du fournisseur"))
         };
-        let pdf = card::b64::decode(&text("pdf")?)?;
-        let tmp = out.with_extension("tmp");
-        std::fs::write(&tmp, &pdf).with_context(|| format!("écriture de {}", tmp.display()))?;
-        std::fs::rename(&tmp, out).with_context(|| format!("écriture de {}", out.display()))?;
+        write_atomically(out, card::b64::decode(&text("pdf")?)?)?;
         Ok((text("id")?, text("validity_date")?))
     }
 
@@ -498,7 +495,7 @@ pub fn describe(context: &LoginContext) -> String {
         context.data.join(", "),
         context.browser,
         context.address,
-        card::Date::from_unix(u64::try_from(context.started_at).unwrap_or_default()).iso(),
+        card::Date::from_time(context.started_at).iso(),
     )
 }
 
