@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 
 use crate::{
-    Account, Accounts, Codes, Outbox, Preferences, Purge, Queued, RateLimits, Sessions, StoreError,
-    Taken, Tokens, Trace, Traces, UnixSeconds,
+    Account, Accounts, Codes, Dossier, Dossiers, Outbox, Preferences, Purge, Queued, RateLimits,
+    Sessions, StoreError, Taken, Tokens, Trace, Traces, UnixSeconds,
 };
 
 /// A backend and the counter its writes bump.
@@ -197,5 +197,26 @@ impl<B: Preferences> Preferences for Counted<B> {
     async fn save(&self, pseudonym: &str, value: &[u8]) -> Result<(), StoreError> {
         self.tally();
         self.backend.save(pseudonym, value).await
+    }
+}
+
+#[async_trait]
+impl<B: Dossiers> Dossiers for Counted<B> {
+    async fn create(&self, dossier: &Dossier) -> Result<(), StoreError> {
+        self.tally();
+        self.backend.create(dossier).await
+    }
+
+    async fn update(&self, dossier: &Dossier) -> Result<(), StoreError> {
+        self.tally();
+        self.backend.update(dossier).await
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Dossier>, StoreError> {
+        self.backend.get(id).await
+    }
+
+    async fn of_owner(&self, service: &str, owner: &str) -> Result<Vec<Dossier>, StoreError> {
+        self.backend.of_owner(service, owner).await
     }
 }

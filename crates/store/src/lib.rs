@@ -287,6 +287,73 @@ pub trait Accounts: Send + Sync + 'static {
     async fn count(&self) -> Result<u64, StoreError>;
 }
 
+/// Where a [`Dossier`] stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DossierStatus {
+    /// Being filled in: at most one of a kind per person and service.
+    Draft,
+    /// Sent to the administration; never a draft again.
+    Submitted,
+}
+
+impl DossierStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Submitted => "submitted",
+        }
+    }
+
+    /// From the stored name.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "draft" => Some(Self::Draft),
+            "submitted" => Some(Self::Submitted),
+            _ => None,
+        }
+    }
+}
+
+/// A démarche's file as a service provider keeps it: its own data, under
+/// the `sub` it received from the hub, never under a name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dossier {
+    /// Its reference, unique in the store.
+    pub id: String,
+    /// The service keeping it (`ants`, `impots`…).
+    pub service: String,
+    /// The person it belongs to: the `sub` the service received.
+    pub owner: String,
+    /// The démarche (`permis`, `declaration-2026`…).
+    pub kind: String,
+    /// Draft or submitted.
+    pub status: DossierStatus,
+    /// The service's content (its own format).
+    pub content: Vec<u8>,
+    /// When it was started.
+    pub created_at: UnixSeconds,
+    /// When it last changed.
+    pub updated_at: UnixSeconds,
+}
+
+/// The démarches' files of the demo services.
+#[async_trait]
+pub trait Dossiers: Send + Sync + 'static {
+    /// Stores a new dossier; [`StoreError::Conflict`] when its id is taken
+    /// or when it is a draft and its owner already has a draft of the same
+    /// kind at the same service (one démarche of a kind in progress).
+    async fn create(&self, dossier: &Dossier) -> Result<(), StoreError>;
+    /// Replaces the status, content and update time of the dossier with the
+    /// same id, service and owner; [`StoreError::NotFound`] when there is
+    /// none.
+    async fn update(&self, dossier: &Dossier) -> Result<(), StoreError>;
+    /// The dossier with this id, if any.
+    async fn get(&self, id: &str) -> Result<Option<Dossier>, StoreError>;
+    /// A person's dossiers at a service, the last changed first.
+    async fn of_owner(&self, service: &str, owner: &str) -> Result<Vec<Dossier>, StoreError>;
+}
+
 /// What every backend does besides its traits: drop what has expired.
 /// Crate-private because [`Stores::purge_expired`] is the one way in.
 #[async_trait]
@@ -331,6 +398,8 @@ pub struct Stores {
     pub traces: Arc<dyn Traces>,
     /// People's settings.
     pub preferences: Arc<dyn Preferences>,
+    /// The demo services' dossiers.
+    pub dossiers: Arc<dyn Dossiers>,
     writes: Arc<AtomicU64>,
     purge: Arc<dyn Purge>,
     backend: &'static str,
@@ -359,6 +428,7 @@ impl Stores {
             + Outbox
             + Traces
             + Preferences
+            + Dossiers
             + Purge,
     {
         let writes = Arc::new(AtomicU64::new(0));
@@ -372,6 +442,7 @@ impl Stores {
             outbox: counted.clone(),
             traces: counted.clone(),
             preferences: counted.clone(),
+            dossiers: counted.clone(),
             writes,
             purge: counted,
             backend: backend_name,

@@ -7,8 +7,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 
 use crate::{
-    Account, Accounts, Codes, Outbox, Preferences, Purge, Queued, RateLimits, Sessions, StoreError,
-    Taken, Tokens, Trace, Traces, UnixSeconds, trace_hash,
+    Account, Accounts, Codes, Dossier, DossierStatus, Dossiers, Outbox, Preferences, Purge, Queued,
+    RateLimits, Sessions, StoreError, Taken, Tokens, Trace, Traces, UnixSeconds, trace_hash,
 };
 
 /// Everything the backend holds.
@@ -32,6 +32,8 @@ struct State {
     /// written (kept when old entries are forgotten).
     trails: HashMap<String, Trail>,
     preferences: HashMap<String, Vec<u8>>,
+    /// By id.
+    dossiers: HashMap<String, Dossier>,
 }
 
 #[derive(Default)]
@@ -381,5 +383,53 @@ impl Preferences for Memory {
             .preferences
             .insert(pseudonym.to_owned(), value.to_vec());
         Ok(())
+    }
+}
+
+#[async_trait]
+impl Dossiers for Memory {
+    async fn create(&self, dossier: &Dossier) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let second_draft = dossier.status == DossierStatus::Draft
+            && state.dossiers.values().any(|other| {
+                other.status == DossierStatus::Draft
+                    && other.service == dossier.service
+                    && other.owner == dossier.owner
+                    && other.kind == dossier.kind
+            });
+        if second_draft || state.dossiers.contains_key(&dossier.id) {
+            return Err(StoreError::Conflict);
+        }
+        state.dossiers.insert(dossier.id.clone(), dossier.clone());
+        Ok(())
+    }
+
+    async fn update(&self, dossier: &Dossier) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let stored = state
+            .dossiers
+            .get_mut(&dossier.id)
+            .filter(|stored| stored.service == dossier.service && stored.owner == dossier.owner)
+            .ok_or(StoreError::NotFound)?;
+        stored.status = dossier.status;
+        stored.content.clone_from(&dossier.content);
+        stored.updated_at = dossier.updated_at;
+        Ok(())
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Dossier>, StoreError> {
+        Ok(self.state().dossiers.get(id).cloned())
+    }
+
+    async fn of_owner(&self, service: &str, owner: &str) -> Result<Vec<Dossier>, StoreError> {
+        let mut found: Vec<Dossier> = self
+            .state()
+            .dossiers
+            .values()
+            .filter(|dossier| dossier.service == service && dossier.owner == owner)
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(b.id.cmp(&a.id)));
+        Ok(found)
     }
 }

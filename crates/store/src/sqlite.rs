@@ -15,8 +15,9 @@ use sqlx::sqlite::{
 };
 
 use crate::{
-    Account, AccountStatus, Accounts, Codes, Outbox, Preferences, Purge, Queued, RateLimits,
-    Sessions, StoreError, Taken, Tokens, Trace, Traces, UnixSeconds, trace_hash,
+    Account, AccountStatus, Accounts, Codes, Dossier, DossierStatus, Dossiers, Outbox, Preferences,
+    Purge, Queued, RateLimits, Sessions, StoreError, Taken, Tokens, Trace, Traces, UnixSeconds,
+    trace_hash,
 };
 
 /// The schema, one entry per version: entry `n` takes a database from
@@ -88,6 +89,21 @@ const SCHEMA: &[&str] = &[
         pseudonym TEXT PRIMARY KEY,
         value BLOB NOT NULL
     ) STRICT;
+",
+    "
+    CREATE TABLE dossiers (
+        id TEXT PRIMARY KEY,
+        service TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('draft', 'submitted')),
+        content BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX dossiers_owner ON dossiers (service, owner);
+    CREATE UNIQUE INDEX dossiers_one_draft ON dossiers (service, owner, kind)
+        WHERE status = 'draft';
 ",
 ];
 
@@ -590,5 +606,85 @@ impl Preferences for Sqlite {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+}
+
+impl Sqlite {
+    fn dossier(row: &SqliteRow) -> Result<Dossier, StoreError> {
+        let status: String = row.try_get("status")?;
+        Ok(Dossier {
+            id: row.try_get("id")?,
+            service: row.try_get("service")?,
+            owner: row.try_get("owner")?,
+            kind: row.try_get("kind")?,
+            status: DossierStatus::parse(&status).ok_or(StoreError::Corrupt)?,
+            content: row.try_get("content")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+}
+
+#[async_trait]
+impl Dossiers for Sqlite {
+    async fn create(&self, dossier: &Dossier) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO dossiers (id, service, owner, kind, status, content, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&dossier.id)
+        .bind(&dossier.service)
+        .bind(&dossier.owner)
+        .bind(&dossier.kind)
+        .bind(dossier.status.as_str())
+        .bind(&dossier.content)
+        .bind(dossier.created_at)
+        .bind(dossier.updated_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn update(&self, dossier: &Dossier) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE dossiers SET status = ?, content = ?, updated_at = ?
+             WHERE id = ? AND service = ? AND owner = ?",
+        )
+        .bind(dossier.status.as_str())
+        .bind(&dossier.content)
+        .bind(dossier.updated_at)
+        .bind(&dossier.id)
+        .bind(&dossier.service)
+        .bind(&dossier.owner)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Dossier>, StoreError> {
+        sqlx::query("SELECT * FROM dossiers WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(Self::dossier)
+            .transpose()
+    }
+
+    async fn of_owner(&self, service: &str, owner: &str) -> Result<Vec<Dossier>, StoreError> {
+        sqlx::query(
+            "SELECT * FROM dossiers WHERE service = ? AND owner = ?
+             ORDER BY updated_at DESC, id DESC",
+        )
+        .bind(service)
+        .bind(owner)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(Self::dossier)
+        .collect()
     }
 }

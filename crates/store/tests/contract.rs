@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use store::{Account, AccountStatus, Backend, StoreError, Stores, Taken};
+use store::{Account, AccountStatus, Backend, Dossier, DossierStatus, StoreError, Stores, Taken};
 
 /// A folder of its own under the system temp dir, removed at drop.
 struct Scratch(PathBuf);
@@ -87,6 +87,9 @@ contract!(
     forgetting_old_entries_keeps_the_chain_going,
     concurrent_appends_never_fork_a_trail,
     preferences_are_saved_and_replaced,
+    one_draft_of_a_kind_per_person_and_service,
+    a_dossier_is_updated_only_by_its_owner_at_its_service,
+    a_person_s_dossiers_come_last_changed_first,
 );
 
 const NOW: i64 = 1_700_000_000;
@@ -539,7 +542,19 @@ async fn every_write_counts_once_and_reads_count_nothing(stores: Stores) {
         .await
         .unwrap();
     assert!(clone.codes.put("c", b"v", NOW + 60).await.is_err());
-    assert_eq!(stores.writes(), 11);
+    clone
+        .dossiers
+        .create(&dossier("d1", "sub-a", "permis", NOW))
+        .await
+        .unwrap();
+    clone
+        .dossiers
+        .update(&dossier("d1", "sub-a", "permis", NOW))
+        .await
+        .unwrap();
+    clone.dossiers.get("d1").await.unwrap();
+    clone.dossiers.of_owner("ants", "sub-a").await.unwrap();
+    assert_eq!(stores.writes(), 13);
 }
 
 async fn purge_removes_only_expired_rows(stores: Stores) {
@@ -579,6 +594,138 @@ async fn purge_removes_only_expired_rows(stores: Stores) {
     stores.codes.put("old", b"again", NOW + 60).await.unwrap();
 }
 
+fn dossier(id: &str, owner: &str, kind: &str, at: i64) -> Dossier {
+    Dossier {
+        id: id.into(),
+        service: "ants".into(),
+        owner: owner.into(),
+        kind: kind.into(),
+        status: DossierStatus::Draft,
+        content: br#"{"step":1}"#.to_vec(),
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+async fn one_draft_of_a_kind_per_person_and_service(stores: Stores) {
+    let dossiers = &stores.dossiers;
+    dossiers
+        .create(&dossier("d1", "sub-a", "permis", NOW))
+        .await
+        .unwrap();
+    let second = dossiers
+        .create(&dossier("d2", "sub-a", "permis", NOW))
+        .await;
+    assert!(matches!(second, Err(StoreError::Conflict)), "{second:?}");
+    // Another kind, another person, another service: all fine.
+    dossiers
+        .create(&dossier("d3", "sub-a", "cni", NOW))
+        .await
+        .unwrap();
+    dossiers
+        .create(&dossier("d4", "sub-b", "permis", NOW))
+        .await
+        .unwrap();
+    let elsewhere = Dossier {
+        service: "impots".into(),
+        ..dossier("d5", "sub-a", "permis", NOW)
+    };
+    dossiers.create(&elsewhere).await.unwrap();
+    let same_id = dossiers
+        .create(&dossier("d1", "sub-c", "permis", NOW))
+        .await;
+    assert!(matches!(same_id, Err(StoreError::Conflict)), "{same_id:?}");
+    // Once submitted, a new draft of the kind may start; a submitted one
+    // never blocks.
+    let submitted = Dossier {
+        status: DossierStatus::Submitted,
+        ..dossier("d1", "sub-a", "permis", NOW + 5)
+    };
+    dossiers.update(&submitted).await.unwrap();
+    dossiers
+        .create(&dossier("d6", "sub-a", "permis", NOW + 6))
+        .await
+        .unwrap();
+    let filed = Dossier {
+        status: DossierStatus::Submitted,
+        ..dossier("d7", "sub-a", "permis", NOW + 7)
+    };
+    dossiers.create(&filed).await.unwrap();
+    assert_eq!(dossiers.get("d2").await.unwrap(), None);
+}
+
+async fn a_dossier_is_updated_only_by_its_owner_at_its_service(stores: Stores) {
+    let dossiers = &stores.dossiers;
+    dossiers
+        .create(&dossier("d1", "sub-a", "permis", NOW))
+        .await
+        .unwrap();
+    let changed = Dossier {
+        content: br#"{"step":2}"#.to_vec(),
+        updated_at: NOW + 60,
+        ..dossier("d1", "sub-a", "permis", NOW)
+    };
+    dossiers.update(&changed).await.unwrap();
+    assert_eq!(dossiers.get("d1").await.unwrap(), Some(changed.clone()));
+    let intruder = Dossier {
+        owner: "sub-b".into(),
+        content: b"{}".to_vec(),
+        ..changed.clone()
+    };
+    let refused = dossiers.update(&intruder).await;
+    assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
+    let other_service = Dossier {
+        service: "impots".into(),
+        ..intruder.clone()
+    };
+    assert!(matches!(
+        dossiers.update(&other_service).await,
+        Err(StoreError::NotFound)
+    ));
+    let missing = dossiers
+        .update(&dossier("nope", "sub-a", "permis", NOW))
+        .await;
+    assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+    assert_eq!(dossiers.get("d1").await.unwrap(), Some(changed));
+}
+
+async fn a_person_s_dossiers_come_last_changed_first(stores: Stores) {
+    let dossiers = &stores.dossiers;
+    dossiers
+        .create(&dossier("d1", "sub-a", "permis", NOW))
+        .await
+        .unwrap();
+    dossiers
+        .create(&dossier("d2", "sub-a", "cni", NOW + 10))
+        .await
+        .unwrap();
+    dossiers
+        .create(&dossier("d3", "sub-b", "cni", NOW + 20))
+        .await
+        .unwrap();
+    let ids = |list: Vec<Dossier>| list.into_iter().map(|d| d.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(dossiers.of_owner("ants", "sub-a").await.unwrap()),
+        ["d2", "d1"]
+    );
+    let touched = Dossier {
+        updated_at: NOW + 30,
+        ..dossier("d1", "sub-a", "permis", NOW)
+    };
+    dossiers.update(&touched).await.unwrap();
+    assert_eq!(
+        ids(dossiers.of_owner("ants", "sub-a").await.unwrap()),
+        ["d1", "d2"]
+    );
+    assert!(
+        dossiers
+            .of_owner("impots", "sub-a")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 // What only a file-backed store can promise.
 
 #[tokio::test]
@@ -593,6 +740,11 @@ async fn sqlite_data_survives_reopening_the_file() {
     first
         .accounts
         .create(&account("id-a", "alice"))
+        .await
+        .unwrap();
+    first
+        .dossiers
+        .create(&dossier("d1", "sub-a", "permis", NOW))
         .await
         .unwrap();
     drop(first);
@@ -612,6 +764,10 @@ async fn sqlite_data_survives_reopening_the_file() {
     assert_eq!(
         again.accounts.find_by_id("id-a").await.unwrap(),
         Some(account("id-a", "alice"))
+    );
+    assert_eq!(
+        again.dossiers.get("d1").await.unwrap(),
+        Some(dossier("d1", "sub-a", "permis", NOW))
     );
 }
 
