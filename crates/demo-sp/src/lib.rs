@@ -1,8 +1,22 @@
-//! The demo service: a relying party of the hub, as a service provider's
-//! developer would write one. It logs in through the hub, shows the
-//! identity and the raw tokens it received, and logs out through the hub.
+//! The démarches portal: demo services that use the federation as the
+//! documents describe, each a relying party of a hub as a service
+//! provider's developer would write one.
 //!
-//! The démarches portal grows here in later issues.
+//! - `/`: the portal, listing the démarches and the level each needs, and
+//!   the developer's view: log in through a hub, see the identity and the
+//!   raw tokens received, log out through the hub;
+//! - `/ants`, `/impots`, `/lettre`, `/procuration`: one service provider
+//!   per démarche ([`demarche`]), each registered at its hub with its own
+//!   client, entity, scopes and level, keeping its dossiers under the `sub`
+//!   it receives.
+
+mod ants;
+pub mod demarche;
+mod form;
+mod impots;
+mod lettre;
+mod procuration;
+mod view;
 
 use std::fmt;
 use std::sync::Arc;
@@ -21,7 +35,6 @@ use oidc::types::random_token;
 use oidc::{Acr, Clock, RedirectUri, Secret};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use store::{Sessions, Tokens};
 use web::{Lang, LoggedOut, Page, Session, SessionManager, see_other};
 
 /// `[demo_sp]`.
@@ -35,6 +48,9 @@ pub struct Config {
     pub public_url: String,
     /// The hubs it logs in through, one button each.
     pub hubs: Vec<HubLogin>,
+    /// The démarches, each its own service provider.
+    #[serde(default)]
+    pub demarches: Vec<demarche::Settings>,
 }
 
 /// `[[demo_sp.hubs]]`: the service's registration at one hub.
@@ -98,6 +114,14 @@ impl Config {
                 return Err((format!("{at}.scopes"), "must include openid".into()));
             }
         }
+        let mut services = std::collections::HashSet::new();
+        for (index, demarche) in self.demarches.iter().enumerate() {
+            let at = format!("{path}.demarches[{index}]");
+            demarche.check(&at)?;
+            if !services.insert(demarche.service.path()) {
+                return Err((format!("{at}.service"), "is used twice".into()));
+            }
+        }
         Ok(())
     }
 }
@@ -119,6 +143,29 @@ pub struct DemoService {
     /// Its public encryption key, published at `/jwks` for the hubs that
     /// encrypt its tokens.
     jwks: Value,
+    /// The démarches.
+    demarches: Vec<Arc<demarche::Demarche>>,
+}
+
+/// What the portal is built from.
+#[derive(Clone)]
+pub struct DemoParts {
+    /// Opens the tokens a hub encrypts to the portal's services.
+    pub decryption_key: jose::DecryptionKey,
+    /// Its storage: sessions, back-channel logouts, dossiers.
+    pub stores: store::Stores,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// For the hubs.
+    pub http: reqwest::Client,
+    /// Mail (the démarches' receipts and notices), when set up.
+    pub mailer: Option<Arc<mail::Mailer>>,
+}
+
+impl fmt::Debug for DemoParts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DemoParts").finish_non_exhaustive()
+    }
 }
 
 impl fmt::Debug for DemoService {
@@ -130,17 +177,32 @@ impl fmt::Debug for DemoService {
 }
 
 impl DemoService {
-    /// Builds the service; `decryption_key` opens the tokens a hub encrypts
-    /// to it.
-    pub fn new(
-        config: Config,
-        decryption_key: jose::DecryptionKey,
-        sessions: Arc<dyn Sessions>,
-        logouts: Arc<dyn Tokens>,
-        clock: Arc<dyn Clock>,
-        http: reqwest::Client,
-    ) -> Result<Arc<Self>, (String, String)> {
+    /// Builds the portal and its démarches.
+    pub fn new(config: Config, parts: DemoParts) -> Result<Arc<Self>, (String, String)> {
         config.check("demo_sp")?;
+        let DemoParts {
+            decryption_key,
+            stores,
+            clock,
+            http,
+            mailer,
+        } = parts;
+        let demarche_parts = demarche::DemarcheParts {
+            portal_url: config.public_url.trim_end_matches('/').to_owned(),
+            decryption_key: decryption_key.clone(),
+            sessions: stores.sessions.clone(),
+            logouts: stores.tokens.clone(),
+            dossiers: stores.dossiers.clone(),
+            clock: clock.clone(),
+            http: http.clone(),
+            mailer,
+        };
+        let demarches = config
+            .demarches
+            .iter()
+            .map(|settings| demarche::Demarche::new(settings.clone(), &demarche_parts))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (sessions, logouts) = (stores.sessions, stores.tokens);
         let public_key = decryption_key
             .public_key()
             .map_err(|error| ("demo_sp".to_owned(), error.to_string()))?;
@@ -183,6 +245,7 @@ impl DemoService {
             logouts: LoggedOut::new(logouts, SESSION_SECS),
             clock,
             jwks,
+            demarches,
         }))
     }
 
@@ -218,7 +281,8 @@ struct Received {
 
 /// The service's routes: the one table.
 pub fn router(service: Arc<DemoService>) -> Router {
-    Router::new()
+    let demarches = service.demarches.clone();
+    let portal = Router::new()
         .route("/", get(home))
         .route(web::STYLESHEET_PATH, get(web::stylesheet))
         .route("/favicon.ico", get(web::no_favicon))
@@ -231,7 +295,12 @@ pub fn router(service: Arc<DemoService>) -> Router {
         .route("/logout", post(logout))
         .route("/logged-out", get(logged_out))
         .with_state(service)
-        .layer(DefaultBodyLimit::max(16 * 1024))
+        .layer(DefaultBodyLimit::max(16 * 1024));
+    demarches
+        .into_iter()
+        .fold(portal, |portal, demarche| {
+            portal.merge(demarche::router(demarche))
+        })
         .layer(axum::middleware::from_fn(web::security_headers))
 }
 
@@ -328,6 +397,15 @@ async fn backchannel_logout(
         .await
 }
 
+/// A démarche on the home page.
+struct DemarcheLink {
+    path: &'static str,
+    name: &'static str,
+    summary: &'static str,
+    level: &'static str,
+    platform: String,
+}
+
 /// A login button of the home page.
 struct HubButton<'a> {
     id: &'a str,
@@ -343,6 +421,7 @@ struct HomeTemplate<'a> {
     hubs: Vec<HubButton<'a>>,
     person: Option<String>,
     csrf: String,
+    demarches: Vec<DemarcheLink>,
 }
 
 async fn home(State(service): State<Arc<DemoService>>, headers: HeaderMap) -> Response {
@@ -375,6 +454,17 @@ async fn home(State(service): State<Arc<DemoService>>, headers: HeaderMap) -> Re
             .collect(),
         person,
         csrf: session.csrf_token(),
+        demarches: service
+            .demarches
+            .iter()
+            .map(|demarche| DemarcheLink {
+                path: demarche.kind.path(),
+                name: demarche.kind.name(),
+                summary: demarche.kind.summary(),
+                level: demarche.kind.level().as_str(),
+                platform: demarche.settings.label.clone(),
+            })
+            .collect(),
     };
     page(
         &service,

@@ -175,6 +175,7 @@ pub fn router(idp: Arc<WalletProvider>) -> Router {
         .route("/app/refuse", post(api::refuse))
         .route("/app/pin-changed", post(api::pin_changed))
         .route("/app/delete", post(api::delete))
+        .route("/certification", get(certification::guide))
         .route("/app/certification/start", post(certification::start))
         .route("/app/certification/confirm", post(certification::confirm))
         .route("/app/proof", post(proof::issue))

@@ -76,6 +76,35 @@ pub fn french_datetime(unix: i64) -> String {
     )
 }
 
+/// `mercredi 26 mai 2027`: the day, in Paris time.
+pub fn french_date(unix: i64) -> String {
+    let local = Local::at(unix);
+    format!(
+        "{} {} {} {}",
+        pick(&WEEKDAYS, local.weekday),
+        local.day,
+        pick(&MONTHS, local.month),
+        local.year
+    )
+}
+
+/// The year in Paris at that instant.
+pub fn paris_year(unix: i64) -> i64 {
+    Local::at(unix).year
+}
+
+/// The instant of a Paris wall-clock time (month 1–12). In the hour the
+/// clocks go back, the later of the two instants.
+pub fn paris_instant(year: i64, month: i64, day: i64, hour: i64, minute: i64) -> i64 {
+    let wall = days_from_civil(year, month, day) * DAY + hour * 3600 + minute * 60;
+    let summer = wall - 7200;
+    if paris_offset(summer) == 7200 {
+        summer
+    } else {
+        wall - 3600
+    }
+}
+
 /// A moment in Paris time.
 struct Local {
     year: i64,
@@ -183,6 +212,22 @@ mod tests {
             english_datetime(1_784_016_000),
             "Tuesday 14 July 2026 at 10:00 (Paris time)"
         );
+    }
+
+    #[test]
+    fn wall_clock_times_in_paris_become_instants() {
+        let deadline = paris_instant(2027, 5, 26, 23, 59);
+        assert_eq!(
+            french_datetime(deadline),
+            "mercredi 26 mai 2027 à 23 h 59 (heure de Paris)"
+        );
+        assert_eq!(french_date(deadline), "mercredi 26 mai 2027");
+        let winter = paris_instant(2027, 1, 15, 9, 30);
+        assert_eq!(
+            french_datetime(winter),
+            "vendredi 15 janvier 2027 à 9 h 30 (heure de Paris)"
+        );
+        assert_eq!(paris_year(paris_instant(2027, 1, 1, 0, 30)), 2027);
     }
 
     #[test]

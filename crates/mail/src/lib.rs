@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
 pub use config::{Config, Security, TransportKind};
-pub use french::{english_datetime, french_datetime};
+pub use french::{english_datetime, french_date, french_datetime, paris_instant, paris_year};
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message as Email};
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Tokio1Executor};

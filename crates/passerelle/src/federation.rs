@@ -136,8 +136,12 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         )
         .await?;
     }
+    let demarches_mail = config
+        .demo_sp
+        .as_ref()
+        .is_some_and(|demo| !demo.demarches.is_empty());
     if let Some(mail_config) = &config.mail
-        && (!config.hub.is_empty() || !config.idp_password.is_empty())
+        && (!config.hub.is_empty() || !config.idp_password.is_empty() || demarches_mail)
     {
         let stores = open_stores(&options, "mail").await?;
         let transport = mail_config
@@ -272,11 +276,13 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         let stores = open_stores(&options, "demo-sp").await?;
         let service = demo_sp::DemoService::new(
             demo.clone(),
-            keys::load_or_generate_decryption(keys_dir.as_deref(), "demo-sp")?,
-            stores.sessions.clone(),
-            stores.tokens.clone(),
-            options.clock.clone(),
-            http.clone(),
+            demo_sp::DemoParts {
+                decryption_key: keys::load_or_generate_decryption(keys_dir.as_deref(), "demo-sp")?,
+                stores: stores.clone(),
+                clock: options.clock.clone(),
+                http: http.clone(),
+                mailer: running.mailer.clone(),
+            },
         )
         .map_err(|(path, message)| anyhow::anyhow!("bad setting {path}: {message}"))?;
         running.stores.insert("demo_sp".into(), stores);

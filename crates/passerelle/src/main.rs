@@ -387,6 +387,8 @@ async fn run_part(args: PartArgs, part: Part) -> anyhow::Result<()> {
     let mut config = Config::load(&args.config, env())?;
     if part != Part::Hub {
         config.hub.clear();
+    }
+    if part != Part::Hub && part != Part::DemoSp {
         config.mail = None;
     }
     if part != Part::Hub && part != Part::Dashboard {
@@ -692,6 +694,19 @@ fn print_demo(config: &Config, running: &Running, data: &Path) {
             demo.public_url,
             buttons.join(" ou ")
         );
+        if !demo.demarches.is_empty() {
+            println!("\nLes démarches (chacune un service de sa plateforme) :");
+        }
+        for demarche in &demo.demarches {
+            let kind = demarche.service;
+            println!(
+                "  {}/{}/  {} — niveau {}",
+                demo.public_url.trim_end_matches('/'),
+                kind.path(),
+                kind.name(),
+                kind.level()
+            );
+        }
     }
     for (id, name, accounts) in &running.accounts {
         let Some(idp) = config.idp_password.iter().find(|idp| &idp.id == id) else {

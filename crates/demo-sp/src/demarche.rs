@@ -1,0 +1,1242 @@
+//! A démarche: one service provider of the portal, with its own
+//! registration at a hub (client id, entity, scopes), its own sessions, and
+//! its dossiers kept under the `sub` it receives, never under a name.
+//!
+//! What every démarche does is here: logging in (through the hub, or for
+//! the ANTS space with its own account too), checking the level received,
+//! logging out through the hub, starting a dossier (one of a kind in
+//! progress), and walking its form step by step with drafts. What differs
+//! is in the démarche's own module.
+
+use std::fmt;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use jose::Alg;
+use oidc::op::Params;
+use oidc::rp::{PendingLogin, RelyingParty, RpError, RpSettings};
+use oidc::types::random_token;
+use oidc::{Acr, Clock, RedirectUri, Secret};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use store::{Dossier, DossierStatus, Dossiers, StoreError};
+use web::{LoggedOut, Session, SessionManager, see_other};
+
+use crate::form::{Content, Procedure, Step, parse_body};
+use crate::view::{Action, Drawn, Notice, Section, Sheet, StepPage, framed, with_cookie};
+use crate::{ants, impots, lettre, procuration};
+
+/// Which démarche a service is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// The ANTS-style space: driving licence, ID card or passport,
+    /// vehicle registration (eidas1).
+    Ants,
+    /// The tax return in 5 steps (eidas1).
+    Impots,
+    /// The registered electronic letter (eidas2).
+    Lettre,
+    /// The voting proxy (eidas3: a certified identity).
+    Procuration,
+}
+
+impl Kind {
+    /// Every démarche, in the portal's order.
+    pub const ALL: [Kind; 4] = [Kind::Ants, Kind::Impots, Kind::Lettre, Kind::Procuration];
+
+    /// Its path on the portal, also its name in the store.
+    pub fn path(self) -> &'static str {
+        match self {
+            Kind::Ants => "ants",
+            Kind::Impots => "impots",
+            Kind::Lettre => "lettre",
+            Kind::Procuration => "procuration",
+        }
+    }
+
+    /// Its name, in the banner of its pages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Ants => "ANTS (démo) — Agence nationale des titres sécurisés",
+            Kind::Impots => "impots.gouv (démo) — Votre espace particulier",
+            Kind::Lettre => "Lettre recommandée électronique (démo)",
+            Kind::Procuration => "Ma procuration (démo)",
+        }
+    }
+
+    /// What it does, in a sentence.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Kind::Ants => {
+                "Permis de conduire, pré-demande de carte d'identité ou de passeport, certificat d'immatriculation : un formulaire en plusieurs étapes, enregistré en brouillon."
+            }
+            Kind::Impots => {
+                "La déclaration des revenus en 5 étapes, avec la date limite de votre département et un accusé de réception."
+            }
+            Kind::Lettre => {
+                "Envoyer une lettre recommandée électronique : dépôt, avis au destinataire, accusé de réception, chaque étape horodatée."
+            }
+            Kind::Procuration => {
+                "Donner procuration de vote entièrement en ligne : il faut une identité numérique certifiée en mairie."
+            }
+        }
+    }
+
+    /// The level its démarches need.
+    pub fn level(self) -> Acr {
+        match self {
+            Kind::Ants | Kind::Impots => Acr::Eidas1,
+            Kind::Lettre => Acr::Eidas2,
+            Kind::Procuration => Acr::Eidas3,
+        }
+    }
+
+    /// The level its login asks: the proxy asks the plus platform's lowest
+    /// first, explains when it is not enough, then steps up.
+    pub fn login_level(self) -> Acr {
+        match self {
+            Kind::Procuration => Acr::Eidas2,
+            other => other.level(),
+        }
+    }
+
+    /// The démarches it offers.
+    pub fn procedures(self) -> &'static [Procedure] {
+        match self {
+            Kind::Ants => &ants::PROCEDURES,
+            Kind::Impots => std::slice::from_ref(&impots::DECLARATION),
+            Kind::Lettre => std::slice::from_ref(&lettre::LETTER),
+            Kind::Procuration => std::slice::from_ref(&procuration::PROXY),
+        }
+    }
+}
+
+/// `[[demo_sp.demarches]]`: one démarche's registration at its hub.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Which démarche.
+    pub service: Kind,
+    /// The hub's name on the login button (`Passerelle`, `Passerelle+`).
+    #[serde(default = "default_label")]
+    pub label: String,
+    /// The hub's issuer.
+    pub issuer: String,
+    /// Our client id at the hub.
+    pub client_id: String,
+    /// Our client secret at the hub.
+    pub client_secret: String,
+    /// Scopes asked.
+    #[serde(default = "default_scopes")]
+    pub scopes: String,
+    /// The service's own accounts (the ANTS space's login), besides the hub.
+    #[serde(default)]
+    pub account: Option<AccountLogin>,
+    /// Where a citizen learns how to have an identity certified (the voting
+    /// proxy links there when the level is too low).
+    #[serde(default)]
+    pub certification_url: Option<String>,
+}
+
+/// `[demo_sp.demarches.account]`: an identity provider the service trusts
+/// directly, with no hub in between.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountLogin {
+    /// The button's text.
+    pub label: String,
+    /// The provider's issuer.
+    pub issuer: String,
+    /// Our client id there.
+    pub client_id: String,
+    /// Our client secret there.
+    pub client_secret: String,
+    /// Scopes asked.
+    #[serde(default = "default_scopes")]
+    pub scopes: String,
+}
+
+fn default_label() -> String {
+    "Passerelle".into()
+}
+
+fn default_scopes() -> String {
+    "openid identite_pivot email".into()
+}
+
+impl Settings {
+    /// Checks the settings; the error names the bad path.
+    pub fn check(&self, path: &str) -> Result<(), (String, String)> {
+        RedirectUri::parse(&self.issuer).map_err(|error| (format!("{path}.issuer"), error))?;
+        let has_openid = |scopes: &str| scopes.split(' ').any(|scope| scope == "openid");
+        if !has_openid(&self.scopes) {
+            return Err((format!("{path}.scopes"), "must include openid".into()));
+        }
+        if let Some(account) = &self.account {
+            RedirectUri::parse(&account.issuer)
+                .map_err(|error| (format!("{path}.account.issuer"), error))?;
+            if !has_openid(&account.scopes) {
+                return Err((
+                    format!("{path}.account.scopes"),
+                    "must include openid".into(),
+                ));
+            }
+        }
+        if let Some(url) = &self.certification_url {
+            RedirectUri::parse(url)
+                .map_err(|error| (format!("{path}.certification_url"), error))?;
+        }
+        Ok(())
+    }
+}
+
+/// How a citizen logged in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    /// Through the hub.
+    Passerelle,
+    /// With the service's own account.
+    Compte,
+}
+
+impl Via {
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "passerelle" => Some(Self::Passerelle),
+            "compte" => Some(Self::Compte),
+            _ => None,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Passerelle => "passerelle",
+            Self::Compte => "compte",
+        }
+    }
+}
+
+/// The logged-in citizen, as the service knows them.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct User {
+    /// How.
+    pub via: Via,
+    /// The `sub` received.
+    pub sub: String,
+    /// The level received.
+    pub acr: Acr,
+    /// When.
+    pub at: i64,
+    /// The identity received (userinfo).
+    pub claims: Map<String, Value>,
+    /// For logging out.
+    id_token_hint: String,
+}
+
+impl User {
+    /// Whom the dossiers belong to: the `sub` received, marked with where
+    /// it comes from (the hub's and the account's are different people to
+    /// the service).
+    pub fn owner(&self) -> String {
+        match self.via {
+            Via::Passerelle => self.sub.clone(),
+            Via::Compte => format!("compte:{}", self.sub),
+        }
+    }
+
+    /// A claim as text, or nothing.
+    pub fn claim(&self, name: &str) -> Option<String> {
+        match self.claims.get(name)? {
+            Value::String(text) => Some(text.clone()),
+            Value::Null => None,
+            other => Some(other.to_string()),
+        }
+    }
+
+    /// `Prénoms NOM`.
+    pub fn name(&self) -> String {
+        let text = |name: &str| self.claim(name).unwrap_or_default();
+        format!("{} {}", text("given_name"), text("family_name"))
+            .trim()
+            .to_owned()
+    }
+}
+
+/// What a démarche's session remembers.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Visit {
+    pending: Option<(Via, PendingLogin)>,
+    /// Who is logged in.
+    pub user: Option<User>,
+    logout_state: Option<String>,
+    /// Where to go back after logging in (a path of the démarche).
+    return_to: Option<String>,
+}
+
+/// How long a démarche's session lasts, and so how long a back-channel
+/// logout is remembered.
+const SESSION_SECS: i64 = 3600;
+
+/// One démarche, running.
+pub struct Demarche {
+    /// Which.
+    pub kind: Kind,
+    /// Its settings.
+    pub settings: Settings,
+    hub: RelyingParty,
+    account: Option<RelyingParty>,
+    sessions: SessionManager,
+    logouts: LoggedOut,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Its dossiers.
+    pub dossiers: Arc<dyn Dossiers>,
+    /// Its mail (receipts, the letter's notices), when mail is set up.
+    pub mailer: Option<Arc<mail::Mailer>>,
+    /// Its base URL (`…/ants`).
+    pub base_url: String,
+}
+
+impl fmt::Debug for Demarche {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Demarche")
+            .field("kind", &self.kind)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a démarche is built from.
+#[derive(Clone)]
+pub struct DemarcheParts {
+    /// The portal's URL.
+    pub portal_url: String,
+    /// Opens tokens encrypted to the service.
+    pub decryption_key: jose::DecryptionKey,
+    /// Sessions.
+    pub sessions: Arc<dyn store::Sessions>,
+    /// Back-channel logouts received.
+    pub logouts: Arc<dyn store::Tokens>,
+    /// Dossiers.
+    pub dossiers: Arc<dyn Dossiers>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// For the hub.
+    pub http: reqwest::Client,
+    /// Mail.
+    pub mailer: Option<Arc<mail::Mailer>>,
+}
+
+impl fmt::Debug for DemarcheParts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DemarcheParts")
+            .field("portal_url", &self.portal_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Demarche {
+    /// Builds a démarche from its settings.
+    pub fn new(settings: Settings, parts: &DemarcheParts) -> Result<Arc<Self>, (String, String)> {
+        let base_url = format!("{}/{}", parts.portal_url, settings.service.path());
+        let relying_party =
+            |issuer: &str, client_id: &str, secret: &str, scopes: &str, via: Via| {
+                let redirect_uri =
+                    RedirectUri::parse(&format!("{base_url}/callback/{}", via.as_str()))
+                        .map_err(|error| ("demo_sp.public_url".to_owned(), error))?;
+                let settings = RpSettings {
+                    issuer: issuer.to_owned(),
+                    client_id: client_id.to_owned(),
+                    client_secret: Secret::new(secret.to_owned()),
+                    redirect_uri,
+                    scopes: scopes.to_owned(),
+                    algs: vec![Alg::ES256],
+                    use_pkce: true,
+                    decryption_keys: vec![parts.decryption_key.clone()],
+                };
+                Ok::<_, (String, String)>(RelyingParty::new(
+                    settings,
+                    parts.http.clone(),
+                    parts.clock.clone(),
+                ))
+            };
+        let hub = relying_party(
+            &settings.issuer,
+            &settings.client_id,
+            &settings.client_secret,
+            &settings.scopes,
+            Via::Passerelle,
+        )?;
+        let account = settings
+            .account
+            .as_ref()
+            .map(|account| {
+                relying_party(
+                    &account.issuer,
+                    &account.client_id,
+                    &account.client_secret,
+                    &account.scopes,
+                    Via::Compte,
+                )
+            })
+            .transpose()?;
+        let sessions = SessionManager::new(
+            parts.sessions.clone(),
+            parts.clock.clone(),
+            format!("passerelle_{}", settings.service.path()),
+            parts.portal_url.starts_with("https://"),
+            SESSION_SECS,
+        );
+        Ok(Arc::new(Self {
+            kind: settings.service,
+            settings,
+            hub,
+            account,
+            sessions,
+            logouts: LoggedOut::new(parts.logouts.clone(), SESSION_SECS),
+            clock: parts.clock.clone(),
+            dossiers: parts.dossiers.clone(),
+            mailer: parts.mailer.clone(),
+            base_url,
+        }))
+    }
+
+    /// A path of this démarche (`/ants/dossier/…`).
+    pub fn path(&self, rest: &str) -> String {
+        format!("/{}{rest}", self.kind.path())
+    }
+
+    fn relying_party(&self, via: Via) -> Option<&RelyingParty> {
+        match via {
+            Via::Passerelle => Some(&self.hub),
+            Via::Compte => self.account.as_ref(),
+        }
+    }
+
+    /// The session, forgetting a citizen the hub logged out since.
+    pub async fn visit(&self, headers: &HeaderMap) -> Session<Visit> {
+        let mut session = match self.sessions.load::<Visit>(headers).await {
+            Ok(Some(session)) => session,
+            _ => Session::new(Visit::default()),
+        };
+        if let Some(user) = &session.data.user
+            && self
+                .logouts
+                .since(user.via.as_str(), &user.sub, user.at, self.clock.now())
+                .await
+        {
+            session.data.user = None;
+            let _ = self.sessions.save(&session).await;
+        }
+        session
+    }
+
+    /// A page of this démarche.
+    pub fn page(&self, sheet: &Sheet, status: StatusCode) -> Response {
+        framed(self.kind.name(), &sheet.title, sheet, status)
+    }
+
+    /// A page saying something went wrong, with a way back.
+    pub fn problem(&self, status: StatusCode, title: &str, text: &str) -> Response {
+        let sheet = Sheet::new(title, "").notice(Notice::alert(text)).section(
+            Section::default().action(Action::go_also(self.path("/"), "Retour à l'accueil")),
+        );
+        self.page(&sheet, status)
+    }
+
+    /// The page for a citizen who is not logged in: what the démarche is,
+    /// and how to log in.
+    pub fn welcome(&self, session: &Session<Visit>) -> Response {
+        let kind = self.kind;
+        let mut login = Section::new("Se connecter")
+            .says(format!(
+                "Cette démarche demande le niveau d'identification {} : identifiez-vous avec un compte que vous avez déjà.",
+                kind.login_level()
+            ))
+            .action(Action::go(
+                self.path("/connexion/passerelle"),
+                format!("S'identifier avec {}", self.settings.label),
+            ));
+        if let Some(account) = &self.settings.account {
+            login = login.action(Action::go_also(
+                self.path("/connexion/compte"),
+                &account.label,
+            ));
+        }
+        let sheet = Sheet::new(kind.name(), session.csrf_token())
+            .lead(kind.summary())
+            .section(login);
+        self.page(&sheet, StatusCode::OK)
+    }
+
+    /// The logged-in citizen's dossiers here.
+    pub async fn dossiers_of(&self, user: &User) -> Result<Vec<Dossier>, StoreError> {
+        self.dossiers
+            .of_owner(self.kind.path(), &user.owner())
+            .await
+    }
+
+    /// A technical failure, logged, said plainly.
+    pub fn failure(&self, error: &StoreError) -> Response {
+        tracing::warn!(%error, service = self.kind.path(), "dossier storage failed");
+        self.problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service indisponible",
+            "Votre démarche n'a pas pu être lue ou enregistrée. Rien n'a été perdu de ce qui était déjà enregistré ; réessayez dans quelques minutes.",
+        )
+    }
+
+    /// Sends a mail, when mail is set up; a failure is logged, not shown
+    /// (the dossier is already safe).
+    pub async fn mail(&self, to: &str, subject: &str, text: String) {
+        let Some(mailer) = &self.mailer else {
+            return;
+        };
+        if to.is_empty() {
+            return;
+        }
+        let message = mail::Message {
+            to: to.to_owned(),
+            subject: subject.to_owned(),
+            text,
+            sender: Some(self.kind.name().to_owned()),
+        };
+        if let Err(error) = mailer.queue(&message).await {
+            tracing::warn!(%error, service = self.kind.path(), "mail not queued");
+        }
+    }
+
+    /// Today, as a day count since 1970-01-01 (Paris time is close enough
+    /// for a form's dates).
+    pub fn today(&self) -> i64 {
+        self.clock.now().div_euclid(86_400)
+    }
+}
+
+/// A démarche's routes, under `/{kind}/`.
+pub fn router(demarche: Arc<Demarche>) -> Router {
+    let at = |rest: &str| demarche.path(rest);
+    let own = match demarche.kind {
+        Kind::Ants => ants::routes(&at("")),
+        Kind::Lettre => lettre::routes(&at("")),
+        Kind::Impots | Kind::Procuration => Router::new(),
+    };
+    Router::new()
+        .route(&at(""), get(home))
+        .route(&at("/"), get(home))
+        .route(&at("/connexion/{via}"), get(log_in))
+        .route(&at("/niveau-superieur"), get(step_up))
+        .route(&at("/callback/{via}"), get(callback))
+        .route(&at("/deconnexion"), post(log_out))
+        .route(&at("/deconnecte"), get(logged_out))
+        .route(&at("/backchannel-logout"), post(backchannel_logout))
+        .route(&at("/commencer/{procedure}"), post(start))
+        .route(&at("/dossier/{id}"), get(show_dossier).post(fill_dossier))
+        .merge(own)
+        .with_state(demarche.clone())
+        .layer(DefaultBodyLimit::max(64 * 1024))
+}
+
+async fn home(State(demarche): State<Arc<Demarche>>, headers: HeaderMap) -> Response {
+    let session = demarche.visit(&headers).await;
+    let Some(user) = session.data.user.clone() else {
+        return demarche.welcome(&session);
+    };
+    match demarche.kind {
+        Kind::Ants => ants::home(&demarche, &session, &user).await,
+        Kind::Impots => impots::home(&demarche, &session, &user).await,
+        Kind::Lettre => lettre::home(&demarche, &session, &user).await,
+        Kind::Procuration => procuration::home(&demarche, &session, &user).await,
+    }
+}
+
+/// The logged-in citizen, or a page sending them to log in first (and back
+/// here after).
+pub async fn require_user(
+    demarche: &Demarche,
+    mut session: Session<Visit>,
+    here: &str,
+) -> Result<(Session<Visit>, User), Box<Response>> {
+    if let Some(user) = session.data.user.clone() {
+        return Ok((session, user));
+    }
+    session.data.return_to = Some(here.to_owned());
+    let cookie = demarche.sessions.save(&session).await.ok();
+    Err(Box::new(with_cookie(demarche.welcome(&session), cookie)))
+}
+
+async fn log_in(
+    State(demarche): State<Arc<Demarche>>,
+    Path(via): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let session = demarche.visit(&headers).await;
+    let Some(via) = Via::parse(&via).filter(|via| demarche.relying_party(*via).is_some()) else {
+        return demarche.problem(
+            StatusCode::NOT_FOUND,
+            "Page introuvable",
+            "Ce service ne propose pas cette connexion.",
+        );
+    };
+    start_login(&demarche, session, via, demarche.kind.login_level(), false).await
+}
+
+/// `/niveau-superieur`: logs in again through the hub, asking the level the
+/// démarche needs (the voting proxy's eidas3).
+async fn step_up(State(demarche): State<Arc<Demarche>>, headers: HeaderMap) -> Response {
+    let session = demarche.visit(&headers).await;
+    start_login(
+        &demarche,
+        session,
+        Via::Passerelle,
+        demarche.kind.level(),
+        true,
+    )
+    .await
+}
+
+async fn start_login(
+    demarche: &Demarche,
+    mut session: Session<Visit>,
+    via: Via,
+    acr: Acr,
+    force_login: bool,
+) -> Response {
+    let Some(rp) = demarche.relying_party(via) else {
+        return demarche.problem(
+            StatusCode::NOT_FOUND,
+            "Page introuvable",
+            "Connexion inconnue.",
+        );
+    };
+    let asked = (via == Via::Passerelle).then_some(acr);
+    match rp.start(asked, force_login, &[]).await {
+        Ok((url, pending)) => {
+            session.data.pending = Some((via, pending));
+            see_other(&url, demarche.sessions.save(&session).await.ok())
+        }
+        Err(error) => {
+            tracing::warn!(%error, service = demarche.kind.path(), "identity service unreachable");
+            demarche.problem(
+                StatusCode::BAD_GATEWAY,
+                "Service d'identification injoignable",
+                "Le service d'identification ne répond pas. Réessayez dans quelques minutes.",
+            )
+        }
+    }
+}
+
+async fn callback(
+    State(demarche): State<Arc<Demarche>>,
+    Path(via): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let mut session = demarche.visit(&headers).await;
+    let pending = session.data.pending.take();
+    let via = Via::parse(&via);
+    let (Some(via), Some((started, pending))) = (via, pending) else {
+        return demarche.problem(
+            StatusCode::BAD_REQUEST,
+            "Connexion expirée",
+            "Aucune connexion n'est en cours. Recommencez depuis l'accueil.",
+        );
+    };
+    let Some(rp) = demarche.relying_party(via).filter(|_| started == via) else {
+        return demarche.problem(
+            StatusCode::BAD_REQUEST,
+            "Connexion expirée",
+            "Aucune connexion n'est en cours. Recommencez depuis l'accueil.",
+        );
+    };
+    let params = Params::parse(query.unwrap_or_default().as_bytes()).unwrap_or_default();
+    let login = match rp.finish(&pending, &params).await {
+        Ok(login) => login,
+        Err(RpError::Refused { error, .. }) => {
+            let _ = demarche.sessions.save(&session).await;
+            tracing::info!(
+                error,
+                service = demarche.kind.path(),
+                "login refused by the identity service"
+            );
+            return demarche.problem(
+                StatusCode::OK,
+                "Connexion annulée",
+                "Vous n'avez pas été identifié : la connexion a été annulée ou refusée. Vous pouvez recommencer depuis l'accueil.",
+            );
+        }
+        Err(error) => {
+            tracing::warn!(%error, service = demarche.kind.path(), "login answer refused");
+            return demarche.problem(
+                StatusCode::BAD_GATEWAY,
+                "Connexion refusée",
+                "La réponse du service d'identification n'a pas pu être vérifiée. Recommencez depuis l'accueil.",
+            );
+        }
+    };
+    let sub = login
+        .id_claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    // An own account proves the provider's level; the hub's answer must be
+    // at least what was asked (a service checks the level it receives).
+    let acr = match (via, login.acr) {
+        (_, Some(acr)) => acr,
+        (Via::Compte, None) => Acr::Eidas1,
+        (Via::Passerelle, None) => Acr::Eidas1,
+    };
+    let asked = pending.acr.unwrap_or(Acr::Eidas1);
+    if sub.is_empty() || (via == Via::Passerelle && acr < asked) {
+        return demarche.problem(
+            StatusCode::FORBIDDEN,
+            "Niveau insuffisant",
+            "Le niveau d'identification reçu est inférieur à celui demandé : vous n'êtes pas connecté.",
+        );
+    }
+    session.data.user = Some(User {
+        via,
+        sub,
+        acr,
+        at: demarche.clock.now(),
+        claims: login.userinfo,
+        id_token_hint: login.id_token_hint,
+    });
+    let back = session
+        .data
+        .return_to
+        .take()
+        .filter(|path| path.starts_with(&demarche.path("/")))
+        .unwrap_or_else(|| demarche.path("/"));
+    let cookie = demarche
+        .sessions
+        .rotate(session)
+        .await
+        .ok()
+        .map(|(_, cookie)| cookie);
+    see_other(&back, cookie)
+}
+
+async fn log_out(
+    State(demarche): State<Arc<Demarche>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut session = demarche.visit(&headers).await;
+    let form = parse_body(&body);
+    if !session.check_csrf(form.get("csrf").map(String::as_str)) {
+        return expired_form(&demarche);
+    }
+    let Some(user) = session.data.user.take() else {
+        return see_other(&demarche.path("/"), None);
+    };
+    let state = random_token(16);
+    let back = format!("{}/deconnecte", demarche.base_url);
+    let url = match demarche.relying_party(user.via) {
+        Some(rp) => rp
+            .end_session_url(&user.id_token_hint, &back, &state)
+            .await
+            .ok()
+            .flatten(),
+        None => None,
+    };
+    match url {
+        Some(url) => {
+            session.data.logout_state = Some(state);
+            see_other(&url, demarche.sessions.save(&session).await.ok())
+        }
+        None => see_other(
+            &demarche.path("/deconnecte"),
+            demarche.sessions.destroy(&session).await.ok(),
+        ),
+    }
+}
+
+async fn logged_out(State(demarche): State<Arc<Demarche>>, headers: HeaderMap) -> Response {
+    let session = demarche.visit(&headers).await;
+    let cookie = demarche.sessions.destroy(&session).await.ok();
+    let sheet = Sheet::new("Déconnexion", "")
+        .notice(Notice::info("Vous êtes déconnecté de ce service."))
+        .section(
+            Section::default().action(Action::go_also(demarche.path("/"), "Retour à l'accueil")),
+        );
+    with_cookie(demarche.page(&sheet, StatusCode::OK), cookie)
+}
+
+/// `POST /backchannel-logout`: the hub says a person logged out of the
+/// federation (OpenID Back-Channel Logout 1.0 §2.5).
+async fn backchannel_logout(State(demarche): State<Arc<Demarche>>, body: Bytes) -> Response {
+    demarche
+        .logouts
+        .receive(
+            &demarche.hub,
+            Via::Passerelle.as_str(),
+            &body,
+            demarche.clock.now(),
+        )
+        .await
+}
+
+/// A form sent with a stale token.
+pub fn expired_form(demarche: &Demarche) -> Response {
+    demarche.problem(
+        StatusCode::FORBIDDEN,
+        "Formulaire expiré",
+        "Ce formulaire a expiré. Rechargez la page et recommencez : ce qui était enregistré est toujours là.",
+    )
+}
+
+/// The page shown when a dossier of the kind is already in progress: the
+/// documents' rule (« vous serez bloqué par un message d'erreur, indiquant
+/// que vous avez déjà une [démarche] en cours »), with the way to it.
+fn already_in_progress(demarche: &Demarche, procedure: &Procedure, draft: &Dossier) -> Response {
+    let sheet = Sheet::new("Une démarche est déjà en cours", "")
+        .notice(Notice::alert(format!(
+            "Vous avez déjà une démarche « {} » en cours, commencée le {} et enregistrée le {}. Vous ne pouvez pas en commencer une deuxième : reprenez celle qui est en cours, là où vous l'avez laissée.",
+            procedure.title,
+            mail::french_date(draft.created_at),
+            mail::french_datetime(draft.updated_at),
+        )))
+        .section(
+            Section::default()
+                .action(Action::go(
+                    demarche.path(&format!("/dossier/{}", draft.id)),
+                    "Reprendre ma démarche en cours",
+                ))
+                .action(Action::go_also(demarche.path("/"), "Retour à mon espace")),
+        );
+    demarche.page(&sheet, StatusCode::CONFLICT)
+}
+
+/// The dossier kind a procedure starts now (the tax return's carries the
+/// year).
+pub fn dossier_kind(demarche: &Demarche, procedure: &Procedure) -> String {
+    if procedure.yearly {
+        format!(
+            "{}-{}",
+            procedure.kind,
+            mail::paris_year(demarche.clock.now())
+        )
+    } else {
+        procedure.kind.to_owned()
+    }
+}
+
+/// The procedure a dossier follows.
+pub fn procedure_of(kind: Kind, dossier: &Dossier) -> Option<&'static Procedure> {
+    kind.procedures().iter().find(|procedure| {
+        dossier.kind == procedure.kind
+            || procedure.yearly
+                && dossier
+                    .kind
+                    .strip_prefix(procedure.kind)
+                    .is_some_and(|year| year.starts_with('-'))
+    })
+}
+
+/// A fresh dossier reference: letters and digits a person can read out.
+pub fn reference(prefix: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let token = random_token(12);
+    let letters: String = token
+        .bytes()
+        .take(10)
+        .map(|byte| {
+            char::from(
+                ALPHABET
+                    .get(usize::from(byte) % ALPHABET.len())
+                    .copied()
+                    .unwrap_or(b'A'),
+            )
+        })
+        .collect();
+    format!("{prefix}-{letters}")
+}
+
+async fn start(
+    State(demarche): State<Arc<Demarche>>,
+    Path(kind): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let session = demarche.visit(&headers).await;
+    let (session, user) = match require_user(&demarche, session, &demarche.path("/")).await {
+        Ok(found) => found,
+        Err(page) => return *page,
+    };
+    if !session.check_csrf(parse_body(&body).get("csrf").map(String::as_str)) {
+        return expired_form(&demarche);
+    }
+    let Some(procedure) = demarche
+        .kind
+        .procedures()
+        .iter()
+        .find(|procedure| procedure.kind == kind)
+    else {
+        return demarche.problem(
+            StatusCode::NOT_FOUND,
+            "Démarche inconnue",
+            "Ce service ne propose pas cette démarche.",
+        );
+    };
+    if let Some(refusal) = level_refusal(&demarche, &session, &user) {
+        return refusal;
+    }
+    let now = demarche.clock.now();
+    let kind = dossier_kind(&demarche, procedure);
+    let mine = match demarche.dossiers_of(&user).await {
+        Ok(mine) => mine,
+        Err(error) => return demarche.failure(&error),
+    };
+    if procedure.yearly
+        && let Some(filed) = mine
+            .iter()
+            .find(|dossier| dossier.kind == kind && dossier.status == DossierStatus::Submitted)
+    {
+        return see_other(&demarche.path(&format!("/dossier/{}", filed.id)), None);
+    }
+    let content = Content::prefilled(procedure, |claim| user.claim(claim), now);
+    let dossier = Dossier {
+        id: reference(&procedure.kind.to_ascii_uppercase()),
+        service: demarche.kind.path().to_owned(),
+        owner: user.owner(),
+        kind: kind.clone(),
+        status: DossierStatus::Draft,
+        content: serde_json::to_vec(&content).unwrap_or_default(),
+        created_at: now,
+        updated_at: now,
+    };
+    match demarche.dossiers.create(&dossier).await {
+        Ok(()) => see_other(&demarche.path(&format!("/dossier/{}", dossier.id)), None),
+        Err(StoreError::Conflict) => {
+            let draft = mine
+                .iter()
+                .find(|other| other.kind == kind && other.status == DossierStatus::Draft);
+            match draft {
+                Some(draft) => already_in_progress(&demarche, procedure, draft),
+                None => demarche.failure(&StoreError::Conflict),
+            }
+        }
+        Err(error) => demarche.failure(&error),
+    }
+}
+
+/// The voting proxy's rule: a page explaining why the level received is
+/// not enough, and how to get it; `None` when it is.
+pub fn level_refusal(
+    demarche: &Demarche,
+    session: &Session<Visit>,
+    user: &User,
+) -> Option<Response> {
+    (user.acr < demarche.kind.level()).then(|| procuration::level_too_low(demarche, session, user))
+}
+
+/// A dossier of the logged-in citizen, or the page to show instead.
+async fn own_dossier(
+    demarche: &Demarche,
+    user: &User,
+    id: &str,
+) -> Result<(Dossier, Content, &'static Procedure), Box<Response>> {
+    let missing = || {
+        Box::new(demarche.problem(
+            StatusCode::NOT_FOUND,
+            "Dossier introuvable",
+            "Ce dossier n'existe pas ou n'est pas le vôtre.",
+        ))
+    };
+    let dossier = match demarche.dossiers.get(id).await {
+        Ok(Some(dossier)) => dossier,
+        Ok(None) => return Err(missing()),
+        Err(error) => return Err(Box::new(demarche.failure(&error))),
+    };
+    if dossier.service != demarche.kind.path() || dossier.owner != user.owner() {
+        return Err(missing());
+    }
+    let procedure = procedure_of(demarche.kind, &dossier).ok_or_else(missing)?;
+    let content: Content = serde_json::from_slice(&dossier.content)
+        .map_err(|_| Box::new(demarche.failure(&StoreError::Corrupt)))?;
+    Ok((dossier, content, procedure))
+}
+
+async fn show_dossier(
+    State(demarche): State<Arc<Demarche>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let session = demarche.visit(&headers).await;
+    let here = demarche.path(&format!("/dossier/{id}"));
+    let (session, user) = match require_user(&demarche, session, &here).await {
+        Ok(found) => found,
+        Err(page) => return *page,
+    };
+    if let Some(refusal) = level_refusal(&demarche, &session, &user) {
+        return refusal;
+    }
+    let (dossier, content, procedure) = match own_dossier(&demarche, &user, &id).await {
+        Ok(found) => found,
+        Err(page) => return *page,
+    };
+    if dossier.status == DossierStatus::Submitted {
+        return receipt(&demarche, &session, &dossier, &content, procedure);
+    }
+    let step = content.step.min(procedure.steps.len().saturating_sub(1));
+    step_page(
+        &demarche,
+        &session,
+        &dossier,
+        &content,
+        procedure,
+        step,
+        Vec::new(),
+    )
+}
+
+/// The page of a submitted dossier.
+fn receipt(
+    demarche: &Demarche,
+    session: &Session<Visit>,
+    dossier: &Dossier,
+    content: &Content,
+    procedure: &Procedure,
+) -> Response {
+    let sheet = match demarche.kind {
+        Kind::Ants => ants::receipt(demarche, session, dossier, content, procedure),
+        Kind::Impots => impots::receipt(demarche, session, dossier, content, procedure),
+        Kind::Lettre => lettre::receipt(demarche, session, dossier, content),
+        Kind::Procuration => procuration::receipt(demarche, session, dossier, content, procedure),
+    };
+    demarche.page(&sheet, StatusCode::OK)
+}
+
+/// A dossier's answers, step by step, as a reader sees them.
+pub fn answers_by_step(content: &Content, steps: &[Step]) -> Vec<(String, Vec<(String, String)>)> {
+    steps
+        .iter()
+        .map(|step| {
+            let rows: Vec<(String, String)> = step
+                .fields
+                .iter()
+                .filter(|field| !content.answer(field.name).is_empty())
+                .map(|field| {
+                    (
+                        field.label.to_owned(),
+                        field.shown(content.answer(field.name)),
+                    )
+                })
+                .collect();
+            (step.title.to_owned(), rows)
+        })
+        .filter(|(_, rows)| !rows.is_empty())
+        .collect()
+}
+
+fn step_page(
+    demarche: &Demarche,
+    session: &Session<Visit>,
+    dossier: &Dossier,
+    content: &Content,
+    procedure: &'static Procedure,
+    index: usize,
+    errors: Vec<(&'static str, String)>,
+) -> Response {
+    let Some(step) = procedure.steps.get(index) else {
+        return demarche.failure(&StoreError::Corrupt);
+    };
+    let last = index + 1 == procedure.steps.len();
+    let known = step
+        .fields
+        .iter()
+        .filter(|field| content.locked.contains(field.name))
+        .map(|field| {
+            (
+                field.label.to_owned(),
+                field.shown(content.answer(field.name)),
+            )
+        })
+        .collect();
+    let fields = step
+        .fields
+        .iter()
+        .filter(|field| !content.locked.contains(field.name))
+        .map(|field| Drawn {
+            field: *field,
+            value: content.answer(field.name).to_owned(),
+            error: errors
+                .iter()
+                .find(|(name, _)| *name == field.name)
+                .map(|(_, message)| message.clone()),
+        })
+        .collect();
+    let summary = if last {
+        answers_by_step(content, procedure.steps.get(..index).unwrap_or_default())
+    } else {
+        Vec::new()
+    };
+    let notices = match demarche.kind {
+        Kind::Impots => impots::notices(demarche, content),
+        _ => Vec::new(),
+    };
+    let page = StepPage {
+        procedure: format!("{} — dossier {}", procedure.title, dossier.id),
+        steps: procedure.step_names(),
+        current: index,
+        intro: step.intro.to_owned(),
+        notices,
+        known,
+        summary,
+        fields,
+        action: demarche.path(&format!("/dossier/{}", dossier.id)),
+        submit: if last { procedure.submit } else { "Continuer" }.to_owned(),
+        submit_value: if last { "deposer" } else { "suivant" },
+        can_go_back: index > 0,
+        csrf: session.csrf_token(),
+        errors,
+    };
+    let status = if page.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let title = format!("{} — {}", page.title(), procedure.title);
+    framed(demarche.kind.name(), &title, &page, status)
+}
+
+async fn fill_dossier(
+    State(demarche): State<Arc<Demarche>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let session = demarche.visit(&headers).await;
+    let here = demarche.path(&format!("/dossier/{id}"));
+    let (session, user) = match require_user(&demarche, session, &here).await {
+        Ok(found) => found,
+        Err(page) => return *page,
+    };
+    let form = parse_body(&body);
+    if !session.check_csrf(form.get("csrf").map(String::as_str)) {
+        return expired_form(&demarche);
+    }
+    if let Some(refusal) = level_refusal(&demarche, &session, &user) {
+        return refusal;
+    }
+    let (mut dossier, mut content, procedure) = match own_dossier(&demarche, &user, &id).await {
+        Ok(found) => found,
+        Err(page) => return *page,
+    };
+    if dossier.status == DossierStatus::Submitted {
+        return see_other(&here, None);
+    }
+    let index = content.step.min(procedure.steps.len().saturating_sub(1));
+    let Some(step) = procedure.steps.get(index) else {
+        return demarche.failure(&StoreError::Corrupt);
+    };
+    let now = demarche.clock.now();
+    let today = demarche.today();
+    let action = form.get("action").map_or("suivant", String::as_str);
+    match action {
+        "enregistrer" | "retour" => {
+            content.keep_typed(step, &form);
+            if action == "retour" {
+                content.step = index.saturating_sub(1);
+            } else {
+                content.record(now, "Brouillon enregistré");
+            }
+        }
+        "suivant" | "deposer" => {
+            let errors = content.check_step(step, Some(&form), today);
+            if !errors.is_empty() {
+                return step_page(
+                    &demarche, &session, &dossier, &content, procedure, index, errors,
+                );
+            }
+            if index + 1 < procedure.steps.len() {
+                content.step = index + 1;
+            } else {
+                // Every step again: a saved draft may hold what was never checked.
+                for (earlier, step) in procedure.steps.iter().enumerate() {
+                    let errors = content.check_step(step, None, today);
+                    if !errors.is_empty() {
+                        content.step = earlier;
+                        dossier.content = serde_json::to_vec(&content).unwrap_or_default();
+                        dossier.updated_at = now;
+                        if let Err(error) = demarche.dossiers.update(&dossier).await {
+                            return demarche.failure(&error);
+                        }
+                        return step_page(
+                            &demarche, &session, &dossier, &content, procedure, earlier, errors,
+                        );
+                    }
+                }
+                dossier.status = DossierStatus::Submitted;
+                content.record(now, "Démarche déposée");
+            }
+        }
+        _ => {
+            return demarche.problem(
+                StatusCode::BAD_REQUEST,
+                "Action inconnue",
+                "Ce formulaire ne sait pas faire cela.",
+            );
+        }
+    }
+    let submitted = dossier.status == DossierStatus::Submitted;
+    if submitted {
+        match demarche.kind {
+            Kind::Lettre => lettre::on_send(&demarche, &user, &dossier, &mut content).await,
+            Kind::Impots => impots::on_file(&demarche, &user, &dossier, &content).await,
+            Kind::Procuration => procuration::on_file(&demarche, &user, &dossier, &content).await,
+            Kind::Ants => ants::on_file(&demarche, &user, &dossier, &content, procedure).await,
+        }
+    }
+    dossier.content = serde_json::to_vec(&content).unwrap_or_default();
+    dossier.updated_at = now;
+    if let Err(error) = demarche.dossiers.update(&dossier).await {
+        return demarche.failure(&error);
+    }
+    if action == "enregistrer" {
+        let sheet = Sheet::new("Démarche enregistrée", session.csrf_token())
+            .notice(Notice::info(format!(
+                "Votre démarche « {} » est enregistrée ({}). Vous la retrouverez dans votre espace : reprenez-la là où vous l'avez laissée, sans la recommencer.",
+                procedure.title,
+                mail::french_datetime(now),
+            )))
+            .section(
+                Section::default()
+                    .action(Action::go(here, "Reprendre maintenant"))
+                    .action(Action::go_also(demarche.path("/"), "Retour à mon espace")),
+            );
+        return demarche.page(&sheet, StatusCode::OK);
+    }
+    see_other(&here, None)
+}
+
+/// The « logged in as » section with the logout button, for a démarche's
+/// home page.
+pub fn account_section(demarche: &Demarche, user: &User) -> Section {
+    let via = match user.via {
+        Via::Passerelle => format!("avec {}", demarche.settings.label),
+        Via::Compte => demarche.settings.account.as_ref().map_or_else(
+            || "avec votre compte".to_owned(),
+            |account| format!("— {}", account.label),
+        ),
+    };
+    Section::default()
+        .says(format!(
+            "Connecté : {} ({via}, niveau {}).",
+            user.name(),
+            user.acr
+        ))
+        .action(Action::post_also(
+            demarche.path("/deconnexion"),
+            "Se déconnecter",
+        ))
+}
