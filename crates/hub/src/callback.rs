@@ -92,7 +92,12 @@ async fn finish_login(
         .filter(|acr| *acr >= requested && idp.config.acr.contains(acr));
     let Some(acr) = acr else {
         tracing::warn!(provider, proven = ?login.acr, %requested, "provider proved the wrong level");
-        let banner = Banner::ProviderFailed(idp.config.name.clone());
+        let banner = match login.acr {
+            Some(proven) if proven < requested => {
+                Banner::LevelTooLow(idp.config.name.clone(), requested)
+            }
+            _ => Banner::ProviderFailed(idp.config.name.clone()),
+        };
         return Ok(back_to_choice(hub, session, banner).await);
     };
     let identity = Identity::from_claims(&login.userinfo).map_err(|field| {

@@ -90,6 +90,9 @@ pub enum Banner {
     ProviderFailed(String),
     /// The person blocked this provider on the dashboard.
     ProviderBlocked(String),
+    /// The provider proved a lower level than the service asked (an
+    /// identity not certified, for eidas3).
+    LevelTooLow(String, oidc::Acr),
 }
 
 impl Banner {
@@ -107,6 +110,12 @@ impl Banner {
             ),
             (Banner::ProviderBlocked(name), web::Lang::En) => format!(
                 "You blocked {name} for your identity on your dashboard. Choose another account, or unblock it on the dashboard."
+            ),
+            (Banner::LevelTooLow(name, acr), web::Lang::Fr) => format!(
+                "Votre identité chez {name} n'a pas le niveau de sécurité que demande ce service ({acr}) : pour ce niveau, l'identité doit être certifiée. Choisissez un autre moyen de connexion, ou faites d'abord certifier votre identité."
+            ),
+            (Banner::LevelTooLow(name, acr), web::Lang::En) => format!(
+                "Your identity at {name} does not have the level of assurance this service asks ({acr}): at this level, the identity must be certified. Choose another account, or have your identity certified first."
             ),
         }
     }

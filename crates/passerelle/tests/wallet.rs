@@ -161,7 +161,12 @@ impl Phone {
 /// provider's QR page; returns that page.
 async fn qr_page(federation: &Federation, browser: &Citizen) -> Response {
     let start = format!("{}/login/plus", federation.url("demo_sp"));
-    let choice = browser.follow(browser.get(&start).await, "").await;
+    qr_page_from(federation, browser, &start).await
+}
+
+/// The same from any login link of a plus service.
+async fn qr_page_from(federation: &Federation, browser: &Citizen, start: &str) -> Response {
+    let choice = browser.follow(browser.get(start).await, "").await;
     assert!(choice.shows("value=\"wallet\""), "{}", choice.body);
     let csrf = choice.input("csrf").unwrap();
     let chosen = browser
@@ -1134,4 +1139,158 @@ async fn logins_per_address_and_claims_per_installation_are_limited() {
     }
     let run = phone.scan(&unknown, "--yes").await;
     assert!(run.stderr.contains("Trop de demandes"), "{}", run.stderr);
+}
+
+/// Logs `browser` in by QR code from `start`, a login link of a plus
+/// service; returns where the hub's answer leads (followed).
+async fn qr_login_from(
+    federation: &Federation,
+    browser: &Citizen,
+    phone: &Phone,
+    start: &str,
+) -> Response {
+    let link = qr_link(&qr_page_from(federation, browser, start).await);
+    let scanned = phone.scan(&link, "--yes").await;
+    assert!(scanned.ok, "{}", scanned.stderr);
+    let state = poll(federation, browser).await;
+    browser
+        .follow(browser.get(state["location"].as_str().unwrap()).await, "")
+        .await
+}
+
+/// The voting proxy needs eidas3 (issue 7): logged in at eidas2 with an
+/// identity not certified, the citizen is told why, with a link to
+/// certification and a way to step up; stepping up through the hub with
+/// the same identity does not pass the hub; once certified at the town
+/// hall, the step-up lands at eidas3 and the proxy is given.
+#[tokio::test]
+async fn the_voting_proxy_needs_a_certified_identity_and_steps_up_through_the_hub() {
+    let federation = Federation::start().await.unwrap();
+    let phone = Phone::with_card_of(&federation, 0, "proxy");
+    assert!(phone.activate(&federation, PIN).await.ok);
+    let portal = federation.url("demo_sp").to_owned();
+    let browser = Citizen::new();
+
+    let consent = qr_login_from(
+        &federation,
+        &browser,
+        &phone,
+        &format!("{portal}/procuration/connexion/passerelle"),
+    )
+    .await;
+    assert!(
+        consent.shows("Continuer sur Ma procuration"),
+        "{}",
+        consent.body
+    );
+    let refused = browser
+        .follow(browser.consent(&federation.hub_plus, &consent).await, "")
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(
+        refused.shows("identité numérique certifiée en mairie (niveau eidas3)"),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.shows("Vous êtes connecté au niveau eidas2"),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.shows(&format!(
+            "href=\"{}/certification\"",
+            federation.url("wallet")
+        )),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.shows("href=\"/procuration/niveau-superieur\""),
+        "{}",
+        refused.body
+    );
+    // No proxy can be started at this level either.
+    let csrf = refused.input("csrf").unwrap();
+    let start = browser
+        .post(
+            &format!("{portal}/procuration/commencer/procuration"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(start.status, 403);
+    let guide = browser
+        .get(&format!("{}/certification", federation.url("wallet")))
+        .await;
+    assert!(guide.shows("dans une mairie équipée"), "{}", guide.body);
+
+    // Stepping up with the identity as it is: the hub stops it.
+    let bounced = qr_login_from(
+        &federation,
+        &browser,
+        &phone,
+        &format!("{portal}/procuration/niveau-superieur"),
+    )
+    .await;
+    assert!(
+        bounced.url.starts_with(&federation.hub_plus),
+        "{}",
+        bounced.url
+    );
+    assert!(
+        bounced.shows("n&#39;a pas le niveau de sécurité que demande ce service (eidas3)"),
+        "{}",
+        bounced.body
+    );
+
+    // Certified at the town hall, then stepping up again.
+    let seal = phone.certify(&federation).await.unwrap();
+    let desk = logged_in_agent(&federation, AGENT).await;
+    visit(&federation, &desk, &seal, &phone, "concordantes").await;
+    let consent = qr_login_from(
+        &federation,
+        &browser,
+        &phone,
+        &format!("{portal}/procuration/niveau-superieur"),
+    )
+    .await;
+    let home = browser
+        .follow(browser.consent(&federation.hub_plus, &consent).await, "")
+        .await;
+    assert_eq!(home.status, 200, "{}", home.body);
+    assert!(home.shows("Donner procuration"), "{}", home.body);
+    assert!(home.shows("niveau eidas3"), "{}", home.body);
+
+    let csrf = home.input("csrf").unwrap();
+    let started = browser
+        .post(
+            &format!("{portal}/procuration/commencer/procuration"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(started.status, 303, "{}", started.body);
+    let url = format!("{portal}{}", started.location.as_deref().unwrap());
+    let steps: [&[(&str, &str)]; 4] = [
+        &[("commune_vote", "Paris")],
+        &[
+            ("mandataire_prenom", "Paul"),
+            ("mandataire_nom", "Durand"),
+            ("mandataire_naissance", "1970-04-12"),
+            ("mandataire_nne", "123456789"),
+        ],
+        &[("portee", "scrutin"), ("date_fin", "2027-03-14")],
+        &[("certifie", "oui")],
+    ];
+    let mut page = browser.get(&url).await;
+    for (index, fields) in steps.into_iter().enumerate() {
+        let csrf = page.input("csrf").unwrap();
+        let action = if index == 3 { "deposer" } else { "suivant" };
+        let mut form = vec![("csrf", csrf.as_str()), ("action", action)];
+        form.extend_from_slice(fields);
+        let sent = browser.post(&url, &form).await;
+        assert_eq!(sent.status, 303, "step {index}: {}", sent.body);
+        page = browser.get(&url).await;
+    }
+    assert!(page.shows("Procuration établie"), "{}", page.body);
+    assert!(page.shows("Paul Durand"), "{}", page.body);
 }

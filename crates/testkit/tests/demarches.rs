@@ -555,9 +555,15 @@ async fn the_tax_return_goes_through_five_steps_with_the_deadline_of_the_departe
     assert!(end.shows("Accusé de réception"), "{}", end.body);
     let id = url.rsplit('/').next().unwrap();
     assert!(end.shows(id), "{}", end.body);
-    assert!(federation.delivered_mails().await.iter().any(|sent| sent.message.subject
-        == "Accusé de réception de votre déclaration des revenus"
-        && sent.message.text.contains(id)));
+    assert!(
+        federation
+            .delivered_mails()
+            .await
+            .iter()
+            .any(|sent| sent.message.subject
+                == "Accusé de réception de votre déclaration des revenus"
+                && sent.message.text.contains(id))
+    );
     // Filed: the space says so, and starting again shows the receipt.
     let home = browser
         .get(&format!("{}/impots/", portal(&federation)))

@@ -1640,7 +1640,11 @@ async fn a_level_below_the_request_is_refused_and_never_reaches_the_service() {
     );
     assert!(page.url.starts_with(&federation.hub), "{}", page.url);
     assert!(page.shows("Choisissez un compte"), "{}", page.body);
-    assert!(page.shows("n&#39;a pas été possible"), "{}", page.body);
+    assert!(
+        page.shows("n&#39;a pas le niveau de sécurité que demande ce service (eidas2)"),
+        "{}",
+        page.body
+    );
 }
 
 #[tokio::test]
