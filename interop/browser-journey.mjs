@@ -7,51 +7,12 @@
 //
 // Usage: node browser-journey.mjs '{"demo_sp": …, "dashboard": …, "hub": …,
 //   "login": …, "password": …, "screenshots": "dir"}'
-import fs from 'node:fs';
-import path from 'node:path';
-import { createRequire } from 'node:module';
-import { chromium } from 'playwright-core';
+import { openBrowser, report } from './browser-kit.mjs';
 
-const require = createRequire(import.meta.url);
-const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const run = JSON.parse(process.argv[2]);
-fs.mkdirSync(run.screenshots, { recursive: true });
+const { page, check, consoleErrors, guard } = await openBrowser(run);
 
-const report = (line) => process.stdout.write(`${JSON.stringify(line)}\n`);
-
-const browser = await chromium.launch({
-  executablePath: run.chromium ?? '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox'],
-});
-// Our pages forbid every script by CSP; axe is injected by the test only.
-const context = await browser.newContext({ bypassCSP: true, locale: 'fr-FR' });
-const page = await context.newPage();
-const consoleErrors = [];
-page.on('console', (message) => {
-  if (message.type() === 'error') consoleErrors.push(`${page.url()}: ${message.text()}`);
-});
-
-/** Screenshot, then axe: serious and critical violations are reported. */
-async function check(name) {
-  await page.screenshot({ path: path.join(run.screenshots, `${name}.png`), fullPage: true });
-  await page.evaluate(axeSource);
-  const results = await page.evaluate(() =>
-    // eslint-disable-next-line no-undef
-    axe.run(document, { resultTypes: ['violations'] }),
-  );
-  const violations = results.violations
-    .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
-    .map((violation) => ({
-      id: violation.id,
-      impact: violation.impact,
-      help: violation.help,
-      targets: violation.nodes.map((node) => node.target.join(' ')),
-    }));
-  report({ page: name, url: page.url(), title: await page.title(), violations });
-}
-
-try {
+await guard(async () => {
   // The demo service, then the choice page.
   await page.goto(run.demo_sp);
   await check('demo-home');
@@ -138,10 +99,4 @@ try {
   await page.goto(`${run.hub}/api/v2/authorize?client_id=nobody`);
   await check('hub-error-en');
   report({ console_errors: journeyErrors, done: true });
-} catch (error) {
-  await page.screenshot({ path: path.join(run.screenshots, 'failure.png'), fullPage: true }).catch(() => {});
-  report({ error: String(error), url: page.url() });
-  process.exitCode = 1;
-} finally {
-  await browser.close();
-}
+});

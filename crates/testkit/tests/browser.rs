@@ -63,7 +63,6 @@ async fn the_journey_in_the_dsfr_theme_passes_axe_too() {
 /// Runs interop/browser-journey.mjs against the federation; returns its
 /// reports, one per line.
 async fn journey(federation: &Federation, screenshots: &Path) -> Vec<Value> {
-    let _ = std::fs::remove_dir_all(screenshots);
     let run = json!({
         "demo_sp": federation.url("demo_sp"),
         "dashboard": federation.url("dashboard"),
@@ -74,9 +73,16 @@ async fn journey(federation: &Federation, screenshots: &Path) -> Vec<Value> {
         "password": PASSWORD,
         "screenshots": screenshots,
     });
+    run_script("browser-journey.mjs", &run, screenshots).await
+}
+
+/// Runs a script of interop/ with `run` as its argument; returns its
+/// reports, one per line, once it printed `{"done": true}`.
+async fn run_script(script: &str, run: &Value, screenshots: &Path) -> Vec<Value> {
+    let _ = std::fs::remove_dir_all(screenshots);
     let interop = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop");
     let mut node = tokio::process::Command::new("node")
-        .arg("browser-journey.mjs")
+        .arg(script)
         .arg(run.to_string())
         .current_dir(&interop)
         .stdout(std::process::Stdio::piped())
@@ -96,21 +102,22 @@ async fn journey(federation: &Federation, screenshots: &Path) -> Vec<Value> {
     reports
 }
 
-/// What every journey must show.
-fn check_journey(federation: &Federation, reports: &[Value], screenshots: &Path) {
-    let find = |key: &str, page: &str| {
-        reports
-            .iter()
-            .find(|report| report.get(key).and_then(Value::as_str) == Some(page))
-            .cloned()
-            .unwrap_or(Value::Null)
-    };
-    // Every page: no serious or critical accessibility violation.
+/// The first report about `page`.
+fn report_of(reports: &[Value], page: &str) -> Value {
+    reports
+        .iter()
+        .find(|report| report.get("page").and_then(Value::as_str) == Some(page))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// Every checked page of a journey: no serious or critical violation.
+fn assert_axe_clean(reports: &[Value], at_least: usize) {
     let checked: Vec<&Value> = reports
         .iter()
         .filter(|report| report.get("violations").is_some())
         .collect();
-    assert!(checked.len() >= 17, "{reports:#?}");
+    assert!(checked.len() >= at_least, "{reports:#?}");
     let violations: Vec<&Value> = checked
         .iter()
         .filter(|report| {
@@ -121,33 +128,114 @@ fn check_journey(federation: &Federation, reports: &[Value], screenshots: &Path)
         .copied()
         .collect();
     assert!(violations.is_empty(), "axe: {violations:#?}");
-    assert_eq!(
-        find("page", "choice")["title"],
-        "Choisir un compte – Passerelle"
+}
+
+/// The ANTS-style démarche in Chromium (issue 7): through the hub, the
+/// form over its steps, the photo code refused, the draft saved, a second
+/// application refused with the way to the first, the draft resumed and
+/// filed; every page passes axe, and the screenshots are kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ants_demarche_in_chromium_keeps_one_in_progress_and_passes_axe() {
+    let federation = Federation::start_as_demo("").await.unwrap();
+    let screenshots = screenshots_dir("browser-demarches");
+    let run = json!({
+        "demo_sp": federation.url("demo_sp"),
+        "hub": federation.hub,
+        "login": federation.login_of("impots", 1),
+        "password": PASSWORD,
+        "photo_code": "AB12CD34EF56GH78IJ90KL",
+        "screenshots": screenshots,
+    });
+    let reports = run_script("demarches-journey.mjs", &run, &screenshots).await;
+    assert_axe_clean(&reports, 12);
+    let portal = report_of(&reports, "portal-list")["items"].to_string();
+    for level in ["eidas1", "eidas2", "eidas3"] {
+        assert!(portal.contains(&format!("niveau {level}")), "{portal}");
+    }
+    let citizen = &federation.running.citizens[0];
+    assert!(
+        report_of(&reports, "ants-identity")["known"]
+            .to_string()
+            .contains(&citizen.family_name)
     );
+    assert!(
+        report_of(&reports, "ants-photo-code-alert")["text"]
+            .to_string()
+            .contains("Code photo : 22 lettres et chiffres")
+    );
+    assert!(
+        report_of(&reports, "ants-in-progress-alert")["text"]
+            .to_string()
+            .contains("Vous avez déjà une démarche « Demande de permis de conduire » en cours")
+    );
+    assert!(
+        report_of(&reports, "ants-filed-text")["text"]
+            .to_string()
+            .contains("enregistrée sous le numéro PERMIS-")
+    );
+    let done = reports
+        .iter()
+        .find(|report| report["done"] == true)
+        .unwrap();
+    // The refusals' own statuses (422 for the photo code, 409 for the
+    // second application) are the only console errors.
+    let unexpected: Vec<&Value> = done["console_errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|error| {
+            let text = error.as_str().unwrap_or_default();
+            !text.ends_with("status of 422 (Unprocessable Entity)")
+                && !text.ends_with("status of 409 (Conflict)")
+        })
+        .collect();
+    assert!(unexpected.is_empty(), "{unexpected:?}");
+    for name in [
+        "portal",
+        "ants-step-contact",
+        "ants-already-in-progress",
+        "ants-filed",
+    ] {
+        assert!(screenshots.join(format!("{name}.png")).exists(), "{name}");
+    }
+    if std::env::var_os("PASSERELLE_UPDATE_DOCS").is_some() {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
+        std::fs::create_dir_all(&docs).unwrap();
+        for name in ["portal", "ants-step-contact"] {
+            std::fs::copy(
+                screenshots.join(format!("{name}.png")),
+                docs.join(format!("demarches-{name}.png")),
+            )
+            .unwrap();
+        }
+    }
+}
+
+/// What every journey must show.
+fn check_journey(federation: &Federation, reports: &[Value], screenshots: &Path) {
+    let find = |page: &str| report_of(reports, page);
+    assert_axe_clean(reports, 17);
+    assert_eq!(find("choice")["title"], "Choisir un compte – Passerelle");
 
     // Keyboard: the skip link comes first.
-    assert_eq!(
-        find("page", "choice-keyboard")["first_focus"],
-        "Aller au contenu"
-    );
+    assert_eq!(find("choice-keyboard")["first_focus"], "Aller au contenu");
     // Single sign-on: the dashboard lists both connections.
-    let rows = find("page", "dashboard-history")["rows"].to_string();
+    let rows = find("dashboard-history")["rows"].to_string();
     assert!(rows.contains("Service de démonstration"), "{rows}");
     assert!(rows.contains("Tableau de bord"), "{rows}");
     // Logout from one service ended both.
-    let text = find("page", "logged-out-text")["text"].to_string();
+    let text = find("logged-out-text")["text"].to_string();
     assert!(
         text.contains("déconnecté de ce service et de Passerelle"),
         "{text}"
     );
-    assert_eq!(find("page", "dashboard-after-logout")["ended"], true);
+    assert_eq!(find("dashboard-after-logout")["ended"], true);
     // The account pages: a refused input is named, the captcha is drawn.
     assert_eq!(
-        find("page", "signup-impots-alert")["text"],
+        find("signup-impots-alert")["text"],
         "Le numéro fiscal doit comporter 13 chiffres."
     );
-    assert_eq!(find("page", "signup-ants-captcha")["loaded"], true);
+    assert_eq!(find("signup-ants-captcha")["loaded"], true);
     let done = reports
         .iter()
         .find(|report| report["done"] == true)

@@ -1,0 +1,66 @@
+// What every browser journey shares: Debian's Chromium driven by
+// playwright-core, a French context that lets the test inject axe-core
+// (our pages forbid every script by CSP), one JSON line per report, and a
+// `check` that screenshots a page then reports its serious and critical
+// axe violations.
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+/** Prints one report line. */
+export const report = (line) => process.stdout.write(`${JSON.stringify(line)}\n`);
+
+/** Opens the browser for `run` ({chromium?, screenshots}); returns the page,
+ * its `check`, the console errors seen so far, and `close`. */
+export async function openBrowser(run) {
+  fs.mkdirSync(run.screenshots, { recursive: true });
+  const browser = await chromium.launch({
+    executablePath: run.chromium ?? '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox'],
+  });
+  const context = await browser.newContext({ bypassCSP: true, locale: 'fr-FR' });
+  const page = await context.newPage();
+  const consoleErrors = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') consoleErrors.push(`${page.url()}: ${message.text()}`);
+  });
+
+  /** Screenshot, then axe: serious and critical violations are reported. */
+  async function check(name) {
+    await page.screenshot({ path: path.join(run.screenshots, `${name}.png`), fullPage: true });
+    await page.evaluate(axeSource);
+    const results = await page.evaluate(() =>
+      // eslint-disable-next-line no-undef
+      axe.run(document, { resultTypes: ['violations'] }),
+    );
+    const violations = results.violations
+      .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
+      .map((violation) => ({
+        id: violation.id,
+        impact: violation.impact,
+        help: violation.help,
+        targets: violation.nodes.map((node) => node.target.join(' ')),
+      }));
+    report({ page: name, url: page.url(), title: await page.title(), violations });
+  }
+
+  /** Runs the journey; a failure is reported with a screenshot. */
+  async function guard(journey) {
+    try {
+      await journey();
+    } catch (error) {
+      await page.screenshot({ path: path.join(run.screenshots, 'failure.png'), fullPage: true }).catch(() => {});
+      report({ error: String(error), url: page.url() });
+      process.exitCode = 1;
+    } finally {
+      await browser.close();
+    }
+  }
+
+  return { page, check, consoleErrors, guard };
+}
