@@ -3,11 +3,7 @@
 //! behaves as the documents tell (one démarche of a kind in progress,
 //! drafts resumed, the tax return's five steps and deadline, the
 //! registered letter's time-stamped acknowledgement).
-#![expect(
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "test code: a failure is a failed test"
-)]
+#![expect(clippy::unwrap_used, reason = "test code: a failure is a failed test")]
 
 use testkit::{Citizen, Federation, PASSWORD, Response};
 
