@@ -14,7 +14,7 @@ use axum::routing::get;
 use store::{Dossier, DossierStatus};
 use web::Session;
 
-use crate::demarche::{Demarche, User, Visit, account_section, answers_by_step, require_user};
+use crate::demarche::{Demarche, User, Visit, account_section, require_user, with_answers};
 use crate::form::{Check, Content, Field, Procedure, Step};
 use crate::view::{Action, Notice, Section, Sheet};
 
@@ -387,11 +387,7 @@ pub fn receipt(
         mail::french_datetime(dossier.updated_at)
     )))
     .section(Section::new("Et maintenant ?").says(next));
-    for (heading, rows) in answers_by_step(content, procedure.steps) {
-        let mut section = Section::new(heading);
-        section.rows = rows;
-        sheet = sheet.section(section);
-    }
+    sheet = with_answers(sheet, content, procedure);
     sheet.section(
         Section::default().action(Action::go_also(demarche.path("/"), "Retour à mon espace")),
     )

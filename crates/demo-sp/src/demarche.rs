@@ -1038,6 +1038,16 @@ pub fn answers_by_step(content: &Content, steps: &[Step]) -> Vec<(String, Vec<(S
         .collect()
 }
 
+/// A filed dossier's page with its answers, one section per step.
+pub fn with_answers(mut sheet: Sheet, content: &Content, procedure: &Procedure) -> Sheet {
+    for (heading, rows) in answers_by_step(content, procedure.steps) {
+        let mut section = Section::new(heading);
+        section.rows = rows;
+        sheet = sheet.section(section);
+    }
+    sheet
+}
+
 fn step_page(
     demarche: &Demarche,
     session: &Session<Visit>,

@@ -8,7 +8,7 @@ use axum::response::Response;
 use store::{Dossier, DossierStatus};
 use web::Session;
 
-use crate::demarche::{Demarche, User, Visit, account_section, answers_by_step, dossier_kind};
+use crate::demarche::{Demarche, User, Visit, account_section, dossier_kind, with_answers};
 use crate::form::{Check, Content, Field, Procedure, Step};
 use crate::view::{Action, Notice, Section, Sheet};
 
@@ -242,11 +242,7 @@ pub fn receipt(
                 .row("Déclarant", format!("{} {}", content.answer("prenoms"), content.answer("nom")))
                 .says("Conservez ce numéro. Votre avis d'impôt sera disponible dans votre espace particulier durant l'été ; vous pouvez corriger votre déclaration en ligne d'ici là."),
         );
-    for (heading, rows) in answers_by_step(content, procedure.steps) {
-        let mut section = Section::new(heading);
-        section.rows = rows;
-        sheet = sheet.section(section);
-    }
+    sheet = with_answers(sheet, content, procedure);
     sheet.section(
         Section::default().action(Action::go_also(demarche.path("/"), "Retour à mon espace")),
     )

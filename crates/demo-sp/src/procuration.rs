@@ -8,7 +8,7 @@ use axum::response::Response;
 use store::{Dossier, DossierStatus};
 use web::Session;
 
-use crate::demarche::{Demarche, User, Visit, account_section, answers_by_step, level_refusal};
+use crate::demarche::{Demarche, User, Visit, account_section, level_refusal, with_answers};
 use crate::form::{Check, Content, Field, Procedure, Step};
 use crate::view::{Action, Notice, Section, Sheet};
 
@@ -179,11 +179,7 @@ pub fn receipt(
         content.answer("mandataire_prenom"),
         content.answer("mandataire_nom"),
     )));
-    for (heading, rows) in answers_by_step(content, procedure.steps) {
-        let mut section = Section::new(heading);
-        section.rows = rows;
-        sheet = sheet.section(section);
-    }
+    sheet = with_answers(sheet, content, procedure);
     sheet.section(Section::default().action(Action::go_also(
         demarche.path("/"),
         "Retour à mes procurations",

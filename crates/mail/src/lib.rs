@@ -18,7 +18,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
 pub use config::{Config, Security, TransportKind};
-pub use french::{english_datetime, french_date, french_datetime, paris_instant, paris_year};
+pub use french::{
+    civil_from_days, days_from_civil, english_datetime, french_date, french_datetime,
+    paris_instant, paris_year,
+};
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message as Email};
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Tokio1Executor};

@@ -131,6 +131,14 @@ impl Federation {
                         "/callback/standard\"]\n",
                         "/callback/standard\"]\nencryption_alg = \"ECDH-ES\"\njwks_uri = \"http://127.0.0.1:7084/jwks\"\n",
                     )
+                    .replace(
+                        "/ants/callback/passerelle\"]\n",
+                        "/ants/callback/passerelle\"]\nencryption_alg = \"ECDH-ES\"\njwks_uri = \"http://127.0.0.1:7084/jwks\"\n",
+                    )
+                    .replace(
+                        "/impots/callback/passerelle\"]\n",
+                        "/impots/callback/passerelle\"]\nencryption_alg = \"ECDH-ES\"\njwks_uri = \"http://127.0.0.1:7084/jwks\"\n",
+                    )
             },
             "",
             None,
