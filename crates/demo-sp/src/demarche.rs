@@ -173,26 +173,86 @@ fn default_scopes() -> String {
 impl Settings {
     /// Checks the settings; the error names the bad path.
     pub fn check(&self, path: &str) -> Result<(), (String, String)> {
-        RedirectUri::parse(&self.issuer).map_err(|error| (format!("{path}.issuer"), error))?;
-        let has_openid = |scopes: &str| scopes.split(' ').any(|scope| scope == "openid");
-        if !has_openid(&self.scopes) {
-            return Err((format!("{path}.scopes"), "must include openid".into()));
-        }
+        self.registration().check(path)?;
         if let Some(account) = &self.account {
-            RedirectUri::parse(&account.issuer)
-                .map_err(|error| (format!("{path}.account.issuer"), error))?;
-            if !has_openid(&account.scopes) {
-                return Err((
-                    format!("{path}.account.scopes"),
-                    "must include openid".into(),
-                ));
-            }
+            account.registration().check(&format!("{path}.account"))?;
         }
         if let Some(url) = &self.certification_url {
             RedirectUri::parse(url)
                 .map_err(|error| (format!("{path}.certification_url"), error))?;
         }
         Ok(())
+    }
+
+    fn registration(&self) -> Registration<'_> {
+        Registration {
+            issuer: &self.issuer,
+            client_id: &self.client_id,
+            client_secret: &self.client_secret,
+            scopes: &self.scopes,
+        }
+    }
+}
+
+impl AccountLogin {
+    fn registration(&self) -> Registration<'_> {
+        Registration {
+            issuer: &self.issuer,
+            client_id: &self.client_id,
+            client_secret: &self.client_secret,
+            scopes: &self.scopes,
+        }
+    }
+}
+
+/// A service's registration at an identity service (a hub, or the ANTS
+/// account's provider): what every login button of the portal is made of.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Registration<'a> {
+    /// The issuer.
+    pub issuer: &'a str,
+    /// Our client id there.
+    pub client_id: &'a str,
+    /// Our client secret there.
+    pub client_secret: &'a str,
+    /// The scopes asked.
+    pub scopes: &'a str,
+}
+
+impl Registration<'_> {
+    /// Checks the issuer and the scopes; the error names the bad path.
+    pub fn check(&self, path: &str) -> Result<(), (String, String)> {
+        RedirectUri::parse(self.issuer).map_err(|error| (format!("{path}.issuer"), error))?;
+        if !self.scopes.split(' ').any(|scope| scope == "openid") {
+            return Err((format!("{path}.scopes"), "must include openid".into()));
+        }
+        Ok(())
+    }
+
+    /// The relying party answering at `redirect_uri`: ES256, PKCE, and the
+    /// portal's key for the tokens a hub encrypts.
+    pub fn relying_party(
+        &self,
+        redirect_uri: &str,
+        parts: &DemarcheParts,
+    ) -> Result<RelyingParty, (String, String)> {
+        let redirect_uri = RedirectUri::parse(redirect_uri)
+            .map_err(|error| ("demo_sp.public_url".to_owned(), error))?;
+        let settings = RpSettings {
+            issuer: self.issuer.to_owned(),
+            client_id: self.client_id.to_owned(),
+            client_secret: Secret::new(self.client_secret.to_owned()),
+            redirect_uri,
+            scopes: self.scopes.to_owned(),
+            algs: vec![Alg::ES256],
+            use_pkce: true,
+            decryption_keys: vec![parts.decryption_key.clone()],
+        };
+        Ok(RelyingParty::new(
+            settings,
+            parts.http.clone(),
+            parts.clock.clone(),
+        ))
     }
 }
 
@@ -346,45 +406,17 @@ impl Demarche {
     /// Builds a démarche from its settings.
     pub fn new(settings: Settings, parts: &DemarcheParts) -> Result<Arc<Self>, (String, String)> {
         let base_url = format!("{}/{}", parts.portal_url, settings.service.path());
-        let relying_party =
-            |issuer: &str, client_id: &str, secret: &str, scopes: &str, via: Via| {
-                let redirect_uri =
-                    RedirectUri::parse(&format!("{base_url}/callback/{}", via.as_str()))
-                        .map_err(|error| ("demo_sp.public_url".to_owned(), error))?;
-                let settings = RpSettings {
-                    issuer: issuer.to_owned(),
-                    client_id: client_id.to_owned(),
-                    client_secret: Secret::new(secret.to_owned()),
-                    redirect_uri,
-                    scopes: scopes.to_owned(),
-                    algs: vec![Alg::ES256],
-                    use_pkce: true,
-                    decryption_keys: vec![parts.decryption_key.clone()],
-                };
-                Ok::<_, (String, String)>(RelyingParty::new(
-                    settings,
-                    parts.http.clone(),
-                    parts.clock.clone(),
-                ))
-            };
-        let hub = relying_party(
-            &settings.issuer,
-            &settings.client_id,
-            &settings.client_secret,
-            &settings.scopes,
-            Via::Passerelle,
-        )?;
+        let callback = |via: Via| format!("{base_url}/callback/{}", via.as_str());
+        let hub = settings
+            .registration()
+            .relying_party(&callback(Via::Passerelle), parts)?;
         let account = settings
             .account
             .as_ref()
             .map(|account| {
-                relying_party(
-                    &account.issuer,
-                    &account.client_id,
-                    &account.client_secret,
-                    &account.scopes,
-                    Via::Compte,
-                )
+                account
+                    .registration()
+                    .relying_party(&callback(Via::Compte), parts)
             })
             .transpose()?;
         let sessions = SessionManager::new(
@@ -689,11 +721,7 @@ async fn callback(
         .to_owned();
     // An own account proves the provider's level; the hub's answer must be
     // at least what was asked (a service checks the level it receives).
-    let acr = match (via, login.acr) {
-        (_, Some(acr)) => acr,
-        (Via::Compte, None) => Acr::Eidas1,
-        (Via::Passerelle, None) => Acr::Eidas1,
-    };
+    let acr = login.acr.unwrap_or(Acr::Eidas1);
     let asked = pending.acr.unwrap_or(Acr::Eidas1);
     if sub.is_empty() || (via == Via::Passerelle && acr < asked) {
         return demarche.problem(
@@ -1017,7 +1045,7 @@ fn receipt(
 }
 
 /// A dossier's answers, step by step, as a reader sees them.
-pub fn answers_by_step(content: &Content, steps: &[Step]) -> Vec<(String, Vec<(String, String)>)> {
+fn answers_by_step(content: &Content, steps: &[Step]) -> Vec<(String, Vec<(String, String)>)> {
     steps
         .iter()
         .map(|step| {

@@ -333,13 +333,8 @@ impl Field {
                     && digits.len() <= 9
                     && digits.bytes().all(|b| b.is_ascii_digit())
                 {
-                    Ok(digits.trim_start_matches('0').to_owned()).map(|kept| {
-                        if kept.is_empty() {
-                            "0".to_owned()
-                        } else {
-                            kept
-                        }
-                    })
+                    let kept = digits.trim_start_matches('0');
+                    Ok(if kept.is_empty() { "0" } else { kept }.to_owned())
                 } else {
                     wrong("un montant en euros, sans centimes (exemple : 23500).")
                 }

@@ -81,18 +81,28 @@ fn digest(key: &str) -> String {
         .collect()
 }
 
+/// A time among the letter's facts (Unix seconds; 0 when missing).
+fn time_of(content: &Content, name: &str) -> i64 {
+    content.fact(name).parse().unwrap_or_default()
+}
+
+/// When the recipient's days to answer end.
+fn claim_deadline(content: &Content) -> i64 {
+    time_of(content, "envoyee_le") + CLAIM_DAYS * 86_400
+}
+
 /// Where a sent letter stands, in words.
 fn status(demarche: &Demarche, content: &Content) -> String {
-    let at = |name: &str| content.fact(name).parse::<i64>().unwrap_or_default();
+    let at = |name: &str| mail::french_datetime(time_of(content, name));
     match content.fact("decision") {
-        "acceptee" => format!("acceptée le {}", mail::french_datetime(at("decision_le"))),
-        "refusee" => format!("refusée le {}", mail::french_datetime(at("decision_le"))),
-        _ if demarche.clock.now() > at("envoyee_le") + CLAIM_DAYS * 86_400 => {
+        "acceptee" => format!("acceptée le {}", at("decision_le")),
+        "refusee" => format!("refusée le {}", at("decision_le")),
+        _ if demarche.clock.now() > claim_deadline(content) => {
             "non réclamée dans le délai de 15 jours".into()
         }
         _ => format!(
             "envoyée le {}, en attente du destinataire",
-            mail::french_datetime(at("envoyee_le"))
+            at("envoyee_le")
         ),
     }
 }
@@ -293,10 +303,7 @@ async fn reception(
         );
     }
     let from = content.fact("expediteur");
-    let sent = content
-        .fact("envoyee_le")
-        .parse::<i64>()
-        .unwrap_or_default();
+    let sent = time_of(&content, "envoyee_le");
     let mut sheet = Sheet::new("Lettre recommandée électronique", session.csrf_token()).section(
         Section::new("Lettre reçue")
             .row("Expéditeur", from)
@@ -318,7 +325,7 @@ async fn reception(
                 status(&demarche, &content)
             )));
         }
-        _ if demarche.clock.now() > sent + CLAIM_DAYS * 86_400 => {
+        _ if demarche.clock.now() > claim_deadline(&content) => {
             sheet = sheet.notice(Notice::alert(
                 "Le délai de 15 jours pour accepter cette lettre est dépassé : elle n'a pas été réclamée.",
             ));
@@ -327,7 +334,7 @@ async fn reception(
             let mut choose = Section::new("Accepter ou refuser")
                 .says(format!(
                     "Vous avez jusqu'au {} pour répondre. Votre réponse est horodatée et transmise à l'expéditeur.",
-                    mail::french_datetime(sent + CLAIM_DAYS * 86_400)
+                    mail::french_datetime(claim_deadline(&content))
                 ))
                 .action(Action::post(demarche.path(&format!("/reception/{id}")), "Accepter et lire la lettre"))
                 .action(Action::post_also(demarche.path(&format!("/reception/{id}")), "Refuser la lettre"));
@@ -365,10 +372,6 @@ async fn decide(
         return expired_form(&demarche);
     }
     let now = demarche.clock.now();
-    let sent = content
-        .fact("envoyee_le")
-        .parse::<i64>()
-        .unwrap_or_default();
     let decision = match form.get("decision").map(String::as_str) {
         Some("accepter") => "acceptee",
         Some("refuser") => "refusee",
@@ -382,7 +385,7 @@ async fn decide(
     };
     if !is_recipient(&user, &content)
         || !content.fact("decision").is_empty()
-        || now > sent + CLAIM_DAYS * 86_400
+        || now > claim_deadline(&content)
     {
         return see_other(&here, None);
     }

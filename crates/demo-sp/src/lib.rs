@@ -25,14 +25,13 @@ use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use jose::Alg;
 use oidc::op::Params;
-use oidc::rp::{PendingLogin, RelyingParty, RpSettings};
+use oidc::rp::{PendingLogin, RelyingParty};
 use oidc::types::random_token;
-use oidc::{Acr, Clock, RedirectUri, Secret};
+use oidc::{Acr, Clock, RedirectUri};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use web::{Lang, LoggedOut, Page, Session, SessionManager, see_other};
@@ -87,6 +86,17 @@ fn default_acr() -> Acr {
     Acr::Eidas1
 }
 
+impl HubLogin {
+    fn registration(&self) -> demarche::Registration<'_> {
+        demarche::Registration {
+            issuer: &self.issuer,
+            client_id: &self.client_id,
+            client_secret: &self.client_secret,
+            scopes: &self.scopes,
+        }
+    }
+}
+
 impl Config {
     /// Checks the settings; the error names the bad path.
     pub fn check(&self, path: &str) -> Result<(), (String, String)> {
@@ -109,10 +119,7 @@ impl Config {
             if !ids.insert(hub.id.as_str()) {
                 return Err((format!("{at}.id"), "is used twice".into()));
             }
-            RedirectUri::parse(&hub.issuer).map_err(|error| (format!("{at}.issuer"), error))?;
-            if !hub.scopes.split(' ').any(|scope| scope == "openid") {
-                return Err((format!("{at}.scopes"), "must include openid".into()));
-            }
+            hub.registration().check(&at)?;
         }
         let mut services = std::collections::HashSet::new();
         for (index, demarche) in self.demarches.iter().enumerate() {
@@ -189,7 +196,7 @@ impl DemoService {
         } = parts;
         let demarche_parts = demarche::DemarcheParts {
             portal_url: config.public_url.trim_end_matches('/').to_owned(),
-            decryption_key: decryption_key.clone(),
+            decryption_key,
             sessions: stores.sessions.clone(),
             logouts: stores.tokens.clone(),
             dossiers: stores.dossiers.clone(),
@@ -203,7 +210,8 @@ impl DemoService {
             .map(|settings| demarche::Demarche::new(settings.clone(), &demarche_parts))
             .collect::<Result<Vec<_>, _>>()?;
         let (sessions, logouts) = (stores.sessions, stores.tokens);
-        let public_key = decryption_key
+        let public_key = demarche_parts
+            .decryption_key
             .public_key()
             .map_err(|error| ("demo_sp".to_owned(), error.to_string()))?;
         let jwks = serde_json::json!({ "keys": [public_key.to_json()] });
@@ -211,22 +219,12 @@ impl DemoService {
             .hubs
             .iter()
             .map(|login| {
-                let redirect_uri =
-                    RedirectUri::parse(&format!("{}/callback/{}", config.public_url, login.id))
-                        .map_err(|error| ("demo_sp.public_url".to_owned(), error))?;
-                let settings = RpSettings {
-                    issuer: login.issuer.clone(),
-                    client_id: login.client_id.clone(),
-                    client_secret: Secret::new(login.client_secret.clone()),
-                    redirect_uri,
-                    scopes: login.scopes.clone(),
-                    algs: vec![Alg::ES256],
-                    use_pkce: true,
-                    decryption_keys: vec![decryption_key.clone()],
-                };
+                let callback = format!("{}/callback/{}", config.public_url, login.id);
                 Ok(Connection {
                     login: login.clone(),
-                    rp: RelyingParty::new(settings, http.clone(), clock.clone()),
+                    rp: login
+                        .registration()
+                        .relying_party(&callback, &demarche_parts)?,
                 })
             })
             .collect::<Result<Vec<_>, (String, String)>>()?;
@@ -315,7 +313,7 @@ fn page(
     let body = template
         .render()
         .unwrap_or_else(|_| "<h1>Erreur technique</h1>".into());
-    let mut response = Page {
+    let response = Page {
         title,
         site: &service.config.name,
         body,
@@ -323,10 +321,7 @@ fn page(
         here,
     }
     .into_response();
-    if let Some(cookie) = cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    response
+    view::with_cookie(response, cookie)
 }
 
 #[derive(Template)]

@@ -115,7 +115,7 @@ impl Federation {
         let jwks = serde_json::json!({ "keys": [sandbox_key.public_key()?.to_json()] });
         let federation = Self::start_from(
             |text| {
-                text.replace("platform = \"standard\"", "platform = \"plus\"")
+                let mut text = text.replace("platform = \"standard\"", "platform = \"plus\"")
                     .replace("acr_offered = [\"eidas1\"]\n", "")
                     .replacen("acr = [\"eidas1\"]", "acr = [\"eidas2\", \"eidas3\"]", 1)
                     .replacen("acr = \"eidas1\"", "acr = \"eidas3\"", 1)
@@ -126,19 +126,19 @@ impl Federation {
                     .replace(
                         "scopes = [\"openid\", \"given_name\", \"family_name\"]\n",
                         &format!("scopes = [\"openid\", \"given_name\", \"family_name\"]\nencryption_alg = \"ECDH-ES\"\njwks = '{jwks}'\n"),
-                    )
-                    .replace(
-                        "/callback/standard\"]\n",
-                        "/callback/standard\"]\nencryption_alg = \"ECDH-ES\"\njwks_uri = \"http://127.0.0.1:7084/jwks\"\n",
-                    )
-                    .replace(
-                        "/ants/callback/passerelle\"]\n",
-                        "/ants/callback/passerelle\"]\nencryption_alg = \"ECDH-ES\"\njwks_uri = \"http://127.0.0.1:7084/jwks\"\n",
-                    )
-                    .replace(
-                        "/impots/callback/passerelle\"]\n",
-                        "/impots/callback/passerelle\"]\nencryption_alg = \"ECDH-ES\"\njwks_uri = \"http://127.0.0.1:7084/jwks\"\n",
-                    )
+                    );
+                // The portal's services publish their key at its /jwks.
+                for callback in [
+                    "/callback/standard\"]\n",
+                    "/ants/callback/passerelle\"]\n",
+                    "/impots/callback/passerelle\"]\n",
+                ] {
+                    text = text.replace(
+                        callback,
+                        &format!("{callback}encryption_alg = \"ECDH-ES\"\njwks_uri = \"http://127.0.0.1:7084/jwks\"\n"),
+                    );
+                }
+                text
             },
             "",
             None,
