@@ -27,7 +27,11 @@ use oidc::types::random_token;
 use oidc::{Acr, Clock, RedirectUri, Secret};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use store::{Preferences, Sessions, Tokens, Trace, Traces};
+use store::{Preferences, Revocations, Sessions, Tokens, Trace, Traces, TrailKey};
+
+pub mod integrity;
+
+use integrity::{Finding, Head};
 use web::{Lang, LoggedOut, Page, Session, SessionManager, see_other};
 
 /// `[dashboard]`.
@@ -45,6 +49,10 @@ pub struct Config {
     pub client_id: String,
     /// Its client secret.
     pub client_secret: String,
+    /// The other hubs whose trail receipts are accepted (their issuers),
+    /// besides `hub_issuer`: every hub that writes trails signs receipts.
+    #[serde(default)]
+    pub trail_issuers: Vec<String>,
 }
 
 fn default_hub_name() -> String {
@@ -60,6 +68,10 @@ impl Config {
         ] {
             RedirectUri::parse(value).map_err(|error| (format!("{path}.{field}"), error))?;
         }
+        for (index, issuer) in self.trail_issuers.iter().enumerate() {
+            RedirectUri::parse(issuer)
+                .map_err(|error| (format!("{path}.trail_issuers[{index}]"), error))?;
+        }
         Ok(())
     }
 }
@@ -74,6 +86,11 @@ pub struct Dashboard {
     sessions: SessionManager,
     traces: Arc<dyn Traces>,
     preferences: Arc<dyn Preferences>,
+    revocations: Arc<dyn Revocations>,
+    /// The trail's chain keys, current first.
+    trail_keys: Vec<TrailKey>,
+    /// One verifier per hub whose receipts are accepted.
+    receipt_verifiers: Vec<RelyingParty>,
     /// Every provider of the federation, by id, with its name.
     providers: Vec<(String, String)>,
     logouts: LoggedOut,
@@ -102,6 +119,10 @@ pub struct DashboardParts {
     pub traces: Arc<dyn Traces>,
     /// People's settings, which the hubs read.
     pub preferences: Arc<dyn Preferences>,
+    /// Where requests to end a person's sessions go, for the hubs.
+    pub revocations: Arc<dyn Revocations>,
+    /// The trail's chain keys, current first.
+    pub trail_keys: Vec<TrailKey>,
     /// The federation's providers (id, name), for the blocking choices.
     pub providers: Vec<(String, String)>,
     /// Time.
@@ -126,6 +147,16 @@ impl Dashboard {
             use_pkce: true,
             decryption_keys: Vec::new(),
         };
+        let receipt_verifiers = std::iter::once(&config.hub_issuer)
+            .chain(&config.trail_issuers)
+            .map(|issuer| {
+                let settings = RpSettings {
+                    issuer: issuer.clone(),
+                    ..settings.clone()
+                };
+                RelyingParty::new(settings, parts.http.clone(), parts.clock.clone())
+            })
+            .collect();
         let rp = RelyingParty::new(settings, parts.http, parts.clock.clone());
         let secure = config.public_url.starts_with("https://");
         let sessions = SessionManager::new(
@@ -141,6 +172,9 @@ impl Dashboard {
             sessions,
             traces: parts.traces,
             preferences: parts.preferences,
+            revocations: parts.revocations,
+            trail_keys: parts.trail_keys,
+            receipt_verifiers,
             providers: parts.providers,
             logouts: LoggedOut::new(parts.logouts, SESSION_SECS),
             clock: parts.clock,
@@ -173,6 +207,8 @@ enum Entry {
     Connection {
         platform: String,
         service: String,
+        #[serde(default)]
+        provider_id: String,
         provider: String,
         acr: Acr,
     },
@@ -188,6 +224,10 @@ enum Entry {
 struct Settings {
     #[serde(default)]
     blocked_providers: Vec<String>,
+    /// By provider: when the person last ended its sessions (the hubs
+    /// refuse any session verified before).
+    #[serde(default)]
+    sessions_ended: std::collections::BTreeMap<String, i64>,
 }
 
 /// The dashboard's routes: the one table.
@@ -199,7 +239,10 @@ pub fn router(dashboard: Arc<Dashboard>) -> Router {
         .route("/langue/{code}", get(web::switch_language))
         .route("/login", get(login))
         .route("/callback", get(callback))
-        .route("/verification", get(verification))
+        .route(
+            "/verification",
+            get(verification).post(verification_with_receipt),
+        )
         .route("/fournisseurs", post(set_providers))
         .route("/signalement", get(report_form).post(report))
         .route("/logout", post(logout))
@@ -308,6 +351,7 @@ fn row(trace: &Trace, lang: Lang) -> Row {
             service,
             provider,
             acr,
+            ..
         }) => Row {
             seq: trace.seq,
             when,
@@ -343,10 +387,18 @@ async fn trail(dashboard: &Dashboard, person: &Person) -> Result<Vec<Trace>, sto
     dashboard.traces.trail(&person.sub, since).await
 }
 
-async fn settings(dashboard: &Dashboard, person: &Person) -> Settings {
+/// The person's settings; `None` when they cannot be read (never
+/// overwritten then: what the person ended must stay ended).
+async fn load_settings(dashboard: &Dashboard, person: &Person) -> Option<Settings> {
     match dashboard.preferences.load(&person.sub).await {
-        Ok(Some(bytes)) => serde_json::from_slice(&bytes).unwrap_or_default(),
-        _ => Settings::default(),
+        Ok(Some(bytes)) => serde_json::from_slice(&bytes)
+            .inspect_err(|error| tracing::error!(%error, "settings unreadable"))
+            .ok(),
+        Ok(None) => Some(Settings::default()),
+        Err(error) => {
+            tracing::error!(%error, "settings unreadable");
+            None
+        }
     }
 }
 
@@ -385,7 +437,10 @@ async fn home(State(dashboard): State<Arc<Dashboard>>, headers: HeaderMap) -> Re
     let Ok(traces) = trail(&dashboard, person).await else {
         return unavailable(&dashboard, lang);
     };
-    let blocked = settings(&dashboard, person).await.blocked_providers;
+    let blocked = load_settings(&dashboard, person)
+        .await
+        .unwrap_or_default()
+        .blocked_providers;
     let template = HomeTemplate {
         lang,
         hub: &dashboard.config.hub_name,
@@ -517,45 +572,169 @@ async fn callback(
 struct VerificationTemplate<'a> {
     lang: Lang,
     hub: &'a str,
-    intact: bool,
     count: usize,
-    broken_at: i64,
+    findings: Vec<String>,
     last_hash: Option<String>,
+    /// What became of a receipt: checked, or refused and why.
+    receipt: Option<(bool, String)>,
+    /// Whether the browser's copy of the last head was compared.
+    browser_head: bool,
+    csrf: String,
 }
 
-/// Where the chain breaks, if it does: each entry's hash must be its own,
-/// and each must name the previous entry's hash.
-fn broken_link(traces: &[Trace]) -> Option<i64> {
-    let mut previous: Option<&Trace> = None;
-    for trace in traces {
-        let own = store::trace_hash(&trace.prev_hash, trace.seq, trace.at, &trace.body);
-        let linked = previous.is_none_or(|previous| {
-            previous.hash == trace.prev_hash && previous.seq + 1 == trace.seq
-        });
-        if own != trace.hash || !linked {
-            return Some(trace.seq);
+/// The browser's copy of the last head seen intact (integrity::browser_head).
+const HEAD_COOKIE: &str = "passerelle_dashboard_head";
+
+/// A finding as the citizen reads it.
+fn finding_text(finding: &Finding, lang: Lang, hub: &str) -> String {
+    match (finding, lang) {
+        (Finding::Altered(n), Lang::Fr) => format!(
+            "L'entrée n° {n} a été modifiée (son contenu, sa date ou son numéro) ou n'a pas été écrite par {hub}."
+        ),
+        (Finding::Altered(n), Lang::En) => {
+            format!(
+                "Entry no. {n} was changed (its content, date or number) or was not written by {hub}."
+            )
         }
-        previous = Some(trace);
+        (Finding::Moved { from, to }, Lang::Fr) => {
+            format!("L'entrée écrite sous le n° {from} a été déplacée au n° {to}.")
+        }
+        (Finding::Moved { from, to }, Lang::En) => {
+            format!("The entry written as no. {from} was moved to no. {to}.")
+        }
+        (Finding::Missing { after, before }, Lang::Fr) => {
+            format!("Des entrées ont été retirées entre le n° {after} et le n° {before}.")
+        }
+        (Finding::Missing { after, before }, Lang::En) => {
+            format!("Entries were removed between no. {after} and no. {before}.")
+        }
+        (Finding::UnknownKey(n), Lang::Fr) => {
+            format!("L'entrée n° {n} n'est chaînée par aucune clé connue de {hub}.")
+        }
+        (Finding::UnknownKey(n), Lang::En) => {
+            format!("Entry no. {n} is chained by no key {hub} knows.")
+        }
+        (Finding::Truncated { last, receipt }, Lang::Fr) => format!(
+            "L'historique s'arrête au n° {last}, mais un reçu atteste le n° {receipt} : les dernières entrées ont été retirées, ou une copie plus ancienne de l'historique a été restaurée."
+        ),
+        (Finding::Truncated { last, receipt }, Lang::En) => format!(
+            "The history ends at no. {last}, but a receipt attests no. {receipt}: the last entries were removed, or an older copy of the history was restored."
+        ),
+        (Finding::DiffersFromReceipt(n), Lang::Fr) => format!(
+            "L'entrée n° {n} n'est plus celle qu'atteste le reçu : l'historique a été réécrit ou restauré depuis."
+        ),
+        (Finding::DiffersFromReceipt(n), Lang::En) => format!(
+            "Entry no. {n} is no longer the one the receipt attests: the history was rewritten or restored since."
+        ),
+    }
+}
+
+/// `GET /verification`: the chain checked, and compared with the head this
+/// browser last saw intact.
+async fn verification(State(dashboard): State<Arc<Dashboard>>, headers: HeaderMap) -> Response {
+    check_integrity(&dashboard, &headers, None).await
+}
+
+/// `POST /verification`: the same, with a receipt from a connection email.
+async fn verification_with_receipt(
+    State(dashboard): State<Arc<Dashboard>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (_, _, pairs) = match posted_form(&dashboard, &headers, &body, "/").await {
+        Ok(form) => form,
+        Err(response) => return response,
+    };
+    let receipt = pairs
+        .iter()
+        .find(|(name, _)| name == "recu")
+        .map(|(_, value)| value.trim().to_owned())
+        .unwrap_or_default();
+    check_integrity(&dashboard, &headers, Some(&receipt)).await
+}
+
+/// Reads a hub's receipt: its signature by a hub this dashboard trusts,
+/// its type, and that it is this person's.
+async fn read_receipt(dashboard: &Dashboard, person: &Person, receipt: &str) -> Option<Head> {
+    let header = jose::peek_header(receipt).ok()?;
+    if header.typ.as_deref() != Some(RECEIPT_TYP) {
+        return None;
+    }
+    for verifier in &dashboard.receipt_verifiers {
+        let Ok(claims) = verifier.verify_signature(receipt).await else {
+            continue;
+        };
+        let issuer = claims.get("iss").and_then(Value::as_str);
+        if issuer != Some(verifier.settings().issuer.as_str())
+            || claims.get("sub").and_then(Value::as_str) != Some(person.sub.as_str())
+        {
+            return None;
+        }
+        let seq = claims.get("seq").and_then(Value::as_i64)?;
+        let hash = claims.get("head").and_then(Value::as_str)?;
+        use base64::Engine as _;
+        let hash = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(hash)
+            .ok()?
+            .try_into()
+            .ok()?;
+        return Some(Head { seq, hash });
     }
     None
 }
 
-async fn verification(State(dashboard): State<Arc<Dashboard>>, headers: HeaderMap) -> Response {
-    let lang = Lang::of(&headers, None);
-    let session = load(&dashboard, &headers).await;
+/// The hubs' receipt type (hub::trail::RECEIPT_TYP: apps share no code).
+const RECEIPT_TYP: &str = "trail-receipt+jwt";
+
+async fn check_integrity(
+    dashboard: &Dashboard,
+    headers: &HeaderMap,
+    receipt: Option<&str>,
+) -> Response {
+    let lang = Lang::of(headers, None);
+    let session = load(dashboard, headers).await;
     let Some(person) = &session.data.person else {
         return Redirect::to("/").into_response();
     };
-    let Ok(traces) = trail(&dashboard, person).await else {
-        return unavailable(&dashboard, lang);
+    let Ok(traces) = trail(dashboard, person).await else {
+        return unavailable(dashboard, lang);
     };
-    let broken = broken_link(&traces);
+    let mut findings = integrity::check_chain(&person.sub, &traces, &dashboard.trail_keys);
+    let browser = web::cookie_value(headers, HEAD_COOKIE).and_then(|value| {
+        integrity::parse_browser_head(&dashboard.trail_keys, &person.sub, &value)
+    });
+    if let Some(head) = &browser {
+        findings.extend(integrity::check_head(&traces, head));
+    }
+    let receipt = match receipt {
+        None => None,
+        Some(receipt) => match read_receipt(dashboard, person, receipt).await {
+            Some(head) => {
+                let finding = integrity::check_head(&traces, &head);
+                let text = lang.pick("Reçu vérifié : entrée n°", "Receipt checked: entry no.");
+                findings.extend(finding);
+                Some((true, format!("{text} {}.", head.seq)))
+            }
+            None => Some((
+                false,
+                lang.pick(
+                    "Ce reçu n'est pas valable : il n'est pas signé par la plateforme, ou il concerne une autre personne.",
+                    "This receipt is not valid: it is not signed by the platform, or it is another person's.",
+                )
+                .to_owned(),
+            )),
+        },
+    };
+    findings.dedup();
+    let hub = &dashboard.config.hub_name;
     let template = VerificationTemplate {
         lang,
-        hub: &dashboard.config.hub_name,
-        intact: broken.is_none(),
+        hub,
         count: traces.len(),
-        broken_at: broken.unwrap_or_default(),
+        findings: findings
+            .iter()
+            .map(|finding| finding_text(finding, lang, hub))
+            .collect(),
         last_hash: traces.last().map(|trace| {
             trace
                 .hash
@@ -563,9 +742,38 @@ async fn verification(State(dashboard): State<Arc<Dashboard>>, headers: HeaderMa
                 .map(|byte| format!("{byte:02x}"))
                 .collect()
         }),
+        receipt,
+        browser_head: browser.is_some(),
+        csrf: session.csrf_token(),
     };
     let title = lang.pick("Intégrité de l'historique", "History integrity");
-    page(&dashboard, title, &template, lang, Some("/verification"))
+    let mut response = page(dashboard, title, &template, lang, Some("/verification"));
+    // An intact head is what this browser will hold the trail to next time.
+    if findings.is_empty()
+        && let Some(last) = traces.last()
+        && let Some(value) = integrity::browser_head(
+            &dashboard.trail_keys,
+            &person.sub,
+            &Head {
+                seq: last.seq,
+                hash: last.hash,
+            },
+        )
+    {
+        let secure = if dashboard.config.public_url.starts_with("https://") {
+            "; Secure"
+        } else {
+            ""
+        };
+        if let Ok(cookie) = axum::http::HeaderValue::from_str(&format!(
+            "{HEAD_COOKIE}={value}; Path=/; Max-Age=34214400; HttpOnly; SameSite=Lax{secure}"
+        )) {
+            response
+                .headers_mut()
+                .append(axum::http::header::SET_COOKIE, cookie);
+        }
+    }
+    response
 }
 
 /// The form's pairs (repeated names allowed, as checkboxes send).
@@ -622,22 +830,52 @@ async fn set_providers(
         })
         .map(|(id, _)| id.clone())
         .collect();
-    let settings = Settings {
-        blocked_providers: blocked,
+    let Some(mut settings) = load_settings(&dashboard, person).await else {
+        return unavailable(&dashboard, lang);
     };
-    let saved = match serde_json::to_vec(&settings) {
-        Ok(bytes) => dashboard
-            .preferences
-            .save(&person.sub, &bytes)
-            .await
-            .is_ok(),
-        Err(_) => false,
-    };
-    if !saved {
+    let newly_blocked: Vec<String> = blocked
+        .iter()
+        .filter(|id| !settings.blocked_providers.contains(id))
+        .cloned()
+        .collect();
+    settings.blocked_providers = blocked;
+    if !end_sessions(&dashboard, person, &mut settings, &newly_blocked).await {
         return unavailable(&dashboard, lang);
     }
     tracing::info!(blocked = settings.blocked_providers.len(), "providers set");
     Redirect::to("/").into_response()
+}
+
+/// Saves the settings with the sessions opened through `providers` ended
+/// now, and asks every hub to end them at once and tell their services
+/// (docs/dashboard.md). A block or a report ends the sessions already
+/// open, not only the next logins: a stolen account stops working
+/// everywhere. Returns whether it was saved.
+async fn end_sessions(
+    dashboard: &Dashboard,
+    person: &Person,
+    settings: &mut Settings,
+    providers: &[String],
+) -> bool {
+    let now = dashboard.clock.now();
+    for provider in providers {
+        settings.sessions_ended.insert(provider.clone(), now);
+    }
+    let Ok(bytes) = serde_json::to_vec(&settings) else {
+        return false;
+    };
+    // The settings first: from now on every hub refuses those sessions at
+    // their next use, whatever becomes of the queue.
+    if let Err(error) = dashboard.preferences.save(&person.sub, &bytes).await {
+        tracing::error!(%error, "settings not saved");
+        return false;
+    }
+    for provider in providers {
+        if let Err(error) = dashboard.revocations.push(&person.sub, provider, now).await {
+            tracing::error!(%error, "sessions' end not queued");
+        }
+    }
+    true
 }
 
 fn form_expired(dashboard: &Dashboard, lang: Lang) -> Response {
@@ -745,16 +983,26 @@ async fn report(
         about_seq: about.seq,
         comment,
     };
-    let written = match serde_json::to_vec(&entry) {
-        Ok(bytes) => dashboard
+    let written = match (serde_json::to_vec(&entry), dashboard.trail_keys.first()) {
+        (Ok(bytes), Some(key)) => dashboard
             .traces
-            .append(&person.sub, dashboard.clock.now(), &bytes)
+            .append(&person.sub, dashboard.clock.now(), &bytes, key)
             .await
             .is_ok(),
-        Err(_) => false,
+        _ => false,
     };
     if !written {
         return unavailable(&dashboard, lang);
+    }
+    if let Ok(Entry::Connection { provider_id, .. }) = serde_json::from_slice(&about.body)
+        && !provider_id.is_empty()
+    {
+        let Some(mut settings) = load_settings(&dashboard, person).await else {
+            return unavailable(&dashboard, lang);
+        };
+        if !end_sessions(&dashboard, person, &mut settings, &[provider_id]).await {
+            return unavailable(&dashboard, lang);
+        }
     }
     tracing::info!(about = about.seq, "connection reported");
     let about = row(about, lang);
@@ -790,41 +1038,5 @@ async fn logout(
     {
         Ok(Some(url)) => see_other(&url, cookie),
         _ => see_other("/", cookie),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn chain(bodies: &[&[u8]]) -> Vec<Trace> {
-        let mut traces: Vec<Trace> = Vec::new();
-        for (rank, body) in bodies.iter().enumerate() {
-            let prev_hash = traces.last().map_or([0; 32], |trace| trace.hash);
-            let seq = rank as i64 + 1;
-            traces.push(Trace {
-                seq,
-                at: 1_800_000_000 + seq,
-                body: body.to_vec(),
-                prev_hash,
-                hash: store::trace_hash(&prev_hash, seq, 1_800_000_000 + seq, body),
-            });
-        }
-        traces
-    }
-
-    #[test]
-    fn an_intact_chain_verifies_and_any_change_breaks_it() {
-        let traces = chain(&[b"a", b"b", b"c"]);
-        assert_eq!(broken_link(&traces), None);
-        let mut changed = traces.clone();
-        changed[1].body = b"B".to_vec();
-        assert_eq!(broken_link(&changed), Some(2));
-        let mut removed = traces.clone();
-        removed.remove(1);
-        assert_eq!(broken_link(&removed), Some(3));
-        let mut swapped = traces;
-        swapped.swap(0, 1);
-        assert!(broken_link(&swapped).is_some());
     }
 }

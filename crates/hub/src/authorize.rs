@@ -12,6 +12,7 @@ use web::{Lang, Page, Session};
 
 use crate::errors::HubError;
 use crate::flow::{AtProvider, SessionData};
+use crate::policy;
 use crate::state::Hub;
 
 /// `GET /api/v2/authorize`.
@@ -50,17 +51,25 @@ async fn authorize(hub: &Hub, headers: &HeaderMap, raw: &[u8]) -> Response {
         Err(error) => return HubError::from(error).into_response(),
     };
     let mut session = loaded.unwrap_or_else(|| Session::new(SessionData::default()));
-    // Single sign-on: a verified person whose level is enough goes straight
-    // to the consent page, unless the service forces a new authentication.
-    let now = hub.clock.now();
-    let reuse = session.data.verified.as_ref().is_some_and(|verified| {
-        verified.acr >= request.acr
-            && request.acr <= hub.config.platform.sso_ceiling()
-            && !request.prompt.login
-            && request
-                .max_age
-                .is_none_or(|max_age| now - verified.auth_time <= max_age)
-    });
+    // Single sign-on: the verified person goes straight to the consent page
+    // when every rule of a fresh login holds for this request (policy).
+    let refusal = match &session.data.verified {
+        Some(verified) => Some(
+            policy::check_reuse(hub, &request, verified, hub.clock.now())
+                .await
+                .map_err(|refusal| {
+                    let banner = refusal.banner(hub, &verified.provider, request.acr);
+                    tracing::info!(?refusal, provider = %verified.provider, "session not reused");
+                    banner
+                }),
+        ),
+        None => None,
+    };
+    let reuse = matches!(refusal, Some(Ok(())));
+    let banner = match refusal {
+        Some(Err(banner)) => banner,
+        _ => None,
+    };
     if !reuse {
         session.data.verified = None;
     }
@@ -68,7 +77,7 @@ async fn authorize(hub: &Hub, headers: &HeaderMap, raw: &[u8]) -> Response {
     session.data.interaction = Some(request);
     session.data.sso = reuse;
     session.data.at_provider = None;
-    session.data.banner = None;
+    session.data.banner = banner;
     // idp_hint goes straight to the named provider, when the service may
     // name it; it is ignored under single sign-on (FranceConnect).
     let hint = session
@@ -192,21 +201,22 @@ pub async fn choice_page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Res
     let Some(request) = &session.data.interaction else {
         return HubError::NoInteraction.into_response();
     };
-    let service = hub
+    let service_name = hub
         .provider
         .client(&request.client_id)
         .map_or("", |client| client.name.as_str());
     let lang = page_lang(&headers, &session);
     let last = last_provider(&headers);
-    let policy = hub.service(&request.client_id);
+    let service = hub.service(&request.client_id);
     let mut providers: Vec<ProviderChoice> = hub
         .providers
         .iter()
-        .filter(|idp| policy.is_none_or(|policy| policy.lists_provider(&idp.config.id)))
+        .filter(|idp| service.is_none_or(|service| service.lists_provider(&idp.config.id)))
         .map(|idp| {
-            let accepted = policy.is_none_or(|policy| policy.accepts_provider(&idp.config.id));
-            let strong_enough = idp.max_acr() >= request.acr;
-            let available = accepted && strong_enough;
+            let verdict = policy::check_provider(&hub, request, &idp.config.id).err();
+            let accepted = verdict != Some(policy::Refusal::NotAccepted);
+            let strong_enough = verdict != Some(policy::Refusal::Level);
+            let available = verdict.is_none();
             ProviderChoice {
                 id: idp.config.id.clone(),
                 name: idp.config.name.clone(),
@@ -237,7 +247,7 @@ pub async fn choice_page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Res
     providers.sort_by_key(|choice| !choice.last_used);
     let template = ChoiceTemplate {
         lang,
-        service,
+        service: service_name,
         csrf: session.csrf_token(),
         providers,
         banner: session.data.banner.as_ref().map(|banner| banner.text(lang)),
@@ -315,13 +325,8 @@ async fn send_to_provider(
         .as_ref()
         .ok_or(HubError::NoInteraction)?;
     let requested = request.acr;
-    let accepted = hub
-        .service(&request.client_id)
-        .is_none_or(|policy| policy.accepts_provider(provider));
-    let idp = hub
-        .identity_provider(provider)
-        .filter(|idp| accepted && idp.max_acr() >= requested)
-        .ok_or(HubError::ProviderUnavailable)?;
+    let idp = policy::check_provider(hub, request, provider)
+        .map_err(|_| HubError::ProviderUnavailable)?;
     // Ask the provider for the level requested, or its own lowest when that
     // is higher (FranceConnect `getAcrToAskToIdp`).
     let lowest_offered = idp.config.acr.iter().copied().min().unwrap_or(requested);

@@ -15,8 +15,8 @@ use oidc::rp::RpError;
 use crate::authorize::{last_provider_cookie, load_interaction, see_other, see_other_saving};
 use crate::errors::HubError;
 use crate::flow::{Banner, Verified};
+use crate::policy;
 use crate::state::Hub;
-use crate::trail;
 
 /// The callback.
 pub async fn provider_callback(
@@ -111,24 +111,34 @@ async fn finish_login(
             "register refused the identity"
         );
     })?;
-    if trail::is_blocked(hub, &identity, provider).await {
-        tracing::info!(provider, "provider blocked by the person");
-        let banner = Banner::ProviderBlocked(idp.config.name.clone());
-        return Ok(back_to_choice(hub, session, banner).await);
-    }
-    session.data.at_provider = None;
-    session.data.sso = false;
-    session.data.verified = Some(Verified {
+    let now = hub.clock.now();
+    let verified = Verified {
         provider: provider.to_owned(),
         acr,
         auth_time: login
             .id_claims
             .get("auth_time")
             .and_then(serde_json::Value::as_i64)
-            .unwrap_or_else(|| hub.clock.now()),
+            .unwrap_or(now),
+        verified_at: now,
         identity,
         provider_id_token: login.id_token_hint,
-    });
+    };
+    let request = session
+        .data
+        .interaction
+        .as_ref()
+        .ok_or(HubError::NoInteraction)?;
+    if let Err(refusal) = policy::check_login(hub, request, &verified).await {
+        tracing::info!(provider, ?refusal, "login refused by the rules");
+        let banner = refusal
+            .banner(hub, provider, requested)
+            .unwrap_or_else(|| Banner::ProviderFailed(idp.config.name.clone()));
+        return Ok(back_to_choice(hub, session, banner).await);
+    }
+    session.data.at_provider = None;
+    session.data.sso = false;
+    session.data.verified = Some(verified);
     // A new session id now that the person is known (no fixation).
     let (_, cookie) = hub.sessions.rotate(session).await?;
     tracing::info!(provider, %acr, "identity verified");

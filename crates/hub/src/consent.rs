@@ -19,6 +19,7 @@ use crate::notify::{self, Connection};
 use crate::state::Hub;
 use crate::sub::pairwise_sub;
 use crate::trail;
+use crate::{policy, revoke};
 use web::Lang;
 
 /// Labels of the claims (French, English), for the consent page.
@@ -141,6 +142,15 @@ async fn issue(hub: &Hub, headers: &HeaderMap, body: &[u8]) -> Result<Response, 
         .provider
         .client(&request.client_id)
         .ok_or(HubError::NoInteraction)?;
+    // The rules again, right before the code: the page may have been open
+    // while the person blocked the provider or ended its sessions.
+    if let Err(refusal) = policy::check_login(hub, &request, &verified).await {
+        tracing::info!(?refusal, provider = %verified.provider, "code refused by the rules");
+        session.data.banner = refusal.banner(hub, &verified.provider, request.acr);
+        session.data.verified = None;
+        session.data.interaction = Some(request);
+        return Ok(see_other_saving(hub, &session, "/interaction").await);
+    }
     // Never claim more than the provider proved; report the provider's level
     // when the platform offers it, else the level asked (FranceConnect
     // `getInteractionAcr`).
@@ -187,13 +197,21 @@ async fn issue(hub: &Hub, headers: &HeaderMap, body: &[u8]) -> Result<Response, 
         session.data.signed_in.push(signed_in);
     }
     tracing::info!(client_id = %client.client_id, provider = %verified.provider, %acr, "code issued");
+    let trace =
+        trail::record_connection(hub, &verified, &client.client_id, &client.name, acr).await;
+    let receipt = trace.as_ref().and_then(|trace| {
+        trail::receipt(hub, &verified, trace).map(|receipt| (trace.seq, receipt))
+    });
     let connection = Connection {
         verified: &verified,
         service: &client.name,
         acr,
+        receipt: receipt
+            .as_ref()
+            .map(|(seq, receipt)| (*seq, receipt.as_str())),
     };
     let device = notify::connection(hub, headers, &connection).await;
-    trail::record_connection(hub, &verified, &client.client_id, &client.name, acr).await;
+    revoke::file_session(hub, &session).await;
     let mut response = see_other_saving(hub, &session, &location).await;
     if let Some(device) = device {
         response.headers_mut().append(header::SET_COOKIE, device);

@@ -75,8 +75,12 @@ pub struct Verified {
     pub provider: String,
     /// The level the provider proved.
     pub acr: Acr,
-    /// When the person authenticated.
+    /// When the person authenticated (the provider's word).
     pub auth_time: UnixSeconds,
+    /// When the hub verified the provider's answer (its own clock): what a
+    /// person's « end my sessions » is compared with.
+    #[serde(default)]
+    pub verified_at: UnixSeconds,
     /// The register's identity, with the provider's email.
     pub identity: Identity,
     /// The provider's ID token, for logging out there.
@@ -93,6 +97,14 @@ pub enum Banner {
     /// The provider proved a lower level than the service asked (an
     /// identity not certified, for eidas3).
     LevelTooLow(String, oidc::Acr),
+    /// The service does not accept the provider the session was opened
+    /// with (its `providers`, `blocked_providers`).
+    ProviderNotAccepted(String),
+    /// The session is below the level the service asks.
+    HigherLevel(oidc::Acr),
+    /// The person ended, from the dashboard, every session opened with
+    /// this provider.
+    SessionEnded(String),
 }
 
 impl Banner {
@@ -116,6 +128,24 @@ impl Banner {
             ),
             (Banner::LevelTooLow(name, acr), web::Lang::En) => format!(
                 "Your identity at {name} does not have the level of assurance this service asks ({acr}): at this level, the identity must be certified. Choose another account, or have your identity certified first."
+            ),
+            (Banner::ProviderNotAccepted(name), web::Lang::Fr) => format!(
+                "Vous êtes connecté(e) avec {name}, que ce service n'accepte pas. Choisissez un autre moyen de connexion."
+            ),
+            (Banner::ProviderNotAccepted(name), web::Lang::En) => format!(
+                "You are logged in with {name}, which this service does not accept. Choose another account."
+            ),
+            (Banner::HigherLevel(acr), web::Lang::Fr) => format!(
+                "Ce service demande un niveau de sécurité plus élevé ({acr}) que celui de votre connexion en cours. Choisissez un moyen de connexion qui le permet."
+            ),
+            (Banner::HigherLevel(acr), web::Lang::En) => format!(
+                "This service asks a higher level of assurance ({acr}) than your current login. Choose an account that gives it."
+            ),
+            (Banner::SessionEnded(name), web::Lang::Fr) => format!(
+                "Vous avez fermé depuis votre tableau de bord les connexions ouvertes avec {name}. Reconnectez-vous."
+            ),
+            (Banner::SessionEnded(name), web::Lang::En) => format!(
+                "You closed, from your dashboard, the logins opened with {name}. Please log in again."
             ),
         }
     }

@@ -40,6 +40,9 @@ pub struct Connection<'a> {
     pub service: &'a str,
     /// The level reported to the service.
     pub acr: Acr,
+    /// The connection's number in the person's trail and the signed
+    /// receipt of the trail's head after it, when the trail is kept.
+    pub receipt: Option<(i64, &'a str)>,
 }
 
 /// Queues the notification when the policy says so; returns the cookie
@@ -133,11 +136,21 @@ fn text(hub: &Hub, connection: &Connection<'_>, provider: &str) -> String {
         connection.acr,
     );
     match &hub.config.dashboard_url {
-        Some(dashboard) => text.push_str(&format!(
-            "Ce n'était pas vous ? Signalez-le : {dashboard}/signalement\n\
-             puis changez le mot de passe de votre compte {provider}.\n\n\
-             Vos connexions des six derniers mois : {dashboard}/\n\n"
-        )),
+        Some(dashboard) => {
+            text.push_str(&format!(
+                "Ce n'était pas vous ? Signalez-le : {dashboard}/signalement\n\
+                 puis changez le mot de passe de votre compte {provider}.\n\n\
+                 Vos connexions des six derniers mois : {dashboard}/\n\n"
+            ));
+            if let Some((seq, receipt)) = connection.receipt {
+                text.push_str(&format!(
+                    "Cette connexion est la n° {seq} de votre historique. Reçu d'intégrité, \
+                     à coller dans « Vérifier l'intégrité » de votre tableau de bord pour \
+                     vous assurer que l'historique n'a pas été modifié depuis :\n\n\
+                     {receipt}\n\n"
+                ));
+            }
+        }
         None => text.push_str(&format!(
             "Ce n'était pas vous ? Changez sans attendre le mot de passe de votre compte {provider}.\n\n"
         )),

@@ -12,9 +12,11 @@
 use std::fmt;
 use std::sync::Arc;
 
+use std::collections::BTreeMap;
+
 use oidc::{Acr, Identity};
 use serde::{Deserialize, Serialize};
-use store::{Preferences, Traces};
+use store::{Preferences, Revocations, Trace, Traces, TrailKey};
 
 use crate::flow::Verified;
 use crate::state::Hub;
@@ -73,6 +75,10 @@ pub struct Trail {
     pub traces: Arc<dyn Traces>,
     /// People's settings.
     pub preferences: Arc<dyn Preferences>,
+    /// The chain's keys, current first (not in the store: docs/dashboard.md).
+    pub keys: Vec<TrailKey>,
+    /// The people's requests to end their sessions, which the hub reads.
+    pub revocations: Arc<dyn Revocations>,
 }
 
 impl fmt::Debug for Trail {
@@ -110,20 +116,47 @@ pub struct Settings {
     /// Providers that may not be used for this person.
     #[serde(default)]
     pub blocked_providers: Vec<String>,
+    /// By provider: when the person last ended every session opened with it
+    /// (a block, a « ce n'était pas moi » report). A session verified at or
+    /// before that time serves no more.
+    #[serde(default)]
+    pub sessions_ended: BTreeMap<String, i64>,
 }
 
-/// Writes the connection to the person's trail. A failure is logged, never
-/// shown: the citizen's login goes on.
+/// The person's settings. When they cannot be read, the login goes on (and
+/// the failure is logged): the store being down must not lock everyone out.
+pub async fn settings(hub: &Hub, identity: &Identity) -> Settings {
+    let Some(trail) = &hub.trail else {
+        return Settings::default();
+    };
+    match trail
+        .preferences
+        .load(&trail.config.pseudonym(identity))
+        .await
+    {
+        Ok(Some(bytes)) => serde_json::from_slice(&bytes).unwrap_or_else(|error| {
+            tracing::error!(%error, "person's settings unreadable");
+            Settings::default()
+        }),
+        Ok(None) => Settings::default(),
+        Err(error) => {
+            tracing::error!(%error, "person's settings unreadable");
+            Settings::default()
+        }
+    }
+}
+
+/// Writes the connection to the person's trail and returns the entry. A
+/// failure is logged, never shown: the citizen's login goes on.
 pub async fn record_connection(
     hub: &Hub,
     verified: &Verified,
     service_id: &str,
     service: &str,
     acr: Acr,
-) {
-    let Some(trail) = &hub.trail else {
-        return;
-    };
+) -> Option<Trace> {
+    let trail = hub.trail.as_ref()?;
+    let key = trail.keys.first()?;
     let entry = Entry::Connection {
         platform: hub.config.name.clone(),
         service_id: service_id.to_owned(),
@@ -134,36 +167,38 @@ pub async fn record_connection(
             .map_or_else(|| verified.provider.clone(), |idp| idp.config.name.clone()),
         acr,
     };
-    let Ok(body) = serde_json::to_vec(&entry) else {
-        return;
-    };
+    let body = serde_json::to_vec(&entry).ok()?;
     let pseudonym = trail.config.pseudonym(&verified.identity);
-    if let Err(error) = trail
+    trail
         .traces
-        .append(&pseudonym, hub.clock.now(), &body)
+        .append(&pseudonym, hub.clock.now(), &body, key)
         .await
-    {
-        tracing::error!(%error, "connection not written to the trail");
-    }
+        .inspect_err(|error| tracing::error!(%error, "connection not written to the trail"))
+        .ok()
 }
 
-/// Whether the person blocked this provider on the dashboard. When the
-/// settings cannot be read, the login goes on (and the failure is logged).
-pub async fn is_blocked(hub: &Hub, identity: &Identity, provider: &str) -> bool {
-    let Some(trail) = &hub.trail else {
-        return false;
+/// The `typ` of a trail receipt.
+pub const RECEIPT_TYP: &str = "trail-receipt+jwt";
+
+/// A receipt of the trail's head after `trace`: a JWS signed with the hub's
+/// key (verifiable at its JWKS) naming the person's pseudonym, the entry's
+/// number and its hash. The citizen keeps it, out of our database, so that
+/// a later check can tell a truncated or restored trail (docs/dashboard.md).
+pub fn receipt(hub: &Hub, verified: &Verified, trace: &Trace) -> Option<String> {
+    use base64::Engine as _;
+    let trail = hub.trail.as_ref()?;
+    let claims = serde_json::json!({
+        "iss": hub.config.issuer(),
+        "sub": trail.config.pseudonym(&verified.identity),
+        "seq": trace.seq,
+        "head": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(trace.hash),
+        "iat": trace.at,
+    });
+    let serde_json::Value::Object(claims) = claims else {
+        return None;
     };
-    match trail
-        .preferences
-        .load(&trail.config.pseudonym(identity))
-        .await
-    {
-        Ok(Some(bytes)) => serde_json::from_slice::<Settings>(&bytes)
-            .is_ok_and(|settings| settings.blocked_providers.iter().any(|id| id == provider)),
-        Ok(None) => false,
-        Err(error) => {
-            tracing::error!(%error, "blocked providers unreadable");
-            false
-        }
-    }
+    hub.provider
+        .sign_statement(&claims, RECEIPT_TYP)
+        .inspect_err(|error| tracing::error!(%error, "trail receipt not signed"))
+        .ok()
 }

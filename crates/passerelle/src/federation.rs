@@ -237,6 +237,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         }
         _ => None,
     };
+    let trail_keys = keys::load_or_generate_trail(keys_dir.as_deref(), now)?;
     let trail = config
         .traces
         .as_ref()
@@ -245,6 +246,8 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
             config: settings.clone(),
             traces: stores.traces.clone(),
             preferences: stores.preferences.clone(),
+            keys: trail_keys.clone(),
+            revocations: stores.revocations.clone(),
         });
     for (id, hub_config) in config.hubs_in_order() {
         let part = Config::hub_part(id);
@@ -260,6 +263,9 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
             trail: trail.clone(),
         };
         let hub = hub::Hub::new(parts).map_err(|error| anyhow::anyhow!("bad setting {error}"))?;
+        running
+            .tasks
+            .push(tokio::spawn(hub::revoke::watch(hub.clone())));
         running.stores.insert(part.clone(), stores);
         serve(
             &mut running,
@@ -312,6 +318,8 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
             logouts: sessions.tokens.clone(),
             traces: stores.traces.clone(),
             preferences: stores.preferences.clone(),
+            revocations: stores.revocations.clone(),
+            trail_keys: trail_keys.clone(),
             providers,
             clock: options.clock.clone(),
             http: http.clone(),

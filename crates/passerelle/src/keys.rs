@@ -133,6 +133,95 @@ pub fn load_or_generate_secret(
     Ok(secret)
 }
 
+/// `{dir}/trail.keys.json`: the keys of the trail's chain (docs/dashboard.md),
+/// current first, each kept for as long as the file lives so that every
+/// entry they chained still verifies.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct TrailKeyFile {
+    keys: Vec<StoredTrailKey>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredTrailKey {
+    id: String,
+    /// 32 bytes, base64url.
+    secret: String,
+    created_at: UnixSeconds,
+}
+
+impl StoredTrailKey {
+    fn new(now: UnixSeconds) -> Self {
+        let secret = store::sealed::Capability::generate();
+        Self {
+            id: format!("trail-{}", &secret.lookup_key()[..12]),
+            secret: secret.as_str().to_owned(),
+            created_at: now,
+        }
+    }
+
+    fn key(&self) -> anyhow::Result<store::TrailKey> {
+        use base64::Engine as _;
+        let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&self.secret)
+            .ok()
+            .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+            .ok_or_else(|| anyhow::anyhow!("trail key {} is not 32 bytes of base64url", self.id))?;
+        Ok(store::TrailKey {
+            id: self.id.clone(),
+            secret,
+        })
+    }
+}
+
+const TRAIL_KEYS: &str = "trail.keys.json";
+
+/// The trail's chain keys, current first: read from
+/// `{dir}/trail.keys.json`, or generated and written (mode 0600) on first
+/// start. With no folder (tests), one fresh key.
+pub fn load_or_generate_trail(
+    dir: Option<&Path>,
+    now: UnixSeconds,
+) -> anyhow::Result<Vec<store::TrailKey>> {
+    let Some(dir) = dir else {
+        return Ok(vec![StoredTrailKey::new(now).key()?]);
+    };
+    let path = dir.join(TRAIL_KEYS);
+    let file: TrailKeyFile = if path.exists() {
+        let text = std::fs::read_to_string(&path)?;
+        serde_json::from_str(&text)
+            .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?
+    } else {
+        std::fs::create_dir_all(dir)?;
+        let file = TrailKeyFile {
+            keys: vec![StoredTrailKey::new(now)],
+        };
+        write_private(&path, &serde_json::to_string_pretty(&file)?, true)?;
+        tracing::info!(path = %path.display(), "trail keys generated");
+        file
+    };
+    anyhow::ensure!(!file.keys.is_empty(), "{}: no key", path.display());
+    file.keys.iter().map(StoredTrailKey::key).collect()
+}
+
+/// Puts a new current key in front of the trail's; the old ones stay, to
+/// verify what they chained. Returns the new key's id.
+pub fn rotate_trail(dir: &Path, now: UnixSeconds) -> anyhow::Result<String> {
+    let path = dir.join(TRAIL_KEYS);
+    anyhow::ensure!(
+        path.exists(),
+        "{} does not exist: start the federation once first",
+        path.display()
+    );
+    let text = std::fs::read_to_string(&path)?;
+    let mut file: TrailKeyFile = serde_json::from_str(&text)
+        .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
+    let key = StoredTrailKey::new(now);
+    let id = key.id.clone();
+    file.keys.insert(0, key);
+    write_private(&path, &serde_json::to_string_pretty(&file)?, false)?;
+    Ok(id)
+}
+
 fn to_key_set(file: &KeyFile) -> anyhow::Result<KeySet> {
     Ok(KeySet::new(
         file.keys
@@ -287,6 +376,23 @@ mod tests {
     }
 
     #[cfg(unix)]
+    #[test]
+    fn trail_keys_are_kept_and_a_rotation_puts_a_new_one_in_front() {
+        let dir = temp_dir();
+        let first = load_or_generate_trail(Some(&dir), 1).unwrap();
+        assert_eq!(first.len(), 1);
+        let again = load_or_generate_trail(Some(&dir), 2).unwrap();
+        assert_eq!(again[0].id, first[0].id);
+        assert_eq!(again[0].secret, first[0].secret);
+        let new = rotate_trail(&dir, 3).unwrap();
+        let rotated = load_or_generate_trail(Some(&dir), 4).unwrap();
+        assert_eq!(rotated.len(), 2);
+        assert_eq!(rotated[0].id, new);
+        assert_eq!(rotated[1].id, first[0].id, "the old key stays to verify");
+        assert_ne!(rotated[0].secret, rotated[1].secret);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn the_key_file_is_private_to_its_owner() {
         use std::os::unix::fs::PermissionsExt as _;

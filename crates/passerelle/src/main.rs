@@ -213,8 +213,9 @@ enum KeysCommand {
         /// Data folder.
         #[arg(long, default_value = "./passerelle-data")]
         data: PathBuf,
-        /// Whose keys: `hub_<id>` (`hub_standard`, `hub_plus` in the demo)
-        /// or `idp-<id>`.
+        /// Whose keys: `hub_<id>` (`hub_standard`, `hub_plus` in the demo),
+        /// `idp-<id>`, or `trail` (the chain keys of the citizens' trails:
+        /// a new current key, the old ones kept to verify).
         #[arg(long)]
         part: String,
         /// How long retired keys stay published, in hours (at least the
@@ -312,6 +313,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "the grace period must be at least one hour"
             );
             let now = oidc::Clock::now(&oidc::SystemClock);
+            if part == "trail" {
+                let id = passerelle::keys::rotate_trail(&data.join("keys"), now)?;
+                println!("new current trail key: {id}; the old ones stay, to verify");
+                println!("restart the hubs and the dashboard to chain with it");
+                return Ok(());
+            }
             let rotation =
                 passerelle::keys::rotate(&data.join("keys"), &part, now, grace_hours * 3600)?;
             println!("new current keys: {}", rotation.added.join(", "));

@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 
 use crate::{
-    Account, Accounts, Codes, Dossier, Dossiers, Outbox, Preferences, Purge, Queued, RateLimits,
-    Sessions, StoreError, Taken, Tokens, Trace, Traces, UnixSeconds,
+    Account, Accounts, Codes, Dossier, Dossiers, OpenSessions, Outbox, Preferences, Purge, Queued,
+    RateLimits, Revocation, Revocations, Sessions, StoreError, Taken, Tokens, Trace, Traces,
+    TrailKey, UnixSeconds,
 };
 
 /// A backend and the counter its writes bump.
@@ -174,9 +175,10 @@ impl<B: Traces> Traces for Counted<B> {
         pseudonym: &str,
         at: UnixSeconds,
         body: &[u8],
+        key: &TrailKey,
     ) -> Result<Trace, StoreError> {
         self.tally();
-        self.backend.append(pseudonym, at, body).await
+        self.backend.append(pseudonym, at, body, key).await
     }
 
     async fn trail(&self, pseudonym: &str, since: UnixSeconds) -> Result<Vec<Trace>, StoreError> {
@@ -185,6 +187,42 @@ impl<B: Traces> Traces for Counted<B> {
 
     async fn forget_before(&self, before: UnixSeconds) -> Result<u64, StoreError> {
         self.backend.forget_before(before).await
+    }
+}
+
+#[async_trait]
+impl<B: Revocations> Revocations for Counted<B> {
+    async fn push(
+        &self,
+        pseudonym: &str,
+        provider: &str,
+        at: UnixSeconds,
+    ) -> Result<i64, StoreError> {
+        self.tally();
+        self.backend.push(pseudonym, provider, at).await
+    }
+
+    async fn after(&self, after: i64, limit: u32) -> Result<Vec<Revocation>, StoreError> {
+        self.backend.after(after, limit).await
+    }
+}
+
+#[async_trait]
+impl<B: OpenSessions> OpenSessions for Counted<B> {
+    async fn put(
+        &self,
+        group: &str,
+        member: &str,
+        value: &[u8],
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        self.tally();
+        self.backend.put(group, member, value, expires_at).await
+    }
+
+    async fn take_group(&self, group: &str, now: UnixSeconds) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.tally();
+        self.backend.take_group(group, now).await
     }
 }
 

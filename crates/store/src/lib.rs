@@ -94,39 +94,129 @@ pub struct Trace {
     pub body: Vec<u8>,
     /// The previous entry's hash (32 zero bytes for the first).
     pub prev_hash: [u8; 32],
-    /// SHA-256 of `prev_hash`, `seq`, `at` and `body` (see [`trace_hash`]).
+    /// The chain key's id: which [`TrailKey`] made `hash`.
+    pub key_id: String,
+    /// HMAC-SHA-256, under the chain key, of `prev_hash`, `seq`, `at` and
+    /// `body` (see [`trace_hash`]).
     pub hash: [u8; 32],
 }
 
-/// The hash that chains a trace to the one before it: SHA-256 over the
-/// previous hash, then `seq` and `at` as 8 big-endian bytes each, then the
-/// body. Changing, removing or reordering an entry breaks every later hash.
-pub fn trace_hash(prev_hash: &[u8; 32], seq: i64, at: UnixSeconds, body: &[u8]) -> [u8; 32] {
-    use sha2::Digest as _;
-    let mut hash = sha2::Sha256::new();
-    hash.update(prev_hash);
-    hash.update(seq.to_be_bytes());
-    hash.update(at.to_be_bytes());
-    hash.update(body);
-    hash.finalize().into()
+/// A key of the trail's chain. It is not in the store: whoever can write
+/// the database cannot recompute a chain without it. Rotated keys stay
+/// known for verification under their id.
+#[derive(Clone)]
+pub struct TrailKey {
+    /// Its id, written beside each entry it chains.
+    pub id: String,
+    /// 32 random bytes.
+    pub secret: [u8; 32],
+}
+
+impl fmt::Debug for TrailKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TrailKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The hash that chains a trace to the one before it: HMAC-SHA-256 under
+/// the chain key over the pseudonym's length (8 big-endian bytes) and the
+/// pseudonym, the previous hash, then `seq` and `at` as 8 big-endian bytes
+/// each, then the body. Changing, removing or reordering an entry, or
+/// moving it to another person's trail, breaks it, and only a holder of the
+/// key can make a hash that verifies.
+pub fn trace_hash(
+    key: &[u8; 32],
+    pseudonym: &str,
+    prev_hash: &[u8; 32],
+    seq: i64,
+    at: UnixSeconds,
+    body: &[u8],
+) -> [u8; 32] {
+    use hmac::Mac as _;
+    // A 32-byte key is always accepted by HMAC; the fallback is unreachable.
+    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(key) else {
+        return [0; 32];
+    };
+    mac.update(&(pseudonym.len() as u64).to_be_bytes());
+    mac.update(pseudonym.as_bytes());
+    mac.update(prev_hash);
+    mac.update(&seq.to_be_bytes());
+    mac.update(&at.to_be_bytes());
+    mac.update(body);
+    mac.finalize().into_bytes().into()
 }
 
 /// People's trails (the dashboard's connection history), each under a
-/// pseudonym, each entry chained to the one before by hash. Appends are
-/// atomic: two hubs writing one person's trail never fork it.
+/// pseudonym, each entry chained to the one before by a keyed hash. Appends
+/// are atomic: two hubs writing one person's trail never fork it.
 #[async_trait]
 pub trait Traces: Send + Sync + 'static {
-    /// Adds an entry at the end of a trail; returns it.
+    /// Adds an entry at the end of a trail, chained under `key`; returns it.
     async fn append(
         &self,
         pseudonym: &str,
         at: UnixSeconds,
         body: &[u8],
+        key: &TrailKey,
     ) -> Result<Trace, StoreError>;
     /// A trail's entries from `since` on, oldest first.
     async fn trail(&self, pseudonym: &str, since: UnixSeconds) -> Result<Vec<Trace>, StoreError>;
     /// Forgets every entry older than `before` (the retention period).
     async fn forget_before(&self, before: UnixSeconds) -> Result<u64, StoreError>;
+}
+
+/// A person's request, from the dashboard, to end every session opened
+/// through one provider (a block, a « ce n'était pas moi » report).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revocation {
+    /// Its rank in the queue.
+    pub id: i64,
+    /// The person's pseudonym.
+    pub pseudonym: String,
+    /// The provider whose sessions end.
+    pub provider: String,
+    /// When it was asked.
+    pub at: UnixSeconds,
+}
+
+/// The queue of [`Revocation`]s the dashboard writes and every hub reads,
+/// in order, to end the sessions it holds at once. Entries are purged a
+/// day after they were pushed: by then every hub has read them.
+#[async_trait]
+pub trait Revocations: Send + Sync + 'static {
+    /// Queues a revocation; returns its id.
+    async fn push(
+        &self,
+        pseudonym: &str,
+        provider: &str,
+        at: UnixSeconds,
+    ) -> Result<i64, StoreError>;
+    /// Up to `limit` revocations after id `after`, oldest first.
+    async fn after(&self, after: i64, limit: u32) -> Result<Vec<Revocation>, StoreError>;
+}
+
+/// How long a revocation stays queued: every hub reads the queue each
+/// second, and one that was down rereads the last day when it starts.
+pub const REVOCATION_KEPT_SECS: i64 = 86_400;
+
+/// The hub sessions open for a person through a provider, so that they can
+/// be ended together. A group is an opaque key the caller derives; each of
+/// its members is one session, its value sealed by the caller.
+#[async_trait]
+pub trait OpenSessions: Send + Sync + 'static {
+    /// Adds a member to a group, or replaces its value and expiry.
+    async fn put(
+        &self,
+        group: &str,
+        member: &str,
+        value: &[u8],
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError>;
+    /// Removes every member of the group and returns the live ones' values.
+    /// Atomic: of concurrent takes, each member goes to one taker.
+    async fn take_group(&self, group: &str, now: UnixSeconds) -> Result<Vec<Vec<u8>>, StoreError>;
 }
 
 /// A person's settings (the providers they blocked), under a pseudonym.
@@ -400,6 +490,10 @@ pub struct Stores {
     pub preferences: Arc<dyn Preferences>,
     /// The demo services' dossiers.
     pub dossiers: Arc<dyn Dossiers>,
+    /// Requests to end a person's sessions.
+    pub revocations: Arc<dyn Revocations>,
+    /// The hub's sessions, grouped by person and provider.
+    pub open_sessions: Arc<dyn OpenSessions>,
     writes: Arc<AtomicU64>,
     purge: Arc<dyn Purge>,
     backend: &'static str,
@@ -429,6 +523,8 @@ impl Stores {
             + Traces
             + Preferences
             + Dossiers
+            + Revocations
+            + OpenSessions
             + Purge,
     {
         let writes = Arc::new(AtomicU64::new(0));
@@ -443,6 +539,8 @@ impl Stores {
             traces: counted.clone(),
             preferences: counted.clone(),
             dossiers: counted.clone(),
+            revocations: counted.clone(),
+            open_sessions: counted.clone(),
             writes,
             purge: counted,
             backend: backend_name,

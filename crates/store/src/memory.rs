@@ -7,8 +7,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 
 use crate::{
-    Account, Accounts, Codes, Dossier, DossierStatus, Dossiers, Outbox, Preferences, Purge, Queued,
-    RateLimits, Sessions, StoreError, Taken, Tokens, Trace, Traces, UnixSeconds, trace_hash,
+    Account, Accounts, Codes, Dossier, DossierStatus, Dossiers, OpenSessions, Outbox, Preferences,
+    Purge, Queued, REVOCATION_KEPT_SECS, RateLimits, Revocation, Revocations, Sessions, StoreError,
+    Taken, Tokens, Trace, Traces, TrailKey, UnixSeconds, trace_hash,
 };
 
 /// Everything the backend holds.
@@ -34,6 +35,10 @@ struct State {
     preferences: HashMap<String, Vec<u8>>,
     /// By id.
     dossiers: HashMap<String, Dossier>,
+    /// In push order.
+    revocations: Vec<Revocation>,
+    /// Groups of members.
+    open_sessions: HashMap<String, HashMap<String, Expiring>>,
 }
 
 #[derive(Default)]
@@ -245,8 +250,25 @@ impl Purge for Memory {
         Ok(drop_dead(&mut state.sessions, |s| now < s.expires_at)
             + drop_dead(&mut state.codes, |c| now < c.expires_at)
             + drop_dead(&mut state.tokens, |t| now < t.expires_at)
-            + drop_dead(&mut state.windows, |w| now < w.ends_at))
+            + drop_dead(&mut state.windows, |w| now < w.ends_at)
+            + purge_groups(&mut state.open_sessions, now)
+            + purge_revocations(&mut state.revocations, now))
     }
+}
+
+fn purge_groups(groups: &mut HashMap<String, HashMap<String, Expiring>>, now: UnixSeconds) -> u64 {
+    let mut purged = 0;
+    for members in groups.values_mut() {
+        purged += drop_dead(members, |m| now < m.expires_at);
+    }
+    groups.retain(|_, members| !members.is_empty());
+    purged
+}
+
+fn purge_revocations(revocations: &mut Vec<Revocation>, now: UnixSeconds) -> u64 {
+    let before = revocations.len();
+    revocations.retain(|revocation| revocation.at > now - REVOCATION_KEPT_SECS);
+    (before - revocations.len()) as u64
 }
 
 /// Keeps the entries still `live`; returns how many went.
@@ -327,6 +349,7 @@ impl Traces for Memory {
         pseudonym: &str,
         at: UnixSeconds,
         body: &[u8],
+        key: &TrailKey,
     ) -> Result<Trace, StoreError> {
         let mut state = self.state();
         let trail = state.trails.entry(pseudonym.to_owned()).or_default();
@@ -337,7 +360,8 @@ impl Traces for Memory {
             at,
             body: body.to_vec(),
             prev_hash,
-            hash: trace_hash(&prev_hash, seq, at, body),
+            key_id: key.id.clone(),
+            hash: trace_hash(&key.secret, pseudonym, &prev_hash, seq, at, body),
         };
         trail.last_seq = seq;
         trail.last_hash = trace.hash;
@@ -383,6 +407,69 @@ impl Preferences for Memory {
             .preferences
             .insert(pseudonym.to_owned(), value.to_vec());
         Ok(())
+    }
+}
+
+#[async_trait]
+impl Revocations for Memory {
+    async fn push(
+        &self,
+        pseudonym: &str,
+        provider: &str,
+        at: UnixSeconds,
+    ) -> Result<i64, StoreError> {
+        let mut state = self.state();
+        let id = state.revocations.last().map_or(1, |last| last.id + 1);
+        state.revocations.push(Revocation {
+            id,
+            pseudonym: pseudonym.to_owned(),
+            provider: provider.to_owned(),
+            at,
+        });
+        Ok(id)
+    }
+
+    async fn after(&self, after: i64, limit: u32) -> Result<Vec<Revocation>, StoreError> {
+        Ok(self
+            .state()
+            .revocations
+            .iter()
+            .filter(|revocation| revocation.id > after)
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+}
+
+#[async_trait]
+impl OpenSessions for Memory {
+    async fn put(
+        &self,
+        group: &str,
+        member: &str,
+        value: &[u8],
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        self.state()
+            .open_sessions
+            .entry(group.to_owned())
+            .or_default()
+            .insert(
+                member.to_owned(),
+                Expiring {
+                    value: value.to_vec(),
+                    expires_at,
+                },
+            );
+        Ok(())
+    }
+
+    async fn take_group(&self, group: &str, now: UnixSeconds) -> Result<Vec<Vec<u8>>, StoreError> {
+        let members = self.state().open_sessions.remove(group).unwrap_or_default();
+        Ok(members
+            .values()
+            .filter_map(|member| member.live(now))
+            .collect())
     }
 }
 

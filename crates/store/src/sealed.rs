@@ -47,6 +47,15 @@ impl Capability {
         }
     }
 
+    /// A capability over a secret the caller derived (an HMAC of its own
+    /// key), to file and seal values it can find again without a client.
+    pub fn from_secret(secret: [u8; 32]) -> Self {
+        Self {
+            secret,
+            text: URL_SAFE_NO_PAD.encode(secret),
+        }
+    }
+
     /// Reads a capability presented by a client: exactly 43 base64url
     /// characters decoding to 32 bytes, in the one canonical spelling
     /// `generate` produces. Anything else is `None`.

@@ -15,9 +15,9 @@ use sqlx::sqlite::{
 };
 
 use crate::{
-    Account, AccountStatus, Accounts, Codes, Dossier, DossierStatus, Dossiers, Outbox, Preferences,
-    Purge, Queued, RateLimits, Sessions, StoreError, Taken, Tokens, Trace, Traces, UnixSeconds,
-    trace_hash,
+    Account, AccountStatus, Accounts, Codes, Dossier, DossierStatus, Dossiers, OpenSessions,
+    Outbox, Preferences, Purge, Queued, REVOCATION_KEPT_SECS, RateLimits, Revocation, Revocations,
+    Sessions, StoreError, Taken, Tokens, Trace, Traces, TrailKey, UnixSeconds, trace_hash,
 };
 
 /// The schema, one entry per version: entry `n` takes a database from
@@ -104,6 +104,24 @@ const SCHEMA: &[&str] = &[
     CREATE INDEX dossiers_owner ON dossiers (service, owner);
     CREATE UNIQUE INDEX dossiers_one_draft ON dossiers (service, owner, kind)
         WHERE status = 'draft';
+",
+    "
+    ALTER TABLE traces ADD COLUMN key_id TEXT NOT NULL DEFAULT '';
+    CREATE TABLE revocations (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        pseudonym TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX revocations_at ON revocations (at);
+    CREATE TABLE open_sessions (
+        grp TEXT NOT NULL,
+        member TEXT NOT NULL,
+        value BLOB NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (grp, member)
+    ) STRICT;
+    CREATE INDEX open_sessions_expiry ON open_sessions (expires_at);
 ",
 ];
 
@@ -415,6 +433,7 @@ impl Purge for Sqlite {
             "DELETE FROM codes WHERE expires_at <= ?",
             "DELETE FROM tokens WHERE expires_at <= ?",
             "DELETE FROM rate_windows WHERE ends_at <= ?",
+            "DELETE FROM open_sessions WHERE expires_at <= ?",
         ] {
             purged += sqlx::query(sql)
                 .bind(now)
@@ -422,6 +441,11 @@ impl Purge for Sqlite {
                 .await?
                 .rows_affected();
         }
+        purged += sqlx::query("DELETE FROM revocations WHERE at <= ?")
+            .bind(now - REVOCATION_KEPT_SECS)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
         Ok(purged)
     }
 }
@@ -508,6 +532,7 @@ impl Traces for Sqlite {
         pseudonym: &str,
         at: UnixSeconds,
         body: &[u8],
+        key: &TrailKey,
     ) -> Result<Trace, StoreError> {
         // The head moves in the same transaction as the insert, taken for
         // writing from the start: a second writer waits (busy timeout),
@@ -523,15 +548,17 @@ impl Traces for Sqlite {
             None => (0, [0; 32]),
         };
         let seq = last_seq + 1;
-        let hash = trace_hash(&prev_hash, seq, at, body);
+        let hash = trace_hash(&key.secret, pseudonym, &prev_hash, seq, at, body);
         sqlx::query(
-            "INSERT INTO traces (pseudonym, seq, at, body, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO traces (pseudonym, seq, at, body, prev_hash, key_id, hash)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(pseudonym)
         .bind(seq)
         .bind(at)
         .bind(body)
         .bind(prev_hash.as_slice())
+        .bind(&key.id)
         .bind(hash.as_slice())
         .execute(&mut *tx)
         .await?;
@@ -550,13 +577,14 @@ impl Traces for Sqlite {
             at,
             body: body.to_vec(),
             prev_hash,
+            key_id: key.id.clone(),
             hash,
         })
     }
 
     async fn trail(&self, pseudonym: &str, since: UnixSeconds) -> Result<Vec<Trace>, StoreError> {
-        let rows: Vec<(i64, i64, Vec<u8>, Vec<u8>, Vec<u8>)> = sqlx::query_as(
-            "SELECT seq, at, body, prev_hash, hash FROM traces
+        let rows: Vec<(i64, i64, Vec<u8>, Vec<u8>, String, Vec<u8>)> = sqlx::query_as(
+            "SELECT seq, at, body, prev_hash, key_id, hash FROM traces
              WHERE pseudonym = ? AND at >= ? ORDER BY seq",
         )
         .bind(pseudonym)
@@ -564,12 +592,13 @@ impl Traces for Sqlite {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
-            .map(|(seq, at, body, prev_hash, hash)| {
+            .map(|(seq, at, body, prev_hash, key_id, hash)| {
                 Ok(Trace {
                     seq,
                     at,
                     body,
                     prev_hash: hash_of(prev_hash)?,
+                    key_id,
                     hash: hash_of(hash)?,
                 })
             })
@@ -606,6 +635,81 @@ impl Preferences for Sqlite {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl Revocations for Sqlite {
+    async fn push(
+        &self,
+        pseudonym: &str,
+        provider: &str,
+        at: UnixSeconds,
+    ) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO revocations (pseudonym, provider, at) VALUES (?, ?, ?) RETURNING id",
+        )
+        .bind(pseudonym)
+        .bind(provider)
+        .bind(at)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    async fn after(&self, after: i64, limit: u32) -> Result<Vec<Revocation>, StoreError> {
+        let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
+            "SELECT id, pseudonym, provider, at FROM revocations WHERE id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, pseudonym, provider, at)| Revocation {
+                id,
+                pseudonym,
+                provider,
+                at,
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl OpenSessions for Sqlite {
+    async fn put(
+        &self,
+        group: &str,
+        member: &str,
+        value: &[u8],
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO open_sessions (grp, member, value, expires_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (grp, member) DO UPDATE SET value = ?3, expires_at = ?4",
+        )
+        .bind(group)
+        .bind(member)
+        .bind(value)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn take_group(&self, group: &str, now: UnixSeconds) -> Result<Vec<Vec<u8>>, StoreError> {
+        // One statement: concurrent takers each get the rows they deleted.
+        let rows: Vec<(Vec<u8>, i64)> =
+            sqlx::query_as("DELETE FROM open_sessions WHERE grp = ? RETURNING value, expires_at")
+                .bind(group)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .filter(|(_, expires_at)| now < *expires_at)
+            .map(|(value, _)| value)
+            .collect())
     }
 }
 

@@ -7,7 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
-use store::{Account, AccountStatus, Backend, Dossier, DossierStatus, StoreError, Stores, Taken};
+use store::{
+    Account, AccountStatus, Backend, Dossier, DossierStatus, StoreError, Stores, Taken, TrailKey,
+};
 
 /// A folder of its own under the system temp dir, removed at drop.
 struct Scratch(PathBuf);
@@ -86,13 +88,29 @@ contract!(
     a_trail_is_chained_by_hash_and_kept_per_pseudonym,
     forgetting_old_entries_keeps_the_chain_going,
     concurrent_appends_never_fork_a_trail,
+    a_trail_entry_made_under_another_key_does_not_verify,
     preferences_are_saved_and_replaced,
+    revocations_are_read_in_order_after_a_cursor,
+    revocations_are_purged_after_a_day,
+    an_open_session_group_is_taken_whole_and_once,
+    concurrent_takes_give_each_open_session_to_one_taker,
     one_draft_of_a_kind_per_person_and_service,
     a_dossier_is_updated_only_by_its_owner_at_its_service,
     a_person_s_dossiers_come_last_changed_first,
 );
 
 const NOW: i64 = 1_700_000_000;
+
+fn key(id: &str, byte: u8) -> TrailKey {
+    TrailKey {
+        id: id.into(),
+        secret: [byte; 32],
+    }
+}
+
+fn k1() -> TrailKey {
+    key("k1", 1)
+}
 
 fn account(id: &str, login: &str) -> Account {
     Account {
@@ -286,19 +304,27 @@ async fn concurrent_claims_give_each_message_to_one_worker(stores: Stores) {
 }
 
 async fn a_trail_is_chained_by_hash_and_kept_per_pseudonym(stores: Stores) {
-    let first = stores.traces.append("p1", NOW, b"{\"a\":1}").await.unwrap();
-    let second = stores
+    let first = stores
         .traces
-        .append("p1", NOW + 5, b"{\"b\":2}")
+        .append("p1", NOW, b"{\"a\":1}", &k1())
         .await
         .unwrap();
-    stores.traces.append("p2", NOW, b"other").await.unwrap();
+    let second = stores
+        .traces
+        .append("p1", NOW + 5, b"{\"b\":2}", &k1())
+        .await
+        .unwrap();
+    stores
+        .traces
+        .append("p2", NOW, b"other", &k1())
+        .await
+        .unwrap();
     assert_eq!((first.seq, second.seq), (1, 2));
     assert_eq!(first.prev_hash, [0; 32]);
     assert_eq!(second.prev_hash, first.hash);
     assert_eq!(
         second.hash,
-        store::trace_hash(&first.hash, 2, NOW + 5, b"{\"b\":2}")
+        store::trace_hash(&[1; 32], "p1", &first.hash, 2, NOW + 5, b"{\"b\":2}")
     );
     let trail = stores.traces.trail("p1", 0).await.unwrap();
     assert_eq!(trail, vec![first, second.clone()]);
@@ -311,12 +337,16 @@ async fn a_trail_is_chained_by_hash_and_kept_per_pseudonym(stores: Stores) {
 }
 
 async fn forgetting_old_entries_keeps_the_chain_going(stores: Stores) {
-    let first = stores.traces.append("p", NOW, b"old").await.unwrap();
-    let second = stores.traces.append("p", NOW + 100, b"new").await.unwrap();
+    let first = stores.traces.append("p", NOW, b"old", &k1()).await.unwrap();
+    let second = stores
+        .traces
+        .append("p", NOW + 100, b"new", &k1())
+        .await
+        .unwrap();
     assert_eq!(stores.traces.forget_before(NOW + 50).await.unwrap(), 1);
     let third = stores
         .traces
-        .append("p", NOW + 200, b"newer")
+        .append("p", NOW + 200, b"newer", &k1())
         .await
         .unwrap();
     assert_eq!((third.seq, third.prev_hash), (3, second.hash));
@@ -331,7 +361,7 @@ async fn concurrent_appends_never_fork_a_trail(stores: Stores) {
             let traces = stores.traces.clone();
             tokio::spawn(async move {
                 traces
-                    .append("p", NOW + n, format!("w{n}").as_bytes())
+                    .append("p", NOW + n, format!("w{n}").as_bytes(), &k1())
                     .await
                     .unwrap()
             })
@@ -348,10 +378,122 @@ async fn concurrent_appends_never_fork_a_trail(stores: Stores) {
         assert_eq!(trace.prev_hash, prev, "one chain, no fork");
         assert_eq!(
             trace.hash,
-            store::trace_hash(&prev, trace.seq, trace.at, &trace.body)
+            store::trace_hash(&[1; 32], "p", &prev, trace.seq, trace.at, &trace.body)
         );
         prev = trace.hash;
     }
+}
+
+async fn a_trail_entry_made_under_another_key_does_not_verify(stores: Stores) {
+    let first = stores.traces.append("p", NOW, b"a", &k1()).await.unwrap();
+    let second = stores
+        .traces
+        .append("p", NOW, b"b", &key("k2", 2))
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.key_id.as_str(), second.key_id.as_str()),
+        ("k1", "k2")
+    );
+    assert_eq!(second.prev_hash, first.hash, "a rotation keeps the chain");
+    assert_eq!(
+        second.hash,
+        store::trace_hash(&[2; 32], "p", &first.hash, 2, NOW, b"b")
+    );
+    assert_ne!(
+        second.hash,
+        store::trace_hash(&[1; 32], "p", &first.hash, 2, NOW, b"b")
+    );
+    let trail = stores.traces.trail("p", 0).await.unwrap();
+    assert_eq!(trail.get(1).map(|t| t.key_id.as_str()), Some("k2"));
+}
+
+async fn revocations_are_read_in_order_after_a_cursor(stores: Stores) {
+    assert!(stores.revocations.after(0, 10).await.unwrap().is_empty());
+    let first = stores.revocations.push("p1", "impots", NOW).await.unwrap();
+    let second = stores
+        .revocations
+        .push("p2", "ameli", NOW + 1)
+        .await
+        .unwrap();
+    assert!(second > first);
+    let all = stores.revocations.after(0, 10).await.unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|r| (r.pseudonym.as_str(), r.provider.as_str(), r.at))
+            .collect::<Vec<_>>(),
+        vec![("p1", "impots", NOW), ("p2", "ameli", NOW + 1)]
+    );
+    let rest = stores.revocations.after(first, 10).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest.first().map(|r| r.id), Some(second));
+    assert_eq!(stores.revocations.after(0, 1).await.unwrap().len(), 1);
+}
+
+async fn revocations_are_purged_after_a_day(stores: Stores) {
+    stores.revocations.push("p", "impots", NOW).await.unwrap();
+    stores
+        .revocations
+        .push("p", "ameli", NOW + 10)
+        .await
+        .unwrap();
+    stores
+        .purge_expired(NOW + store::REVOCATION_KEPT_SECS + 5)
+        .await
+        .unwrap();
+    let left = stores.revocations.after(0, 10).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left.first().map(|r| r.provider.as_str()), Some("ameli"));
+}
+
+async fn an_open_session_group_is_taken_whole_and_once(stores: Stores) {
+    let sessions = &stores.open_sessions;
+    sessions.put("g", "s1", b"one", NOW + 60).await.unwrap();
+    sessions.put("g", "s2", b"two", NOW + 60).await.unwrap();
+    sessions
+        .put("g", "s2", b"two again", NOW + 60)
+        .await
+        .unwrap();
+    sessions.put("g", "old", b"expired", NOW).await.unwrap();
+    sessions
+        .put("other", "s1", b"theirs", NOW + 60)
+        .await
+        .unwrap();
+    let mut taken = sessions.take_group("g", NOW).await.unwrap();
+    taken.sort();
+    assert_eq!(taken, vec![b"one".to_vec(), b"two again".to_vec()]);
+    assert!(sessions.take_group("g", NOW).await.unwrap().is_empty());
+    assert_eq!(
+        sessions.take_group("other", NOW).await.unwrap(),
+        vec![b"theirs".to_vec()]
+    );
+    sessions.put("g", "s3", b"later", NOW + 60).await.unwrap();
+    assert_eq!(stores.purge_expired(NOW + 60).await.unwrap(), 1);
+    assert!(sessions.take_group("g", NOW).await.unwrap().is_empty());
+}
+
+async fn concurrent_takes_give_each_open_session_to_one_taker(stores: Stores) {
+    for n in 0..20 {
+        stores
+            .open_sessions
+            .put("g", &format!("s{n}"), format!("{n}").as_bytes(), NOW + 60)
+            .await
+            .unwrap();
+    }
+    let takers: Vec<_> = (0..4)
+        .map(|_| {
+            let sessions = stores.open_sessions.clone();
+            tokio::spawn(async move { sessions.take_group("g", NOW).await.unwrap() })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for taker in takers {
+        all.extend(taker.await.unwrap());
+    }
+    let count = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!((count, all.len()), (20, 20), "each session taken once");
 }
 
 async fn preferences_are_saved_and_replaced(stores: Stores) {
@@ -554,7 +696,15 @@ async fn every_write_counts_once_and_reads_count_nothing(stores: Stores) {
         .unwrap();
     clone.dossiers.get("d1").await.unwrap();
     clone.dossiers.of_owner("ants", "sub-a").await.unwrap();
-    assert_eq!(stores.writes(), 13);
+    clone.revocations.push("p", "impots", NOW).await.unwrap();
+    clone.revocations.after(0, 10).await.unwrap();
+    clone
+        .open_sessions
+        .put("g", "m", b"v", NOW + 60)
+        .await
+        .unwrap();
+    clone.open_sessions.take_group("g", NOW).await.unwrap();
+    assert_eq!(stores.writes(), 16);
 }
 
 async fn purge_removes_only_expired_rows(stores: Stores) {

@@ -9,6 +9,9 @@
 
 use std::collections::BTreeMap;
 
+#[path = "federation/sso.rs"]
+mod sso;
+
 use serde_json::{Map, Value};
 use testkit::{
     Citizen, DEMO_SP_ID, DEMO_SP_SECRET, Federation, PASSWORD, RogueMode, SANDBOX_CALLBACK,
@@ -743,6 +746,48 @@ async fn dashboard_home(federation: &Federation, citizen: &Citizen) -> testkit::
         .await
 }
 
+/// Waits (a few seconds at most) until the dashboard no longer knows the
+/// citizen: the hubs read the queue of ended sessions each second.
+async fn wait_logged_out_of_dashboard(federation: &Federation, citizen: &Citizen) {
+    let dashboard = federation.url("dashboard");
+    for _ in 0..60 {
+        if !citizen.get(&format!("{dashboard}/")).await.shows("Bonjour") {
+            // The dashboard tells a logout from a new login by the second.
+            federation.clock.advance(1);
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    unreachable!("the dashboard still shows the person");
+}
+
+/// Logs the citizen in to the dashboard through `provider` (no session).
+async fn dashboard_login_with(
+    federation: &Federation,
+    citizen: &Citizen,
+    provider: &str,
+) -> testkit::Response {
+    let dashboard = federation.url("dashboard");
+    let consent = citizen
+        .authenticate(
+            &format!("{dashboard}/login"),
+            &federation.hub,
+            provider,
+            &federation.login_of(provider, 1),
+            PASSWORD,
+            "",
+        )
+        .await;
+    assert!(
+        consent.shows("Continuer sur Tableau de bord"),
+        "{}",
+        consent.body
+    );
+    citizen
+        .follow(citizen.consent(&federation.hub, &consent).await, "")
+        .await
+}
+
 /// Issue 4, point 4: the dashboard shows the connections under a pseudonym,
 /// verifies the chain, blocks a provider (which the hub enforces), and
 /// records a report.
@@ -776,18 +821,13 @@ async fn the_dashboard_shows_the_history_blocks_a_provider_and_takes_a_report() 
 
     // Block impots: the hub refuses it at the next login, in any browser.
     let csrf = home.input("csrf").unwrap();
-    citizen
+    let saved = citizen
         .post(
             &format!("{dashboard}/fournisseurs"),
             &[("csrf", &csrf), ("blocked", "impots"), ("blocked", "nope")],
         )
         .await;
-    let home = citizen.get(&format!("{dashboard}/")).await;
-    assert!(
-        home.body.contains("value=\"impots\" checked"),
-        "{}",
-        home.body
-    );
+    assert_eq!(saved.location.as_deref(), Some("/"), "{}", saved.body);
     let other = Citizen::new();
     let refused = other
         .authenticate(
@@ -805,7 +845,19 @@ async fn the_dashboard_shows_the_history_blocks_a_provider_and_takes_a_report() 
         refused.body
     );
     sandbox_login(&federation, &other, "ameli", 1).await;
-    // Unblock: impots works again.
+    // The block ended every session opened with impots, the dashboard's
+    // own too (by back-channel logout): back in with ameli.
+    wait_logged_out_of_dashboard(&federation, &citizen).await;
+    let home = dashboard_login_with(&federation, &citizen, "ameli").await;
+    assert!(
+        home.body.contains("value=\"impots\" checked"),
+        "{}",
+        home.body
+    );
+    let csrf = home.input("csrf").unwrap();
+    // Unblock: impots works again (a second later: a session verified in
+    // the second its provider's sessions were ended is ended too).
+    federation.clock.advance(1);
     citizen
         .post(&format!("{dashboard}/fournisseurs"), &[("csrf", &csrf)])
         .await;
@@ -1189,8 +1241,9 @@ async fn storage_writes_per_login_are_few() {
     full_login(&federation, "impots", 1).await;
     let writes = federation.hub_writes() - before;
     // authorize, choice, callback (rotation: delete + save), consent (code +
-    // session), token (take + access token) = 8.
-    assert!(writes <= 8, "{writes} writes for one login");
+    // session + the session filed under its person, to be ended at their
+    // request), token (take + access token) = 9.
+    assert!(writes <= 9, "{writes} writes for one login");
 }
 
 // ---------------------------------------------------------------- refusals

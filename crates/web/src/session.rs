@@ -52,6 +52,12 @@ impl<T> Session<T> {
         })
     }
 
+    /// Where the session is stored: a hash of its secret, which neither
+    /// opens it nor forges its cookie; enough to end it.
+    pub fn store_key(&self) -> String {
+        self.id.lookup_key()
+    }
+
     /// A fresh id for the same data, against session fixation (the old
     /// row must be deleted by [`SessionManager::rotate`]).
     fn renewed(self) -> (Capability, Self) {
@@ -167,6 +173,17 @@ impl SessionManager {
         self.store.delete(&old.lookup_key()).await?;
         let cookie = self.save(&session).await?;
         Ok((session, cookie))
+    }
+
+    /// Ends the session stored under `store_key` ([`Session::store_key`]),
+    /// without its cookie.
+    pub async fn end(&self, store_key: &str) -> Result<(), SessionError> {
+        Ok(self.store.delete(store_key).await?)
+    }
+
+    /// How long a session lives after its last save, in seconds.
+    pub fn ttl_secs(&self) -> i64 {
+        self.ttl_secs
     }
 
     /// Ends a session and returns the `Set-Cookie` that clears it.

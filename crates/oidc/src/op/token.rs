@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
-use jose::{KeyAlg, PublicKey};
+use jose::{Alg, KeyAlg, PublicKey};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::Sha256;
@@ -243,6 +243,20 @@ impl Provider {
     }
 
     /// Signs claims with the algorithm the client registered.
+    /// Signs a statement of the provider's own (not a token for a client),
+    /// ES256 with its current key: anyone verifies it at its JWKS.
+    pub fn sign_statement(
+        &self,
+        claims: &Map<String, Value>,
+        typ: &str,
+    ) -> Result<String, OAuthError> {
+        let key = self
+            .keys
+            .current(Alg::ES256)
+            .ok_or_else(|| internal("no ES256 signing key"))?;
+        jose::sign(claims, key, typ).map_err(internal)
+    }
+
     pub(crate) fn sign(
         &self,
         client: &Client,

@@ -1,0 +1,289 @@
+//! Issue 15, point 1: single sign-on honours every rule of the provider
+//! choice, at each reuse of the session, and a person's block or report
+//! ends the sessions already open (the hub's and the services').
+
+use super::*;
+
+/// Service B of the issue: accepts ameli and MSA, blocks impots; may name
+/// ameli in `idp_hint`.
+fn service_b() -> String {
+    policy_service(
+        "service-b",
+        "providers = [\"ameli\", \"msa\"]\nblocked_providers = [\"impots\"]\nidp_hints = [\"ameli\"]",
+    )
+}
+
+fn service_b_authorize(federation: &Federation, extra: &[(&str, &str)]) -> String {
+    let mut params = vec![
+        ("client_id", "service-b"),
+        ("redirect_uri", CLIENTS_CALLBACK),
+    ];
+    params.extend_from_slice(extra);
+    federation.authorize_url(&params)
+}
+
+#[tokio::test]
+async fn single_sign_on_to_a_service_that_refuses_the_sessions_provider_shows_the_choice_and_gives_nothing()
+ {
+    let federation = Federation::start_with(&service_b()).await.unwrap();
+    let citizen = Citizen::new();
+    sandbox_login(&federation, &citizen, "impots", 1).await;
+    let page = citizen
+        .follow(
+            citizen.get(&service_b_authorize(&federation, &[])).await,
+            CLIENTS_CALLBACK,
+        )
+        .await;
+    assert!(!page.shows("Continuer sur"), "{}", page.body);
+    assert!(
+        page.shows(
+            "Vous êtes connecté(e) avec impots.gouv (démo), que ce service n&#39;accepte pas"
+        ),
+        "{}",
+        page.body
+    );
+    assert!(page.location.is_none(), "the service is told nothing");
+    // A provider it accepts goes through, and B gets its code.
+    let consent = citizen
+        .authenticate(
+            &service_b_authorize(&federation, &[]),
+            &federation.hub,
+            "ameli",
+            &federation.login_of("ameli", 1),
+            PASSWORD,
+            CLIENTS_CALLBACK,
+        )
+        .await;
+    let back = citizen.consent(&federation.hub, &consent).await;
+    assert!(
+        back.location_params().contains_key("code"),
+        "{:?}",
+        back.location
+    );
+}
+
+#[tokio::test]
+async fn idp_hint_under_a_refused_session_goes_to_the_hinted_provider_and_never_to_the_refused_one()
+{
+    let federation = Federation::start_with(&service_b()).await.unwrap();
+    let citizen = Citizen::new();
+    sandbox_login(&federation, &citizen, "impots", 1).await;
+    let hinted = citizen
+        .get(&service_b_authorize(&federation, &[("idp_hint", "ameli")]))
+        .await;
+    let location = hinted.location.clone().unwrap_or_default();
+    assert!(
+        location.starts_with(&format!("{}/authorize", federation.url("ameli"))),
+        "{location}"
+    );
+    let refused = citizen
+        .get(&service_b_authorize(&federation, &[("idp_hint", "impots")]))
+        .await;
+    assert_eq!(refused.location_params()["error"], "invalid_request");
+    assert!(!refused.location_params().contains_key("code"));
+}
+
+#[tokio::test]
+async fn prompt_login_and_max_age_are_checked_at_each_reuse() {
+    let federation = Federation::start_with(&service_b()).await.unwrap();
+    let citizen = Citizen::new();
+    sandbox_login(&federation, &citizen, "impots", 1).await;
+    let reuse = |extra: &'static [(&'static str, &'static str)]| {
+        let url = federation.authorize_url(extra);
+        let citizen = &citizen;
+        async move {
+            citizen
+                .follow(citizen.get(&url).await, SANDBOX_CALLBACK)
+                .await
+        }
+    };
+    assert!(reuse(&[("max_age", "3600")]).await.shows("Continuer sur"));
+    federation.clock.advance(61);
+    let fresh = reuse(&[("max_age", "60")]).await;
+    assert!(fresh.shows("Choisissez un compte"), "{}", fresh.body);
+    assert!(!fresh.shows("class=\"pa-alert\""), "no reason to give");
+}
+
+/// Browser A reaches the consent page through impots; from another
+/// browser the person blocks impots on the dashboard. A's form, posted
+/// after, gets no code: the rule is checked again before the code.
+#[tokio::test]
+async fn a_block_set_while_the_consent_page_is_open_refuses_the_code() {
+    let federation = Federation::start().await.unwrap();
+    let thief = Citizen::new();
+    let consent = thief
+        .authenticate(
+            &federation.authorize_url(&[]),
+            &federation.hub,
+            "impots",
+            &federation.login_of("impots", 1),
+            PASSWORD,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    assert!(consent.shows("Continuer sur"), "{}", consent.body);
+    let owner = Citizen::new();
+    let home = dashboard_login_with(&federation, &owner, "ameli").await;
+    owner
+        .post(
+            &format!("{}/fournisseurs", federation.url("dashboard")),
+            &[
+                ("csrf", &home.input("csrf").unwrap()),
+                ("blocked", "impots"),
+            ],
+        )
+        .await;
+    let refused = thief.consent(&federation.hub, &consent).await;
+    let refused = thief.follow(refused, SANDBOX_CALLBACK).await;
+    assert!(!refused.location_params().contains_key("code"));
+    assert!(
+        refused.shows("Vous avez bloqué impots.gouv (démo)"),
+        "{}",
+        refused.body
+    );
+}
+
+/// The issue's second case: the session already open through impots
+/// stops serving once impots is blocked, and its services are logged out.
+#[tokio::test]
+async fn a_block_ends_the_open_session_and_logs_its_services_out_at_once() {
+    let federation = Federation::start().await.unwrap();
+    let citizen = Citizen::new();
+    let demo_sp = federation.url("demo_sp").to_owned();
+    let back = demo_sp_login(&federation, &citizen, "standard", "impots").await;
+    assert!(citizen.follow(back, "").await.shows("DUPONT"));
+    let home = dashboard_home(&federation, &citizen).await;
+    citizen
+        .post(
+            &format!("{}/fournisseurs", federation.url("dashboard")),
+            &[
+                ("csrf", &home.input("csrf").unwrap()),
+                ("blocked", "impots"),
+            ],
+        )
+        .await;
+    // The demo service was told by back-channel logout.
+    let mut logged_out = false;
+    for _ in 0..60 {
+        if citizen
+            .get(&format!("{demo_sp}/me"))
+            .await
+            .location
+            .as_deref()
+            == Some("/")
+        {
+            logged_out = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(logged_out, "the demo service still shows the person");
+    // The next service opened in that browser gets no confirmation page.
+    let next = citizen
+        .follow(
+            citizen.get(&federation.authorize_url(&[])).await,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    assert!(next.shows("Choisissez un compte"), "{}", next.body);
+    assert!(!next.shows("Continuer sur"));
+}
+
+/// « Ce n'était pas moi »: the thief's sessions through the reported
+/// connection's provider end everywhere; the provider is not blocked.
+#[tokio::test]
+async fn a_report_ends_the_sessions_opened_with_the_reported_provider() {
+    let federation = Federation::start().await.unwrap();
+    let thief = Citizen::new();
+    let demo_sp = federation.url("demo_sp").to_owned();
+    let back = demo_sp_login(&federation, &thief, "standard", "impots").await;
+    assert!(thief.follow(back, "").await.shows("DUPONT"));
+    let owner = Citizen::new();
+    dashboard_login_with(&federation, &owner, "ameli").await;
+    let dashboard = federation.url("dashboard");
+    let form = owner.get(&format!("{dashboard}/signalement")).await;
+    let reported = owner
+        .post(
+            &format!("{dashboard}/signalement"),
+            &[("csrf", &form.input("csrf").unwrap()), ("seq", "1")],
+        )
+        .await;
+    assert!(
+        reported.shows("Toutes les connexions ouvertes avec impots.gouv (démo)"),
+        "{}",
+        reported.body
+    );
+    let mut logged_out = false;
+    for _ in 0..60 {
+        if thief
+            .get(&format!("{demo_sp}/me"))
+            .await
+            .location
+            .as_deref()
+            == Some("/")
+        {
+            logged_out = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(logged_out, "the thief's service session goes on");
+    let next = thief
+        .follow(
+            thief.get(&federation.authorize_url(&[])).await,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    assert!(!next.shows("Continuer sur"), "{}", next.body);
+    // The owner's own session (ameli) goes on; impots is not blocked.
+    assert!(owner.get(&format!("{dashboard}/")).await.shows("Bonjour"));
+    federation.clock.advance(1);
+    sandbox_login(&federation, &Citizen::new(), "impots", 1).await;
+}
+
+/// On the plus platform too: a block ends the plus hub's session and its
+/// services' (the plus hub reads the same queue).
+#[tokio::test]
+async fn a_block_ends_the_sessions_of_the_plus_platform_too() {
+    let federation = Federation::start().await.unwrap();
+    let citizen = Citizen::new();
+    let demo_sp = federation.url("demo_sp").to_owned();
+    let back = demo_sp_login(&federation, &citizen, "plus", "laposte").await;
+    assert!(citizen.follow(back, "").await.shows("DUPONT"));
+    let owner = Citizen::new();
+    let home = dashboard_login_with(&federation, &owner, "ameli").await;
+    owner
+        .post(
+            &format!("{}/fournisseurs", federation.url("dashboard")),
+            &[
+                ("csrf", &home.input("csrf").unwrap()),
+                ("blocked", "laposte"),
+            ],
+        )
+        .await;
+    let mut logged_out = false;
+    for _ in 0..60 {
+        if citizen
+            .get(&format!("{demo_sp}/me"))
+            .await
+            .location
+            .as_deref()
+            == Some("/")
+        {
+            logged_out = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        logged_out,
+        "the plus session's service still shows the person"
+    );
+    let again = citizen
+        .follow(
+            citizen.get(&format!("{demo_sp}/login/plus")).await,
+            "no-stop",
+        )
+        .await;
+    assert!(!again.shows("Continuer sur"), "{}", again.body);
+}
