@@ -9,6 +9,8 @@
 
 use std::collections::BTreeMap;
 
+#[path = "federation/integrity.rs"]
+mod integrity;
 #[path = "federation/sso.rs"]
 mod sso;
 

@@ -1,0 +1,235 @@
+//! Issue 15, point 2: the trail holds against whoever can write the
+//! database. Each attack is made on the SQLite file itself, as a database
+//! writer would, then « Vérifier l'intégrité » must name it.
+
+use sqlx::SqlitePool;
+
+use super::*;
+
+type Row = (String, i64, i64, Vec<u8>, Vec<u8>, String, Vec<u8>);
+
+async fn rows(db: &SqlitePool) -> Vec<Row> {
+    sqlx::query_as(
+        "SELECT pseudonym, seq, at, body, prev_hash, key_id, hash FROM traces ORDER BY seq",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap()
+}
+
+/// Puts the trail back as it was (the same rows, the same head).
+async fn restore(db: &SqlitePool, saved: &[Row]) {
+    sqlx::query("DELETE FROM traces").execute(db).await.unwrap();
+    for (pseudonym, seq, at, body, prev, key_id, hash) in saved {
+        sqlx::query("INSERT INTO traces (pseudonym, seq, at, body, prev_hash, key_id, hash) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            .bind(pseudonym).bind(seq).bind(at).bind(body).bind(prev).bind(key_id).bind(hash)
+            .execute(db).await.unwrap();
+    }
+    set_head(db, saved.last().unwrap()).await;
+}
+
+async fn set_head(db: &SqlitePool, last: &Row) {
+    sqlx::query("UPDATE trail_heads SET seq = ?, hash = ?")
+        .bind(last.1)
+        .bind(&last.6)
+        .execute(db)
+        .await
+        .unwrap();
+}
+
+/// The old, unkeyed hash: all a database writer can compute.
+fn unkeyed(prev: &[u8], seq: i64, at: i64, body: &[u8]) -> Vec<u8> {
+    use sha2::Digest as _;
+    let mut hash = sha2::Sha256::new();
+    hash.update(prev);
+    hash.update(seq.to_be_bytes());
+    hash.update(at.to_be_bytes());
+    hash.update(body);
+    hash.finalize().to_vec()
+}
+
+/// The receipt in a connection email.
+fn receipt_of(mail: &mail::Sent) -> String {
+    let text = &mail.message.text;
+    let start = text.find("depuis :\n\n").unwrap() + "depuis :\n\n".len();
+    text[start..].lines().next().unwrap().trim().to_owned()
+}
+
+async fn check(citizen: &Citizen, dashboard: &str) -> testkit::Response {
+    citizen.get(&format!("{dashboard}/verification")).await
+}
+
+async fn check_with(citizen: &Citizen, dashboard: &str, receipt: &str) -> testkit::Response {
+    let page = check(citizen, dashboard).await;
+    citizen
+        .post(
+            &format!("{dashboard}/verification"),
+            &[("csrf", &page.input("csrf").unwrap()), ("recu", receipt)],
+        )
+        .await
+}
+
+#[tokio::test]
+async fn every_rewrite_of_the_trail_by_a_database_writer_is_detected_and_named() {
+    let dir =
+        std::env::temp_dir().join(format!("passerelle-trail-{}", oidc::types::random_token(6)));
+    let federation = Federation::start_on_disk(&dir).await.unwrap();
+    let dashboard = federation.url("dashboard").to_owned();
+    for _ in 0..3 {
+        sandbox_login(&federation, &Citizen::new(), "impots", 1).await;
+    }
+    let citizen = Citizen::new();
+    dashboard_login_with(&federation, &citizen, "ameli").await;
+    let mails = federation.delivered_mails().await;
+    let receipts: Vec<String> = mails.iter().map(receipt_of).collect();
+    assert_eq!(receipts.len(), 4, "one receipt per connection email");
+    assert!(
+        mails[3]
+            .message
+            .text
+            .contains("Cette connexion est la n° 4 de votre historique")
+    );
+
+    let intact = check(&citizen, &dashboard).await;
+    assert!(
+        intact.shows("L&#39;historique est intact : 4 entrée(s)"),
+        "{}",
+        intact.body
+    );
+    let with_receipt = check_with(&citizen, &dashboard, &receipts[3]).await;
+    assert!(
+        with_receipt.shows("Reçu vérifié : entrée n° 4."),
+        "{}",
+        with_receipt.body
+    );
+    assert!(
+        with_receipt.shows("L&#39;historique est intact"),
+        "{}",
+        with_receipt.body
+    );
+    // A receipt whose signature was touched proves nothing.
+    let mut forged = receipts[3].clone();
+    forged.pop();
+    forged.push(if receipts[3].ends_with('A') { 'B' } else { 'A' });
+    let refused = check_with(&citizen, &dashboard, &forged).await;
+    assert!(
+        refused.shows("Ce reçu n&#39;est pas valable"),
+        "{}",
+        refused.body
+    );
+
+    let db = SqlitePool::connect(&format!("sqlite://{}", dir.join("traces.sqlite").display()))
+        .await
+        .unwrap();
+    let saved = rows(&db).await;
+    assert_eq!(saved.len(), 4);
+
+    // 1. Entry 2 rewritten, every hash after it and the head recomputed
+    // the unkeyed way.
+    let mut prev = saved[0].6.clone();
+    for (pseudonym, seq, at, body, _, _, _) in saved.iter().skip(1) {
+        let body = if *seq == 2 {
+            b"{\"kind\":\"connection\",\"platform\":\"Passerelle\",\"service\":\"Autre\",\"provider\":\"ameli\",\"acr\":\"eidas1\"}".to_vec()
+        } else {
+            body.clone()
+        };
+        let hash = unkeyed(&prev, *seq, *at, &body);
+        sqlx::query(
+            "UPDATE traces SET body = ?, prev_hash = ?, hash = ? WHERE pseudonym = ? AND seq = ?",
+        )
+        .bind(&body)
+        .bind(&prev)
+        .bind(&hash)
+        .bind(pseudonym)
+        .bind(seq)
+        .execute(&db)
+        .await
+        .unwrap();
+        prev = hash;
+    }
+    let page = check(&citizen, &dashboard).await;
+    assert!(
+        page.shows("L&#39;entrée n° 2 a été modifiée"),
+        "{}",
+        page.body
+    );
+    restore(&db, &saved).await;
+    assert!(
+        check(&citizen, &dashboard)
+            .await
+            .shows("L&#39;historique est intact")
+    );
+
+    // 2. Entries 2 and 3 swapped.
+    sqlx::query("UPDATE traces SET seq = -seq WHERE seq IN (2, 3)")
+        .execute(&db)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE traces SET seq = 5 + seq WHERE seq IN (-2, -3)")
+        .execute(&db)
+        .await
+        .unwrap();
+    let page = check(&citizen, &dashboard).await;
+    assert!(
+        page.shows("L&#39;entrée écrite sous le n° 3 a été déplacée au n° 2"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.shows("L&#39;entrée écrite sous le n° 2 a été déplacée au n° 3"),
+        "{}",
+        page.body
+    );
+    restore(&db, &saved).await;
+
+    // 3. The last two entries deleted (the head moved back): the chain
+    // left verifies alone, but this browser saw n° 4, and so does the
+    // email's receipt, in a browser that never checked before.
+    sqlx::query("DELETE FROM traces WHERE seq >= 3")
+        .execute(&db)
+        .await
+        .unwrap();
+    set_head(&db, &saved[1]).await;
+    let page = check(&citizen, &dashboard).await;
+    assert!(
+        page.shows("L&#39;historique s&#39;arrête au n° 2, mais un reçu atteste le n° 4"),
+        "{}",
+        page.body
+    );
+    let elsewhere = Citizen::new();
+    federation.clock.advance(1);
+    dashboard_login_with(&federation, &elsewhere, "ameli").await;
+    // (that login was n° 3 of the cut trail)
+    let page = check(&elsewhere, &dashboard).await;
+    assert!(
+        page.shows("L&#39;historique est intact"),
+        "alone, a cut trail verifies: {}",
+        page.body
+    );
+    let page = check_with(&elsewhere, &dashboard, &receipts[3]).await;
+    assert!(
+        page.shows("L&#39;historique s&#39;arrête au n° 3, mais un reçu atteste le n° 4"),
+        "{}",
+        page.body
+    );
+
+    // 4. An older copy restored, then a new connection: n° 3 is not the one
+    // the receipt of n° 3 signed.
+    let page = check_with(&elsewhere, &dashboard, &receipts[2]).await;
+    assert!(
+        page.shows("L&#39;entrée n° 3 n&#39;est plus celle qu&#39;atteste le reçu"),
+        "{}",
+        page.body
+    );
+
+    // 5. Another person's receipt is refused.
+    let stranger_receipt = {
+        sandbox_login(&federation, &Citizen::new(), "impots", 2).await;
+        let mails = federation.delivered_mails().await;
+        receipt_of(mails.last().unwrap())
+    };
+    let page = check_with(&elsewhere, &dashboard, &stranger_receipt).await;
+    assert!(page.shows("Ce reçu n&#39;est pas valable"), "{}", page.body);
+    db.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
