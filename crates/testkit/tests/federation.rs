@@ -529,7 +529,6 @@ async fn sandbox_logs_out(federation: &Federation, citizen: &Citizen, id_token: 
 async fn logging_out_from_one_service_logs_the_citizen_out_of_the_others_by_back_channel() {
     let federation = Federation::start().await.unwrap();
     let citizen = Citizen::new();
-    let demo_sp = federation.url("demo_sp").to_owned();
     let back = demo_sp_login(&federation, &citizen, "standard", "impots").await;
     assert!(citizen.follow(back, "").await.shows("DUPONT"));
     // Single sign-on to the sandbox, which then logs out.
@@ -543,16 +542,26 @@ async fn logging_out_from_one_service_logs_the_citizen_out_of_the_others_by_back
     let (_, tokens) = sandbox_tokens(&federation, &back.location_params()["code"]).await;
     sandbox_logs_out(&federation, &citizen, tokens["id_token"].as_str().unwrap()).await;
     // The demo service was told: its session is over.
-    let mut logged_out = false;
-    for _ in 0..50 {
-        let me = citizen.get(&format!("{demo_sp}/me")).await;
-        if me.location.as_deref() == Some("/") {
-            logged_out = true;
-            break;
+    wait_logged_out_of_demo_sp(&federation, &citizen).await;
+}
+
+/// Waits (a few seconds at most) until the demo service no longer shows
+/// the person: told by back-channel logout.
+async fn wait_logged_out_of_demo_sp(federation: &Federation, citizen: &Citizen) {
+    let demo_sp = federation.url("demo_sp");
+    for _ in 0..60 {
+        if citizen
+            .get(&format!("{demo_sp}/me"))
+            .await
+            .location
+            .as_deref()
+            == Some("/")
+        {
+            return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert!(logged_out, "the demo service still shows the person");
+    unreachable!("the demo service still shows the person");
 }
 
 /// A service that fails to take the logout token is tried again; the token

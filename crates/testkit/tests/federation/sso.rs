@@ -149,7 +149,6 @@ async fn a_block_set_while_the_consent_page_is_open_refuses_the_code() {
 async fn a_block_ends_the_open_session_and_logs_its_services_out_at_once() {
     let federation = Federation::start().await.unwrap();
     let citizen = Citizen::new();
-    let demo_sp = federation.url("demo_sp").to_owned();
     let back = demo_sp_login(&federation, &citizen, "standard", "impots").await;
     assert!(citizen.follow(back, "").await.shows("DUPONT"));
     let home = dashboard_home(&federation, &citizen).await;
@@ -163,21 +162,7 @@ async fn a_block_ends_the_open_session_and_logs_its_services_out_at_once() {
         )
         .await;
     // The demo service was told by back-channel logout.
-    let mut logged_out = false;
-    for _ in 0..60 {
-        if citizen
-            .get(&format!("{demo_sp}/me"))
-            .await
-            .location
-            .as_deref()
-            == Some("/")
-        {
-            logged_out = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(logged_out, "the demo service still shows the person");
+    wait_logged_out_of_demo_sp(&federation, &citizen).await;
     // The next service opened in that browser gets no confirmation page.
     let next = citizen
         .follow(
@@ -195,7 +180,6 @@ async fn a_block_ends_the_open_session_and_logs_its_services_out_at_once() {
 async fn a_report_ends_the_sessions_opened_with_the_reported_provider() {
     let federation = Federation::start().await.unwrap();
     let thief = Citizen::new();
-    let demo_sp = federation.url("demo_sp").to_owned();
     let back = demo_sp_login(&federation, &thief, "standard", "impots").await;
     assert!(thief.follow(back, "").await.shows("DUPONT"));
     let owner = Citizen::new();
@@ -213,21 +197,7 @@ async fn a_report_ends_the_sessions_opened_with_the_reported_provider() {
         "{}",
         reported.body
     );
-    let mut logged_out = false;
-    for _ in 0..60 {
-        if thief
-            .get(&format!("{demo_sp}/me"))
-            .await
-            .location
-            .as_deref()
-            == Some("/")
-        {
-            logged_out = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(logged_out, "the thief's service session goes on");
+    wait_logged_out_of_demo_sp(&federation, &thief).await;
     let next = thief
         .follow(
             thief.get(&federation.authorize_url(&[])).await,
@@ -261,24 +231,7 @@ async fn a_block_ends_the_sessions_of_the_plus_platform_too() {
             ],
         )
         .await;
-    let mut logged_out = false;
-    for _ in 0..60 {
-        if citizen
-            .get(&format!("{demo_sp}/me"))
-            .await
-            .location
-            .as_deref()
-            == Some("/")
-        {
-            logged_out = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(
-        logged_out,
-        "the plus session's service still shows the person"
-    );
+    wait_logged_out_of_demo_sp(&federation, &citizen).await;
     let again = citizen
         .follow(
             citizen.get(&format!("{demo_sp}/login/plus")).await,
