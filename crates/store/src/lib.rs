@@ -16,6 +16,7 @@
 
 mod counted;
 mod memory;
+pub mod postgres;
 pub mod sealed;
 mod sqlite;
 
@@ -458,6 +459,9 @@ pub enum Backend {
     Memory,
     /// A SQLite file, created with its folder when missing.
     Sqlite(PathBuf),
+    /// A PostgreSQL database (`postgres://…`), migrated by
+    /// [`postgres::migrate`] beforehand.
+    Postgres(String),
 }
 
 /// Opens the configured backend.
@@ -465,6 +469,7 @@ pub async fn open(backend: &Backend) -> Result<Stores, StoreError> {
     match backend {
         Backend::Memory => Ok(Stores::memory()),
         Backend::Sqlite(path) => Stores::sqlite(path).await,
+        Backend::Postgres(url) => Stores::postgres(url).await,
     }
 }
 
@@ -509,6 +514,12 @@ impl Stores {
     /// and its tables when missing.
     pub async fn sqlite(path: &Path) -> Result<Self, StoreError> {
         Ok(Self::over("sqlite", sqlite::Sqlite::open(path).await?))
+    }
+
+    /// Stores in the PostgreSQL database at `url`, whose schema must be
+    /// this program's ([`postgres::migrate`]).
+    pub async fn postgres(url: &str) -> Result<Self, StoreError> {
+        Ok(Self::over("postgres", postgres::Postgres::open(url).await?))
     }
 
     /// Wraps a backend so that every write through the bundle is counted.

@@ -58,7 +58,67 @@ macro_rules! contract {
                 }
             )*
         }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let database = super::PgScratch::new().await;
+                    super::$case(database.stores().await).await;
+                    database.drop_now().await;
+                }
+            )*
+        }
     };
+}
+
+/// The server the PostgreSQL cases use: `PASSERELLE_TEST_POSTGRES`, else
+/// the local one (127.0.0.1:5432, trust), which the test command starts.
+fn postgres_server() -> String {
+    std::env::var("PASSERELLE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+}
+
+/// A database of its own on the test server, migrated, dropped at the end.
+struct PgScratch {
+    name: String,
+}
+
+impl PgScratch {
+    async fn new() -> Self {
+        let name = format!("passerelle_test_{:016x}", rand::random::<u64>());
+        let admin = sqlx::PgPool::connect(&format!("{}/postgres", postgres_server()))
+            .await
+            .unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        admin.close().await;
+        Self { name }
+    }
+
+    fn url(&self) -> String {
+        format!("{}/{}", postgres_server(), self.name)
+    }
+
+    async fn stores(&self) -> Stores {
+        store::postgres::migrate(&self.url()).await.unwrap();
+        store::open(&Backend::Postgres(self.url())).await.unwrap()
+    }
+
+    async fn drop_now(self) {
+        let admin = sqlx::PgPool::connect(&format!("{}/postgres", postgres_server()))
+            .await
+            .unwrap();
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&admin)
+        .await
+        .unwrap();
+        admin.close().await;
+    }
 }
 
 contract!(
@@ -948,4 +1008,57 @@ async fn the_bundle_shows_its_backend_and_nothing_else() {
     let scratch = Scratch::new();
     let file = sqlite(&scratch.db()).await;
     assert_eq!(format!("{file:?}"), "Stores { backend: \"sqlite\", .. }");
+}
+
+#[tokio::test]
+async fn a_postgres_database_is_migrated_once_and_refused_when_behind_or_ahead() {
+    let database = PgScratch::new().await;
+    let url = database.url();
+    let behind = store::open(&Backend::Postgres(url.clone())).await;
+    assert!(
+        matches!(&behind, Err(StoreError::Backend(e)) if e.to_string().contains("passerelle migrate")),
+        "{:?}",
+        behind.err()
+    );
+    assert_eq!(store::postgres::migrate(&url).await.unwrap(), 0);
+    assert_eq!(
+        store::postgres::migrate(&url).await.unwrap(),
+        store::postgres::SCHEMA_VERSION,
+        "a second run has nothing to do"
+    );
+    assert!(store::open(&Backend::Postgres(url.clone())).await.is_ok());
+    let admin = sqlx::PgPool::connect(&url).await.unwrap();
+    sqlx::query("INSERT INTO passerelle_schema (version) VALUES (999)")
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    let ahead = store::open(&Backend::Postgres(url.clone())).await;
+    assert!(
+        matches!(&ahead, Err(StoreError::Backend(e)) if e.to_string().contains("newer")),
+        "{:?}",
+        ahead.err()
+    );
+    assert!(store::postgres::migrate(&url).await.is_err());
+    database.drop_now().await;
+}
+
+#[tokio::test]
+async fn concurrent_migrations_run_the_schema_once() {
+    let database = PgScratch::new().await;
+    let url = database.url();
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { store::postgres::migrate(&url).await.unwrap() })
+        })
+        .collect();
+    let mut from = Vec::new();
+    for run in runs {
+        from.push(run.await.unwrap());
+    }
+    from.sort_unstable();
+    assert_eq!(from.first(), Some(&0));
+    assert_eq!(from.iter().filter(|v| **v == 0).count(), 1, "{from:?}");
+    database.drop_now().await;
 }
