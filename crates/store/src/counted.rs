@@ -15,18 +15,26 @@ use crate::{
 /// A backend and the counter its writes bump.
 pub(crate) struct Counted<B> {
     backend: B,
+    /// Every write of the bundle.
     writes: Arc<AtomicU64>,
+    /// This backend's writes.
+    own: Arc<AtomicU64>,
 }
 
 impl<B> Counted<B> {
-    pub(crate) fn new(backend: B, writes: Arc<AtomicU64>) -> Self {
-        Self { backend, writes }
+    pub(crate) fn new(backend: B, writes: Arc<AtomicU64>, own: Arc<AtomicU64>) -> Self {
+        Self {
+            backend,
+            writes,
+            own,
+        }
     }
 
     /// Counted before the call, so a failed write counts too: it still
     /// reached storage.
     fn tally(&self) {
         self.writes.fetch_add(1, Ordering::Relaxed);
+        self.own.fetch_add(1, Ordering::Relaxed);
     }
 }
 

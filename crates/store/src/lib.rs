@@ -17,6 +17,7 @@
 mod counted;
 mod memory;
 pub mod postgres;
+mod redis;
 pub mod sealed;
 mod sqlite;
 
@@ -500,8 +501,10 @@ pub struct Stores {
     /// The hub's sessions, grouped by person and provider.
     pub open_sessions: Arc<dyn OpenSessions>,
     writes: Arc<AtomicU64>,
+    durable_writes: Arc<AtomicU64>,
     purge: Arc<dyn Purge>,
     backend: &'static str,
+    ephemeral: Option<&'static str>,
 }
 
 impl Stores {
@@ -539,7 +542,12 @@ impl Stores {
             + Purge,
     {
         let writes = Arc::new(AtomicU64::new(0));
-        let counted = Arc::new(counted::Counted::new(backend, Arc::clone(&writes)));
+        let durable_writes = Arc::new(AtomicU64::new(0));
+        let counted = Arc::new(counted::Counted::new(
+            backend,
+            Arc::clone(&writes),
+            Arc::clone(&durable_writes),
+        ));
         Self {
             sessions: counted.clone(),
             codes: counted.clone(),
@@ -553,9 +561,38 @@ impl Stores {
             revocations: counted.clone(),
             open_sessions: counted.clone(),
             writes,
+            durable_writes,
             purge: counted,
             backend: backend_name,
+            ephemeral: None,
         }
+    }
+
+    /// Moves what expires (sessions, codes, tokens, rate windows, open
+    /// sessions) to the Redis at `url`, every key under `prefix`; the rest
+    /// stays on this bundle's backend.
+    pub async fn with_redis(self, url: &str, prefix: &str) -> Result<Self, StoreError> {
+        let redis = redis::Redis::open(url, prefix).await?;
+        let counted = Arc::new(counted::Counted::new(
+            redis,
+            Arc::clone(&self.writes),
+            Arc::new(AtomicU64::new(0)),
+        ));
+        Ok(Self {
+            sessions: counted.clone(),
+            codes: counted.clone(),
+            tokens: counted.clone(),
+            rate_limits: counted.clone(),
+            open_sessions: counted,
+            ephemeral: Some("redis"),
+            ..self
+        })
+    }
+
+    /// Whether what expires is dropped by its backend itself (Redis), so
+    /// that [`Stores::purge_expired`] has nothing of it to reclaim.
+    pub fn expires_by_itself(&self) -> bool {
+        self.ephemeral.is_some()
     }
 
     /// How many writing calls (save, delete, put, take, revoke, hit, reset,
@@ -564,6 +601,12 @@ impl Stores {
     /// login few; purges are not counted.
     pub fn writes(&self) -> u64 {
         self.writes.load(Ordering::Relaxed)
+    }
+
+    /// Of [`Stores::writes`], those that went to the durable backend: all
+    /// of them without an ephemeral one.
+    pub fn durable_writes(&self) -> u64 {
+        self.durable_writes.load(Ordering::Relaxed)
     }
 
     /// Deletes expired sessions, codes, tokens and rate windows; returns
@@ -577,8 +620,11 @@ impl Stores {
 /// Names the backend only: the stores hold nothing worth printing.
 impl fmt::Debug for Stores {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Stores")
-            .field("backend", &self.backend)
-            .finish_non_exhaustive()
+        let mut debug = f.debug_struct("Stores");
+        debug.field("backend", &self.backend);
+        if let Some(ephemeral) = self.ephemeral {
+            debug.field("ephemeral", &ephemeral);
+        }
+        debug.finish_non_exhaustive()
     }
 }
