@@ -460,9 +460,14 @@ pub enum Backend {
     Memory,
     /// A SQLite file, created with its folder when missing.
     Sqlite(PathBuf),
-    /// A PostgreSQL database (`postgres://…`), migrated by
+    /// A schema of a PostgreSQL database (`postgres://…`), migrated by
     /// [`postgres::migrate`] beforehand.
-    Postgres(String),
+    Postgres {
+        /// The database.
+        url: String,
+        /// The part's schema in it.
+        schema: String,
+    },
 }
 
 /// Opens the configured backend.
@@ -470,7 +475,7 @@ pub async fn open(backend: &Backend) -> Result<Stores, StoreError> {
     match backend {
         Backend::Memory => Ok(Stores::memory()),
         Backend::Sqlite(path) => Stores::sqlite(path).await,
-        Backend::Postgres(url) => Stores::postgres(url).await,
+        Backend::Postgres { url, schema } => Stores::postgres(url, schema).await,
     }
 }
 
@@ -519,10 +524,13 @@ impl Stores {
         Ok(Self::over("sqlite", sqlite::Sqlite::open(path).await?))
     }
 
-    /// Stores in the PostgreSQL database at `url`, whose schema must be
-    /// this program's ([`postgres::migrate`]).
-    pub async fn postgres(url: &str) -> Result<Self, StoreError> {
-        Ok(Self::over("postgres", postgres::Postgres::open(url).await?))
+    /// Stores in `schema` of the PostgreSQL database at `url`, which must
+    /// be at this program's version ([`postgres::migrate`]).
+    pub async fn postgres(url: &str, schema: &str) -> Result<Self, StoreError> {
+        Ok(Self::over(
+            "postgres",
+            postgres::Postgres::open(url, schema).await?,
+        ))
     }
 
     /// Wraps a backend so that every write through the bundle is counted.

@@ -1,4 +1,6 @@
-//! The PostgreSQL backend: one database shared by any number of processes.
+//! The PostgreSQL backend: one database shared by any number of processes,
+//! each part of the federation in a schema of its own (`hub_standard`,
+//! `idp-impots`…), so that parts never see each other's rows.
 //!
 //! The schema is versioned: [`migrate`] (`passerelle migrate`) brings a
 //! database up to this program's version under an advisory lock, and
@@ -10,8 +12,10 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use std::str::FromStr;
+
 use sqlx::Row;
-use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 
 use crate::{
     Account, AccountStatus, Accounts, Codes, Dossier, DossierStatus, Dossiers, OpenSessions,
@@ -117,9 +121,6 @@ const MIGRATIONS: &[&str] = &["
 /// The schema version this program runs.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// The advisory lock that serialises migrations across processes.
-const MIGRATION_LOCK: i64 = 0x7061_7373_6d69_6772; // "passmigr"
-
 /// How long a query may wait for a connection before the store answers an
 /// error (a page then says « service indisponible »), never a hang.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -128,36 +129,67 @@ fn backend(message: String) -> StoreError {
     StoreError::Backend(message.into())
 }
 
-async fn connect(url: &str) -> Result<PgPool, StoreError> {
+/// A schema name we make: lowercase letters, digits, `_` and `-`, so that
+/// it is safe between double quotes.
+fn check_schema(schema: &str) -> Result<(), StoreError> {
+    let fine = !schema.is_empty()
+        && schema.len() <= 63
+        && schema
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if fine {
+        Ok(())
+    } else {
+        Err(backend(format!("{schema:?} is not a schema name of ours")))
+    }
+}
+
+/// A pool whose connections work in `schema`.
+async fn connect(url: &str, schema: &str) -> Result<PgPool, StoreError> {
+    check_schema(schema)?;
+    let options = PgConnectOptions::from_str(url)?.options([("search_path", schema)]);
     Ok(PgPoolOptions::new()
         .max_connections(8)
         .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect(url)
+        .connect_with(options)
         .await?)
 }
 
-/// The database's schema version (0 for an empty database).
+/// The schema's version (0 for a schema never migrated).
 async fn version_of(pool: &PgPool) -> Result<i64, StoreError> {
-    sqlx::query("CREATE TABLE IF NOT EXISTS passerelle_schema (version BIGINT NOT NULL)")
-        .execute(pool)
-        .await?;
+    let exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM information_schema.tables
+         WHERE table_schema = current_schema() AND table_name = 'passerelle_schema')",
+    )
+    .fetch_one(pool)
+    .await?;
+    if !exists {
+        return Ok(0);
+    }
     let version: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM passerelle_schema")
         .fetch_one(pool)
         .await?;
     Ok(version.unwrap_or(0))
 }
 
-/// Brings the database at `url` to [`SCHEMA_VERSION`]; returns the version
-/// it was at. Safe to run from several processes at once (an advisory lock
-/// lets one migrate, the others then find nothing to do); refuses a
-/// database newer than this program.
-pub async fn migrate(url: &str) -> Result<i64, StoreError> {
-    let pool = connect(url).await?;
+/// Brings `schema` of the database at `url` to [`SCHEMA_VERSION`],
+/// creating it when missing; returns the version it was at. Safe to run
+/// from several processes at once (an advisory lock lets one migrate, the
+/// others then find nothing to do); refuses a schema newer than this
+/// program.
+pub async fn migrate(url: &str, schema: &str) -> Result<i64, StoreError> {
+    let pool = connect(url, schema).await?;
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(MIGRATION_LOCK)
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(format!("passerelle-migrate:{schema}"))
         .execute(&mut *tx)
         .await?;
+    // The name was checked: safe between double quotes.
+    sqlx::Executor::execute(
+        &mut *tx,
+        format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"").as_str(),
+    )
+    .await?;
     sqlx::query("CREATE TABLE IF NOT EXISTS passerelle_schema (version BIGINT NOT NULL)")
         .execute(&mut *tx)
         .await?;
@@ -194,10 +226,10 @@ pub(crate) struct Postgres {
 }
 
 impl Postgres {
-    /// Connects and checks that the schema is this program's: behind, it
-    /// asks for `passerelle migrate`; ahead, it refuses to run.
-    pub(crate) async fn open(url: &str) -> Result<Self, StoreError> {
-        let pool = connect(url).await?;
+    /// Connects to `schema` and checks that it is this program's: behind,
+    /// it asks for `passerelle migrate`; ahead, it refuses to run.
+    pub(crate) async fn open(url: &str, schema: &str) -> Result<Self, StoreError> {
+        let pool = connect(url, schema).await?;
         let version = version_of(&pool).await?;
         if version < SCHEMA_VERSION {
             return Err(backend(format!(

@@ -123,14 +123,21 @@ impl PgScratch {
         format!("{}/{}", postgres_server(), self.name)
     }
 
+    fn backend(&self) -> Backend {
+        Backend::Postgres {
+            url: self.url(),
+            schema: "part".into(),
+        }
+    }
+
     /// The Redis key prefix of the same case: its keys expire by themselves.
     fn prefix(&self) -> String {
         format!("{}:", self.name)
     }
 
     async fn stores(&self) -> Stores {
-        store::postgres::migrate(&self.url()).await.unwrap();
-        store::open(&Backend::Postgres(self.url())).await.unwrap()
+        store::postgres::migrate(&self.url(), "part").await.unwrap();
+        store::open(&self.backend()).await.unwrap()
     }
 
     async fn drop_now(self) {
@@ -1094,32 +1101,44 @@ async fn the_bundle_shows_its_backend_and_nothing_else() {
 async fn a_postgres_database_is_migrated_once_and_refused_when_behind_or_ahead() {
     let database = PgScratch::new().await;
     let url = database.url();
-    let behind = store::open(&Backend::Postgres(url.clone())).await;
+    let behind = store::open(&database.backend()).await;
     assert!(
         matches!(&behind, Err(StoreError::Backend(e)) if e.to_string().contains("passerelle migrate")),
         "{:?}",
         behind.err()
     );
-    assert_eq!(store::postgres::migrate(&url).await.unwrap(), 0);
+    assert_eq!(store::postgres::migrate(&url, "part").await.unwrap(), 0);
     assert_eq!(
-        store::postgres::migrate(&url).await.unwrap(),
+        store::postgres::migrate(&url, "part").await.unwrap(),
         store::postgres::SCHEMA_VERSION,
         "a second run has nothing to do"
     );
-    assert!(store::open(&Backend::Postgres(url.clone())).await.is_ok());
+    assert!(store::open(&database.backend()).await.is_ok());
+    // Another part's schema is another world.
+    let other = Backend::Postgres {
+        url: url.clone(),
+        schema: "idp-other".into(),
+    };
+    assert!(store::open(&other).await.is_err(), "not migrated yet");
+    store::postgres::migrate(&url, "idp-other").await.unwrap();
+    let part = store::open(&database.backend()).await.unwrap();
+    let other = store::open(&other).await.unwrap();
+    part.preferences.save("p", b"mine").await.unwrap();
+    assert_eq!(other.preferences.load("p").await.unwrap(), None);
+    assert!(store::postgres::migrate(&url, "bad\"name").await.is_err());
     let admin = sqlx::PgPool::connect(&url).await.unwrap();
-    sqlx::query("INSERT INTO passerelle_schema (version) VALUES (999)")
+    sqlx::query("INSERT INTO part.passerelle_schema (version) VALUES (999)")
         .execute(&admin)
         .await
         .unwrap();
     admin.close().await;
-    let ahead = store::open(&Backend::Postgres(url.clone())).await;
+    let ahead = store::open(&database.backend()).await;
     assert!(
         matches!(&ahead, Err(StoreError::Backend(e)) if e.to_string().contains("newer")),
         "{:?}",
         ahead.err()
     );
-    assert!(store::postgres::migrate(&url).await.is_err());
+    assert!(store::postgres::migrate(&url, "part").await.is_err());
     database.drop_now().await;
 }
 
@@ -1130,7 +1149,7 @@ async fn concurrent_migrations_run_the_schema_once() {
     let runs: Vec<_> = (0..4)
         .map(|_| {
             let url = url.clone();
-            tokio::spawn(async move { store::postgres::migrate(&url).await.unwrap() })
+            tokio::spawn(async move { store::postgres::migrate(&url, "part").await.unwrap() })
         })
         .collect();
     let mut from = Vec::new();
@@ -1162,7 +1181,7 @@ async fn with_redis_what_expires_leaves_the_durable_store_and_its_writes_are_cou
     stores.preferences.save("p", b"v").await.unwrap();
     assert_eq!((stores.writes(), stores.durable_writes()), (3, 1));
     let admin = sqlx::PgPool::connect(&database.url()).await.unwrap();
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions")
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM part.sessions")
         .fetch_one(&admin)
         .await
         .unwrap();
