@@ -51,6 +51,85 @@ pub struct Config {
     /// (behind a reverse proxy).
     #[serde(default)]
     pub listen: ListenConfig,
+    /// `[store]`: where the data goes (default: SQLite files in the data
+    /// folder).
+    #[serde(default)]
+    pub store: StoreConfig,
+}
+
+/// `[store]`: PostgreSQL for what lasts, Redis (optional) for what expires.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `postgres://user@host:port/database`: every part in a schema of its
+    /// own, migrated by `passerelle migrate`. Default: one SQLite file per
+    /// part in the data folder (memory without one).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// `redis://host:port/db`: sessions, codes, tokens, rate limits and
+    /// open sessions, each key with its expiry. Default: in `url`'s store.
+    #[serde(default)]
+    pub ephemeral_url: Option<String>,
+    /// Every Redis key starts with it, then the part's name (default
+    /// `passerelle:`): federations sharing one Redis keep apart.
+    #[serde(default = "default_key_prefix")]
+    pub key_prefix: String,
+}
+
+fn default_key_prefix() -> String {
+    "passerelle:".into()
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            ephemeral_url: None,
+            key_prefix: default_key_prefix(),
+        }
+    }
+}
+
+impl StoreConfig {
+    /// Checks the URLs' schemes, so that a typo stops `passerelle check`.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let scheme_of = |url: &str| url::Url::parse(url).map(|url| url.scheme().to_owned());
+        if let Some(url) = &self.url {
+            match scheme_of(url) {
+                Ok(scheme) if scheme == "postgres" || scheme == "postgresql" => {}
+                _ => {
+                    return Err(ConfigError {
+                        path: "store.url".into(),
+                        message: "must be a postgres:// URL".into(),
+                    });
+                }
+            }
+        }
+        if let Some(url) = &self.ephemeral_url {
+            match scheme_of(url) {
+                Ok(scheme) if scheme == "redis" || scheme == "rediss" => {}
+                _ => {
+                    return Err(ConfigError {
+                        path: "store.ephemeral_url".into(),
+                        message: "must be a redis:// URL".into(),
+                    });
+                }
+            }
+            if self.url.is_none() {
+                return Err(ConfigError {
+                    path: "store.ephemeral_url".into(),
+                    message: "needs store.url: Redis holds only what expires".into(),
+                });
+            }
+        }
+        if self.key_prefix.is_empty() || self.key_prefix.chars().any(char::is_whitespace) {
+            return Err(ConfigError {
+                path: "store.key_prefix".into(),
+                message: "must be non-empty, without spaces".into(),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// `[population]`.
@@ -241,6 +320,7 @@ impl Config {
                 });
             }
         }
+        self.store.check()?;
         if !(1..=1_000_000).contains(&self.population.size) {
             return Err(ConfigError {
                 path: "population.size".into(),
@@ -355,6 +435,32 @@ mod tests {
         assert_eq!(error.path, "hub.plus.services[0].signing_alg", "{error}");
         let error = Config::parse(&DEMO.replace("[hub.plus", "[hub.Plus"), []).unwrap_err();
         assert_eq!(error.path, "hub.Plus", "{error}");
+    }
+
+    #[test]
+    fn a_store_url_of_the_wrong_kind_is_refused_by_check() {
+        for (store, path) in [
+            ("url = \"mysql://db/p\"", "store.url"),
+            ("url = \"not a url\"", "store.url"),
+            (
+                "url = \"postgres://db/p\"\nephemeral_url = \"http://cache\"",
+                "store.ephemeral_url",
+            ),
+            ("ephemeral_url = \"redis://cache\"", "store.ephemeral_url"),
+            (
+                "url = \"postgres://db/p\"\nkey_prefix = \"\"",
+                "store.key_prefix",
+            ),
+        ] {
+            let text = format!("{}\n[store]\n{store}\n", crate::DEMO_CONFIG);
+            let error = Config::parse(&text, []).unwrap_err();
+            assert_eq!(error.path, path, "{store}");
+        }
+        let fine = format!(
+            "{}\n[store]\nurl = \"postgres://db/p\"\nephemeral_url = \"redis://cache:6379/0\"\n",
+            crate::DEMO_CONFIG
+        );
+        assert!(Config::parse(&fine, []).is_ok());
     }
 
     #[test]

@@ -143,7 +143,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
     if let Some(mail_config) = &config.mail
         && (!config.hub.is_empty() || !config.idp_password.is_empty() || demarches_mail)
     {
-        let stores = open_stores(&options, "mail").await?;
+        let stores = open_stores(config, &options, "mail").await?;
         let transport = mail_config
             .transport(options.data_dir.as_deref())
             .map_err(|message| anyhow::anyhow!("bad setting mail: {message}"))?;
@@ -165,7 +165,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         .map(|settings| settings.gateway(options.data_dir.as_deref(), http.clone()));
     running.sms = sms.clone();
     for idp_config in &config.idp_password {
-        let stores = open_stores(&options, &format!("idp-{}", idp_config.id)).await?;
+        let stores = open_stores(config, &options, &format!("idp-{}", idp_config.id)).await?;
         let keys =
             keys::load_or_generate(keys_dir.as_deref(), &format!("idp-{}", idp_config.id), now)?;
         let seeded = idp_password::seed_accounts(&stores, idp_config, &running.citizens, now)
@@ -200,7 +200,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
     }
     if let Some(wallet_config) = &config.idp_wallet {
         let part = format!("idp-{}", wallet_config.id);
-        let stores = open_stores(&options, &part).await?;
+        let stores = open_stores(config, &options, &part).await?;
         let keys = keys::load_or_generate(keys_dir.as_deref(), &part, now)?;
         let (pki, trust) =
             crate::cards::load_or_create_pki(&wallet_config.pki, options.data_dir.as_deref(), now)?;
@@ -231,7 +231,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
     }
     let trail_stores = match &config.traces {
         Some(_) if !config.hub.is_empty() || config.dashboard.is_some() => {
-            let stores = open_stores(&options, "traces").await?;
+            let stores = open_stores(config, &options, "traces").await?;
             running.stores.insert("traces".into(), stores.clone());
             Some(stores)
         }
@@ -251,7 +251,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         });
     for (id, hub_config) in config.hubs_in_order() {
         let part = Config::hub_part(id);
-        let stores = open_stores(&options, &part).await?;
+        let stores = open_stores(config, &options, &part).await?;
         let parts = hub::HubParts {
             id: id.clone(),
             config: hub_config.clone(),
@@ -279,7 +279,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         .await?;
     }
     if let Some(demo) = &config.demo_sp {
-        let stores = open_stores(&options, "demo-sp").await?;
+        let stores = open_stores(config, &options, "demo-sp").await?;
         let service = demo_sp::DemoService::new(
             demo.clone(),
             demo_sp::DemoParts {
@@ -304,7 +304,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         .await?;
     }
     if let (Some(settings), Some(stores)) = (&config.dashboard, &trail_stores) {
-        let sessions = open_stores(&options, "dashboard").await?;
+        let sessions = open_stores(config, &options, "dashboard").await?;
         let mut providers: Vec<(String, String)> = Vec::new();
         for (_, hub_config) in config.hubs_in_order() {
             for provider in &hub_config.providers {
@@ -363,16 +363,75 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
     Ok(running)
 }
 
-async fn open_stores(options: &Options, name: &str) -> anyhow::Result<Stores> {
-    match &options.data_dir {
-        Some(dir) => {
+/// A part's stores: its schema of `[store] url` (with Redis for what
+/// expires when `ephemeral_url` is set), else its SQLite file in the data
+/// folder, else memory.
+async fn open_stores(config: &Config, options: &Options, name: &str) -> anyhow::Result<Stores> {
+    let stores = match (&config.store.url, &options.data_dir) {
+        (Some(url), _) => Stores::postgres(url, name)
+            .await
+            .with_context(|| format!("opening the {name} schema of store.url"))?,
+        (None, Some(dir)) => {
             let path = dir.join(format!("{name}.sqlite"));
             Stores::sqlite(&path)
                 .await
-                .with_context(|| format!("opening {}", path.display()))
+                .with_context(|| format!("opening {}", path.display()))?
         }
-        None => Ok(Stores::memory()),
+        (None, None) => Stores::memory(),
+    };
+    match &config.store.ephemeral_url {
+        Some(url) => stores
+            .with_redis(url, &format!("{}{name}:", config.store.key_prefix))
+            .await
+            .with_context(|| format!("opening store.ephemeral_url for {name}")),
+        None => Ok(stores),
     }
+}
+
+/// The names of the parts whose stores `config` opens: each a schema of
+/// `[store] url` (`passerelle migrate`).
+pub fn store_parts(config: &Config) -> Vec<String> {
+    let mut parts = Vec::new();
+    if config.mail.is_some() {
+        parts.push("mail".to_owned());
+    }
+    for idp in &config.idp_password {
+        parts.push(format!("idp-{}", idp.id));
+    }
+    if let Some(wallet) = &config.idp_wallet {
+        parts.push(format!("idp-{}", wallet.id));
+    }
+    if config.traces.is_some() {
+        parts.push("traces".to_owned());
+    }
+    for (id, _) in config.hubs_in_order() {
+        parts.push(Config::hub_part(id));
+    }
+    if config.demo_sp.is_some() {
+        parts.push("demo-sp".to_owned());
+    }
+    if config.dashboard.is_some() {
+        parts.push("dashboard".to_owned());
+    }
+    parts
+}
+
+/// Brings every part's schema of `[store] url` to this program's version;
+/// returns each part with the version it was at.
+pub async fn migrate(config: &Config) -> anyhow::Result<Vec<(String, i64)>> {
+    let url = config
+        .store
+        .url
+        .as_deref()
+        .ok_or_else(|| anyhow::anyhow!("no [store] url: SQLite files migrate themselves"))?;
+    let mut done = Vec::new();
+    for part in store_parts(config) {
+        let from = store::postgres::migrate(url, &part)
+            .await
+            .with_context(|| format!("migrating the {part} schema"))?;
+        done.push((part, from));
+    }
+    Ok(done)
 }
 
 async fn serve(

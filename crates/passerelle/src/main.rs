@@ -74,6 +74,14 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Bring every part's schema of `[store] url` (PostgreSQL) to this
+    /// program's version, before starting it; a running cluster is never
+    /// upgraded by surprise: parts refuse a schema behind or ahead.
+    Migrate {
+        /// The config file.
+        #[arg(long)]
+        config: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -373,6 +381,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check { config } => {
             Config::load(&config, env())?;
             println!("{}: ok", config.display());
+            Ok(())
+        }
+        Command::Migrate { config } => {
+            let config = Config::load(&config, env())?;
+            for (part, from) in passerelle::federation::migrate(&config).await? {
+                let to = store::postgres::SCHEMA_VERSION;
+                if from == to {
+                    println!("{part}: v{to}, up to date");
+                } else {
+                    println!("{part}: v{from} → v{to}");
+                }
+            }
             Ok(())
         }
     }

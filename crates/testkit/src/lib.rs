@@ -150,6 +150,53 @@ impl Federation {
         })
     }
 
+    /// Starts it on PostgreSQL and Redis, as a production federation runs:
+    /// a database of its own on the test server (`PASSERELLE_TEST_POSTGRES`,
+    /// else 127.0.0.1:5432), every part in its schema, migrated first, and
+    /// what expires in the test Redis (`PASSERELLE_TEST_REDIS`, else
+    /// 127.0.0.1:6379) under a prefix of its own. Returns the database's
+    /// name too.
+    pub async fn start_on_postgres(extra_toml: &str) -> anyhow::Result<(Self, String)> {
+        let server = std::env::var("PASSERELLE_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
+        let redis = std::env::var("PASSERELLE_TEST_REDIS")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+        let token = oidc::types::random_token(8);
+        let name = format!(
+            "passerelle_test_{}",
+            token
+                .bytes()
+                .map(|byte| format!("{byte:02x}"))
+                .collect::<String>()
+        );
+        let admin = sqlx::PgPool::connect(&format!("{server}/postgres")).await?;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await?;
+        admin.close().await;
+        let url = format!("{server}/{name}");
+        let store = format!(
+            "\n[store]\nurl = \"{url}\"\nephemeral_url = \"{redis}\"\nkey_prefix = \"{name}:\"\n"
+        );
+        let federation =
+            Self::start_from(|text| text, &format!("{extra_toml}{store}"), None).await?;
+        Ok((federation, name))
+    }
+
+    /// Stops the federation and drops the database
+    /// [`Federation::start_on_postgres`] made for it.
+    pub async fn drop_postgres(self, database: &str) -> anyhow::Result<()> {
+        drop(self);
+        let server = std::env::var("PASSERELLE_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
+        let admin = sqlx::PgPool::connect(&format!("{server}/postgres")).await?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+            .execute(&admin)
+            .await?;
+        admin.close().await;
+        Ok(())
+    }
+
     /// Starts it with its data (SQLite files, keys) in `dir`, as the demo runs.
     pub async fn start_on_disk(dir: &std::path::Path) -> anyhow::Result<Self> {
         Self::start_in("", Some(dir.to_path_buf())).await
@@ -195,6 +242,9 @@ impl Federation {
         urls.insert("rogue".into(), rogue.url().to_owned());
         text.push_str(extra_toml);
         let config = Config::parse(&text, [])?;
+        if config.store.url.is_some() {
+            passerelle::federation::migrate(&config).await?;
+        }
         let options = Options {
             data_dir: data_dir.clone(),
             clock: Arc::new(clock.clone()),

@@ -2752,3 +2752,44 @@ async fn a_policy_naming_an_unknown_provider_is_a_bad_setting() {
         .unwrap_err();
     assert!(error.to_string().contains("blocked_providers"), "{error}");
 }
+
+// ------------------------------------------------------ PostgreSQL + Redis
+
+/// Issue 16, points 1 and 2: the federation on PostgreSQL (a schema per
+/// part) and Redis: a login through the hub, single sign-on to the
+/// dashboard, a block that ends the session; the hub's durable writes for
+/// a brokered login are the trail's entry and the queued email.
+#[tokio::test]
+async fn the_federation_runs_on_postgresql_and_redis_with_two_durable_writes_per_login() {
+    let (federation, database) = Federation::start_on_postgres("").await.unwrap();
+    let durable = |part: &str| federation.running.stores[part].durable_writes();
+    let all = |part: &str| federation.running.stores[part].writes();
+    let (hub_durable, hub_all, trail) = (
+        durable("hub_standard"),
+        all("hub_standard"),
+        durable("traces"),
+    );
+    let mails = federation.delivered_mails().await.len();
+    full_login(&federation, "impots", 1).await;
+    // The mail part's own later writes (claiming, removing) are delivery,
+    // not the login: the login queued one message.
+    let queued = federation.delivered_mails().await.len() - mails;
+    let written = (
+        durable("hub_standard") - hub_durable,
+        durable("traces") - trail,
+        queued,
+    );
+    assert_eq!(written, (0, 1, 1), "hub, trail, mail");
+    assert!(
+        all("hub_standard") > hub_all,
+        "sessions, codes and tokens went to Redis"
+    );
+    // The dashboard reads the trail from PostgreSQL; a block ends the
+    // session through the same queue.
+    let citizen = Citizen::new();
+    sandbox_login(&federation, &citizen, "impots", 1).await;
+    let home = dashboard_home(&federation, &citizen).await;
+    assert!(home.shows("Bonjour Marie DUPONT"), "{}", home.body);
+    assert!(federation.delivered_mails().await.len() >= 2);
+    federation.drop_postgres(&database).await.unwrap();
+}
