@@ -443,8 +443,15 @@ async fn serve(
     public_url: &str,
     router: axum::Router,
 ) -> anyhow::Result<()> {
+    // Ready when its own stores answer, and the shared ones it writes to
+    // (the mail queue, the trails).
+    let readiness: Vec<Stores> = [name, "mail", "traces"]
+        .iter()
+        .filter_map(|part| running.stores.get(*part).cloned())
+        .collect();
     let router = router
         .merge(running.theme.clone())
+        .merge(web::health_routes(readiness))
         .layer(axum::middleware::from_fn(web::localize_error_pages));
     let listener = match options.listeners.remove(name) {
         Some(listener) => listener,

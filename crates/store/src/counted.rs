@@ -143,6 +143,10 @@ impl<B: Purge> Purge for Counted<B> {
     async fn purge_expired(&self, now: UnixSeconds) -> Result<u64, StoreError> {
         self.backend.purge_expired(now).await
     }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.backend.ping().await
+    }
 }
 
 #[async_trait]

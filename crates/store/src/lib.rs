@@ -446,11 +446,14 @@ pub trait Dossiers: Send + Sync + 'static {
     async fn of_owner(&self, service: &str, owner: &str) -> Result<Vec<Dossier>, StoreError>;
 }
 
-/// What every backend does besides its traits: drop what has expired.
-/// Crate-private because [`Stores::purge_expired`] is the one way in.
+/// What every backend does besides its traits: drop what has expired, and
+/// answer whether it is there. Crate-private because
+/// [`Stores::purge_expired`] and [`Stores::ping`] are the ways in.
 #[async_trait]
 trait Purge: Send + Sync + 'static {
     async fn purge_expired(&self, now: UnixSeconds) -> Result<u64, StoreError>;
+    /// The cheapest round trip to the backend.
+    async fn ping(&self) -> Result<(), StoreError>;
 }
 
 /// Which backend holds the data; chosen once, at start, from config.
@@ -508,6 +511,7 @@ pub struct Stores {
     writes: Arc<AtomicU64>,
     durable_writes: Arc<AtomicU64>,
     purge: Arc<dyn Purge>,
+    ephemeral_purge: Option<Arc<dyn Purge>>,
     backend: &'static str,
     ephemeral: Option<&'static str>,
 }
@@ -571,6 +575,7 @@ impl Stores {
             writes,
             durable_writes,
             purge: counted,
+            ephemeral_purge: None,
             backend: backend_name,
             ephemeral: None,
         }
@@ -591,7 +596,8 @@ impl Stores {
             codes: counted.clone(),
             tokens: counted.clone(),
             rate_limits: counted.clone(),
-            open_sessions: counted,
+            open_sessions: counted.clone(),
+            ephemeral_purge: Some(counted),
             ephemeral: Some("redis"),
             ..self
         })
@@ -622,6 +628,15 @@ impl Stores {
     /// rows, this only reclaims space.
     pub async fn purge_expired(&self, now: UnixSeconds) -> Result<u64, StoreError> {
         self.purge.purge_expired(now).await
+    }
+
+    /// Whether every backend of the bundle answers (readiness checks).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.purge.ping().await?;
+        if let Some(ephemeral) = &self.ephemeral_purge {
+            ephemeral.ping().await?;
+        }
+        Ok(())
     }
 }
 

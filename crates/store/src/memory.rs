@@ -254,6 +254,10 @@ impl Purge for Memory {
             + purge_groups(&mut state.open_sessions, now)
             + purge_revocations(&mut state.revocations, now))
     }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 fn purge_groups(groups: &mut HashMap<String, HashMap<String, Expiring>>, now: UnixSeconds) -> u64 {

@@ -497,6 +497,11 @@ impl Purge for Postgres {
             .rows_affected();
         Ok(purged)
     }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
 }
 
 #[async_trait]

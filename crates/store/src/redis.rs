@@ -345,4 +345,11 @@ impl Purge for Redis {
     async fn purge_expired(&self, _now: UnixSeconds) -> Result<u64, StoreError> {
         Ok(0)
     }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let _: String = redis::cmd("PING")
+            .query_async(&mut self.connection())
+            .await?;
+        Ok(())
+    }
 }

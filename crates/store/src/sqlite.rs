@@ -448,6 +448,11 @@ impl Purge for Sqlite {
             .rows_affected();
         Ok(purged)
     }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
 }
 
 #[async_trait]

@@ -189,6 +189,7 @@ contract!(
     an_open_session_group_is_taken_whole_and_once,
     concurrent_takes_give_each_open_session_to_one_taker,
     one_draft_of_a_kind_per_person_and_service,
+    the_bundle_answers_a_ping,
     a_dossier_is_updated_only_by_its_owner_at_its_service,
     a_person_s_dossiers_come_last_changed_first,
 );
@@ -889,6 +890,10 @@ async fn purge_removes_only_expired_rows(stores: Stores) {
     assert_eq!(stores.accounts.count().await.unwrap(), 1);
     // A purged code's key is free again.
     stores.codes.put("old", b"again", now() + 60).await.unwrap();
+}
+
+async fn the_bundle_answers_a_ping(stores: Stores) {
+    stores.ping().await.unwrap();
 }
 
 fn dossier(id: &str, owner: &str, kind: &str, at: i64) -> Dossier {

@@ -157,10 +157,18 @@ impl Federation {
     /// 127.0.0.1:6379) under a prefix of its own. Returns the database's
     /// name too.
     pub async fn start_on_postgres(extra_toml: &str) -> anyhow::Result<(Self, String)> {
-        let server = std::env::var("PASSERELLE_TEST_POSTGRES")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
         let redis = std::env::var("PASSERELLE_TEST_REDIS")
             .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+        Self::start_on_postgres_and(extra_toml, &redis).await
+    }
+
+    /// [`Federation::start_on_postgres`] with the Redis at `redis`.
+    pub async fn start_on_postgres_and(
+        extra_toml: &str,
+        redis: &str,
+    ) -> anyhow::Result<(Self, String)> {
+        let server = std::env::var("PASSERELLE_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
         let token = oidc::types::random_token(8);
         let name = format!(
             "passerelle_test_{}",
