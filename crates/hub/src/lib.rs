@@ -6,7 +6,7 @@
 //! The login, as the routes see it, is drawn in [`flow`].
 
 mod authorize;
-mod backchannel;
+pub mod backchannel;
 mod callback;
 pub mod config;
 mod consent;

@@ -60,7 +60,7 @@ async fn end_session(
             Lang::of(headers, None),
         ));
     };
-    backchannel::notify(hub, &session.data.signed_in, &end.client_id);
+    backchannel::notify(hub, &session.data.signed_in, &end.client_id).await;
     let provider_logout = match &session.data.verified {
         Some(verified) => match hub.identity_provider(&verified.provider) {
             Some(idp) => {

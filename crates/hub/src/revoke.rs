@@ -122,7 +122,7 @@ pub async fn end_sessions(hub: &Arc<Hub>, pseudonym: &str, provider: &str) -> us
         if let Err(error) = hub.sessions.end(&filed.session).await {
             tracing::error!(%error, "session not ended");
         }
-        backchannel::notify(hub, &filed.signed_in, "");
+        backchannel::notify(hub, &filed.signed_in, "").await;
         ended += 1;
     }
     tracing::info!(provider, ended, "sessions ended at the person's request");

@@ -53,6 +53,8 @@ pub struct Hub {
     pub mailer: Option<Arc<mail::Mailer>>,
     /// The citizens' trails, when configured.
     pub trail: Option<crate::trail::Trail>,
+    /// Wakes the back-channel logout worker when a delivery is queued.
+    pub backchannel_wake: tokio::sync::Notify,
 }
 
 impl fmt::Debug for Hub {
@@ -168,6 +170,7 @@ impl Hub {
             http,
             mailer,
             trail,
+            backchannel_wake: tokio::sync::Notify::new(),
         }))
     }
 

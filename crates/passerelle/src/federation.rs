@@ -266,6 +266,9 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         running
             .tasks
             .push(tokio::spawn(hub::revoke::watch(hub.clone())));
+        running
+            .tasks
+            .push(tokio::spawn(hub::backchannel::work(hub.clone())));
         running.stores.insert(part.clone(), stores);
         serve(
             &mut running,

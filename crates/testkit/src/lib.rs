@@ -303,6 +303,7 @@ impl Federation {
             trail: None,
         };
         let hub = hub::Hub::new(parts).map_err(|error| anyhow::anyhow!("{error}"))?;
+        tokio::spawn(hub::backchannel::work(hub.clone()));
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
         tokio::spawn(async move { axum::serve(listener, hub::router(hub)).await });

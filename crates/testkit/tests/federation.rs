@@ -627,14 +627,34 @@ async fn a_back_channel_logout_is_retried_and_carries_a_signed_logout_token() {
     let back = citizen.consent(&federation.hub, &confirmation).await;
     let (_, tokens) = sandbox_tokens(&federation, &back.location_params()["code"]).await;
     sandbox_logs_out(&federation, &citizen, tokens["id_token"].as_str().unwrap()).await;
-    for _ in 0..40 {
-        if received.lock().unwrap().len() >= 2 {
-            break;
+    let arrived = |count: usize| {
+        let received = received.clone();
+        async move {
+            for _ in 0..40 {
+                if received.lock().unwrap().len() >= count {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    };
+    arrived(1).await;
+    // The failed delivery waits in the hub's store, due again a second later.
+    let outbox = &federation.running.stores["hub_standard"].outbox;
+    assert_eq!(outbox.waiting().await.unwrap(), 1, "kept for a retry");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(received.lock().unwrap().len(), 1, "not before it is due");
+    federation.clock.advance(1);
+    arrived(2).await;
     let bodies = received.lock().unwrap().clone();
     assert_eq!(bodies.len(), 2, "one failure, one retry");
+    for _ in 0..20 {
+        if outbox.waiting().await.unwrap() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(outbox.waiting().await.unwrap(), 0, "delivered, then gone");
     let form: BTreeMap<String, String> = url::form_urlencoded::parse(bodies[1].as_bytes())
         .into_owned()
         .collect();
