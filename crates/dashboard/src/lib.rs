@@ -28,7 +28,7 @@ use oidc::{Acr, Clock, RedirectUri, Secret};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use store::{Preferences, Sessions, Tokens, Trace, Traces};
-use web::{Lang, LoggedOut, Page, Session, SessionManager, see_other};
+use web::{Lang, LocalPath, LoggedOut, Page, Session, SessionManager, see_other};
 
 /// `[dashboard]`.
 #[derive(Clone, Debug, Deserialize)]
@@ -498,18 +498,20 @@ async fn callback(
             .to_owned(),
         id_token_hint: login.id_token_hint,
     });
+    // Set by our own pages only, yet checked like any redirect target.
     let next = session
         .data
         .after_login
         .take()
-        .unwrap_or_else(|| "/".into());
+        .and_then(|path| LocalPath::parse(&path).ok())
+        .unwrap_or_else(LocalPath::root);
     let cookie = dashboard
         .sessions
         .rotate(session)
         .await
         .ok()
         .map(|(_, cookie)| cookie);
-    see_other(&next, cookie)
+    next.see_other(cookie)
 }
 
 #[derive(Template)]
