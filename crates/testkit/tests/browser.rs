@@ -229,8 +229,17 @@ async fn no_return_address_takes_chromium_off_the_site_on_any_site_of_the_federa
         .map(|(name, url)| (name.clone(), json!(url)))
         .collect();
     for part in [
-        "hub_standard", "hub_plus", "impots", "ameli", "laposte", "ants", "msa", "yris",
-        "wallet", "demo_sp", "dashboard",
+        "hub_standard",
+        "hub_plus",
+        "impots",
+        "ameli",
+        "laposte",
+        "ants",
+        "msa",
+        "yris",
+        "wallet",
+        "demo_sp",
+        "dashboard",
     ] {
         assert!(sites.contains_key(part), "{part} is not running: {sites:?}");
     }

@@ -135,7 +135,9 @@ fn has_encoded_separator(candidate: &str) -> bool {
             }
             _ => None,
         })
-        .any(|byte| byte == u32::from(b'/') || byte == u32::from(b'\\') || byte < 0x20 || byte == 0x7f)
+        .any(|byte| {
+            byte == u32::from(b'/') || byte == u32::from(b'\\') || byte < 0x20 || byte == 0x7f
+        })
 }
 
 #[cfg(test)]
