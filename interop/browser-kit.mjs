@@ -15,13 +15,17 @@ const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8'
 export const report = (line) => process.stdout.write(`${JSON.stringify(line)}\n`);
 
 /** Opens the browser for `run` ({chromium?, screenshots}); returns the page,
- * its `check`, the console errors seen so far, and `close`. */
-export async function openBrowser(run) {
+ * its `check`, the console errors seen so far, and `close`. With
+ * `{ loopbackOnly: true }`, Chromium resolves no name but 127.0.0.1: a test
+ * that provokes a request elsewhere never reaches the internet. */
+export async function openBrowser(run, { loopbackOnly = false } = {}) {
   fs.mkdirSync(run.screenshots, { recursive: true });
+  const args = ['--no-sandbox'];
+  if (loopbackOnly) args.push('--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1');
   const browser = await chromium.launch({
     executablePath: run.chromium ?? '/usr/bin/chromium',
     headless: true,
-    args: ['--no-sandbox'],
+    args,
   });
   const context = await browser.newContext({ bypassCSP: true, locale: 'fr-FR' });
   const page = await context.newPage();

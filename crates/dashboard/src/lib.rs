@@ -32,7 +32,7 @@ use store::{Preferences, Revocations, Sessions, Tokens, Trace, Traces, TrailKey}
 pub mod integrity;
 
 use integrity::{Finding, Head};
-use web::{Lang, LoggedOut, Page, Session, SessionManager, see_other};
+use web::{Lang, LocalPath, LoggedOut, Page, Session, SessionManager, see_other};
 
 /// `[dashboard]`.
 #[derive(Clone, Debug, Deserialize)]
@@ -553,18 +553,20 @@ async fn callback(
             .to_owned(),
         id_token_hint: login.id_token_hint,
     });
+    // Set by our own pages only, yet checked like any redirect target.
     let next = session
         .data
         .after_login
         .take()
-        .unwrap_or_else(|| "/".into());
+        .and_then(|path| LocalPath::parse(&path).ok())
+        .unwrap_or_else(LocalPath::root);
     let cookie = dashboard
         .sessions
         .rotate(session)
         .await
         .ok()
         .map(|(_, cookie)| cookie);
-    see_other(&next, cookie)
+    next.see_other(cookie)
 }
 
 #[derive(Template)]

@@ -25,7 +25,7 @@ use oidc::{Acr, Clock, RedirectUri, Secret};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use store::{Dossier, DossierStatus, Dossiers, StoreError};
-use web::{LoggedOut, Session, SessionManager, see_other};
+use web::{LocalPath, LoggedOut, Session, SessionManager, see_other};
 
 use crate::form::{Content, Procedure, Step, parse_body};
 use crate::view::{Action, Drawn, Notice, Section, Sheet, StepPage, framed, with_cookie};
@@ -445,6 +445,18 @@ impl Demarche {
         format!("/{}{rest}", self.kind.path())
     }
 
+    /// `target` when it is a page of this démarche (checked by
+    /// [`LocalPath`]: the target may come from the request's path), else
+    /// the démarche's home.
+    pub fn own_page(&self, target: &str) -> LocalPath {
+        let home = self.path("/");
+        LocalPath::parse(target)
+            .ok()
+            .filter(|path| path.is_under(&home))
+            .or_else(|| LocalPath::parse(&home).ok())
+            .unwrap_or_else(LocalPath::root)
+    }
+
     fn relying_party(&self, via: Via) -> Option<&RelyingParty> {
         match via {
             Via::Passerelle => Some(&self.hub),
@@ -599,7 +611,7 @@ pub async fn require_user(
     if let Some(user) = session.data.user.clone() {
         return Ok((session, user));
     }
-    session.data.return_to = Some(here.to_owned());
+    session.data.return_to = Some(demarche.own_page(here).to_string());
     let cookie = demarche.sessions.save(&session).await.ok();
     Err(Box::new(with_cookie(demarche.welcome(&session), cookie)))
 }
@@ -738,19 +750,14 @@ async fn callback(
         claims: login.userinfo,
         id_token_hint: login.id_token_hint,
     });
-    let back = session
-        .data
-        .return_to
-        .take()
-        .filter(|path| path.starts_with(&demarche.path("/")))
-        .unwrap_or_else(|| demarche.path("/"));
+    let back = demarche.own_page(&session.data.return_to.take().unwrap_or_default());
     let cookie = demarche
         .sessions
         .rotate(session)
         .await
         .ok()
         .map(|(_, cookie)| cookie);
-    see_other(&back, cookie)
+    back.see_other(cookie)
 }
 
 async fn log_out(
@@ -1171,7 +1178,7 @@ async fn fill_dossier(
         Err(page) => return *page,
     };
     if dossier.status == DossierStatus::Submitted {
-        return see_other(&here, None);
+        return demarche.own_page(&here).see_other(None);
     }
     let index = content.step.min(procedure.steps.len().saturating_sub(1));
     let Some(step) = procedure.steps.get(index) else {
@@ -1254,7 +1261,7 @@ async fn fill_dossier(
             );
         return demarche.page(&sheet, StatusCode::OK);
     }
-    see_other(&here, None)
+    demarche.own_page(&here).see_other(None)
 }
 
 /// The « logged in as » section with the logout button, for a démarche's

@@ -15,7 +15,7 @@ use oidc::types::{constant_time_eq, random_token};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use store::{Dossier, DossierStatus};
-use web::{Session, see_other};
+use web::Session;
 
 use crate::demarche::{Demarche, User, Visit, account_section, expired_form, require_user};
 use crate::form::{Check, Content, Field, Procedure, Step, parse_body};
@@ -387,7 +387,7 @@ async fn decide(
         || !content.fact("decision").is_empty()
         || now > claim_deadline(&content)
     {
-        return see_other(&here, None);
+        return demarche.own_page(&here).see_other(None);
     }
     content.facts.insert("decision".into(), decision.into());
     content.facts.insert("decision_le".into(), now.to_string());
@@ -427,5 +427,5 @@ async fn decide(
             text,
         )
         .await;
-    see_other(&here, None)
+    demarche.own_page(&here).see_other(None)
 }

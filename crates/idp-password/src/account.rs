@@ -197,11 +197,11 @@ pub async fn change_email(
     let typed = [field(&form, "email"), field(&form, "email_confirmation")];
     let password_ok = idp
         .hasher
-        .verify_blocking(
+        .verify_on_pool(
             form.get("password").unwrap_or_default().to_owned(),
             account.password_hash.clone(),
         )
-        .await;
+        .await?;
     let problem: Option<(Option<&'static str>, String)> = if !oidc::claims::is_email(&email) {
         Some((Some("email"), Problem::Email.text(lang)))
     } else if email != field(&form, "email_confirmation").to_lowercase() {
@@ -483,11 +483,7 @@ pub async fn reset(
     let Some(mut account) = account else {
         return Ok(dead_link(&idp, lang, false, again));
     };
-    account.password_hash = idp
-        .hasher
-        .hash_blocking(new_password)
-        .await
-        .ok_or(IdpError::Storage)?;
+    account.password_hash = idp.hasher.hash_on_pool(new_password).await?;
     // The link went to the account's address: it proves it, as the
     // activation link would have.
     if account.status == AccountStatus::Pending {

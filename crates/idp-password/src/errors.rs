@@ -22,6 +22,9 @@ pub enum IdpError {
     NotLoggedIn,
     /// Storage failed.
     Storage,
+    /// Too many passwords are being checked at this moment (the hashing
+    /// pool is full): nothing was done or counted, try again.
+    Busy,
 }
 
 /// The catalogue: code, HTTP status, title and message in French and English.
@@ -109,6 +112,16 @@ pub const CATALOGUE: &Catalogue<IdpError> = &[
             "The identity provider cannot handle your request just now. Try again in a few minutes.",
         ],
     },
+    Entry {
+        error: IdpError::Busy,
+        code: "IDP-BUSY",
+        status: 503,
+        title: ["Service très demandé", "Service in high demand"],
+        message: [
+            "Service très demandé, réessayez dans un instant. Rien n'a été enregistré ni compté.",
+            "The service is in high demand, try again in a moment. Nothing was saved or counted.",
+        ],
+    },
 ];
 
 impl IdpError {
@@ -120,7 +133,14 @@ impl IdpError {
 
 impl IntoResponse for IdpError {
     fn into_response(self) -> Response {
-        self.page().into_response()
+        let mut response = self.page().into_response();
+        if self == IdpError::Busy {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(oidc::hash_pool::RETRY_AFTER_SECS),
+            );
+        }
+        response
     }
 }
 

@@ -62,6 +62,8 @@ pub struct IdpParts {
     pub mailer: Option<Arc<mail::Mailer>>,
     /// Text messages; without it no mobile number is asked.
     pub sms: Option<sms::SmsGateway>,
+    /// The process's password hashing pool (shared by every provider).
+    pub hash_pool: oidc::HashPool,
 }
 
 /// A running password provider.
@@ -117,6 +119,7 @@ impl PasswordProvider {
             citizens,
             mailer,
             sms,
+            hash_pool,
         } = parts;
         config.check("idp_password")?;
         let clients = config
@@ -147,7 +150,7 @@ impl PasswordProvider {
         let cookie = format!("passerelle_idp_{}", config.id);
         let sessions =
             SessionManager::new(stores.sessions.clone(), clock.clone(), cookie, secure, 900);
-        let hasher = password::Hasher::new(&config.pepper);
+        let hasher = password::Hasher::new(&config.pepper, hash_pool);
         let dummy_hash = hasher
             .hash(&oidc::types::random_token(16))
             .ok_or_else(|| ("argon2".to_owned(), "cannot hash".to_owned()))?;

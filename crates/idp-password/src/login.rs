@@ -284,7 +284,9 @@ async fn check_login(
         || idp.dummy_hash.clone(),
         |account| account.password_hash.clone(),
     );
-    let password_ok = idp.hasher.verify_blocking(password, stored_hash).await;
+    // Busy (the pool is full) is no answer: it leaves the throttle's
+    // counters as they were and the page asks to try again.
+    let password_ok = idp.hasher.verify_on_pool(password, stored_hash).await?;
     let Some(account) = account.filter(|_| password_ok) else {
         tracing::info!(provider = %idp.config.id, "login failed");
         let notice = match idp.throttle.failed(&identifier, address, now).await? {

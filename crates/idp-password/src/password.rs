@@ -9,6 +9,9 @@
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use oidc::HashPool;
+
+use crate::errors::IdpError;
 
 /// Why a new password is refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,10 +59,13 @@ pub fn check_new(password: &str, confirmation: &str) -> Result<(), Weakness> {
     Ok(())
 }
 
-/// Hashes and verifies under one pepper.
+/// Hashes and verifies under one pepper, on the process's bounded pool
+/// ([`HashPool`]): past it, [`IdpError::Busy`] (503, `Retry-After`) and
+/// nothing is done.
 #[derive(Clone)]
 pub struct Hasher {
     pepper: Vec<u8>,
+    pool: HashPool,
 }
 
 impl std::fmt::Debug for Hasher {
@@ -69,57 +75,69 @@ impl std::fmt::Debug for Hasher {
 }
 
 impl Hasher {
-    /// A hasher keyed with `pepper`.
-    pub fn new(pepper: &str) -> Self {
+    /// A hasher keyed with `pepper`, hashing on `pool`.
+    pub fn new(pepper: &str, pool: HashPool) -> Self {
         Self {
             pepper: pepper.as_bytes().to_vec(),
+            pool,
         }
     }
 
-    fn argon2(&self) -> Option<Argon2<'_>> {
-        Argon2::new_with_secret(
-            &self.pepper,
-            Algorithm::Argon2id,
-            Version::V0x13,
-            Params::default(),
-        )
-        .ok()
-    }
-
-    /// The PHC string of a new hash; `None` only if Argon2 itself fails.
-    pub fn hash(&self, password: &str) -> Option<String> {
+    /// The PHC string of a new hash of `password` under `pepper`, on the
+    /// calling thread; `None` only if Argon2 itself fails.
+    pub fn hash_now(pepper: &[u8], password: &str) -> Option<String> {
         let salt = SaltString::generate(&mut OsRng);
-        self.argon2()?
+        argon2(pepper)?
             .hash_password(password.as_bytes(), &salt)
             .ok()
             .map(|hash| hash.to_string())
     }
 
-    /// Whether `password` is the one hashed in `stored`.
-    pub fn verify(&self, password: &str, stored: &str) -> bool {
-        let Some(argon2) = self.argon2() else {
+    /// Whether `password` is the one hashed in `stored`, on the calling
+    /// thread.
+    pub fn verify_now(pepper: &[u8], password: &str, stored: &str) -> bool {
+        let Some(argon2) = argon2(pepper) else {
             return false;
         };
         PasswordHash::new(stored)
             .is_ok_and(|hash| argon2.verify_password(password.as_bytes(), &hash).is_ok())
     }
 
-    /// Hashes on a blocking thread (19 MiB and tens of milliseconds).
-    pub async fn hash_blocking(&self, password: String) -> Option<String> {
-        let hasher = self.clone();
-        tokio::task::spawn_blocking(move || hasher.hash(&password))
-            .await
-            .ok()
-            .flatten()
+    /// The PHC string of a new hash, on the calling thread (at start only).
+    pub fn hash(&self, password: &str) -> Option<String> {
+        Self::hash_now(&self.pepper, password)
     }
 
-    /// Verifies on a blocking thread.
-    pub async fn verify_blocking(&self, password: String, stored: String) -> bool {
-        let hasher = self.clone();
-        tokio::task::spawn_blocking(move || hasher.verify(&password, &stored))
+    /// Hashes on the pool (19 MiB and tens of milliseconds).
+    pub async fn hash_on_pool(&self, password: String) -> Result<String, IdpError> {
+        let pepper = self.pepper.clone();
+        self.pool
+            .run(move || Self::hash_now(&pepper, &password))
             .await
-            .unwrap_or(false)
+            .map_err(|_| IdpError::Busy)?
+            .ok_or(IdpError::Storage)
     }
+
+    /// Verifies on the pool. `Err(Busy)` is no answer: it must not count as
+    /// a failed attempt.
+    pub async fn verify_on_pool(&self, password: String, stored: String) -> Result<bool, IdpError> {
+        let pepper = self.pepper.clone();
+        self.pool
+            .run(move || Self::verify_now(&pepper, &password, &stored))
+            .await
+            .map_err(|_| IdpError::Busy)
+    }
+}
+
+/// Argon2id with OWASP's parameters, keyed with the pepper.
+fn argon2(pepper: &[u8]) -> Option<Argon2<'_>> {
+    Argon2::new_with_secret(
+        pepper,
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::default(),
+    )
+    .ok()
 }
 
 #[cfg(test)]
@@ -146,16 +164,21 @@ mod tests {
         assert_eq!(check_new("éééééééééé12", "éééééééééé12"), Ok(()));
     }
 
-    #[test]
-    fn a_hash_verifies_only_under_its_pepper() {
-        let hasher = Hasher::new("pepper-of-the-test-0123456789abcdef");
-        let Some(hash) = hasher.hash("Printemps-2026") else {
-            unreachable!("argon2 hashes")
-        };
+    #[tokio::test]
+    async fn a_hash_verifies_only_under_its_pepper() {
+        let pool = HashPool::new(1, 1).unwrap();
+        let hasher = Hasher::new("pepper-of-the-test-0123456789abcdef", pool.clone());
+        let hash = hasher.hash_on_pool("Printemps-2026".into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(hasher.verify("Printemps-2026", &hash));
-        assert!(!hasher.verify("Printemps-2027", &hash));
-        assert!(!Hasher::new("another-pepper-0123456789abcdef012").verify("Printemps-2026", &hash));
-        assert!(!hasher.verify("Printemps-2026", "not a hash"));
+        let verify = |hasher: &Hasher, password: &str, stored: &str| {
+            let (hasher, password, stored) =
+                (hasher.clone(), password.to_owned(), stored.to_owned());
+            async move { hasher.verify_on_pool(password, stored).await.unwrap() }
+        };
+        assert!(verify(&hasher, "Printemps-2026", &hash).await);
+        assert!(!verify(&hasher, "Printemps-2027", &hash).await);
+        let other = Hasher::new("another-pepper-0123456789abcdef012", pool);
+        assert!(!verify(&other, "Printemps-2026", &hash).await);
+        assert!(!verify(&hasher, "Printemps-2026", "not a hash").await);
     }
 }

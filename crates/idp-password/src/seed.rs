@@ -131,9 +131,11 @@ pub async fn seed_accounts(
     }
     // One hash for every seeded account: they share the demo password,
     // which is published anyway, and a start hashes once, not twenty times.
-    let hash = Hasher::new(&config.pepper)
-        .hash_blocking(config.demo_password.clone())
+    let (pepper, password) = (config.pepper.clone(), config.demo_password.clone());
+    let hash = tokio::task::spawn_blocking(move || Hasher::hash_now(pepper.as_bytes(), &password))
         .await
+        .ok()
+        .flatten()
         .ok_or(StoreError::Corrupt)?;
     for (login, identity, label) in accounts {
         let account = Account {

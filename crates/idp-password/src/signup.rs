@@ -682,9 +682,8 @@ pub async fn details(
     }
     let hash = idp
         .hasher
-        .hash_blocking(form.get("password").unwrap_or_default().to_owned())
-        .await
-        .ok_or(IdpError::Storage)?;
+        .hash_on_pool(form.get("password").unwrap_or_default().to_owned())
+        .await?;
     signup.password_hash = Some(hash);
     if let Some(profile) = &mut signup.profile {
         profile.identity.email = email;
@@ -1328,21 +1327,13 @@ pub async fn activate(
     profile.identity.gender = details.gender;
     profile.identity.birthcountry = details.birthcountry;
     profile.identity.birthplace = details.birthplace;
-    let answer_hash = idp
-        .hasher
-        .hash_blocking(details.answer)
-        .await
-        .ok_or(IdpError::Storage)?;
+    let answer_hash = idp.hasher.hash_on_pool(details.answer).await?;
     profile.secret = Some(SecretQuestion {
         question: details.question,
         answer_hash,
     });
     account.identity = profile.to_json()?;
-    account.password_hash = idp
-        .hasher
-        .hash_blocking(details.password)
-        .await
-        .ok_or(IdpError::Storage)?;
+    account.password_hash = idp.hasher.hash_on_pool(details.password).await?;
     idp.stores.accounts.update(&account).await?;
     tracing::info!(provider = %idp.config.id, "account completed and activated");
     let letter = mails::identifier(&idp.config.name, &account.login, &idp.config.public_url);

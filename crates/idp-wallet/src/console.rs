@@ -180,15 +180,20 @@ pub async fn log_in(
     let password_ok = match agent {
         Some(agent) => {
             let hash = agent.password_hash.clone();
-            tokio::task::spawn_blocking(move || {
-                PasswordHash::new(&hash).is_ok_and(|parsed| {
-                    argon2::Argon2::default()
-                        .verify_password(password.as_bytes(), &parsed)
-                        .is_ok()
+            let checked = idp
+                .hash_pool
+                .run(move || {
+                    PasswordHash::new(&hash).is_ok_and(|parsed| {
+                        argon2::Argon2::default()
+                            .verify_password(password.as_bytes(), &parsed)
+                            .is_ok()
+                    })
                 })
-            })
-            .await
-            .unwrap_or(false)
+                .await;
+            match checked {
+                Ok(checked) => checked,
+                Err(oidc::Busy) => return crate::errors::WalletError::Busy.into_response(),
+            }
         }
         None => false,
     };

@@ -18,6 +18,9 @@ pub enum WalletError {
     BadLogout,
     /// Storage failed.
     Storage,
+    /// Too many passwords are being checked at this moment (the hashing
+    /// pool is full): nothing was done, try again.
+    Busy,
 }
 
 /// The catalogue: code, HTTP status, title and message in French and English.
@@ -82,6 +85,16 @@ pub const CATALOGUE: &Catalogue<WalletError> = &[
             "The service is briefly unavailable. Try again in a moment.",
         ],
     },
+    Entry {
+        error: WalletError::Busy,
+        code: "WALLET-BUSY",
+        status: 503,
+        title: ["Service très demandé", "Service in high demand"],
+        message: [
+            "Service très demandé, réessayez dans un instant.",
+            "The service is in high demand, try again in a moment.",
+        ],
+    },
 ];
 
 impl WalletError {
@@ -93,7 +106,14 @@ impl WalletError {
 
 impl IntoResponse for WalletError {
     fn into_response(self) -> Response {
-        self.page().into_response()
+        let mut response = self.page().into_response();
+        if self == WalletError::Busy {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(oidc::hash_pool::RETRY_AFTER_SECS),
+            );
+        }
+        response
     }
 }
 

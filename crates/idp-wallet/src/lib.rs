@@ -51,6 +51,8 @@ pub struct WalletProvider {
     pub mailer: Option<Arc<mail::Mailer>>,
     /// The town-hall console's sessions.
     pub console_sessions: web::SessionManager,
+    /// The process's Argon2id pool (the agents' passwords).
+    pub hash_pool: oidc::HashPool,
 }
 
 impl fmt::Debug for WalletParts {
@@ -70,6 +72,7 @@ pub struct WalletParts {
     pub trust: verify::TrustStore,
     pub seal_signer: Option<card::pki::Authority>,
     pub mailer: Option<Arc<mail::Mailer>>,
+    pub hash_pool: oidc::HashPool,
 }
 
 impl fmt::Debug for WalletProvider {
@@ -91,6 +94,7 @@ impl WalletProvider {
             trust,
             seal_signer,
             mailer,
+            hash_pool,
         } = parts;
         config::check(&config)?;
         let clients = config
@@ -132,6 +136,7 @@ impl WalletProvider {
             seal_signer,
             mailer,
             console_sessions,
+            hash_pool,
             config,
             provider: Arc::new(provider),
             stores,

@@ -122,6 +122,9 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         });
     }
     let now = options.clock.now();
+    // One Argon2id pool for the whole process (passwords, agents, hashed
+    // client secrets): its memory is bounded by its workers.
+    let hash_pool = oidc::HashPool::per_core().context("starting the password hashing threads")?;
 
     if let Some(register) = &config.register {
         let router = register::router(running.citizens.to_vec());
@@ -179,6 +182,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
             citizens: running.citizens.clone(),
             mailer: running.mailer.clone(),
             sms: sms.clone(),
+            hash_pool: hash_pool.clone(),
         })
         .map_err(|(path, message)| anyhow::anyhow!("bad setting {path}: {message}"))?;
         running.idps.insert(idp_config.id.clone(), idp.clone());
@@ -212,6 +216,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
             trust,
             seal_signer: pki.as_ref().map(|pki| pki.seal_signer.clone()),
             mailer: running.mailer.clone(),
+            hash_pool: hash_pool.clone(),
         })
         .map_err(|(path, message)| anyhow::anyhow!("bad setting {path}: {message}"))?;
         running.tasks.push(tokio::spawn(idp.clone().run_jobs()));

@@ -20,6 +20,8 @@ pub struct Response {
     pub body: String,
     /// Content type.
     pub content_type: String,
+    /// `Retry-After`, when the server is too busy.
+    pub retry_after: Option<String>,
 }
 
 impl Response {
@@ -244,6 +246,7 @@ async fn read(url: &str, response: reqwest::Response) -> Response {
     };
     let location = header(reqwest::header::LOCATION);
     let content_type = header(reqwest::header::CONTENT_TYPE).unwrap_or_default();
+    let retry_after = header(reqwest::header::RETRY_AFTER);
     let body = response.text().await.unwrap_or_default();
     Response {
         status,
@@ -251,5 +254,6 @@ async fn read(url: &str, response: reqwest::Response) -> Response {
         location,
         body,
         content_type,
+        retry_after,
     }
 }

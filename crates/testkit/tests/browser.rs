@@ -211,6 +211,70 @@ async fn the_ants_demarche_in_chromium_keeps_one_in_progress_and_passes_axe() {
     }
 }
 
+/// Issue 15: the language switch of every site with a page, opened with
+/// every way out an attacker could write in a link (tab, newline,
+/// backslash, encoded slashes, `//host`, `/.//host`, `@`, absolute and
+/// `javascript:` URLs): Chromium always lands on the same site, never asks
+/// another host for anything, and no dialog opens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_return_address_takes_chromium_off_the_site_on_any_site_of_the_federation() {
+    let federation = Federation::start_as_demo("").await.unwrap();
+    let screenshots = screenshots_dir("browser-redirects");
+    // The register answers JSON only, and the rogue provider is the
+    // tests' own: neither has a switch.
+    let sites: serde_json::Map<String, Value> = federation
+        .urls
+        .iter()
+        .filter(|(name, _)| !["register", "rogue"].contains(&name.as_str()))
+        .map(|(name, url)| (name.clone(), json!(url)))
+        .collect();
+    for part in [
+        "hub_standard",
+        "hub_plus",
+        "impots",
+        "ameli",
+        "laposte",
+        "ants",
+        "msa",
+        "yris",
+        "wallet",
+        "demo_sp",
+        "dashboard",
+    ] {
+        assert!(sites.contains_key(part), "{part} is not running: {sites:?}");
+    }
+    let run = json!({ "sites": sites, "screenshots": screenshots });
+    let reports = run_script("redirect-journey.mjs", &run, &screenshots).await;
+    let escapes: Vec<&Value> = reports
+        .iter()
+        .filter(|report| report.get("payload").is_some())
+        .collect();
+    assert!(escapes.is_empty(), "{escapes:#?}");
+    let checked: Vec<&Value> = reports
+        .iter()
+        .filter(|report| report.get("tried").is_some())
+        .collect();
+    assert_eq!(checked.len(), sites.len(), "{reports:#?}");
+    for site in &checked {
+        assert!(site["tried"].as_u64().unwrap() >= 30, "{site}");
+        // Refused targets go home; only the harmless ones stay as given.
+        assert!(
+            site["landings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|landing| landing.as_str().is_some_and(|path| path.starts_with('/'))),
+            "{site}"
+        );
+    }
+    let done = reports
+        .iter()
+        .find(|report| report["done"] == true)
+        .unwrap();
+    assert_eq!(done["offsite"], json!([]), "no request left the site");
+    assert_eq!(done["dialogs"], json!([]), "no script ran");
+}
+
 /// What every journey must show.
 fn check_journey(federation: &Federation, reports: &[Value], screenshots: &Path) {
     let find = |page: &str| report_of(reports, page);

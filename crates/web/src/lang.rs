@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use crate::LocalPath;
 use crate::session::cookie_value;
 
 /// The cookie the switch sets.
@@ -96,16 +97,21 @@ pub struct Back {
 }
 
 /// `GET /langue/{code}?retour=/path`: remembers the choice for a year and
-/// goes back to the page (only a path of this site: never an open redirect).
+/// goes back to the page: only a path of this site ([`LocalPath`]), never
+/// an open redirect; anything else goes to the home page.
 pub async fn switch_language(Path(code): Path<String>, Query(back): Query<Back>) -> Response {
     let Some(lang) = Lang::parse(&code) else {
         return Redirect::to("/").into_response();
     };
-    let target = back
-        .retour
-        .filter(|path| path.starts_with('/') && !path.starts_with("//") && !path.contains('\\'))
-        .unwrap_or_else(|| "/".into());
-    let mut response = Redirect::to(&target).into_response();
+    let target = match back.retour.as_deref().map(LocalPath::parse) {
+        Some(Ok(path)) => path,
+        Some(Err(refused)) => {
+            tracing::info!(%refused, "language switch: return address refused");
+            LocalPath::root()
+        }
+        None => LocalPath::root(),
+    };
+    let mut response = target.see_other(None);
     if let Ok(cookie) = HeaderValue::from_str(&format!(
         "{LANG_COOKIE}={lang}; Path=/; Max-Age=31536000; SameSite=Lax"
     )) {
@@ -129,5 +135,28 @@ mod tests {
             HeaderValue::from_static("passerelle_lang=fr"),
         );
         assert_eq!(Lang::of(&headers, Some("en")), Lang::Fr);
+    }
+
+    #[tokio::test]
+    async fn the_switch_goes_back_only_to_a_path_of_this_site() {
+        for (retour, location) in [
+            (Some("/compte?x=1"), "/compte?x=1"),
+            (Some("/\t/evil.example"), "/"),
+            (Some("/.//evil.example"), "/"),
+            (Some("https://evil.example"), "/"),
+            (None, "/"),
+        ] {
+            let back = Back {
+                retour: retour.map(str::to_owned),
+            };
+            let response = switch_language(Path("en".into()), Query(back)).await;
+            assert_eq!(response.headers()[header::LOCATION], location, "{retour:?}");
+            assert!(
+                response.headers()[header::SET_COOKIE]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("passerelle_lang=en;")
+            );
+        }
     }
 }
