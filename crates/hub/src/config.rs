@@ -81,7 +81,9 @@ pub struct ServiceConfig {
     /// The secret in clear (needed for HS256 services; else prefer the hash).
     #[serde(default)]
     pub client_secret: Option<String>,
-    /// An Argon2id PHC string of the secret.
+    /// The secret's keyed hash (`hmac-sha256:…`, from `passerelle
+    /// hash-secret`), or an Argon2id PHC string (older configs: accepted,
+    /// slower until its first success; `passerelle check` names them).
     #[serde(default)]
     pub client_secret_hash: Option<String>,
     /// `client_secret_post` or `private_key_jwt`; default: the first when a
@@ -216,7 +218,12 @@ fn bad(path: impl Into<String>, message: impl Into<String>) -> ConfigError {
 }
 
 impl Config {
-    /// The issuer of the hub's provider side.
+    /// The server key of the services' keyed `client_secret_hash`.
+    pub fn client_secret_key(&self) -> [u8; 32] {
+        oidc::client_secret_key(&self.sub_secret)
+    }
+
+    /// The issuer: the public URL and FranceConnect's `/api/v2`.
     pub fn issuer(&self) -> String {
         format!("{}/api/v2", self.public_url)
     }
@@ -276,7 +283,7 @@ impl Config {
         }
         for (index, service) in self.services.iter().enumerate() {
             let at = format!("{path}.services[{index}]");
-            service.client(&at)?;
+            service.client(&at, self.client_secret_key())?;
             if self.platform == Platform::Plus {
                 // FranceConnect+: every token is signed ES256, then encrypted.
                 if service.encryption_alg.is_none() {
@@ -356,11 +363,11 @@ impl ServiceConfig {
     }
 
     /// How the service authenticates at the token endpoint.
-    fn auth(&self, path: &str, has_keys: bool) -> Result<ClientAuth, ConfigError> {
+    fn auth(&self, path: &str, has_keys: bool, key: [u8; 32]) -> Result<ClientAuth, ConfigError> {
         let secret = match (&self.client_secret, &self.client_secret_hash) {
             (Some(secret), None) => Some(ClientSecret::Plain(Secret::new(secret.clone()))),
             (None, Some(hash)) => Some(
-                ClientSecret::argon2(hash)
+                ClientSecret::parse_hash(hash, key)
                     .map_err(|error| bad(format!("{path}.client_secret_hash"), error))?,
             ),
             (None, None) => None,
@@ -393,7 +400,7 @@ impl ServiceConfig {
     }
 
     /// The registration as the provider engine holds it.
-    pub fn client(&self, path: &str) -> Result<Client, ConfigError> {
+    pub fn client(&self, path: &str, secret_key: [u8; 32]) -> Result<Client, ConfigError> {
         let uris = |field: &str, list: &[String]| {
             list.iter()
                 .enumerate()
@@ -404,7 +411,7 @@ impl ServiceConfig {
                 .collect::<Result<Vec<_>, _>>()
         };
         let keys = self.keys(path)?;
-        let auth = self.auth(path, !matches!(keys, ClientKeys::None))?;
+        let auth = self.auth(path, !matches!(keys, ClientKeys::None), secret_key)?;
         let scopes = Scopes::parse(&self.scopes.join(" "))
             .map_err(|error| bad(format!("{path}.scopes"), error))?;
         if let Some(unknown) = scopes
@@ -458,7 +465,7 @@ mod tests {
             path: "(toml)".into(),
             message: error.to_string(),
         })?;
-        service.client("hub.services[0]")
+        service.client("hub.services[0]", oidc::client_secret_key("test-platform-secret"))
     }
 
     #[test]

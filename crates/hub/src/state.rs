@@ -85,6 +85,9 @@ pub struct HubParts {
     pub mailer: Option<Arc<mail::Mailer>>,
     /// The citizens' trails; none without trail settings.
     pub trail: Option<crate::trail::Trail>,
+    /// Where the Argon2id client secrets of older configs are verified;
+    /// inline without one (tests).
+    pub hash_pool: Option<oidc::HashPool>,
 }
 
 impl Hub {
@@ -100,6 +103,7 @@ impl Hub {
             http,
             mailer,
             trail,
+            hash_pool,
         } = parts;
         let path = format!("hub.{id}");
         config.check(&path)?;
@@ -107,7 +111,12 @@ impl Hub {
             .services
             .iter()
             .enumerate()
-            .map(|(index, service)| service.client(&format!("{path}.services[{index}]")))
+            .map(|(index, service)| {
+                service.client(
+                    &format!("{path}.services[{index}]"),
+                    config.client_secret_key(),
+                )
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let settings = ProviderSettings::franceconnect(config.issuer(), config.acr_offered());
         let provider = Provider::new(
@@ -122,6 +131,10 @@ impl Hub {
             path: format!("{path}.services"),
             message,
         })?;
+        let provider = match hash_pool {
+            Some(pool) => provider.with_hash_pool(pool),
+            None => provider,
+        };
         let providers = config
             .providers
             .iter()

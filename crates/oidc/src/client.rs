@@ -2,10 +2,12 @@
 //! how it authenticates, how its tokens are signed.
 
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use jose::{Alg, KeyAlg, PublicKeySet};
 
+use crate::hash_pool::{Busy, HashPool};
 use crate::types::{RedirectUri, Scopes, constant_time_eq};
 
 /// A secret that never prints.
@@ -30,51 +32,152 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// The prefix of the fast keyed form of `client_secret_hash`.
+pub const HMAC_PREFIX: &str = "hmac-sha256:";
+
+/// The server key of the keyed form, derived from a platform secret (the
+/// hub's `sub_secret`): never in the config's hashes, never in a store.
+pub fn client_secret_key(platform_secret: &str) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(platform_secret.as_bytes()) else {
+        return [0; 32];
+    };
+    mac.update(b"passerelle/client-secret/v1");
+    mac.finalize().into_bytes().into()
+}
+
+fn keyed(key: &[u8; 32], secret: &str) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(key) else {
+        return [0; 32];
+    };
+    mac.update(secret.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
 /// What the client secret is checked against.
-#[derive(Clone, Debug)]
+///
+/// Client secrets are long random strings, not passwords a person chooses:
+/// a keyed hash (HMAC-SHA-256 under the server key) is as safe as Argon2id
+/// for them and costs a microsecond, where Argon2id costs 19 MiB and tens
+/// of milliseconds at every token request, to anyone who knows a public
+/// `client_id`. The Argon2id form of older configs is still accepted: its
+/// first good verification (on the bounded pool) is kept in memory as the
+/// keyed form, so later requests are fast; `passerelle check` says which to
+/// re-hash.
+#[derive(Clone)]
 pub enum ClientSecret {
     /// Kept in clear: needed when tokens are HS256-signed with it, as for
     /// FranceConnect's legacy services.
     Plain(Secret),
-    /// An Argon2id PHC string; the secret itself is not kept.
-    Argon2(String),
+    /// `hmac-sha256:…`: the keyed hash.
+    Keyed {
+        /// The server key.
+        key: Arc<[u8; 32]>,
+        /// HMAC-SHA-256 of the secret under it.
+        mac: [u8; 32],
+    },
+    /// An Argon2id PHC string (older configs).
+    Argon2 {
+        /// The PHC string.
+        phc: String,
+        /// The server key, to keep the verified secret's keyed hash.
+        key: Arc<[u8; 32]>,
+        /// The keyed hash, once a verification succeeded.
+        verified: Arc<OnceLock<[u8; 32]>>,
+    },
+}
+
+impl fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ClientSecret::Plain(_) => "ClientSecret::Plain(…)",
+            ClientSecret::Keyed { .. } => "ClientSecret::Keyed(…)",
+            ClientSecret::Argon2 { .. } => "ClientSecret::Argon2(…)",
+        })
+    }
 }
 
 impl ClientSecret {
-    /// An Argon2id PHC string, checked to be one.
-    pub fn argon2(phc: &str) -> Result<Self, String> {
-        match PasswordHash::new(phc) {
-            Ok(hash) if hash.algorithm.as_str() == "argon2id" => Ok(Self::Argon2(phc.to_owned())),
-            _ => Err("is not an Argon2id PHC string ($argon2id$v=19$…)".to_owned()),
+    /// A `client_secret_hash` from the config: the keyed form
+    /// (`hmac-sha256:` and 43 base64url characters) or an Argon2id PHC
+    /// string, checked to be one.
+    pub fn parse_hash(text: &str, key: [u8; 32]) -> Result<Self, String> {
+        use base64::Engine as _;
+        if let Some(encoded) = text.strip_prefix(HMAC_PREFIX) {
+            let mac = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(encoded)
+                .ok()
+                .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+                .ok_or("is not hmac-sha256: and 43 base64url characters")?;
+            return Ok(Self::Keyed {
+                key: Arc::new(key),
+                mac,
+            });
         }
-    }
-
-    /// Hashes a secret with Argon2id (OWASP parameters, random salt), for
-    /// `client_secret_hash` in the config.
-    pub fn hash(secret: &str) -> Result<String, String> {
-        use argon2::PasswordHasher as _;
-        let salt = argon2::password_hash::SaltString::generate(
-            &mut argon2::password_hash::rand_core::OsRng,
-        );
-        Argon2::default()
-            .hash_password(secret.as_bytes(), &salt)
-            .map(|hash| hash.to_string())
-            .map_err(|error| error.to_string())
-    }
-
-    /// Whether `candidate` is the secret.
-    pub fn matches(&self, candidate: &str) -> bool {
-        match self {
-            ClientSecret::Plain(secret) => {
-                constant_time_eq(secret.expose().as_bytes(), candidate.as_bytes())
-            }
-            ClientSecret::Argon2(phc) => PasswordHash::new(phc).is_ok_and(|hash| {
-                Argon2::default()
-                    .verify_password(candidate.as_bytes(), &hash)
-                    .is_ok()
+        match PasswordHash::new(text) {
+            Ok(hash) if hash.algorithm.as_str() == "argon2id" => Ok(Self::Argon2 {
+                phc: text.to_owned(),
+                key: Arc::new(key),
+                verified: Arc::default(),
             }),
+            _ => Err(
+                "is neither hmac-sha256:… (passerelle hash-secret) nor an Argon2id PHC string"
+                    .to_owned(),
+            ),
         }
     }
+
+    /// The keyed form of a secret, for `client_secret_hash` in the config.
+    pub fn hash(secret: &str, key: &[u8; 32]) -> String {
+        use base64::Engine as _;
+        format!(
+            "{HMAC_PREFIX}{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(keyed(key, secret))
+        )
+    }
+
+    /// Whether the config should re-hash this secret in the keyed form.
+    pub fn is_slow(&self) -> bool {
+        matches!(self, ClientSecret::Argon2 { .. })
+    }
+
+    /// Whether `candidate` is the secret. Only the Argon2id form, before its
+    /// first success, costs a hash: on `pool` when given ([`Busy`] when it
+    /// is full), else here.
+    pub async fn check(&self, candidate: &str, pool: Option<&HashPool>) -> Result<bool, Busy> {
+        match self {
+            ClientSecret::Plain(secret) => Ok(constant_time_eq(
+                secret.expose().as_bytes(),
+                candidate.as_bytes(),
+            )),
+            ClientSecret::Keyed { key, mac } => Ok(constant_time_eq(&keyed(key, candidate), mac)),
+            ClientSecret::Argon2 { phc, key, verified } => {
+                let candidate_mac = keyed(key, candidate);
+                if let Some(known) = verified.get() {
+                    return Ok(constant_time_eq(&candidate_mac, known));
+                }
+                let (phc, candidate) = (phc.clone(), candidate.to_owned());
+                let verify = move || argon2_matches(&phc, &candidate);
+                let good = match pool {
+                    Some(pool) => pool.run(verify).await?,
+                    None => verify(),
+                };
+                if good {
+                    let _ = verified.set(candidate_mac);
+                }
+                Ok(good)
+            }
+        }
+    }
+}
+
+fn argon2_matches(phc: &str, candidate: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|hash| {
+        Argon2::default()
+            .verify_password(candidate.as_bytes(), &hash)
+            .is_ok()
+    })
 }
 
 /// How a client authenticates at the token endpoint. FranceConnect offers
@@ -241,28 +344,61 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn a_hashed_secret_matches_only_itself() {
+    fn argon2_of(secret: &str) -> String {
         let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
-        let phc = Argon2::default()
-            .hash_password(b"s3cret", &salt)
+        Argon2::default()
+            .hash_password(secret.as_bytes(), &salt)
             .unwrap()
-            .to_string();
-        let secret = ClientSecret::Argon2(phc);
-        assert!(secret.matches("s3cret"));
-        assert!(!secret.matches("s3creT"));
-        assert!(!ClientSecret::Argon2("garbage".into()).matches("s3cret"));
+            .to_string()
     }
 
-    #[test]
-    fn a_hash_made_for_the_config_is_accepted_by_it() {
-        let phc = ClientSecret::hash("s3cret").unwrap();
-        assert!(ClientSecret::argon2(&phc).unwrap().matches("s3cret"));
-        assert!(ClientSecret::argon2("$pbkdf2$x").is_err());
+    #[tokio::test]
+    async fn a_keyed_hash_matches_only_its_secret_under_its_key() {
+        let key = client_secret_key("platform-secret-0123456789abcdef0123");
+        let hash = ClientSecret::hash("s3cret", &key);
+        assert!(hash.starts_with("hmac-sha256:"));
+        let secret = ClientSecret::parse_hash(&hash, key).unwrap();
+        assert_eq!(secret.check("s3cret", None).await, Ok(true));
+        assert_eq!(secret.check("s3creT", None).await, Ok(false));
+        let other_key = client_secret_key("another-platform-secret-0123456789ab");
+        let elsewhere = ClientSecret::parse_hash(&hash, other_key).unwrap();
+        assert_eq!(elsewhere.check("s3cret", None).await, Ok(false));
+        assert!(!secret.is_slow());
+        for bad in ["hmac-sha256:short", "hmac-sha256:", "$pbkdf2$x", "garbage"] {
+            assert!(ClientSecret::parse_hash(bad, key).is_err(), "{bad}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_argon2_secret_is_verified_on_the_pool_once_then_by_its_keyed_hash() {
+        let key = client_secret_key("platform-secret-0123456789abcdef0123");
+        let secret = ClientSecret::parse_hash(&argon2_of("s3cret"), key).unwrap();
+        assert!(secret.is_slow());
+        let pool = HashPool::new(1, 1).unwrap();
+        assert_eq!(secret.check("wrong", Some(&pool)).await, Ok(false));
+        let ClientSecret::Argon2 { verified, .. } = &secret else {
+            unreachable!()
+        };
+        assert!(verified.get().is_none(), "a failure migrates nothing");
+        assert_eq!(secret.check("s3cret", Some(&pool)).await, Ok(true));
+        assert_eq!(verified.get(), Some(&keyed(&key, "s3cret")), "migrated");
+        // From now on no Argon2: a full pool does not matter.
+        let blocker = pool.clone();
+        let _busy = tokio::spawn(async move {
+            blocker
+                .run(|| std::thread::sleep(std::time::Duration::from_millis(500)))
+                .await
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(secret.check("s3cret", Some(&pool)).await, Ok(true));
+        assert_eq!(secret.check("s3creT", Some(&pool)).await, Ok(false));
     }
 
     #[test]
     fn a_secret_does_not_print() {
         assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(…)");
+        let key = client_secret_key("platform-secret-0123456789abcdef0123");
+        let secret = ClientSecret::parse_hash(&ClientSecret::hash("s3cret", &key), key).unwrap();
+        assert_eq!(format!("{secret:?}"), "ClientSecret::Keyed(…)");
     }
 }

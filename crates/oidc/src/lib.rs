@@ -15,7 +15,9 @@ pub mod rp;
 pub mod types;
 
 pub use claims::Identity;
-pub use client::{Client, ClientAuth, ClientKeys, ClientSecret, Secret};
+pub use client::{
+    Client, ClientAuth, ClientKeys, ClientSecret, HMAC_PREFIX, Secret, client_secret_key,
+};
 pub use clock::{Clock, FakeClock, SystemClock, UnixSeconds};
 pub use error::{ErrorCode, OAuthError};
 pub use hash_pool::{Busy, HashPool};

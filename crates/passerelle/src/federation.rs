@@ -266,6 +266,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
             http: http.clone(),
             mailer: running.mailer.clone(),
             trail: trail.clone(),
+            hash_pool: Some(hash_pool.clone()),
         };
         let hub = hub::Hub::new(parts).map_err(|error| anyhow::anyhow!("bad setting {error}"))?;
         running

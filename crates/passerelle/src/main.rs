@@ -39,8 +39,17 @@ enum Command {
     DemoSp(PartArgs),
     /// Run the citizen dashboard of a config file.
     Dashboard(PartArgs),
-    /// Hash a client secret read on standard input, for `client_secret_hash`.
-    HashSecret,
+    /// Hash a client secret read on standard input, for a service's
+    /// `client_secret_hash` at a hub: HMAC-SHA-256 under a key derived from
+    /// that hub's `sub_secret` (a microsecond to check, unlike Argon2id).
+    HashSecret {
+        /// The config file.
+        #[arg(long)]
+        config: PathBuf,
+        /// The hub the service is registered at (`standard`, `plus`…).
+        #[arg(long)]
+        hub: String,
+    },
     /// Write the generated population as CSV on standard output, to edit
     /// and use with `[population] csv`.
     Population {
@@ -297,7 +306,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", population::to_csv(&population::generate(seed, size)));
             Ok(())
         }
-        Command::HashSecret => {
+        Command::HashSecret { config, hub } => {
+            let config = Config::load(&config, env())?;
+            let hub = config
+                .hub
+                .get(&hub)
+                .with_context(|| format!("no [hub.{hub}] in the config"))?;
             let mut secret = String::new();
             std::io::stdin().read_line(&mut secret)?;
             let secret = secret.trim_end_matches(['\r', '\n']);
@@ -307,7 +321,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             println!(
                 "{}",
-                oidc::ClientSecret::hash(secret).map_err(anyhow::Error::msg)?
+                oidc::ClientSecret::hash(secret, &hub.client_secret_key())
             );
             Ok(())
         }
@@ -378,9 +392,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Agent(command) => run_agent(command),
-        Command::Check { config } => {
-            Config::load(&config, env())?;
-            println!("{}: ok", config.display());
+        Command::Check { config: path } => {
+            let config = Config::load(&path, env())?;
+            for (id, hub) in &config.hub {
+                for (index, service) in hub.services.iter().enumerate() {
+                    if service
+                        .client_secret_hash
+                        .as_deref()
+                        .is_some_and(|hash| !hash.starts_with(oidc::HMAC_PREFIX))
+                    {
+                        println!(
+                            "hub.{id}.services[{index}].client_secret_hash: Argon2id, slow at each token request until its first success; re-hash the secret with `passerelle hash-secret --config {} --hub {id}`",
+                            path.display()
+                        );
+                    }
+                }
+            }
+            println!("{}: ok", path.display());
             Ok(())
         }
         Command::Migrate { config } => {

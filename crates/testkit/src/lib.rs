@@ -301,6 +301,7 @@ impl Federation {
             http: oidc::rp::RelyingParty::http_client().map_err(anyhow::Error::msg)?,
             mailer: None,
             trail: None,
+            hash_pool: None,
         };
         let hub = hub::Hub::new(parts).map_err(|error| anyhow::anyhow!("{error}"))?;
         tokio::spawn(hub::backchannel::work(hub.clone()));

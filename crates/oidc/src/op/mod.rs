@@ -116,6 +116,8 @@ pub struct Provider {
     tokens: Arc<dyn Tokens>,
     /// The key sets clients publish at their `jwks_uri`, by client id.
     remote_keys: HashMap<String, RemoteKeys>,
+    /// Where the Argon2id client secrets of older configs are verified.
+    hash_pool: Option<crate::HashPool>,
 }
 
 /// A client's published keys are refetched after this long, so that a
@@ -183,7 +185,16 @@ impl Provider {
             codes,
             tokens,
             remote_keys,
+            hash_pool: None,
         })
+    }
+
+    /// Verifies the Argon2id client secrets of older configs on `pool`
+    /// (bounded), rather than inline.
+    #[must_use]
+    pub fn with_hash_pool(mut self, pool: crate::HashPool) -> Self {
+        self.hash_pool = Some(pool);
+        self
     }
 
     /// A client's public keys; `refresh` when a key was missing (a remote

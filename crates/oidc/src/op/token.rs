@@ -131,10 +131,15 @@ impl Provider {
             .client(&claimed_id)
             .ok_or_else(|| invalid_client("client authentication failed"))?;
         match (&client.auth, params.get("client_secret"), assertion) {
-            (ClientAuth::SecretPost(secret), Some(candidate), None)
-                if secret.matches(candidate) =>
-            {
-                Ok(client)
+            (ClientAuth::SecretPost(secret), Some(candidate), None) => {
+                match secret.check(candidate, self.hash_pool.as_ref()).await {
+                    Ok(true) => Ok(client),
+                    Ok(false) => Err(invalid_client("client authentication failed")),
+                    Err(_busy) => Err(OAuthError::new(
+                        ErrorCode::TemporarilyUnavailable,
+                        "the server is busy, retry in a moment",
+                    )),
+                }
             }
             (ClientAuth::PrivateKeyJwt, None, Some(assertion)) => {
                 if params.get("client_assertion_type") != Some(ASSERTION_TYPE) {
