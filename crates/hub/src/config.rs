@@ -465,7 +465,10 @@ mod tests {
             path: "(toml)".into(),
             message: error.to_string(),
         })?;
-        service.client("hub.services[0]", oidc::client_secret_key("test-platform-secret"))
+        service.client(
+            "hub.services[0]",
+            oidc::client_secret_key("test-platform-secret"),
+        )
     }
 
     #[test]

@@ -2934,3 +2934,52 @@ async fn every_part_answers_healthz_and_readyz_follows_its_stores() {
     full_login(&federation, "impots", 1).await;
     federation.drop_postgres(&database).await.unwrap();
 }
+
+/// A service registered with `client_secret_hash`, in a form made at
+/// `hub.standard` from `secret`'s text form (hmac) or as an Argon2id PHC.
+fn hashed_service(id: &str, hash: &str) -> String {
+    format!(
+        "\n[[hub.standard.services]]\nclient_id = \"{id}\"\nclient_secret_hash = \"{hash}\"\nname = \"{id}\"\nredirect_uris = [\"{CLIENTS_CALLBACK}\"]\nscopes = [\"openid\", \"identite_pivot\", \"email\", \"preferred_username\"]\nrequire_pkce = false\n"
+    )
+}
+
+/// Issue 15, point 3: a client secret stored as a keyed hash is checked
+/// at the token endpoint in constant time and at full speed; an Argon2id
+/// hash of an older config still works, on the bounded pool, and is kept
+/// in the keyed form after its first success.
+#[tokio::test]
+async fn hashed_client_secrets_are_checked_by_their_keyed_hash() {
+    use argon2::PasswordHasher as _;
+    const SECRET: &str = "a-secret-of-at-least-32-characters-000";
+    let key = oidc::client_secret_key("demo-only-pairwise-secret-0123456789abcdef");
+    let keyed = oidc::ClientSecret::hash(SECRET, &key);
+    let salt = argon2::password_hash::SaltString::encode_b64(b"0123456789abcdef").unwrap();
+    let phc = argon2::Argon2::default()
+        .hash_password(SECRET.as_bytes(), &salt)
+        .unwrap()
+        .to_string();
+    let extra = hashed_service("keyed", &keyed) + &hashed_service("legacy", &phc);
+    let federation = Federation::start_with(&extra).await.unwrap();
+    for client in ["keyed", "legacy"] {
+        let code = code_for(&federation, client, CLIENTS_CALLBACK).await;
+        let wrong = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", CLIENTS_CALLBACK),
+            ("client_id", client),
+            ("client_secret", "a-secret-of-at-least-32-characters-001"),
+        ];
+        let (status, body) = redeem(&federation, &wrong).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_client")),
+            "{client}"
+        );
+        let (status, tokens) = redeem_as(&federation, client, &code).await;
+        assert_eq!(status, 200, "{client}: {tokens}");
+        // Later requests: the keyed hash, even for the Argon2id one.
+        let code = code_for(&federation, client, CLIENTS_CALLBACK).await;
+        let (status, _) = redeem_as(&federation, client, &code).await;
+        assert_eq!(status, 200);
+    }
+}
