@@ -6,9 +6,6 @@
 //! OWASP's parameters (m = 19 MiB, t = 2, p = 1), which are the `argon2`
 //! crate's defaults, each hash with its own random salt.
 
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
 use oidc::HashPool;
 
 use crate::errors::IdpError;
@@ -86,21 +83,13 @@ impl Hasher {
     /// The PHC string of a new hash of `password` under `pepper`, on the
     /// calling thread; `None` only if Argon2 itself fails.
     pub fn hash_now(pepper: &[u8], password: &str) -> Option<String> {
-        let salt = SaltString::generate(&mut OsRng);
-        argon2(pepper)?
-            .hash_password(password.as_bytes(), &salt)
-            .ok()
-            .map(|hash| hash.to_string())
+        oidc::hash_pool::argon2id::hash(Some(pepper), password)
     }
 
     /// Whether `password` is the one hashed in `stored`, on the calling
     /// thread.
     pub fn verify_now(pepper: &[u8], password: &str, stored: &str) -> bool {
-        let Some(argon2) = argon2(pepper) else {
-            return false;
-        };
-        PasswordHash::new(stored)
-            .is_ok_and(|hash| argon2.verify_password(password.as_bytes(), &hash).is_ok())
+        oidc::hash_pool::argon2id::verify(Some(pepper), password, stored)
     }
 
     /// The PHC string of a new hash, on the calling thread (at start only).
@@ -127,17 +116,6 @@ impl Hasher {
             .await
             .map_err(|_| IdpError::Busy)
     }
-}
-
-/// Argon2id with OWASP's parameters, keyed with the pepper.
-fn argon2(pepper: &[u8]) -> Option<Argon2<'_>> {
-    Argon2::new_with_secret(
-        pepper,
-        Algorithm::Argon2id,
-        Version::V0x13,
-        Params::default(),
-    )
-    .ok()
 }
 
 #[cfg(test)]

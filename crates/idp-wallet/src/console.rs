@@ -11,7 +11,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use argon2::password_hash::{PasswordHash, PasswordVerifier as _};
 use axum::Form;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -182,13 +181,7 @@ pub async fn log_in(
             let hash = agent.password_hash.clone();
             let checked = idp
                 .hash_pool
-                .run(move || {
-                    PasswordHash::new(&hash).is_ok_and(|parsed| {
-                        argon2::Argon2::default()
-                            .verify_password(password.as_bytes(), &parsed)
-                            .is_ok()
-                    })
-                })
+                .run(move || oidc::hash_pool::argon2id::verify(None, &password, &hash))
                 .await;
             match checked {
                 Ok(checked) => checked,

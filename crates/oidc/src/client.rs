@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-use argon2::{Argon2, PasswordHash, PasswordVerifier};
+use argon2::PasswordHash;
 use jose::{Alg, KeyAlg, PublicKeySet};
 
 use crate::hash_pool::{Busy, HashPool};
@@ -173,11 +173,7 @@ impl ClientSecret {
 }
 
 fn argon2_matches(phc: &str, candidate: &str) -> bool {
-    PasswordHash::new(phc).is_ok_and(|hash| {
-        Argon2::default()
-            .verify_password(candidate.as_bytes(), &hash)
-            .is_ok()
-    })
+    crate::hash_pool::argon2id::verify(None, candidate, phc)
 }
 
 /// How a client authenticates at the token endpoint. FranceConnect offers
@@ -346,7 +342,7 @@ mod tests {
 
     fn argon2_of(secret: &str) -> String {
         let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
-        Argon2::default()
+        argon2::Argon2::default()
             .hash_password(secret.as_bytes(), &salt)
             .unwrap()
             .to_string()

@@ -98,6 +98,150 @@ impl HashPool {
     }
 }
 
+/// Argon2id with each thread's memory kept for its next hash.
+///
+/// The `argon2` crate allocates, zeroes and frees its 19 MiB at each hash;
+/// glibc then keeps freed blocks of that size in the thread's arena, so a
+/// process's memory grew with every hash its threads ever ran. Here each
+/// thread (in practice: each pool worker) allocates its block array once
+/// and reuses it. The PHC strings are the crate's own: a hash made here
+/// verifies with `argon2::PasswordVerifier`, and the other way round.
+pub mod argon2id {
+    use std::cell::RefCell;
+
+    use argon2::password_hash::{Output, PasswordHash, SaltString, rand_core::OsRng};
+    use argon2::{Algorithm, Argon2, Block, Params, Version};
+
+    use crate::types::constant_time_eq;
+
+    thread_local! {
+        static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+    }
+
+    fn hasher<'key>(pepper: Option<&'key [u8]>, params: Params) -> Option<Argon2<'key>> {
+        match pepper {
+            Some(pepper) => {
+                Argon2::new_with_secret(pepper, Algorithm::Argon2id, Version::V0x13, params).ok()
+            }
+            None => Some(Argon2::new(Algorithm::Argon2id, Version::V0x13, params)),
+        }
+    }
+
+    /// Runs Argon2id into `out` on this thread's reused blocks.
+    fn compute(argon2: &Argon2<'_>, password: &[u8], salt: &[u8], out: &mut [u8]) -> bool {
+        BLOCKS.with(|blocks| {
+            let Ok(mut blocks) = blocks.try_borrow_mut() else {
+                return false;
+            };
+            let needed = argon2.params().block_count();
+            if blocks.len() != needed {
+                blocks.clear();
+                blocks.shrink_to_fit();
+                blocks.resize(needed, Block::default());
+            }
+            argon2
+                .hash_password_into_with_memory(password, salt, out, blocks.as_mut_slice())
+                .is_ok()
+        })
+    }
+
+    /// The PHC string of a new hash (OWASP parameters, random salt), keyed
+    /// with `pepper` when given; `None` only if Argon2 itself fails.
+    pub fn hash(pepper: Option<&[u8]>, password: &str) -> Option<String> {
+        let params = Params::default();
+        let argon2 = hasher(pepper, params.clone())?;
+        let salt = SaltString::generate(&mut OsRng);
+        let mut salt_bytes = [0u8; 64];
+        let salt_bytes = salt.decode_b64(&mut salt_bytes).ok()?;
+        let mut out = vec![0u8; params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN)];
+        if !compute(&argon2, password.as_bytes(), salt_bytes, &mut out) {
+            return None;
+        }
+        let output = Output::new(&out).ok()?;
+        let hash = PasswordHash {
+            algorithm: argon2::ARGON2ID_IDENT,
+            version: Some(Version::V0x13.into()),
+            params: argon2::password_hash::ParamsString::try_from(&params).ok()?,
+            salt: Some(salt.as_salt()),
+            hash: Some(output),
+        };
+        Some(hash.to_string())
+    }
+
+    /// Whether `password` is the one hashed in `phc` (an Argon2id PHC
+    /// string), keyed with `pepper` when given. Anything unreadable is no.
+    pub fn verify(pepper: Option<&[u8]>, password: &str, phc: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(phc) else {
+            return false;
+        };
+        if parsed.algorithm != argon2::ARGON2ID_IDENT {
+            return false;
+        }
+        let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+            return false;
+        };
+        let Ok(params) = Params::try_from(&parsed) else {
+            return false;
+        };
+        // Bounded: an oversized cost in a stored string must not take the
+        // machine (our own hashes use 19 MiB).
+        if params.m_cost() > 64 * 1024 || params.t_cost() > 10 || params.p_cost() > 4 {
+            return false;
+        }
+        let Some(argon2) = hasher(pepper, params) else {
+            return false;
+        };
+        let mut salt_bytes = [0u8; 64];
+        let Ok(salt_bytes) = salt.decode_b64(&mut salt_bytes) else {
+            return false;
+        };
+        let mut out = vec![0u8; expected.len()];
+        compute(&argon2, password.as_bytes(), salt_bytes, &mut out)
+            && constant_time_eq(&out, expected.as_bytes())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use argon2::{PasswordHasher as _, PasswordVerifier as _};
+
+        use super::*;
+
+        #[test]
+        fn our_hashes_and_the_crates_verify_each_other() {
+            let ours = hash(None, "s3cret").unwrap();
+            let parsed = PasswordHash::new(&ours).unwrap();
+            assert!(
+                Argon2::default()
+                    .verify_password(b"s3cret", &parsed)
+                    .is_ok()
+            );
+            assert!(verify(None, "s3cret", &ours));
+            assert!(!verify(None, "s3creT", &ours));
+            let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+            let theirs = Argon2::default()
+                .hash_password(b"s3cret", &salt)
+                .unwrap()
+                .to_string();
+            assert!(verify(None, "s3cret", &theirs));
+            assert!(!verify(None, "other", &theirs));
+            assert!(!verify(None, "s3cret", "garbage"));
+            assert!(!verify(
+                None,
+                "s3cret",
+                "$argon2i$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA"
+            ));
+        }
+
+        #[test]
+        fn a_peppered_hash_needs_its_pepper() {
+            let peppered = hash(Some(b"pepper"), "s3cret").unwrap();
+            assert!(verify(Some(b"pepper"), "s3cret", &peppered));
+            assert!(!verify(Some(b"other"), "s3cret", &peppered));
+            assert!(!verify(None, "s3cret", &peppered));
+        }
+    }
+}
+
 /// A worker: takes the next job until the pool is gone. A job that panics
 /// (Argon2 does not) loses its answer, not the worker.
 fn work(receiver: &Mutex<Receiver<Job>>) {
