@@ -162,7 +162,7 @@ impl WalletProvider {
     }
 
     async fn save_request(&self, request: &Request) -> Result<(), ApiError> {
-        let bytes = serde_json::to_vec(request).unwrap_or_default();
+        let bytes = crate::stored_json(request)?;
         let until = kept_until(request);
         self.stores
             .sessions
@@ -262,7 +262,7 @@ pub async fn start(
         .sessions
         .save(
             &pending_key(&token),
-            &serde_json::to_vec(&pending).unwrap_or_default(),
+            &crate::stored_json(&pending)?,
             pending.expires_at,
         )
         .await?;
@@ -346,11 +346,7 @@ pub async fn confirm(
         }
         idp.stores
             .sessions
-            .save(
-                &key,
-                &serde_json::to_vec(&pending).unwrap_or_default(),
-                pending.expires_at,
-            )
+            .save(&key, &crate::stored_json(&pending)?, pending.expires_at)
             .await?;
         return Err(ApiError::new(
             403,
@@ -466,7 +462,7 @@ impl WalletProvider {
         self.stores
             .outbox
             .push(
-                &serde_json::to_vec(&json!({ "certification": decided.id })).unwrap_or_default(),
+                &crate::stored_json(&json!({ "certification": decided.id }))?,
                 decision.effective_at,
             )
             .await?;

@@ -110,7 +110,7 @@ impl Transactions {
     }
 
     async fn save(&self, key: &str, txn: &Transaction) -> Result<()> {
-        let bytes = serde_json::to_vec(txn).unwrap_or_default();
+        let bytes = crate::stored_json(txn)?;
         self.put(key, &bytes, txn.expires_at()).await
     }
 

@@ -115,7 +115,7 @@ impl Identity {
 
     pub async fn save(&self, stores: &Stores) -> Result<(), store::StoreError> {
         let mut account = self.account.clone();
-        account.identity = serde_json::to_string(&self.record).unwrap_or_default();
+        account.identity = crate::stored_json_text(&self.record)?;
         stores.accounts.update(&account).await
     }
 
@@ -138,7 +138,7 @@ impl Identity {
             login: binding(card),
             password_hash: String::new(),
             email: email.to_owned(),
-            identity: serde_json::to_string(&record).unwrap_or_default(),
+            identity: crate::stored_json_text(&record)?,
             status: AccountStatus::Active,
             created_at: now,
         };

@@ -199,3 +199,16 @@ pub fn router(idp: Arc<WalletProvider>) -> Router {
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(axum::middleware::from_fn(web::security_headers))
 }
+
+/// A value as the JSON the stores keep. A value that cannot be encoded is
+/// a storage error, never empty bytes written in its place.
+pub(crate) fn stored_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, store::StoreError> {
+    serde_json::to_vec(value).map_err(|error| store::StoreError::Backend(Box::new(error)))
+}
+
+/// [`stored_json`] as text, for the JSON fields of a store's records.
+pub(crate) fn stored_json_text<T: serde::Serialize>(
+    value: &T,
+) -> Result<String, store::StoreError> {
+    serde_json::to_string(value).map_err(|error| store::StoreError::Backend(Box::new(error)))
+}

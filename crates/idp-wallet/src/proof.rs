@@ -255,11 +255,7 @@ pub async fn issue(
     let until = claims.exp + KEPT_AFTER_SECS;
     idp.stores
         .sessions
-        .save(
-            &kept_key(&id),
-            &serde_json::to_vec(&kept).unwrap_or_default(),
-            until,
-        )
+        .save(&kept_key(&id), &crate::stored_json(&kept)?, until)
         .await?;
     idp.stores.codes.put(&use_key(&id), b"1", until).await?;
     tracing::info!(provider = %idp.config.id, "identity proof issued");
@@ -399,7 +395,7 @@ impl WalletProvider {
                         .sessions
                         .save(
                             &kept_key(&claims.id),
-                            &serde_json::to_vec(&kept).unwrap_or_default(),
+                            &crate::stored_json(&kept)?,
                             kept.exp + KEPT_AFTER_SECS,
                         )
                         .await?;
