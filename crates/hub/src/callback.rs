@@ -73,10 +73,12 @@ async fn finish_login(
                 description,
                 "provider answered with an error"
             );
+            hub.count_login(provider, requested.as_str(), "provider_refused");
             let banner = Banner::ProviderFailed(idp.config.name.clone());
             return Ok(back_to_choice(hub, session, banner).await);
         }
         Err(error) => {
+            hub.count_login(provider, requested.as_str(), "provider_answer_rejected");
             tracing::warn!(provider, %error, "provider answer rejected");
             return Err(match error {
                 RpError::State | RpError::CallbackIssuer => HubError::CallbackMismatch,
@@ -92,6 +94,7 @@ async fn finish_login(
         .filter(|acr| *acr >= requested && idp.config.acr.contains(acr));
     let Some(acr) = acr else {
         tracing::warn!(provider, proven = ?login.acr, %requested, "provider proved the wrong level");
+        hub.count_login(provider, requested.as_str(), "level_too_low");
         let banner = match login.acr {
             Some(proven) if proven < requested => {
                 Banner::LevelTooLow(idp.config.name.clone(), requested)
@@ -105,6 +108,7 @@ async fn finish_login(
         HubError::InvalidIdentity
     })?;
     let identity = hub.register.check(&identity).await.inspect_err(|error| {
+        hub.count_login(provider, requested.as_str(), "register_refused");
         tracing::info!(
             provider,
             code = error.code(),
@@ -131,6 +135,7 @@ async fn finish_login(
         .ok_or(HubError::NoInteraction)?;
     if let Err(refusal) = policy::check_login(hub, request, &verified).await {
         tracing::info!(provider, ?refusal, "login refused by the rules");
+        hub.count_login(provider, requested.as_str(), refusal.outcome());
         let banner = refusal
             .banner(hub, provider, requested)
             .unwrap_or_else(|| Banner::ProviderFailed(idp.config.name.clone()));

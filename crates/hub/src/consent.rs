@@ -146,6 +146,7 @@ async fn issue(hub: &Hub, headers: &HeaderMap, body: &[u8]) -> Result<Response, 
     // while the person blocked the provider or ended its sessions.
     if let Err(refusal) = policy::check_login(hub, &request, &verified).await {
         tracing::info!(?refusal, provider = %verified.provider, "code refused by the rules");
+        hub.count_login(&verified.provider, request.acr.as_str(), refusal.outcome());
         session.data.banner = refusal.banner(hub, &verified.provider, request.acr);
         session.data.verified = None;
         session.data.interaction = Some(request);
@@ -197,6 +198,7 @@ async fn issue(hub: &Hub, headers: &HeaderMap, body: &[u8]) -> Result<Response, 
         session.data.signed_in.push(signed_in);
     }
     tracing::info!(client_id = %client.client_id, provider = %verified.provider, %acr, "code issued");
+    hub.count_login(&verified.provider, acr.as_str(), "success");
     let trace =
         trail::record_connection(hub, &verified, &client.client_id, &client.name, acr).await;
     let receipt = trace.as_ref().and_then(|trace| {

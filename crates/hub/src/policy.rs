@@ -45,6 +45,18 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// Its name in the metrics.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Refusal::UnknownProvider => "unknown_provider",
+            Refusal::NotAccepted => "not_accepted",
+            Refusal::Level => "level",
+            Refusal::BlockedByPerson => "blocked_by_person",
+            Refusal::Ended => "sessions_ended",
+            Refusal::NotFresh => "not_fresh",
+        }
+    }
+
     /// What the choice page says; `None` where a new login is simply what
     /// the service asked for.
     pub fn banner(&self, hub: &Hub, provider: &str, requested: Acr) -> Option<Banner> {

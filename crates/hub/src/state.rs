@@ -55,6 +55,8 @@ pub struct Hub {
     pub trail: Option<crate::trail::Trail>,
     /// Wakes the back-channel logout worker when a delivery is queued.
     pub backchannel_wake: tokio::sync::Notify,
+    /// Where logins are counted.
+    pub metrics: Option<web::Metrics>,
 }
 
 impl fmt::Debug for Hub {
@@ -88,6 +90,8 @@ pub struct HubParts {
     /// Where the Argon2id client secrets of older configs are verified;
     /// inline without one (tests).
     pub hash_pool: Option<oidc::HashPool>,
+    /// Where logins are counted; none in tests that do not read them.
+    pub metrics: Option<web::Metrics>,
 }
 
 impl Hub {
@@ -104,6 +108,7 @@ impl Hub {
             mailer,
             trail,
             hash_pool,
+            metrics,
         } = parts;
         let path = format!("hub.{id}");
         config.check(&path)?;
@@ -184,7 +189,23 @@ impl Hub {
             mailer,
             trail,
             backchannel_wake: tokio::sync::Notify::new(),
+            metrics,
         }))
+    }
+
+    /// Counts a login's end: `outcome` is `success` or why it stopped.
+    pub fn count_login(&self, provider: &str, acr: &str, outcome: &str) {
+        if let Some(metrics) = &self.metrics {
+            metrics.count(
+                "passerelle_logins_total",
+                &[
+                    ("platform", &self.id),
+                    ("provider", provider),
+                    ("acr", acr),
+                    ("outcome", outcome),
+                ],
+            );
+        }
     }
 
     /// A service's registration.

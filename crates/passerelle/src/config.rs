@@ -55,6 +55,19 @@ pub struct Config {
     /// folder).
     #[serde(default)]
     pub store: StoreConfig,
+    /// `[metrics]`: where Prometheus reads the process's metrics (none
+    /// without it).
+    #[serde(default)]
+    pub metrics: Option<MetricsConfig>,
+}
+
+/// `[metrics]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// The address `GET /metrics` listens on: a private one, apart from
+    /// the parts' public addresses.
+    pub listen: SocketAddr,
 }
 
 /// `[store]`: PostgreSQL for what lasts, Redis (optional) for what expires.

@@ -61,6 +61,8 @@ pub struct Running {
     /// The test PKI's personalisation side (it issues cards), with the
     /// wallet provider.
     pub card_pki: Option<card::pki::TestPki>,
+    /// The process's metrics.
+    pub metrics: web::Metrics,
     /// The theme's routes, served by every part.
     theme: axum::Router,
     tasks: Vec<JoinHandle<()>>,
@@ -107,6 +109,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         idps: BTreeMap::new(),
         wallet: None,
         card_pki: None,
+        metrics: web::Metrics::default(),
         theme,
         tasks: Vec::new(),
     };
@@ -267,6 +270,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
             mailer: running.mailer.clone(),
             trail: trail.clone(),
             hash_pool: Some(hash_pool.clone()),
+            metrics: Some(running.metrics.clone()),
         };
         let hub = hub::Hub::new(parts).map_err(|error| anyhow::anyhow!("bad setting {error}"))?;
         running
@@ -346,6 +350,25 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
             dashboard::router(app),
         )
         .await?;
+    }
+    if let Some(metrics) = &config.metrics {
+        let listener = match options.listeners.remove("metrics") {
+            Some(listener) => listener,
+            None => TcpListener::bind(metrics.listen)
+                .await
+                .with_context(|| format!("metrics cannot listen on {}", metrics.listen))?,
+        };
+        let parts: Vec<(String, Stores)> = running
+            .stores
+            .iter()
+            .map(|(part, stores)| (part.clone(), stores.clone()))
+            .collect();
+        let router = web::metrics_routes(running.metrics.clone(), parts);
+        running.tasks.push(tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, router).await {
+                tracing::error!(%error, "metrics server stopped");
+            }
+        }));
     }
     let retention = config
         .traces
@@ -462,6 +485,7 @@ async fn serve(
         .merge(running.theme.clone())
         .merge(web::health_routes(readiness))
         .layer(axum::middleware::from_fn(web::localize_error_pages));
+    let router = running.metrics.track(name, router);
     let listener = match options.listeners.remove(name) {
         Some(listener) => listener,
         None => {

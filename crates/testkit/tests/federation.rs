@@ -2983,3 +2983,40 @@ async fn hashed_client_secrets_are_checked_by_their_keyed_hash() {
         assert_eq!(status, 200);
     }
 }
+
+/// Issue 16, point 3: Prometheus metrics on an address of their own:
+/// logins by platform, provider, level and outcome, errors by code,
+/// request latency by part, each part's store round trip, queue depths.
+#[tokio::test]
+async fn metrics_count_logins_errors_latency_stores_and_queues() {
+    let federation = Federation::start_with("\n[metrics]\nlisten = \"127.0.0.1:9\"\n")
+        .await
+        .unwrap();
+    full_login(&federation, "impots", 1).await;
+    // An error page and an OAuth error.
+    reqwest::get(format!("{}/interaction", federation.hub))
+        .await
+        .unwrap();
+    redeem(&federation, &[("grant_type", "authorization_code")]).await;
+    let metrics = reqwest::get(format!("{}/metrics", federation.url("metrics")))
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    let text = metrics.text().await.unwrap();
+    for expected in [
+        "passerelle_logins_total{platform=\"standard\",provider=\"impots\",acr=\"eidas1\",outcome=\"success\"} 1",
+        "passerelle_errors_total{part=\"hub_standard\",code=\"HUB-SESSION\"} 1",
+        "passerelle_errors_total{part=\"hub_standard\",code=\"invalid_client\"} 1",
+        "# TYPE passerelle_http_request_duration_seconds histogram",
+        "passerelle_http_request_duration_seconds_bucket{part=\"hub_standard\",status=\"3xx\",le=\"+Inf\"}",
+        "passerelle_store_ping_seconds{part=\"hub_standard\"}",
+        "passerelle_queue_depth{part=\"mail\"}",
+    ] {
+        assert!(text.contains(expected), "{expected} missing in:\n{text}");
+    }
+    // Not on the parts' public addresses.
+    let public = reqwest::get(format!("{}/metrics", federation.hub))
+        .await
+        .unwrap();
+    assert_eq!(public.status(), 404);
+}

@@ -159,6 +159,9 @@ pub fn oauth_json_error(error: &OAuthError) -> Response {
     tracing::info!(error = error.code.as_str(), detail = %error.detail, "{}", error.description);
     let status = StatusCode::from_u16(error.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let mut response = (status, crate::no_store(), axum::Json(error.to_json())).into_response();
+    response
+        .extensions_mut()
+        .insert(crate::OAuthErrorCode(error.code.as_str()));
     if status == StatusCode::UNAUTHORIZED {
         let scheme = if error.code == oidc::ErrorCode::InvalidToken {
             format!("Bearer error=\"{}\"", error.code.as_str())
