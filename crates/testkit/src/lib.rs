@@ -237,13 +237,15 @@ impl Federation {
             urls.insert(name.to_owned(), url);
             listeners.insert(name.to_owned(), listener);
         }
-        // The metrics' own address, used when the config has [metrics].
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        urls.insert(
-            "metrics".to_owned(),
-            format!("http://127.0.0.1:{}", listener.local_addr()?.port()),
-        );
-        listeners.insert("metrics".to_owned(), listener);
+        // The metrics' own address, when the config has [metrics].
+        if text.contains("\n[metrics]") || extra_toml.contains("\n[metrics]") {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            urls.insert(
+                "metrics".to_owned(),
+                format!("http://127.0.0.1:{}", listener.local_addr()?.port()),
+            );
+            listeners.insert("metrics".to_owned(), listener);
+        }
         let clock = FakeClock::at(1_800_000_000);
         let rogue = RogueProvider::start(Arc::new(clock.clone())).await?;
         let hub = urls.get("hub_standard").cloned().unwrap_or_default();
