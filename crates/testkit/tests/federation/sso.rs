@@ -13,6 +13,25 @@ fn service_b() -> String {
     )
 }
 
+/// The person blocks `provider` on the dashboard's home page `home`.
+async fn block_on_dashboard(
+    federation: &Federation,
+    citizen: &Citizen,
+    home: &testkit::Response,
+    provider: &str,
+) {
+    let saved = citizen
+        .post(
+            &format!("{}/fournisseurs", federation.url("dashboard")),
+            &[
+                ("csrf", &home.input("csrf").unwrap()),
+                ("blocked", provider),
+            ],
+        )
+        .await;
+    assert_eq!(saved.location.as_deref(), Some("/"), "{}", saved.body);
+}
+
 fn service_b_authorize(federation: &Federation, extra: &[(&str, &str)]) -> String {
     let mut params = vec![
         ("client_id", "service-b"),
@@ -124,15 +143,7 @@ async fn a_block_set_while_the_consent_page_is_open_refuses_the_code() {
     assert!(consent.shows("Continuer sur"), "{}", consent.body);
     let owner = Citizen::new();
     let home = dashboard_login_with(&federation, &owner, "ameli").await;
-    owner
-        .post(
-            &format!("{}/fournisseurs", federation.url("dashboard")),
-            &[
-                ("csrf", &home.input("csrf").unwrap()),
-                ("blocked", "impots"),
-            ],
-        )
-        .await;
+    block_on_dashboard(&federation, &owner, &home, "impots").await;
     let refused = thief.consent(&federation.hub, &consent).await;
     let refused = thief.follow(refused, SANDBOX_CALLBACK).await;
     assert!(!refused.location_params().contains_key("code"));
@@ -152,15 +163,7 @@ async fn a_block_ends_the_open_session_and_logs_its_services_out_at_once() {
     let back = demo_sp_login(&federation, &citizen, "standard", "impots").await;
     assert!(citizen.follow(back, "").await.shows("DUPONT"));
     let home = dashboard_home(&federation, &citizen).await;
-    citizen
-        .post(
-            &format!("{}/fournisseurs", federation.url("dashboard")),
-            &[
-                ("csrf", &home.input("csrf").unwrap()),
-                ("blocked", "impots"),
-            ],
-        )
-        .await;
+    block_on_dashboard(&federation, &citizen, &home, "impots").await;
     // The demo service was told by back-channel logout.
     wait_logged_out_of_demo_sp(&federation, &citizen).await;
     // The next service opened in that browser gets no confirmation page.
@@ -222,15 +225,7 @@ async fn a_block_ends_the_sessions_of_the_plus_platform_too() {
     assert!(citizen.follow(back, "").await.shows("DUPONT"));
     let owner = Citizen::new();
     let home = dashboard_login_with(&federation, &owner, "ameli").await;
-    owner
-        .post(
-            &format!("{}/fournisseurs", federation.url("dashboard")),
-            &[
-                ("csrf", &home.input("csrf").unwrap()),
-                ("blocked", "laposte"),
-            ],
-        )
-        .await;
+    block_on_dashboard(&federation, &owner, &home, "laposte").await;
     wait_logged_out_of_demo_sp(&federation, &citizen).await;
     let again = citizen
         .follow(
