@@ -165,15 +165,6 @@ pub async fn log_in(
     }
     let login = field(&form, "login").trim().to_owned();
     let now = idp.clock.now();
-    let hits = idp
-        .stores
-        .rate_limits
-        .hit(&format!("wallet-agent:{login}"), 900, now)
-        .await
-        .unwrap_or(u32::MAX);
-    if hits > AGENT_LOGINS_PER_QUARTER {
-        return refused_login(&idp, &session, "Trop de tentatives : patientez 15 minutes.").await;
-    }
     let agent = idp.config.agents.iter().find(|agent| agent.login == login);
     let password = field(&form, "password").to_owned();
     let password_ok = match agent {
@@ -190,6 +181,18 @@ pub async fn log_in(
         }
         None => false,
     };
+    // Counted once the password was checked, so that a busy pool (503,
+    // nothing checked) costs the agent none of their tries; the pool
+    // bounds how many checks run at once.
+    let hits = idp
+        .stores
+        .rate_limits
+        .hit(&format!("wallet-agent:{login}"), 900, now)
+        .await
+        .unwrap_or(u32::MAX);
+    if hits > AGENT_LOGINS_PER_QUARTER {
+        return refused_login(&idp, &session, "Trop de tentatives : patientez 15 minutes.").await;
+    }
     let step = agent.filter(|_| password_ok).and_then(|agent| {
         let secret = totp::decode_base32(&agent.totp_secret)?;
         totp::matching_step(&secret, field(&form, "code"), now)
