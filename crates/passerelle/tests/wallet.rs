@@ -743,6 +743,12 @@ async fn console_logins_need_password_and_a_fresh_code_and_observers_cannot_deci
     assert!(first.shows("Demandes de certification"));
     let replayed = agent_login(&federation, &Citizen::new(), AGENT, &code).await;
     assert!(replayed.shows("déjà servi"), "{}", replayed.body);
+    // Five tries per login and quarter of an hour: the sixth is refused.
+    for _ in 0..2 {
+        agent_login(&federation, &Citizen::new(), AGENT, wrong).await;
+    }
+    let locked = agent_login(&federation, &Citizen::new(), AGENT, wrong).await;
+    assert!(locked.shows("Trop de tentatives"), "{}", locked.body);
 
     let phone = Phone::with_card_of(&federation, 0, "observer");
     assert!(phone.activate(&federation, PIN).await.ok);
