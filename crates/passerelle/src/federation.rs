@@ -63,9 +63,52 @@ pub struct Running {
     pub card_pki: Option<card::pki::TestPki>,
     /// The process's metrics.
     pub metrics: web::Metrics,
+    /// The OpenID providers of the parts, by part name, whose signing keys
+    /// are reread from their files ([`Running::reload_keys`]).
+    key_holders: Vec<(String, Arc<oidc::op::Provider>)>,
+    /// Where the key files are, when on disk.
+    keys_dir: Option<PathBuf>,
+    clock: Arc<dyn Clock>,
     /// The theme's routes, served by every part.
     theme: axum::Router,
     tasks: Vec<JoinHandle<()>>,
+}
+
+/// How often a running process rereads its key files: a rotation made on
+/// one machine (`passerelle keys rotate` on the shared folder) is signed
+/// with and served by every process within this time.
+pub const KEY_RELOAD_EVERY: Duration = Duration::from_secs(60);
+
+/// Rereads each part's key file and gives its provider the keys when they
+/// changed (a rotation, or retired keys past their grace period); returns
+/// the parts whose keys changed.
+fn reload_keys(
+    holders: &[(String, Arc<oidc::op::Provider>)],
+    dir: &std::path::Path,
+    now: oidc::UnixSeconds,
+) -> Vec<String> {
+    let mut changed = Vec::new();
+    for (part, provider) in holders {
+        let keys = match keys::load_or_generate(Some(dir), part, now) {
+            Ok(keys) => keys,
+            Err(error) => {
+                tracing::warn!(%part, %error, "key file unreadable: the keys in use stay");
+                continue;
+            }
+        };
+        let kids: Vec<String> = keys.keys().iter().map(|key| key.kid().to_owned()).collect();
+        if kids == provider.key_ids() {
+            continue;
+        }
+        match provider.replace_keys(keys) {
+            Ok(()) => {
+                tracing::info!(%part, current = kids.first().map_or("", String::as_str), "signing keys reloaded");
+                changed.push(part.clone());
+            }
+            Err(error) => tracing::warn!(%part, %error, "reloaded keys refused"),
+        }
+    }
+    changed
 }
 
 impl Running {
@@ -75,6 +118,15 @@ impl Running {
             task.await?;
         }
         Ok(())
+    }
+
+    /// Rereads the parts' key files now (the process does it every
+    /// [`KEY_RELOAD_EVERY`]); returns the parts whose keys changed.
+    pub fn reload_keys(&self) -> Vec<String> {
+        match &self.keys_dir {
+            Some(dir) => reload_keys(&self.key_holders, dir, self.clock.now()),
+            None => Vec::new(),
+        }
     }
 
     /// Stops every server.
@@ -110,6 +162,9 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         wallet: None,
         card_pki: None,
         metrics: web::Metrics::default(),
+        key_holders: Vec::new(),
+        keys_dir: None,
+        clock: options.clock.clone(),
         theme,
         tasks: Vec::new(),
     };
@@ -190,6 +245,9 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         .map_err(|(path, message)| anyhow::anyhow!("bad setting {path}: {message}"))?;
         running.idps.insert(idp_config.id.clone(), idp.clone());
         running
+            .key_holders
+            .push((format!("idp-{}", idp_config.id), idp.provider.clone()));
+        running
             .accounts
             .push((idp_config.id.clone(), idp_config.name.clone(), seeded));
         running.stores.insert(idp_config.id.clone(), stores);
@@ -223,6 +281,9 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         })
         .map_err(|(path, message)| anyhow::anyhow!("bad setting {path}: {message}"))?;
         running.tasks.push(tokio::spawn(idp.clone().run_jobs()));
+        running
+            .key_holders
+            .push((part.clone(), idp.provider.clone()));
         running.wallet = Some(idp.clone());
         running.card_pki = pki;
         running.stores.insert(wallet_config.id.clone(), stores);
@@ -273,6 +334,9 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
             metrics: Some(running.metrics.clone()),
         };
         let hub = hub::Hub::new(parts).map_err(|error| anyhow::anyhow!("bad setting {error}"))?;
+        running
+            .key_holders
+            .push((part.clone(), hub.provider.clone()));
         running
             .tasks
             .push(tokio::spawn(hub::revoke::watch(hub.clone())));
@@ -350,6 +414,19 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
             dashboard::router(app),
         )
         .await?;
+    }
+    if let Some(dir) = keys_dir.clone() {
+        running.keys_dir = Some(dir.clone());
+        let holders = running.key_holders.clone();
+        let clock = options.clock.clone();
+        running.tasks.push(tokio::spawn(async move {
+            let mut every = tokio::time::interval(KEY_RELOAD_EVERY);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                reload_keys(&holders, &dir, clock.now());
+            }
+        }));
     }
     if let Some(metrics) = &config.metrics {
         let listener = match options.listeners.remove("metrics") {

@@ -5,7 +5,8 @@
 //! rotation puts new current keys (ES256 and RS256) in front and gives the
 //! previous ones a `remove_after` time: until then they stay published, so
 //! that tokens they signed still verify; after it, they are dropped. Running
-//! processes take a rotation at their next start.
+//! processes reread the files every minute (`federation::KEY_RELOAD_EVERY`)
+//! and take a rotation without a restart.
 
 use std::path::{Path, PathBuf};
 

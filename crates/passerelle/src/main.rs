@@ -225,7 +225,7 @@ enum WalletCommand {
 #[derive(Debug, Subcommand)]
 enum KeysCommand {
     /// Add new current signing keys; keep the old ones published for the
-    /// grace period, then drop them. Running processes take it at restart.
+    /// grace period, then drop them. Running processes take it within a minute.
     Rotate {
         /// Data folder.
         #[arg(long, default_value = "./passerelle-data")]
@@ -349,7 +349,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 rotation.retired.join(", ")
             );
             println!("removed: {}", rotation.removed.join(", "));
-            println!("restart the {part} processes to sign with the new keys");
+            println!("the running {part} processes sign with the new keys within a minute");
             Ok(())
         }
         Command::Card(CardCommand::Issue { data, citizen, out }) => {

@@ -3020,3 +3020,66 @@ async fn metrics_count_logins_errors_latency_stores_and_queues() {
         .unwrap();
     assert_eq!(public.status(), 404);
 }
+
+/// Issue 16, point 3: a rotation made in the key folder (by `passerelle
+/// keys rotate` on any machine sharing it) is served and signed with by a
+/// running process at its next reread (every minute), without a restart;
+/// the retired key stays published for its grace period.
+#[tokio::test]
+async fn a_key_rotation_is_taken_by_a_running_process() {
+    let dir =
+        std::env::temp_dir().join(format!("passerelle-keys-{}", oidc::types::random_token(6)));
+    let federation = Federation::start_on_disk(&dir).await.unwrap();
+    let before = hub_keys(&federation).await;
+    let old_kids: Vec<String> = before
+        .keys()
+        .iter()
+        .map(|key| key.kid().to_owned())
+        .collect();
+    assert!(
+        federation.running.reload_keys().is_empty(),
+        "nothing changed yet"
+    );
+    let now = oidc::Clock::now(&federation.clock);
+    let rotation = passerelle::keys::rotate(&dir.join("keys"), "hub_standard", now, 3600).unwrap();
+    assert_eq!(
+        federation.running.reload_keys(),
+        vec!["hub_standard".to_owned()]
+    );
+    let after = hub_keys(&federation).await;
+    let kids: Vec<String> = after
+        .keys()
+        .iter()
+        .map(|key| key.kid().to_owned())
+        .collect();
+    for kid in rotation.added.iter().chain(&old_kids) {
+        assert!(kids.contains(kid), "{kid} not served: {kids:?}");
+    }
+    full_login(&federation, "impots", 1).await;
+    let citizen = Citizen::new();
+    let params = sandbox_login(&federation, &citizen, "impots", 1).await;
+    let (_, tokens) = sandbox_tokens(&federation, &params["code"]).await;
+    let header = jose::peek_header(tokens["id_token"].as_str().unwrap()).unwrap();
+    assert!(
+        header
+            .kid
+            .as_ref()
+            .is_some_and(|kid| rotation.added.contains(kid)),
+        "signed with {:?}, not a new key",
+        header.kid
+    );
+    // Past the grace period, the retired keys go at the next reread.
+    federation.clock.advance(3601);
+    assert_eq!(
+        federation.running.reload_keys(),
+        vec!["hub_standard".to_owned()]
+    );
+    let kids: Vec<String> = hub_keys(&federation)
+        .await
+        .keys()
+        .iter()
+        .map(|key| key.kid().to_owned())
+        .collect();
+    assert!(old_kids.iter().all(|kid| !kids.contains(kid)), "{kids:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -16,8 +16,9 @@ impl Provider {
             .collect();
         claims.sort_unstable();
         claims.dedup();
-        let mut algs: Vec<&str> = self
-            .keys
+        let keys = self.signing_keys();
+        let mut algs: Vec<&str> = keys
+            .set
             .keys()
             .iter()
             .map(|key| key.alg().as_str())

@@ -82,7 +82,7 @@ impl Provider {
         // token they decrypted.
         let header = jose::peek_header(token).ok()?;
         if header.alg.is_asymmetric() {
-            return jose::verify(token, &self.public_keys, &[header.alg]).ok();
+            return jose::verify(token, &self.signing_keys().public, &[header.alg]).ok();
         }
         // HS256: find the client from the unverified audience, then verify.
         let payload = token.split('.').nth(1)?;

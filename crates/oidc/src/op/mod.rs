@@ -107,10 +107,10 @@ pub struct Grant {
 pub struct Provider {
     settings: ProviderSettings,
     clients: HashMap<String, Client>,
-    keys: KeySet,
-    /// The public half of `keys`, derived once: served at `jwks_uri` and
-    /// used to read back our own tokens.
-    public_keys: PublicKeySet,
+    /// The signing keys and their public half (served at `jwks_uri`, used
+    /// to read back our own tokens); replaced whole when the key file is
+    /// rotated ([`Provider::replace_keys`]).
+    keys: std::sync::RwLock<Arc<SigningKeys>>,
     clock: Arc<dyn Clock>,
     codes: Arc<dyn Codes>,
     tokens: Arc<dyn Tokens>,
@@ -118,6 +118,22 @@ pub struct Provider {
     remote_keys: HashMap<String, RemoteKeys>,
     /// Where the Argon2id client secrets of older configs are verified.
     hash_pool: Option<crate::HashPool>,
+}
+
+/// A provider's signing keys with their public half, derived once.
+#[derive(Debug)]
+pub(crate) struct SigningKeys {
+    pub(crate) set: KeySet,
+    pub(crate) public: PublicKeySet,
+}
+
+impl SigningKeys {
+    fn of(set: KeySet) -> Result<Self, String> {
+        let public = set
+            .public()
+            .map_err(|error| format!("signing keys: {error}"))?;
+        Ok(Self { set, public })
+    }
 }
 
 /// A client's published keys are refetched after this long, so that a
@@ -173,14 +189,10 @@ impl Provider {
                 return Err("two clients share a client_id".into());
             }
         }
-        let public_keys = keys
-            .public()
-            .map_err(|error| format!("signing keys: {error}"))?;
         Ok(Self {
             settings,
             clients: by_id,
-            keys,
-            public_keys,
+            keys: std::sync::RwLock::new(Arc::new(SigningKeys::of(keys)?)),
             clock,
             codes,
             tokens,
@@ -235,7 +247,38 @@ impl Provider {
 
     /// The public signing keys, as served at `jwks_uri`.
     pub fn jwks(&self) -> Value {
-        self.public_keys.to_json()
+        self.signing_keys().public.to_json()
+    }
+
+    /// The current signing keys (a snapshot: a replacement does not change
+    /// what a request already holds).
+    pub(crate) fn signing_keys(&self) -> Arc<SigningKeys> {
+        self.keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The key ids in use, current first.
+    pub fn key_ids(&self) -> Vec<String> {
+        self.signing_keys()
+            .set
+            .keys()
+            .iter()
+            .map(|key| key.kid().to_owned())
+            .collect()
+    }
+
+    /// Serves and signs with `keys` from now on (a rotation read from the
+    /// key file by a running process). Refused, keeping the old ones, when
+    /// the set has no public half.
+    pub fn replace_keys(&self, keys: KeySet) -> Result<(), String> {
+        let keys = Arc::new(SigningKeys::of(keys)?);
+        *self
+            .keys
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = keys;
+        Ok(())
     }
 
     /// Issues a code for a grant and returns where to send the browser: the

@@ -255,8 +255,9 @@ impl Provider {
         claims: &Map<String, Value>,
         typ: &str,
     ) -> Result<String, OAuthError> {
-        let key = self
-            .keys
+        let keys = self.signing_keys();
+        let key = keys
+            .set
             .current(Alg::ES256)
             .ok_or_else(|| internal("no ES256 signing key"))?;
         jose::sign(claims, key, typ).map_err(internal)
@@ -271,8 +272,9 @@ impl Provider {
         match client.hmac_key() {
             Some(secret) => jose::sign_hmac(claims, secret, typ).map_err(internal),
             None => {
-                let key = self
-                    .keys
+                let keys = self.signing_keys();
+                let key = keys
+                    .set
                     .current(client.signing_alg)
                     .ok_or_else(|| internal("no signing key"))?;
                 jose::sign(claims, key, typ).map_err(internal)
