@@ -33,6 +33,8 @@ enum Command {
     Hub(PartArgs),
     /// Run the password identity providers of a config file.
     IdpPassword(PartArgs),
+    /// Run the wallet identity provider of a config file.
+    IdpWallet(PartArgs),
     /// Run the national register service of a config file.
     Register(PartArgs),
     /// Run the demo service of a config file.
@@ -295,6 +297,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Hub(args) => run_part(args, Part::Hub).await,
         Command::IdpPassword(args) => run_part(args, Part::IdpPassword).await,
+        Command::IdpWallet(args) => run_part(args, Part::IdpWallet).await,
         Command::Register(args) => run_part(args, Part::Register).await,
         Command::DemoSp(args) => run_part(args, Part::DemoSp).await,
         Command::Dashboard(args) => run_part(args, Part::Dashboard).await,
@@ -431,6 +434,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 enum Part {
     Hub,
     IdpPassword,
+    IdpWallet,
     Register,
     DemoSp,
     Dashboard,
@@ -443,7 +447,12 @@ async fn run_part(args: PartArgs, part: Part) -> anyhow::Result<()> {
     if part != Part::Hub {
         config.hub.clear();
     }
-    if part != Part::Hub && part != Part::DemoSp {
+    // Those that send mail keep its settings (connection notices, account
+    // and certification mails, the démarches' receipts).
+    if !matches!(
+        part,
+        Part::Hub | Part::DemoSp | Part::IdpPassword | Part::IdpWallet
+    ) {
         config.mail = None;
     }
     if part != Part::Hub && part != Part::Dashboard {
@@ -451,6 +460,9 @@ async fn run_part(args: PartArgs, part: Part) -> anyhow::Result<()> {
     }
     if part != Part::IdpPassword {
         config.idp_password.clear();
+    }
+    if part != Part::IdpWallet {
+        config.idp_wallet = None;
     }
     if part != Part::Register {
         config.register = None;

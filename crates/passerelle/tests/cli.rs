@@ -129,3 +129,43 @@ async fn the_population_exports_as_csv_and_a_config_can_use_it() {
     let running = passerelle::start(&config, options).await.unwrap();
     assert_eq!(running.citizens.as_slice(), people.as_slice());
 }
+
+/// Issue 16, point 3: the wallet provider runs alone from the whole
+/// config, as each part does: only it listens, and it answers its health
+/// checks.
+#[tokio::test]
+async fn the_wallet_provider_runs_alone_from_one_config() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let data = std::env::temp_dir().join(format!("passerelle-cli-wallet-{}", std::process::id()));
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/demo.toml");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_passerelle"))
+        .args(["idp-wallet", "--config", demo, "--data"])
+        .arg(&data)
+        .env("PASSERELLE__LISTEN__WALLET", format!("127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut ready = false;
+    for _ in 0..100 {
+        if let Ok(answer) = reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await {
+            ready = answer.status() == 200;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    child.kill().await.unwrap();
+    let output = child.wait_with_output().await.unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(ready, "the wallet provider is not ready: {printed}");
+    assert_eq!(
+        printed.lines().count(),
+        1,
+        "only the wallet provider: {printed}"
+    );
+    let _ = std::fs::remove_dir_all(&data);
+}
