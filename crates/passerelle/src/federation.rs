@@ -202,7 +202,10 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         .as_ref()
         .is_some_and(|demo| !demo.demarches.is_empty());
     if let Some(mail_config) = &config.mail
-        && (!config.hub.is_empty() || !config.idp_password.is_empty() || demarches_mail)
+        && (!config.hub.is_empty()
+            || !config.idp_password.is_empty()
+            || config.idp_wallet.is_some()
+            || demarches_mail)
     {
         let stores = open_stores(config, &options, "mail").await?;
         let transport = mail_config
