@@ -60,6 +60,9 @@ const consoleErrors = [];
  * off `origin`. */
 async function tabOn(origin) {
   const page = await context.newPage();
+  // A switch answers at once: a navigation that takes seconds is a
+  // failure to report, never a wait without end.
+  page.setDefaultTimeout(10000);
   const navigations = [];
   page.on('request', (request) => {
     if (request.isNavigationRequest() && request.frame() === page.mainFrame()) {
@@ -99,7 +102,7 @@ await guard(async () => {
         // A landing page without a body (a provider's 404 home) fails
         // `goto`; where the browser went is known all the same.
         failure = String(error);
-        await page.waitForLoadState('load').catch(() => {});
+        await page.waitForLoadState('load', { timeout: 5000 }).catch(() => {});
       }
       // Where the browser went: the last page it asked for.
       const landed = new URL(navigations.at(-1) ?? 'about:blank');
