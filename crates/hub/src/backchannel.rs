@@ -15,9 +15,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use store::sealed::Capability;
 
 use crate::flow::SignedIn;
@@ -42,9 +40,7 @@ struct Job {
 
 /// The key sealing the jobs.
 fn sealing(hub: &Hub) -> Option<Capability> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(hub.config.sub_secret.as_bytes()).ok()?;
-    mac.update(b"passerelle/backchannel-jobs/v1");
-    Some(Capability::from_secret(mac.finalize().into_bytes().into()))
+    hub.derived_capability(b"passerelle/backchannel-jobs/v1", &[])
 }
 
 /// Queues a logout for each service of `signed_in` but `initiator` that

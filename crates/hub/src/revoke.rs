@@ -20,9 +20,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use store::sealed::Capability;
 
 use crate::backchannel;
@@ -49,12 +47,7 @@ struct Filed {
 /// The group of a person's sessions through a provider: its storage key
 /// and sealing key, both from the platform secret.
 fn group(hub: &Hub, pseudonym: &str, provider: &str) -> Option<Capability> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(hub.config.sub_secret.as_bytes()).ok()?;
-    mac.update(b"passerelle/open-sessions/v1\0");
-    mac.update(pseudonym.as_bytes());
-    mac.update(b"\0");
-    mac.update(provider.as_bytes());
-    Some(Capability::from_secret(mac.finalize().into_bytes().into()))
+    hub.derived_capability(b"passerelle/open-sessions/v1", &[pseudonym, provider])
 }
 
 /// Files the session under its person and provider, after a code was

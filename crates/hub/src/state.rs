@@ -193,6 +193,27 @@ impl Hub {
         }))
     }
 
+    /// A key of the hub's own for `context` and `fields` (each after a 0
+    /// byte): HMAC-SHA-256 under the platform secret, as a capability that
+    /// files and seals what the hub finds again without a client.
+    pub fn derived_capability(
+        &self,
+        context: &[u8],
+        fields: &[&str],
+    ) -> Option<store::sealed::Capability> {
+        use hmac::{Hmac, Mac};
+        let mut mac =
+            Hmac::<sha2::Sha256>::new_from_slice(self.config.sub_secret.as_bytes()).ok()?;
+        mac.update(context);
+        for field in fields {
+            mac.update(b"\0");
+            mac.update(field.as_bytes());
+        }
+        Some(store::sealed::Capability::from_secret(
+            mac.finalize().into_bytes().into(),
+        ))
+    }
+
     /// Counts a login's end: `outcome` is `success` or why it stopped.
     pub fn count_login(&self, provider: &str, acr: &str, outcome: &str) {
         if let Some(metrics) = &self.metrics {
