@@ -14,11 +14,27 @@ const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8'
 /** Prints one report line. */
 export const report = (line) => process.stdout.write(`${JSON.stringify(line)}\n`);
 
+/** `promise`, or a rejection naming `what` after `ms`: a step of Chromium
+ * that never answers is a failure to report, never a wait without end. */
+export function within(ms, what, promise) {
+  let timer;
+  const deadline = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
 /** Opens the browser for `run` ({chromium?, screenshots}); returns the page,
  * its `check`, the console errors seen so far, and `close`. With
  * `{ loopbackOnly: true }`, Chromium resolves no name but 127.0.0.1: a test
  * that provokes a request elsewhere never reaches the internet. */
 export async function openBrowser(run, { loopbackOnly = false } = {}) {
+  // The whole journey is bounded too: past `run.deadline_ms` (5 minutes
+  // unless told), it reports and leaves, whatever Chromium is doing.
+  setTimeout(() => {
+    report({ error: 'the journey went past its deadline' });
+    process.exit(1);
+  }, run.deadline_ms ?? 300000).unref();
   fs.mkdirSync(run.screenshots, { recursive: true });
   const args = ['--no-sandbox'];
   if (loopbackOnly) args.push('--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1');
@@ -62,7 +78,8 @@ export async function openBrowser(run, { loopbackOnly = false } = {}) {
       report({ error: String(error), url: page.url() });
       process.exitCode = 1;
     } finally {
-      await browser.close();
+      // A Chromium that will not close is killed with this process.
+      await within(10000, 'browser.close', browser.close()).catch(() => process.exit(process.exitCode ?? 1));
     }
   }
 

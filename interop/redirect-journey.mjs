@@ -6,8 +6,7 @@
 // must stay on the site. Every request to another origin is recorded (the
 // `request` event sees each hop of a redirect, which `route` does not) and
 // none can leave the machine: Chromium resolves no name but 127.0.0.1, and
-// other requests are aborted. Dialogs are recorded too. Each site gets a
-// fresh tab, so that one site's error page cannot disturb the next.
+// other requests are aborted. Dialogs are recorded too.
 //
 // Usage: node redirect-journey.mjs '{"sites": {"hub_standard": url, …},
 //   "screenshots": "dir"}'
@@ -49,48 +48,46 @@ const PAYLOADS = [
 ];
 
 const run = JSON.parse(process.argv[2]);
-const { page: first, guard } = await openBrowser(run, { loopbackOnly: true });
-const context = first.context();
+const { page, guard } = await openBrowser(run, { loopbackOnly: true });
 
 const offsite = [];
 const dialogs = [];
 const consoleErrors = [];
+// The site under test; every request elsewhere is recorded and aborted.
+let site = null;
+// The pages the tab asked for since the last payload.
+const navigations = [];
 
-/** A tab that records every page it asks for, and any request or dialog
- * off `origin`. */
-async function tabOn(origin) {
-  const page = await context.newPage();
-  // A switch answers at once: a navigation that takes seconds is a
-  // failure to report, never a wait without end.
-  page.setDefaultTimeout(10000);
-  const navigations = [];
-  page.on('request', (request) => {
-    if (request.isNavigationRequest() && request.frame() === page.mainFrame()) {
-      navigations.push(request.url());
-    }
-    if (new URL(request.url()).origin !== origin) offsite.push(request.url());
-  });
-  page.on('dialog', async (dialog) => {
-    dialogs.push(`${page.url()}: ${dialog.message()}`);
-    await dialog.dismiss();
-  });
-  page.on('console', (message) => {
-    if (message.type() === 'error') consoleErrors.push(`${page.url()}: ${message.text()}`);
-  });
-  await page.route('**/*', async (route) => {
-    if (new URL(route.request().url()).origin !== origin) {
-      await route.abort('blockedbyclient');
-    } else {
-      await route.continue();
-    }
-  });
-  return { page, navigations };
-}
+// A switch answers at once: a navigation that takes seconds is a failure
+// to report, never a wait without end.
+page.setDefaultTimeout(10000);
+page.on('request', (request) => {
+  if (request.isNavigationRequest() && request.frame() === page.mainFrame()) {
+    navigations.push(request.url());
+  }
+  if (new URL(request.url()).origin !== site) offsite.push(request.url());
+});
+page.on('dialog', async (dialog) => {
+  dialogs.push(`${page.url()}: ${dialog.message()}`);
+  await dialog.dismiss();
+});
+page.on('console', (message) => {
+  if (message.type() === 'error') consoleErrors.push(`${page.url()}: ${message.text()}`);
+});
+await page.route('**/*', async (route) => {
+  if (new URL(route.request().url()).origin !== site) {
+    await route.abort('blockedbyclient');
+  } else {
+    await route.continue();
+  }
+});
 
+// One tab for every site: Chromium 156 refuses a new tab after about ten
+// (`Target.createTarget: Failed to open a new tab`), then never closes.
+// Each payload is a new navigation, whatever page the last one left.
 await guard(async () => {
   for (const [name, base] of Object.entries(run.sites)) {
-    const site = new URL(base).origin;
-    const { page, navigations } = await tabOn(site);
+    site = new URL(base).origin;
     const landings = new Set();
     for (const payload of PAYLOADS) {
       navigations.length = 0;
@@ -111,7 +108,6 @@ await guard(async () => {
         report({ site: name, payload, navigations: [...navigations], status, failure });
       }
     }
-    await page.close();
     report({ site: name, origin: site, tried: PAYLOADS.length, landings: [...landings] });
   }
   report({ done: true, offsite, dialogs, console_errors: consoleErrors });

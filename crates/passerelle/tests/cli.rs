@@ -150,17 +150,23 @@ async fn the_wallet_provider_runs_alone_from_one_config() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let mut ready = false;
-    for _ in 0..100 {
-        if let Ok(answer) = reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await {
-            ready = answer.status() == 200;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    // The process prints a line for each part it serves, once serving.
+    use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _};
+    let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap());
+    let mut printed = String::new();
+    let first = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        stdout.read_line(&mut printed),
+    )
+    .await;
+    assert!(
+        matches!(first, Ok(Ok(n)) if n > 0),
+        "the wallet provider printed nothing"
+    );
+    let answer = reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await;
+    let ready = answer.is_ok_and(|answer| answer.status() == 200);
     child.kill().await.unwrap();
-    let output = child.wait_with_output().await.unwrap();
-    let printed = String::from_utf8_lossy(&output.stdout).into_owned();
+    stdout.read_to_string(&mut printed).await.unwrap();
     assert!(ready, "the wallet provider is not ready: {printed}");
     assert_eq!(
         printed.lines().count(),

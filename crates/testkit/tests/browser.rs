@@ -11,6 +11,7 @@
 )]
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use testkit::{Federation, PASSWORD};
@@ -91,9 +92,21 @@ async fn run_script(script: &str, run: &Value, screenshots: &Path) -> Vec<Value>
         .expect("node is installed (./scripts/test installs it)");
     let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
     let mut reports: Vec<Value> = Vec::new();
-    while let Some(line) = lines.next_line().await.unwrap() {
-        reports.push(serde_json::from_str(&line).unwrap_or(json!({ "unreadable": line })));
+    // The script bounds itself (5 minutes); this bound is for a script
+    // that could not even do that: the test fails, it never hangs.
+    let read = tokio::time::timeout(Duration::from_secs(420), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            reports.push(serde_json::from_str(&line).unwrap_or(json!({ "unreadable": line })));
+        }
+    })
+    .await;
+    if read.is_err() {
+        let _ = node.kill().await;
     }
+    assert!(
+        read.is_ok(),
+        "the journey went past 7 minutes: {reports:#?}"
+    );
     let status = node.wait().await.unwrap();
     assert!(
         status.success() && reports.iter().any(|report| report["done"] == true),
