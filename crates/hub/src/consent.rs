@@ -182,6 +182,24 @@ async fn issue(hub: &Hub, headers: &HeaderMap, body: &[u8]) -> Result<Response, 
             .claims_for(&request.scopes, &request.claims),
         pkce: request.pkce.clone(),
     };
+    // What must last is written first, the trail's entry and the
+    // connection email: when the database cannot take them, the login
+    // stops here (503) and no service holds a code for a connection the
+    // person was never told of.
+    let trace =
+        trail::record_connection(hub, &verified, &client.client_id, &client.name, acr).await?;
+    let receipt = trace.as_ref().and_then(|trace| {
+        trail::receipt(hub, &verified, trace).map(|receipt| (trace.seq, receipt))
+    });
+    let connection = Connection {
+        verified: &verified,
+        service: &client.name,
+        acr,
+        receipt: receipt
+            .as_ref()
+            .map(|(seq, receipt)| (*seq, receipt.as_str())),
+    };
+    let device = notify::connection(hub, headers, &connection).await?;
     let location = hub
         .provider
         .issue_code(&grant, &request.state)
@@ -199,20 +217,6 @@ async fn issue(hub: &Hub, headers: &HeaderMap, body: &[u8]) -> Result<Response, 
     }
     tracing::info!(client_id = %client.client_id, provider = %verified.provider, %acr, "code issued");
     hub.count_login(&verified.provider, acr.as_str(), "success");
-    let trace =
-        trail::record_connection(hub, &verified, &client.client_id, &client.name, acr).await;
-    let receipt = trace.as_ref().and_then(|trace| {
-        trail::receipt(hub, &verified, trace).map(|receipt| (trace.seq, receipt))
-    });
-    let connection = Connection {
-        verified: &verified,
-        service: &client.name,
-        acr,
-        receipt: receipt
-            .as_ref()
-            .map(|(seq, receipt)| (*seq, receipt.as_str())),
-    };
-    let device = notify::connection(hub, headers, &connection).await;
     revoke::file_session(hub, &session).await;
     let mut response = see_other_saving(hub, &session, &location).await;
     if let Some(device) = device {

@@ -108,10 +108,12 @@ pub const CATALOGUE: &Catalogue<HubError> = &[
     Entry {
         error: HubError::ProviderUnreachable,
         code: "HUB-PROVIDER-UNREACHABLE",
-        status: 502,
+        // 503: from the citizen's side the provider is out of service for
+        // now (down, or its own storage is); the hub itself is fine.
+        status: 503,
         title: [
-            "Fournisseur d'identité injoignable",
-            "Identity provider unreachable",
+            "Fournisseur d'identité indisponible",
+            "Identity provider unavailable",
         ],
         message: [
             "Le fournisseur d'identité ne répond pas. Réessayez dans quelques minutes ou choisissez un autre compte.",

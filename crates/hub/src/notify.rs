@@ -5,12 +5,15 @@
 //! The device is recognised by a cookie, not by anything the hub keeps: the
 //! cookie holds up to five short tags, each an HMAC of the person's pivot
 //! identity under the platform secret, so it tells nothing about anyone to
-//! whoever reads it. Queuing the mail never fails a login.
+//! whoever reads it. The mail is queued before the service gets its code:
+//! when the queue cannot take it (the database is down), the login fails
+//! with « service indisponible » and no connection goes unannounced.
 
 use axum::http::{HeaderMap, HeaderValue};
 use oidc::Acr;
 use serde::Deserialize;
 
+use crate::errors::HubError;
 use crate::flow::Verified;
 use crate::state::Hub;
 use crate::sub::pairwise_sub;
@@ -47,11 +50,12 @@ pub struct Connection<'a> {
 
 /// Queues the notification when the policy says so; returns the cookie
 /// that remembers this device, when it was not remembered yet.
+/// [`HubError::Storage`] when the queue cannot take the message.
 pub async fn connection(
     hub: &Hub,
     headers: &HeaderMap,
     connection: &Connection<'_>,
-) -> Option<HeaderValue> {
+) -> Result<Option<HeaderValue>, HubError> {
     let cookie_name = format!("passerelle_devices_{}", hub.id);
     let tag = device_tag(hub, connection.verified);
     let mut tags: Vec<String> = web::cookie_value(headers, &cookie_name)
@@ -64,10 +68,10 @@ pub async fn connection(
         NotifyPolicy::Never => false,
     };
     if send {
-        queue(hub, connection).await;
+        queue(hub, connection).await?;
     }
     if known {
-        return None;
+        return Ok(None);
     }
     tags.insert(0, tag);
     tags.truncate(MAX_DEVICE_TAGS);
@@ -77,11 +81,11 @@ pub async fn connection(
         ""
     };
     // Thirteen months, the CNIL's longest for such a cookie.
-    HeaderValue::from_str(&format!(
+    Ok(HeaderValue::from_str(&format!(
         "{cookie_name}={}; Path=/; Max-Age=34214400; HttpOnly; SameSite=Lax{secure}",
         tags.join(".")
     ))
-    .ok()
+    .ok())
 }
 
 /// This person's tag: a pseudonym for a pseudo-entity of the hub's own.
@@ -94,13 +98,13 @@ fn device_tag(hub: &Hub, verified: &Verified) -> String {
     pseudonym.chars().take(16).collect()
 }
 
-async fn queue(hub: &Hub, connection: &Connection<'_>) {
+async fn queue(hub: &Hub, connection: &Connection<'_>) -> Result<(), HubError> {
     let Some(mailer) = &hub.mailer else {
-        return;
+        return Ok(());
     };
     let identity = &connection.verified.identity;
     if identity.email.is_empty() {
-        return;
+        return Ok(());
     }
     let provider = hub
         .identity_provider(&connection.verified.provider)
@@ -116,9 +120,10 @@ async fn queue(hub: &Hub, connection: &Connection<'_>) {
         text: text(hub, connection, provider),
         sender: None,
     };
-    if let Err(error) = mailer.queue(&message).await {
+    mailer.queue(&message).await.map_err(|error| {
         tracing::error!(%error, "connection notice not queued");
-    }
+        HubError::Storage
+    })
 }
 
 fn text(hub: &Hub, connection: &Connection<'_>, provider: &str) -> String {

@@ -18,6 +18,7 @@ use oidc::{Acr, Identity};
 use serde::{Deserialize, Serialize};
 use store::{Preferences, Revocations, Trace, Traces, TrailKey};
 
+use crate::errors::HubError;
 use crate::flow::Verified;
 use crate::state::Hub;
 use crate::sub::pairwise_sub;
@@ -146,17 +147,23 @@ pub async fn settings(hub: &Hub, identity: &Identity) -> Settings {
     }
 }
 
-/// Writes the connection to the person's trail and returns the entry. A
-/// failure is logged, never shown: the citizen's login goes on.
+/// Writes the connection to the person's trail and returns the entry
+/// (`None` when the hub keeps no trails). The store's failure fails the
+/// login ([`HubError::Storage`], before any code is issued): a connection
+/// the person could not see on the dashboard would be one the history lost.
 pub async fn record_connection(
     hub: &Hub,
     verified: &Verified,
     service_id: &str,
     service: &str,
     acr: Acr,
-) -> Option<Trace> {
-    let trail = hub.trail.as_ref()?;
-    let key = trail.keys.first()?;
+) -> Result<Option<Trace>, HubError> {
+    let Some(trail) = hub.trail.as_ref() else {
+        return Ok(None);
+    };
+    let Some(key) = trail.keys.first() else {
+        return Ok(None);
+    };
     let entry = Entry::Connection {
         platform: hub.config.name.clone(),
         service_id: service_id.to_owned(),
@@ -167,14 +174,20 @@ pub async fn record_connection(
             .map_or_else(|| verified.provider.clone(), |idp| idp.config.name.clone()),
         acr,
     };
-    let body = serde_json::to_vec(&entry).ok()?;
+    let body = serde_json::to_vec(&entry).map_err(|error| {
+        tracing::error!(%error, "trail entry cannot be encoded");
+        HubError::Internal
+    })?;
     let pseudonym = trail.config.pseudonym(&verified.identity);
     trail
         .traces
         .append(&pseudonym, hub.clock.now(), &body, key)
         .await
-        .inspect_err(|error| tracing::error!(%error, "connection not written to the trail"))
-        .ok()
+        .map(Some)
+        .map_err(|error| {
+            tracing::error!(%error, "connection not written to the trail");
+            HubError::Storage
+        })
 }
 
 /// The `typ` of a trail receipt.

@@ -93,14 +93,15 @@ impl std::fmt::Debug for Transport {
 /// (a connection notice a day late is worth little).
 const BACKOFF_SECS: [i64; 5] = [60, 300, 900, 3_600, 21_600];
 
-/// How long an attempt may take before another worker may try again.
-const LEASE_SECS: i64 = 300;
+/// The shortest lease on claimed messages: when their worker dies (a
+/// process killed mid-round), another sends them this long after at most.
+const LEASE_MIN_SECS: i64 = 30;
 
 /// How often the worker looks at the outbox when nothing wakes it.
 const POLL: Duration = Duration::from_secs(30);
 
 /// Messages claimed per round.
-const BATCH: u32 = 20;
+const BATCH: u32 = 10;
 
 /// The mailer: an outbox, a transport, a worker.
 pub struct Mailer {
@@ -163,12 +164,30 @@ impl Mailer {
         }
     }
 
+    /// The longest one attempt may take (the relay's timeout).
+    fn attempt_secs(&self) -> i64 {
+        match &self.transport {
+            Transport::Smtp(_, timeout) => i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX),
+            Transport::Folder(_) | Transport::Memory(_) => 1,
+        }
+    }
+
     /// Delivers what is due; returns how many messages went.
+    ///
+    /// The round's messages are claimed for two attempts' time (at least
+    /// [`LEASE_MIN_SECS`]); a message whose attempt could outlast the lease
+    /// is left for the next claim rather than sent while another worker may
+    /// take it too.
     pub async fn deliver_due(&self) -> Result<usize, MailError> {
         let now = self.clock.now();
-        let claimed = self.outbox.claim(now, now + LEASE_SECS, BATCH).await?;
+        let attempt = self.attempt_secs();
+        let lease_until = now + (2 * attempt).max(LEASE_MIN_SECS);
+        let claimed = self.outbox.claim(now, lease_until, BATCH).await?;
         let mut delivered = 0;
         for queued in claimed {
+            if self.clock.now() + attempt >= lease_until {
+                break;
+            }
             let message = self
                 .key
                 .open(&queued.payload)
@@ -179,7 +198,7 @@ impl Mailer {
                 self.outbox.remove(queued.id).await?;
                 continue;
             };
-            match self.send(&message).await {
+            match self.send(&message, &self.message_id(&queued)).await {
                 Ok(()) => {
                     self.outbox.remove(queued.id).await?;
                     delivered += 1;
@@ -224,7 +243,22 @@ impl Mailer {
         }
     }
 
-    async fn send(&self, message: &Message) -> Result<(), Failure> {
+    /// The message's `Message-ID`: the same at every attempt, so that a
+    /// message delivered twice (a worker that died after the relay took it,
+    /// before the queue knew) shows as a duplicate. Its outbox id and the
+    /// sealed payload's random nonce make it unique across databases.
+    fn message_id(&self, queued: &store::Queued) -> String {
+        let nonce: String = queued
+            .payload
+            .iter()
+            .skip(1)
+            .take(8)
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        format!("<{}.{nonce}@{}>", queued.id, self.from.email.domain())
+    }
+
+    async fn send(&self, message: &Message, id: &str) -> Result<(), Failure> {
         let to = message
             .to
             .parse::<Mailbox>()
@@ -239,6 +273,7 @@ impl Mailer {
             .from(from)
             .to(to)
             .subject(&message.subject)
+            .message_id(Some(id.to_owned()))
             .date(date)
             .header(ContentType::TEXT_PLAIN)
             .body(message.text.clone())

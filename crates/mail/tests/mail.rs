@@ -107,6 +107,13 @@ async fn a_failed_delivery_is_retried_later_and_a_bad_address_is_dropped() {
     assert_eq!(files.len(), 1);
     let eml = std::fs::read_to_string(files[0].as_ref().unwrap().path()).unwrap();
     assert!(eml.contains("To: marie.dupont.1@example.fr"));
+    // Its id names its place in the queue, the same at every attempt: a
+    // message delivered twice shows as one.
+    let id = eml
+        .lines()
+        .find_map(|line| line.strip_prefix("Message-ID: "))
+        .unwrap();
+    assert!(id.starts_with("<1.") && id.ends_with('>'), "{id}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -11,8 +11,12 @@
 )]
 
 mod citizen;
+pub mod cluster;
+pub mod load;
 mod publisher;
 mod rogue;
+pub mod services;
+pub mod smtp;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -346,6 +346,13 @@ impl RelyingParty {
             .await
             .map_err(|error| RpError::Provider(error.without_url().to_string()))?;
         let status = response.status();
+        // A provider that cannot serve now (5xx, `temporarily_unavailable`)
+        // is out of service, not refusing this code.
+        if status.is_server_error() {
+            return Err(RpError::Provider(format!(
+                "token endpoint answered {status}"
+            )));
+        }
         let body: Map<String, Value> = response
             .json()
             .await
@@ -355,6 +362,19 @@ impl RelyingParty {
                 .get("error")
                 .and_then(Value::as_str)
                 .unwrap_or("unknown");
+            // A code the provider no longer takes (used, expired): the
+            // provider's own refusal, the login is to be begun again. A
+            // process that died after redeeming it leaves the retry here.
+            if error == "invalid_grant" {
+                return Err(RpError::Refused {
+                    error: error.to_owned(),
+                    description: body
+                        .get("error_description")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                });
+            }
             return Err(RpError::Token(format!("{status} {error}")));
         }
         Ok(body)
@@ -554,6 +574,12 @@ impl RelyingParty {
             .send()
             .await
             .map_err(|error| RpError::Provider(error.without_url().to_string()))?;
+        if response.status().is_server_error() {
+            return Err(RpError::Provider(format!(
+                "userinfo answered {}",
+                response.status()
+            )));
+        }
         if !response.status().is_success() {
             return Err(RpError::Userinfo(format!("answered {}", response.status())));
         }

@@ -1,0 +1,527 @@
+//! The project's load tool: virtual users who log in to a service through
+//! the hub, over and over, the way a browser and a service do (authorize,
+//! the choice page, the provider's form, the consent page, the code
+//! redeemed, the userinfo read), each login in a fresh browser.
+//!
+//! It records every request that failed and why, so that a test can tell
+//! the failures it expects (a hub process killed under a request, Redis or
+//! PostgreSQL down) from those it must never see (a 5xx from a hub that
+//! was running). A request whose answer came from the load balancer
+//! itself (a connection refused or reset by a hub process, no `X-Served-By`
+//! header) is sent once more; any other failure ends the login, and the
+//! user starts a new one, as a person would.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::cookie::Jar;
+use reqwest::redirect::Policy;
+
+use crate::citizen::absolute;
+
+/// What the users log in to.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// The hub's base URL (the load balancer's).
+    pub hub: String,
+    /// The provider chosen on the choice page.
+    pub provider: String,
+    /// The logins of the accounts the users take in turn.
+    pub logins: Vec<String>,
+    /// Their password.
+    pub password: String,
+    /// The service's client id.
+    pub client_id: String,
+    /// Its secret (`client_secret_post`).
+    pub client_secret: String,
+    /// Its redirect URI (never requested: the code is read off the
+    /// redirect).
+    pub redirect_uri: String,
+}
+
+/// Why a request failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// No answer: connection refused or reset, timeout.
+    Transport,
+    /// A 5xx written by the load balancer itself (no hub answered it).
+    Balancer(u16),
+    /// A provider's password checks are all taken: 503 with `Retry-After`
+    /// (« service très demandé »). The user waits as told and sends the
+    /// form again; nothing was done with the first.
+    Busy,
+    /// A hub or provider said it cannot serve now: 503 and its « service
+    /// indisponible » page (`temporarily_unavailable` from the API).
+    Unavailable,
+    /// Any other 5xx from a running process: never expected.
+    Server(u16),
+    /// The flow broke: a 4xx, or a page other than the one expected (a
+    /// single-use step already taken by a request that never answered).
+    Flow(u16),
+}
+
+/// A request that failed.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    /// When, from the start of the load.
+    pub at: Duration,
+    /// The step of the login.
+    pub step: &'static str,
+    /// Why.
+    pub kind: Kind,
+    /// The process that answered (`X-Served-By`), when one did.
+    pub served_by: Option<String>,
+    /// Whether it was sent again.
+    pub retried: bool,
+    /// The first words of the answer.
+    pub detail: String,
+}
+
+/// A login that went through.
+#[derive(Clone, Debug)]
+pub struct Completed {
+    /// When it began, from the start of the load.
+    pub started: Duration,
+    /// When the service had its tokens and the userinfo.
+    pub finished: Duration,
+    /// The access token, to check later that the session goes on.
+    pub access_token: String,
+    /// The login of the account used.
+    pub login: String,
+}
+
+/// What a load run saw.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    /// The logins that went through.
+    pub completed: Vec<Completed>,
+    /// The logins given up (after their failure, a new one began).
+    pub abandoned: usize,
+    /// Every failed request.
+    pub failures: Vec<Failure>,
+}
+
+impl Report {
+    /// Logins completed between two instants of the run.
+    pub fn completed_between(&self, from: Duration, to: Duration) -> usize {
+        self.completed
+            .iter()
+            .filter(|login| login.finished >= from && login.finished < to)
+            .count()
+    }
+
+    /// The first login that went through at or after `from`: how long
+    /// after `from` it did.
+    pub fn recovery_after(&self, from: Duration) -> Option<Duration> {
+        self.completed
+            .iter()
+            .filter(|login| login.finished >= from)
+            .map(|login| login.finished.saturating_sub(from))
+            .min()
+    }
+
+    /// The last failed request (a busy provider's aside) between two
+    /// instants: how long after `from` it failed.
+    pub fn disrupted_after(&self, from: Duration, to: Duration) -> Option<Duration> {
+        self.failures
+            .iter()
+            .filter(|failure| failure.kind != Kind::Busy)
+            .filter(|failure| failure.at >= from && failure.at < to)
+            .map(|failure| failure.at.saturating_sub(from))
+            .max()
+    }
+}
+
+/// A load running in the background.
+#[derive(Debug)]
+pub struct Load {
+    started: Instant,
+    stop: Arc<AtomicBool>,
+    report: Arc<Mutex<Report>>,
+    users: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Load {
+    /// Starts `users` virtual users.
+    pub fn start(target: Target, users: usize) -> Self {
+        let started = Instant::now();
+        let stop = Arc::new(AtomicBool::new(false));
+        let report = Arc::new(Mutex::new(Report::default()));
+        let target = Arc::new(target);
+        let users = (0..users)
+            .map(|user| {
+                let user = User {
+                    target: target.clone(),
+                    started,
+                    report: report.clone(),
+                    index: user,
+                };
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    let mut turn = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        if !user.log_in(turn).await {
+                            // A person waits a little before trying again.
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                        }
+                        turn += 1;
+                    }
+                })
+            })
+            .collect();
+        Self {
+            started,
+            stop,
+            report,
+            users,
+        }
+    }
+
+    /// The time since the load began.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// What was seen so far.
+    pub fn report(&self) -> Report {
+        self.report
+            .lock()
+            .map(|report| report.clone())
+            .unwrap_or_default()
+    }
+
+    /// Lets every user finish the login in hand, then returns the report.
+    pub async fn stop(mut self) -> Report {
+        self.stop.store(true, Ordering::Relaxed);
+        for user in std::mem::take(&mut self.users) {
+            let _ = user.await;
+        }
+        self.report()
+    }
+}
+
+struct User {
+    target: Arc<Target>,
+    started: Instant,
+    report: Arc<Mutex<Report>>,
+    index: usize,
+}
+
+/// An answer as the load tool reads it.
+struct Page {
+    status: u16,
+    url: String,
+    location: Option<String>,
+    served_by: Option<String>,
+    body: String,
+}
+
+impl Page {
+    fn input(&self, name: &str) -> Option<String> {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self.body.find(&marker)? + marker.len();
+        let end = self.body.get(start..)?.find('"')?;
+        self.body
+            .get(start..start + end)
+            .map(|value| value.replace("&amp;", "&"))
+    }
+}
+
+impl User {
+    /// One login; whether it went through.
+    async fn log_in(&self, turn: usize) -> bool {
+        let begun = self.started.elapsed();
+        let Ok(http) = reqwest::Client::builder()
+            .cookie_provider(Arc::new(Jar::default()))
+            .redirect(Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+        else {
+            return false;
+        };
+        let login = &self.target.logins[(self.index + turn) % self.target.logins.len()];
+        match self.flow(&http, login).await {
+            Some(access_token) => {
+                if let Ok(mut report) = self.report.lock() {
+                    report.completed.push(Completed {
+                        started: begun,
+                        finished: self.started.elapsed(),
+                        access_token,
+                        login: login.clone(),
+                    });
+                }
+                true
+            }
+            None => {
+                if let Ok(mut report) = self.report.lock() {
+                    report.abandoned += 1;
+                }
+                false
+            }
+        }
+    }
+
+    async fn flow(&self, http: &reqwest::Client, login: &str) -> Option<String> {
+        let target = &self.target;
+        let hub = target.hub.trim_end_matches('/');
+        let state = oidc::types::random_token(16);
+        let nonce = oidc::types::random_token(16);
+        let authorize = url::Url::parse_with_params(
+            &format!("{hub}/api/v2/authorize"),
+            [
+                ("response_type", "code"),
+                ("client_id", target.client_id.as_str()),
+                ("redirect_uri", target.redirect_uri.as_str()),
+                ("scope", "openid given_name family_name email"),
+                ("acr_values", "eidas1"),
+                ("state", state.as_str()),
+                ("nonce", nonce.as_str()),
+            ],
+        )
+        .ok()?;
+        let choice = self.follow(http, "choice", authorize.as_str()).await?;
+        let csrf = self.expect_input(&choice, "choice", "csrf")?;
+        let chosen = self
+            .send(
+                "choose",
+                http.post(format!("{hub}/interaction/choose"))
+                    .form(&[("csrf", csrf.as_str()), ("provider", &target.provider)]),
+            )
+            .await?;
+        let form = self.follow_from(http, "provider", chosen).await?;
+        let csrf = self.expect_input(&form, "provider", "csrf")?;
+        let submitted = self
+            .send(
+                "password",
+                http.post(absolute(&form.url, "/login")).form(&[
+                    ("csrf", csrf.as_str()),
+                    ("identifier", login),
+                    ("password", target.password.as_str()),
+                ]),
+            )
+            .await?;
+        let consent = self.follow_from(http, "callback", submitted).await?;
+        let csrf = self.expect_input(&consent, "consent", "csrf")?;
+        let back = self
+            .send(
+                "consent",
+                http.post(format!("{hub}/interaction/consent"))
+                    .form(&[("csrf", csrf.as_str())]),
+            )
+            .await?;
+        let code = back
+            .location
+            .as_deref()
+            .filter(|location| location.starts_with(&target.redirect_uri))
+            .and_then(|location| url::Url::parse(location).ok())
+            .and_then(|url| {
+                let params: std::collections::HashMap<String, String> =
+                    url.query_pairs().into_owned().collect();
+                (params.get("state") == Some(&state))
+                    .then(|| params.get("code").cloned())
+                    .flatten()
+            });
+        let Some(code) = code else {
+            self.fail("consent", &back, Kind::Flow(back.status), false);
+            return None;
+        };
+        let tokens = self
+            .send(
+                "token",
+                http.post(format!("{hub}/api/v2/token")).form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", code.as_str()),
+                    ("redirect_uri", target.redirect_uri.as_str()),
+                    ("client_id", target.client_id.as_str()),
+                    ("client_secret", target.client_secret.as_str()),
+                ]),
+            )
+            .await?;
+        let access_token = serde_json::from_str::<serde_json::Value>(&tokens.body)
+            .ok()
+            .and_then(|tokens| tokens["access_token"].as_str().map(str::to_owned));
+        let Some(access_token) = access_token.filter(|_| tokens.status == 200) else {
+            self.fail("token", &tokens, Kind::Flow(tokens.status), false);
+            return None;
+        };
+        let claims = self.userinfo(http, &access_token).await?;
+        (claims.status == 200).then_some(access_token)
+    }
+
+    /// Reads the userinfo with an access token.
+    async fn userinfo(&self, http: &reqwest::Client, access_token: &str) -> Option<Page> {
+        let hub = self.target.hub.trim_end_matches('/');
+        let page = self
+            .send(
+                "userinfo",
+                http.get(format!("{hub}/api/v2/userinfo"))
+                    .bearer_auth(access_token),
+            )
+            .await?;
+        if page.status != 200 {
+            self.fail("userinfo", &page, Kind::Flow(page.status), false);
+            return None;
+        }
+        Some(page)
+    }
+
+    /// GETs a URL, then follows its redirects to a page.
+    async fn follow(&self, http: &reqwest::Client, step: &'static str, url: &str) -> Option<Page> {
+        let first = self.send(step, http.get(url)).await?;
+        self.follow_from(http, step, first).await
+    }
+
+    async fn follow_from(
+        &self,
+        http: &reqwest::Client,
+        step: &'static str,
+        mut page: Page,
+    ) -> Option<Page> {
+        for _ in 0..10 {
+            let Some(location) = page.location.clone() else {
+                return Some(page);
+            };
+            let next = absolute(&page.url, &location);
+            page = self.send(step, http.get(&next)).await?;
+        }
+        self.fail(step, &page, Kind::Flow(page.status), false);
+        None
+    }
+
+    fn expect_input(&self, page: &Page, step: &'static str, name: &str) -> Option<String> {
+        let value = page.input(name).filter(|_| page.status == 200);
+        if value.is_none() {
+            self.fail(step, page, Kind::Flow(page.status), false);
+        }
+        value
+    }
+
+    /// Sends a request; a failure the load balancer reports for a dead
+    /// process is sent once more. Returns the answer, or `None` (recorded)
+    /// when the login cannot go on.
+    async fn send(&self, step: &'static str, request: reqwest::RequestBuilder) -> Option<Page> {
+        let mut request = request;
+        // A busy provider is asked again as often as it says to wait; a
+        // process that did not answer, once.
+        let mut busy = 0;
+        let mut resent = false;
+        loop {
+            let again = request.try_clone();
+            let (kind, page) = match self.attempt(request).await {
+                Ok(page) => return Some(page),
+                Err(failure) => failure,
+            };
+            let retry = match kind {
+                Kind::Busy => {
+                    busy += 1;
+                    busy <= 20
+                }
+                Kind::Transport | Kind::Balancer(_) => !std::mem::replace(&mut resent, true),
+                _ => false,
+            };
+            let retry = retry && again.is_some();
+            self.record(step, kind.clone(), page.as_ref(), retry);
+            request = again.filter(|_| retry)?;
+            let wait = match kind {
+                Kind::Busy => Duration::from_millis(500),
+                _ => Duration::from_millis(100),
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn attempt(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Page, (Kind, Option<Page>)> {
+        let Ok(response) = request.send().await else {
+            return Err((Kind::Transport, None));
+        };
+        let status = response.status().as_u16();
+        let url = response.url().to_string();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        };
+        let location = header("location");
+        let served_by = header("x-served-by");
+        let retry_after = header("retry-after");
+        let Ok(body) = response.text().await else {
+            return Err((Kind::Transport, None));
+        };
+        let page = Page {
+            status,
+            url,
+            location,
+            served_by,
+            body,
+        };
+        let through_balancer = page.url.starts_with(&self.target.hub);
+        match status {
+            503 if retry_after.is_some() => Err((Kind::Busy, Some(page))),
+            503 if page.body.contains("indisponible")
+                || page.body.contains("temporarily_unavailable") =>
+            {
+                Err((Kind::Unavailable, Some(page)))
+            }
+            500.. if through_balancer && page.served_by.is_none() => {
+                Err((Kind::Balancer(status), Some(page)))
+            }
+            500.. => Err((Kind::Server(status), Some(page))),
+            _ => Ok(page),
+        }
+    }
+
+    fn fail(&self, step: &'static str, page: &Page, kind: Kind, retried: bool) {
+        self.record(step, kind, Some(page), retried);
+    }
+
+    fn record(&self, step: &'static str, kind: Kind, page: Option<&Page>, retried: bool) {
+        let failure = Failure {
+            at: self.started.elapsed(),
+            step,
+            kind,
+            served_by: page.and_then(|page| page.served_by.clone()),
+            retried,
+            detail: page
+                .map(|page| page.body.chars().take(300).collect())
+                .unwrap_or_default(),
+        };
+        if let Ok(mut report) = self.report.lock() {
+            report.failures.push(failure);
+        }
+    }
+}
+
+/// Checks that each access token still reads the userinfo: the sessions
+/// went on. Returns the tokens refused, with the status they got.
+pub async fn sessions_refused(hub: &str, access_tokens: &[String]) -> Vec<(String, u16)> {
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/v2/userinfo", hub.trim_end_matches('/'));
+    let mut asked = tokio::task::JoinSet::new();
+    for token in access_tokens {
+        let (http, url, token) = (http.clone(), url.clone(), token.clone());
+        asked.spawn(async move {
+            let status = http
+                .get(&url)
+                .bearer_auth(&token)
+                .send()
+                .await
+                .map_or(0, |response| response.status().as_u16());
+            (token.chars().take(8).collect::<String>(), status)
+        });
+    }
+    let mut refused = Vec::new();
+    while let Some(answer) = asked.join_next().await {
+        match answer {
+            Ok((_, 200)) => {}
+            Ok(refusal) => refused.push(refusal),
+            Err(_) => refused.push(("(task)".to_owned(), 0)),
+        }
+    }
+    refused
+}
