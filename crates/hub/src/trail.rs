@@ -167,7 +167,11 @@ pub async fn record_connection(
             .map_or_else(|| verified.provider.clone(), |idp| idp.config.name.clone()),
         acr,
     };
-    let body = serde_json::to_vec(&entry).ok()?;
+    // An entry that cannot be encoded is not written (never an empty one),
+    // and said so, like a write that failed.
+    let body = serde_json::to_vec(&entry)
+        .inspect_err(|error| tracing::error!(%error, "connection not written to the trail"))
+        .ok()?;
     let pseudonym = trail.config.pseudonym(&verified.identity);
     trail
         .traces
