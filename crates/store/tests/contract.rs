@@ -1202,6 +1202,90 @@ async fn a_postgres_database_is_migrated_once_and_refused_when_behind_or_ahead()
     database.drop_now().await;
 }
 
+/// The wallet's tables, added by PostgreSQL v2 and SQLite entry 6.
+const WALLET_TABLES: [&str; 9] = [
+    "wallet_identities",
+    "wallet_deletion_links",
+    "certification_requests",
+    "identity_proofs",
+    "login_transactions",
+    "login_refs",
+    "login_claims",
+    "confirmation_codes",
+    "used_once",
+];
+
+/// A database of the version before the wallet's tables (as `passerelle
+/// migrate` finds one deployed earlier) is brought up to date, its data
+/// kept.
+#[tokio::test]
+async fn a_postgres_database_from_before_the_wallet_tables_is_migrated_keeping_its_data() {
+    let database = PgScratch::new().await;
+    let url = database.url();
+    let before = database.stores().await;
+    before.preferences.save("p", b"kept").await.unwrap();
+    drop(before);
+    let admin = sqlx::PgPool::connect(&url).await.unwrap();
+    for table in WALLET_TABLES {
+        sqlx::query(&format!("DROP TABLE part.{table}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
+    sqlx::query("DELETE FROM part.passerelle_schema WHERE version > 1")
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    let behind = store::open(&database.backend()).await;
+    assert!(behind.is_err(), "v1 is behind");
+    assert_eq!(store::postgres::migrate(&url, "part").await.unwrap(), 1);
+    let after = store::open(&database.backend()).await.unwrap();
+    assert_eq!(
+        after.preferences.load("p").await.unwrap(),
+        Some(b"kept".to_vec())
+    );
+    after
+        .wallet_identities
+        .create(&wallet_identity("id-a", "card-a"))
+        .await
+        .unwrap();
+    database.drop_now().await;
+}
+
+#[tokio::test]
+async fn a_sqlite_file_from_before_the_wallet_tables_is_upgraded_keeping_its_data() {
+    let scratch = Scratch::new();
+    let before = sqlite(&scratch.db()).await;
+    before.preferences.save("p", b"kept").await.unwrap();
+    drop(before);
+    let url = format!("sqlite://{}", scratch.db().display());
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    for table in WALLET_TABLES {
+        sqlx::query(&format!("DROP TABLE {table}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    sqlx::query("PRAGMA user_version = 5")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    drop(conn);
+    let after = sqlite(&scratch.db()).await;
+    assert_eq!(
+        after.preferences.load("p").await.unwrap(),
+        Some(b"kept".to_vec())
+    );
+    after
+        .wallet_identities
+        .create(&wallet_identity("id-a", "card-a"))
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn concurrent_migrations_run_the_schema_once() {
     let database = PgScratch::new().await;
