@@ -939,13 +939,17 @@ async fn start(
         return see_other(&demarche.path(&format!("/dossier/{}", filed.id)), None);
     }
     let content = Content::prefilled(procedure, |claim| user.claim(claim), now);
+    let stored = match content.stored() {
+        Ok(stored) => stored,
+        Err(error) => return demarche.failure(&error),
+    };
     let dossier = Dossier {
         id: reference(&procedure.kind.to_ascii_uppercase()),
         service: demarche.kind.path().to_owned(),
         owner: user.owner(),
         kind: kind.clone(),
         status: DossierStatus::Draft,
-        content: serde_json::to_vec(&content).unwrap_or_default(),
+        content: stored,
         created_at: now,
         updated_at: now,
     };
@@ -1211,7 +1215,10 @@ async fn fill_dossier(
                     let errors = content.check_step(step, None, today);
                     if !errors.is_empty() {
                         content.step = earlier;
-                        dossier.content = serde_json::to_vec(&content).unwrap_or_default();
+                        dossier.content = match content.stored() {
+                            Ok(stored) => stored,
+                            Err(error) => return demarche.failure(&error),
+                        };
                         dossier.updated_at = now;
                         if let Err(error) = demarche.dossiers.update(&dossier).await {
                             return demarche.failure(&error);
@@ -1242,7 +1249,10 @@ async fn fill_dossier(
             Kind::Ants => ants::on_file(&demarche, &user, &dossier, &content, procedure).await,
         }
     }
-    dossier.content = serde_json::to_vec(&content).unwrap_or_default();
+    dossier.content = match content.stored() {
+        Ok(stored) => stored,
+        Err(error) => return demarche.failure(&error),
+    };
     dossier.updated_at = now;
     if let Err(error) = demarche.dossiers.update(&dossier).await {
         return demarche.failure(&error);

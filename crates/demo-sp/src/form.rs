@@ -509,6 +509,13 @@ pub struct Content {
 }
 
 impl Content {
+    /// The content as its dossier stores it. Content that cannot be
+    /// encoded is a storage error, never an empty dossier written in its
+    /// place.
+    pub fn stored(&self) -> Result<Vec<u8>, store::StoreError> {
+        serde_json::to_vec(self).map_err(|error| store::StoreError::Backend(Box::new(error)))
+    }
+
     /// A new dossier's content: the fields the identity fills in.
     pub fn prefilled(
         procedure: &Procedure,

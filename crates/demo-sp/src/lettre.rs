@@ -403,7 +403,10 @@ async fn decide(
             demarche.settings.label, user.acr
         ),
     );
-    dossier.content = serde_json::to_vec(&content).unwrap_or_default();
+    dossier.content = match content.stored() {
+        Ok(stored) => stored,
+        Err(error) => return demarche.failure(&error),
+    };
     dossier.updated_at = now;
     if let Err(error) = demarche.dossiers.update(&dossier).await {
         return demarche.failure(&error);

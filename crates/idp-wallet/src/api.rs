@@ -196,7 +196,7 @@ fn status_of(
 ) -> IdentityStatus {
     let record = &identity.record;
     IdentityStatus {
-        identity: identity.account.id.clone(),
+        identity: identity.stored.id.clone(),
         level: record.acr(now),
         certified_until: record
             .certification
@@ -244,7 +244,7 @@ pub async fn activate(
             if body.new_code {
                 identity.record.pin_epoch += 1;
             }
-            identity.account.email = body.email.clone();
+            identity.stored.email = body.email.clone();
             identity.save(&idp.stores).await?;
             (identity, true)
         }
@@ -437,7 +437,7 @@ pub async fn approve(
         .ok_or_else(not_activated)?;
     let acr = identity.record.acr(now);
     let request = &txn.request;
-    let asserted = identity::claims_identity(&card, &identity.account.email);
+    let asserted = identity::claims_identity(&card, &identity.stored.email);
     let grant = Grant {
         client_id: request.client_id.clone(),
         redirect_uri: request.redirect_uri.clone(),
@@ -445,7 +445,7 @@ pub async fn approve(
         nonce: request.nonce.clone(),
         acr,
         auth_time: now,
-        sub: identity.account.id.clone(),
+        sub: identity.stored.id.clone(),
         claims: asserted.claims_for(&request.scopes, &request.claims),
         pkce: request.pkce.clone(),
     };

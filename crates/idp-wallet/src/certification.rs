@@ -134,85 +134,77 @@ pub fn one_month_after(time: i64) -> i64 {
     i64::try_from(next.to_unix() + time_of_day).unwrap_or(i64::MAX)
 }
 
-fn request_key(id: &str) -> String {
-    format!("wallet-cert:{id}")
-}
-
-fn open_key(identity: &str) -> String {
-    format!("wallet-cert-open:{identity}")
-}
-
+/// Where a confirmation waiting for its emailed code is filed: the hash
+/// of the token the app holds.
 fn pending_key(token: &str) -> String {
-    format!("wallet-cert-pending:{}", sha256_hex(token))
+    sha256_hex(token)
 }
 
-/// How long a request's record is kept: its month, the result's 48 h and
-/// a week of margin.
-fn kept_until(request: &Request) -> i64 {
-    request.expires_at + RESULT_WITHIN_SECS + 7 * 86_400
+impl Request {
+    /// The request as the store keeps it.
+    fn stored(&self) -> Result<store::CertificationRequest, store::StoreError> {
+        let decision = match &self.state {
+            RequestState::Open => None,
+            RequestState::Decided(decision) => Some(crate::stored_json(decision)?),
+        };
+        Ok(store::CertificationRequest {
+            id: self.id.clone(),
+            identity: self.identity.clone(),
+            binding: self.binding.clone(),
+            issued_at: self.issued_at,
+            expires_at: self.expires_at,
+            decision,
+        })
+    }
+
+    /// The request the store keeps; a decision that does not read back is
+    /// an error, never an open request.
+    fn read(stored: store::CertificationRequest) -> Result<Self, store::StoreError> {
+        let state = match &stored.decision {
+            None => RequestState::Open,
+            Some(bytes) => RequestState::Decided(
+                serde_json::from_slice(bytes).map_err(|_| store::StoreError::Corrupt)?,
+            ),
+        };
+        Ok(Self {
+            id: stored.id,
+            identity: stored.identity,
+            binding: stored.binding,
+            issued_at: stored.issued_at,
+            expires_at: stored.expires_at,
+            state,
+        })
+    }
 }
 
 impl WalletProvider {
+    /// A request still in course: open and not past its last second, or
+    /// decided and awaiting its result.
     pub async fn certification_request(&self, id: &str) -> Result<Option<Request>, ApiError> {
         let now = self.clock.now();
-        let Some(bytes) = self.stores.sessions.load(&request_key(id), now).await? else {
-            return Ok(None);
-        };
-        Ok(serde_json::from_slice(&bytes).ok())
+        let stored = self.stores.certification_requests.get(id, now).await?;
+        Ok(stored.map(Request::read).transpose()?)
     }
 
-    async fn save_request(&self, request: &Request) -> Result<(), ApiError> {
-        let bytes = crate::stored_json(request)?;
-        let until = kept_until(request);
-        self.stores
-            .sessions
-            .save(&request_key(&request.id), &bytes, until)
-            .await?;
-        self.stores
-            .sessions
-            .save(&open_key(&request.identity), request.id.as_bytes(), until)
-            .await?;
-        Ok(())
-    }
-
-    async fn forget_request(&self, request: &Request) -> Result<(), ApiError> {
-        self.stores
-            .sessions
-            .delete(&request_key(&request.id))
-            .await?;
-        self.stores
-            .sessions
-            .delete(&open_key(&request.identity))
-            .await?;
-        Ok(())
-    }
-
-    /// The identity's request still in course: open and unexpired, or
-    /// decided and awaiting its result.
+    /// The identity's request still in course.
     async fn request_in_course(&self, identity: &str) -> Result<Option<Request>, ApiError> {
         let now = self.clock.now();
-        let Some(id) = self.stores.sessions.load(&open_key(identity), now).await? else {
-            return Ok(None);
-        };
-        let request = self
-            .certification_request(&String::from_utf8_lossy(&id))
+        let stored = self
+            .stores
+            .certification_requests
+            .in_course(identity, now)
             .await?;
-        Ok(request.filter(|request| match request.state {
-            RequestState::Open => now <= request.expires_at,
-            RequestState::Decided(_) => true,
-        }))
+        Ok(stored.map(Request::read).transpose()?)
     }
 }
 
-/// A confirmation waiting for its emailed code.
+/// A confirmation waiting for its emailed code (the code's hash and the
+/// count of wrong guesses are the store's).
 #[derive(Debug, Serialize, Deserialize)]
 struct Pending {
     identity: String,
     binding: String,
     doc: String,
-    code_hash: String,
-    tries: u32,
-    expires_at: i64,
 }
 
 /// `GET /certification`: how a citizen has their identity certified (the
@@ -244,30 +236,29 @@ pub async fn start(
     let identity = Identity::of_card(&idp.stores, &card)
         .await?
         .ok_or_else(not_activated)?;
-    if let Some(request) = idp.request_in_course(&identity.account.id).await? {
+    if let Some(request) = idp.request_in_course(&identity.stored.id).await? {
         return Err(in_course(&request));
     }
     let now = idp.clock.now();
     let code = format!("{:06}", rand::rng().random_range(0..1_000_000));
     let token = oidc::types::random_token(24);
     let pending = Pending {
-        identity: identity.account.id.clone(),
+        identity: identity.stored.id.clone(),
         binding: identity::binding(&card),
         doc: sha256_hex(&card.document_number),
-        code_hash: sha256_hex(&format!("{token}|{code}")),
-        tries: 0,
-        expires_at: now + EMAIL_CODE_TTL_SECS,
     };
+    let expires_at = now + EMAIL_CODE_TTL_SECS;
     idp.stores
-        .sessions
-        .save(
+        .confirmation_codes
+        .put(
             &pending_key(&token),
+            &sha256_hex(&format!("{token}|{code}")),
             &crate::stored_json(&pending)?,
-            pending.expires_at,
+            expires_at,
         )
         .await?;
     idp.send_mail(
-        &identity.account.email,
+        &identity.stored.email,
         format!("{} - Code de confirmation", idp.config.name),
         format!(
             "Bonjour,\n\nVous demandez la certification de votre identité numérique. Votre code de confirmation : {code}\n\nIl est valable 30 minutes. Si vous n'êtes pas à l'origine de cette demande, ignorez ce message et changez votre code personnel dans l'application.\n"
@@ -277,8 +268,8 @@ pub async fn start(
     tracing::info!(provider = %idp.config.id, "certification: email code sent");
     Ok(Json(json!({
         "pending": token,
-        "email": mask(&identity.account.email),
-        "expires_at": pending.expires_at,
+        "email": mask(&identity.stored.email),
+        "expires_at": expires_at,
     }))
     .into_response())
 }
@@ -322,7 +313,6 @@ pub async fn confirm(
     Json(body): Json<Confirmation>,
 ) -> Result<Response, ApiError> {
     let now = idp.clock.now();
-    let key = pending_key(&body.pending);
     let expired = || {
         ApiError::new(
             403,
@@ -330,34 +320,27 @@ pub async fn confirm(
             "Code expiré ou trop d'essais : recommencez la demande.",
         )
     };
-    let mut pending: Pending = idp
-        .stores
-        .sessions
-        .load(&key, now)
-        .await?
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(expired)?;
     let given = sha256_hex(&format!("{}|{}", body.pending, body.code.trim()));
-    if !oidc::types::constant_time_eq(given.as_bytes(), pending.code_hash.as_bytes()) {
-        pending.tries += 1;
-        if pending.tries >= EMAIL_CODE_TRIES {
-            idp.stores.sessions.delete(&key).await?;
+    let confirmed = idp
+        .stores
+        .confirmation_codes
+        .confirm(&pending_key(&body.pending), &given, EMAIL_CODE_TRIES, now)
+        .await?;
+    let pending: Pending = match confirmed {
+        store::Confirmation::Confirmed(bytes) => {
+            serde_json::from_slice(&bytes).map_err(|_| store::StoreError::Corrupt)?
+        }
+        store::Confirmation::Wrong { tries_left: 0 } | store::Confirmation::Missing => {
             return Err(expired());
         }
-        idp.stores
-            .sessions
-            .save(&key, &crate::stored_json(&pending)?, pending.expires_at)
-            .await?;
-        return Err(ApiError::new(
-            403,
-            "code_wrong",
-            format!(
-                "Code incorrect : encore {} essai(s).",
-                EMAIL_CODE_TRIES - pending.tries
-            ),
-        ));
-    }
-    idp.stores.sessions.delete(&key).await?;
+        store::Confirmation::Wrong { tries_left } => {
+            return Err(ApiError::new(
+                403,
+                "code_wrong",
+                format!("Code incorrect : encore {tries_left} essai(s)."),
+            ));
+        }
+    };
     if let Some(request) = idp.request_in_course(&pending.identity).await? {
         return Err(in_course(&request));
     }
@@ -387,7 +370,22 @@ pub async fn confirm(
         tracing::error!(%error, "certification seal not signed");
         ApiError::new(503, "seal", "Service momentanément indisponible.")
     })?;
-    idp.save_request(&request).await?;
+    match idp
+        .stores
+        .certification_requests
+        .create(&request.stored()?, now)
+        .await
+    {
+        Ok(()) => {}
+        // Another confirmation of the same identity came first.
+        Err(store::StoreError::Conflict) => {
+            return Err(match idp.request_in_course(&request.identity).await? {
+                Some(other) => in_course(&other),
+                None => store::StoreError::Conflict.into(),
+            });
+        }
+        Err(error) => return Err(error.into()),
+    }
     tracing::info!(provider = %idp.config.id, "certification requested");
     Ok(Json(json!({ "seal": sealed, "expires_at": request.expires_at })).into_response())
 }
@@ -456,13 +454,27 @@ impl WalletProvider {
             effective_at: now + delay,
             pin_epoch: identity.record.pin_epoch,
         };
-        let mut decided = request.clone();
-        decided.state = RequestState::Decided(decision.clone());
-        self.save_request(&decided).await?;
+        // Of two agents deciding at once, one decision is recorded.
+        let recorded = self
+            .stores
+            .certification_requests
+            .decide(&request.id, &crate::stored_json(&decision)?, now)
+            .await;
+        match recorded {
+            Ok(()) => {}
+            Err(store::StoreError::Conflict | store::StoreError::NotFound) => {
+                return Err(ApiError::new(
+                    409,
+                    "request_not_open",
+                    "Cette demande est inconnue, annulée ou déjà traitée.",
+                ));
+            }
+            Err(error) => return Err(error.into()),
+        }
         self.stores
             .outbox
             .push(
-                &crate::stored_json(&json!({ "certification": decided.id }))?,
+                &crate::stored_json(&json!({ "certification": request.id }))?,
                 decision.effective_at,
             )
             .await?;
@@ -507,10 +519,13 @@ impl WalletProvider {
         };
         let identity = Identity::by_id(&self.stores, &request.identity).await?;
         let Some(mut identity) =
-            identity.filter(|identity| identity.account.login == request.binding)
+            identity.filter(|identity| identity.stored.binding == request.binding)
         else {
             // Deleted since the visit: nothing to certify, no one to tell.
-            self.forget_request(&request).await?;
+            self.stores
+                .certification_requests
+                .remove(&request.id)
+                .await?;
             return Ok(());
         };
         let reason = if identity.record.pin_epoch != decision.pin_epoch {
@@ -531,7 +546,10 @@ impl WalletProvider {
             at: now,
         });
         identity.save(&self.stores).await?;
-        self.forget_request(&request).await?;
+        self.stores
+            .certification_requests
+            .remove(&request.id)
+            .await?;
         let (subject, text) = match reason {
             None => {
                 let until = card::Date::from_time(now + identity::CERTIFICATION_SECS);
@@ -554,7 +572,7 @@ impl WalletProvider {
                 ),
             ),
         };
-        self.send_mail(&identity.account.email, subject, text).await;
+        self.send_mail(&identity.stored.email, subject, text).await;
         tracing::info!(provider = %self.config.id, certified, "certification result");
         Ok(())
     }

@@ -206,11 +206,12 @@ pub async fn log_in(
         )
         .await;
     };
-    // A code serves once.
-    let used = format!("wallet-totp:{}:{step}", agent.login);
-    match idp.stores.sessions.load(&used, now).await {
-        Ok(None) => {}
-        _ => {
+    // A code serves once: its step is marked for as long as it could be
+    // accepted again.
+    let step_key = format!("totp:{}:{step}", agent.login);
+    match idp.stores.used_once.mark(&step_key, now + 120, now).await {
+        Ok(true) => {}
+        Ok(false) => {
             return refused_login(
                 &idp,
                 &session,
@@ -218,10 +219,10 @@ pub async fn log_in(
             )
             .await;
         }
-    }
-    if let Err(error) = idp.stores.sessions.save(&used, b"1", now + 120).await {
-        tracing::warn!(%error, "totp step not recorded");
-        return crate::errors::WalletError::Storage.into_response();
+        Err(error) => {
+            tracing::warn!(%error, "totp step not recorded");
+            return crate::errors::WalletError::Storage.into_response();
+        }
     }
     tracing::info!(provider = %idp.config.id, agent = %agent.login, "console login");
     let (mut session, _) = match idp.console_sessions.rotate(session).await {

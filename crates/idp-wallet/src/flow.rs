@@ -6,7 +6,7 @@
 use oidc::op::AuthorizationRequest;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
-use store::{Stores, Taken};
+use store::{LoginTransactions, QrClaim, Stores, Taken};
 
 use crate::config::{CHALLENGE_TTL_SECS, LOGIN_TTL_SECS, QR_TTL_SECS};
 use crate::verify::hex;
@@ -49,19 +49,24 @@ pub fn sha256_hex(text: &str) -> String {
     hex(&Sha256::digest(text.as_bytes()))
 }
 
+/// Where a login is filed: the hash of the browser's cookie, so that the
+/// store holds no usable cookie.
 fn txn_key(browser_token: &str) -> String {
-    format!("wallet-login:{}", sha256_hex(browser_token))
+    sha256_hex(browser_token)
 }
 
+/// Where a QR reference is filed.
 fn ref_key(qr_ref: &str) -> String {
-    format!("wallet-qr:{}", sha256_hex(qr_ref))
+    sha256_hex(qr_ref)
 }
 
+/// Where a claim is filed.
 fn claim_key(claim: &str) -> String {
-    format!("wallet-claim:{}", sha256_hex(claim))
+    sha256_hex(claim)
 }
 
-/// The transactions, in the sessions store (each expires with its login).
+/// The logins, in [`store::LoginTransactions`] (each expires with its
+/// login).
 #[derive(Clone)]
 pub struct Transactions {
     stores: Stores,
@@ -75,50 +80,55 @@ impl std::fmt::Debug for Transactions {
 
 type Result<T> = std::result::Result<T, store::StoreError>;
 
+/// A login's bytes read back; bytes that do not are an error, never a
+/// missing login.
+fn read(bytes: &[u8]) -> Result<Transaction> {
+    serde_json::from_slice(bytes).map_err(|_| store::StoreError::Corrupt)
+}
+
 impl Transactions {
     pub fn new(stores: Stores) -> Self {
         Self { stores }
     }
 
-    async fn put(&self, key: &str, value: &[u8], expires_at: i64) -> Result<()> {
-        self.stores.sessions.save(key, value, expires_at).await
-    }
-
-    async fn get(&self, key: &str, now: i64) -> Result<Option<Vec<u8>>> {
-        self.stores.sessions.load(key, now).await
+    fn logins(&self) -> &dyn LoginTransactions {
+        self.stores.login_transactions.as_ref()
     }
 
     /// Starts a login; returns the browser's token (its cookie).
     pub async fn start(&self, mut txn: Transaction, now: i64) -> Result<String> {
         let browser_token = oidc::types::random_token(32);
         txn.qr_ref = String::new();
-        self.refresh_qr(&txn_key(&browser_token), &mut txn, now)
+        self.show_new_qr(&txn_key(&browser_token), &mut txn, now)
             .await?;
         Ok(browser_token)
     }
 
-    /// Saves a new QR reference for the login (the old one stops working).
-    async fn refresh_qr(&self, key: &str, txn: &mut Transaction, now: i64) -> Result<()> {
-        if !txn.qr_ref.is_empty() {
-            self.stores.sessions.delete(&ref_key(&txn.qr_ref)).await?;
-        }
+    /// Shows the login under a new QR reference (the old one stops
+    /// working).
+    async fn show_new_qr(&self, key: &str, txn: &mut Transaction, now: i64) -> Result<()> {
+        let replaces = (!txn.qr_ref.is_empty()).then(|| ref_key(&txn.qr_ref));
         txn.qr_ref = oidc::types::random_token(16);
         txn.qr_expires_at = (now + QR_TTL_SECS).min(txn.expires_at());
-        self.put(&ref_key(&txn.qr_ref), key.as_bytes(), txn.qr_expires_at)
-            .await?;
-        self.save(key, txn).await
+        self.save(key, txn).await?;
+        self.logins()
+            .show(
+                key,
+                &ref_key(&txn.qr_ref),
+                txn.qr_expires_at,
+                replaces.as_deref(),
+            )
+            .await
     }
 
     async fn save(&self, key: &str, txn: &Transaction) -> Result<()> {
         let bytes = crate::stored_json(txn)?;
-        self.put(key, &bytes, txn.expires_at()).await
+        self.logins().save(key, &bytes, txn.expires_at()).await
     }
 
     async fn load(&self, key: &str, now: i64) -> Result<Option<Transaction>> {
-        Ok(self
-            .get(key, now)
-            .await?
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+        let bytes = self.logins().load(key, now).await?;
+        bytes.as_deref().map(read).transpose()
     }
 
     /// The browser's login, its QR reference renewed when it has expired
@@ -129,14 +139,14 @@ impl Transactions {
             return Ok(None);
         };
         if txn.status == Status::Pending && txn.qr_expires_at <= now && now < txn.expires_at() {
-            self.refresh_qr(&key, &mut txn, now).await?;
+            self.show_new_qr(&key, &mut txn, now).await?;
         }
         Ok(Some(txn))
     }
 
     /// Ends the browser's login (its code was issued, or it gave up).
     pub async fn finish(&self, browser_token: &str) -> Result<()> {
-        self.stores.sessions.delete(&txn_key(browser_token)).await
+        self.logins().finish(&txn_key(browser_token)).await
     }
 
     /// Claims the login a QR reference shows, once: returns the claim token
@@ -147,21 +157,17 @@ impl Transactions {
         installation: &str,
         now: i64,
     ) -> std::result::Result<(String, Transaction), ClaimRefused> {
+        let claim = oidc::types::random_token(32);
         // One claim per reference, atomically.
-        let once = format!("wallet-qr-claimed:{}", sha256_hex(qr_ref));
-        let Some(key) = self.get(&ref_key(qr_ref), now).await? else {
-            return Err(ClaimRefused::Unknown);
+        let key = match self
+            .logins()
+            .claim(&ref_key(qr_ref), &claim_key(&claim), now)
+            .await?
+        {
+            QrClaim::Claimed(key) => key,
+            QrClaim::AlreadyClaimed => return Err(ClaimRefused::AlreadyClaimed),
+            QrClaim::Unknown => return Err(ClaimRefused::Unknown),
         };
-        self.stores
-            .codes
-            .put(&once, b"1", now + QR_TTL_SECS)
-            .await
-            .ok();
-        match self.stores.codes.take(&once, now).await? {
-            Taken::Fresh(_) => {}
-            Taken::Replayed | Taken::Missing => return Err(ClaimRefused::AlreadyClaimed),
-        }
-        let key = String::from_utf8(key).map_err(|_| ClaimRefused::Unknown)?;
         let Some(mut txn) = self.load(&key, now).await? else {
             return Err(ClaimRefused::Unknown);
         };
@@ -171,26 +177,19 @@ impl Transactions {
         txn.status = Status::Claimed {
             installation: installation.to_owned(),
         };
-        self.stores.sessions.delete(&ref_key(qr_ref)).await?;
         self.save(&key, &txn).await?;
-        let claim = oidc::types::random_token(32);
-        self.put(&claim_key(&claim), key.as_bytes(), txn.expires_at())
-            .await?;
         Ok((claim, txn))
     }
 
     /// The login a claim token names, and its key.
     pub async fn claimed(&self, claim: &str, now: i64) -> Result<Option<(String, Transaction)>> {
-        let Some(key) = self.get(&claim_key(claim), now).await? else {
+        let Some((key, bytes)) = self.logins().claimed(&claim_key(claim), now).await? else {
             return Ok(None);
         };
-        let Ok(key) = String::from_utf8(key) else {
-            return Ok(None);
-        };
-        Ok(self.load(&key, now).await?.map(|txn| (key, txn)))
+        Ok(Some((key, read(&bytes)?)))
     }
 
-    /// Records the app's answer.
+    /// Records the app's answer; the claim serves no more.
     pub async fn decide(
         &self,
         key: &str,
@@ -199,7 +198,7 @@ impl Transactions {
         status: Status,
     ) -> Result<()> {
         txn.status = status;
-        self.stores.sessions.delete(&claim_key(claim)).await?;
+        self.logins().release(&claim_key(claim)).await?;
         self.save(key, &txn).await
     }
 }
@@ -211,6 +210,7 @@ pub enum ClaimRefused {
     Unknown,
     /// Another app (or this one) already took it.
     AlreadyClaimed,
+    /// The store failed.
     Storage(store::StoreError),
 }
 

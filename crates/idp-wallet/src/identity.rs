@@ -2,14 +2,20 @@
 //! card it is bound to (hashes only), the contact email, the code's epoch
 //! and the certification. No name, no birth date: those are read from the
 //! card at each use.
+//!
+//! Identities live in [`store::WalletIdentities`]. They used to be
+//! password accounts with an empty hash; those are not carried over: a
+//! data folder (or database schema) from before holds them as accounts the
+//! provider no longer reads, and the holder activates the card again,
+//! which makes a new identity (the demo recreates its own).
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
-use store::{Account, AccountStatus, Stores};
+use store::{StoreError, Stores, WalletIdentity};
 
 use crate::verify::{VerifiedCard, hex};
 
-/// The stored record, in the account's `identity` column.
+/// The provider's record of an identity, [`WalletIdentity::record`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     /// Increased at every server-witnessed change of the code; a
@@ -70,7 +76,7 @@ impl Record {
     }
 }
 
-/// The login key of the card: issuing state, document number and chip key,
+/// The card's binding: issuing state, document number and chip key,
 /// hashed. Another card, even of the same person, is another identity.
 pub fn binding(card: &VerifiedCard) -> String {
     let digest = Sha256::new()
@@ -80,43 +86,62 @@ pub fn binding(card: &VerifiedCard) -> String {
         .chain_update([0])
         .chain_update(card.key_fingerprint.as_bytes())
         .finalize();
-    format!("card:{}", hex(&digest))
+    hex(&digest)
 }
 
 /// An identity and its record.
 #[derive(Clone, Debug)]
 pub struct Identity {
-    pub account: Account,
+    /// As stored: id, binding, email, revision.
+    pub stored: WalletIdentity,
+    /// Its record, read from [`WalletIdentity::record`].
     pub record: Record,
 }
 
 impl Identity {
-    pub async fn of_card(
+    /// The identity bound to the card, if any.
+    pub async fn of_card(stores: &Stores, card: &VerifiedCard) -> Result<Option<Self>, StoreError> {
+        let stored = stores
+            .wallet_identities
+            .find_by_binding(&binding(card))
+            .await?;
+        stored.map(Self::read).transpose()
+    }
+
+    /// The identity with this id, if any.
+    pub async fn by_id(stores: &Stores, id: &str) -> Result<Option<Self>, StoreError> {
+        let stored = stores.wallet_identities.find_by_id(id).await?;
+        stored.map(Self::read).transpose()
+    }
+
+    /// The identity a deletion link names, while the link is valid.
+    pub async fn by_deletion_link(
         stores: &Stores,
-        card: &VerifiedCard,
-    ) -> Result<Option<Self>, store::StoreError> {
-        let Some(account) = stores.accounts.find_by_login(&binding(card)).await? else {
-            return Ok(None);
-        };
-        Ok(Self::read(account))
+        key: &str,
+        now: i64,
+    ) -> Result<Option<Self>, StoreError> {
+        let stored = stores
+            .wallet_identities
+            .find_by_deletion_link(key, now)
+            .await?;
+        stored.map(Self::read).transpose()
     }
 
-    pub async fn by_id(stores: &Stores, id: &str) -> Result<Option<Self>, store::StoreError> {
-        Ok(stores.accounts.find_by_id(id).await?.and_then(Self::read))
+    /// A record that does not read back is an error, never a missing
+    /// identity.
+    pub(crate) fn read(stored: WalletIdentity) -> Result<Self, StoreError> {
+        let record = serde_json::from_slice(&stored.record).map_err(|_| StoreError::Corrupt)?;
+        Ok(Self { stored, record })
     }
 
-    fn read(account: Account) -> Option<Self> {
-        if account.status != AccountStatus::Active {
-            return None;
-        }
-        let record = serde_json::from_str(&account.identity).ok()?;
-        Some(Self { account, record })
-    }
-
-    pub async fn save(&self, stores: &Stores) -> Result<(), store::StoreError> {
-        let mut account = self.account.clone();
-        account.identity = crate::stored_json_text(&self.record)?;
-        stores.accounts.update(&account).await
+    /// Saves the email and record. [`StoreError::Conflict`] when the
+    /// identity changed since it was read (a code change, a certification
+    /// result): nothing is written, and the caller tries again.
+    pub async fn save(&mut self, stores: &Stores) -> Result<(), StoreError> {
+        self.stored.record = crate::stored_json(&self.record)?;
+        stores.wallet_identities.update(&self.stored).await?;
+        self.stored.revision += 1;
+        Ok(())
     }
 
     /// A new identity for a card.
@@ -125,7 +150,7 @@ impl Identity {
         card: &VerifiedCard,
         email: &str,
         now: i64,
-    ) -> Result<Self, store::StoreError> {
+    ) -> Result<Self, StoreError> {
         let record = Record {
             pin_epoch: 1,
             activated_at: now,
@@ -133,28 +158,23 @@ impl Identity {
             card_expiry: card.expiry.iso(),
             notice: None,
         };
-        let account = Account {
+        let stored = WalletIdentity {
             id: oidc::types::random_token(16),
-            login: binding(card),
-            password_hash: String::new(),
+            binding: binding(card),
             email: email.to_owned(),
-            identity: crate::stored_json_text(&record)?,
-            status: AccountStatus::Active,
+            record: crate::stored_json(&record)?,
+            revision: 0,
             created_at: now,
         };
-        stores.accounts.create(&account).await?;
-        Ok(Self { account, record })
+        stores.wallet_identities.create(&stored).await?;
+        Ok(Self { stored, record })
     }
 
-    /// Deletes the identity: its card may no longer log in; a new card
-    /// makes a new identity. The row stays, emptied and locked, so that
-    /// the id is never reused.
-    pub async fn delete(mut self, stores: &Stores) -> Result<(), store::StoreError> {
-        self.account.status = AccountStatus::Locked;
-        self.account.login = format!("deleted:{}", self.account.id);
-        self.account.email = String::new();
-        self.account.identity = String::new();
-        stores.accounts.update(&self.account).await
+    /// Deletes the identity: its card may no longer log in, its deletion
+    /// links stop working; a new card, or the same one activated again,
+    /// makes a new identity. The id is never reused.
+    pub async fn delete(self, stores: &Stores) -> Result<(), StoreError> {
+        stores.wallet_identities.delete(&self.stored.id).await
     }
 }
 

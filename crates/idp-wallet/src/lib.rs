@@ -205,10 +205,3 @@ pub fn router(idp: Arc<WalletProvider>) -> Router {
 pub(crate) fn stored_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, store::StoreError> {
     serde_json::to_vec(value).map_err(|error| store::StoreError::Backend(Box::new(error)))
 }
-
-/// [`stored_json`] as text, for the JSON fields of a store's records.
-pub(crate) fn stored_json_text<T: serde::Serialize>(
-    value: &T,
-) -> Result<String, store::StoreError> {
-    serde_json::to_string(value).map_err(|error| store::StoreError::Backend(Box::new(error)))
-}

@@ -17,8 +17,10 @@ use crate::identity::Identity;
 /// How long a deletion link lives: as long as a card.
 const LINK_SECS: i64 = 10 * 366 * 86_400;
 
+/// What the store files a link under: the token's hash, so that a stolen
+/// database holds no usable link.
 fn link_key(token: &str) -> String {
-    format!("wallet-delete:{}", sha256_hex(token))
+    sha256_hex(token)
 }
 
 impl WalletProvider {
@@ -32,12 +34,8 @@ impl WalletProvider {
         let token = oidc::types::random_token(32);
         let now = self.clock.now();
         self.stores
-            .sessions
-            .save(
-                &link_key(&token),
-                identity.account.id.as_bytes(),
-                now + LINK_SECS,
-            )
+            .wallet_identities
+            .add_deletion_link(&link_key(&token), &identity.stored.id, now + LINK_SECS)
             .await?;
         let what = if restored {
             "Votre identité numérique vient d'être activée sur un nouveau téléphone."
@@ -45,7 +43,7 @@ impl WalletProvider {
             "Votre identité numérique vient d'être créée."
         };
         self.send_mail(
-            &identity.account.email,
+            &identity.stored.email,
             format!("{} - Identité numérique activée", self.config.name),
             format!(
                 "Bonjour,\n\n{what}\n\nSi ce n'est pas vous, ou si vous perdez votre carte d'identité, supprimez-la avec ce lien personnel (conservez ce message) :\n{}/supprimer?t={token}\n\nUne nouvelle carte vous permettra ensuite de créer une nouvelle identité numérique.\n",
@@ -63,15 +61,9 @@ fn page(idp: &WalletProvider, title: &str, body: String) -> Response {
 
 async fn identity_of_link(idp: &WalletProvider, token: &str) -> Option<Identity> {
     let now = idp.clock.now();
-    let id = idp
-        .stores
-        .sessions
-        .load(&link_key(token), now)
+    Identity::by_deletion_link(&idp.stores, &link_key(token), now)
         .await
-        .ok()
-        .flatten()?;
-    Identity::by_id(&idp.stores, &String::from_utf8_lossy(&id))
-        .await
+        .inspect_err(|error| tracing::warn!(%error, "deletion link not read"))
         .ok()
         .flatten()
 }
@@ -108,11 +100,11 @@ pub async fn delete(
     let Some(identity) = identity_of_link(&idp, token).await else {
         return page(&idp, "Supprimer mon identité numérique", NO_LINK.to_owned());
     };
-    let email = identity.account.email.clone();
+    let email = identity.stored.email.clone();
+    // The identity's links go with it.
     if let Err(error) = identity.delete(&idp.stores).await {
         return crate::errors::WalletError::from(error).into_response();
     }
-    let _ = idp.stores.sessions.delete(&link_key(token)).await;
     tracing::info!(provider = %idp.config.id, "wallet identity deleted from the web");
     idp.send_mail(
         &email,

@@ -20,7 +20,6 @@ use axum::{Form, Json};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
-use store::Taken;
 use web::escape;
 
 use crate::WalletProvider;
@@ -84,25 +83,14 @@ pub struct ProofClaims {
     pub birthplace: Option<String>,
 }
 
-/// What the provider keeps of a proof.
+/// What the provider keeps of a proof, in [`store::IdentityProofs`]
+/// (which also knows whether its recipient used it).
 #[derive(Debug, Serialize, Deserialize)]
 struct Kept {
     recipient: String,
     exp: i64,
     pdf_hash: String,
     seal_hash: String,
-    /// Whether its recipient used it (the use itself is the single-use
-    /// code's; this is for the checks that do not use it).
-    #[serde(default)]
-    consumed: bool,
-}
-
-fn kept_key(id: &str) -> String {
-    format!("wallet-proof:{id}")
-}
-
-fn use_key(id: &str) -> String {
-    format!("wallet-proof-use:{id}")
 }
 
 /// A recipient's name as compared: trimmed, spaces collapsed, lower case.
@@ -250,14 +238,15 @@ pub async fn issue(
         exp: claims.exp,
         pdf_hash: hex(&Sha256::digest(&pdf)),
         seal_hash: sha256_hex(&sealed),
-        consumed: false,
     };
-    let until = claims.exp + KEPT_AFTER_SECS;
     idp.stores
-        .sessions
-        .save(&kept_key(&id), &crate::stored_json(&kept)?, until)
+        .identity_proofs
+        .keep(
+            &id,
+            &crate::stored_json(&kept)?,
+            claims.exp + KEPT_AFTER_SECS,
+        )
         .await?;
-    idp.stores.codes.put(&use_key(&id), b"1", until).await?;
     tracing::info!(provider = %idp.config.id, "identity proof issued");
     Ok(Json(json!({
         "id": id,
@@ -364,20 +353,18 @@ impl WalletProvider {
             answer.message = format!("Ce justificatif a expiré le {}.", claims.validity_date);
             return Ok(answer);
         }
-        let kept: Option<Kept> = self
-            .stores
-            .sessions
-            .load(&kept_key(&claims.id), now)
-            .await?
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
         let not_valid = |mut answer: Verdict, message: &str| {
             answer.status = ProofStatus::NotValid;
             answer.message = message.to_owned();
             Ok(answer)
         };
-        let Some(mut kept) = kept else {
+        let Some(stored) = self.stores.identity_proofs.load(&claims.id, now).await? else {
             return not_valid(answer, "Ce justificatif est inconnu du fournisseur.");
         };
+        // A record that does not read back is an error, never an unknown
+        // proof.
+        let kept: Kept =
+            serde_json::from_slice(&stored.value).map_err(|_| store::StoreError::Corrupt)?;
         if kept.seal_hash != sha256_hex(&sealed)
             || file_hash.is_some_and(|hash| hash != kept.pdf_hash)
         {
@@ -388,17 +375,8 @@ impl WalletProvider {
                 answer,
                 "Ce justificatif est destiné à un autre destinataire.",
             ),
-            Some(_) => match self.stores.codes.take(&use_key(&claims.id), now).await? {
-                Taken::Fresh(_) => {
-                    kept.consumed = true;
-                    self.stores
-                        .sessions
-                        .save(
-                            &kept_key(&claims.id),
-                            &crate::stored_json(&kept)?,
-                            kept.exp + KEPT_AFTER_SECS,
-                        )
-                        .await?;
+            Some(_) => match self.stores.identity_proofs.consume(&claims.id, now).await? {
+                true => {
                     tracing::info!(provider = %self.config.id, "identity proof consumed");
                     answer.consumed = true;
                     answer.message =
@@ -406,13 +384,13 @@ impl WalletProvider {
                             .to_owned();
                     Ok(answer)
                 }
-                Taken::Replayed | Taken::Missing => not_valid(
+                false => not_valid(
                     answer,
                     "Ce justificatif a déjà été utilisé par son destinataire.",
                 ),
             },
             None => {
-                if kept.consumed {
+                if stored.used {
                     return not_valid(
                         answer,
                         "Ce justificatif a déjà été utilisé par son destinataire.",

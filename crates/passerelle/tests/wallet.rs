@@ -1300,3 +1300,72 @@ async fn the_voting_proxy_needs_a_certified_identity_and_steps_up_through_the_hu
     assert!(page.shows("Procuration établie"), "{}", page.body);
     assert!(page.shows("Paul Durand"), "{}", page.body);
 }
+
+/// Issue 16: the wallet provider on PostgreSQL and Redis, as deployed. Its
+/// identities, certification requests and proofs are durable; a QR login
+/// writes nothing durable (the login, its QR reference and claim, the card
+/// challenge and the code all go to Redis); a second scan of a claimed QR
+/// code is told apart from an unknown one; a certification and a proof
+/// work as on one SQLite file.
+#[tokio::test]
+async fn the_wallet_runs_on_postgresql_and_redis() {
+    let (federation, database) = Federation::start_on_postgres("").await.unwrap();
+    let wallet_id = federation.config.idp_wallet.as_ref().unwrap().id.clone();
+    let stores = federation.running.stores[&wallet_id].clone();
+    assert!(stores.expires_by_itself());
+    let phone = Phone::with_card_of(&federation, 0, "postgres");
+    let durable = stores.durable_writes();
+    let activated = phone.activate(&federation, PIN).await;
+    assert!(activated.ok, "{}", activated.stderr);
+    assert_eq!(
+        stores.durable_writes() - durable,
+        2,
+        "the identity and its deletion link"
+    );
+
+    let durable = stores.durable_writes();
+    let browser = Citizen::new();
+    let link = qr_link(&qr_page(&federation, &browser).await);
+    let scanned = phone.scan(&link, "--yes").await;
+    assert!(scanned.ok, "{}", scanned.stderr);
+    let again = phone.scan(&link, "--yes").await;
+    assert!(!again.ok);
+    assert!(again.stderr.contains("déjà été scanné"), "{}", again.stderr);
+    let state = poll(&federation, &browser).await;
+    assert_eq!(state["status"], "approved", "{state}");
+    let me = back_to_service(&federation, &browser, state["location"].as_str().unwrap()).await;
+    assert_eq!(id_token_acr(&me), "eidas2");
+    assert_eq!(stores.durable_writes(), durable, "a login writes to Redis");
+
+    let seal = phone.certify(&federation).await.unwrap();
+    let desk = logged_in_agent(&federation, AGENT).await;
+    visit(&federation, &desk, &seal, &phone, "concordantes").await;
+    assert_eq!(qr_login_acr(&federation, &phone).await, "eidas3");
+
+    let out = phone.card.with_file_name("justificatif.pdf");
+    let made = phone
+        .run(&[
+            "proof",
+            "--pin",
+            PIN,
+            "--recipient",
+            "Agence Immo du Centre",
+            "--purpose",
+            "Dossier de location",
+            "--days",
+            "7",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .await;
+    assert!(made.ok, "{}", made.stderr);
+    let pdf = std::fs::read(&out).unwrap();
+    let used = check_proof(&federation, &pdf, "Agence Immo du Centre").await;
+    assert_eq!(
+        (&used["status"], &used["consumed"]),
+        (&"VALID".into(), &true.into())
+    );
+    let again = check_proof(&federation, &pdf, "Agence Immo du Centre").await;
+    assert_eq!(again["status"], "NOT_VALID", "{again}");
+    federation.drop_postgres(&database).await.unwrap();
+}

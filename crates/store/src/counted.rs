@@ -7,9 +7,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 
 use crate::{
-    Account, Accounts, Codes, Dossier, Dossiers, OpenSessions, Outbox, Preferences, Purge, Queued,
-    RateLimits, Revocation, Revocations, Sessions, StoreError, Taken, Tokens, Trace, Traces,
-    TrailKey, UnixSeconds,
+    Account, Accounts, CertificationRequest, CertificationRequests, Codes, Confirmation,
+    ConfirmationCodes, Dossier, Dossiers, IdentityProofs, KeptProof, LoginTransactions,
+    OpenSessions, Outbox, Preferences, Purge, QrClaim, Queued, RateLimits, Revocation, Revocations,
+    Sessions, StoreError, Taken, Tokens, Trace, Traces, TrailKey, UnixSeconds, UsedOnce,
+    WalletIdentities, WalletIdentity,
 };
 
 /// A backend and the counter its writes bump.
@@ -268,5 +270,203 @@ impl<B: Dossiers> Dossiers for Counted<B> {
 
     async fn of_owner(&self, service: &str, owner: &str) -> Result<Vec<Dossier>, StoreError> {
         self.backend.of_owner(service, owner).await
+    }
+}
+
+#[async_trait]
+impl<B: WalletIdentities> WalletIdentities for Counted<B> {
+    async fn create(&self, identity: &WalletIdentity) -> Result<(), StoreError> {
+        self.tally();
+        self.backend.create(identity).await
+    }
+
+    async fn find_by_binding(&self, binding: &str) -> Result<Option<WalletIdentity>, StoreError> {
+        self.backend.find_by_binding(binding).await
+    }
+
+    async fn find_by_id(&self, id: &str) -> Result<Option<WalletIdentity>, StoreError> {
+        self.backend.find_by_id(id).await
+    }
+
+    async fn update(&self, identity: &WalletIdentity) -> Result<(), StoreError> {
+        self.tally();
+        self.backend.update(identity).await
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), StoreError> {
+        self.tally();
+        self.backend.delete(id).await
+    }
+
+    async fn add_deletion_link(
+        &self,
+        key: &str,
+        id: &str,
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        self.tally();
+        self.backend.add_deletion_link(key, id, expires_at).await
+    }
+
+    async fn find_by_deletion_link(
+        &self,
+        key: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<WalletIdentity>, StoreError> {
+        self.backend.find_by_deletion_link(key, now).await
+    }
+}
+
+#[async_trait]
+impl<B: CertificationRequests> CertificationRequests for Counted<B> {
+    async fn create(
+        &self,
+        request: &CertificationRequest,
+        now: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        self.tally();
+        self.backend.create(request, now).await
+    }
+
+    async fn get(
+        &self,
+        id: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<CertificationRequest>, StoreError> {
+        self.backend.get(id, now).await
+    }
+
+    async fn in_course(
+        &self,
+        identity: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<CertificationRequest>, StoreError> {
+        self.backend.in_course(identity, now).await
+    }
+
+    async fn decide(&self, id: &str, decision: &[u8], now: UnixSeconds) -> Result<(), StoreError> {
+        self.tally();
+        self.backend.decide(id, decision, now).await
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), StoreError> {
+        self.tally();
+        self.backend.remove(id).await
+    }
+}
+
+#[async_trait]
+impl<B: IdentityProofs> IdentityProofs for Counted<B> {
+    async fn keep(
+        &self,
+        id: &str,
+        value: &[u8],
+        kept_until: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        self.tally();
+        self.backend.keep(id, value, kept_until).await
+    }
+
+    async fn load(&self, id: &str, now: UnixSeconds) -> Result<Option<KeptProof>, StoreError> {
+        self.backend.load(id, now).await
+    }
+
+    async fn consume(&self, id: &str, now: UnixSeconds) -> Result<bool, StoreError> {
+        self.tally();
+        self.backend.consume(id, now).await
+    }
+}
+
+#[async_trait]
+impl<B: LoginTransactions> LoginTransactions for Counted<B> {
+    async fn save(
+        &self,
+        key: &str,
+        value: &[u8],
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        self.tally();
+        self.backend.save(key, value, expires_at).await
+    }
+
+    async fn load(&self, key: &str, now: UnixSeconds) -> Result<Option<Vec<u8>>, StoreError> {
+        self.backend.load(key, now).await
+    }
+
+    async fn finish(&self, key: &str) -> Result<(), StoreError> {
+        self.tally();
+        self.backend.finish(key).await
+    }
+
+    async fn show(
+        &self,
+        key: &str,
+        qr_ref: &str,
+        expires_at: UnixSeconds,
+        replaces: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.tally();
+        self.backend.show(key, qr_ref, expires_at, replaces).await
+    }
+
+    async fn claim(
+        &self,
+        qr_ref: &str,
+        claim: &str,
+        now: UnixSeconds,
+    ) -> Result<QrClaim, StoreError> {
+        self.tally();
+        self.backend.claim(qr_ref, claim, now).await
+    }
+
+    async fn claimed(
+        &self,
+        claim: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        self.backend.claimed(claim, now).await
+    }
+
+    async fn release(&self, claim: &str) -> Result<(), StoreError> {
+        self.tally();
+        self.backend.release(claim).await
+    }
+}
+
+#[async_trait]
+impl<B: ConfirmationCodes> ConfirmationCodes for Counted<B> {
+    async fn put(
+        &self,
+        key: &str,
+        code_hash: &str,
+        value: &[u8],
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        self.tally();
+        self.backend.put(key, code_hash, value, expires_at).await
+    }
+
+    async fn confirm(
+        &self,
+        key: &str,
+        guess_hash: &str,
+        max_tries: u32,
+        now: UnixSeconds,
+    ) -> Result<Confirmation, StoreError> {
+        self.tally();
+        self.backend.confirm(key, guess_hash, max_tries, now).await
+    }
+}
+
+#[async_trait]
+impl<B: UsedOnce> UsedOnce for Counted<B> {
+    async fn mark(
+        &self,
+        key: &str,
+        until: UnixSeconds,
+        now: UnixSeconds,
+    ) -> Result<bool, StoreError> {
+        self.tally();
+        self.backend.mark(key, until, now).await
     }
 }

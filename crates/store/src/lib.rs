@@ -446,6 +446,296 @@ pub trait Dossiers: Send + Sync + 'static {
     async fn of_owner(&self, service: &str, owner: &str) -> Result<Vec<Dossier>, StoreError>;
 }
 
+/// A digital identity of the wallet provider. It holds no name and no
+/// birth date (those are read from the card at each use): a pseudonymous
+/// id, the card it is bound to, a contact address and the provider's own
+/// record of it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WalletIdentity {
+    /// Stable pseudonymous id, the `sub` the provider asserts; never given
+    /// to another identity, even after this one is deleted.
+    pub id: String,
+    /// The card it is bound to: the provider's hash of the card's issuing
+    /// state, number and chip key. Unique among live identities.
+    pub binding: String,
+    /// Where the provider's notices go.
+    pub email: String,
+    /// What the provider keeps of it (code epoch, certification), in the
+    /// provider's own format.
+    pub record: Vec<u8>,
+    /// Bumped by each update, so that an update made from an older reading
+    /// is refused instead of undoing the one in between.
+    pub revision: i64,
+    /// When it was created.
+    pub created_at: UnixSeconds,
+}
+
+/// Shows only what is not personal data.
+impl fmt::Debug for WalletIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WalletIdentity")
+            .field("id", &self.id)
+            .field("revision", &self.revision)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The wallet provider's identities, with the deletion links mailed to
+/// their holders. A deleted identity is emptied, its binding freed (the
+/// same card may make a new identity) and its id kept taken.
+#[async_trait]
+pub trait WalletIdentities: Send + Sync + 'static {
+    /// Stores a new identity, at the revision it carries;
+    /// [`StoreError::Conflict`] when its id was ever used or its binding
+    /// belongs to a live identity.
+    async fn create(&self, identity: &WalletIdentity) -> Result<(), StoreError>;
+    /// The live identity bound to this card, if any.
+    async fn find_by_binding(&self, binding: &str) -> Result<Option<WalletIdentity>, StoreError>;
+    /// The live identity with this id, if any.
+    async fn find_by_id(&self, id: &str) -> Result<Option<WalletIdentity>, StoreError>;
+    /// Replaces the email and record of the live identity with the same id,
+    /// provided its stored revision is still `identity.revision`; the stored
+    /// revision becomes `identity.revision + 1`. [`StoreError::NotFound`]
+    /// when there is no live identity with this id,
+    /// [`StoreError::Conflict`] when another update came first (read it
+    /// again). The binding never changes.
+    async fn update(&self, identity: &WalletIdentity) -> Result<(), StoreError>;
+    /// Deletes the identity: its binding, email, record and deletion links
+    /// go, its id stays taken. Deleting an identity already deleted, or
+    /// unknown, is not an error.
+    async fn delete(&self, id: &str) -> Result<(), StoreError>;
+    /// Files a deletion link for the identity `id` under `key` (the lookup
+    /// key of the token mailed to the holder), valid until `expires_at`;
+    /// [`StoreError::Conflict`] when the key is taken.
+    async fn add_deletion_link(
+        &self,
+        key: &str,
+        id: &str,
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError>;
+    /// The live identity a deletion link names, while the link is valid.
+    async fn find_by_deletion_link(
+        &self,
+        key: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<WalletIdentity>, StoreError>;
+}
+
+/// A request to have a wallet identity certified at a town hall.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertificationRequest {
+    /// Its id, which its sealed QR code carries.
+    pub id: String,
+    /// The identity to certify.
+    pub identity: String,
+    /// The card the request was made with ([`WalletIdentity::binding`]).
+    pub binding: String,
+    /// When it was made.
+    pub issued_at: UnixSeconds,
+    /// The last second it may be presented at a counter.
+    pub expires_at: UnixSeconds,
+    /// The agent's decision, in the provider's own format; `None` while
+    /// the request is open.
+    pub decision: Option<Vec<u8>>,
+}
+
+impl CertificationRequest {
+    /// Whether the request is still in course at `now`: open and not past
+    /// its last second, or decided and awaiting its result.
+    pub fn in_course(&self, now: UnixSeconds) -> bool {
+        self.decision.is_some() || now <= self.expires_at
+    }
+}
+
+/// Certification requests: open (until their last second), then decided
+/// at a counter, then removed once their result took effect. An identity
+/// has at most one request in course.
+#[async_trait]
+pub trait CertificationRequests: Send + Sync + 'static {
+    /// Stores a new request. [`StoreError::Conflict`] when its id is taken
+    /// or when its identity has a request in course at `now`; an open
+    /// request of the identity past its last second is replaced. Atomic:
+    /// of concurrent requests for one identity, one is stored.
+    async fn create(
+        &self,
+        request: &CertificationRequest,
+        now: UnixSeconds,
+    ) -> Result<(), StoreError>;
+    /// The request while it is in course at `now`.
+    async fn get(
+        &self,
+        id: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<CertificationRequest>, StoreError>;
+    /// The identity's request in course at `now`, if any.
+    async fn in_course(
+        &self,
+        identity: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<CertificationRequest>, StoreError>;
+    /// Records the agent's decision on an open request. Atomic: of two
+    /// agents deciding at once, one decision is recorded and the other
+    /// gets [`StoreError::Conflict`], as does any decision on a request
+    /// already decided; [`StoreError::NotFound`] when no open request has
+    /// this id at `now` (unknown, past its last second, or removed).
+    async fn decide(&self, id: &str, decision: &[u8], now: UnixSeconds) -> Result<(), StoreError>;
+    /// Removes the request once its result took effect (or can no longer
+    /// take effect); removing a missing request is not an error.
+    async fn remove(&self, id: &str) -> Result<(), StoreError>;
+}
+
+/// What is kept of a single-use identity proof.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeptProof {
+    /// The provider's record of it (recipient, hashes, validity).
+    pub value: Vec<u8>,
+    /// Whether its recipient used it.
+    pub used: bool,
+}
+
+/// The single-use identity proofs the wallet provider issued: a record per
+/// proof, kept a while past its validity, used once by its recipient.
+#[async_trait]
+pub trait IdentityProofs: Send + Sync + 'static {
+    /// Keeps a new proof's record until `kept_until`;
+    /// [`StoreError::Conflict`] when the id is taken.
+    async fn keep(&self, id: &str, value: &[u8], kept_until: UnixSeconds)
+    -> Result<(), StoreError>;
+    /// The proof's record, while it is kept.
+    async fn load(&self, id: &str, now: UnixSeconds) -> Result<Option<KeptProof>, StoreError>;
+    /// Uses the proof: `true` for its first use, `false` when it was used
+    /// already or is not kept. Atomic: of concurrent uses, one gets `true`.
+    async fn consume(&self, id: &str, now: UnixSeconds) -> Result<bool, StoreError>;
+}
+
+/// What claiming a QR reference found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QrClaim {
+    /// First claim of a live reference: the key of the login it shows.
+    Claimed(String),
+    /// The reference was claimed already (by another app, or this one).
+    AlreadyClaimed,
+    /// Unknown, expired, replaced by a newer reference, or its login ended.
+    Unknown,
+}
+
+/// Logins by QR code, from the browser that starts one to the app that
+/// answers it. A login is filed under the lookup key of the browser's
+/// cookie; it is shown under short-lived QR references, one at a time; the
+/// first app to claim a reference gets a claim, under which it answers.
+#[async_trait]
+pub trait LoginTransactions: Send + Sync + 'static {
+    /// Inserts the login or replaces it, value and expiry both.
+    async fn save(
+        &self,
+        key: &str,
+        value: &[u8],
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError>;
+    /// The login's value, or `None` when it is missing or expired.
+    async fn load(&self, key: &str, now: UnixSeconds) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Ends the login: its references and claim then find nothing. Ending
+    /// a missing login is not an error.
+    async fn finish(&self, key: &str) -> Result<(), StoreError>;
+    /// Shows the login `key` under the QR reference `qr_ref` until
+    /// `expires_at`, withdrawing the unclaimed reference it `replaces`;
+    /// [`StoreError::Conflict`] when `qr_ref` is taken.
+    async fn show(
+        &self,
+        key: &str,
+        qr_ref: &str,
+        expires_at: UnixSeconds,
+        replaces: Option<&str>,
+    ) -> Result<(), StoreError>;
+    /// Claims the login a QR reference shows, under `claim` (the lookup key
+    /// of the claim token given to the app), which then names the login
+    /// until the login expires. Atomic: of concurrent claims, one gets
+    /// [`QrClaim::Claimed`]; a claimed reference then answers
+    /// [`QrClaim::AlreadyClaimed`] until the time its login expires.
+    async fn claim(
+        &self,
+        qr_ref: &str,
+        claim: &str,
+        now: UnixSeconds,
+    ) -> Result<QrClaim, StoreError>;
+    /// The login a claim names: its key and value.
+    async fn claimed(
+        &self,
+        claim: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<(String, Vec<u8>)>, StoreError>;
+    /// Ends a claim (the app answered): it names no login any more, and its
+    /// reference stays claimed. Releasing a missing claim is not an error.
+    async fn release(&self, claim: &str) -> Result<(), StoreError>;
+}
+
+/// What a guess at a mailed code found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Confirmation {
+    /// The right code: the value it confirms, now erased from storage.
+    Confirmed(Vec<u8>),
+    /// A wrong code, counted. At 0 tries left the code is erased.
+    Wrong {
+        /// Wrong guesses still allowed.
+        tries_left: u32,
+    },
+    /// Unknown, expired, confirmed already or out of tries.
+    Missing,
+}
+
+/// Codes mailed to a person to confirm a step taken elsewhere (a
+/// certification request in the app): each under the lookup key of the
+/// token its client holds, with the hash of the code and the value it
+/// confirms, wrong guesses counted.
+#[async_trait]
+pub trait ConfirmationCodes: Send + Sync + 'static {
+    /// Stores a code awaiting its confirmation; [`StoreError::Conflict`]
+    /// when the key is taken.
+    async fn put(
+        &self,
+        key: &str,
+        code_hash: &str,
+        value: &[u8],
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError>;
+    /// Checks a guess, given as its hash. Atomic: of concurrent right
+    /// guesses one gets [`Confirmation::Confirmed`], and every wrong guess
+    /// counts; after `max_tries` wrong guesses the code is erased.
+    async fn confirm(
+        &self,
+        key: &str,
+        guess_hash: &str,
+        max_tries: u32,
+        now: UnixSeconds,
+    ) -> Result<Confirmation, StoreError>;
+}
+
+/// Marks that something served once (a one-time password's time step),
+/// kept as long as it could be replayed.
+#[async_trait]
+pub trait UsedOnce: Send + Sync + 'static {
+    /// Marks `key` used until `until`: `true` when it was not marked at
+    /// `now`, `false` when it was (a replay). Atomic: of concurrent marks,
+    /// one gets `true`.
+    async fn mark(
+        &self,
+        key: &str,
+        until: UnixSeconds,
+        now: UnixSeconds,
+    ) -> Result<bool, StoreError>;
+}
+
+/// Whether two hashes are equal, in a time that does not depend on where
+/// they differ.
+fn same_hash(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0_u8, |differ, (x, y)| differ | (x ^ y))
+            == 0
+}
+
 /// What every backend does besides its traits: drop what has expired, and
 /// answer whether it is there. Crate-private because
 /// [`Stores::purge_expired`] and [`Stores::ping`] are the ways in.
@@ -508,6 +798,18 @@ pub struct Stores {
     pub revocations: Arc<dyn Revocations>,
     /// The hub's sessions, grouped by person and provider.
     pub open_sessions: Arc<dyn OpenSessions>,
+    /// The wallet provider's identities.
+    pub wallet_identities: Arc<dyn WalletIdentities>,
+    /// The wallet provider's certification requests.
+    pub certification_requests: Arc<dyn CertificationRequests>,
+    /// The wallet provider's single-use identity proofs.
+    pub identity_proofs: Arc<dyn IdentityProofs>,
+    /// Logins by QR code.
+    pub login_transactions: Arc<dyn LoginTransactions>,
+    /// Codes mailed for confirmation.
+    pub confirmation_codes: Arc<dyn ConfirmationCodes>,
+    /// Single-use marks.
+    pub used_once: Arc<dyn UsedOnce>,
     writes: Arc<AtomicU64>,
     durable_writes: Arc<AtomicU64>,
     purge: Arc<dyn Purge>,
@@ -551,6 +853,12 @@ impl Stores {
             + Dossiers
             + Revocations
             + OpenSessions
+            + WalletIdentities
+            + CertificationRequests
+            + IdentityProofs
+            + LoginTransactions
+            + ConfirmationCodes
+            + UsedOnce
             + Purge,
     {
         let writes = Arc::new(AtomicU64::new(0));
@@ -572,6 +880,12 @@ impl Stores {
             dossiers: counted.clone(),
             revocations: counted.clone(),
             open_sessions: counted.clone(),
+            wallet_identities: counted.clone(),
+            certification_requests: counted.clone(),
+            identity_proofs: counted.clone(),
+            login_transactions: counted.clone(),
+            confirmation_codes: counted.clone(),
+            used_once: counted.clone(),
             writes,
             durable_writes,
             purge: counted,
@@ -582,8 +896,9 @@ impl Stores {
     }
 
     /// Moves what expires (sessions, codes, tokens, rate windows, open
-    /// sessions) to the Redis at `url`, every key under `prefix`; the rest
-    /// stays on this bundle's backend.
+    /// sessions, QR logins, mailed confirmation codes, single-use marks) to
+    /// the Redis at `url`, every key under `prefix`; the rest stays on this
+    /// bundle's backend.
     pub async fn with_redis(self, url: &str, prefix: &str) -> Result<Self, StoreError> {
         let redis = redis::Redis::open(url, prefix).await?;
         let counted = Arc::new(counted::Counted::new(
@@ -597,6 +912,9 @@ impl Stores {
             tokens: counted.clone(),
             rate_limits: counted.clone(),
             open_sessions: counted.clone(),
+            login_transactions: counted.clone(),
+            confirmation_codes: counted.clone(),
+            used_once: counted.clone(),
             ephemeral_purge: Some(counted),
             ephemeral: Some("redis"),
             ..self
@@ -610,7 +928,7 @@ impl Stores {
     }
 
     /// How many writing calls (save, delete, put, take, revoke, hit, reset,
-    /// create, update) went through this bundle and its clones since it was
+    /// create, update, and the other traits' writes alike) went through this bundle and its clones since it was
     /// opened, whatever their outcome. Tests use it to keep the writes per
     /// login few; purges are not counted.
     pub fn writes(&self) -> u64 {
@@ -623,8 +941,9 @@ impl Stores {
         self.durable_writes.load(Ordering::Relaxed)
     }
 
-    /// Deletes expired sessions, codes, tokens and rate windows; returns
-    /// how many rows went. Run periodically: reads already ignore expired
+    /// Deletes what has expired (sessions, codes, tokens, rate windows,
+    /// QR logins, lapsed certification requests, proofs past their keeping,
+    /// deletion links…); returns how many rows went. Run periodically: reads already ignore expired
     /// rows, this only reclaims space.
     pub async fn purge_expired(&self, now: UnixSeconds) -> Result<u64, StoreError> {
         self.purge.purge_expired(now).await

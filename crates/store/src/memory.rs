@@ -7,9 +7,12 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 
 use crate::{
-    Account, Accounts, Codes, Dossier, DossierStatus, Dossiers, OpenSessions, Outbox, Preferences,
-    Purge, Queued, REVOCATION_KEPT_SECS, RateLimits, Revocation, Revocations, Sessions, StoreError,
-    Taken, Tokens, Trace, Traces, TrailKey, UnixSeconds, trace_hash,
+    Account, Accounts, CertificationRequest, CertificationRequests, Codes, Confirmation,
+    ConfirmationCodes, Dossier, DossierStatus, Dossiers, IdentityProofs, KeptProof,
+    LoginTransactions, OpenSessions, Outbox, Preferences, Purge, QrClaim, Queued,
+    REVOCATION_KEPT_SECS, RateLimits, Revocation, Revocations, Sessions, StoreError, Taken, Tokens,
+    Trace, Traces, TrailKey, UnixSeconds, UsedOnce, WalletIdentities, WalletIdentity, same_hash,
+    trace_hash,
 };
 
 /// Everything the backend holds.
@@ -39,6 +42,43 @@ struct State {
     revocations: Vec<Revocation>,
     /// Groups of members.
     open_sessions: HashMap<String, HashMap<String, Expiring>>,
+    /// Wallet identities by id; a deleted one stays as `None`, its id taken.
+    wallet_identities: HashMap<String, Option<WalletIdentity>>,
+    /// Deletion links: the identity's id, until when.
+    deletion_links: HashMap<String, (String, UnixSeconds)>,
+    /// Certification requests by id.
+    certification_requests: HashMap<String, CertificationRequest>,
+    /// Identity proofs by id.
+    proofs: HashMap<String, Proof>,
+    /// QR logins by key.
+    logins: HashMap<String, Expiring>,
+    /// QR references.
+    login_refs: HashMap<String, LoginRef>,
+    /// Claims: the login's key, until when.
+    login_claims: HashMap<String, (String, UnixSeconds)>,
+    /// Codes mailed for confirmation.
+    confirmations: HashMap<String, Mailed>,
+    /// Single-use marks: until when.
+    used_once: HashMap<String, UnixSeconds>,
+}
+
+struct Proof {
+    value: Vec<u8>,
+    used: bool,
+    kept_until: UnixSeconds,
+}
+
+struct LoginRef {
+    login: String,
+    claimed: bool,
+    expires_at: UnixSeconds,
+}
+
+struct Mailed {
+    code_hash: String,
+    value: Vec<u8>,
+    tries: u32,
+    expires_at: UnixSeconds,
 }
 
 #[derive(Default)]
@@ -252,7 +292,15 @@ impl Purge for Memory {
             + drop_dead(&mut state.tokens, |t| now < t.expires_at)
             + drop_dead(&mut state.windows, |w| now < w.ends_at)
             + purge_groups(&mut state.open_sessions, now)
-            + purge_revocations(&mut state.revocations, now))
+            + purge_revocations(&mut state.revocations, now)
+            + drop_dead(&mut state.deletion_links, |(_, until)| now < *until)
+            + drop_dead(&mut state.certification_requests, |r| r.in_course(now))
+            + drop_dead(&mut state.proofs, |p| now < p.kept_until)
+            + drop_dead(&mut state.logins, |l| now < l.expires_at)
+            + drop_dead(&mut state.login_refs, |r| now < r.expires_at)
+            + drop_dead(&mut state.login_claims, |(_, until)| now < *until)
+            + drop_dead(&mut state.confirmations, |c| now < c.expires_at)
+            + drop_dead(&mut state.used_once, |until| now < *until))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -522,5 +570,388 @@ impl Dossiers for Memory {
             .collect();
         found.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(b.id.cmp(&a.id)));
         Ok(found)
+    }
+}
+
+impl State {
+    fn live_identity(&self, id: &str) -> Option<&WalletIdentity> {
+        self.wallet_identities.get(id).and_then(Option::as_ref)
+    }
+}
+
+#[async_trait]
+impl WalletIdentities for Memory {
+    async fn create(&self, identity: &WalletIdentity) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let taken = state.wallet_identities.contains_key(&identity.id)
+            || state
+                .wallet_identities
+                .values()
+                .flatten()
+                .any(|live| live.binding == identity.binding);
+        if taken {
+            return Err(StoreError::Conflict);
+        }
+        state
+            .wallet_identities
+            .insert(identity.id.clone(), Some(identity.clone()));
+        Ok(())
+    }
+
+    async fn find_by_binding(&self, binding: &str) -> Result<Option<WalletIdentity>, StoreError> {
+        let state = self.state();
+        Ok(state
+            .wallet_identities
+            .values()
+            .flatten()
+            .find(|live| live.binding == binding)
+            .cloned())
+    }
+
+    async fn find_by_id(&self, id: &str) -> Result<Option<WalletIdentity>, StoreError> {
+        Ok(self.state().live_identity(id).cloned())
+    }
+
+    async fn update(&self, identity: &WalletIdentity) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let stored = state
+            .wallet_identities
+            .get_mut(&identity.id)
+            .and_then(Option::as_mut)
+            .ok_or(StoreError::NotFound)?;
+        if stored.revision != identity.revision {
+            return Err(StoreError::Conflict);
+        }
+        stored.email.clone_from(&identity.email);
+        stored.record.clone_from(&identity.record);
+        stored.revision = identity.revision.saturating_add(1);
+        Ok(())
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), StoreError> {
+        let mut state = self.state();
+        if let Some(stored) = state.wallet_identities.get_mut(id) {
+            *stored = None;
+        }
+        state.deletion_links.retain(|_, (owner, _)| owner != id);
+        Ok(())
+    }
+
+    async fn add_deletion_link(
+        &self,
+        key: &str,
+        id: &str,
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        if state.deletion_links.contains_key(key) {
+            return Err(StoreError::Conflict);
+        }
+        state
+            .deletion_links
+            .insert(key.to_owned(), (id.to_owned(), expires_at));
+        Ok(())
+    }
+
+    async fn find_by_deletion_link(
+        &self,
+        key: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<WalletIdentity>, StoreError> {
+        let state = self.state();
+        Ok(state
+            .deletion_links
+            .get(key)
+            .filter(|(_, until)| now < *until)
+            .and_then(|(id, _)| state.live_identity(id))
+            .cloned())
+    }
+}
+
+#[async_trait]
+impl CertificationRequests for Memory {
+    async fn create(
+        &self,
+        request: &CertificationRequest,
+        now: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let requests = &mut state.certification_requests;
+        if requests.contains_key(&request.id) {
+            return Err(StoreError::Conflict);
+        }
+        let mine = |other: &CertificationRequest| other.identity == request.identity;
+        if requests
+            .values()
+            .any(|other| mine(other) && other.in_course(now))
+        {
+            return Err(StoreError::Conflict);
+        }
+        requests.retain(|_, other| !mine(other));
+        requests.insert(request.id.clone(), request.clone());
+        Ok(())
+    }
+
+    async fn get(
+        &self,
+        id: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<CertificationRequest>, StoreError> {
+        let state = self.state();
+        let request = state.certification_requests.get(id);
+        Ok(request.filter(|request| request.in_course(now)).cloned())
+    }
+
+    async fn in_course(
+        &self,
+        identity: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<CertificationRequest>, StoreError> {
+        let state = self.state();
+        Ok(state
+            .certification_requests
+            .values()
+            .find(|request| request.identity == identity && request.in_course(now))
+            .cloned())
+    }
+
+    async fn decide(&self, id: &str, decision: &[u8], now: UnixSeconds) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let request = state
+            .certification_requests
+            .get_mut(id)
+            .filter(|request| request.in_course(now))
+            .ok_or(StoreError::NotFound)?;
+        if request.decision.is_some() {
+            return Err(StoreError::Conflict);
+        }
+        request.decision = Some(decision.to_vec());
+        Ok(())
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), StoreError> {
+        self.state().certification_requests.remove(id);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl IdentityProofs for Memory {
+    async fn keep(
+        &self,
+        id: &str,
+        value: &[u8],
+        kept_until: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        if state.proofs.contains_key(id) {
+            return Err(StoreError::Conflict);
+        }
+        let proof = Proof {
+            value: value.to_vec(),
+            used: false,
+            kept_until,
+        };
+        state.proofs.insert(id.to_owned(), proof);
+        Ok(())
+    }
+
+    async fn load(&self, id: &str, now: UnixSeconds) -> Result<Option<KeptProof>, StoreError> {
+        let state = self.state();
+        Ok(state
+            .proofs
+            .get(id)
+            .filter(|proof| now < proof.kept_until)
+            .map(|proof| KeptProof {
+                value: proof.value.clone(),
+                used: proof.used,
+            }))
+    }
+
+    async fn consume(&self, id: &str, now: UnixSeconds) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        match state.proofs.get_mut(id) {
+            Some(proof) if now < proof.kept_until && !proof.used => {
+                proof.used = true;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+#[async_trait]
+impl LoginTransactions for Memory {
+    async fn save(
+        &self,
+        key: &str,
+        value: &[u8],
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        let login = Expiring {
+            value: value.to_vec(),
+            expires_at,
+        };
+        self.state().logins.insert(key.to_owned(), login);
+        Ok(())
+    }
+
+    async fn load(&self, key: &str, now: UnixSeconds) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.state().logins.get(key).and_then(|l| l.live(now)))
+    }
+
+    async fn finish(&self, key: &str) -> Result<(), StoreError> {
+        self.state().logins.remove(key);
+        Ok(())
+    }
+
+    async fn show(
+        &self,
+        key: &str,
+        qr_ref: &str,
+        expires_at: UnixSeconds,
+        replaces: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        if let Some(old) = replaces
+            && state.login_refs.get(old).is_some_and(|old| !old.claimed)
+        {
+            state.login_refs.remove(old);
+        }
+        if state.login_refs.contains_key(qr_ref) {
+            return Err(StoreError::Conflict);
+        }
+        let shown = LoginRef {
+            login: key.to_owned(),
+            claimed: false,
+            expires_at,
+        };
+        state.login_refs.insert(qr_ref.to_owned(), shown);
+        Ok(())
+    }
+
+    async fn claim(
+        &self,
+        qr_ref: &str,
+        claim: &str,
+        now: UnixSeconds,
+    ) -> Result<QrClaim, StoreError> {
+        let mut state = self.state();
+        let Some(shown) = state.login_refs.get(qr_ref).filter(|r| now < r.expires_at) else {
+            return Ok(QrClaim::Unknown);
+        };
+        if shown.claimed {
+            return Ok(QrClaim::AlreadyClaimed);
+        }
+        let login = shown.login.clone();
+        let Some(until) = state
+            .logins
+            .get(&login)
+            .filter(|l| now < l.expires_at)
+            .map(|l| l.expires_at)
+        else {
+            return Ok(QrClaim::Unknown);
+        };
+        if state.login_claims.contains_key(claim) {
+            return Err(StoreError::Conflict);
+        }
+        if let Some(shown) = state.login_refs.get_mut(qr_ref) {
+            shown.claimed = true;
+            shown.expires_at = until;
+        }
+        state
+            .login_claims
+            .insert(claim.to_owned(), (login.clone(), until));
+        Ok(QrClaim::Claimed(login))
+    }
+
+    async fn claimed(
+        &self,
+        claim: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        let state = self.state();
+        Ok(state
+            .login_claims
+            .get(claim)
+            .filter(|(_, until)| now < *until)
+            .and_then(|(key, _)| {
+                let value = state.logins.get(key)?.live(now)?;
+                Some((key.clone(), value))
+            }))
+    }
+
+    async fn release(&self, claim: &str) -> Result<(), StoreError> {
+        self.state().login_claims.remove(claim);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ConfirmationCodes for Memory {
+    async fn put(
+        &self,
+        key: &str,
+        code_hash: &str,
+        value: &[u8],
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        if state.confirmations.contains_key(key) {
+            return Err(StoreError::Conflict);
+        }
+        let mailed = Mailed {
+            code_hash: code_hash.to_owned(),
+            value: value.to_vec(),
+            tries: 0,
+            expires_at,
+        };
+        state.confirmations.insert(key.to_owned(), mailed);
+        Ok(())
+    }
+
+    async fn confirm(
+        &self,
+        key: &str,
+        guess_hash: &str,
+        max_tries: u32,
+        now: UnixSeconds,
+    ) -> Result<Confirmation, StoreError> {
+        let mut state = self.state();
+        let Some(mailed) = state
+            .confirmations
+            .get_mut(key)
+            .filter(|mailed| now < mailed.expires_at)
+        else {
+            return Ok(Confirmation::Missing);
+        };
+        if same_hash(&mailed.code_hash, guess_hash) {
+            let value = std::mem::take(&mut mailed.value);
+            state.confirmations.remove(key);
+            return Ok(Confirmation::Confirmed(value));
+        }
+        mailed.tries = mailed.tries.saturating_add(1);
+        let tries_left = max_tries.saturating_sub(mailed.tries);
+        if tries_left == 0 {
+            state.confirmations.remove(key);
+        }
+        Ok(Confirmation::Wrong { tries_left })
+    }
+}
+
+#[async_trait]
+impl UsedOnce for Memory {
+    async fn mark(
+        &self,
+        key: &str,
+        until: UnixSeconds,
+        now: UnixSeconds,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        if state.used_once.get(key).is_some_and(|marked| now < *marked) {
+            return Ok(false);
+        }
+        state.used_once.insert(key.to_owned(), until);
+        Ok(true)
     }
 }

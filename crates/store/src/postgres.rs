@@ -18,15 +18,19 @@ use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 
 use crate::{
-    Account, AccountStatus, Accounts, Codes, Dossier, DossierStatus, Dossiers, OpenSessions,
-    Outbox, Preferences, Purge, Queued, REVOCATION_KEPT_SECS, RateLimits, Revocation, Revocations,
-    Sessions, StoreError, Taken, Tokens, Trace, Traces, TrailKey, UnixSeconds, trace_hash,
+    Account, AccountStatus, Accounts, CertificationRequest, CertificationRequests, Codes,
+    Confirmation, ConfirmationCodes, Dossier, DossierStatus, Dossiers, IdentityProofs, KeptProof,
+    LoginTransactions, OpenSessions, Outbox, Preferences, Purge, QrClaim, Queued,
+    REVOCATION_KEPT_SECS, RateLimits, Revocation, Revocations, Sessions, StoreError, Taken, Tokens,
+    Trace, Traces, TrailKey, UnixSeconds, UsedOnce, WalletIdentities, WalletIdentity, same_hash,
+    trace_hash,
 };
 
 /// The migrations, one entry per version: entry `n` takes a database from
 /// version `n` to `n + 1`. Append, never edit: deployed databases have run
 /// the old entries.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE sessions (
         key TEXT PRIMARY KEY,
         value BYTEA NOT NULL,
@@ -116,7 +120,78 @@ const MIGRATIONS: &[&str] = &["
         PRIMARY KEY (grp, member)
     );
     CREATE INDEX open_sessions_expiry ON open_sessions (expires_at);
-"];
+",
+    // v2: the wallet provider's own tables. Its identities used to be
+    // password accounts with an empty hash, and the rest browser sessions
+    // under prefixed keys: those rows are left as they are, not carried
+    // over (identities are made again by activating the card), and the old
+    // sessions expire on their own.
+    "
+    CREATE TABLE wallet_identities (
+        id TEXT PRIMARY KEY,
+        binding TEXT UNIQUE,
+        email TEXT NOT NULL,
+        record BYTEA NOT NULL,
+        revision BIGINT NOT NULL,
+        created_at BIGINT NOT NULL
+    );
+    CREATE TABLE wallet_deletion_links (
+        key TEXT PRIMARY KEY,
+        identity TEXT NOT NULL,
+        expires_at BIGINT NOT NULL
+    );
+    CREATE INDEX wallet_deletion_links_identity ON wallet_deletion_links (identity);
+    CREATE INDEX wallet_deletion_links_expiry ON wallet_deletion_links (expires_at);
+    CREATE TABLE certification_requests (
+        id TEXT PRIMARY KEY,
+        identity TEXT NOT NULL UNIQUE,
+        binding TEXT NOT NULL,
+        issued_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        decision BYTEA
+    );
+    CREATE INDEX certification_requests_expiry ON certification_requests (expires_at);
+    CREATE TABLE identity_proofs (
+        id TEXT PRIMARY KEY,
+        value BYTEA NOT NULL,
+        used BOOLEAN NOT NULL DEFAULT FALSE,
+        kept_until BIGINT NOT NULL
+    );
+    CREATE INDEX identity_proofs_expiry ON identity_proofs (kept_until);
+    CREATE TABLE login_transactions (
+        key TEXT PRIMARY KEY,
+        value BYTEA NOT NULL,
+        expires_at BIGINT NOT NULL
+    );
+    CREATE INDEX login_transactions_expiry ON login_transactions (expires_at);
+    CREATE TABLE login_refs (
+        ref TEXT PRIMARY KEY,
+        login TEXT NOT NULL,
+        claimed BOOLEAN NOT NULL DEFAULT FALSE,
+        expires_at BIGINT NOT NULL
+    );
+    CREATE INDEX login_refs_expiry ON login_refs (expires_at);
+    CREATE TABLE login_claims (
+        claim TEXT PRIMARY KEY,
+        login TEXT NOT NULL,
+        expires_at BIGINT NOT NULL
+    );
+    CREATE INDEX login_claims_expiry ON login_claims (expires_at);
+    CREATE TABLE confirmation_codes (
+        key TEXT PRIMARY KEY,
+        code_hash TEXT NOT NULL,
+        value BYTEA NOT NULL,
+        tries BIGINT NOT NULL DEFAULT 0,
+        expires_at BIGINT NOT NULL
+    );
+    CREATE INDEX confirmation_codes_expiry ON confirmation_codes (expires_at);
+    CREATE TABLE used_once (
+        key TEXT PRIMARY KEY,
+        expires_at BIGINT NOT NULL
+    );
+    CREATE INDEX used_once_expiry ON used_once (expires_at);
+",
+];
 
 /// The schema version this program runs.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -483,6 +558,14 @@ impl Purge for Postgres {
             "DELETE FROM tokens WHERE expires_at <= $1",
             "DELETE FROM rate_windows WHERE ends_at <= $1",
             "DELETE FROM open_sessions WHERE expires_at <= $1",
+            "DELETE FROM wallet_deletion_links WHERE expires_at <= $1",
+            "DELETE FROM certification_requests WHERE decision IS NULL AND expires_at < $1",
+            "DELETE FROM identity_proofs WHERE kept_until <= $1",
+            "DELETE FROM login_transactions WHERE expires_at <= $1",
+            "DELETE FROM login_refs WHERE expires_at <= $1",
+            "DELETE FROM login_claims WHERE expires_at <= $1",
+            "DELETE FROM confirmation_codes WHERE expires_at <= $1",
+            "DELETE FROM used_once WHERE expires_at <= $1",
         ] {
             purged += sqlx::query(sql)
                 .bind(now)
@@ -847,5 +930,491 @@ impl Dossiers for Postgres {
         .iter()
         .map(dossier_from_row)
         .collect()
+    }
+}
+
+/// Reads a `wallet_identities` row of a live identity.
+fn wallet_identity_from_row(row: &PgRow) -> Result<WalletIdentity, StoreError> {
+    let binding: Option<String> = row.try_get("binding")?;
+    Ok(WalletIdentity {
+        id: row.try_get("id")?,
+        binding: binding.ok_or(StoreError::Corrupt)?,
+        email: row.try_get("email")?,
+        record: row.try_get("record")?,
+        revision: row.try_get("revision")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+impl Postgres {
+    /// One live identity, `sql` naming how it is found from `value`.
+    async fn find_wallet_identity(
+        &self,
+        sql: &'static str,
+        value: &str,
+    ) -> Result<Option<WalletIdentity>, StoreError> {
+        sqlx::query(sql)
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(wallet_identity_from_row)
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl WalletIdentities for Postgres {
+    async fn create(&self, identity: &WalletIdentity) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO wallet_identities (id, binding, email, record, revision, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&identity.id)
+        .bind(&identity.binding)
+        .bind(&identity.email)
+        .bind(&identity.record)
+        .bind(identity.revision)
+        .bind(identity.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn find_by_binding(&self, binding: &str) -> Result<Option<WalletIdentity>, StoreError> {
+        let sql = "SELECT * FROM wallet_identities WHERE binding = $1";
+        self.find_wallet_identity(sql, binding).await
+    }
+
+    async fn find_by_id(&self, id: &str) -> Result<Option<WalletIdentity>, StoreError> {
+        let sql = "SELECT * FROM wallet_identities WHERE id = $1 AND binding IS NOT NULL";
+        self.find_wallet_identity(sql, id).await
+    }
+
+    async fn update(&self, identity: &WalletIdentity) -> Result<(), StoreError> {
+        // One statement: of two updates from the same reading, the second
+        // waits for the first's row lock, then finds the revision moved.
+        let done = sqlx::query(
+            "UPDATE wallet_identities SET email = $1, record = $2, revision = revision + 1
+             WHERE id = $3 AND binding IS NOT NULL AND revision = $4",
+        )
+        .bind(&identity.email)
+        .bind(&identity.record)
+        .bind(&identity.id)
+        .bind(identity.revision)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 1 {
+            return Ok(());
+        }
+        match WalletIdentities::find_by_id(self, &identity.id).await? {
+            Some(_) => Err(StoreError::Conflict),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE wallet_identities SET binding = NULL, email = '', record = '\\x',
+                 revision = revision + 1
+             WHERE id = $1 AND binding IS NOT NULL",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM wallet_deletion_links WHERE identity = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn add_deletion_link(
+        &self,
+        key: &str,
+        id: &str,
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO wallet_deletion_links (key, identity, expires_at) VALUES ($1, $2, $3)",
+        )
+        .bind(key)
+        .bind(id)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn find_by_deletion_link(
+        &self,
+        key: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<WalletIdentity>, StoreError> {
+        sqlx::query(
+            "SELECT i.* FROM wallet_deletion_links l JOIN wallet_identities i ON i.id = l.identity
+             WHERE l.key = $1 AND $2 < l.expires_at AND i.binding IS NOT NULL",
+        )
+        .bind(key)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(wallet_identity_from_row)
+        .transpose()
+    }
+}
+
+fn certification_request_from_row(row: &PgRow) -> Result<CertificationRequest, StoreError> {
+    Ok(CertificationRequest {
+        id: row.try_get("id")?,
+        identity: row.try_get("identity")?,
+        binding: row.try_get("binding")?,
+        issued_at: row.try_get("issued_at")?,
+        expires_at: row.try_get("expires_at")?,
+        decision: row.try_get("decision")?,
+    })
+}
+
+#[async_trait]
+impl CertificationRequests for Postgres {
+    async fn create(
+        &self,
+        request: &CertificationRequest,
+        now: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        // One row per identity (a unique index): the lapsed one goes first;
+        // of two concurrent inserts, the second waits on the index, then
+        // is refused.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "DELETE FROM certification_requests
+             WHERE identity = $1 AND decision IS NULL AND expires_at < $2",
+        )
+        .bind(&request.identity)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO certification_requests
+                 (id, identity, binding, issued_at, expires_at, decision)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&request.id)
+        .bind(&request.identity)
+        .bind(&request.binding)
+        .bind(request.issued_at)
+        .bind(request.expires_at)
+        .bind(request.decision.as_deref())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get(
+        &self,
+        id: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<CertificationRequest>, StoreError> {
+        sqlx::query(
+            "SELECT * FROM certification_requests
+             WHERE id = $1 AND (decision IS NOT NULL OR $2 <= expires_at)",
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(certification_request_from_row)
+        .transpose()
+    }
+
+    async fn in_course(
+        &self,
+        identity: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<CertificationRequest>, StoreError> {
+        sqlx::query(
+            "SELECT * FROM certification_requests
+             WHERE identity = $1 AND (decision IS NOT NULL OR $2 <= expires_at)",
+        )
+        .bind(identity)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(certification_request_from_row)
+        .transpose()
+    }
+
+    async fn decide(&self, id: &str, decision: &[u8], now: UnixSeconds) -> Result<(), StoreError> {
+        // One statement: the second of two agents waits for the first's row
+        // lock, then finds the request decided.
+        let done = sqlx::query(
+            "UPDATE certification_requests SET decision = $1
+             WHERE id = $2 AND decision IS NULL AND $3 <= expires_at",
+        )
+        .bind(decision)
+        .bind(id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 1 {
+            return Ok(());
+        }
+        match CertificationRequests::get(self, id, now).await? {
+            Some(_) => Err(StoreError::Conflict),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), StoreError> {
+        self.delete_key("DELETE FROM certification_requests WHERE id = $1", id)
+            .await
+    }
+}
+
+#[async_trait]
+impl IdentityProofs for Postgres {
+    async fn keep(
+        &self,
+        id: &str,
+        value: &[u8],
+        kept_until: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO identity_proofs (id, value, kept_until) VALUES ($1, $2, $3)";
+        self.write(sql, id, value, kept_until).await
+    }
+
+    async fn load(&self, id: &str, now: UnixSeconds) -> Result<Option<KeptProof>, StoreError> {
+        let row: Option<(Vec<u8>, bool)> = sqlx::query_as(
+            "SELECT value, used FROM identity_proofs WHERE id = $1 AND $2 < kept_until",
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(value, used)| KeptProof { value, used }))
+    }
+
+    async fn consume(&self, id: &str, now: UnixSeconds) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE identity_proofs SET used = TRUE
+             WHERE id = $1 AND NOT used AND $2 < kept_until",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+#[async_trait]
+impl LoginTransactions for Postgres {
+    async fn save(
+        &self,
+        key: &str,
+        value: &[u8],
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO login_transactions (key, value, expires_at) VALUES ($1, $2, $3)
+            ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at";
+        self.write(sql, key, value, expires_at).await
+    }
+
+    async fn load(&self, key: &str, now: UnixSeconds) -> Result<Option<Vec<u8>>, StoreError> {
+        let sql = "SELECT value FROM login_transactions WHERE key = $1 AND $2 < expires_at";
+        self.fetch_live(sql, key, now).await
+    }
+
+    async fn finish(&self, key: &str) -> Result<(), StoreError> {
+        self.delete_key("DELETE FROM login_transactions WHERE key = $1", key)
+            .await
+    }
+
+    async fn show(
+        &self,
+        key: &str,
+        qr_ref: &str,
+        expires_at: UnixSeconds,
+        replaces: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if let Some(old) = replaces {
+            sqlx::query("DELETE FROM login_refs WHERE ref = $1 AND NOT claimed")
+                .bind(old)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("INSERT INTO login_refs (ref, login, expires_at) VALUES ($1, $2, $3)")
+            .bind(qr_ref)
+            .bind(key)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn claim(
+        &self,
+        qr_ref: &str,
+        claim: &str,
+        now: UnixSeconds,
+    ) -> Result<QrClaim, StoreError> {
+        // The reference's row is locked while read: of concurrent claims,
+        // one finds it unclaimed, the others wait and find it claimed.
+        let mut tx = self.pool.begin().await?;
+        let shown: Option<(String, bool)> = sqlx::query_as(
+            "SELECT login, claimed FROM login_refs WHERE ref = $1 AND $2 < expires_at FOR UPDATE",
+        )
+        .bind(qr_ref)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let login = match shown {
+            None => return Ok(QrClaim::Unknown),
+            Some((_, true)) => return Ok(QrClaim::AlreadyClaimed),
+            Some((login, false)) => login,
+        };
+        let until: Option<i64> = sqlx::query_scalar(
+            "SELECT expires_at FROM login_transactions WHERE key = $1 AND $2 < expires_at",
+        )
+        .bind(&login)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(until) = until else {
+            return Ok(QrClaim::Unknown);
+        };
+        sqlx::query("UPDATE login_refs SET claimed = TRUE, expires_at = $1 WHERE ref = $2")
+            .bind(until)
+            .bind(qr_ref)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO login_claims (claim, login, expires_at) VALUES ($1, $2, $3)")
+            .bind(claim)
+            .bind(&login)
+            .bind(until)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(QrClaim::Claimed(login))
+    }
+
+    async fn claimed(
+        &self,
+        claim: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT t.key, t.value FROM login_claims c JOIN login_transactions t ON t.key = c.login
+             WHERE c.claim = $1 AND $2 < c.expires_at AND $2 < t.expires_at",
+        )
+        .bind(claim)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn release(&self, claim: &str) -> Result<(), StoreError> {
+        self.delete_key("DELETE FROM login_claims WHERE claim = $1", claim)
+            .await
+    }
+}
+
+#[async_trait]
+impl ConfirmationCodes for Postgres {
+    async fn put(
+        &self,
+        key: &str,
+        code_hash: &str,
+        value: &[u8],
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO confirmation_codes (key, code_hash, value, expires_at)
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(key)
+        .bind(code_hash)
+        .bind(value)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn confirm(
+        &self,
+        key: &str,
+        guess_hash: &str,
+        max_tries: u32,
+        now: UnixSeconds,
+    ) -> Result<Confirmation, StoreError> {
+        // The row is locked while read: every guess is counted, and one
+        // right guess gets the value.
+        let mut tx = self.pool.begin().await?;
+        let mailed: Option<(String, Vec<u8>, i64)> = sqlx::query_as(
+            "SELECT code_hash, value, tries FROM confirmation_codes
+             WHERE key = $1 AND $2 < expires_at FOR UPDATE",
+        )
+        .bind(key)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((code_hash, value, tries)) = mailed else {
+            return Ok(Confirmation::Missing);
+        };
+        let delete = "DELETE FROM confirmation_codes WHERE key = $1";
+        let answer = if same_hash(&code_hash, guess_hash) {
+            sqlx::query(delete).bind(key).execute(&mut *tx).await?;
+            Confirmation::Confirmed(value)
+        } else {
+            let tries = u32::try_from(tries)
+                .map_err(|_| StoreError::Corrupt)?
+                .saturating_add(1);
+            let tries_left = max_tries.saturating_sub(tries);
+            if tries_left == 0 {
+                sqlx::query(delete).bind(key).execute(&mut *tx).await?;
+            } else {
+                sqlx::query("UPDATE confirmation_codes SET tries = $1 WHERE key = $2")
+                    .bind(i64::from(tries))
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Confirmation::Wrong { tries_left }
+        };
+        tx.commit().await?;
+        Ok(answer)
+    }
+}
+
+#[async_trait]
+impl UsedOnce for Postgres {
+    async fn mark(
+        &self,
+        key: &str,
+        until: UnixSeconds,
+        now: UnixSeconds,
+    ) -> Result<bool, StoreError> {
+        // One upsert: a live mark is left alone and returns no row.
+        let marked: Option<String> = sqlx::query_scalar(
+            "INSERT INTO used_once (key, expires_at) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
+                 WHERE used_once.expires_at <= $3
+             RETURNING key",
+        )
+        .bind(key)
+        .bind(until)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(marked.is_some())
     }
 }

@@ -1,13 +1,17 @@
 //! The Redis backend of what expires: sessions, single-use codes, access
-//! tokens, rate windows and the hub's open sessions. Redis drops each key
-//! at its expiry (`EXPIREAT`), so nothing needs purging; reads still check
-//! the caller's clock, so that every backend answers alike.
+//! tokens, rate windows, the hub's open sessions, QR logins, mailed
+//! confirmation codes and single-use marks. Redis drops each key at its
+//! expiry (`EXPIREAT`), so nothing needs purging; reads still check the
+//! caller's clock, so that every backend answers alike.
 //!
 //! Every key lives under the bundle's prefix (`{prefix}s:…` sessions,
-//! `c:` codes, `t:` tokens, `r:` rate windows, `o:` open-session groups), so
-//! that parts, and test runs, sharing one Redis never see each other.
-//! Operations that must be atomic (taking a code, counting a hit, putting a
-//! key only once, taking a group) are single Lua scripts.
+//! `c:` codes, `t:` tokens, `r:` rate windows, `o:` open-session groups,
+//! `w:` QR logins, `q:` their references, `k:` their claims, `m:` mailed
+//! codes, `u:` single-use marks), so that parts, and test runs, sharing one
+//! Redis never see each other. Operations that must be atomic (taking a
+//! code, counting a hit, putting a key only once, taking a group, claiming
+//! a QR reference, checking a mailed code, marking a use) are single Lua
+//! scripts.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +21,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
 use crate::{
-    Codes, OpenSessions, Purge, RateLimits, Sessions, StoreError, Taken, Tokens, UnixSeconds,
+    Codes, Confirmation, ConfirmationCodes, LoginTransactions, OpenSessions, Purge, QrClaim,
+    RateLimits, Sessions, StoreError, Taken, Tokens, UnixSeconds, UsedOnce,
 };
 
 /// How long Redis keeps a key past its expiry: reads check the caller's
@@ -96,6 +101,78 @@ end
 return values
 ";
 
+/// Shows a login under a new QR reference `{k, c, e}` (refused while the
+/// key is live, by the server's clock), withdrawing the unclaimed
+/// reference it replaces (`KEYS[2]`, when given).
+const QR_SHOW: &str = r"
+if KEYS[2] and redis.call('HGET', KEYS[2], 'c') == '0' then redis.call('DEL', KEYS[2]) end
+local e = redis.call('HGET', KEYS[1], 'e')
+if e and tonumber(e) > tonumber(redis.call('TIME')[1]) then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'k', ARGV[1], 'c', '0', 'e', ARGV[2])
+redis.call('EXPIREAT', KEYS[1], ARGV[3])
+return 1
+";
+
+/// Claims a QR reference (`KEYS[1]`) under a claim (`KEYS[2]`): both then
+/// last as long as the login, whose key is the reference's `k` under the
+/// prefix `ARGV[2]`. `{'fresh', login key}`, `{'claimed'}` or
+/// `{'unknown'}`, for the caller's clock `ARGV[1]`.
+const QR_CLAIM: &str = r"
+local now = tonumber(ARGV[1])
+local r = redis.call('HMGET', KEYS[1], 'k', 'c', 'e')
+if not r[3] or tonumber(r[3]) <= now then return {'unknown'} end
+if r[2] == '1' then return {'claimed'} end
+local e = redis.call('HGET', ARGV[2] .. r[1], 'e')
+if not e or tonumber(e) <= now then return {'unknown'} end
+local kept = tonumber(e) + tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], 'c', '1', 'e', e)
+redis.call('EXPIREAT', KEYS[1], kept)
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], 'k', r[1], 'e', e)
+redis.call('EXPIREAT', KEYS[2], kept)
+return {'fresh', r[1]}
+";
+
+/// Puts a mailed code `{h, v, n, e}`, refused while the key is live (by
+/// the server's clock).
+const MAILED_PUT: &str = r"
+local e = redis.call('HGET', KEYS[1], 'e')
+if e and tonumber(e) > tonumber(redis.call('TIME')[1]) then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'h', ARGV[1], 'v', ARGV[2], 'n', 0, 'e', ARGV[3])
+redis.call('EXPIREAT', KEYS[1], ARGV[4])
+return 1
+";
+
+/// Checks a guess at a mailed code: `{'confirmed', value}` (the code
+/// goes), `{'wrong', tries left}` (counted; the code goes at 0) or
+/// `{'missing'}`.
+const MAILED_CONFIRM: &str = r"
+local h = redis.call('HMGET', KEYS[1], 'h', 'v', 'e')
+if not h[3] or tonumber(h[3]) <= tonumber(ARGV[1]) then return {'missing'} end
+if h[1] == ARGV[2] then
+  redis.call('DEL', KEYS[1])
+  return {'confirmed', h[2]}
+end
+local left = tonumber(ARGV[3]) - redis.call('HINCRBY', KEYS[1], 'n', 1)
+if left <= 0 then
+  redis.call('DEL', KEYS[1])
+  left = 0
+end
+return {'wrong', tostring(left)}
+";
+
+/// Marks a key used until `ARGV[1]`, unless a mark is live at `ARGV[2]`;
+/// returns 1 when marked.
+const MARK: &str = r"
+local e = redis.call('GET', KEYS[1])
+if e and tonumber(e) > tonumber(ARGV[2]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('EXPIREAT', KEYS[1], ARGV[3])
+return 1
+";
+
 /// The scripts, loaded once per bundle.
 struct Scripts {
     put_once: Script,
@@ -103,6 +180,11 @@ struct Scripts {
     hit: Script,
     group_put: Script,
     group_take: Script,
+    qr_show: Script,
+    qr_claim: Script,
+    mailed_put: Script,
+    mailed_confirm: Script,
+    mark: Script,
 }
 
 /// A connection to one Redis, under one key prefix.
@@ -131,6 +213,11 @@ impl Redis {
                 hit: Script::new(HIT),
                 group_put: Script::new(GROUP_PUT),
                 group_take: Script::new(GROUP_TAKE),
+                qr_show: Script::new(QR_SHOW),
+                qr_claim: Script::new(QR_CLAIM),
+                mailed_put: Script::new(MAILED_PUT),
+                mailed_confirm: Script::new(MAILED_CONFIRM),
+                mark: Script::new(MARK),
             }),
         })
     }
@@ -149,9 +236,19 @@ impl Redis {
         key: String,
         now: UnixSeconds,
     ) -> Result<Option<Vec<u8>>, StoreError> {
+        self.load_field(key, "v", now).await
+    }
+
+    /// A field of a hash whose `e` is live for the caller's clock.
+    async fn load_field(
+        &self,
+        key: String,
+        field: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         let (value, expires_at): (Option<Vec<u8>>, Option<i64>) = redis::cmd("HMGET")
             .arg(&key)
-            .arg("v")
+            .arg(field)
             .arg("e")
             .query_async(&mut self.connection())
             .await?;
@@ -183,25 +280,13 @@ impl Redis {
         }
     }
 
-    async fn delete(&self, key: String) -> Result<(), StoreError> {
-        let _: i64 = self.connection().del(key).await?;
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl Sessions for Redis {
-    async fn load(&self, key: &str, now: UnixSeconds) -> Result<Option<Vec<u8>>, StoreError> {
-        self.load_live(self.key("s", key), now).await
-    }
-
-    async fn save(
+    /// Inserts or replaces a `{v, e}` hash.
+    async fn replace(
         &self,
-        key: &str,
+        key: String,
         value: &[u8],
         expires_at: UnixSeconds,
     ) -> Result<(), StoreError> {
-        let key = self.key("s", key);
         let _: () = redis::pipe()
             .atomic()
             .cmd("DEL")
@@ -221,6 +306,27 @@ impl Sessions for Redis {
             .query_async(&mut self.connection())
             .await?;
         Ok(())
+    }
+
+    async fn delete(&self, key: String) -> Result<(), StoreError> {
+        let _: i64 = self.connection().del(key).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Sessions for Redis {
+    async fn load(&self, key: &str, now: UnixSeconds) -> Result<Option<Vec<u8>>, StoreError> {
+        self.load_live(self.key("s", key), now).await
+    }
+
+    async fn save(
+        &self,
+        key: &str,
+        value: &[u8],
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        self.replace(self.key("s", key), value, expires_at).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
@@ -336,6 +442,175 @@ impl OpenSessions for Redis {
                 (now < expires_at).then(|| value.to_vec())
             })
             .collect())
+    }
+}
+
+#[async_trait]
+impl LoginTransactions for Redis {
+    async fn save(
+        &self,
+        key: &str,
+        value: &[u8],
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        self.replace(self.key("w", key), value, expires_at).await
+    }
+
+    async fn load(&self, key: &str, now: UnixSeconds) -> Result<Option<Vec<u8>>, StoreError> {
+        self.load_live(self.key("w", key), now).await
+    }
+
+    async fn finish(&self, key: &str) -> Result<(), StoreError> {
+        Redis::delete(self, self.key("w", key)).await
+    }
+
+    async fn show(
+        &self,
+        key: &str,
+        qr_ref: &str,
+        expires_at: UnixSeconds,
+        replaces: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut invocation = self.scripts.qr_show.key(self.key("q", qr_ref));
+        if let Some(old) = replaces {
+            invocation.key(self.key("q", old));
+        }
+        let shown: i64 = invocation
+            .arg(key)
+            .arg(expires_at)
+            .arg(expires_at.saturating_add(GRACE_SECS))
+            .invoke_async(&mut self.connection())
+            .await?;
+        if shown == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+
+    async fn claim(
+        &self,
+        qr_ref: &str,
+        claim: &str,
+        now: UnixSeconds,
+    ) -> Result<QrClaim, StoreError> {
+        // The login's key is read inside the script (the reference names
+        // it): fine on one Redis, which is what this backend supports.
+        let answer: Vec<Vec<u8>> = self
+            .scripts
+            .qr_claim
+            .key(self.key("q", qr_ref))
+            .key(self.key("k", claim))
+            .arg(now)
+            .arg(self.key("w", ""))
+            .arg(GRACE_SECS)
+            .invoke_async(&mut self.connection())
+            .await?;
+        let mut answer = answer.into_iter();
+        match (answer.next().as_deref(), answer.next()) {
+            (Some(b"fresh"), Some(login)) => String::from_utf8(login)
+                .map(QrClaim::Claimed)
+                .map_err(|_| StoreError::Corrupt),
+            (Some(b"claimed"), _) => Ok(QrClaim::AlreadyClaimed),
+            (Some(b"unknown"), _) => Ok(QrClaim::Unknown),
+            _ => Err(StoreError::Corrupt),
+        }
+    }
+
+    async fn claimed(
+        &self,
+        claim: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        let Some(login) = self.load_field(self.key("k", claim), "k", now).await? else {
+            return Ok(None);
+        };
+        let login = String::from_utf8(login).map_err(|_| StoreError::Corrupt)?;
+        let value = self.load_live(self.key("w", &login), now).await?;
+        Ok(value.map(|value| (login, value)))
+    }
+
+    async fn release(&self, claim: &str) -> Result<(), StoreError> {
+        Redis::delete(self, self.key("k", claim)).await
+    }
+}
+
+#[async_trait]
+impl ConfirmationCodes for Redis {
+    async fn put(
+        &self,
+        key: &str,
+        code_hash: &str,
+        value: &[u8],
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        let put: i64 = self
+            .scripts
+            .mailed_put
+            .key(self.key("m", key))
+            .arg(code_hash)
+            .arg(value)
+            .arg(expires_at)
+            .arg(expires_at.saturating_add(GRACE_SECS))
+            .invoke_async(&mut self.connection())
+            .await?;
+        if put == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+
+    async fn confirm(
+        &self,
+        key: &str,
+        guess_hash: &str,
+        max_tries: u32,
+        now: UnixSeconds,
+    ) -> Result<Confirmation, StoreError> {
+        // Compared inside the script: a hash of a random token and the
+        // code, whose comparison time tells nothing useful.
+        let answer: Vec<Vec<u8>> = self
+            .scripts
+            .mailed_confirm
+            .key(self.key("m", key))
+            .arg(now)
+            .arg(guess_hash)
+            .arg(max_tries)
+            .invoke_async(&mut self.connection())
+            .await?;
+        let mut answer = answer.into_iter();
+        match (answer.next().as_deref(), answer.next()) {
+            (Some(b"confirmed"), Some(value)) => Ok(Confirmation::Confirmed(value)),
+            (Some(b"wrong"), Some(left)) => std::str::from_utf8(&left)
+                .ok()
+                .and_then(|left| left.parse().ok())
+                .map(|tries_left| Confirmation::Wrong { tries_left })
+                .ok_or(StoreError::Corrupt),
+            (Some(b"missing"), _) => Ok(Confirmation::Missing),
+            _ => Err(StoreError::Corrupt),
+        }
+    }
+}
+
+#[async_trait]
+impl UsedOnce for Redis {
+    async fn mark(
+        &self,
+        key: &str,
+        until: UnixSeconds,
+        now: UnixSeconds,
+    ) -> Result<bool, StoreError> {
+        let marked: i64 = self
+            .scripts
+            .mark
+            .key(self.key("u", key))
+            .arg(until)
+            .arg(now)
+            .arg(until.saturating_add(GRACE_SECS))
+            .invoke_async(&mut self.connection())
+            .await?;
+        Ok(marked == 1)
     }
 }
 

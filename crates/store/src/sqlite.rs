@@ -15,9 +15,12 @@ use sqlx::sqlite::{
 };
 
 use crate::{
-    Account, AccountStatus, Accounts, Codes, Dossier, DossierStatus, Dossiers, OpenSessions,
-    Outbox, Preferences, Purge, Queued, REVOCATION_KEPT_SECS, RateLimits, Revocation, Revocations,
-    Sessions, StoreError, Taken, Tokens, Trace, Traces, TrailKey, UnixSeconds, trace_hash,
+    Account, AccountStatus, Accounts, CertificationRequest, CertificationRequests, Codes,
+    Confirmation, ConfirmationCodes, Dossier, DossierStatus, Dossiers, IdentityProofs, KeptProof,
+    LoginTransactions, OpenSessions, Outbox, Preferences, Purge, QrClaim, Queued,
+    REVOCATION_KEPT_SECS, RateLimits, Revocation, Revocations, Sessions, StoreError, Taken, Tokens,
+    Trace, Traces, TrailKey, UnixSeconds, UsedOnce, WalletIdentities, WalletIdentity, same_hash,
+    trace_hash,
 };
 
 /// The schema, one entry per version: entry `n` takes a database from
@@ -122,6 +125,76 @@ const SCHEMA: &[&str] = &[
         PRIMARY KEY (grp, member)
     ) STRICT;
     CREATE INDEX open_sessions_expiry ON open_sessions (expires_at);
+",
+    // The wallet provider's own tables. Its identities used to be password
+    // accounts with an empty hash, and the rest browser sessions under
+    // prefixed keys: those rows are left as they are, not carried over (a
+    // demo data folder's wallet identities are made again by activating
+    // the card), and the old sessions expire on their own.
+    "
+    CREATE TABLE wallet_identities (
+        id TEXT PRIMARY KEY,
+        binding TEXT UNIQUE,
+        email TEXT NOT NULL,
+        record BLOB NOT NULL,
+        revision INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE wallet_deletion_links (
+        key TEXT PRIMARY KEY,
+        identity TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX wallet_deletion_links_identity ON wallet_deletion_links (identity);
+    CREATE INDEX wallet_deletion_links_expiry ON wallet_deletion_links (expires_at);
+    CREATE TABLE certification_requests (
+        id TEXT PRIMARY KEY,
+        identity TEXT NOT NULL UNIQUE,
+        binding TEXT NOT NULL,
+        issued_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        decision BLOB
+    ) STRICT;
+    CREATE INDEX certification_requests_expiry ON certification_requests (expires_at);
+    CREATE TABLE identity_proofs (
+        id TEXT PRIMARY KEY,
+        value BLOB NOT NULL,
+        used INTEGER NOT NULL DEFAULT 0 CHECK (used IN (0, 1)),
+        kept_until INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX identity_proofs_expiry ON identity_proofs (kept_until);
+    CREATE TABLE login_transactions (
+        key TEXT PRIMARY KEY,
+        value BLOB NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX login_transactions_expiry ON login_transactions (expires_at);
+    CREATE TABLE login_refs (
+        ref TEXT PRIMARY KEY,
+        login TEXT NOT NULL,
+        claimed INTEGER NOT NULL DEFAULT 0 CHECK (claimed IN (0, 1)),
+        expires_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX login_refs_expiry ON login_refs (expires_at);
+    CREATE TABLE login_claims (
+        claim TEXT PRIMARY KEY,
+        login TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX login_claims_expiry ON login_claims (expires_at);
+    CREATE TABLE confirmation_codes (
+        key TEXT PRIMARY KEY,
+        code_hash TEXT NOT NULL,
+        value BLOB NOT NULL,
+        tries INTEGER NOT NULL DEFAULT 0,
+        expires_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX confirmation_codes_expiry ON confirmation_codes (expires_at);
+    CREATE TABLE used_once (
+        key TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX used_once_expiry ON used_once (expires_at);
 ",
 ];
 
@@ -434,6 +507,14 @@ impl Purge for Sqlite {
             "DELETE FROM tokens WHERE expires_at <= ?",
             "DELETE FROM rate_windows WHERE ends_at <= ?",
             "DELETE FROM open_sessions WHERE expires_at <= ?",
+            "DELETE FROM wallet_deletion_links WHERE expires_at <= ?",
+            "DELETE FROM certification_requests WHERE decision IS NULL AND expires_at < ?",
+            "DELETE FROM identity_proofs WHERE kept_until <= ?",
+            "DELETE FROM login_transactions WHERE expires_at <= ?",
+            "DELETE FROM login_refs WHERE expires_at <= ?",
+            "DELETE FROM login_claims WHERE expires_at <= ?",
+            "DELETE FROM confirmation_codes WHERE expires_at <= ?",
+            "DELETE FROM used_once WHERE expires_at <= ?",
         ] {
             purged += sqlx::query(sql)
                 .bind(now)
@@ -795,5 +876,484 @@ impl Dossiers for Sqlite {
         .iter()
         .map(Self::dossier)
         .collect()
+    }
+}
+
+/// Reads a `wallet_identities` row of a live identity.
+fn wallet_identity_from_row(row: &SqliteRow) -> Result<WalletIdentity, StoreError> {
+    let binding: Option<String> = row.try_get("binding")?;
+    Ok(WalletIdentity {
+        id: row.try_get("id")?,
+        binding: binding.ok_or(StoreError::Corrupt)?,
+        email: row.try_get("email")?,
+        record: row.try_get("record")?,
+        revision: row.try_get("revision")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+impl Sqlite {
+    /// One live identity, `sql` naming how it is found from `value`.
+    async fn find_wallet_identity(
+        &self,
+        sql: &'static str,
+        value: &str,
+    ) -> Result<Option<WalletIdentity>, StoreError> {
+        sqlx::query(sql)
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(wallet_identity_from_row)
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl WalletIdentities for Sqlite {
+    async fn create(&self, identity: &WalletIdentity) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO wallet_identities (id, binding, email, record, revision, created_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&identity.id)
+        .bind(&identity.binding)
+        .bind(&identity.email)
+        .bind(&identity.record)
+        .bind(identity.revision)
+        .bind(identity.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn find_by_binding(&self, binding: &str) -> Result<Option<WalletIdentity>, StoreError> {
+        let sql = "SELECT * FROM wallet_identities WHERE binding = ?";
+        self.find_wallet_identity(sql, binding).await
+    }
+
+    async fn find_by_id(&self, id: &str) -> Result<Option<WalletIdentity>, StoreError> {
+        let sql = "SELECT * FROM wallet_identities WHERE id = ? AND binding IS NOT NULL";
+        self.find_wallet_identity(sql, id).await
+    }
+
+    async fn update(&self, identity: &WalletIdentity) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE wallet_identities SET email = ?, record = ?, revision = revision + 1
+             WHERE id = ? AND binding IS NOT NULL AND revision = ?",
+        )
+        .bind(&identity.email)
+        .bind(&identity.record)
+        .bind(&identity.id)
+        .bind(identity.revision)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 1 {
+            return Ok(());
+        }
+        match WalletIdentities::find_by_id(self, &identity.id).await? {
+            Some(_) => Err(StoreError::Conflict),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "UPDATE wallet_identities SET binding = NULL, email = '', record = x'',
+                 revision = revision + 1
+             WHERE id = ? AND binding IS NOT NULL",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM wallet_deletion_links WHERE identity = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn add_deletion_link(
+        &self,
+        key: &str,
+        id: &str,
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO wallet_deletion_links (key, identity, expires_at) VALUES (?, ?, ?)",
+        )
+        .bind(key)
+        .bind(id)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn find_by_deletion_link(
+        &self,
+        key: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<WalletIdentity>, StoreError> {
+        sqlx::query(
+            "SELECT i.* FROM wallet_deletion_links l JOIN wallet_identities i ON i.id = l.identity
+             WHERE l.key = ? AND ? < l.expires_at AND i.binding IS NOT NULL",
+        )
+        .bind(key)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(wallet_identity_from_row)
+        .transpose()
+    }
+}
+
+fn certification_request_from_row(row: &SqliteRow) -> Result<CertificationRequest, StoreError> {
+    Ok(CertificationRequest {
+        id: row.try_get("id")?,
+        identity: row.try_get("identity")?,
+        binding: row.try_get("binding")?,
+        issued_at: row.try_get("issued_at")?,
+        expires_at: row.try_get("expires_at")?,
+        decision: row.try_get("decision")?,
+    })
+}
+
+#[async_trait]
+impl CertificationRequests for Sqlite {
+    async fn create(
+        &self,
+        request: &CertificationRequest,
+        now: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        // One row per identity (a unique index): the lapsed one goes first,
+        // then the insert is refused while another is in course.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "DELETE FROM certification_requests
+             WHERE identity = ? AND decision IS NULL AND expires_at < ?",
+        )
+        .bind(&request.identity)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO certification_requests
+                 (id, identity, binding, issued_at, expires_at, decision)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&request.id)
+        .bind(&request.identity)
+        .bind(&request.binding)
+        .bind(request.issued_at)
+        .bind(request.expires_at)
+        .bind(request.decision.as_deref())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get(
+        &self,
+        id: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<CertificationRequest>, StoreError> {
+        sqlx::query(
+            "SELECT * FROM certification_requests
+             WHERE id = ? AND (decision IS NOT NULL OR ? <= expires_at)",
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(certification_request_from_row)
+        .transpose()
+    }
+
+    async fn in_course(
+        &self,
+        identity: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<CertificationRequest>, StoreError> {
+        sqlx::query(
+            "SELECT * FROM certification_requests
+             WHERE identity = ? AND (decision IS NOT NULL OR ? <= expires_at)",
+        )
+        .bind(identity)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(certification_request_from_row)
+        .transpose()
+    }
+
+    async fn decide(&self, id: &str, decision: &[u8], now: UnixSeconds) -> Result<(), StoreError> {
+        // One statement: of two agents, the second finds it decided.
+        let done = sqlx::query(
+            "UPDATE certification_requests SET decision = ?
+             WHERE id = ? AND decision IS NULL AND ? <= expires_at",
+        )
+        .bind(decision)
+        .bind(id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 1 {
+            return Ok(());
+        }
+        match CertificationRequests::get(self, id, now).await? {
+            Some(_) => Err(StoreError::Conflict),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), StoreError> {
+        self.delete_key("DELETE FROM certification_requests WHERE id = ?", id)
+            .await
+    }
+}
+
+#[async_trait]
+impl IdentityProofs for Sqlite {
+    async fn keep(
+        &self,
+        id: &str,
+        value: &[u8],
+        kept_until: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO identity_proofs (id, value, kept_until) VALUES (?, ?, ?)";
+        self.write(sql, id, value, kept_until).await
+    }
+
+    async fn load(&self, id: &str, now: UnixSeconds) -> Result<Option<KeptProof>, StoreError> {
+        let row: Option<(Vec<u8>, bool)> = sqlx::query_as(
+            "SELECT value, used FROM identity_proofs WHERE id = ? AND ? < kept_until",
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(value, used)| KeptProof { value, used }))
+    }
+
+    async fn consume(&self, id: &str, now: UnixSeconds) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE identity_proofs SET used = 1 WHERE id = ? AND used = 0 AND ? < kept_until",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+#[async_trait]
+impl LoginTransactions for Sqlite {
+    async fn save(
+        &self,
+        key: &str,
+        value: &[u8],
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO login_transactions (key, value, expires_at) VALUES (?, ?, ?)
+            ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at";
+        self.write(sql, key, value, expires_at).await
+    }
+
+    async fn load(&self, key: &str, now: UnixSeconds) -> Result<Option<Vec<u8>>, StoreError> {
+        let sql = "SELECT value FROM login_transactions WHERE key = ? AND ? < expires_at";
+        self.fetch_live(sql, key, now).await
+    }
+
+    async fn finish(&self, key: &str) -> Result<(), StoreError> {
+        self.delete_key("DELETE FROM login_transactions WHERE key = ?", key)
+            .await
+    }
+
+    async fn show(
+        &self,
+        key: &str,
+        qr_ref: &str,
+        expires_at: UnixSeconds,
+        replaces: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if let Some(old) = replaces {
+            sqlx::query("DELETE FROM login_refs WHERE ref = ? AND claimed = 0")
+                .bind(old)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("INSERT INTO login_refs (ref, login, expires_at) VALUES (?, ?, ?)")
+            .bind(qr_ref)
+            .bind(key)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn claim(
+        &self,
+        qr_ref: &str,
+        claim: &str,
+        now: UnixSeconds,
+    ) -> Result<QrClaim, StoreError> {
+        // The write lock first: concurrent claims queue, and one finds the
+        // reference unclaimed.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let shown: Option<(String, bool)> = sqlx::query_as(
+            "SELECT login, claimed FROM login_refs WHERE ref = ? AND ? < expires_at",
+        )
+        .bind(qr_ref)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let login = match shown {
+            None => return Ok(QrClaim::Unknown),
+            Some((_, true)) => return Ok(QrClaim::AlreadyClaimed),
+            Some((login, false)) => login,
+        };
+        let until: Option<i64> = sqlx::query_scalar(
+            "SELECT expires_at FROM login_transactions WHERE key = ? AND ? < expires_at",
+        )
+        .bind(&login)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(until) = until else {
+            return Ok(QrClaim::Unknown);
+        };
+        sqlx::query("UPDATE login_refs SET claimed = 1, expires_at = ? WHERE ref = ?")
+            .bind(until)
+            .bind(qr_ref)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO login_claims (claim, login, expires_at) VALUES (?, ?, ?)")
+            .bind(claim)
+            .bind(&login)
+            .bind(until)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(QrClaim::Claimed(login))
+    }
+
+    async fn claimed(
+        &self,
+        claim: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT t.key, t.value FROM login_claims c JOIN login_transactions t ON t.key = c.login
+             WHERE c.claim = ?1 AND ?2 < c.expires_at AND ?2 < t.expires_at",
+        )
+        .bind(claim)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn release(&self, claim: &str) -> Result<(), StoreError> {
+        self.delete_key("DELETE FROM login_claims WHERE claim = ?", claim)
+            .await
+    }
+}
+
+#[async_trait]
+impl ConfirmationCodes for Sqlite {
+    async fn put(
+        &self,
+        key: &str,
+        code_hash: &str,
+        value: &[u8],
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO confirmation_codes (key, code_hash, value, expires_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(key)
+        .bind(code_hash)
+        .bind(value)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn confirm(
+        &self,
+        key: &str,
+        guess_hash: &str,
+        max_tries: u32,
+        now: UnixSeconds,
+    ) -> Result<Confirmation, StoreError> {
+        // The write lock first: every guess is counted, and one right
+        // guess gets the value.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mailed: Option<(String, Vec<u8>, i64)> = sqlx::query_as(
+            "SELECT code_hash, value, tries FROM confirmation_codes WHERE key = ? AND ? < expires_at",
+        )
+        .bind(key)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((code_hash, value, tries)) = mailed else {
+            return Ok(Confirmation::Missing);
+        };
+        let delete = "DELETE FROM confirmation_codes WHERE key = ?";
+        let answer = if same_hash(&code_hash, guess_hash) {
+            sqlx::query(delete).bind(key).execute(&mut *tx).await?;
+            Confirmation::Confirmed(value)
+        } else {
+            let tries = u32::try_from(tries)
+                .map_err(|_| StoreError::Corrupt)?
+                .saturating_add(1);
+            let tries_left = max_tries.saturating_sub(tries);
+            if tries_left == 0 {
+                sqlx::query(delete).bind(key).execute(&mut *tx).await?;
+            } else {
+                sqlx::query("UPDATE confirmation_codes SET tries = ? WHERE key = ?")
+                    .bind(i64::from(tries))
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Confirmation::Wrong { tries_left }
+        };
+        tx.commit().await?;
+        Ok(answer)
+    }
+}
+
+#[async_trait]
+impl UsedOnce for Sqlite {
+    async fn mark(
+        &self,
+        key: &str,
+        until: UnixSeconds,
+        now: UnixSeconds,
+    ) -> Result<bool, StoreError> {
+        // One upsert: a live mark is left alone and returns no row.
+        let marked: Option<String> = sqlx::query_scalar(
+            "INSERT INTO used_once (key, expires_at) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
+                 WHERE expires_at <= ?3
+             RETURNING key",
+        )
+        .bind(key)
+        .bind(until)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(marked.is_some())
     }
 }

@@ -8,7 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use store::{
-    Account, AccountStatus, Backend, Dossier, DossierStatus, StoreError, Stores, Taken, TrailKey,
+    Account, AccountStatus, Backend, CertificationRequest, Confirmation, Dossier, DossierStatus,
+    KeptProof, QrClaim, StoreError, Stores, Taken, TrailKey, WalletIdentity,
 };
 
 /// A folder of its own under the system temp dir, removed at drop.
@@ -192,6 +193,28 @@ contract!(
     the_bundle_answers_a_ping,
     a_dossier_is_updated_only_by_its_owner_at_its_service,
     a_person_s_dossiers_come_last_changed_first,
+    a_wallet_identity_is_found_by_its_card_and_by_its_id,
+    a_wallet_identity_with_a_taken_id_or_card_is_refused,
+    a_wallet_identity_update_from_an_older_reading_is_refused,
+    concurrent_updates_of_a_wallet_identity_keep_exactly_one,
+    a_deleted_wallet_identity_is_gone_its_id_kept_and_its_card_free,
+    a_deletion_link_names_its_identity_until_it_expires,
+    an_identity_has_one_certification_request_in_course,
+    a_certification_request_is_decided_once_and_kept_until_removed,
+    concurrent_decisions_record_exactly_one,
+    concurrent_requests_of_one_identity_store_exactly_one,
+    a_proof_is_kept_and_used_once,
+    concurrent_uses_of_a_proof_give_it_to_exactly_one_recipient,
+    a_login_is_saved_replaced_and_finished,
+    a_qr_reference_is_claimed_once_and_the_claim_names_its_login,
+    a_replaced_or_expired_qr_reference_or_an_ended_login_is_unknown,
+    concurrent_claims_give_the_login_to_exactly_one_app,
+    a_mailed_code_confirms_once_and_wrong_guesses_run_out,
+    concurrent_guesses_at_a_mailed_code_are_all_counted,
+    a_use_is_marked_once_until_it_expires,
+    concurrent_marks_give_exactly_one_first_use,
+    the_wallet_stores_count_their_writes_and_not_their_reads,
+    the_wallet_stores_purge_only_what_has_expired,
 );
 
 /// The cases' time: the real clock's at the first call, since Redis
@@ -1049,6 +1072,21 @@ async fn sqlite_data_survives_reopening_the_file() {
         .create(&dossier("d1", "sub-a", "permis", now()))
         .await
         .unwrap();
+    first
+        .wallet_identities
+        .create(&wallet_identity("id-a", "card-a"))
+        .await
+        .unwrap();
+    first
+        .certification_requests
+        .create(&certification_request("r1", "id-a", now() + 60), now())
+        .await
+        .unwrap();
+    first
+        .identity_proofs
+        .keep("p1", b"record", now() + 60)
+        .await
+        .unwrap();
     drop(first);
 
     let again = store::open(&Backend::Sqlite(scratch.db())).await.unwrap();
@@ -1071,6 +1109,23 @@ async fn sqlite_data_survives_reopening_the_file() {
         again.dossiers.get("d1").await.unwrap(),
         Some(dossier("d1", "sub-a", "permis", now()))
     );
+    assert_eq!(
+        again
+            .wallet_identities
+            .find_by_binding("card-a")
+            .await
+            .unwrap(),
+        Some(wallet_identity("id-a", "card-a"))
+    );
+    assert_eq!(
+        again
+            .certification_requests
+            .in_course("id-a", now())
+            .await
+            .unwrap(),
+        Some(certification_request("r1", "id-a", now() + 60))
+    );
+    assert!(again.identity_proofs.consume("p1", now()).await.unwrap());
 }
 
 #[tokio::test]
@@ -1147,6 +1202,90 @@ async fn a_postgres_database_is_migrated_once_and_refused_when_behind_or_ahead()
     database.drop_now().await;
 }
 
+/// The wallet's tables, added by PostgreSQL v2 and SQLite entry 6.
+const WALLET_TABLES: [&str; 9] = [
+    "wallet_identities",
+    "wallet_deletion_links",
+    "certification_requests",
+    "identity_proofs",
+    "login_transactions",
+    "login_refs",
+    "login_claims",
+    "confirmation_codes",
+    "used_once",
+];
+
+/// A database of the version before the wallet's tables (as `passerelle
+/// migrate` finds one deployed earlier) is brought up to date, its data
+/// kept.
+#[tokio::test]
+async fn a_postgres_database_from_before_the_wallet_tables_is_migrated_keeping_its_data() {
+    let database = PgScratch::new().await;
+    let url = database.url();
+    let before = database.stores().await;
+    before.preferences.save("p", b"kept").await.unwrap();
+    drop(before);
+    let admin = sqlx::PgPool::connect(&url).await.unwrap();
+    for table in WALLET_TABLES {
+        sqlx::query(&format!("DROP TABLE part.{table}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
+    sqlx::query("DELETE FROM part.passerelle_schema WHERE version > 1")
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    let behind = store::open(&database.backend()).await;
+    assert!(behind.is_err(), "v1 is behind");
+    assert_eq!(store::postgres::migrate(&url, "part").await.unwrap(), 1);
+    let after = store::open(&database.backend()).await.unwrap();
+    assert_eq!(
+        after.preferences.load("p").await.unwrap(),
+        Some(b"kept".to_vec())
+    );
+    after
+        .wallet_identities
+        .create(&wallet_identity("id-a", "card-a"))
+        .await
+        .unwrap();
+    database.drop_now().await;
+}
+
+#[tokio::test]
+async fn a_sqlite_file_from_before_the_wallet_tables_is_upgraded_keeping_its_data() {
+    let scratch = Scratch::new();
+    let before = sqlite(&scratch.db()).await;
+    before.preferences.save("p", b"kept").await.unwrap();
+    drop(before);
+    let url = format!("sqlite://{}", scratch.db().display());
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    for table in WALLET_TABLES {
+        sqlx::query(&format!("DROP TABLE {table}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    sqlx::query("PRAGMA user_version = 5")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    drop(conn);
+    let after = sqlite(&scratch.db()).await;
+    assert_eq!(
+        after.preferences.load("p").await.unwrap(),
+        Some(b"kept".to_vec())
+    );
+    after
+        .wallet_identities
+        .create(&wallet_identity("id-a", "card-a"))
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn concurrent_migrations_run_the_schema_once() {
     let database = PgScratch::new().await;
@@ -1191,6 +1330,42 @@ async fn with_redis_what_expires_leaves_the_durable_store_and_its_writes_are_cou
         .await
         .unwrap();
     assert_eq!(rows, 0, "the session is in Redis, not in PostgreSQL");
+    // A QR login, a mailed code and a mark go to Redis; the wallet's
+    // identities, requests and proofs stay durable.
+    let before = stores.durable_writes();
+    let logins = &stores.login_transactions;
+    logins.save("l", b"v", now() + 60).await.unwrap();
+    logins.show("l", "q", now() + 60, None).await.unwrap();
+    stores
+        .confirmation_codes
+        .put("k", "h", b"v", now() + 60)
+        .await
+        .unwrap();
+    stores.used_once.mark("u", now() + 60, now()).await.unwrap();
+    assert_eq!(stores.durable_writes(), before);
+    stores
+        .wallet_identities
+        .create(&wallet_identity("id-a", "card-a"))
+        .await
+        .unwrap();
+    assert_eq!(stores.durable_writes(), before + 1);
+    for table in [
+        "login_transactions",
+        "login_refs",
+        "confirmation_codes",
+        "used_once",
+    ] {
+        let rows: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM part.{table}"))
+            .fetch_one(&admin)
+            .await
+            .unwrap();
+        assert_eq!(rows, 0, "{table} is in Redis, not in PostgreSQL");
+    }
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM part.wallet_identities")
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    assert_eq!(rows, 1);
     admin.close().await;
     database.drop_now().await;
 }
@@ -1203,4 +1378,861 @@ async fn an_unreachable_redis_is_an_error_at_once_not_a_hang() {
         .await;
     assert!(matches!(refused, Err(StoreError::Backend(_))));
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+// The wallet provider's stores.
+
+fn wallet_identity(id: &str, binding: &str) -> WalletIdentity {
+    WalletIdentity {
+        id: id.into(),
+        binding: binding.into(),
+        email: format!("{id}@example.fr"),
+        record: br#"{"pin_epoch":1}"#.to_vec(),
+        revision: 0,
+        created_at: now(),
+    }
+}
+
+async fn a_wallet_identity_is_found_by_its_card_and_by_its_id(stores: Stores) {
+    let identities = &stores.wallet_identities;
+    let alice = wallet_identity("id-a", "card-a");
+    identities.create(&alice).await.unwrap();
+    identities
+        .create(&wallet_identity("id-b", "card-b"))
+        .await
+        .unwrap();
+    assert_eq!(
+        identities.find_by_binding("card-a").await.unwrap(),
+        Some(alice.clone())
+    );
+    assert_eq!(identities.find_by_id("id-a").await.unwrap(), Some(alice));
+    assert_eq!(identities.find_by_binding("card-z").await.unwrap(), None);
+    assert_eq!(identities.find_by_id("card-a").await.unwrap(), None);
+}
+
+async fn a_wallet_identity_with_a_taken_id_or_card_is_refused(stores: Stores) {
+    let identities = &stores.wallet_identities;
+    identities
+        .create(&wallet_identity("id-a", "card-a"))
+        .await
+        .unwrap();
+    let same_id = identities.create(&wallet_identity("id-a", "card-b")).await;
+    assert!(matches!(same_id, Err(StoreError::Conflict)), "{same_id:?}");
+    let same_card = identities.create(&wallet_identity("id-b", "card-a")).await;
+    assert!(
+        matches!(same_card, Err(StoreError::Conflict)),
+        "{same_card:?}"
+    );
+    assert_eq!(identities.find_by_id("id-b").await.unwrap(), None);
+}
+
+async fn a_wallet_identity_update_from_an_older_reading_is_refused(stores: Stores) {
+    let identities = &stores.wallet_identities;
+    identities
+        .create(&wallet_identity("id-a", "card-a"))
+        .await
+        .unwrap();
+    let read = identities.find_by_id("id-a").await.unwrap().unwrap();
+    let changed = WalletIdentity {
+        email: "new@example.fr".into(),
+        record: br#"{"pin_epoch":2}"#.to_vec(),
+        ..read.clone()
+    };
+    identities.update(&changed).await.unwrap();
+    let stored = identities.find_by_binding("card-a").await.unwrap().unwrap();
+    assert_eq!(
+        stored,
+        WalletIdentity {
+            revision: 1,
+            ..changed.clone()
+        }
+    );
+    // An update made from the first reading would undo the second one.
+    let stale = WalletIdentity {
+        record: br#"{"pin_epoch":1,"certified":true}"#.to_vec(),
+        ..read
+    };
+    let refused = identities.update(&stale).await;
+    assert!(matches!(refused, Err(StoreError::Conflict)), "{refused:?}");
+    assert_eq!(identities.find_by_id("id-a").await.unwrap(), Some(stored));
+    // The binding never changes by an update.
+    let moved = WalletIdentity {
+        binding: "card-z".into(),
+        revision: 1,
+        ..changed
+    };
+    identities.update(&moved).await.unwrap();
+    assert_eq!(identities.find_by_binding("card-z").await.unwrap(), None);
+    let missing = identities.update(&wallet_identity("id-z", "card-z")).await;
+    assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+}
+
+async fn concurrent_updates_of_a_wallet_identity_keep_exactly_one(stores: Stores) {
+    stores
+        .wallet_identities
+        .create(&wallet_identity("id-a", "card-a"))
+        .await
+        .unwrap();
+    let writers: Vec<_> = (0..8)
+        .map(|n| {
+            let identities = stores.wallet_identities.clone();
+            tokio::spawn(async move {
+                let update = WalletIdentity {
+                    record: format!("{{\"writer\":{n}}}").into_bytes(),
+                    ..wallet_identity("id-a", "card-a")
+                };
+                identities.update(&update).await
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for writer in writers {
+        outcomes.push(writer.await.unwrap());
+    }
+    let done = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
+    let refused = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, Err(StoreError::Conflict)))
+        .count();
+    assert_eq!((done, refused), (1, 7), "{outcomes:?}");
+    let stored = stores
+        .wallet_identities
+        .find_by_id("id-a")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.revision, 1);
+}
+
+async fn a_deleted_wallet_identity_is_gone_its_id_kept_and_its_card_free(stores: Stores) {
+    let identities = &stores.wallet_identities;
+    identities
+        .create(&wallet_identity("id-a", "card-a"))
+        .await
+        .unwrap();
+    identities
+        .add_deletion_link("link-a", "id-a", now() + 60)
+        .await
+        .unwrap();
+    identities.delete("id-a").await.unwrap();
+    identities.delete("id-a").await.unwrap();
+    identities.delete("never-created").await.unwrap();
+    assert_eq!(identities.find_by_id("id-a").await.unwrap(), None);
+    assert_eq!(identities.find_by_binding("card-a").await.unwrap(), None);
+    assert_eq!(
+        identities
+            .find_by_deletion_link("link-a", now())
+            .await
+            .unwrap(),
+        None
+    );
+    let update = identities.update(&wallet_identity("id-a", "card-a")).await;
+    assert!(matches!(update, Err(StoreError::NotFound)), "{update:?}");
+    let reused = identities.create(&wallet_identity("id-a", "card-b")).await;
+    assert!(matches!(reused, Err(StoreError::Conflict)), "{reused:?}");
+    // The same card makes a new identity.
+    identities
+        .create(&wallet_identity("id-b", "card-a"))
+        .await
+        .unwrap();
+    assert_eq!(
+        identities
+            .find_by_binding("card-a")
+            .await
+            .unwrap()
+            .map(|identity| identity.id),
+        Some("id-b".to_owned())
+    );
+    // Another identity's links stay.
+    identities
+        .add_deletion_link("link-b", "id-b", now() + 60)
+        .await
+        .unwrap();
+    identities.delete("id-a").await.unwrap();
+    assert!(
+        identities
+            .find_by_deletion_link("link-b", now())
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+async fn a_deletion_link_names_its_identity_until_it_expires(stores: Stores) {
+    let identities = &stores.wallet_identities;
+    let alice = wallet_identity("id-a", "card-a");
+    identities.create(&alice).await.unwrap();
+    identities
+        .add_deletion_link("link", "id-a", now() + 60)
+        .await
+        .unwrap();
+    identities
+        .add_deletion_link("second", "id-a", now() + 60)
+        .await
+        .unwrap();
+    let taken = identities
+        .add_deletion_link("link", "id-a", now() + 90)
+        .await;
+    assert!(matches!(taken, Err(StoreError::Conflict)), "{taken:?}");
+    for at in [now(), now() + 59] {
+        assert_eq!(
+            identities.find_by_deletion_link("link", at).await.unwrap(),
+            Some(alice.clone())
+        );
+    }
+    assert_eq!(
+        identities
+            .find_by_deletion_link("link", now() + 60)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        identities
+            .find_by_deletion_link("unknown", now())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+fn certification_request(id: &str, identity: &str, expires_at: i64) -> CertificationRequest {
+    CertificationRequest {
+        id: id.into(),
+        identity: identity.into(),
+        binding: format!("card-of-{identity}"),
+        issued_at: now(),
+        expires_at,
+        decision: None,
+    }
+}
+
+async fn an_identity_has_one_certification_request_in_course(stores: Stores) {
+    let requests = &stores.certification_requests;
+    let first = certification_request("r1", "id-a", now() + 100);
+    requests.create(&first, now()).await.unwrap();
+    assert_eq!(
+        requests.get("r1", now()).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(
+        requests.in_course("id-a", now() + 100).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(requests.in_course("id-b", now()).await.unwrap(), None);
+    let second = requests
+        .create(
+            &certification_request("r2", "id-a", now() + 200),
+            now() + 100,
+        )
+        .await;
+    assert!(matches!(second, Err(StoreError::Conflict)), "{second:?}");
+    let same_id = requests
+        .create(&certification_request("r1", "id-b", now() + 200), now())
+        .await;
+    assert!(matches!(same_id, Err(StoreError::Conflict)), "{same_id:?}");
+    // Past its last second, the request is no longer in course, and a new
+    // one replaces it.
+    assert_eq!(requests.get("r1", now() + 101).await.unwrap(), None);
+    assert_eq!(requests.in_course("id-a", now() + 101).await.unwrap(), None);
+    let renewed = certification_request("r3", "id-a", now() + 300);
+    requests.create(&renewed, now() + 101).await.unwrap();
+    assert_eq!(
+        requests.in_course("id-a", now() + 101).await.unwrap(),
+        Some(renewed)
+    );
+    assert_eq!(requests.get("r1", now()).await.unwrap(), None);
+    // Another identity is another request.
+    requests
+        .create(&certification_request("r4", "id-b", now() + 100), now())
+        .await
+        .unwrap();
+}
+
+async fn a_certification_request_is_decided_once_and_kept_until_removed(stores: Stores) {
+    let requests = &stores.certification_requests;
+    requests
+        .create(&certification_request("r1", "id-a", now() + 100), now())
+        .await
+        .unwrap();
+    requests
+        .decide("r1", b"{\"fingerprints\":\"concordantes\"}", now() + 100)
+        .await
+        .unwrap();
+    let again = requests.decide("r1", b"{}", now() + 50).await;
+    assert!(matches!(again, Err(StoreError::Conflict)), "{again:?}");
+    let decided = requests.get("r1", now() + 1_000).await.unwrap().unwrap();
+    assert_eq!(
+        decided.decision.as_deref(),
+        Some(b"{\"fingerprints\":\"concordantes\"}".as_slice())
+    );
+    // Decided, it stays in course, past its last second, until removed.
+    assert_eq!(
+        requests.in_course("id-a", now() + 1_000).await.unwrap(),
+        Some(decided)
+    );
+    let blocked = requests
+        .create(
+            &certification_request("r2", "id-a", now() + 2_000),
+            now() + 1_000,
+        )
+        .await;
+    assert!(matches!(blocked, Err(StoreError::Conflict)), "{blocked:?}");
+    requests.remove("r1").await.unwrap();
+    requests.remove("r1").await.unwrap();
+    assert_eq!(requests.get("r1", now()).await.unwrap(), None);
+    requests
+        .create(
+            &certification_request("r2", "id-a", now() + 2_000),
+            now() + 1_000,
+        )
+        .await
+        .unwrap();
+    let unknown = requests.decide("nope", b"{}", now()).await;
+    assert!(matches!(unknown, Err(StoreError::NotFound)), "{unknown:?}");
+    let late = requests.decide("r2", b"{}", now() + 2_001).await;
+    assert!(matches!(late, Err(StoreError::NotFound)), "{late:?}");
+}
+
+async fn concurrent_decisions_record_exactly_one(stores: Stores) {
+    stores
+        .certification_requests
+        .create(&certification_request("r1", "id-a", now() + 100), now())
+        .await
+        .unwrap();
+    let agents: Vec<_> = (0..8)
+        .map(|n| {
+            let requests = stores.certification_requests.clone();
+            tokio::spawn(async move {
+                requests
+                    .decide("r1", format!("agent-{n}").as_bytes(), now())
+                    .await
+                    .map(|()| n)
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for agent in agents {
+        outcomes.push(agent.await.unwrap());
+    }
+    let winners: Vec<u32> = outcomes
+        .iter()
+        .filter_map(|o| o.as_ref().ok())
+        .copied()
+        .collect();
+    let refused = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(StoreError::Conflict)))
+        .count();
+    assert_eq!((winners.len(), refused), (1, 7), "{outcomes:?}");
+    let decided = stores
+        .certification_requests
+        .get("r1", now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        decided.decision,
+        winners.first().map(|n| format!("agent-{n}").into_bytes())
+    );
+}
+
+async fn concurrent_requests_of_one_identity_store_exactly_one(stores: Stores) {
+    let makers: Vec<_> = (0..8)
+        .map(|n| {
+            let requests = stores.certification_requests.clone();
+            tokio::spawn(async move {
+                requests
+                    .create(
+                        &certification_request(&format!("r{n}"), "id-a", now() + 100),
+                        now(),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for maker in makers {
+        outcomes.push(maker.await.unwrap());
+    }
+    let stored = outcomes.iter().filter(|o| o.is_ok()).count();
+    let refused = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(StoreError::Conflict)))
+        .count();
+    assert_eq!((stored, refused), (1, 7), "{outcomes:?}");
+}
+
+async fn a_proof_is_kept_and_used_once(stores: Stores) {
+    let proofs = &stores.identity_proofs;
+    proofs.keep("p1", b"record", now() + 60).await.unwrap();
+    let taken = proofs.keep("p1", b"other", now() + 60).await;
+    assert!(matches!(taken, Err(StoreError::Conflict)), "{taken:?}");
+    let kept = |used| KeptProof {
+        value: b"record".to_vec(),
+        used,
+    };
+    assert_eq!(proofs.load("p1", now()).await.unwrap(), Some(kept(false)));
+    assert!(proofs.consume("p1", now()).await.unwrap());
+    assert!(!proofs.consume("p1", now() + 1).await.unwrap());
+    assert_eq!(
+        proofs.load("p1", now() + 59).await.unwrap(),
+        Some(kept(true))
+    );
+    assert_eq!(proofs.load("p1", now() + 60).await.unwrap(), None);
+    assert!(!proofs.consume("unknown", now()).await.unwrap());
+    proofs.keep("p2", b"record", now() + 60).await.unwrap();
+    assert!(
+        !proofs.consume("p2", now() + 60).await.unwrap(),
+        "no longer kept"
+    );
+}
+
+async fn concurrent_uses_of_a_proof_give_it_to_exactly_one_recipient(stores: Stores) {
+    stores
+        .identity_proofs
+        .keep("p1", b"record", now() + 60)
+        .await
+        .unwrap();
+    let checks: Vec<_> = (0..8)
+        .map(|_| {
+            let proofs = stores.identity_proofs.clone();
+            tokio::spawn(async move { proofs.consume("p1", now()).await.unwrap() })
+        })
+        .collect();
+    let mut used = 0;
+    for check in checks {
+        used += usize::from(check.await.unwrap());
+    }
+    assert_eq!(used, 1);
+}
+
+async fn a_login_is_saved_replaced_and_finished(stores: Stores) {
+    let logins = &stores.login_transactions;
+    logins.save("l", b"pending", now() + 10).await.unwrap();
+    logins.save("l", b"approved", now() + 300).await.unwrap();
+    assert_eq!(
+        logins.load("l", now() + 299).await.unwrap(),
+        Some(b"approved".to_vec())
+    );
+    assert_eq!(logins.load("l", now() + 300).await.unwrap(), None);
+    assert_eq!(logins.load("other", now()).await.unwrap(), None);
+    logins.finish("l").await.unwrap();
+    logins.finish("never-started").await.unwrap();
+    assert_eq!(logins.load("l", now()).await.unwrap(), None);
+}
+
+async fn a_qr_reference_is_claimed_once_and_the_claim_names_its_login(stores: Stores) {
+    let logins = &stores.login_transactions;
+    logins.save("l", b"pending", now() + 300).await.unwrap();
+    logins.show("l", "q1", now() + 60, None).await.unwrap();
+    let taken = logins.show("other", "q1", now() + 60, None).await;
+    assert!(matches!(taken, Err(StoreError::Conflict)), "{taken:?}");
+    assert_eq!(logins.claimed("c1", now()).await.unwrap(), None);
+    assert_eq!(
+        logins.claim("q1", "c1", now()).await.unwrap(),
+        QrClaim::Claimed("l".into())
+    );
+    assert_eq!(
+        logins.claim("q1", "c2", now() + 1).await.unwrap(),
+        QrClaim::AlreadyClaimed
+    );
+    // A claimed reference is told apart from a guess as long as the login
+    // could live, past the reference's own minute.
+    assert_eq!(
+        logins.claim("q1", "c3", now() + 299).await.unwrap(),
+        QrClaim::AlreadyClaimed
+    );
+    assert_eq!(
+        logins.claim("q9", "c4", now()).await.unwrap(),
+        QrClaim::Unknown
+    );
+    logins.save("l", b"claimed", now() + 300).await.unwrap();
+    assert_eq!(
+        logins.claimed("c1", now() + 299).await.unwrap(),
+        Some(("l".to_owned(), b"claimed".to_vec()))
+    );
+    assert_eq!(logins.claimed("c1", now() + 300).await.unwrap(), None);
+    assert_eq!(logins.claimed("c2", now()).await.unwrap(), None);
+    // The app answered: the claim names nothing any more, and the
+    // reference stays claimed.
+    logins.release("c1").await.unwrap();
+    logins.release("c1").await.unwrap();
+    assert_eq!(logins.claimed("c1", now()).await.unwrap(), None);
+    assert_eq!(
+        logins.claim("q1", "c5", now()).await.unwrap(),
+        QrClaim::AlreadyClaimed
+    );
+}
+
+async fn a_replaced_or_expired_qr_reference_or_an_ended_login_is_unknown(stores: Stores) {
+    let logins = &stores.login_transactions;
+    logins.save("l", b"pending", now() + 300).await.unwrap();
+    logins.show("l", "q1", now() + 60, None).await.unwrap();
+    assert_eq!(
+        logins.claim("q1", "c1", now() + 60).await.unwrap(),
+        QrClaim::Unknown,
+        "expired"
+    );
+    logins
+        .show("l", "q2", now() + 120, Some("q1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        logins.claim("q1", "c1", now()).await.unwrap(),
+        QrClaim::Unknown,
+        "replaced"
+    );
+    // A claimed reference is not withdrawn by a newer one.
+    assert_eq!(
+        logins.claim("q2", "c2", now() + 60).await.unwrap(),
+        QrClaim::Claimed("l".into())
+    );
+    logins
+        .show("l", "q3", now() + 180, Some("q2"))
+        .await
+        .unwrap();
+    assert_eq!(
+        logins.claim("q2", "c3", now() + 60).await.unwrap(),
+        QrClaim::AlreadyClaimed
+    );
+    // An ended login is found by neither its reference nor its claim.
+    logins.finish("l").await.unwrap();
+    assert_eq!(
+        logins.claim("q3", "c4", now() + 60).await.unwrap(),
+        QrClaim::Unknown
+    );
+    assert_eq!(logins.claimed("c2", now() + 60).await.unwrap(), None);
+    // A login past its expiry is not claimed through a live reference.
+    logins.save("short", b"pending", now() + 30).await.unwrap();
+    logins.show("short", "q4", now() + 60, None).await.unwrap();
+    assert_eq!(
+        logins.claim("q4", "c5", now() + 30).await.unwrap(),
+        QrClaim::Unknown
+    );
+}
+
+async fn concurrent_claims_give_the_login_to_exactly_one_app(stores: Stores) {
+    let logins = &stores.login_transactions;
+    logins.save("l", b"pending", now() + 300).await.unwrap();
+    logins.show("l", "q", now() + 60, None).await.unwrap();
+    let apps: Vec<_> = (0..8)
+        .map(|n| {
+            let logins = stores.login_transactions.clone();
+            tokio::spawn(async move {
+                logins
+                    .claim("q", &format!("claim-{n}"), now())
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for app in apps {
+        outcomes.push(app.await.unwrap());
+    }
+    let claimed = outcomes
+        .iter()
+        .filter(|o| **o == QrClaim::Claimed("l".into()))
+        .count();
+    let refused = outcomes
+        .iter()
+        .filter(|o| **o == QrClaim::AlreadyClaimed)
+        .count();
+    assert_eq!((claimed, refused), (1, 7), "{outcomes:?}");
+    let mut named = 0;
+    for n in 0..8 {
+        if logins
+            .claimed(&format!("claim-{n}"), now())
+            .await
+            .unwrap()
+            .is_some()
+        {
+            named += 1;
+        }
+    }
+    assert_eq!(named, 1, "one claim names the login");
+}
+
+async fn a_mailed_code_confirms_once_and_wrong_guesses_run_out(stores: Stores) {
+    let codes = &stores.confirmation_codes;
+    codes
+        .put("k", "right", b"request", now() + 60)
+        .await
+        .unwrap();
+    let taken = codes.put("k", "other", b"other", now() + 60).await;
+    assert!(matches!(taken, Err(StoreError::Conflict)), "{taken:?}");
+    assert_eq!(
+        codes.confirm("k", "wrong", 3, now()).await.unwrap(),
+        Confirmation::Wrong { tries_left: 2 }
+    );
+    assert_eq!(
+        codes.confirm("k", "right", 3, now() + 59).await.unwrap(),
+        Confirmation::Confirmed(b"request".to_vec())
+    );
+    assert_eq!(
+        codes.confirm("k", "right", 3, now()).await.unwrap(),
+        Confirmation::Missing,
+        "confirmed once"
+    );
+    codes
+        .put("k2", "right", b"request", now() + 60)
+        .await
+        .unwrap();
+    for left in [2, 1, 0] {
+        assert_eq!(
+            codes.confirm("k2", "wrong", 3, now()).await.unwrap(),
+            Confirmation::Wrong { tries_left: left }
+        );
+    }
+    assert_eq!(
+        codes.confirm("k2", "right", 3, now()).await.unwrap(),
+        Confirmation::Missing,
+        "out of tries"
+    );
+    codes
+        .put("k3", "right", b"request", now() + 60)
+        .await
+        .unwrap();
+    assert_eq!(
+        codes.confirm("k3", "right", 3, now() + 60).await.unwrap(),
+        Confirmation::Missing,
+        "expired"
+    );
+    assert_eq!(
+        codes.confirm("unknown", "right", 3, now()).await.unwrap(),
+        Confirmation::Missing
+    );
+}
+
+async fn concurrent_guesses_at_a_mailed_code_are_all_counted(stores: Stores) {
+    stores
+        .confirmation_codes
+        .put("k", "right", b"request", now() + 60)
+        .await
+        .unwrap();
+    let guesses: Vec<_> = (0..8)
+        .map(|_| {
+            let codes = stores.confirmation_codes.clone();
+            tokio::spawn(async move { codes.confirm("k", "wrong", 100, now()).await.unwrap() })
+        })
+        .collect();
+    let mut left = Vec::new();
+    for guess in guesses {
+        left.push(guess.await.unwrap());
+    }
+    let expected: Vec<Confirmation> = (92..100)
+        .map(|tries_left| Confirmation::Wrong { tries_left })
+        .collect();
+    left.sort_by_key(|outcome| match outcome {
+        Confirmation::Wrong { tries_left } => *tries_left,
+        _ => u32::MAX,
+    });
+    assert_eq!(left, expected);
+}
+
+async fn a_use_is_marked_once_until_it_expires(stores: Stores) {
+    let used = &stores.used_once;
+    assert!(used.mark("step", now() + 60, now()).await.unwrap());
+    assert!(!used.mark("step", now() + 120, now() + 59).await.unwrap());
+    assert!(used.mark("other", now() + 60, now()).await.unwrap());
+    // Once its mark has lapsed, a key may be marked again.
+    assert!(used.mark("step", now() + 120, now() + 60).await.unwrap());
+    assert!(!used.mark("step", now() + 180, now() + 119).await.unwrap());
+}
+
+async fn concurrent_marks_give_exactly_one_first_use(stores: Stores) {
+    let markers: Vec<_> = (0..8)
+        .map(|_| {
+            let used = stores.used_once.clone();
+            tokio::spawn(async move { used.mark("step", now() + 60, now()).await.unwrap() })
+        })
+        .collect();
+    let mut first = 0;
+    for marker in markers {
+        first += usize::from(marker.await.unwrap());
+    }
+    assert_eq!(first, 1);
+}
+
+async fn the_wallet_stores_count_their_writes_and_not_their_reads(stores: Stores) {
+    let identity = wallet_identity("id-a", "card-a");
+    stores.wallet_identities.create(&identity).await.unwrap();
+    stores.wallet_identities.update(&identity).await.unwrap();
+    stores
+        .wallet_identities
+        .add_deletion_link("link", "id-a", now() + 60)
+        .await
+        .unwrap();
+    stores.wallet_identities.find_by_id("id-a").await.unwrap();
+    stores
+        .wallet_identities
+        .find_by_binding("card-a")
+        .await
+        .unwrap();
+    stores
+        .wallet_identities
+        .find_by_deletion_link("link", now())
+        .await
+        .unwrap();
+    stores.wallet_identities.delete("id-a").await.unwrap();
+    assert_eq!(stores.writes(), 4);
+    let requests = &stores.certification_requests;
+    requests
+        .create(&certification_request("r1", "id-a", now() + 60), now())
+        .await
+        .unwrap();
+    requests.get("r1", now()).await.unwrap();
+    requests.in_course("id-a", now()).await.unwrap();
+    requests.decide("r1", b"{}", now()).await.unwrap();
+    requests.remove("r1").await.unwrap();
+    stores
+        .identity_proofs
+        .keep("p", b"v", now() + 60)
+        .await
+        .unwrap();
+    stores.identity_proofs.load("p", now()).await.unwrap();
+    stores.identity_proofs.consume("p", now()).await.unwrap();
+    assert_eq!((stores.writes(), stores.durable_writes()), (9, 9));
+    let logins = &stores.login_transactions;
+    logins.save("l", b"v", now() + 60).await.unwrap();
+    logins.load("l", now()).await.unwrap();
+    logins.show("l", "q", now() + 60, None).await.unwrap();
+    logins.claim("q", "c", now()).await.unwrap();
+    logins.claimed("c", now()).await.unwrap();
+    logins.release("c").await.unwrap();
+    logins.finish("l").await.unwrap();
+    stores
+        .confirmation_codes
+        .put("k", "h", b"v", now() + 60)
+        .await
+        .unwrap();
+    stores
+        .confirmation_codes
+        .confirm("k", "h", 3, now())
+        .await
+        .unwrap();
+    stores.used_once.mark("u", now() + 60, now()).await.unwrap();
+    assert_eq!(stores.writes(), 17);
+    let ephemeral = if stores.expires_by_itself() { 0 } else { 8 };
+    assert_eq!(stores.durable_writes(), 9 + ephemeral);
+}
+
+async fn the_wallet_stores_purge_only_what_has_expired(stores: Stores) {
+    let identities = &stores.wallet_identities;
+    identities
+        .create(&wallet_identity("id-a", "card-a"))
+        .await
+        .unwrap();
+    identities
+        .add_deletion_link("old", "id-a", now())
+        .await
+        .unwrap();
+    identities
+        .add_deletion_link("new", "id-a", now() + 1)
+        .await
+        .unwrap();
+    let requests = &stores.certification_requests;
+    // Open and past its last second; open at its last second; decided.
+    requests
+        .create(&certification_request("r1", "id-1", now() - 1), now() - 2)
+        .await
+        .unwrap();
+    requests
+        .create(&certification_request("r2", "id-2", now()), now())
+        .await
+        .unwrap();
+    requests
+        .create(&certification_request("r3", "id-3", now() - 1), now() - 2)
+        .await
+        .unwrap();
+    requests.decide("r3", b"{}", now() - 2).await.unwrap();
+    stores
+        .identity_proofs
+        .keep("old", b"v", now())
+        .await
+        .unwrap();
+    stores
+        .identity_proofs
+        .keep("new", b"v", now() + 1)
+        .await
+        .unwrap();
+    let logins = &stores.login_transactions;
+    logins.save("old", b"v", now()).await.unwrap();
+    logins.save("new", b"v", now() + 1).await.unwrap();
+    logins.show("new", "q-old", now(), None).await.unwrap();
+    logins.show("new", "q-new", now() + 1, None).await.unwrap();
+    stores
+        .confirmation_codes
+        .put("old", "h", b"v", now())
+        .await
+        .unwrap();
+    stores
+        .confirmation_codes
+        .put("new", "h", b"v", now() + 1)
+        .await
+        .unwrap();
+    stores
+        .used_once
+        .mark("old", now(), now() - 1)
+        .await
+        .unwrap();
+    stores
+        .used_once
+        .mark("new", now() + 1, now() - 1)
+        .await
+        .unwrap();
+
+    let purged = stores.purge_expired(now()).await.unwrap();
+    // Durable: a link, a lapsed request, a proof; what expires: a login, a
+    // reference, a code, a mark (dropped by Redis itself when there).
+    let durable = 3;
+    let ephemeral = if stores.expires_by_itself() { 0 } else { 4 };
+    assert_eq!(purged, durable + ephemeral);
+    assert_eq!(stores.purge_expired(now()).await.unwrap(), 0);
+
+    assert!(
+        identities
+            .find_by_deletion_link("new", now())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(identities.find_by_id("id-a").await.unwrap().is_some());
+    assert!(requests.get("r2", now()).await.unwrap().is_some());
+    assert!(requests.get("r3", now()).await.unwrap().is_some());
+    assert!(
+        stores
+            .identity_proofs
+            .load("new", now())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        logins.load("new", now()).await.unwrap(),
+        Some(b"v".to_vec())
+    );
+    assert_eq!(
+        logins.claim("q-new", "c", now()).await.unwrap(),
+        QrClaim::Claimed("new".into())
+    );
+    assert!(
+        !stores
+            .used_once
+            .mark("new", now() + 1, now())
+            .await
+            .unwrap()
+    );
+    // A purged key is free again.
+    stores
+        .confirmation_codes
+        .put("old", "h", b"again", now() + 60)
+        .await
+        .unwrap();
+    stores
+        .identity_proofs
+        .keep("old", b"again", now() + 60)
+        .await
+        .unwrap();
 }
