@@ -27,7 +27,7 @@ use oidc::types::random_token;
 use oidc::{Acr, Clock, RedirectUri, Secret};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use store::{Preferences, Revocations, Sessions, Tokens, Trace, Traces, TrailKey};
+use store::{Preferences, Revocations, Sessions, Tokens, Trace, Traces, TrailKeyRing};
 
 pub mod integrity;
 
@@ -87,8 +87,8 @@ pub struct Dashboard {
     traces: Arc<dyn Traces>,
     preferences: Arc<dyn Preferences>,
     revocations: Arc<dyn Revocations>,
-    /// The trail's chain keys, current first.
-    trail_keys: Vec<TrailKey>,
+    /// The trail's chain keys, current first, reread by the process.
+    trail_keys: Arc<TrailKeyRing>,
     /// One verifier per hub whose receipts are accepted.
     receipt_verifiers: Vec<RelyingParty>,
     /// Every provider of the federation, by id, with its name.
@@ -121,8 +121,8 @@ pub struct DashboardParts {
     pub preferences: Arc<dyn Preferences>,
     /// Where requests to end a person's sessions go, for the hubs.
     pub revocations: Arc<dyn Revocations>,
-    /// The trail's chain keys, current first.
-    pub trail_keys: Vec<TrailKey>,
+    /// The trail's chain keys, current first, reread by the process.
+    pub trail_keys: Arc<TrailKeyRing>,
     /// The federation's providers (id, name), for the blocking choices.
     pub providers: Vec<(String, String)>,
     /// Time.
@@ -701,10 +701,10 @@ async fn check_integrity(
     let Ok(traces) = trail(dashboard, person).await else {
         return unavailable(dashboard, lang);
     };
-    let mut findings = integrity::check_chain(&person.sub, &traces, &dashboard.trail_keys);
-    let browser = web::cookie_value(headers, HEAD_COOKIE).and_then(|value| {
-        integrity::parse_browser_head(&dashboard.trail_keys, &person.sub, &value)
-    });
+    let trail_keys = dashboard.trail_keys.get();
+    let mut findings = integrity::check_chain(&person.sub, &traces, &trail_keys);
+    let browser = web::cookie_value(headers, HEAD_COOKIE)
+        .and_then(|value| integrity::parse_browser_head(&trail_keys, &person.sub, &value));
     if let Some(head) = &browser {
         findings.extend(integrity::check_head(&traces, head));
     }
@@ -754,7 +754,7 @@ async fn check_integrity(
     if findings.is_empty()
         && let Some(last) = traces.last()
         && let Some(value) = integrity::browser_head(
-            &dashboard.trail_keys,
+            &trail_keys,
             &person.sub,
             &Head {
                 seq: last.seq,
@@ -985,7 +985,8 @@ async fn report(
         about_seq: about.seq,
         comment,
     };
-    let written = match (serde_json::to_vec(&entry), dashboard.trail_keys.first()) {
+    let trail_keys = dashboard.trail_keys.get();
+    let written = match (serde_json::to_vec(&entry), trail_keys.first()) {
         (Ok(bytes), Some(key)) => dashboard
             .traces
             .append(&person.sub, dashboard.clock.now(), &bytes, key)

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use oidc::{Acr, Identity};
 use serde::{Deserialize, Serialize};
-use store::{Preferences, Revocations, Trace, Traces, TrailKey};
+use store::{Preferences, Revocations, Trace, Traces, TrailKeyRing};
 
 use crate::errors::HubError;
 use crate::flow::Verified;
@@ -76,8 +76,9 @@ pub struct Trail {
     pub traces: Arc<dyn Traces>,
     /// People's settings.
     pub preferences: Arc<dyn Preferences>,
-    /// The chain's keys, current first (not in the store: docs/dashboard.md).
-    pub keys: Vec<TrailKey>,
+    /// The chain's keys, current first (not in the store: docs/dashboard.md),
+    /// reread from their file by the process.
+    pub keys: Arc<TrailKeyRing>,
     /// The people's requests to end their sessions, which the hub reads.
     pub revocations: Arc<dyn Revocations>,
 }
@@ -161,7 +162,8 @@ pub async fn record_connection(
     let Some(trail) = hub.trail.as_ref() else {
         return Ok(None);
     };
-    let Some(key) = trail.keys.first() else {
+    let keys = trail.keys.get();
+    let Some(key) = keys.first() else {
         return Ok(None);
     };
     let entry = Entry::Connection {

@@ -68,6 +68,9 @@ pub struct Running {
     key_holders: Vec<(String, Arc<oidc::op::Provider>)>,
     /// Where the key files are, when on disk.
     keys_dir: Option<PathBuf>,
+    /// The trail's chain keys the hubs and the dashboard of this process
+    /// share, reread with the signing keys.
+    trail_keys: Option<Arc<store::TrailKeyRing>>,
     clock: Arc<dyn Clock>,
     /// The theme's routes, served by every part.
     theme: axum::Router,
@@ -84,10 +87,25 @@ pub const KEY_RELOAD_EVERY: Duration = Duration::from_secs(60);
 /// the parts whose keys changed.
 fn reload_keys(
     holders: &[(String, Arc<oidc::op::Provider>)],
+    trail_keys: Option<&store::TrailKeyRing>,
     dir: &std::path::Path,
     now: oidc::UnixSeconds,
 ) -> Vec<String> {
     let mut changed = Vec::new();
+    if let Some(ring) = trail_keys {
+        match keys::load_or_generate_trail(Some(dir), now) {
+            Ok(keys) => {
+                if ring.replace(keys) {
+                    tracing::info!(
+                        current = ring.ids().first().map_or("", String::as_str),
+                        "trail keys reloaded"
+                    );
+                    changed.push("trail".to_owned());
+                }
+            }
+            Err(error) => tracing::warn!(%error, "trail key file unreadable: the keys in use stay"),
+        }
+    }
     for (part, provider) in holders {
         let keys = match keys::load_or_generate(Some(dir), part, now) {
             Ok(keys) => keys,
@@ -124,7 +142,12 @@ impl Running {
     /// [`KEY_RELOAD_EVERY`]); returns the parts whose keys changed.
     pub fn reload_keys(&self) -> Vec<String> {
         match &self.keys_dir {
-            Some(dir) => reload_keys(&self.key_holders, dir, self.clock.now()),
+            Some(dir) => reload_keys(
+                &self.key_holders,
+                self.trail_keys.as_deref(),
+                dir,
+                self.clock.now(),
+            ),
             None => Vec::new(),
         }
     }
@@ -164,6 +187,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         metrics: web::Metrics::default(),
         key_holders: Vec::new(),
         keys_dir: None,
+        trail_keys: None,
         clock: options.clock.clone(),
         theme,
         tasks: Vec::new(),
@@ -309,7 +333,9 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         }
         _ => None,
     };
-    let trail_keys = keys::load_or_generate_trail(keys_dir.as_deref(), now)?;
+    let trail_keys =
+        store::TrailKeyRing::new(keys::load_or_generate_trail(keys_dir.as_deref(), now)?);
+    running.trail_keys = Some(trail_keys.clone());
     let trail = config
         .traces
         .as_ref()
@@ -421,13 +447,14 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
     if let Some(dir) = keys_dir.clone() {
         running.keys_dir = Some(dir.clone());
         let holders = running.key_holders.clone();
+        let trail_keys = running.trail_keys.clone();
         let clock = options.clock.clone();
         running.tasks.push(tokio::spawn(async move {
             let mut every = tokio::time::interval(KEY_RELOAD_EVERY);
             every.tick().await;
             loop {
                 every.tick().await;
-                reload_keys(&holders, &dir, clock.now());
+                reload_keys(&holders, trail_keys.as_deref(), &dir, clock.now());
             }
         }));
     }

@@ -82,7 +82,10 @@ pub fn load_or_generate(
     }
     std::fs::create_dir_all(dir)?;
     let file = fresh(now)?;
-    write_private(&path, &serde_json::to_string_pretty(&file)?, true)?;
+    match write_private(&path, &serde_json::to_string_pretty(&file)?, true) {
+        Err(error) if lost_the_race(&error) => return load_or_generate(Some(dir), name, now),
+        written => written?,
+    }
     tracing::info!(path = %path.display(), "signing keys generated");
     to_key_set(&file)
 }
@@ -106,7 +109,10 @@ pub fn load_or_generate_decryption(
     }
     std::fs::create_dir_all(dir)?;
     let key = generate()?;
-    write_private(&path, &key.to_private_json(), true)?;
+    match write_private(&path, &key.to_private_json(), true) {
+        Err(error) if lost_the_race(&error) => return load_or_generate_decryption(Some(dir), name),
+        written => written?,
+    }
     tracing::info!(path = %path.display(), "decryption key generated");
     Ok(key)
 }
@@ -129,7 +135,10 @@ pub fn load_or_generate_secret(
     }
     std::fs::create_dir_all(dir)?;
     let secret = store::sealed::Capability::generate();
-    write_private(&path, secret.as_str(), true)?;
+    match write_private(&path, secret.as_str(), true) {
+        Err(error) if lost_the_race(&error) => return load_or_generate_secret(Some(dir), name),
+        written => written?,
+    }
     tracing::info!(path = %path.display(), "sealing secret generated");
     Ok(secret)
 }
@@ -196,7 +205,10 @@ pub fn load_or_generate_trail(
         let file = TrailKeyFile {
             keys: vec![StoredTrailKey::new(now)],
         };
-        write_private(&path, &serde_json::to_string_pretty(&file)?, true)?;
+        match write_private(&path, &serde_json::to_string_pretty(&file)?, true) {
+            Err(error) if lost_the_race(&error) => return load_or_generate_trail(Some(dir), now),
+            written => written?,
+        }
         tracing::info!(path = %path.display(), "trail keys generated");
         file
     };
@@ -286,27 +298,42 @@ pub fn rotate(
     Ok(rotation)
 }
 
+/// Writes a key file, mode 0600, beside then into place: a crash never
+/// leaves half a file. With `create_new`, the file is linked into place
+/// only if none is there: when processes sharing the key folder start at
+/// once, one wins and the others get [`std::io::ErrorKind::AlreadyExists`]
+/// and read the winner's.
 #[cfg(unix)]
 fn write_private(path: &Path, text: &str, create_new: bool) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
-    // Write beside, then rename: a crash never leaves a half-written key file.
-    let temporary = path.with_extension("json.new");
+    let name = path
+        .file_name()
+        .and_then(|name| name.to_str())
+        .unwrap_or("key");
+    let temporary = path.with_file_name(format!(
+        ".{name}.{}.{}.new",
+        std::process::id(),
+        oidc::types::random_token(6)
+    ));
     let mut file = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
         .open(&temporary)?;
     file.write_all(text.as_bytes())?;
     file.sync_all()?;
-    if create_new && path.exists() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::AlreadyExists,
-            "key file appeared meanwhile",
-        ));
+    if create_new {
+        let linked = std::fs::hard_link(&temporary, path);
+        let _ = std::fs::remove_file(&temporary);
+        return linked;
     }
     std::fs::rename(temporary, path)
+}
+
+/// Whether a first write lost to another process's (which is then read).
+fn lost_the_race(error: &std::io::Error) -> bool {
+    error.kind() == std::io::ErrorKind::AlreadyExists
 }
 
 #[cfg(not(unix))]
@@ -374,6 +401,40 @@ mod tests {
         assert_eq!(again.removed, kids(&before));
         assert_eq!(again.retired, rotation.added);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Processes sharing one key folder start at once (the cluster's hubs
+    /// and providers): one writes each file, every one reads the same.
+    #[test]
+    fn processes_starting_at_once_on_an_empty_folder_share_one_set_of_keys() {
+        let dir = temp_dir();
+        let started: Vec<_> = (0..8)
+            .map(|_| {
+                let dir = dir.clone();
+                std::thread::spawn(move || {
+                    let keys = load_or_generate(Some(&dir), "hub_standard", 1_800_000_000)?;
+                    let trail = load_or_generate_trail(Some(&dir), 1_800_000_000)?;
+                    let secret = load_or_generate_secret(Some(&dir), "mail")?;
+                    anyhow::Ok((
+                        kids(&keys),
+                        trail.iter().map(|key| key.id.clone()).collect::<Vec<_>>(),
+                        secret.as_str().to_owned(),
+                    ))
+                })
+            })
+            .collect();
+        let seen: Vec<_> = started
+            .into_iter()
+            .map(|thread| thread.join().unwrap().unwrap())
+            .collect();
+        assert!(seen.iter().all(|keys| *keys == seen[0]), "{seen:?}");
+        let leftovers: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|entry| entry.file_name().to_string_lossy().ends_with(".new"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[cfg(unix)]

@@ -341,7 +341,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if part == "trail" {
                 let id = passerelle::keys::rotate_trail(&data.join("keys"), now)?;
                 println!("new current trail key: {id}; the old ones stay, to verify");
-                println!("restart the hubs and the dashboard to chain with it");
+                println!("the running hubs and dashboards chain with it within a minute");
                 return Ok(());
             }
             let rotation =

@@ -113,6 +113,19 @@ async fn the_cluster_loses_no_login_and_no_mail_through_a_kill_and_two_outages()
         assert!(unavailable > 0, "{name}: {}", figures.table());
     }
 
+    // The same people logged in at once through different hub processes:
+    // every trail is one unbroken chain, as the dashboard checks it.
+    assert!(
+        figures.trails.1 >= report.completed.len(),
+        "{}",
+        figures.table()
+    );
+    assert!(
+        figures.trail_findings.is_empty(),
+        "{:#?}",
+        figures.trail_findings
+    );
+
     // Every login that completed had its connection email, each with its
     // id; duplicates are allowed (at least once) and counted.
     assert_eq!(figures.mails_without_id, 0);

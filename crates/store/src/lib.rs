@@ -114,6 +114,54 @@ pub struct TrailKey {
     pub secret: [u8; 32],
 }
 
+/// The trail keys a process uses, current first, replaced as a whole when
+/// their file changes (a rotation on the shared key folder is taken without
+/// a restart). Readers take a snapshot: an entry is chained and checked
+/// under one set, never half of two.
+#[derive(Debug)]
+pub struct TrailKeyRing {
+    keys: std::sync::RwLock<Arc<Vec<TrailKey>>>,
+}
+
+impl TrailKeyRing {
+    /// A ring holding `keys`.
+    pub fn new(keys: Vec<TrailKey>) -> Arc<Self> {
+        Arc::new(Self {
+            keys: std::sync::RwLock::new(Arc::new(keys)),
+        })
+    }
+
+    /// The keys now, current first.
+    pub fn get(&self) -> Arc<Vec<TrailKey>> {
+        match self.keys.read() {
+            Ok(keys) => keys.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Their ids, current first.
+    pub fn ids(&self) -> Vec<String> {
+        self.get().iter().map(|key| key.id.clone()).collect()
+    }
+
+    /// Puts `keys` in place of the ring's; returns whether they differ.
+    pub fn replace(&self, keys: Vec<TrailKey>) -> bool {
+        let ids: Vec<&str> = keys.iter().map(|key| key.id.as_str()).collect();
+        let mut held = match self.keys.write() {
+            Ok(held) => held,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let same = held
+            .iter()
+            .map(|key| key.id.as_str())
+            .eq(ids.iter().copied());
+        if !same {
+            *held = Arc::new(keys);
+        }
+        !same
+    }
+}
+
 impl fmt::Debug for TrailKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TrailKey")

@@ -195,6 +195,30 @@ impl Cluster {
     pub fn logs(&self) -> &Path {
         &self.dir
     }
+
+    /// Checks every person's trail, as the dashboard does, with the chain
+    /// keys of the shared key folder: returns how many trails and entries
+    /// there are, and each finding (a fork, a broken link) by person.
+    pub async fn check_trails(&self) -> anyhow::Result<(usize, usize, Vec<String>)> {
+        use sqlx::Connection as _;
+        let url = self.postgres.url("passerelle");
+        let mut db = sqlx::PgConnection::connect(&url).await?;
+        let people: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT pseudonym FROM traces.traces")
+            .fetch_all(&mut db)
+            .await?;
+        let stores = store::Stores::postgres(&url, "traces").await?;
+        let keys = passerelle::keys::load_or_generate_trail(Some(&self.dir.join("data/keys")), 0)?;
+        let mut entries = 0;
+        let mut findings = Vec::new();
+        for (pseudonym,) in &people {
+            let trail = stores.traces.trail(pseudonym, 0).await?;
+            entries += trail.len();
+            for finding in dashboard::integrity::check_chain(pseudonym, &trail, &keys) {
+                findings.push(format!("{pseudonym}: {finding:?}"));
+            }
+        }
+        Ok((people.len(), entries, findings))
+    }
 }
 
 impl Drop for Cluster {
@@ -465,6 +489,11 @@ pub struct Figures {
     /// The people who got fewer connection emails than the logins they
     /// completed: (address, logins, emails).
     pub mails_missing: Vec<(String, usize, usize)>,
+    /// The trails checked (people, entries), the same people logging in at
+    /// once through different hub processes.
+    pub trails: (usize, usize),
+    /// What the dashboard's check found wrong in them (must be nothing).
+    pub trail_findings: Vec<String>,
 }
 
 impl Figures {
@@ -528,7 +557,8 @@ impl Figures {
             text,
             "\nLogins completed: {}; given up then begun again: {}. Sessions of completed logins \
              refused after the kill: {}. Connection emails received: {} distinct, {} twice, {} \
-             without an id; people missing one: {}.\n",
+             without an id; people missing one: {}. Trails checked: {} people, {} entries, {} \
+             findings.\n",
             self.report.completed.len(),
             self.report.abandoned,
             self.sessions_lost.len(),
@@ -536,6 +566,9 @@ impl Figures {
             self.duplicate_mails,
             self.mails_without_id,
             self.mails_missing.len(),
+            self.trails.0,
+            self.trails.1,
+            self.trail_findings.len(),
         );
         text
     }
@@ -657,8 +690,11 @@ pub async fn run_scenario(
     }
     let mails_missing = missing(cluster);
     let received = cluster.smtp.by_id();
+    let (people, entries, trail_findings) = cluster.check_trails().await?;
     Ok(Figures {
         users,
+        trails: (people, entries),
+        trail_findings,
         phases,
         sessions_lost,
         mails: received.len(),

@@ -233,3 +233,42 @@ async fn every_rewrite_of_the_trail_by_a_database_writer_is_detected_and_named()
     db.close().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 16, point 3: a rotation of the trail's chain key on the shared key
+/// folder is taken by the running process without a restart: the next
+/// entries are chained under the new key, the older ones still verify, and
+/// the dashboard finds the trail intact.
+#[tokio::test]
+async fn a_trail_key_rotation_is_taken_by_a_running_process() {
+    let dir = std::env::temp_dir().join(format!(
+        "passerelle-trail-keys-{}",
+        oidc::types::random_token(6)
+    ));
+    let federation = Federation::start_on_disk(&dir).await.unwrap();
+    sandbox_login(&federation, &Citizen::new(), "impots", 1).await;
+    let now = oidc::Clock::now(&federation.clock);
+    let new_key = passerelle::keys::rotate_trail(&dir.join("keys"), now).unwrap();
+    assert_eq!(federation.running.reload_keys(), vec!["trail".to_owned()]);
+    assert!(
+        federation.running.reload_keys().is_empty(),
+        "read once, then unchanged"
+    );
+    sandbox_login(&federation, &Citizen::new(), "impots", 1).await;
+    let citizen = Citizen::new();
+    dashboard_login_with(&federation, &citizen, "impots").await;
+
+    let db = SqlitePool::connect(&format!("sqlite://{}", dir.join("traces.sqlite").display()))
+        .await
+        .unwrap();
+    let keys: Vec<String> = rows(&db).await.into_iter().map(|row| row.5).collect();
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert_ne!(keys[0], new_key, "the first entry under the old key");
+    assert_eq!(&keys[1..], [new_key.clone(), new_key], "then the new one");
+    let intact = check(&citizen, federation.url("dashboard")).await;
+    assert!(
+        intact.shows("L&#39;historique est intact : 3 entrée(s)"),
+        "{}",
+        intact.body
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
