@@ -97,15 +97,15 @@ async fn authorize(hub: &Hub, headers: &HeaderMap, raw: &[u8]) -> Response {
 }
 
 /// `idp_hint`: the named provider when the service may name it (its
-/// `idp_hints`, FranceConnect `allowedIdpHints`); else `invalid_request`
-/// back to the service.
+/// `idp_hints`, FranceConnect `allowedIdpHints`, or the platform's);
+/// else `invalid_idp_hint` back to the service.
 async fn follow_hint(hub: &Hub, mut session: Session<SessionData>, hint: &str) -> Response {
     let allowed = session
         .data
         .interaction
         .as_ref()
         .and_then(|request| hub.service(&request.client_id))
-        .is_some_and(|policy| policy.may_hint(hint));
+        .is_some_and(|policy| policy.may_hint(hint, &hub.config.idp_hints));
     if allowed {
         return send_to_provider(hub, session, hint)
             .await
@@ -115,7 +115,7 @@ async fn follow_hint(hub: &Hub, mut session: Session<SessionData>, hint: &str) -
         return HubError::NoInteraction.into_response();
     };
     let error = oidc::OAuthError::new(
-        oidc::ErrorCode::InvalidRequest,
+        oidc::ErrorCode::InvalidIdpHint,
         "idp_hint names a provider this client may not use",
     );
     Redirect::to(

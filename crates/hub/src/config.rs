@@ -38,6 +38,10 @@ pub struct Config {
     /// The citizen dashboard, linked from the emails.
     #[serde(default)]
     pub dashboard_url: Option<String>,
+    /// Providers every service may name in `idp_hint` (FranceConnect
+    /// `Core_ALLOWED_IDP_HINTS`); a service's own `idp_hints` replace them.
+    #[serde(default)]
+    pub idp_hints: Vec<String>,
     /// Registered services.
     #[serde(default)]
     pub services: Vec<ServiceConfig>,
@@ -69,6 +73,24 @@ impl Platform {
             Platform::Standard => Acr::Eidas3,
             Platform::Plus => Acr::Eidas2,
         }
+    }
+
+    /// The level asked when `acr_values` names none the platform knows, or
+    /// is absent: eidas1 on FranceConnect, eidas3 on FranceConnect+
+    /// (`config/oidc-acr.ts`, franceconnect.md §2.1). Within what the hub
+    /// offers: the nearest offered level at or below, else the lowest.
+    pub fn default_acr(self, offered: &[Acr]) -> Acr {
+        let wanted = match self {
+            Platform::Standard => Acr::Eidas1,
+            Platform::Plus => Acr::Eidas3,
+        };
+        offered
+            .iter()
+            .copied()
+            .filter(|acr| *acr <= wanted)
+            .max()
+            .or_else(|| offered.iter().copied().min())
+            .unwrap_or(wanted)
     }
 }
 
@@ -113,9 +135,10 @@ pub struct ServiceConfig {
     /// `ES256` (default), `RS256` or `HS256` (legacy, keyed by the secret).
     #[serde(default = "default_alg")]
     pub signing_alg: Alg,
-    /// Whether PKCE is required (default; FranceConnect-compatible services
-    /// set `false`).
-    #[serde(default = "yes")]
+    /// Whether PKCE is required. Optional by default, as on FranceConnect
+    /// (its integrations send none); a service registered with it must
+    /// send it, and a wrong verifier is always refused.
+    #[serde(default)]
     pub require_pkce: bool,
     /// Encrypt ID tokens and userinfo to the service (FranceConnect+):
     /// `ECDH-ES`, `RSA-OAEP-256` or `RSA-OAEP`, content A256GCM.
@@ -133,7 +156,8 @@ pub struct ServiceConfig {
     #[serde(default)]
     pub blocked_providers: Vec<String>,
     /// Providers the service may name in `idp_hint` to skip the choice page
-    /// (FranceConnect `allowedIdpHints`). Default: none.
+    /// (FranceConnect `allowedIdpHints`). Default: the platform's
+    /// `idp_hints`; a list here replaces them.
     #[serde(default)]
     pub idp_hints: Vec<String>,
 }
@@ -151,9 +175,16 @@ impl ServiceConfig {
         self.lists_provider(id) && !self.blocked_providers.iter().any(|blocked| blocked == id)
     }
 
-    /// Whether the service may name this provider in `idp_hint`.
-    pub fn may_hint(&self, id: &str) -> bool {
-        self.accepts_provider(id) && self.idp_hints.iter().any(|hint| hint == id)
+    /// Whether the service may name this provider in `idp_hint`: its own
+    /// list when it has one, else the platform's (`global`), as
+    /// FranceConnect's `allowedIdpHints` replace `Core_ALLOWED_IDP_HINTS`.
+    pub fn may_hint(&self, id: &str, global: &[String]) -> bool {
+        let allowed = if self.idp_hints.is_empty() {
+            global
+        } else {
+            &self.idp_hints
+        };
+        self.accepts_provider(id) && allowed.iter().any(|hint| hint == id)
     }
 }
 
@@ -169,10 +200,6 @@ pub enum AuthMethod {
 
 fn default_alg() -> Alg {
     Alg::ES256
-}
-
-fn yes() -> bool {
-    true
 }
 
 /// `[[hub.providers]]`: an identity provider (FI).
@@ -305,6 +332,16 @@ impl Config {
             .iter()
             .map(|provider| provider.id.as_str())
             .collect();
+        if let Some(unknown) = self
+            .idp_hints
+            .iter()
+            .find(|id| !known.contains(id.as_str()))
+        {
+            return Err(bad(
+                format!("{path}.idp_hints"),
+                format!("names no provider: {unknown}"),
+            ));
+        }
         for (index, service) in self.services.iter().enumerate() {
             let lists = [
                 (

@@ -123,7 +123,8 @@ impl Hub {
                 )
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let settings = ProviderSettings::franceconnect(config.issuer(), config.acr_offered());
+        let mut settings = ProviderSettings::franceconnect(config.issuer(), config.acr_offered());
+        settings.default_acr = config.platform.default_acr(&config.acr_offered());
         let provider = Provider::new(
             settings,
             clients,

@@ -32,6 +32,8 @@ pub enum ErrorCode {
     InvalidAcr,
     /// OpenID Connect Core §3.1.2.6.
     LoginRequired,
+    /// FranceConnect: `idp_hint` names a provider the service may not name.
+    InvalidIdpHint,
 }
 
 impl ErrorCode {
@@ -51,6 +53,7 @@ impl ErrorCode {
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::InvalidAcr => "invalid_acr",
             ErrorCode::LoginRequired => "login_required",
+            ErrorCode::InvalidIdpHint => "invalid_idp_hint",
         }
     }
 

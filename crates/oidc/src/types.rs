@@ -145,6 +145,12 @@ impl Scopes {
         self.0.iter().map(String::as_str)
     }
 
+    /// The scopes for which `keep` holds.
+    pub fn retain(mut self, keep: impl Fn(&str) -> bool) -> Self {
+        self.0.retain(|scope| keep(scope));
+        self
+    }
+
     /// Whether every scope of `self` is in `other`.
     pub fn is_subset(&self, other: &Scopes) -> bool {
         self.0.is_subset(&other.0)

@@ -1378,7 +1378,7 @@ async fn other_bad_parameters_go_back_to_the_service() {
             "unsupported_response_type",
         ),
         (vec![("scope", "profile")], "invalid_scope"),
-        (vec![("scope", "openid unknown")], "invalid_scope"),
+        (vec![("scope", "unknown profile")], "invalid_scope"),
         (vec![("prompt", "none")], "login_required"),
         (
             vec![
@@ -1470,7 +1470,7 @@ async fn a_code_expires_after_30_seconds_and_an_access_token_after_60() {
 }
 
 #[tokio::test]
-async fn pkce_is_required_for_new_clients_and_a_wrong_verifier_is_refused() {
+async fn pkce_is_required_of_a_client_registered_with_it_and_a_wrong_verifier_is_refused() {
     let federation = Federation::start().await.unwrap();
     let callback = format!("{}/callback/standard", federation.url("demo_sp"));
     // Without a challenge, the demo service's request is refused.
@@ -2577,6 +2577,143 @@ async fn open_sandbox_token(federation: &Federation, token: &str) -> Map<String,
     .unwrap()
 }
 
+/// Issue 17, point 1: an unknown scope is dropped, as FranceConnect drops
+/// it: the login goes on with the known ones, and the token's `scope` does
+/// not name it.
+#[tokio::test]
+async fn an_unknown_scope_is_ignored_as_franceconnect_ignores_it() {
+    let federation = Federation::start().await.unwrap();
+    let back = Citizen::new()
+        .log_in(
+            &federation.authorize_url(&[("scope", "openid given_name scope_de_demain")]),
+            &federation.hub,
+            "impots",
+            &federation.login_of("impots", 1),
+            PASSWORD,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    let (status, tokens) = sandbox_tokens(&federation, &back.location_params()["code"]).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens["scope"], "given_name openid");
+}
+
+/// Issue 17, point 2: the demo's sandboxes take a FranceConnect
+/// integration as it is, on both platforms: no PKCE, FranceConnect's
+/// parameters and scopes, only the base URL changed.
+#[tokio::test]
+async fn both_sandboxes_take_a_franceconnect_integration_without_pkce() {
+    let federation = Federation::start_as_demo("").await.unwrap();
+    for (base, client, acr) in [
+        (&federation.hub, SANDBOX_ID, "eidas1"),
+        (&federation.hub_plus, "sandbox-plus", "eidas2"),
+    ] {
+        let url = url::Url::parse_with_params(
+            &format!("{base}/api/v2/authorize"),
+            [
+                ("response_type", "code"),
+                ("client_id", client),
+                ("redirect_uri", SANDBOX_CALLBACK),
+                (
+                    "scope",
+                    "openid given_name family_name birthdate gender birthplace birthcountry",
+                ),
+                ("state", "0123456789abcdef0123456789abcdef"),
+                ("nonce", "fedcba9876543210fedcba9876543210"),
+                ("acr_values", acr),
+                ("prompt", "login consent"),
+            ],
+        )
+        .unwrap();
+        let citizen = Citizen::new();
+        let choice = citizen
+            .follow(citizen.get(url.as_str()).await, SANDBOX_CALLBACK)
+            .await;
+        assert_eq!(
+            choice.status, 200,
+            "{client}: {:?} {}",
+            choice.location, choice.body
+        );
+        assert!(
+            choice.shows("Choisissez un compte"),
+            "{client}: {}",
+            choice.body
+        );
+    }
+}
+
+/// Issue 17, point 2: a `state` and a `nonce` of a few kilobytes, as
+/// frameworks send them, go through and come back unchanged.
+#[tokio::test]
+async fn a_state_and_a_nonce_of_several_kilobytes_go_through() {
+    let federation = Federation::start().await.unwrap();
+    let state = "s".repeat(3_000);
+    let nonce = "n".repeat(3_000);
+    let back = Citizen::new()
+        .log_in(
+            &federation.authorize_url(&[("state", &state), ("nonce", &nonce)]),
+            &federation.hub,
+            "impots",
+            &federation.login_of("impots", 1),
+            PASSWORD,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    let params = back.location_params();
+    assert_eq!(params["state"], state);
+    let (_, tokens) = sandbox_tokens(&federation, &params["code"]).await;
+    let claims = jose::verify(
+        tokens["id_token"].as_str().unwrap(),
+        &hub_keys(&federation).await,
+        &[jose::Alg::ES256],
+    )
+    .unwrap();
+    assert_eq!(claims["nonce"], nonce);
+}
+
+/// Issue 17, point 2: on FranceConnect+ an absent or unknown `acr_values`
+/// means eidas3 (`config/oidc-acr.ts`); on the standard platform, eidas1.
+#[tokio::test]
+async fn an_absent_or_unknown_acr_values_asks_the_platform_default_level() {
+    let federation = Federation::start_plus().await.unwrap();
+    for acr_values in ["", "eidas9 inconnu"] {
+        let citizen = Citizen::new();
+        let choice = citizen
+            .follow(
+                citizen
+                    .get(&federation.authorize_url(&[("acr_values", acr_values)]))
+                    .await,
+                SANDBOX_CALLBACK,
+            )
+            .await;
+        assert_eq!(choice.status, 200, "{acr_values:?}: {}", choice.body);
+        assert!(
+            choice.shows("ne permet pas le niveau de sécurité demandé (eidas3)"),
+            "{acr_values:?}: {}",
+            choice.body
+        );
+    }
+    let standard = Federation::start().await.unwrap();
+    let back = Citizen::new()
+        .log_in(
+            &standard.authorize_url(&[("acr_values", "")]),
+            &standard.hub,
+            "impots",
+            &standard.login_of("impots", 1),
+            PASSWORD,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    let (_, tokens) = sandbox_tokens(&standard, &back.location_params()["code"]).await;
+    let claims = jose::verify(
+        tokens["id_token"].as_str().unwrap(),
+        &hub_keys(&standard).await,
+        &[jose::Alg::ES256],
+    )
+    .unwrap();
+    assert_eq!(claims["acr"], "eidas1");
+}
+
 #[tokio::test]
 async fn the_plus_platform_offers_eidas2_and_eidas3_and_greys_out_weaker_providers() {
     let federation = Federation::start_plus().await.unwrap();
@@ -2759,10 +2896,75 @@ async fn idp_hint_goes_straight_to_a_provider_the_service_may_name_and_no_other(
     );
     let refused = Citizen::new().get(&hinted("ameli")).await;
     let params = refused.location_params();
-    assert_eq!(params["error"], "invalid_request", "{:?}", refused.location);
+    assert_eq!(
+        params["error"], "invalid_idp_hint",
+        "{:?}",
+        refused.location
+    );
     // The sandbox names no hint: any idp_hint is refused for it.
     let params = refused_back_to_service(&federation, &[("idp_hint", "impots")]).await;
-    assert_eq!(params["error"], "invalid_request");
+    assert_eq!(params["error"], "invalid_idp_hint");
+}
+
+/// Issue 17, point 2: a platform-wide `idp_hints` (FranceConnect
+/// `Core_ALLOWED_IDP_HINTS`) lets every service name those providers; a
+/// service's own list replaces it; a name outside both is refused with
+/// `invalid_idp_hint`.
+#[tokio::test]
+async fn the_platform_idp_hints_serve_every_service_unless_its_own_list_replaces_them() {
+    let extra = policy_service("hinting", "idp_hints = [\"impots\"]");
+    let federation = Federation::start_editing(|config| {
+        config.replacen(
+            "[hub.standard]\n",
+            "[hub.standard]\nidp_hints = [\"ameli\"]\n",
+            1,
+        ) + &extra
+    })
+    .await
+    .unwrap();
+    let hinted = |client: &str, redirect: &str, provider: &str| {
+        federation.authorize_url(&[
+            ("client_id", client),
+            ("redirect_uri", redirect),
+            ("idp_hint", provider),
+        ])
+    };
+    let lands_at = |response: &testkit::Response, provider: &str| {
+        response
+            .location
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with(&format!("{}/authorize", federation.url(provider)))
+    };
+    // The sandbox has no list of its own: the platform's.
+    let straight = Citizen::new()
+        .get(&hinted(SANDBOX_ID, SANDBOX_CALLBACK, "ameli"))
+        .await;
+    assert!(lands_at(&straight, "ameli"), "{:?}", straight.location);
+    let refused = Citizen::new()
+        .get(&hinted(SANDBOX_ID, SANDBOX_CALLBACK, "impots"))
+        .await;
+    assert_eq!(refused.location_params()["error"], "invalid_idp_hint");
+    // A service's own list replaces the platform's.
+    let own = Citizen::new()
+        .get(&hinted("hinting", CLIENTS_CALLBACK, "impots"))
+        .await;
+    assert!(lands_at(&own, "impots"), "{:?}", own.location);
+    let replaced = Citizen::new()
+        .get(&hinted("hinting", CLIENTS_CALLBACK, "ameli"))
+        .await;
+    assert_eq!(replaced.location_params()["error"], "invalid_idp_hint");
+    // A platform list naming no provider is a bad setting.
+    let error = Federation::start_editing(|config| {
+        config.replacen(
+            "[hub.standard]\n",
+            "[hub.standard]\nidp_hints = [\"amelie\"]\n",
+            1,
+        )
+    })
+    .await
+    .unwrap_err();
+    assert!(error.to_string().contains("idp_hints"), "{error}");
 }
 
 #[tokio::test]

@@ -92,8 +92,11 @@ impl AuthorizeError {
     }
 }
 
-/// Longest `state` and `nonce` we carry (they are echoed back).
-const MAX_ECHO_LEN: usize = 512;
+/// Longest `state` and `nonce` we carry (they are echoed back). Frameworks
+/// put their own data in `state` (ASP.NET's protected properties run to
+/// 2–3 KB): FranceConnect sets no maximum, so the bound only keeps a URL
+/// within what browsers and servers take.
+const MAX_ECHO_LEN: usize = 4096;
 
 impl Provider {
     /// Parses and checks an authorize request (GET query or POST form),
@@ -191,21 +194,18 @@ fn check_response_type(params: &Params) -> Result<(), OAuthError> {
     })
 }
 
-/// `scope` has `openid` (OpenID Connect Core §3.1.2.1), only known scopes,
-/// and only scopes the client is registered for (FranceConnect).
+/// `scope` has `openid` (OpenID Connect Core §3.1.2.1) and, of the known
+/// scopes, only those the client is registered for (FranceConnect). An
+/// unknown scope is dropped, as FranceConnect's engine drops it: a scope of
+/// another platform or a newer version never breaks a login.
 fn check_scope(client: &Client, params: &Params) -> Result<Scopes, OAuthError> {
     let scopes = Scopes::parse(params.require("scope")?)
-        .map_err(|error| OAuthError::new(ErrorCode::InvalidScope, error))?;
+        .map_err(|error| OAuthError::new(ErrorCode::InvalidScope, error))?
+        .retain(is_known_scope);
     if !scopes.contains("openid") {
         return Err(OAuthError::new(
             ErrorCode::InvalidScope,
             "scope must contain openid",
-        ));
-    }
-    if let Some(unknown) = scopes.iter().find(|scope| !is_known_scope(scope)) {
-        return Err(OAuthError::new(
-            ErrorCode::InvalidScope,
-            format!("unknown scope {unknown}"),
         ));
     }
     if let Some(refused) = scopes.iter().find(|scope| !client.scopes.contains(scope)) {

@@ -98,7 +98,7 @@ async fn idp_hint_under_a_refused_session_goes_to_the_hinted_provider_and_never_
     let refused = citizen
         .get(&service_b_authorize(&federation, &[("idp_hint", "impots")]))
         .await;
-    assert_eq!(refused.location_params()["error"], "invalid_request");
+    assert_eq!(refused.location_params()["error"], "invalid_idp_hint");
     assert!(!refused.location_params().contains_key("code"));
 }
 
