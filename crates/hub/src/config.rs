@@ -160,6 +160,12 @@ pub struct ServiceConfig {
     /// `idp_hints`; a list here replaces them.
     #[serde(default)]
     pub idp_hints: Vec<String>,
+    /// Whether `prompt=login` alone (without `consent`) skips the
+    /// confirmation page, the person having just logged in at the provider
+    /// for this very request (FranceConnect `allowedPrompts`, its
+    /// `/auto-login`). Default: false, the page is always shown.
+    #[serde(default)]
+    pub skip_consent_on_prompt_login: bool,
 }
 
 impl ServiceConfig {

@@ -74,7 +74,9 @@ struct ConsentTemplate<'a> {
     csrf: String,
 }
 
-/// `GET /interaction/consent`.
+/// `GET /interaction/consent`: the page, or, for a service allowed to
+/// skip it that sent `prompt=login` alone, the code at once
+/// (FranceConnect's `/auto-login`).
 pub async fn page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
     let session = match load_interaction(&hub, &headers).await {
         Ok(session) => session,
@@ -84,6 +86,18 @@ pub async fn page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
     else {
         return HubError::NoInteraction.into_response();
     };
+    let skips = request.prompt.login
+        && !request.prompt.consent
+        && !session.data.sso
+        && hub
+            .service(&request.client_id)
+            .is_some_and(|service| service.skip_consent_on_prompt_login);
+    if skips {
+        return match issue(&hub, &headers, None).await {
+            Ok(response) => response,
+            Err(error) => error.into_response(),
+        };
+    }
     let service = hub
         .provider
         .client(&request.client_id)
@@ -123,15 +137,19 @@ pub async fn page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
 
 /// `POST /interaction/consent`: issue the code and go back to the service.
 pub async fn accept(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: Bytes) -> Response {
-    match issue(&hub, &headers, &body).await {
+    match issue(&hub, &headers, Some(&body)).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
     }
 }
 
-async fn issue(hub: &Hub, headers: &HeaderMap, body: &[u8]) -> Result<Response, HubError> {
+/// Issues the code: from the page's form (`body`, its CSRF token checked),
+/// or with no form when the page is skipped.
+async fn issue(hub: &Hub, headers: &HeaderMap, body: Option<&[u8]>) -> Result<Response, HubError> {
     let mut session = load_interaction(hub, headers).await?;
-    parse_form(&session, body)?;
+    if let Some(body) = body {
+        parse_form(&session, body)?;
+    }
     let (Some(request), Some(verified)) = (
         session.data.interaction.take(),
         session.data.verified.clone(),

@@ -2967,6 +2967,48 @@ async fn the_platform_idp_hints_serve_every_service_unless_its_own_list_replaces
     assert!(error.to_string().contains("idp_hints"), "{error}");
 }
 
+/// Issue 17, point 2: a service registered for it (FranceConnect
+/// `allowedPrompts`) that sends `prompt=login` alone gets its code without
+/// the confirmation page, the person having just logged in at the
+/// provider; with `consent` too, or for another service, the page shows.
+#[tokio::test]
+async fn prompt_login_alone_skips_the_confirmation_page_for_a_service_allowed_to() {
+    let extra = policy_service("autologin", "skip_consent_on_prompt_login = true");
+    let federation = Federation::start_with(&extra).await.unwrap();
+    let login = federation.login_of("impots", 1);
+    let through = |client: &'static str, callback: &'static str, prompt: &'static str| {
+        let url = federation.authorize_url(&[
+            ("client_id", client),
+            ("redirect_uri", callback),
+            ("prompt", prompt),
+        ]);
+        let (hub, login) = (federation.hub.clone(), login.clone());
+        async move {
+            Citizen::new()
+                .authenticate(&url, &hub, "impots", &login, PASSWORD, callback)
+                .await
+        }
+    };
+    let skipped = through("autologin", CLIENTS_CALLBACK, "login").await;
+    assert_eq!(skipped.status, 303, "{}", skipped.body);
+    let params = skipped.location_params();
+    assert!(params.contains_key("code"), "{:?}", skipped.location);
+    assert_eq!(params["state"], "state-of-the-service");
+    for (client, callback, prompt) in [
+        ("autologin", CLIENTS_CALLBACK, "login consent"),
+        ("autologin", CLIENTS_CALLBACK, ""),
+        (SANDBOX_ID, SANDBOX_CALLBACK, "login"),
+    ] {
+        let shown = through(client, callback, prompt).await;
+        assert!(
+            shown.shows("Continuer sur"),
+            "{client} {prompt:?}: {:?} {}",
+            shown.location,
+            shown.body
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_policy_naming_an_unknown_provider_is_a_bad_setting() {
     let error = Federation::start_with(&policy_service("typo", "blocked_providers = [\"amelie\"]"))
