@@ -32,6 +32,7 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("birthplace", "Lieu de naissance", "Place of birth"),
     ("birthcountry", "Pays de naissance", "Country of birth"),
     ("email", "Adresse électronique", "Email address"),
+    ("idp_id", "Compte utilisé", "Account used"),
 ];
 
 /// A claim as a citizen reads it: a day/month/year date, a word for the
@@ -74,6 +75,24 @@ struct ConsentTemplate<'a> {
     csrf: String,
 }
 
+/// What the service receives: the identity's claims its scopes and claims
+/// request release, and `idp_id`, the provider used, when asked for
+/// (FranceConnect's scope of that name).
+fn released(
+    verified: &crate::flow::Verified,
+    scopes: &oidc::Scopes,
+    asked: &[String],
+) -> serde_json::Map<String, Value> {
+    let mut claims = verified.identity.claims_for(scopes, asked);
+    if scopes.contains("idp_id") || asked.iter().any(|claim| claim == "idp_id") {
+        claims.insert(
+            "idp_id".to_owned(),
+            Value::String(verified.provider.clone()),
+        );
+    }
+    claims
+}
+
 /// `GET /interaction/consent`: the page, or, for a service allowed to
 /// skip it that sent `prompt=login` alone, the code at once
 /// (FranceConnect's `/auto-login`).
@@ -105,13 +124,14 @@ pub async fn page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
     let provider = hub
         .identity_provider(&verified.provider)
         .map_or("", |idp| idp.config.name.as_str());
-    let released = verified
-        .identity
-        .claims_for(&request.scopes, &request.claims);
+    let released = released(verified, &request.scopes, &request.claims);
     let lang = page_lang(&headers, &session);
     let shared = LABELS
         .iter()
         .filter_map(|(claim, french, english)| match released.get(*claim) {
+            Some(Value::String(_)) if *claim == "idp_id" => {
+                Some((lang.pick(french, english), provider.to_owned()))
+            }
             Some(Value::String(value)) => {
                 Some((lang.pick(french, english), readable(claim, value, lang)))
             }
@@ -195,9 +215,7 @@ async fn issue(hub: &Hub, headers: &HeaderMap, body: Option<&[u8]>) -> Result<Re
             &client.entity_id,
             &verified.identity,
         ),
-        claims: verified
-            .identity
-            .claims_for(&request.scopes, &request.claims),
+        claims: released(&verified, &request.scopes, &request.claims),
         pkce: request.pkce.clone(),
     };
     // What must last is written first, the trail's entry and the

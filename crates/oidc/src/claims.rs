@@ -1,7 +1,8 @@
 //! The identity pivot and FranceConnect's scopes and claims.
 //!
 //! The table is FranceConnect v2's (franceconnect.md §3): `profile`, `birth`,
-//! `identite_pivot`, one scope per claim, `email`, `preferred_username`.
+//! `identite_pivot`, one scope per claim, `email`, `preferred_username`,
+//! `idp_id`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -46,6 +47,9 @@ pub const SCOPES: &[(&str, &[&str])] = &[
     ("birthcountry", &["birthcountry"]),
     ("email", &["email"]),
     ("preferred_username", &["preferred_username"]),
+    // The provider the person logged in with (FranceConnect's `idp_id`):
+    // not part of the identity, the hub adds it.
+    ("idp_id", &["idp_id"]),
 ];
 
 /// Whether a scope is one of ours.

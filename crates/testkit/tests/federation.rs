@@ -2577,6 +2577,31 @@ async fn open_sandbox_token(federation: &Federation, token: &str) -> Map<String,
     .unwrap()
 }
 
+/// Issue 17, point 1: the `idp_id` scope (FranceConnect's) gives the
+/// service the provider the person logged in with, shown on the
+/// confirmation page by its name.
+#[tokio::test]
+async fn the_idp_id_scope_names_the_provider_used() {
+    let federation = Federation::start().await.unwrap();
+    let citizen = Citizen::new();
+    let consent = citizen
+        .authenticate(
+            &federation.authorize_url(&[("scope", "openid given_name idp_id")]),
+            &federation.hub,
+            "ameli",
+            &federation.login_of("ameli", 1),
+            PASSWORD,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    assert!(consent.shows("Compte utilisé"), "{}", consent.body);
+    let back = citizen.consent(&federation.hub, &consent).await;
+    let (_, tokens) = sandbox_tokens(&federation, &back.location_params()["code"]).await;
+    let claims = userinfo_claims(&federation, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(claims["idp_id"], "ameli");
+    assert!(claims.get("family_name").is_none(), "{claims:?}");
+}
+
 /// Issue 17, point 1: an unknown scope is dropped, as FranceConnect drops
 /// it: the login goes on with the known ones, and the token's `scope` does
 /// not name it.
