@@ -127,6 +127,26 @@ async fn finish_login(
         verified_at: now,
         identity,
         provider_id_token: login.id_token_hint,
+        // Carried as the provider said it: a few short method names.
+        amr: login
+            .id_claims
+            .get("amr")
+            .and_then(serde_json::Value::as_array)
+            .map(|methods| {
+                methods
+                    .iter()
+                    .filter_map(serde_json::Value::as_str)
+                    .filter(|method| {
+                        (1..=32).contains(&method.len())
+                            && method
+                                .bytes()
+                                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')
+                    })
+                    .take(8)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
     };
     let request = session
         .data

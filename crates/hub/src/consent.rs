@@ -217,6 +217,17 @@ async fn issue(hub: &Hub, headers: &HeaderMap, body: Option<&[u8]>) -> Result<Re
         ),
         claims: released(&verified, &request.scopes, &request.claims),
         pkce: request.pkce.clone(),
+        // `amr` when the service asks for it (its scope, or the claims
+        // request) and is registered for it (FranceConnect
+        // `overrideClaimAmrMiddleware`): how the person authenticated.
+        amr: if (request.scopes.contains("amr")
+            || request.claims.iter().any(|claim| claim == "amr"))
+            && client.scopes.contains("amr")
+        {
+            verified.amr.clone()
+        } else {
+            Vec::new()
+        },
     };
     // What must last is written first, the trail's entry and the
     // connection email: when the database cannot take them, the login

@@ -85,6 +85,9 @@ pub struct Verified {
     pub identity: Identity,
     /// The provider's ID token, for logging out there.
     pub provider_id_token: String,
+    /// How the person authenticated, as the provider said (`amr`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
 }
 
 /// Why the citizen is back on the choice page.

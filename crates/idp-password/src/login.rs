@@ -323,6 +323,7 @@ async fn check_login(
                     .identity
                     .claims_for(&request.scopes, &request.claims),
                 pkce: request.pkce.clone(),
+                amr: vec!["pwd".to_owned()],
             };
             idp.provider
                 .issue_code(&grant, &request.state)

@@ -448,6 +448,8 @@ pub async fn approve(
         sub: identity.stored.id.clone(),
         claims: asserted.claims_for(&request.scopes, &request.claims),
         pkce: request.pkce.clone(),
+        // The card (something held) and its PIN (something known).
+        amr: vec!["pin".to_owned(), "mfa".to_owned()],
     };
     idp.transactions
         .decide(

@@ -50,6 +50,9 @@ pub const SCOPES: &[(&str, &[&str])] = &[
     // The provider the person logged in with (FranceConnect's `idp_id`):
     // not part of the identity, the hub adds it.
     ("idp_id", &["idp_id"]),
+    // How the person authenticated (FranceConnect's `amr`), in the ID
+    // token: not part of the identity.
+    ("amr", &["amr"]),
 ];
 
 /// Whether a scope is one of ours.

@@ -2602,6 +2602,72 @@ async fn the_idp_id_scope_names_the_provider_used() {
     assert!(claims.get("family_name").is_none(), "{claims:?}");
 }
 
+/// Issue 17, point 1: `amr`, how the person authenticated, comes from the
+/// provider (`pwd` for a password) and reaches a service registered for it
+/// that asks, by its scope or the claims request; never one that does not.
+#[tokio::test]
+async fn amr_is_carried_from_the_provider_to_a_service_that_asks_for_it() {
+    let federation = Federation::start().await.unwrap();
+    let amr_of = |overrides: Vec<(&'static str, &'static str)>| {
+        let url = federation.authorize_url(&overrides);
+        let federation = &federation;
+        async move {
+            let back = Citizen::new()
+                .log_in(
+                    &url,
+                    &federation.hub,
+                    "impots",
+                    &federation.login_of("impots", 1),
+                    PASSWORD,
+                    SANDBOX_CALLBACK,
+                )
+                .await;
+            let (_, tokens) = sandbox_tokens(federation, &back.location_params()["code"]).await;
+            jose::verify(
+                tokens["id_token"].as_str().unwrap(),
+                &hub_keys(federation).await,
+                &[jose::Alg::ES256],
+            )
+            .unwrap()
+            .get("amr")
+            .cloned()
+        }
+    };
+    assert_eq!(
+        amr_of(vec![("scope", "openid given_name amr")]).await,
+        Some(serde_json::json!(["pwd"]))
+    );
+    assert_eq!(
+        amr_of(vec![
+            ("scope", "openid given_name"),
+            ("claims", r#"{"id_token":{"amr":{"essential":true}}}"#),
+        ])
+        .await,
+        Some(serde_json::json!(["pwd"]))
+    );
+    assert_eq!(amr_of(vec![("scope", "openid given_name")]).await, None);
+    // A service not registered for amr cannot ask for it.
+    let federation = Federation::start_with(&policy_service("plain", ""))
+        .await
+        .unwrap();
+    let refused = Citizen::new()
+        .get(&federation.authorize_url(&[
+            ("client_id", "plain"),
+            ("redirect_uri", CLIENTS_CALLBACK),
+            ("scope", "openid amr"),
+        ]))
+        .await;
+    assert!(
+        refused
+            .location
+            .as_deref()
+            .is_some_and(|location| location.starts_with(CLIENTS_CALLBACK)),
+        "{:?}",
+        refused.location
+    );
+    assert_eq!(refused.location_params()["error"], "invalid_scope");
+}
+
 /// Issue 17, point 1: an unknown scope is dropped, as FranceConnect drops
 /// it: the login goes on with the known ones, and the token's `scope` does
 /// not name it.

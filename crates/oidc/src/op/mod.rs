@@ -101,6 +101,10 @@ pub struct Grant {
     pub claims: Map<String, Value>,
     /// The PKCE challenge of the authorize request.
     pub pkce: Option<PkceChallenge>,
+    /// How the person authenticated (`amr`, RFC 8176: `pwd`, `pin`,
+    /// `mfa`…), put in the ID token when not empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
 }
 
 /// An OpenID Provider.

@@ -213,10 +213,11 @@ impl Provider {
     }
 
     /// The ID token: `iss sub aud exp iat nonce acr auth_time` (FranceConnect
-    /// v2 without `amr`), signed as the client registered.
+    /// v2), and `amr` when the grant carries it, signed as the client
+    /// registered.
     async fn id_token(&self, grant: &Grant, client: &Client) -> Result<String, OAuthError> {
         let now = self.clock.now();
-        let claims = json!({
+        let mut claims = json!({
             "iss": self.issuer(),
             "sub": grant.sub,
             "aud": client.client_id,
@@ -226,6 +227,9 @@ impl Provider {
             "acr": grant.acr.as_str(),
             "auth_time": grant.auth_time,
         });
+        if let Some(object) = claims.as_object_mut().filter(|_| !grant.amr.is_empty()) {
+            object.insert("amr".to_owned(), json!(grant.amr));
+        }
         self.sign_for(client, claims).await
     }
 
