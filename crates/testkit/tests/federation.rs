@@ -2143,7 +2143,9 @@ async fn a_login_started_on_one_hub_process_finishes_on_another() {
     let tokens: Value = response.json().await.unwrap();
     let claims = userinfo_claims(&federation, tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(claims["family_name"], "DUPONT");
-    std::fs::remove_dir_all(dir).unwrap();
+    // The federation's workers may still be writing there: a leftover
+    // temporary folder is no failure.
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 // ------------------------------------------------------------ pages, input
