@@ -27,12 +27,7 @@ pub struct Response {
 impl Response {
     /// The value of a hidden or text input by name.
     pub fn input(&self, name: &str) -> Option<String> {
-        let marker = format!("name=\"{name}\" value=\"");
-        let start = self.body.find(&marker)? + marker.len();
-        let end = self.body.get(start..)?.find('"')?;
-        self.body
-            .get(start..start + end)
-            .map(|value| value.replace("&amp;", "&"))
+        input_value(&self.body, name)
     }
 
     /// The parameters of the `Location` URL.
@@ -225,6 +220,15 @@ impl Citizen {
         self.post(&format!("{hub}/interaction/consent"), &[("csrf", &csrf)])
             .await
     }
+}
+
+/// The value of a page's hidden or text input by name.
+pub(crate) fn input_value(body: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = body.find(&marker)? + marker.len();
+    let end = body.get(start..)?.find('"')?;
+    body.get(start..start + end)
+        .map(|value| value.replace("&amp;", "&"))
 }
 
 /// Resolves a `Location` against the URL it came from.

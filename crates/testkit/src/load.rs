@@ -219,12 +219,7 @@ struct Page {
 
 impl Page {
     fn input(&self, name: &str) -> Option<String> {
-        let marker = format!("name=\"{name}\" value=\"");
-        let start = self.body.find(&marker)? + marker.len();
-        let end = self.body.get(start..)?.find('"')?;
-        self.body
-            .get(start..start + end)
-            .map(|value| value.replace("&amp;", "&"))
+        crate::citizen::input_value(&self.body, name)
     }
 }
 

@@ -3151,63 +3151,12 @@ async fn the_federation_runs_on_postgresql_and_redis_with_two_durable_writes_per
     federation.drop_postgres(&database).await.unwrap();
 }
 
-/// A Redis of the test's own, on a free port, that the test may stop.
-struct OwnRedis {
-    port: u16,
-    process: std::process::Child,
-}
-
-impl OwnRedis {
-    fn start_on(port: u16) -> Self {
-        let process = std::process::Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        Self { port, process }
-    }
-
-    fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        Self::start_on(port)
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    async fn wait_up(&self) {
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
-}
-
 /// Issue 16, point 3: every part answers `/healthz`, and `/readyz` while
 /// its stores answer; with Redis stopped a hub is not ready, nothing
 /// panics, and it is ready again once Redis is back.
 #[tokio::test]
 async fn every_part_answers_healthz_and_readyz_follows_its_stores() {
-    let redis = OwnRedis::start();
-    redis.wait_up().await;
+    let mut redis = testkit::services::OwnRedis::start().await.unwrap();
     let (federation, database) = Federation::start_on_postgres_and("", &redis.url())
         .await
         .unwrap();
@@ -3239,8 +3188,7 @@ async fn every_part_answers_healthz_and_readyz_follows_its_stores() {
         assert_eq!(status(format!("{base}/healthz")).await, 200, "{part}");
         assert_eq!(status(format!("{base}/readyz")).await, 200, "{part}");
     }
-    let port = redis.port;
-    drop(redis);
+    redis.stop();
     let hub = federation.hub.clone();
     assert_eq!(status(format!("{hub}/readyz")).await, 503);
     assert_eq!(
@@ -3250,8 +3198,7 @@ async fn every_part_answers_healthz_and_readyz_follows_its_stores() {
     );
     let page = status(federation.authorize_url(&[])).await;
     assert_eq!(page, 503, "« service indisponible », not a hang");
-    let redis = OwnRedis::start_on(port);
-    redis.wait_up().await;
+    redis.start_again().await.unwrap();
     // Each part's connection comes back at its next use, as a load
     // balancer's health checks (every 2 s on /readyz) make it.
     let returned = std::time::Instant::now();
