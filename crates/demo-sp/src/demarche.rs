@@ -142,6 +142,12 @@ pub struct Settings {
     /// proxy links there when the level is too low).
     #[serde(default)]
     pub certification_url: Option<String>,
+    /// A data provider's API the service reads, right after a login through
+    /// the hub, with the access token it received (FranceConnect's
+    /// « fournisseurs de données »); its members join the identity's claims
+    /// for the forms to be filled in from.
+    #[serde(default)]
+    pub data_url: Option<String>,
 }
 
 /// `[demo_sp.demarches.account]`: an identity provider the service trusts
@@ -180,6 +186,9 @@ impl Settings {
         if let Some(url) = &self.certification_url {
             RedirectUri::parse(url)
                 .map_err(|error| (format!("{path}.certification_url"), error))?;
+        }
+        if let Some(url) = &self.data_url {
+            RedirectUri::parse(url).map_err(|error| (format!("{path}.data_url"), error))?;
         }
         Ok(())
     }
@@ -362,6 +371,7 @@ pub struct Demarche {
     pub mailer: Option<Arc<mail::Mailer>>,
     /// Its base URL (`…/ants`).
     pub base_url: String,
+    http: reqwest::Client,
 }
 
 impl fmt::Debug for Demarche {
@@ -437,7 +447,44 @@ impl Demarche {
             dossiers: parts.dossiers.clone(),
             mailer: parts.mailer.clone(),
             base_url,
+            http: parts.http.clone(),
         }))
+    }
+
+    /// What the data provider gives for the access token, read at once
+    /// (the token lives a minute). Without it the forms are simply not
+    /// filled in: a data provider down never stops a login.
+    async fn provided_data(&self, access_token: &str) -> Map<String, Value> {
+        let Some(url) = &self.settings.data_url else {
+            return Map::new();
+        };
+        let answer = async {
+            let response = self
+                .http
+                .get(url)
+                .bearer_auth(access_token)
+                .send()
+                .await
+                .map_err(|error| error.without_url().to_string())?;
+            if !response.status().is_success() {
+                return Err(format!("answered {}", response.status()));
+            }
+            response
+                .json::<Map<String, Value>>()
+                .await
+                .map_err(|error| error.to_string())
+        };
+        match answer.await {
+            Ok(data) => data
+                .into_iter()
+                .filter(|(_, value)| value.is_string() || value.is_number())
+                .take(32)
+                .collect(),
+            Err(reason) => {
+                tracing::warn!(reason, service = self.kind.path(), "data provider unavailable");
+                Map::new()
+            }
+        }
     }
 
     /// A path of this démarche (`/ants/dossier/…`).
@@ -742,12 +789,16 @@ async fn callback(
             "Le niveau d'identification reçu est inférieur à celui demandé : vous n'êtes pas connecté.",
         );
     }
+    let mut claims = login.userinfo;
+    if via == Via::Passerelle {
+        claims.extend(demarche.provided_data(&login.access_token).await);
+    }
     session.data.user = Some(User {
         via,
         sub,
         acr,
         at: demarche.clock.now(),
-        claims: login.userinfo,
+        claims,
         id_token_hint: login.id_token_hint,
     });
     let back = demarche.own_page(&session.data.return_to.take().unwrap_or_default());

@@ -12,7 +12,21 @@ use crate::demarche::{Demarche, User, Visit, account_section, dossier_kind, with
 use crate::form::{Check, Content, Field, Procedure, Step};
 use crate::view::{Action, Notice, Section, Sheet};
 
-static PRELIMINARY: [Field; 3] = [
+static PRELIMINARY: [Field; 5] = [
+    Field::line(
+        "revenu_fiscal_de_reference",
+        "Revenu fiscal de référence de l'an dernier",
+        Check::Euros,
+    )
+    .hint("Transmis par l'administration fiscale quand vous l'acceptez à la connexion")
+    .typed("numeric", "off")
+    .filled_by("revenu_fiscal_de_reference")
+    .optional(),
+    Field::line("parts", "Nombre de parts du foyer", Check::Text(5))
+        .hint("Transmis par l'administration fiscale quand vous l'acceptez à la connexion")
+        .typed("text", "off")
+        .filled_by("nombre_de_parts")
+        .optional(),
     Field::select(
         "situation",
         "Situation de famille au 1er janvier",
@@ -23,7 +37,8 @@ static PRELIMINARY: [Field; 3] = [
             ("divorce", "Divorcé(e) ou séparé(e)"),
             ("veuf", "Veuf ou veuve"),
         ],
-    ),
+    )
+    .filled_by("situation_de_famille"),
     Field::select(
         "changement",
         "Changement de situation l'an dernier",

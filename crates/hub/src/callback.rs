@@ -103,11 +103,16 @@ async fn finish_login(
         };
         return Ok(back_to_choice(hub, session, banner).await);
     };
-    let identity = Identity::from_claims(&login.userinfo).map_err(|field| {
+    let provider_identity = Identity::from_claims(&login.userinfo).map_err(|field| {
         tracing::warn!(provider, field, "provider sent a malformed identity");
         HubError::InvalidIdentity
     })?;
-    let identity = hub.register.check(&identity).await.inspect_err(|error| {
+    let idp_birthdate = login
+        .userinfo
+        .get("birthdate")
+        .and_then(serde_json::Value::as_str)
+        .map(|raw| raw.trim().to_owned());
+    let identity = hub.register.check(&provider_identity).await.inspect_err(|error| {
         hub.count_login(provider, requested.as_str(), "register_refused");
         tracing::info!(
             provider,
@@ -126,6 +131,8 @@ async fn finish_login(
             .unwrap_or(now),
         verified_at: now,
         identity,
+        provider_identity: Some(provider_identity),
+        idp_birthdate,
         provider_id_token: login.id_token_hint,
         // Carried as the provider said it: a few short method names.
         amr: login

@@ -48,6 +48,10 @@ pub struct Config {
     /// Identity providers.
     #[serde(default)]
     pub providers: Vec<ProviderConfig>,
+    /// Data providers (FranceConnect's « fournisseurs de données »), which
+    /// read at `/api/v2/checktoken` the access tokens carrying their scopes.
+    #[serde(default)]
+    pub data_providers: Vec<DataProviderConfig>,
 }
 
 fn default_name() -> String {
@@ -66,6 +70,15 @@ pub enum Platform {
 }
 
 impl Platform {
+    /// Whether the platform has this scope of the claims table: the
+    /// `rnipp_*` ones are FranceConnect+'s, `idp_birthdate` FranceConnect's.
+    pub fn offers_scope(self, scope: &str) -> bool {
+        match self {
+            Platform::Standard => !oidc::claims::RNIPP_SCOPES.contains(&scope),
+            Platform::Plus => !oidc::claims::STANDARD_ONLY_SCOPES.contains(&scope),
+        }
+    }
+
     /// The highest level a single sign-on may serve: FranceConnect+ reuses
     /// a session only for eidas2 requests (franceconnect.md §5).
     pub fn sso_ceiling(self) -> Acr {
@@ -194,6 +207,91 @@ impl ServiceConfig {
     }
 }
 
+/// `[[hub.data_providers]]`: a data provider (FD). It authenticates at
+/// `/api/v2/checktoken` as a service does at the token endpoint.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataProviderConfig {
+    /// Its `client_id` (distinct from every service's).
+    pub client_id: String,
+    /// Its name, shown on the confirmation page beside its data.
+    pub name: String,
+    /// The secret in clear.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// Or the secret's keyed hash (`passerelle hash-secret`).
+    #[serde(default)]
+    pub client_secret_hash: Option<String>,
+    /// `client_secret_post` or `private_key_jwt`.
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<AuthMethod>,
+    /// Its public keys (JWKS, JSON text).
+    #[serde(default)]
+    pub jwks: Option<String>,
+    /// Or where it publishes them.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    /// `ES256` (default) or `RS256`: how checktoken answers are signed.
+    #[serde(default = "default_alg")]
+    pub signing_alg: Alg,
+    /// Encrypt checktoken answers to it, content A256GCM (FranceConnect+
+    /// encrypts them: set it there).
+    #[serde(default)]
+    pub encryption_alg: Option<KeyAlg>,
+    /// The scopes it serves, one per datum (FranceConnect's
+    /// `dgfip_rfr`, `dgfip_nbpart`…): services ask for them like any scope.
+    pub scopes: Vec<DataScope>,
+}
+
+/// One data provider scope and how the confirmation page names it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataScope {
+    /// The scope: lowercase letters, digits and `_`.
+    pub name: String,
+    /// What it gives, in French (« Revenu fiscal de référence »).
+    pub label: String,
+    /// The same in English; the French one when absent.
+    #[serde(default)]
+    pub label_en: Option<String>,
+}
+
+impl DataProviderConfig {
+    /// The data provider as the engine holds it: a client without redirect
+    /// URIs whose scopes are the ones it serves.
+    pub fn client(&self, path: &str, secret_key: [u8; 32]) -> Result<Client, ConfigError> {
+        let keys = client_keys(path, self.jwks.as_deref(), self.jwks_uri.as_deref())?;
+        let secret = Credentials {
+            secret: self.client_secret.as_deref(),
+            hash: self.client_secret_hash.as_deref(),
+            method: self.token_endpoint_auth_method,
+        };
+        let auth = secret.auth(path, !matches!(keys, ClientKeys::None), secret_key)?;
+        if self.signing_alg == Alg::HS256 {
+            return Err(bad(format!("{path}.signing_alg"), "must be ES256 or RS256"));
+        }
+        let names: Vec<&str> = self.scopes.iter().map(|scope| scope.name.as_str()).collect();
+        let scopes = Scopes::parse(&names.join(" "))
+            .map_err(|error| bad(format!("{path}.scopes"), error))?;
+        let client = Client {
+            client_id: self.client_id.clone(),
+            entity_id: self.client_id.clone(),
+            name: self.name.clone(),
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            auth,
+            signing_alg: self.signing_alg,
+            scopes,
+            require_pkce: false,
+            keys,
+            backchannel_logout_uri: None,
+            encryption: self.encryption_alg,
+        };
+        client.check_keys().map_err(|error| bad(path, error))?;
+        Ok(client)
+    }
+}
+
 /// Token endpoint authentication methods a service may register.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -283,6 +381,76 @@ impl Config {
         })
     }
 
+    /// The scopes this hub offers: the claims table's the platform has,
+    /// then its data providers'.
+    pub fn scopes(&self) -> Vec<String> {
+        oidc::claims::known_scopes()
+            .into_iter()
+            .filter(|scope| self.platform.offers_scope(scope))
+            .map(str::to_owned)
+            .chain(
+                self.data_providers
+                    .iter()
+                    .flat_map(|provider| provider.scopes.iter().map(|scope| scope.name.clone())),
+            )
+            .collect()
+    }
+
+    /// The data provider serving a scope, and the scope's entry.
+    pub fn data_scope(&self, name: &str) -> Option<(&DataProviderConfig, &DataScope)> {
+        self.data_providers.iter().find_map(|provider| {
+            provider
+                .scopes
+                .iter()
+                .find(|scope| scope.name == name)
+                .map(|scope| (provider, scope))
+        })
+    }
+
+    /// Each data provider's registration, and scopes that are new, well
+    /// formed and served once.
+    fn check_data_providers(&self, path: &str) -> Result<(), ConfigError> {
+        let mut served = std::collections::HashSet::new();
+        for (index, provider) in self.data_providers.iter().enumerate() {
+            let at = format!("{path}.data_providers[{index}]");
+            provider.client(&at, self.client_secret_key())?;
+            if self
+                .services
+                .iter()
+                .any(|service| service.client_id == provider.client_id)
+            {
+                return Err(bad(
+                    format!("{at}.client_id"),
+                    "is a service's client_id too",
+                ));
+            }
+            if provider.scopes.is_empty() {
+                return Err(bad(format!("{at}.scopes"), "must list at least one scope"));
+            }
+            for (position, scope) in provider.scopes.iter().enumerate() {
+                let name = &scope.name;
+                let well_formed = !name.is_empty()
+                    && name.len() <= 64
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+                if !well_formed {
+                    return Err(bad(
+                        format!("{at}.scopes[{position}].name"),
+                        "must be lowercase letters, digits or _",
+                    ));
+                }
+                if oidc::claims::is_known_scope(name) || !served.insert(name.as_str()) {
+                    return Err(bad(
+                        format!("{at}.scopes[{position}].name"),
+                        format!("{name} is already a scope"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Checks every setting; the first bad one is named by its path.
     pub fn check(&self, path: &str) -> Result<(), ConfigError> {
         RedirectUri::parse(&self.public_url)
@@ -314,9 +482,21 @@ impl Config {
                 "must offer at least one level",
             ));
         }
+        self.check_data_providers(path)?;
+        let offered = self.scopes();
         for (index, service) in self.services.iter().enumerate() {
             let at = format!("{path}.services[{index}]");
             service.client(&at, self.client_secret_key())?;
+            if let Some(unknown) = service
+                .scopes
+                .iter()
+                .find(|scope| !offered.contains(scope))
+            {
+                return Err(bad(
+                    format!("{at}.scopes"),
+                    format!("unknown scope {unknown}"),
+                ));
+            }
             if self.platform == Platform::Plus {
                 // FranceConnect+: every token is signed ES256, then encrypted.
                 if service.encryption_alg.is_none() {
@@ -390,25 +570,36 @@ impl Config {
     }
 }
 
-impl ServiceConfig {
-    /// The service's public keys, inline or published.
-    fn keys(&self, path: &str) -> Result<ClientKeys, ConfigError> {
-        match (&self.jwks, &self.jwks_uri) {
-            (None, None) => Ok(ClientKeys::None),
-            (Some(jwks), None) => PublicKeySet::from_json(jwks)
-                .map(ClientKeys::Inline)
-                .map_err(|error| bad(format!("{path}.jwks"), error.to_string())),
-            (None, Some(uri)) => RedirectUri::parse(uri)
-                .map(ClientKeys::Remote)
-                .map_err(|error| bad(format!("{path}.jwks_uri"), error)),
-            (Some(_), Some(_)) => Err(bad(path, "set jwks or jwks_uri, not both")),
-        }
+/// A caller's public keys, inline or published.
+fn client_keys(
+    path: &str,
+    jwks: Option<&str>,
+    jwks_uri: Option<&str>,
+) -> Result<ClientKeys, ConfigError> {
+    match (jwks, jwks_uri) {
+        (None, None) => Ok(ClientKeys::None),
+        (Some(jwks), None) => PublicKeySet::from_json(jwks)
+            .map(ClientKeys::Inline)
+            .map_err(|error| bad(format!("{path}.jwks"), error.to_string())),
+        (None, Some(uri)) => RedirectUri::parse(uri)
+            .map(ClientKeys::Remote)
+            .map_err(|error| bad(format!("{path}.jwks_uri"), error)),
+        (Some(_), Some(_)) => Err(bad(path, "set jwks or jwks_uri, not both")),
     }
+}
 
-    /// How the service authenticates at the token endpoint.
+/// How a service or a data provider registered to authenticate.
+struct Credentials<'a> {
+    secret: Option<&'a str>,
+    hash: Option<&'a str>,
+    method: Option<AuthMethod>,
+}
+
+impl Credentials<'_> {
+    /// How the caller authenticates at the token or checktoken endpoint.
     fn auth(&self, path: &str, has_keys: bool, key: [u8; 32]) -> Result<ClientAuth, ConfigError> {
-        let secret = match (&self.client_secret, &self.client_secret_hash) {
-            (Some(secret), None) => Some(ClientSecret::Plain(Secret::new(secret.clone()))),
+        let secret = match (self.secret, self.hash) {
+            (Some(secret), None) => Some(ClientSecret::Plain(Secret::new(secret))),
             (None, Some(hash)) => Some(
                 ClientSecret::parse_hash(hash, key)
                     .map_err(|error| bad(format!("{path}.client_secret_hash"), error))?,
@@ -421,13 +612,11 @@ impl ServiceConfig {
                 ));
             }
         };
-        let method = self
-            .token_endpoint_auth_method
-            .unwrap_or(if secret.is_some() {
-                AuthMethod::ClientSecretPost
-            } else {
-                AuthMethod::PrivateKeyJwt
-            });
+        let method = self.method.unwrap_or(if secret.is_some() {
+            AuthMethod::ClientSecretPost
+        } else {
+            AuthMethod::PrivateKeyJwt
+        });
         match (method, secret) {
             (AuthMethod::ClientSecretPost, Some(secret)) => Ok(ClientAuth::SecretPost(secret)),
             (AuthMethod::ClientSecretPost, None) => Err(bad(
@@ -441,7 +630,9 @@ impl ServiceConfig {
             (AuthMethod::PrivateKeyJwt, _) => Ok(ClientAuth::PrivateKeyJwt),
         }
     }
+}
 
+impl ServiceConfig {
     /// The registration as the provider engine holds it.
     pub fn client(&self, path: &str, secret_key: [u8; 32]) -> Result<Client, ConfigError> {
         let uris = |field: &str, list: &[String]| {
@@ -453,19 +644,15 @@ impl ServiceConfig {
                 })
                 .collect::<Result<Vec<_>, _>>()
         };
-        let keys = self.keys(path)?;
-        let auth = self.auth(path, !matches!(keys, ClientKeys::None), secret_key)?;
+        let keys = client_keys(path, self.jwks.as_deref(), self.jwks_uri.as_deref())?;
+        let credentials = Credentials {
+            secret: self.client_secret.as_deref(),
+            hash: self.client_secret_hash.as_deref(),
+            method: self.token_endpoint_auth_method,
+        };
+        let auth = credentials.auth(path, !matches!(keys, ClientKeys::None), secret_key)?;
         let scopes = Scopes::parse(&self.scopes.join(" "))
             .map_err(|error| bad(format!("{path}.scopes"), error))?;
-        if let Some(unknown) = scopes
-            .iter()
-            .find(|scope| !oidc::claims::is_known_scope(scope))
-        {
-            return Err(bad(
-                format!("{path}.scopes"),
-                format!("unknown scope {unknown}"),
-            ));
-        }
         let client = Client {
             client_id: self.client_id.clone(),
             entity_id: self

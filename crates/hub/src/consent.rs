@@ -8,13 +8,14 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use oidc::op::Grant;
+use oidc::op::{DataGrant, Grant};
 use oidc::{ErrorCode, OAuthError};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::authorize::{load_interaction, page_lang, parse_form, render, see_other_saving};
 use crate::errors::HubError;
-use crate::flow::SignedIn;
+use crate::config::Platform;
+use crate::flow::{SignedIn, Verified};
 use crate::notify::{self, Connection};
 use crate::state::Hub;
 use crate::sub::pairwise_sub;
@@ -33,18 +34,54 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("birthcountry", "Pays de naissance", "Country of birth"),
     ("email", "Adresse électronique", "Email address"),
     ("idp_id", "Compte utilisé", "Account used"),
+    (
+        "idp_birthdate",
+        "Date de naissance déclarée au compte",
+        "Date of birth as the account states it",
+    ),
+    (
+        "rnipp_given_name",
+        "Prénoms au répertoire national",
+        "Given names in the national register",
+    ),
+    (
+        "rnipp_family_name",
+        "Nom de naissance au répertoire national",
+        "Birth name in the national register",
+    ),
+    (
+        "rnipp_birthdate",
+        "Date de naissance au répertoire national",
+        "Date of birth in the national register",
+    ),
+    (
+        "rnipp_gender",
+        "Sexe au répertoire national",
+        "Sex in the national register",
+    ),
+    (
+        "rnipp_birthplace",
+        "Lieu de naissance au répertoire national",
+        "Place of birth in the national register",
+    ),
+    (
+        "rnipp_birthcountry",
+        "Pays de naissance au répertoire national",
+        "Country of birth in the national register",
+    ),
 ];
 
 /// A claim as a citizen reads it: a day/month/year date, a word for the
 /// gender, the name of a commune or country beside its INSEE code.
 fn readable(claim: &str, value: &str, lang: Lang) -> String {
+    let claim = claim.trim_start_matches("rnipp_");
     match claim {
         "gender" => match value {
             "female" => lang.pick("Féminin", "Female").to_owned(),
             "male" => lang.pick("Masculin", "Male").to_owned(),
             other => other.to_owned(),
         },
-        "birthdate" => match (value.get(0..4), value.get(5..7), value.get(8..10)) {
+        "birthdate" | "idp_birthdate" => match (value.get(0..4), value.get(5..7), value.get(8..10)) {
             (Some(year), Some(month), Some(day)) => format!("{day}/{month}/{year}"),
             _ => value.to_owned(),
         },
@@ -72,25 +109,79 @@ struct ConsentTemplate<'a> {
     provider: &'a str,
     acr: &'a str,
     shared: Vec<(&'static str, String)>,
+    from_providers: Vec<(String, String)>,
     csrf: String,
 }
 
-/// What the service receives: the identity's claims its scopes and claims
-/// request release, and `idp_id`, the provider used, when asked for
-/// (FranceConnect's scope of that name).
+/// What the service receives: the claims its scopes and claims request
+/// release. The identity is the register's on the standard platform
+/// (FranceConnect's « identité redressée »), the provider's own on the plus
+/// one with the register's beside it as `rnipp_*` (FranceConnect+, which
+/// tells services to reconcile on `sub`, not on these). Beside the
+/// identity: `idp_id`, the provider used, and `idp_birthdate`, the birth
+/// date as the provider wrote it.
 fn released(
-    verified: &crate::flow::Verified,
+    platform: Platform,
+    verified: &Verified,
     scopes: &oidc::Scopes,
     asked: &[String],
-) -> serde_json::Map<String, Value> {
-    let mut claims = verified.identity.claims_for(scopes, asked);
-    if scopes.contains("idp_id") || asked.iter().any(|claim| claim == "idp_id") {
-        claims.insert(
-            "idp_id".to_owned(),
-            Value::String(verified.provider.clone()),
-        );
+) -> Map<String, Value> {
+    let pivot = match platform {
+        Platform::Standard => &verified.identity,
+        Platform::Plus => verified
+            .provider_identity
+            .as_ref()
+            .unwrap_or(&verified.identity),
+    };
+    let mut claims = Map::new();
+    for name in oidc::claims::claims_for(scopes)
+        .into_iter()
+        .chain(asked.iter().map(String::as_str))
+    {
+        let value = match name {
+            "idp_id" => Some(Value::String(verified.provider.clone())),
+            "idp_birthdate" => Some(Value::String(
+                verified
+                    .idp_birthdate
+                    .clone()
+                    .unwrap_or_else(|| pivot.birthdate.clone()),
+            )),
+            _ => match name.strip_prefix("rnipp_") {
+                Some(register) => verified.identity.claim(register),
+                None => pivot.claim(name),
+            },
+        };
+        if let Some(value) = value {
+            claims.insert(name.to_owned(), value);
+        }
     }
     claims
+}
+
+/// What the granted data provider scopes let them read at checktoken:
+/// each one's own `sub` for the person, and the identity pivot. `None`
+/// when no scope is a data provider's.
+fn data_grant(hub: &Hub, verified: &Verified, scopes: &oidc::Scopes) -> Option<DataGrant> {
+    let subs: std::collections::BTreeMap<String, String> = scopes
+        .iter()
+        .filter_map(|scope| hub.config.data_scope(scope))
+        .map(|(provider, _)| {
+            let sub = pairwise_sub(
+                hub.config.sub_secret.as_bytes(),
+                &provider.client_id,
+                &verified.identity,
+            );
+            (provider.client_id.clone(), sub)
+        })
+        .collect();
+    if subs.is_empty() {
+        return None;
+    }
+    let pivot = oidc::Scopes::parse("openid identite_pivot").ok()?;
+    Some(DataGrant {
+        subs,
+        identity: released(hub.config.platform, verified, &pivot, &[]),
+    })
 }
 
 /// `GET /interaction/consent`: the page, or, for a service allowed to
@@ -124,8 +215,25 @@ pub async fn page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
     let provider = hub
         .identity_provider(&verified.provider)
         .map_or("", |idp| idp.config.name.as_str());
-    let released = released(verified, &request.scopes, &request.claims);
+    let released = released(
+        hub.config.platform,
+        verified,
+        &request.scopes,
+        &request.claims,
+    );
     let lang = page_lang(&headers, &session);
+    let from_providers = request
+        .scopes
+        .iter()
+        .filter_map(|scope| hub.config.data_scope(scope))
+        .map(|(provider, scope)| {
+            let label = match lang {
+                Lang::En => scope.label_en.as_deref().unwrap_or(&scope.label),
+                Lang::Fr => &scope.label,
+            };
+            (label.to_owned(), provider.name.clone())
+        })
+        .collect();
     let shared = LABELS
         .iter()
         .filter_map(|(claim, french, english)| match released.get(*claim) {
@@ -149,6 +257,7 @@ pub async fn page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
         provider,
         acr: verified.acr.as_str(),
         shared,
+        from_providers,
         csrf: session.csrf_token(),
     };
     let title = format!("{} {service}", lang.pick("Continuer sur", "Continue to"));
@@ -215,7 +324,12 @@ async fn issue(hub: &Hub, headers: &HeaderMap, body: Option<&[u8]>) -> Result<Re
             &client.entity_id,
             &verified.identity,
         ),
-        claims: released(&verified, &request.scopes, &request.claims),
+        claims: released(
+            hub.config.platform,
+            &verified,
+            &request.scopes,
+            &request.claims,
+        ),
         pkce: request.pkce.clone(),
         // `amr` when the service asks for it (its scope, or the claims
         // request) and is registered for it (FranceConnect
@@ -228,6 +342,8 @@ async fn issue(hub: &Hub, headers: &HeaderMap, body: Option<&[u8]>) -> Result<Re
         } else {
             Vec::new()
         },
+        data: data_grant(hub, &verified, &request.scopes),
+        token_issued_at: None,
     };
     // What must last is written first, the trail's entry and the
     // connection email: when the database cannot take them, the login

@@ -81,8 +81,17 @@ pub struct Verified {
     /// person's « end my sessions » is compared with.
     #[serde(default)]
     pub verified_at: UnixSeconds,
-    /// The register's identity, with the provider's email.
+    /// The register's identity, with the provider's email: what the `sub`
+    /// is computed on, and what the standard platform releases.
     pub identity: Identity,
+    /// The provider's own identity (its birth date as services read it):
+    /// what the plus platform releases, beside the register's `rnipp_*`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_identity: Option<Identity>,
+    /// The birth date exactly as the provider sent it, a presumed
+    /// `1970-00-00` included (`idp_birthdate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp_birthdate: Option<String>,
     /// The provider's ID token, for logging out there.
     pub provider_id_token: String,
     /// How the person authenticated, as the provider said (`amr`).

@@ -125,6 +125,18 @@ impl Hub {
             .collect::<Result<Vec<_>, _>>()?;
         let mut settings = ProviderSettings::franceconnect(config.issuer(), config.acr_offered());
         settings.default_acr = config.platform.default_acr(&config.acr_offered());
+        settings.scopes = config.scopes();
+        let data_providers = config
+            .data_providers
+            .iter()
+            .enumerate()
+            .map(|(index, provider)| {
+                provider.client(
+                    &format!("{path}.data_providers[{index}]"),
+                    config.client_secret_key(),
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let provider = Provider::new(
             settings,
             clients,
@@ -133,6 +145,7 @@ impl Hub {
             stores.codes.clone(),
             stores.tokens.clone(),
         )
+        .and_then(|provider| provider.with_data_providers(data_providers))
         .map_err(|message| ConfigError {
             path: format!("{path}.services"),
             message,

@@ -324,6 +324,8 @@ async fn check_login(
                     .claims_for(&request.scopes, &request.claims),
                 pkce: request.pkce.clone(),
                 amr: vec!["pwd".to_owned()],
+                data: None,
+                token_issued_at: None,
             };
             idp.provider
                 .issue_code(&grant, &request.state)

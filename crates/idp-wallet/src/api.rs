@@ -450,6 +450,8 @@ pub async fn approve(
         pkce: request.pkce.clone(),
         // The card (something held) and its PIN (something known).
         amr: vec!["pin".to_owned(), "mfa".to_owned()],
+        data: None,
+        token_issued_at: None,
     };
     idp.transactions
         .decide(

@@ -2,7 +2,9 @@
 //!
 //! The table is FranceConnect v2's (franceconnect.md §3): `profile`, `birth`,
 //! `identite_pivot`, one scope per claim, `email`, `preferred_username`,
-//! `idp_id`.
+//! `idp_id`, `idp_birthdate`, `amr`, and FranceConnect+'s `rnipp_*` scopes.
+//! Which of them a platform offers is its provider's setting
+//! ([`crate::op::ProviderSettings::scopes`]).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -53,7 +55,88 @@ pub const SCOPES: &[(&str, &[&str])] = &[
     // How the person authenticated (FranceConnect's `amr`), in the ID
     // token: not part of the identity.
     ("amr", &["amr"]),
+    // The birth date as the provider wrote it, a presumed `1970-00-00`
+    // included (FranceConnect's, standard platform only).
+    ("idp_birthdate", &["idp_birthdate"]),
+    // FranceConnect+: the identity as the national register spells it,
+    // beside the provider's own; each scope releases both.
+    (
+        "rnipp_identite_pivot",
+        &[
+            "given_name",
+            "given_name_array",
+            "family_name",
+            "birthdate",
+            "gender",
+            "birthplace",
+            "birthcountry",
+            "rnipp_given_name",
+            "rnipp_given_name_array",
+            "rnipp_family_name",
+            "rnipp_birthdate",
+            "rnipp_gender",
+            "rnipp_birthplace",
+            "rnipp_birthcountry",
+        ],
+    ),
+    (
+        "rnipp_profile",
+        &[
+            "given_name",
+            "given_name_array",
+            "family_name",
+            "birthdate",
+            "gender",
+            "preferred_username",
+            "rnipp_given_name",
+            "rnipp_given_name_array",
+            "rnipp_family_name",
+            "rnipp_birthdate",
+            "rnipp_gender",
+        ],
+    ),
+    (
+        "rnipp_birth",
+        &[
+            "birthplace",
+            "birthcountry",
+            "rnipp_birthplace",
+            "rnipp_birthcountry",
+        ],
+    ),
+    (
+        "rnipp_given_name",
+        &[
+            "given_name",
+            "given_name_array",
+            "rnipp_given_name",
+            "rnipp_given_name_array",
+        ],
+    ),
+    ("rnipp_family_name", &["family_name", "rnipp_family_name"]),
+    ("rnipp_birthdate", &["birthdate", "rnipp_birthdate"]),
+    ("rnipp_gender", &["gender", "rnipp_gender"]),
+    ("rnipp_birthplace", &["birthplace", "rnipp_birthplace"]),
+    ("rnipp_birthcountry", &["birthcountry", "rnipp_birthcountry"]),
 ];
+
+/// The scopes only FranceConnect+ has: the register's identity beside the
+/// provider's.
+pub const RNIPP_SCOPES: &[&str] = &[
+    "rnipp_identite_pivot",
+    "rnipp_profile",
+    "rnipp_birth",
+    "rnipp_given_name",
+    "rnipp_family_name",
+    "rnipp_birthdate",
+    "rnipp_gender",
+    "rnipp_birthplace",
+    "rnipp_birthcountry",
+];
+
+/// The scopes only the standard platform has (FranceConnect's, not
+/// FranceConnect+'s).
+pub const STANDARD_ONLY_SCOPES: &[&str] = &["idp_birthdate"];
 
 /// Whether a scope is one of ours.
 pub fn is_known_scope(scope: &str) -> bool {
@@ -70,7 +153,8 @@ pub fn is_user_claim(name: &str) -> bool {
     SCOPES.iter().any(|(_, claims)| claims.contains(&name))
 }
 
-/// The claims the scopes release, in table order, without repeats.
+/// The claims the scopes release, in table order, without repeats (a scope
+/// outside the table, a data provider's, releases none).
 pub fn claims_for(scopes: &Scopes) -> Vec<&'static str> {
     let mut claims: Vec<&'static str> = Vec::new();
     for (_, released) in SCOPES.iter().filter(|(name, _)| scopes.contains(name)) {
@@ -91,7 +175,8 @@ pub struct Identity {
     pub given_name: String,
     /// Birth name.
     pub family_name: String,
-    /// YYYY-MM-DD.
+    /// YYYY-MM-DD, a presumed date already written as the services read
+    /// it (`1970-00-00` is `1970-01-01`, [`released_birthdate`]).
     pub birthdate: String,
     /// `female` or `male`.
     pub gender: String,
@@ -127,9 +212,9 @@ impl Identity {
             Ok(value)
         };
         let birthdate = text("birthdate")?;
-        if !is_birthdate(&birthdate) {
-            return Err("birthdate must be YYYY-MM-DD".to_owned());
-        }
+        let birthdate = released_birthdate(&birthdate).ok_or_else(|| {
+            "birthdate must be YYYY-MM-DD, YYYY-MM-00 or YYYY-00-00".to_owned()
+        })?;
         let gender = text("gender")?;
         if gender != "female" && gender != "male" {
             return Err("gender must be female or male".to_owned());
@@ -203,6 +288,21 @@ impl Identity {
             .filter_map(|name| self.claim(name).map(|value| (name.to_owned(), value)))
             .collect()
     }
+}
+
+/// A birth date as a provider may send it, checked, and written as the
+/// services read it: a presumed date (FranceConnect's `YYYY-00-00`, born
+/// some day of that year, or `YYYY-MM-00`) becomes the first day of the
+/// year or month (`is-idp-birthdate.validator.ts`, franceconnect.md §3).
+/// `None` when it is none of these forms.
+pub fn released_birthdate(text: &str) -> Option<String> {
+    let (year, month, day) = (text.get(0..4)?, text.get(5..7)?, text.get(8..10)?);
+    let released = match (month, day) {
+        ("00", "00") => format!("{year}-01-01"),
+        (_, "00") => format!("{year}-{month}-01"),
+        _ => text.to_owned(),
+    };
+    is_birthdate(&released).then_some(released)
 }
 
 fn is_birthdate(text: &str) -> bool {
@@ -329,6 +429,38 @@ mod tests {
             let error = Identity::from_claims(&claims).unwrap_err();
             assert!(error.starts_with(field), "{field}: {error}");
         }
+    }
+
+    #[test]
+    fn presumed_birth_dates_are_accepted_and_released_as_a_first_day() {
+        assert_eq!(released_birthdate("1970-00-00").as_deref(), Some("1970-01-01"));
+        assert_eq!(released_birthdate("1970-07-00").as_deref(), Some("1970-07-01"));
+        assert_eq!(released_birthdate("1970-07-14").as_deref(), Some("1970-07-14"));
+        for bad in ["1970-00-14", "1970-13-00", "1970-7-1", "19700101", "", "1970-01-32"] {
+            assert_eq!(released_birthdate(bad), None, "{bad}");
+        }
+        let mut claims = claims();
+        claims.insert("birthdate".into(), json!("1980-00-00"));
+        assert_eq!(Identity::from_claims(&claims).unwrap().birthdate, "1980-01-01");
+    }
+
+    #[test]
+    fn rnipp_scopes_release_the_provider_claim_and_the_register_one() {
+        let scopes = Scopes::parse("openid rnipp_given_name rnipp_birth").unwrap();
+        assert_eq!(
+            claims_for(&scopes),
+            [
+                "birthplace",
+                "birthcountry",
+                "rnipp_birthplace",
+                "rnipp_birthcountry",
+                "given_name",
+                "given_name_array",
+                "rnipp_given_name",
+                "rnipp_given_name_array",
+            ]
+        );
+        assert!(RNIPP_SCOPES.iter().all(|scope| is_known_scope(scope)));
     }
 
     #[test]

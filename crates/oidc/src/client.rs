@@ -296,6 +296,15 @@ impl Client {
         if !self.scopes.contains("openid") {
             return Err("scopes must include openid".into());
         }
+        self.check_keys()
+    }
+
+    /// Checks how the client authenticates and what it is signed and
+    /// encrypted with (all a data provider has to check).
+    pub fn check_keys(&self) -> Result<(), String> {
+        if self.client_id.is_empty() {
+            return Err("client_id must not be empty".into());
+        }
         let needs_keys =
             matches!(self.auth, ClientAuth::PrivateKeyJwt) || self.encryption.is_some();
         if needs_keys && matches!(self.keys, ClientKeys::None) {

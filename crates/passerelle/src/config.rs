@@ -18,6 +18,10 @@ pub struct Config {
     /// `[register]`: the national register service.
     #[serde(default)]
     pub register: Option<RegisterConfig>,
+    /// `[data_provider]`: the tax data provider (FranceConnect's
+    /// « fournisseur de données »), over the population.
+    #[serde(default)]
+    pub data_provider: Option<data_provider::Config>,
     /// `[hub.<id>]`: the hub instances, by id (the demo runs `standard` and
     /// `plus`, as FranceConnect runs FC and FC+). Each is the part `hub_<id>`.
     #[serde(default)]
@@ -316,6 +320,11 @@ impl Config {
                 message,
             })?;
         }
+        if let Some(provider) = &self.data_provider {
+            provider
+                .check("data_provider")
+                .map_err(|(path, message)| ConfigError { path, message })?;
+        }
         let parts = self.part_names();
         let mut seen = std::collections::HashSet::new();
         if let Some(twice) = parts.iter().find(|name| !seen.insert(name.as_str())) {
@@ -366,6 +375,9 @@ impl Config {
         names.extend(self.idp_wallet.iter().map(|idp| idp.id.clone()));
         if self.register.is_some() {
             names.push("register".into());
+        }
+        if self.data_provider.is_some() {
+            names.push("data_provider".into());
         }
         if self.demo_sp.is_some() {
             names.push("demo_sp".into());

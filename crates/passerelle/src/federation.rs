@@ -192,7 +192,10 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         theme,
         tasks: Vec::new(),
     };
-    if config.register.is_some() || !config.idp_password.is_empty() {
+    if config.register.is_some()
+        || config.data_provider.is_some()
+        || !config.idp_password.is_empty()
+    {
         running.citizens = Arc::new(match &config.population.csv {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -217,6 +220,24 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
             "register",
             "Registre national (démo)",
             &register.public_url,
+            router,
+        )
+        .await?;
+    }
+    if let Some(provider) = &config.data_provider {
+        let router = data_provider::router(
+            provider.clone(),
+            running.citizens.clone(),
+            http.clone(),
+            options.clock.clone(),
+        );
+        serve(
+            &mut running,
+            &mut options,
+            config,
+            "data_provider",
+            "Données fiscales (démo)",
+            &provider.public_url,
             router,
         )
         .await?;

@@ -37,6 +37,8 @@ enum Command {
     IdpWallet(PartArgs),
     /// Run the national register service of a config file.
     Register(PartArgs),
+    /// Run the data provider (the tax data) of a config file.
+    DataProvider(PartArgs),
     /// Run the demo service of a config file.
     DemoSp(PartArgs),
     /// Run the citizen dashboard of a config file.
@@ -299,6 +301,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::IdpPassword(args) => run_part(args, Part::IdpPassword).await,
         Command::IdpWallet(args) => run_part(args, Part::IdpWallet).await,
         Command::Register(args) => run_part(args, Part::Register).await,
+        Command::DataProvider(args) => run_part(args, Part::DataProvider).await,
         Command::DemoSp(args) => run_part(args, Part::DemoSp).await,
         Command::Dashboard(args) => run_part(args, Part::Dashboard).await,
         Command::Population { seed, size } => {
@@ -433,6 +436,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Part {
     Hub,
+    DataProvider,
     IdpPassword,
     IdpWallet,
     Register,
@@ -466,6 +470,9 @@ async fn run_part(args: PartArgs, part: Part) -> anyhow::Result<()> {
     }
     if part != Part::Register {
         config.register = None;
+    }
+    if part != Part::DataProvider {
+        config.data_provider = None;
     }
     if part != Part::DemoSp {
         config.demo_sp = None;

@@ -71,7 +71,7 @@ pub struct Federation {
 /// A config line that keeps the rogue provider off the hub.
 const NO_ROGUE: &str = "# testkit: no rogue provider";
 
-const DEMO_PORTS: [(&str, &str); 12] = [
+const DEMO_PORTS: [(&str, &str); 13] = [
     ("hub_standard", "7080"),
     ("impots", "7081"),
     ("ameli", "7082"),
@@ -84,6 +84,7 @@ const DEMO_PORTS: [(&str, &str); 12] = [
     ("msa", "7089"),
     ("yris", "7090"),
     ("wallet", "7091"),
+    ("data_provider", "7092"),
 ];
 
 impl Federation {
@@ -120,6 +121,7 @@ impl Federation {
         let federation = Self::start_from(
             |text| {
                 let mut text = text.replace("platform = \"standard\"", "platform = \"plus\"")
+                    .replace(", \"idp_birthdate\"", "")
                     .replace("acr_offered = [\"eidas1\"]\n", "")
                     .replacen("acr = [\"eidas1\"]", "acr = [\"eidas2\", \"eidas3\"]", 1)
                     .replacen("acr = \"eidas1\"", "acr = \"eidas3\"", 1)

@@ -23,6 +23,7 @@ pub fn op_routes(provider: Arc<Provider>) -> Router {
         .route("/token", post(token))
         .route("/userinfo", get(userinfo).post(userinfo))
         .route("/token/revocation", post(revocation))
+        .route("/checktoken", post(checktoken))
         .with_state(provider)
 }
 
@@ -112,6 +113,28 @@ async fn revocation(
     };
     match result {
         Ok(()) => StatusCode::OK.into_response(),
+        Err(error) => oauth_json_error(&error),
+    }
+}
+
+/// A data provider reads an access token (FranceConnect's checktoken).
+async fn checktoken(
+    State(provider): State<Arc<Provider>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = match Params::parse(&body) {
+        Ok(params) => provider.check_token(&params, uses_basic_auth(&headers)).await,
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(jwt) => (
+            StatusCode::OK,
+            crate::no_store(),
+            [(header::CONTENT_TYPE, oidc::op::INTROSPECTION_JWT)],
+            jwt,
+        )
+            .into_response(),
         Err(error) => oauth_json_error(&error),
     }
 }

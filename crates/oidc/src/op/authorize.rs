@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Params, Provider};
-use crate::claims::{claims_for, is_known_scope, is_user_claim};
+use crate::claims::{claims_for, is_user_claim};
 use crate::client::Client;
 use crate::error::{ErrorCode, OAuthError};
 use crate::types::{Acr, PkceChallenge, RedirectUri, Scopes};
@@ -119,7 +119,7 @@ impl Provider {
             .check_no_repeats()
             .map_err(|error| redirect("check_no_repeats", error))?;
         check_response_type(params).map_err(|error| redirect("check_response_type", error))?;
-        let scopes = check_scope(client, params).map_err(|error| redirect("check_scope", error))?;
+        let scopes = check_scope(self, client, params).map_err(|error| redirect("check_scope", error))?;
         let state = check_state(params).map_err(|error| redirect("check_state", error))?;
         let nonce = check_nonce(self, params).map_err(|error| redirect("check_nonce", error))?;
         let acr =
@@ -198,10 +198,14 @@ fn check_response_type(params: &Params) -> Result<(), OAuthError> {
 /// scopes, only those the client is registered for (FranceConnect). An
 /// unknown scope is dropped, as FranceConnect's engine drops it: a scope of
 /// another platform or a newer version never breaks a login.
-fn check_scope(client: &Client, params: &Params) -> Result<Scopes, OAuthError> {
+fn check_scope(
+    provider: &Provider,
+    client: &Client,
+    params: &Params,
+) -> Result<Scopes, OAuthError> {
     let scopes = Scopes::parse(params.require("scope")?)
         .map_err(|error| OAuthError::new(ErrorCode::InvalidScope, error))?
-        .retain(is_known_scope);
+        .retain(|scope| provider.settings.offers_scope(scope));
     if !scopes.contains("openid") {
         return Err(OAuthError::new(
             ErrorCode::InvalidScope,

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::Provider;
-use crate::claims::{SCOPES, known_scopes};
+use crate::claims::SCOPES;
 
 impl Provider {
     /// The provider metadata, FranceConnect v2's fields plus PKCE, RFC 9207's
@@ -12,6 +12,7 @@ impl Provider {
     pub fn discovery(&self) -> Value {
         let mut claims: Vec<&str> = SCOPES
             .iter()
+            .filter(|(scope, _)| self.settings.offers_scope(scope))
             .flat_map(|(_, claims)| claims.iter().copied())
             .collect();
         claims.sort_unstable();
@@ -46,7 +47,7 @@ impl Provider {
             "jwks_uri": self.endpoint("/jwks"),
             "end_session_endpoint": self.endpoint("/session/end"),
             "revocation_endpoint": self.endpoint("/token/revocation"),
-            "scopes_supported": known_scopes(),
+            "scopes_supported": self.settings.scopes,
             "claims_supported": claims,
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],

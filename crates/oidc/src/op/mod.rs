@@ -12,6 +12,7 @@
 //! code the client holds, and any process of a cluster can redeem it.
 
 mod authorize;
+mod checktoken;
 mod discovery;
 mod logout;
 mod params;
@@ -28,6 +29,7 @@ use store::sealed::Capability;
 use store::{Codes, Tokens};
 
 pub use authorize::{AuthorizationRequest, AuthorizeError, Prompt};
+pub use checktoken::INTROSPECTION_JWT;
 pub use logout::{BACKCHANNEL_LOGOUT_EVENT, EndSession};
 pub use params::Params;
 pub use token::{TokenResponse, Userinfo};
@@ -57,6 +59,11 @@ pub struct ProviderSettings {
     pub default_acr: Acr,
     /// Whether `acr_values` must be present (FranceConnect requires it).
     pub require_acr_values: bool,
+    /// The scopes offered, in discovery order: those of the claims table
+    /// the platform has, then the data providers' (which release no claim
+    /// here: their data is theirs to serve). Any other is dropped from a
+    /// request.
+    pub scopes: Vec<String>,
 }
 
 impl ProviderSettings {
@@ -75,7 +82,16 @@ impl ProviderSettings {
             default_acr: acr_offered.first().copied().unwrap_or(Acr::Eidas1),
             acr_offered,
             require_acr_values: false,
+            scopes: crate::claims::known_scopes()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
         }
+    }
+
+    /// Whether the provider offers this scope.
+    pub fn offers_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|offered| offered == scope)
     }
 }
 
@@ -105,6 +121,24 @@ pub struct Grant {
     /// `mfa`…), put in the ID token when not empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub amr: Vec<String>,
+    /// What data providers may read of the grant at `/checktoken`, when a
+    /// scope granted is one of theirs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<DataGrant>,
+    /// When the access token was issued: set by the token endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_issued_at: Option<UnixSeconds>,
+}
+
+/// The part of a grant data providers read (FranceConnect's checktoken):
+/// their own pairwise `sub` for the person, and the identity pivot.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DataGrant {
+    /// Each data provider's `sub` for the person, by its client id; only
+    /// the providers some granted scope is for.
+    pub subs: std::collections::BTreeMap<String, String>,
+    /// The person's identity pivot claims.
+    pub identity: Map<String, Value>,
 }
 
 /// An OpenID Provider.
@@ -122,6 +156,10 @@ pub struct Provider {
     remote_keys: HashMap<String, RemoteKeys>,
     /// Where the Argon2id client secrets of older configs are verified.
     hash_pool: Option<crate::HashPool>,
+    /// Data providers (FranceConnect's « fournisseurs de données »): they
+    /// authenticate as clients do, and read at `/checktoken` the tokens
+    /// carrying their scopes (held in each one's `scopes`).
+    data_providers: HashMap<String, Client>,
 }
 
 /// A provider's signing keys with their public half, derived once.
@@ -202,7 +240,34 @@ impl Provider {
             tokens,
             remote_keys,
             hash_pool: None,
+            data_providers: HashMap::new(),
         })
+    }
+
+    /// Serves `/checktoken` to these data providers. Each is checked as a
+    /// client is, bar the redirect URIs it has none of; its `scopes` are
+    /// the scopes it serves. A client id may not be both.
+    pub fn with_data_providers(mut self, providers: Vec<Client>) -> Result<Self, String> {
+        for provider in providers {
+            let id = provider.client_id.clone();
+            provider
+                .check_keys()
+                .map_err(|error| format!("data provider {id}: {error}"))?;
+            if self.clients.contains_key(&id) || self.data_providers.contains_key(&id) {
+                return Err(format!("data provider {id}: the client_id is used twice"));
+            }
+            if let ClientKeys::Remote(uri) = &provider.keys {
+                let keys = RemoteKeys::new(
+                    uri.as_str(),
+                    Some(CLIENT_KEYS_MAX_AGE_SECS),
+                    crate::rp::RelyingParty::http_client()?,
+                    self.clock.clone(),
+                );
+                self.remote_keys.insert(id.clone(), keys);
+            }
+            self.data_providers.insert(id, provider);
+        }
+        Ok(self)
     }
 
     /// Verifies the Argon2id client secrets of older configs on `pool`

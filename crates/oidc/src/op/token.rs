@@ -96,7 +96,7 @@ impl Provider {
             }
             Taken::Missing => return Err(invalid_grant("code is invalid or expired")),
         };
-        let grant: Grant =
+        let mut grant: Grant =
             serde_json::from_slice(&code.open(&sealed).map_err(internal)?).map_err(internal)?;
         check_code_client(&grant, client)?;
         check_code_redirect_uri(&grant, params)?;
@@ -104,6 +104,7 @@ impl Provider {
 
         let access_token = access_token_for(&code)?;
         let expires_at = now + self.settings.access_token_ttl_secs;
+        grant.token_issued_at = Some(now);
         let sealed = access_token.seal(&serde_json::to_vec(&grant).map_err(internal)?);
         self.tokens
             .put(&access_token.lookup_key(), &sealed, expires_at)
@@ -120,6 +121,16 @@ impl Provider {
 
     /// `client_secret_post` or `private_key_jwt`, as registered.
     async fn authenticate_client(&self, params: &Params) -> Result<&Client, OAuthError> {
+        self.authenticate_in(&self.clients, params).await
+    }
+
+    /// Authenticates a caller registered in `registry` (the clients, or the
+    /// data providers).
+    pub(crate) async fn authenticate_in<'a>(
+        &self,
+        registry: &'a std::collections::HashMap<String, Client>,
+        params: &Params,
+    ) -> Result<&'a Client, OAuthError> {
         let assertion = params.get("client_assertion");
         let claimed_id = match (params.get("client_id"), assertion) {
             (Some(id), _) => id.to_owned(),
@@ -127,8 +138,8 @@ impl Provider {
                 .ok_or_else(|| invalid_client("client_assertion is malformed"))?,
             (None, None) => return Err(invalid_client("client authentication is required")),
         };
-        let client = self
-            .client(&claimed_id)
+        let client = registry
+            .get(&claimed_id)
             .ok_or_else(|| invalid_client("client authentication failed"))?;
         match (&client.auth, params.get("client_secret"), assertion) {
             (ClientAuth::SecretPost(secret), Some(candidate), None) => {
@@ -236,7 +247,11 @@ impl Provider {
     /// Signs claims as the client registered, then encrypts them to its key
     /// when it asked for encrypted tokens (the JWE header copies `iss` and
     /// `aud`, as FranceConnect+ does).
-    async fn sign_for(&self, client: &Client, claims: Value) -> Result<String, OAuthError> {
+    pub(crate) async fn sign_for(
+        &self,
+        client: &Client,
+        claims: Value,
+    ) -> Result<String, OAuthError> {
         let Value::Object(claims) = claims else {
             return Err(internal("claims are not an object"));
         };
