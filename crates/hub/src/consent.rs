@@ -437,9 +437,56 @@ pub async fn home(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
 
 #[cfg(test)]
 mod tests {
+    use oidc::{Acr, Identity, Scopes};
     use web::Lang;
 
-    use super::readable;
+    use super::{Platform, Verified, readable, released};
+
+    fn person(given_name: &str, birthdate: &str) -> Identity {
+        Identity {
+            given_name: given_name.into(),
+            family_name: "N'DIAYE".into(),
+            birthdate: birthdate.into(),
+            gender: "female".into(),
+            birthplace: "75107".into(),
+            birthcountry: "99100".into(),
+            email: "awa@example.fr".into(),
+            preferred_username: None,
+        }
+    }
+
+    fn verified() -> Verified {
+        Verified {
+            provider: "impots".into(),
+            acr: Acr::Eidas2,
+            auth_time: 0,
+            verified_at: 0,
+            identity: person("Awa Marie", "1970-01-01"),
+            provider_identity: Some(person("Awa", "1970-01-01")),
+            idp_birthdate: Some("1970-00-00".into()),
+            provider_id_token: String::new(),
+            amr: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_standard_platform_releases_the_register_identity_and_the_plus_one_the_provider_s() {
+        let scopes = Scopes::parse("openid given_name idp_birthdate").unwrap();
+        let standard = released(Platform::Standard, &verified(), &scopes, &[]);
+        assert_eq!(standard["given_name"], "Awa Marie");
+        assert_eq!(standard["idp_birthdate"], "1970-00-00");
+        let scopes = Scopes::parse("openid rnipp_given_name rnipp_birthdate").unwrap();
+        let plus = released(Platform::Plus, &verified(), &scopes, &[]);
+        assert_eq!(plus["given_name"], "Awa");
+        assert_eq!(plus["rnipp_given_name"], "Awa Marie");
+        assert_eq!(
+            plus["rnipp_given_name_array"],
+            serde_json::json!(["Awa", "Marie"])
+        );
+        assert_eq!(plus["birthdate"], "1970-01-01");
+        assert_eq!(plus["rnipp_birthdate"], "1970-01-01");
+        assert!(!plus.contains_key("family_name"));
+    }
 
     #[test]
     fn claims_are_shown_as_a_citizen_reads_them() {

@@ -450,6 +450,7 @@ mod tests {
         assert_eq!(
             claims_for(&scopes),
             [
+                "sub",
                 "birthplace",
                 "birthcountry",
                 "rnipp_birthplace",

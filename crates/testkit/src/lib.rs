@@ -25,7 +25,7 @@ pub use citizen::{Citizen, Response, absolute};
 use oidc::FakeClock;
 use passerelle::{Config, Options, Running};
 pub use publisher::KeyPublisher;
-pub use rogue::{RogueMode, RogueProvider};
+pub use rogue::{RogueMode, RogueProvider, presumed_citizen};
 use tokio::net::TcpListener;
 
 /// The demo password of every seeded account.

@@ -32,6 +32,17 @@ pub enum RogueMode {
     ErrorAnswer,
     /// The ID token claims a level the provider is not configured for.
     TooHighAcr,
+    /// No lie, but a presumed birth date: a citizen born on the first of a
+    /// month, sent as FranceConnect providers send it (`YYYY-MM-00`).
+    PresumedBirthdate,
+}
+
+/// The citizen [`RogueMode::PresumedBirthdate`] logs in: the first of the
+/// default population born on the first of a month.
+pub fn presumed_citizen() -> Option<population::Citizen> {
+    population::generate(population::DEFAULT_SEED, 200)
+        .into_iter()
+        .find(|citizen| citizen.birthdate.to_string().ends_with("-01"))
 }
 
 #[derive(Debug)]
@@ -181,9 +192,19 @@ async fn token(State(inner): Shared) -> Response {
         .into_response()
 }
 
-async fn userinfo() -> Response {
-    let citizen = population::generate(population::DEFAULT_SEED, 1).remove(0);
-    let pivot = citizen.pivot();
+async fn userinfo(State(inner): Shared) -> Response {
+    let presumed = mode(&inner) == RogueMode::PresumedBirthdate;
+    let Some(citizen) = (if presumed {
+        presumed_citizen()
+    } else {
+        population::generate(population::DEFAULT_SEED, 1).pop()
+    }) else {
+        return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let mut pivot = citizen.pivot();
+    if presumed {
+        pivot.birthdate = format!("{}00", pivot.birthdate.get(..8).unwrap_or_default());
+    }
     axum::Json(json!({
         "sub": "rogue-sub-1", "given_name": pivot.given_name, "family_name": pivot.family_name,
         "birthdate": pivot.birthdate, "gender": pivot.gender, "birthplace": pivot.birthplace,

@@ -462,6 +462,17 @@ async fn the_tax_return_goes_through_five_steps_with_the_deadline_of_the_departe
     )
     .await;
     assert!(preliminary.shows("Étape 1 sur 5"), "{}", preliminary.body);
+    // Filled in from the tax data provider, read with the access token at
+    // login (the person accepted it on the hub's confirmation page).
+    let citizen = &federation.running.citizens[0];
+    let income = citizen.reference_income.to_string();
+    assert!(
+        preliminary.shows(&format!("value=\"{income}\"")) || preliminary.shows(&income),
+        "{income}: {}",
+        preliminary.body
+    );
+    let situation = if citizen.usage_name.is_some() { "2" } else { "1" };
+    assert!(preliminary.shows(situation), "{}", preliminary.body);
     for step in [
         "Étape préalable",
         "Renseignements personnels",

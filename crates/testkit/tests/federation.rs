@@ -2691,15 +2691,42 @@ async fn an_unknown_scope_is_ignored_as_franceconnect_ignores_it() {
     assert_eq!(tokens["scope"], "given_name openid");
 }
 
-/// Issue 17, point 2: the demo's sandboxes take a FranceConnect
-/// integration as it is, on both platforms: no PKCE, FranceConnect's
-/// parameters and scopes, only the base URL changed.
+/// Issue 17: the demo's sandboxes take a FranceConnect integration as it
+/// is, on both platforms, from the authorize request to userinfo: no PKCE,
+/// `client_secret_post`, FranceConnect's parameters and scopes (on the plus
+/// platform its `rnipp_*` ones too), only the base URL changed.
 #[tokio::test]
-async fn both_sandboxes_take_a_franceconnect_integration_without_pkce() {
-    let federation = Federation::start_as_demo("").await.unwrap();
-    for (base, client, acr) in [
-        (&federation.hub, SANDBOX_ID, "eidas1"),
-        (&federation.hub_plus, "sandbox-plus", "eidas2"),
+async fn a_franceconnect_integration_logs_in_on_both_platforms_without_pkce() {
+    // The plus sandbox publishes its key at localhost:8000 for the people
+    // who try it; here it is registered inline.
+    let key = jose::DecryptionKey::generate(jose::KeyAlg::EcdhEs).unwrap();
+    let jwks = serde_json::json!({ "keys": [key.public_key().unwrap().to_json()] });
+    let federation = Federation::start_editing(|text| {
+        text.replace(
+            "jwks_uri = \"http://localhost:8000/jwks\"",
+            &format!("jwks = '{jwks}'"),
+        )
+    })
+    .await
+    .unwrap();
+    let pivot = "given_name family_name birthdate gender birthplace birthcountry";
+    for (base, client, secret, acr, provider, scope) in [
+        (
+            &federation.hub,
+            SANDBOX_ID,
+            SANDBOX_SECRET,
+            "eidas1",
+            "impots",
+            format!("openid {pivot} email idp_birthdate"),
+        ),
+        (
+            &federation.hub_plus,
+            "sandbox-plus",
+            "sandbox-plus-secret-0123456789abcdef0123456",
+            "eidas2",
+            "laposte",
+            format!("openid {pivot} email rnipp_identite_pivot"),
+        ),
     ] {
         let url = url::Url::parse_with_params(
             &format!("{base}/api/v2/authorize"),
@@ -2707,10 +2734,7 @@ async fn both_sandboxes_take_a_franceconnect_integration_without_pkce() {
                 ("response_type", "code"),
                 ("client_id", client),
                 ("redirect_uri", SANDBOX_CALLBACK),
-                (
-                    "scope",
-                    "openid given_name family_name birthdate gender birthplace birthcountry",
-                ),
+                ("scope", scope.as_str()),
                 ("state", "0123456789abcdef0123456789abcdef"),
                 ("nonce", "fedcba9876543210fedcba9876543210"),
                 ("acr_values", acr),
@@ -2718,21 +2742,340 @@ async fn both_sandboxes_take_a_franceconnect_integration_without_pkce() {
             ],
         )
         .unwrap();
-        let citizen = Citizen::new();
-        let choice = citizen
-            .follow(citizen.get(url.as_str()).await, SANDBOX_CALLBACK)
+        let back = Citizen::new()
+            .log_in(
+                url.as_str(),
+                base,
+                provider,
+                &federation.login_of(provider, 1),
+                PASSWORD,
+                SANDBOX_CALLBACK,
+            )
             .await;
-        assert_eq!(
-            choice.status, 200,
-            "{client}: {:?} {}",
-            choice.location, choice.body
-        );
-        assert!(
-            choice.shows("Choisissez un compte"),
-            "{client}: {}",
-            choice.body
-        );
+        let params = back.location_params();
+        assert_eq!(params["state"], "0123456789abcdef0123456789abcdef");
+        assert_eq!(params["iss"], format!("{base}/api/v2"));
+        let tokens: Value = reqwest::Client::new()
+            .post(format!("{base}/api/v2/token"))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", &params["code"]),
+                ("redirect_uri", SANDBOX_CALLBACK),
+                ("client_id", client),
+                ("client_secret", secret),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let keys = jose::PublicKeySet::from_json(
+            &reqwest::get(format!("{base}/api/v2/jwks"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        // The plus platform signs then encrypts; the standard one signs.
+        let open = |token: &str| {
+            let signed = if token.split('.').count() == 5 {
+                String::from_utf8(
+                    jose::decrypt(token, std::slice::from_ref(&key), &jose::KeyAlg::ALL).unwrap(),
+                )
+                .unwrap()
+            } else {
+                token.to_owned()
+            };
+            jose::verify(&signed, &keys, &[jose::Alg::ES256]).unwrap()
+        };
+        let id_token = open(tokens["id_token"].as_str().expect("an ID token"));
+        assert_eq!(id_token["acr"], acr);
+        assert_eq!(id_token["nonce"], "fedcba9876543210fedcba9876543210");
+        let userinfo = reqwest::Client::new()
+            .get(format!("{base}/api/v2/userinfo"))
+            .bearer_auth(tokens["access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let claims = open(&userinfo);
+        let citizen = federation.running.citizens[0].pivot();
+        assert_eq!(claims["sub"], id_token["sub"]);
+        assert_eq!(claims["family_name"], citizen.family_name.as_str());
+        assert_eq!(claims["birthdate"], citizen.birthdate.as_str());
+        if client == SANDBOX_ID {
+            assert_eq!(claims["idp_birthdate"], citizen.birthdate.as_str());
+            assert!(claims.get("rnipp_family_name").is_none());
+        } else {
+            // The provider's identity, and the register's beside it.
+            assert_eq!(claims["rnipp_family_name"], citizen.family_name.as_str());
+            assert_eq!(claims["rnipp_birthplace"], citizen.birthplace.as_str());
+            assert!(claims["rnipp_given_name_array"].is_array(), "{claims:?}");
+            assert!(claims.get("idp_birthdate").is_none());
+        }
     }
+    // Each platform drops the other's scopes, as an unknown scope.
+    let citizen = Citizen::new();
+    let dropped = citizen
+        .follow(
+            citizen
+                .get(&federation.authorize_url(&[("scope", "openid given_name rnipp_birth")]))
+                .await,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    assert!(dropped.shows("Choisissez un compte"), "{}", dropped.body);
+    let discovery: Value = reqwest::get(format!("{}/.well-known/openid-configuration", federation.issuer))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let scopes = discovery["scopes_supported"].as_array().unwrap();
+    assert!(scopes.contains(&Value::from("idp_birthdate")));
+    assert!(scopes.contains(&Value::from("dgfip_rfr")));
+    assert!(!scopes.contains(&Value::from("rnipp_birth")));
+}
+
+/// Issue 17, point 1: a provider's presumed birth date (`YYYY-MM-00`) is
+/// accepted as FranceConnect accepts it: services read the first of the
+/// month in `birthdate`, and the date as the provider wrote it in
+/// `idp_birthdate`, which the confirmation page names.
+#[tokio::test]
+async fn a_presumed_birth_date_is_released_as_a_first_day_and_idp_birthdate_keeps_it() {
+    let federation = Federation::start().await.unwrap();
+    federation.rogue.set_mode(RogueMode::PresumedBirthdate);
+    let person = testkit::presumed_citizen().unwrap().pivot();
+    let citizen = Citizen::new();
+    let choice = citizen
+        .follow(
+            citizen
+                .get(&federation.authorize_url(&[("scope", "openid identite_pivot idp_birthdate")]))
+                .await,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    let csrf = choice.input("csrf").unwrap();
+    let consent = citizen
+        .follow(
+            citizen
+                .post(
+                    &format!("{}/interaction/choose", federation.hub),
+                    &[("csrf", &csrf), ("provider", "rogue")],
+                )
+                .await,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    assert!(
+        consent.shows("Date de naissance déclarée au compte"),
+        "{}",
+        consent.body
+    );
+    let back = citizen.consent(&federation.hub, &consent).await;
+    let (_, tokens) = sandbox_tokens(&federation, &back.location_params()["code"]).await;
+    let claims = userinfo_claims(&federation, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(claims["birthdate"], person.birthdate.as_str());
+    let presumed = format!("{}00", &person.birthdate[..8]);
+    assert_eq!(claims["idp_birthdate"], presumed.as_str());
+    assert_eq!(claims["family_name"], person.family_name.as_str());
+}
+
+/// A service registered for the tax data provider's scopes, and a second
+/// data provider (health insurance) whose answers are encrypted.
+fn data_clients(key: &jose::DecryptionKey) -> String {
+    let jwks = serde_json::json!({ "keys": [key.public_key().unwrap().to_json()] });
+    format!(
+        "{}\n[[hub.standard.data_providers]]\nclient_id = \"donnees-sante\"\nclient_secret = \"donnees-sante-secret-0123456789abcdef01\"\nname = \"Assurance maladie (démo)\"\nencryption_alg = \"ECDH-ES\"\njwks = '{jwks}'\n[[hub.standard.data_providers.scopes]]\nname = \"cnam_caisse\"\nlabel = \"Caisse d'assurance maladie\"\n",
+        policy_service(
+            "fd-client",
+            "",
+        )
+        .replace(
+            "\"preferred_username\"]",
+            "\"preferred_username\", \"dgfip_rfr\", \"dgfip_nbpart\", \"cnam_caisse\"]"
+        )
+    )
+}
+
+async fn checktoken(federation: &Federation, form: &[(&str, &str)]) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{}/checktoken", federation.issuer))
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// What the tax data provider reads of a token, verified as the hub's.
+async fn introspect_as_tax(federation: &Federation, token: &str) -> Map<String, Value> {
+    let answer = checktoken(
+        federation,
+        &[
+            ("token", token),
+            ("client_id", "donnees-fiscales"),
+            ("client_secret", "donnees-fiscales-secret-0123456789abcdef"),
+        ],
+    )
+    .await;
+    assert_eq!(answer.status(), 200);
+    assert_eq!(
+        answer.headers()["content-type"],
+        "application/token-introspection+jwt"
+    );
+    let jwt = answer.text().await.unwrap();
+    let claims = jose::verify(&jwt, &hub_keys(federation).await, &[jose::Alg::ES256]).unwrap();
+    assert_eq!(claims["iss"], federation.issuer.as_str());
+    assert_eq!(claims["aud"], "donnees-fiscales");
+    claims["token_introspection"].as_object().unwrap().clone()
+}
+
+/// Issue 17, point 3: a data provider checks at `/api/v2/checktoken` the
+/// token a service hands it, with its own credentials: the service, the
+/// validity, its own scopes, its own `sub` and the identity, signed (and
+/// encrypted to one registered for it). It learns nothing of a token
+/// without its scopes, nor of an expired or revoked one; a service's
+/// credentials are not a data provider's. The confirmation page names the
+/// data and who gives it.
+#[tokio::test]
+async fn a_data_provider_reads_the_tokens_carrying_its_scopes_at_checktoken() {
+    let health_key = jose::DecryptionKey::generate(jose::KeyAlg::EcdhEs).unwrap();
+    let federation = Federation::start_with(&data_clients(&health_key))
+        .await
+        .unwrap();
+    let login = |scope: &'static str| {
+        let federation = &federation;
+        async move {
+            let citizen = Citizen::new();
+            let consent = citizen
+                .authenticate(
+                    &federation.authorize_url(&[
+                        ("client_id", "fd-client"),
+                        ("redirect_uri", CLIENTS_CALLBACK),
+                        ("scope", scope),
+                    ]),
+                    &federation.hub,
+                    "impots",
+                    &federation.login_of("impots", 1),
+                    PASSWORD,
+                    CLIENTS_CALLBACK,
+                )
+                .await;
+            let back = citizen.consent(&federation.hub, &consent).await;
+            let (status, tokens) =
+                redeem_as(federation, "fd-client", &back.location_params()["code"]).await;
+            assert_eq!(status, 200, "{tokens}");
+            (consent, tokens)
+        }
+    };
+    let (consent, tokens) = login("openid identite_pivot dgfip_rfr dgfip_nbpart cnam_caisse").await;
+    for shown in [
+        "Revenu fiscal de référence",
+        "Nombre de parts et situation de famille",
+        "Administration fiscale (démo)",
+        "Caisse d&#39;assurance maladie",
+        "Assurance maladie (démo)",
+    ] {
+        assert!(consent.shows(shown), "{shown}: {}", consent.body);
+    }
+    let token = tokens["access_token"].as_str().unwrap();
+    let seen = introspect_as_tax(&federation, token).await;
+    let person = federation.running.citizens[0].pivot();
+    assert_eq!(seen["active"], true);
+    assert_eq!(seen["aud"], "fd-client");
+    assert_eq!(seen["scope"], "dgfip_nbpart dgfip_rfr");
+    assert_eq!(seen["acr"], "eidas1");
+    assert_eq!(seen["family_name"], person.family_name.as_str());
+    assert_eq!(seen["birthdate"], person.birthdate.as_str());
+    let now = oidc::Clock::now(&federation.clock);
+    assert_eq!(seen["iat"], now);
+    assert_eq!(seen["exp"], now + 60);
+    let id_token = jose::verify(
+        tokens["id_token"].as_str().unwrap(),
+        &hub_keys(&federation).await,
+        &[jose::Alg::ES256],
+    )
+    .unwrap();
+    let tax_sub = seen["sub"].as_str().unwrap().to_owned();
+    assert_ne!(tax_sub, id_token["sub"].as_str().unwrap());
+
+    // The health data provider's answer is encrypted to it, with its own
+    // scope and its own sub.
+    let answer = checktoken(
+        &federation,
+        &[
+            ("token", token),
+            ("client_id", "donnees-sante"),
+            ("client_secret", "donnees-sante-secret-0123456789abcdef01"),
+        ],
+    )
+    .await;
+    let jwe = answer.text().await.unwrap();
+    assert_eq!(jwe.split('.').count(), 5, "{jwe}");
+    let signed = jose::decrypt(&jwe, std::slice::from_ref(&health_key), &jose::KeyAlg::ALL).unwrap();
+    let health = jose::verify(
+        std::str::from_utf8(&signed).unwrap(),
+        &hub_keys(&federation).await,
+        &[jose::Alg::ES256],
+    )
+    .unwrap();
+    let health = health["token_introspection"].as_object().unwrap();
+    assert_eq!(health["scope"], "cnam_caisse");
+    assert_ne!(health["sub"].as_str().unwrap(), tax_sub);
+
+    // A token without its scopes: nothing, not even its validity.
+    let (_, plain) = login("openid identite_pivot cnam_caisse").await;
+    let unseen =
+        introspect_as_tax(&federation, plain["access_token"].as_str().unwrap()).await;
+    assert_eq!(Value::Object(unseen), serde_json::json!({ "active": false }));
+    // Unknown, then revoked, then expired tokens.
+    let unknown = introspect_as_tax(&federation, "a-token-the-hub-never-issued-0123456789").await;
+    assert_eq!(unknown["active"], false);
+    let (_, revoked) = login("openid dgfip_rfr").await;
+    let revoked = revoked["access_token"].as_str().unwrap();
+    let answer = reqwest::Client::new()
+        .post(format!("{}/token/revocation", federation.issuer))
+        .form(&[
+            ("token", revoked),
+            ("client_id", "fd-client"),
+            ("client_secret", "a-secret-of-at-least-32-characters-000"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(introspect_as_tax(&federation, revoked).await["active"], false);
+    federation.clock.advance(61);
+    assert_eq!(introspect_as_tax(&federation, token).await["active"], false);
+
+    // Bad credentials, and a service's credentials, are refused.
+    for (client_id, secret) in [
+        ("donnees-fiscales", "not-the-secret-0123456789abcdef0123456789"),
+        ("fd-client", "a-secret-of-at-least-32-characters-000"),
+    ] {
+        let refused = checktoken(
+            &federation,
+            &[("token", token), ("client_id", client_id), ("client_secret", secret)],
+        )
+        .await;
+        assert_eq!(refused.status(), 401, "{client_id}");
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_client");
+    }
+    let no_token = checktoken(
+        &federation,
+        &[
+            ("client_id", "donnees-fiscales"),
+            ("client_secret", "donnees-fiscales-secret-0123456789abcdef"),
+        ],
+    )
+    .await;
+    assert_eq!(no_token.status(), 400);
 }
 
 /// Issue 17, point 2: a `state` and a `nonce` of a few kilobytes, as
