@@ -237,10 +237,7 @@ fn tax_data(citizen: &Citizen, scopes: &[&str]) -> Map<String, Value> {
     }
     if scopes.contains(&SCOPE_HOUSEHOLD) {
         let married = citizen.usage_name.is_some();
-        data.insert(
-            "nombre_de_parts".into(),
-            json!(if married { 2 } else { 1 }),
-        );
+        data.insert("nombre_de_parts".into(), json!(if married { 2 } else { 1 }));
         data.insert(
             "situation_de_famille".into(),
             (if married { "marie" } else { "celibataire" }).into(),

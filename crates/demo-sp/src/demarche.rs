@@ -481,7 +481,11 @@ impl Demarche {
                 .take(32)
                 .collect(),
             Err(reason) => {
-                tracing::warn!(reason, service = self.kind.path(), "data provider unavailable");
+                tracing::warn!(
+                    reason,
+                    service = self.kind.path(),
+                    "data provider unavailable"
+                );
                 Map::new()
             }
         }

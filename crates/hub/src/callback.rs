@@ -112,14 +112,18 @@ async fn finish_login(
         .get("birthdate")
         .and_then(serde_json::Value::as_str)
         .map(|raw| raw.trim().to_owned());
-    let identity = hub.register.check(&provider_identity).await.inspect_err(|error| {
-        hub.count_login(provider, requested.as_str(), "register_refused");
-        tracing::info!(
-            provider,
-            code = error.code(),
-            "register refused the identity"
-        );
-    })?;
+    let identity = hub
+        .register
+        .check(&provider_identity)
+        .await
+        .inspect_err(|error| {
+            hub.count_login(provider, requested.as_str(), "register_refused");
+            tracing::info!(
+                provider,
+                code = error.code(),
+                "register refused the identity"
+            );
+        })?;
     let now = hub.clock.now();
     let verified = Verified {
         provider: provider.to_owned(),

@@ -270,7 +270,11 @@ impl DataProviderConfig {
         if self.signing_alg == Alg::HS256 {
             return Err(bad(format!("{path}.signing_alg"), "must be ES256 or RS256"));
         }
-        let names: Vec<&str> = self.scopes.iter().map(|scope| scope.name.as_str()).collect();
+        let names: Vec<&str> = self
+            .scopes
+            .iter()
+            .map(|scope| scope.name.as_str())
+            .collect();
         let scopes = Scopes::parse(&names.join(" "))
             .map_err(|error| bad(format!("{path}.scopes"), error))?;
         let client = Client {
@@ -487,11 +491,7 @@ impl Config {
         for (index, service) in self.services.iter().enumerate() {
             let at = format!("{path}.services[{index}]");
             service.client(&at, self.client_secret_key())?;
-            if let Some(unknown) = service
-                .scopes
-                .iter()
-                .find(|scope| !offered.contains(scope))
-            {
+            if let Some(unknown) = service.scopes.iter().find(|scope| !offered.contains(scope)) {
                 return Err(bad(
                     format!("{at}.scopes"),
                     format!("unknown scope {unknown}"),

@@ -13,8 +13,8 @@ use oidc::{ErrorCode, OAuthError};
 use serde_json::{Map, Value};
 
 use crate::authorize::{load_interaction, page_lang, parse_form, render, see_other_saving};
-use crate::errors::HubError;
 use crate::config::Platform;
+use crate::errors::HubError;
 use crate::flow::{SignedIn, Verified};
 use crate::notify::{self, Connection};
 use crate::state::Hub;
@@ -81,7 +81,8 @@ fn readable(claim: &str, value: &str, lang: Lang) -> String {
             "male" => lang.pick("Masculin", "Male").to_owned(),
             other => other.to_owned(),
         },
-        "birthdate" | "idp_birthdate" => match (value.get(0..4), value.get(5..7), value.get(8..10)) {
+        "birthdate" | "idp_birthdate" => match (value.get(0..4), value.get(5..7), value.get(8..10))
+        {
             (Some(year), Some(month), Some(day)) => format!("{day}/{month}/{year}"),
             _ => value.to_owned(),
         },

@@ -117,7 +117,10 @@ pub const SCOPES: &[(&str, &[&str])] = &[
     ("rnipp_birthdate", &["birthdate", "rnipp_birthdate"]),
     ("rnipp_gender", &["gender", "rnipp_gender"]),
     ("rnipp_birthplace", &["birthplace", "rnipp_birthplace"]),
-    ("rnipp_birthcountry", &["birthcountry", "rnipp_birthcountry"]),
+    (
+        "rnipp_birthcountry",
+        &["birthcountry", "rnipp_birthcountry"],
+    ),
 ];
 
 /// The scopes only FranceConnect+ has: the register's identity beside the
@@ -212,9 +215,8 @@ impl Identity {
             Ok(value)
         };
         let birthdate = text("birthdate")?;
-        let birthdate = released_birthdate(&birthdate).ok_or_else(|| {
-            "birthdate must be YYYY-MM-DD, YYYY-MM-00 or YYYY-00-00".to_owned()
-        })?;
+        let birthdate = released_birthdate(&birthdate)
+            .ok_or_else(|| "birthdate must be YYYY-MM-DD, YYYY-MM-00 or YYYY-00-00".to_owned())?;
         let gender = text("gender")?;
         if gender != "female" && gender != "male" {
             return Err("gender must be female or male".to_owned());
@@ -433,15 +435,34 @@ mod tests {
 
     #[test]
     fn presumed_birth_dates_are_accepted_and_released_as_a_first_day() {
-        assert_eq!(released_birthdate("1970-00-00").as_deref(), Some("1970-01-01"));
-        assert_eq!(released_birthdate("1970-07-00").as_deref(), Some("1970-07-01"));
-        assert_eq!(released_birthdate("1970-07-14").as_deref(), Some("1970-07-14"));
-        for bad in ["1970-00-14", "1970-13-00", "1970-7-1", "19700101", "", "1970-01-32"] {
+        assert_eq!(
+            released_birthdate("1970-00-00").as_deref(),
+            Some("1970-01-01")
+        );
+        assert_eq!(
+            released_birthdate("1970-07-00").as_deref(),
+            Some("1970-07-01")
+        );
+        assert_eq!(
+            released_birthdate("1970-07-14").as_deref(),
+            Some("1970-07-14")
+        );
+        for bad in [
+            "1970-00-14",
+            "1970-13-00",
+            "1970-7-1",
+            "19700101",
+            "",
+            "1970-01-32",
+        ] {
             assert_eq!(released_birthdate(bad), None, "{bad}");
         }
         let mut claims = claims();
         claims.insert("birthdate".into(), json!("1980-00-00"));
-        assert_eq!(Identity::from_claims(&claims).unwrap().birthdate, "1980-01-01");
+        assert_eq!(
+            Identity::from_claims(&claims).unwrap().birthdate,
+            "1980-01-01"
+        );
     }
 
     #[test]

@@ -471,7 +471,11 @@ async fn the_tax_return_goes_through_five_steps_with_the_deadline_of_the_departe
         "{income}: {}",
         preliminary.body
     );
-    let situation = if citizen.usage_name.is_some() { "2" } else { "1" };
+    let situation = if citizen.usage_name.is_some() {
+        "2"
+    } else {
+        "1"
+    };
     assert!(preliminary.shows(situation), "{}", preliminary.body);
     for step in [
         "Étape préalable",

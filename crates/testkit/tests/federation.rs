@@ -2830,12 +2830,15 @@ async fn a_franceconnect_integration_logs_in_on_both_platforms_without_pkce() {
         )
         .await;
     assert!(dropped.shows("Choisissez un compte"), "{}", dropped.body);
-    let discovery: Value = reqwest::get(format!("{}/.well-known/openid-configuration", federation.issuer))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery: Value = reqwest::get(format!(
+        "{}/.well-known/openid-configuration",
+        federation.issuer
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
     let scopes = discovery["scopes_supported"].as_array().unwrap();
     assert!(scopes.contains(&Value::from("idp_birthdate")));
     assert!(scopes.contains(&Value::from("dgfip_rfr")));
@@ -2892,11 +2895,7 @@ fn data_clients(key: &jose::DecryptionKey) -> String {
     let jwks = serde_json::json!({ "keys": [key.public_key().unwrap().to_json()] });
     format!(
         "{}\n[[hub.standard.data_providers]]\nclient_id = \"donnees-sante\"\nclient_secret = \"donnees-sante-secret-0123456789abcdef01\"\nname = \"Assurance maladie (démo)\"\nencryption_alg = \"ECDH-ES\"\njwks = '{jwks}'\n[[hub.standard.data_providers.scopes]]\nname = \"cnam_caisse\"\nlabel = \"Caisse d'assurance maladie\"\n",
-        policy_service(
-            "fd-client",
-            "",
-        )
-        .replace(
+        policy_service("fd-client", "",).replace(
             "\"preferred_username\"]",
             "\"preferred_username\", \"dgfip_rfr\", \"dgfip_nbpart\", \"cnam_caisse\"]"
         )
@@ -3017,7 +3016,8 @@ async fn a_data_provider_reads_the_tokens_carrying_its_scopes_at_checktoken() {
     .await;
     let jwe = answer.text().await.unwrap();
     assert_eq!(jwe.split('.').count(), 5, "{jwe}");
-    let signed = jose::decrypt(&jwe, std::slice::from_ref(&health_key), &jose::KeyAlg::ALL).unwrap();
+    let signed =
+        jose::decrypt(&jwe, std::slice::from_ref(&health_key), &jose::KeyAlg::ALL).unwrap();
     let health = jose::verify(
         std::str::from_utf8(&signed).unwrap(),
         &hub_keys(&federation).await,
@@ -3030,9 +3030,11 @@ async fn a_data_provider_reads_the_tokens_carrying_its_scopes_at_checktoken() {
 
     // A token without its scopes: nothing, not even its validity.
     let (_, plain) = login("openid identite_pivot cnam_caisse").await;
-    let unseen =
-        introspect_as_tax(&federation, plain["access_token"].as_str().unwrap()).await;
-    assert_eq!(Value::Object(unseen), serde_json::json!({ "active": false }));
+    let unseen = introspect_as_tax(&federation, plain["access_token"].as_str().unwrap()).await;
+    assert_eq!(
+        Value::Object(unseen),
+        serde_json::json!({ "active": false })
+    );
     // Unknown, then revoked, then expired tokens.
     let unknown = introspect_as_tax(&federation, "a-token-the-hub-never-issued-0123456789").await;
     assert_eq!(unknown["active"], false);
@@ -3049,18 +3051,28 @@ async fn a_data_provider_reads_the_tokens_carrying_its_scopes_at_checktoken() {
         .await
         .unwrap();
     assert_eq!(answer.status(), 200);
-    assert_eq!(introspect_as_tax(&federation, revoked).await["active"], false);
+    assert_eq!(
+        introspect_as_tax(&federation, revoked).await["active"],
+        false
+    );
     federation.clock.advance(61);
     assert_eq!(introspect_as_tax(&federation, token).await["active"], false);
 
     // Bad credentials, and a service's credentials, are refused.
     for (client_id, secret) in [
-        ("donnees-fiscales", "not-the-secret-0123456789abcdef0123456789"),
+        (
+            "donnees-fiscales",
+            "not-the-secret-0123456789abcdef0123456789",
+        ),
         ("fd-client", "a-secret-of-at-least-32-characters-000"),
     ] {
         let refused = checktoken(
             &federation,
-            &[("token", token), ("client_id", client_id), ("client_secret", secret)],
+            &[
+                ("token", token),
+                ("client_id", client_id),
+                ("client_secret", secret),
+            ],
         )
         .await;
         assert_eq!(refused.status(), 401, "{client_id}");

@@ -124,7 +124,11 @@ async fn checktoken(
     body: Bytes,
 ) -> Response {
     let result = match Params::parse(&body) {
-        Ok(params) => provider.check_token(&params, uses_basic_auth(&headers)).await,
+        Ok(params) => {
+            provider
+                .check_token(&params, uses_basic_auth(&headers))
+                .await
+        }
         Err(error) => Err(error),
     };
     match result {

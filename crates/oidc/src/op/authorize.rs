@@ -119,7 +119,8 @@ impl Provider {
             .check_no_repeats()
             .map_err(|error| redirect("check_no_repeats", error))?;
         check_response_type(params).map_err(|error| redirect("check_response_type", error))?;
-        let scopes = check_scope(self, client, params).map_err(|error| redirect("check_scope", error))?;
+        let scopes =
+            check_scope(self, client, params).map_err(|error| redirect("check_scope", error))?;
         let state = check_state(params).map_err(|error| redirect("check_state", error))?;
         let nonce = check_nonce(self, params).map_err(|error| redirect("check_nonce", error))?;
         let acr =

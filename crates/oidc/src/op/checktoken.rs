@@ -33,7 +33,11 @@ pub const INTROSPECTION_JWT: &str = "application/token-introspection+jwt";
 impl Provider {
     /// Answers a data provider's checktoken request with the signed (and,
     /// as registered, encrypted) introspection JWT.
-    pub async fn check_token(&self, params: &Params, basic_auth: bool) -> Result<String, OAuthError> {
+    pub async fn check_token(
+        &self,
+        params: &Params,
+        basic_auth: bool,
+    ) -> Result<String, OAuthError> {
         params.check_no_repeats()?;
         if basic_auth {
             return Err(OAuthError::new(
