@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use josekit::jwe::{self, JweDecrypter, JweEncrypter, JweHeader};
+use josekit::jwe::{self, JweDecrypter, JweHeader};
 use josekit::jwk::Jwk;
 use josekit::jwk::alg::ec::EcCurve;
 use serde_json::{Map, Value};
@@ -71,6 +71,7 @@ pub struct DecryptionKey {
     alg: KeyAlg,
     kid: String,
     jwk: Jwk,
+    decrypter: crate::built::Built<KeyAlg, dyn JweDecrypter>,
 }
 
 impl fmt::Debug for DecryptionKey {
@@ -98,7 +99,12 @@ impl DecryptionKey {
         jwk.set_key_id(kid.clone());
         jwk.set_algorithm(alg.as_str());
         jwk.set_key_use("enc");
-        Ok(Self { alg, kid, jwk })
+        Ok(Self {
+            alg,
+            kid,
+            jwk,
+            decrypter: crate::built::Built::default(),
+        })
     }
 
     /// Reads a private JWK as written by [`DecryptionKey::to_private_json`].
@@ -204,11 +210,6 @@ pub fn encrypt(
             "the recipient's key does not fit {alg}"
         )));
     }
-    let encrypter: Box<dyn JweEncrypter> = match alg {
-        KeyAlg::EcdhEs => Box::new(jwe::ECDH_ES.encrypter_from_jwk(recipient.jwk())?),
-        KeyAlg::RsaOaep256 => Box::new(jwe::RSA_OAEP_256.encrypter_from_jwk(recipient.jwk())?),
-        KeyAlg::RsaOaep => Box::new(jwe::RSA_OAEP.encrypter_from_jwk(recipient.jwk())?),
-    };
     let mut header = JweHeader::new();
     header.set_content_encryption(CONTENT_ENCRYPTION);
     header.set_content_type(cty);
@@ -218,11 +219,9 @@ pub fn encrypt(
     for (name, value) in copied {
         header.set_claim(name, Some(value.clone()))?;
     }
-    Ok(jwe::serialize_compact(
-        payload,
-        &header,
-        encrypter.as_ref(),
-    )?)
+    Ok(recipient.with_encrypter(alg, |encrypter| {
+        jwe::serialize_compact(payload, &header, encrypter)
+    })??)
 }
 
 /// Decrypts a compact JWE with one of `keys` (the one its `kid` names, or
@@ -246,12 +245,17 @@ pub fn decrypt(
         return Err(JoseError::UnknownKey(header.kid.unwrap_or_default()));
     }
     for key in candidates {
-        let decrypter: Box<dyn JweDecrypter> = match key.alg {
-            KeyAlg::EcdhEs => Box::new(jwe::ECDH_ES.decrypter_from_jwk(&key.jwk)?),
-            KeyAlg::RsaOaep256 => Box::new(jwe::RSA_OAEP_256.decrypter_from_jwk(&key.jwk)?),
-            KeyAlg::RsaOaep => Box::new(jwe::RSA_OAEP.decrypter_from_jwk(&key.jwk)?),
+        let build = || -> Result<Box<dyn JweDecrypter>, JoseError> {
+            Ok(match key.alg {
+                KeyAlg::EcdhEs => Box::new(jwe::ECDH_ES.decrypter_from_jwk(&key.jwk)?),
+                KeyAlg::RsaOaep256 => Box::new(jwe::RSA_OAEP_256.decrypter_from_jwk(&key.jwk)?),
+                KeyAlg::RsaOaep => Box::new(jwe::RSA_OAEP.decrypter_from_jwk(&key.jwk)?),
+            })
         };
-        if let Ok((payload, _)) = jwe::deserialize_compact(token, decrypter.as_ref()) {
+        let opened = key.decrypter.with(key.alg, build, |decrypter| {
+            jwe::deserialize_compact(token, decrypter)
+        })?;
+        if let Ok((payload, _)) = opened {
             return Ok(payload);
         }
     }

@@ -4,12 +4,15 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use josekit::jwe::JweEncrypter;
 use josekit::jwk::Jwk;
 use josekit::jwk::alg::ec::EcCurve;
+use josekit::jws::{JwsSigner, JwsVerifier};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::{Alg, JoseError};
+use crate::built::Built;
+use crate::{Alg, JoseError, KeyAlg};
 
 /// A private key that signs tokens, with its algorithm and key id.
 #[derive(Clone)]
@@ -17,6 +20,7 @@ pub struct SigningKey {
     alg: Alg,
     kid: String,
     jwk: Jwk,
+    signer: Built<Alg, dyn JwsSigner>,
 }
 
 impl fmt::Debug for SigningKey {
@@ -45,7 +49,12 @@ impl SigningKey {
         jwk.set_key_id(kid.clone());
         jwk.set_algorithm(alg.as_str());
         jwk.set_key_use("sig");
-        Ok(Self { alg, kid, jwk })
+        Ok(Self {
+            alg,
+            kid,
+            jwk,
+            signer: Built::default(),
+        })
     }
 
     /// Reads a private JWK as written by [`SigningKey::to_private_json`].
@@ -83,15 +92,26 @@ impl SigningKey {
         jwk.set_key_id(self.kid.clone());
         jwk.set_algorithm(self.alg.as_str());
         jwk.set_key_use("sig");
-        Ok(PublicKey {
-            alg: Some(self.alg.as_str().to_owned()),
-            kid: self.kid.clone(),
+        Ok(PublicKey::from_parts(
+            Some(self.alg.as_str().to_owned()),
+            self.kid.clone(),
             jwk,
-        })
+        ))
     }
 
-    pub(crate) fn jwk(&self) -> &Jwk {
-        &self.jwk
+    /// Runs `sign` with this key's signer, decoded at its first use.
+    pub(crate) fn with_signer<R>(
+        &self,
+        sign: impl FnOnce(&dyn JwsSigner) -> R,
+    ) -> Result<R, JoseError> {
+        let build = || -> Result<Box<dyn JwsSigner>, JoseError> {
+            Ok(match self.alg {
+                Alg::ES256 => Box::new(josekit::jws::ES256.signer_from_jwk(&self.jwk)?),
+                Alg::RS256 => Box::new(josekit::jws::RS256.signer_from_jwk(&self.jwk)?),
+                Alg::HS256 => return Err(JoseError::Key("HS256 signs with a secret".into())),
+            })
+        };
+        self.signer.with(self.alg, build, |signer| sign(signer))
     }
 }
 
@@ -104,6 +124,8 @@ pub struct PublicKey {
     alg: Option<String>,
     kid: String,
     jwk: Jwk,
+    verifier: Built<Alg, dyn JwsVerifier>,
+    encrypter: Built<KeyAlg, dyn JweEncrypter>,
 }
 
 impl PublicKey {
@@ -136,7 +158,49 @@ impl PublicKey {
     }
 
     pub(crate) fn from_parts(alg: Option<String>, kid: String, jwk: Jwk) -> Self {
-        Self { alg, kid, jwk }
+        Self {
+            alg,
+            kid,
+            jwk,
+            verifier: Built::default(),
+            encrypter: Built::default(),
+        }
+    }
+
+    /// Runs `verify` with this key's verifier for `alg`, decoded at its
+    /// first use.
+    pub(crate) fn with_verifier<R>(
+        &self,
+        alg: Alg,
+        verify: impl FnOnce(&dyn JwsVerifier) -> R,
+    ) -> Result<R, JoseError> {
+        let build = || -> Result<Box<dyn JwsVerifier>, JoseError> {
+            Ok(match alg {
+                Alg::ES256 => Box::new(josekit::jws::ES256.verifier_from_jwk(&self.jwk)?),
+                Alg::RS256 => Box::new(josekit::jws::RS256.verifier_from_jwk(&self.jwk)?),
+                Alg::HS256 => return Err(JoseError::AlgNotAllowed(alg.as_str().to_owned())),
+            })
+        };
+        self.verifier.with(alg, build, |verifier| verify(verifier))
+    }
+
+    /// Runs `encrypt` with an encrypter to this key for `alg`, decoded at
+    /// its first use.
+    pub(crate) fn with_encrypter<R>(
+        &self,
+        alg: KeyAlg,
+        encrypt: impl FnOnce(&dyn JweEncrypter) -> R,
+    ) -> Result<R, JoseError> {
+        use josekit::jwe;
+        let build = || -> Result<Box<dyn JweEncrypter>, JoseError> {
+            Ok(match alg {
+                KeyAlg::EcdhEs => Box::new(jwe::ECDH_ES.encrypter_from_jwk(&self.jwk)?),
+                KeyAlg::RsaOaep256 => Box::new(jwe::RSA_OAEP_256.encrypter_from_jwk(&self.jwk)?),
+                KeyAlg::RsaOaep => Box::new(jwe::RSA_OAEP.encrypter_from_jwk(&self.jwk)?),
+            })
+        };
+        self.encrypter
+            .with(alg, build, |encrypter| encrypt(encrypter))
     }
 
     pub(crate) fn jwk(&self) -> &Jwk {
@@ -234,7 +298,7 @@ fn parse_public_key(entry: &Value) -> Option<PublicKey> {
     let jwk = Jwk::from_map(map.clone()).ok()?;
     let alg = jwk.algorithm().map(str::to_owned);
     let kid = jwk.key_id().unwrap_or_default().to_owned();
-    Some(PublicKey { alg, kid, jwk })
+    Some(PublicKey::from_parts(alg, kid, jwk))
 }
 
 /// The RFC 7638 thumbprint of a public key: SHA-256 over the required members

@@ -10,8 +10,10 @@
 //! - keys are identified by their RFC 7638 thumbprint.
 //!
 //! The cryptography itself is OpenSSL's, through `josekit`; this crate never
-//! does I/O.
+//! does I/O. A key is decoded once, at its first use, and kept decoded with
+//! the key (see `built.rs`).
 
+mod built;
 mod jwe;
 mod key;
 mod token;

@@ -5,7 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use josekit::jws::{self, JwsHeader, JwsSigner, JwsVerifier};
 use serde_json::{Map, Value};
 
-use crate::{Alg, JoseError, PublicKey, PublicKeySet, SigningKey};
+use crate::{Alg, JoseError, PublicKeySet, SigningKey};
 
 /// The parts of a JWS header we act on, read before anything is verified.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,15 +59,10 @@ pub(crate) fn protected_header(token: &str, parts: usize) -> Result<Map<String, 
 
 /// Signs `claims` with `key`; the header carries `alg`, `kid` and `typ`.
 pub fn sign(claims: &Map<String, Value>, key: &SigningKey, typ: &str) -> Result<String, JoseError> {
-    let signer: Box<dyn JwsSigner> = match key.alg() {
-        Alg::ES256 => Box::new(jws::ES256.signer_from_jwk(key.jwk())?),
-        Alg::RS256 => Box::new(jws::RS256.signer_from_jwk(key.jwk())?),
-        Alg::HS256 => return Err(JoseError::Key("HS256 signs with a secret".into())),
-    };
     let mut header = JwsHeader::new();
     header.set_token_type(typ);
     header.set_key_id(key.kid());
-    serialize(claims, &header, signer.as_ref())
+    key.with_signer(|signer| serialize(claims, &header, signer))?
 }
 
 /// Signs `claims` with HS256 under a shared secret of at least 32 bytes, as
@@ -112,8 +107,9 @@ pub fn verify(
         return Err(JoseError::UnknownKey(header.kid.unwrap_or_default()));
     }
     for key in candidates {
-        let verifier = verifier_for(key, header.alg)?;
-        if let Ok(claims) = deserialize(token, verifier.as_ref()) {
+        if let Ok(claims) =
+            key.with_verifier(header.alg, |verifier| deserialize(token, verifier))?
+        {
             return Ok(claims);
         }
     }
@@ -128,14 +124,6 @@ pub fn verify_hmac(token: &str, secret: &[u8]) -> Result<Map<String, Value>, Jos
     }
     let verifier = jws::HS256.verifier_from_bytes(secret)?;
     deserialize(token, &verifier)
-}
-
-fn verifier_for(key: &PublicKey, alg: Alg) -> Result<Box<dyn JwsVerifier>, JoseError> {
-    Ok(match alg {
-        Alg::ES256 => Box::new(jws::ES256.verifier_from_jwk(key.jwk())?),
-        Alg::RS256 => Box::new(jws::RS256.verifier_from_jwk(key.jwk())?),
-        Alg::HS256 => return Err(JoseError::AlgNotAllowed(alg.as_str().to_owned())),
-    })
 }
 
 fn deserialize(token: &str, verifier: &dyn JwsVerifier) -> Result<Map<String, Value>, JoseError> {
