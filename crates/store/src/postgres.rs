@@ -295,6 +295,17 @@ pub async fn migrate(url: &str, schema: &str) -> Result<i64, StoreError> {
     Ok(from)
 }
 
+/// Any unique-key violation is a taken key, id or login; the rest is the
+/// backend failing.
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+            _ => StoreError::Backend(Box::new(error)),
+        }
+    }
+}
+
 /// A pool over one PostgreSQL database.
 pub(crate) struct Postgres {
     pool: PgPool,

@@ -3,16 +3,21 @@
 //! SQLite has one writer at a time. An operation that must be atomic is a
 //! single statement (counting a hit) or a `BEGIN IMMEDIATE` transaction
 //! (taking a code), which takes the write lock before reading.
+//!
+//! Statements run inline, on the calling task's thread, over one connection
+//! per file behind a mutex: a statement on a local file takes microseconds,
+//! less than the two thread switches a connection worker would add to each
+//! one (issue 18's profile: they were a third of the hub's time). The cost
+//! of that choice: when another process holds the file's write lock, the
+//! caller's thread waits for it (busy timeout 5 s); one process per file,
+//! the embedded default, never waits. Several processes share PostgreSQL.
 
 use std::path::Path;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::Row;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
-};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use crate::{
     Account, AccountStatus, Accounts, CertificationRequest, CertificationRequests, Codes,
@@ -198,21 +203,29 @@ const SCHEMA: &[&str] = &[
 ",
 ];
 
-/// A pool over one SQLite file.
+/// One connection over one SQLite file.
 pub(crate) struct Sqlite {
-    pool: SqlitePool,
+    connection: Mutex<Connection>,
 }
 
 /// Any unique-key violation is a taken key, id or login; the rest is the
 /// backend failing.
-impl From<sqlx::Error> for StoreError {
-    fn from(error: sqlx::Error) -> Self {
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
         match &error {
-            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+            rusqlite::Error::SqliteFailure(failure, _)
+                if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+            {
+                StoreError::Conflict
+            }
             _ => StoreError::Backend(Box::new(error)),
         }
     }
 }
+
+/// The statements each connection keeps prepared: every one we run.
+const PREPARED: usize = 128;
 
 impl Sqlite {
     /// Opens (creating if needed) the file and brings its schema up to date.
@@ -222,93 +235,155 @@ impl Sqlite {
                 .await
                 .map_err(|e| StoreError::Backend(Box::new(e)))?;
         }
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            // WAL lets readers go on while the one writer writes.
-            .journal_mode(SqliteJournalMode::Wal)
-            // Safe under WAL (a crash loses at most the last commits, never
-            // corrupts) and much faster than FULL.
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
-        // Small: SQLite serialises writers anyway; more connections would
-        // only wait on its lock.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
-        let sqlite = Self { pool };
-        sqlite.upgrade_schema().await?;
+        let connection = Connection::open(path)?;
+        // WAL lets readers of other processes go on while one writes.
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        // Safe under WAL (a crash loses at most the last commits, never
+        // corrupts) and much faster than FULL.
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        connection.pragma_update(None, "foreign_keys", "ON")?;
+        connection.busy_timeout(Duration::from_secs(5))?;
+        connection.set_prepared_statement_cache_capacity(PREPARED);
+        let sqlite = Self {
+            connection: Mutex::new(connection),
+        };
+        sqlite.upgrade_schema()?;
         Ok(sqlite)
     }
 
-    /// Runs the schema entries this file has not run yet. `BEGIN IMMEDIATE`
-    /// takes the write lock before reading the version, so two processes
-    /// opening the same new file cannot both create the tables.
-    async fn upgrade_schema(&self) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let version: i64 = sqlx::query_scalar("PRAGMA user_version")
-            .fetch_one(&mut *tx)
-            .await?;
-        let done = usize::try_from(version).map_err(|_| StoreError::Corrupt)?;
-        if done > SCHEMA.len() {
-            return Err(StoreError::Backend(
-                format!("database schema v{done} is newer than this program's").into(),
-            ));
-        }
-        for (step, sql) in SCHEMA.iter().enumerate().skip(done) {
-            sqlx::raw_sql(sql).execute(&mut *tx).await?;
-            // PRAGMA takes no bound parameters; `step + 1` is our own number.
-            sqlx::raw_sql(&format!("PRAGMA user_version = {}", step + 1))
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+    /// Runs `work` on the connection.
+    fn run<T>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut connection = self
+            .connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        work(&mut connection)
+    }
+
+    /// Runs `work` in a `BEGIN IMMEDIATE` transaction, committed when it
+    /// succeeds: the write lock is taken before anything is read.
+    fn immediate<T>(
+        &self,
+        work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.run(|connection| {
+            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let done = work(&tx)?;
+            tx.commit()?;
+            Ok(done)
+        })
+    }
+
+    /// Runs the schema entries this file has not run yet, under the write
+    /// lock taken before reading the version, so two processes opening the
+    /// same new file cannot both create the tables.
+    fn upgrade_schema(&self) -> Result<(), StoreError> {
+        self.immediate(|tx| {
+            let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+            let done = usize::try_from(version).map_err(|_| StoreError::Corrupt)?;
+            if done > SCHEMA.len() {
+                return Err(StoreError::Backend(
+                    format!("database schema v{done} is newer than this program's").into(),
+                ));
+            }
+            for (step, sql) in SCHEMA.iter().enumerate().skip(done) {
+                tx.execute_batch(sql)?;
+                // PRAGMA takes no bound parameters; `step + 1` is our own number.
+                tx.execute_batch(&format!("PRAGMA user_version = {}", step + 1))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Runs one statement; the rows it changed.
+    fn execute(
+        &self,
+        sql: &'static str,
+        values: impl rusqlite::Params,
+    ) -> Result<usize, StoreError> {
+        self.run(|connection| Ok(connection.prepare_cached(sql)?.execute(values)?))
+    }
+
+    /// The first row of a statement, read by `read`, when there is one.
+    fn optional<T>(
+        &self,
+        sql: &'static str,
+        values: impl rusqlite::Params,
+        read: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Option<T>, StoreError> {
+        self.run(|connection| {
+            Ok(connection
+                .prepare_cached(sql)?
+                .query_row(values, read)
+                .optional()?)
+        })
+    }
+
+    /// Every row of a statement, each read by `read`.
+    fn all<T>(
+        &self,
+        sql: &'static str,
+        values: impl rusqlite::Params,
+        read: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        self.run(|connection| {
+            let mut statement = connection.prepare_cached(sql)?;
+            let rows = statement.query_map(values, read)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
     }
 
     // The key-value tables share three statement shapes; each caller
     // passes its own complete SQL, so no SQL is ever built from strings.
 
-    async fn fetch_live(
+    fn fetch_live(
         &self,
         sql: &'static str,
         key: &str,
         now: UnixSeconds,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        let query = sqlx::query_scalar(sql).bind(key).bind(now);
-        Ok(query.fetch_optional(&self.pool).await?)
+        self.optional(sql, params![key, now], |row| row.get(0))
     }
 
-    async fn write(
+    fn write(
         &self,
         sql: &'static str,
         key: &str,
         value: &[u8],
         expires_at: UnixSeconds,
     ) -> Result<(), StoreError> {
-        let query = sqlx::query(sql).bind(key).bind(value).bind(expires_at);
-        query.execute(&self.pool).await?;
+        self.execute(sql, params![key, value, expires_at])?;
         Ok(())
     }
 
-    async fn delete_key(&self, sql: &'static str, key: &str) -> Result<(), StoreError> {
-        sqlx::query(sql).bind(key).execute(&self.pool).await?;
+    fn delete_key(&self, sql: &'static str, key: &str) -> Result<(), StoreError> {
+        self.execute(sql, params![key])?;
         Ok(())
     }
 
-    /// One account by a unique column, `sql` naming which.
-    async fn find_account(
+    /// One row read by a fallible mapping (`SELECT *` of a typed table).
+    fn optional_row<T>(
         &self,
         sql: &'static str,
-        value: &str,
-    ) -> Result<Option<Account>, StoreError> {
-        let row = sqlx::query(sql)
-            .bind(value)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(account_from_row).transpose()
+        values: impl rusqlite::Params,
+        read: fn(&Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        self.optional(sql, values, |row| Ok(read(row)))?.transpose()
+    }
+
+    /// Every row read by a fallible mapping.
+    fn all_rows<T>(
+        &self,
+        sql: &'static str,
+        values: impl rusqlite::Params,
+        read: fn(&Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        self.all(sql, values, |row| Ok(read(row)))?
+            .into_iter()
+            .collect()
     }
 }
 
@@ -316,7 +391,7 @@ impl Sqlite {
 impl Sessions for Sqlite {
     async fn load(&self, key: &str, now: UnixSeconds) -> Result<Option<Vec<u8>>, StoreError> {
         let sql = "SELECT value FROM sessions WHERE key = ? AND ? < expires_at";
-        self.fetch_live(sql, key, now).await
+        self.fetch_live(sql, key, now)
     }
 
     async fn save(
@@ -327,12 +402,11 @@ impl Sessions for Sqlite {
     ) -> Result<(), StoreError> {
         let sql = "INSERT INTO sessions (key, value, expires_at) VALUES (?, ?, ?)
             ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at";
-        self.write(sql, key, value, expires_at).await
+        self.write(sql, key, value, expires_at)
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.delete_key("DELETE FROM sessions WHERE key = ?", key)
-            .await
     }
 }
 
@@ -345,7 +419,7 @@ impl Codes for Sqlite {
         expires_at: UnixSeconds,
     ) -> Result<(), StoreError> {
         let sql = "INSERT INTO codes (key, value, expires_at) VALUES (?, ?, ?)";
-        self.write(sql, key, value, expires_at).await
+        self.write(sql, key, value, expires_at)
     }
 
     async fn take(&self, key: &str, now: UnixSeconds) -> Result<Taken, StoreError> {
@@ -353,26 +427,21 @@ impl Codes for Sqlite {
         // already erased, so read and claim in one transaction instead.
         // IMMEDIATE takes the write lock first: concurrent takes queue, and
         // exactly one sees `used = 0`.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let live: Option<(Vec<u8>, bool)> =
-            sqlx::query_as("SELECT value, used FROM codes WHERE key = ? AND ? < expires_at")
-                .bind(key)
-                .bind(now)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let taken = match live {
-            None => Taken::Missing,
-            Some((_, true)) => Taken::Replayed,
-            Some((value, false)) => {
-                sqlx::query("UPDATE codes SET used = 1, value = x'' WHERE key = ?")
-                    .bind(key)
-                    .execute(&mut *tx)
-                    .await?;
-                Taken::Fresh(value)
-            }
-        };
-        tx.commit().await?;
-        Ok(taken)
+        self.immediate(|tx| {
+            let live: Option<(Vec<u8>, bool)> = tx
+                .prepare_cached("SELECT value, used FROM codes WHERE key = ? AND ? < expires_at")?
+                .query_row(params![key, now], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?;
+            Ok(match live {
+                None => Taken::Missing,
+                Some((_, true)) => Taken::Replayed,
+                Some((value, false)) => {
+                    tx.prepare_cached("UPDATE codes SET used = 1, value = x'' WHERE key = ?")?
+                        .execute(params![key])?;
+                    Taken::Fresh(value)
+                }
+            })
+        })
     }
 }
 
@@ -385,17 +454,16 @@ impl Tokens for Sqlite {
         expires_at: UnixSeconds,
     ) -> Result<(), StoreError> {
         let sql = "INSERT INTO tokens (key, value, expires_at) VALUES (?, ?, ?)";
-        self.write(sql, key, value, expires_at).await
+        self.write(sql, key, value, expires_at)
     }
 
     async fn load(&self, key: &str, now: UnixSeconds) -> Result<Option<Vec<u8>>, StoreError> {
         let sql = "SELECT value FROM tokens WHERE key = ? AND ? < expires_at";
-        self.fetch_live(sql, key, now).await
+        self.fetch_live(sql, key, now)
     }
 
     async fn revoke(&self, key: &str) -> Result<(), StoreError> {
         self.delete_key("DELETE FROM tokens WHERE key = ?", key)
-            .await
     }
 }
 
@@ -404,96 +472,91 @@ impl RateLimits for Sqlite {
     async fn hit(&self, key: &str, window_secs: i64, now: UnixSeconds) -> Result<u32, StoreError> {
         // One upsert, so concurrent hits never lose a count. In SQLite's
         // DO UPDATE, bare column names are the row's values before the update.
-        let hits: i64 = sqlx::query_scalar(
+        let hits: Option<i64> = self.optional(
             "INSERT INTO rate_windows (key, hits, ends_at) VALUES (?1, 1, ?3)
              ON CONFLICT (key) DO UPDATE SET
                  hits = CASE WHEN ends_at <= ?2 THEN 1 ELSE min(hits + 1, 4294967295) END,
                  ends_at = CASE WHEN ends_at <= ?2 THEN ?3 ELSE ends_at END
              RETURNING hits",
-        )
-        .bind(key)
-        .bind(now)
-        .bind(now.saturating_add(window_secs))
-        .fetch_one(&self.pool)
-        .await?;
-        u32::try_from(hits).map_err(|_| StoreError::Corrupt)
+            params![key, now, now.saturating_add(window_secs)],
+            |row| row.get(0),
+        )?;
+        u32::try_from(hits.ok_or(StoreError::Corrupt)?).map_err(|_| StoreError::Corrupt)
     }
 
     async fn reset(&self, key: &str) -> Result<(), StoreError> {
         self.delete_key("DELETE FROM rate_windows WHERE key = ?", key)
-            .await
     }
 }
 
 /// Reads an `accounts` row; a status we never write means the row is corrupt.
-fn account_from_row(row: &SqliteRow) -> Result<Account, StoreError> {
-    let status: String = row.try_get("status")?;
+fn account_from_row(row: &Row<'_>) -> Result<Account, StoreError> {
+    let status: String = row.get("status")?;
     Ok(Account {
-        id: row.try_get("id")?,
-        login: row.try_get("login")?,
-        password_hash: row.try_get("password_hash")?,
-        email: row.try_get("email")?,
-        identity: row.try_get("identity")?,
+        id: row.get("id")?,
+        login: row.get("login")?,
+        password_hash: row.get("password_hash")?,
+        email: row.get("email")?,
+        identity: row.get("identity")?,
         status: AccountStatus::parse(&status).ok_or(StoreError::Corrupt)?,
-        created_at: row.try_get("created_at")?,
+        created_at: row.get("created_at")?,
     })
 }
 
 #[async_trait]
 impl Accounts for Sqlite {
     async fn create(&self, account: &Account) -> Result<(), StoreError> {
-        sqlx::query(
+        self.execute(
             "INSERT INTO accounts (id, login, password_hash, email, identity, status, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&account.id)
-        .bind(&account.login)
-        .bind(&account.password_hash)
-        .bind(&account.email)
-        .bind(&account.identity)
-        .bind(account.status.as_str())
-        .bind(account.created_at)
-        .execute(&self.pool)
-        .await?;
+            params![
+                account.id,
+                account.login,
+                account.password_hash,
+                account.email,
+                account.identity,
+                account.status.as_str(),
+                account.created_at
+            ],
+        )?;
         Ok(())
     }
 
     async fn find_by_login(&self, login: &str) -> Result<Option<Account>, StoreError> {
-        self.find_account("SELECT * FROM accounts WHERE login = ?", login)
-            .await
+        let sql = "SELECT * FROM accounts WHERE login = ?";
+        self.optional_row(sql, params![login], account_from_row)
     }
 
     async fn find_by_id(&self, id: &str) -> Result<Option<Account>, StoreError> {
-        self.find_account("SELECT * FROM accounts WHERE id = ?", id)
-            .await
+        let sql = "SELECT * FROM accounts WHERE id = ?";
+        self.optional_row(sql, params![id], account_from_row)
     }
 
     async fn update(&self, account: &Account) -> Result<(), StoreError> {
-        let done = sqlx::query(
+        let done = self.execute(
             "UPDATE accounts SET login = ?, password_hash = ?, email = ?, identity = ?,
                  status = ?, created_at = ?
              WHERE id = ?",
-        )
-        .bind(&account.login)
-        .bind(&account.password_hash)
-        .bind(&account.email)
-        .bind(&account.identity)
-        .bind(account.status.as_str())
-        .bind(account.created_at)
-        .bind(&account.id)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 0 {
+            params![
+                account.login,
+                account.password_hash,
+                account.email,
+                account.identity,
+                account.status.as_str(),
+                account.created_at,
+                account.id
+            ],
+        )?;
+        if done == 0 {
             return Err(StoreError::NotFound);
         }
         Ok(())
     }
 
     async fn count(&self) -> Result<u64, StoreError> {
-        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM accounts")
-            .fetch_one(&self.pool)
-            .await?;
-        u64::try_from(count).map_err(|_| StoreError::Corrupt)
+        let count: Option<i64> =
+            self.optional("SELECT count(*) FROM accounts", [], |row| row.get(0))?;
+        u64::try_from(count.unwrap_or(0)).map_err(|_| StoreError::Corrupt)
     }
 }
 
@@ -516,22 +579,17 @@ impl Purge for Sqlite {
             "DELETE FROM confirmation_codes WHERE expires_at <= ?",
             "DELETE FROM used_once WHERE expires_at <= ?",
         ] {
-            purged += sqlx::query(sql)
-                .bind(now)
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
+            purged += self.execute(sql, params![now])? as u64;
         }
-        purged += sqlx::query("DELETE FROM revocations WHERE at <= ?")
-            .bind(now - REVOCATION_KEPT_SECS)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+        purged += self.execute(
+            "DELETE FROM revocations WHERE at <= ?",
+            params![now - REVOCATION_KEPT_SECS],
+        )? as u64;
         Ok(purged)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        self.optional("SELECT 1", [], |row| row.get::<_, i64>(0))?;
         Ok(())
     }
 }
@@ -539,13 +597,12 @@ impl Purge for Sqlite {
 #[async_trait]
 impl Outbox for Sqlite {
     async fn push(&self, payload: &[u8], due_at: UnixSeconds) -> Result<i64, StoreError> {
-        let id: i64 =
-            sqlx::query_scalar("INSERT INTO outbox (payload, due_at) VALUES (?, ?) RETURNING id")
-                .bind(payload)
-                .bind(due_at)
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(id)
+        self.optional(
+            "INSERT INTO outbox (payload, due_at) VALUES (?, ?) RETURNING id",
+            params![payload, due_at],
+            |row| row.get(0),
+        )?
+        .ok_or(StoreError::Corrupt)
     }
 
     async fn claim(
@@ -555,16 +612,13 @@ impl Outbox for Sqlite {
         limit: u32,
     ) -> Result<Vec<Queued>, StoreError> {
         // One statement: two workers never claim the same row.
-        let rows: Vec<(i64, Vec<u8>, i64)> = sqlx::query_as(
+        let rows: Vec<(i64, Vec<u8>, i64)> = self.all(
             "UPDATE outbox SET attempts = attempts + 1, due_at = ?2
              WHERE id IN (SELECT id FROM outbox WHERE due_at <= ?1 ORDER BY due_at, id LIMIT ?3)
              RETURNING id, payload, attempts",
-        )
-        .bind(now)
-        .bind(lease_until)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+            params![now, lease_until, i64::from(limit)],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )?;
         let mut claimed = rows
             .into_iter()
             .map(|(id, payload, attempts)| {
@@ -580,30 +634,25 @@ impl Outbox for Sqlite {
     }
 
     async fn remove(&self, id: i64) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM outbox WHERE id = ?")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        self.execute("DELETE FROM outbox WHERE id = ?", params![id])?;
         Ok(())
     }
 
     async fn postpone(&self, id: i64, due_at: UnixSeconds) -> Result<(), StoreError> {
-        let done = sqlx::query("UPDATE outbox SET due_at = ? WHERE id = ?")
-            .bind(due_at)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        if done.rows_affected() == 0 {
+        let done = self.execute(
+            "UPDATE outbox SET due_at = ? WHERE id = ?",
+            params![due_at, id],
+        )?;
+        if done == 0 {
             return Err(StoreError::NotFound);
         }
         Ok(())
     }
 
     async fn waiting(&self) -> Result<u64, StoreError> {
-        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
-            .fetch_one(&self.pool)
-            .await?;
-        u64::try_from(count).map_err(|_| StoreError::Corrupt)
+        let count: Option<i64> =
+            self.optional("SELECT count(*) FROM outbox", [], |row| row.get(0))?;
+        u64::try_from(count.unwrap_or(0)).map_err(|_| StoreError::Corrupt)
     }
 }
 
@@ -623,60 +672,62 @@ impl Traces for Sqlite {
         // The head moves in the same transaction as the insert, taken for
         // writing from the start: a second writer waits (busy timeout),
         // then chains onto the first one's entry.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let head: Option<(i64, Vec<u8>)> =
-            sqlx::query_as("SELECT seq, hash FROM trail_heads WHERE pseudonym = ?")
-                .bind(pseudonym)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let (last_seq, prev_hash) = match head {
-            Some((seq, hash)) => (seq, hash_of(hash)?),
-            None => (0, [0; 32]),
-        };
-        let seq = last_seq + 1;
-        let hash = trace_hash(&key.secret, pseudonym, &prev_hash, seq, at, body);
-        sqlx::query(
-            "INSERT INTO traces (pseudonym, seq, at, body, prev_hash, key_id, hash)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(pseudonym)
-        .bind(seq)
-        .bind(at)
-        .bind(body)
-        .bind(prev_hash.as_slice())
-        .bind(&key.id)
-        .bind(hash.as_slice())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO trail_heads (pseudonym, seq, hash) VALUES (?1, ?2, ?3)
-             ON CONFLICT (pseudonym) DO UPDATE SET seq = ?2, hash = ?3",
-        )
-        .bind(pseudonym)
-        .bind(seq)
-        .bind(hash.as_slice())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Trace {
-            seq,
-            at,
-            body: body.to_vec(),
-            prev_hash,
-            key_id: key.id.clone(),
-            hash,
+        self.immediate(|tx| {
+            let head: Option<(i64, Vec<u8>)> = tx
+                .prepare_cached("SELECT seq, hash FROM trail_heads WHERE pseudonym = ?")?
+                .query_row(params![pseudonym], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?;
+            let (last_seq, prev_hash) = match head {
+                Some((seq, hash)) => (seq, hash_of(hash)?),
+                None => (0, [0; 32]),
+            };
+            let seq = last_seq + 1;
+            let hash = trace_hash(&key.secret, pseudonym, &prev_hash, seq, at, body);
+            tx.prepare_cached(
+                "INSERT INTO traces (pseudonym, seq, at, body, prev_hash, key_id, hash)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )?
+            .execute(params![
+                pseudonym,
+                seq,
+                at,
+                body,
+                prev_hash.as_slice(),
+                key.id,
+                hash.as_slice()
+            ])?;
+            tx.prepare_cached(
+                "INSERT INTO trail_heads (pseudonym, seq, hash) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (pseudonym) DO UPDATE SET seq = ?2, hash = ?3",
+            )?
+            .execute(params![pseudonym, seq, hash.as_slice()])?;
+            Ok(Trace {
+                seq,
+                at,
+                body: body.to_vec(),
+                prev_hash,
+                key_id: key.id.clone(),
+                hash,
+            })
         })
     }
 
     async fn trail(&self, pseudonym: &str, since: UnixSeconds) -> Result<Vec<Trace>, StoreError> {
-        let rows: Vec<(i64, i64, Vec<u8>, Vec<u8>, String, Vec<u8>)> = sqlx::query_as(
+        let rows: Vec<(i64, i64, Vec<u8>, Vec<u8>, String, Vec<u8>)> = self.all(
             "SELECT seq, at, body, prev_hash, key_id, hash FROM traces
              WHERE pseudonym = ? AND at >= ? ORDER BY seq",
-        )
-        .bind(pseudonym)
-        .bind(since)
-        .fetch_all(&self.pool)
-        .await?;
+            params![pseudonym, since],
+            |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                    row.get(5)?,
+                ))
+            },
+        )?;
         rows.into_iter()
             .map(|(seq, at, body, prev_hash, key_id, hash)| {
                 Ok(Trace {
@@ -692,34 +743,26 @@ impl Traces for Sqlite {
     }
 
     async fn forget_before(&self, before: UnixSeconds) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM traces WHERE at < ?")
-            .bind(before)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
+        Ok(self.execute("DELETE FROM traces WHERE at < ?", params![before])? as u64)
     }
 }
 
 #[async_trait]
 impl Preferences for Sqlite {
     async fn load(&self, pseudonym: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT value FROM preferences WHERE pseudonym = ?")
-                .bind(pseudonym)
-                .fetch_optional(&self.pool)
-                .await?,
+        self.optional(
+            "SELECT value FROM preferences WHERE pseudonym = ?",
+            params![pseudonym],
+            |row| row.get(0),
         )
     }
 
     async fn save(&self, pseudonym: &str, value: &[u8]) -> Result<(), StoreError> {
-        sqlx::query(
+        self.execute(
             "INSERT INTO preferences (pseudonym, value) VALUES (?1, ?2)
              ON CONFLICT (pseudonym) DO UPDATE SET value = ?2",
-        )
-        .bind(pseudonym)
-        .bind(value)
-        .execute(&self.pool)
-        .await?;
+            params![pseudonym, value],
+        )?;
         Ok(())
     }
 }
@@ -732,33 +775,27 @@ impl Revocations for Sqlite {
         provider: &str,
         at: UnixSeconds,
     ) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar(
+        self.optional(
             "INSERT INTO revocations (pseudonym, provider, at) VALUES (?, ?, ?) RETURNING id",
-        )
-        .bind(pseudonym)
-        .bind(provider)
-        .bind(at)
-        .fetch_one(&self.pool)
-        .await?)
+            params![pseudonym, provider, at],
+            |row| row.get(0),
+        )?
+        .ok_or(StoreError::Corrupt)
     }
 
     async fn after(&self, after: i64, limit: u32) -> Result<Vec<Revocation>, StoreError> {
-        let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
+        self.all(
             "SELECT id, pseudonym, provider, at FROM revocations WHERE id > ? ORDER BY id LIMIT ?",
+            params![after, i64::from(limit)],
+            |row| {
+                Ok(Revocation {
+                    id: row.get(0)?,
+                    pseudonym: row.get(1)?,
+                    provider: row.get(2)?,
+                    at: row.get(3)?,
+                })
+            },
         )
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, pseudonym, provider, at)| Revocation {
-                id,
-                pseudonym,
-                provider,
-                at,
-            })
-            .collect())
     }
 }
 
@@ -771,26 +808,21 @@ impl OpenSessions for Sqlite {
         value: &[u8],
         expires_at: UnixSeconds,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        self.execute(
             "INSERT INTO open_sessions (grp, member, value, expires_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (grp, member) DO UPDATE SET value = ?3, expires_at = ?4",
-        )
-        .bind(group)
-        .bind(member)
-        .bind(value)
-        .bind(expires_at)
-        .execute(&self.pool)
-        .await?;
+            params![group, member, value, expires_at],
+        )?;
         Ok(())
     }
 
     async fn take_group(&self, group: &str, now: UnixSeconds) -> Result<Vec<Vec<u8>>, StoreError> {
         // One statement: concurrent takers each get the rows they deleted.
-        let rows: Vec<(Vec<u8>, i64)> =
-            sqlx::query_as("DELETE FROM open_sessions WHERE grp = ? RETURNING value, expires_at")
-                .bind(group)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows: Vec<(Vec<u8>, i64)> = self.all(
+            "DELETE FROM open_sessions WHERE grp = ? RETURNING value, expires_at",
+            params![group],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
         Ok(rows
             .into_iter()
             .filter(|(_, expires_at)| now < *expires_at)
@@ -799,156 +831,127 @@ impl OpenSessions for Sqlite {
     }
 }
 
-impl Sqlite {
-    fn dossier(row: &SqliteRow) -> Result<Dossier, StoreError> {
-        let status: String = row.try_get("status")?;
-        Ok(Dossier {
-            id: row.try_get("id")?,
-            service: row.try_get("service")?,
-            owner: row.try_get("owner")?,
-            kind: row.try_get("kind")?,
-            status: DossierStatus::parse(&status).ok_or(StoreError::Corrupt)?,
-            content: row.try_get("content")?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
-        })
-    }
+fn dossier_from_row(row: &Row<'_>) -> Result<Dossier, StoreError> {
+    let status: String = row.get("status")?;
+    Ok(Dossier {
+        id: row.get("id")?,
+        service: row.get("service")?,
+        owner: row.get("owner")?,
+        kind: row.get("kind")?,
+        status: DossierStatus::parse(&status).ok_or(StoreError::Corrupt)?,
+        content: row.get("content")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
+    })
 }
 
 #[async_trait]
 impl Dossiers for Sqlite {
     async fn create(&self, dossier: &Dossier) -> Result<(), StoreError> {
-        sqlx::query(
+        self.execute(
             "INSERT INTO dossiers (id, service, owner, kind, status, content, created_at, updated_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&dossier.id)
-        .bind(&dossier.service)
-        .bind(&dossier.owner)
-        .bind(&dossier.kind)
-        .bind(dossier.status.as_str())
-        .bind(&dossier.content)
-        .bind(dossier.created_at)
-        .bind(dossier.updated_at)
-        .execute(&self.pool)
-        .await?;
+            params![
+                dossier.id,
+                dossier.service,
+                dossier.owner,
+                dossier.kind,
+                dossier.status.as_str(),
+                dossier.content,
+                dossier.created_at,
+                dossier.updated_at
+            ],
+        )?;
         Ok(())
     }
 
     async fn update(&self, dossier: &Dossier) -> Result<(), StoreError> {
-        let done = sqlx::query(
+        let done = self.execute(
             "UPDATE dossiers SET status = ?, content = ?, updated_at = ?
              WHERE id = ? AND service = ? AND owner = ?",
-        )
-        .bind(dossier.status.as_str())
-        .bind(&dossier.content)
-        .bind(dossier.updated_at)
-        .bind(&dossier.id)
-        .bind(&dossier.service)
-        .bind(&dossier.owner)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 0 {
+            params![
+                dossier.status.as_str(),
+                dossier.content,
+                dossier.updated_at,
+                dossier.id,
+                dossier.service,
+                dossier.owner
+            ],
+        )?;
+        if done == 0 {
             return Err(StoreError::NotFound);
         }
         Ok(())
     }
 
     async fn get(&self, id: &str) -> Result<Option<Dossier>, StoreError> {
-        sqlx::query("SELECT * FROM dossiers WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(Self::dossier)
-            .transpose()
+        let sql = "SELECT * FROM dossiers WHERE id = ?";
+        self.optional_row(sql, params![id], dossier_from_row)
     }
 
     async fn of_owner(&self, service: &str, owner: &str) -> Result<Vec<Dossier>, StoreError> {
-        sqlx::query(
+        self.all_rows(
             "SELECT * FROM dossiers WHERE service = ? AND owner = ?
              ORDER BY updated_at DESC, id DESC",
+            params![service, owner],
+            dossier_from_row,
         )
-        .bind(service)
-        .bind(owner)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(Self::dossier)
-        .collect()
     }
 }
 
 /// Reads a `wallet_identities` row of a live identity.
-fn wallet_identity_from_row(row: &SqliteRow) -> Result<WalletIdentity, StoreError> {
-    let binding: Option<String> = row.try_get("binding")?;
+fn wallet_identity_from_row(row: &Row<'_>) -> Result<WalletIdentity, StoreError> {
+    let binding: Option<String> = row.get("binding")?;
     Ok(WalletIdentity {
-        id: row.try_get("id")?,
+        id: row.get("id")?,
         binding: binding.ok_or(StoreError::Corrupt)?,
-        email: row.try_get("email")?,
-        record: row.try_get("record")?,
-        revision: row.try_get("revision")?,
-        created_at: row.try_get("created_at")?,
+        email: row.get("email")?,
+        record: row.get("record")?,
+        revision: row.get("revision")?,
+        created_at: row.get("created_at")?,
     })
-}
-
-impl Sqlite {
-    /// One live identity, `sql` naming how it is found from `value`.
-    async fn find_wallet_identity(
-        &self,
-        sql: &'static str,
-        value: &str,
-    ) -> Result<Option<WalletIdentity>, StoreError> {
-        sqlx::query(sql)
-            .bind(value)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(wallet_identity_from_row)
-            .transpose()
-    }
 }
 
 #[async_trait]
 impl WalletIdentities for Sqlite {
     async fn create(&self, identity: &WalletIdentity) -> Result<(), StoreError> {
-        sqlx::query(
+        self.execute(
             "INSERT INTO wallet_identities (id, binding, email, record, revision, created_at)
              VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&identity.id)
-        .bind(&identity.binding)
-        .bind(&identity.email)
-        .bind(&identity.record)
-        .bind(identity.revision)
-        .bind(identity.created_at)
-        .execute(&self.pool)
-        .await?;
+            params![
+                identity.id,
+                identity.binding,
+                identity.email,
+                identity.record,
+                identity.revision,
+                identity.created_at
+            ],
+        )?;
         Ok(())
     }
 
     async fn find_by_binding(&self, binding: &str) -> Result<Option<WalletIdentity>, StoreError> {
         let sql = "SELECT * FROM wallet_identities WHERE binding = ?";
-        self.find_wallet_identity(sql, binding).await
+        self.optional_row(sql, params![binding], wallet_identity_from_row)
     }
 
     async fn find_by_id(&self, id: &str) -> Result<Option<WalletIdentity>, StoreError> {
         let sql = "SELECT * FROM wallet_identities WHERE id = ? AND binding IS NOT NULL";
-        self.find_wallet_identity(sql, id).await
+        self.optional_row(sql, params![id], wallet_identity_from_row)
     }
 
     async fn update(&self, identity: &WalletIdentity) -> Result<(), StoreError> {
-        let done = sqlx::query(
+        let done = self.execute(
             "UPDATE wallet_identities SET email = ?, record = ?, revision = revision + 1
              WHERE id = ? AND binding IS NOT NULL AND revision = ?",
-        )
-        .bind(&identity.email)
-        .bind(&identity.record)
-        .bind(&identity.id)
-        .bind(identity.revision)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 1 {
+            params![
+                identity.email,
+                identity.record,
+                identity.id,
+                identity.revision
+            ],
+        )?;
+        if done == 1 {
             return Ok(());
         }
         match WalletIdentities::find_by_id(self, &identity.id).await? {
@@ -958,21 +961,17 @@ impl WalletIdentities for Sqlite {
     }
 
     async fn delete(&self, id: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(
-            "UPDATE wallet_identities SET binding = NULL, email = '', record = x'',
-                 revision = revision + 1
-             WHERE id = ? AND binding IS NOT NULL",
-        )
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM wallet_deletion_links WHERE identity = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        self.immediate(|tx| {
+            tx.prepare_cached(
+                "UPDATE wallet_identities SET binding = NULL, email = '', record = x'',
+                     revision = revision + 1
+                 WHERE id = ? AND binding IS NOT NULL",
+            )?
+            .execute(params![id])?;
+            tx.prepare_cached("DELETE FROM wallet_deletion_links WHERE identity = ?")?
+                .execute(params![id])?;
+            Ok(())
+        })
     }
 
     async fn add_deletion_link(
@@ -981,14 +980,10 @@ impl WalletIdentities for Sqlite {
         id: &str,
         expires_at: UnixSeconds,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        self.execute(
             "INSERT INTO wallet_deletion_links (key, identity, expires_at) VALUES (?, ?, ?)",
-        )
-        .bind(key)
-        .bind(id)
-        .bind(expires_at)
-        .execute(&self.pool)
-        .await?;
+            params![key, id, expires_at],
+        )?;
         Ok(())
     }
 
@@ -997,28 +992,23 @@ impl WalletIdentities for Sqlite {
         key: &str,
         now: UnixSeconds,
     ) -> Result<Option<WalletIdentity>, StoreError> {
-        sqlx::query(
+        self.optional_row(
             "SELECT i.* FROM wallet_deletion_links l JOIN wallet_identities i ON i.id = l.identity
              WHERE l.key = ? AND ? < l.expires_at AND i.binding IS NOT NULL",
+            params![key, now],
+            wallet_identity_from_row,
         )
-        .bind(key)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?
-        .as_ref()
-        .map(wallet_identity_from_row)
-        .transpose()
     }
 }
 
-fn certification_request_from_row(row: &SqliteRow) -> Result<CertificationRequest, StoreError> {
+fn certification_request_from_row(row: &Row<'_>) -> Result<CertificationRequest, StoreError> {
     Ok(CertificationRequest {
-        id: row.try_get("id")?,
-        identity: row.try_get("identity")?,
-        binding: row.try_get("binding")?,
-        issued_at: row.try_get("issued_at")?,
-        expires_at: row.try_get("expires_at")?,
-        decision: row.try_get("decision")?,
+        id: row.get("id")?,
+        identity: row.get("identity")?,
+        binding: row.get("binding")?,
+        issued_at: row.get("issued_at")?,
+        expires_at: row.get("expires_at")?,
+        decision: row.get("decision")?,
     })
 }
 
@@ -1031,30 +1021,27 @@ impl CertificationRequests for Sqlite {
     ) -> Result<(), StoreError> {
         // One row per identity (a unique index): the lapsed one goes first,
         // then the insert is refused while another is in course.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(
-            "DELETE FROM certification_requests
-             WHERE identity = ? AND decision IS NULL AND expires_at < ?",
-        )
-        .bind(&request.identity)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO certification_requests
-                 (id, identity, binding, issued_at, expires_at, decision)
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&request.id)
-        .bind(&request.identity)
-        .bind(&request.binding)
-        .bind(request.issued_at)
-        .bind(request.expires_at)
-        .bind(request.decision.as_deref())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.immediate(|tx| {
+            tx.prepare_cached(
+                "DELETE FROM certification_requests
+                 WHERE identity = ? AND decision IS NULL AND expires_at < ?",
+            )?
+            .execute(params![request.identity, now])?;
+            tx.prepare_cached(
+                "INSERT INTO certification_requests
+                     (id, identity, binding, issued_at, expires_at, decision)
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )?
+            .execute(params![
+                request.id,
+                request.identity,
+                request.binding,
+                request.issued_at,
+                request.expires_at,
+                request.decision.as_deref()
+            ])?;
+            Ok(())
+        })
     }
 
     async fn get(
@@ -1062,17 +1049,12 @@ impl CertificationRequests for Sqlite {
         id: &str,
         now: UnixSeconds,
     ) -> Result<Option<CertificationRequest>, StoreError> {
-        sqlx::query(
+        self.optional_row(
             "SELECT * FROM certification_requests
              WHERE id = ? AND (decision IS NOT NULL OR ? <= expires_at)",
+            params![id, now],
+            certification_request_from_row,
         )
-        .bind(id)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?
-        .as_ref()
-        .map(certification_request_from_row)
-        .transpose()
     }
 
     async fn in_course(
@@ -1080,31 +1062,22 @@ impl CertificationRequests for Sqlite {
         identity: &str,
         now: UnixSeconds,
     ) -> Result<Option<CertificationRequest>, StoreError> {
-        sqlx::query(
+        self.optional_row(
             "SELECT * FROM certification_requests
              WHERE identity = ? AND (decision IS NOT NULL OR ? <= expires_at)",
+            params![identity, now],
+            certification_request_from_row,
         )
-        .bind(identity)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?
-        .as_ref()
-        .map(certification_request_from_row)
-        .transpose()
     }
 
     async fn decide(&self, id: &str, decision: &[u8], now: UnixSeconds) -> Result<(), StoreError> {
         // One statement: of two agents, the second finds it decided.
-        let done = sqlx::query(
+        let done = self.execute(
             "UPDATE certification_requests SET decision = ?
              WHERE id = ? AND decision IS NULL AND ? <= expires_at",
-        )
-        .bind(decision)
-        .bind(id)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 1 {
+            params![decision, id, now],
+        )?;
+        if done == 1 {
             return Ok(());
         }
         match CertificationRequests::get(self, id, now).await? {
@@ -1115,7 +1088,6 @@ impl CertificationRequests for Sqlite {
 
     async fn remove(&self, id: &str) -> Result<(), StoreError> {
         self.delete_key("DELETE FROM certification_requests WHERE id = ?", id)
-            .await
     }
 }
 
@@ -1128,29 +1100,28 @@ impl IdentityProofs for Sqlite {
         kept_until: UnixSeconds,
     ) -> Result<(), StoreError> {
         let sql = "INSERT INTO identity_proofs (id, value, kept_until) VALUES (?, ?, ?)";
-        self.write(sql, id, value, kept_until).await
+        self.write(sql, id, value, kept_until)
     }
 
     async fn load(&self, id: &str, now: UnixSeconds) -> Result<Option<KeptProof>, StoreError> {
-        let row: Option<(Vec<u8>, bool)> = sqlx::query_as(
+        self.optional(
             "SELECT value, used FROM identity_proofs WHERE id = ? AND ? < kept_until",
+            params![id, now],
+            |row| {
+                Ok(KeptProof {
+                    value: row.get(0)?,
+                    used: row.get(1)?,
+                })
+            },
         )
-        .bind(id)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|(value, used)| KeptProof { value, used }))
     }
 
     async fn consume(&self, id: &str, now: UnixSeconds) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+        let done = self.execute(
             "UPDATE identity_proofs SET used = 1 WHERE id = ? AND used = 0 AND ? < kept_until",
-        )
-        .bind(id)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+            params![id, now],
+        )?;
+        Ok(done == 1)
     }
 }
 
@@ -1164,17 +1135,16 @@ impl LoginTransactions for Sqlite {
     ) -> Result<(), StoreError> {
         let sql = "INSERT INTO login_transactions (key, value, expires_at) VALUES (?, ?, ?)
             ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at";
-        self.write(sql, key, value, expires_at).await
+        self.write(sql, key, value, expires_at)
     }
 
     async fn load(&self, key: &str, now: UnixSeconds) -> Result<Option<Vec<u8>>, StoreError> {
         let sql = "SELECT value FROM login_transactions WHERE key = ? AND ? < expires_at";
-        self.fetch_live(sql, key, now).await
+        self.fetch_live(sql, key, now)
     }
 
     async fn finish(&self, key: &str) -> Result<(), StoreError> {
         self.delete_key("DELETE FROM login_transactions WHERE key = ?", key)
-            .await
     }
 
     async fn show(
@@ -1184,21 +1154,15 @@ impl LoginTransactions for Sqlite {
         expires_at: UnixSeconds,
         replaces: Option<&str>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        if let Some(old) = replaces {
-            sqlx::query("DELETE FROM login_refs WHERE ref = ? AND claimed = 0")
-                .bind(old)
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query("INSERT INTO login_refs (ref, login, expires_at) VALUES (?, ?, ?)")
-            .bind(qr_ref)
-            .bind(key)
-            .bind(expires_at)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        self.immediate(|tx| {
+            if let Some(old) = replaces {
+                tx.prepare_cached("DELETE FROM login_refs WHERE ref = ? AND claimed = 0")?
+                    .execute(params![old])?;
+            }
+            tx.prepare_cached("INSERT INTO login_refs (ref, login, expires_at) VALUES (?, ?, ?)")?
+                .execute(params![qr_ref, key, expires_at])?;
+            Ok(())
+        })
     }
 
     async fn claim(
@@ -1209,42 +1173,35 @@ impl LoginTransactions for Sqlite {
     ) -> Result<QrClaim, StoreError> {
         // The write lock first: concurrent claims queue, and one finds the
         // reference unclaimed.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let shown: Option<(String, bool)> = sqlx::query_as(
-            "SELECT login, claimed FROM login_refs WHERE ref = ? AND ? < expires_at",
-        )
-        .bind(qr_ref)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let login = match shown {
-            None => return Ok(QrClaim::Unknown),
-            Some((_, true)) => return Ok(QrClaim::AlreadyClaimed),
-            Some((login, false)) => login,
-        };
-        let until: Option<i64> = sqlx::query_scalar(
-            "SELECT expires_at FROM login_transactions WHERE key = ? AND ? < expires_at",
-        )
-        .bind(&login)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(until) = until else {
-            return Ok(QrClaim::Unknown);
-        };
-        sqlx::query("UPDATE login_refs SET claimed = 1, expires_at = ? WHERE ref = ?")
-            .bind(until)
-            .bind(qr_ref)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO login_claims (claim, login, expires_at) VALUES (?, ?, ?)")
-            .bind(claim)
-            .bind(&login)
-            .bind(until)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(QrClaim::Claimed(login))
+        self.immediate(|tx| {
+            let shown: Option<(String, bool)> = tx
+                .prepare_cached(
+                    "SELECT login, claimed FROM login_refs WHERE ref = ? AND ? < expires_at",
+                )?
+                .query_row(params![qr_ref, now], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?;
+            let login = match shown {
+                None => return Ok(QrClaim::Unknown),
+                Some((_, true)) => return Ok(QrClaim::AlreadyClaimed),
+                Some((login, false)) => login,
+            };
+            let until: Option<i64> = tx
+                .prepare_cached(
+                    "SELECT expires_at FROM login_transactions WHERE key = ? AND ? < expires_at",
+                )?
+                .query_row(params![login, now], |row| row.get(0))
+                .optional()?;
+            let Some(until) = until else {
+                return Ok(QrClaim::Unknown);
+            };
+            tx.prepare_cached("UPDATE login_refs SET claimed = 1, expires_at = ? WHERE ref = ?")?
+                .execute(params![until, qr_ref])?;
+            tx.prepare_cached(
+                "INSERT INTO login_claims (claim, login, expires_at) VALUES (?, ?, ?)",
+            )?
+            .execute(params![claim, login, until])?;
+            Ok(QrClaim::Claimed(login))
+        })
     }
 
     async fn claimed(
@@ -1252,19 +1209,16 @@ impl LoginTransactions for Sqlite {
         claim: &str,
         now: UnixSeconds,
     ) -> Result<Option<(String, Vec<u8>)>, StoreError> {
-        Ok(sqlx::query_as(
+        self.optional(
             "SELECT t.key, t.value FROM login_claims c JOIN login_transactions t ON t.key = c.login
              WHERE c.claim = ?1 AND ?2 < c.expires_at AND ?2 < t.expires_at",
+            params![claim, now],
+            |row| Ok((row.get(0)?, row.get(1)?)),
         )
-        .bind(claim)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?)
     }
 
     async fn release(&self, claim: &str) -> Result<(), StoreError> {
         self.delete_key("DELETE FROM login_claims WHERE claim = ?", claim)
-            .await
     }
 }
 
@@ -1277,15 +1231,10 @@ impl ConfirmationCodes for Sqlite {
         value: &[u8],
         expires_at: UnixSeconds,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        self.execute(
             "INSERT INTO confirmation_codes (key, code_hash, value, expires_at) VALUES (?, ?, ?, ?)",
-        )
-        .bind(key)
-        .bind(code_hash)
-        .bind(value)
-        .bind(expires_at)
-        .execute(&self.pool)
-        .await?;
+            params![key, code_hash, value, expires_at],
+        )?;
         Ok(())
     }
 
@@ -1298,39 +1247,37 @@ impl ConfirmationCodes for Sqlite {
     ) -> Result<Confirmation, StoreError> {
         // The write lock first: every guess is counted, and one right
         // guess gets the value.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let mailed: Option<(String, Vec<u8>, i64)> = sqlx::query_as(
-            "SELECT code_hash, value, tries FROM confirmation_codes WHERE key = ? AND ? < expires_at",
-        )
-        .bind(key)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((code_hash, value, tries)) = mailed else {
-            return Ok(Confirmation::Missing);
-        };
-        let delete = "DELETE FROM confirmation_codes WHERE key = ?";
-        let answer = if same_hash(&code_hash, guess_hash) {
-            sqlx::query(delete).bind(key).execute(&mut *tx).await?;
-            Confirmation::Confirmed(value)
-        } else {
-            let tries = u32::try_from(tries)
-                .map_err(|_| StoreError::Corrupt)?
-                .saturating_add(1);
-            let tries_left = max_tries.saturating_sub(tries);
-            if tries_left == 0 {
-                sqlx::query(delete).bind(key).execute(&mut *tx).await?;
+        self.immediate(|tx| {
+            let mailed: Option<(String, Vec<u8>, i64)> = tx
+                .prepare_cached(
+                    "SELECT code_hash, value, tries FROM confirmation_codes
+                     WHERE key = ? AND ? < expires_at",
+                )?
+                .query_row(params![key, now], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })
+                .optional()?;
+            let Some((code_hash, value, tries)) = mailed else {
+                return Ok(Confirmation::Missing);
+            };
+            let delete = "DELETE FROM confirmation_codes WHERE key = ?";
+            Ok(if same_hash(&code_hash, guess_hash) {
+                tx.prepare_cached(delete)?.execute(params![key])?;
+                Confirmation::Confirmed(value)
             } else {
-                sqlx::query("UPDATE confirmation_codes SET tries = ? WHERE key = ?")
-                    .bind(i64::from(tries))
-                    .bind(key)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Confirmation::Wrong { tries_left }
-        };
-        tx.commit().await?;
-        Ok(answer)
+                let tries = u32::try_from(tries)
+                    .map_err(|_| StoreError::Corrupt)?
+                    .saturating_add(1);
+                let tries_left = max_tries.saturating_sub(tries);
+                if tries_left == 0 {
+                    tx.prepare_cached(delete)?.execute(params![key])?;
+                } else {
+                    tx.prepare_cached("UPDATE confirmation_codes SET tries = ? WHERE key = ?")?
+                        .execute(params![i64::from(tries), key])?;
+                }
+                Confirmation::Wrong { tries_left }
+            })
+        })
     }
 }
 
@@ -1343,17 +1290,14 @@ impl UsedOnce for Sqlite {
         now: UnixSeconds,
     ) -> Result<bool, StoreError> {
         // One upsert: a live mark is left alone and returns no row.
-        let marked: Option<String> = sqlx::query_scalar(
+        let marked: Option<String> = self.optional(
             "INSERT INTO used_once (key, expires_at) VALUES (?1, ?2)
              ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
                  WHERE expires_at <= ?3
              RETURNING key",
-        )
-        .bind(key)
-        .bind(until)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
+            params![key, until, now],
+            |row| row.get(0),
+        )?;
         Ok(marked.is_some())
     }
 }

@@ -1132,15 +1132,10 @@ async fn sqlite_data_survives_reopening_the_file() {
 async fn a_database_from_a_newer_version_is_refused() {
     let scratch = Scratch::new();
     drop(sqlite(&scratch.db()).await);
-    let url = format!("sqlite://{}", scratch.db().display());
-    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
-        .await
+    rusqlite::Connection::open(scratch.db())
+        .unwrap()
+        .pragma_update(None, "user_version", 999)
         .unwrap();
-    sqlx::query("PRAGMA user_version = 999")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    drop(conn);
     let refused = Stores::sqlite(&scratch.db()).await;
     assert!(
         matches!(refused, Err(StoreError::Backend(_))),
@@ -1259,20 +1254,11 @@ async fn a_sqlite_file_from_before_the_wallet_tables_is_upgraded_keeping_its_dat
     let before = sqlite(&scratch.db()).await;
     before.preferences.save("p", b"kept").await.unwrap();
     drop(before);
-    let url = format!("sqlite://{}", scratch.db().display());
-    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
-        .await
-        .unwrap();
+    let conn = rusqlite::Connection::open(scratch.db()).unwrap();
     for table in WALLET_TABLES {
-        sqlx::query(&format!("DROP TABLE {table}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
+        conn.execute_batch(&format!("DROP TABLE {table}")).unwrap();
     }
-    sqlx::query("PRAGMA user_version = 5")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    conn.pragma_update(None, "user_version", 5).unwrap();
     drop(conn);
     let after = sqlite(&scratch.db()).await;
     assert_eq!(

@@ -2,39 +2,57 @@
 //! database. Each attack is made on the SQLite file itself, as a database
 //! writer would, then « Vérifier l'intégrité » must name it.
 
-use sqlx::SqlitePool;
+use rusqlite::{Connection, params};
 
 use super::*;
 
 type Row = (String, i64, i64, Vec<u8>, Vec<u8>, String, Vec<u8>);
 
-async fn rows(db: &SqlitePool) -> Vec<Row> {
-    sqlx::query_as(
-        "SELECT pseudonym, seq, at, body, prev_hash, key_id, hash FROM traces ORDER BY seq",
-    )
-    .fetch_all(db)
-    .await
-    .unwrap()
+/// The trail's database, opened as any writer of the file would.
+fn open(path: &std::path::Path) -> Connection {
+    let db = Connection::open(path).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    db
+}
+
+async fn rows(db: &Connection) -> Vec<Row> {
+    db.prepare("SELECT pseudonym, seq, at, body, prev_hash, key_id, hash FROM traces ORDER BY seq")
+        .unwrap()
+        .query_map([], |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+                row.get(5)?,
+                row.get(6)?,
+            ))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
 }
 
 /// Puts the trail back as it was (the same rows, the same head).
-async fn restore(db: &SqlitePool, saved: &[Row]) {
-    sqlx::query("DELETE FROM traces").execute(db).await.unwrap();
+async fn restore(db: &Connection, saved: &[Row]) {
+    db.execute("DELETE FROM traces", []).unwrap();
     for (pseudonym, seq, at, body, prev, key_id, hash) in saved {
-        sqlx::query("INSERT INTO traces (pseudonym, seq, at, body, prev_hash, key_id, hash) VALUES (?, ?, ?, ?, ?, ?, ?)")
-            .bind(pseudonym).bind(seq).bind(at).bind(body).bind(prev).bind(key_id).bind(hash)
-            .execute(db).await.unwrap();
+        db.execute(
+            "INSERT INTO traces (pseudonym, seq, at, body, prev_hash, key_id, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            params![pseudonym, seq, at, body, prev, key_id, hash],
+        )
+        .unwrap();
     }
     set_head(db, saved.last().unwrap()).await;
 }
 
-async fn set_head(db: &SqlitePool, last: &Row) {
-    sqlx::query("UPDATE trail_heads SET seq = ?, hash = ?")
-        .bind(last.1)
-        .bind(&last.6)
-        .execute(db)
-        .await
-        .unwrap();
+async fn set_head(db: &Connection, last: &Row) {
+    db.execute(
+        "UPDATE trail_heads SET seq = ?, hash = ?",
+        params![last.1, last.6],
+    )
+    .unwrap();
 }
 
 /// The old, unkeyed hash: all a database writer can compute.
@@ -118,9 +136,7 @@ async fn every_rewrite_of_the_trail_by_a_database_writer_is_detected_and_named()
         refused.body
     );
 
-    let db = SqlitePool::connect(&format!("sqlite://{}", dir.join("traces.sqlite").display()))
-        .await
-        .unwrap();
+    let db = open(&dir.join("traces.sqlite"));
     let saved = rows(&db).await;
     assert_eq!(saved.len(), 4);
 
@@ -134,16 +150,10 @@ async fn every_rewrite_of_the_trail_by_a_database_writer_is_detected_and_named()
             body.clone()
         };
         let hash = unkeyed(&prev, *seq, *at, &body);
-        sqlx::query(
+        db.execute(
             "UPDATE traces SET body = ?, prev_hash = ?, hash = ? WHERE pseudonym = ? AND seq = ?",
+            params![body, prev, hash, pseudonym, seq],
         )
-        .bind(&body)
-        .bind(&prev)
-        .bind(&hash)
-        .bind(pseudonym)
-        .bind(seq)
-        .execute(&db)
-        .await
         .unwrap();
         prev = hash;
     }
@@ -161,13 +171,9 @@ async fn every_rewrite_of_the_trail_by_a_database_writer_is_detected_and_named()
     );
 
     // 2. Entries 2 and 3 swapped.
-    sqlx::query("UPDATE traces SET seq = -seq WHERE seq IN (2, 3)")
-        .execute(&db)
-        .await
+    db.execute("UPDATE traces SET seq = -seq WHERE seq IN (2, 3)", [])
         .unwrap();
-    sqlx::query("UPDATE traces SET seq = 5 + seq WHERE seq IN (-2, -3)")
-        .execute(&db)
-        .await
+    db.execute("UPDATE traces SET seq = 5 + seq WHERE seq IN (-2, -3)", [])
         .unwrap();
     let page = check(&citizen, &dashboard).await;
     assert!(
@@ -185,10 +191,7 @@ async fn every_rewrite_of_the_trail_by_a_database_writer_is_detected_and_named()
     // 3. The last two entries deleted (the head moved back): the chain
     // left verifies alone, but this browser saw n° 4, and so does the
     // email's receipt, in a browser that never checked before.
-    sqlx::query("DELETE FROM traces WHERE seq >= 3")
-        .execute(&db)
-        .await
-        .unwrap();
+    db.execute("DELETE FROM traces WHERE seq >= 3", []).unwrap();
     set_head(&db, &saved[1]).await;
     let page = check(&citizen, &dashboard).await;
     assert!(
@@ -230,7 +233,7 @@ async fn every_rewrite_of_the_trail_by_a_database_writer_is_detected_and_named()
     };
     let page = check_with(&elsewhere, &dashboard, &stranger_receipt).await;
     assert!(page.shows("Ce reçu n&#39;est pas valable"), "{}", page.body);
-    db.close().await;
+    drop(db);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -257,9 +260,7 @@ async fn a_trail_key_rotation_is_taken_by_a_running_process() {
     let citizen = Citizen::new();
     dashboard_login_with(&federation, &citizen, "impots").await;
 
-    let db = SqlitePool::connect(&format!("sqlite://{}", dir.join("traces.sqlite").display()))
-        .await
-        .unwrap();
+    let db = open(&dir.join("traces.sqlite"));
     let keys: Vec<String> = rows(&db).await.into_iter().map(|row| row.5).collect();
     assert_eq!(keys.len(), 3, "{keys:?}");
     assert_ne!(keys[0], new_key, "the first entry under the old key");
