@@ -28,13 +28,18 @@ pub fn op_routes(provider: Arc<Provider>) -> Router {
 }
 
 async fn discovery(State(provider): State<Arc<Provider>>) -> Response {
-    axum::Json(provider.discovery()).into_response()
+    let body = Bytes::copy_from_slice(provider.discovery_json().as_bytes());
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn jwks(State(provider): State<Arc<Provider>>) -> Response {
+    let body = Bytes::copy_from_slice(provider.jwks_json().as_bytes());
     (
-        [(header::CACHE_CONTROL, "public, max-age=60")],
-        axum::Json(provider.jwks()),
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "public, max-age=60"),
+        ],
+        body,
     )
         .into_response()
 }

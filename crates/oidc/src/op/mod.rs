@@ -162,11 +162,15 @@ pub struct Provider {
     data_providers: HashMap<String, Client>,
 }
 
-/// A provider's signing keys with their public half, derived once.
+/// A provider's signing keys with their public half, derived once, and
+/// the two documents that change only with them: the JWKS and discovery,
+/// served as written once.
 #[derive(Debug)]
 pub(crate) struct SigningKeys {
     pub(crate) set: KeySet,
     pub(crate) public: PublicKeySet,
+    jwks_json: Arc<str>,
+    discovery_json: std::sync::OnceLock<Arc<str>>,
 }
 
 impl SigningKeys {
@@ -174,7 +178,13 @@ impl SigningKeys {
         let public = set
             .public()
             .map_err(|error| format!("signing keys: {error}"))?;
-        Ok(Self { set, public })
+        let jwks_json = public.to_json().to_string().into();
+        Ok(Self {
+            set,
+            public,
+            jwks_json,
+            discovery_json: std::sync::OnceLock::new(),
+        })
     }
 }
 
@@ -317,6 +327,20 @@ impl Provider {
     /// The public signing keys, as served at `jwks_uri`.
     pub fn jwks(&self) -> Value {
         self.signing_keys().public.to_json()
+    }
+
+    /// [`Provider::jwks`] as JSON text, written once per key set.
+    pub fn jwks_json(&self) -> Arc<str> {
+        self.signing_keys().jwks_json.clone()
+    }
+
+    /// [`Provider::discovery`] as JSON text, written once per key set (the
+    /// rest of it is fixed at start).
+    pub fn discovery_json(&self) -> Arc<str> {
+        let keys = self.signing_keys();
+        keys.discovery_json
+            .get_or_init(|| self.discovery().to_string().into())
+            .clone()
     }
 
     /// The current signing keys (a snapshot: a replacement does not change
