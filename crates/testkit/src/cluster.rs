@@ -177,6 +177,7 @@ impl Cluster {
             client_id: "sandbox".into(),
             client_secret: SANDBOX_SECRET.into(),
             redirect_uri: "http://localhost:8000/callback".into(),
+            sso: false,
         }
     }
 
@@ -516,6 +517,7 @@ impl Figures {
                 Kind::Unavailable => "503 service indisponible".to_owned(),
                 Kind::Server(status) => format!("{status} from a running process"),
                 Kind::Flow(status) => format!("login broken ({status})"),
+                Kind::IdToken => "ID token refused".to_owned(),
             };
             *counts.entry(kind).or_insert(0) += 1;
         }

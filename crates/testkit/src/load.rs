@@ -3,6 +3,12 @@
 //! the choice page, the provider's form, the consent page, the code
 //! redeemed, the userinfo read), each login in a fresh browser.
 //!
+//! With `sso`, each user keeps its browser: after its first login, the
+//! next ones go through the hub's single sign-on (authorize, the consent
+//! page, the code, the tokens, the userinfo). Every ID token's signature
+//! is checked against the hub's keys, with its issuer, audience and nonce.
+//! `bin/load.rs` prints the figures of a run; the cluster test uses it too.
+//!
 //! It records every request that failed and why, so that a test can tell
 //! the failures it expects (a hub process killed under a request, Redis or
 //! PostgreSQL down) from those it must never see (a 5xx from a hub that
@@ -38,6 +44,9 @@ pub struct Target {
     /// Its redirect URI (never requested: the code is read off the
     /// redirect).
     pub redirect_uri: String,
+    /// Whether each user keeps its browser from one login to the next
+    /// (single sign-on after the first).
+    pub sso: bool,
 }
 
 /// Why a request failed.
@@ -59,6 +68,8 @@ pub enum Kind {
     /// The flow broke: a 4xx, or a page other than the one expected (a
     /// single-use step already taken by a request that never answered).
     Flow(u16),
+    /// An ID token whose signature, issuer, audience or nonce is wrong.
+    IdToken,
 }
 
 /// A request that failed.
@@ -103,6 +114,25 @@ pub struct Report {
 }
 
 impl Report {
+    /// The time each completed login took, shortest first.
+    pub fn latencies(&self) -> Vec<Duration> {
+        let mut taken: Vec<Duration> = self
+            .completed
+            .iter()
+            .map(|login| login.finished.saturating_sub(login.started))
+            .collect();
+        taken.sort();
+        taken
+    }
+
+    /// The `p`-th percentile (0 to 100) of the login times.
+    pub fn percentile(&self, p: u32) -> Option<Duration> {
+        let taken = self.latencies();
+        let last = taken.len().checked_sub(1)?;
+        let rank = last * usize::try_from(p.min(100)).ok()? / 100;
+        taken.get(rank).copied()
+    }
+
     /// Logins completed between two instants of the run.
     pub fn completed_between(&self, from: Duration, to: Duration) -> usize {
         self.completed
@@ -156,6 +186,8 @@ impl Load {
                     started,
                     report: report.clone(),
                     index: user,
+                    browser: Mutex::new(None),
+                    keys: tokio::sync::OnceCell::new(),
                 };
                 let stop = stop.clone();
                 tokio::spawn(async move {
@@ -206,6 +238,10 @@ struct User {
     started: Instant,
     report: Arc<Mutex<Report>>,
     index: usize,
+    /// The browser kept between logins (single sign-on).
+    browser: Mutex<Option<reqwest::Client>>,
+    /// The hub's keys, read once.
+    keys: tokio::sync::OnceCell<jose::PublicKeySet>,
 }
 
 /// An answer as the load tool reads it.
@@ -227,13 +263,28 @@ impl User {
     /// One login; whether it went through.
     async fn log_in(&self, turn: usize) -> bool {
         let begun = self.started.elapsed();
-        let Ok(http) = reqwest::Client::builder()
-            .cookie_provider(Arc::new(Jar::default()))
-            .redirect(Policy::none())
-            .timeout(Duration::from_secs(30))
-            .build()
-        else {
-            return false;
+        let kept = self
+            .browser
+            .lock()
+            .ok()
+            .and_then(|browser| browser.clone())
+            .filter(|_| self.target.sso);
+        let http = match kept {
+            Some(http) => http,
+            None => {
+                let Ok(http) = reqwest::Client::builder()
+                    .cookie_provider(Arc::new(Jar::default()))
+                    .redirect(Policy::none())
+                    .timeout(Duration::from_secs(30))
+                    .build()
+                else {
+                    return false;
+                };
+                if let Ok(mut browser) = self.browser.lock() {
+                    *browser = Some(http.clone());
+                }
+                http
+            }
         };
         let login = &self.target.logins[(self.index + turn) % self.target.logins.len()];
         match self.flow(&http, login).await {
@@ -251,6 +302,10 @@ impl User {
             None => {
                 if let Ok(mut report) = self.report.lock() {
                     report.abandoned += 1;
+                }
+                // The next login starts from a new browser.
+                if let Ok(mut browser) = self.browser.lock() {
+                    *browser = None;
                 }
                 false
             }
@@ -275,28 +330,33 @@ impl User {
             ],
         )
         .ok()?;
-        let choice = self.follow(http, "choice", authorize.as_str()).await?;
-        let csrf = self.expect_input(&choice, "choice", "csrf")?;
-        let chosen = self
-            .send(
-                "choose",
-                http.post(format!("{hub}/interaction/choose"))
-                    .form(&[("csrf", csrf.as_str()), ("provider", &target.provider)]),
-            )
-            .await?;
-        let form = self.follow_from(http, "provider", chosen).await?;
-        let csrf = self.expect_input(&form, "provider", "csrf")?;
-        let submitted = self
-            .send(
-                "password",
-                http.post(absolute(&form.url, "/login")).form(&[
-                    ("csrf", csrf.as_str()),
-                    ("identifier", login),
-                    ("password", target.password.as_str()),
-                ]),
-            )
-            .await?;
-        let consent = self.follow_from(http, "callback", submitted).await?;
+        let first = self.follow(http, "choice", authorize.as_str()).await?;
+        // Single sign-on: the hub shows the consent page at once.
+        let consent = if first.body.contains("action=\"/interaction/consent\"") {
+            first
+        } else {
+            let csrf = self.expect_input(&first, "choice", "csrf")?;
+            let chosen = self
+                .send(
+                    "choose",
+                    http.post(format!("{hub}/interaction/choose"))
+                        .form(&[("csrf", csrf.as_str()), ("provider", &target.provider)]),
+                )
+                .await?;
+            let form = self.follow_from(http, "provider", chosen).await?;
+            let csrf = self.expect_input(&form, "provider", "csrf")?;
+            let submitted = self
+                .send(
+                    "password",
+                    http.post(absolute(&form.url, "/login")).form(&[
+                        ("csrf", csrf.as_str()),
+                        ("identifier", login),
+                        ("password", target.password.as_str()),
+                    ]),
+                )
+                .await?;
+            self.follow_from(http, "callback", submitted).await?
+        };
         let csrf = self.expect_input(&consent, "consent", "csrf")?;
         let back = self
             .send(
@@ -333,15 +393,65 @@ impl User {
                 ]),
             )
             .await?;
-        let access_token = serde_json::from_str::<serde_json::Value>(&tokens.body)
-            .ok()
+        let answer = serde_json::from_str::<serde_json::Value>(&tokens.body).ok();
+        let access_token = answer
+            .as_ref()
             .and_then(|tokens| tokens["access_token"].as_str().map(str::to_owned));
         let Some(access_token) = access_token.filter(|_| tokens.status == 200) else {
             self.fail("token", &tokens, Kind::Flow(tokens.status), false);
             return None;
         };
+        let id_token = answer
+            .as_ref()
+            .and_then(|tokens| tokens["id_token"].as_str())
+            .unwrap_or_default();
+        if !self.id_token_holds(http, id_token, &nonce).await {
+            self.fail("id_token", &tokens, Kind::IdToken, false);
+            return None;
+        }
         let claims = self.userinfo(http, &access_token).await?;
         (claims.status == 200).then_some(access_token)
+    }
+
+    /// Whether an ID token is the hub's, for this service and this login:
+    /// its signature (the hub's keys read once, again for an unknown key),
+    /// issuer, audience and nonce.
+    async fn id_token_holds(&self, http: &reqwest::Client, id_token: &str, nonce: &str) -> bool {
+        let hub = self.target.hub.trim_end_matches('/');
+        let fetch = || async {
+            let text = http
+                .get(format!("{hub}/api/v2/jwks"))
+                .send()
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            jose::PublicKeySet::from_json(&text).ok()
+        };
+        let Some(keys) = self
+            .keys
+            .get_or_try_init(|| async { fetch().await.ok_or(()) })
+            .await
+            .ok()
+        else {
+            return false;
+        };
+        let claims = match jose::verify(id_token, keys, &[jose::Alg::ES256, jose::Alg::RS256]) {
+            Err(jose::JoseError::UnknownKey(_)) => match fetch().await {
+                Some(fresh) => {
+                    jose::verify(id_token, &fresh, &[jose::Alg::ES256, jose::Alg::RS256])
+                }
+                None => return false,
+            },
+            verified => verified,
+        };
+        claims.is_ok_and(|claims| {
+            claims.get("iss").and_then(serde_json::Value::as_str) == Some(&format!("{hub}/api/v2"))
+                && claims.get("aud").and_then(serde_json::Value::as_str)
+                    == Some(self.target.client_id.as_str())
+                && claims.get("nonce").and_then(serde_json::Value::as_str) == Some(nonce)
+        })
     }
 
     /// Reads the userinfo with an access token.

@@ -3722,3 +3722,42 @@ async fn a_key_rotation_is_taken_by_a_running_process() {
     assert!(old_kids.iter().all(|kid| !kids.contains(kid)), "{kids:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 18: the project's load tool keeps working. A short run in single
+/// sign-on: each user's first login is a full one, the next go through the
+/// hub's session; every ID token is verified, and nothing fails but a
+/// provider saying it is busy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_load_tool_logs_users_in_and_verifies_every_id_token() {
+    let federation = Federation::start().await.unwrap();
+    let logins = federation
+        .running
+        .citizens
+        .iter()
+        .take(6)
+        .filter(|citizen| citizen.deceased_on.is_none())
+        .map(|citizen| federation.login_of("impots", citizen.id))
+        .collect();
+    let target = testkit::load::Target {
+        hub: federation.hub.clone(),
+        provider: "impots".into(),
+        logins,
+        password: PASSWORD.into(),
+        client_id: SANDBOX_ID.into(),
+        client_secret: SANDBOX_SECRET.into(),
+        redirect_uri: SANDBOX_CALLBACK.into(),
+        sso: true,
+    };
+    let load = testkit::load::Load::start(target, 3);
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let report = load.stop().await;
+    let unexpected: Vec<_> = report
+        .failures
+        .iter()
+        .filter(|failure| failure.kind != testkit::load::Kind::Busy)
+        .collect();
+    assert!(unexpected.is_empty(), "{unexpected:?}");
+    // More logins than users: the later ones were single sign-ons.
+    assert!(report.completed.len() > 3, "{}", report.completed.len());
+    assert!(report.percentile(50).is_some());
+}

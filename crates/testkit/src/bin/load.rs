@@ -1,0 +1,122 @@
+//! The project's load tool against a running Passerelle (`passerelle demo`
+//! by default): virtual users log in to the sandbox service through the
+//! hub, full logins or single sign-on, every ID token verified; prints
+//! logins per second, latency percentiles, failures by kind and, given the
+//! server's pid (Linux), the CPU it used per login and its peak RSS.
+//!
+//! Usage: load [--hub URL] [--users N] [--seconds S] [--sso] [--pid PID]
+//!
+//! A short run is a test (`crates/testkit/tests/load.rs`); its figures are
+//! measurements, not tests (BENCHMARKS.md).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use testkit::load::{Load, Target};
+
+/// utime + stime of a process, in seconds.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces: count fields after its `)`.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    let per_second = std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .and_then(|text| text.trim().parse::<f64>().ok())
+        .unwrap_or(100.0);
+    Some(ticks / per_second)
+}
+
+/// The peak resident memory of a process, in MiB.
+fn peak_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut hub = "http://127.0.0.1:7080".to_owned();
+    let (mut users, mut seconds, mut sso, mut pid) = (16_usize, 20_u64, false, None);
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().context("a value is missing after an option");
+        match arg.as_str() {
+            "--hub" => hub = value()?,
+            "--users" => users = value()?.parse()?,
+            "--seconds" => seconds = value()?.parse()?,
+            "--pid" => pid = Some(value()?.parse::<u32>()?),
+            "--sso" => sso = true,
+            other => anyhow::bail!(
+                "unknown option {other}; usage: load [--hub URL] [--users N] [--seconds S] [--sso] [--pid PID]"
+            ),
+        }
+    }
+    // The demo's seeded impots accounts, the dead left out (the register
+    // refuses them on purpose).
+    let logins = population::generate(population::DEFAULT_SEED, 20)
+        .iter()
+        .filter(|citizen| citizen.deceased_on.is_none())
+        .map(|citizen| idp_password::login_of(citizen, idp_password::LoginKind::TaxNumber))
+        .collect();
+    let target = Target {
+        hub,
+        provider: "impots".into(),
+        logins,
+        password: testkit::PASSWORD.into(),
+        client_id: testkit::SANDBOX_ID.into(),
+        client_secret: testkit::SANDBOX_SECRET.into(),
+        redirect_uri: testkit::SANDBOX_CALLBACK.into(),
+        sso,
+    };
+    let cpu_before = pid.and_then(cpu_seconds);
+    let load = Load::start(target, users);
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    let elapsed = load.elapsed().as_secs_f64();
+    let report = load.stop().await;
+    let cpu = match (pid.and_then(cpu_seconds), cpu_before) {
+        (Some(after), Some(before)) => Some(after - before),
+        _ => None,
+    };
+    let done = report.completed.len();
+    let ms = |p| report.percentile(p).map_or(0.0, |d| d.as_secs_f64() * 1e3);
+    println!(
+        "{} logins: {done} in {elapsed:.1} s, {:.1}/s; p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
+        if sso { "single sign-on" } else { "full" },
+        done as f64 / elapsed,
+        ms(50),
+        ms(95),
+        ms(99)
+    );
+    let mut failures: BTreeMap<String, usize> = BTreeMap::new();
+    for failure in &report.failures {
+        *failures
+            .entry(format!("{} {:?}", failure.step, failure.kind))
+            .or_default() += 1;
+    }
+    println!(
+        "abandoned {}; failed requests {}",
+        report.abandoned,
+        report.failures.len()
+    );
+    for (what, count) in failures {
+        println!("  {count} × {what}");
+    }
+    if let (Some(cpu), Some(pid)) = (cpu, pid) {
+        let per_login = if done > 0 {
+            cpu * 1e3 / done as f64
+        } else {
+            0.0
+        };
+        println!(
+            "server {pid}: {cpu:.2} s CPU, {per_login:.2} ms a login; peak RSS {:.1} MiB",
+            peak_mib(pid).unwrap_or(0.0)
+        );
+    }
+    Ok(())
+}
