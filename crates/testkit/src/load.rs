@@ -233,13 +233,43 @@ impl Load {
     }
 }
 
+/// A cookie jar that can be emptied: a fresh browser without a new HTTP
+/// client (whose TLS set-up would cost the load tool more than the login).
+#[derive(Default)]
+struct Cookies(std::sync::RwLock<Jar>);
+
+impl Cookies {
+    fn forget(&self) {
+        if let Ok(mut jar) = self.0.write() {
+            *jar = Jar::default();
+        }
+    }
+}
+
+impl reqwest::cookie::CookieStore for Cookies {
+    fn set_cookies(
+        &self,
+        headers: &mut dyn Iterator<Item = &reqwest::header::HeaderValue>,
+        url: &url::Url,
+    ) {
+        if let Ok(jar) = self.0.read() {
+            jar.set_cookies(headers, url);
+        }
+    }
+
+    fn cookies(&self, url: &url::Url) -> Option<reqwest::header::HeaderValue> {
+        self.0.read().ok().and_then(|jar| jar.cookies(url))
+    }
+}
+
 struct User {
     target: Arc<Target>,
     started: Instant,
     report: Arc<Mutex<Report>>,
     index: usize,
-    /// The browser kept between logins (single sign-on).
-    browser: Mutex<Option<reqwest::Client>>,
+    /// The user's browser: one HTTP client (its connections kept), its
+    /// cookies forgotten before each login but single sign-on ones.
+    browser: Mutex<Option<(reqwest::Client, Arc<Cookies>)>>,
     /// The hub's keys, read once.
     keys: tokio::sync::OnceCell<jose::PublicKeySet>,
 }
@@ -263,17 +293,18 @@ impl User {
     /// One login; whether it went through.
     async fn log_in(&self, turn: usize) -> bool {
         let begun = self.started.elapsed();
-        let kept = self
-            .browser
-            .lock()
-            .ok()
-            .and_then(|browser| browser.clone())
-            .filter(|_| self.target.sso);
+        let kept = self.browser.lock().ok().and_then(|browser| browser.clone());
         let http = match kept {
-            Some(http) => http,
+            Some((http, cookies)) => {
+                if !self.target.sso {
+                    cookies.forget();
+                }
+                http
+            }
             None => {
+                let cookies = Arc::new(Cookies::default());
                 let Ok(http) = reqwest::Client::builder()
-                    .cookie_provider(Arc::new(Jar::default()))
+                    .cookie_provider(cookies.clone())
                     .redirect(Policy::none())
                     .timeout(Duration::from_secs(30))
                     .build()
@@ -281,7 +312,7 @@ impl User {
                     return false;
                 };
                 if let Ok(mut browser) = self.browser.lock() {
-                    *browser = Some(http.clone());
+                    *browser = Some((http.clone(), cookies));
                 }
                 http
             }
@@ -303,9 +334,9 @@ impl User {
                 if let Ok(mut report) = self.report.lock() {
                     report.abandoned += 1;
                 }
-                // The next login starts from a new browser.
-                if let Ok(mut browser) = self.browser.lock() {
-                    *browser = None;
+                // The next login starts without cookies.
+                if let Some((_, cookies)) = self.browser.lock().ok().and_then(|b| b.clone()) {
+                    cookies.forget();
                 }
                 false
             }
