@@ -24,7 +24,7 @@
 use serde_json::{Map, Value, json};
 use store::sealed::Capability;
 
-use super::{Grant, Params, Provider, internal, storage};
+use super::{Grant, Params, Provider};
 use crate::error::{ErrorCode, OAuthError};
 
 /// The media type of the answer.
@@ -70,17 +70,9 @@ impl Provider {
         let Some(token) = Capability::parse(token) else {
             return Ok(None);
         };
-        let now = self.clock.now();
-        let Some(sealed) = self
-            .tokens
-            .load(&token.lookup_key(), now)
-            .await
-            .map_err(storage)?
-        else {
+        let Some(grant) = self.live_grant(&token).await? else {
             return Ok(None);
         };
-        let grant: Grant =
-            serde_json::from_slice(&token.open(&sealed).map_err(internal)?).map_err(internal)?;
         let scope = grant
             .scopes
             .iter()

@@ -333,14 +333,10 @@ impl Provider {
             invalid_token("invalid token provided (access token missing or malformed)")
         })?;
         let now = self.clock.now();
-        let sealed = self
-            .tokens
-            .load(&token.lookup_key(), now)
-            .await
-            .map_err(storage)?
+        let grant = self
+            .live_grant(&token)
+            .await?
             .ok_or_else(|| invalid_token("invalid token provided (access token not found)"))?;
-        let grant: Grant =
-            serde_json::from_slice(&token.open(&sealed).map_err(internal)?).map_err(internal)?;
         let client = self
             .client(&grant.client_id)
             .ok_or_else(|| invalid_token("client no longer registered"))?;
@@ -354,6 +350,22 @@ impl Provider {
         Ok(Userinfo {
             jwt: self.sign_for(client, Value::Object(claims)).await?,
         })
+    }
+
+    /// The grant behind an access token, while it lives (neither expired
+    /// nor revoked): for userinfo and checktoken.
+    pub(crate) async fn live_grant(&self, token: &Capability) -> Result<Option<Grant>, OAuthError> {
+        let now = self.clock.now();
+        let Some(sealed) = self
+            .tokens
+            .load(&token.lookup_key(), now)
+            .await
+            .map_err(storage)?
+        else {
+            return Ok(None);
+        };
+        let plain = token.open(&sealed).map_err(internal)?;
+        serde_json::from_slice(&plain).map(Some).map_err(internal)
     }
 
     /// Revokes an access token (RFC 7009). The client must authenticate; an
