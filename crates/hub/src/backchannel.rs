@@ -123,7 +123,7 @@ pub async fn deliver_due(hub: &Arc<Hub>) {
             }
         };
         let settled = if done {
-            hub.stores.outbox.remove(queued.id).await
+            hub.stores.outbox.remove(&[queued.id]).await
         } else {
             let delay = usize::try_from(queued.attempts)
                 .ok()
@@ -134,7 +134,7 @@ pub async fn deliver_due(hub: &Arc<Hub>) {
                 Some(delay) => hub.stores.outbox.postpone(queued.id, now + delay).await,
                 None => {
                     tracing::error!(id = queued.id, "back-channel logout given up");
-                    hub.stores.outbox.remove(queued.id).await
+                    hub.stores.outbox.remove(&[queued.id]).await
                 }
             }
         };

@@ -505,7 +505,7 @@ impl WalletProvider {
                 self.finalise(&id, now).await?;
                 done += 1;
             }
-            self.stores.outbox.remove(job.id).await?;
+            self.stores.outbox.remove(&[job.id]).await?;
         }
         Ok(done)
     }

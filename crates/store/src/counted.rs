@@ -167,9 +167,9 @@ impl<B: Outbox> Outbox for Counted<B> {
         self.backend.claim(now, lease_until, limit).await
     }
 
-    async fn remove(&self, id: i64) -> Result<(), StoreError> {
+    async fn remove(&self, ids: &[i64]) -> Result<(), StoreError> {
         self.tally();
-        self.backend.remove(id).await
+        self.backend.remove(ids).await
     }
 
     async fn postpone(&self, id: i64, due_at: UnixSeconds) -> Result<(), StoreError> {

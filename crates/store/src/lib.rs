@@ -77,8 +77,8 @@ pub trait Outbox: Send + Sync + 'static {
         lease_until: UnixSeconds,
         limit: u32,
     ) -> Result<Vec<Queued>, StoreError>;
-    /// Delivered, or given up: the message goes.
-    async fn remove(&self, id: i64) -> Result<(), StoreError>;
+    /// Delivered, or given up: the messages go (a round's, at once).
+    async fn remove(&self, ids: &[i64]) -> Result<(), StoreError>;
     /// The attempt failed: due again at `due_at`.
     async fn postpone(&self, id: i64, due_at: UnixSeconds) -> Result<(), StoreError>;
     /// How many messages wait.

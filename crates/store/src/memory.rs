@@ -374,8 +374,11 @@ impl Outbox for Memory {
         Ok(claimed)
     }
 
-    async fn remove(&self, id: i64) -> Result<(), StoreError> {
-        self.state().outbox.remove(&id);
+    async fn remove(&self, ids: &[i64]) -> Result<(), StoreError> {
+        let outbox = &mut self.state().outbox;
+        for id in ids {
+            outbox.remove(id);
+        }
         Ok(())
     }
 

@@ -643,9 +643,12 @@ impl Outbox for Postgres {
             .collect()
     }
 
-    async fn remove(&self, id: i64) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM outbox WHERE id = $1")
-            .bind(id)
+    async fn remove(&self, ids: &[i64]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query("DELETE FROM outbox WHERE id = ANY($1)")
+            .bind(ids)
             .execute(&self.pool)
             .await?;
         Ok(())

@@ -633,9 +633,17 @@ impl Outbox for Sqlite {
         Ok(claimed)
     }
 
-    async fn remove(&self, id: i64) -> Result<(), StoreError> {
-        self.execute("DELETE FROM outbox WHERE id = ?", params![id])?;
-        Ok(())
+    async fn remove(&self, ids: &[i64]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.immediate(|tx| {
+            let mut delete = tx.prepare_cached("DELETE FROM outbox WHERE id = ?")?;
+            for id in ids {
+                delete.execute(params![id])?;
+            }
+            Ok(())
+        })
     }
 
     async fn postpone(&self, id: i64, due_at: UnixSeconds) -> Result<(), StoreError> {

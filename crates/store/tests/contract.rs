@@ -377,8 +377,8 @@ async fn outbox_messages_are_claimed_when_due_oldest_first(stores: Stores) {
         .collect();
     assert!(payloads.contains(&b"first".as_slice()));
     // A limit takes the oldest due first.
-    stores.outbox.remove(first).await.unwrap();
-    stores.outbox.remove(second).await.unwrap();
+    stores.outbox.remove(&[first, second]).await.unwrap();
+    stores.outbox.remove(&[]).await.unwrap();
     assert_eq!(stores.outbox.waiting().await.unwrap(), 1);
     let one = stores
         .outbox
