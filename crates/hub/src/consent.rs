@@ -381,7 +381,7 @@ async fn issue(hub: &Hub, headers: &HeaderMap, body: Option<&[u8]>) -> Result<Re
     }
     tracing::info!(client_id = %client.client_id, provider = %verified.provider, %acr, "code issued");
     hub.count_login(&verified.provider, acr.as_str(), "success");
-    revoke::file_session(hub, &session).await;
+    revoke::file_session(hub, &mut session).await;
     let mut response = see_other_saving(hub, &session, &location).await;
     if let Some(device) = device {
         response.headers_mut().append(header::SET_COOKIE, device);

@@ -48,6 +48,12 @@ pub struct SessionData {
     /// The services this session logged in to, told when it ends.
     #[serde(default)]
     pub signed_in: Vec<SignedIn>,
+    /// What [`crate::revoke::file_session`] last filed for this session:
+    /// a digest of the filing and when it lapses. A single sign-on that
+    /// would file the same thing again, while the filing outlives the
+    /// session, writes nothing.
+    #[serde(default)]
+    pub filed: Option<(String, i64)>,
 }
 
 /// A service the session logged in to, and the `sub` it was given.

@@ -53,7 +53,12 @@ fn group(hub: &Hub, pseudonym: &str, provider: &str) -> Option<Capability> {
 /// Files the session under its person and provider, after a code was
 /// issued from it. A failure is logged: the login goes on, and the rules at
 /// each reuse still end the session when asked.
-pub async fn file_session(hub: &Hub, session: &web::Session<SessionData>) {
+///
+/// The same filing (this session key, person, provider and services) is
+/// not written again while it outlives the session: the digest of what was
+/// filed is kept in the session, so any path that changes one of them (a
+/// new login, a rotated session, one more service) files again.
+pub async fn file_session(hub: &Hub, session: &mut web::Session<SessionData>) {
     let (Some(trail), Some(verified)) = (&hub.trail, &session.data.verified) else {
         return;
     };
@@ -68,7 +73,15 @@ pub async fn file_session(hub: &Hub, session: &web::Session<SessionData>) {
     let Ok(plain) = serde_json::to_vec(&filed) else {
         return;
     };
-    let expires_at = hub.clock.now() + FILED_SECS.max(hub.sessions.ttl_secs());
+    let now = hub.clock.now();
+    let digest = filing_digest(&group.lookup_key(), &session.store_key(), &plain);
+    if let Some((filed_digest, until)) = &session.data.filed
+        && *filed_digest == digest
+        && *until >= now + hub.sessions.ttl_secs()
+    {
+        return;
+    }
+    let expires_at = now + FILED_SECS.max(hub.sessions.ttl_secs());
     if let Err(error) = hub
         .stores
         .open_sessions
@@ -81,7 +94,22 @@ pub async fn file_session(hub: &Hub, session: &web::Session<SessionData>) {
         .await
     {
         tracing::error!(%error, "session not filed for ending");
+        return;
     }
+    session.data.filed = Some((digest, expires_at));
+}
+
+fn filing_digest(group: &str, session: &str, filed: &[u8]) -> String {
+    use sha2::{Digest as _, Sha256};
+    let mut hasher = Sha256::new();
+    for part in [group.as_bytes(), session.as_bytes(), filed] {
+        hasher.update(u64::try_from(part.len()).unwrap_or(u64::MAX).to_be_bytes());
+        hasher.update(part);
+    }
+    base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        hasher.finalize(),
+    )
 }
 
 /// Ends every session of the person opened through the provider, and tells

@@ -62,6 +62,16 @@ impl Cluster {
     /// processes' output goes to files in a temporary folder (named in
     /// errors).
     pub async fn start(binary: &Path) -> anyhow::Result<Self> {
+        Self::start_with(binary, HUBS, None).await
+    }
+
+    /// As [`Cluster::start`], with `hubs` hub processes behind HAProxy,
+    /// each pinned to `hub_cpus` (a `taskset -c` list) when given.
+    pub async fn start_with(
+        binary: &Path,
+        hubs: usize,
+        hub_cpus: Option<&str>,
+    ) -> anyhow::Result<Self> {
         let dir = std::env::temp_dir().join(format!(
             "passerelle-cluster-{}",
             oidc::types::random_token(6).to_lowercase()
@@ -74,7 +84,7 @@ impl Cluster {
             balancer: free_port()?,
             provider: free_port()?,
             register: free_port()?,
-            hubs: (0..HUBS).map(|_| free_port()).collect::<Result<_, _>>()?,
+            hubs: (0..hubs).map(|_| free_port()).collect::<Result<_, _>>()?,
         };
         let config = dir.join("cluster.toml");
         std::fs::write(&config, config_toml(&ports, &postgres, &redis, &smtp))?;
@@ -91,7 +101,7 @@ impl Cluster {
             String::from_utf8_lossy(&migrated.stderr)
         );
         let part = |name: &str, command: &str, env: Option<(&str, u16)>| {
-            spawn(binary, &dir, &config, name, command, env)
+            spawn(binary, &dir, &config, name, command, env, None)
         };
         let mut others = vec![
             Process {
@@ -110,10 +120,14 @@ impl Cluster {
         let mut hubs = Vec::new();
         for (index, port) in ports.hubs.iter().enumerate() {
             let name = format!("hub{}", index + 1);
-            let child = part(
+            let child = spawn(
+                binary,
+                &dir,
+                &config,
                 &name,
                 "hub",
                 Some(("PASSERELLE__LISTEN__HUB_STANDARD", *port)),
+                hub_cpus,
             )?;
             let process = Process {
                 name,
@@ -179,6 +193,15 @@ impl Cluster {
             redirect_uri: "http://localhost:8000/callback".into(),
             sso: false,
         }
+    }
+
+    /// The running hub processes' ids.
+    pub fn hub_pids(&self) -> Vec<u32> {
+        self.hubs
+            .iter()
+            .flatten()
+            .filter_map(|process| process.child.id())
+            .collect()
     }
 
     /// `kill -9` of a hub process.
@@ -248,8 +271,16 @@ fn spawn(
     name: &str,
     command: &str,
     env: Option<(&str, u16)>,
+    cpus: Option<&str>,
 ) -> anyhow::Result<Child> {
-    let mut spawned = Command::new(binary);
+    let mut spawned = match cpus {
+        Some(cpus) => {
+            let mut pinned = Command::new("taskset");
+            pinned.arg("-c").arg(cpus).arg(binary);
+            pinned
+        }
+        None => Command::new(binary),
+    };
     spawned
         .arg(command)
         .arg("--config")

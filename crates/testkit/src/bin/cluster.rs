@@ -4,22 +4,32 @@
 //! PostgreSQL, and prints the figures (Markdown, as docs/deploy.md shows
 //! them).
 //!
+//! With `--bench`, no faults: full logins then single sign-on logins, each
+//! for the given time, and the hubs' CPU a login and peak memory (issue 18:
+//! the hub on PostgreSQL and Redis, one process or several behind HAProxy).
+//!
 //! Usage: cluster PASSERELLE_BINARY [USERS] [SECONDS_PER_PHASE]
+//!        cluster PASSERELLE_BINARY --bench [--hubs N] [--hub-cpus LIST] [--users N] [--seconds S]
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use testkit::cluster::{Cluster, run_scenario};
+use anyhow::Context as _;
+use testkit::cluster::{Cluster, HUBS, run_scenario};
+use testkit::load::{Load, machine_cpu_seconds, process_cpu_seconds, process_peak_mib};
+
+const USAGE: &str = "usage: cluster PASSERELLE_BINARY [USERS] [SECONDS]\n       cluster PASSERELLE_BINARY --bench [--hubs N] [--hub-cpus LIST] [--users N] [--seconds S]";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let binary =
-        PathBuf::from(args.next().ok_or_else(|| {
-            anyhow::anyhow!("usage: cluster PASSERELLE_BINARY [USERS] [SECONDS]")
-        })?);
-    let users = args.next().map_or(Ok(50), |users| users.parse())?;
-    let seconds = args.next().map_or(Ok(10), |seconds| seconds.parse())?;
+    let binary = PathBuf::from(args.next().context(USAGE)?);
+    let rest: Vec<String> = args.collect();
+    if rest.first().map(String::as_str) == Some("--bench") {
+        return bench(binary, rest.get(1..).unwrap_or_default()).await;
+    }
+    let users = rest.first().map_or(Ok(50), |users| users.parse())?;
+    let seconds = rest.get(1).map_or(Ok(10), |seconds| seconds.parse())?;
     eprintln!("starting the cluster…");
     let mut cluster = Cluster::start(&binary).await?;
     eprintln!(
@@ -35,5 +45,80 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     println!("{}", figures.table());
+    Ok(())
+}
+
+async fn bench(binary: PathBuf, options: &[String]) -> anyhow::Result<()> {
+    let (mut hubs, mut hub_cpus, mut users, mut seconds) = (HUBS, None, 16_usize, 15_u64);
+    let mut options = options.iter();
+    while let Some(option) = options.next() {
+        let mut value = || options.next().context(USAGE);
+        match option.as_str() {
+            "--hubs" => hubs = value()?.parse()?,
+            "--hub-cpus" => hub_cpus = Some(value()?.clone()),
+            "--users" => users = value()?.parse()?,
+            "--seconds" => seconds = value()?.parse()?,
+            other => anyhow::bail!("unknown option {other}\n{USAGE}"),
+        }
+    }
+    eprintln!("starting the cluster ({hubs} hubs)…");
+    let cluster = Cluster::start_with(&binary, hubs, hub_cpus.as_deref()).await?;
+    let pids = cluster.hub_pids();
+    let idle: f64 = pids.iter().filter_map(|pid| process_peak_mib(*pid)).sum();
+    println!(
+        "{hubs} hub process(es){} behind HAProxy, on PostgreSQL and Redis; {users} users, {seconds} s a mode; the hubs' peak RSS at start: {idle:.1} MiB in all\n",
+        hub_cpus
+            .as_deref()
+            .map(|cpus| format!(" on CPU {cpus}"))
+            .unwrap_or_default()
+    );
+    println!(
+        "| mode | logins/s | p50 | p95 | p99 | failed requests | the hubs' CPU a login | the machine's CPU a login | the hubs' peak RSS |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for sso in [false, true] {
+        let mut target = cluster.target();
+        target.sso = sso;
+        let hubs_before: f64 = pids
+            .iter()
+            .filter_map(|pid| process_cpu_seconds(*pid))
+            .sum();
+        let machine_before = machine_cpu_seconds();
+        let load = Load::start(target, users);
+        tokio::time::sleep(Duration::from_secs(seconds)).await;
+        let elapsed = load.elapsed().as_secs_f64();
+        let report = load.stop().await;
+        let hubs_cpu = pids
+            .iter()
+            .filter_map(|pid| process_cpu_seconds(*pid))
+            .sum::<f64>()
+            - hubs_before;
+        let machine_cpu = machine_cpu_seconds()
+            .zip(machine_before)
+            .map(|(after, before)| after - before);
+        let done = report.completed.len().max(1) as f64;
+        let ms = |p| report.percentile(p).map_or(0.0, |d| d.as_secs_f64() * 1e3);
+        let peaks: Vec<String> = pids
+            .iter()
+            .filter_map(|pid| process_peak_mib(*pid))
+            .map(|mib| format!("{mib:.1}"))
+            .collect();
+        println!(
+            "| {} | {:.1} | {:.1} ms | {:.1} ms | {:.1} ms | {} | {:.2} ms | {} | {} MiB |",
+            if sso {
+                "single sign-on"
+            } else {
+                "full brokered login"
+            },
+            report.completed.len() as f64 / elapsed,
+            ms(50),
+            ms(95),
+            ms(99),
+            report.failures.len(),
+            hubs_cpu * 1e3 / done,
+            machine_cpu.map_or("?".into(), |cpu| format!("{:.2} ms", cpu * 1e3 / done)),
+            peaks.join(" / ")
+        );
+    }
     Ok(())
 }

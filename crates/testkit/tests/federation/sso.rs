@@ -177,6 +177,48 @@ async fn a_block_ends_the_open_session_and_logs_its_services_out_at_once() {
     assert!(!next.shows("Continuer sur"));
 }
 
+/// A single sign-on to the same service does not file its session again
+/// (it is filed for longer than it can live), and a report still ends it.
+#[tokio::test]
+async fn a_single_sign_on_to_the_same_service_writes_no_filing_and_a_report_still_ends_it() {
+    let federation = Federation::start().await.unwrap();
+    let thief = Citizen::new();
+    sandbox_login(&federation, &thief, "impots", 1).await;
+    let before = federation.hub_writes();
+    let page = thief
+        .follow(
+            thief.get(&federation.authorize_url(&[])).await,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    assert!(page.shows("Continuer sur"), "{}", page.body);
+    let back = thief.consent(&federation.hub, &page).await;
+    let (status, _) = sandbox_tokens(&federation, &back.location_params()["code"]).await;
+    assert_eq!(status, 200);
+    // authorize (the session), consent (the code, the session), token
+    // (the code taken, the access token): no filing.
+    let writes = federation.hub_writes() - before;
+    assert_eq!(writes, 5, "{writes} writes for a single sign-on");
+    let owner = Citizen::new();
+    dashboard_login_with(&federation, &owner, "ameli").await;
+    let dashboard = federation.url("dashboard");
+    let form = owner.get(&format!("{dashboard}/signalement")).await;
+    let reported = owner
+        .post(
+            &format!("{dashboard}/signalement"),
+            &[("csrf", &form.input("csrf").unwrap()), ("seq", "2")],
+        )
+        .await;
+    assert!(reported.shows("impots.gouv (démo)"), "{}", reported.body);
+    let next = thief
+        .follow(
+            thief.get(&federation.authorize_url(&[])).await,
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    assert!(next.shows("Choisissez un compte"), "{}", next.body);
+}
+
 /// « Ce n'était pas moi »: the thief's sessions through the reported
 /// connection's provider end everywhere; the provider is not blocked.
 #[tokio::test]
