@@ -88,7 +88,7 @@ pub struct PasswordProvider {
     pub hasher: password::Hasher,
     /// Failed-login waits and locks.
     pub throttle: throttle::Throttle,
-    /// A hash of a random password, checked when an identifier is unknown.
+    /// A hash no password matches, checked when an identifier is unknown.
     dummy_hash: String,
 }
 
@@ -151,9 +151,8 @@ impl PasswordProvider {
         let sessions =
             SessionManager::new(stores.sessions.clone(), clock.clone(), cookie, secure, 900);
         let hasher = password::Hasher::new(&config.pepper, hash_pool);
-        let dummy_hash = hasher
-            .hash(&oidc::types::random_token(16))
-            .ok_or_else(|| ("argon2".to_owned(), "cannot hash".to_owned()))?;
+        let dummy_hash = oidc::hash_pool::argon2id::decoy()
+            .ok_or_else(|| ("argon2".to_owned(), "cannot make a decoy hash".to_owned()))?;
         Ok(Arc::new(Self {
             config,
             provider: Arc::new(provider),

@@ -92,11 +92,6 @@ impl Hasher {
         oidc::hash_pool::argon2id::verify(Some(pepper), password, stored)
     }
 
-    /// The PHC string of a new hash, on the calling thread (at start only).
-    pub fn hash(&self, password: &str) -> Option<String> {
-        Self::hash_now(&self.pepper, password)
-    }
-
     /// Hashes on the pool (19 MiB and tens of milliseconds).
     pub async fn hash_on_pool(&self, password: String) -> Result<String, IdpError> {
         let pepper = self.pepper.clone();

@@ -168,6 +168,29 @@ pub mod argon2id {
         Some(hash.to_string())
     }
 
+    /// A PHC string no password matches, with our hashes' parameters: a
+    /// random salt and random output, made without hashing. Verifying
+    /// against it costs what verifying against a real hash costs (for an
+    /// unknown identifier, so that timing does not tell whether an account
+    /// exists); making it costs nothing, and a process's start runs no
+    /// Argon2 (19 MiB kept by the thread that ran it).
+    pub fn decoy() -> Option<String> {
+        use argon2::password_hash::rand_core::RngCore as _;
+        let params = Params::default();
+        let salt = SaltString::generate(&mut OsRng);
+        let mut out = vec![0u8; params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN)];
+        OsRng.fill_bytes(&mut out);
+        let output = Output::new(&out).ok()?;
+        let hash = PasswordHash {
+            algorithm: argon2::ARGON2ID_IDENT,
+            version: Some(Version::V0x13.into()),
+            params: argon2::password_hash::ParamsString::try_from(&params).ok()?,
+            salt: Some(salt.as_salt()),
+            hash: Some(output),
+        };
+        Some(hash.to_string())
+    }
+
     /// Whether `password` is the one hashed in `phc` (an Argon2id PHC
     /// string), keyed with `pepper` when given. Anything unreadable is no.
     pub fn verify(pepper: Option<&[u8]>, password: &str, phc: &str) -> bool {
@@ -205,6 +228,24 @@ pub mod argon2id {
         use argon2::{PasswordHasher as _, PasswordVerifier as _};
 
         use super::*;
+
+        #[test]
+        fn a_decoy_reads_as_one_of_our_hashes_and_matches_nothing() {
+            let decoy = decoy().unwrap();
+            let ours = hash(Some(b"pepper"), "s3cret").unwrap();
+            let (decoy_parsed, ours_parsed) = (
+                PasswordHash::new(&decoy).unwrap(),
+                PasswordHash::new(&ours).unwrap(),
+            );
+            assert_eq!(decoy_parsed.params, ours_parsed.params);
+            assert_eq!(
+                decoy_parsed.hash.unwrap().len(),
+                ours_parsed.hash.unwrap().len()
+            );
+            assert!(!verify(Some(b"pepper"), "s3cret", &decoy));
+            assert!(!verify(None, "", &decoy));
+            assert_ne!(decoy, super::decoy().unwrap());
+        }
 
         #[test]
         fn our_hashes_and_the_crates_verify_each_other() {
