@@ -106,7 +106,7 @@ impl SigningKey {
     ) -> Result<R, JoseError> {
         let build = || -> Result<Box<dyn JwsSigner>, JoseError> {
             Ok(match self.alg {
-                Alg::ES256 => Box::new(josekit::jws::ES256.signer_from_jwk(&self.jwk)?),
+                Alg::ES256 => Box::new(crate::es256::Es256Signer::from_jwk(&self.jwk)?),
                 Alg::RS256 => Box::new(josekit::jws::RS256.signer_from_jwk(&self.jwk)?),
                 Alg::HS256 => return Err(JoseError::Key("HS256 signs with a secret".into())),
             })

@@ -14,6 +14,7 @@
 //! the key (see `built.rs`).
 
 mod built;
+mod es256;
 mod jwe;
 mod key;
 mod token;
