@@ -24,7 +24,7 @@ use jose::Alg;
 use oidc::op::Params;
 use oidc::rp::{PendingLogin, RelyingParty, RpSettings};
 use oidc::types::random_token;
-use oidc::{Acr, Clock, RedirectUri, Secret};
+use oidc::{Acr, Clock, RedirectUri};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use store::{Preferences, Revocations, Sessions, Tokens, Trace, Traces, TrailKeyRing};
@@ -48,7 +48,7 @@ pub struct Config {
     /// The dashboard's client id at the hub.
     pub client_id: String,
     /// Its client secret.
-    pub client_secret: String,
+    pub client_secret: oidc::Secret,
     /// The other hubs whose trail receipts are accepted (their issuers),
     /// besides `hub_issuer`: every hub that writes trails signs receipts.
     #[serde(default)]
@@ -140,7 +140,7 @@ impl Dashboard {
         let settings = RpSettings {
             issuer: config.hub_issuer.clone(),
             client_id: config.client_id.clone(),
-            client_secret: Secret::new(config.client_secret.clone()),
+            client_secret: config.client_secret.clone(),
             redirect_uri,
             scopes: "openid given_name family_name".into(),
             algs: vec![Alg::ES256],

@@ -58,7 +58,7 @@ pub struct Config {
     /// Its client id at the hub (a `[[hub.*.data_providers]]` entry).
     pub client_id: String,
     /// Its secret there.
-    pub client_secret: String,
+    pub client_secret: oidc::Secret,
 }
 
 impl Config {

@@ -131,7 +131,7 @@ pub struct Settings {
     /// Our client id at the hub.
     pub client_id: String,
     /// Our client secret at the hub.
-    pub client_secret: String,
+    pub client_secret: oidc::Secret,
     /// Scopes asked.
     #[serde(default = "default_scopes")]
     pub scopes: String,
@@ -162,7 +162,7 @@ pub struct AccountLogin {
     /// Our client id there.
     pub client_id: String,
     /// Our client secret there.
-    pub client_secret: String,
+    pub client_secret: oidc::Secret,
     /// Scopes asked.
     #[serde(default = "default_scopes")]
     pub scopes: String,

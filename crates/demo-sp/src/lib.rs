@@ -65,7 +65,7 @@ pub struct HubLogin {
     /// Our client id at the hub.
     pub client_id: String,
     /// Our client secret at the hub.
-    pub client_secret: String,
+    pub client_secret: oidc::Secret,
     /// Scopes asked.
     #[serde(default = "default_scopes")]
     pub scopes: String,

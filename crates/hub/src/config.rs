@@ -16,7 +16,7 @@ pub struct Config {
     pub name: String,
     /// Secret of the pairwise `sub` derivation (at least 32 characters).
     /// Changing it changes every `sub`: keep it for the platform's life.
-    pub sub_secret: String,
+    pub sub_secret: oidc::Secret,
     /// `standard` (FranceConnect: eidas1) or `plus` (FranceConnect+:
     /// eidas2 and eidas3, single sign-on only at eidas2).
     #[serde(default)]
@@ -115,7 +115,7 @@ pub struct ServiceConfig {
     pub client_id: String,
     /// The secret in clear (needed for HS256 services; else prefer the hash).
     #[serde(default)]
-    pub client_secret: Option<String>,
+    pub client_secret: Option<oidc::Secret>,
     /// The secret's keyed hash (`hmac-sha256:…`, from `passerelle
     /// hash-secret`), or an Argon2id PHC string (older configs: accepted,
     /// slower until its first success; `passerelle check` names them).
@@ -218,7 +218,7 @@ pub struct DataProviderConfig {
     pub name: String,
     /// The secret in clear.
     #[serde(default)]
-    pub client_secret: Option<String>,
+    pub client_secret: Option<oidc::Secret>,
     /// Or the secret's keyed hash (`passerelle hash-secret`).
     #[serde(default)]
     pub client_secret_hash: Option<String>,
@@ -323,7 +323,7 @@ pub struct ProviderConfig {
     /// The hub's client id there.
     pub client_id: String,
     /// The hub's client secret there.
-    pub client_secret: String,
+    pub client_secret: oidc::Secret,
     /// Levels the provider can prove.
     pub acr: Vec<Acr>,
     /// Signature algorithms accepted from it.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use jose::KeySet;
 use oidc::op::{Provider, ProviderSettings};
 use oidc::rp::{RelyingParty, RpSettings};
-use oidc::{Acr, Clock, RedirectUri, Secret};
+use oidc::{Acr, Clock, RedirectUri};
 use store::Stores;
 use web::SessionManager;
 
@@ -168,7 +168,7 @@ impl Hub {
                 let settings = RpSettings {
                     issuer: idp.issuer.clone(),
                     client_id: idp.client_id.clone(),
-                    client_secret: Secret::new(idp.client_secret.clone()),
+                    client_secret: idp.client_secret.clone(),
                     redirect_uri,
                     scopes: "openid profile birth email".into(),
                     algs: idp.algs.clone(),

@@ -28,7 +28,7 @@ use crate::sub::pairwise_sub;
 #[serde(deny_unknown_fields)]
 pub struct TrailConfig {
     /// The `sub_secret` of the platform the dashboard is registered at.
-    pub secret: String,
+    pub secret: oidc::Secret,
     /// The dashboard's `entity_id` there.
     pub entity: String,
     /// How long entries are kept, in days (default 183: six months).

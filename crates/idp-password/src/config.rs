@@ -69,7 +69,7 @@ pub struct Config {
     /// kept in the configuration, never in the database, so that a stolen
     /// accounts file cannot be attacked alone. Changing it invalidates every
     /// password.
-    pub pepper: String,
+    pub pepper: oidc::Secret,
     /// How many citizens of the population get an account at first start.
     #[serde(default = "default_seed_accounts")]
     pub seed_accounts: usize,
@@ -92,7 +92,7 @@ pub struct ClientConfig {
     /// `client_id`.
     pub client_id: String,
     /// `client_secret`.
-    pub client_secret: String,
+    pub client_secret: oidc::Secret,
     /// Exact redirect URIs.
     pub redirect_uris: Vec<String>,
     /// Exact post-logout redirect URIs.

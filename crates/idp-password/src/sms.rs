@@ -33,7 +33,7 @@ pub struct Config {
     pub webhook_url: Option<String>,
     /// Sent as `Authorization: Bearer …` to the webhook.
     #[serde(default)]
-    pub webhook_token: Option<String>,
+    pub webhook_token: Option<oidc::Secret>,
 }
 
 fn default_folder() -> String {
@@ -77,7 +77,7 @@ pub enum SmsGateway {
         /// Where to post.
         url: String,
         /// Bearer token.
-        token: Option<String>,
+        token: Option<oidc::Secret>,
         /// The HTTP client.
         http: reqwest::Client,
     },
@@ -140,7 +140,7 @@ impl SmsGateway {
             SmsGateway::Webhook { url, token, http } => {
                 let mut request = http.post(url).json(sms).timeout(Duration::from_secs(10));
                 if let Some(token) = token {
-                    request = request.bearer_auth(token);
+                    request = request.bearer_auth(token.expose());
                 }
                 let response = request
                     .send()

@@ -48,7 +48,7 @@ pub struct AgentConfig {
     pub password_hash: String,
     /// The authenticator's shared secret, base32 (RFC 4648), at least 128
     /// bits.
-    pub totp_secret: String,
+    pub totp_secret: oidc::Secret,
 }
 
 /// What an agent may do at the console.
@@ -72,7 +72,7 @@ pub struct ClientConfig {
     /// Its name, shown in the app when it asks for a login.
     pub name: String,
     /// Its secret (`client_secret_post`).
-    pub client_secret: String,
+    pub client_secret: oidc::Secret,
     /// Where codes may be sent.
     pub redirect_uris: Vec<String>,
     /// Where logouts may end.

@@ -37,7 +37,7 @@ pub struct Config {
     pub smtp_username: Option<String>,
     /// `smtp`: password, with the user name.
     #[serde(default)]
-    pub smtp_password: Option<String>,
+    pub smtp_password: Option<oidc::Secret>,
     /// `smtp`: a PEM certificate to trust besides the system's (a relay with
     /// a private certificate authority).
     #[serde(default)]
@@ -146,7 +146,7 @@ impl Config {
                 // lettre's LOGIN fallback fall out of step and wait forever.
                 let builder = match (&self.smtp_username, &self.smtp_password) {
                     (Some(user), Some(password)) => builder
-                        .credentials(Credentials::new(user.clone(), password.clone()))
+                        .credentials(Credentials::new(user.clone(), password.expose().to_owned()))
                         .authentication(vec![Mechanism::Plain]),
                     _ => builder,
                 };

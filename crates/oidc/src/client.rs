@@ -8,29 +8,8 @@ use argon2::PasswordHash;
 use jose::{Alg, KeyAlg, PublicKeySet};
 
 use crate::hash_pool::{Busy, HashPool};
+pub use crate::secret::Secret;
 use crate::types::{RedirectUri, Scopes, constant_time_eq};
-
-/// A secret that never prints.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The value, for the few places that must use it (HMAC keys, forms).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(…)")
-    }
-}
 
 /// The prefix of the fast keyed form of `client_secret_hash`.
 pub const HMAC_PREFIX: &str = "hmac-sha256:";

@@ -12,6 +12,7 @@ pub mod hash_pool;
 pub mod jwks;
 pub mod op;
 pub mod rp;
+pub mod secret;
 pub mod types;
 
 pub use claims::Identity;

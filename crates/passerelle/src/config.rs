@@ -428,6 +428,51 @@ mod tests {
         Config::parse(EXAMPLE, []).unwrap();
     }
 
+    /// Every secret of a config (its keys end in `secret`, `pepper` or
+    /// `token`, or
+    /// name a password that is not the demo's published one) is a
+    /// `Secret`: printing the whole config shows none of them.
+    #[test]
+    fn printing_a_config_shows_none_of_its_secrets() {
+        fn secrets(value: &toml::Value, key: &str, found: &mut Vec<String>) {
+            match value {
+                toml::Value::String(text)
+                    if (key.ends_with("secret")
+                        || key.ends_with("pepper")
+                        || key.ends_with("password")
+                        || key.ends_with("token"))
+                        && key != "demo_password" =>
+                {
+                    found.push(text.clone());
+                }
+                toml::Value::Table(table) => {
+                    for (key, value) in table {
+                        secrets(value, key, found);
+                    }
+                }
+                toml::Value::Array(items) => {
+                    for item in items {
+                        secrets(item, key, found);
+                    }
+                }
+                _ => {}
+            }
+        }
+        for text in [DEMO, EXAMPLE] {
+            let mut found = Vec::new();
+            secrets(
+                &toml::Value::Table(toml::from_str(text).unwrap()),
+                "",
+                &mut found,
+            );
+            assert!(found.len() >= 5, "{found:?}");
+            let printed = format!("{:?}", Config::parse(text, []).unwrap());
+            for secret in found {
+                assert!(!printed.contains(&secret), "{secret} is printed");
+            }
+        }
+    }
+
     #[test]
     fn a_bad_setting_is_named_by_its_path() {
         let bad = DEMO.replacen("scopes = [", "scopes = [\"nope\", ", 1);

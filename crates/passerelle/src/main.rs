@@ -728,7 +728,10 @@ fn print_cards(config: &Config, cards: &[(PathBuf, String)]) {
     for agent in &wallet.agents {
         println!(
             "  Console des mairies : {}/mairie — {} ({:?}), code : passerelle agent code --secret {}",
-            wallet.public_url, agent.login, agent.role, agent.totp_secret
+            wallet.public_url,
+            agent.login,
+            agent.role,
+            agent.totp_secret.expose()
         );
     }
     if !wallet.agents.is_empty() {
