@@ -12,8 +12,8 @@ use web::{Lang, Page, Session};
 
 use crate::errors::HubError;
 use crate::flow::{AtProvider, SessionData};
-use crate::policy;
 use crate::state::Hub;
+use crate::{level, policy};
 
 /// `GET /api/v2/authorize`.
 pub async fn get(
@@ -327,9 +327,6 @@ async fn send_to_provider(
     let requested = request.acr;
     let idp = policy::check_provider(hub, request, provider)
         .map_err(|_| HubError::ProviderUnavailable)?;
-    // Ask the provider for the level requested, or its own lowest when that
-    // is higher (FranceConnect `getAcrToAskToIdp`).
-    let lowest_offered = idp.config.acr.iter().copied().min().unwrap_or(requested);
     // The provider's pages speak the language the service asked for.
     let extra: Vec<(&str, &str)> = request
         .ui_locales
@@ -339,7 +336,11 @@ async fn send_to_provider(
         .collect();
     let (url, pending) = idp
         .rp
-        .start(Some(requested.max(lowest_offered)), true, &extra)
+        .start(
+            Some(level::to_ask(&idp.config.acr, requested)),
+            true,
+            &extra,
+        )
         .await
         .map_err(|error| {
             tracing::warn!(provider = %idp.config.id, %error, "provider unreachable");

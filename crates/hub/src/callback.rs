@@ -15,6 +15,7 @@ use oidc::rp::RpError;
 use crate::authorize::{last_provider_cookie, load_interaction, see_other, see_other_saving};
 use crate::errors::HubError;
 use crate::flow::{Banner, Verified};
+use crate::level::{self, NotProven};
 use crate::policy;
 use crate::state::Hub;
 
@@ -87,21 +88,17 @@ async fn finish_login(
             });
         }
     };
-    // The level proven must be at least the one asked and one this provider
-    // is configured for (FranceConnect `checkIfAcrIsValid`).
-    let acr = login
-        .acr
-        .filter(|acr| *acr >= requested && idp.config.acr.contains(acr));
-    let Some(acr) = acr else {
-        tracing::warn!(provider, proven = ?login.acr, %requested, "provider proved the wrong level");
-        hub.count_login(provider, requested.as_str(), "level_too_low");
-        let banner = match login.acr {
-            Some(proven) if proven < requested => {
-                Banner::LevelTooLow(idp.config.name.clone(), requested)
-            }
-            _ => Banner::ProviderFailed(idp.config.name.clone()),
-        };
-        return Ok(back_to_choice(hub, session, banner).await);
+    let acr = match level::proven(&idp.config.acr, requested, login.acr) {
+        Ok(acr) => acr,
+        Err(not_proven) => {
+            tracing::warn!(provider, proven = ?login.acr, %requested, "provider proved the wrong level");
+            hub.count_login(provider, requested.as_str(), "level_too_low");
+            let banner = match not_proven {
+                NotProven::TooLow(_) => Banner::LevelTooLow(idp.config.name.clone(), requested),
+                NotProven::Unexpected => Banner::ProviderFailed(idp.config.name.clone()),
+            };
+            return Ok(back_to_choice(hub, session, banner).await);
+        }
     };
     let provider_identity = Identity::from_claims(&login.userinfo).map_err(|field| {
         tracing::warn!(provider, field, "provider sent a malformed identity");

@@ -20,7 +20,7 @@ use crate::notify::{self, Connection};
 use crate::state::Hub;
 use crate::sub::pairwise_sub;
 use crate::trail;
-use crate::{policy, revoke};
+use crate::{level, policy, revoke};
 use web::Lang;
 
 /// Labels of the claims (French, English), for the consent page.
@@ -300,19 +300,13 @@ async fn issue(hub: &Hub, headers: &HeaderMap, body: Option<&[u8]>) -> Result<Re
         session.data.interaction = Some(request);
         return Ok(see_other_saving(hub, &session, "/interaction").await);
     }
-    // Never claim more than the provider proved; report the provider's level
-    // when the platform offers it, else the level asked (FranceConnect
-    // `getInteractionAcr`).
-    let mut acr = if hub.provider.settings().acr_offered.contains(&verified.acr) {
-        verified.acr
-    } else {
-        request.acr
-    };
-    // A single sign-on on the plus platform is reported at eidas2 at most,
-    // even after an eidas3 login (FranceConnect+ `connexion-sso-fcp-high`).
-    if session.data.sso {
-        acr = acr.min(hub.config.platform.sso_ceiling()).max(request.acr);
-    }
+    let acr = level::reported(
+        hub.config.platform,
+        &hub.provider.settings().acr_offered,
+        request.acr,
+        verified.acr,
+        session.data.sso,
+    );
     let grant = Grant {
         client_id: client.client_id.clone(),
         redirect_uri: request.redirect_uri.clone(),

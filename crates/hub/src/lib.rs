@@ -12,6 +12,7 @@ pub mod config;
 mod consent;
 pub mod errors;
 pub mod flow;
+pub mod level;
 mod logout;
 pub mod notify;
 pub mod policy;

@@ -10,7 +10,8 @@
 //!    not block it (`providers`, `blocked_providers`; FranceConnect
 //!    `isBlackListed` / `isWhiteListed`);
 //! 2. [`check_level`]: the provider can prove the level asked, and the
-//!    session proved it (FranceConnect `checkIfAcrIsValid`);
+//!    session proved it (FranceConnect `checkIfAcrIsValid`; the rules of
+//!    the level are [`crate::level`]'s);
 //! 3. [`check_person_allows`]: the person has not blocked the provider on
 //!    the dashboard, nor ended the sessions opened with it since this one
 //!    was verified (docs/dashboard.md).
@@ -23,6 +24,7 @@ use oidc::op::AuthorizationRequest;
 use oidc::{Acr, UnixSeconds};
 
 use crate::flow::{Banner, Verified};
+use crate::level;
 use crate::state::{Hub, IdentityProvider};
 use crate::trail;
 
@@ -85,7 +87,7 @@ pub fn check_provider<'a>(
         .identity_provider(provider)
         .ok_or(Refusal::UnknownProvider)?;
     check_service_accepts(hub, request, provider)?;
-    if idp.max_acr() < request.acr {
+    if !level::provider_can_prove(&idp.config.acr, request.acr) {
         return Err(Refusal::Level);
     }
     Ok(idp)
@@ -133,9 +135,9 @@ pub fn check_service_accepts(
     }
 }
 
-/// The session proved at least the level asked.
+/// The session proved at least the level asked ([`level::session_suffices`]).
 pub fn check_level(request: &AuthorizationRequest, verified: &Verified) -> Result<(), Refusal> {
-    if verified.acr >= request.acr {
+    if level::session_suffices(verified.acr, request.acr) {
         Ok(())
     } else {
         Err(Refusal::Level)
@@ -168,7 +170,7 @@ pub fn check_fresh_enough(
     now: UnixSeconds,
 ) -> Result<(), Refusal> {
     let fresh = !request.prompt.login
-        && request.acr <= hub.config.platform.sso_ceiling()
+        && level::sso_allows(hub.config.platform, request.acr)
         && request
             .max_age
             .is_none_or(|max_age| now - verified.auth_time <= max_age);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use jose::KeySet;
 use oidc::op::{Provider, ProviderSettings};
 use oidc::rp::{RelyingParty, RpSettings};
-use oidc::{Acr, Clock, RedirectUri};
+use oidc::{Clock, RedirectUri};
 use store::Stores;
 use web::SessionManager;
 
@@ -20,13 +20,6 @@ pub struct IdentityProvider {
     pub config: ProviderConfig,
     /// The relying party talking to it.
     pub rp: RelyingParty,
-}
-
-impl IdentityProvider {
-    /// The highest level it can prove.
-    pub fn max_acr(&self) -> Acr {
-        self.config.acr.iter().copied().max().unwrap_or(Acr::Eidas1)
-    }
 }
 
 /// The hub.
