@@ -61,16 +61,18 @@ fn default_hub_name() -> String {
 
 impl Config {
     /// Checks the settings; the error names the bad path.
-    pub fn check(&self, path: &str) -> Result<(), (String, String)> {
+    pub fn check(&self, path: &str) -> Result<(), oidc::ConfigError> {
         for (field, value) in [
             ("public_url", &self.public_url),
             ("hub_issuer", &self.hub_issuer),
         ] {
-            RedirectUri::parse(value).map_err(|error| (format!("{path}.{field}"), error))?;
+            RedirectUri::parse(value)
+                .map_err(|error| oidc::ConfigError::new(format!("{path}.{field}"), error))?;
         }
         for (index, issuer) in self.trail_issuers.iter().enumerate() {
-            RedirectUri::parse(issuer)
-                .map_err(|error| (format!("{path}.trail_issuers[{index}]"), error))?;
+            RedirectUri::parse(issuer).map_err(|error| {
+                oidc::ConfigError::new(format!("{path}.trail_issuers[{index}]"), error)
+            })?;
         }
         Ok(())
     }
@@ -133,10 +135,10 @@ pub struct DashboardParts {
 
 impl Dashboard {
     /// Builds the dashboard.
-    pub fn new(config: Config, parts: DashboardParts) -> Result<Arc<Self>, (String, String)> {
+    pub fn new(config: Config, parts: DashboardParts) -> Result<Arc<Self>, oidc::ConfigError> {
         config.check("dashboard")?;
         let redirect_uri = RedirectUri::parse(&format!("{}/callback", config.public_url))
-            .map_err(|error| ("dashboard.public_url".to_owned(), error))?;
+            .map_err(|error| oidc::ConfigError::new("dashboard.public_url", error))?;
         let settings = RpSettings {
             issuer: config.hub_issuer.clone(),
             client_id: config.client_id.clone(),

@@ -63,15 +63,15 @@ pub struct Config {
 
 impl Config {
     /// Checks the URLs; the error names the bad path.
-    pub fn check(&self, path: &str) -> Result<(), (String, String)> {
+    pub fn check(&self, path: &str) -> Result<(), oidc::ConfigError> {
         oidc::RedirectUri::parse(&self.public_url)
-            .map_err(|error| (format!("{path}.public_url"), error))?;
+            .map_err(|error| oidc::ConfigError::new(format!("{path}.public_url"), error))?;
         oidc::RedirectUri::parse(&self.hub_issuer)
-            .map_err(|error| (format!("{path}.hub_issuer"), error))?;
+            .map_err(|error| oidc::ConfigError::new(format!("{path}.hub_issuer"), error))?;
         if self.client_id.is_empty() || self.client_secret.len() < 32 {
-            return Err((
+            return Err(oidc::ConfigError::new(
                 format!("{path}.client_secret"),
-                "a client_id, and a secret of at least 32 characters".to_owned(),
+                "a client_id, and a secret of at least 32 characters",
             ));
         }
         Ok(())

@@ -178,17 +178,19 @@ fn default_scopes() -> String {
 
 impl Settings {
     /// Checks the settings; the error names the bad path.
-    pub fn check(&self, path: &str) -> Result<(), (String, String)> {
+    pub fn check(&self, path: &str) -> Result<(), oidc::ConfigError> {
         self.registration().check(path)?;
         if let Some(account) = &self.account {
             account.registration().check(&format!("{path}.account"))?;
         }
         if let Some(url) = &self.certification_url {
-            RedirectUri::parse(url)
-                .map_err(|error| (format!("{path}.certification_url"), error))?;
+            RedirectUri::parse(url).map_err(|error| {
+                oidc::ConfigError::new(format!("{path}.certification_url"), error)
+            })?;
         }
         if let Some(url) = &self.data_url {
-            RedirectUri::parse(url).map_err(|error| (format!("{path}.data_url"), error))?;
+            RedirectUri::parse(url)
+                .map_err(|error| oidc::ConfigError::new(format!("{path}.data_url"), error))?;
         }
         Ok(())
     }
@@ -230,10 +232,14 @@ pub(crate) struct Registration<'a> {
 
 impl Registration<'_> {
     /// Checks the issuer and the scopes; the error names the bad path.
-    pub fn check(&self, path: &str) -> Result<(), (String, String)> {
-        RedirectUri::parse(self.issuer).map_err(|error| (format!("{path}.issuer"), error))?;
+    pub fn check(&self, path: &str) -> Result<(), oidc::ConfigError> {
+        RedirectUri::parse(self.issuer)
+            .map_err(|error| oidc::ConfigError::new(format!("{path}.issuer"), error))?;
         if !self.scopes.split(' ').any(|scope| scope == "openid") {
-            return Err((format!("{path}.scopes"), "must include openid".into()));
+            return Err(oidc::ConfigError::new(
+                format!("{path}.scopes"),
+                "must include openid",
+            ));
         }
         Ok(())
     }
@@ -244,9 +250,9 @@ impl Registration<'_> {
         &self,
         redirect_uri: &str,
         parts: &DemarcheParts,
-    ) -> Result<RelyingParty, (String, String)> {
+    ) -> Result<RelyingParty, oidc::ConfigError> {
         let redirect_uri = RedirectUri::parse(redirect_uri)
-            .map_err(|error| ("demo_sp.public_url".to_owned(), error))?;
+            .map_err(|error| oidc::ConfigError::new("demo_sp.public_url", error))?;
         let settings = RpSettings {
             issuer: self.issuer.to_owned(),
             client_id: self.client_id.to_owned(),
@@ -414,7 +420,7 @@ impl fmt::Debug for DemarcheParts {
 
 impl Demarche {
     /// Builds a démarche from its settings.
-    pub fn new(settings: Settings, parts: &DemarcheParts) -> Result<Arc<Self>, (String, String)> {
+    pub fn new(settings: Settings, parts: &DemarcheParts) -> Result<Arc<Self>, oidc::ConfigError> {
         let base_url = format!("{}/{}", parts.portal_url, settings.service.path());
         let callback = |via: Via| format!("{base_url}/callback/{}", via.as_str());
         let hub = settings

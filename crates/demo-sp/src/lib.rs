@@ -99,11 +99,14 @@ impl HubLogin {
 
 impl Config {
     /// Checks the settings; the error names the bad path.
-    pub fn check(&self, path: &str) -> Result<(), (String, String)> {
+    pub fn check(&self, path: &str) -> Result<(), oidc::ConfigError> {
         RedirectUri::parse(&self.public_url)
-            .map_err(|error| (format!("{path}.public_url"), error))?;
+            .map_err(|error| oidc::ConfigError::new(format!("{path}.public_url"), error))?;
         if self.hubs.is_empty() {
-            return Err((format!("{path}.hubs"), "must list at least one hub".into()));
+            return Err(oidc::ConfigError::new(
+                format!("{path}.hubs"),
+                "must list at least one hub",
+            ));
         }
         let mut ids = std::collections::HashSet::new();
         for (index, hub) in self.hubs.iter().enumerate() {
@@ -114,10 +117,13 @@ impl Config {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             {
-                return Err((format!("{at}.id"), "must be letters, digits, - or _".into()));
+                return Err(oidc::ConfigError::new(
+                    format!("{at}.id"),
+                    "must be letters, digits, - or _",
+                ));
             }
             if !ids.insert(hub.id.as_str()) {
-                return Err((format!("{at}.id"), "is used twice".into()));
+                return Err(oidc::ConfigError::new(format!("{at}.id"), "is used twice"));
             }
             hub.registration().check(&at)?;
         }
@@ -126,7 +132,10 @@ impl Config {
             let at = format!("{path}.demarches[{index}]");
             demarche.check(&at)?;
             if !services.insert(demarche.service.path()) {
-                return Err((format!("{at}.service"), "is used twice".into()));
+                return Err(oidc::ConfigError::new(
+                    format!("{at}.service"),
+                    "is used twice",
+                ));
             }
         }
         Ok(())
@@ -185,7 +194,7 @@ impl fmt::Debug for DemoService {
 
 impl DemoService {
     /// Builds the portal and its démarches.
-    pub fn new(config: Config, parts: DemoParts) -> Result<Arc<Self>, (String, String)> {
+    pub fn new(config: Config, parts: DemoParts) -> Result<Arc<Self>, oidc::ConfigError> {
         config.check("demo_sp")?;
         let DemoParts {
             decryption_key,
@@ -213,7 +222,7 @@ impl DemoService {
         let public_key = demarche_parts
             .decryption_key
             .public_key()
-            .map_err(|error| ("demo_sp".to_owned(), error.to_string()))?;
+            .map_err(|error| oidc::ConfigError::new("demo_sp", error.to_string()))?;
         let jwks = serde_json::json!({ "keys": [public_key.to_json()] });
         let hubs = config
             .hubs
@@ -227,7 +236,7 @@ impl DemoService {
                         .relying_party(&callback, &demarche_parts)?,
                 })
             })
-            .collect::<Result<Vec<_>, (String, String)>>()?;
+            .collect::<Result<Vec<_>, oidc::ConfigError>>()?;
         let secure = config.public_url.starts_with("https://");
         let sessions = SessionManager::new(
             sessions,

@@ -335,21 +335,10 @@ fn default_provider_algs() -> Vec<Alg> {
     vec![Alg::ES256, Alg::RS256]
 }
 
-/// A bad setting, with its path in the config.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{path}: {message}")]
-pub struct ConfigError {
-    /// Path of the setting, e.g. `hub.services[0].redirect_uris[1]`.
-    pub path: String,
-    /// What is wrong.
-    pub message: String,
-}
+pub use oidc::ConfigError;
 
 fn bad(path: impl Into<String>, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        path: path.into(),
-        message: message.into(),
-    }
+    ConfigError::new(path, message)
 }
 
 impl Config {

@@ -42,20 +42,23 @@ fn default_retention_days() -> i64 {
 
 impl TrailConfig {
     /// Checks the settings.
-    pub fn check(&self, path: &str) -> Result<(), (String, String)> {
+    pub fn check(&self, path: &str) -> Result<(), oidc::ConfigError> {
         if self.secret.len() < 32 {
-            return Err((
+            return Err(oidc::ConfigError::new(
                 format!("{path}.secret"),
-                "must be at least 32 characters".into(),
+                "must be at least 32 characters",
             ));
         }
         if self.entity.is_empty() {
-            return Err((format!("{path}.entity"), "must not be empty".into()));
+            return Err(oidc::ConfigError::new(
+                format!("{path}.entity"),
+                "must not be empty",
+            ));
         }
         if !(1..=3650).contains(&self.retention_days) {
-            return Err((
+            return Err(oidc::ConfigError::new(
                 format!("{path}.retention_days"),
-                "must be between 1 and 3650".into(),
+                "must be between 1 and 3650",
             ));
         }
         Ok(())

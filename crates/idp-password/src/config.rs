@@ -102,8 +102,13 @@ pub struct ClientConfig {
 
 impl Config {
     /// Checks the settings; the error names the bad path.
-    pub fn check(&self, path: &str) -> Result<(), (String, String)> {
-        let bad = |field: &str, message: &str| Err((format!("{path}.{field}"), message.to_owned()));
+    pub fn check(&self, path: &str) -> Result<(), oidc::ConfigError> {
+        let bad = |field: &str, message: &str| {
+            Err(oidc::ConfigError::new(
+                format!("{path}.{field}"),
+                message.to_owned(),
+            ))
+        };
         if self.id.is_empty()
             || !self
                 .id

@@ -97,18 +97,21 @@ impl std::fmt::Debug for SmsGateway {
 
 impl Config {
     /// Checks the settings; the error names the bad path.
-    pub fn check(&self, path: &str) -> Result<(), (String, String)> {
+    pub fn check(&self, path: &str) -> Result<(), oidc::ConfigError> {
         if self.transport == SmsTransportKind::Webhook {
             let url = self.webhook_url.as_deref().unwrap_or_default();
             if !(url.starts_with("https://") || url.starts_with("http://")) {
-                return Err((
+                return Err(oidc::ConfigError::new(
                     format!("{path}.webhook_url"),
-                    "the webhook transport needs an http(s) URL".into(),
+                    "the webhook transport needs an http(s) URL",
                 ));
             }
         }
         if self.folder.is_empty() {
-            return Err((format!("{path}.folder"), "must not be empty".into()));
+            return Err(oidc::ConfigError::new(
+                format!("{path}.folder"),
+                "must not be empty",
+            ));
         }
         Ok(())
     }

@@ -102,17 +102,17 @@ pub const EMAIL_CODE_TTL_SECS: i64 = 1800;
 pub const EMAIL_CODE_TRIES: u32 = 5;
 
 /// Checks what serde cannot: the delay's bound, the agents' secrets.
-pub fn check(config: &Config) -> Result<(), (String, String)> {
+pub fn check(config: &Config) -> Result<(), oidc::ConfigError> {
     if !(0..=RESULT_WITHIN_SECS).contains(&config.certification_delay_secs) {
-        return Err((
-            "idp_wallet.certification_delay_secs".to_owned(),
+        return Err(oidc::ConfigError::new(
+            "idp_wallet.certification_delay_secs",
             format!("must be between 0 and {RESULT_WITHIN_SECS} (48 hours)"),
         ));
     }
     for (at, agent) in config.agents.iter().enumerate() {
         let path = |field: &str| format!("idp_wallet.agents[{at}].{field}");
         if agent.login.trim().is_empty() {
-            return Err((path("login"), "must not be empty".to_owned()));
+            return Err(oidc::ConfigError::new(path("login"), "must not be empty"));
         }
         if config
             .agents
@@ -121,18 +121,18 @@ pub fn check(config: &Config) -> Result<(), (String, String)> {
             .count()
             > 1
         {
-            return Err((path("login"), "is used twice".to_owned()));
+            return Err(oidc::ConfigError::new(path("login"), "is used twice"));
         }
         if argon2::password_hash::PasswordHash::new(&agent.password_hash).is_err() {
-            return Err((
+            return Err(oidc::ConfigError::new(
                 path("password_hash"),
-                "is not a PHC string (passerelle agent hash-password makes one)".to_owned(),
+                "is not a PHC string (passerelle agent hash-password makes one)",
             ));
         }
         if crate::totp::decode_base32(&agent.totp_secret).is_none_or(|secret| secret.len() < 16) {
-            return Err((
+            return Err(oidc::ConfigError::new(
                 path("totp_secret"),
-                "must be base32 of at least 128 bits".to_owned(),
+                "must be base32 of at least 128 bits",
             ));
         }
     }

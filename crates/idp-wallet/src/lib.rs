@@ -85,7 +85,7 @@ impl fmt::Debug for WalletProvider {
 
 impl WalletProvider {
     /// A provider over its parts; the error names the setting at fault.
-    pub fn new(parts: WalletParts) -> Result<Arc<Self>, (String, String)> {
+    pub fn new(parts: WalletParts) -> Result<Arc<Self>, oidc::ConfigError> {
         let WalletParts {
             config,
             keys,
@@ -110,7 +110,7 @@ impl WalletProvider {
                 )
             })
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|error| ("scopes".to_owned(), error))?;
+            .map_err(|error| oidc::ConfigError::new("scopes", error))?;
         let settings = ProviderSettings::franceconnect(
             config.public_url.clone(),
             vec![Acr::Eidas2, Acr::Eidas3],
@@ -123,7 +123,7 @@ impl WalletProvider {
             stores.codes.clone(),
             stores.tokens.clone(),
         )
-        .map_err(|error| ("idp_wallet.clients".to_owned(), error))?;
+        .map_err(|error| oidc::ConfigError::new("idp_wallet.clients", error))?;
         let console_sessions = web::SessionManager::new(
             stores.sessions.clone(),
             clock.clone(),

@@ -84,30 +84,33 @@ pub enum Security {
 
 impl Config {
     /// Checks the settings; the error names the bad one under `path`.
-    pub fn check(&self, path: &str) -> Result<(), (String, String)> {
+    pub fn check(&self, path: &str) -> Result<(), oidc::ConfigError> {
         self.from
             .parse::<Mailbox>()
-            .map_err(|error| (format!("{path}.from"), error.to_string()))?;
+            .map_err(|error| oidc::ConfigError::new(format!("{path}.from"), error.to_string()))?;
         if self.transport == TransportKind::Smtp && self.smtp_host.is_none() {
-            return Err((
+            return Err(oidc::ConfigError::new(
                 format!("{path}.smtp_host"),
-                "the smtp transport needs a host".into(),
+                "the smtp transport needs a host",
             ));
         }
         if self.smtp_username.is_some() != self.smtp_password.is_some() {
-            return Err((
+            return Err(oidc::ConfigError::new(
                 format!("{path}.smtp_password"),
-                "set smtp_username and smtp_password together".into(),
+                "set smtp_username and smtp_password together",
             ));
         }
         if !(1..=600).contains(&self.smtp_timeout_secs) {
-            return Err((
+            return Err(oidc::ConfigError::new(
                 format!("{path}.smtp_timeout_secs"),
-                "must be between 1 and 600".into(),
+                "must be between 1 and 600",
             ));
         }
         if self.folder.is_empty() {
-            return Err((format!("{path}.folder"), "must not be empty".into()));
+            return Err(oidc::ConfigError::new(
+                format!("{path}.folder"),
+                "must not be empty",
+            ));
         }
         Ok(())
     }

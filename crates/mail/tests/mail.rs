@@ -363,17 +363,17 @@ async fn a_message_goes_through_starttls_and_auth_and_a_wrong_password_delivers_
 #[test]
 fn bad_settings_are_named() {
     let parse = |text: &str| toml::from_str::<Config>(text).unwrap().check("mail");
-    assert_eq!(parse("from = \"nobody\"").unwrap_err().0, "mail.from");
+    assert_eq!(parse("from = \"nobody\"").unwrap_err().path, "mail.from");
     assert_eq!(
         parse("from = \"a@b.fr\"\ntransport = \"smtp\"")
             .unwrap_err()
-            .0,
+            .path,
         "mail.smtp_host"
     );
     assert_eq!(
         parse("from = \"a@b.fr\"\ntransport = \"smtp\"\nsmtp_host = \"h\"\nsmtp_username = \"u\"")
             .unwrap_err()
-            .0,
+            .path,
         "mail.smtp_password"
     );
     parse("from = \"a@b.fr\"").unwrap();

@@ -7,6 +7,7 @@
 pub mod claims;
 pub mod client;
 pub mod clock;
+pub mod config_error;
 pub mod error;
 pub mod hash_pool;
 pub mod jwks;
@@ -20,6 +21,7 @@ pub use client::{
     Client, ClientAuth, ClientKeys, ClientSecret, HMAC_PREFIX, Secret, client_secret_key,
 };
 pub use clock::{Clock, FakeClock, SystemClock, UnixSeconds};
+pub use config_error::ConfigError;
 pub use error::{ErrorCode, OAuthError};
 pub use hash_pool::{Busy, HashPool};
 pub use types::{Acr, PkceChallenge, RedirectUri, Scopes};

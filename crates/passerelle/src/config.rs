@@ -200,15 +200,7 @@ pub struct ListenConfig {
     pub parts: BTreeMap<String, SocketAddr>,
 }
 
-/// A setting that stops the process.
-#[derive(Debug, thiserror::Error)]
-#[error("bad setting {path}: {message}")]
-pub struct ConfigError {
-    /// Where, e.g. `hub.standard.services[0].redirect_uris[1]`.
-    pub path: String,
-    /// What is wrong.
-    pub message: String,
-}
+pub use oidc::ConfigError;
 
 impl Config {
     /// Reads a file, overlays the environment, parses and checks.
@@ -267,17 +259,13 @@ impl Config {
                 })?;
         }
         for (index, idp) in self.idp_password.iter().enumerate() {
-            idp.check(&format!("idp_password[{index}]"))
-                .map_err(|(path, message)| ConfigError { path, message })?;
+            idp.check(&format!("idp_password[{index}]"))?;
         }
         if let Some(demo) = &self.demo_sp {
-            demo.check("demo_sp")
-                .map_err(|(path, message)| ConfigError { path, message })?;
+            demo.check("demo_sp")?;
         }
         if let Some(traces) = &self.traces {
-            traces
-                .check("traces")
-                .map_err(|(path, message)| ConfigError { path, message })?;
+            traces.check("traces")?;
             // The trail's pseudonym is the dashboard's sub: same secret as
             // the platform the dashboard is registered at.
             for (id, hub) in &self.hub {
@@ -296,9 +284,7 @@ impl Config {
             }
         }
         if let Some(dashboard) = &self.dashboard {
-            dashboard
-                .check("dashboard")
-                .map_err(|(path, message)| ConfigError { path, message })?;
+            dashboard.check("dashboard")?;
             if self.traces.is_none() {
                 return Err(ConfigError {
                     path: "traces".into(),
@@ -307,12 +293,10 @@ impl Config {
             }
         }
         if let Some(mail) = &self.mail {
-            mail.check("mail")
-                .map_err(|(path, message)| ConfigError { path, message })?;
+            mail.check("mail")?;
         }
         if let Some(sms) = &self.sms {
-            sms.check("sms")
-                .map_err(|(path, message)| ConfigError { path, message })?;
+            sms.check("sms")?;
         }
         if let Some(register) = &self.register {
             oidc::RedirectUri::parse(&register.public_url).map_err(|message| ConfigError {
@@ -321,9 +305,7 @@ impl Config {
             })?;
         }
         if let Some(provider) = &self.data_provider {
-            provider
-                .check("data_provider")
-                .map_err(|(path, message)| ConfigError { path, message })?;
+            provider.check("data_provider")?;
         }
         let parts = self.part_names();
         let mut seen = std::collections::HashSet::new();

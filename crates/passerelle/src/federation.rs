@@ -289,8 +289,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
             mailer: running.mailer.clone(),
             sms: sms.clone(),
             hash_pool: hash_pool.clone(),
-        })
-        .map_err(|(path, message)| anyhow::anyhow!("bad setting {path}: {message}"))?;
+        })?;
         running.idps.insert(idp_config.id.clone(), idp.clone());
         running
             .key_holders
@@ -326,8 +325,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
             seal_signer: pki.as_ref().map(|pki| pki.seal_signer.clone()),
             mailer: running.mailer.clone(),
             hash_pool: hash_pool.clone(),
-        })
-        .map_err(|(path, message)| anyhow::anyhow!("bad setting {path}: {message}"))?;
+        })?;
         running.tasks.push(tokio::spawn(idp.clone().run_jobs()));
         running
             .key_holders
@@ -383,7 +381,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
             hash_pool: Some(hash_pool.clone()),
             metrics: Some(running.metrics.clone()),
         };
-        let hub = hub::Hub::new(parts).map_err(|error| anyhow::anyhow!("bad setting {error}"))?;
+        let hub = hub::Hub::new(parts)?;
         running
             .key_holders
             .push((part.clone(), hub.provider.clone()));
@@ -416,8 +414,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
                 http: http.clone(),
                 mailer: running.mailer.clone(),
             },
-        )
-        .map_err(|(path, message)| anyhow::anyhow!("bad setting {path}: {message}"))?;
+        )?;
         running.stores.insert("demo_sp".into(), stores);
         serve(
             &mut running,
@@ -451,8 +448,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
             clock: options.clock.clone(),
             http: http.clone(),
         };
-        let app = dashboard::Dashboard::new(settings.clone(), parts)
-            .map_err(|(path, message)| anyhow::anyhow!("bad setting {path}: {message}"))?;
+        let app = dashboard::Dashboard::new(settings.clone(), parts)?;
         running.stores.insert("dashboard".into(), sessions);
         serve(
             &mut running,
