@@ -10,6 +10,7 @@
 //! only the first and last names, to greet). The JSON it reads and writes is
 //! described in docs/dashboard.md.
 
+use oidc::ConfigError;
 use std::fmt;
 use std::sync::Arc;
 
@@ -61,17 +62,17 @@ fn default_hub_name() -> String {
 
 impl Config {
     /// Checks the settings; the error names the bad path.
-    pub fn check(&self, path: &str) -> Result<(), oidc::ConfigError> {
+    pub fn check(&self, path: &str) -> Result<(), ConfigError> {
         for (field, value) in [
             ("public_url", &self.public_url),
             ("hub_issuer", &self.hub_issuer),
         ] {
             RedirectUri::parse(value)
-                .map_err(|error| oidc::ConfigError::new(format!("{path}.{field}"), error))?;
+                .map_err(|error| ConfigError::new(format!("{path}.{field}"), error))?;
         }
         for (index, issuer) in self.trail_issuers.iter().enumerate() {
             RedirectUri::parse(issuer).map_err(|error| {
-                oidc::ConfigError::new(format!("{path}.trail_issuers[{index}]"), error)
+                ConfigError::new(format!("{path}.trail_issuers[{index}]"), error)
             })?;
         }
         Ok(())
@@ -135,10 +136,10 @@ pub struct DashboardParts {
 
 impl Dashboard {
     /// Builds the dashboard.
-    pub fn new(config: Config, parts: DashboardParts) -> Result<Arc<Self>, oidc::ConfigError> {
+    pub fn new(config: Config, parts: DashboardParts) -> Result<Arc<Self>, ConfigError> {
         config.check("dashboard")?;
         let redirect_uri = RedirectUri::parse(&format!("{}/callback", config.public_url))
-            .map_err(|error| oidc::ConfigError::new("dashboard.public_url", error))?;
+            .map_err(|error| ConfigError::new("dashboard.public_url", error))?;
         let settings = RpSettings {
             issuer: config.hub_issuer.clone(),
             client_id: config.client_id.clone(),

@@ -28,6 +28,7 @@
 //! 503 `temporarily_unavailable` (the hub did not answer, or answered
 //! something we could not verify). The data provider stores nothing.
 
+use oidc::ConfigError;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -63,13 +64,13 @@ pub struct Config {
 
 impl Config {
     /// Checks the URLs; the error names the bad path.
-    pub fn check(&self, path: &str) -> Result<(), oidc::ConfigError> {
+    pub fn check(&self, path: &str) -> Result<(), ConfigError> {
         oidc::RedirectUri::parse(&self.public_url)
-            .map_err(|error| oidc::ConfigError::new(format!("{path}.public_url"), error))?;
+            .map_err(|error| ConfigError::new(format!("{path}.public_url"), error))?;
         oidc::RedirectUri::parse(&self.hub_issuer)
-            .map_err(|error| oidc::ConfigError::new(format!("{path}.hub_issuer"), error))?;
+            .map_err(|error| ConfigError::new(format!("{path}.hub_issuer"), error))?;
         if self.client_id.is_empty() || self.client_secret.len() < 32 {
-            return Err(oidc::ConfigError::new(
+            return Err(ConfigError::new(
                 format!("{path}.client_secret"),
                 "a client_id, and a secret of at least 32 characters",
             ));

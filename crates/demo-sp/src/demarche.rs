@@ -8,6 +8,7 @@
 //! progress), and walking its form step by step with drafts. What differs
 //! is in the démarche's own module.
 
+use oidc::ConfigError;
 use std::fmt;
 use std::sync::Arc;
 
@@ -178,19 +179,18 @@ fn default_scopes() -> String {
 
 impl Settings {
     /// Checks the settings; the error names the bad path.
-    pub fn check(&self, path: &str) -> Result<(), oidc::ConfigError> {
+    pub fn check(&self, path: &str) -> Result<(), ConfigError> {
         self.registration().check(path)?;
         if let Some(account) = &self.account {
             account.registration().check(&format!("{path}.account"))?;
         }
         if let Some(url) = &self.certification_url {
-            RedirectUri::parse(url).map_err(|error| {
-                oidc::ConfigError::new(format!("{path}.certification_url"), error)
-            })?;
+            RedirectUri::parse(url)
+                .map_err(|error| ConfigError::new(format!("{path}.certification_url"), error))?;
         }
         if let Some(url) = &self.data_url {
             RedirectUri::parse(url)
-                .map_err(|error| oidc::ConfigError::new(format!("{path}.data_url"), error))?;
+                .map_err(|error| ConfigError::new(format!("{path}.data_url"), error))?;
         }
         Ok(())
     }
@@ -232,11 +232,11 @@ pub(crate) struct Registration<'a> {
 
 impl Registration<'_> {
     /// Checks the issuer and the scopes; the error names the bad path.
-    pub fn check(&self, path: &str) -> Result<(), oidc::ConfigError> {
+    pub fn check(&self, path: &str) -> Result<(), ConfigError> {
         RedirectUri::parse(self.issuer)
-            .map_err(|error| oidc::ConfigError::new(format!("{path}.issuer"), error))?;
+            .map_err(|error| ConfigError::new(format!("{path}.issuer"), error))?;
         if !self.scopes.split(' ').any(|scope| scope == "openid") {
-            return Err(oidc::ConfigError::new(
+            return Err(ConfigError::new(
                 format!("{path}.scopes"),
                 "must include openid",
             ));
@@ -250,9 +250,9 @@ impl Registration<'_> {
         &self,
         redirect_uri: &str,
         parts: &DemarcheParts,
-    ) -> Result<RelyingParty, oidc::ConfigError> {
+    ) -> Result<RelyingParty, ConfigError> {
         let redirect_uri = RedirectUri::parse(redirect_uri)
-            .map_err(|error| oidc::ConfigError::new("demo_sp.public_url", error))?;
+            .map_err(|error| ConfigError::new("demo_sp.public_url", error))?;
         let settings = RpSettings {
             issuer: self.issuer.to_owned(),
             client_id: self.client_id.to_owned(),
@@ -420,7 +420,7 @@ impl fmt::Debug for DemarcheParts {
 
 impl Demarche {
     /// Builds a démarche from its settings.
-    pub fn new(settings: Settings, parts: &DemarcheParts) -> Result<Arc<Self>, oidc::ConfigError> {
+    pub fn new(settings: Settings, parts: &DemarcheParts) -> Result<Arc<Self>, ConfigError> {
         let base_url = format!("{}/{}", parts.portal_url, settings.service.path());
         let callback = |via: Via| format!("{base_url}/callback/{}", via.as_str());
         let hub = settings

@@ -18,6 +18,7 @@ mod lettre;
 mod procuration;
 mod view;
 
+use oidc::ConfigError;
 use std::fmt;
 use std::sync::Arc;
 
@@ -99,11 +100,11 @@ impl HubLogin {
 
 impl Config {
     /// Checks the settings; the error names the bad path.
-    pub fn check(&self, path: &str) -> Result<(), oidc::ConfigError> {
+    pub fn check(&self, path: &str) -> Result<(), ConfigError> {
         RedirectUri::parse(&self.public_url)
-            .map_err(|error| oidc::ConfigError::new(format!("{path}.public_url"), error))?;
+            .map_err(|error| ConfigError::new(format!("{path}.public_url"), error))?;
         if self.hubs.is_empty() {
-            return Err(oidc::ConfigError::new(
+            return Err(ConfigError::new(
                 format!("{path}.hubs"),
                 "must list at least one hub",
             ));
@@ -117,13 +118,13 @@ impl Config {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             {
-                return Err(oidc::ConfigError::new(
+                return Err(ConfigError::new(
                     format!("{at}.id"),
                     "must be letters, digits, - or _",
                 ));
             }
             if !ids.insert(hub.id.as_str()) {
-                return Err(oidc::ConfigError::new(format!("{at}.id"), "is used twice"));
+                return Err(ConfigError::new(format!("{at}.id"), "is used twice"));
             }
             hub.registration().check(&at)?;
         }
@@ -132,10 +133,7 @@ impl Config {
             let at = format!("{path}.demarches[{index}]");
             demarche.check(&at)?;
             if !services.insert(demarche.service.path()) {
-                return Err(oidc::ConfigError::new(
-                    format!("{at}.service"),
-                    "is used twice",
-                ));
+                return Err(ConfigError::new(format!("{at}.service"), "is used twice"));
             }
         }
         Ok(())
@@ -194,7 +192,7 @@ impl fmt::Debug for DemoService {
 
 impl DemoService {
     /// Builds the portal and its démarches.
-    pub fn new(config: Config, parts: DemoParts) -> Result<Arc<Self>, oidc::ConfigError> {
+    pub fn new(config: Config, parts: DemoParts) -> Result<Arc<Self>, ConfigError> {
         config.check("demo_sp")?;
         let DemoParts {
             decryption_key,
@@ -222,7 +220,7 @@ impl DemoService {
         let public_key = demarche_parts
             .decryption_key
             .public_key()
-            .map_err(|error| oidc::ConfigError::new("demo_sp", error.to_string()))?;
+            .map_err(|error| ConfigError::new("demo_sp", error.to_string()))?;
         let jwks = serde_json::json!({ "keys": [public_key.to_json()] });
         let hubs = config
             .hubs
@@ -236,7 +234,7 @@ impl DemoService {
                         .relying_party(&callback, &demarche_parts)?,
                 })
             })
-            .collect::<Result<Vec<_>, oidc::ConfigError>>()?;
+            .collect::<Result<Vec<_>, ConfigError>>()?;
         let secure = config.public_url.starts_with("https://");
         let sessions = SessionManager::new(
             sessions,

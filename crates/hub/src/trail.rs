@@ -9,6 +9,7 @@
 //! receives, and never needs the identity. The JSON written here is the
 //! contract with the dashboard (docs/dashboard.md).
 
+use oidc::ConfigError;
 use std::fmt;
 use std::sync::Arc;
 
@@ -42,21 +43,21 @@ fn default_retention_days() -> i64 {
 
 impl TrailConfig {
     /// Checks the settings.
-    pub fn check(&self, path: &str) -> Result<(), oidc::ConfigError> {
+    pub fn check(&self, path: &str) -> Result<(), ConfigError> {
         if self.secret.len() < 32 {
-            return Err(oidc::ConfigError::new(
+            return Err(ConfigError::new(
                 format!("{path}.secret"),
                 "must be at least 32 characters",
             ));
         }
         if self.entity.is_empty() {
-            return Err(oidc::ConfigError::new(
+            return Err(ConfigError::new(
                 format!("{path}.entity"),
                 "must not be empty",
             ));
         }
         if !(1..=3650).contains(&self.retention_days) {
-            return Err(oidc::ConfigError::new(
+            return Err(ConfigError::new(
                 format!("{path}.retention_days"),
                 "must be between 1 and 3650",
             ));

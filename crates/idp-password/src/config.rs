@@ -1,6 +1,7 @@
 //! A password provider's settings: one `[[idp_password]]` table each.
 
 use oidc::Acr;
+use oidc::ConfigError;
 use serde::Deserialize;
 
 /// How citizens identify themselves at this provider.
@@ -102,9 +103,9 @@ pub struct ClientConfig {
 
 impl Config {
     /// Checks the settings; the error names the bad path.
-    pub fn check(&self, path: &str) -> Result<(), oidc::ConfigError> {
+    pub fn check(&self, path: &str) -> Result<(), ConfigError> {
         let bad = |field: &str, message: &str| {
-            Err(oidc::ConfigError::new(
+            Err(ConfigError::new(
                 format!("{path}.{field}"),
                 message.to_owned(),
             ))

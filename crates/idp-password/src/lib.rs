@@ -29,6 +29,7 @@ mod signup;
 pub mod sms;
 pub mod throttle;
 
+use oidc::ConfigError;
 use std::fmt;
 use std::sync::Arc;
 
@@ -110,7 +111,7 @@ impl fmt::Debug for PasswordProvider {
 
 impl PasswordProvider {
     /// Builds a provider from checked settings.
-    pub fn new(parts: IdpParts) -> Result<Arc<Self>, oidc::ConfigError> {
+    pub fn new(parts: IdpParts) -> Result<Arc<Self>, ConfigError> {
         let IdpParts {
             config,
             keys,
@@ -135,7 +136,7 @@ impl PasswordProvider {
                 )
             })
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|error| oidc::ConfigError::new("scopes", error))?;
+            .map_err(|error| ConfigError::new("scopes", error))?;
         let settings = ProviderSettings::franceconnect(config.public_url.clone(), vec![config.acr]);
         let provider = Provider::new(
             settings,
@@ -145,14 +146,14 @@ impl PasswordProvider {
             stores.codes.clone(),
             stores.tokens.clone(),
         )
-        .map_err(|error| oidc::ConfigError::new("idp_password.clients", error))?;
+        .map_err(|error| ConfigError::new("idp_password.clients", error))?;
         let secure = config.public_url.starts_with("https://");
         let cookie = format!("passerelle_idp_{}", config.id);
         let sessions =
             SessionManager::new(stores.sessions.clone(), clock.clone(), cookie, secure, 900);
         let hasher = password::Hasher::new(&config.pepper, hash_pool);
         let dummy_hash = oidc::hash_pool::argon2id::decoy()
-            .ok_or_else(|| oidc::ConfigError::new("argon2", "cannot make a decoy hash"))?;
+            .ok_or_else(|| ConfigError::new("argon2", "cannot make a decoy hash"))?;
         Ok(Arc::new(Self {
             config,
             provider: Arc::new(provider),

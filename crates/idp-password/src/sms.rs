@@ -12,6 +12,7 @@
 //! minutes and the citizen waits for it; a failure is shown, and they ask
 //! for another.
 
+use oidc::ConfigError;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
@@ -97,18 +98,18 @@ impl std::fmt::Debug for SmsGateway {
 
 impl Config {
     /// Checks the settings; the error names the bad path.
-    pub fn check(&self, path: &str) -> Result<(), oidc::ConfigError> {
+    pub fn check(&self, path: &str) -> Result<(), ConfigError> {
         if self.transport == SmsTransportKind::Webhook {
             let url = self.webhook_url.as_deref().unwrap_or_default();
             if !(url.starts_with("https://") || url.starts_with("http://")) {
-                return Err(oidc::ConfigError::new(
+                return Err(ConfigError::new(
                     format!("{path}.webhook_url"),
                     "the webhook transport needs an http(s) URL",
                 ));
             }
         }
         if self.folder.is_empty() {
-            return Err(oidc::ConfigError::new(
+            return Err(ConfigError::new(
                 format!("{path}.folder"),
                 "must not be empty",
             ));

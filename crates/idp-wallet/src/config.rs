@@ -1,5 +1,6 @@
 //! `[idp_wallet]`: the wallet identity provider's settings.
 
+use oidc::ConfigError;
 use std::path::PathBuf;
 
 use serde::Deserialize;
@@ -102,9 +103,9 @@ pub const EMAIL_CODE_TTL_SECS: i64 = 1800;
 pub const EMAIL_CODE_TRIES: u32 = 5;
 
 /// Checks what serde cannot: the delay's bound, the agents' secrets.
-pub fn check(config: &Config) -> Result<(), oidc::ConfigError> {
+pub fn check(config: &Config) -> Result<(), ConfigError> {
     if !(0..=RESULT_WITHIN_SECS).contains(&config.certification_delay_secs) {
-        return Err(oidc::ConfigError::new(
+        return Err(ConfigError::new(
             "idp_wallet.certification_delay_secs",
             format!("must be between 0 and {RESULT_WITHIN_SECS} (48 hours)"),
         ));
@@ -112,7 +113,7 @@ pub fn check(config: &Config) -> Result<(), oidc::ConfigError> {
     for (at, agent) in config.agents.iter().enumerate() {
         let path = |field: &str| format!("idp_wallet.agents[{at}].{field}");
         if agent.login.trim().is_empty() {
-            return Err(oidc::ConfigError::new(path("login"), "must not be empty"));
+            return Err(ConfigError::new(path("login"), "must not be empty"));
         }
         if config
             .agents
@@ -121,16 +122,16 @@ pub fn check(config: &Config) -> Result<(), oidc::ConfigError> {
             .count()
             > 1
         {
-            return Err(oidc::ConfigError::new(path("login"), "is used twice"));
+            return Err(ConfigError::new(path("login"), "is used twice"));
         }
         if argon2::password_hash::PasswordHash::new(&agent.password_hash).is_err() {
-            return Err(oidc::ConfigError::new(
+            return Err(ConfigError::new(
                 path("password_hash"),
                 "is not a PHC string (passerelle agent hash-password makes one)",
             ));
         }
         if crate::totp::decode_base32(&agent.totp_secret).is_none_or(|secret| secret.len() < 16) {
-            return Err(oidc::ConfigError::new(
+            return Err(ConfigError::new(
                 path("totp_secret"),
                 "must be base32 of at least 128 bits",
             ));

@@ -24,6 +24,7 @@ pub mod seal;
 pub mod totp;
 pub mod verify;
 
+use oidc::ConfigError;
 use std::fmt;
 use std::sync::Arc;
 
@@ -85,7 +86,7 @@ impl fmt::Debug for WalletProvider {
 
 impl WalletProvider {
     /// A provider over its parts; the error names the setting at fault.
-    pub fn new(parts: WalletParts) -> Result<Arc<Self>, oidc::ConfigError> {
+    pub fn new(parts: WalletParts) -> Result<Arc<Self>, ConfigError> {
         let WalletParts {
             config,
             keys,
@@ -110,7 +111,7 @@ impl WalletProvider {
                 )
             })
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|error| oidc::ConfigError::new("scopes", error))?;
+            .map_err(|error| ConfigError::new("scopes", error))?;
         let settings = ProviderSettings::franceconnect(
             config.public_url.clone(),
             vec![Acr::Eidas2, Acr::Eidas3],
@@ -123,7 +124,7 @@ impl WalletProvider {
             stores.codes.clone(),
             stores.tokens.clone(),
         )
-        .map_err(|error| oidc::ConfigError::new("idp_wallet.clients", error))?;
+        .map_err(|error| ConfigError::new("idp_wallet.clients", error))?;
         let console_sessions = web::SessionManager::new(
             stores.sessions.clone(),
             clock.clone(),

@@ -1,5 +1,6 @@
 //! `[mail]`: the sender and the transport.
 
+use oidc::ConfigError;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -84,30 +85,30 @@ pub enum Security {
 
 impl Config {
     /// Checks the settings; the error names the bad one under `path`.
-    pub fn check(&self, path: &str) -> Result<(), oidc::ConfigError> {
+    pub fn check(&self, path: &str) -> Result<(), ConfigError> {
         self.from
             .parse::<Mailbox>()
-            .map_err(|error| oidc::ConfigError::new(format!("{path}.from"), error.to_string()))?;
+            .map_err(|error| ConfigError::new(format!("{path}.from"), error.to_string()))?;
         if self.transport == TransportKind::Smtp && self.smtp_host.is_none() {
-            return Err(oidc::ConfigError::new(
+            return Err(ConfigError::new(
                 format!("{path}.smtp_host"),
                 "the smtp transport needs a host",
             ));
         }
         if self.smtp_username.is_some() != self.smtp_password.is_some() {
-            return Err(oidc::ConfigError::new(
+            return Err(ConfigError::new(
                 format!("{path}.smtp_password"),
                 "set smtp_username and smtp_password together",
             ));
         }
         if !(1..=600).contains(&self.smtp_timeout_secs) {
-            return Err(oidc::ConfigError::new(
+            return Err(ConfigError::new(
                 format!("{path}.smtp_timeout_secs"),
                 "must be between 1 and 600",
             ));
         }
         if self.folder.is_empty() {
-            return Err(oidc::ConfigError::new(
+            return Err(ConfigError::new(
                 format!("{path}.folder"),
                 "must not be empty",
             ));
