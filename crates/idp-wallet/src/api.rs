@@ -23,6 +23,161 @@ use crate::flow::{self, ChallengeRefused, ClaimRefused, Status};
 use crate::identity::{self, Identity};
 use crate::verify::{self, CardCheck};
 
+/// A code of the app's API: the `error` of its JSON answers, with its
+/// HTTP status and what it means (docs/errors.md lists them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ApiCode {
+    /// The `error` field.
+    pub code: &'static str,
+    /// The HTTP status.
+    pub status: u16,
+    /// What it means, for the app's developers.
+    pub meaning: &'static str,
+}
+
+/// Every code the app's API answers with.
+pub mod code {
+    use super::ApiCode;
+
+    /// `bad_request`
+    pub const BAD_REQUEST: ApiCode = ApiCode {
+        code: "bad_request",
+        status: 400,
+        meaning: "The request is malformed (a challenge, a recipient, a field).",
+    };
+    /// `email`
+    pub const EMAIL: ApiCode = ApiCode {
+        code: "email",
+        status: 400,
+        meaning: "The email address is invalid.",
+    };
+    /// `installation`
+    pub const INSTALLATION: ApiCode = ApiCode {
+        code: "installation",
+        status: 401,
+        meaning: "The app's installation signature does not verify.",
+    };
+    /// `card_refused`
+    pub const CARD_REFUSED: ApiCode = ApiCode {
+        code: "card_refused",
+        status: 403,
+        meaning: "The card's reading does not verify (chip authentication, signature, expiry, revocation); the message says which check failed.",
+    };
+    /// `challenge_unknown`
+    pub const CHALLENGE_UNKNOWN: ApiCode = ApiCode {
+        code: "challenge_unknown",
+        status: 403,
+        meaning: "The card challenge is unknown or expired.",
+    };
+    /// `challenge_replayed`
+    pub const CHALLENGE_REPLAYED: ApiCode = ApiCode {
+        code: "challenge_replayed",
+        status: 403,
+        meaning: "The card reading was already used (each challenge serves once).",
+    };
+    /// `minor`
+    pub const MINOR: ApiCode = ApiCode {
+        code: "minor",
+        status: 403,
+        meaning: "The card holder is a minor: the wallet serves adults only.",
+    };
+    /// `code_expired`
+    pub const CODE_EXPIRED: ApiCode = ApiCode {
+        code: "code_expired",
+        status: 403,
+        meaning: "The town hall's certification code expired, or had too many wrong tries: ask again.",
+    };
+    /// `code_wrong`
+    pub const CODE_WRONG: ApiCode = ApiCode {
+        code: "code_wrong",
+        status: 403,
+        meaning: "The certification code is wrong (the message says how many tries remain).",
+    };
+    /// `not_activated`
+    pub const NOT_ACTIVATED: ApiCode = ApiCode {
+        code: "not_activated",
+        status: 404,
+        meaning: "No digital identity is bound to this card: activate it first.",
+    };
+    /// `qr_unknown`
+    pub const QR_UNKNOWN: ApiCode = ApiCode {
+        code: "qr_unknown",
+        status: 404,
+        meaning: "The QR code expired or is unknown: scan the one on screen.",
+    };
+    /// `login_gone`
+    pub const LOGIN_GONE: ApiCode = ApiCode {
+        code: "login_gone",
+        status: 404,
+        meaning: "The login expired or ended.",
+    };
+    /// `qr_claimed`
+    pub const QR_CLAIMED: ApiCode = ApiCode {
+        code: "qr_claimed",
+        status: 409,
+        meaning: "The QR code was already scanned (by this phone or another).",
+    };
+    /// `request_in_course`
+    pub const REQUEST_IN_COURSE: ApiCode = ApiCode {
+        code: "request_in_course",
+        status: 409,
+        meaning: "A certification request is already in course for this identity.",
+    };
+    /// `request_not_open`
+    pub const REQUEST_NOT_OPEN: ApiCode = ApiCode {
+        code: "request_not_open",
+        status: 409,
+        meaning: "The certification request is no longer open.",
+    };
+    /// `rate_limited`
+    pub const RATE_LIMITED: ApiCode = ApiCode {
+        code: "rate_limited",
+        status: 429,
+        meaning: "Too many requests in a minute: wait a minute.",
+    };
+    /// `storage`
+    pub const STORAGE: ApiCode = ApiCode {
+        code: "storage",
+        status: 503,
+        meaning: "The wallet's storage is unavailable: try again.",
+    };
+    /// `seal`
+    pub const SEAL: ApiCode = ApiCode {
+        code: "seal",
+        status: 503,
+        meaning: "The seal could not be made: try again.",
+    };
+    /// `no_seal_signer`
+    pub const NO_SEAL_SIGNER: ApiCode = ApiCode {
+        code: "no_seal_signer",
+        status: 503,
+        meaning: "No sealing key is configured: proofs and certifications are not offered.",
+    };
+}
+
+/// The API's codes, in the order docs/errors.md lists them.
+pub const API_CATALOGUE: &[ApiCode] = &[
+    code::BAD_REQUEST,
+    code::EMAIL,
+    code::INSTALLATION,
+    code::CARD_REFUSED,
+    code::CHALLENGE_UNKNOWN,
+    code::CHALLENGE_REPLAYED,
+    code::MINOR,
+    code::CODE_EXPIRED,
+    code::CODE_WRONG,
+    code::NOT_ACTIVATED,
+    code::QR_UNKNOWN,
+    code::LOGIN_GONE,
+    code::QR_CLAIMED,
+    code::REQUEST_IN_COURSE,
+    code::REQUEST_NOT_OPEN,
+    code::RATE_LIMITED,
+    code::STORAGE,
+    code::SEAL,
+    code::NO_SEAL_SIGNER,
+];
+
 /// An error the app shows: a stable code and a French sentence.
 #[derive(Debug)]
 pub struct ApiError {
@@ -32,10 +187,10 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub(crate) fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: ApiCode, message: impl Into<String>) -> Self {
         Self {
-            status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-            code,
+            status: StatusCode::from_u16(code.status).unwrap_or(StatusCode::BAD_REQUEST),
+            code: code.code,
             message: message.into(),
         }
     }
@@ -59,8 +214,7 @@ impl From<store::StoreError> for ApiError {
     fn from(error: store::StoreError) -> Self {
         tracing::warn!(%error, "wallet storage failed");
         ApiError::new(
-            503,
-            "storage",
+            code::STORAGE,
             "Service momentanément indisponible. Réessayez.",
         )
     }
@@ -69,7 +223,7 @@ impl From<store::StoreError> for ApiError {
 impl From<CardCheck> for ApiError {
     fn from(check: CardCheck) -> Self {
         tracing::info!(%check, "card read refused");
-        ApiError::new(403, "card_refused", format!("Carte refusée : {check}."))
+        ApiError::new(code::CARD_REFUSED, format!("Carte refusée : {check}."))
     }
 }
 
@@ -77,13 +231,11 @@ impl From<ChallengeRefused> for ApiError {
     fn from(refused: ChallengeRefused) -> Self {
         match refused {
             ChallengeRefused::Unknown => ApiError::new(
-                403,
-                "challenge_unknown",
+                code::CHALLENGE_UNKNOWN,
                 "Défi inconnu ou expiré : recommencez.",
             ),
             ChallengeRefused::Replayed => ApiError::new(
-                403,
-                "challenge_replayed",
+                code::CHALLENGE_REPLAYED,
                 "Cette lecture de carte a déjà servi : recommencez.",
             ),
         }
@@ -93,13 +245,13 @@ impl From<ChallengeRefused> for ApiError {
 type ApiResult = Result<Response, ApiError>;
 
 fn challenge_of(hex: &str) -> Result<[u8; 8], ApiError> {
-    verify::parse_challenge(hex).ok_or_else(|| ApiError::new(400, "bad_request", "Défi mal formé."))
+    verify::parse_challenge(hex).ok_or_else(|| ApiError::new(code::BAD_REQUEST, "Défi mal formé."))
 }
 
 /// Checks an installation's signature of `message`; returns the
 /// installation's id (the hash of its key).
 fn installation(key_b64: &str, proof_b64: &str, message: &str) -> Result<String, ApiError> {
-    let refused = || ApiError::new(401, "installation", "Signature de l'application invalide.");
+    let refused = || ApiError::new(code::INSTALLATION, "Signature de l'application invalide.");
     let key_der = card::b64::decode(key_b64).map_err(|_| refused())?;
     let key = VerifyingKey::from_public_key_der(&key_der).map_err(|_| refused())?;
     let proof = card::b64::decode(proof_b64).map_err(|_| refused())?;
@@ -113,8 +265,7 @@ async fn limited(idp: &WalletProvider, key: &str, per_minute: u32) -> Result<(),
     let hits = idp.stores.rate_limits.hit(key, 60, idp.clock.now()).await?;
     if hits > per_minute {
         return Err(ApiError::new(
-            429,
-            "rate_limited",
+            code::RATE_LIMITED,
             "Trop de demandes : patientez une minute.",
         ));
     }
@@ -217,11 +368,7 @@ pub async fn activate(
     Json(body): Json<Activation>,
 ) -> ApiResult {
     if !oidc::claims::is_email(&body.email) {
-        return Err(ApiError::new(
-            400,
-            "email",
-            "Adresse électronique invalide.",
-        ));
+        return Err(ApiError::new(code::EMAIL, "Adresse électronique invalide."));
     }
     let read = CardRead {
         challenge: body.challenge,
@@ -232,8 +379,7 @@ pub async fn activate(
     let today = card::Date::from_time(now);
     if card.holder.birth_date.years_until(today) < 18 {
         return Err(ApiError::new(
-            403,
-            "minor",
+            code::MINOR,
             "France Identité est réservée aux personnes majeures.",
         ));
     }
@@ -302,8 +448,7 @@ pub async fn delete(
 
 pub(crate) fn not_activated() -> ApiError {
     ApiError::new(
-        404,
-        "not_activated",
+        code::NOT_ACTIVATED,
         "Aucune identité numérique n'est liée à cette carte : activez-la d'abord.",
     )
 }
@@ -352,16 +497,14 @@ pub async fn claim(
         Ok(claimed) => claimed,
         Err(ClaimRefused::Unknown) => {
             return Err(ApiError::new(
-                404,
-                "qr_unknown",
+                code::QR_UNKNOWN,
                 "Ce QR code a expiré : scannez celui qui est affiché maintenant.",
             ));
         }
         Err(ClaimRefused::AlreadyClaimed) => {
             tracing::warn!(provider = %idp.config.id, "a QR code was claimed twice");
             return Err(ApiError::new(
-                409,
-                "qr_claimed",
+                code::QR_CLAIMED,
                 "Ce QR code a déjà été scanné. Si ce n'était pas vous, ne poursuivez pas.",
             ));
         }
@@ -516,8 +659,7 @@ async fn claimed_by(
     let installation = installation(installation_key, proof, &format!("{action}|{claim}"))?;
     let gone = || {
         ApiError::new(
-            404,
-            "login_gone",
+            code::LOGIN_GONE,
             "Cette connexion a expiré ou est terminée.",
         )
     };
@@ -529,5 +671,23 @@ async fn claimed_by(
     match &txn.status {
         Status::Claimed { installation: by } if *by == installation => Ok((key, txn)),
         _ => Err(gone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_api_code_is_listed_once_with_an_error_status() {
+        let mut seen = std::collections::BTreeSet::new();
+        for entry in API_CATALOGUE {
+            assert!(seen.insert(entry.code), "{} listed twice", entry.code);
+            assert!((400..600).contains(&entry.status), "{}", entry.code);
+            assert!(StatusCode::from_u16(entry.status).is_ok());
+            assert!(!entry.meaning.is_empty());
+        }
+        let answer = ApiError::new(code::QR_CLAIMED, "déjà scanné").into_response();
+        assert_eq!(answer.status(), StatusCode::CONFLICT);
     }
 }

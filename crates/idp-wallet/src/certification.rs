@@ -296,7 +296,7 @@ fn in_course(request: &Request) -> ApiError {
             "Votre passage en mairie est enregistré : le résultat arrive sous 48 heures.".to_owned()
         }
     };
-    ApiError::new(409, "request_in_course", message)
+    ApiError::new(crate::api::code::REQUEST_IN_COURSE, message)
 }
 
 /// `POST /app/certification/confirm` body.
@@ -315,8 +315,7 @@ pub async fn confirm(
     let now = idp.clock.now();
     let expired = || {
         ApiError::new(
-            403,
-            "code_expired",
+            crate::api::code::CODE_EXPIRED,
             "Code expiré ou trop d'essais : recommencez la demande.",
         )
     };
@@ -335,8 +334,7 @@ pub async fn confirm(
         }
         store::Confirmation::Wrong { tries_left } => {
             return Err(ApiError::new(
-                403,
-                "code_wrong",
+                crate::api::code::CODE_WRONG,
                 format!("Code incorrect : encore {tries_left} essai(s)."),
             ));
         }
@@ -346,8 +344,7 @@ pub async fn confirm(
     }
     let Some(signer) = &idp.seal_signer else {
         return Err(ApiError::new(
-            503,
-            "no_seal_signer",
+            crate::api::code::NO_SEAL_SIGNER,
             "La certification n'est pas proposée par ce fournisseur.",
         ));
     };
@@ -368,7 +365,10 @@ pub async fn confirm(
     };
     let sealed = seal::sign(signer, SEAL_TYPE, &claims).map_err(|error| {
         tracing::error!(%error, "certification seal not signed");
-        ApiError::new(503, "seal", "Service momentanément indisponible.")
+        ApiError::new(
+            crate::api::code::SEAL,
+            "Service momentanément indisponible.",
+        )
     })?;
     match idp
         .stores
@@ -464,8 +464,7 @@ impl WalletProvider {
             Ok(()) => {}
             Err(store::StoreError::Conflict | store::StoreError::NotFound) => {
                 return Err(ApiError::new(
-                    409,
-                    "request_not_open",
+                    crate::api::code::REQUEST_NOT_OPEN,
                     "Cette demande est inconnue, annulée ou déjà traitée.",
                 ));
             }

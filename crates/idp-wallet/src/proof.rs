@@ -191,7 +191,7 @@ pub async fn issue(
     State(idp): State<Arc<WalletProvider>>,
     Json(request): Json<ProofRequest>,
 ) -> Result<Response, ApiError> {
-    let bad = |message: &str| ApiError::new(400, "bad_request", message);
+    let bad = |message: &str| ApiError::new(crate::api::code::BAD_REQUEST, message);
     let recipient = request.recipient.trim();
     if recipient.is_empty() || recipient.chars().count() > 120 {
         return Err(bad("Indiquez le destinataire (120 caractères au plus)."));
@@ -212,8 +212,7 @@ pub async fn issue(
     }
     let Some(signer) = &idp.seal_signer else {
         return Err(ApiError::new(
-            503,
-            "no_seal_signer",
+            crate::api::code::NO_SEAL_SIGNER,
             "Les justificatifs ne sont pas proposés par ce fournisseur.",
         ));
     };
@@ -230,7 +229,10 @@ pub async fn issue(
     let claims = claims_of(&card, &request, &id, now);
     let sealed = seal::sign(signer, SEAL_TYPE, &claims).map_err(|error| {
         tracing::error!(%error, "proof seal not signed");
-        ApiError::new(503, "seal", "Service momentanément indisponible.")
+        ApiError::new(
+            crate::api::code::SEAL,
+            "Service momentanément indisponible.",
+        )
     })?;
     let pdf = document(&idp, &claims, &sealed);
     let kept = Kept {

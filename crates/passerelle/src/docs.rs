@@ -7,7 +7,8 @@ pub fn errors_md() -> String {
     let mut text = String::from(
         "# Error pages\n\n\
          Generated from the error catalogues of the apps (`hub::errors::CATALOGUE`,\n\
-         `idp_password::errors::CATALOGUE`, `idp_wallet::errors::CATALOGUE`); a test fails when this file is stale.\n\n\
+         `idp_password::errors::CATALOGUE`, `idp_wallet::errors::CATALOGUE`, and the wallet app's\n\
+         `idp_wallet::api::API_CATALOGUE`); a test fails when this file is stale.\n\n\
          A page error shows its code to the citizen, who can quote it to support. Protocol\n\
          errors sent to services (`error`, `error_description`, `state`, `iss` on the\n\
          redirect; RFC 6749 JSON from the token endpoint) are not pages and are not listed here.\n\n",
@@ -44,6 +45,19 @@ pub fn errors_md() -> String {
             .map(|entry| (entry.code, entry.status, entry.title[0], entry.message[0]))
             .collect(),
     );
+    text.push_str(
+        "## The wallet app's API\n\n\
+         Not pages: the JSON errors the wallet provider answers the phone app with,\n\
+         `{\"error\": code, \"message\": sentence shown to the person}` \
+         (`idp_wallet::api::API_CATALOGUE`).\n\n\
+         | code | HTTP | meaning |\n|---|---|---|\n",
+    );
+    for entry in idp_wallet::api::API_CATALOGUE {
+        text.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            entry.code, entry.status, entry.meaning
+        ));
+    }
     text
 }
 
