@@ -1,5 +1,6 @@
-//! ES256 signing straight on OpenSSL's ECDSA, for the keys we sign with
-//! most (every ID token, userinfo and trail receipt).
+//! ES256 straight on OpenSSL's ECDSA: signing, for the keys we sign with
+//! most (every ID token, userinfo and trail receipt), and verifying (the
+//! providers' ID tokens, services' client assertions, receipts).
 //!
 //! josekit's signer sets up an OpenSSL 3 digest-and-sign context at each
 //! signature (an algorithm fetch through the provider tables) and reads its
@@ -10,12 +11,12 @@
 //! library, josekit's verifier included (tested).
 
 use josekit::jwk::Jwk;
-use josekit::jws::{ES256, JwsAlgorithm, JwsSigner};
+use josekit::jws::{ES256, JwsAlgorithm, JwsSigner, JwsVerifier};
 use openssl::bn::BigNum;
 use openssl::ec::{EcGroup, EcKey};
 use openssl::ecdsa::EcdsaSig;
 use openssl::nid::Nid;
-use openssl::pkey::Private;
+use openssl::pkey::{Private, Public};
 use sha2::{Digest as _, Sha256};
 
 use crate::JoseError;
@@ -47,18 +48,8 @@ impl Es256Signer {
         if jwk.key_type() != "EC" || jwk.curve() != Some("P-256") {
             return Err(bad("not a P-256 key"));
         }
-        let number = |name: &str| -> Result<BigNum, JoseError> {
-            let text = jwk
-                .parameter(name)
-                .and_then(serde_json::Value::as_str)
-                .ok_or_else(|| bad(&format!("no {name}")))?;
-            let bytes =
-                base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, text)
-                    .map_err(|_| bad(&format!("{name} is not base64url")))?;
-            BigNum::from_slice(&bytes).map_err(|_| bad(name))
-        };
         let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).map_err(|_| bad("curve"))?;
-        let (x, y, d) = (number("x")?, number("y")?, number("d")?);
+        let (x, y, d) = (number(jwk, "x")?, number(jwk, "y")?, number(jwk, "d")?);
         let public = EcKey::from_public_key_affine_coordinates(&group, &x, &y)
             .map_err(|_| bad("the public point is not on the curve"))?;
         let key = EcKey::from_private_components(&group, &d, public.public_key())
@@ -70,6 +61,87 @@ impl Es256Signer {
             key,
             kid: jwk.key_id().map(str::to_owned),
         })
+    }
+}
+
+/// A base64url member of a P-256 JWK, as a big number.
+fn number(jwk: &Jwk, name: &str) -> Result<BigNum, JoseError> {
+    let bad = |what: String| JoseError::Key(format!("ES256 key: {what}"));
+    let text = jwk
+        .parameter(name)
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| bad(format!("no {name}")))?;
+    let bytes = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, text)
+        .map_err(|_| bad(format!("{name} is not base64url")))?;
+    BigNum::from_slice(&bytes).map_err(|_| bad(name.to_owned()))
+}
+
+/// An ES256 verifier over a decoded P-256 public key.
+#[derive(Clone)]
+pub(crate) struct Es256Verifier {
+    key: EcKey<Public>,
+    kid: Option<String>,
+}
+
+impl std::fmt::Debug for Es256Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Es256Verifier")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Es256Verifier {
+    /// Decodes a P-256 JWK (`crv`, `x`, `y`; a private one's `d` is
+    /// ignored) and checks that its point is on the curve.
+    pub(crate) fn from_jwk(jwk: &Jwk) -> Result<Self, JoseError> {
+        let bad = |what: &str| JoseError::Key(format!("ES256 key: {what}"));
+        if jwk.key_type() != "EC" || jwk.curve() != Some("P-256") {
+            return Err(bad("not a P-256 key"));
+        }
+        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).map_err(|_| bad("curve"))?;
+        let (x, y) = (number(jwk, "x")?, number(jwk, "y")?);
+        let key = EcKey::from_public_key_affine_coordinates(&group, &x, &y)
+            .map_err(|_| bad("the public point is not on the curve"))?;
+        key.check_key()
+            .map_err(|_| bad("the public point is not on the curve"))?;
+        Ok(Self {
+            key,
+            kid: jwk.key_id().map(str::to_owned),
+        })
+    }
+}
+
+impl JwsVerifier for Es256Verifier {
+    fn algorithm(&self) -> &dyn JwsAlgorithm {
+        &ES256
+    }
+
+    fn key_id(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), josekit::JoseError> {
+        let refused = |why: &str| josekit::JoseError::InvalidSignature(anyhow::anyhow!("{why}"));
+        let (Some(r), Some(s)) = (signature.get(..HALF), signature.get(HALF..)) else {
+            return Err(refused("an ES256 signature is 64 bytes"));
+        };
+        if s.len() != HALF {
+            return Err(refused("an ES256 signature is 64 bytes"));
+        }
+        let (Ok(r), Ok(s)) = (BigNum::from_slice(r), BigNum::from_slice(s)) else {
+            return Err(refused("unreadable signature"));
+        };
+        let signature =
+            EcdsaSig::from_private_components(r, s).map_err(|_| refused("unreadable signature"))?;
+        match signature.verify(&Sha256::digest(message), &self.key) {
+            Ok(true) => Ok(()),
+            _ => Err(refused("the signature does not match")),
+        }
+    }
+
+    fn box_clone(&self) -> Box<dyn JwsVerifier> {
+        Box::new(self.clone())
     }
 }
 
@@ -110,6 +182,36 @@ mod tests {
 
     fn jwk_of(value: serde_json::Value) -> Jwk {
         Jwk::from_map(value.as_object().cloned().unwrap_or_default()).unwrap()
+    }
+
+    #[test]
+    fn the_verifier_takes_josekits_signatures_and_refuses_anything_else() {
+        let jwk = Jwk::generate_ec_key(josekit::jwk::alg::ec::EcCurve::P256).unwrap();
+        let public = jwk.to_public_key().unwrap();
+        let ours = Es256Verifier::from_jwk(&public).unwrap();
+        let theirs = ES256.signer_from_jwk(&jwk).unwrap();
+        let message = b"header.payload";
+        let signature = theirs.sign(message).unwrap();
+        ours.verify(message, &signature).unwrap();
+        ours.verify(
+            message,
+            &Es256Signer::from_jwk(&jwk).unwrap().sign(message).unwrap(),
+        )
+        .unwrap();
+        assert!(ours.verify(b"header.other", &signature).is_err());
+        let mut flipped = signature.clone();
+        flipped[10] ^= 1;
+        assert!(ours.verify(message, &flipped).is_err());
+        for bad in [&signature[..63], &[0u8; 64][..], &[0u8; 65][..], &[][..]] {
+            assert!(ours.verify(message, bad).is_err(), "{} bytes", bad.len());
+        }
+        let other = Jwk::generate_ec_key(josekit::jwk::alg::ec::EcCurve::P256).unwrap();
+        let stranger = Es256Verifier::from_jwk(&other.to_public_key().unwrap()).unwrap();
+        assert!(stranger.verify(message, &signature).is_err());
+        // A point off the curve is refused when the key is read.
+        let mut off = public.as_ref().clone();
+        off.insert("y".into(), other.parameter("y").unwrap().clone());
+        assert!(Es256Verifier::from_jwk(&jwk_of(json!(off))).is_err());
     }
 
     #[test]

@@ -176,7 +176,7 @@ impl PublicKey {
     ) -> Result<R, JoseError> {
         let build = || -> Result<Box<dyn JwsVerifier>, JoseError> {
             Ok(match alg {
-                Alg::ES256 => Box::new(josekit::jws::ES256.verifier_from_jwk(&self.jwk)?),
+                Alg::ES256 => Box::new(crate::es256::Es256Verifier::from_jwk(&self.jwk)?),
                 Alg::RS256 => Box::new(josekit::jws::RS256.verifier_from_jwk(&self.jwk)?),
                 Alg::HS256 => return Err(JoseError::AlgNotAllowed(alg.as_str().to_owned())),
             })
