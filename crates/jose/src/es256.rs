@@ -44,14 +44,8 @@ impl Es256Signer {
     /// Decodes a P-256 private JWK (`crv`, `d`, `x`, `y`) and checks that
     /// its public point is on the curve and is `d`'s.
     pub(crate) fn from_jwk(jwk: &Jwk) -> Result<Self, JoseError> {
-        let bad = |what: &str| JoseError::Key(format!("ES256 key: {what}"));
-        if jwk.key_type() != "EC" || jwk.curve() != Some("P-256") {
-            return Err(bad("not a P-256 key"));
-        }
-        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).map_err(|_| bad("curve"))?;
-        let (x, y, d) = (number(jwk, "x")?, number(jwk, "y")?, number(jwk, "d")?);
-        let public = EcKey::from_public_key_affine_coordinates(&group, &x, &y)
-            .map_err(|_| bad("the public point is not on the curve"))?;
+        let (group, public) = public_key(jwk)?;
+        let d = number(jwk, "d")?;
         let key = EcKey::from_private_components(&group, &d, public.public_key())
             .map_err(|_| bad("d"))?;
         // On the curve, of the right order, and d·G (OpenSSL's check).
@@ -64,16 +58,33 @@ impl Es256Signer {
     }
 }
 
+/// A key that cannot serve ES256, and why.
+fn bad(what: impl std::fmt::Display) -> JoseError {
+    JoseError::Key(format!("ES256 key: {what}"))
+}
+
+/// The curve and the public point of a P-256 JWK (`kty`, `crv`, `x`, `y`),
+/// the point checked to be on the curve.
+fn public_key(jwk: &Jwk) -> Result<(EcGroup, EcKey<Public>), JoseError> {
+    if jwk.key_type() != "EC" || jwk.curve() != Some("P-256") {
+        return Err(bad("not a P-256 key"));
+    }
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).map_err(|_| bad("curve"))?;
+    let (x, y) = (number(jwk, "x")?, number(jwk, "y")?);
+    let key = EcKey::from_public_key_affine_coordinates(&group, &x, &y)
+        .map_err(|_| bad("the public point is not on the curve"))?;
+    Ok((group, key))
+}
+
 /// A base64url member of a P-256 JWK, as a big number.
 fn number(jwk: &Jwk, name: &str) -> Result<BigNum, JoseError> {
-    let bad = |what: String| JoseError::Key(format!("ES256 key: {what}"));
     let text = jwk
         .parameter(name)
         .and_then(serde_json::Value::as_str)
-        .ok_or_else(|| bad(format!("no {name}")))?;
+        .ok_or_else(|| bad(format_args!("no {name}")))?;
     let bytes = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, text)
-        .map_err(|_| bad(format!("{name} is not base64url")))?;
-    BigNum::from_slice(&bytes).map_err(|_| bad(name.to_owned()))
+        .map_err(|_| bad(format_args!("{name} is not base64url")))?;
+    BigNum::from_slice(&bytes).map_err(|_| bad(name))
 }
 
 /// An ES256 verifier over a decoded P-256 public key.
@@ -95,14 +106,7 @@ impl Es256Verifier {
     /// Decodes a P-256 JWK (`crv`, `x`, `y`; a private one's `d` is
     /// ignored) and checks that its point is on the curve.
     pub(crate) fn from_jwk(jwk: &Jwk) -> Result<Self, JoseError> {
-        let bad = |what: &str| JoseError::Key(format!("ES256 key: {what}"));
-        if jwk.key_type() != "EC" || jwk.curve() != Some("P-256") {
-            return Err(bad("not a P-256 key"));
-        }
-        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).map_err(|_| bad("curve"))?;
-        let (x, y) = (number(jwk, "x")?, number(jwk, "y")?);
-        let key = EcKey::from_public_key_affine_coordinates(&group, &x, &y)
-            .map_err(|_| bad("the public point is not on the curve"))?;
+        let (_, key) = public_key(jwk)?;
         key.check_key()
             .map_err(|_| bad("the public point is not on the curve"))?;
         Ok(Self {

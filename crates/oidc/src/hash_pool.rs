@@ -157,13 +157,17 @@ pub mod argon2id {
         if !compute(&argon2, password.as_bytes(), salt_bytes, &mut out) {
             return None;
         }
-        let output = Output::new(&out).ok()?;
+        phc(&params, &salt, &out)
+    }
+
+    /// The PHC string of an Argon2id output under `params` and `salt`.
+    fn phc(params: &Params, salt: &SaltString, out: &[u8]) -> Option<String> {
         let hash = PasswordHash {
             algorithm: argon2::ARGON2ID_IDENT,
             version: Some(Version::V0x13.into()),
-            params: argon2::password_hash::ParamsString::try_from(&params).ok()?,
+            params: argon2::password_hash::ParamsString::try_from(params).ok()?,
             salt: Some(salt.as_salt()),
-            hash: Some(output),
+            hash: Some(Output::new(out).ok()?),
         };
         Some(hash.to_string())
     }
@@ -180,15 +184,7 @@ pub mod argon2id {
         let salt = SaltString::generate(&mut OsRng);
         let mut out = vec![0u8; params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN)];
         OsRng.fill_bytes(&mut out);
-        let output = Output::new(&out).ok()?;
-        let hash = PasswordHash {
-            algorithm: argon2::ARGON2ID_IDENT,
-            version: Some(Version::V0x13.into()),
-            params: argon2::password_hash::ParamsString::try_from(&params).ok()?,
-            salt: Some(salt.as_salt()),
-            hash: Some(output),
-        };
-        Some(hash.to_string())
+        phc(&params, &salt, &out)
     }
 
     /// Whether `password` is the one hashed in `phc` (an Argon2id PHC
