@@ -32,6 +32,34 @@ async fn block_on_dashboard(
     assert_eq!(saved.location.as_deref(), Some("/"), "{}", saved.body);
 }
 
+/// The person reports the connection numbered `seq` of their trail (« Ce
+/// n'était pas moi ») on the dashboard.
+async fn report_on_dashboard(
+    federation: &Federation,
+    owner: &Citizen,
+    seq: &str,
+) -> testkit::Response {
+    let dashboard = federation.url("dashboard");
+    let form = owner.get(&format!("{dashboard}/signalement")).await;
+    owner
+        .post(
+            &format!("{dashboard}/signalement"),
+            &[("csrf", &form.input("csrf").unwrap()), ("seq", seq)],
+        )
+        .await
+}
+
+/// The sandbox's authorize request again in `citizen`'s browser, followed
+/// up to the page the hub shows.
+async fn sandbox_again(federation: &Federation, citizen: &Citizen) -> testkit::Response {
+    citizen
+        .follow(
+            citizen.get(&federation.authorize_url(&[])).await,
+            SANDBOX_CALLBACK,
+        )
+        .await
+}
+
 fn service_b_authorize(federation: &Federation, extra: &[(&str, &str)]) -> String {
     let mut params = vec![
         ("client_id", "service-b"),
@@ -167,12 +195,7 @@ async fn a_block_ends_the_open_session_and_logs_its_services_out_at_once() {
     // The demo service was told by back-channel logout.
     wait_logged_out_of_demo_sp(&federation, &citizen).await;
     // The next service opened in that browser gets no confirmation page.
-    let next = citizen
-        .follow(
-            citizen.get(&federation.authorize_url(&[])).await,
-            SANDBOX_CALLBACK,
-        )
-        .await;
+    let next = sandbox_again(&federation, &citizen).await;
     assert!(next.shows("Choisissez un compte"), "{}", next.body);
     assert!(!next.shows("Continuer sur"));
 }
@@ -185,12 +208,7 @@ async fn a_single_sign_on_to_the_same_service_writes_no_filing_and_a_report_stil
     let thief = Citizen::new();
     sandbox_login(&federation, &thief, "impots", 1).await;
     let before = federation.hub_writes();
-    let page = thief
-        .follow(
-            thief.get(&federation.authorize_url(&[])).await,
-            SANDBOX_CALLBACK,
-        )
-        .await;
+    let page = sandbox_again(&federation, &thief).await;
     assert!(page.shows("Continuer sur"), "{}", page.body);
     let back = thief.consent(&federation.hub, &page).await;
     let (status, _) = sandbox_tokens(&federation, &back.location_params()["code"]).await;
@@ -201,21 +219,9 @@ async fn a_single_sign_on_to_the_same_service_writes_no_filing_and_a_report_stil
     assert_eq!(writes, 5, "{writes} writes for a single sign-on");
     let owner = Citizen::new();
     dashboard_login_with(&federation, &owner, "ameli").await;
-    let dashboard = federation.url("dashboard");
-    let form = owner.get(&format!("{dashboard}/signalement")).await;
-    let reported = owner
-        .post(
-            &format!("{dashboard}/signalement"),
-            &[("csrf", &form.input("csrf").unwrap()), ("seq", "2")],
-        )
-        .await;
+    let reported = report_on_dashboard(&federation, &owner, "2").await;
     assert!(reported.shows("impots.gouv (démo)"), "{}", reported.body);
-    let next = thief
-        .follow(
-            thief.get(&federation.authorize_url(&[])).await,
-            SANDBOX_CALLBACK,
-        )
-        .await;
+    let next = sandbox_again(&federation, &thief).await;
     assert!(next.shows("Choisissez un compte"), "{}", next.body);
 }
 
@@ -229,28 +235,17 @@ async fn a_report_ends_the_sessions_opened_with_the_reported_provider() {
     assert!(thief.follow(back, "").await.shows("DUPONT"));
     let owner = Citizen::new();
     dashboard_login_with(&federation, &owner, "ameli").await;
-    let dashboard = federation.url("dashboard");
-    let form = owner.get(&format!("{dashboard}/signalement")).await;
-    let reported = owner
-        .post(
-            &format!("{dashboard}/signalement"),
-            &[("csrf", &form.input("csrf").unwrap()), ("seq", "1")],
-        )
-        .await;
+    let reported = report_on_dashboard(&federation, &owner, "1").await;
     assert!(
         reported.shows("Toutes les connexions ouvertes avec impots.gouv (démo)"),
         "{}",
         reported.body
     );
     wait_logged_out_of_demo_sp(&federation, &thief).await;
-    let next = thief
-        .follow(
-            thief.get(&federation.authorize_url(&[])).await,
-            SANDBOX_CALLBACK,
-        )
-        .await;
+    let next = sandbox_again(&federation, &thief).await;
     assert!(!next.shows("Continuer sur"), "{}", next.body);
     // The owner's own session (ameli) goes on; impots is not blocked.
+    let dashboard = federation.url("dashboard");
     assert!(owner.get(&format!("{dashboard}/")).await.shows("Bonjour"));
     federation.clock.advance(1);
     sandbox_login(&federation, &Citizen::new(), "impots", 1).await;
