@@ -17,14 +17,12 @@ use std::sync::Arc;
 use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, RawQuery, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use jose::Alg;
-use oidc::op::Params;
-use oidc::rp::{PendingLogin, RelyingParty, RpSettings};
-use oidc::types::random_token;
+use oidc::rp::{Login, RelyingParty, RpSettings};
 use oidc::{Acr, Clock, RedirectUri};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -33,7 +31,8 @@ use store::{Preferences, Revocations, Sessions, Tokens, Trace, Traces, TrailKeyR
 pub mod integrity;
 
 use integrity::{Finding, Head};
-use web::{Lang, LocalPath, LoggedOut, Page, Session, SessionManager, see_other};
+use web::rp::{Connection, Kept, RpApp, RpFailure, RpSide, SideSettings, SignedIn, Visit};
+use web::{Lang, LocalPath, Page, Session, SessionManager, see_other};
 
 /// `[dashboard]`.
 #[derive(Clone, Debug, Deserialize)]
@@ -85,8 +84,7 @@ const HISTORY_SECS: i64 = 183 * 86_400;
 /// The dashboard.
 pub struct Dashboard {
     config: Config,
-    rp: RelyingParty,
-    sessions: SessionManager,
+    rp: RpSide,
     traces: Arc<dyn Traces>,
     preferences: Arc<dyn Preferences>,
     revocations: Arc<dyn Revocations>,
@@ -96,7 +94,6 @@ pub struct Dashboard {
     receipt_verifiers: Vec<RelyingParty>,
     /// Every provider of the federation, by id, with its name.
     providers: Vec<(String, String)>,
-    logouts: LoggedOut,
     clock: Arc<dyn Clock>,
 }
 
@@ -160,47 +157,66 @@ impl Dashboard {
                 RelyingParty::new(settings, parts.http.clone(), parts.clock.clone())
             })
             .collect();
-        let rp = RelyingParty::new(settings, parts.http, parts.clock.clone());
-        let secure = config.public_url.starts_with("https://");
+        let hub = Connection {
+            name: HUB.into(),
+            label: config.hub_name.clone(),
+            rp: RelyingParty::new(settings, parts.http, parts.clock.clone()),
+            acr: Some(Acr::Eidas1),
+            login_path: "/login".into(),
+            backchannel_path: Some("/backchannel-logout".into()),
+        };
         let sessions = SessionManager::new(
             parts.sessions,
             parts.clock.clone(),
             "passerelle_dashboard",
-            secure,
+            config.public_url.starts_with("https://"),
             SESSION_SECS,
         );
+        let side = SideSettings {
+            site: format!("Tableau de bord {}", config.hub_name),
+            public_url: config.public_url.clone(),
+            home: "/".into(),
+            landing: "/".into(),
+            logout_path: "/logout".into(),
+            logged_out_path: "/deconnecte".into(),
+            connections: vec![hub],
+        };
         Ok(Arc::new(Self {
+            rp: RpSide::new(side, sessions, parts.logouts, parts.clock.clone())?,
             config,
-            rp,
-            sessions,
             traces: parts.traces,
             preferences: parts.preferences,
             revocations: parts.revocations,
             trail_keys: parts.trail_keys,
             receipt_verifiers,
             providers: parts.providers,
-            logouts: LoggedOut::new(parts.logouts, SESSION_SECS),
             clock: parts.clock,
         }))
     }
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-struct SessionData {
-    pending: Option<PendingLogin>,
-    person: Option<Person>,
-    /// Where to go once logged in (the mail's report link).
-    after_login: Option<String>,
-}
+/// The browser's session: the person signed in through the hub.
+type SessionData = Visit;
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct Person {
-    /// The pseudonym the trail is kept under.
-    sub: String,
-    /// When the person logged in.
-    at: i64,
-    name: String,
-    id_token_hint: String,
+/// The person, as the dashboard knows them: their `sub` for the dashboard
+/// (the pseudonym their trail is kept under) and their names.
+type Person = SignedIn;
+
+impl RpApp for Dashboard {
+    type Extra = ();
+
+    fn rp(&self) -> &RpSide {
+        &self.rp
+    }
+
+    /// Keeps the names, to greet; nothing else.
+    async fn signed_in(&self, _: &Connection, login: Login) -> Result<Kept<()>, RpFailure> {
+        let claims = ["given_name", "family_name"]
+            .into_iter()
+            .filter_map(|name| Some((name.to_owned(), login.userinfo.get(name)?.clone())))
+            .collect();
+        Ok((claims, ()))
+    }
 }
 
 /// An entry of the trail, as the hub and the dashboard write it.
@@ -235,22 +251,20 @@ struct Settings {
 
 /// The dashboard's routes: the one table.
 pub fn router(dashboard: Arc<Dashboard>) -> Router {
+    let login = web::rp::routes(&dashboard);
     Router::new()
         .route("/", get(home))
         .route(web::STYLESHEET_PATH, get(web::stylesheet))
         .route("/favicon.ico", get(web::no_favicon))
         .route("/langue/{code}", get(web::switch_language))
-        .route("/login", get(login))
-        .route("/callback", get(callback))
         .route(
             "/verification",
             get(verification).post(verification_with_receipt),
         )
         .route("/fournisseurs", post(set_providers))
         .route("/signalement", get(report_form).post(report))
-        .route("/logout", post(logout))
-        .route("/backchannel-logout", post(backchannel_logout))
         .with_state(dashboard)
+        .merge(login)
         .layer(DefaultBodyLimit::max(16 * 1024))
         .layer(axum::middleware::from_fn(web::security_headers))
 }
@@ -305,33 +319,11 @@ fn message(dashboard: &Dashboard, lang: Lang, title: [&str; 2], text: [&str; 2])
 
 /// The browser's session; a person the hub said logged out is gone.
 async fn load(dashboard: &Dashboard, headers: &HeaderMap) -> Session<SessionData> {
-    let mut session = match dashboard.sessions.load::<SessionData>(headers).await {
-        Ok(Some(session)) => session,
-        _ => Session::new(SessionData::default()),
-    };
-    if let Some(person) = &session.data.person
-        && dashboard
-            .logouts
-            .since(HUB, &person.sub, person.at, dashboard.clock.now())
-            .await
-    {
-        session.data.person = None;
-        let _ = dashboard.sessions.save(&session).await;
-    }
-    session
+    dashboard.rp.visit(headers).await
 }
 
-/// The one hub the dashboard logs in through, as back-channel logouts
-/// are remembered.
+/// The one hub the dashboard logs in through.
 const HUB: &str = "standard";
-
-/// `POST /backchannel-logout`: the hub says the person logged out.
-async fn backchannel_logout(State(dashboard): State<Arc<Dashboard>>, body: Bytes) -> Response {
-    dashboard
-        .logouts
-        .receive(&dashboard.rp, HUB, &body, dashboard.clock.now())
-        .await
-}
 
 /// A trail entry as a row.
 struct Row {
@@ -387,13 +379,13 @@ fn row(trace: &Trace, lang: Lang) -> Row {
 
 async fn trail(dashboard: &Dashboard, person: &Person) -> Result<Vec<Trace>, store::StoreError> {
     let since = dashboard.clock.now() - HISTORY_SECS;
-    dashboard.traces.trail(&person.sub, since).await
+    dashboard.traces.trail(person.sub.as_str(), since).await
 }
 
 /// The person's settings; `None` when they cannot be read (never
 /// overwritten then: what the person ended must stay ended).
 async fn load_settings(dashboard: &Dashboard, person: &Person) -> Option<Settings> {
-    match dashboard.preferences.load(&person.sub).await {
+    match dashboard.preferences.load(person.sub.as_str()).await {
         Ok(Some(bytes)) => serde_json::from_slice(&bytes)
             .inspect_err(|error| tracing::error!(%error, "settings unreadable"))
             .ok(),
@@ -426,7 +418,7 @@ async fn home(State(dashboard): State<Arc<Dashboard>>, headers: HeaderMap) -> Re
     let lang = Lang::of(&headers, None);
     let title = lang.pick("Mon tableau de bord", "My dashboard");
     let session = load(&dashboard, &headers).await;
-    let Some(person) = &session.data.person else {
+    let Some(person) = &session.data.user else {
         let template = HomeTemplate {
             lang,
             hub: &dashboard.config.hub_name,
@@ -447,7 +439,7 @@ async fn home(State(dashboard): State<Arc<Dashboard>>, headers: HeaderMap) -> Re
     let template = HomeTemplate {
         lang,
         hub: &dashboard.config.hub_name,
-        person: Some(&person.name),
+        person: Some(&person.name()),
         entries: traces.iter().rev().map(|trace| row(trace, lang)).collect(),
         providers: dashboard
             .providers
@@ -473,103 +465,6 @@ fn unavailable(dashboard: &Dashboard, lang: Lang) -> Response {
             "The history cannot be read just now. Try again in a few minutes.",
         ],
     )
-}
-
-async fn login(State(dashboard): State<Arc<Dashboard>>, headers: HeaderMap) -> Response {
-    let mut session = load(&dashboard, &headers).await;
-    match dashboard.rp.start(Some(Acr::Eidas1), false, &[]).await {
-        Ok((url, pending)) => {
-            session.data.pending = Some(pending);
-            see_other(&url, dashboard.sessions.save(&session).await.ok())
-        }
-        Err(error) => {
-            tracing::warn!(%error, "hub unreachable");
-            message(
-                &dashboard,
-                Lang::of(&headers, None),
-                ["Connexion impossible", "Login impossible"],
-                [
-                    "Le service d'identification ne répond pas. Réessayez dans quelques minutes.",
-                    "The identification service does not answer. Try again in a few minutes.",
-                ],
-            )
-        }
-    }
-}
-
-async fn callback(
-    State(dashboard): State<Arc<Dashboard>>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let lang = Lang::of(&headers, None);
-    let mut session = load(&dashboard, &headers).await;
-    let Some(pending) = session.data.pending.take() else {
-        return message(
-            &dashboard,
-            lang,
-            ["Connexion expirée", "Login expired"],
-            [
-                "Aucune connexion n'est en cours. Recommencez depuis l'accueil.",
-                "No login is in progress. Start again from the home page.",
-            ],
-        );
-    };
-    let params = Params::parse(query.unwrap_or_default().as_bytes()).unwrap_or_default();
-    let login = match dashboard.rp.finish(&pending, &params).await {
-        Ok(login) => login,
-        Err(error) => {
-            tracing::info!(%error, "dashboard login failed");
-            let _ = dashboard.sessions.save(&session).await;
-            return message(
-                &dashboard,
-                lang,
-                ["Connexion refusée", "Login refused"],
-                [
-                    "La connexion n'a pas abouti. Recommencez depuis l'accueil.",
-                    "The login did not go through. Start again from the home page.",
-                ],
-            );
-        }
-    };
-    let text = |name: &str| {
-        login
-            .userinfo
-            .get(name)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let Some(sub) = login.id_claims.get("sub").and_then(Value::as_str) else {
-        return message(
-            &dashboard,
-            lang,
-            ["Connexion refusée", "Login refused"],
-            ["Identifiant manquant.", "Identifier missing."],
-        );
-    };
-    session.data.person = Some(Person {
-        sub: sub.to_owned(),
-        at: dashboard.clock.now(),
-        name: format!("{} {}", text("given_name"), text("family_name"))
-            .trim()
-            .to_owned(),
-        id_token_hint: login.id_token_hint,
-    });
-    // Set by our own pages only, yet checked like any redirect target.
-    let next = session
-        .data
-        .after_login
-        .take()
-        .and_then(|path| LocalPath::parse(&path).ok())
-        .unwrap_or_else(LocalPath::root);
-    let cookie = dashboard
-        .sessions
-        .rotate(session)
-        .await
-        .ok()
-        .map(|(_, cookie)| cookie);
-    next.see_other(cookie)
 }
 
 #[derive(Template)]
@@ -698,16 +593,16 @@ async fn check_integrity(
 ) -> Response {
     let lang = Lang::of(headers, None);
     let session = load(dashboard, headers).await;
-    let Some(person) = &session.data.person else {
+    let Some(person) = &session.data.user else {
         return Redirect::to("/").into_response();
     };
     let Ok(traces) = trail(dashboard, person).await else {
         return unavailable(dashboard, lang);
     };
     let trail_keys = dashboard.trail_keys.get();
-    let mut findings = integrity::check_chain(&person.sub, &traces, &trail_keys);
+    let mut findings = integrity::check_chain(person.sub.as_str(), &traces, &trail_keys);
     let browser = web::cookie_value(headers, HEAD_COOKIE)
-        .and_then(|value| integrity::parse_browser_head(&trail_keys, &person.sub, &value));
+        .and_then(|value| integrity::parse_browser_head(&trail_keys, person.sub.as_str(), &value));
     if let Some(head) = &browser {
         findings.extend(integrity::check_head(&traces, head));
     }
@@ -758,7 +653,7 @@ async fn check_integrity(
         && let Some(last) = traces.last()
         && let Some(value) = integrity::browser_head(
             &trail_keys,
-            &person.sub,
+            person.sub.as_str(),
             &Head {
                 seq: last.seq,
                 hash: last.hash,
@@ -797,7 +692,7 @@ async fn posted_form(
 ) -> Result<(Lang, Person, Vec<(String, String)>), Response> {
     let lang = Lang::of(headers, None);
     let session = load(dashboard, headers).await;
-    let Some(person) = session.data.person.clone() else {
+    let Some(person) = session.data.user.clone() else {
         return Err(Redirect::to(anonymous_to).into_response());
     };
     let pairs = form_pairs(body);
@@ -871,12 +766,20 @@ async fn end_sessions(
     };
     // The settings first: from now on every hub refuses those sessions at
     // their next use, whatever becomes of the queue.
-    if let Err(error) = dashboard.preferences.save(&person.sub, &bytes).await {
+    if let Err(error) = dashboard
+        .preferences
+        .save(person.sub.as_str(), &bytes)
+        .await
+    {
         tracing::error!(%error, "settings not saved");
         return false;
     }
     for provider in providers {
-        if let Err(error) = dashboard.revocations.push(&person.sub, provider, now).await {
+        if let Err(error) = dashboard
+            .revocations
+            .push(person.sub.as_str(), provider, now)
+            .await
+        {
             tracing::error!(%error, "sessions' end not queued");
         }
     }
@@ -906,10 +809,12 @@ struct ReportTemplate {
 async fn report_form(State(dashboard): State<Arc<Dashboard>>, headers: HeaderMap) -> Response {
     let lang = Lang::of(&headers, None);
     let mut session = load(&dashboard, &headers).await;
-    let Some(person) = &session.data.person else {
+    let Some(person) = &session.data.user else {
         // The mail's link: log in first, then come back here.
-        session.data.after_login = Some("/signalement".into());
-        return see_other("/login", dashboard.sessions.save(&session).await.ok());
+        session
+            .data
+            .come_back_to(&LocalPath::parse("/signalement").unwrap_or_else(|_| LocalPath::root()));
+        return see_other("/login", dashboard.rp.sessions().save(&session).await.ok());
     };
     let Ok(traces) = trail(&dashboard, person).await else {
         return unavailable(&dashboard, lang);
@@ -992,7 +897,7 @@ async fn report(
     let written = match (serde_json::to_vec(&entry), trail_keys.first()) {
         (Ok(bytes), Some(key)) => dashboard
             .traces
-            .append(&person.sub, dashboard.clock.now(), &bytes, key)
+            .append(person.sub.as_str(), dashboard.clock.now(), &bytes, key)
             .await
             .is_ok(),
         _ => false,
@@ -1021,28 +926,4 @@ async fn report(
     };
     let title = lang.pick("Signalement enregistré", "Report recorded");
     page(&dashboard, title, &template, lang, None)
-}
-
-async fn logout(
-    State(dashboard): State<Arc<Dashboard>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let session = load(&dashboard, &headers).await;
-    if !csrf_ok(&session, &form_pairs(&body)) {
-        return Redirect::to("/").into_response();
-    }
-    let cookie = dashboard.sessions.destroy(&session).await.ok();
-    let Some(person) = &session.data.person else {
-        return see_other("/", cookie);
-    };
-    let back = format!("{}/", dashboard.config.public_url);
-    match dashboard
-        .rp
-        .end_session_url(&person.id_token_hint, &back, &random_token(16))
-        .await
-    {
-        Ok(Some(url)) => see_other(&url, cookie),
-        _ => see_other("/", cookie),
-    }
 }

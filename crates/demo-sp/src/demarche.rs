@@ -14,22 +14,22 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use jose::Alg;
-use oidc::op::Params;
-use oidc::rp::{PendingLogin, RelyingParty, RpError, RpSettings};
+use oidc::rp::{Login, RelyingParty, RpSettings};
 use oidc::types::random_token;
 use oidc::{Acr, Clock, RedirectUri, Secret};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use store::{Dossier, DossierStatus, Dossiers, StoreError};
-use web::{LocalPath, LoggedOut, Session, SessionManager, see_other};
+use web::rp::{Connection, Kept, RpApp, RpFailure, RpSide, SideSettings, SignedIn};
+use web::{Lang, LocalPath, Session, SessionManager, see_other};
 
 use crate::form::{Content, Procedure, Step, parse_body};
-use crate::view::{Action, Drawn, Notice, Section, Sheet, StepPage, framed, with_cookie};
+use crate::view::{Action, Drawn, Notice, Section, Sheet, StepPage, framed};
 use crate::{ants, impots, lettre, procuration};
 
 /// Which démarche a service is.
@@ -298,61 +298,35 @@ impl Via {
     }
 }
 
-/// The logged-in citizen, as the service knows them.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct User {
-    /// How.
-    pub via: Via,
-    /// The `sub` received.
-    pub sub: String,
-    /// The level received.
-    pub acr: Acr,
-    /// When.
-    pub at: i64,
-    /// The identity received (userinfo).
-    pub claims: Map<String, Value>,
-    /// For logging out.
-    id_token_hint: String,
-}
+/// The logged-in citizen, as the service knows them: the `sub` received,
+/// the level, the identity (userinfo, and what the data provider adds).
+pub type User = SignedIn;
 
-impl User {
+/// What a démarche's session remembers.
+pub type Visit = web::rp::Visit;
+
+/// How the démarche knows a citizen.
+pub trait Citizen {
+    /// How they logged in.
+    fn via(&self) -> Via;
+
     /// Whom the dossiers belong to: the `sub` received, marked with where
     /// it comes from (the hub's and the account's are different people to
     /// the service).
-    pub fn owner(&self) -> String {
-        match self.via {
-            Via::Passerelle => self.sub.clone(),
+    fn owner(&self) -> String;
+}
+
+impl Citizen for User {
+    fn via(&self) -> Via {
+        Via::parse(&self.connection).unwrap_or(Via::Passerelle)
+    }
+
+    fn owner(&self) -> String {
+        match self.via() {
+            Via::Passerelle => self.sub.to_string(),
             Via::Compte => format!("compte:{}", self.sub),
         }
     }
-
-    /// A claim as text, or nothing.
-    pub fn claim(&self, name: &str) -> Option<String> {
-        match self.claims.get(name)? {
-            Value::String(text) => Some(text.clone()),
-            Value::Null => None,
-            other => Some(other.to_string()),
-        }
-    }
-
-    /// `Prénoms NOM`.
-    pub fn name(&self) -> String {
-        let text = |name: &str| self.claim(name).unwrap_or_default();
-        format!("{} {}", text("given_name"), text("family_name"))
-            .trim()
-            .to_owned()
-    }
-}
-
-/// What a démarche's session remembers.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct Visit {
-    pending: Option<(Via, PendingLogin)>,
-    /// Who is logged in.
-    pub user: Option<User>,
-    logout_state: Option<String>,
-    /// Where to go back after logging in (a path of the démarche).
-    return_to: Option<String>,
 }
 
 /// How long a démarche's session lasts, and so how long a back-channel
@@ -365,10 +339,7 @@ pub struct Demarche {
     pub kind: Kind,
     /// Its settings.
     pub settings: Settings,
-    hub: RelyingParty,
-    account: Option<RelyingParty>,
-    sessions: SessionManager,
-    logouts: LoggedOut,
+    rp: RpSide,
     /// Time.
     pub clock: Arc<dyn Clock>,
     /// Its dossiers.
@@ -422,19 +393,32 @@ impl Demarche {
     /// Builds a démarche from its settings.
     pub fn new(settings: Settings, parts: &DemarcheParts) -> Result<Arc<Self>, ConfigError> {
         let base_url = format!("{}/{}", parts.portal_url, settings.service.path());
-        let callback = |via: Via| format!("{base_url}/callback/{}", via.as_str());
-        let hub = settings
-            .registration()
-            .relying_party(&callback(Via::Passerelle), parts)?;
-        let account = settings
-            .account
-            .as_ref()
-            .map(|account| {
-                account
-                    .registration()
-                    .relying_party(&callback(Via::Compte), parts)
+        let path = |rest: &str| format!("/{}{rest}", settings.service.path());
+        let connection = |via: Via, registration: Registration<'_>, label: &str| {
+            Ok::<_, ConfigError>(Connection {
+                name: via.as_str().into(),
+                label: label.to_owned(),
+                rp: registration
+                    .relying_party(&format!("{base_url}/callback/{}", via.as_str()), parts)?,
+                // An own account proves its provider's level; the hub is
+                // asked the démarche's.
+                acr: (via == Via::Passerelle).then(|| settings.service.login_level()),
+                login_path: path(&format!("/connexion/{}", via.as_str())),
+                backchannel_path: (via == Via::Passerelle).then(|| path("/backchannel-logout")),
             })
-            .transpose()?;
+        };
+        let mut connections = vec![connection(
+            Via::Passerelle,
+            settings.registration(),
+            &settings.label,
+        )?];
+        if let Some(account) = &settings.account {
+            connections.push(connection(
+                Via::Compte,
+                account.registration(),
+                &account.label,
+            )?);
+        }
         let sessions = SessionManager::new(
             parts.sessions.clone(),
             parts.clock.clone(),
@@ -442,13 +426,20 @@ impl Demarche {
             parts.portal_url.starts_with("https://"),
             SESSION_SECS,
         );
+        let side = SideSettings {
+            site: settings.service.name().into(),
+            public_url: parts.portal_url.clone(),
+            home: path("/"),
+            landing: path("/"),
+            logout_path: path("/deconnexion"),
+            logged_out_path: path("/deconnecte"),
+            connections,
+        };
+        let rp = RpSide::new(side, sessions, parts.logouts.clone(), parts.clock.clone())?;
         Ok(Arc::new(Self {
             kind: settings.service,
             settings,
-            hub,
-            account,
-            sessions,
-            logouts: LoggedOut::new(parts.logouts.clone(), SESSION_SECS),
+            rp,
             clock: parts.clock.clone(),
             dossiers: parts.dossiers.clone(),
             mailer: parts.mailer.clone(),
@@ -514,29 +505,14 @@ impl Demarche {
             .unwrap_or_else(LocalPath::root)
     }
 
-    fn relying_party(&self, via: Via) -> Option<&RelyingParty> {
-        match via {
-            Via::Passerelle => Some(&self.hub),
-            Via::Compte => self.account.as_ref(),
-        }
-    }
-
     /// The session, forgetting a citizen the hub logged out since.
     pub async fn visit(&self, headers: &HeaderMap) -> Session<Visit> {
-        let mut session = match self.sessions.load::<Visit>(headers).await {
-            Ok(Some(session)) => session,
-            _ => Session::new(Visit::default()),
-        };
-        if let Some(user) = &session.data.user
-            && self
-                .logouts
-                .since(user.via.as_str(), &user.sub, user.at, self.clock.now())
-                .await
-        {
-            session.data.user = None;
-            let _ = self.sessions.save(&session).await;
-        }
-        session
+        self.rp.visit(headers).await
+    }
+
+    /// The sessions.
+    pub fn sessions(&self) -> &SessionManager {
+        self.rp.sessions()
     }
 
     /// A page of this démarche.
@@ -632,16 +608,12 @@ pub fn router(demarche: Arc<Demarche>) -> Router {
     Router::new()
         .route(&at(""), get(home))
         .route(&at("/"), get(home))
-        .route(&at("/connexion/{via}"), get(log_in))
         .route(&at("/niveau-superieur"), get(step_up))
-        .route(&at("/callback/{via}"), get(callback))
-        .route(&at("/deconnexion"), post(log_out))
-        .route(&at("/deconnecte"), get(logged_out))
-        .route(&at("/backchannel-logout"), post(backchannel_logout))
         .route(&at("/commencer/{procedure}"), post(start))
         .route(&at("/dossier/{id}"), get(show_dossier).post(fill_dossier))
         .merge(own)
         .with_state(demarche.clone())
+        .merge(web::rp::routes(&demarche))
         .layer(DefaultBodyLimit::max(64 * 1024))
 }
 
@@ -668,217 +640,44 @@ pub async fn require_user(
     if let Some(user) = session.data.user.clone() {
         return Ok((session, user));
     }
-    session.data.return_to = Some(demarche.own_page(here).to_string());
-    let cookie = demarche.sessions.save(&session).await.ok();
-    Err(Box::new(with_cookie(demarche.welcome(&session), cookie)))
-}
-
-async fn log_in(
-    State(demarche): State<Arc<Demarche>>,
-    Path(via): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let session = demarche.visit(&headers).await;
-    let Some(via) = Via::parse(&via).filter(|via| demarche.relying_party(*via).is_some()) else {
-        return demarche.problem(
-            StatusCode::NOT_FOUND,
-            "Page introuvable",
-            "Ce service ne propose pas cette connexion.",
-        );
-    };
-    start_login(&demarche, session, via, demarche.kind.login_level(), false).await
+    session.data.come_back_to(&demarche.own_page(here));
+    let cookie = demarche.sessions().save(&session).await.ok();
+    Err(Box::new(web::with_cookie(
+        demarche.welcome(&session),
+        cookie,
+    )))
 }
 
 /// `/niveau-superieur`: logs in again through the hub, asking the level the
 /// démarche needs (the voting proxy's eidas3).
 async fn step_up(State(demarche): State<Arc<Demarche>>, headers: HeaderMap) -> Response {
     let session = demarche.visit(&headers).await;
-    start_login(
-        &demarche,
-        session,
-        Via::Passerelle,
-        demarche.kind.level(),
-        true,
-    )
-    .await
+    let level = Some(demarche.kind.level());
+    let lang = Lang::of(&headers, None);
+    let hub = Via::Passerelle.as_str();
+    demarche.rp.start(session, hub, level, true, lang).await
 }
 
-async fn start_login(
-    demarche: &Demarche,
-    mut session: Session<Visit>,
-    via: Via,
-    acr: Acr,
-    force_login: bool,
-) -> Response {
-    let Some(rp) = demarche.relying_party(via) else {
-        return demarche.problem(
-            StatusCode::NOT_FOUND,
-            "Page introuvable",
-            "Connexion inconnue.",
-        );
-    };
-    let asked = (via == Via::Passerelle).then_some(acr);
-    match rp.start(asked, force_login, &[]).await {
-        Ok((url, pending)) => {
-            session.data.pending = Some((via, pending));
-            see_other(&url, demarche.sessions.save(&session).await.ok())
-        }
-        Err(error) => {
-            tracing::warn!(%error, service = demarche.kind.path(), "identity service unreachable");
-            demarche.problem(
-                StatusCode::BAD_GATEWAY,
-                "Service d'identification injoignable",
-                "Le service d'identification ne répond pas. Réessayez dans quelques minutes.",
-            )
-        }
-    }
-}
+impl RpApp for Demarche {
+    type Extra = ();
 
-async fn callback(
-    State(demarche): State<Arc<Demarche>>,
-    Path(via): Path<String>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let mut session = demarche.visit(&headers).await;
-    let pending = session.data.pending.take();
-    let via = Via::parse(&via);
-    let (Some(via), Some((started, pending))) = (via, pending) else {
-        return demarche.problem(
-            StatusCode::BAD_REQUEST,
-            "Connexion expirée",
-            "Aucune connexion n'est en cours. Recommencez depuis l'accueil.",
-        );
-    };
-    let Some(rp) = demarche.relying_party(via).filter(|_| started == via) else {
-        return demarche.problem(
-            StatusCode::BAD_REQUEST,
-            "Connexion expirée",
-            "Aucune connexion n'est en cours. Recommencez depuis l'accueil.",
-        );
-    };
-    let params = Params::parse(query.unwrap_or_default().as_bytes()).unwrap_or_default();
-    let login = match rp.finish(&pending, &params).await {
-        Ok(login) => login,
-        Err(RpError::Refused { error, .. }) => {
-            let _ = demarche.sessions.save(&session).await;
-            tracing::info!(
-                error,
-                service = demarche.kind.path(),
-                "login refused by the identity service"
-            );
-            return demarche.problem(
-                StatusCode::OK,
-                "Connexion annulée",
-                "Vous n'avez pas été identifié : la connexion a été annulée ou refusée. Vous pouvez recommencer depuis l'accueil.",
-            );
-        }
-        Err(error) => {
-            tracing::warn!(%error, service = demarche.kind.path(), "login answer refused");
-            return demarche.problem(
-                StatusCode::BAD_GATEWAY,
-                "Connexion refusée",
-                "La réponse du service d'identification n'a pas pu être vérifiée. Recommencez depuis l'accueil.",
-            );
-        }
-    };
-    let sub = login
-        .id_claims
-        .get("sub")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    // An own account proves the provider's level; the hub's answer must be
-    // at least what was asked (a service checks the level it receives).
-    let acr = login.acr.unwrap_or(Acr::Eidas1);
-    let asked = pending.acr.unwrap_or(Acr::Eidas1);
-    if sub.is_empty() || (via == Via::Passerelle && acr < asked) {
-        return demarche.problem(
-            StatusCode::FORBIDDEN,
-            "Niveau insuffisant",
-            "Le niveau d'identification reçu est inférieur à celui demandé : vous n'êtes pas connecté.",
-        );
+    fn rp(&self) -> &RpSide {
+        &self.rp
     }
-    let mut claims = login.userinfo;
-    if via == Via::Passerelle {
-        claims.extend(demarche.provided_data(&login.access_token).await);
-    }
-    session.data.user = Some(User {
-        via,
-        sub,
-        acr,
-        at: demarche.clock.now(),
-        claims,
-        id_token_hint: login.id_token_hint,
-    });
-    let back = demarche.own_page(&session.data.return_to.take().unwrap_or_default());
-    let cookie = demarche
-        .sessions
-        .rotate(session)
-        .await
-        .ok()
-        .map(|(_, cookie)| cookie);
-    back.see_other(cookie)
-}
 
-async fn log_out(
-    State(demarche): State<Arc<Demarche>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let mut session = demarche.visit(&headers).await;
-    let form = parse_body(&body);
-    if !session.check_csrf(form.get("csrf").map(String::as_str)) {
-        return expired_form(&demarche);
-    }
-    let Some(user) = session.data.user.take() else {
-        return see_other(&demarche.path("/"), None);
-    };
-    let state = random_token(16);
-    let back = format!("{}/deconnecte", demarche.base_url);
-    let url = match demarche.relying_party(user.via) {
-        Some(rp) => rp
-            .end_session_url(&user.id_token_hint, &back, &state)
-            .await
-            .ok()
-            .flatten(),
-        None => None,
-    };
-    match url {
-        Some(url) => {
-            session.data.logout_state = Some(state);
-            see_other(&url, demarche.sessions.save(&session).await.ok())
+    /// Keeps the identity; through the hub, with what the data provider
+    /// adds to it.
+    async fn signed_in(
+        &self,
+        connection: &Connection,
+        login: Login,
+    ) -> Result<Kept<()>, RpFailure> {
+        let mut claims = login.userinfo;
+        if connection.name == Via::Passerelle.as_str() {
+            claims.extend(self.provided_data(&login.access_token).await);
         }
-        None => see_other(
-            &demarche.path("/deconnecte"),
-            demarche.sessions.destroy(&session).await.ok(),
-        ),
+        Ok((claims, ()))
     }
-}
-
-async fn logged_out(State(demarche): State<Arc<Demarche>>, headers: HeaderMap) -> Response {
-    let session = demarche.visit(&headers).await;
-    let cookie = demarche.sessions.destroy(&session).await.ok();
-    let sheet = Sheet::new("Déconnexion", "")
-        .notice(Notice::info("Vous êtes déconnecté de ce service."))
-        .section(
-            Section::default().action(Action::go_also(demarche.path("/"), "Retour à l'accueil")),
-        );
-    with_cookie(demarche.page(&sheet, StatusCode::OK), cookie)
-}
-
-/// `POST /backchannel-logout`: the hub says a person logged out of the
-/// federation (OpenID Back-Channel Logout 1.0 §2.5).
-async fn backchannel_logout(State(demarche): State<Arc<Demarche>>, body: Bytes) -> Response {
-    demarche
-        .logouts
-        .receive(
-            &demarche.hub,
-            Via::Passerelle.as_str(),
-            &body,
-            demarche.clock.now(),
-        )
-        .await
 }
 
 /// A form sent with a stale token.
@@ -1338,7 +1137,7 @@ async fn fill_dossier(
 /// The « logged in as » section with the logout button, for a démarche's
 /// home page.
 pub fn account_section(demarche: &Demarche, user: &User) -> Section {
-    let via = match user.via {
+    let via = match user.via() {
         Via::Passerelle => format!("avec {}", demarche.settings.label),
         Via::Compte => demarche.settings.account.as_ref().map_or_else(
             || "avec votre compte".to_owned(),

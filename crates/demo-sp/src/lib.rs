@@ -24,18 +24,16 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use oidc::op::Params;
-use oidc::rp::{PendingLogin, RelyingParty};
-use oidc::types::random_token;
+use axum::routing::get;
+use oidc::rp::Login;
 use oidc::{Acr, Clock, RedirectUri};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use web::{Lang, LoggedOut, Page, Session, SessionManager, see_other};
+use web::rp::{Connection, Kept, RpApp, RpFailure, RpSide, SideSettings, SignedIn};
+use web::{Lang, Page, Session, SessionManager};
 
 /// `[demo_sp]`.
 #[derive(Clone, Debug, Deserialize)]
@@ -140,20 +138,11 @@ impl Config {
     }
 }
 
-/// One hub as the service talks to it.
-struct Connection {
-    login: HubLogin,
-    rp: RelyingParty,
-}
-
 /// The demo service.
 pub struct DemoService {
     config: Config,
-    hubs: Vec<Connection>,
-    sessions: SessionManager,
-    /// Back-channel logouts received.
-    logouts: LoggedOut,
-    clock: Arc<dyn Clock>,
+    /// The hubs, one connection each.
+    rp: RpSide,
     /// Its public encryption key, published at `/jwks` for the hubs that
     /// encrypt its tokens.
     jwks: Value,
@@ -216,72 +205,77 @@ impl DemoService {
             .iter()
             .map(|settings| demarche::Demarche::new(settings.clone(), &demarche_parts))
             .collect::<Result<Vec<_>, _>>()?;
-        let (sessions, logouts) = (stores.sessions, stores.tokens);
         let public_key = demarche_parts
             .decryption_key
             .public_key()
             .map_err(|error| ConfigError::new("demo_sp", error.to_string()))?;
         let jwks = serde_json::json!({ "keys": [public_key.to_json()] });
-        let hubs = config
+        let connections = config
             .hubs
             .iter()
-            .map(|login| {
-                let callback = format!("{}/callback/{}", config.public_url, login.id);
+            .map(|hub| {
+                let callback = format!("{}/callback/{}", config.public_url, hub.id);
                 Ok(Connection {
-                    login: login.clone(),
-                    rp: login
+                    name: hub.id.clone(),
+                    label: hub.label.clone(),
+                    rp: hub
                         .registration()
                         .relying_party(&callback, &demarche_parts)?,
+                    acr: Some(hub.acr),
+                    login_path: format!("/login/{}", hub.id),
+                    backchannel_path: Some(format!("/backchannel-logout/{}", hub.id)),
                 })
             })
             .collect::<Result<Vec<_>, ConfigError>>()?;
-        let secure = config.public_url.starts_with("https://");
         let sessions = SessionManager::new(
-            sessions,
+            stores.sessions,
             clock.clone(),
             "passerelle_demo_sp",
-            secure,
+            config.public_url.starts_with("https://"),
             SESSION_SECS,
         );
+        let side = SideSettings {
+            site: config.name.clone(),
+            public_url: config.public_url.clone(),
+            home: "/".into(),
+            landing: "/me".into(),
+            logout_path: "/logout".into(),
+            logged_out_path: "/logged-out".into(),
+            connections,
+        };
         Ok(Arc::new(Self {
+            rp: RpSide::new(side, sessions, stores.tokens, clock)?,
             config,
-            hubs,
-            sessions,
-            logouts: LoggedOut::new(logouts, SESSION_SECS),
-            clock,
             jwks,
             demarches,
         }))
     }
-
-    fn hub(&self, id: &str) -> Option<&Connection> {
-        self.hubs.iter().find(|hub| hub.login.id == id)
-    }
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-struct SessionData {
-    /// The hub id and what to check its answer against.
-    pending: Option<(String, PendingLogin)>,
-    login: Option<Received>,
-    logout_state: Option<String>,
-}
-
-/// What the service received from the hub.
+/// What the developer's view keeps of a login besides the identity: the
+/// tokens as received, to show them.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-struct Received {
-    /// Which hub.
-    hub: String,
-    /// When.
-    #[serde(default)]
-    at: i64,
+pub struct Received {
     id_token: String,
-    /// The signed ID token, for logging out.
-    #[serde(default)]
-    id_token_hint: String,
     id_claims: Map<String, Value>,
-    userinfo: Map<String, Value>,
     userinfo_raw: String,
+}
+
+impl RpApp for DemoService {
+    type Extra = Received;
+
+    fn rp(&self) -> &RpSide {
+        &self.rp
+    }
+
+    async fn signed_in(&self, _: &Connection, login: Login) -> Result<Kept<Received>, RpFailure> {
+        let received = Received {
+            id_token: login.id_token,
+            id_claims: login.id_claims,
+            userinfo_raw: login.userinfo_raw,
+        };
+        Ok((login.userinfo, received))
+    }
 }
 
 /// The service's routes: the one table.
@@ -292,14 +286,10 @@ pub fn router(service: Arc<DemoService>) -> Router {
         .route(web::STYLESHEET_PATH, get(web::stylesheet))
         .route("/favicon.ico", get(web::no_favicon))
         .route("/langue/{code}", get(web::switch_language))
-        .route("/login/{hub}", get(login))
-        .route("/callback/{hub}", get(callback))
         .route("/jwks", get(jwks))
-        .route("/backchannel-logout/{hub}", post(backchannel_logout))
         .route("/me", get(me))
-        .route("/logout", post(logout))
-        .route("/logged-out", get(logged_out))
-        .with_state(service)
+        .with_state(service.clone())
+        .merge(web::rp::routes(&service))
         .layer(DefaultBodyLimit::max(16 * 1024));
     demarches
         .into_iter()
@@ -315,89 +305,26 @@ fn page(
     template: &impl Template,
     lang: Lang,
     here: Option<&str>,
-    cookie: Option<HeaderValue>,
 ) -> Response {
     let body = template
         .render()
         .unwrap_or_else(|_| "<h1>Erreur technique</h1>".into());
-    let response = Page {
+    Page {
         title,
         site: &service.config.name,
         body,
         lang,
         here,
     }
-    .into_response();
-    view::with_cookie(response, cookie)
+    .into_response()
 }
 
-#[derive(Template)]
-#[template(path = "message.html")]
-struct MessageTemplate<'a> {
-    lang: Lang,
-    title: &'a str,
-    message: &'a str,
-    class: &'a str,
-    role: &'a str,
-}
-
-fn message(service: &DemoService, lang: Lang, title: &str, text: &str, is_error: bool) -> Response {
-    let template = MessageTemplate {
-        lang,
-        title,
-        message: text,
-        class: if is_error { "pa-alert" } else { "pa-info" },
-        role: if is_error { "alert" } else { "status" },
-    };
-    page(service, title, &template, lang, None, None)
-}
-
-async fn load(service: &DemoService, headers: &HeaderMap) -> Session<SessionData> {
-    let mut session = match service.sessions.load::<SessionData>(headers).await {
-        Ok(Some(session)) => session,
-        _ => Session::new(SessionData::default()),
-    };
-    if let Some(login) = &session.data.login
-        && logged_out_since(service, login).await
-    {
-        session.data.login = None;
-        let _ = service.sessions.save(&session).await;
-    }
-    session
-}
+/// The browser's session: the developer signed in through a hub.
+type SessionData = web::rp::Visit<Received>;
 
 /// How long the service's sessions last, and so how long a back-channel
 /// logout is remembered.
 const SESSION_SECS: i64 = 3600;
-
-/// Whether the hub said, after this login, that the person logged out.
-async fn logged_out_since(service: &DemoService, login: &Received) -> bool {
-    let sub = login
-        .id_claims
-        .get("sub")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    service
-        .logouts
-        .since(&login.hub, sub, login.at, service.clock.now())
-        .await
-}
-
-/// `POST /backchannel-logout/{hub}`: the hub says a person logged out of
-/// the federation (OpenID Back-Channel Logout 1.0 §2.5).
-async fn backchannel_logout(
-    State(service): State<Arc<DemoService>>,
-    Path(hub_id): Path<String>,
-    body: Bytes,
-) -> Response {
-    let Some(hub) = service.hub(&hub_id) else {
-        return axum::http::StatusCode::BAD_REQUEST.into_response();
-    };
-    service
-        .logouts
-        .receive(&hub.rp, &hub_id, &body, service.clock.now())
-        .await
-}
 
 /// A démarche on the home page.
 struct DemarcheLink {
@@ -428,30 +355,19 @@ struct HomeTemplate<'a> {
 
 async fn home(State(service): State<Arc<DemoService>>, headers: HeaderMap) -> Response {
     let lang = Lang::of(&headers, None);
-    let session = load(&service, &headers).await;
-    let person = session.data.login.as_ref().map(|login| {
-        let text = |name: &str| {
-            login
-                .userinfo
-                .get(name)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        format!("{} {}", text("given_name"), text("family_name"))
-            .trim()
-            .to_owned()
-    });
+    let session: Session<SessionData> = service.rp.visit(&headers).await;
+    let person = session.data.user.as_ref().map(SignedIn::name);
     let template = HomeTemplate {
         lang,
         name: &service.config.name,
         hubs: service
+            .config
             .hubs
             .iter()
             .map(|hub| HubButton {
-                id: &hub.login.id,
-                label: &hub.login.label,
-                acr: hub.login.acr.as_str(),
+                id: &hub.id,
+                label: &hub.label,
+                acr: hub.acr.as_str(),
             })
             .collect(),
         person,
@@ -468,152 +384,11 @@ async fn home(State(service): State<Arc<DemoService>>, headers: HeaderMap) -> Re
             })
             .collect(),
     };
-    page(
-        &service,
-        &service.config.name,
-        &template,
-        lang,
-        Some("/"),
-        None,
-    )
+    page(&service, &service.config.name, &template, lang, Some("/"))
 }
 
 async fn jwks(State(service): State<Arc<DemoService>>) -> Response {
     axum::Json(service.jwks.clone()).into_response()
-}
-
-fn unknown_hub(service: &DemoService, lang: Lang) -> Response {
-    let mut response = message(
-        service,
-        lang,
-        lang.pick("Page introuvable", "Page not found"),
-        lang.pick(
-            "Ce service ne connaît pas cette plateforme d'identification.",
-            "This service does not know this identification platform.",
-        ),
-        true,
-    );
-    *response.status_mut() = axum::http::StatusCode::NOT_FOUND;
-    response
-}
-
-async fn login(
-    State(service): State<Arc<DemoService>>,
-    Path(hub_id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let lang = Lang::of(&headers, None);
-    let Some(hub) = service.hub(&hub_id) else {
-        return unknown_hub(&service, lang);
-    };
-    let mut session = load(&service, &headers).await;
-    match hub.rp.start(Some(hub.login.acr), false, &[]).await {
-        Ok((url, pending)) => {
-            session.data.pending = Some((hub_id, pending));
-            see_other(&url, service.sessions.save(&session).await.ok())
-        }
-        Err(error) => {
-            tracing::warn!(%error, "hub unreachable");
-            message(
-                &service,
-                lang,
-                lang.pick("Passerelle injoignable", "Passerelle unreachable"),
-                lang.pick(
-                    "Le service d'identification ne répond pas. Réessayez dans quelques minutes.",
-                    "The identification service does not answer. Try again in a few minutes.",
-                ),
-                true,
-            )
-        }
-    }
-}
-
-async fn callback(
-    State(service): State<Arc<DemoService>>,
-    Path(hub_id): Path<String>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let lang = Lang::of(&headers, None);
-    let Some(hub) = service.hub(&hub_id) else {
-        return unknown_hub(&service, lang);
-    };
-    let mut session = load(&service, &headers).await;
-    let pending = session.data.pending.take();
-    let Some((_, pending)) = pending.filter(|(started_at, _)| *started_at == hub_id) else {
-        return message(
-            &service,
-            lang,
-            lang.pick("Connexion expirée", "Login expired"),
-            lang.pick(
-                "Aucune connexion n'est en cours. Recommencez depuis l'accueil.",
-                "No login is in progress. Start again from the home page.",
-            ),
-            true,
-        );
-    };
-    let params = Params::parse(query.unwrap_or_default().as_bytes()).unwrap_or_default();
-    match hub.rp.finish(&pending, &params).await {
-        Ok(login) => {
-            if login.acr.is_none_or(|acr| acr < hub.login.acr) {
-                // A service must check the level it receives (FranceConnect+ doc).
-                return message(
-                    &service,
-                    lang,
-                    lang.pick("Niveau insuffisant", "Level too low"),
-                    lang.pick(
-                        "Le niveau d'identification reçu est inférieur à celui demandé.",
-                        "The level of assurance received is lower than the one asked.",
-                    ),
-                    true,
-                );
-            }
-            session.data.login = Some(Received {
-                at: service.clock.now(),
-                hub: hub_id,
-                id_token: login.id_token,
-                id_token_hint: login.id_token_hint,
-                id_claims: login.id_claims,
-                userinfo: login.userinfo,
-                userinfo_raw: login.userinfo_raw,
-            });
-            let cookie = service
-                .sessions
-                .rotate(session)
-                .await
-                .ok()
-                .map(|(_, cookie)| cookie);
-            see_other("/me", cookie)
-        }
-        Err(oidc::rp::RpError::Refused { error, description }) => {
-            let _ = service.sessions.save(&session).await;
-            let text = match lang {
-                Lang::Fr => format!("Passerelle a répondu « {error} » : {description}"),
-                Lang::En => format!("Passerelle answered “{error}”: {description}"),
-            };
-            message(
-                &service,
-                lang,
-                lang.pick("Connexion annulée", "Login cancelled"),
-                &text,
-                true,
-            )
-        }
-        Err(error) => {
-            tracing::warn!(%error, "login failed");
-            let text = match lang {
-                Lang::Fr => format!("La réponse de Passerelle a été refusée : {error}"),
-                Lang::En => format!("Passerelle's answer was refused: {error}"),
-            };
-            message(
-                &service,
-                lang,
-                lang.pick("Connexion refusée", "Login refused"),
-                &text,
-                true,
-            )
-        }
-    }
 }
 
 #[derive(Template)]
@@ -633,116 +408,31 @@ struct MeTemplate<'a> {
 
 async fn me(State(service): State<Arc<DemoService>>, headers: HeaderMap) -> Response {
     let lang = Lang::of(&headers, None);
-    let session = load(&service, &headers).await;
-    let Some(login) = &session.data.login else {
+    let session: Session<SessionData> = service.rp.visit(&headers).await;
+    let Some(user) = &session.data.user else {
         return Redirect::to("/").into_response();
     };
-    let text = |value: &Value| {
-        value
-            .as_str()
-            .map_or_else(|| value.to_string(), str::to_owned)
-    };
-    let claims = login
-        .userinfo
-        .iter()
-        .map(|(name, value)| (name.clone(), text(value)))
+    let received = &user.extra;
+    let claims = user
+        .claims
+        .keys()
+        .map(|name| (name.clone(), user.claim(name).unwrap_or_default()))
         .collect();
     let template = MeTemplate {
         lang,
         hub: service
-            .hub(&login.hub)
-            .map_or("Passerelle", |hub| hub.login.label.as_str()),
-        encrypted: login.id_token.split('.').count() == 5,
-        acr: login
-            .id_claims
-            .get("acr")
-            .and_then(Value::as_str)
-            .unwrap_or_default(),
-        sub: login
-            .id_claims
-            .get("sub")
-            .and_then(Value::as_str)
-            .unwrap_or_default(),
+            .rp
+            .connection(&user.connection)
+            .map_or("Passerelle", |hub| hub.label.as_str()),
+        encrypted: received.id_token.split('.').count() == 5,
+        acr: user.acr.as_str(),
+        sub: user.sub.as_str(),
         claims,
-        id_token_claims: serde_json::to_string_pretty(&login.id_claims).unwrap_or_default(),
-        id_token: &login.id_token,
-        userinfo: &login.userinfo_raw,
+        id_token_claims: serde_json::to_string_pretty(&received.id_claims).unwrap_or_default(),
+        id_token: &received.id_token,
+        userinfo: &received.userinfo_raw,
         csrf: session.csrf_token(),
     };
     let title = lang.pick("Identité reçue", "Identity received");
-    page(&service, title, &template, lang, Some("/me"), None)
-}
-
-async fn logout(
-    State(service): State<Arc<DemoService>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let lang = Lang::of(&headers, None);
-    let mut session = load(&service, &headers).await;
-    let form = Params::parse(&body).unwrap_or_default();
-    if !session.check_csrf(form.get("csrf")) {
-        return message(
-            &service,
-            lang,
-            lang.pick("Formulaire expiré", "Form expired"),
-            lang.pick(
-                "Rechargez la page et recommencez.",
-                "Reload the page and start again.",
-            ),
-            true,
-        );
-    }
-    let Some(login) = session.data.login.take() else {
-        return Redirect::to("/").into_response();
-    };
-    let Some(hub) = service.hub(&login.hub) else {
-        return see_other("/", service.sessions.destroy(&session).await.ok());
-    };
-    let state = random_token(16);
-    let back = format!("{}/logged-out", service.config.public_url);
-    match hub
-        .rp
-        .end_session_url(&login.id_token_hint, &back, &state)
-        .await
-    {
-        Ok(Some(url)) => {
-            session.data.logout_state = Some(state);
-            see_other(&url, service.sessions.save(&session).await.ok())
-        }
-        _ => see_other("/", service.sessions.destroy(&session).await.ok()),
-    }
-}
-
-async fn logged_out(
-    State(service): State<Arc<DemoService>>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let session = load(&service, &headers).await;
-    let params = Params::parse(query.unwrap_or_default().as_bytes()).unwrap_or_default();
-    let expected = session.data.logout_state.as_deref();
-    let cookie = service.sessions.destroy(&session).await.ok();
-    // Only a return carrying our own state proves the hub ended its session.
-    let through_hub = expected.is_some() && params.get("state") == expected;
-    let lang = Lang::of(&headers, None);
-    let title = lang.pick("Déconnexion", "Logged out");
-    let template = MessageTemplate {
-        lang,
-        title,
-        message: if through_hub {
-            lang.pick(
-                "Vous êtes déconnecté de ce service et de Passerelle.",
-                "You are logged out of this service and of Passerelle.",
-            )
-        } else {
-            lang.pick(
-                "Vous êtes déconnecté de ce service.",
-                "You are logged out of this service.",
-            )
-        },
-        class: "pa-info",
-        role: "status",
-    };
-    page(&service, title, &template, lang, None, cookie)
+    page(&service, title, &template, lang, Some("/me"))
 }

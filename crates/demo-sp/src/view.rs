@@ -4,7 +4,7 @@
 //! way.
 
 use askama::Template;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use web::{Lang, Page};
 
@@ -297,13 +297,5 @@ pub fn framed(site: &str, title: &str, body: &impl Template, status: StatusCode)
     }
     .into_response();
     *response.status_mut() = status;
-    response
-}
-
-/// The same with a cookie set.
-pub fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response {
-    if let Some(cookie) = cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
     response
 }

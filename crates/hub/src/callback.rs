@@ -104,11 +104,7 @@ async fn finish_login(
         tracing::warn!(provider, field, "provider sent a malformed identity");
         HubError::InvalidIdentity
     })?;
-    let idp_birthdate = login
-        .userinfo
-        .get("birthdate")
-        .and_then(serde_json::Value::as_str)
-        .map(|raw| raw.trim().to_owned());
+    let idp_birthdate = login.text("birthdate").map(|raw| raw.trim().to_owned());
     let identity = hub
         .register
         .check(&provider_identity)
@@ -125,36 +121,13 @@ async fn finish_login(
     let verified = Verified {
         provider: provider.to_owned(),
         acr,
-        auth_time: login
-            .id_claims
-            .get("auth_time")
-            .and_then(serde_json::Value::as_i64)
-            .unwrap_or(now),
+        auth_time: login.auth_time.unwrap_or(now),
         verified_at: now,
         identity,
         provider_identity: Some(provider_identity),
         idp_birthdate,
         provider_id_token: login.id_token_hint,
-        // Carried as the provider said it: a few short method names.
-        amr: login
-            .id_claims
-            .get("amr")
-            .and_then(serde_json::Value::as_array)
-            .map(|methods| {
-                methods
-                    .iter()
-                    .filter_map(serde_json::Value::as_str)
-                    .filter(|method| {
-                        (1..=32).contains(&method.len())
-                            && method
-                                .bytes()
-                                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')
-                    })
-                    .take(8)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default(),
+        amr: login.amr,
     };
     let request = session
         .data

@@ -24,4 +24,4 @@ pub use clock::{Clock, FakeClock, SystemClock, UnixSeconds};
 pub use config_error::ConfigError;
 pub use error::{ErrorCode, OAuthError};
 pub use hash_pool::{Busy, HashPool};
-pub use types::{Acr, PkceChallenge, RedirectUri, Scopes};
+pub use types::{Acr, PkceChallenge, RedirectUri, Scopes, Sub};

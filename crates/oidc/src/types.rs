@@ -114,6 +114,49 @@ impl fmt::Display for Acr {
     }
 }
 
+/// A subject identifier as a provider sends it: 1 to 255 ASCII characters
+/// with no control character (OpenID Connect Core §2 bounds it at 255).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Sub(String);
+
+impl Sub {
+    /// Parses a `sub`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if text.is_empty() || text.len() > 255 {
+            return Err("sub must have 1 to 255 characters".into());
+        }
+        if !text.bytes().all(|byte| byte.is_ascii_graphic()) {
+            return Err("sub must be printable ASCII".into());
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    /// The value.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Sub {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        Self::parse(&text)
+    }
+}
+
+impl From<Sub> for String {
+    fn from(sub: Sub) -> String {
+        sub.0
+    }
+}
+
+impl fmt::Display for Sub {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A set of scopes, kept sorted so that it prints the same way each time.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Scopes(BTreeSet<String>);
@@ -219,6 +262,19 @@ pub fn random_token(bytes: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sub_is_one_to_255_printable_ascii_characters() {
+        assert_eq!(
+            Sub::parse("a1-b2").map(|sub| sub.to_string()),
+            Ok("a1-b2".into())
+        );
+        assert!(Sub::parse(&"x".repeat(255)).is_ok());
+        for bad in ["", " ", "a b", "a\nb", "é", &"x".repeat(256)] {
+            assert!(Sub::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(serde_json::from_str::<Sub>("\"\"").is_err());
+    }
 
     #[test]
     fn a_redirect_uri_must_be_absolute_http_without_fragment() {

@@ -2,20 +2,29 @@
 //! docs/config.md from config/example.toml. A test fails when either is
 //! stale; `PASSERELLE_UPDATE_DOCS=1 cargo test -p passerelle docs` rewrites them.
 
+/// A catalogue's row: code, HTTP status, French title and message.
+type Row = (&'static str, u16, &'static str, &'static str);
+
+fn rows<E>(catalogue: &'static web::Catalogue<E>) -> impl Iterator<Item = Row> {
+    catalogue
+        .iter()
+        .map(|entry| (entry.code, entry.status, entry.title[0], entry.message[0]))
+}
+
 /// docs/errors.md.
 pub fn errors_md() -> String {
     let mut text = String::from(
         "# Error pages\n\n\
          Generated from the error catalogues of the apps (`hub::errors::CATALOGUE`,\n\
-         `idp_password::errors::CATALOGUE`, `idp_wallet::errors::CATALOGUE`, and the wallet app's\n\
-         `idp_wallet::api::API_CATALOGUE`); a test fails when this file is stale.\n\n\
+         `idp_password::errors::CATALOGUE`, `idp_wallet::errors::CATALOGUE`, `web::rp::CATALOGUE`, and\n\
+         the wallet app's `idp_wallet::api::API_CATALOGUE`); a test fails when this file is stale.\n\n\
          A page error shows its code to the citizen, who can quote it to support. Protocol\n\
          errors sent to services (`error`, `error_description`, `state`, `iss` on the\n\
          redirect; RFC 6749 JSON from the token endpoint) are not pages and are not listed here.\n\n",
     );
-    let mut section = |title: &str, rows: Vec<(&str, u16, &str, &str)>| {
+    let mut section = |title: &str, about: &str, rows: &mut dyn Iterator<Item = Row>| {
         text.push_str(&format!(
-            "## {title}\n\n| code | HTTP | title | message |\n|---|---|---|---|\n"
+            "## {title}\n\n{about}| code | HTTP | title | message |\n|---|---|---|---|\n"
         ));
         for (code, status, page_title, message) in rows {
             text.push_str(&format!(
@@ -24,26 +33,22 @@ pub fn errors_md() -> String {
         }
         text.push('\n');
     };
-    section(
-        "Hub",
-        hub::errors::CATALOGUE
-            .iter()
-            .map(|entry| (entry.code, entry.status, entry.title[0], entry.message[0]))
-            .collect(),
-    );
+    section("Hub", "", &mut rows(hub::errors::CATALOGUE));
     section(
         "Password identity providers",
-        idp_password::errors::CATALOGUE
-            .iter()
-            .map(|entry| (entry.code, entry.status, entry.title[0], entry.message[0]))
-            .collect(),
+        "",
+        &mut rows(idp_password::errors::CATALOGUE),
     );
     section(
         "Wallet identity provider",
-        idp_wallet::errors::CATALOGUE
-            .iter()
-            .map(|entry| (entry.code, entry.status, entry.title[0], entry.message[0]))
-            .collect(),
+        "",
+        &mut rows(idp_wallet::errors::CATALOGUE),
+    );
+    section(
+        "Logging in to a service",
+        "The relying-party side every service shares (the dashboard, the demo service's\n\
+         portal and each démarche): its login, callback and logout (`web::rp::CATALOGUE`).\n\n",
+        &mut rows(web::rp::CATALOGUE),
     );
     text.push_str(
         "## The wallet app's API\n\n\

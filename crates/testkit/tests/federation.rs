@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 
 #[path = "federation/integrity.rs"]
 mod integrity;
+#[path = "federation/relying_party.rs"]
+mod relying_party;
 #[path = "federation/sso.rs"]
 mod sso;
 

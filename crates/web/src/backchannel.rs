@@ -81,7 +81,7 @@ impl LoggedOut {
             Ok(sub) => sub,
             Err(error) => return refuse(&error.to_string()),
         };
-        let key = Self::key(hub, &sub);
+        let key = Self::key(hub, sub.as_str());
         let remembered = async {
             self.tokens.revoke(&key).await?;
             self.tokens

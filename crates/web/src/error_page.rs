@@ -27,7 +27,7 @@ pub struct ErrorPage {
     /// Link back (URL, label), when there is a safe place to go.
     pub back: Option<(String, String)>,
     /// Which site shows the page.
-    pub site: &'static str,
+    pub site: String,
 }
 
 /// One error of an app's catalogue.
@@ -55,7 +55,7 @@ impl ErrorPage {
     pub fn from_catalogue<E: PartialEq>(
         catalogue: &Catalogue<E>,
         error: &E,
-        site: &'static str,
+        site: impl Into<String>,
     ) -> Self {
         let (code, status, title, message) =
             catalogue.iter().find(|entry| entry.error == *error).map_or(
@@ -76,7 +76,7 @@ impl ErrorPage {
             title,
             message,
             back: None,
-            site,
+            site: site.into(),
         }
     }
 
@@ -109,7 +109,7 @@ impl ErrorPage {
         );
         Page {
             title: pick(self.title),
-            site: self.site,
+            site: &self.site,
             body,
             lang,
             here: None,
@@ -136,8 +136,9 @@ pub async fn localize_error_pages(request: Request, next: Next) -> Response {
     }
 }
 
-impl IntoResponse for ErrorPage {
-    fn into_response(self) -> Response {
+impl ErrorPage {
+    /// The response, the page in `lang`.
+    pub fn respond(self, lang: Lang) -> Response {
         tracing::info!(
             code = self.code,
             status = self.status.as_u16(),
@@ -146,11 +147,17 @@ impl IntoResponse for ErrorPage {
         let mut response = (
             self.status,
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            self.render(),
+            self.render_in(lang),
         )
             .into_response();
         response.extensions_mut().insert(self);
         response
+    }
+}
+
+impl IntoResponse for ErrorPage {
+    fn into_response(self) -> Response {
+        self.respond(Lang::Fr)
     }
 }
 

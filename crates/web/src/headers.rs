@@ -47,7 +47,11 @@ pub fn no_store() -> [(header::HeaderName, &'static str); 2] {
 
 /// A 303 redirect, with a cookie when given.
 pub fn see_other(location: &str, cookie: Option<HeaderValue>) -> Response {
-    let mut response = Redirect::to(location).into_response();
+    with_cookie(Redirect::to(location).into_response(), cookie)
+}
+
+/// A response with a cookie set, when given.
+pub fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response {
     if let Some(cookie) = cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }

@@ -13,13 +13,14 @@ mod layout;
 mod local_path;
 mod metrics;
 mod op_routes;
+pub mod rp;
 mod session;
 mod theme;
 
 pub use backchannel::LoggedOut;
 pub use client::ClientAddress;
 pub use error_page::{Catalogue, Entry, ErrorPage, localize_error_pages, oauth_json_error};
-pub use headers::{no_store, security_headers, see_other};
+pub use headers::{no_store, security_headers, see_other, with_cookie};
 pub use health::health_routes;
 pub use lang::{LANG_COOKIE, Lang, switch_language};
 pub use layout::{Page, STYLESHEET, STYLESHEET_PATH, escape, no_favicon, stylesheet};

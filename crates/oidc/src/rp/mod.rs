@@ -17,10 +17,10 @@ use serde_json::{Map, Value};
 use tokio::sync::RwLock;
 
 use crate::client::Secret;
-use crate::clock::Clock;
+use crate::clock::{Clock, UnixSeconds};
 use crate::jwks::RemoteKeys;
 use crate::op::Params;
-use crate::types::{Acr, PkceChallenge, RedirectUri, random_token};
+use crate::types::{Acr, PkceChallenge, RedirectUri, Sub, random_token};
 
 /// How a relying party is registered at its provider.
 #[derive(Clone, Debug)]
@@ -76,24 +76,65 @@ pub struct PendingLogin {
     pub acr: Option<Acr>,
 }
 
-/// A finished login.
+/// A finished login, parsed at the edge: what callers decide on is typed;
+/// the tokens as received are kept for logout and for display.
 #[derive(Clone, Debug)]
 pub struct Login {
+    /// Who, for this provider (`sub` of the ID token, the same in userinfo).
+    pub sub: Sub,
+    /// The level the provider proved (`acr` of the ID token), when known.
+    pub acr: Option<Acr>,
+    /// When the person last authenticated (`auth_time`), when said.
+    pub auth_time: Option<UnixSeconds>,
+    /// How (`amr`): at most 8 short method names, others dropped.
+    pub amr: Vec<String>,
+    /// The userinfo claims (verified when signed).
+    pub userinfo: Map<String, Value>,
+    /// The access token.
+    pub access_token: String,
     /// The ID token as received.
     pub id_token: String,
     /// The signed ID token: as received, or from inside the encrypted one.
     /// The provider expects it back as `id_token_hint` at logout.
     pub id_token_hint: String,
-    /// Its verified claims.
+    /// The ID token's verified claims, for display.
     pub id_claims: Map<String, Value>,
-    /// The userinfo claims (verified when signed).
-    pub userinfo: Map<String, Value>,
-    /// The userinfo response as received.
+    /// The userinfo response as received, for display.
     pub userinfo_raw: String,
-    /// The access token.
-    pub access_token: String,
-    /// The level the provider proved (`acr` of the ID token), when known.
-    pub acr: Option<Acr>,
+}
+
+impl Login {
+    /// A userinfo claim that is text.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.userinfo.get(name).and_then(Value::as_str)
+    }
+
+    /// `Prénoms NOM`, from `given_name` and `family_name`.
+    pub fn full_name(&self) -> String {
+        let text = |name| self.text(name).unwrap_or_default();
+        format!("{} {}", text("given_name"), text("family_name"))
+            .trim()
+            .to_owned()
+    }
+}
+
+/// The `amr` a provider sent, kept as it said it: a few short method names.
+fn methods(claims: &Map<String, Value>) -> Vec<String> {
+    let Some(Value::Array(methods)) = claims.get("amr") else {
+        return Vec::new();
+    };
+    methods
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|method| {
+            (1..=32).contains(&method.len())
+                && method
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')
+        })
+        .take(8)
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Why a login could not finish. The texts are safe to log.
@@ -297,9 +338,9 @@ impl RelyingParty {
             .and_then(Value::as_str)
             .ok_or_else(|| RpError::Token("no access_token".into()))?
             .to_owned();
-        let id_claims = self.check_id_token(&id_token, pending).await?;
+        let (sub, id_claims) = self.check_id_token(&id_token, pending).await?;
         let (userinfo_raw, userinfo) = self.userinfo(&metadata, &access_token).await?;
-        if userinfo.get("sub") != id_claims.get("sub") {
+        if userinfo.get("sub").and_then(Value::as_str) != Some(sub.as_str()) {
             return Err(RpError::Userinfo("sub differs from the ID token's".into()));
         }
         let acr = id_claims
@@ -312,13 +353,16 @@ impl RelyingParty {
             id_token.clone()
         };
         Ok(Login {
+            sub,
+            acr,
+            auth_time: id_claims.get("auth_time").and_then(Value::as_i64),
+            amr: methods(&id_claims),
+            userinfo,
+            access_token,
             id_token,
             id_token_hint,
             id_claims,
-            userinfo,
             userinfo_raw,
-            access_token,
-            acr,
         })
     }
 
@@ -463,7 +507,7 @@ impl RelyingParty {
         &self,
         token: &str,
         pending: &PendingLogin,
-    ) -> Result<Map<String, Value>, RpError> {
+    ) -> Result<(Sub, Map<String, Value>), RpError> {
         let claims = self.verify_signature(token).await?;
         let text = |name: &str| claims.get(name).and_then(Value::as_str);
         if text("iss") != Some(self.settings.issuer.as_str()) {
@@ -499,20 +543,20 @@ impl RelyingParty {
         if text("nonce") != Some(pending.nonce.as_str()) {
             return Err(RpError::IdToken("nonce does not match".into()));
         }
-        if text("sub").is_none_or(str::is_empty) {
-            return Err(RpError::IdToken("sub missing".into()));
-        }
+        let sub = text("sub")
+            .and_then(|sub| Sub::parse(sub).ok())
+            .ok_or_else(|| RpError::IdToken("sub missing or malformed".into()))?;
         if pending.acr.is_some() && text("acr").and_then(Acr::parse).is_none() {
             return Err(RpError::IdToken("acr missing or unknown".into()));
         }
-        Ok(claims)
+        Ok((sub, claims))
     }
 
     /// Checks a back-channel logout token (OpenID Back-Channel Logout 1.0
     /// §2.6): signed by the provider, `iss` and `aud` ours, issued within
     /// the last two minutes, carrying the logout event and a `sub`, and no
     /// `nonce`. Returns the `sub` to log out.
-    pub async fn verify_logout_token(&self, token: &str) -> Result<String, RpError> {
+    pub async fn verify_logout_token(&self, token: &str) -> Result<Sub, RpError> {
         let bad = |why: &str| RpError::IdToken(format!("logout token: {why}"));
         let claims = self.verify_signature(token).await?;
         let text = |name: &str| claims.get(name).and_then(Value::as_str);
@@ -555,9 +599,8 @@ impl RelyingParty {
             return Err(bad("the logout event is missing"));
         }
         text("sub")
-            .filter(|sub| !sub.is_empty())
-            .map(str::to_owned)
-            .ok_or_else(|| bad("sub missing"))
+            .and_then(|sub| Sub::parse(sub).ok())
+            .ok_or_else(|| bad("sub missing or malformed"))
     }
 
     /// Reads userinfo, JSON or a signed JWT (then verified, with `iss` and
