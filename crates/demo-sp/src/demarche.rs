@@ -10,6 +10,8 @@
 
 use oidc::ConfigError;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::Router;
@@ -30,7 +32,6 @@ use web::{Lang, LocalPath, Session, SessionManager, see_other};
 
 use crate::form::{Content, Procedure, Step, parse_body};
 use crate::view::{Action, Drawn, Notice, Section, Sheet, StepPage, framed};
-use crate::{ants, impots, lettre, procuration};
 
 /// Which démarche a service is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -47,74 +48,87 @@ pub enum Kind {
     Procuration,
 }
 
-impl Kind {
-    /// Every démarche, in the portal's order.
-    pub const ALL: [Kind; 4] = [Kind::Ants, Kind::Impots, Kind::Lettre, Kind::Procuration];
+/// A future of a démarche's own code.
+pub type Task<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// What one démarche is and does beyond what every démarche does (logging
+/// in and out, dossiers, steps, drafts): implemented once per démarche, in
+/// its module. The portal's table (`crate::service`) says which is which.
+pub trait Service: Sync + 'static {
     /// Its path on the portal, also its name in the store.
-    pub fn path(self) -> &'static str {
-        match self {
-            Kind::Ants => "ants",
-            Kind::Impots => "impots",
-            Kind::Lettre => "lettre",
-            Kind::Procuration => "procuration",
-        }
-    }
+    fn path(&self) -> &'static str;
 
     /// Its name, in the banner of its pages.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Ants => "ANTS (démo) — Agence nationale des titres sécurisés",
-            Kind::Impots => "impots.gouv (démo) — Votre espace particulier",
-            Kind::Lettre => "Lettre recommandée électronique (démo)",
-            Kind::Procuration => "Ma procuration (démo)",
-        }
-    }
+    fn name(&self) -> &'static str;
 
     /// What it does, in a sentence.
-    pub fn summary(self) -> &'static str {
-        match self {
-            Kind::Ants => {
-                "Permis de conduire, pré-demande de carte d'identité ou de passeport, certificat d'immatriculation : un formulaire en plusieurs étapes, enregistré en brouillon."
-            }
-            Kind::Impots => {
-                "La déclaration des revenus en 5 étapes, avec la date limite de votre département et un accusé de réception."
-            }
-            Kind::Lettre => {
-                "Envoyer une lettre recommandée électronique : dépôt, avis au destinataire, accusé de réception, chaque étape horodatée."
-            }
-            Kind::Procuration => {
-                "Donner procuration de vote entièrement en ligne : il faut une identité numérique certifiée en mairie."
-            }
-        }
-    }
+    fn summary(&self) -> &'static str;
 
     /// The level its démarches need.
-    pub fn level(self) -> Acr {
-        match self {
-            Kind::Ants | Kind::Impots => Acr::Eidas1,
-            Kind::Lettre => Acr::Eidas2,
-            Kind::Procuration => Acr::Eidas3,
-        }
-    }
+    fn level(&self) -> Acr;
 
-    /// The level its login asks: the proxy asks the plus platform's lowest
-    /// first, explains when it is not enough, then steps up.
-    pub fn login_level(self) -> Acr {
-        match self {
-            Kind::Procuration => Acr::Eidas2,
-            other => other.level(),
-        }
+    /// The level its login asks; the voting proxy asks less first, explains
+    /// when it is not enough, then steps up.
+    fn login_level(&self) -> Acr {
+        self.level()
     }
 
     /// The démarches it offers.
-    pub fn procedures(self) -> &'static [Procedure] {
-        match self {
-            Kind::Ants => &ants::PROCEDURES,
-            Kind::Impots => std::slice::from_ref(&impots::DECLARATION),
-            Kind::Lettre => std::slice::from_ref(&lettre::LETTER),
-            Kind::Procuration => std::slice::from_ref(&procuration::PROXY),
-        }
+    fn procedures(&self) -> &'static [Procedure];
+
+    /// Its own routes under `base`, besides every démarche's.
+    fn routes(&self, base: &str) -> Router<Arc<Demarche>> {
+        let _ = base;
+        Router::new()
+    }
+
+    /// The logged-in citizen's home.
+    fn home<'a>(
+        &'a self,
+        demarche: &'a Demarche,
+        session: &'a Session<Visit>,
+        user: &'a User,
+    ) -> Task<'a, Response>;
+
+    /// The page of a submitted dossier.
+    fn receipt(
+        &self,
+        demarche: &Demarche,
+        session: &Session<Visit>,
+        dossier: &Dossier,
+        content: &Content,
+        procedure: &Procedure,
+    ) -> Sheet;
+
+    /// What a step page says first.
+    fn notices(&self, demarche: &Demarche, content: &Content) -> Vec<Notice> {
+        let _ = (demarche, content);
+        Vec::new()
+    }
+
+    /// What happens once a dossier is filed (receipts, notices).
+    fn on_file<'a>(
+        &'a self,
+        demarche: &'a Demarche,
+        user: &'a User,
+        dossier: &'a Dossier,
+        content: &'a mut Content,
+        procedure: &'static Procedure,
+    ) -> Task<'a, ()>;
+
+    /// The page for a citizen logged in under [`Service::level`].
+    fn level_too_low(
+        &self,
+        demarche: &Demarche,
+        session: &Session<Visit>,
+        user: &User,
+    ) -> Response {
+        let _ = (session, user);
+        demarche.problem(
+            StatusCode::FORBIDDEN,
+            "Niveau insuffisant",
+            "Cette démarche demande un niveau d'identification plus élevé que celui de votre connexion.",
+        )
     }
 }
 
@@ -336,7 +350,7 @@ const SESSION_SECS: i64 = 3600;
 /// One démarche, running.
 pub struct Demarche {
     /// Which.
-    pub kind: Kind,
+    pub service: &'static dyn Service,
     /// Its settings.
     pub settings: Settings,
     rp: RpSide,
@@ -354,7 +368,7 @@ pub struct Demarche {
 impl fmt::Debug for Demarche {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Demarche")
-            .field("kind", &self.kind)
+            .field("service", &self.service.path())
             .field("base_url", &self.base_url)
             .finish_non_exhaustive()
     }
@@ -391,9 +405,13 @@ impl fmt::Debug for DemarcheParts {
 
 impl Demarche {
     /// Builds a démarche from its settings.
-    pub fn new(settings: Settings, parts: &DemarcheParts) -> Result<Arc<Self>, ConfigError> {
-        let base_url = format!("{}/{}", parts.portal_url, settings.service.path());
-        let path = |rest: &str| format!("/{}{rest}", settings.service.path());
+    pub fn new(
+        service: &'static dyn Service,
+        settings: Settings,
+        parts: &DemarcheParts,
+    ) -> Result<Arc<Self>, ConfigError> {
+        let base_url = format!("{}/{}", parts.portal_url, service.path());
+        let path = |rest: &str| format!("/{}{rest}", service.path());
         let connection = |via: Via, registration: Registration<'_>, label: &str| {
             Ok::<_, ConfigError>(Connection {
                 name: via.as_str().into(),
@@ -402,7 +420,7 @@ impl Demarche {
                     .relying_party(&format!("{base_url}/callback/{}", via.as_str()), parts)?,
                 // An own account proves its provider's level; the hub is
                 // asked the démarche's.
-                acr: (via == Via::Passerelle).then(|| settings.service.login_level()),
+                acr: (via == Via::Passerelle).then(|| service.login_level()),
                 login_path: path(&format!("/connexion/{}", via.as_str())),
                 backchannel_path: (via == Via::Passerelle).then(|| path("/backchannel-logout")),
             })
@@ -422,12 +440,12 @@ impl Demarche {
         let sessions = SessionManager::new(
             parts.sessions.clone(),
             parts.clock.clone(),
-            format!("passerelle_{}", settings.service.path()),
+            format!("passerelle_{}", service.path()),
             parts.portal_url.starts_with("https://"),
             SESSION_SECS,
         );
         let side = SideSettings {
-            site: settings.service.name().into(),
+            site: service.name().into(),
             public_url: parts.portal_url.clone(),
             home: path("/"),
             landing: path("/"),
@@ -437,7 +455,7 @@ impl Demarche {
         };
         let rp = RpSide::new(side, sessions, parts.logouts.clone(), parts.clock.clone())?;
         Ok(Arc::new(Self {
-            kind: settings.service,
+            service,
             settings,
             rp,
             clock: parts.clock.clone(),
@@ -480,7 +498,7 @@ impl Demarche {
             Err(reason) => {
                 tracing::warn!(
                     reason,
-                    service = self.kind.path(),
+                    service = self.service.path(),
                     "data provider unavailable"
                 );
                 Map::new()
@@ -490,7 +508,7 @@ impl Demarche {
 
     /// A path of this démarche (`/ants/dossier/…`).
     pub fn path(&self, rest: &str) -> String {
-        format!("/{}{rest}", self.kind.path())
+        format!("/{}{rest}", self.service.path())
     }
 
     /// `target` when it is a page of this démarche (checked by
@@ -517,7 +535,7 @@ impl Demarche {
 
     /// A page of this démarche.
     pub fn page(&self, sheet: &Sheet, status: StatusCode) -> Response {
-        framed(self.kind.name(), &sheet.title, sheet, status)
+        framed(self.service.name(), &sheet.title, sheet, status)
     }
 
     /// A page saying something went wrong, with a way back.
@@ -531,7 +549,7 @@ impl Demarche {
     /// The page for a citizen who is not logged in: what the démarche is,
     /// and how to log in.
     pub fn welcome(&self, session: &Session<Visit>) -> Response {
-        let kind = self.kind;
+        let kind = self.service;
         let mut login = Section::new("Se connecter")
             .says(format!(
                 "Cette démarche demande le niveau d'identification {} : identifiez-vous avec un compte que vous avez déjà.",
@@ -556,13 +574,13 @@ impl Demarche {
     /// The logged-in citizen's dossiers here.
     pub async fn dossiers_of(&self, user: &User) -> Result<Vec<Dossier>, StoreError> {
         self.dossiers
-            .of_owner(self.kind.path(), &user.owner())
+            .of_owner(self.service.path(), &user.owner())
             .await
     }
 
     /// A technical failure, logged, said plainly.
     pub fn failure(&self, error: &StoreError) -> Response {
-        tracing::warn!(%error, service = self.kind.path(), "dossier storage failed");
+        tracing::warn!(%error, service = self.service.path(), "dossier storage failed");
         self.problem(
             StatusCode::SERVICE_UNAVAILABLE,
             "Service indisponible",
@@ -583,10 +601,10 @@ impl Demarche {
             to: to.to_owned(),
             subject: subject.to_owned(),
             text,
-            sender: Some(self.kind.name().to_owned()),
+            sender: Some(self.service.name().to_owned()),
         };
         if let Err(error) = mailer.queue(&message).await {
-            tracing::warn!(%error, service = self.kind.path(), "mail not queued");
+            tracing::warn!(%error, service = self.service.path(), "mail not queued");
         }
     }
 
@@ -600,11 +618,7 @@ impl Demarche {
 /// A démarche's routes, under `/{kind}/`.
 pub fn router(demarche: Arc<Demarche>) -> Router {
     let at = |rest: &str| demarche.path(rest);
-    let own = match demarche.kind {
-        Kind::Ants => ants::routes(&at("")),
-        Kind::Lettre => lettre::routes(&at("")),
-        Kind::Impots | Kind::Procuration => Router::new(),
-    };
+    let own = demarche.service.routes(&at(""));
     Router::new()
         .route(&at(""), get(home))
         .route(&at("/"), get(home))
@@ -622,12 +636,7 @@ async fn home(State(demarche): State<Arc<Demarche>>, headers: HeaderMap) -> Resp
     let Some(user) = session.data.user.clone() else {
         return demarche.welcome(&session);
     };
-    match demarche.kind {
-        Kind::Ants => ants::home(&demarche, &session, &user).await,
-        Kind::Impots => impots::home(&demarche, &session, &user).await,
-        Kind::Lettre => lettre::home(&demarche, &session, &user).await,
-        Kind::Procuration => procuration::home(&demarche, &session, &user).await,
-    }
+    demarche.service.home(&demarche, &session, &user).await
 }
 
 /// The logged-in citizen, or a page sending them to log in first (and back
@@ -652,7 +661,7 @@ pub async fn require_user(
 /// démarche needs (the voting proxy's eidas3).
 async fn step_up(State(demarche): State<Arc<Demarche>>, headers: HeaderMap) -> Response {
     let session = demarche.visit(&headers).await;
-    let level = Some(demarche.kind.level());
+    let level = Some(demarche.service.level());
     let lang = Lang::of(&headers, None);
     let hub = Via::Passerelle.as_str();
     demarche.rp.start(session, hub, level, true, lang).await
@@ -726,8 +735,8 @@ pub fn dossier_kind(demarche: &Demarche, procedure: &Procedure) -> String {
 }
 
 /// The procedure a dossier follows.
-pub fn procedure_of(kind: Kind, dossier: &Dossier) -> Option<&'static Procedure> {
-    kind.procedures().iter().find(|procedure| {
+pub fn procedure_of(service: &dyn Service, dossier: &Dossier) -> Option<&'static Procedure> {
+    service.procedures().iter().find(|procedure| {
         dossier.kind == procedure.kind
             || procedure.yearly
                 && dossier
@@ -771,7 +780,7 @@ async fn start(
         return expired_form(&demarche);
     }
     let Some(procedure) = demarche
-        .kind
+        .service
         .procedures()
         .iter()
         .find(|procedure| procedure.kind == kind)
@@ -805,7 +814,7 @@ async fn start(
     };
     let dossier = Dossier {
         id: reference(&procedure.kind.to_ascii_uppercase()),
-        service: demarche.kind.path().to_owned(),
+        service: demarche.service.path().to_owned(),
         owner: user.owner(),
         kind: kind.clone(),
         status: DossierStatus::Draft,
@@ -835,7 +844,8 @@ pub fn level_refusal(
     session: &Session<Visit>,
     user: &User,
 ) -> Option<Response> {
-    (user.acr < demarche.kind.level()).then(|| procuration::level_too_low(demarche, session, user))
+    (user.acr < demarche.service.level())
+        .then(|| demarche.service.level_too_low(demarche, session, user))
 }
 
 /// A dossier of the logged-in citizen, or the page to show instead.
@@ -856,10 +866,10 @@ async fn own_dossier(
         Ok(None) => return Err(missing()),
         Err(error) => return Err(Box::new(demarche.failure(&error))),
     };
-    if dossier.service != demarche.kind.path() || dossier.owner != user.owner() {
+    if dossier.service != demarche.service.path() || dossier.owner != user.owner() {
         return Err(missing());
     }
-    let procedure = procedure_of(demarche.kind, &dossier).ok_or_else(missing)?;
+    let procedure = procedure_of(demarche.service, &dossier).ok_or_else(missing)?;
     let content: Content = serde_json::from_slice(&dossier.content)
         .map_err(|_| Box::new(demarche.failure(&StoreError::Corrupt)))?;
     Ok((dossier, content, procedure))
@@ -906,12 +916,9 @@ fn receipt(
     content: &Content,
     procedure: &Procedure,
 ) -> Response {
-    let sheet = match demarche.kind {
-        Kind::Ants => ants::receipt(demarche, session, dossier, content, procedure),
-        Kind::Impots => impots::receipt(demarche, session, dossier, content, procedure),
-        Kind::Lettre => lettre::receipt(demarche, session, dossier, content),
-        Kind::Procuration => procuration::receipt(demarche, session, dossier, content, procedure),
-    };
+    let sheet = demarche
+        .service
+        .receipt(demarche, session, dossier, content, procedure);
     demarche.page(&sheet, StatusCode::OK)
 }
 
@@ -989,10 +996,7 @@ fn step_page(
     } else {
         Vec::new()
     };
-    let notices = match demarche.kind {
-        Kind::Impots => impots::notices(demarche, content),
-        _ => Vec::new(),
-    };
+    let notices = demarche.service.notices(demarche, content);
     let page = StepPage {
         procedure: format!("{} — dossier {}", procedure.title, dossier.id),
         steps: procedure.step_names(),
@@ -1015,7 +1019,7 @@ fn step_page(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let title = format!("{} — {}", page.title(), procedure.title);
-    framed(demarche.kind.name(), &title, &page, status)
+    framed(demarche.service.name(), &title, &page, status)
 }
 
 async fn fill_dossier(
@@ -1102,12 +1106,10 @@ async fn fill_dossier(
     }
     let submitted = dossier.status == DossierStatus::Submitted;
     if submitted {
-        match demarche.kind {
-            Kind::Lettre => lettre::on_send(&demarche, &user, &dossier, &mut content).await,
-            Kind::Impots => impots::on_file(&demarche, &user, &dossier, &content).await,
-            Kind::Procuration => procuration::on_file(&demarche, &user, &dossier, &content).await,
-            Kind::Ants => ants::on_file(&demarche, &user, &dossier, &content, procedure).await,
-        }
+        demarche
+            .service
+            .on_file(&demarche, &user, &dossier, &mut content, procedure)
+            .await;
     }
     dossier.content = match content.stored() {
         Ok(stored) => stored,

@@ -5,12 +5,76 @@
 
 use axum::http::StatusCode;
 use axum::response::Response;
+use oidc::Acr;
 use store::{Dossier, DossierStatus};
 use web::Session;
 
-use crate::demarche::{Demarche, User, Visit, account_section, dossier_kind, with_answers};
+use crate::demarche::{
+    Demarche, Service, Task, User, Visit, account_section, dossier_kind, with_answers,
+};
 use crate::form::{Check, Content, Field, Procedure, Step};
 use crate::view::{Action, Notice, Section, Sheet};
+
+/// The tax return in 5 steps (eidas1).
+#[derive(Debug)]
+pub struct Impots;
+
+impl Service for Impots {
+    fn path(&self) -> &'static str {
+        "impots"
+    }
+
+    fn name(&self) -> &'static str {
+        "impots.gouv (démo) — Votre espace particulier"
+    }
+
+    fn summary(&self) -> &'static str {
+        "La déclaration des revenus en 5 étapes, avec la date limite de votre département et un accusé de réception."
+    }
+
+    fn level(&self) -> Acr {
+        Acr::Eidas1
+    }
+
+    fn procedures(&self) -> &'static [Procedure] {
+        std::slice::from_ref(&DECLARATION)
+    }
+
+    fn home<'a>(
+        &'a self,
+        demarche: &'a Demarche,
+        session: &'a Session<Visit>,
+        user: &'a User,
+    ) -> Task<'a, Response> {
+        Box::pin(home(demarche, session, user))
+    }
+
+    fn receipt(
+        &self,
+        demarche: &Demarche,
+        session: &Session<Visit>,
+        dossier: &Dossier,
+        content: &Content,
+        procedure: &Procedure,
+    ) -> Sheet {
+        receipt(demarche, session, dossier, content, procedure)
+    }
+
+    fn notices(&self, demarche: &Demarche, content: &Content) -> Vec<Notice> {
+        notices(demarche, content)
+    }
+
+    fn on_file<'a>(
+        &'a self,
+        demarche: &'a Demarche,
+        user: &'a User,
+        dossier: &'a Dossier,
+        content: &'a mut Content,
+        _procedure: &'static Procedure,
+    ) -> Task<'a, ()> {
+        Box::pin(on_file(demarche, user, dossier, content))
+    }
+}
 
 static PRELIMINARY: [Field; 5] = [
     Field::line(

@@ -51,6 +51,16 @@ pub struct Config {
     pub demarches: Vec<demarche::Settings>,
 }
 
+/// Which démarche a `service` of the settings is: the one table.
+pub fn service(kind: demarche::Kind) -> &'static dyn demarche::Service {
+    match kind {
+        demarche::Kind::Ants => &ants::Ants,
+        demarche::Kind::Impots => &impots::Impots,
+        demarche::Kind::Lettre => &lettre::Lettre,
+        demarche::Kind::Procuration => &procuration::Procuration,
+    }
+}
+
 /// `[[demo_sp.hubs]]`: the service's registration at one hub.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -130,7 +140,7 @@ impl Config {
         for (index, demarche) in self.demarches.iter().enumerate() {
             let at = format!("{path}.demarches[{index}]");
             demarche.check(&at)?;
-            if !services.insert(demarche.service.path()) {
+            if !services.insert(service(demarche.service).path()) {
                 return Err(ConfigError::new(format!("{at}.service"), "is used twice"));
             }
         }
@@ -203,7 +213,13 @@ impl DemoService {
         let demarches = config
             .demarches
             .iter()
-            .map(|settings| demarche::Demarche::new(settings.clone(), &demarche_parts))
+            .map(|settings| {
+                demarche::Demarche::new(
+                    service(settings.service),
+                    settings.clone(),
+                    &demarche_parts,
+                )
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let public_key = demarche_parts
             .decryption_key
@@ -376,10 +392,10 @@ async fn home(State(service): State<Arc<DemoService>>, headers: HeaderMap) -> Re
             .demarches
             .iter()
             .map(|demarche| DemarcheLink {
-                path: demarche.kind.path(),
-                name: demarche.kind.name(),
-                summary: demarche.kind.summary(),
-                level: demarche.kind.level().as_str(),
+                path: demarche.service.path(),
+                name: demarche.service.name(),
+                summary: demarche.service.summary(),
+                level: demarche.service.level().as_str(),
                 platform: demarche.settings.label.clone(),
             })
             .collect(),

@@ -5,12 +5,85 @@
 
 use axum::http::StatusCode;
 use axum::response::Response;
+use oidc::Acr;
 use store::{Dossier, DossierStatus};
 use web::Session;
 
-use crate::demarche::{Demarche, User, Visit, account_section, level_refusal, with_answers};
+use crate::demarche::{
+    Demarche, Service, Task, User, Visit, account_section, level_refusal, with_answers,
+};
 use crate::form::{Check, Content, Field, Procedure, Step};
 use crate::view::{Action, Notice, Section, Sheet};
+
+/// The voting proxy (eidas3: a certified identity).
+#[derive(Debug)]
+pub struct Procuration;
+
+impl Service for Procuration {
+    fn path(&self) -> &'static str {
+        "procuration"
+    }
+
+    fn name(&self) -> &'static str {
+        "Ma procuration (démo)"
+    }
+
+    fn summary(&self) -> &'static str {
+        "Donner procuration de vote entièrement en ligne : il faut une identité numérique certifiée en mairie."
+    }
+
+    fn level(&self) -> Acr {
+        Acr::Eidas3
+    }
+
+    fn login_level(&self) -> Acr {
+        Acr::Eidas2
+    }
+
+    fn procedures(&self) -> &'static [Procedure] {
+        std::slice::from_ref(&PROXY)
+    }
+
+    fn home<'a>(
+        &'a self,
+        demarche: &'a Demarche,
+        session: &'a Session<Visit>,
+        user: &'a User,
+    ) -> Task<'a, Response> {
+        Box::pin(home(demarche, session, user))
+    }
+
+    fn receipt(
+        &self,
+        demarche: &Demarche,
+        session: &Session<Visit>,
+        dossier: &Dossier,
+        content: &Content,
+        procedure: &Procedure,
+    ) -> Sheet {
+        receipt(demarche, session, dossier, content, procedure)
+    }
+
+    fn on_file<'a>(
+        &'a self,
+        demarche: &'a Demarche,
+        user: &'a User,
+        dossier: &'a Dossier,
+        content: &'a mut Content,
+        _procedure: &'static Procedure,
+    ) -> Task<'a, ()> {
+        Box::pin(on_file(demarche, user, dossier, content))
+    }
+
+    fn level_too_low(
+        &self,
+        demarche: &Demarche,
+        session: &Session<Visit>,
+        user: &User,
+    ) -> Response {
+        level_too_low(demarche, session, user)
+    }
+}
 
 static GRANTOR: [Field; 5] = [
     Field::line("nom", "Nom de naissance", Check::Name).filled_by("family_name"),
@@ -118,7 +191,7 @@ pub fn level_too_low(demarche: &Demarche, session: &Session<Visit>, user: &User)
     let sheet = Sheet::new("Une identité certifiée est nécessaire", session.csrf_token())
         .notice(Notice::alert(format!(
             "Pour donner procuration entièrement en ligne, vous devez vous identifier avec une identité numérique certifiée en mairie (niveau {}). Vous êtes connecté au niveau {} : cela ne suffit pas pour cette démarche.",
-            demarche.kind.level(),
+            demarche.service.level(),
             user.acr
         )))
         .section(how)

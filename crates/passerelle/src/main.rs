@@ -775,7 +775,7 @@ fn print_demo(config: &Config, running: &Running, data: &Path) {
             println!("\nLes démarches (chacune un service de sa plateforme) :");
         }
         for demarche in &demo.demarches {
-            let kind = demarche.service;
+            let kind = demo_sp::service(demarche.service);
             println!(
                 "  {}/{}/  {} — niveau {}",
                 demo.public_url.trim_end_matches('/'),
