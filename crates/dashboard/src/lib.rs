@@ -28,11 +28,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use store::{Preferences, Revocations, Sessions, Tokens, Trace, Traces, TrailKeyRing};
 
+pub mod errors;
 pub mod integrity;
+
+use errors::{CATALOGUE, DashboardError};
 
 use integrity::{Finding, Head};
 use web::rp::{Connection, Kept, RpApp, RpFailure, RpSide, SideSettings, SignedIn, Visit};
-use web::{Lang, LocalPath, Page, Session, SessionManager, see_other};
+use web::{ErrorPage, Lang, LocalPath, Page, Session, SessionManager, see_other};
 
 /// `[dashboard]`.
 #[derive(Clone, Debug, Deserialize)]
@@ -294,27 +297,16 @@ fn page(
     .into_response()
 }
 
-#[derive(Template)]
-#[template(path = "message.html")]
-struct MessageTemplate<'a> {
-    lang: Lang,
-    title: &'a str,
-    message: &'a str,
-    class: &'a str,
-    role: &'a str,
-}
-
-/// An error message, in both languages: `[French, English]`.
-fn message(dashboard: &Dashboard, lang: Lang, title: [&str; 2], text: [&str; 2]) -> Response {
-    let title = lang.pick(title[0], title[1]);
-    let template = MessageTemplate {
-        lang,
-        title,
-        message: lang.pick(text[0], text[1]),
-        class: "pa-alert",
-        role: "alert",
-    };
-    page(dashboard, title, &template, lang, None)
+/// The page of a refusal, with the way home.
+fn refuse(dashboard: &Dashboard, lang: Lang, error: DashboardError) -> Response {
+    let site = format!("Tableau de bord {}", dashboard.config.hub_name);
+    let mut page = ErrorPage::from_catalogue(CATALOGUE, &error, site);
+    page.back = Some((
+        "/".into(),
+        lang.pick("Retour à l'accueil", "Back to the home page")
+            .into(),
+    ));
+    page.respond(lang)
 }
 
 /// The browser's session; a person the hub said logged out is gone.
@@ -456,15 +448,7 @@ async fn home(State(dashboard): State<Arc<Dashboard>>, headers: HeaderMap) -> Re
 }
 
 fn unavailable(dashboard: &Dashboard, lang: Lang) -> Response {
-    message(
-        dashboard,
-        lang,
-        ["Historique indisponible", "History unavailable"],
-        [
-            "L'historique ne peut pas être lu pour l'instant. Réessayez dans quelques minutes.",
-            "The history cannot be read just now. Try again in a few minutes.",
-        ],
-    )
+    refuse(dashboard, lang, DashboardError::Unavailable)
 }
 
 #[derive(Template)]
@@ -787,15 +771,7 @@ async fn end_sessions(
 }
 
 fn form_expired(dashboard: &Dashboard, lang: Lang) -> Response {
-    message(
-        dashboard,
-        lang,
-        ["Formulaire expiré", "Form expired"],
-        [
-            "Rechargez la page et recommencez.",
-            "Reload the page and start again.",
-        ],
-    )
+    dashboard.rp.failure(RpFailure::FormExpired, lang)
 }
 
 #[derive(Template)]
@@ -874,15 +850,7 @@ async fn report(
         .and_then(|seq| seq.parse::<i64>().ok())
         .and_then(|seq| connections(&traces).find(|trace| trace.seq == seq));
     let Some(about) = about else {
-        return message(
-            &dashboard,
-            lang,
-            ["Connexion introuvable", "Login not found"],
-            [
-                "Choisissez une connexion de votre historique.",
-                "Choose a login of your history.",
-            ],
-        );
+        return refuse(&dashboard, lang, DashboardError::UnknownConnection);
     };
     let comment: String = field("comment")
         .unwrap_or_default()

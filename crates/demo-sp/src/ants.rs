@@ -18,6 +18,7 @@ use web::Session;
 use crate::demarche::{
     Demarche, Service, Task, User, Visit, account_section, require_user, with_answers,
 };
+use crate::errors::DemarcheError;
 use crate::form::{Check, Content, Field, Procedure, Step};
 use crate::view::{Action, Notice, Section, Sheet};
 
@@ -372,11 +373,7 @@ async fn space(
         Err(page) => return *page,
     };
     let Some((_, name, kind, start)) = SPACES.iter().find(|(space, ..)| *space == path) else {
-        return demarche.problem(
-            StatusCode::NOT_FOUND,
-            "Espace introuvable",
-            "Cet espace n'existe pas.",
-        );
+        return demarche.refuse(DemarcheError::SpaceNotFound);
     };
     let mine = match demarche.dossiers_of(&user).await {
         Ok(mine) => mine,

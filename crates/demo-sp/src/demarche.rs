@@ -28,8 +28,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use store::{Dossier, DossierStatus, Dossiers, StoreError};
 use web::rp::{Connection, Kept, RpApp, RpFailure, RpSide, SideSettings, SignedIn};
-use web::{Lang, LocalPath, Session, SessionManager, see_other};
+use web::{ErrorPage, Lang, LocalPath, Session, SessionManager, see_other};
 
+use crate::errors::{CATALOGUE, DemarcheError};
 use crate::form::{Content, Procedure, Step, parse_body};
 use crate::view::{Action, Drawn, Notice, Section, Sheet, StepPage, framed};
 
@@ -124,11 +125,7 @@ pub trait Service: Sync + 'static {
         user: &User,
     ) -> Response {
         let _ = (session, user);
-        demarche.problem(
-            StatusCode::FORBIDDEN,
-            "Niveau insuffisant",
-            "Cette démarche demande un niveau d'identification plus élevé que celui de votre connexion.",
-        )
+        demarche.refuse(DemarcheError::LevelTooLow)
     }
 }
 
@@ -538,12 +535,11 @@ impl Demarche {
         framed(self.service.name(), &sheet.title, sheet, status)
     }
 
-    /// A page saying something went wrong, with a way back.
-    pub fn problem(&self, status: StatusCode, title: &str, text: &str) -> Response {
-        let sheet = Sheet::new(title, "").notice(Notice::alert(text)).section(
-            Section::default().action(Action::go_also(self.path("/"), "Retour à l'accueil")),
-        );
-        self.page(&sheet, status)
+    /// The page of a refusal, with the way back.
+    pub fn refuse(&self, error: DemarcheError) -> Response {
+        let mut page = ErrorPage::from_catalogue(CATALOGUE, &error, self.service.name());
+        page.back = Some((self.path("/"), "Retour à l'accueil".into()));
+        page.respond(Lang::Fr)
     }
 
     /// The page for a citizen who is not logged in: what the démarche is,
@@ -581,11 +577,7 @@ impl Demarche {
     /// A technical failure, logged, said plainly.
     pub fn failure(&self, error: &StoreError) -> Response {
         tracing::warn!(%error, service = self.service.path(), "dossier storage failed");
-        self.problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Service indisponible",
-            "Votre démarche n'a pas pu être lue ou enregistrée. Rien n'a été perdu de ce qui était déjà enregistré ; réessayez dans quelques minutes.",
-        )
+        self.refuse(DemarcheError::Unavailable)
     }
 
     /// Sends a mail, when mail is set up; a failure is logged, not shown
@@ -691,11 +683,7 @@ impl RpApp for Demarche {
 
 /// A form sent with a stale token.
 pub fn expired_form(demarche: &Demarche) -> Response {
-    demarche.problem(
-        StatusCode::FORBIDDEN,
-        "Formulaire expiré",
-        "Ce formulaire a expiré. Rechargez la page et recommencez : ce qui était enregistré est toujours là.",
-    )
+    demarche.rp.failure(RpFailure::FormExpired, Lang::Fr)
 }
 
 /// The page shown when a dossier of the kind is already in progress: the
@@ -785,11 +773,7 @@ async fn start(
         .iter()
         .find(|procedure| procedure.kind == kind)
     else {
-        return demarche.problem(
-            StatusCode::NOT_FOUND,
-            "Démarche inconnue",
-            "Ce service ne propose pas cette démarche.",
-        );
+        return demarche.refuse(DemarcheError::UnknownProcedure);
     };
     if let Some(refusal) = level_refusal(&demarche, &session, &user) {
         return refusal;
@@ -854,13 +838,7 @@ async fn own_dossier(
     user: &User,
     id: &str,
 ) -> Result<(Dossier, Content, &'static Procedure), Box<Response>> {
-    let missing = || {
-        Box::new(demarche.problem(
-            StatusCode::NOT_FOUND,
-            "Dossier introuvable",
-            "Ce dossier n'existe pas ou n'est pas le vôtre.",
-        ))
-    };
+    let missing = || Box::new(demarche.refuse(DemarcheError::DossierNotFound));
     let dossier = match demarche.dossiers.get(id).await {
         Ok(Some(dossier)) => dossier,
         Ok(None) => return Err(missing()),
@@ -1097,11 +1075,7 @@ async fn fill_dossier(
             }
         }
         _ => {
-            return demarche.problem(
-                StatusCode::BAD_REQUEST,
-                "Action inconnue",
-                "Ce formulaire ne sait pas faire cela.",
-            );
+            return demarche.refuse(DemarcheError::UnknownAction);
         }
     }
     let submitted = dossier.status == DossierStatus::Submitted;

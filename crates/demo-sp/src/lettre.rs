@@ -21,6 +21,7 @@ use web::Session;
 use crate::demarche::{
     Demarche, Service, Task, User, Visit, account_section, expired_form, require_user,
 };
+use crate::errors::DemarcheError;
 use crate::form::{Check, Content, Field, Procedure, Step, parse_body};
 use crate::view::{Action, Notice, Section, Sheet};
 
@@ -309,13 +310,7 @@ async fn letter(
     id: &str,
     key: &str,
 ) -> Result<(Dossier, Content), Box<Response>> {
-    let missing = || {
-        Box::new(demarche.problem(
-            StatusCode::NOT_FOUND,
-            "Lettre introuvable",
-            "Ce lien ne correspond à aucune lettre recommandée. Vérifiez qu'il est complet.",
-        ))
-    };
+    let missing = || Box::new(demarche.refuse(DemarcheError::LetterNotFound));
     let dossier = match demarche.dossiers.get(id).await {
         Ok(Some(dossier)) => dossier,
         Ok(None) => return Err(missing()),
@@ -360,11 +355,7 @@ async fn reception(
         Err(page) => return *page,
     };
     if !is_recipient(&user, &content) {
-        return demarche.problem(
-            StatusCode::FORBIDDEN,
-            "Cette lettre ne vous est pas adressée",
-            "La personne identifiée n'est pas le destinataire de cette lettre : elle ne peut ni la lire ni en accuser réception.",
-        );
+        return demarche.refuse(DemarcheError::NotTheRecipient);
     }
     let from = content.fact("expediteur");
     let sent = time_of(&content, "envoyee_le");
@@ -440,11 +431,7 @@ async fn decide(
         Some("accepter") => "acceptee",
         Some("refuser") => "refusee",
         _ => {
-            return demarche.problem(
-                StatusCode::BAD_REQUEST,
-                "Réponse inconnue",
-                "Acceptez ou refusez la lettre.",
-            );
+            return demarche.refuse(DemarcheError::UnknownAnswer);
         }
     };
     if !is_recipient(&user, &content)

@@ -12,6 +12,7 @@
 
 mod ants;
 pub mod demarche;
+pub mod errors;
 mod form;
 mod impots;
 mod lettre;

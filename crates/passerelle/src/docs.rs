@@ -16,8 +16,9 @@ pub fn errors_md() -> String {
     let mut text = String::from(
         "# Error pages\n\n\
          Generated from the error catalogues of the apps (`hub::errors::CATALOGUE`,\n\
-         `idp_password::errors::CATALOGUE`, `idp_wallet::errors::CATALOGUE`, `web::rp::CATALOGUE`, and\n\
-         the wallet app's `idp_wallet::api::API_CATALOGUE`); a test fails when this file is stale.\n\n\
+         `idp_password::errors::CATALOGUE`, `idp_wallet::errors::CATALOGUE`, `web::rp::CATALOGUE`,\n\
+         `dashboard::errors::CATALOGUE`, `demo_sp::errors::CATALOGUE`, and the wallet app's\n\
+         `idp_wallet::api::API_CATALOGUE`); a test fails when this file is stale.\n\n\
          A page error shows its code to the citizen, who can quote it to support. Protocol\n\
          errors sent to services (`error`, `error_description`, `state`, `iss` on the\n\
          redirect; RFC 6749 JSON from the token endpoint) are not pages and are not listed here.\n\n",
@@ -49,6 +50,12 @@ pub fn errors_md() -> String {
         "The relying-party side every service shares (the dashboard, the demo service's\n\
          portal and each démarche): its login, callback and logout (`web::rp::CATALOGUE`).\n\n",
         &mut rows(web::rp::CATALOGUE),
+    );
+    section("Dashboard", "", &mut rows(dashboard::errors::CATALOGUE));
+    section(
+        "Démarches",
+        "The demo service's démarches (`demo_sp::errors::CATALOGUE`).\n\n",
+        &mut rows(demo_sp::errors::CATALOGUE),
     );
     text.push_str(
         "## The wallet app's API\n\n\

@@ -708,3 +708,62 @@ async fn a_registered_letter_is_sent_then_acknowledged_by_its_identified_recipie
                 .starts_with("Accusé de réception de votre lettre")
     }));
 }
+
+/// Each refusal of a démarche is its catalogued page (docs/errors.md), with
+/// its code and the way back; another citizen's dossier is not found, not
+/// shown.
+#[tokio::test]
+async fn a_demarche_refuses_with_its_catalogued_pages() {
+    let federation = Federation::start().await.unwrap();
+    let owner = Citizen::new();
+    let home = log_in(&federation, &owner, "ants", "impots", 1).await;
+    let (url, _) = opened(
+        &federation,
+        &owner,
+        &start(&federation, &owner, &home, "ants", "permis").await,
+    )
+    .await;
+
+    let other = Citizen::new();
+    let other_home = log_in(&federation, &other, "ants", "impots", 2).await;
+    let theirs = other.get(&url).await;
+    assert_eq!(theirs.status, 404, "{}", theirs.body);
+    assert!(theirs.shows("DEMARCHE-DOSSIER"), "{}", theirs.body);
+    assert!(!theirs.shows("Étape 1 sur 4"), "{}", theirs.body);
+    assert!(
+        theirs.shows("href=\"/ants/\""),
+        "the way back: {}",
+        theirs.body
+    );
+
+    let unknown = start(
+        &federation,
+        &other,
+        &other_home,
+        "ants",
+        "passeport-lunaire",
+    )
+    .await;
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
+    assert!(unknown.shows("DEMARCHE-UNKNOWN"), "{}", unknown.body);
+
+    let space = other
+        .get(&format!("{}/ants/espace/lune", portal(&federation)))
+        .await;
+    assert_eq!(space.status, 404, "{}", space.body);
+    assert!(space.shows("DEMARCHE-SPACE"), "{}", space.body);
+
+    let stale = other
+        .post(
+            &format!("{}/ants/commencer/permis", portal(&federation)),
+            &[("csrf", "stale")],
+        )
+        .await;
+    assert_eq!(stale.status, 403, "{}", stale.body);
+    assert!(stale.shows("RP-FORM-EXPIRED"), "{}", stale.body);
+    // Nothing was started by the refusals; the owner's draft is there.
+    let ants = format!("{}/ants/", portal(&federation));
+    let in_progress = "Une démarche est en cours";
+    assert!(owner.get(&ants).await.shows(in_progress));
+    assert!(!other.get(&ants).await.shows(in_progress));
+}
