@@ -240,7 +240,9 @@ impl Config {
         Ok(config)
     }
 
-    fn check(&self) -> Result<(), ConfigError> {
+    /// Checks every part's settings (as [`Config::parse`] does); the error
+    /// names the bad path.
+    pub fn check(&self) -> Result<(), ConfigError> {
         for (id, hub) in &self.hub {
             if id.is_empty()
                 || !id

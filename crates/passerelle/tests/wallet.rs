@@ -779,14 +779,15 @@ async fn console_logins_need_password_and_a_fresh_code_and_observers_cannot_deci
 /// before and is there, mailed, at 48 h.
 #[tokio::test]
 async fn the_result_takes_effect_and_is_mailed_within_48_hours() {
-    let federation = Federation::start_editing(|text| {
-        text.replace(
-            "certification_delay_secs = 0",
-            "certification_delay_secs = 172800",
-        )
-    })
-    .await
-    .unwrap();
+    let federation = Federation::builder()
+        .edit(|config| {
+            if let Some(wallet) = config.idp_wallet.as_mut() {
+                wallet.certification_delay_secs = 172_800;
+            }
+        })
+        .start()
+        .await
+        .unwrap();
     let wallet = federation.running.wallet.clone().unwrap();
     let phone = Phone::with_card_of(&federation, 0, "delay");
     assert!(phone.activate(&federation, PIN).await.ok);
@@ -1309,7 +1310,7 @@ async fn the_voting_proxy_needs_a_certified_identity_and_steps_up_through_the_hu
 /// work as on one SQLite file.
 #[tokio::test]
 async fn the_wallet_runs_on_postgresql_and_redis() {
-    let (federation, database) = Federation::start_on_postgres("").await.unwrap();
+    let federation = Federation::builder().on_postgres().start().await.unwrap();
     let wallet_id = federation.config.idp_wallet.as_ref().unwrap().id.clone();
     let stores = federation.running.stores[&wallet_id].clone();
     assert!(stores.expires_by_itself());
@@ -1367,5 +1368,5 @@ async fn the_wallet_runs_on_postgresql_and_redis() {
     );
     let again = check_proof(&federation, &pdf, "Agence Immo du Centre").await;
     assert_eq!(again["status"], "NOT_VALID", "{again}");
-    federation.drop_postgres(&database).await.unwrap();
+    federation.drop_postgres().await.unwrap();
 }

@@ -58,7 +58,7 @@ pub struct Federation {
     /// `laposte`, `register`, `demo_sp`, `rogue`).
     pub urls: BTreeMap<String, String>,
     /// The sandbox's decryption key, registered when the standard hub is
-    /// made a plus one ([`Federation::start_plus`]).
+    /// made a plus one ([`Builder::plus`]).
     pub sandbox_key: jose::DecryptionKey,
     /// The rogue provider.
     pub rogue: RogueProvider,
@@ -66,10 +66,9 @@ pub struct Federation {
     pub config: Config,
     /// Where its data is, when on disk.
     pub data_dir: Option<std::path::PathBuf>,
+    /// Its database, when on PostgreSQL.
+    pub database: Option<String>,
 }
-
-/// A config line that keeps the rogue provider off the hub.
-const NO_ROGUE: &str = "# testkit: no rogue provider";
 
 const DEMO_PORTS: [(&str, &str); 13] = [
     ("hub_standard", "7080"),
@@ -87,154 +86,118 @@ const DEMO_PORTS: [(&str, &str); 13] = [
     ("data_provider", "7092"),
 ];
 
-impl Federation {
-    /// Starts the demo federation (a smaller one: 200 citizens, 6 accounts
-    /// per provider) plus the rogue provider, known to the standard hub as
-    /// `rogue`, configured for eidas1 and eidas2 (it always proves eidas1).
-    pub async fn start() -> anyhow::Result<Self> {
-        Self::start_with("").await
+/// Where a federation keeps its data.
+#[derive(Debug, Default)]
+enum Storage {
+    /// In memory (the default).
+    #[default]
+    Memory,
+    /// SQLite files and keys in a folder, as the demo runs.
+    Disk(std::path::PathBuf),
+    /// A database of its own on the test PostgreSQL, what expires in Redis.
+    Postgres {
+        /// The Redis URL.
+        redis: String,
+    },
+}
+
+/// A change to the federation's config, made on the parsed config: typed,
+/// and checked again after.
+type Edit = Box<dyn FnOnce(&mut Config) + Send>;
+
+/// How to start a federation: the demo config (200 citizens, 6 accounts per
+/// provider, mail in memory) on free ports of 127.0.0.1 and a fake clock,
+/// plus the rogue provider, unless told otherwise.
+#[must_use]
+pub struct Builder {
+    toml: String,
+    rogue: bool,
+    plus: bool,
+    edits: Vec<Edit>,
+    storage: Storage,
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("rogue", &self.rogue)
+            .field("plus", &self.plus)
+            .field("storage", &self.storage)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Builder {
+    /// More config, appended to the demo's (extra `[[hub.services]]`…).
+    pub fn toml(mut self, extra: &str) -> Self {
+        self.toml.push_str(extra);
+        self
     }
 
-    /// Starts it with more config appended (extra `[[hub.services]]`…).
-    pub async fn start_with(extra_toml: &str) -> anyhow::Result<Self> {
-        Self::start_in(extra_toml, None).await
+    /// Without the rogue provider: the federation as `passerelle demo` runs
+    /// it (the browser tests' screenshots).
+    pub fn without_rogue(mut self) -> Self {
+        self.rogue = false;
+        self
     }
 
-    /// Starts the demo federation as `passerelle demo` runs it: without the
-    /// rogue provider on the choice page (the browser tests' screenshots).
-    pub async fn start_as_demo(extra_toml: &str) -> anyhow::Result<Self> {
-        Self::start_from(|text| format!("{text}\n{NO_ROGUE}\n"), extra_toml, None).await
+    /// The standard hub made a FranceConnect+ platform (eidas2 and eidas3):
+    /// the impots provider proving eidas3 and ameli only eidas1, its
+    /// services' tokens encrypted (the sandbox's and the dashboard's to
+    /// [`Federation::sandbox_key`], the portal's to the portal's key).
+    pub fn plus(mut self) -> Self {
+        self.plus = true;
+        self
     }
 
-    /// Starts it with the demo config changed by `edit` first.
-    pub async fn start_editing(edit: impl FnOnce(String) -> String) -> anyhow::Result<Self> {
-        Self::start_from(edit, "", None).await
+    /// A change to the parsed config (its URLs already the test's).
+    pub fn edit(mut self, edit: impl FnOnce(&mut Config) + Send + 'static) -> Self {
+        self.edits.push(Box::new(edit));
+        self
     }
 
-    /// Starts it with the standard hub made a FranceConnect+ platform
-    /// (`platform = "plus"`: eidas2 and eidas3), the impots provider proving
-    /// eidas3 and ameli only eidas1, its services' tokens encrypted (the
-    /// sandbox's to [`Federation::sandbox_key`]).
-    pub async fn start_plus() -> anyhow::Result<Self> {
-        let sandbox_key = jose::DecryptionKey::generate(jose::KeyAlg::EcdhEs)?;
-        let jwks = serde_json::json!({ "keys": [sandbox_key.public_key()?.to_json()] });
-        let federation = Self::start_from(
-            |text| {
-                let mut text = text.replace("platform = \"standard\"", "platform = \"plus\"")
-                    .replace(", \"idp_birthdate\"", "")
-                    .replace("acr_offered = [\"eidas1\"]\n", "")
-                    .replacen("acr = [\"eidas1\"]", "acr = [\"eidas2\", \"eidas3\"]", 1)
-                    .replacen("acr = \"eidas1\"", "acr = \"eidas3\"", 1)
-                    .replace(
-                        "require_pkce = false\n",
-                        &format!("require_pkce = false\nencryption_alg = \"ECDH-ES\"\njwks = '{jwks}'\n"),
-                    )
-                    .replace(
-                        "scopes = [\"openid\", \"given_name\", \"family_name\"]\n",
-                        &format!("scopes = [\"openid\", \"given_name\", \"family_name\"]\nencryption_alg = \"ECDH-ES\"\njwks = '{jwks}'\n"),
-                    );
-                // The portal's services publish their key at its /jwks.
-                for callback in [
-                    "/callback/standard\"]\n",
-                    "/ants/callback/passerelle\"]\n",
-                    "/impots/callback/passerelle\"]\n",
-                ] {
-                    text = text.replace(
-                        callback,
-                        &format!("{callback}encryption_alg = \"ECDH-ES\"\njwks_uri = \"http://127.0.0.1:7084/jwks\"\n"),
-                    );
-                }
-                text
-            },
-            "",
-            None,
-        )
-        .await?;
-        Ok(Self {
-            sandbox_key,
-            ..federation
+    /// A change to the standard hub's config.
+    pub fn hub(self, edit: impl FnOnce(&mut hub::Config) + Send + 'static) -> Self {
+        self.edit(|config| {
+            if let Some(hub) = config.hub.get_mut("standard") {
+                edit(hub);
+            }
         })
     }
 
-    /// Starts it on PostgreSQL and Redis, as a production federation runs:
-    /// a database of its own on the test server (`PASSERELLE_TEST_POSTGRES`,
-    /// else 127.0.0.1:5432), every part in its schema, migrated first, and
-    /// what expires in the test Redis (`PASSERELLE_TEST_REDIS`, else
-    /// 127.0.0.1:6379) under a prefix of its own. Returns the database's
-    /// name too.
-    pub async fn start_on_postgres(extra_toml: &str) -> anyhow::Result<(Self, String)> {
+    /// Its data (SQLite files, keys) in `dir`, as the demo runs.
+    pub fn on_disk(mut self, dir: &std::path::Path) -> Self {
+        self.storage = Storage::Disk(dir.to_path_buf());
+        self
+    }
+
+    /// On PostgreSQL and Redis, as a production federation runs: a database
+    /// of its own on the test server (`PASSERELLE_TEST_POSTGRES`, else
+    /// 127.0.0.1:5432), every part in its schema, migrated first, and what
+    /// expires in the test Redis (`PASSERELLE_TEST_REDIS`, else
+    /// 127.0.0.1:6379) under a prefix of its own. [`Federation::drop_postgres`]
+    /// drops the database.
+    pub fn on_postgres(self) -> Self {
         let redis = std::env::var("PASSERELLE_TEST_REDIS")
             .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-        Self::start_on_postgres_and(extra_toml, &redis).await
+        self.on_postgres_and(&redis)
     }
 
-    /// [`Federation::start_on_postgres`] with the Redis at `redis`.
-    pub async fn start_on_postgres_and(
-        extra_toml: &str,
-        redis: &str,
-    ) -> anyhow::Result<(Self, String)> {
-        let server = std::env::var("PASSERELLE_TEST_POSTGRES")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
-        let token = oidc::types::random_token(8);
-        let name = format!(
-            "passerelle_test_{}",
-            token
-                .bytes()
-                .map(|byte| format!("{byte:02x}"))
-                .collect::<String>()
-        );
-        let admin = sqlx::PgPool::connect(&format!("{server}/postgres")).await?;
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&admin)
-            .await?;
-        admin.close().await;
-        let url = format!("{server}/{name}");
-        let store = format!(
-            "\n[store]\nurl = \"{url}\"\nephemeral_url = \"{redis}\"\nkey_prefix = \"{name}:\"\n"
-        );
-        let federation =
-            Self::start_from(|text| text, &format!("{extra_toml}{store}"), None).await?;
-        Ok((federation, name))
+    /// [`Builder::on_postgres`] with the Redis at `redis`.
+    pub fn on_postgres_and(mut self, redis: &str) -> Self {
+        self.storage = Storage::Postgres {
+            redis: redis.to_owned(),
+        };
+        self
     }
 
-    /// Stops the federation and drops the database
-    /// [`Federation::start_on_postgres`] made for it.
-    pub async fn drop_postgres(self, database: &str) -> anyhow::Result<()> {
-        drop(self);
-        let server = std::env::var("PASSERELLE_TEST_POSTGRES")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
-        let admin = sqlx::PgPool::connect(&format!("{server}/postgres")).await?;
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
-            .execute(&admin)
-            .await?;
-        admin.close().await;
-        Ok(())
-    }
-
-    /// Starts it with its data (SQLite files, keys) in `dir`, as the demo runs.
-    pub async fn start_on_disk(dir: &std::path::Path) -> anyhow::Result<Self> {
-        Self::start_in("", Some(dir.to_path_buf())).await
-    }
-
-    async fn start_in(
-        extra_toml: &str,
-        data_dir: Option<std::path::PathBuf>,
-    ) -> anyhow::Result<Self> {
-        Self::start_from(|text| text, extra_toml, data_dir).await
-    }
-
-    async fn start_from(
-        edit: impl FnOnce(String) -> String,
-        extra_toml: &str,
-        data_dir: Option<std::path::PathBuf>,
-    ) -> anyhow::Result<Self> {
+    /// Starts it.
+    pub async fn start(self) -> anyhow::Result<Federation> {
         let mut listeners = BTreeMap::new();
-        let mut text = edit(
-            passerelle::DEMO_CONFIG
-                .replace("size = 1000", "size = 200")
-                .replace("transport = \"folder\"", "transport = \"memory\"")
-                .replace("seed_accounts = 20", "seed_accounts = 6"),
-        );
+        let mut text = passerelle::DEMO_CONFIG
+            .replace("size = 1000", "size = 200")
+            .replace("transport = \"folder\"", "transport = \"memory\"")
+            .replace("seed_accounts = 20", "seed_accounts = 6");
         let mut urls = BTreeMap::new();
         for (name, port) in DEMO_PORTS {
             let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -244,7 +207,7 @@ impl Federation {
             listeners.insert(name.to_owned(), listener);
         }
         // The metrics' own address, when the config has [metrics].
-        if text.contains("\n[metrics]") || extra_toml.contains("\n[metrics]") {
+        if text.contains("\n[metrics]") || self.toml.contains("\n[metrics]") {
             let listener = TcpListener::bind("127.0.0.1:0").await?;
             urls.insert(
                 "metrics".to_owned(),
@@ -256,47 +219,168 @@ impl Federation {
         let rogue = RogueProvider::start(Arc::new(clock.clone())).await?;
         let hub = urls.get("hub_standard").cloned().unwrap_or_default();
         let hub_plus = urls.get("hub_plus").cloned().unwrap_or_default();
-        if !text.contains(NO_ROGUE) {
+        if self.rogue {
             text.push_str(&format!(
-            "\n[[hub.standard.providers]]\nid = \"rogue\"\nname = \"Fournisseur piégé\"\nissuer = \"{}\"\nclient_id = \"passerelle-hub\"\nclient_secret = \"rogue-secret-0123456789abcdef0123456789\"\nacr = [\"eidas1\", \"eidas2\"]\n",
-            rogue.url()
-        ));
+                "\n[[hub.standard.providers]]\nid = \"rogue\"\nname = \"Fournisseur piégé\"\nissuer = \"{}\"\nclient_id = \"passerelle-hub\"\nclient_secret = \"rogue-secret-0123456789abcdef0123456789\"\nacr = [\"eidas1\", \"eidas2\"]\n",
+                rogue.url()
+            ));
         }
         urls.insert("rogue".into(), rogue.url().to_owned());
-        text.push_str(extra_toml);
-        let config = Config::parse(&text, [])?;
+        text.push_str(&self.toml);
+        let database = match &self.storage {
+            Storage::Postgres { redis } => {
+                let name = create_database().await?;
+                text.push_str(&format!(
+                    "\n[store]\nurl = \"{}/{name}\"\nephemeral_url = \"{redis}\"\nkey_prefix = \"{name}:\"\n",
+                    postgres_server()
+                ));
+                Some(name)
+            }
+            Storage::Memory | Storage::Disk(_) => None,
+        };
+        let mut config = Config::parse(&text, [])?;
+        let sandbox_key = jose::DecryptionKey::generate(jose::KeyAlg::EcdhEs)?;
+        if self.plus {
+            make_plus(&mut config, &urls, &sandbox_key)?;
+        }
+        for edit in self.edits {
+            edit(&mut config);
+        }
+        config.check()?;
         if config.store.url.is_some() {
             passerelle::federation::migrate(&config).await?;
         }
+        let data_dir = match self.storage {
+            Storage::Disk(dir) => Some(dir),
+            Storage::Memory | Storage::Postgres { .. } => None,
+        };
         let options = Options {
             data_dir: data_dir.clone(),
             clock: Arc::new(clock.clone()),
             listeners,
         };
         let running = passerelle::start(&config, options).await?;
-        Ok(Self {
+        Ok(Federation {
             running,
             clock,
             issuer: format!("{hub}/api/v2"),
             hub,
             hub_plus,
             urls,
-            sandbox_key: jose::DecryptionKey::generate(jose::KeyAlg::EcdhEs)?,
+            sandbox_key,
             rogue,
             config,
             data_dir,
+            database,
         })
+    }
+}
+
+/// The test PostgreSQL server.
+fn postgres_server() -> String {
+    std::env::var("PASSERELLE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+}
+
+/// A database of its own on the test server; its name.
+async fn create_database() -> anyhow::Result<String> {
+    let token = oidc::types::random_token(8);
+    let name = format!(
+        "passerelle_test_{}",
+        token
+            .bytes()
+            .map(|byte| format!("{byte:02x}"))
+            .collect::<String>()
+    );
+    let admin = sqlx::PgPool::connect(&format!("{}/postgres", postgres_server())).await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await?;
+    admin.close().await;
+    Ok(name)
+}
+
+/// The standard hub made a plus platform ([`Builder::plus`]).
+fn make_plus(
+    config: &mut Config,
+    urls: &BTreeMap<String, String>,
+    sandbox_key: &jose::DecryptionKey,
+) -> anyhow::Result<()> {
+    use oidc::Acr;
+    let jwks = serde_json::json!({ "keys": [sandbox_key.public_key()?.to_json()] }).to_string();
+    let portal_keys = format!("{}/jwks", urls.get("demo_sp").map_or("", String::as_str));
+    let hub = config
+        .hub
+        .get_mut("standard")
+        .ok_or_else(|| anyhow::anyhow!("no standard hub"))?;
+    hub.platform = hub::Platform::Plus;
+    hub.acr_offered = None;
+    for provider in &mut hub.providers {
+        if provider.id == "impots" {
+            provider.acr = vec![Acr::Eidas2, Acr::Eidas3];
+        }
+    }
+    for service in &mut hub.services {
+        service.scopes.retain(|scope| scope != "idp_birthdate");
+        let keys = match service.client_id.as_str() {
+            "sandbox" | "dashboard" => (Some(jwks.clone()), None),
+            "demo-sp" | "demarche-ants" | "demarche-impots" => (None, Some(portal_keys.clone())),
+            _ => continue,
+        };
+        service.encryption_alg = Some(jose::KeyAlg::EcdhEs);
+        (service.jwks, service.jwks_uri) = keys;
+    }
+    for idp in &mut config.idp_password {
+        if idp.id == "impots" {
+            idp.acr = Acr::Eidas3;
+        }
+    }
+    Ok(())
+}
+
+impl Federation {
+    /// How to start one; [`Builder::start`] starts it.
+    pub fn builder() -> Builder {
+        Builder {
+            toml: String::new(),
+            rogue: true,
+            plus: false,
+            edits: Vec::new(),
+            storage: Storage::Memory,
+        }
+    }
+
+    /// Starts the demo federation (a smaller one: 200 citizens, 6 accounts
+    /// per provider) plus the rogue provider, known to the standard hub as
+    /// `rogue`, configured for eidas1 and eidas2 (it always proves eidas1).
+    pub async fn start() -> anyhow::Result<Self> {
+        Self::builder().start().await
+    }
+
+    /// Stops the federation and drops the database [`Builder::on_postgres`]
+    /// made for it.
+    pub async fn drop_postgres(self) -> anyhow::Result<()> {
+        let Some(database) = self.database.clone() else {
+            return Ok(());
+        };
+        drop(self);
+        let admin = sqlx::PgPool::connect(&format!("{}/postgres", postgres_server())).await?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+            .execute(&admin)
+            .await?;
+        admin.close().await;
+        Ok(())
     }
 
     /// Starts a second hub process-alike: the same config, its own store
     /// handle on the same SQLite file and the same keys read from disk, on
     /// another port (a load balancer would send both the same traffic).
-    /// Returns its base URL. Needs a federation started on disk.
+    /// Returns its base URL. Needs a federation started [`Builder::on_disk`].
     pub async fn second_hub(&self) -> anyhow::Result<String> {
         let dir = self
             .data_dir
             .as_deref()
-            .ok_or_else(|| anyhow::anyhow!("start_on_disk first"))?;
+            .ok_or_else(|| anyhow::anyhow!("start it on disk (Builder::on_disk) first"))?;
         let config = self
             .config
             .hub

@@ -26,7 +26,7 @@ fn screenshots_dir(name: &str) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_citizen_journey_in_chromium_passes_axe_on_every_page() {
-    let federation = Federation::start_as_demo("").await.unwrap();
+    let federation = Federation::builder().without_rogue().start().await.unwrap();
     let screenshots = screenshots_dir("browser");
     let reports = journey(&federation, &screenshots).await;
     check_journey(&federation, &reports, &screenshots);
@@ -50,12 +50,15 @@ async fn the_journey_in_the_dsfr_theme_passes_axe_too() {
         .join("../../themes/node_modules/@gouvfr/dsfr/dist")
         .canonicalize()
         .expect("themes/ is installed (./scripts/test runs npm ci there)");
-    let federation = Federation::start_as_demo(&format!(
-        "\n[web]\ntheme = \"dsfr\"\ndsfr_dir = \"{}\"\n",
-        dist.display()
-    ))
-    .await
-    .unwrap();
+    let federation = Federation::builder()
+        .without_rogue()
+        .toml(&format!(
+            "\n[web]\ntheme = \"dsfr\"\ndsfr_dir = \"{}\"\n",
+            dist.display()
+        ))
+        .start()
+        .await
+        .unwrap();
     let screenshots = screenshots_dir("browser-dsfr");
     let reports = journey(&federation, &screenshots).await;
     check_journey(&federation, &reports, &screenshots);
@@ -149,7 +152,7 @@ fn assert_axe_clean(reports: &[Value], at_least: usize) {
 /// filed; every page passes axe, and the screenshots are kept.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ants_demarche_in_chromium_keeps_one_in_progress_and_passes_axe() {
-    let federation = Federation::start_as_demo("").await.unwrap();
+    let federation = Federation::builder().without_rogue().start().await.unwrap();
     let screenshots = screenshots_dir("browser-demarches");
     let run = json!({
         "demo_sp": federation.url("demo_sp"),
@@ -231,7 +234,7 @@ async fn the_ants_demarche_in_chromium_keeps_one_in_progress_and_passes_axe() {
 /// another host for anything, and no dialog opens.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_return_address_takes_chromium_off_the_site_on_any_site_of_the_federation() {
-    let federation = Federation::start_as_demo("").await.unwrap();
+    let federation = Federation::builder().without_rogue().start().await.unwrap();
     let screenshots = screenshots_dir("browser-redirects");
     // The register answers JSON only, and the rogue provider is the
     // tests' own: neither has a switch.

@@ -400,7 +400,7 @@ async fn the_ants_space_logs_in_with_its_own_account_and_each_demarche_is_its_ow
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_draft_survives_a_restart() {
     let dir = std::env::temp_dir().join(format!("passerelle-demarches-{:016x}", rand_id()));
-    let federation = Federation::start_on_disk(&dir).await.unwrap();
+    let federation = Federation::builder().on_disk(&dir).start().await.unwrap();
     let browser = Citizen::new();
     let home = log_in(&federation, &browser, "ants", "impots", 4).await;
     let (url, identity) = opened(
@@ -415,7 +415,7 @@ async fn a_draft_survives_a_restart() {
     let path = url.trim_start_matches(portal(&federation)).to_owned();
     drop(federation);
 
-    let federation = Federation::start_on_disk(&dir).await.unwrap();
+    let federation = Federation::builder().on_disk(&dir).start().await.unwrap();
     let browser = Citizen::new();
     log_in(&federation, &browser, "ants", "impots", 4).await;
     let space = browser

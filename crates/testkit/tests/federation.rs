@@ -598,7 +598,7 @@ async fn a_back_channel_logout_is_retried_and_carries_a_signed_logout_token() {
         "bc-client",
         &format!("backchannel_logout_uri = \"{receiver}\""),
     );
-    let federation = Federation::start_with(&extra).await.unwrap();
+    let federation = Federation::builder().toml(&extra).start().await.unwrap();
     let citizen = Citizen::new();
     let back = citizen
         .log_in(
@@ -737,11 +737,11 @@ async fn each_connection_sends_the_citizen_an_email() {
 /// person has not used before (recognised by a cookie of pseudonymous tags).
 #[tokio::test]
 async fn the_new_device_policy_mails_only_from_an_unknown_browser() {
-    let federation = Federation::start_editing(|text| {
-        text.replace("notify = \"every_connection\"", "notify = \"new_device\"")
-    })
-    .await
-    .unwrap();
+    let federation = Federation::builder()
+        .hub(|hub| hub.notify = hub::NotifyPolicy::NewDevice)
+        .start()
+        .await
+        .unwrap();
     let citizen = Citizen::new();
     sandbox_login(&federation, &citizen, "impots", 1).await;
     assert_eq!(mails_once(&federation, 1).await.len(), 1);
@@ -1175,12 +1175,14 @@ async fn the_dsfr_theme_is_served_from_its_npm_package_on_every_part() {
         .join("../../themes/node_modules/@gouvfr/dsfr/dist")
         .canonicalize()
         .expect("themes/ is installed (./scripts/test runs npm ci there)");
-    let federation = Federation::start_with(&format!(
-        "\n[web]\ntheme = \"dsfr\"\ndsfr_dir = \"{}\"\n",
-        dist.display()
-    ))
-    .await
-    .unwrap();
+    let federation = Federation::builder()
+        .toml(&format!(
+            "\n[web]\ntheme = \"dsfr\"\ndsfr_dir = \"{}\"\n",
+            dist.display()
+        ))
+        .start()
+        .await
+        .unwrap();
     let http = reqwest::Client::new();
     for base in [
         &federation.hub,
@@ -1233,7 +1235,9 @@ async fn the_dsfr_theme_is_served_from_its_npm_package_on_every_part() {
 
 #[tokio::test]
 async fn a_dsfr_theme_without_its_package_stops_the_start() {
-    let error = Federation::start_with("\n[web]\ntheme = \"dsfr\"\ndsfr_dir = \"/nowhere\"\n")
+    let error = Federation::builder()
+        .toml("\n[web]\ntheme = \"dsfr\"\ndsfr_dir = \"/nowhere\"\n")
+        .start()
         .await
         .unwrap_err();
     assert!(error.to_string().contains("web.dsfr_dir"), "{error}");
@@ -1716,7 +1720,7 @@ async fn a_level_the_provider_is_not_configured_for_is_refused() {
 
 #[tokio::test]
 async fn a_level_below_the_request_is_refused_and_never_reaches_the_service() {
-    let federation = Federation::start_plus().await.unwrap();
+    let federation = Federation::builder().plus().start().await.unwrap();
     // The rogue may prove eidas2, but proves eidas1 to an eidas2 request:
     // the citizen is back on the hub's choice page, the service hears nothing.
     let page = through_rogue_asking(&federation, RogueMode::Honest, "eidas2").await;
@@ -1953,7 +1957,9 @@ async fn a_client_authenticates_with_private_key_jwt_and_an_assertion_cannot_be_
         .unwrap()
         .to_json()
         .to_string();
-    let federation = Federation::start_with(&extra_services(Some(&jwks)))
+    let federation = Federation::builder()
+        .toml(&extra_services(Some(&jwks)))
+        .start()
         .await
         .unwrap();
     let now = 1_800_000_000;
@@ -2001,7 +2007,11 @@ async fn a_client_authenticates_with_private_key_jwt_and_an_assertion_cannot_be_
 
 #[tokio::test]
 async fn id_tokens_are_signed_with_the_algorithm_each_client_registered() {
-    let federation = Federation::start_with(&extra_services(None)).await.unwrap();
+    let federation = Federation::builder()
+        .toml(&extra_services(None))
+        .start()
+        .await
+        .unwrap();
     let secret = "a-secret-of-at-least-32-characters-000";
     for (client_id, alg) in [("rs256-client", "RS256"), ("hs256-client", "HS256")] {
         let code = code_for(&federation, client_id, CLIENTS_CALLBACK).await;
@@ -2019,7 +2029,11 @@ async fn id_tokens_are_signed_with_the_algorithm_each_client_registered() {
 
 #[tokio::test]
 async fn two_clients_of_one_entity_share_the_sub() {
-    let federation = Federation::start_with(&extra_services(None)).await.unwrap();
+    let federation = Federation::builder()
+        .toml(&extra_services(None))
+        .start()
+        .await
+        .unwrap();
     let (at_sandbox, _) = full_login(&federation, "impots", 1).await;
     let code = code_for(&federation, "sandbox-app", CLIENTS_CALLBACK).await;
     let (status, tokens) = redeem_as(&federation, "sandbox-app", &code).await;
@@ -2089,7 +2103,7 @@ async fn the_authorize_endpoint_accepts_post_and_a_revoked_token_no_longer_reads
 async fn a_login_started_on_one_hub_process_finishes_on_another() {
     let dir =
         std::env::temp_dir().join(format!("passerelle-scale-{}", oidc::types::random_token(6)));
-    let federation = Federation::start_on_disk(&dir).await.unwrap();
+    let federation = Federation::builder().on_disk(&dir).start().await.unwrap();
     let other = federation.second_hub().await.unwrap();
     let on_other = |url: &str| url.replace(&federation.hub, &other);
     let citizen = Citizen::new();
@@ -2292,7 +2306,7 @@ async fn tokens_of_an_encrypting_service_are_signed_then_encrypted_to_its_key() 
     ];
     let extra =
         encrypted_service("ecdh-client", &keys[0]) + &encrypted_service("rsa-client", &keys[1]);
-    let federation = Federation::start_with(&extra).await.unwrap();
+    let federation = Federation::builder().toml(&extra).start().await.unwrap();
     let hub_keys = hub_keys(&federation).await;
     for (client_id, key) in [("ecdh-client", &keys[0]), ("rsa-client", &keys[1])] {
         let (id_token, userinfo) = encrypted_tokens(&federation, client_id).await;
@@ -2343,7 +2357,7 @@ async fn a_service_publishing_its_keys_is_read_at_its_jwks_uri_and_its_rotation_
         "\n[[hub.standard.services]]\nclient_id = \"published\"\nname = \"published\"\nredirect_uris = [\"{CLIENTS_CALLBACK}\"]\nscopes = [\"openid\", \"identite_pivot\", \"email\", \"preferred_username\"]\nrequire_pkce = false\nencryption_alg = \"ECDH-ES\"\njwks_uri = \"{}\"\n",
         publisher.url()
     );
-    let federation = Federation::start_with(&extra).await.unwrap();
+    let federation = Federation::builder().toml(&extra).start().await.unwrap();
     assert_eq!(
         publisher.fetches(),
         0,
@@ -2446,7 +2460,7 @@ async fn another_jose_library_decrypts_and_verifies_the_encrypted_tokens() {
     ];
     let extra =
         encrypted_service("ecdh-client", &keys[0]) + &encrypted_service("rsa-client", &keys[1]);
-    let federation = Federation::start_with(&extra).await.unwrap();
+    let federation = Federation::builder().toml(&extra).start().await.unwrap();
     let interop = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop");
     for (client_id, key) in [("ecdh-client", &keys[0]), ("rsa-client", &keys[1])] {
         let (id_token, userinfo) = encrypted_tokens(&federation, client_id).await;
@@ -2651,7 +2665,9 @@ async fn amr_is_carried_from_the_provider_to_a_service_that_asks_for_it() {
     );
     assert_eq!(amr_of(vec![("scope", "openid given_name")]).await, None);
     // A service not registered for amr cannot ask for it.
-    let federation = Federation::start_with(&policy_service("plain", ""))
+    let federation = Federation::builder()
+        .toml(&policy_service("plain", ""))
+        .start()
         .await
         .unwrap();
     let refused = Citizen::new()
@@ -2703,14 +2719,17 @@ async fn a_franceconnect_integration_logs_in_on_both_platforms_without_pkce() {
     // who try it; here it is registered inline.
     let key = jose::DecryptionKey::generate(jose::KeyAlg::EcdhEs).unwrap();
     let jwks = serde_json::json!({ "keys": [key.public_key().unwrap().to_json()] });
-    let federation = Federation::start_editing(|text| {
-        text.replace(
-            "jwks_uri = \"http://localhost:8000/jwks\"",
-            &format!("jwks = '{jwks}'"),
-        )
-    })
-    .await
-    .unwrap();
+    let federation = Federation::builder()
+        .edit(move |config| {
+            let sandbox = config.hub.values_mut().flat_map(|hub| &mut hub.services);
+            for service in sandbox.filter(|service| service.client_id == "sandbox-plus") {
+                service.jwks_uri = None;
+                service.jwks = Some(jwks.to_string());
+            }
+        })
+        .start()
+        .await
+        .unwrap();
     let pivot = "given_name family_name birthdate gender birthplace birthcountry";
     for (base, client, secret, acr, provider, scope) in [
         (
@@ -2946,7 +2965,9 @@ async fn introspect_as_tax(federation: &Federation, token: &str) -> Map<String, 
 #[tokio::test]
 async fn a_data_provider_reads_the_tokens_carrying_its_scopes_at_checktoken() {
     let health_key = jose::DecryptionKey::generate(jose::KeyAlg::EcdhEs).unwrap();
-    let federation = Federation::start_with(&data_clients(&health_key))
+    let federation = Federation::builder()
+        .toml(&data_clients(&health_key))
+        .start()
         .await
         .unwrap();
     let login = |scope: &'static str| {
@@ -3125,7 +3146,7 @@ async fn a_state_and_a_nonce_of_several_kilobytes_go_through() {
 /// means eidas3 (`config/oidc-acr.ts`); on the standard platform, eidas1.
 #[tokio::test]
 async fn an_absent_or_unknown_acr_values_asks_the_platform_default_level() {
-    let federation = Federation::start_plus().await.unwrap();
+    let federation = Federation::builder().plus().start().await.unwrap();
     for acr_values in ["", "eidas9 inconnu"] {
         let citizen = Citizen::new();
         let choice = citizen
@@ -3166,7 +3187,7 @@ async fn an_absent_or_unknown_acr_values_asks_the_platform_default_level() {
 
 #[tokio::test]
 async fn the_plus_platform_offers_eidas2_and_eidas3_and_greys_out_weaker_providers() {
-    let federation = Federation::start_plus().await.unwrap();
+    let federation = Federation::builder().plus().start().await.unwrap();
     let params = refused_back_to_service(&federation, &[("acr_values", "eidas1")]).await;
     assert_eq!(params["error"], "invalid_acr");
     assert_eq!(
@@ -3202,7 +3223,7 @@ async fn the_plus_platform_offers_eidas2_and_eidas3_and_greys_out_weaker_provide
 
 #[tokio::test]
 async fn on_the_plus_platform_single_sign_on_serves_eidas2_only_and_reports_eidas2() {
-    let federation = Federation::start_plus().await.unwrap();
+    let federation = Federation::builder().plus().start().await.unwrap();
     let citizen = Citizen::new();
     let first = plus_login(&federation, &citizen, "eidas3").await;
     assert_eq!(first["acr"], "eidas3", "the level the provider proved");
@@ -3244,7 +3265,7 @@ fn policy_service(id: &str, policy: &str) -> String {
 async fn a_service_sees_only_the_providers_it_accepts_and_its_blocked_ones_as_unavailable() {
     let extra = policy_service("only-impots", "providers = [\"impots\"]")
         + &policy_service("no-ameli", "blocked_providers = [\"ameli\"]");
-    let federation = Federation::start_with(&extra).await.unwrap();
+    let federation = Federation::builder().toml(&extra).start().await.unwrap();
     let citizen = Citizen::new();
     let choice = |client: &'static str| {
         let url =
@@ -3282,7 +3303,7 @@ async fn a_service_may_ask_single_claims_its_scopes_allow_and_no_other() {
         "scopes = [\"openid\", \"identite_pivot\", \"email\", \"preferred_username\"]",
         "scopes = [\"openid\", \"email\"]",
     );
-    let federation = Federation::start_with(&extra).await.unwrap();
+    let federation = Federation::builder().toml(&extra).start().await.unwrap();
     // The sandbox asks email by scope, and family_name and a claim nobody
     // knows one by one: it gets the first two.
     let asked = r#"{"userinfo":{"family_name":null,"shoe_size":{"essential":true}}}"#;
@@ -3330,7 +3351,7 @@ async fn a_service_may_ask_single_claims_its_scopes_allow_and_no_other() {
 #[tokio::test]
 async fn idp_hint_goes_straight_to_a_provider_the_service_may_name_and_no_other() {
     let extra = policy_service("hinting", "idp_hints = [\"impots\"]");
-    let federation = Federation::start_with(&extra).await.unwrap();
+    let federation = Federation::builder().toml(&extra).start().await.unwrap();
     let hinted = |provider: &'static str| {
         federation.authorize_url(&[
             ("client_id", "hinting"),
@@ -3363,15 +3384,12 @@ async fn idp_hint_goes_straight_to_a_provider_the_service_may_name_and_no_other(
 #[tokio::test]
 async fn the_platform_idp_hints_serve_every_service_unless_its_own_list_replaces_them() {
     let extra = policy_service("hinting", "idp_hints = [\"impots\"]");
-    let federation = Federation::start_editing(|config| {
-        config.replacen(
-            "[hub.standard]\n",
-            "[hub.standard]\nidp_hints = [\"ameli\"]\n",
-            1,
-        ) + &extra
-    })
-    .await
-    .unwrap();
+    let federation = Federation::builder()
+        .hub(|hub| hub.idp_hints = vec!["ameli".into()])
+        .toml(&extra)
+        .start()
+        .await
+        .unwrap();
     let hinted = |client: &str, redirect: &str, provider: &str| {
         federation.authorize_url(&[
             ("client_id", client),
@@ -3405,15 +3423,11 @@ async fn the_platform_idp_hints_serve_every_service_unless_its_own_list_replaces
         .await;
     assert_eq!(replaced.location_params()["error"], "invalid_idp_hint");
     // A platform list naming no provider is a bad setting.
-    let error = Federation::start_editing(|config| {
-        config.replacen(
-            "[hub.standard]\n",
-            "[hub.standard]\nidp_hints = [\"amelie\"]\n",
-            1,
-        )
-    })
-    .await
-    .unwrap_err();
+    let error = Federation::builder()
+        .hub(|hub| hub.idp_hints = vec!["amelie".into()])
+        .start()
+        .await
+        .unwrap_err();
     assert!(error.to_string().contains("idp_hints"), "{error}");
 }
 
@@ -3424,7 +3438,7 @@ async fn the_platform_idp_hints_serve_every_service_unless_its_own_list_replaces
 #[tokio::test]
 async fn prompt_login_alone_skips_the_confirmation_page_for_a_service_allowed_to() {
     let extra = policy_service("autologin", "skip_consent_on_prompt_login = true");
-    let federation = Federation::start_with(&extra).await.unwrap();
+    let federation = Federation::builder().toml(&extra).start().await.unwrap();
     let login = federation.login_of("impots", 1);
     let through = |client: &'static str, callback: &'static str, prompt: &'static str| {
         let url = federation.authorize_url(&[
@@ -3461,7 +3475,9 @@ async fn prompt_login_alone_skips_the_confirmation_page_for_a_service_allowed_to
 
 #[tokio::test]
 async fn a_policy_naming_an_unknown_provider_is_a_bad_setting() {
-    let error = Federation::start_with(&policy_service("typo", "blocked_providers = [\"amelie\"]"))
+    let error = Federation::builder()
+        .toml(&policy_service("typo", "blocked_providers = [\"amelie\"]"))
+        .start()
         .await
         .unwrap_err();
     assert!(error.to_string().contains("blocked_providers"), "{error}");
@@ -3475,7 +3491,7 @@ async fn a_policy_naming_an_unknown_provider_is_a_bad_setting() {
 /// a brokered login are the trail's entry and the queued email.
 #[tokio::test]
 async fn the_federation_runs_on_postgresql_and_redis_with_two_durable_writes_per_login() {
-    let (federation, database) = Federation::start_on_postgres("").await.unwrap();
+    let federation = Federation::builder().on_postgres().start().await.unwrap();
     let durable = |part: &str| federation.running.stores[part].durable_writes();
     let all = |part: &str| federation.running.stores[part].writes();
     let (hub_durable, hub_all, trail) = (
@@ -3505,7 +3521,7 @@ async fn the_federation_runs_on_postgresql_and_redis_with_two_durable_writes_per
     let home = dashboard_home(&federation, &citizen).await;
     assert!(home.shows("Bonjour Marie DUPONT"), "{}", home.body);
     assert!(federation.delivered_mails().await.len() >= 2);
-    federation.drop_postgres(&database).await.unwrap();
+    federation.drop_postgres().await.unwrap();
 }
 
 /// Issue 16, point 3: every part answers `/healthz`, and `/readyz` while
@@ -3514,7 +3530,9 @@ async fn the_federation_runs_on_postgresql_and_redis_with_two_durable_writes_per
 #[tokio::test]
 async fn every_part_answers_healthz_and_readyz_follows_its_stores() {
     let mut redis = testkit::services::OwnRedis::start().await.unwrap();
-    let (federation, database) = Federation::start_on_postgres_and("", &redis.url())
+    let federation = Federation::builder()
+        .on_postgres_and(&redis.url())
+        .start()
         .await
         .unwrap();
     let client = reqwest::Client::new();
@@ -3573,7 +3591,7 @@ async fn every_part_answers_healthz_and_readyz_follows_its_stores() {
     }
     assert!(returned.elapsed() < std::time::Duration::from_secs(5));
     full_login(&federation, "impots", 1).await;
-    federation.drop_postgres(&database).await.unwrap();
+    federation.drop_postgres().await.unwrap();
 }
 
 /// A service registered with `client_secret_hash`, in a form made at
@@ -3600,7 +3618,7 @@ async fn hashed_client_secrets_are_checked_by_their_keyed_hash() {
         .unwrap()
         .to_string();
     let extra = hashed_service("keyed", &keyed) + &hashed_service("legacy", &phc);
-    let federation = Federation::start_with(&extra).await.unwrap();
+    let federation = Federation::builder().toml(&extra).start().await.unwrap();
     for client in ["keyed", "legacy"] {
         let code = code_for(&federation, client, CLIENTS_CALLBACK).await;
         let wrong = [
@@ -3630,7 +3648,9 @@ async fn hashed_client_secrets_are_checked_by_their_keyed_hash() {
 /// request latency by part, each part's store round trip, queue depths.
 #[tokio::test]
 async fn metrics_count_logins_errors_latency_stores_and_queues() {
-    let federation = Federation::start_with("\n[metrics]\nlisten = \"127.0.0.1:9\"\n")
+    let federation = Federation::builder()
+        .toml("\n[metrics]\nlisten = \"127.0.0.1:9\"\n")
+        .start()
         .await
         .unwrap();
     full_login(&federation, "impots", 1).await;
@@ -3670,7 +3690,7 @@ async fn metrics_count_logins_errors_latency_stores_and_queues() {
 async fn a_key_rotation_is_taken_by_a_running_process() {
     let dir =
         std::env::temp_dir().join(format!("passerelle-keys-{}", oidc::types::random_token(6)));
-    let federation = Federation::start_on_disk(&dir).await.unwrap();
+    let federation = Federation::builder().on_disk(&dir).start().await.unwrap();
     let before = hub_keys(&federation).await;
     let old_kids: Vec<String> = before
         .keys()

@@ -91,7 +91,7 @@ async fn check_with(citizen: &Citizen, dashboard: &str, receipt: &str) -> testki
 async fn every_rewrite_of_the_trail_by_a_database_writer_is_detected_and_named() {
     let dir =
         std::env::temp_dir().join(format!("passerelle-trail-{}", oidc::types::random_token(6)));
-    let federation = Federation::start_on_disk(&dir).await.unwrap();
+    let federation = Federation::builder().on_disk(&dir).start().await.unwrap();
     let dashboard = federation.url("dashboard").to_owned();
     for _ in 0..3 {
         sandbox_login(&federation, &Citizen::new(), "impots", 1).await;
@@ -247,7 +247,7 @@ async fn a_trail_key_rotation_is_taken_by_a_running_process() {
         "passerelle-trail-keys-{}",
         oidc::types::random_token(6)
     ));
-    let federation = Federation::start_on_disk(&dir).await.unwrap();
+    let federation = Federation::builder().on_disk(&dir).start().await.unwrap();
     sandbox_login(&federation, &Citizen::new(), "impots", 1).await;
     let now = oidc::Clock::now(&federation.clock);
     let new_key = passerelle::keys::rotate_trail(&dir.join("keys"), now).unwrap();

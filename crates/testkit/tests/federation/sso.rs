@@ -72,7 +72,11 @@ fn service_b_authorize(federation: &Federation, extra: &[(&str, &str)]) -> Strin
 #[tokio::test]
 async fn single_sign_on_to_a_service_that_refuses_the_sessions_provider_shows_the_choice_and_gives_nothing()
  {
-    let federation = Federation::start_with(&service_b()).await.unwrap();
+    let federation = Federation::builder()
+        .toml(&service_b())
+        .start()
+        .await
+        .unwrap();
     let citizen = Citizen::new();
     sandbox_login(&federation, &citizen, "impots", 1).await;
     let page = citizen
@@ -112,7 +116,11 @@ async fn single_sign_on_to_a_service_that_refuses_the_sessions_provider_shows_th
 #[tokio::test]
 async fn idp_hint_under_a_refused_session_goes_to_the_hinted_provider_and_never_to_the_refused_one()
 {
-    let federation = Federation::start_with(&service_b()).await.unwrap();
+    let federation = Federation::builder()
+        .toml(&service_b())
+        .start()
+        .await
+        .unwrap();
     let citizen = Citizen::new();
     sandbox_login(&federation, &citizen, "impots", 1).await;
     let hinted = citizen
@@ -132,7 +140,11 @@ async fn idp_hint_under_a_refused_session_goes_to_the_hinted_provider_and_never_
 
 #[tokio::test]
 async fn prompt_login_and_max_age_are_checked_at_each_reuse() {
-    let federation = Federation::start_with(&service_b()).await.unwrap();
+    let federation = Federation::builder()
+        .toml(&service_b())
+        .start()
+        .await
+        .unwrap();
     let citizen = Citizen::new();
     sandbox_login(&federation, &citizen, "impots", 1).await;
     let reuse = |extra: &'static [(&'static str, &'static str)]| {
