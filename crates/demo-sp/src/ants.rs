@@ -16,73 +16,31 @@ use store::{Dossier, DossierStatus};
 use web::Session;
 
 use crate::demarche::{
-    Demarche, Service, Task, User, Visit, account_section, require_user, with_answers,
+    Demarche, Service, User, Visit, account_section, require_user, with_answers,
 };
+use crate::demarche::{level_too_low, no_notices};
 use crate::errors::DemarcheError;
 use crate::form::{Check, Content, Field, Procedure, Step};
 use crate::view::{Action, Notice, Section, Sheet};
 
 /// The ANTS-style space: driving licence, ID card or passport, vehicle
 /// registration (eidas1).
-#[derive(Debug)]
-pub struct Ants;
-
-impl Service for Ants {
-    fn path(&self) -> &'static str {
-        "ants"
-    }
-
-    fn name(&self) -> &'static str {
-        "ANTS (démo) — Agence nationale des titres sécurisés"
-    }
-
-    fn summary(&self) -> &'static str {
-        "Permis de conduire, pré-demande de carte d'identité ou de passeport, certificat d'immatriculation : un formulaire en plusieurs étapes, enregistré en brouillon."
-    }
-
-    fn level(&self) -> Acr {
-        Acr::Eidas1
-    }
-
-    fn procedures(&self) -> &'static [Procedure] {
-        &PROCEDURES
-    }
-
-    fn routes(&self, base: &str) -> Router<Arc<Demarche>> {
-        routes(base)
-    }
-
-    fn home<'a>(
-        &'a self,
-        demarche: &'a Demarche,
-        session: &'a Session<Visit>,
-        user: &'a User,
-    ) -> Task<'a, Response> {
-        Box::pin(home(demarche, session, user))
-    }
-
-    fn receipt(
-        &self,
-        demarche: &Demarche,
-        session: &Session<Visit>,
-        dossier: &Dossier,
-        content: &Content,
-        procedure: &Procedure,
-    ) -> Sheet {
-        receipt(demarche, session, dossier, content, procedure)
-    }
-
-    fn on_file<'a>(
-        &'a self,
-        demarche: &'a Demarche,
-        user: &'a User,
-        dossier: &'a Dossier,
-        content: &'a mut Content,
-        procedure: &'static Procedure,
-    ) -> Task<'a, ()> {
+pub static ANTS: Service = Service {
+    path: "ants",
+    name: "ANTS (démo) — Agence nationale des titres sécurisés",
+    summary: "Permis de conduire, pré-demande de carte d'identité ou de passeport, certificat d'immatriculation : un formulaire en plusieurs étapes, enregistré en brouillon.",
+    level: Acr::Eidas1,
+    login_level: Acr::Eidas1,
+    procedures: &PROCEDURES,
+    routes,
+    home: |demarche, session, user| Box::pin(home(demarche, session, user)),
+    receipt,
+    notices: no_notices,
+    on_file: |demarche, user, dossier, content, procedure| {
         Box::pin(on_file(demarche, user, dossier, content, procedure))
-    }
-}
+    },
+    level_too_low,
+};
 
 const GENDERS: &[(&str, &str)] = &[("female", "Féminin"), ("male", "Masculin")];
 

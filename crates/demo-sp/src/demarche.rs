@@ -52,81 +52,57 @@ pub enum Kind {
 /// A future of a démarche's own code.
 pub type Task<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// What one démarche is and does beyond what every démarche does (logging
-/// in and out, dossiers, steps, drafts): implemented once per démarche, in
-/// its module. The portal's table (`crate::service`) says which is which.
-pub trait Service: Sync + 'static {
+/// What one démarche is, and what it does beyond what every démarche does
+/// (logging in and out, dossiers, steps, drafts): one table per démarche,
+/// in its module. The portal's table (`crate::service`) says which is
+/// which.
+#[derive(Debug)]
+pub struct Service {
     /// Its path on the portal, also its name in the store.
-    fn path(&self) -> &'static str;
-
+    pub path: &'static str,
     /// Its name, in the banner of its pages.
-    fn name(&self) -> &'static str;
-
+    pub name: &'static str,
     /// What it does, in a sentence.
-    fn summary(&self) -> &'static str;
-
+    pub summary: &'static str,
     /// The level its démarches need.
-    fn level(&self) -> Acr;
-
-    /// The level its login asks; the voting proxy asks less first, explains
-    /// when it is not enough, then steps up.
-    fn login_level(&self) -> Acr {
-        self.level()
-    }
-
+    pub level: Acr,
+    /// The level its login asks (the voting proxy asks less first).
+    pub login_level: Acr,
     /// The démarches it offers.
-    fn procedures(&self) -> &'static [Procedure];
-
-    /// Its own routes under `base`, besides every démarche's.
-    fn routes(&self, base: &str) -> Router<Arc<Demarche>> {
-        let _ = base;
-        Router::new()
-    }
-
+    pub procedures: &'static [Procedure],
+    /// Its own routes under a base path, besides every démarche's.
+    pub routes: fn(&str) -> Router<Arc<Demarche>>,
     /// The logged-in citizen's home.
-    fn home<'a>(
-        &'a self,
-        demarche: &'a Demarche,
-        session: &'a Session<Visit>,
-        user: &'a User,
-    ) -> Task<'a, Response>;
-
+    pub home: for<'a> fn(&'a Demarche, &'a Session<Visit>, &'a User) -> Task<'a, Response>,
     /// The page of a submitted dossier.
-    fn receipt(
-        &self,
-        demarche: &Demarche,
-        session: &Session<Visit>,
-        dossier: &Dossier,
-        content: &Content,
-        procedure: &Procedure,
-    ) -> Sheet;
-
+    pub receipt: fn(&Demarche, &Session<Visit>, &Dossier, &Content, &Procedure) -> Sheet,
     /// What a step page says first.
-    fn notices(&self, demarche: &Demarche, content: &Content) -> Vec<Notice> {
-        let _ = (demarche, content);
-        Vec::new()
-    }
-
+    pub notices: fn(&Demarche, &Content) -> Vec<Notice>,
     /// What happens once a dossier is filed (receipts, notices).
-    fn on_file<'a>(
-        &'a self,
-        demarche: &'a Demarche,
-        user: &'a User,
-        dossier: &'a Dossier,
-        content: &'a mut Content,
-        procedure: &'static Procedure,
-    ) -> Task<'a, ()>;
-
+    pub on_file: for<'a> fn(
+        &'a Demarche,
+        &'a User,
+        &'a Dossier,
+        &'a mut Content,
+        &'static Procedure,
+    ) -> Task<'a, ()>,
     /// The page for a citizen logged in under [`Service::level`].
-    fn level_too_low(
-        &self,
-        demarche: &Demarche,
-        session: &Session<Visit>,
-        user: &User,
-    ) -> Response {
-        let _ = (session, user);
-        demarche.refuse(DemarcheError::LevelTooLow)
-    }
+    pub level_too_low: fn(&Demarche, &Session<Visit>, &User) -> Response,
+}
+
+/// No routes of its own.
+pub fn no_routes(_: &str) -> Router<Arc<Demarche>> {
+    Router::new()
+}
+
+/// Nothing to say first on a step page.
+pub fn no_notices(_: &Demarche, _: &Content) -> Vec<Notice> {
+    Vec::new()
+}
+
+/// The generic refusal of a level under the démarche's.
+pub fn level_too_low(demarche: &Demarche, _: &Session<Visit>, _: &User) -> Response {
+    demarche.refuse(DemarcheError::LevelTooLow)
 }
 
 /// `[[demo_sp.demarches]]`: one démarche's registration at its hub.
@@ -347,7 +323,7 @@ const SESSION_SECS: i64 = 3600;
 /// One démarche, running.
 pub struct Demarche {
     /// Which.
-    pub service: &'static dyn Service,
+    pub service: &'static Service,
     /// Its settings.
     pub settings: Settings,
     rp: RpSide,
@@ -365,7 +341,7 @@ pub struct Demarche {
 impl fmt::Debug for Demarche {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Demarche")
-            .field("service", &self.service.path())
+            .field("service", &self.service.path)
             .field("base_url", &self.base_url)
             .finish_non_exhaustive()
     }
@@ -403,12 +379,12 @@ impl fmt::Debug for DemarcheParts {
 impl Demarche {
     /// Builds a démarche from its settings.
     pub fn new(
-        service: &'static dyn Service,
+        service: &'static Service,
         settings: Settings,
         parts: &DemarcheParts,
     ) -> Result<Arc<Self>, ConfigError> {
-        let base_url = format!("{}/{}", parts.portal_url, service.path());
-        let path = |rest: &str| format!("/{}{rest}", service.path());
+        let base_url = format!("{}/{}", parts.portal_url, service.path);
+        let path = |rest: &str| format!("/{}{rest}", service.path);
         let connection = |via: Via, registration: Registration<'_>, label: &str| {
             Ok::<_, ConfigError>(Connection {
                 name: via.as_str().into(),
@@ -417,7 +393,7 @@ impl Demarche {
                     .relying_party(&format!("{base_url}/callback/{}", via.as_str()), parts)?,
                 // An own account proves its provider's level; the hub is
                 // asked the démarche's.
-                acr: (via == Via::Passerelle).then(|| service.login_level()),
+                acr: (via == Via::Passerelle).then_some(service.login_level),
                 login_path: path(&format!("/connexion/{}", via.as_str())),
                 backchannel_path: (via == Via::Passerelle).then(|| path("/backchannel-logout")),
             })
@@ -437,12 +413,12 @@ impl Demarche {
         let sessions = SessionManager::new(
             parts.sessions.clone(),
             parts.clock.clone(),
-            format!("passerelle_{}", service.path()),
+            format!("passerelle_{}", service.path),
             parts.portal_url.starts_with("https://"),
             SESSION_SECS,
         );
         let side = SideSettings {
-            site: service.name().into(),
+            site: service.name.into(),
             public_url: parts.portal_url.clone(),
             home: path("/"),
             landing: path("/"),
@@ -495,7 +471,7 @@ impl Demarche {
             Err(reason) => {
                 tracing::warn!(
                     reason,
-                    service = self.service.path(),
+                    service = self.service.path,
                     "data provider unavailable"
                 );
                 Map::new()
@@ -505,7 +481,7 @@ impl Demarche {
 
     /// A path of this démarche (`/ants/dossier/…`).
     pub fn path(&self, rest: &str) -> String {
-        format!("/{}{rest}", self.service.path())
+        format!("/{}{rest}", self.service.path)
     }
 
     /// `target` when it is a page of this démarche (checked by
@@ -532,12 +508,12 @@ impl Demarche {
 
     /// A page of this démarche.
     pub fn page(&self, sheet: &Sheet, status: StatusCode) -> Response {
-        framed(self.service.name(), &sheet.title, sheet, status)
+        framed(self.service.name, &sheet.title, sheet, status)
     }
 
     /// The page of a refusal, with the way back.
     pub fn refuse(&self, error: DemarcheError) -> Response {
-        let mut page = ErrorPage::from_catalogue(CATALOGUE, &error, self.service.name());
+        let mut page = ErrorPage::from_catalogue(CATALOGUE, &error, self.service.name);
         page.back = Some((self.path("/"), "Retour à l'accueil".into()));
         page.respond(Lang::Fr)
     }
@@ -549,7 +525,7 @@ impl Demarche {
         let mut login = Section::new("Se connecter")
             .says(format!(
                 "Cette démarche demande le niveau d'identification {} : identifiez-vous avec un compte que vous avez déjà.",
-                kind.login_level()
+                kind.login_level
             ))
             .action(Action::go(
                 self.path("/connexion/passerelle"),
@@ -561,8 +537,8 @@ impl Demarche {
                 &account.label,
             ));
         }
-        let sheet = Sheet::new(kind.name(), session.csrf_token())
-            .lead(kind.summary())
+        let sheet = Sheet::new(kind.name, session.csrf_token())
+            .lead(kind.summary)
             .section(login);
         self.page(&sheet, StatusCode::OK)
     }
@@ -570,13 +546,13 @@ impl Demarche {
     /// The logged-in citizen's dossiers here.
     pub async fn dossiers_of(&self, user: &User) -> Result<Vec<Dossier>, StoreError> {
         self.dossiers
-            .of_owner(self.service.path(), &user.owner())
+            .of_owner(self.service.path, &user.owner())
             .await
     }
 
     /// A technical failure, logged, said plainly.
     pub fn failure(&self, error: &StoreError) -> Response {
-        tracing::warn!(%error, service = self.service.path(), "dossier storage failed");
+        tracing::warn!(%error, service = self.service.path, "dossier storage failed");
         self.refuse(DemarcheError::Unavailable)
     }
 
@@ -593,10 +569,10 @@ impl Demarche {
             to: to.to_owned(),
             subject: subject.to_owned(),
             text,
-            sender: Some(self.service.name().to_owned()),
+            sender: Some(self.service.name.to_owned()),
         };
         if let Err(error) = mailer.queue(&message).await {
-            tracing::warn!(%error, service = self.service.path(), "mail not queued");
+            tracing::warn!(%error, service = self.service.path, "mail not queued");
         }
     }
 
@@ -610,7 +586,7 @@ impl Demarche {
 /// A démarche's routes, under `/{kind}/`.
 pub fn router(demarche: Arc<Demarche>) -> Router {
     let at = |rest: &str| demarche.path(rest);
-    let own = demarche.service.routes(&at(""));
+    let own = (demarche.service.routes)(&at(""));
     Router::new()
         .route(&at(""), get(home))
         .route(&at("/"), get(home))
@@ -628,7 +604,7 @@ async fn home(State(demarche): State<Arc<Demarche>>, headers: HeaderMap) -> Resp
     let Some(user) = session.data.user.clone() else {
         return demarche.welcome(&session);
     };
-    demarche.service.home(&demarche, &session, &user).await
+    (demarche.service.home)(&demarche, &session, &user).await
 }
 
 /// The logged-in citizen, or a page sending them to log in first (and back
@@ -653,7 +629,7 @@ pub async fn require_user(
 /// démarche needs (the voting proxy's eidas3).
 async fn step_up(State(demarche): State<Arc<Demarche>>, headers: HeaderMap) -> Response {
     let session = demarche.visit(&headers).await;
-    let level = Some(demarche.service.level());
+    let level = Some(demarche.service.level);
     let lang = Lang::of(&headers, None);
     let hub = Via::Passerelle.as_str();
     demarche.rp.start(session, hub, level, true, lang).await
@@ -723,8 +699,8 @@ pub fn dossier_kind(demarche: &Demarche, procedure: &Procedure) -> String {
 }
 
 /// The procedure a dossier follows.
-pub fn procedure_of(service: &dyn Service, dossier: &Dossier) -> Option<&'static Procedure> {
-    service.procedures().iter().find(|procedure| {
+pub fn procedure_of(service: &Service, dossier: &Dossier) -> Option<&'static Procedure> {
+    service.procedures.iter().find(|procedure| {
         dossier.kind == procedure.kind
             || procedure.yearly
                 && dossier
@@ -769,7 +745,7 @@ async fn start(
     }
     let Some(procedure) = demarche
         .service
-        .procedures()
+        .procedures
         .iter()
         .find(|procedure| procedure.kind == kind)
     else {
@@ -798,7 +774,7 @@ async fn start(
     };
     let dossier = Dossier {
         id: reference(&procedure.kind.to_ascii_uppercase()),
-        service: demarche.service.path().to_owned(),
+        service: demarche.service.path.to_owned(),
         owner: user.owner(),
         kind: kind.clone(),
         status: DossierStatus::Draft,
@@ -828,8 +804,8 @@ pub fn level_refusal(
     session: &Session<Visit>,
     user: &User,
 ) -> Option<Response> {
-    (user.acr < demarche.service.level())
-        .then(|| demarche.service.level_too_low(demarche, session, user))
+    (user.acr < demarche.service.level)
+        .then(|| (demarche.service.level_too_low)(demarche, session, user))
 }
 
 /// A dossier of the logged-in citizen, or the page to show instead.
@@ -844,7 +820,7 @@ async fn own_dossier(
         Ok(None) => return Err(missing()),
         Err(error) => return Err(Box::new(demarche.failure(&error))),
     };
-    if dossier.service != demarche.service.path() || dossier.owner != user.owner() {
+    if dossier.service != demarche.service.path || dossier.owner != user.owner() {
         return Err(missing());
     }
     let procedure = procedure_of(demarche.service, &dossier).ok_or_else(missing)?;
@@ -894,9 +870,7 @@ fn receipt(
     content: &Content,
     procedure: &Procedure,
 ) -> Response {
-    let sheet = demarche
-        .service
-        .receipt(demarche, session, dossier, content, procedure);
+    let sheet = (demarche.service.receipt)(demarche, session, dossier, content, procedure);
     demarche.page(&sheet, StatusCode::OK)
 }
 
@@ -974,7 +948,7 @@ fn step_page(
     } else {
         Vec::new()
     };
-    let notices = demarche.service.notices(demarche, content);
+    let notices = (demarche.service.notices)(demarche, content);
     let page = StepPage {
         procedure: format!("{} — dossier {}", procedure.title, dossier.id),
         steps: procedure.step_names(),
@@ -997,7 +971,7 @@ fn step_page(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let title = format!("{} — {}", page.title(), procedure.title);
-    framed(demarche.service.name(), &title, &page, status)
+    framed(demarche.service.name, &title, &page, status)
 }
 
 async fn fill_dossier(
@@ -1080,10 +1054,7 @@ async fn fill_dossier(
     }
     let submitted = dossier.status == DossierStatus::Submitted;
     if submitted {
-        demarche
-            .service
-            .on_file(&demarche, &user, &dossier, &mut content, procedure)
-            .await;
+        (demarche.service.on_file)(&demarche, &user, &dossier, &mut content, procedure).await;
     }
     dossier.content = match content.stored() {
         Ok(stored) => stored,

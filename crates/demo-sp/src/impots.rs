@@ -10,71 +10,29 @@ use store::{Dossier, DossierStatus};
 use web::Session;
 
 use crate::demarche::{
-    Demarche, Service, Task, User, Visit, account_section, dossier_kind, with_answers,
+    Demarche, Service, User, Visit, account_section, dossier_kind, with_answers,
 };
+use crate::demarche::{level_too_low, no_routes};
 use crate::form::{Check, Content, Field, Procedure, Step};
 use crate::view::{Action, Notice, Section, Sheet};
 
 /// The tax return in 5 steps (eidas1).
-#[derive(Debug)]
-pub struct Impots;
-
-impl Service for Impots {
-    fn path(&self) -> &'static str {
-        "impots"
-    }
-
-    fn name(&self) -> &'static str {
-        "impots.gouv (démo) — Votre espace particulier"
-    }
-
-    fn summary(&self) -> &'static str {
-        "La déclaration des revenus en 5 étapes, avec la date limite de votre département et un accusé de réception."
-    }
-
-    fn level(&self) -> Acr {
-        Acr::Eidas1
-    }
-
-    fn procedures(&self) -> &'static [Procedure] {
-        std::slice::from_ref(&DECLARATION)
-    }
-
-    fn home<'a>(
-        &'a self,
-        demarche: &'a Demarche,
-        session: &'a Session<Visit>,
-        user: &'a User,
-    ) -> Task<'a, Response> {
-        Box::pin(home(demarche, session, user))
-    }
-
-    fn receipt(
-        &self,
-        demarche: &Demarche,
-        session: &Session<Visit>,
-        dossier: &Dossier,
-        content: &Content,
-        procedure: &Procedure,
-    ) -> Sheet {
-        receipt(demarche, session, dossier, content, procedure)
-    }
-
-    fn notices(&self, demarche: &Demarche, content: &Content) -> Vec<Notice> {
-        notices(demarche, content)
-    }
-
-    fn on_file<'a>(
-        &'a self,
-        demarche: &'a Demarche,
-        user: &'a User,
-        dossier: &'a Dossier,
-        content: &'a mut Content,
-        _procedure: &'static Procedure,
-    ) -> Task<'a, ()> {
+pub static IMPOTS: Service = Service {
+    path: "impots",
+    name: "impots.gouv (démo) — Votre espace particulier",
+    summary: "La déclaration des revenus en 5 étapes, avec la date limite de votre département et un accusé de réception.",
+    level: Acr::Eidas1,
+    login_level: Acr::Eidas1,
+    procedures: std::slice::from_ref(&DECLARATION),
+    routes: no_routes,
+    home: |demarche, session, user| Box::pin(home(demarche, session, user)),
+    receipt,
+    notices,
+    on_file: |demarche, user, dossier, content, _| {
         Box::pin(on_file(demarche, user, dossier, content))
-    }
-}
+    },
+    level_too_low,
+};
 
 static PRELIMINARY: [Field; 5] = [
     Field::line(

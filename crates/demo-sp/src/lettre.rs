@@ -19,72 +19,30 @@ use store::{Dossier, DossierStatus};
 use web::Session;
 
 use crate::demarche::{
-    Demarche, Service, Task, User, Visit, account_section, expired_form, require_user,
+    Demarche, Service, User, Visit, account_section, expired_form, require_user,
 };
+use crate::demarche::{level_too_low, no_notices};
 use crate::errors::DemarcheError;
 use crate::form::{Check, Content, Field, Procedure, Step, parse_body};
 use crate::view::{Action, Notice, Section, Sheet};
 
 /// The registered electronic letter (eidas2).
-#[derive(Debug)]
-pub struct Lettre;
-
-impl Service for Lettre {
-    fn path(&self) -> &'static str {
-        "lettre"
-    }
-
-    fn name(&self) -> &'static str {
-        "Lettre recommandée électronique (démo)"
-    }
-
-    fn summary(&self) -> &'static str {
-        "Envoyer une lettre recommandée électronique : dépôt, avis au destinataire, accusé de réception, chaque étape horodatée."
-    }
-
-    fn level(&self) -> Acr {
-        Acr::Eidas2
-    }
-
-    fn procedures(&self) -> &'static [Procedure] {
-        std::slice::from_ref(&LETTER)
-    }
-
-    fn routes(&self, base: &str) -> Router<Arc<Demarche>> {
-        routes(base)
-    }
-
-    fn home<'a>(
-        &'a self,
-        demarche: &'a Demarche,
-        session: &'a Session<Visit>,
-        user: &'a User,
-    ) -> Task<'a, Response> {
-        Box::pin(home(demarche, session, user))
-    }
-
-    fn receipt(
-        &self,
-        demarche: &Demarche,
-        session: &Session<Visit>,
-        dossier: &Dossier,
-        content: &Content,
-        _procedure: &Procedure,
-    ) -> Sheet {
-        receipt(demarche, session, dossier, content)
-    }
-
-    fn on_file<'a>(
-        &'a self,
-        demarche: &'a Demarche,
-        user: &'a User,
-        dossier: &'a Dossier,
-        content: &'a mut Content,
-        _procedure: &'static Procedure,
-    ) -> Task<'a, ()> {
+pub static LETTRE: Service = Service {
+    path: "lettre",
+    name: "Lettre recommandée électronique (démo)",
+    summary: "Envoyer une lettre recommandée électronique : dépôt, avis au destinataire, accusé de réception, chaque étape horodatée.",
+    level: Acr::Eidas2,
+    login_level: Acr::Eidas2,
+    procedures: std::slice::from_ref(&LETTER),
+    routes,
+    home: |demarche, session, user| Box::pin(home(demarche, session, user)),
+    receipt: |demarche, session, dossier, content, _| receipt(demarche, session, dossier, content),
+    notices: no_notices,
+    on_file: |demarche, user, dossier, content, _| {
         Box::pin(on_send(demarche, user, dossier, content))
-    }
-}
+    },
+    level_too_low,
+};
 
 /// Days the recipient has to accept or refuse.
 const CLAIM_DAYS: i64 = 15;
@@ -316,7 +274,7 @@ async fn letter(
         Ok(None) => return Err(missing()),
         Err(error) => return Err(Box::new(demarche.failure(&error))),
     };
-    if dossier.service != demarche.service.path() || dossier.status != DossierStatus::Submitted {
+    if dossier.service != demarche.service.path || dossier.status != DossierStatus::Submitted {
         return Err(missing());
     }
     let content: Content = serde_json::from_slice(&dossier.content).map_err(|_| missing())?;

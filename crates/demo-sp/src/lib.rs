@@ -53,12 +53,12 @@ pub struct Config {
 }
 
 /// Which démarche a `service` of the settings is: the one table.
-pub fn service(kind: demarche::Kind) -> &'static dyn demarche::Service {
+pub fn service(kind: demarche::Kind) -> &'static demarche::Service {
     match kind {
-        demarche::Kind::Ants => &ants::Ants,
-        demarche::Kind::Impots => &impots::Impots,
-        demarche::Kind::Lettre => &lettre::Lettre,
-        demarche::Kind::Procuration => &procuration::Procuration,
+        demarche::Kind::Ants => &ants::ANTS,
+        demarche::Kind::Impots => &impots::IMPOTS,
+        demarche::Kind::Lettre => &lettre::LETTRE,
+        demarche::Kind::Procuration => &procuration::PROCURATION,
     }
 }
 
@@ -141,7 +141,7 @@ impl Config {
         for (index, demarche) in self.demarches.iter().enumerate() {
             let at = format!("{path}.demarches[{index}]");
             demarche.check(&at)?;
-            if !services.insert(service(demarche.service).path()) {
+            if !services.insert(service(demarche.service).path) {
                 return Err(ConfigError::new(format!("{at}.service"), "is used twice"));
             }
         }
@@ -393,10 +393,10 @@ async fn home(State(service): State<Arc<DemoService>>, headers: HeaderMap) -> Re
             .demarches
             .iter()
             .map(|demarche| DemarcheLink {
-                path: demarche.service.path(),
-                name: demarche.service.name(),
-                summary: demarche.service.summary(),
-                level: demarche.service.level().as_str(),
+                path: demarche.service.path,
+                name: demarche.service.name,
+                summary: demarche.service.summary,
+                level: demarche.service.level.as_str(),
                 platform: demarche.settings.label.clone(),
             })
             .collect(),

@@ -10,80 +10,30 @@ use store::{Dossier, DossierStatus};
 use web::Session;
 
 use crate::demarche::{
-    Demarche, Service, Task, User, Visit, account_section, level_refusal, with_answers,
+    Demarche, Service, User, Visit, account_section, level_refusal, with_answers,
 };
+use crate::demarche::{no_notices, no_routes};
 use crate::form::{Check, Content, Field, Procedure, Step};
 use crate::view::{Action, Notice, Section, Sheet};
 
-/// The voting proxy (eidas3: a certified identity).
-#[derive(Debug)]
-pub struct Procuration;
-
-impl Service for Procuration {
-    fn path(&self) -> &'static str {
-        "procuration"
-    }
-
-    fn name(&self) -> &'static str {
-        "Ma procuration (démo)"
-    }
-
-    fn summary(&self) -> &'static str {
-        "Donner procuration de vote entièrement en ligne : il faut une identité numérique certifiée en mairie."
-    }
-
-    fn level(&self) -> Acr {
-        Acr::Eidas3
-    }
-
-    fn login_level(&self) -> Acr {
-        Acr::Eidas2
-    }
-
-    fn procedures(&self) -> &'static [Procedure] {
-        std::slice::from_ref(&PROXY)
-    }
-
-    fn home<'a>(
-        &'a self,
-        demarche: &'a Demarche,
-        session: &'a Session<Visit>,
-        user: &'a User,
-    ) -> Task<'a, Response> {
-        Box::pin(home(demarche, session, user))
-    }
-
-    fn receipt(
-        &self,
-        demarche: &Demarche,
-        session: &Session<Visit>,
-        dossier: &Dossier,
-        content: &Content,
-        procedure: &Procedure,
-    ) -> Sheet {
-        receipt(demarche, session, dossier, content, procedure)
-    }
-
-    fn on_file<'a>(
-        &'a self,
-        demarche: &'a Demarche,
-        user: &'a User,
-        dossier: &'a Dossier,
-        content: &'a mut Content,
-        _procedure: &'static Procedure,
-    ) -> Task<'a, ()> {
+/// The voting proxy (eidas3: a certified identity); its login asks eidas2
+/// first, explains when it is not enough, then steps up.
+pub static PROCURATION: Service = Service {
+    path: "procuration",
+    name: "Ma procuration (démo)",
+    summary: "Donner procuration de vote entièrement en ligne : il faut une identité numérique certifiée en mairie.",
+    level: Acr::Eidas3,
+    login_level: Acr::Eidas2,
+    procedures: std::slice::from_ref(&PROXY),
+    routes: no_routes,
+    home: |demarche, session, user| Box::pin(home(demarche, session, user)),
+    receipt,
+    notices: no_notices,
+    on_file: |demarche, user, dossier, content, _| {
         Box::pin(on_file(demarche, user, dossier, content))
-    }
-
-    fn level_too_low(
-        &self,
-        demarche: &Demarche,
-        session: &Session<Visit>,
-        user: &User,
-    ) -> Response {
-        level_too_low(demarche, session, user)
-    }
-}
+    },
+    level_too_low,
+};
 
 static GRANTOR: [Field; 5] = [
     Field::line("nom", "Nom de naissance", Check::Name).filled_by("family_name"),
@@ -191,7 +141,7 @@ pub fn level_too_low(demarche: &Demarche, session: &Session<Visit>, user: &User)
     let sheet = Sheet::new("Une identité certifiée est nécessaire", session.csrf_token())
         .notice(Notice::alert(format!(
             "Pour donner procuration entièrement en ligne, vous devez vous identifier avec une identité numérique certifiée en mairie (niveau {}). Vous êtes connecté au niveau {} : cela ne suffit pas pour cette démarche.",
-            demarche.service.level(),
+            demarche.service.level,
             user.acr
         )))
         .section(how)

@@ -779,9 +779,9 @@ fn print_demo(config: &Config, running: &Running, data: &Path) {
             println!(
                 "  {}/{}/  {} — niveau {}",
                 demo.public_url.trim_end_matches('/'),
-                kind.path(),
-                kind.name(),
-                kind.level()
+                kind.path,
+                kind.name,
+                kind.level
             );
         }
     }
