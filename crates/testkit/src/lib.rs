@@ -165,6 +165,17 @@ impl Builder {
         })
     }
 
+    /// The pages in the DSFR theme, from the npm package installed in
+    /// `themes/` (`./scripts/test` runs `npm ci` there).
+    pub fn dsfr(self) -> Self {
+        let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../themes/node_modules/@gouvfr/dsfr/dist");
+        self.edit(move |config| {
+            config.web.theme = web::ThemeKind::Dsfr;
+            config.web.dsfr_dir = dist;
+        })
+    }
+
     /// Its data (SQLite files, keys) in `dir`, as the demo runs.
     pub fn on_disk(mut self, dir: &std::path::Path) -> Self {
         self.storage = Storage::Disk(dir.to_path_buf());

@@ -46,16 +46,9 @@ async fn the_citizen_journey_in_chromium_passes_axe_on_every_page() {
 /// The same journey in the DSFR theme (issue 4, point 5).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_journey_in_the_dsfr_theme_passes_axe_too() {
-    let dist = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../themes/node_modules/@gouvfr/dsfr/dist")
-        .canonicalize()
-        .expect("themes/ is installed (./scripts/test runs npm ci there)");
     let federation = Federation::builder()
         .without_rogue()
-        .toml(&format!(
-            "\n[web]\ntheme = \"dsfr\"\ndsfr_dir = \"{}\"\n",
-            dist.display()
-        ))
+        .dsfr()
         .start()
         .await
         .unwrap();

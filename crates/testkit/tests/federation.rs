@@ -1171,18 +1171,7 @@ async fn the_provider_login_page_follows_ui_locales() {
 /// by the test command in themes/), on every part.
 #[tokio::test]
 async fn the_dsfr_theme_is_served_from_its_npm_package_on_every_part() {
-    let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../themes/node_modules/@gouvfr/dsfr/dist")
-        .canonicalize()
-        .expect("themes/ is installed (./scripts/test runs npm ci there)");
-    let federation = Federation::builder()
-        .toml(&format!(
-            "\n[web]\ntheme = \"dsfr\"\ndsfr_dir = \"{}\"\n",
-            dist.display()
-        ))
-        .start()
-        .await
-        .unwrap();
+    let federation = Federation::builder().dsfr().start().await.unwrap();
     let http = reqwest::Client::new();
     for base in [
         &federation.hub,

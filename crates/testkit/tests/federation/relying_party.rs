@@ -56,17 +56,7 @@ async fn a_callback_at_another_hub_or_with_another_state_is_refused_and_the_real
     assert!(!signed_in(&citizen, &demo_sp).await);
 
     // Neither consumed the login in progress: the real answer completes it.
-    let login = federation.login_of("impots", 1);
-    let back = citizen
-        .log_in(
-            &format!("{demo_sp}/login/standard"),
-            &federation.hub,
-            "impots",
-            &login,
-            PASSWORD,
-            "no-stop",
-        )
-        .await;
+    let back = demo_sp_login(&federation, &citizen, "standard", "impots").await;
     citizen.follow(back, "").await;
     assert!(signed_in(&citizen, &demo_sp).await);
 }
