@@ -168,12 +168,8 @@ async fn qr_page(federation: &Federation, browser: &Citizen) -> Response {
 async fn qr_page_from(federation: &Federation, browser: &Citizen, start: &str) -> Response {
     let choice = browser.follow(browser.get(start).await, "").await;
     assert!(choice.shows("value=\"wallet\""), "{}", choice.body);
-    let csrf = choice.input("csrf").unwrap();
     let chosen = browser
-        .post(
-            &format!("{}/interaction/choose", federation.hub_plus),
-            &[("csrf", &csrf), ("provider", "wallet")],
-        )
+        .choose(&federation.hub_plus, &choice, "wallet")
         .await;
     let page = browser.follow(chosen, "").await;
     assert_eq!(page.status, 200, "{}", page.body);

@@ -163,15 +163,7 @@ impl Citizen {
     ) -> Response {
         let choice = self.follow(self.get(authorize).await, callback).await;
         assert_eq!(choice.status, 200, "choice page expected: {}", choice.body);
-        let csrf = choice
-            .input("csrf")
-            .expect("the choice page has a CSRF token");
-        let at_provider = self
-            .post(
-                &format!("{hub}/interaction/choose"),
-                &[("csrf", &csrf), ("provider", provider)],
-            )
-            .await;
+        let at_provider = self.choose(hub, &choice, provider).await;
         let login_page = self.follow(at_provider, callback).await;
         assert!(
             login_page.shows("id=\"identifier\""),
@@ -179,6 +171,19 @@ impl Citizen {
             login_page.body
         );
         login_page
+    }
+
+    /// Chooses `provider` on the hub's choice page; returns the hub's answer
+    /// (the redirect to the provider, or a refusal).
+    pub async fn choose(&self, hub: &str, choice_page: &Response, provider: &str) -> Response {
+        let csrf = choice_page
+            .input("csrf")
+            .expect("the choice page has a CSRF token");
+        self.post(
+            &format!("{hub}/interaction/choose"),
+            &[("csrf", &csrf), ("provider", provider)],
+        )
+        .await
     }
 
     /// From an authorize URL through the choice page and the provider's

@@ -1132,15 +1132,9 @@ async fn the_provider_login_page_follows_ui_locales() {
             SANDBOX_CALLBACK,
         )
         .await;
-    let csrf = choice.input("csrf").unwrap();
     let login_page = citizen
         .follow(
-            citizen
-                .post(
-                    &format!("{}/interaction/choose", federation.hub),
-                    &[("csrf", &csrf), ("provider", "ameli")],
-                )
-                .await,
+            citizen.choose(&federation.hub, &choice, "ameli").await,
             SANDBOX_CALLBACK,
         )
         .await;
@@ -1548,17 +1542,8 @@ async fn a_wrong_password_is_refused_with_a_generic_message() {
             SANDBOX_CALLBACK,
         )
         .await;
-    let csrf = choice.input("csrf").unwrap();
     let login_page = citizen
-        .follow(
-            citizen
-                .post(
-                    &format!("{}/interaction/choose", federation.hub),
-                    &[("csrf", &csrf), ("provider", "impots")],
-                )
-                .await,
-            "",
-        )
+        .follow(citizen.choose(&federation.hub, &choice, "impots").await, "")
         .await;
     let csrf = login_page.input("csrf").unwrap();
     let login_url = format!("{}/login", federation.url("impots"));
@@ -1625,13 +1610,7 @@ async fn through_rogue_asking(
             SANDBOX_CALLBACK,
         )
         .await;
-    let csrf = choice.input("csrf").unwrap();
-    let chosen = citizen
-        .post(
-            &format!("{}/interaction/choose", federation.hub),
-            &[("csrf", &csrf), ("provider", "rogue")],
-        )
-        .await;
+    let chosen = citizen.choose(&federation.hub, &choice, "rogue").await;
     citizen.follow(chosen, SANDBOX_CALLBACK).await
 }
 
@@ -1736,13 +1715,7 @@ async fn a_callback_for_another_provider_than_the_one_chosen_is_refused() {
             SANDBOX_CALLBACK,
         )
         .await;
-    let csrf = choice.input("csrf").unwrap();
-    let chosen = citizen
-        .post(
-            &format!("{}/interaction/choose", federation.hub),
-            &[("csrf", &csrf), ("provider", "impots")],
-        )
-        .await;
+    let chosen = citizen.choose(&federation.hub, &choice, "impots").await;
     let state = url::Url::parse(chosen.location.as_deref().unwrap())
         .unwrap()
         .query_pairs()
@@ -2106,13 +2079,7 @@ async fn a_login_started_on_one_hub_process_finishes_on_another() {
         )))
         .await;
     assert!(choice.shows("Choisissez un compte"), "{}", choice.body);
-    let csrf = choice.input("csrf").unwrap();
-    let chosen = citizen
-        .post(
-            &format!("{other}/interaction/choose"),
-            &[("csrf", &csrf), ("provider", "impots")],
-        )
-        .await;
+    let chosen = citizen.choose(&other, &choice, "impots").await;
     // the provider sends the citizen back to the first hub's callback
     let login_page = citizen.follow(chosen, "").await;
     let csrf = login_page.input("csrf").unwrap();
@@ -2873,15 +2840,9 @@ async fn a_presumed_birth_date_is_released_as_a_first_day_and_idp_birthdate_keep
             SANDBOX_CALLBACK,
         )
         .await;
-    let csrf = choice.input("csrf").unwrap();
     let consent = citizen
         .follow(
-            citizen
-                .post(
-                    &format!("{}/interaction/choose", federation.hub),
-                    &[("csrf", &csrf), ("provider", "rogue")],
-                )
-                .await,
+            citizen.choose(&federation.hub, &choice, "rogue").await,
             SANDBOX_CALLBACK,
         )
         .await;
@@ -3200,13 +3161,7 @@ async fn the_plus_platform_offers_eidas2_and_eidas3_and_greys_out_weaker_provide
     );
     assert!(choice.shows("ne permet pas le niveau de sécurité demandé (eidas3)"));
     // A weaker provider chosen anyway (a forged form) is refused.
-    let csrf = choice.input("csrf").unwrap();
-    let forced = citizen
-        .post(
-            &format!("{}/interaction/choose", federation.hub),
-            &[("csrf", &csrf), ("provider", "ameli")],
-        )
-        .await;
+    let forced = citizen.choose(&federation.hub, &choice, "ameli").await;
     assert!(forced.shows("HUB-PROVIDER-UNAVAILABLE"));
 }
 
@@ -3276,13 +3231,7 @@ async fn a_service_sees_only_the_providers_it_accepts_and_its_blocked_ones_as_un
     let ameli = blocked.body.find("value=\"ameli\"").unwrap();
     assert!(blocked.body[ameli..].starts_with("value=\"ameli\" disabled"));
     assert!(blocked.shows("Indisponible pour ce service."));
-    let csrf = blocked.input("csrf").unwrap();
-    let forced = citizen
-        .post(
-            &format!("{}/interaction/choose", federation.hub),
-            &[("csrf", &csrf), ("provider", "ameli")],
-        )
-        .await;
+    let forced = citizen.choose(&federation.hub, &blocked, "ameli").await;
     assert!(forced.shows("HUB-PROVIDER-UNAVAILABLE"), "{}", forced.body);
 }
 
