@@ -166,7 +166,7 @@ async fn qr_page(federation: &Federation, browser: &Citizen) -> Response {
 
 /// The same from any login link of a plus service.
 async fn qr_page_from(federation: &Federation, browser: &Citizen, start: &str) -> Response {
-    let choice = browser.follow(browser.get(start).await, "").await;
+    let choice = browser.open(start, "").await;
     assert!(choice.shows("value=\"wallet\""), "{}", choice.body);
     let chosen = browser
         .choose(&federation.hub_plus, &choice, "wallet")
@@ -202,7 +202,7 @@ async fn poll(federation: &Federation, browser: &Citizen) -> Value {
 /// From the approved QR page to the demo service's page of what it
 /// received.
 async fn back_to_service(federation: &Federation, browser: &Citizen, location: &str) -> Response {
-    let consent = browser.follow(browser.get(location).await, "").await;
+    let consent = browser.open(location, "").await;
     assert!(consent.shows("Continuer sur"), "{}", consent.body);
     let back = browser.consent(&federation.hub_plus, &consent).await;
     browser.follow(back, "").await
@@ -1156,9 +1156,7 @@ async fn qr_login_from(
     let scanned = phone.scan(&link, "--yes").await;
     assert!(scanned.ok, "{}", scanned.stderr);
     let state = poll(federation, browser).await;
-    browser
-        .follow(browser.get(state["location"].as_str().unwrap()).await, "")
-        .await
+    browser.open(state["location"].as_str().unwrap(), "").await
 }
 
 /// The voting proxy needs eidas3 (issue 7): logged in at eidas2 with an

@@ -121,6 +121,11 @@ impl Citizen {
         panic!("too many redirects");
     }
 
+    /// Opens `url` and follows its redirects as [`Citizen::follow`] does.
+    pub async fn open(&self, url: &str, stop_at: &str) -> Response {
+        self.follow(self.get(url).await, stop_at).await
+    }
+
     /// From an authorize URL to the service's callback: choose `provider`,
     /// log in with `login`, accept on the consent page. Returns the last
     /// redirect (to `callback`).
@@ -161,7 +166,7 @@ impl Citizen {
         provider: &str,
         callback: &str,
     ) -> Response {
-        let choice = self.follow(self.get(authorize).await, callback).await;
+        let choice = self.open(authorize, callback).await;
         assert_eq!(choice.status, 200, "choice page expected: {}", choice.body);
         let at_provider = self.choose(hub, &choice, provider).await;
         let login_page = self.follow(at_provider, callback).await;

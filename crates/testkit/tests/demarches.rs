@@ -315,10 +315,8 @@ async fn the_ants_space_logs_in_with_its_own_account_and_each_demarche_is_its_ow
         welcome.body
     );
     let at_ants = browser
-        .follow(
-            browser
-                .get(&format!("{}/ants/connexion/compte", portal(&federation)))
-                .await,
+        .open(
+            &format!("{}/ants/connexion/compte", portal(&federation)),
             "",
         )
         .await;

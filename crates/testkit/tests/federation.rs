@@ -346,9 +346,7 @@ async fn single_sign_on_carries_to_a_second_service_within_a_sliding_session() {
     let citizen = Citizen::new();
     let cookie = "passerelle_hub_standard";
     let authorize = federation.authorize_url(&[]);
-    citizen
-        .follow(citizen.get(&authorize).await, SANDBOX_CALLBACK)
-        .await;
+    citizen.open(&authorize, SANDBOX_CALLBACK).await;
     let before = citizen.cookie(&federation.hub, cookie).unwrap();
     let consent = citizen
         .authenticate(
@@ -386,9 +384,7 @@ async fn single_sign_on_carries_to_a_second_service_within_a_sliding_session() {
 
     // The demo service: straight to the confirmation page.
     let demo_sp = federation.url("demo_sp").to_owned();
-    let confirmation = citizen
-        .follow(citizen.get(&format!("{demo_sp}/login/standard")).await, "")
-        .await;
+    let confirmation = citizen.open(&format!("{demo_sp}/login/standard"), "").await;
     assert!(
         confirmation.shows("Continuer sur Service de démonstration"),
         "{}",
@@ -404,11 +400,7 @@ async fn single_sign_on_carries_to_a_second_service_within_a_sliding_session() {
     let sso = || {
         let url = federation.authorize_url(&[]);
         let citizen = &citizen;
-        async move {
-            citizen
-                .follow(citizen.get(&url).await, SANDBOX_CALLBACK)
-                .await
-        }
+        async move { citizen.open(&url, SANDBOX_CALLBACK).await }
     };
     for _ in 0..2 {
         federation.clock.advance(29 * 60);
@@ -454,7 +446,7 @@ async fn a_plus_session_ends_after_ten_idle_minutes() {
     let again = || {
         let url = format!("{demo_sp}/login/plus");
         let citizen = &citizen;
-        async move { citizen.follow(citizen.get(&url).await, "").await }
+        async move { citizen.open(&url, "").await }
     };
     federation.clock.advance(9 * 60);
     assert!(again().await.shows("Continuer sur"));
@@ -500,10 +492,7 @@ async fn the_demo_service_logs_out_through_the_hub_and_the_provider() {
     );
     // The hub session is gone: a new login shows the provider choice again.
     let again = citizen
-        .follow(
-            citizen.get(&federation.authorize_url(&[])).await,
-            SANDBOX_CALLBACK,
-        )
+        .open(&federation.authorize_url(&[]), SANDBOX_CALLBACK)
         .await;
     assert!(again.shows("Choisissez un compte"), "{}", again.body);
 }
@@ -515,9 +504,7 @@ async fn sandbox_logs_out(federation: &Federation, citizen: &Citizen, id_token: 
         .append_pair("id_token_hint", id_token)
         .append_pair("post_logout_redirect_uri", "http://localhost:8000/")
         .append_pair("state", "bye");
-    let out = citizen
-        .follow(citizen.get(url.as_str()).await, "http://localhost:8000/")
-        .await;
+    let out = citizen.open(url.as_str(), "http://localhost:8000/").await;
     let location = out.location.unwrap_or_default();
     assert!(
         location.starts_with("http://localhost:8000/?state=bye"),
@@ -535,10 +522,7 @@ async fn logging_out_from_one_service_logs_the_citizen_out_of_the_others_by_back
     assert!(citizen.follow(back, "").await.shows("DUPONT"));
     // Single sign-on to the sandbox, which then logs out.
     let confirmation = citizen
-        .follow(
-            citizen.get(&federation.authorize_url(&[])).await,
-            SANDBOX_CALLBACK,
-        )
+        .open(&federation.authorize_url(&[]), SANDBOX_CALLBACK)
         .await;
     let back = citizen.consent(&federation.hub, &confirmation).await;
     let (_, tokens) = sandbox_tokens(&federation, &back.location_params()["code"]).await;
@@ -621,10 +605,7 @@ async fn a_back_channel_logout_is_retried_and_carries_a_signed_logout_token() {
     )
     .unwrap();
     let confirmation = citizen
-        .follow(
-            citizen.get(&federation.authorize_url(&[])).await,
-            SANDBOX_CALLBACK,
-        )
+        .open(&federation.authorize_url(&[]), SANDBOX_CALLBACK)
         .await;
     let back = citizen.consent(&federation.hub, &confirmation).await;
     let (_, tokens) = sandbox_tokens(&federation, &back.location_params()["code"]).await;
@@ -719,9 +700,7 @@ async fn each_connection_sends_the_citizen_an_email() {
     }
     // Single sign-on to another service is a connection too.
     let demo_sp = federation.url("demo_sp").to_owned();
-    let confirmation = citizen
-        .follow(citizen.get(&format!("{demo_sp}/login/standard")).await, "")
-        .await;
+    let confirmation = citizen.open(&format!("{demo_sp}/login/standard"), "").await;
     citizen
         .follow(citizen.consent(&federation.hub, &confirmation).await, "")
         .await;
@@ -766,9 +745,7 @@ async fn the_new_device_policy_mails_only_from_an_unknown_browser() {
 /// browser has a hub session); returns the dashboard's home page.
 async fn dashboard_home(federation: &Federation, citizen: &Citizen) -> testkit::Response {
     let dashboard = federation.url("dashboard").to_owned();
-    let confirmation = citizen
-        .follow(citizen.get(&format!("{dashboard}/login")).await, "")
-        .await;
+    let confirmation = citizen.open(&format!("{dashboard}/login"), "").await;
     assert!(
         confirmation.shows("Continuer sur Tableau de bord"),
         "{}",
@@ -989,12 +966,7 @@ async fn the_dashboard_speaks_english_by_its_switch() {
         home.body
     );
     let switched = citizen
-        .follow(
-            citizen
-                .get(&format!("{dashboard}/langue/en?retour=/"))
-                .await,
-            "",
-        )
+        .open(&format!("{dashboard}/langue/en?retour=/"), "")
         .await;
     assert!(switched.shows("<html lang=\"en\">"), "{}", switched.body);
     assert!(switched.shows("My dashboard") && switched.shows("Login history"));
@@ -1019,9 +991,7 @@ async fn the_report_link_logs_the_citizen_in_first() {
     let dashboard = federation.url("dashboard").to_owned();
     let citizen = Citizen::new();
     sandbox_login(&federation, &citizen, "impots", 1).await;
-    let confirmation = citizen
-        .follow(citizen.get(&format!("{dashboard}/signalement")).await, "")
-        .await;
+    let confirmation = citizen.open(&format!("{dashboard}/signalement"), "").await;
     assert!(
         confirmation.shows("Continuer sur Tableau de bord"),
         "{}",
@@ -1040,9 +1010,7 @@ async fn pages_speak_english_by_ui_locales_or_by_the_switch() {
     let federation = Federation::start().await.unwrap();
     let citizen = Citizen::new();
     let authorize = federation.authorize_url(&[("ui_locales", "de en")]);
-    let choice = citizen
-        .follow(citizen.get(&authorize).await, SANDBOX_CALLBACK)
-        .await;
+    let choice = citizen.open(&authorize, SANDBOX_CALLBACK).await;
     assert!(choice.shows("<html lang=\"en\">"), "{}", choice.body);
     assert!(choice.shows("Choose an account to log in with"));
     assert!(choice.shows("Skip to content"));
@@ -1125,10 +1093,8 @@ async fn the_provider_login_page_follows_ui_locales() {
     let federation = Federation::start().await.unwrap();
     let citizen = Citizen::new();
     let choice = citizen
-        .follow(
-            citizen
-                .get(&federation.authorize_url(&[("ui_locales", "en")]))
-                .await,
+        .open(
+            &federation.authorize_url(&[("ui_locales", "en")]),
             SANDBOX_CALLBACK,
         )
         .await;
@@ -1232,10 +1198,8 @@ async fn a_second_login_in_the_same_browser_skips_the_provider_but_not_the_conse
     let citizen = Citizen::new();
     sandbox_login(&federation, &citizen, "impots", 1).await;
     let second = citizen
-        .follow(
-            citizen
-                .get(&federation.authorize_url(&[("state", "second-state")]))
-                .await,
+        .open(
+            &federation.authorize_url(&[("state", "second-state")]),
             SANDBOX_CALLBACK,
         )
         .await;
@@ -1244,10 +1208,8 @@ async fn a_second_login_in_the_same_browser_skips_the_provider_but_not_the_conse
     assert_eq!(back.location_params()["state"], "second-state");
     // prompt=login forces a new authentication.
     let forced = citizen
-        .follow(
-            citizen
-                .get(&federation.authorize_url(&[("prompt", "login")]))
-                .await,
+        .open(
+            &federation.authorize_url(&[("prompt", "login")]),
             SANDBOX_CALLBACK,
         )
         .await;
@@ -1537,10 +1499,7 @@ async fn a_wrong_password_is_refused_with_a_generic_message() {
     let federation = Federation::start().await.unwrap();
     let citizen = Citizen::new();
     let choice = citizen
-        .follow(
-            citizen.get(&federation.authorize_url(&[])).await,
-            SANDBOX_CALLBACK,
-        )
+        .open(&federation.authorize_url(&[]), SANDBOX_CALLBACK)
         .await;
     let login_page = citizen
         .follow(citizen.choose(&federation.hub, &choice, "impots").await, "")
@@ -1603,10 +1562,8 @@ async fn through_rogue_asking(
     federation.rogue.set_mode(mode);
     let citizen = Citizen::new();
     let choice = citizen
-        .follow(
-            citizen
-                .get(&federation.authorize_url(&[("acr_values", acr)]))
-                .await,
+        .open(
+            &federation.authorize_url(&[("acr_values", acr)]),
             SANDBOX_CALLBACK,
         )
         .await;
@@ -1710,10 +1667,7 @@ async fn a_callback_for_another_provider_than_the_one_chosen_is_refused() {
     let federation = Federation::start().await.unwrap();
     let citizen = Citizen::new();
     let choice = citizen
-        .follow(
-            citizen.get(&federation.authorize_url(&[])).await,
-            SANDBOX_CALLBACK,
-        )
+        .open(&federation.authorize_url(&[]), SANDBOX_CALLBACK)
         .await;
     let chosen = citizen.choose(&federation.hub, &choice, "impots").await;
     let state = url::Url::parse(chosen.location.as_deref().unwrap())
@@ -2127,10 +2081,7 @@ async fn the_provider_used_last_comes_first_on_the_choice_page() {
     let federation = Federation::start().await.unwrap();
     let citizen = Citizen::new();
     let first = citizen
-        .follow(
-            citizen.get(&federation.authorize_url(&[])).await,
-            SANDBOX_CALLBACK,
-        )
+        .open(&federation.authorize_url(&[]), SANDBOX_CALLBACK)
         .await;
     assert!(
         first.body.find("value=\"impots\"").unwrap() < first.body.find("value=\"ameli\"").unwrap()
@@ -2138,10 +2089,8 @@ async fn the_provider_used_last_comes_first_on_the_choice_page() {
     assert!(!first.shows("Dernier utilisé"));
     sandbox_login(&federation, &citizen, "ameli", 1).await;
     let again = citizen
-        .follow(
-            citizen
-                .get(&federation.authorize_url(&[("prompt", "login")]))
-                .await,
+        .open(
+            &federation.authorize_url(&[("prompt", "login")]),
             SANDBOX_CALLBACK,
         )
         .await;
@@ -2496,20 +2445,16 @@ async fn max_age_forces_a_new_authentication_once_exceeded() {
     let citizen = Citizen::new();
     sandbox_login(&federation, &citizen, "impots", 1).await;
     let within = citizen
-        .follow(
-            citizen
-                .get(&federation.authorize_url(&[("max_age", "60")]))
-                .await,
+        .open(
+            &federation.authorize_url(&[("max_age", "60")]),
             SANDBOX_CALLBACK,
         )
         .await;
     assert!(within.shows("Continuer sur"), "{}", within.body);
     federation.clock.advance(61);
     let beyond = citizen
-        .follow(
-            citizen
-                .get(&federation.authorize_url(&[("max_age", "60")]))
-                .await,
+        .open(
+            &federation.authorize_url(&[("max_age", "60")]),
             SANDBOX_CALLBACK,
         )
         .await;
@@ -2799,10 +2744,8 @@ async fn a_franceconnect_integration_logs_in_on_both_platforms_without_pkce() {
     // Each platform drops the other's scopes, as an unknown scope.
     let citizen = Citizen::new();
     let dropped = citizen
-        .follow(
-            citizen
-                .get(&federation.authorize_url(&[("scope", "openid given_name rnipp_birth")]))
-                .await,
+        .open(
+            &federation.authorize_url(&[("scope", "openid given_name rnipp_birth")]),
             SANDBOX_CALLBACK,
         )
         .await;
@@ -2833,10 +2776,8 @@ async fn a_presumed_birth_date_is_released_as_a_first_day_and_idp_birthdate_keep
     let person = testkit::presumed_citizen().unwrap().pivot();
     let citizen = Citizen::new();
     let choice = citizen
-        .follow(
-            citizen
-                .get(&federation.authorize_url(&[("scope", "openid identite_pivot idp_birthdate")]))
-                .await,
+        .open(
+            &federation.authorize_url(&[("scope", "openid identite_pivot idp_birthdate")]),
             SANDBOX_CALLBACK,
         )
         .await;
@@ -3100,10 +3041,8 @@ async fn an_absent_or_unknown_acr_values_asks_the_platform_default_level() {
     for acr_values in ["", "eidas9 inconnu"] {
         let citizen = Citizen::new();
         let choice = citizen
-            .follow(
-                citizen
-                    .get(&federation.authorize_url(&[("acr_values", acr_values)]))
-                    .await,
+            .open(
+                &federation.authorize_url(&[("acr_values", acr_values)]),
                 SANDBOX_CALLBACK,
             )
             .await;
@@ -3146,10 +3085,8 @@ async fn the_plus_platform_offers_eidas2_and_eidas3_and_greys_out_weaker_provide
     );
     let citizen = Citizen::new();
     let choice = citizen
-        .follow(
-            citizen
-                .get(&federation.authorize_url(&[("acr_values", "eidas3")]))
-                .await,
+        .open(
+            &federation.authorize_url(&[("acr_values", "eidas3")]),
             SANDBOX_CALLBACK,
         )
         .await;
@@ -3173,10 +3110,8 @@ async fn on_the_plus_platform_single_sign_on_serves_eidas2_only_and_reports_eida
     assert_eq!(first["acr"], "eidas3", "the level the provider proved");
     // An eidas2 request reuses the session, reported at eidas2.
     let sso = citizen
-        .follow(
-            citizen
-                .get(&federation.authorize_url(&[("acr_values", "eidas2")]))
-                .await,
+        .open(
+            &federation.authorize_url(&[("acr_values", "eidas2")]),
             SANDBOX_CALLBACK,
         )
         .await;
@@ -3187,10 +3122,8 @@ async fn on_the_plus_platform_single_sign_on_serves_eidas2_only_and_reports_eida
     assert_eq!(claims["acr"], "eidas2");
     // An eidas3 request authenticates again.
     let again = citizen
-        .follow(
-            citizen
-                .get(&federation.authorize_url(&[("acr_values", "eidas3")]))
-                .await,
+        .open(
+            &federation.authorize_url(&[("acr_values", "eidas3")]),
             SANDBOX_CALLBACK,
         )
         .await;
@@ -3215,11 +3148,7 @@ async fn a_service_sees_only_the_providers_it_accepts_and_its_blocked_ones_as_un
         let url =
             federation.authorize_url(&[("client_id", client), ("redirect_uri", CLIENTS_CALLBACK)]);
         let citizen = &citizen;
-        async move {
-            citizen
-                .follow(citizen.get(&url).await, CLIENTS_CALLBACK)
-                .await
-        }
+        async move { citizen.open(&url, CLIENTS_CALLBACK).await }
     };
     let only = choice("only-impots").await;
     assert!(

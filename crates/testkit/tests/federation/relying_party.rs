@@ -92,8 +92,6 @@ async fn a_logout_without_the_form_token_or_our_state_ends_nothing_at_the_hub() 
     assert!(!signed_in(&citizen, &demo_sp).await);
     // The hub's session is intact: the next login goes straight to the
     // confirmation page.
-    let again = citizen
-        .follow(citizen.get(&format!("{demo_sp}/login/standard")).await, "")
-        .await;
+    let again = citizen.open(&format!("{demo_sp}/login/standard"), "").await;
     assert!(again.shows("Continuer sur"), "{}", again.body);
 }

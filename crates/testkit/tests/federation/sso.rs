@@ -53,10 +53,7 @@ async fn report_on_dashboard(
 /// up to the page the hub shows.
 async fn sandbox_again(federation: &Federation, citizen: &Citizen) -> testkit::Response {
     citizen
-        .follow(
-            citizen.get(&federation.authorize_url(&[])).await,
-            SANDBOX_CALLBACK,
-        )
+        .open(&federation.authorize_url(&[]), SANDBOX_CALLBACK)
         .await
 }
 
@@ -80,10 +77,7 @@ async fn single_sign_on_to_a_service_that_refuses_the_sessions_provider_shows_th
     let citizen = Citizen::new();
     sandbox_login(&federation, &citizen, "impots", 1).await;
     let page = citizen
-        .follow(
-            citizen.get(&service_b_authorize(&federation, &[])).await,
-            CLIENTS_CALLBACK,
-        )
+        .open(&service_b_authorize(&federation, &[]), CLIENTS_CALLBACK)
         .await;
     assert!(!page.shows("Continuer sur"), "{}", page.body);
     assert!(
@@ -150,11 +144,7 @@ async fn prompt_login_and_max_age_are_checked_at_each_reuse() {
     let reuse = |extra: &'static [(&'static str, &'static str)]| {
         let url = federation.authorize_url(extra);
         let citizen = &citizen;
-        async move {
-            citizen
-                .follow(citizen.get(&url).await, SANDBOX_CALLBACK)
-                .await
-        }
+        async move { citizen.open(&url, SANDBOX_CALLBACK).await }
     };
     assert!(reuse(&[("max_age", "3600")]).await.shows("Continuer sur"));
     federation.clock.advance(61);
@@ -277,10 +267,7 @@ async fn a_block_ends_the_sessions_of_the_plus_platform_too() {
     block_on_dashboard(&federation, &owner, &home, "laposte").await;
     wait_logged_out_of_demo_sp(&federation, &citizen).await;
     let again = citizen
-        .follow(
-            citizen.get(&format!("{demo_sp}/login/plus")).await,
-            "no-stop",
-        )
+        .open(&format!("{demo_sp}/login/plus"), "no-stop")
         .await;
     assert!(!again.shows("Continuer sur"), "{}", again.body);
 }
