@@ -1,0 +1,99 @@
+//! How the dashboard's pages are framed, its refusals, and a trail's
+//! entry as a row.
+
+use super::*;
+
+pub(crate) fn page(
+    dashboard: &Dashboard,
+    title: &str,
+    template: &impl Template,
+    lang: Lang,
+    here: Option<&str>,
+) -> Response {
+    let body = template
+        .render()
+        .unwrap_or_else(|_| "<h1>Erreur technique</h1>".into());
+    let site = format!(
+        "{} {}",
+        lang.pick("Tableau de bord", "Dashboard"),
+        dashboard.config.hub_name
+    );
+    Page {
+        title,
+        site: &site,
+        body,
+        lang,
+        here,
+    }
+    .into_response()
+}
+
+/// The page of a refusal, with the way home.
+pub(crate) fn refuse(dashboard: &Dashboard, lang: Lang, error: DashboardError) -> Response {
+    let site = format!("Tableau de bord {}", dashboard.config.hub_name);
+    let mut page = ErrorPage::from_catalogue(CATALOGUE, &error, site);
+    page.back = Some((
+        "/".into(),
+        lang.pick("Retour à l'accueil", "Back to the home page")
+            .into(),
+    ));
+    page.respond(lang)
+}
+
+pub(crate) fn unavailable(dashboard: &Dashboard, lang: Lang) -> Response {
+    refuse(dashboard, lang, DashboardError::Unavailable)
+}
+pub(crate) fn form_expired(dashboard: &Dashboard, lang: Lang) -> Response {
+    dashboard.rp.failure(RpFailure::FormExpired, lang)
+}
+/// A trail entry as a row.
+pub(crate) struct Row {
+    pub(crate) seq: i64,
+    pub(crate) when: String,
+    pub(crate) what: String,
+    pub(crate) provider: String,
+    pub(crate) level: String,
+    pub(crate) platform: String,
+}
+
+pub(crate) fn row(trace: &Trace, lang: Lang) -> Row {
+    let when = match lang {
+        Lang::Fr => mail::french_datetime(trace.at),
+        Lang::En => mail::english_datetime(trace.at),
+    };
+    match serde_json::from_slice::<Entry>(&trace.body) {
+        Ok(Entry::Connection {
+            platform,
+            service,
+            provider,
+            acr,
+            ..
+        }) => Row {
+            seq: trace.seq,
+            when,
+            what: service,
+            provider,
+            level: acr.to_string(),
+            platform,
+        },
+        Ok(Entry::Report { about_seq, .. }) => Row {
+            seq: trace.seq,
+            when,
+            what: format!(
+                "{} {about_seq}",
+                lang.pick("Signalement de la connexion n°", "Report of login no.")
+            ),
+            provider: String::new(),
+            level: String::new(),
+            platform: String::new(),
+        },
+        Err(_) => Row {
+            seq: trace.seq,
+            when,
+            what: lang.pick("Autre événement", "Other event").into(),
+            provider: String::new(),
+            level: String::new(),
+            platform: String::new(),
+        },
+    }
+}

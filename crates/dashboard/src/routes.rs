@@ -1,0 +1,23 @@
+//! The dashboard's routes.
+
+use super::*;
+
+/// The dashboard's routes: the one table.
+pub fn router(dashboard: Arc<Dashboard>) -> Router {
+    let login = web::rp::routes(&dashboard);
+    Router::new()
+        .route("/", get(home))
+        .route(web::STYLESHEET_PATH, get(web::stylesheet))
+        .route("/favicon.ico", get(web::no_favicon))
+        .route("/langue/{code}", get(web::switch_language))
+        .route(
+            "/verification",
+            get(verification).post(verification_with_receipt),
+        )
+        .route("/fournisseurs", post(set_providers))
+        .route("/signalement", get(report_form).post(report))
+        .with_state(dashboard)
+        .merge(login)
+        .layer(DefaultBodyLimit::max(16 * 1024))
+        .layer(axum::middleware::from_fn(web::security_headers))
+}

@@ -1,0 +1,24 @@
+//! The portal's routes.
+
+use super::*;
+
+/// The service's routes: the one table.
+pub fn router(service: Arc<DemoService>) -> Router {
+    let demarches = service.demarches.clone();
+    let portal = Router::new()
+        .route("/", get(home))
+        .route(web::STYLESHEET_PATH, get(web::stylesheet))
+        .route("/favicon.ico", get(web::no_favicon))
+        .route("/langue/{code}", get(web::switch_language))
+        .route("/jwks", get(jwks))
+        .route("/me", get(me))
+        .with_state(service.clone())
+        .merge(web::rp::routes(&service))
+        .layer(DefaultBodyLimit::max(16 * 1024));
+    demarches
+        .into_iter()
+        .fold(portal, |portal, demarche| {
+            portal.merge(demarche::router(demarche))
+        })
+        .layer(axum::middleware::from_fn(web::security_headers))
+}
