@@ -5,13 +5,14 @@ use std::sync::Arc;
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use oidc::op::Params;
-use web::{Lang, Page, Session};
+use web::{Lang, Session};
 
 use crate::errors::HubError;
 use crate::flow::{AtProvider, SessionData};
+use crate::pages::render;
 use crate::state::Hub;
 use crate::{level, policy};
 
@@ -268,29 +269,6 @@ pub fn page_lang(headers: &HeaderMap, session: &Session<SessionData>) -> Lang {
         .as_ref()
         .and_then(|request| request.ui_locales.as_deref());
     Lang::of(headers, ui_locales)
-}
-
-/// Renders a page template in the frame; `here` is the page's path, for
-/// the language switch.
-pub fn render(template: &impl Template, title: &str, lang: Lang, here: Option<&str>) -> Response {
-    match template.render() {
-        Ok(body) => Page {
-            title,
-            site: "Passerelle",
-            body,
-            lang,
-            here,
-        }
-        .into_response(),
-        Err(error) => {
-            tracing::error!(%error, "template failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                HubError::Internal.page().render(),
-            )
-                .into_response()
-        }
-    }
 }
 
 /// `POST /interaction/choose`: go to the chosen provider.

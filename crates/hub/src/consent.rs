@@ -12,11 +12,12 @@ use oidc::op::{DataGrant, Grant};
 use oidc::{ErrorCode, OAuthError};
 use serde_json::{Map, Value};
 
-use crate::authorize::{load_interaction, page_lang, parse_form, render, see_other_saving};
+use crate::authorize::{load_interaction, page_lang, parse_form, see_other_saving};
 use crate::config::Platform;
 use crate::errors::HubError;
 use crate::flow::{SignedIn, Verified};
 use crate::notify::{self, Connection};
+use crate::pages::render;
 use crate::state::Hub;
 use crate::sub::pairwise_sub;
 use crate::trail;

@@ -15,6 +15,7 @@ pub mod flow;
 pub mod level;
 mod logout;
 pub mod notify;
+mod pages;
 pub mod policy;
 mod register;
 pub mod revoke;

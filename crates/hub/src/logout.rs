@@ -13,10 +13,11 @@ use oidc::op::Params;
 use oidc::types::random_token;
 use web::Lang;
 
-use crate::authorize::{render, see_other, see_other_saving};
+use crate::authorize::{see_other, see_other_saving};
 use crate::backchannel;
 use crate::errors::HubError;
 use crate::flow::SessionData;
+use crate::pages::render;
 use crate::state::Hub;
 
 /// `GET /api/v2/session/end`.
