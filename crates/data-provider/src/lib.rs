@@ -108,28 +108,36 @@ enum Refusal {
     Unavailable(String),
 }
 
+/// One error of the data provider's API: `error`, HTTP status, meaning
+/// (`error_description` says it to the service).
+pub type ApiError = (&'static str, u16, &'static str);
+
+const INVALID_TOKEN: ApiError = (
+    "invalid_token",
+    401,
+    "the access token is missing, expired, revoked or not for this data",
+);
+const NOT_FOUND: ApiError = ("not_found", 404, "no tax record for this person");
+const UNAVAILABLE: ApiError = (
+    "temporarily_unavailable",
+    503,
+    "the token could not be checked; retry in a moment",
+);
+
+/// Every error the API answers (docs/errors.md).
+pub const API_ERRORS: [ApiError; 3] = [INVALID_TOKEN, NOT_FOUND, UNAVAILABLE];
+
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        let (status, error, description) = match &self {
-            Refusal::InvalidToken => (
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                "the access token is missing, expired, revoked or not for this data",
-            ),
-            Refusal::NotFound => (
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "no tax record for this person",
-            ),
+        let (error, status, description) = match &self {
+            Refusal::InvalidToken => INVALID_TOKEN,
+            Refusal::NotFound => NOT_FOUND,
             Refusal::Unavailable(reason) => {
                 tracing::warn!(reason, "checktoken failed");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "temporarily_unavailable",
-                    "the token could not be checked; retry in a moment",
-                )
+                UNAVAILABLE
             }
         };
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (
             status,
             axum::Json(json!({ "error": error, "error_description": description })),

@@ -17,8 +17,8 @@ pub fn errors_md() -> String {
         "# Error pages\n\n\
          Generated from the error catalogues of the apps (`hub::errors::CATALOGUE`,\n\
          `idp_password::errors::CATALOGUE`, `idp_wallet::errors::CATALOGUE`, `web::rp::CATALOGUE`,\n\
-         `dashboard::errors::CATALOGUE`, `demo_sp::errors::CATALOGUE`, and the wallet app's\n\
-         `idp_wallet::api::API_CATALOGUE`); a test fails when this file is stale.\n\n\
+         `dashboard::errors::CATALOGUE`, `demo_sp::errors::CATALOGUE`, and the JSON APIs'\n\
+         `idp_wallet::api::API_CATALOGUE`, `register::errors::API_ERRORS`, `data_provider::API_ERRORS`); a test fails when this file is stale.\n\n\
          A page error shows its code to the citizen, who can quote it to support. Protocol\n\
          errors sent to services (`error`, `error_description`, `state`, `iss` on the\n\
          redirect; RFC 6749 JSON from the token endpoint) are not pages and are not listed here.\n\n",
@@ -58,17 +58,29 @@ pub fn errors_md() -> String {
         &mut rows(demo_sp::errors::CATALOGUE),
     );
     text.push_str(
-        "## The wallet app's API\n\n\
-         Not pages: the JSON errors the wallet provider answers the phone app with,\n\
-         `{\"error\": code, \"message\": sentence shown to the person}` \
-         (`idp_wallet::api::API_CATALOGUE`).\n\n\
-         | code | HTTP | meaning |\n|---|---|---|\n",
+        "## JSON APIs\n\n\
+         Not pages: the JSON errors of the APIs that are not OpenID Connect. The wallet app's\n\
+         (`idp_wallet::api::API_CATALOGUE`) answers `{\"error\": code, \"message\": sentence shown\n\
+         to the person}`; the register's (`register::errors::API_ERRORS`) and the data\n\
+         provider's (`data_provider::API_ERRORS`) answer as OAuth 2.0 does, `{\"error\": code,\n\
+         \"error_description\": …}`.\n\n\
+         | API | code | HTTP | meaning |\n|---|---|---|---|\n",
     );
-    for entry in idp_wallet::api::API_CATALOGUE {
-        text.push_str(&format!(
-            "| `{}` | {} | {} |\n",
-            entry.code, entry.status, entry.meaning
-        ));
+    let apis = idp_wallet::api::API_CATALOGUE
+        .iter()
+        .map(|entry| ("wallet app", entry.code, entry.status, entry.meaning))
+        .chain(
+            register::errors::API_ERRORS
+                .iter()
+                .map(|&(code, status, meaning)| ("register", code, status, meaning)),
+        )
+        .chain(
+            data_provider::API_ERRORS
+                .iter()
+                .map(|&(code, status, meaning)| ("data provider", code, status, meaning)),
+        );
+    for (api, code, status, meaning) in apis {
+        text.push_str(&format!("| {api} | `{code}` | {status} | {meaning} |\n"));
     }
     text
 }

@@ -23,6 +23,21 @@ pub enum RegisterError {
     },
 }
 
+/// Every error the register answers, as docs/errors.md lists them:
+/// `error`, HTTP status, meaning.
+pub const API_ERRORS: [(&str, u16, &str); 2] = [
+    (
+        "invalid_request",
+        400,
+        "the body is not a well-formed identity query (the description names the member, never its value)",
+    ),
+    (
+        "invalid_request",
+        413,
+        "the body is larger than the register accepts",
+    ),
+];
+
 impl RegisterError {
     /// The HTTP status the error is answered with.
     pub fn status(&self) -> StatusCode {

@@ -74,7 +74,7 @@
 //!
 //! HTTP 200, `text/plain`, body `ok`.
 
-mod errors;
+pub mod errors;
 mod identity_match;
 mod index;
 mod names;
