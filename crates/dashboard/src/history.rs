@@ -1,7 +1,20 @@
 //! The home page: the connections of the last six months, and the
 //! providers the person blocks.
 
-use super::*;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use oidc::Acr;
+use serde::{Deserialize, Serialize};
+use store::Trace;
+use web::{Lang, Session};
+
+use crate::pages::{Row, form_expired, page, row, unavailable};
+use crate::state::{Dashboard, HISTORY_SECS, Person, SessionData, load};
 
 /// An entry of the trail, as the hub and the dashboard write it.
 #[derive(Debug, Deserialize, Serialize)]

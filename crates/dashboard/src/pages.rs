@@ -1,7 +1,15 @@
 //! How the dashboard's pages are framed, its refusals, and a trail's
 //! entry as a row.
 
-use super::*;
+use askama::Template;
+use axum::response::{IntoResponse, Response};
+use store::Trace;
+use web::rp::RpFailure;
+use web::{ErrorPage, Lang, Page};
+
+use crate::errors::{CATALOGUE, DashboardError};
+use crate::history::Entry;
+use crate::state::Dashboard;
 
 pub(crate) fn page(
     dashboard: &Dashboard,

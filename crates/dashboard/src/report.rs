@@ -1,6 +1,19 @@
 //! `/signalement`: « ce n'était pas moi ».
 
-use super::*;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use store::Trace;
+use web::{Lang, LocalPath, see_other};
+
+use crate::errors::DashboardError;
+use crate::history::{Entry, end_sessions, load_settings, posted_form, trail};
+use crate::pages::{Row, page, refuse, row, unavailable};
+use crate::state::{Dashboard, load};
 
 #[derive(Template)]
 #[template(path = "report.html")]

@@ -1,6 +1,15 @@
 //! The dashboard's routes.
 
-use super::*;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+use crate::history::{home, set_providers};
+use crate::report::{report, report_form};
+use crate::state::Dashboard;
+use crate::verification::{verification, verification_with_receipt};
 
 /// The dashboard's routes: the one table.
 pub fn router(dashboard: Arc<Dashboard>) -> Router {

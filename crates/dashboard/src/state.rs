@@ -1,7 +1,18 @@
 //! The running dashboard: its parts, its relying-party side, the
 //! browser's session.
 
-use super::*;
+use std::fmt;
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+use jose::Alg;
+use oidc::rp::{Login, RelyingParty, RpSettings};
+use oidc::{Acr, Clock, ConfigError, RedirectUri};
+use store::{Preferences, Revocations, Sessions, Tokens, Traces, TrailKeyRing};
+use web::rp::{Connection, Kept, RpApp, RpFailure, RpSide, SideSettings, SignedIn, Visit};
+use web::{Session, SessionManager};
+
+use crate::config::Config;
 
 /// How far back the history goes: six months.
 pub(crate) const HISTORY_SECS: i64 = 183 * 86_400;

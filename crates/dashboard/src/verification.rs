@@ -1,7 +1,21 @@
 //! `/verification`: the trail checked, in the browser and against a
 //! receipt.
 
-use super::*;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde_json::Value;
+use web::Lang;
+
+use crate::history::{posted_form, trail};
+use crate::integrity;
+use crate::integrity::{Finding, Head};
+use crate::pages::{page, unavailable};
+use crate::state::{Dashboard, Person, load};
 
 #[derive(Template)]
 #[template(path = "verification.html")]

@@ -1,6 +1,9 @@
 //! `[demo_sp]`: the portal's settings, its hubs and its démarches.
 
-use super::*;
+use oidc::{Acr, ConfigError, RedirectUri};
+use serde::Deserialize;
+
+use crate::{demarche, service};
 
 /// `[demo_sp]`.
 #[derive(Clone, Debug, Deserialize)]

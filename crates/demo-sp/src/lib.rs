@@ -27,26 +27,6 @@ pub use config::{Config, HubLogin};
 pub use routes::router;
 pub use state::{DemoParts, DemoService, Received};
 
-use pages::*;
-use state::*;
-
-use oidc::ConfigError;
-use std::fmt;
-use std::sync::Arc;
-
-use askama::Template;
-use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
-use oidc::rp::Login;
-use oidc::{Acr, Clock, RedirectUri};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
-use web::rp::{Connection, Kept, RpApp, RpFailure, RpSide, SideSettings, SignedIn};
-use web::{Lang, Page, Session, SessionManager};
-
 /// Which démarche a `service` of the settings is: the one table.
 pub fn service(kind: demarche::Kind) -> &'static demarche::Service {
     match kind {

@@ -1,7 +1,16 @@
 //! The portal's own pages: the home page and the developer's view of
 //! the identity received.
 
-use super::*;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use web::rp::SignedIn;
+use web::{Lang, Page, Session};
+
+use crate::state::{DemoService, SessionData};
 
 pub(crate) fn page(
     service: &DemoService,

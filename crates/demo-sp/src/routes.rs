@@ -1,6 +1,14 @@
 //! The portal's routes.
 
-use super::*;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+
+use crate::demarche;
+use crate::pages::{home, jwks, me};
+use crate::state::DemoService;
 
 /// The service's routes: the one table.
 pub fn router(service: Arc<DemoService>) -> Router {

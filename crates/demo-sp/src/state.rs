@@ -1,7 +1,18 @@
 //! The running portal: its hubs (one connection each), its démarches,
 //! and what its developer's view keeps of a login.
 
-use super::*;
+use std::fmt;
+use std::sync::Arc;
+
+use oidc::rp::Login;
+use oidc::{Clock, ConfigError};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use web::SessionManager;
+use web::rp::{Connection, Kept, RpApp, RpFailure, RpSide, SideSettings};
+
+use crate::config::Config;
+use crate::{demarche, service};
 
 /// The demo service.
 pub struct DemoService {
