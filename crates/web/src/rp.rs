@@ -614,3 +614,59 @@ pub fn routes<A: RpApp>(app: &Arc<A>) -> Router {
         .route(&side.settings.logout_path, post(logout))
         .route(&side.settings.logged_out_path, get(logged_out))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn side() -> RpSide {
+        let stores = store::Stores::memory();
+        let clock: Arc<dyn Clock> = Arc::new(oidc::FakeClock::at(1_800_000_000));
+        let sessions = SessionManager::new(stores.sessions, clock.clone(), "test", false, 60);
+        let settings = SideSettings {
+            site: "Test".into(),
+            public_url: "http://127.0.0.1:1".into(),
+            home: "/ants/".into(),
+            landing: "/ants/".into(),
+            logout_path: "/ants/deconnexion".into(),
+            logged_out_path: "/ants/deconnecte".into(),
+            connections: Vec::new(),
+        };
+        RpSide::new(settings, sessions, stores.tokens, clock).unwrap()
+    }
+
+    #[test]
+    fn a_login_comes_back_only_to_a_page_under_the_apps_home() {
+        let side = side();
+        let back = |page: &str| side.own_page(Some(page)).to_string();
+        assert_eq!(back("/ants/dossier/AB12"), "/ants/dossier/AB12");
+        assert_eq!(back("/ants/espace/permis?x=1"), "/ants/espace/permis?x=1");
+        for elsewhere in [
+            "/impots/",
+            "//evil.example/ants/",
+            "/\\evil.example/ants/",
+            "https://evil.example/ants/",
+            "/ants/../impots/",
+            "/\tants/",
+            "",
+        ] {
+            assert_eq!(back(elsewhere), "/ants/", "{elsewhere:?}");
+        }
+        assert_eq!(side.own_page(None).to_string(), "/ants/");
+    }
+
+    #[test]
+    fn every_failure_has_its_page_in_the_catalogue() {
+        for failure in [
+            RpFailure::NoLoginInProgress,
+            RpFailure::Unreachable,
+            RpFailure::Cancelled,
+            RpFailure::Rejected,
+            RpFailure::LevelTooLow,
+            RpFailure::FormExpired,
+        ] {
+            let entries = CATALOGUE.iter().filter(|entry| entry.error == failure);
+            assert_eq!(entries.count(), 1, "{failure:?}");
+        }
+    }
+}
