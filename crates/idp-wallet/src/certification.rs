@@ -10,12 +10,14 @@
 
 use std::sync::Arc;
 
+use askama::Template;
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use web::Lang;
 
 use crate::WalletProvider;
 use crate::api::{ApiError, CardRead, not_activated};
@@ -207,22 +209,24 @@ struct Pending {
     doc: String,
 }
 
+#[derive(Template)]
+#[template(path = "certification.html")]
+struct GuidePage {
+    /// Within how many hours the result comes.
+    hours: i64,
+}
+
 /// `GET /certification`: how a citizen has their identity certified (the
 /// page services link to when they need eidas3).
 pub async fn guide(State(idp): State<Arc<WalletProvider>>) -> Response {
-    let body = format!(
-        "<h1>Faire certifier son identité numérique</h1>\n\
-         <p class=\"pa-lead\">Une identité certifiée donne accès aux démarches qui demandent le niveau le plus élevé (eidas3), comme la procuration de vote entièrement en ligne.</p>\n\
-         <ol>\n<li>Dans l'application, choisissez « Faire certifier mon identité » : confirmez votre adresse électronique avec le code reçu, tapez votre code personnel et lisez votre carte d'identité (<code>passerelle wallet certify</code> dans la démonstration).</li>\n\
-         <li>L'application affiche un QR code, valable un mois. Présentez-vous avec votre carte et ce QR code dans une mairie équipée : un agent compare vos empreintes à celles de la puce, en 3 minutes environ.</li>\n\
-         <li>Vous recevez le résultat par courriel, et dans l'application, sous {} heures.</li>\n</ol>\n\
-         <p>La certification vaut 5 ans, tant que vous gardez la même carte et le même code personnel : changer de code ou supprimer l'identité y met fin.</p>\n",
-        RESULT_WITHIN_SECS / 3600
-    );
-    crate::french_page(
+    let guide = GuidePage {
+        hours: RESULT_WITHIN_SECS / 3600,
+    };
+    crate::render_page(
         &idp.config.name,
         "Faire certifier son identité numérique",
-        body,
+        Lang::Fr,
+        &guide,
     )
 }
 

@@ -11,12 +11,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use askama::Template;
 use axum::Form;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use web::{Session, escape, see_other};
+use web::{Lang, Session, see_other};
 
 use crate::WalletProvider;
 use crate::api::CardRead;
@@ -24,6 +25,7 @@ use crate::certification::{Fingerprints, Request};
 use crate::config::{AGENT_LOGINS_PER_QUARTER, AgentConfig, Role};
 use crate::identity;
 use crate::totp;
+use crate::verify::VerifiedCard;
 
 /// What the console's session holds.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -42,10 +44,11 @@ fn field<'a>(form: &'a HashMap<String, String>, name: &str) -> &'a str {
     form.get(name).map_or("", String::as_str)
 }
 
-fn page(idp: &WalletProvider, title: &str, body: String) -> Response {
-    crate::french_page(
+fn page(idp: &WalletProvider, title: &str, body: &impl Template) -> Response {
+    crate::render_page(
         &format!("{} — console des mairies", idp.config.name),
         title,
+        Lang::Fr,
         body,
     )
 }
@@ -54,8 +57,11 @@ const CONSOLE: &str = "Console des mairies";
 
 /// The login form again, with why the login was refused.
 async fn refused_login(idp: &WalletProvider, session: &Session<Desk>, text: &str) -> Response {
-    let body = login_form(&session.csrf_token(), &notice("error", text));
-    show(idp, session, page(idp, CONSOLE, body)).await
+    let body = LoginPage {
+        csrf: session.csrf_token(),
+        notice: Some(Notice::error(text)),
+    };
+    show(idp, session, page(idp, CONSOLE, &body)).await
 }
 
 /// The agent's desk again, with why the action was refused.
@@ -65,15 +71,24 @@ async fn refused_action(
     agent: &AgentConfig,
     text: &str,
 ) -> Response {
-    let body = desk_page(agent, &session.csrf_token(), &notice("error", text));
-    show(idp, session, page(idp, CONSOLE, body)).await
+    let body = DeskPage::new(agent, session, Some(Notice::error(text)));
+    show(idp, session, page(idp, CONSOLE, &body)).await
 }
 
-fn notice(kind: &str, text: &str) -> String {
-    format!(
-        "<p class=\"notice {kind}\" role=\"alert\">{}</p>",
-        escape(text)
-    )
+/// A message above a console page (`console_notice.html`).
+struct Notice {
+    /// `error` or `success`.
+    kind: &'static str,
+    text: String,
+}
+
+impl Notice {
+    fn error(text: &str) -> Self {
+        Self {
+            kind: "error",
+            text: text.to_owned(),
+        }
+    }
 }
 
 async fn load(idp: &WalletProvider, headers: &HeaderMap) -> Session<Desk> {
@@ -108,48 +123,50 @@ fn agent_of<'a>(idp: &'a WalletProvider, session: &Session<Desk>) -> Option<&'a 
     idp.config.agents.iter().find(|agent| agent.login == login)
 }
 
-fn login_form(csrf: &str, message: &str) -> String {
-    format!(
-        "<h1>Console des mairies</h1>{message}\
-         <form method=\"post\" action=\"/mairie/connexion\">\
-         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <p><label for=\"login\">Identifiant</label><input id=\"login\" name=\"login\" autocomplete=\"username\" required></p>\
-         <p><label for=\"password\">Mot de passe</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required></p>\
-         <p><label for=\"code\">Code de l'authentificateur (6 chiffres)</label><input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]{{6}}\" required></p>\
-         <p><button type=\"submit\">Se connecter</button></p></form>",
-        csrf = escape(csrf)
-    )
+#[derive(Template)]
+#[template(path = "console_login.html")]
+struct LoginPage {
+    csrf: String,
+    notice: Option<Notice>,
 }
 
-fn desk_page(agent: &AgentConfig, csrf: &str, message: &str) -> String {
-    format!(
-        "<h1>Demandes de certification</h1>\
-         <p>{name}, {role} — mairie de {commune}</p>{message}\
-         <form method=\"post\" action=\"/mairie/demande\">\
-         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <p><label for=\"seal\">QR code de la demande (scanné ou collé)</label>\
-         <textarea id=\"seal\" name=\"seal\" rows=\"4\" required></textarea></p>\
-         <p><button type=\"submit\">Vérifier la demande</button></p></form>\
-         <form method=\"post\" action=\"/mairie/deconnexion\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <p><button type=\"submit\" class=\"secondary\">Se déconnecter</button></p></form>",
-        name = escape(&agent.name),
-        role = match agent.role {
-            Role::Agent => "agent",
-            Role::Observateur => "observateur",
-        },
-        commune = escape(&agent.commune),
-        csrf = escape(csrf),
-    )
+#[derive(Template)]
+#[template(path = "console_desk.html")]
+struct DeskPage<'a> {
+    agent: &'a AgentConfig,
+    role: &'static str,
+    csrf: String,
+    notice: Option<Notice>,
+}
+
+impl<'a> DeskPage<'a> {
+    fn new(agent: &'a AgentConfig, session: &Session<Desk>, notice: Option<Notice>) -> Self {
+        Self {
+            agent,
+            role: match agent.role {
+                Role::Agent => "agent",
+                Role::Observateur => "observateur",
+            },
+            csrf: session.csrf_token(),
+            notice,
+        }
+    }
 }
 
 /// `GET /mairie`.
 pub async fn home(State(idp): State<Arc<WalletProvider>>, headers: HeaderMap) -> Response {
     let session = load(&idp, &headers).await;
     let body = match agent_of(&idp, &session) {
-        Some(agent) => desk_page(agent, &session.csrf_token(), ""),
-        None => login_form(&session.csrf_token(), ""),
+        Some(agent) => page(&idp, CONSOLE, &DeskPage::new(agent, &session, None)),
+        None => {
+            let login = LoginPage {
+                csrf: session.csrf_token(),
+                notice: None,
+            };
+            page(&idp, CONSOLE, &login)
+        }
     };
-    show(&idp, &session, page(&idp, CONSOLE, body)).await
+    show(&idp, &session, body).await
 }
 
 /// `POST /mairie/connexion`: password, then TOTP code (each step used
@@ -263,51 +280,66 @@ fn desk<'a>(
         return Err(Box::new(see_other("/mairie", None)));
     };
     if !session.check_csrf(form.get("csrf").map(String::as_str)) {
-        let body = desk_page(
-            agent,
-            &session.csrf_token(),
-            &notice("error", "Formulaire expiré : recommencez."),
-        );
-        return Err(Box::new(page(idp, CONSOLE, body)));
+        let notice = Notice::error("Formulaire expiré : recommencez.");
+        let body = DeskPage::new(agent, session, Some(notice));
+        return Err(Box::new(page(idp, CONSOLE, &body)));
     }
     Ok(agent)
 }
 
-fn request_summary(request: &Request) -> String {
-    format!(
-        "<dl><dt>Demande</dt><dd><code>{id}</code></dd>\
-         <dt>Faite le</dt><dd>{issued}</dd><dt>QR code valable jusqu'au</dt><dd>{until}</dd></dl>",
-        id = escape(&request.id),
-        issued = card::Date::from_time(request.issued_at).iso(),
-        until = card::Date::from_time(request.expires_at).iso(),
-    )
+/// A request as the console shows it (`console_request.html`).
+struct Summary<'a> {
+    id: &'a str,
+    issued: String,
+    until: String,
+}
+
+impl<'a> Summary<'a> {
+    fn of(request: &'a Request) -> Self {
+        Self {
+            id: &request.id,
+            issued: card::Date::from_time(request.issued_at).iso(),
+            until: card::Date::from_time(request.expires_at).iso(),
+        }
+    }
 }
 
 /// The card-read step: a challenge for the counter's reader.
-async fn card_step(
-    idp: &WalletProvider,
-    session: &Session<Desk>,
-    request: &Request,
-    message: &str,
-) -> Result<String, Box<Response>> {
-    let now = idp.clock.now();
-    let challenge =
-        crate::flow::issue_challenge(&idp.stores, &format!("counter:{}", request.id), now)
-            .await
-            .map_err(|_| Box::new(crate::errors::WalletError::Storage.into_response()))?;
-    let challenge = crate::verify::hex(&challenge);
-    Ok(format!(
-        "<h1>Demande valide</h1>{message}{summary}\
-         <h2>Lecture de la carte</h2>\
-         <p>Posez la carte d'identité présentée sur le lecteur ; la personne saisit son code personnel sur le clavier du lecteur. Défi de cette lecture : <code id=\"challenge\">{challenge}</code></p>\
-         <p>Avec le lecteur de démonstration : <code>passerelle card read --card CARTE --challenge {challenge}</code></p>\
-         <form method=\"post\" action=\"/mairie/carte\">\
-         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <p><label for=\"read\">Lecture de la carte</label><textarea id=\"read\" name=\"read\" rows=\"4\" required></textarea></p>\
-         <p><button type=\"submit\">Vérifier la carte</button></p></form>",
-        summary = request_summary(request),
-        csrf = escape(&session.csrf_token()),
-    ))
+#[derive(Template)]
+#[template(path = "console_card_step.html")]
+struct CardStep<'a> {
+    notice: Option<Notice>,
+    request: Summary<'a>,
+    challenge: String,
+    csrf: String,
+}
+
+impl<'a> CardStep<'a> {
+    async fn new(
+        idp: &WalletProvider,
+        session: &Session<Desk>,
+        request: &'a Request,
+        notice: Option<Notice>,
+    ) -> Result<Self, Box<Response>> {
+        let now = idp.clock.now();
+        let challenge =
+            crate::flow::issue_challenge(&idp.stores, &format!("counter:{}", request.id), now)
+                .await
+                .map_err(|_| Box::new(crate::errors::WalletError::Storage.into_response()))?;
+        Ok(Self {
+            notice,
+            request: Summary::of(request),
+            challenge: crate::verify::hex(&challenge),
+            csrf: session.csrf_token(),
+        })
+    }
+}
+
+/// A valid request, as an observer sees it.
+#[derive(Template)]
+#[template(path = "console_observer.html")]
+struct ObserverPage<'a> {
+    request: Summary<'a>,
 }
 
 /// `POST /mairie/demande`: checks a request's QR code.
@@ -327,27 +359,24 @@ pub async fn check(
         Ok(request) => request,
         Err(refused) => {
             tracing::info!(provider = %idp.config.id, %refused, "certification QR refused");
-            let body = desk_page(
-                agent,
-                &session.csrf_token(),
-                &notice("error", &format!("Demande refusée : {refused}.")),
-            );
-            return show(&idp, &session, page(&idp, "Demande refusée", body)).await;
+            let notice = Notice::error(&format!("Demande refusée : {refused}."));
+            let body = DeskPage::new(agent, &session, Some(notice));
+            return show(&idp, &session, page(&idp, "Demande refusée", &body)).await;
         }
     };
     let body = if agent.role == Role::Agent {
         session.data.request = Some(request.id.clone());
-        match card_step(&idp, &session, &request, "").await {
-            Ok(body) => body,
+        match CardStep::new(&idp, &session, &request, None).await {
+            Ok(step) => page(&idp, "Demande valide", &step),
             Err(response) => return *response,
         }
     } else {
-        format!(
-            "<h1>Demande valide</h1>{}<p>Observateur : la lecture de la carte et la décision reviennent à un agent.</p><p><a href=\"/mairie\">Retour</a></p>",
-            request_summary(&request)
-        )
+        let observed = ObserverPage {
+            request: Summary::of(&request),
+        };
+        page(&idp, "Demande valide", &observed)
     };
-    show(&idp, &session, page(&idp, "Demande valide", body)).await
+    show(&idp, &session, body).await
 }
 
 async fn current_request(idp: &WalletProvider, session: &Session<Desk>) -> Option<Request> {
@@ -373,15 +402,9 @@ fn deciding_agent<'a>(
     if agent.role == Role::Agent {
         return Ok(agent);
     }
-    let body = desk_page(
-        agent,
-        &session.csrf_token(),
-        &notice(
-            "error",
-            "Votre rôle ne permet pas de lire une carte ni de décider.",
-        ),
-    );
-    let mut response = page(idp, "Action non permise", body);
+    let notice = Notice::error("Votre rôle ne permet pas de lire une carte ni de décider.");
+    let body = DeskPage::new(agent, session, Some(notice));
+    let mut response = page(idp, "Action non permise", &body);
     *response.status_mut() = axum::http::StatusCode::FORBIDDEN;
     Err(Box::new(response))
 }
@@ -421,45 +444,29 @@ pub async fn read_card(
     let card = match (verified, refusal) {
         (Ok(card), None) => card,
         (_, refusal) => {
-            let message = notice("error", refusal.as_deref().unwrap_or_default());
-            return match card_step(&idp, &session, &request, &message).await {
-                Ok(body) => show(&idp, &session, page(&idp, "Carte refusée", body)).await,
+            let notice = Notice::error(refusal.as_deref().unwrap_or_default());
+            return match CardStep::new(&idp, &session, &request, Some(notice)).await {
+                Ok(step) => show(&idp, &session, page(&idp, "Carte refusée", &step)).await,
                 Err(response) => *response,
             };
         }
     };
     session.data.card_checked = true;
-    let holder = &card.holder;
-    let options: String = [
-        ("concordantes", "Empreintes concordantes"),
-        ("non_concordantes", "Empreintes non concordantes"),
-        ("non_capturables", "Empreintes non capturables"),
-    ]
-    .iter()
-    .map(|(value, label)| {
-        format!(
-            "<p><input type=\"radio\" id=\"fp-{value}\" name=\"fingerprints\" value=\"{value}\" required> <label for=\"fp-{value}\">{label}</label></p>"
-        )
-    })
-    .collect();
-    let body = format!(
-        "<h1>Carte vérifiée</h1>{summary}\
-         <dl><dt>Titulaire</dt><dd>{given} {family}</dd><dt>Né(e) le</dt><dd>{born}</dd>\
-         <dt>Carte</dt><dd>{number}, valable jusqu'au {expiry}</dd></dl>\
-         <h2>Comparaison des empreintes</h2>\
-         <p>Relevez les empreintes sur le dispositif de recueil et reportez son résultat (la comparaison est simulée dans cette démonstration).</p>\
-         <form method=\"post\" action=\"/mairie/decision\">\
-         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><fieldset><legend>Résultat</legend>{options}</fieldset>\
-         <p><button type=\"submit\">Enregistrer la décision</button></p></form>",
-        summary = request_summary(&request),
-        given = escape(&holder.given_names),
-        family = escape(&holder.family_name),
-        born = holder.birth_date.iso(),
-        number = escape(&card.document_number),
-        expiry = card.expiry.iso(),
-        csrf = escape(&session.csrf_token()),
-    );
-    show(&idp, &session, page(&idp, "Carte vérifiée", body)).await
+    let body = CardPage {
+        request: Summary::of(&request),
+        card: &card,
+        csrf: session.csrf_token(),
+    };
+    show(&idp, &session, page(&idp, "Carte vérifiée", &body)).await
+}
+
+/// The card read at the counter, and the fingerprint comparison to record.
+#[derive(Template)]
+#[template(path = "console_card.html")]
+struct CardPage<'a> {
+    request: Summary<'a>,
+    card: &'a VerifiedCard,
+    csrf: String,
 }
 
 /// `POST /mairie/decision`: records the comparison and the decision.
@@ -492,13 +499,13 @@ pub async fn decide(
     } else {
         "Certification refusée"
     };
-    let message = notice(
-        "success",
-        &format!(
+    let notice = Notice {
+        kind: "success",
+        text: format!(
             "Décision enregistrée ({}) : {outcome}. La personne reçoit le résultat par courriel et dans l'application sous 48 heures.",
             fingerprints.label()
         ),
-    );
-    let body = desk_page(agent, &session.csrf_token(), &message);
-    show(&idp, &session, page(&idp, "Décision enregistrée", body)).await
+    };
+    let body = DeskPage::new(agent, &session, Some(notice));
+    show(&idp, &session, page(&idp, "Décision enregistrée", &body)).await
 }

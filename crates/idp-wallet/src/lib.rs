@@ -147,18 +147,30 @@ impl WalletProvider {
     }
 }
 
-/// A page of the provider's own French-only pages (the town-hall console,
-/// the proof's validator, the deletion of a lost card's identity).
-pub(crate) fn french_page(site: &str, title: &str, body: String) -> axum::response::Response {
+/// A page of the provider: `body`, an askama template, rendered into the
+/// frame. A template that does not render is a technical error, never a
+/// blank page.
+pub(crate) fn render_page(
+    site: &str,
+    title: &str,
+    lang: web::Lang,
+    body: &impl askama::Template,
+) -> axum::response::Response {
     use axum::response::IntoResponse as _;
-    web::Page {
-        title,
-        site,
-        body,
-        lang: web::Lang::Fr,
-        here: None,
+    match body.render() {
+        Ok(body) => web::Page {
+            title,
+            site,
+            body,
+            lang,
+            here: None,
+        }
+        .into_response(),
+        Err(error) => {
+            tracing::error!(%error, "page not rendered");
+            errors::WalletError::Storage.into_response()
+        }
     }
-    .into_response()
 }
 
 /// The provider's routes: the one table.

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use askama::Template;
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -11,7 +12,7 @@ use oidc::op::Params;
 use qrcode::QrCode;
 use qrcode::render::svg;
 use serde_json::json;
-use web::{ClientAddress, Lang, Page, escape, see_other};
+use web::{ClientAddress, Lang, see_other};
 
 use crate::WalletProvider;
 use crate::config::LOGINS_PER_MINUTE;
@@ -130,6 +131,21 @@ pub fn qr_url(idp: &WalletProvider, qr_ref: &str) -> String {
     format!("{}/q/{qr_ref}", idp.config.public_url)
 }
 
+/// The login page: the QR code, or the app link on a phone.
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    lang: Lang,
+    title: &'a str,
+    /// A phone: the app link, no QR code.
+    mobile: bool,
+    /// The app link ([`qr_url`]).
+    url: &'a str,
+    qr_ref: &'a str,
+    /// Where the login stands ([`state_text`]).
+    waiting: String,
+}
+
 /// `GET /login`: the QR code, or the app link on a phone.
 pub async fn page(
     State(idp): State<Arc<WalletProvider>>,
@@ -146,69 +162,20 @@ pub async fn page(
         return Ok(see_other(&location, Some(cookie(&idp, "", 0))));
     }
     let lang = Lang::of(&headers, txn.request.ui_locales.as_deref());
-    let url = qr_url(&idp, &txn.qr_ref);
     let title = format!(
         "{} {}",
         lang.pick("Connexion avec", "Log in with"),
         idp.config.name
     );
-    let steps = [
-        lang.pick("Ouvrez l'application sur votre téléphone.", "Open the app on your phone."),
-        lang.pick("Scannez le QR code ci-dessous.", "Scan the QR code below."),
-        lang.pick(
-            "Confirmez la demande, saisissez votre code personnel à 6 chiffres et lisez votre carte d'identité.",
-            "Confirm the request, type your 6-digit personal code and read your identity card.",
-        ),
-    ];
-    let steps: String = steps
-        .iter()
-        .map(|s| format!("<li>{}</li>", escape(s)))
-        .collect();
-    let code = if is_mobile(&headers) {
-        format!(
-            "<p><a class=\"button\" href=\"{}\">{}</a></p>",
-            escape(&url),
-            lang.pick("Ouvrir l'application", "Open the app")
-        )
-    } else {
-        format!(
-            "<p><img id=\"qr\" src=\"/login/qr.svg?r={}\" width=\"240\" height=\"240\" alt=\"{}\"></p>\
-             <details><summary>{}</summary><p><a id=\"app-link\" href=\"{}\">{}</a></p></details>",
-            escape(&txn.qr_ref),
-            lang.pick(
-                "QR code de connexion, renouvelé chaque minute",
-                "Login QR code, renewed every minute"
-            ),
-            lang.pick(
-                "Ouvrir l'application sur cet appareil",
-                "Open the app on this device"
-            ),
-            escape(&url),
-            lang.pick("Ouvrir l'application", "Open the app")
-        )
-    };
-    let body = format!(
-        "<h1>{title}</h1><ol>{steps}</ol>{code}\
-         <p id=\"state\" role=\"status\" aria-live=\"polite\">{waiting}</p>\
-         <p class=\"notice\">{warning}</p>\
-         <noscript><p><a href=\"/login\">{refresh}</a></p></noscript>\
-         <script src=\"/login.js\"></script>",
-        title = escape(&title),
-        waiting = escape(&state_text(&txn.status, lang)),
-        warning = lang.pick(
-            "Ne scannez jamais un QR code reçu par courriel, SMS ou téléphone.",
-            "Never scan a QR code you received by email, text message or phone.",
-        ),
-        refresh = lang.pick("Actualiser", "Refresh"),
-    );
-    Ok(Page {
-        title: &title,
-        site: &idp.config.name,
-        body,
+    let body = LoginPage {
         lang,
-        here: None,
-    }
-    .into_response())
+        title: &title,
+        mobile: is_mobile(&headers),
+        url: &qr_url(&idp, &txn.qr_ref),
+        qr_ref: &txn.qr_ref,
+        waiting: state_text(&txn.status, lang),
+    };
+    Ok(crate::render_page(&idp.config.name, &title, lang, &body))
 }
 
 fn state_text(status: &Status, lang: Lang) -> String {

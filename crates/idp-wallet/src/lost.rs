@@ -5,10 +5,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use web::escape;
+use web::Lang;
 
 use crate::WalletProvider;
 use crate::flow::sha256_hex;
@@ -55,8 +56,8 @@ impl WalletProvider {
     }
 }
 
-fn page(idp: &WalletProvider, title: &str, body: String) -> Response {
-    crate::french_page(&idp.config.name, title, body)
+fn page(idp: &WalletProvider, title: &str, body: &impl Template) -> Response {
+    crate::render_page(&idp.config.name, title, Lang::Fr, body)
 }
 
 async fn identity_of_link(idp: &WalletProvider, token: &str) -> Option<Identity> {
@@ -68,9 +69,16 @@ async fn identity_of_link(idp: &WalletProvider, token: &str) -> Option<Identity>
         .flatten()
 }
 
-const NO_LINK: &str = "<h1>Supprimer mon identité numérique</h1>\
-    <p>Ce lien n'est pas valide, ou l'identité a déjà été supprimée.</p>\
-    <p>Utilisez le lien personnel reçu par courriel à l'activation. Si vous avez encore votre carte, supprimez votre identité depuis l'application.</p>";
+/// The page of a link that deletes nothing.
+#[derive(Template)]
+#[template(path = "lost_no_link.html")]
+struct NoLink;
+
+#[derive(Template)]
+#[template(path = "lost_confirm.html")]
+struct ConfirmPage<'a> {
+    token: &'a str,
+}
 
 /// `GET /supprimer?t=…`: confirms before deleting.
 pub async fn confirm(
@@ -79,17 +87,18 @@ pub async fn confirm(
 ) -> Response {
     let token = query.get("t").map_or("", String::as_str);
     if identity_of_link(&idp, token).await.is_none() {
-        return page(&idp, "Supprimer mon identité numérique", NO_LINK.to_owned());
+        return page(&idp, "Supprimer mon identité numérique", &NoLink);
     }
-    let body = format!(
-        "<h1>Supprimer mon identité numérique</h1>\
-         <p>Votre carte est perdue ou volée, ou vous ne voulez plus de votre identité numérique : une fois supprimée, elle ne permet plus de se connecter. Ses certifications et justificatifs cessent. Une nouvelle carte permettra d'en créer une nouvelle.</p>\
-         <form method=\"post\" action=\"/supprimer\"><input type=\"hidden\" name=\"t\" value=\"{}\">\
-         <p><button type=\"submit\">Supprimer mon identité numérique</button></p></form>",
-        escape(token)
-    );
-    page(&idp, "Supprimer mon identité numérique", body)
+    page(
+        &idp,
+        "Supprimer mon identité numérique",
+        &ConfirmPage { token },
+    )
 }
+
+#[derive(Template)]
+#[template(path = "lost_deleted.html")]
+struct DeletedPage;
 
 /// `POST /supprimer`: deletes the identity of the link.
 pub async fn delete(
@@ -98,7 +107,7 @@ pub async fn delete(
 ) -> Response {
     let token = form.get("t").map_or("", String::as_str);
     let Some(identity) = identity_of_link(&idp, token).await else {
-        return page(&idp, "Supprimer mon identité numérique", NO_LINK.to_owned());
+        return page(&idp, "Supprimer mon identité numérique", &NoLink);
     };
     let email = identity.stored.email.clone();
     // The identity's links go with it.
@@ -112,9 +121,5 @@ pub async fn delete(
         "Bonjour,\n\nVotre identité numérique a été supprimée : elle ne permet plus de se connecter.\n".to_owned(),
     )
     .await;
-    page(
-        &idp,
-        "Identité numérique supprimée",
-        "<h1>Identité numérique supprimée</h1><p>Elle ne permet plus de se connecter. Avec votre nouvelle carte, activez une nouvelle identité numérique dans l'application.</p>".to_owned(),
-    )
+    page(&idp, "Identité numérique supprimée", &DeletedPage)
 }

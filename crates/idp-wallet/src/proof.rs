@@ -13,6 +13,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
@@ -20,7 +21,7 @@ use axum::{Form, Json};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
-use web::escape;
+use web::Lang;
 
 use crate::WalletProvider;
 use crate::api::{ApiError, CardRead, not_activated};
@@ -420,65 +421,62 @@ pub async fn api_verify(
     }
 }
 
-fn form(message: &str) -> String {
-    format!(
-        "<h1>Vérifier un justificatif d'identité</h1>{message}\
-         <p>Déposez le PDF reçu, ou collez le contenu de son QR code. Si vous en êtes le destinataire, indiquez votre nom tel qu'il figure sur le justificatif : votre vérification l'utilisera, et il ne pourra plus servir.</p>\
-         <form id=\"by-file\"><p><label for=\"file\">Fichier PDF</label><input id=\"file\" type=\"file\" accept=\"application/pdf\"></p></form>\
-         <form method=\"post\" action=\"/justificatif\">\
-         <p><label for=\"seal\">Contenu du QR code</label><textarea id=\"seal\" name=\"seal\" rows=\"3\"></textarea></p>\
-         <p><label for=\"recipient\">Destinataire (vous)</label><input id=\"recipient\" name=\"destinataire\"></p>\
-         <p><button type=\"submit\">Vérifier</button></p></form>\
-         <script src=\"/justificatif.js\"></script>"
-    )
+/// The validator's page, with the verdict of a check.
+#[derive(Template)]
+#[template(path = "proof.html")]
+struct ProofPage<'a> {
+    verdict: Option<Shown<'a>>,
 }
 
-fn proof_page(idp: &WalletProvider, body: String) -> Response {
-    crate::french_page(
+/// A verdict as the page shows it.
+struct Shown<'a> {
+    class: &'static str,
+    title: &'static str,
+    message: &'a str,
+    /// The sealed fields, when the seal verified.
+    fields: Vec<(&'static str, String)>,
+}
+
+impl<'a> Shown<'a> {
+    fn of(verdict: &'a Verdict) -> Self {
+        let (class, title) = match verdict.status {
+            ProofStatus::Valid => ("success", "VALIDE"),
+            ProofStatus::Expired => ("error", "EXPIRÉ"),
+            ProofStatus::NotValid => ("error", "NON VALIDE"),
+            ProofStatus::ErrorFile | ProofStatus::ErrorContent => ("error", "ILLISIBLE"),
+        };
+        let fields = verdict.attributes.as_ref().map_or_else(Vec::new, |claims| {
+            let mut fields = vec![
+                ("Destinataire", claims.recipient.clone()),
+                ("Motif", claims.reason.clone()),
+                ("Émis le", claims.today_date.clone()),
+                ("Valable jusqu'au", claims.validity_date.clone()),
+                ("Numéro", claims.id.clone()),
+            ];
+            fields.extend(shown(claims));
+            fields
+        });
+        Self {
+            class,
+            title,
+            message: &verdict.message,
+            fields,
+        }
+    }
+}
+
+fn proof_page(idp: &WalletProvider, page: &ProofPage<'_>) -> Response {
+    crate::render_page(
         &idp.config.name,
         "Vérifier un justificatif d'identité",
-        body,
+        Lang::Fr,
+        page,
     )
 }
 
 /// `GET /justificatif`.
 pub async fn page(State(idp): State<Arc<WalletProvider>>) -> Response {
-    proof_page(&idp, form(""))
-}
-
-/// The verdict as HTML.
-pub fn render(verdict: &Verdict) -> String {
-    let (class, title) = match verdict.status {
-        ProofStatus::Valid => ("success", "VALIDE"),
-        ProofStatus::Expired => ("error", "EXPIRÉ"),
-        ProofStatus::NotValid => ("error", "NON VALIDE"),
-        ProofStatus::ErrorFile | ProofStatus::ErrorContent => ("error", "ILLISIBLE"),
-    };
-    let mut html = format!(
-        "<div class=\"notice {class}\" role=\"status\"><p><strong>{title}</strong> — {}</p>",
-        escape(&verdict.message)
-    );
-    if let Some(claims) = &verdict.attributes {
-        html.push_str("<dl>");
-        let mut fields = vec![
-            ("Destinataire", claims.recipient.clone()),
-            ("Motif", claims.reason.clone()),
-            ("Émis le", claims.today_date.clone()),
-            ("Valable jusqu'au", claims.validity_date.clone()),
-            ("Numéro", claims.id.clone()),
-        ];
-        fields.extend(shown(claims));
-        for (label, value) in fields {
-            html.push_str(&format!(
-                "<dt>{}</dt><dd>{}</dd>",
-                escape(label),
-                escape(&value)
-            ));
-        }
-        html.push_str("</dl>");
-    }
-    html.push_str("</div>");
-    html
+    proof_page(&idp, &ProofPage { verdict: None })
 }
 
 /// `POST /justificatif`: the QR code's content, from the form.
@@ -489,7 +487,12 @@ pub async fn check(
     let seal = fields.get("seal").map_or("", String::as_str);
     let recipient = fields.get("destinataire").map(String::as_str);
     match idp.verify_proof(Presented::Seal(seal), recipient).await {
-        Ok(verdict) => proof_page(&idp, form(&render(&verdict))),
+        Ok(verdict) => proof_page(
+            &idp,
+            &ProofPage {
+                verdict: Some(Shown::of(&verdict)),
+            },
+        ),
         Err(error) => error.into_response(),
     }
 }
