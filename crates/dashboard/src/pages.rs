@@ -2,10 +2,10 @@
 //! entry as a row.
 
 use askama::Template;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use store::Trace;
 use web::rp::RpFailure;
-use web::{ErrorPage, Lang, Page};
+use web::{ErrorPage, Lang};
 
 use crate::errors::{CATALOGUE, DashboardError};
 use crate::history::Entry;
@@ -18,22 +18,12 @@ pub(crate) fn page(
     lang: Lang,
     here: Option<&str>,
 ) -> Response {
-    let body = template
-        .render()
-        .unwrap_or_else(|_| "<h1>Erreur technique</h1>".into());
     let site = format!(
         "{} {}",
         lang.pick("Tableau de bord", "Dashboard"),
         dashboard.config.hub_name
     );
-    Page {
-        title,
-        site: &site,
-        body,
-        lang,
-        here,
-    }
-    .into_response()
+    web::render_page(&site, title, lang, here, template)
 }
 
 /// The page of a refusal, with the way home.

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use web::rp::SignedIn;
-use web::{Lang, Page, Session};
+use web::{Lang, Session};
 
 use crate::state::{DemoService, SessionData};
 
@@ -19,17 +19,7 @@ pub(crate) fn page(
     lang: Lang,
     here: Option<&str>,
 ) -> Response {
-    let body = template
-        .render()
-        .unwrap_or_else(|_| "<h1>Erreur technique</h1>".into());
-    Page {
-        title,
-        site: &service.config.name,
-        body,
-        lang,
-        here,
-    }
-    .into_response()
+    web::render_page(&service.config.name, title, lang, here, template)
 }
 
 /// A démarche on the home page.

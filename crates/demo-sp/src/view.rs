@@ -5,8 +5,8 @@
 
 use askama::Template;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use web::{Lang, Page};
+use axum::response::Response;
+use web::Lang;
 
 use crate::form::{Field, Input};
 
@@ -285,17 +285,9 @@ impl StepPage {
 /// Frames a démarche's page in the site's layout; French only, like the
 /// services it imitates.
 pub fn framed(site: &str, title: &str, body: &impl Template, status: StatusCode) -> Response {
-    let body = body
-        .render()
-        .unwrap_or_else(|_| "<h1>Erreur technique</h1>".into());
-    let mut response = Page {
-        title,
-        site,
-        body,
-        lang: Lang::Fr,
-        here: None,
+    let mut response = web::render_page(site, title, Lang::Fr, None, body);
+    if response.status().is_success() {
+        *response.status_mut() = status;
     }
-    .into_response();
-    *response.status_mut() = status;
     response
 }

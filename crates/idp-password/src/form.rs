@@ -4,10 +4,8 @@
 //! one template, so that every form is accessible the same way.
 
 use askama::Template;
-use axum::response::{IntoResponse, Response};
-use web::{Lang, Page};
-
-use crate::errors::IdpError;
+use axum::response::Response;
+use web::Lang;
 
 /// What a field is.
 #[derive(Clone, Debug)]
@@ -209,17 +207,7 @@ impl Form {
                 .and_then(|(field, _)| *field)
                 .unwrap_or(""),
         };
-        match template.render() {
-            Ok(body) => Page {
-                title: &self.title,
-                site,
-                body,
-                lang: self.lang,
-                here: None,
-            }
-            .into_response(),
-            Err(_) => IdpError::Storage.into_response(),
-        }
+        web::render_page(site, &self.title, self.lang, None, &template)
     }
 }
 

@@ -32,6 +32,32 @@ pub async fn no_favicon() -> axum::http::StatusCode {
     axum::http::StatusCode::NO_CONTENT
 }
 
+/// A page of an app: its template (the `<main>`) rendered into the frame.
+/// Every app renders its pages this way. A template that does not render
+/// is the technical error page, never a blank or half page.
+pub fn render_page(
+    site: &str,
+    title: &str,
+    lang: Lang,
+    here: Option<&str>,
+    body: &impl askama::Template,
+) -> Response {
+    match body.render() {
+        Ok(body) => Page {
+            title,
+            site,
+            body,
+            lang,
+            here,
+        }
+        .into_response(),
+        Err(error) => {
+            tracing::error!(%error, "page not rendered");
+            crate::ErrorPage::from_catalogue::<()>(&[], &(), site).respond(lang)
+        }
+    }
+}
+
 /// A page ready to be framed.
 #[derive(Debug)]
 pub struct Page<'a> {

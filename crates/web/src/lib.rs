@@ -23,7 +23,7 @@ pub use error_page::{Catalogue, Entry, ErrorPage, localize_error_pages, oauth_js
 pub use headers::{no_store, security_headers, see_other, with_cookie};
 pub use health::health_routes;
 pub use lang::{LANG_COOKIE, Lang, switch_language};
-pub use layout::{Page, STYLESHEET, STYLESHEET_PATH, escape, no_favicon, stylesheet};
+pub use layout::{Page, STYLESHEET, STYLESHEET_PATH, escape, no_favicon, render_page, stylesheet};
 pub use local_path::{LocalPath, NotLocal};
 pub use metrics::{Metrics, OAuthErrorCode, metrics_routes};
 pub use op_routes::{answer_refused_authorize, check_end_session, logged_out, op_routes};
