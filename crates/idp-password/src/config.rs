@@ -2,6 +2,7 @@
 
 use oidc::Acr;
 use oidc::ConfigError;
+use oidc::client::HubRegistration;
 use serde::Deserialize;
 
 /// How citizens identify themselves at this provider.
@@ -75,7 +76,7 @@ pub struct Config {
     #[serde(default = "default_seed_accounts")]
     pub seed_accounts: usize,
     /// The relying parties (the hub).
-    pub clients: Vec<ClientConfig>,
+    pub clients: Vec<HubRegistration>,
 }
 
 fn eidas1() -> Acr {
@@ -84,21 +85,6 @@ fn eidas1() -> Acr {
 
 fn default_seed_accounts() -> usize {
     20
-}
-
-/// `[[idp_password.clients]]`: the hub as a client of this provider.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClientConfig {
-    /// `client_id`.
-    pub client_id: String,
-    /// `client_secret`.
-    pub client_secret: oidc::Secret,
-    /// Exact redirect URIs.
-    pub redirect_uris: Vec<String>,
-    /// Exact post-logout redirect URIs.
-    #[serde(default)]
-    pub post_logout_redirect_uris: Vec<String>,
 }
 
 impl Config {
@@ -136,27 +122,7 @@ impl Config {
         if self.pepper.len() < 32 {
             return bad("pepper", "must be at least 32 characters");
         }
-        if self.clients.is_empty() {
-            return bad("clients", "must list the hub");
-        }
-        for (index, client) in self.clients.iter().enumerate() {
-            if client.client_secret.len() < 32 {
-                return bad(
-                    &format!("clients[{index}].client_secret"),
-                    "must be at least 32 characters",
-                );
-            }
-            for (n, uri) in client
-                .redirect_uris
-                .iter()
-                .chain(&client.post_logout_redirect_uris)
-                .enumerate()
-            {
-                if let Err(error) = oidc::RedirectUri::parse(uri) {
-                    return bad(&format!("clients[{index}].redirect_uris[{n}]"), &error);
-                }
-            }
-        }
+        HubRegistration::clients(&self.clients, &format!("{path}.clients"))?;
         Ok(())
     }
 }

@@ -3,9 +3,10 @@
 
 use axum::http::HeaderMap;
 use jose::KeySet;
+use oidc::Clock;
 use oidc::ConfigError;
+use oidc::client::HubRegistration;
 use oidc::op::{Provider, ProviderSettings};
-use oidc::{Client, Clock};
 use population::Citizen;
 use std::fmt;
 use std::sync::Arc;
@@ -91,20 +92,7 @@ impl PasswordProvider {
             hash_pool,
         } = parts;
         config.check("idp_password")?;
-        let clients = config
-            .clients
-            .iter()
-            .map(|client| {
-                Client::hub_at_provider(
-                    &client.client_id,
-                    &client.client_id,
-                    &client.client_secret,
-                    &client.redirect_uris,
-                    &client.post_logout_redirect_uris,
-                )
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|error| ConfigError::new("scopes", error))?;
+        let clients = HubRegistration::clients(&config.clients, "idp_password.clients")?;
         let settings = ProviderSettings::franceconnect(config.public_url.clone(), vec![config.acr]);
         let provider = Provider::new(
             settings,

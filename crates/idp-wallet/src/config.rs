@@ -1,6 +1,7 @@
 //! `[idp_wallet]`: the wallet identity provider's settings.
 
 use oidc::ConfigError;
+use oidc::client::HubRegistration;
 use std::path::PathBuf;
 
 use serde::Deserialize;
@@ -21,7 +22,7 @@ pub struct Config {
     /// side's keys, at first start.
     pub pki: PathBuf,
     /// The relying parties (the hub).
-    pub clients: Vec<ClientConfig>,
+    pub clients: Vec<HubRegistration>,
     /// How long after a town-hall agent's decision the result takes effect
     /// and reaches the citizen, in seconds: at most 48 h (172800); 0 (the
     /// demo) is at once.
@@ -64,23 +65,6 @@ pub enum Role {
     Observateur,
 }
 
-/// One relying party of the provider.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClientConfig {
-    /// Its id.
-    pub client_id: String,
-    /// Its name, shown in the app when it asks for a login.
-    pub name: String,
-    /// Its secret (`client_secret_post`).
-    pub client_secret: oidc::Secret,
-    /// Where codes may be sent.
-    pub redirect_uris: Vec<String>,
-    /// Where logouts may end.
-    #[serde(default)]
-    pub post_logout_redirect_uris: Vec<String>,
-}
-
 /// How long a QR code's reference lives; the page asks for a new one.
 pub const QR_TTL_SECS: i64 = 60;
 /// How long a whole login lasts, QR codes included.
@@ -102,8 +86,10 @@ pub const EMAIL_CODE_TTL_SECS: i64 = 1800;
 /// Wrong emailed codes before the confirmation must start over.
 pub const EMAIL_CODE_TRIES: u32 = 5;
 
-/// Checks what serde cannot: the delay's bound, the agents' secrets.
+/// Checks what serde cannot: the hub's registration, the delay's bound,
+/// the agents' secrets.
 pub fn check(config: &Config) -> Result<(), ConfigError> {
+    HubRegistration::clients(&config.clients, "idp_wallet.clients")?;
     if !(0..=RESULT_WITHIN_SECS).contains(&config.certification_delay_secs) {
         return Err(ConfigError::new(
             "idp_wallet.certification_delay_secs",

@@ -5,8 +5,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use jose::KeySet;
+use oidc::client::HubRegistration;
 use oidc::op::{Provider, ProviderSettings};
-use oidc::{Acr, Client, Clock, ConfigError};
+use oidc::{Acr, Clock, ConfigError};
 use store::Stores;
 
 use crate::config::Config;
@@ -72,20 +73,7 @@ impl WalletProvider {
             hash_pool,
         } = parts;
         config::check(&config)?;
-        let clients = config
-            .clients
-            .iter()
-            .map(|client| {
-                Client::hub_at_provider(
-                    &client.client_id,
-                    &client.name,
-                    &client.client_secret,
-                    &client.redirect_uris,
-                    &client.post_logout_redirect_uris,
-                )
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|error| ConfigError::new("scopes", error))?;
+        let clients = HubRegistration::clients(&config.clients, "idp_wallet.clients")?;
         let settings = ProviderSettings::franceconnect(
             config.public_url.clone(),
             vec![Acr::Eidas2, Acr::Eidas3],

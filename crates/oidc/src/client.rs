@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 use argon2::PasswordHash;
 use jose::{Alg, KeyAlg, PublicKeySet};
 
+use crate::config_error::ConfigError;
 use crate::hash_pool::{Busy, HashPool};
 pub use crate::secret::Secret;
 use crate::types::{RedirectUri, Scopes, constant_time_eq};
@@ -207,6 +208,62 @@ pub struct Client {
     pub encryption: Option<KeyAlg>,
 }
 
+/// `[[….clients]]` of an identity provider: the hub registered there.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubRegistration {
+    /// Its `client_id`.
+    pub client_id: String,
+    /// Its name, shown to the person when it asks for a login (its id when
+    /// not given).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Its `client_secret` (`client_secret_post`).
+    pub client_secret: Secret,
+    /// Where codes may be sent, compared exactly.
+    pub redirect_uris: Vec<String>,
+    /// Where logouts may end, compared exactly.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+}
+
+impl HubRegistration {
+    /// The clients of a provider from its registrations, checked: at least
+    /// one, secrets of 32 characters or more, every URI absolute. The error
+    /// names the bad path under `path` (`idp_password.clients`).
+    pub fn clients(registrations: &[Self], path: &str) -> Result<Vec<Client>, ConfigError> {
+        if registrations.is_empty() {
+            return Err(ConfigError::new(path, "must list the hub"));
+        }
+        let mut clients = Vec::with_capacity(registrations.len());
+        for (index, hub) in registrations.iter().enumerate() {
+            let at = |field: &str| format!("{path}[{index}].{field}");
+            if hub.client_secret.len() < 32 {
+                return Err(ConfigError::new(
+                    at("client_secret"),
+                    "must be at least 32 characters",
+                ));
+            }
+            let uris = hub.redirect_uris.iter().map(|uri| ("redirect_uris", uri));
+            let logouts = (hub.post_logout_redirect_uris.iter())
+                .map(|uri| ("post_logout_redirect_uris", uri));
+            for (field, uri) in uris.chain(logouts) {
+                RedirectUri::parse(uri).map_err(|error| ConfigError::new(at(field), error))?;
+            }
+            let client = Client::hub_at_provider(
+                &hub.client_id,
+                hub.name.as_deref().unwrap_or(&hub.client_id),
+                &hub.client_secret,
+                &hub.redirect_uris,
+                &hub.post_logout_redirect_uris,
+            )
+            .map_err(|error| ConfigError::new(at("client_id"), error))?;
+            clients.push(client);
+        }
+        Ok(clients)
+    }
+}
+
 impl Client {
     /// The hub as registered at one of the federation's identity
     /// providers: `client_secret_post`, ES256 tokens, PKCE required, every
@@ -327,6 +384,39 @@ mod tests {
     use argon2::password_hash::SaltString;
 
     use super::*;
+
+    #[test]
+    fn a_hub_registration_is_checked_and_each_refusal_names_its_path() {
+        let hub = |secret: &str, uri: &str| HubRegistration {
+            client_id: "passerelle-hub".into(),
+            name: None,
+            client_secret: Secret::new(secret),
+            redirect_uris: vec![uri.into()],
+            post_logout_redirect_uris: Vec::new(),
+        };
+        let good = hub(&"s".repeat(32), "https://hub.example/callback");
+        let clients = HubRegistration::clients(std::slice::from_ref(&good), "idp.clients");
+        let clients = clients.map_err(|error| error.to_string());
+        assert_eq!(
+            clients.map(|clients| clients.iter().map(|c| c.name.clone()).collect::<Vec<_>>()),
+            Ok(vec!["passerelle-hub".to_owned()]),
+            "the name defaults to the id"
+        );
+        let refused = |registrations: &[HubRegistration]| {
+            HubRegistration::clients(registrations, "idp.clients")
+                .err()
+                .map(|error| error.path)
+        };
+        assert_eq!(refused(&[]), Some("idp.clients".into()));
+        assert_eq!(
+            refused(&[good.clone(), hub("short", "https://hub.example/callback")]),
+            Some("idp.clients[1].client_secret".into())
+        );
+        assert_eq!(
+            refused(&[hub(&"s".repeat(32), "/callback")]),
+            Some("idp.clients[0].redirect_uris".into())
+        );
+    }
 
     fn argon2_of(secret: &str) -> String {
         let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
