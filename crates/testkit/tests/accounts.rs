@@ -64,6 +64,12 @@ async fn submit(
     citizen.post(&absolute(&page.url, path), &form).await
 }
 
+/// Presses the activation page's button (its token sent back).
+async fn activate(citizen: &Citizen, page: &Response) -> Response {
+    let token = page.input("jeton").unwrap();
+    submit(citizen, page, "/activation", &[("jeton", &token)]).await
+}
+
 /// The last link to `path` mailed to `to`.
 async fn mailed_link(federation: &Federation, to: &str, path: &str) -> String {
     let mails = federation.delivered_mails().await;
@@ -276,21 +282,9 @@ async fn an_impots_account_is_created_from_the_tax_papers_and_used_at_a_service(
     // Opening the link does not use it (a mail scanner may open it); the button does.
     let _opened_by_a_scanner = citizen.get(&link).await;
     let activation = citizen.get(&link).await;
-    let done = submit(
-        &citizen,
-        &activation,
-        "/activation",
-        &[("jeton", &activation.input("jeton").unwrap())],
-    )
-    .await;
+    let done = activate(&citizen, &activation).await;
     assert!(done.shows("Votre espace est activé"), "{}", done.body);
-    let again = submit(
-        &citizen,
-        &activation,
-        "/activation",
-        &[("jeton", &activation.input("jeton").unwrap())],
-    )
-    .await;
+    let again = activate(&citizen, &activation).await;
     assert!(again.shows("Ce lien a déjà servi"), "{}", again.body);
 
     let login_page = citizen.get(&absolute(&login_page.url, "/login")).await;
@@ -648,13 +642,7 @@ async fn an_activation_link_expires_after_a_day_and_a_new_creation_kills_the_old
     create("second@example.fr").await;
     let second = mailed_link(&federation, "second@example.fr", "/activation?jeton=").await;
     let page = citizen.get(&first).await;
-    let dead = submit(
-        &citizen,
-        &page,
-        "/activation",
-        &[("jeton", &page.input("jeton").unwrap())],
-    )
-    .await;
+    let dead = activate(&citizen, &page).await;
     assert!(
         shows(&dead, "Ce lien n'est pas valide, ou il a expiré."),
         "{}",
@@ -662,13 +650,7 @@ async fn an_activation_link_expires_after_a_day_and_a_new_creation_kills_the_old
     );
     federation.clock.advance(86_400);
     let page = citizen.get(&second).await;
-    let late = submit(
-        &citizen,
-        &page,
-        "/activation",
-        &[("jeton", &page.input("jeton").unwrap())],
-    )
-    .await;
+    let late = activate(&citizen, &page).await;
     assert!(
         shows(&late, "Ce lien n'est pas valide, ou il a expiré."),
         "{}",
@@ -758,13 +740,7 @@ async fn an_ameli_account_is_created_from_the_nir_and_its_key_and_used_at_a_serv
     assert_eq!(accounts(&federation, "ameli").await, before + 1);
     let link = mailed_link(&federation, email, "/activation?jeton=").await;
     let page = citizen.get(&link).await;
-    let done = submit(
-        &citizen,
-        &page,
-        "/activation",
-        &[("jeton", &page.input("jeton").unwrap())],
-    )
-    .await;
+    let done = activate(&citizen, &page).await;
     assert!(done.shows("Votre espace est activé"), "{}", done.body);
     let login_page = citizen.get(&absolute(&login_page.url, "/login")).await;
     let identity = finish_login(
