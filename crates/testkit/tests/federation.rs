@@ -51,6 +51,18 @@ async fn sandbox_login(
     back.location_params()
 }
 
+/// The sandbox service's authorize request, followed to the page the hub
+/// shows (or the redirect back to the sandbox).
+async fn sandbox_page(
+    federation: &Federation,
+    citizen: &Citizen,
+    overrides: &[(&str, &str)],
+) -> testkit::Response {
+    citizen
+        .open(&federation.authorize_url(overrides), SANDBOX_CALLBACK)
+        .await
+}
+
 async fn redeem(federation: &Federation, form: &[(&str, &str)]) -> (u16, Value) {
     let response = reqwest::Client::new()
         .post(format!("{}/token", federation.issuer))
@@ -491,9 +503,7 @@ async fn the_demo_service_logs_out_through_the_hub_and_the_provider() {
         out.body
     );
     // The hub session is gone: a new login shows the provider choice again.
-    let again = citizen
-        .open(&federation.authorize_url(&[]), SANDBOX_CALLBACK)
-        .await;
+    let again = sandbox_page(&federation, &citizen, &[]).await;
     assert!(again.shows("Choisissez un compte"), "{}", again.body);
 }
 
@@ -521,9 +531,7 @@ async fn logging_out_from_one_service_logs_the_citizen_out_of_the_others_by_back
     let back = demo_sp_login(&federation, &citizen, "standard", "impots").await;
     assert!(citizen.follow(back, "").await.shows("DUPONT"));
     // Single sign-on to the sandbox, which then logs out.
-    let confirmation = citizen
-        .open(&federation.authorize_url(&[]), SANDBOX_CALLBACK)
-        .await;
+    let confirmation = sandbox_page(&federation, &citizen, &[]).await;
     let back = citizen.consent(&federation.hub, &confirmation).await;
     let (_, tokens) = sandbox_tokens(&federation, &back.location_params()["code"]).await;
     sandbox_logs_out(&federation, &citizen, tokens["id_token"].as_str().unwrap()).await;
@@ -604,9 +612,7 @@ async fn a_back_channel_logout_is_retried_and_carries_a_signed_logout_token() {
         &[jose::Alg::ES256],
     )
     .unwrap();
-    let confirmation = citizen
-        .open(&federation.authorize_url(&[]), SANDBOX_CALLBACK)
-        .await;
+    let confirmation = sandbox_page(&federation, &citizen, &[]).await;
     let back = citizen.consent(&federation.hub, &confirmation).await;
     let (_, tokens) = sandbox_tokens(&federation, &back.location_params()["code"]).await;
     sandbox_logs_out(&federation, &citizen, tokens["id_token"].as_str().unwrap()).await;
@@ -1092,12 +1098,7 @@ async fn pages_speak_english_by_ui_locales_or_by_the_switch() {
 async fn the_provider_login_page_follows_ui_locales() {
     let federation = Federation::start().await.unwrap();
     let citizen = Citizen::new();
-    let choice = citizen
-        .open(
-            &federation.authorize_url(&[("ui_locales", "en")]),
-            SANDBOX_CALLBACK,
-        )
-        .await;
+    let choice = sandbox_page(&federation, &citizen, &[("ui_locales", "en")]).await;
     let login_page = citizen
         .follow(
             citizen.choose(&federation.hub, &choice, "ameli").await,
@@ -1197,22 +1198,12 @@ async fn a_second_login_in_the_same_browser_skips_the_provider_but_not_the_conse
     let federation = Federation::start().await.unwrap();
     let citizen = Citizen::new();
     sandbox_login(&federation, &citizen, "impots", 1).await;
-    let second = citizen
-        .open(
-            &federation.authorize_url(&[("state", "second-state")]),
-            SANDBOX_CALLBACK,
-        )
-        .await;
+    let second = sandbox_page(&federation, &citizen, &[("state", "second-state")]).await;
     assert!(second.shows("Continuer sur"), "{}", second.body);
     let back = citizen.consent(&federation.hub, &second).await;
     assert_eq!(back.location_params()["state"], "second-state");
     // prompt=login forces a new authentication.
-    let forced = citizen
-        .open(
-            &federation.authorize_url(&[("prompt", "login")]),
-            SANDBOX_CALLBACK,
-        )
-        .await;
+    let forced = sandbox_page(&federation, &citizen, &[("prompt", "login")]).await;
     assert!(forced.shows("Choisissez un compte"), "{}", forced.body);
 }
 
@@ -1498,9 +1489,7 @@ async fn the_register_refuses_unknown_near_and_deceased_identities_with_a_clear_
 async fn a_wrong_password_is_refused_with_a_generic_message() {
     let federation = Federation::start().await.unwrap();
     let citizen = Citizen::new();
-    let choice = citizen
-        .open(&federation.authorize_url(&[]), SANDBOX_CALLBACK)
-        .await;
+    let choice = sandbox_page(&federation, &citizen, &[]).await;
     let login_page = citizen
         .follow(citizen.choose(&federation.hub, &choice, "impots").await, "")
         .await;
@@ -1561,12 +1550,7 @@ async fn through_rogue_asking(
 ) -> testkit::Response {
     federation.rogue.set_mode(mode);
     let citizen = Citizen::new();
-    let choice = citizen
-        .open(
-            &federation.authorize_url(&[("acr_values", acr)]),
-            SANDBOX_CALLBACK,
-        )
-        .await;
+    let choice = sandbox_page(federation, &citizen, &[("acr_values", acr)]).await;
     let chosen = citizen.choose(&federation.hub, &choice, "rogue").await;
     citizen.follow(chosen, SANDBOX_CALLBACK).await
 }
@@ -1666,9 +1650,7 @@ async fn a_level_below_the_request_is_refused_and_never_reaches_the_service() {
 async fn a_callback_for_another_provider_than_the_one_chosen_is_refused() {
     let federation = Federation::start().await.unwrap();
     let citizen = Citizen::new();
-    let choice = citizen
-        .open(&federation.authorize_url(&[]), SANDBOX_CALLBACK)
-        .await;
+    let choice = sandbox_page(&federation, &citizen, &[]).await;
     let chosen = citizen.choose(&federation.hub, &choice, "impots").await;
     let state = url::Url::parse(chosen.location.as_deref().unwrap())
         .unwrap()
@@ -2080,20 +2062,13 @@ async fn a_login_started_on_one_hub_process_finishes_on_another() {
 async fn the_provider_used_last_comes_first_on_the_choice_page() {
     let federation = Federation::start().await.unwrap();
     let citizen = Citizen::new();
-    let first = citizen
-        .open(&federation.authorize_url(&[]), SANDBOX_CALLBACK)
-        .await;
+    let first = sandbox_page(&federation, &citizen, &[]).await;
     assert!(
         first.body.find("value=\"impots\"").unwrap() < first.body.find("value=\"ameli\"").unwrap()
     );
     assert!(!first.shows("Dernier utilisé"));
     sandbox_login(&federation, &citizen, "ameli", 1).await;
-    let again = citizen
-        .open(
-            &federation.authorize_url(&[("prompt", "login")]),
-            SANDBOX_CALLBACK,
-        )
-        .await;
+    let again = sandbox_page(&federation, &citizen, &[("prompt", "login")]).await;
     let ameli = again.body.find("value=\"ameli\"").unwrap();
     assert!(
         ameli < again.body.find("value=\"impots\"").unwrap(),
@@ -2444,20 +2419,10 @@ async fn max_age_forces_a_new_authentication_once_exceeded() {
     let federation = Federation::start().await.unwrap();
     let citizen = Citizen::new();
     sandbox_login(&federation, &citizen, "impots", 1).await;
-    let within = citizen
-        .open(
-            &federation.authorize_url(&[("max_age", "60")]),
-            SANDBOX_CALLBACK,
-        )
-        .await;
+    let within = sandbox_page(&federation, &citizen, &[("max_age", "60")]).await;
     assert!(within.shows("Continuer sur"), "{}", within.body);
     federation.clock.advance(61);
-    let beyond = citizen
-        .open(
-            &federation.authorize_url(&[("max_age", "60")]),
-            SANDBOX_CALLBACK,
-        )
-        .await;
+    let beyond = sandbox_page(&federation, &citizen, &[("max_age", "60")]).await;
     assert!(beyond.shows("Choisissez un compte"), "{}", beyond.body);
 }
 
@@ -2743,12 +2708,12 @@ async fn a_franceconnect_integration_logs_in_on_both_platforms_without_pkce() {
     }
     // Each platform drops the other's scopes, as an unknown scope.
     let citizen = Citizen::new();
-    let dropped = citizen
-        .open(
-            &federation.authorize_url(&[("scope", "openid given_name rnipp_birth")]),
-            SANDBOX_CALLBACK,
-        )
-        .await;
+    let dropped = sandbox_page(
+        &federation,
+        &citizen,
+        &[("scope", "openid given_name rnipp_birth")],
+    )
+    .await;
     assert!(dropped.shows("Choisissez un compte"), "{}", dropped.body);
     let discovery: Value = reqwest::get(format!(
         "{}/.well-known/openid-configuration",
@@ -2775,12 +2740,12 @@ async fn a_presumed_birth_date_is_released_as_a_first_day_and_idp_birthdate_keep
     federation.rogue.set_mode(RogueMode::PresumedBirthdate);
     let person = testkit::presumed_citizen().unwrap().pivot();
     let citizen = Citizen::new();
-    let choice = citizen
-        .open(
-            &federation.authorize_url(&[("scope", "openid identite_pivot idp_birthdate")]),
-            SANDBOX_CALLBACK,
-        )
-        .await;
+    let choice = sandbox_page(
+        &federation,
+        &citizen,
+        &[("scope", "openid identite_pivot idp_birthdate")],
+    )
+    .await;
     let consent = citizen
         .follow(
             citizen.choose(&federation.hub, &choice, "rogue").await,
@@ -3040,12 +3005,7 @@ async fn an_absent_or_unknown_acr_values_asks_the_platform_default_level() {
     let federation = Federation::builder().plus().start().await.unwrap();
     for acr_values in ["", "eidas9 inconnu"] {
         let citizen = Citizen::new();
-        let choice = citizen
-            .open(
-                &federation.authorize_url(&[("acr_values", acr_values)]),
-                SANDBOX_CALLBACK,
-            )
-            .await;
+        let choice = sandbox_page(&federation, &citizen, &[("acr_values", acr_values)]).await;
         assert_eq!(choice.status, 200, "{acr_values:?}: {}", choice.body);
         assert!(
             choice.shows("ne permet pas le niveau de sécurité demandé (eidas3)"),
@@ -3084,12 +3044,7 @@ async fn the_plus_platform_offers_eidas2_and_eidas3_and_greys_out_weaker_provide
         "acr_value is not valid, should be equal one of these values, expected eidas2,eidas3, got eidas1"
     );
     let citizen = Citizen::new();
-    let choice = citizen
-        .open(
-            &federation.authorize_url(&[("acr_values", "eidas3")]),
-            SANDBOX_CALLBACK,
-        )
-        .await;
+    let choice = sandbox_page(&federation, &citizen, &[("acr_values", "eidas3")]).await;
     let ameli = choice.body.find("value=\"ameli\"").unwrap();
     assert!(
         choice.body[ameli..].starts_with("value=\"ameli\" disabled"),
@@ -3109,24 +3064,14 @@ async fn on_the_plus_platform_single_sign_on_serves_eidas2_only_and_reports_eida
     let first = plus_login(&federation, &citizen, "eidas3").await;
     assert_eq!(first["acr"], "eidas3", "the level the provider proved");
     // An eidas2 request reuses the session, reported at eidas2.
-    let sso = citizen
-        .open(
-            &federation.authorize_url(&[("acr_values", "eidas2")]),
-            SANDBOX_CALLBACK,
-        )
-        .await;
+    let sso = sandbox_page(&federation, &citizen, &[("acr_values", "eidas2")]).await;
     assert!(sso.shows("Continuer sur"), "{}", sso.body);
     let back = citizen.consent(&federation.hub, &sso).await;
     let (_, tokens) = sandbox_tokens(&federation, &back.location_params()["code"]).await;
     let claims = open_sandbox_token(&federation, tokens["id_token"].as_str().unwrap()).await;
     assert_eq!(claims["acr"], "eidas2");
     // An eidas3 request authenticates again.
-    let again = citizen
-        .open(
-            &federation.authorize_url(&[("acr_values", "eidas3")]),
-            SANDBOX_CALLBACK,
-        )
-        .await;
+    let again = sandbox_page(&federation, &citizen, &[("acr_values", "eidas3")]).await;
     assert!(again.shows("Choisissez un compte"), "{}", again.body);
 }
 

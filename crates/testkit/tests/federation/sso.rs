@@ -52,9 +52,7 @@ async fn report_on_dashboard(
 /// The sandbox's authorize request again in `citizen`'s browser, followed
 /// up to the page the hub shows.
 async fn sandbox_again(federation: &Federation, citizen: &Citizen) -> testkit::Response {
-    citizen
-        .open(&federation.authorize_url(&[]), SANDBOX_CALLBACK)
-        .await
+    sandbox_page(federation, citizen, &[]).await
 }
 
 fn service_b_authorize(federation: &Federation, extra: &[(&str, &str)]) -> String {
