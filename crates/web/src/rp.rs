@@ -495,15 +495,19 @@ impl RpSide {
         let lang = Lang::of(headers, None);
         let session = self.visit::<X>(headers).await;
         let params = Params::parse(query).unwrap_or_default();
-        let cookie = self.sessions.destroy(&session).await.ok();
-        // Only a return carrying our own state proves the provider ended
-        // its session too.
-        let through = session
+        // Only a return carrying our own state is the end of a logout we
+        // began, and proves the provider ended its session too.
+        let ours = session
             .data
             .logout
             .as_ref()
-            .filter(|(_, state)| params.get("state") == Some(state.as_str()))
-            .and_then(|(connection, _)| self.connection(connection));
+            .filter(|(_, state)| params.get("state") == Some(state.as_str()));
+        if ours.is_none() && session.data.user.is_some() {
+            // A link from elsewhere (logout CSRF): nobody is signed out.
+            return see_other(&self.settings.home, None);
+        }
+        let cookie = self.sessions.destroy(&session).await.ok();
+        let through = ours.and_then(|(connection, _)| self.connection(connection));
         let message = match (through, lang) {
             (Some(at), Lang::Fr) => {
                 format!("Vous êtes déconnecté de ce service et de {}.", at.label)
