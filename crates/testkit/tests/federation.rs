@@ -1965,28 +1965,32 @@ async fn the_authorize_endpoint_accepts_post_and_a_revoked_token_no_longer_reads
     let params = sandbox_login(&federation, &Citizen::new(), "impots", 1).await;
     let (_, tokens) = sandbox_tokens(&federation, &params["code"]).await;
     let access_token = tokens["access_token"].as_str().unwrap();
-    let revoke = |secret: &'static str| {
+    let revoke_as = |token: &str, client: &'static str, secret: &'static str| {
         let endpoint = format!("{}/token/revocation", federation.issuer);
-        let token = access_token.to_owned();
+        let form = [
+            ("token", token.to_owned()),
+            ("client_id", client.to_owned()),
+            ("client_secret", secret.to_owned()),
+        ];
         async move {
-            reqwest::Client::new()
-                .post(endpoint)
-                .form(&[
-                    ("token", token.as_str()),
-                    ("client_id", SANDBOX_ID),
-                    ("client_secret", secret),
-                ])
-                .send()
-                .await
-                .unwrap()
-                .status()
+            let answer = reqwest::Client::new().post(endpoint).form(&form).send();
+            answer.await.unwrap().status()
         }
     };
+    let revoke = |secret: &'static str| revoke_as(access_token, SANDBOX_ID, secret);
     assert_eq!(revoke("wrong").await, 401);
+    // Another service, and a token the hub never issued: success, as
+    // RFC 7009 §2.2 says, and nothing revoked.
+    assert_eq!(
+        revoke_as(access_token, DEMO_SP_ID, DEMO_SP_SECRET).await,
+        200
+    );
+    let unknown = "a-token-the-hub-never-issued-0123456789abcdef";
+    assert_eq!(revoke_as(unknown, SANDBOX_ID, SANDBOX_SECRET).await, 200);
     assert_eq!(
         userinfo(&federation, access_token).await.status(),
         200,
-        "a refused revocation changes nothing"
+        "a refused or foreign revocation changes nothing"
     );
     assert_eq!(revoke(SANDBOX_SECRET).await, 200);
     assert_eq!(userinfo(&federation, access_token).await.status(), 401);
