@@ -18,24 +18,14 @@ pub(crate) fn page(
     lang: Lang,
     here: Option<&str>,
 ) -> Response {
-    let site = format!(
-        "{} {}",
-        lang.pick("Tableau de bord", "Dashboard"),
-        dashboard.config.hub_name
-    );
-    web::render_page(&site, title, lang, here, template)
+    web::render_page(&dashboard.site(lang), title, lang, here, template)
 }
 
 /// The page of a refusal, with the way home.
 pub(crate) fn refuse(dashboard: &Dashboard, lang: Lang, error: DashboardError) -> Response {
-    let site = format!("Tableau de bord {}", dashboard.config.hub_name);
-    let mut page = ErrorPage::from_catalogue(CATALOGUE, &error, site);
-    page.back = Some((
-        "/".into(),
-        lang.pick("Retour à l'accueil", "Back to the home page")
-            .into(),
-    ));
-    page.respond(lang)
+    ErrorPage::from_catalogue(CATALOGUE, &error, dashboard.site(lang))
+        .with_way_home("/", lang)
+        .respond(lang)
 }
 
 pub(crate) fn unavailable(dashboard: &Dashboard, lang: Lang) -> Response {

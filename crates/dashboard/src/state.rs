@@ -10,7 +10,7 @@ use oidc::rp::{Login, RelyingParty, RpSettings};
 use oidc::{Acr, Clock, ConfigError, RedirectUri};
 use store::{Preferences, Revocations, Sessions, Tokens, Traces, TrailKeyRing};
 use web::rp::{Connection, Kept, RpApp, RpFailure, RpSide, SideSettings, SignedIn, Visit};
-use web::{Session, SessionManager};
+use web::{Lang, Session, SessionManager};
 
 use crate::config::Config;
 
@@ -67,7 +67,17 @@ pub struct DashboardParts {
     pub http: reqwest::Client,
 }
 
+/// The dashboard's name in its pages' banner.
+fn site_of(hub_name: &str, lang: Lang) -> String {
+    format!("{} {hub_name}", lang.pick("Tableau de bord", "Dashboard"))
+}
+
 impl Dashboard {
+    /// Its name in its pages' banner.
+    pub(crate) fn site(&self, lang: Lang) -> String {
+        site_of(&self.config.hub_name, lang)
+    }
+
     /// Builds the dashboard.
     pub fn new(config: Config, parts: DashboardParts) -> Result<Arc<Self>, ConfigError> {
         config.check("dashboard")?;
@@ -109,7 +119,7 @@ impl Dashboard {
             SESSION_SECS,
         );
         let side = SideSettings {
-            site: format!("Tableau de bord {}", config.hub_name),
+            site: site_of(&config.hub_name, Lang::Fr),
             public_url: config.public_url.clone(),
             home: "/".into(),
             landing: "/".into(),

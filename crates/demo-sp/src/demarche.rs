@@ -488,12 +488,7 @@ impl Demarche {
     /// [`LocalPath`]: the target may come from the request's path), else
     /// the démarche's home.
     pub fn own_page(&self, target: &str) -> LocalPath {
-        let home = self.path("/");
-        LocalPath::parse(target)
-            .ok()
-            .filter(|path| path.is_under(&home))
-            .or_else(|| LocalPath::parse(&home).ok())
-            .unwrap_or_else(LocalPath::root)
+        self.rp.own_page(Some(target))
     }
 
     /// The session, forgetting a citizen the hub logged out since.
@@ -513,9 +508,9 @@ impl Demarche {
 
     /// The page of a refusal, with the way back.
     pub fn refuse(&self, error: DemarcheError) -> Response {
-        let mut page = ErrorPage::from_catalogue(CATALOGUE, &error, self.service.name);
-        page.back = Some((self.path("/"), "Retour à l'accueil".into()));
-        page.respond(Lang::Fr)
+        ErrorPage::from_catalogue(CATALOGUE, &error, self.service.name)
+            .with_way_home(self.path("/"), Lang::Fr)
+            .respond(Lang::Fr)
     }
 
     /// The page for a citizen who is not logged in: what the démarche is,

@@ -51,33 +51,45 @@ pub type Catalogue<E> = [Entry<E>];
 
 impl ErrorPage {
     /// The page of `error` in `catalogue`; an error missing from it (a bug)
-    /// shows a generic technical error rather than nothing.
+    /// shows the technical error page rather than nothing.
     pub fn from_catalogue<E: PartialEq>(
         catalogue: &Catalogue<E>,
         error: &E,
         site: impl Into<String>,
     ) -> Self {
-        let (code, status, title, message) =
-            catalogue.iter().find(|entry| entry.error == *error).map_or(
-                (
-                    "ERREUR-TECHNIQUE",
-                    500,
-                    ["Erreur technique", "Technical error"],
-                    [
-                        "Une erreur technique est survenue.",
-                        "A technical error occurred.",
-                    ],
-                ),
-                |entry| (entry.code, entry.status, entry.title, entry.message),
-            );
+        let Some(entry) = catalogue.iter().find(|entry| entry.error == *error) else {
+            return Self::technical(site);
+        };
         ErrorPage {
-            status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            code,
-            title,
-            message,
+            status: StatusCode::from_u16(entry.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            code: entry.code,
+            title: entry.title,
+            message: entry.message,
             back: None,
             site: site.into(),
         }
+    }
+
+    /// The technical error page (500): something of ours failed.
+    pub fn technical(site: impl Into<String>) -> Self {
+        ErrorPage {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "ERREUR-TECHNIQUE",
+            title: ["Erreur technique", "Technical error"],
+            message: [
+                "Une erreur technique est survenue.",
+                "A technical error occurred.",
+            ],
+            back: None,
+            site: site.into(),
+        }
+    }
+
+    /// The page with the way back to the app's `home`, labelled in `lang`.
+    pub fn with_way_home(mut self, home: impl Into<String>, lang: Lang) -> Self {
+        let label = lang.pick("Retour à l'accueil", "Back to the home page");
+        self.back = Some((home.into(), label.to_owned()));
+        self
     }
 
     /// The page as HTML, in French.

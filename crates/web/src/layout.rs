@@ -53,7 +53,7 @@ pub fn render_page(
         .into_response(),
         Err(error) => {
             tracing::error!(%error, "page not rendered");
-            crate::ErrorPage::from_catalogue::<()>(&[], &(), site).respond(lang)
+            crate::ErrorPage::technical(site).respond(lang)
         }
     }
 }

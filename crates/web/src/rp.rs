@@ -31,7 +31,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error_page::{Catalogue, Entry, ErrorPage};
-use crate::layout::{Page, escape};
 use crate::{Lang, LocalPath, LoggedOut, Session, SessionManager, see_other};
 
 /// One provider an app logs people in with.
@@ -367,13 +366,9 @@ impl RpSide {
 
     /// The page of a failure, with the way home.
     pub fn failure(&self, failure: RpFailure, lang: Lang) -> Response {
-        let mut page = ErrorPage::from_catalogue(CATALOGUE, &failure, self.settings.site.clone());
-        page.back = Some((
-            self.settings.home.clone(),
-            lang.pick("Retour à l'accueil", "Back to the home page")
-                .to_owned(),
-        ));
-        page.respond(lang)
+        ErrorPage::from_catalogue(CATALOGUE, &failure, self.settings.site.clone())
+            .with_way_home(self.settings.home.clone(), lang)
+            .respond(lang)
     }
 
     async fn callback<A: RpApp + ?Sized>(
@@ -440,8 +435,9 @@ impl RpSide {
         back.see_other(cookie.map(|(_, cookie)| cookie))
     }
 
-    /// `page` when it is a page of the app, else its landing page.
-    fn own_page(&self, page: Option<&str>) -> LocalPath {
+    /// `page` when it is a page of the app (under its home, checked by
+    /// [`LocalPath`]: it may come from a request), else its landing page.
+    pub fn own_page(&self, page: Option<&str>) -> LocalPath {
         page.and_then(|page| LocalPath::parse(page).ok())
             .filter(|page| page.is_under(&self.settings.home))
             .or_else(|| LocalPath::parse(&self.settings.landing).ok())
@@ -523,21 +519,14 @@ impl RpSide {
                 .to_owned(),
         };
         let title = lang.pick("Déconnexion", "Logged out");
-        let body = format!(
-            "<h1>{title}</h1>\n<div class=\"pa-info\" role=\"status\"><p>{message}</p></div>\n\
-             <p><a class=\"pa-button\" href=\"{home}\">{back}</a></p>",
-            message = escape(&message),
-            home = escape(&self.settings.home),
-            back = lang.pick("Retour à l'accueil", "Back to the home page"),
-        );
-        let page = Page {
-            title,
-            site: &self.settings.site,
-            body,
+        let page = LoggedOutPage {
             lang,
-            here: None,
+            title,
+            message: &message,
+            home: &self.settings.home,
         };
-        crate::with_cookie(page.into_response(), cookie)
+        let response = crate::render_page(&self.settings.site, title, lang, None, &page);
+        crate::with_cookie(response, cookie)
     }
 
     async fn backchannel_logout(&self, connection: &Connection, body: &[u8]) -> Response {
@@ -545,6 +534,16 @@ impl RpSide {
             .receive(&connection.rp, &connection.name, body, self.clock.now())
             .await
     }
+}
+
+/// The page a provider sends the browser back to after logging out.
+#[derive(askama::Template)]
+#[template(path = "logged_out.html")]
+struct LoggedOutPage<'a> {
+    lang: Lang,
+    title: &'a str,
+    message: &'a str,
+    home: &'a str,
 }
 
 /// The routes of an app's relying-party side: for each connection its
