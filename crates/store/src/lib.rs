@@ -103,6 +103,51 @@ pub struct Trace {
     pub hash: [u8; 32],
 }
 
+impl Trace {
+    /// The entry that follows `head` (the last entry's `seq` and `hash`,
+    /// none for a new trail), chained under `key`.
+    fn after(
+        head: Option<(i64, Vec<u8>)>,
+        pseudonym: &str,
+        at: UnixSeconds,
+        body: &[u8],
+        key: &TrailKey,
+    ) -> Result<Self, StoreError> {
+        let (last_seq, prev_hash) = match head {
+            Some((seq, hash)) => (seq, hash_of(hash)?),
+            None => (0, [0; 32]),
+        };
+        let seq = last_seq + 1;
+        Ok(Self {
+            seq,
+            at,
+            body: body.to_vec(),
+            prev_hash,
+            key_id: key.id.clone(),
+            hash: trace_hash(&key.secret, pseudonym, &prev_hash, seq, at, body),
+        })
+    }
+
+    /// An entry as a database row holds it, hashes as byte strings.
+    fn from_row(
+        (seq, at, body, prev_hash, key_id, hash): (i64, i64, Vec<u8>, Vec<u8>, String, Vec<u8>),
+    ) -> Result<Self, StoreError> {
+        Ok(Self {
+            seq,
+            at,
+            body,
+            prev_hash: hash_of(prev_hash)?,
+            key_id,
+            hash: hash_of(hash)?,
+        })
+    }
+}
+
+/// A 32-byte hash read back from storage.
+fn hash_of(bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
+    bytes.try_into().map_err(|_| StoreError::Corrupt)
+}
+
 /// A key of the trail's chain. It is not in the store: whoever can write
 /// the database cannot recompute a chain without it. Rotated keys stay
 /// known for verification under their id.

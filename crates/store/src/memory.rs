@@ -12,7 +12,6 @@ use crate::{
     LoginTransactions, OpenSessions, Outbox, Preferences, Purge, QrClaim, Queued,
     REVOCATION_KEPT_SECS, RateLimits, Revocation, Revocations, Sessions, StoreError, Taken, Tokens,
     Trace, Traces, TrailKey, UnixSeconds, UsedOnce, WalletIdentities, WalletIdentity, same_hash,
-    trace_hash,
 };
 
 /// Everything the backend holds.
@@ -408,17 +407,9 @@ impl Traces for Memory {
     ) -> Result<Trace, StoreError> {
         let mut state = self.state();
         let trail = state.trails.entry(pseudonym.to_owned()).or_default();
-        let seq = trail.last_seq + 1;
-        let prev_hash = trail.last_hash;
-        let trace = Trace {
-            seq,
-            at,
-            body: body.to_vec(),
-            prev_hash,
-            key_id: key.id.clone(),
-            hash: trace_hash(&key.secret, pseudonym, &prev_hash, seq, at, body),
-        };
-        trail.last_seq = seq;
+        let head = Some((trail.last_seq, trail.last_hash.to_vec()));
+        let trace = Trace::after(head, pseudonym, at, body, key)?;
+        trail.last_seq = trace.seq;
         trail.last_hash = trace.hash;
         trail.entries.push(trace.clone());
         Ok(trace)

@@ -23,7 +23,6 @@ use crate::{
     LoginTransactions, OpenSessions, Outbox, Preferences, Purge, QrClaim, Queued,
     REVOCATION_KEPT_SECS, RateLimits, Revocation, Revocations, Sessions, StoreError, Taken, Tokens,
     Trace, Traces, TrailKey, UnixSeconds, UsedOnce, WalletIdentities, WalletIdentity, same_hash,
-    trace_hash,
 };
 
 /// The migrations, one entry per version: entry `n` takes a database from
@@ -674,10 +673,6 @@ impl Outbox for Postgres {
     }
 }
 
-fn hash_of(bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
-    bytes.try_into().map_err(|_| StoreError::Corrupt)
-}
-
 #[async_trait]
 impl Traces for Postgres {
     async fn append(
@@ -699,23 +694,18 @@ impl Traces for Postgres {
                 .bind(pseudonym)
                 .fetch_optional(&mut *tx)
                 .await?;
-        let (last_seq, prev_hash) = match head {
-            Some((seq, hash)) => (seq, hash_of(hash)?),
-            None => (0, [0; 32]),
-        };
-        let seq = last_seq + 1;
-        let hash = trace_hash(&key.secret, pseudonym, &prev_hash, seq, at, body);
+        let trace = Trace::after(head, pseudonym, at, body, key)?;
         sqlx::query(
             "INSERT INTO traces (pseudonym, seq, at, body, prev_hash, key_id, hash)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(pseudonym)
-        .bind(seq)
+        .bind(trace.seq)
         .bind(at)
         .bind(body)
-        .bind(prev_hash.as_slice())
+        .bind(trace.prev_hash.as_slice())
         .bind(&key.id)
-        .bind(hash.as_slice())
+        .bind(trace.hash.as_slice())
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -723,19 +713,12 @@ impl Traces for Postgres {
              ON CONFLICT (pseudonym) DO UPDATE SET seq = $2, hash = $3",
         )
         .bind(pseudonym)
-        .bind(seq)
-        .bind(hash.as_slice())
+        .bind(trace.seq)
+        .bind(trace.hash.as_slice())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(Trace {
-            seq,
-            at,
-            body: body.to_vec(),
-            prev_hash,
-            key_id: key.id.clone(),
-            hash,
-        })
+        Ok(trace)
     }
 
     async fn trail(&self, pseudonym: &str, since: UnixSeconds) -> Result<Vec<Trace>, StoreError> {
@@ -747,18 +730,7 @@ impl Traces for Postgres {
         .bind(since)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|(seq, at, body, prev_hash, key_id, hash)| {
-                Ok(Trace {
-                    seq,
-                    at,
-                    body,
-                    prev_hash: hash_of(prev_hash)?,
-                    key_id,
-                    hash: hash_of(hash)?,
-                })
-            })
-            .collect()
+        rows.into_iter().map(Trace::from_row).collect()
     }
 
     async fn forget_before(&self, before: UnixSeconds) -> Result<u64, StoreError> {

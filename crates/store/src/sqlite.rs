@@ -25,7 +25,6 @@ use crate::{
     LoginTransactions, OpenSessions, Outbox, Preferences, Purge, QrClaim, Queued,
     REVOCATION_KEPT_SECS, RateLimits, Revocation, Revocations, Sessions, StoreError, Taken, Tokens,
     Trace, Traces, TrailKey, UnixSeconds, UsedOnce, WalletIdentities, WalletIdentity, same_hash,
-    trace_hash,
 };
 
 /// The schema, one entry per version: entry `n` takes a database from
@@ -664,10 +663,6 @@ impl Outbox for Sqlite {
     }
 }
 
-fn hash_of(bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
-    bytes.try_into().map_err(|_| StoreError::Corrupt)
-}
-
 #[async_trait]
 impl Traces for Sqlite {
     async fn append(
@@ -685,38 +680,26 @@ impl Traces for Sqlite {
                 .prepare_cached("SELECT seq, hash FROM trail_heads WHERE pseudonym = ?")?
                 .query_row(params![pseudonym], |row| Ok((row.get(0)?, row.get(1)?)))
                 .optional()?;
-            let (last_seq, prev_hash) = match head {
-                Some((seq, hash)) => (seq, hash_of(hash)?),
-                None => (0, [0; 32]),
-            };
-            let seq = last_seq + 1;
-            let hash = trace_hash(&key.secret, pseudonym, &prev_hash, seq, at, body);
+            let trace = Trace::after(head, pseudonym, at, body, key)?;
             tx.prepare_cached(
                 "INSERT INTO traces (pseudonym, seq, at, body, prev_hash, key_id, hash)
                  VALUES (?, ?, ?, ?, ?, ?, ?)",
             )?
             .execute(params![
                 pseudonym,
-                seq,
+                trace.seq,
                 at,
                 body,
-                prev_hash.as_slice(),
+                trace.prev_hash.as_slice(),
                 key.id,
-                hash.as_slice()
+                trace.hash.as_slice()
             ])?;
             tx.prepare_cached(
                 "INSERT INTO trail_heads (pseudonym, seq, hash) VALUES (?1, ?2, ?3)
                  ON CONFLICT (pseudonym) DO UPDATE SET seq = ?2, hash = ?3",
             )?
-            .execute(params![pseudonym, seq, hash.as_slice()])?;
-            Ok(Trace {
-                seq,
-                at,
-                body: body.to_vec(),
-                prev_hash,
-                key_id: key.id.clone(),
-                hash,
-            })
+            .execute(params![pseudonym, trace.seq, trace.hash.as_slice()])?;
+            Ok(trace)
         })
     }
 
@@ -736,18 +719,7 @@ impl Traces for Sqlite {
                 ))
             },
         )?;
-        rows.into_iter()
-            .map(|(seq, at, body, prev_hash, key_id, hash)| {
-                Ok(Trace {
-                    seq,
-                    at,
-                    body,
-                    prev_hash: hash_of(prev_hash)?,
-                    key_id,
-                    hash: hash_of(hash)?,
-                })
-            })
-            .collect()
+        rows.into_iter().map(Trace::from_row).collect()
     }
 
     async fn forget_before(&self, before: UnixSeconds) -> Result<u64, StoreError> {

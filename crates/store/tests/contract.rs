@@ -219,6 +219,32 @@ contract!(
 
 /// The cases' time: the real clock's at the first call, since Redis
 /// expires keys by the real clock (the other backends would take any).
+/// Runs `task(0)` … `task(n - 1)` at once, each on a task of its own, and
+/// returns their outcomes in that order.
+async fn at_once<T, F>(n: i64, task: impl Fn(i64) -> F) -> Vec<T>
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let tasks: Vec<_> = (0..n).map(|i| tokio::spawn(task(i))).collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    outcomes
+}
+
+/// How many of `outcomes` succeeded, and how many were refused as a
+/// conflict.
+fn done_and_refused<T>(outcomes: &[Result<T, StoreError>]) -> (usize, usize) {
+    let done = outcomes.iter().filter(|o| o.is_ok()).count();
+    let refused = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(StoreError::Conflict)))
+        .count();
+    (done, refused)
+}
+
 fn now() -> i64 {
     static START: std::sync::LazyLock<i64> = std::sync::LazyLock::new(|| {
         std::time::SystemTime::now()
@@ -343,16 +369,11 @@ async fn a_code_key_cannot_be_put_twice_even_after_use(stores: Stores) {
 
 async fn concurrent_takes_give_the_code_to_exactly_one_taker(stores: Stores) {
     stores.codes.put("c", b"grant", now() + 60).await.unwrap();
-    let takers: Vec<_> = (0..8)
-        .map(|_| {
-            let codes = stores.codes.clone();
-            tokio::spawn(async move { codes.take("c", now()).await.unwrap() })
-        })
-        .collect();
-    let mut outcomes = Vec::new();
-    for taker in takers {
-        outcomes.push(taker.await.unwrap());
-    }
+    let outcomes = at_once(8, |_| {
+        let codes = stores.codes.clone();
+        async move { codes.take("c", now()).await.unwrap() }
+    })
+    .await;
     let fresh = outcomes
         .iter()
         .filter(|t| matches!(t, Taken::Fresh(_)))
@@ -438,16 +459,16 @@ async fn concurrent_claims_give_each_message_to_one_worker(stores: Stores) {
             .await
             .unwrap();
     }
-    let workers: Vec<_> = (0..4)
-        .map(|_| {
-            let outbox = stores.outbox.clone();
-            tokio::spawn(async move { outbox.claim(now(), now() + 300, 20).await.unwrap() })
-        })
+    let claims = at_once(4, |_| {
+        let outbox = stores.outbox.clone();
+        async move { outbox.claim(now(), now() + 300, 20).await.unwrap() }
+    })
+    .await;
+    let mut ids: Vec<i64> = claims
+        .into_iter()
+        .flatten()
+        .map(|queued| queued.id)
         .collect();
-    let mut ids = Vec::new();
-    for worker in workers {
-        ids.extend(worker.await.unwrap().into_iter().map(|queued| queued.id));
-    }
     let count = ids.len();
     ids.sort_unstable();
     ids.dedup();
@@ -511,20 +532,16 @@ async fn forgetting_old_entries_keeps_the_chain_going(stores: Stores) {
 }
 
 async fn concurrent_appends_never_fork_a_trail(stores: Stores) {
-    let writers: Vec<_> = (0..8)
-        .map(|n| {
-            let traces = stores.traces.clone();
-            tokio::spawn(async move {
-                traces
-                    .append("p", now() + n, format!("w{n}").as_bytes(), &k1())
-                    .await
-                    .unwrap()
-            })
-        })
-        .collect();
-    for writer in writers {
-        writer.await.unwrap();
-    }
+    at_once(8, |n| {
+        let traces = stores.traces.clone();
+        async move {
+            let body = format!("w{n}");
+            traces.append("p", now() + n, body.as_bytes(), &k1()).await
+        }
+    })
+    .await
+    .into_iter()
+    .for_each(|appended| assert!(appended.is_ok(), "{appended:?}"));
     let trail = stores.traces.trail("p", 0).await.unwrap();
     assert_eq!(trail.len(), 8);
     let mut prev = [0; 32];
@@ -648,16 +665,12 @@ async fn concurrent_takes_give_each_open_session_to_one_taker(stores: Stores) {
             .await
             .unwrap();
     }
-    let takers: Vec<_> = (0..4)
-        .map(|_| {
-            let sessions = stores.open_sessions.clone();
-            tokio::spawn(async move { sessions.take_group("g", now()).await.unwrap() })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for taker in takers {
-        all.extend(taker.await.unwrap());
-    }
+    let takes = at_once(4, |_| {
+        let sessions = stores.open_sessions.clone();
+        async move { sessions.take_group("g", now()).await.unwrap() }
+    })
+    .await;
+    let mut all: Vec<Vec<u8>> = takes.into_iter().flatten().collect();
     let count = all.len();
     all.sort();
     all.dedup();
@@ -1276,16 +1289,11 @@ async fn a_sqlite_file_from_before_the_wallet_tables_is_upgraded_keeping_its_dat
 async fn concurrent_migrations_run_the_schema_once() {
     let database = PgScratch::new().await;
     let url = database.url();
-    let runs: Vec<_> = (0..4)
-        .map(|_| {
-            let url = url.clone();
-            tokio::spawn(async move { store::postgres::migrate(&url, "part").await.unwrap() })
-        })
-        .collect();
-    let mut from = Vec::new();
-    for run in runs {
-        from.push(run.await.unwrap());
-    }
+    let mut from = at_once(4, |_| {
+        let url = url.clone();
+        async move { store::postgres::migrate(&url, "part").await.unwrap() }
+    })
+    .await;
     from.sort_unstable();
     assert_eq!(from.first(), Some(&0));
     assert_eq!(from.iter().filter(|v| **v == 0).count(), 1, "{from:?}");
@@ -1459,28 +1467,18 @@ async fn concurrent_updates_of_a_wallet_identity_keep_exactly_one(stores: Stores
         .create(&wallet_identity("id-a", "card-a"))
         .await
         .unwrap();
-    let writers: Vec<_> = (0..8)
-        .map(|n| {
-            let identities = stores.wallet_identities.clone();
-            tokio::spawn(async move {
-                let update = WalletIdentity {
-                    record: format!("{{\"writer\":{n}}}").into_bytes(),
-                    ..wallet_identity("id-a", "card-a")
-                };
-                identities.update(&update).await
-            })
-        })
-        .collect();
-    let mut outcomes = Vec::new();
-    for writer in writers {
-        outcomes.push(writer.await.unwrap());
-    }
-    let done = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
-    let refused = outcomes
-        .iter()
-        .filter(|outcome| matches!(outcome, Err(StoreError::Conflict)))
-        .count();
-    assert_eq!((done, refused), (1, 7), "{outcomes:?}");
+    let outcomes = at_once(8, |n| {
+        let identities = stores.wallet_identities.clone();
+        async move {
+            let update = WalletIdentity {
+                record: format!("{{\"writer\":{n}}}").into_bytes(),
+                ..wallet_identity("id-a", "card-a")
+            };
+            identities.update(&update).await
+        }
+    })
+    .await;
+    assert_eq!(done_and_refused(&outcomes), (1, 7), "{outcomes:?}");
     let stored = stores
         .wallet_identities
         .find_by_id("id-a")
@@ -1686,31 +1684,19 @@ async fn concurrent_decisions_record_exactly_one(stores: Stores) {
         .create(&certification_request("r1", "id-a", now() + 100), now())
         .await
         .unwrap();
-    let agents: Vec<_> = (0..8)
-        .map(|n| {
-            let requests = stores.certification_requests.clone();
-            tokio::spawn(async move {
-                requests
-                    .decide("r1", format!("agent-{n}").as_bytes(), now())
-                    .await
-                    .map(|()| n)
-            })
-        })
-        .collect();
-    let mut outcomes = Vec::new();
-    for agent in agents {
-        outcomes.push(agent.await.unwrap());
-    }
-    let winners: Vec<u32> = outcomes
-        .iter()
-        .filter_map(|o| o.as_ref().ok())
-        .copied()
-        .collect();
-    let refused = outcomes
-        .iter()
-        .filter(|o| matches!(o, Err(StoreError::Conflict)))
-        .count();
-    assert_eq!((winners.len(), refused), (1, 7), "{outcomes:?}");
+    let outcomes = at_once(8, |n| {
+        let requests = stores.certification_requests.clone();
+        async move {
+            let decision = format!("agent-{n}");
+            requests
+                .decide("r1", decision.as_bytes(), now())
+                .await
+                .map(|()| n)
+        }
+    })
+    .await;
+    assert_eq!(done_and_refused(&outcomes), (1, 7), "{outcomes:?}");
+    let winners: Vec<i64> = outcomes.into_iter().filter_map(Result::ok).collect();
     let decided = stores
         .certification_requests
         .get("r1", now())
@@ -1724,29 +1710,15 @@ async fn concurrent_decisions_record_exactly_one(stores: Stores) {
 }
 
 async fn concurrent_requests_of_one_identity_store_exactly_one(stores: Stores) {
-    let makers: Vec<_> = (0..8)
-        .map(|n| {
-            let requests = stores.certification_requests.clone();
-            tokio::spawn(async move {
-                requests
-                    .create(
-                        &certification_request(&format!("r{n}"), "id-a", now() + 100),
-                        now(),
-                    )
-                    .await
-            })
-        })
-        .collect();
-    let mut outcomes = Vec::new();
-    for maker in makers {
-        outcomes.push(maker.await.unwrap());
-    }
-    let stored = outcomes.iter().filter(|o| o.is_ok()).count();
-    let refused = outcomes
-        .iter()
-        .filter(|o| matches!(o, Err(StoreError::Conflict)))
-        .count();
-    assert_eq!((stored, refused), (1, 7), "{outcomes:?}");
+    let outcomes = at_once(8, |n| {
+        let requests = stores.certification_requests.clone();
+        async move {
+            let request = certification_request(&format!("r{n}"), "id-a", now() + 100);
+            requests.create(&request, now()).await
+        }
+    })
+    .await;
+    assert_eq!(done_and_refused(&outcomes), (1, 7), "{outcomes:?}");
 }
 
 async fn a_proof_is_kept_and_used_once(stores: Stores) {
@@ -1780,17 +1752,12 @@ async fn concurrent_uses_of_a_proof_give_it_to_exactly_one_recipient(stores: Sto
         .keep("p1", b"record", now() + 60)
         .await
         .unwrap();
-    let checks: Vec<_> = (0..8)
-        .map(|_| {
-            let proofs = stores.identity_proofs.clone();
-            tokio::spawn(async move { proofs.consume("p1", now()).await.unwrap() })
-        })
-        .collect();
-    let mut used = 0;
-    for check in checks {
-        used += usize::from(check.await.unwrap());
-    }
-    assert_eq!(used, 1);
+    let uses = at_once(8, |_| {
+        let proofs = stores.identity_proofs.clone();
+        async move { proofs.consume("p1", now()).await.unwrap() }
+    })
+    .await;
+    assert_eq!(uses.iter().filter(|used| **used).count(), 1, "{uses:?}");
 }
 
 async fn a_login_is_saved_replaced_and_finished(stores: Stores) {
@@ -1902,21 +1869,16 @@ async fn concurrent_claims_give_the_login_to_exactly_one_app(stores: Stores) {
     let logins = &stores.login_transactions;
     logins.save("l", b"pending", now() + 300).await.unwrap();
     logins.show("l", "q", now() + 60, None).await.unwrap();
-    let apps: Vec<_> = (0..8)
-        .map(|n| {
-            let logins = stores.login_transactions.clone();
-            tokio::spawn(async move {
-                logins
-                    .claim("q", &format!("claim-{n}"), now())
-                    .await
-                    .unwrap()
-            })
-        })
-        .collect();
-    let mut outcomes = Vec::new();
-    for app in apps {
-        outcomes.push(app.await.unwrap());
-    }
+    let outcomes = at_once(8, |n| {
+        let logins = stores.login_transactions.clone();
+        async move {
+            logins
+                .claim("q", &format!("claim-{n}"), now())
+                .await
+                .unwrap()
+        }
+    })
+    .await;
     let claimed = outcomes
         .iter()
         .filter(|o| **o == QrClaim::Claimed("l".into()))
@@ -1997,16 +1959,11 @@ async fn concurrent_guesses_at_a_mailed_code_are_all_counted(stores: Stores) {
         .put("k", "right", b"request", now() + 60)
         .await
         .unwrap();
-    let guesses: Vec<_> = (0..8)
-        .map(|_| {
-            let codes = stores.confirmation_codes.clone();
-            tokio::spawn(async move { codes.confirm("k", "wrong", 100, now()).await.unwrap() })
-        })
-        .collect();
-    let mut left = Vec::new();
-    for guess in guesses {
-        left.push(guess.await.unwrap());
-    }
+    let mut left = at_once(8, |_| {
+        let codes = stores.confirmation_codes.clone();
+        async move { codes.confirm("k", "wrong", 100, now()).await.unwrap() }
+    })
+    .await;
     let expected: Vec<Confirmation> = (92..100)
         .map(|tries_left| Confirmation::Wrong { tries_left })
         .collect();
@@ -2028,17 +1985,12 @@ async fn a_use_is_marked_once_until_it_expires(stores: Stores) {
 }
 
 async fn concurrent_marks_give_exactly_one_first_use(stores: Stores) {
-    let markers: Vec<_> = (0..8)
-        .map(|_| {
-            let used = stores.used_once.clone();
-            tokio::spawn(async move { used.mark("step", now() + 60, now()).await.unwrap() })
-        })
-        .collect();
-    let mut first = 0;
-    for marker in markers {
-        first += usize::from(marker.await.unwrap());
-    }
-    assert_eq!(first, 1);
+    let marks = at_once(8, |_| {
+        let used = stores.used_once.clone();
+        async move { used.mark("step", now() + 60, now()).await.unwrap() }
+    })
+    .await;
+    assert_eq!(marks.iter().filter(|first| **first).count(), 1, "{marks:?}");
 }
 
 async fn the_wallet_stores_count_their_writes_and_not_their_reads(stores: Stores) {
