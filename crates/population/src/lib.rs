@@ -28,6 +28,7 @@ mod csv;
 mod date;
 mod errors;
 mod generation;
+mod licence;
 mod names;
 mod nir;
 mod notables;
@@ -38,4 +39,7 @@ pub use csv::{parse_csv, to_csv};
 pub use date::Date;
 pub use errors::PopulationError;
 pub use generation::{DEFAULT_SEED, DEFAULT_SIZE, generate};
+pub use licence::{
+    Category, DrivingLicence, LicenceFormat, LicenceStatus, PAPER_LICENCES_END, driving_licence,
+};
 pub use nir::nir_key;

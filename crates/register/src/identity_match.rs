@@ -1,4 +1,5 @@
-//! `POST /api/v1/identities/match`: check an identity against the register.
+//! `POST /api/v1/identities/match`: check an identity against the register; and
+//! `POST /api/v1/driving-licences/match`: the licence register's answer for that identity.
 
 use std::sync::Arc;
 
@@ -9,8 +10,8 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 
 use crate::RegisterError;
-use crate::index::{Index, Outcome};
-use crate::query::parse_query;
+use crate::index::{Index, LicenceOutcome, Outcome};
+use crate::query::{IdentityQuery, parse_query};
 
 /// Largest request body accepted: a pivot is a few hundred bytes, 16 KiB leaves room for
 /// long names and refuses anything that is not an identity query.
@@ -21,6 +22,23 @@ pub(crate) async fn match_identity(
     State(index): State<Arc<Index>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Outcome>, RegisterError> {
+    let outcome = index.find(&read_query(body)?);
+    // The outcome only: the query's names and dates are personal data and stay out of logs.
+    tracing::info!(outcome = outcome.name(), "identity query answered");
+    Ok(Json(outcome))
+}
+
+/// `POST /api/v1/driving-licences/match`: the licence of the person the pivot names exactly.
+pub(crate) async fn match_licence(
+    State(index): State<Arc<Index>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<LicenceOutcome>, RegisterError> {
+    let outcome = index.licence(&read_query(body)?);
+    tracing::info!(outcome = outcome.name(), "driving licence query answered");
+    Ok(Json(outcome))
+}
+
+fn read_query(body: Result<Bytes, BytesRejection>) -> Result<IdentityQuery, RegisterError> {
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             RegisterError::BodyTooLarge {
@@ -30,9 +48,5 @@ pub(crate) async fn match_identity(
             RegisterError::InvalidRequest("the request body could not be read".to_owned())
         }
     })?;
-    let query = parse_query(&body)?;
-    let outcome = index.find(&query);
-    // The outcome only: the query's names and dates are personal data and stay out of logs.
-    tracing::info!(outcome = outcome.name(), "identity query answered");
-    Ok(Json(outcome))
+    parse_query(&body)
 }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use population::{Citizen, Date, Gender};
+use population::{Citizen, Date, DrivingLicence, Gender, driving_licence};
 use serde::Serialize;
 
 use crate::names::{edit_distance, normalise_name};
@@ -45,6 +45,34 @@ pub(crate) enum Outcome {
     NotFound,
 }
 
+/// The answer to a driving licence query, serialised as `{"outcome": "…", …}`. Only an exact
+/// match finds a licence: a near match says nothing of anyone's licence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub(crate) enum LicenceOutcome {
+    /// The person's licence, whatever its status: the caller decides what a suspended or
+    /// cancelled licence means for it.
+    Licence { licence: DrivingLicence },
+    /// The person holds no licence.
+    NoLicence,
+    /// The person is dead.
+    Deceased,
+    /// No one, or more than one person, answers to the query exactly.
+    NotFound,
+}
+
+impl LicenceOutcome {
+    /// The `outcome` value, for logs.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Self::Licence { .. } => "licence",
+            Self::NoLicence => "no_licence",
+            Self::Deceased => "deceased",
+            Self::NotFound => "not_found",
+        }
+    }
+}
+
 impl Outcome {
     /// The `outcome` value, for logs.
     pub(crate) fn name(&self) -> &'static str {
@@ -77,6 +105,14 @@ struct Entry {
     normal_family_name: String,
     identity: Identity,
     deceased: bool,
+    licence: Option<DrivingLicence>,
+}
+
+/// The exact matches of a query: none, one, or several.
+enum Exact<'a> {
+    None,
+    One(&'a Entry),
+    Several,
 }
 
 impl Index {
@@ -104,6 +140,7 @@ impl Index {
                     preferred_username: citizen.usage_name.clone(),
                 },
                 deceased: citizen.deceased_on.is_some(),
+                licence: driving_licence(citizen),
             };
             by_birth.entry(key).or_default().push(entry);
         }
@@ -118,32 +155,19 @@ impl Index {
     /// exact match, a single person whose two names are in total at most two edits away gives
     /// `near_match`; it says nothing of that person, not even whether they are alive.
     pub(crate) fn find(&self, query: &IdentityQuery) -> Outcome {
-        let key = BirthKey {
-            birthdate: query.birthdate,
-            gender: query.gender,
-            birthplace: query.birthplace.clone(),
-            birthcountry: query.birthcountry.clone(),
-        };
-        let Some(born_alike) = self.by_birth.get(&key) else {
-            return Outcome::NotFound;
-        };
-        let given_name = normalise_name(&query.given_name);
-        let family_name = normalise_name(&query.family_name);
-
-        let mut exact = born_alike.iter().filter(|entry| {
-            entry.normal_given_name == given_name && entry.normal_family_name == family_name
-        });
-        match (exact.next(), exact.next()) {
-            (Some(entry), None) if entry.deceased => return Outcome::Deceased,
-            (Some(entry), None) => {
+        let (born_alike, exact) = self.exact(query);
+        match exact {
+            Exact::One(entry) if entry.deceased => return Outcome::Deceased,
+            Exact::One(entry) => {
                 return Outcome::Match {
                     identity: entry.identity.clone(),
                 };
             }
-            (Some(_), Some(_)) => return Outcome::NotFound,
-            (None, _) => {}
+            Exact::Several => return Outcome::NotFound,
+            Exact::None => {}
         }
-
+        let given_name = normalise_name(&query.given_name);
+        let family_name = normalise_name(&query.family_name);
         let near = born_alike.iter().filter(|entry| {
             let edits = edit_distance(&entry.normal_given_name, &given_name)
                 + edit_distance(&entry.normal_family_name, &family_name);
@@ -154,6 +178,44 @@ impl Index {
         } else {
             Outcome::NotFound
         }
+    }
+
+    /// The driving licence of the one person who answers to `query` exactly.
+    pub(crate) fn licence(&self, query: &IdentityQuery) -> LicenceOutcome {
+        match self.exact(query).1 {
+            Exact::One(entry) if entry.deceased => LicenceOutcome::Deceased,
+            Exact::One(entry) => match &entry.licence {
+                Some(licence) => LicenceOutcome::Licence {
+                    licence: licence.clone(),
+                },
+                None => LicenceOutcome::NoLicence,
+            },
+            Exact::None | Exact::Several => LicenceOutcome::NotFound,
+        }
+    }
+
+    /// The people born as `query` says, and which of them it names exactly.
+    fn exact(&self, query: &IdentityQuery) -> (&[Entry], Exact<'_>) {
+        let key = BirthKey {
+            birthdate: query.birthdate,
+            gender: query.gender,
+            birthplace: query.birthplace.clone(),
+            birthcountry: query.birthcountry.clone(),
+        };
+        let Some(born_alike) = self.by_birth.get(&key) else {
+            return (&[], Exact::None);
+        };
+        let given_name = normalise_name(&query.given_name);
+        let family_name = normalise_name(&query.family_name);
+        let mut exact = born_alike.iter().filter(|entry| {
+            entry.normal_given_name == given_name && entry.normal_family_name == family_name
+        });
+        let exact = match (exact.next(), exact.next()) {
+            (Some(entry), None) => Exact::One(entry),
+            (Some(_), Some(_)) => Exact::Several,
+            (None, _) => Exact::None,
+        };
+        (born_alike, exact)
     }
 }
 
@@ -254,6 +316,25 @@ mod tests {
         assert_eq!(index.find(&query), Outcome::Deceased);
         query.family_name = "MARTINE".into();
         assert_eq!(index.find(&query), Outcome::NearMatch);
+    }
+
+    #[test]
+    fn a_licence_is_found_by_an_exact_match_only() {
+        let citizens = generate(population::DEFAULT_SEED, 200);
+        let index = Index::new(&citizens);
+        let marie = citizens.first().unwrap();
+        let LicenceOutcome::Licence { licence } = index.licence(&query_for(marie)) else {
+            panic!("Marie holds a licence");
+        };
+        assert_eq!(Some(licence), driving_licence(marie));
+        let loic = citizens.get(5).unwrap();
+        assert_eq!(index.licence(&query_for(loic)), LicenceOutcome::NoLicence);
+        let jacques = citizens.get(2).unwrap();
+        assert_eq!(index.licence(&query_for(jacques)), LicenceOutcome::Deceased);
+        let mut typo = query_for(marie);
+        typo.family_name = "DUPOND".into();
+        assert_eq!(index.find(&typo), Outcome::NearMatch);
+        assert_eq!(index.licence(&typo), LicenceOutcome::NotFound);
     }
 
     #[test]

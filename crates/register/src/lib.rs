@@ -70,6 +70,21 @@
 //! the rules above (the description names the member, e.g. `"gender must be \"female\" or
 //! \"male\""`, never its value); HTTP 413 with the same shape for a body over 16 KiB.
 //!
+//! ## `POST /api/v1/driving-licences/match`
+//!
+//! The driving licence register (ANTS-like), over the same population: the same body and the
+//! same errors as `/api/v1/identities/match`. Only an exact match (as above) finds a licence;
+//! a near match is `not_found`. Answers, HTTP 200:
+//!
+//! - `{"outcome": "licence", "licence": {…}}`, whatever the licence's status: `number` (12
+//!   characters), `format` (`"pink_paper"` or `"card"`), `status` (`"valid"`, `"suspended"` or
+//!   `"cancelled"`), `issue_date`, `expiry_date` (`YYYY-MM-DD`; 19 January 2033 for a paper
+//!   licence), `issuing_authority`, and `categories`, each with `code` (`"A"`, `"B"`…),
+//!   `issue_date`, `expiry_date` (or `null`) and `restrictions` (EU codes, e.g. `["01"]`);
+//! - `{"outcome": "no_licence"}`: the person holds none;
+//! - `{"outcome": "deceased"}`;
+//! - `{"outcome": "not_found"}`.
+//!
 //! ## `GET /health`
 //!
 //! HTTP 200, `text/plain`, body `ok`.

@@ -16,7 +16,11 @@ fn register() -> Router {
 }
 
 async fn post_raw(body: impl Into<Body>) -> (StatusCode, Value) {
-    let request = Request::post("/api/v1/identities/match")
+    post_to("/api/v1/identities/match", body).await
+}
+
+async fn post_to(path: &str, body: impl Into<Body>) -> (StatusCode, Value) {
+    let request = Request::post(path)
         .header(header::CONTENT_TYPE, "application/json")
         .body(body.into())
         .unwrap();
@@ -252,4 +256,33 @@ async fn health_answers_ok() {
     assert_eq!(response.status(), StatusCode::OK);
     let bytes = to_bytes(response.into_body(), 1024).await.unwrap();
     assert_eq!(&bytes[..], b"ok");
+}
+
+#[tokio::test]
+async fn the_licence_register_answers_with_the_licence_of_the_person_named_exactly() {
+    let licences = "/api/v1/driving-licences/match";
+    let (status, body) = post_to(licences, serde_json::to_vec(&marie_helene()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body,
+        json!({"outcome": "licence", "licence": {
+            "number": "003500000005",
+            "format": "pink_paper",
+            "status": "valid",
+            "issue_date": "2000-09-25",
+            "expiry_date": "2033-01-19",
+            "issuing_authority": "Préfecture (35)",
+            "categories": [{"code": "B", "issue_date": "2000-09-25", "expiry_date": null, "restrictions": []}],
+        }})
+    );
+    let mut typo = marie_helene();
+    typo["family_name"] = json!("LE GAL");
+    let (_, body) = post_to(licences, serde_json::to_vec(&typo).unwrap()).await;
+    assert_eq!(
+        body,
+        json!({"outcome": "not_found"}),
+        "a near match finds no licence"
+    );
+    let (status, body) = post_to(licences, "{}").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
