@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use der::asn1::{BitString, UtcTime};
 use der::{Decode as _, Encode as _};
-use p256::ecdsa::signature::Signer as _;
-use p256::ecdsa::{DerSignature, SigningKey};
-use p256::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, EncodePublicKey as _};
+use p256::ecdsa::signature::{Signer as _, Verifier as _};
+use p256::ecdsa::{DerSignature, SigningKey, VerifyingKey};
+use p256::pkcs8::{
+    DecodePrivateKey as _, DecodePublicKey as _, EncodePrivateKey as _, EncodePublicKey as _,
+};
 use serde::{Deserialize, Serialize};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use x509_cert::builder::{Builder as _, CertificateBuilder, Profile};
@@ -61,6 +63,27 @@ impl Authority {
     pub fn certificate_der(&self) -> Result<Vec<u8>, CardError> {
         Ok(self.certificate.to_der()?)
     }
+
+    /// The stored form: the certificate and the PKCS#8 key, base64.
+    pub fn to_stored(&self) -> Result<StoredAuthority, CardError> {
+        Ok(StoredAuthority {
+            certificate: crate::b64::encode(&self.certificate.to_der()?),
+            key: crate::b64::encode(
+                self.key
+                    .to_pkcs8_der()
+                    .map_err(|e| CardError::Crypto(e.to_string()))?
+                    .as_bytes(),
+            ),
+        })
+    }
+
+    pub fn from_stored(stored: &StoredAuthority) -> Result<Self, CardError> {
+        Ok(Self {
+            certificate: Certificate::from_der(&crate::b64::decode(&stored.certificate)?)?,
+            key: SigningKey::from_pkcs8_der(&crate::b64::decode(&stored.key)?)
+                .map_err(|e| CardError::Crypto(e.to_string()))?,
+        })
+    }
 }
 
 /// A fresh P-256 key from the operating system's generator.
@@ -71,6 +94,38 @@ pub fn random_key() -> SigningKey {
             return key;
         }
     }
+}
+
+/// The P-256 key a certificate names, if it names one.
+pub fn key_of(certificate: &Certificate) -> Option<VerifyingKey> {
+    let spki = certificate
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .ok()?;
+    VerifyingKey::from_public_key_der(&spki).ok()
+}
+
+/// Whether `issuer_key` signed `certificate` (ECDSA with SHA-256 only).
+pub fn signed_by(certificate: &Certificate, issuer_key: &VerifyingKey) -> bool {
+    if certificate.signature_algorithm.oid != ECDSA_WITH_SHA256 {
+        return false;
+    }
+    let (Ok(tbs), Some(signature)) = (
+        certificate.tbs_certificate.to_der(),
+        certificate.signature.as_bytes(),
+    ) else {
+        return false;
+    };
+    DerSignature::from_bytes(signature)
+        .is_ok_and(|signature| issuer_key.verify(&tbs, &signature).is_ok())
+}
+
+/// Whether `now` (Unix seconds) is inside the certificate's validity.
+pub fn valid_at(certificate: &Certificate, now: u64) -> bool {
+    let validity = &certificate.tbs_certificate.validity;
+    validity.not_before.to_unix_duration().as_secs() <= now
+        && now <= validity.not_after.to_unix_duration().as_secs()
 }
 
 fn time(unix: u64) -> Result<Time, CardError> {
@@ -207,36 +262,18 @@ impl TestPki {
 
     /// The stored form: certificates and PKCS#8 keys, base64.
     pub fn to_stored(&self) -> Result<StoredPki, CardError> {
-        let pair = |a: &Authority| -> Result<StoredAuthority, CardError> {
-            Ok(StoredAuthority {
-                certificate: crate::b64::encode(&a.certificate.to_der()?),
-                key: crate::b64::encode(
-                    a.key
-                        .to_pkcs8_der()
-                        .map_err(|e| CardError::Crypto(e.to_string()))?
-                        .as_bytes(),
-                ),
-            })
-        };
         Ok(StoredPki {
-            csca: pair(&self.csca)?,
-            document_signer: pair(&self.document_signer)?,
-            seal_signer: pair(&self.seal_signer)?,
+            csca: self.csca.to_stored()?,
+            document_signer: self.document_signer.to_stored()?,
+            seal_signer: self.seal_signer.to_stored()?,
         })
     }
 
     pub fn from_stored(stored: &StoredPki) -> Result<Self, CardError> {
-        let pair = |s: &StoredAuthority| -> Result<Authority, CardError> {
-            Ok(Authority {
-                certificate: Certificate::from_der(&crate::b64::decode(&s.certificate)?)?,
-                key: SigningKey::from_pkcs8_der(&crate::b64::decode(&s.key)?)
-                    .map_err(|e| CardError::Crypto(e.to_string()))?,
-            })
-        };
         Ok(Self {
-            csca: pair(&stored.csca)?,
-            document_signer: pair(&stored.document_signer)?,
-            seal_signer: pair(&stored.seal_signer)?,
+            csca: Authority::from_stored(&stored.csca)?,
+            document_signer: Authority::from_stored(&stored.document_signer)?,
+            seal_signer: Authority::from_stored(&stored.seal_signer)?,
         })
     }
 }
