@@ -135,6 +135,30 @@ pub mod code {
         status: 429,
         meaning: "Too many requests in a minute: wait a minute.",
     };
+    /// `no_licence`
+    pub const NO_LICENCE: ApiCode = ApiCode {
+        code: "no_licence",
+        status: 404,
+        meaning: "The licence register holds no driving licence for the card's holder.",
+    };
+    /// `licence_suspended`
+    pub const LICENCE_SUSPENDED: ApiCode = ApiCode {
+        code: "licence_suspended",
+        status: 403,
+        meaning: "The holder's driving licence is suspended: it is not issued into the wallet.",
+    };
+    /// `licence_cancelled`
+    pub const LICENCE_CANCELLED: ApiCode = ApiCode {
+        code: "licence_cancelled",
+        status: 403,
+        meaning: "The holder's driving licence is cancelled: it is not issued into the wallet.",
+    };
+    /// `licence_unavailable`
+    pub const LICENCE_UNAVAILABLE: ApiCode = ApiCode {
+        code: "licence_unavailable",
+        status: 503,
+        meaning: "The licence register is unreachable, answered badly, or this provider issues no licences.",
+    };
     /// `storage`
     pub const STORAGE: ApiCode = ApiCode {
         code: "storage",
@@ -172,7 +196,11 @@ pub const API_CATALOGUE: &[ApiCode] = &[
     code::QR_CLAIMED,
     code::REQUEST_IN_COURSE,
     code::REQUEST_NOT_OPEN,
+    code::NO_LICENCE,
+    code::LICENCE_SUSPENDED,
+    code::LICENCE_CANCELLED,
     code::RATE_LIMITED,
+    code::LICENCE_UNAVAILABLE,
     code::STORAGE,
     code::SEAL,
     code::NO_SEAL_SIGNER,
@@ -197,6 +225,11 @@ impl ApiError {
 }
 
 impl ApiError {
+    /// The stable code (the JSON's `error`).
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
     /// The sentence shown to the citizen (or the agent).
     pub fn message(&self) -> &str {
         &self.message

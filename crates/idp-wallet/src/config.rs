@@ -28,6 +28,10 @@ pub struct Config {
     /// demo) is at once.
     #[serde(default)]
     pub certification_delay_secs: i64,
+    /// The driving licence register (`register`'s service); without it,
+    /// the wallet offers no driving licence.
+    #[serde(default)]
+    pub licence_register: Option<String>,
     /// The town-hall agents of the certification console (`/mairie`).
     #[serde(default)]
     pub agents: Vec<AgentConfig>,
@@ -90,6 +94,10 @@ pub const EMAIL_CODE_TRIES: u32 = 5;
 /// the agents' secrets.
 pub fn check(config: &Config) -> Result<(), ConfigError> {
     HubRegistration::clients(&config.clients, "idp_wallet.clients")?;
+    if let Some(url) = &config.licence_register {
+        oidc::RedirectUri::parse(url)
+            .map_err(|error| ConfigError::new("idp_wallet.licence_register", error))?;
+    }
     if !(0..=RESULT_WITHIN_SECS).contains(&config.certification_delay_secs) {
         return Err(ConfigError::new(
             "idp_wallet.certification_delay_secs",

@@ -16,6 +16,7 @@ pub mod console;
 pub mod errors;
 pub mod flow;
 pub mod identity;
+pub mod licence;
 pub mod login;
 pub mod lost;
 mod pages;

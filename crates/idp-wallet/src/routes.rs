@@ -6,7 +6,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
-use crate::{WalletProvider, api, certification, console, login, lost, proof};
+use crate::{WalletProvider, api, certification, console, licence, login, lost, proof};
 
 /// The provider's routes: the one table.
 pub fn router(idp: Arc<WalletProvider>) -> Router {
@@ -28,6 +28,7 @@ pub fn router(idp: Arc<WalletProvider>) -> Router {
         .route("/app/refuse", post(api::refuse))
         .route("/app/pin-changed", post(api::pin_changed))
         .route("/app/delete", post(api::delete))
+        .route("/app/licence", post(licence::issue))
         .route("/certification", get(certification::guide))
         .route("/app/certification/start", post(certification::start))
         .route("/app/certification/confirm", post(certification::confirm))

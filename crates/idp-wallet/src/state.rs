@@ -11,6 +11,7 @@ use oidc::{Acr, Clock, ConfigError};
 use store::Stores;
 
 use crate::config::Config;
+use crate::licence::LicenceIssuer;
 use crate::{config, flow, verify};
 
 /// A running wallet provider.
@@ -24,6 +25,8 @@ pub struct WalletProvider {
     /// The seal signer (`DS-CEV-TEST`) of certification requests and
     /// identity proofs; without it, neither is offered.
     pub seal_signer: Option<card::pki::Authority>,
+    /// The driving licence's issuer, when a register is configured.
+    pub licence: Option<LicenceIssuer>,
     pub mailer: Option<Arc<mail::Mailer>>,
     /// The town-hall console's sessions.
     pub console_sessions: web::SessionManager,
@@ -47,6 +50,8 @@ pub struct WalletParts {
     pub clock: Arc<dyn Clock>,
     pub trust: verify::TrustStore,
     pub seal_signer: Option<card::pki::Authority>,
+    /// The licence's test PKI (`IACA-TEST-FR`, `DS-mDL-TEST`).
+    pub licence_pki: Option<mdoc::LicencePki>,
     pub mailer: Option<Arc<mail::Mailer>>,
     pub hash_pool: oidc::HashPool,
 }
@@ -69,6 +74,7 @@ impl WalletProvider {
             clock,
             trust,
             seal_signer,
+            licence_pki,
             mailer,
             hash_pool,
         } = parts;
@@ -97,6 +103,11 @@ impl WalletProvider {
         Ok(Arc::new(Self {
             transactions: flow::Transactions::new(stores.clone()),
             seal_signer,
+            licence: config
+                .licence_register
+                .as_deref()
+                .zip(licence_pki)
+                .map(|(url, pki)| LicenceIssuer::new(url, pki)),
             mailer,
             console_sessions,
             hash_pool,

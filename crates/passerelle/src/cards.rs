@@ -81,6 +81,38 @@ pub fn load_or_create_pki(
     Ok((personalisation, trust))
 }
 
+/// The driving licence's PKI: `mdl.json` (the issuer's keys) and
+/// `iaca.der` (the root verifiers trust) in the same folder as the card's,
+/// made at first start; in memory without a data folder (tests).
+pub fn load_or_create_licence_pki(
+    pki: &Path,
+    data_dir: Option<&Path>,
+    now: i64,
+) -> anyhow::Result<mdoc::LicencePki> {
+    let now = u64::try_from(now).unwrap_or_default();
+    let Some(folder) = resolve(pki, data_dir) else {
+        return mdoc::LicencePki::generate(now).map_err(anyhow::Error::msg);
+    };
+    let stored_path = folder.join("mdl.json");
+    if let Ok(text) = std::fs::read_to_string(&stored_path) {
+        let stored: mdoc::pki::StoredLicencePki =
+            serde_json::from_str(&text).context("reading mdl.json")?;
+        return mdoc::LicencePki::from_stored(&stored).map_err(anyhow::Error::msg);
+    }
+    let generated = mdoc::LicencePki::generate(now).map_err(anyhow::Error::msg)?;
+    std::fs::create_dir_all(&folder).with_context(|| format!("creating {}", folder.display()))?;
+    let stored = generated.to_stored().map_err(anyhow::Error::msg)?;
+    std::fs::write(&stored_path, serde_json::to_string_pretty(&stored)?)?;
+    std::fs::write(
+        folder.join("iaca.der"),
+        generated
+            .iaca
+            .certificate_der()
+            .map_err(anyhow::Error::msg)?,
+    )?;
+    Ok(generated)
+}
+
 /// What a citizen's card holds.
 pub fn holder_of(citizen: &Citizen) -> Holder {
     let born = citizen.birthdate;

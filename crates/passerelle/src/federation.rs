@@ -316,6 +316,14 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         let keys = keys::load_or_generate(keys_dir.as_deref(), &part, now)?;
         let (pki, trust) =
             crate::cards::load_or_create_pki(&wallet_config.pki, options.data_dir.as_deref(), now)?;
+        let licence_pki = match wallet_config.licence_register {
+            Some(_) => Some(crate::cards::load_or_create_licence_pki(
+                &wallet_config.pki,
+                options.data_dir.as_deref(),
+                now,
+            )?),
+            None => None,
+        };
         let idp = idp_wallet::WalletProvider::new(idp_wallet::WalletParts {
             config: wallet_config.clone(),
             keys,
@@ -323,6 +331,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
             clock: options.clock.clone(),
             trust,
             seal_signer: pki.as_ref().map(|pki| pki.seal_signer.clone()),
+            licence_pki,
             mailer: running.mailer.clone(),
             hash_pool: hash_pool.clone(),
         })?;

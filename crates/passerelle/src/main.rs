@@ -219,8 +219,24 @@ enum WalletCommand {
         #[arg(long)]
         new_pin: Option<String>,
     },
-    /// Deletes the identity of this card at the provider.
+    /// Deletes the identity of this card at the provider (and the
+    /// driving licence with it).
     Delete {
+        #[arg(long, env = "PASSERELLE_WALLET_PIN")]
+        pin: Option<String>,
+    },
+    /// The digital driving licence: shows it; `permis ajouter` adds it.
+    Permis {
+        #[command(subcommand)]
+        action: Option<PermisCommand>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PermisCommand {
+    /// Reads the card with the code; the provider finds the holder's
+    /// licence in the register and issues it into this wallet.
+    Ajouter {
         #[arg(long, env = "PASSERELLE_WALLET_PIN")]
         pin: Option<String>,
     },
@@ -642,6 +658,23 @@ async fn run_wallet(folder: &Path, command: WalletCommand) -> anyhow::Result<()>
             };
             Wallet::open(folder)?.delete(&answers).await?;
             println!("Identité numérique supprimée.");
+        }
+        WalletCommand::Permis { action: None } => match Wallet::open(folder)?.licence()? {
+            Some(licence) => println!("{}", licence.describe(oidc::Clock::now(&oidc::SystemClock))),
+            None => println!(
+                "Aucun permis de conduire dans ce portefeuille : passerelle wallet permis ajouter"
+            ),
+        },
+        WalletCommand::Permis {
+            action: Some(PermisCommand::Ajouter { pin }),
+        } => {
+            let answers = Answers {
+                pin,
+                ..Answers::default()
+            };
+            let licence = Wallet::open(folder)?.add_licence(&answers).await?;
+            println!("Permis de conduire ajouté.");
+            println!("{}", licence.describe(oidc::Clock::now(&oidc::SystemClock)));
         }
     }
     Ok(())

@@ -74,12 +74,22 @@ struct Run {
 impl Phone {
     /// A card for the `nth` card holder of the population, on a new phone.
     fn with_card_of(federation: &Federation, nth: usize, name: &str) -> Self {
+        Self::with_card_of_first(federation, name, |_| true, nth)
+    }
+
+    /// A card for the `nth` card holder for whom `which` holds.
+    fn with_card_of_first(
+        federation: &Federation,
+        name: &str,
+        which: impl Fn(&population::Citizen) -> bool,
+        nth: usize,
+    ) -> Self {
         let now = oidc::Clock::now(&federation.clock);
-        let holder = passerelle::cards::card_holders(&federation.running.citizens, now, nth + 1)
-            [nth]
-            .clone();
+        let citizens = &federation.running.citizens;
+        let holders = passerelle::cards::card_holders(citizens, now, citizens.len());
+        let holder = holders.into_iter().filter(|c| which(c)).nth(nth).unwrap();
         let pki = federation.running.card_pki.as_ref().unwrap();
-        let state = passerelle::cards::issue_card(pki, &holder, now).unwrap();
+        let state = passerelle::cards::issue_card(pki, holder, now).unwrap();
         let dir = scratch(name);
         let card = dir.join("carte.json");
         std::fs::write(&card, state.to_json().unwrap()).unwrap();
@@ -1363,4 +1373,140 @@ async fn the_wallet_runs_on_postgresql_and_redis() {
     let again = check_proof(&federation, &pdf, "Agence Immo du Centre").await;
     assert_eq!(again["status"], "NOT_VALID", "{again}");
     federation.drop_postgres().await.unwrap();
+}
+
+/// The licence of a wallet's `permis.json`, presented for `elements` in a
+/// session of its own and checked against the provider's IACA.
+fn present_licence(
+    federation: &Federation,
+    phone: &Phone,
+    elements: &[&str],
+) -> Result<mdoc::Verified, mdoc::MdocError> {
+    let text = std::fs::read_to_string(phone.folder.join("permis.json")).unwrap();
+    let held: wallet::HeldLicence = serde_json::from_str(&text).unwrap();
+    let request = mdoc::ItemsRequest::mdl(elements);
+    let handover = mdoc::OpenId4VpHandover::new("verifier", "https://v.test/r", "n", "m").unwrap();
+    let transcript = mdoc::SessionTranscript::openid4vp(handover);
+    let device_request = mdoc::DeviceRequest {
+        doc_requests: vec![mdoc::ItemsRequest::mdl(elements)],
+    };
+    let response = held
+        .mdoc()
+        .unwrap()
+        .present(&device_request, &transcript)
+        .unwrap();
+    let issuer = federation
+        .running
+        .wallet
+        .as_ref()
+        .unwrap()
+        .licence
+        .as_ref()
+        .unwrap();
+    let trust = mdoc::TrustedIacas::new(&[issuer.iaca_der().unwrap()]).unwrap();
+    let now = u64::try_from(oidc::Clock::now(&federation.clock)).unwrap();
+    mdoc::verify(
+        &response.to_bytes().unwrap(),
+        &request,
+        &transcript,
+        &trust,
+        now,
+    )
+}
+
+#[tokio::test]
+async fn a_holder_adds_the_driving_licence_of_the_register_and_it_verifies() {
+    let federation = Federation::start().await.unwrap();
+    let phone = Phone::with_card_of(&federation, 0, "licence");
+    assert!(phone.activate(&federation, PIN).await.ok);
+    let none = phone.run(&["permis"]).await;
+    assert!(none.stdout.contains("Aucun permis"), "{}", none.stdout);
+
+    let added = phone.run(&["permis", "ajouter", "--pin", PIN]).await;
+    assert!(added.ok, "{}", added.stderr);
+    assert!(
+        added.stdout.contains("Permis de conduire n° 197500000001"),
+        "{}",
+        added.stdout
+    );
+    assert!(added.stdout.contains("Catégories : B"), "{}", added.stdout);
+    let shown = phone.run(&["permis"]).await;
+    assert!(shown.stdout.contains("197500000001"), "{}", shown.stdout);
+    assert!(shown.stdout.contains("valide jusqu'au"), "{}", shown.stdout);
+
+    let verified =
+        present_licence(&federation, &phone, &["family_name", "driving_privileges"]).unwrap();
+    assert!(
+        verified.signer.contains("DS-mDL-TEST"),
+        "{}",
+        verified.signer
+    );
+    let elements = &verified.elements[mdoc::MDL_NAMESPACE];
+    assert_eq!(
+        elements.keys().collect::<Vec<_>>(),
+        ["driving_privileges", "family_name"],
+        "what was asked, nothing else"
+    );
+    assert_eq!(elements["family_name"], mdoc::Value::Text("DUPONT".into()));
+    let privileges = format!("{:?}", elements["driving_privileges"]);
+    assert!(
+        privileges.contains("\"B\"") && privileges.contains("\"01\""),
+        "{privileges}"
+    );
+    let valid_for = verified.validity.valid_until.0 - verified.validity.valid_from.0;
+    assert_eq!(valid_for, 30 * 24 * 3600, "a bounded validity");
+
+    // A new code keeps the licence: it is bound to the device key, not to
+    // the code. Deleting the identity deletes it.
+    let changed = phone
+        .run(&["change-pin", "--pin", PIN, "--new-pin", "135790"])
+        .await;
+    assert!(changed.ok, "{}", changed.stderr);
+    assert!(phone.run(&["permis"]).await.stdout.contains("197500000001"));
+    let deleted = phone.run(&["delete", "--pin", "135790"]).await;
+    assert!(deleted.ok, "{}", deleted.stderr);
+    let gone = phone.run(&["permis"]).await;
+    assert!(gone.stdout.contains("Aucun permis"), "{}", gone.stdout);
+    let refused = phone.run(&["permis", "ajouter", "--pin", "135790"]).await;
+    assert!(!refused.ok);
+    assert!(
+        refused.stderr.contains("Aucune identité numérique"),
+        "{}",
+        refused.stderr
+    );
+
+    // The old pink paper licence is added as well, valid until 2033.
+    let paper = |c: &population::Citizen| {
+        population::driving_licence(c).is_some_and(|l| {
+            l.format == population::LicenceFormat::PinkPaper
+                && l.status == population::LicenceStatus::Valid
+        })
+    };
+    let phone = Phone::with_card_of_first(&federation, "paper", paper, 0);
+    assert!(phone.activate(&federation, PIN).await.ok);
+    let added = phone.run(&["permis", "ajouter", "--pin", PIN]).await;
+    assert!(added.ok, "{}", added.stderr);
+    assert!(
+        added.stdout.contains("Expire le : 2033-01-19"),
+        "{}",
+        added.stdout
+    );
+}
+
+#[tokio::test]
+async fn a_suspended_or_cancelled_licence_is_refused_and_no_licence_is_said() {
+    let federation = Federation::start().await.unwrap();
+    let status = |c: &population::Citizen| population::driving_licence(c).map(|l| l.status);
+    for (which, says) in [
+        (Some(population::LicenceStatus::Suspended), "suspendu"),
+        (Some(population::LicenceStatus::Cancelled), "annulé"),
+        (None, "Aucun permis de conduire n'est enregistré"),
+    ] {
+        let phone = Phone::with_card_of_first(&federation, "refused", |c| status(c) == which, 0);
+        assert!(phone.activate(&federation, PIN).await.ok);
+        let run = phone.run(&["permis", "ajouter", "--pin", PIN]).await;
+        assert!(!run.ok, "{which:?}: {}", run.stdout);
+        assert!(run.stderr.contains(says), "{which:?}: {}", run.stderr);
+        assert!(!phone.folder.join("permis.json").exists());
+    }
 }

@@ -109,7 +109,7 @@ impl LicenceStatus {
 /// The register's entry for `citizen`, if they hold a licence. The notables' entries are
 /// fixed: Marie DUPONT (1) a card that replaced a paper licence, B with corrective lenses;
 /// Youssef EL AMRANI (2) a card with A and B; Jacques MARTIN (3) a paper licence; Laetitia
-/// SANTONI (4) a suspended card licence; Marie-Hélène LE GALL (5) a valid pink paper licence;
+/// SANTONI (4) a suspended card licence; Marie-Hélène LE GALL (5) a cancelled pink paper licence;
 /// Loïc MÜLLER (6), just 18, none.
 pub fn driving_licence(citizen: &Citizen) -> Option<DrivingLicence> {
     let fixed = |format, status, issue: (u16, u8, u8), categories: &[(&str, (u16, u8, u8))]| {
@@ -152,7 +152,7 @@ pub fn driving_licence(citizen: &Citizen) -> Option<DrivingLicence> {
         ),
         5 => fixed(
             LicenceFormat::PinkPaper,
-            LicenceStatus::Valid,
+            LicenceStatus::Cancelled,
             (2000, 9, 25),
             &[("B", (2000, 9, 25))],
         ),
@@ -274,6 +274,7 @@ mod tests {
         assert_eq!(marie.categories.first().unwrap().restrictions, ["01"]);
         let status = |n: usize| licences.get(n).cloned().flatten().map(|l| l.status);
         assert_eq!(status(3), Some(LicenceStatus::Suspended));
+        assert_eq!(status(4), Some(LicenceStatus::Cancelled));
         assert_eq!(
             licences
                 .get(4)

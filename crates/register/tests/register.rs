@@ -268,7 +268,7 @@ async fn the_licence_register_answers_with_the_licence_of_the_person_named_exact
         json!({"outcome": "licence", "licence": {
             "number": "003500000005",
             "format": "pink_paper",
-            "status": "valid",
+            "status": "cancelled",
             "issue_date": "2000-09-25",
             "expiry_date": "2033-01-19",
             "issuing_authority": "Préfecture (35)",

@@ -9,8 +9,11 @@ use std::io::{BufRead as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, anyhow, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use card::{CardState, PinState, Reader, SoftCard};
 use idp_wallet::api::{IdentityStatus, LoginContext};
+use idp_wallet::licence::IssuedLicence;
 use idp_wallet::verify::LOGIN_GROUPS;
 use p256::ecdsa::signature::Signer as _;
 use p256::ecdsa::{DerSignature, SigningKey};
@@ -468,6 +471,54 @@ impl Wallet {
         Ok(serde_json::from_value(answer)?)
     }
 
+    fn licence_path(&self) -> PathBuf {
+        self.folder.join("permis.json")
+    }
+
+    /// `permis ajouter`: reads the card with its code and asks the provider
+    /// for the holder's driving licence, bound to a device key made here.
+    pub async fn add_licence(&self, answers: &Answers) -> anyhow::Result<HeldLicence> {
+        let pin = pin_or_ask(&answers.pin, "Code personnel :")?;
+        let challenge = self.challenge().await?;
+        let evidence = self.read(&pin, &challenge)?;
+        let device_key = card::pki::random_key();
+        let challenge = idp_wallet::verify::hex(&challenge);
+        let public = device_key
+            .verifying_key()
+            .to_public_key_der()
+            .map_err(|e| anyhow!("{e}"))?;
+        let proof: DerSignature = device_key.sign(format!("licence|{challenge}").as_bytes());
+        let body = json!({
+            "challenge": challenge,
+            "evidence": evidence,
+            "device_key": card::b64::encode(public.as_bytes()),
+            "proof": card::b64::encode(proof.as_bytes()),
+        });
+        let answer = self
+            .post(&format!("{}/app/licence", self.state.provider), &body)
+            .await?;
+        let issued: IssuedLicence = serde_json::from_value(answer)?;
+        let private = device_key.to_pkcs8_der().map_err(|e| anyhow!("{e}"))?;
+        let held = HeldLicence {
+            issued,
+            device_key: card::b64::encode(private.as_bytes()),
+        };
+        held.mdoc()?;
+        write_atomically(&self.licence_path(), serde_json::to_string_pretty(&held)?)?;
+        Ok(held)
+    }
+
+    /// `permis`: the licence this wallet holds, if any.
+    pub fn licence(&self) -> anyhow::Result<Option<HeldLicence>> {
+        match std::fs::read_to_string(self.licence_path()) {
+            Ok(text) => Ok(Some(
+                serde_json::from_str(&text).context("permis.json illisible")?,
+            )),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
     /// `delete`: the identity of this card is deleted at the provider, and
     /// this folder forgets it.
     pub async fn delete(mut self, answers: &Answers) -> anyhow::Result<()> {
@@ -479,7 +530,62 @@ impl Wallet {
         self.post(&format!("{}/app/delete", self.state.provider), &body)
             .await?;
         self.state.identity = None;
+        // The licence was issued to the identity: it goes with it.
+        match std::fs::remove_file(self.licence_path()) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error.into()),
+            _ => {}
+        }
         self.save()
+    }
+}
+
+/// `permis.json`: the driving licence as issued, and the private key of
+/// the device it is bound to (a phone keeps it in its secure element; here
+/// it is a file of the wallet's folder).
+#[derive(Serialize, Deserialize)]
+pub struct HeldLicence {
+    #[serde(flatten)]
+    pub issued: IssuedLicence,
+    /// PKCS#8, base64.
+    device_key: String,
+}
+
+impl std::fmt::Debug for HeldLicence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeldLicence")
+            .field("document_number", &self.issued.document_number)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HeldLicence {
+    /// The mdoc, ready to present.
+    pub fn mdoc(&self) -> anyhow::Result<mdoc::Mdoc> {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(&self.issued.issuer_signed)
+            .map_err(|_| anyhow!("permis illisible"))?;
+        let signed = mdoc::IssuerSigned::from_bytes(&bytes).map_err(|e| anyhow!("permis : {e}"))?;
+        let key = SigningKey::from_pkcs8_der(&card::b64::decode(&self.device_key)?)
+            .map_err(|_| anyhow!("clé du permis illisible"))?;
+        mdoc::Mdoc::new(signed, key).map_err(|e| anyhow!("permis : {e}"))
+    }
+
+    /// What `permis` prints.
+    pub fn describe(&self, now: i64) -> String {
+        let issued = &self.issued;
+        let state = if now < issued.valid_until {
+            "valide"
+        } else {
+            "à renouveler"
+        };
+        format!(
+            "Permis de conduire n° {}\n  Catégories : {}\n  Expire le : {}\n  \
+             Version numérique : {state} jusqu'au {}",
+            issued.document_number,
+            issued.categories.join(", "),
+            issued.expiry_date,
+            card::Date::from_time(issued.valid_until).iso(),
+        )
     }
 }
 
