@@ -11,7 +11,7 @@ use crate::cose;
 use crate::issuer::IssuerSigned;
 use crate::request::{DeviceRequest, ItemsRequest};
 use crate::response::{
-    DeviceResponse, DeviceSigned, Document, STATUS_OK, device_authentication_bytes,
+    DeviceAuth, DeviceResponse, DeviceSigned, Document, STATUS_OK, device_authentication_bytes,
 };
 use crate::transcript::SessionTranscript;
 
@@ -87,7 +87,7 @@ impl Mdoc {
             },
             device_signed: DeviceSigned {
                 name_spaces: device_name_spaces,
-                device_signature: cose::sign_detached(&self.device_key, &signed),
+                device_auth: DeviceAuth::Signature(cose::sign_detached(&self.device_key, &signed)),
             },
         })
     }
