@@ -1,7 +1,12 @@
 //! The licence end to end: issued by the wallet identity provider,
 //! presented by the wallet over the QR proximity session or OpenID4VP,
 //! verified by a reader; then every way a verifier must refuse it.
-#![expect(clippy::unwrap_used, reason = "test code: a failure is a failed test")]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failure is a failed test"
+)]
 
 use card::Date;
 use card::pki::{Authority, TestPki, key_of, random_key};
@@ -673,4 +678,183 @@ fn the_annex_d_example_response_parses_and_its_issuer_data_verifies() {
         verify(&bytes, &request, &openid4vp("n"), &trust, inside),
         Err(MdocError::UnknownIssuer)
     );
+}
+
+/// The interop folder, its node packages installed (`./scripts/test`
+/// runs `npm ci` there).
+fn interop() -> std::path::PathBuf {
+    let interop = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop");
+    assert!(
+        interop.join("node_modules/@auth0/mdl").exists(),
+        "node packages missing: run `cd interop && npm ci` (./scripts/test does it)"
+    );
+    interop
+}
+
+/// A fresh folder for the files `mdoc-check.mjs` reads and writes.
+fn exchange_folder() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "passerelle-mdoc-{}-{:016x}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `node mdoc-check.mjs ARGS…`: its one JSON line.
+fn mdoc_check(args: &[&std::ffi::OsStr]) -> serde_json::Value {
+    let output = std::process::Command::new("node")
+        .arg("mdoc-check.mjs")
+        .args(args)
+        .current_dir(interop())
+        .output()
+        .expect("node is installed (./scripts/test installs it)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
+        panic!(
+            "mdoc-check.mjs printed no JSON: {stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+/// The wall clock: @auth0/mdl checks the MSO's validity against it.
+fn wall_clock() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// The independent check, one way: @auth0/mdl (not ours) verifies our
+/// licence (issuer signature, x5chain to our IACA, digests, device
+/// signature over our OpenID4VP transcript) and reads the same elements.
+#[test]
+fn another_library_verifies_our_licence() {
+    let now = wall_clock();
+    let pki = LicencePki::generate(now - DAY).unwrap();
+    let elements = licence().elements(Date::from_unix(now));
+    let (mdoc, _) = issue_with(
+        &pki.document_signer,
+        MDL_DOCTYPE,
+        &elements,
+        validity(now - 60),
+    );
+    let transcript = openid4vp("nonce-interop-1");
+    let items = ItemsRequest::mdl(&[
+        "family_name",
+        "birth_date",
+        "issuing_country",
+        "driving_privileges",
+        "age_over_21",
+    ]);
+    let response = mdoc
+        .present(&request(items), &transcript)
+        .unwrap()
+        .to_bytes()
+        .unwrap();
+    let dir = exchange_folder();
+    std::fs::write(dir.join("response.cbor"), &response).unwrap();
+    std::fs::write(dir.join("iaca.der"), pki.iaca.certificate.to_der().unwrap()).unwrap();
+    std::fs::write(dir.join("transcript.cbor"), transcript.to_bytes().unwrap()).unwrap();
+    let result = mdoc_check(&["verify".as_ref(), dir.as_os_str()]);
+    assert!(result.get("error").is_none(), "{result}");
+    assert_eq!(result["docType"], MDL_DOCTYPE);
+    let mdl = &result["elements"][MDL_NAMESPACE];
+    assert_eq!(mdl["family_name"], "Martin");
+    assert_eq!(mdl["birth_date"], "1990-04-02");
+    assert_eq!(mdl["issuing_country"], "FR");
+    assert_eq!(mdl["age_over_21"], true);
+    assert_eq!(mdl["driving_privileges"][0]["vehicle_category_code"], "B");
+    assert_eq!(
+        mdl["driving_privileges"][0]["codes"][0]["value"],
+        "lunettes"
+    );
+    assert_eq!(mdl.as_object().unwrap().len(), 5);
+
+    // It too refuses the response in another session.
+    let other = openid4vp("nonce-interop-2");
+    std::fs::write(dir.join("transcript.cbor"), other.to_bytes().unwrap()).unwrap();
+    let replayed = mdoc_check(&["verify".as_ref(), dir.as_os_str()]);
+    assert!(replayed.get("error").is_some(), "{replayed}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The other way: @auth0/mdl issues and presents (its Document and
+/// DeviceResponse, its test device key) for our OpenID4VP transcript,
+/// signed by our document signer; our verifier accepts it and reads the
+/// elements. Signed by its own test issuer instead, ours refuses it at
+/// the key-usage check: that certificate is self-signed, both IACA and
+/// signer, with no keyUsage, which Annex B requires of a document
+/// signer.
+#[test]
+fn our_verifier_accepts_another_librarys_licence() {
+    let pki = LicencePki::generate(wall_clock() - DAY).unwrap();
+    let trust = TrustedIacas::new(&[pki.iaca.certificate.to_der().unwrap()]).unwrap();
+    let transcript = openid4vp("nonce-interop-3");
+    let dir = exchange_folder();
+    std::fs::write(dir.join("transcript.cbor"), transcript.to_bytes().unwrap()).unwrap();
+    let stored = pki.document_signer.to_stored().unwrap();
+    let decode = |b64: &str| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap()
+    };
+    std::fs::write(dir.join("ds.der"), decode(&stored.certificate)).unwrap();
+    std::fs::write(dir.join("ds-key.der"), decode(&stored.key)).unwrap();
+    let made = mdoc_check(&[
+        "make".as_ref(),
+        dir.as_os_str(),
+        dir.join("ds.der").as_os_str(),
+        dir.join("ds-key.der").as_os_str(),
+    ]);
+    assert!(made.get("error").is_none(), "{made}");
+    let items = ItemsRequest::mdl(&[
+        "family_name",
+        "given_name",
+        "birth_date",
+        "driving_privileges",
+    ]);
+    let response = std::fs::read(dir.join("response.cbor")).unwrap();
+    let verified = verify(&response, &items, &transcript, &trust, wall_clock()).unwrap();
+    assert_eq!(verified.signer, DS_NAME);
+    let mdl = &verified.elements[MDL_NAMESPACE];
+    assert_eq!(mdl["family_name"], Value::Text("Jones".into()));
+    assert_eq!(
+        cbor::FullDate::from_value(&mdl["birth_date"], "birth_date")
+            .unwrap()
+            .0,
+        Date::new(2007, 3, 25).unwrap()
+    );
+    let privileges = cbor::array(&mdl["driving_privileges"], "privileges").unwrap();
+    assert_eq!(
+        cbor::Fields::of(&privileges[0], "privilege")
+            .unwrap()
+            .text("vehicle_category_code")
+            .unwrap(),
+        "C"
+    );
+    // Not for another session.
+    assert_eq!(
+        verify(
+            &response,
+            &items,
+            &openid4vp("nonce-interop-4"),
+            &trust,
+            wall_clock()
+        ),
+        Err(MdocError::DeviceSignature)
+    );
+
+    let made = mdoc_check(&["make".as_ref(), dir.as_os_str()]);
+    assert!(made.get("error").is_none(), "{made}");
+    let theirs = TrustedIacas::new(&[std::fs::read(dir.join("iaca.der")).unwrap()]).unwrap();
+    let response = std::fs::read(dir.join("response.cbor")).unwrap();
+    assert_eq!(
+        verify(&response, &items, &transcript, &theirs, wall_clock()),
+        Err(MdocError::SignerUsage)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
