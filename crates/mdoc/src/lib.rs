@@ -42,7 +42,7 @@ pub mod transcript;
 pub mod verifier;
 
 pub use cbor::{Encoded, FullDate, TDate, Value};
-pub use holder::Mdoc;
+pub use holder::{Mdoc, StoredMdoc};
 pub use issuer::{IssuerSigned, IssuerSignedItem, issue};
 pub use mdl::{Licence, MDL_DOCTYPE, MDL_NAMESPACE};
 pub use mso::{MobileSecurityObject, ValidityInfo};
@@ -106,6 +106,8 @@ pub enum MdocError {
     },
     #[error("the device signature does not verify with the device key the issuer signed")]
     DeviceSignature,
+    #[error("the document is bound to another device key")]
+    DeviceKeyMismatch,
     #[error("the trusted IACA list is invalid: {0}")]
     TrustList(String),
     #[error(
