@@ -26,7 +26,9 @@
 //! (QR code), §8.3.2.1.2 (device request and response), §9.1.1
 //! (session encryption), §9.1.2 (issuer data authentication), §9.1.3
 //! (device authentication), §9.1.5 (session transcript), §9.3 (the
-//! verifier's checks), Annex B (the test PKI's names are marked TEST).
+//! verifier's checks), Annex B in part (the IACA a CA, the document
+//! signer's keyUsage digitalSignature; not its extended key usage, CRL
+//! distribution points or issuer alternative name).
 
 pub mod cbor;
 pub mod cose;
@@ -42,7 +44,7 @@ pub mod transcript;
 pub mod verifier;
 
 pub use cbor::{Encoded, FullDate, TDate, Value};
-pub use holder::Mdoc;
+pub use holder::{Mdoc, StoredMdoc};
 pub use issuer::{IssuerSigned, IssuerSignedItem, issue};
 pub use mdl::{Licence, MDL_DOCTYPE, MDL_NAMESPACE};
 pub use mso::{MobileSecurityObject, ValidityInfo};
@@ -106,6 +108,8 @@ pub enum MdocError {
     },
     #[error("the device signature does not verify with the device key the issuer signed")]
     DeviceSignature,
+    #[error("the document is bound to another device key")]
+    DeviceKeyMismatch,
     #[error("the trusted IACA list is invalid: {0}")]
     TrustList(String),
     #[error(

@@ -1,7 +1,7 @@
 //! What the holder sends back (§8.3.2.1.2.2), and the bytes the device
 //! signs (§9.1.3.4).
 
-use coset::CoseSign1;
+use coset::{AsCborValue as _, CoseMac0, CoseSign1};
 
 use crate::MdocError;
 use crate::cbor::{self, Encoded, Fields, Value, text_map};
@@ -12,14 +12,52 @@ use crate::transcript::SessionTranscript;
 /// Status 0 of a DeviceResponse: OK (§8.3.2.1.2.3).
 pub const STATUS_OK: u64 = 0;
 
+/// DeviceAuth (§9.1.3): a signature by the device key, or a MAC with a
+/// key agreed with the reader. This crate signs; it reads a MAC (the
+/// example of Annex D has one) but does not verify it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeviceAuth {
+    Signature(CoseSign1),
+    Mac(CoseMac0),
+}
+
+impl DeviceAuth {
+    fn to_value(&self) -> Result<Value, MdocError> {
+        Ok(match self {
+            Self::Signature(sign1) => text_map([("deviceSignature", cose::sign1_to_value(sign1)?)]),
+            Self::Mac(mac0) => text_map([(
+                "deviceMac",
+                mac0.clone()
+                    .to_cbor_value()
+                    .map_err(|e| MdocError::Crypto(e.to_string()))?,
+            )]),
+        })
+    }
+
+    fn from_value(value: &Value) -> Result<Self, MdocError> {
+        const WHAT: &str = "DeviceAuth";
+        let fields = Fields::of(value, WHAT)?;
+        match (fields.get("deviceSignature"), fields.get("deviceMac")) {
+            (Some(sign1), None) => Ok(Self::Signature(cose::sign1_from_value(
+                sign1,
+                "deviceSignature",
+            )?)),
+            (None, Some(mac0)) => Ok(Self::Mac(
+                CoseMac0::from_cbor_value(mac0.clone())
+                    .map_err(|_| MdocError::Malformed("deviceMac"))?,
+            )),
+            _ => Err(MdocError::Malformed(WHAT)),
+        }
+    }
+}
+
 /// DeviceSigned (§8.3.2.1.2.2): device-signed elements (this crate
-/// sends none, an empty map) and deviceAuth, here always a
-/// deviceSignature (MAC authentication is not implemented).
+/// sends none, an empty map) and deviceAuth.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeviceSigned {
     /// DeviceNameSpacesBytes, as sent.
     pub name_spaces: Encoded,
-    pub device_signature: CoseSign1,
+    pub device_auth: DeviceAuth,
 }
 
 /// Document (§8.3.2.1.2.2).
@@ -43,10 +81,6 @@ impl DeviceResponse {
             .documents
             .iter()
             .map(|document| {
-                let device_auth = text_map([(
-                    "deviceSignature",
-                    cose::sign1_to_value(&document.device_signed.device_signature)?,
-                )]);
                 Ok(text_map([
                     ("docType", Value::Text(document.doc_type.clone())),
                     ("issuerSigned", document.issuer_signed.to_value()?),
@@ -54,7 +88,7 @@ impl DeviceResponse {
                         "deviceSigned",
                         text_map([
                             ("nameSpaces", document.device_signed.name_spaces.to_value()),
-                            ("deviceAuth", device_auth),
+                            ("deviceAuth", document.device_signed.device_auth.to_value()?),
                         ]),
                     ),
                 ]))
@@ -93,12 +127,6 @@ fn document_from_value(value: &Value) -> Result<Document, MdocError> {
     const WHAT: &str = "Document";
     let fields = Fields::of(value, WHAT)?;
     let device_signed = Fields::of(fields.required("deviceSigned")?, "DeviceSigned")?;
-    let device_auth = Fields::of(device_signed.required("deviceAuth")?, "DeviceAuth")?;
-    let device_signature = device_auth
-        .get("deviceSignature")
-        .ok_or(MdocError::Algorithm(
-            "deviceAuth without deviceSignature (deviceMac is not supported)".into(),
-        ))?;
     Ok(Document {
         doc_type: fields.text("docType")?.to_string(),
         issuer_signed: IssuerSigned::from_value(fields.required("issuerSigned")?)?,
@@ -107,7 +135,7 @@ fn document_from_value(value: &Value) -> Result<Document, MdocError> {
                 device_signed.required("nameSpaces")?,
                 "DeviceNameSpacesBytes",
             )?,
-            device_signature: cose::sign1_from_value(device_signature, "deviceSignature")?,
+            device_auth: DeviceAuth::from_value(device_signed.required("deviceAuth")?)?,
         },
     })
 }

@@ -29,7 +29,9 @@ use crate::issuer::IssuerSignedItem;
 use crate::mso::{MobileSecurityObject, ValidityInfo};
 use crate::pki::TrustedIacas;
 use crate::request::ItemsRequest;
-use crate::response::{DeviceResponse, Document, STATUS_OK, device_authentication_bytes};
+use crate::response::{
+    DeviceAuth, DeviceResponse, Document, STATUS_OK, device_authentication_bytes,
+};
 use crate::transcript::SessionTranscript;
 
 /// What a verified response establishes.
@@ -210,7 +212,11 @@ fn check_device_signature(
         &document.doc_type,
         &document.device_signed.name_spaces,
     )?;
-    let signature = &document.device_signed.device_signature;
+    let DeviceAuth::Signature(signature) = &document.device_signed.device_auth else {
+        return Err(MdocError::Algorithm(
+            "deviceMac (only deviceSignature)".into(),
+        ));
+    };
     if !cose::verify(signature, &mso.device_key, Some(&signed))? {
         return Err(MdocError::DeviceSignature);
     }
