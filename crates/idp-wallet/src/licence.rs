@@ -19,8 +19,6 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse as _, Response};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use card::Date;
 use mdoc::mdl::{Code, DrivingPrivilege};
 use mdoc::{LicencePki, MDL_DOCTYPE, TDate, ValidityInfo};
@@ -144,7 +142,7 @@ pub struct LicenceRequest {
 /// What the app receives.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct IssuedLicence {
-    /// The IssuerSigned structure (CBOR), base64url without padding.
+    /// The IssuerSigned structure (CBOR), base64.
     pub issuer_signed: String,
     pub document_number: String,
     /// The categories, e.g. `["A", "B"]`.
@@ -230,7 +228,7 @@ pub async fn issue(
     })?;
     tracing::info!(provider = %idp.config.id, "driving licence issued");
     let issued = IssuedLicence {
-        issuer_signed: URL_SAFE_NO_PAD.encode(signed),
+        issuer_signed: card::b64::encode(&signed),
         document_number: entry.number,
         categories: entry.categories.into_iter().map(|c| c.code).collect(),
         expiry_date: entry.expiry_date,

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use card::lds::{self, ECDSA_WITH_SHA256, File, LDS_SECURITY_OBJECT, LdsSecurityObject};
 use card::mrz::Mrz;
+use card::pki::{key_of, signed_by, valid_at};
 use card::{Date, Evidence, Holder, tlv};
 use cms::content_info::{CmsVersion, ContentInfo};
 use cms::signed_data::{SignedData, SignerIdentifier};
@@ -93,36 +94,6 @@ struct Anchor {
 #[derive(Debug, Clone, Default)]
 pub struct TrustStore {
     anchors: Vec<Anchor>,
-}
-
-fn key_of(certificate: &Certificate) -> Option<VerifyingKey> {
-    let spki = certificate
-        .tbs_certificate
-        .subject_public_key_info
-        .to_der()
-        .ok()?;
-    VerifyingKey::from_public_key_der(&spki).ok()
-}
-
-/// Whether `issuer_key` signed `certificate` (ECDSA with SHA-256 only).
-fn signed_by(certificate: &Certificate, issuer_key: &VerifyingKey) -> bool {
-    if certificate.signature_algorithm.oid != ECDSA_WITH_SHA256 {
-        return false;
-    }
-    let (Ok(tbs), Some(signature)) = (
-        certificate.tbs_certificate.to_der(),
-        certificate.signature.as_bytes(),
-    ) else {
-        return false;
-    };
-    DerSignature::from_bytes(signature)
-        .is_ok_and(|signature| issuer_key.verify(&tbs, &signature).is_ok())
-}
-
-fn valid_at(certificate: &Certificate, now: u64) -> bool {
-    let validity = &certificate.tbs_certificate.validity;
-    validity.not_before.to_unix_duration().as_secs() <= now
-        && now <= validity.not_after.to_unix_duration().as_secs()
 }
 
 impl TrustStore {

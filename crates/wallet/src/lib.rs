@@ -9,8 +9,6 @@ use std::io::{BufRead as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, anyhow, bail};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use card::{CardState, PinState, Reader, SoftCard};
 use idp_wallet::api::{IdentityStatus, LoginContext};
 use idp_wallet::licence::IssuedLicence;
@@ -561,13 +559,11 @@ impl std::fmt::Debug for HeldLicence {
 impl HeldLicence {
     /// The mdoc, ready to present.
     pub fn mdoc(&self) -> anyhow::Result<mdoc::Mdoc> {
-        let bytes = URL_SAFE_NO_PAD
-            .decode(&self.issued.issuer_signed)
-            .map_err(|_| anyhow!("permis illisible"))?;
-        let signed = mdoc::IssuerSigned::from_bytes(&bytes).map_err(|e| anyhow!("permis : {e}"))?;
-        let key = SigningKey::from_pkcs8_der(&card::b64::decode(&self.device_key)?)
-            .map_err(|_| anyhow!("clé du permis illisible"))?;
-        mdoc::Mdoc::new(signed, key).map_err(|e| anyhow!("permis : {e}"))
+        let stored = mdoc::holder::StoredMdoc {
+            issuer_signed: self.issued.issuer_signed.clone(),
+            device_key: self.device_key.clone(),
+        };
+        mdoc::Mdoc::from_stored(&stored).map_err(|e| anyhow!("permis illisible : {e}"))
     }
 
     /// What `permis` prints.
