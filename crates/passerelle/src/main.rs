@@ -81,6 +81,9 @@ enum Command {
         #[command(subcommand)]
         command: WalletCommand,
     },
+    /// The police's reader of the digital driving licence.
+    #[command(subcommand)]
+    Verifier(VerifierCommand),
     /// Check a config file and exit.
     Check {
         /// The config file.
@@ -233,12 +236,49 @@ enum WalletCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum VerifierCommand {
+    /// A roadside check: scans the QR code the citizen's app shows, asks
+    /// for the chosen data over an encrypted session, and verifies the
+    /// answer (issuer's chain, signatures, digests, this session).
+    Controle {
+        /// The QR code's text (`mdoc:…`).
+        #[arg(long)]
+        qr: String,
+        /// The IACA root certificate (DER) of the licences' issuer.
+        #[arg(long, default_value = "./passerelle-data/pki/iaca.der")]
+        iaca: PathBuf,
+        /// The data asked for (comma-separated mDL element names).
+        #[arg(long, value_delimiter = ',', default_values_t = verifier::ROADSIDE_ELEMENTS.iter().map(|e| (*e).to_owned()))]
+        elements: Vec<String>,
+        /// Check as of this time (Unix seconds) instead of now.
+        #[arg(long)]
+        at: Option<u64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum PermisCommand {
     /// Reads the card with the code; the provider finds the holder's
     /// licence in the register and issues it into this wallet.
     Ajouter {
         #[arg(long, env = "PASSERELLE_WALLET_PIN")]
         pin: Option<String>,
+    },
+    /// Shows the licence at a roadside check: prints a QR code for the
+    /// officer's reader, listens on local HTTP (no BLE or NFC here), shows
+    /// what is asked, then asks for consent and the code.
+    Presenter {
+        #[arg(long, env = "PASSERELLE_WALLET_PIN")]
+        pin: Option<String>,
+        /// Show without asking.
+        #[arg(long, conflicts_with = "no")]
+        yes: bool,
+        /// Decline without asking.
+        #[arg(long)]
+        no: bool,
+        /// Where to listen for the reader.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: String,
     },
 }
 
@@ -404,6 +444,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Wallet { folder, command } => run_wallet(&folder, command).await,
+        Command::Verifier(VerifierCommand::Controle {
+            qr,
+            iaca,
+            elements,
+            at,
+        }) => {
+            let der = std::fs::read(&iaca)
+                .with_context(|| format!("reading the IACA certificate {}", iaca.display()))?;
+            let trust = mdoc::TrustedIacas::new(&[der]).map_err(anyhow::Error::msg)?;
+            let elements: Vec<&str> = elements.iter().map(String::as_str).collect();
+            let now = at.unwrap_or_else(|| {
+                u64::try_from(oidc::Clock::now(&oidc::SystemClock)).unwrap_or_default()
+            });
+            let verified = verifier::roadside_check(&qr, &elements, &trust, now).await?;
+            println!("{}", verifier::describe(&verified));
+            Ok(())
+        }
         Command::Card(CardCommand::Read {
             card,
             challenge,
@@ -675,6 +732,36 @@ async fn run_wallet(folder: &Path, command: WalletCommand) -> anyhow::Result<()>
             let licence = Wallet::open(folder)?.add_licence(&answers).await?;
             println!("Permis de conduire ajouté.");
             println!("{}", licence.describe(oidc::Clock::now(&oidc::SystemClock)));
+        }
+        WalletCommand::Permis {
+            action:
+                Some(PermisCommand::Presenter {
+                    pin,
+                    yes,
+                    no,
+                    listen,
+                }),
+        } => {
+            let answers = Answers {
+                pin,
+                confirm: (yes || no).then_some(yes),
+                ..Answers::default()
+            };
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("listening on {listen}"))?;
+            let app = Wallet::open(folder)?;
+            let presented = app
+                .present_licence(&answers, listener, |qr| {
+                    println!("Montrez ce QR code au contrôleur :");
+                    println!("{}", wallet::terminal_qr(qr));
+                    println!("{qr}");
+                })
+                .await?;
+            match presented {
+                wallet::Presented::Shown => println!("Permis montré."),
+                wallet::Presented::Declined => println!("Contrôle refusé : rien n'a été montré."),
+            }
         }
     }
     Ok(())

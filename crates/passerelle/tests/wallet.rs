@@ -1510,3 +1510,127 @@ async fn a_suspended_or_cancelled_licence_is_refused_and_no_licence_is_said() {
         assert!(!phone.folder.join("permis.json").exists());
     }
 }
+
+/// `wallet permis presenter` running: the child and the QR code it shows.
+async fn presenting(phone: &Phone, answer: &str) -> (tokio::process::Child, String) {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_passerelle"))
+        .args(["wallet", "--folder", phone.folder.to_str().unwrap()])
+        .args(["permis", "presenter", "--pin", PIN, answer])
+        .env_remove("PASSERELLE_WALLET_PIN")
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if line.starts_with("mdoc:") {
+            // The rest of its output is read by `shown`.
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            return (child, line);
+        }
+    }
+    panic!("the app showed no QR code");
+}
+
+/// The IACA a verifier trusts, as a file.
+fn iaca_file(federation: &Federation, name: &str) -> PathBuf {
+    let issuer = federation
+        .running
+        .wallet
+        .as_ref()
+        .unwrap()
+        .licence
+        .as_ref()
+        .unwrap();
+    let path = scratch(name).join("iaca.der");
+    std::fs::write(&path, issuer.iaca_der().unwrap()).unwrap();
+    path
+}
+
+/// `verifier controle`, at the federation's time.
+async fn roadside(qr: &str, iaca: &Path) -> Run {
+    let iaca = iaca.to_str().unwrap();
+    passerelle(&[
+        "verifier",
+        "controle",
+        "--qr",
+        qr,
+        "--iaca",
+        iaca,
+        "--at",
+        "1800000100",
+    ])
+    .await
+}
+
+#[tokio::test]
+async fn an_officer_checks_the_licence_the_app_shows_at_the_roadside() {
+    let federation = Federation::start().await.unwrap();
+    let phone = Phone::with_card_of(&federation, 0, "roadside");
+    assert!(phone.activate(&federation, PIN).await.ok);
+    assert!(phone.run(&["permis", "ajouter", "--pin", PIN]).await.ok);
+    let iaca = iaca_file(&federation, "police");
+
+    let (mut app, qr) = presenting(&phone, "--yes").await;
+    let check = roadside(&qr, &iaca).await;
+    assert!(check.ok, "{}", check.stderr);
+    assert!(
+        check.stdout.contains("Permis de conduire vérifié"),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check.stdout.contains("family_name : DUPONT"),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check.stdout.contains("driving_privileges : B (01)"),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        !check.stdout.contains("issuing_authority"),
+        "only what was asked"
+    );
+    assert!(app.wait().await.unwrap().success());
+
+    // The same QR code again: the app has answered its one reader and
+    // stopped listening.
+    let again = roadside(&qr, &iaca).await;
+    assert!(!again.ok);
+    assert!(again.stderr.contains("ne répond pas"), "{}", again.stderr);
+
+    // A reader that trusts another root of the same name refuses it.
+    let stranger = mdoc::LicencePki::generate(1_700_000_000).unwrap();
+    let other = scratch("other-iaca").join("iaca.der");
+    std::fs::write(&other, stranger.iaca.certificate_der().unwrap()).unwrap();
+    let (mut app, qr) = presenting(&phone, "--yes").await;
+    let refused = roadside(&qr, &other).await;
+    assert!(!refused.ok);
+    assert!(
+        refused.stderr.contains("permis refusé"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("not signed by the IACA"),
+        "{}",
+        refused.stderr
+    );
+    app.wait().await.unwrap();
+
+    // The holder declines: nothing is shown.
+    let (mut app, qr) = presenting(&phone, "--no").await;
+    let declined = roadside(&qr, &iaca).await;
+    assert!(!declined.ok);
+    assert!(
+        declined.stderr.contains("refusé de montrer"),
+        "{}",
+        declined.stderr
+    );
+    assert!(app.wait().await.unwrap().success());
+}

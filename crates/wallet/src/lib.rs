@@ -5,6 +5,8 @@
 //! The identity is the card plus its code, not this folder: activating the
 //! same card with the same code in a new folder restores it.
 
+mod roadside;
+
 use std::io::{BufRead as _, Write as _};
 use std::path::{Path, PathBuf};
 
@@ -18,6 +20,8 @@ use p256::ecdsa::{DerSignature, SigningKey};
 use p256::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, EncodePublicKey as _};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+pub use roadside::{Presented, describe_request, label};
 
 /// `wallet.json`.
 #[derive(Debug, Serialize, Deserialize)]

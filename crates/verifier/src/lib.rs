@@ -1,0 +1,199 @@
+//! The roadside check: the police officer's reader of the digital driving
+//! licence (ISO/IEC 18013-5 proximity presentation).
+//!
+//! The officer scans the QR code the citizen's app shows (its device
+//! engagement), and [`roadside_check`] runs the session:
+//!
+//! 1. the session keys from the engagement's ephemeral key and the
+//!    reader's own (ECDH, HKDF, §9.1.1.5);
+//! 2. the device request for the chosen elements, encrypted, posted to
+//!    where the app listens;
+//! 3. the app's encrypted answer, opened with the session's counters;
+//! 4. the device response checked in order by [`mdoc::verify`]: the
+//!    document signer's chain to a trusted IACA, the MSO's signature and
+//!    validity, each returned element's digest, no element that was not
+//!    asked for, and the device's signature over this session's
+//!    transcript (so a response recorded elsewhere does not pass).
+//!
+//! Transport: local HTTP, as no BLE or NFC is available here; the
+//! engagement carries the URL (`mdoc::session::HTTP_RETRIEVAL`).
+
+use std::collections::BTreeMap;
+
+use mdoc::session::ReaderSession;
+use mdoc::{DeviceRequest, ItemsRequest, MDL_NAMESPACE, MdocError, TrustedIacas, Value, Verified};
+
+/// What a roadside check asks by default: who, and what they may drive.
+pub const ROADSIDE_ELEMENTS: &[&str] = &[
+    "family_name",
+    "given_name",
+    "birth_date",
+    "document_number",
+    "expiry_date",
+    "driving_privileges",
+];
+
+/// Why a check did not end with a verified licence; each says what the
+/// officer sees.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CheckError {
+    #[error("ce QR code n'est pas celui d'un permis de conduire : {0}")]
+    Engagement(MdocError),
+    #[error("ce QR code ne dit pas où joindre l'application")]
+    NoAddress,
+    #[error("l'application du titulaire ne répond pas ({0})")]
+    Unreachable(String),
+    #[error("le titulaire a refusé de montrer son permis")]
+    Declined,
+    #[error("la liaison avec l'application a échoué : {0}")]
+    Session(MdocError),
+    #[error("permis refusé : {0}")]
+    Refused(MdocError),
+}
+
+/// Runs the check of the licence whose engagement `qr_code` shows, asking
+/// for `elements`, trusting `trust`, at `now` (Unix seconds).
+pub async fn roadside_check(
+    qr_code: &str,
+    elements: &[&str],
+    trust: &TrustedIacas,
+    now: u64,
+) -> Result<Verified, CheckError> {
+    let mut session =
+        ReaderSession::from_qr_code(qr_code.trim()).map_err(CheckError::Engagement)?;
+    let url = session
+        .url()
+        .filter(|url| url.starts_with("http://") || url.starts_with("https://"))
+        .ok_or(CheckError::NoAddress)?
+        .to_owned();
+    let items = ItemsRequest::mdl(elements);
+    let request = DeviceRequest {
+        doc_requests: vec![ItemsRequest::mdl(elements)],
+    };
+    let establishment = request
+        .to_bytes()
+        .and_then(|request| session.establish(&request))
+        .map_err(CheckError::Session)?;
+    let unreachable =
+        |error: reqwest::Error| CheckError::Unreachable(error.without_url().to_string());
+    let answer = reqwest::Client::new()
+        .post(&url)
+        .header("content-type", "application/cbor")
+        .body(establishment)
+        .send()
+        .await
+        .map_err(unreachable)?
+        .bytes()
+        .await
+        .map_err(unreachable)?;
+    let response = match session.open(&answer) {
+        Ok(response) => response,
+        Err(MdocError::SessionStatus(_)) => return Err(CheckError::Declined),
+        Err(error) => return Err(CheckError::Session(error)),
+    };
+    let verified = mdoc::verify(&response, &items, session.transcript(), trust, now)
+        .map_err(CheckError::Refused)?;
+    tracing::info!("roadside check: licence verified");
+    Ok(verified)
+}
+
+/// What the officer's screen shows of a verified licence.
+pub fn describe(verified: &Verified) -> String {
+    let empty = BTreeMap::new();
+    let elements = verified.elements.get(MDL_NAMESPACE).unwrap_or(&empty);
+    let mut lines = vec!["Permis de conduire vérifié".to_owned()];
+    for (identifier, value) in elements {
+        lines.push(format!("  {identifier} : {}", text(value)));
+    }
+    lines.push(format!(
+        "  émis par : {} ; version numérique valable jusqu'au {}",
+        verified.signer,
+        verified.validity.valid_until.rfc3339()
+    ));
+    lines.join("\n")
+}
+
+/// A data element's value as text: dates as written, privileges as
+/// `B (01)`.
+fn text(value: &Value) -> String {
+    match value {
+        Value::Text(text) => text.clone(),
+        Value::Bool(true) => "oui".to_owned(),
+        Value::Bool(false) => "non".to_owned(),
+        Value::Integer(number) => i128::from(*number).to_string(),
+        Value::Tag(_, inner) => text(inner),
+        Value::Bytes(bytes) => format!("({} octets)", bytes.len()),
+        Value::Array(items) => items.iter().map(text).collect::<Vec<_>>().join(", "),
+        Value::Map(fields) => {
+            let field = |name: &str| {
+                fields
+                    .iter()
+                    .find(|(key, _)| key.as_text() == Some(name))
+                    .map(|(_, value)| value)
+            };
+            let category = field("vehicle_category_code").map(text).unwrap_or_default();
+            match field("codes") {
+                Some(Value::Array(codes)) if !codes.is_empty() => {
+                    let codes: Vec<String> = codes
+                        .iter()
+                        .filter_map(|code| match code {
+                            Value::Map(fields) => fields
+                                .iter()
+                                .find(|(key, _)| key.as_text() == Some("code"))
+                                .map(|(_, value)| text(value)),
+                            _ => None,
+                        })
+                        .collect();
+                    format!("{category} ({})", codes.join(", "))
+                }
+                _ => category,
+            }
+        }
+        _ => "?".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn privileges_read_as_categories_with_their_codes() {
+        let map = |pairs: Vec<(&str, Value)>| {
+            Value::Map(
+                pairs
+                    .into_iter()
+                    .map(|(k, v)| (Value::Text(k.to_owned()), v))
+                    .collect(),
+            )
+        };
+        let code = map(vec![("code", Value::Text("01".into()))]);
+        let privileges = Value::Array(vec![
+            map(vec![("vehicle_category_code", Value::Text("A".into()))]),
+            map(vec![
+                ("vehicle_category_code", Value::Text("B".into())),
+                ("codes", Value::Array(vec![code])),
+            ]),
+        ]);
+        assert_eq!(text(&privileges), "A, B (01)");
+        assert_eq!(
+            text(&Value::Tag(
+                1004,
+                Box::new(Value::Text("2033-01-19".into()))
+            )),
+            "2033-01-19"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_code_that_is_not_an_engagement_is_refused_before_any_request() {
+        let trust = TrustedIacas::default();
+        for code in ["", "mdoc:", "mdoc:!!!", "https://example.test/", "mdoc:oA"] {
+            let result = roadside_check(code, ROADSIDE_ELEMENTS, &trust, 0).await;
+            assert!(
+                matches!(result, Err(CheckError::Engagement(_))),
+                "{code}: {result:?}"
+            );
+        }
+    }
+}
