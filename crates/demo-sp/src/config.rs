@@ -19,6 +19,10 @@ pub struct Config {
     /// The démarches, each its own service provider.
     #[serde(default)]
     pub demarches: Vec<demarche::Settings>,
+    /// The car rental, which checks the right to drive with the wallet's
+    /// driving licence (OpenID4VP); none without it.
+    #[serde(default)]
+    pub rental: Option<crate::rental::RentalConfig>,
 }
 
 /// `[[demo_sp.hubs]]`: the service's registration at one hub.
@@ -71,6 +75,9 @@ impl Config {
     pub fn check(&self, path: &str) -> Result<(), ConfigError> {
         RedirectUri::parse(&self.public_url)
             .map_err(|error| ConfigError::new(format!("{path}.public_url"), error))?;
+        if let Some(rental) = &self.rental {
+            rental.check(&format!("{path}.rental"))?;
+        }
         if self.hubs.is_empty() {
             return Err(ConfigError::new(
                 format!("{path}.hubs"),

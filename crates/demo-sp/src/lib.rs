@@ -19,6 +19,7 @@ mod impots;
 mod lettre;
 mod pages;
 mod procuration;
+pub mod rental;
 mod routes;
 mod state;
 mod view;

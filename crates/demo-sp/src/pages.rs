@@ -47,6 +47,7 @@ pub(crate) struct HomeTemplate<'a> {
     person: Option<String>,
     csrf: String,
     demarches: Vec<DemarcheLink>,
+    rental: Option<&'a str>,
 }
 
 pub(crate) async fn home(State(service): State<Arc<DemoService>>, headers: HeaderMap) -> Response {
@@ -68,6 +69,11 @@ pub(crate) async fn home(State(service): State<Arc<DemoService>>, headers: Heade
             .collect(),
         person,
         csrf: session.csrf_token(),
+        rental: service
+            .config
+            .rental
+            .as_ref()
+            .map(|rental| rental.name.as_str()),
         demarches: service
             .demarches
             .iter()

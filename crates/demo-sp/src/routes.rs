@@ -6,13 +6,14 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 
-use crate::demarche;
 use crate::pages::{home, jwks, me};
 use crate::state::DemoService;
+use crate::{demarche, rental};
 
 /// The service's routes: the one table.
 pub fn router(service: Arc<DemoService>) -> Router {
     let demarches = service.demarches.clone();
+    let rental = service.rental.clone();
     let portal = Router::new()
         .route("/", get(home))
         .route(web::STYLESHEET_PATH, get(web::stylesheet))
@@ -23,6 +24,12 @@ pub fn router(service: Arc<DemoService>) -> Router {
         .with_state(service.clone())
         .merge(web::rp::routes(&service))
         .layer(DefaultBodyLimit::max(16 * 1024));
+    let portal = match rental {
+        Some(rental) => {
+            portal.merge(rental::router(rental).layer(DefaultBodyLimit::max(64 * 1024)))
+        }
+        None => portal,
+    };
     demarches
         .into_iter()
         .fold(portal, |portal, demarche| {

@@ -24,6 +24,8 @@ pub struct DemoService {
     pub(crate) jwks: Value,
     /// The démarches.
     pub(crate) demarches: Vec<Arc<demarche::Demarche>>,
+    /// The car rental, when configured.
+    pub(crate) rental: Option<Arc<crate::rental::Rental>>,
 }
 
 /// What the portal is built from.
@@ -109,6 +111,16 @@ impl DemoService {
                 })
             })
             .collect::<Result<Vec<_>, ConfigError>>()?;
+        let rental = config.rental.clone().map(|rental| {
+            Arc::new(crate::rental::Rental::new(
+                rental,
+                &config.name,
+                &config.public_url,
+                stores.sessions.clone(),
+                clock.clone(),
+                http.clone(),
+            ))
+        });
         let sessions = SessionManager::new(
             stores.sessions,
             clock.clone(),
@@ -130,6 +142,7 @@ impl DemoService {
             config,
             jwks,
             demarches,
+            rental,
         }))
     }
 }

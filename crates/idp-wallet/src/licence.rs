@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse as _, Response};
 use card::Date;
 use mdoc::mdl::{Code, DrivingPrivilege};
@@ -97,6 +98,16 @@ impl LicenceIssuer {
             return Err(unavailable());
         }
         response.json().await.map_err(|_| unavailable())
+    }
+}
+
+/// `GET /mdl/iaca.der`: the root certificate of the licences, for
+/// verifiers (a stand-in for a published trust list: a verifier in
+/// production pins it, it does not fetch it over plain HTTP).
+pub async fn iaca(State(idp): State<Arc<WalletProvider>>) -> Response {
+    match idp.licence.as_ref().and_then(LicenceIssuer::iaca_der) {
+        Some(der) => ([(CONTENT_TYPE, "application/pkix-cert")], der).into_response(),
+        None => axum::http::StatusCode::NOT_FOUND.into_response(),
     }
 }
 

@@ -9,8 +9,6 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use oidc::op::Params;
-use qrcode::QrCode;
-use qrcode::render::svg;
 use serde_json::json;
 use web::{ClientAddress, Lang, see_other};
 
@@ -273,14 +271,9 @@ pub async fn qr_image(State(idp): State<Arc<WalletProvider>>, headers: HeaderMap
     let Ok(Some(txn)) = idp.transactions.for_browser(&token, now).await else {
         return WalletError::NoLogin.into_response();
     };
-    let Ok(code) = QrCode::new(qr_url(&idp, &txn.qr_ref).as_bytes()) else {
+    let Some(image) = web::qr_svg(&qr_url(&idp, &txn.qr_ref), 240) else {
         return WalletError::Storage.into_response();
     };
-    let image = code
-        .render::<svg::Color<'_>>()
-        .min_dimensions(240, 240)
-        .quiet_zone(true)
-        .build();
     ([(header::CONTENT_TYPE, "image/svg+xml")], image).into_response()
 }
 

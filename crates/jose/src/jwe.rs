@@ -176,6 +176,10 @@ pub struct JweHeaderInfo {
     pub kid: Option<String>,
     /// The content type (`JWT` for a nested signed token).
     pub cty: Option<String>,
+    /// The sender's "agreement PartyUInfo" (base64url), which ECDH-ES
+    /// mixes into the key; OpenID4VP's mdoc profile carries the wallet's
+    /// nonce in it.
+    pub apu: Option<String>,
 }
 
 /// Reads a compact JWE header; `alg` must be one of ours and `enc` A256GCM.
@@ -191,6 +195,7 @@ pub fn peek_jwe_header(token: &str) -> Result<JweHeaderInfo, JoseError> {
         alg,
         kid: text("kid"),
         cty: text("cty"),
+        apu: text("apu"),
     })
 }
 

@@ -36,6 +36,7 @@ pub mod holder;
 pub mod issuer;
 pub mod mdl;
 pub mod mso;
+pub mod oid4vp;
 pub mod pki;
 pub mod request;
 pub mod response;

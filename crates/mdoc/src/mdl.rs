@@ -3,7 +3,8 @@
 
 use card::Date;
 
-use crate::cbor::{FullDate, Value, text_map};
+use crate::MdocError;
+use crate::cbor::{self, Fields, FullDate, Value, text_map};
 use crate::issuer::Elements;
 
 /// The mDL's document type (§7.1).
@@ -29,6 +30,49 @@ pub struct DrivingPrivilege {
 }
 
 impl DrivingPrivilege {
+    /// Reads a `driving_privileges` element: its categories with their
+    /// dates and codes.
+    pub fn list_from_value(value: &Value) -> Result<Vec<Self>, MdocError> {
+        const WHAT: &str = "driving_privileges";
+        let date = |fields: &Fields<'_>, key: &str| {
+            fields
+                .get(key)
+                .map(|value| FullDate::from_value(value, WHAT).map(|date| date.0))
+                .transpose()
+        };
+        cbor::array(value, WHAT)?
+            .iter()
+            .map(|privilege| {
+                let fields = Fields::of(privilege, WHAT)?;
+                let codes = match fields.get("codes") {
+                    Some(codes) => cbor::array(codes, WHAT)?
+                        .iter()
+                        .map(|code| {
+                            let code = Fields::of(code, WHAT)?;
+                            let optional = |key| {
+                                code.get(key)
+                                    .map(|v| cbor::text(v, WHAT).map(str::to_owned))
+                                    .transpose()
+                            };
+                            Ok(Code {
+                                code: code.text("code")?.to_owned(),
+                                sign: optional("sign")?,
+                                value: optional("value")?,
+                            })
+                        })
+                        .collect::<Result<_, MdocError>>()?,
+                    None => Vec::new(),
+                };
+                Ok(Self {
+                    vehicle_category_code: fields.text("vehicle_category_code")?.to_owned(),
+                    issue_date: date(&fields, "issue_date")?,
+                    expiry_date: date(&fields, "expiry_date")?,
+                    codes,
+                })
+            })
+            .collect()
+    }
+
     fn to_value(&self) -> Value {
         let mut map = vec![(
             "vehicle_category_code",
@@ -54,6 +98,18 @@ impl DrivingPrivilege {
             map.push(("codes", Value::Array(codes)));
         }
         text_map(map)
+    }
+}
+
+/// `B`, or `B (01, 78)` with its codes.
+impl std::fmt::Display for DrivingPrivilege {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.vehicle_category_code)?;
+        if !self.codes.is_empty() {
+            let codes: Vec<&str> = self.codes.iter().map(|code| code.code.as_str()).collect();
+            write!(f, " ({})", codes.join(", "))?;
+        }
+        Ok(())
     }
 }
 
@@ -174,5 +230,17 @@ mod tests {
         );
         let codes = cbor::array(fields.required("codes").unwrap(), "codes").unwrap();
         assert_eq!(codes.len(), 1);
+    }
+
+    #[test]
+    fn driving_privileges_read_back_as_written() {
+        let privileges = licence().driving_privileges;
+        let value = Value::Array(privileges.iter().map(DrivingPrivilege::to_value).collect());
+        let read = DrivingPrivilege::list_from_value(&value).unwrap();
+        assert_eq!(read, privileges);
+        assert_eq!(read[0].to_string(), "B (01)");
+        assert!(DrivingPrivilege::list_from_value(&Value::Text("B".into())).is_err());
+        let no_category = Value::Array(vec![text_map([("codes", Value::Array(vec![]))])]);
+        assert!(DrivingPrivilege::list_from_value(&no_category).is_err());
     }
 }

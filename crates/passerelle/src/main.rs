@@ -280,6 +280,21 @@ enum PermisCommand {
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: String,
     },
+    /// Proves the right to drive to an online service: reads its
+    /// `openid4vp://` link, shows who asks and what, then asks for
+    /// consent and the code.
+    Partager {
+        /// The service's link.
+        lien: String,
+        #[arg(long, env = "PASSERELLE_WALLET_PIN")]
+        pin: Option<String>,
+        /// Send without asking.
+        #[arg(long, conflicts_with = "no")]
+        yes: bool,
+        /// Decline without asking.
+        #[arg(long)]
+        no: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -761,6 +776,21 @@ async fn run_wallet(folder: &Path, command: WalletCommand) -> anyhow::Result<()>
             match presented {
                 wallet::Presented::Shown => println!("Permis montré."),
                 wallet::Presented::Declined => println!("Contrôle refusé : rien n'a été montré."),
+            }
+        }
+        WalletCommand::Permis {
+            action: Some(PermisCommand::Partager { lien, pin, yes, no }),
+        } => {
+            let answers = Answers {
+                pin,
+                confirm: (yes || no).then_some(yes),
+                ..Answers::default()
+            };
+            match Wallet::open(folder)?.share_licence(&lien, &answers).await? {
+                wallet::Shared::Sent => {
+                    println!("Données transmises : poursuivez sur le site du service.")
+                }
+                wallet::Shared::Declined => println!("Rien n'a été transmis."),
             }
         }
     }

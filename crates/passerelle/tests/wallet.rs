@@ -1634,3 +1634,115 @@ async fn an_officer_checks_the_licence_the_app_shows_at_the_roadside() {
     );
     assert!(app.wait().await.unwrap().success());
 }
+
+/// The rental's request page: its `openid4vp://` link and its state.
+async fn rental_request(federation: &Federation, browser: &Citizen) -> (String, String) {
+    let page = browser
+        .get(&format!("{}/location/demande", federation.url("demo_sp")))
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let between = |start: &str, end: &str| {
+        let from = page.body.find(start).unwrap() + start.len();
+        page.body[from..from + page.body[from..].find(end).unwrap()].to_owned()
+    };
+    let link = between("<pre id=\"link\">", "</pre>")
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#60;", "<")
+        .replace("&#62;", ">")
+        .replace("&#38;", "&");
+    let state = between("/location/resultat/", "\"");
+    (link, state)
+}
+
+#[tokio::test]
+async fn a_car_rental_learns_the_categories_and_age_over_21_and_nothing_else() {
+    let federation = Federation::start().await.unwrap();
+    let phone = Phone::with_card_of(&federation, 0, "rental");
+    assert!(phone.activate(&federation, PIN).await.ok);
+    assert!(phone.run(&["permis", "ajouter", "--pin", PIN]).await.ok);
+    let browser = Citizen::new();
+    let home = browser
+        .get(&format!("{}/location/", federation.url("demo_sp")))
+        .await;
+    assert!(home.shows("Prouver mon droit de conduire"), "{}", home.body);
+
+    let (link, state) = rental_request(&federation, &browser).await;
+    let shared = phone
+        .run(&["permis", "partager", &link, "--yes", "--pin", PIN])
+        .await;
+    assert!(shared.ok, "{}", shared.stderr);
+    assert!(
+        shared
+            .stdout
+            .contains("Demande de Location de voitures (démo) (http://127.0.0.1:"),
+        "{}",
+        shared.stdout
+    );
+    assert!(
+        shared
+            .stdout
+            .contains("Données demandées : plus de 21 ans, catégories et mentions")
+            || shared
+                .stdout
+                .contains("Données demandées : catégories et mentions, plus de 21 ans"),
+        "{}",
+        shared.stdout
+    );
+    let result = browser
+        .get(&format!(
+            "{}/location/resultat/{state}",
+            federation.url("demo_sp")
+        ))
+        .await;
+    assert!(result.shows("Droit de conduire vérifié"), "{}", result.body);
+    assert!(result.shows("<td>B (01)</td>"), "{}", result.body);
+    assert!(
+        result.shows("Vous pouvez louer une voiture"),
+        "{}",
+        result.body
+    );
+    for private in ["DUPONT", "Marie", "1985", "197500000001"] {
+        assert!(
+            !result.shows(private),
+            "{private} disclosed: {}",
+            result.body
+        );
+    }
+
+    // A request is answered once.
+    let again = phone
+        .run(&["permis", "partager", &link, "--yes", "--pin", PIN])
+        .await;
+    assert!(!again.ok);
+    assert!(
+        again.stderr.contains("already answered"),
+        "{}",
+        again.stderr
+    );
+
+    // Declined: nothing is sent, the page still waits.
+    let (link, state) = rental_request(&federation, &browser).await;
+    let declined = phone.run(&["permis", "partager", &link, "--no"]).await;
+    assert!(declined.ok, "{}", declined.stderr);
+    assert!(
+        declined.stdout.contains("Rien n'a été transmis"),
+        "{}",
+        declined.stdout
+    );
+    let waiting = browser
+        .get(&format!(
+            "{}/location/resultat/{state}",
+            federation.url("demo_sp")
+        ))
+        .await;
+    assert!(waiting.shows("Pas encore de réponse"), "{}", waiting.body);
+
+    // A link that sends the answer elsewhere than HTTPS is refused.
+    let plain = link.replace("http%3A%2F%2F127.0.0.1", "http%3A%2F%2Fexample.test");
+    let refused = phone
+        .run(&["permis", "partager", &plain, "--yes", "--pin", PIN])
+        .await;
+    assert!(!refused.ok);
+    assert!(refused.stderr.contains("HTTPS"), "{}", refused.stderr);
+}

@@ -2057,6 +2057,9 @@ async fn the_wallet_stores_count_their_writes_and_not_their_reads(stores: Stores
 }
 
 async fn the_wallet_stores_purge_only_what_has_expired(stores: Stores) {
+    // What must outlive the purge lives an hour: Redis expires keys by its
+    // own clock, which has moved on since `now()` was first read.
+    let later = || now() + 3600;
     let identities = &stores.wallet_identities;
     identities
         .create(&wallet_identity("id-a", "card-a"))
@@ -2067,7 +2070,7 @@ async fn the_wallet_stores_purge_only_what_has_expired(stores: Stores) {
         .await
         .unwrap();
     identities
-        .add_deletion_link("new", "id-a", now() + 1)
+        .add_deletion_link("new", "id-a", later())
         .await
         .unwrap();
     let requests = &stores.certification_requests;
@@ -2092,14 +2095,14 @@ async fn the_wallet_stores_purge_only_what_has_expired(stores: Stores) {
         .unwrap();
     stores
         .identity_proofs
-        .keep("new", b"v", now() + 1)
+        .keep("new", b"v", later())
         .await
         .unwrap();
     let logins = &stores.login_transactions;
     logins.save("old", b"v", now()).await.unwrap();
-    logins.save("new", b"v", now() + 1).await.unwrap();
+    logins.save("new", b"v", later()).await.unwrap();
     logins.show("new", "q-old", now(), None).await.unwrap();
-    logins.show("new", "q-new", now() + 1, None).await.unwrap();
+    logins.show("new", "q-new", later(), None).await.unwrap();
     stores
         .confirmation_codes
         .put("old", "h", b"v", now())
@@ -2107,7 +2110,7 @@ async fn the_wallet_stores_purge_only_what_has_expired(stores: Stores) {
         .unwrap();
     stores
         .confirmation_codes
-        .put("new", "h", b"v", now() + 1)
+        .put("new", "h", b"v", later())
         .await
         .unwrap();
     stores
@@ -2117,7 +2120,7 @@ async fn the_wallet_stores_purge_only_what_has_expired(stores: Stores) {
         .unwrap();
     stores
         .used_once
-        .mark("new", now() + 1, now() - 1)
+        .mark("new", later(), now() - 1)
         .await
         .unwrap();
 
@@ -2155,22 +2158,16 @@ async fn the_wallet_stores_purge_only_what_has_expired(stores: Stores) {
         logins.claim("q-new", "c", now()).await.unwrap(),
         QrClaim::Claimed("new".into())
     );
-    assert!(
-        !stores
-            .used_once
-            .mark("new", now() + 1, now())
-            .await
-            .unwrap()
-    );
+    assert!(!stores.used_once.mark("new", later(), now()).await.unwrap());
     // A purged key is free again.
     stores
         .confirmation_codes
-        .put("old", "h", b"again", now() + 60)
+        .put("old", "h", b"again", later())
         .await
         .unwrap();
     stores
         .identity_proofs
-        .keep("old", b"again", now() + 60)
+        .keep("old", b"again", later())
         .await
         .unwrap();
 }

@@ -20,6 +20,7 @@
 
 use std::collections::BTreeMap;
 
+use mdoc::mdl::DrivingPrivilege;
 use mdoc::session::ReaderSession;
 use mdoc::{DeviceRequest, ItemsRequest, MDL_NAMESPACE, MdocError, TrustedIacas, Value, Verified};
 
@@ -103,7 +104,17 @@ pub fn describe(verified: &Verified) -> String {
     let elements = verified.elements.get(MDL_NAMESPACE).unwrap_or(&empty);
     let mut lines = vec!["Permis de conduire vérifié".to_owned()];
     for (identifier, value) in elements {
-        lines.push(format!("  {identifier} : {}", text(value)));
+        let shown = match identifier.as_str() {
+            "driving_privileges" => DrivingPrivilege::list_from_value(value)
+                .map(|privileges| {
+                    let privileges: Vec<String> =
+                        privileges.iter().map(ToString::to_string).collect();
+                    privileges.join(", ")
+                })
+                .unwrap_or_else(|_| "illisible".to_owned()),
+            _ => text(value),
+        };
+        lines.push(format!("  {identifier} : {shown}"));
     }
     lines.push(format!(
         "  émis par : {} ; version numérique valable jusqu'au {}",
@@ -124,31 +135,6 @@ fn text(value: &Value) -> String {
         Value::Tag(_, inner) => text(inner),
         Value::Bytes(bytes) => format!("({} octets)", bytes.len()),
         Value::Array(items) => items.iter().map(text).collect::<Vec<_>>().join(", "),
-        Value::Map(fields) => {
-            let field = |name: &str| {
-                fields
-                    .iter()
-                    .find(|(key, _)| key.as_text() == Some(name))
-                    .map(|(_, value)| value)
-            };
-            let category = field("vehicle_category_code").map(text).unwrap_or_default();
-            match field("codes") {
-                Some(Value::Array(codes)) if !codes.is_empty() => {
-                    let codes: Vec<String> = codes
-                        .iter()
-                        .filter_map(|code| match code {
-                            Value::Map(fields) => fields
-                                .iter()
-                                .find(|(key, _)| key.as_text() == Some("code"))
-                                .map(|(_, value)| text(value)),
-                            _ => None,
-                        })
-                        .collect();
-                    format!("{category} ({})", codes.join(", "))
-                }
-                _ => category,
-            }
-        }
         _ => "?".to_owned(),
     }
 }
@@ -158,31 +144,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn privileges_read_as_categories_with_their_codes() {
-        let map = |pairs: Vec<(&str, Value)>| {
-            Value::Map(
-                pairs
-                    .into_iter()
-                    .map(|(k, v)| (Value::Text(k.to_owned()), v))
-                    .collect(),
-            )
-        };
-        let code = map(vec![("code", Value::Text("01".into()))]);
-        let privileges = Value::Array(vec![
-            map(vec![("vehicle_category_code", Value::Text("A".into()))]),
-            map(vec![
-                ("vehicle_category_code", Value::Text("B".into())),
-                ("codes", Value::Array(vec![code])),
-            ]),
-        ]);
-        assert_eq!(text(&privileges), "A, B (01)");
-        assert_eq!(
-            text(&Value::Tag(
-                1004,
-                Box::new(Value::Text("2033-01-19".into()))
-            )),
-            "2033-01-19"
-        );
+    fn dates_and_attestations_read_as_text() {
+        let date = Value::Tag(1004, Box::new(Value::Text("2033-01-19".into())));
+        assert_eq!(text(&date), "2033-01-19");
+        assert_eq!(text(&Value::Bool(true)), "oui");
     }
 
     #[tokio::test]

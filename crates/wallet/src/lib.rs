@@ -6,6 +6,7 @@
 //! same card with the same code in a new folder restores it.
 
 mod roadside;
+mod share;
 
 use std::io::{BufRead as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 pub use roadside::{Presented, describe_request, label};
+pub use share::Shared;
 
 /// `wallet.json`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -404,11 +406,7 @@ impl Wallet {
         self.state.pending_certification = None;
         self.save()?;
         write_atomically(&self.folder.join(CERTIFICATION_QR_TEXT), &seal)?;
-        let svg = qrcode::QrCode::new(seal.as_bytes())
-            .map_err(|e| anyhow!("QR code : {e}"))?
-            .render::<qrcode::render::svg::Color<'_>>()
-            .min_dimensions(320, 320)
-            .build();
+        let svg = web::qr_svg(&seal, 320).ok_or_else(|| anyhow!("QR code trop long"))?;
         write_atomically(&self.folder.join(CERTIFICATION_QR_SVG), &svg)?;
         Ok(Certify::Requested { seal, expires_at })
     }

@@ -13,6 +13,7 @@ mod layout;
 mod local_path;
 mod metrics;
 mod op_routes;
+mod qr;
 pub mod rp;
 mod session;
 mod theme;
@@ -27,5 +28,6 @@ pub use layout::{Page, STYLESHEET, STYLESHEET_PATH, escape, no_favicon, render_p
 pub use local_path::{LocalPath, NotLocal};
 pub use metrics::{Metrics, OAuthErrorCode, metrics_routes};
 pub use op_routes::{answer_refused_authorize, check_end_session, logged_out, op_routes};
+pub use qr::qr_svg;
 pub use session::{Session, SessionError, SessionManager, cookie_value};
 pub use theme::{THEME_PATH, ThemeConfig, ThemeKind, theme_routes};

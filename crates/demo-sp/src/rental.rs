@@ -1,0 +1,350 @@
+//! The car-rental démarche: the right to drive proved online with the
+//! digital driving licence, over OpenID for Verifiable Presentations
+//! (ISO/IEC 18013-7 Annex B; `mdoc::oid4vp` holds the shapes).
+//!
+//! It asks for two elements only: the categories (`driving_privileges`)
+//! and `age_over_21`. No login, no name: the rental needs to know that
+//! the person may drive, not who they are.
+//!
+//! 1. `GET /location/demande`: a new request, each with its own ECDH-ES
+//!    key (whose `kid` is the request's `state`), `nonce` and ten minutes
+//!    of life. The page shows its `openid4vp://` link and QR code.
+//! 2. The wallet posts its encrypted answer to `POST /location/reponse`
+//!    (`direct_post.jwt`). The JWE's `kid` finds the request, and the
+//!    request is answered once. The answer is checked: decryption,
+//!    `state`, then `mdoc::verify` over this request's transcript (the
+//!    IACA from `licence_iaca_url`). Then the outcome is kept.
+//! 3. `GET /location/resultat/{state}` shows the outcome.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse as _, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jose::{DecryptionKey, KeyAlg};
+use mdoc::mdl::DrivingPrivilege;
+use mdoc::oid4vp::{PresentationRequest, PresentationResponse};
+use mdoc::{MDL_NAMESPACE, TrustedIacas, Value};
+use oidc::{Clock, ConfigError, RedirectUri};
+use serde::{Deserialize, Serialize};
+use store::Sessions;
+use web::Lang;
+
+/// How long a request waits for its answer.
+const REQUEST_SECS: i64 = 600;
+
+/// What the rental asks: nothing else.
+pub const ASKED: [&str; 2] = ["driving_privileges", "age_over_21"];
+
+/// `[demo_sp.rental]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RentalConfig {
+    /// The name shown, and given to the wallet.
+    pub name: String,
+    /// Where the licences' IACA root certificate (DER) is published.
+    pub licence_iaca_url: String,
+}
+
+impl RentalConfig {
+    pub(crate) fn check(&self, path: &str) -> Result<(), ConfigError> {
+        RedirectUri::parse(&self.licence_iaca_url)
+            .map_err(|error| ConfigError::new(format!("{path}.licence_iaca_url"), error))?;
+        Ok(())
+    }
+}
+
+/// The running rental.
+pub struct Rental {
+    config: RentalConfig,
+    site: String,
+    response_uri: String,
+    requests: Arc<dyn Sessions>,
+    clock: Arc<dyn Clock>,
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for Rental {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rental")
+            .field("name", &self.config.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request as kept until answered.
+#[derive(Serialize, Deserialize)]
+struct Kept {
+    nonce: String,
+    /// The request's private ECDH-ES key (JWK).
+    key: String,
+    outcome: Outcome,
+}
+
+/// What became of a request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    Waiting,
+    Verified {
+        categories: Vec<String>,
+        over_21: bool,
+    },
+    Refused {
+        reason: String,
+    },
+}
+
+impl Rental {
+    pub(crate) fn new(
+        config: RentalConfig,
+        site: &str,
+        portal_url: &str,
+        requests: Arc<dyn Sessions>,
+        clock: Arc<dyn Clock>,
+        http: reqwest::Client,
+    ) -> Self {
+        Self {
+            config,
+            site: site.to_owned(),
+            response_uri: format!("{}/location/reponse", portal_url.trim_end_matches('/')),
+            requests,
+            clock,
+            http,
+        }
+    }
+
+    fn key_of(state: &str) -> String {
+        format!("rental:{state}")
+    }
+
+    async fn load(&self, state: &str) -> Option<Kept> {
+        let now = self.clock.now();
+        let bytes = self.requests.load(&Self::key_of(state), now).await.ok()??;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    async fn keep(&self, state: &str, kept: &Kept) -> Result<(), store::StoreError> {
+        let bytes = serde_json::to_vec(kept).map_err(|_| store::StoreError::Corrupt)?;
+        let expires = self.clock.now() + REQUEST_SECS;
+        self.requests
+            .save(&Self::key_of(state), &bytes, expires)
+            .await
+    }
+
+    /// The request of `state`: what the link says, what the answer is
+    /// checked against.
+    fn request(&self, state: &str, nonce: &str, key: serde_json::Value) -> PresentationRequest {
+        PresentationRequest {
+            response_uri: self.response_uri.clone(),
+            nonce: nonce.to_owned(),
+            state: state.to_owned(),
+            client_name: self.config.name.clone(),
+            elements: ASKED.iter().map(|e| (*e).to_owned()).collect(),
+            encryption_key: key,
+        }
+    }
+
+    /// A new request, kept; its link.
+    async fn start(&self) -> Result<(String, String), String> {
+        let key = DecryptionKey::generate(KeyAlg::EcdhEs).map_err(|e| e.to_string())?;
+        let public = key.public_key().map_err(|e| e.to_string())?;
+        let state = key.kid().to_owned();
+        let nonce = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>());
+        let request = self.request(&state, &nonce, public.to_json());
+        let kept = Kept {
+            nonce,
+            key: key.to_private_json(),
+            outcome: Outcome::Waiting,
+        };
+        self.keep(&state, &kept).await.map_err(|e| e.to_string())?;
+        Ok((state, request.to_uri()))
+    }
+
+    /// Checks an answer; the outcome is kept for the request it names.
+    async fn answer(&self, response: &str) -> Result<Outcome, (StatusCode, String)> {
+        let bad = |reason: &str| (StatusCode::BAD_REQUEST, reason.to_owned());
+        let header = jose::peek_jwe_header(response).map_err(|_| bad("not a JWE"))?;
+        let state = header.kid.ok_or_else(|| bad("no kid"))?;
+        let mut kept = self
+            .load(&state)
+            .await
+            .ok_or_else(|| bad("unknown or expired request"))?;
+        if kept.outcome != Outcome::Waiting {
+            return Err(bad("this request was already answered"));
+        }
+        let outcome = self
+            .check(&kept, &state, response, header.apu.as_deref())
+            .await;
+        let outcome = outcome.unwrap_or_else(|reason| Outcome::Refused { reason });
+        kept.outcome = outcome.clone();
+        self.keep(&state, &kept)
+            .await
+            .map_err(|_| (StatusCode::SERVICE_UNAVAILABLE, "storage".to_owned()))?;
+        tracing::info!(
+            verified = matches!(outcome, Outcome::Verified { .. }),
+            "rental: licence presented"
+        );
+        Ok(outcome)
+    }
+
+    async fn check(
+        &self,
+        kept: &Kept,
+        state: &str,
+        response: &str,
+        apu: Option<&str>,
+    ) -> Result<Outcome, String> {
+        let key = DecryptionKey::from_private_json(&kept.key).map_err(|e| e.to_string())?;
+        let payload = jose::decrypt(response, &[key], &[KeyAlg::EcdhEs])
+            .map_err(|_| "la réponse ne se déchiffre pas".to_owned())?;
+        let answer: PresentationResponse =
+            serde_json::from_slice(&payload).map_err(|_| "la réponse est illisible".to_owned())?;
+        if answer.state != state {
+            return Err("la réponse est celle d'une autre demande".into());
+        }
+        let wallet_nonce = apu
+            .and_then(|apu| URL_SAFE_NO_PAD.decode(apu).ok())
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or("la réponse ne porte pas le nonce du portefeuille")?;
+        let request = self.request(state, &kept.nonce, serde_json::Value::Null);
+        let transcript = request
+            .transcript(&wallet_nonce)
+            .map_err(|e| e.to_string())?;
+        let device_response = answer.device_response().map_err(|e| e.to_string())?;
+        let trust = self.trust().await?;
+        let now = u64::try_from(self.clock.now()).unwrap_or_default();
+        let verified = mdoc::verify(&device_response, &request.items(), &transcript, &trust, now)
+            .map_err(|e| format!("permis refusé : {e}"))?;
+        let elements = verified
+            .elements
+            .get(MDL_NAMESPACE)
+            .ok_or("aucune donnée du permis")?;
+        let categories = elements
+            .get("driving_privileges")
+            .map(DrivingPrivilege::list_from_value)
+            .transpose()
+            .map_err(|e| e.to_string())?
+            .unwrap_or_default()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let over_21 = elements.get("age_over_21") == Some(&Value::Bool(true));
+        Ok(Outcome::Verified {
+            categories,
+            over_21,
+        })
+    }
+
+    /// The IACA, fetched from where the issuer publishes it.
+    async fn trust(&self) -> Result<TrustedIacas, String> {
+        let unavailable = |_| "le certificat racine des permis est indisponible".to_owned();
+        let der = self
+            .http
+            .get(&self.config.licence_iaca_url)
+            .send()
+            .await
+            .map_err(unavailable)?
+            .error_for_status()
+            .map_err(unavailable)?
+            .bytes()
+            .await
+            .map_err(unavailable)?;
+        TrustedIacas::new(&[der.to_vec()]).map_err(|e| e.to_string())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "rental.html")]
+struct RentalPage<'a> {
+    lang: Lang,
+    name: &'a str,
+    step: Step,
+}
+
+enum Step {
+    Home,
+    Request {
+        link: String,
+        qr: String,
+        state: String,
+    },
+    Result(Outcome),
+    Unknown,
+}
+
+impl Step {
+    fn over_21_and_b(&self) -> bool {
+        matches!(self, Step::Result(Outcome::Verified { categories, over_21: true })
+            if categories.iter().any(|c| c == "B" || c.starts_with("B ")))
+    }
+}
+
+fn page(rental: &Rental, headers: &HeaderMap, step: Step) -> Response {
+    let lang = Lang::of(headers, None);
+    let name = &rental.config.name;
+    web::render_page(
+        &rental.site,
+        name,
+        lang,
+        None,
+        &RentalPage { lang, name, step },
+    )
+}
+
+async fn home(State(rental): State<Arc<Rental>>, headers: HeaderMap) -> Response {
+    page(&rental, &headers, Step::Home)
+}
+
+async fn request(State(rental): State<Arc<Rental>>, headers: HeaderMap) -> Response {
+    match rental.start().await {
+        Ok((state, link)) => {
+            let qr = web::qr_svg(&link, 280).unwrap_or_default();
+            page(&rental, &headers, Step::Request { link, qr, state })
+        }
+        Err(error) => {
+            tracing::warn!(%error, "rental: no request made");
+            web::ErrorPage::technical(&rental.site).respond(Lang::of(&headers, None))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct DirectPost {
+    response: String,
+}
+
+async fn response(State(rental): State<Arc<Rental>>, Form(post): Form<DirectPost>) -> Response {
+    match rental.answer(&post.response).await {
+        Ok(Outcome::Refused { reason }) => (StatusCode::BAD_REQUEST, reason).into_response(),
+        Ok(_) => axum::Json(serde_json::json!({})).into_response(),
+        Err((status, reason)) => (status, reason).into_response(),
+    }
+}
+
+async fn result(
+    State(rental): State<Arc<Rental>>,
+    Path(state): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let step = match rental.load(&state).await {
+        Some(kept) => Step::Result(kept.outcome),
+        None => Step::Unknown,
+    };
+    page(&rental, &headers, step)
+}
+
+/// The rental's routes.
+pub(crate) fn router(rental: Arc<Rental>) -> axum::Router {
+    axum::Router::new()
+        .route("/location/", get(home))
+        .route("/location/demande", get(request))
+        .route("/location/reponse", post(response))
+        .route("/location/resultat/{state}", get(result))
+        .with_state(rental)
+}
