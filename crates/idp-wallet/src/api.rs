@@ -153,6 +153,12 @@ pub mod code {
         status: 403,
         meaning: "The holder's driving licence is cancelled: it is not issued into the wallet.",
     };
+    /// `licence_not_renewable`
+    pub const LICENCE_NOT_RENEWABLE: ApiCode = ApiCode {
+        code: "licence_not_renewable",
+        status: 403,
+        meaning: "The licence presented for renewal does not verify (expired, altered, another device) or is no longer bound to an active identity: add it again.",
+    };
     /// `licence_unavailable`
     pub const LICENCE_UNAVAILABLE: ApiCode = ApiCode {
         code: "licence_unavailable",
@@ -199,6 +205,7 @@ pub const API_CATALOGUE: &[ApiCode] = &[
     code::NO_LICENCE,
     code::LICENCE_SUSPENDED,
     code::LICENCE_CANCELLED,
+    code::LICENCE_NOT_RENEWABLE,
     code::RATE_LIMITED,
     code::LICENCE_UNAVAILABLE,
     code::STORAGE,

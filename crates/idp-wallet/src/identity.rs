@@ -31,6 +31,10 @@ pub struct Record {
     /// The last certification result, for the app to show.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notice: Option<Notice>,
+    /// SHA-256 (hex) of the device key the driving licence was last
+    /// issued to: only that key renews it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub licence_key: Option<String>,
 }
 
 /// A certification result as the app shows it.
@@ -157,6 +161,7 @@ impl Identity {
             certification: None,
             card_expiry: card.expiry.iso(),
             notice: None,
+            licence_key: None,
         };
         let stored = WalletIdentity {
             id: oidc::types::random_token(16),
@@ -209,6 +214,7 @@ mod tests {
             }),
             card_expiry: "2036-01-01".into(),
             notice: None,
+            licence_key: None,
         }
     }
 

@@ -22,19 +22,26 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse as _, Response};
 use card::Date;
 use mdoc::mdl::{Code, DrivingPrivilege};
-use mdoc::{LicencePki, MDL_DOCTYPE, TDate, ValidityInfo};
+use mdoc::{
+    DeviceResponse, FullDate, ItemsRequest, LicencePki, MDL_DOCTYPE, MDL_NAMESPACE, MdocError,
+    OpenId4VpHandover, SessionTranscript, TDate, TrustedIacas, ValidityInfo, Value,
+};
 use p256::ecdsa::signature::Verifier as _;
 use p256::ecdsa::{DerSignature, VerifyingKey};
-use p256::pkcs8::DecodePublicKey as _;
+use p256::pkcs8::{DecodePublicKey as _, EncodePublicKey as _};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use sha2::{Digest as _, Sha256};
 
-use crate::WalletProvider;
 use crate::api::{ApiError, CardRead, code, not_activated};
 use crate::identity::{self, Identity};
+use crate::{WalletProvider, flow, verify};
 
 /// How long an issued licence is valid before the app must renew it.
 pub const LICENCE_VALIDITY_SECS: i64 = 30 * 24 * 3600;
+/// The app renews a licence this long before it ends (the MSO's
+/// `expectedUpdate`).
+pub const RENEW_BEFORE_SECS: i64 = 7 * 24 * 3600;
 
 /// The issuing state, as the mDL writes it.
 const ISSUING_COUNTRY: &str = "FR";
@@ -54,7 +61,7 @@ impl LicenceIssuer {
     pub fn new(register_url: &str, pki: LicencePki) -> Self {
         Self {
             url: format!(
-                "{}/api/v1/driving-licences/match",
+                "{}/api/v1/driving-licences",
                 register_url.trim_end_matches('/')
             ),
             http: reqwest::Client::new(),
@@ -69,21 +76,31 @@ impl LicenceIssuer {
 
     /// The register's entry for the person `pivot` names.
     async fn look_up(&self, pivot: &oidc::Identity) -> Result<Answer, ApiError> {
+        let body = json!({
+            "given_name": pivot.given_name, "family_name": pivot.family_name,
+            "birthdate": pivot.birthdate, "gender": pivot.gender,
+            "birthplace": pivot.birthplace, "birthcountry": pivot.birthcountry,
+        });
+        self.ask("match", &body).await
+    }
+
+    /// The register's entry for a licence number, as it stands.
+    async fn look_up_number(&self, number: &str) -> Result<Answer, ApiError> {
+        self.ask("lookup", &json!({ "number": number })).await
+    }
+
+    /// `POST {register}/api/v1/driving-licences/{endpoint}`.
+    async fn ask(&self, endpoint: &str, body: &serde_json::Value) -> Result<Answer, ApiError> {
         let unavailable = || {
             ApiError::new(
                 code::LICENCE_UNAVAILABLE,
                 "Le registre des permis de conduire est indisponible. Réessayez.",
             )
         };
-        let body = json!({
-            "given_name": pivot.given_name, "family_name": pivot.family_name,
-            "birthdate": pivot.birthdate, "gender": pivot.gender,
-            "birthplace": pivot.birthplace, "birthcountry": pivot.birthcountry,
-        });
         let response = self
             .http
-            .post(&self.url)
-            .json(&body)
+            .post(format!("{}/{endpoint}", self.url))
+            .json(body)
             .send()
             .await
             .map_err(|error| {
@@ -169,23 +186,161 @@ pub async fn issue(
     State(idp): State<Arc<WalletProvider>>,
     Json(body): Json<LicenceRequest>,
 ) -> Result<Response, ApiError> {
-    let Some(issuer) = &idp.licence else {
-        return Err(ApiError::new(
-            code::LICENCE_UNAVAILABLE,
-            "Ce fournisseur ne délivre pas de permis de conduire.",
-        ));
-    };
+    let issuer = issuer_of(&idp)?;
     let device_key = device_key(&body.device_key, &body.proof, &body.challenge)?;
     let read = CardRead {
         challenge: body.challenge,
         evidence: body.evidence,
     };
     let card = idp.read_card(&read, "card").await?;
-    let identity = Identity::of_card(&idp.stores, &card)
+    let mut identity = Identity::of_card(&idp.stores, &card)
         .await?
         .ok_or_else(not_activated)?;
     let pivot = identity::claims_identity(&card, &identity.stored.email);
-    let entry = match issuer.look_up(&pivot).await? {
+    let entry = issuer.look_up(&pivot).await?;
+    let holder = Holder {
+        family_name: card.holder.family_name.clone(),
+        given_name: card.holder.given_names.clone(),
+        birth_date: card.holder.birth_date,
+    };
+    let issued = issue_to(&idp, issuer, &mut identity, entry, &holder, &device_key).await?;
+    tracing::info!(provider = %idp.config.id, "driving licence issued");
+    Ok(Json(issued).into_response())
+}
+
+/// The elements a renewal presents to the issuer.
+pub const RENEWAL_ELEMENTS: [&str; 4] =
+    ["family_name", "given_name", "birth_date", "document_number"];
+
+/// The transcript a renewal is device-signed over: an OpenID4VP handover
+/// to the provider's renewal endpoint, its nonce the challenge.
+pub fn renewal_transcript(
+    provider_url: &str,
+    challenge: &str,
+) -> Result<SessionTranscript, MdocError> {
+    let endpoint = format!("{}/app/licence/renew", provider_url.trim_end_matches('/'));
+    Ok(SessionTranscript::openid4vp(OpenId4VpHandover::new(
+        &endpoint, &endpoint, challenge, "renewal",
+    )?))
+}
+
+/// `POST /app/licence/renew` body.
+#[derive(Debug, Deserialize)]
+pub struct Renewal {
+    /// A challenge of `/app/challenge`, used once.
+    pub challenge: String,
+    /// The identity the licence was issued to.
+    pub identity: String,
+    /// The licence presented for [`RENEWAL_ELEMENTS`] over
+    /// [`renewal_transcript`]: DeviceResponse, base64.
+    pub device_response: String,
+}
+
+/// `POST /app/licence/renew`: the app presents the licence it holds, still
+/// valid, to the issuer, which checks it as any verifier would (its own
+/// IACA, this challenge's transcript, the device key's signature). If the
+/// identity is still active and bound to that key, and the register still
+/// says the licence is valid, a fresh one is issued to the same key. No
+/// card read: the device key proves the holder.
+pub async fn renew(
+    State(idp): State<Arc<WalletProvider>>,
+    Json(body): Json<Renewal>,
+) -> Result<Response, ApiError> {
+    let issuer = issuer_of(&idp)?;
+    let challenge = verify::parse_challenge(&body.challenge)
+        .ok_or_else(|| ApiError::new(code::BAD_REQUEST, "Défi mal formé."))?;
+    let now = idp.clock.now();
+    flow::take_challenge(&idp.stores, &challenge, "card", now).await??;
+    let not_renewable = |why: String| {
+        ApiError::new(
+            code::LICENCE_NOT_RENEWABLE,
+            format!("Ce permis ne peut pas être renouvelé ({why}) : ajoutez-le de nouveau."),
+        )
+    };
+    let bytes = card::b64::decode(&body.device_response)
+        .map_err(|_| ApiError::new(code::BAD_REQUEST, "Présentation mal formée."))?;
+    let trust = issuer
+        .iaca_der()
+        .and_then(|der| TrustedIacas::new(&[der]).ok())
+        .ok_or_else(|| not_renewable("racine indisponible".into()))?;
+    let transcript = renewal_transcript(&idp.config.public_url, &body.challenge)
+        .map_err(|e| not_renewable(e.to_string()))?;
+    let verified = mdoc::verify(
+        &bytes,
+        &ItemsRequest::mdl(&RENEWAL_ELEMENTS),
+        &transcript,
+        &trust,
+        u64::try_from(now).unwrap_or_default(),
+    )
+    .map_err(|e| not_renewable(e.to_string()))?;
+    // The key the device signature was just checked with.
+    let device_key = DeviceResponse::from_bytes(&bytes)
+        .ok()
+        .and_then(|response| response.documents.into_iter().next())
+        .and_then(|document| document.issuer_signed.mso().ok())
+        .map(|mso| mso.device_key)
+        .ok_or_else(|| not_renewable("clé illisible".into()))?;
+    let mut identity = Identity::by_id(&idp.stores, &body.identity)
+        .await?
+        .filter(|identity| identity.record.licence_key == Some(key_hash(&device_key)))
+        .ok_or_else(not_activated)?;
+    let element = |name: &str| {
+        verified
+            .elements
+            .get(MDL_NAMESPACE)
+            .and_then(|elements| elements.get(name))
+    };
+    let text = |name: &str| match element(name) {
+        Some(Value::Text(text)) => Some(text.clone()),
+        _ => None,
+    };
+    let holder = (|| {
+        Some(Holder {
+            family_name: text("family_name")?,
+            given_name: text("given_name")?,
+            birth_date: FullDate::from_value(element("birth_date")?, "birth_date")
+                .ok()?
+                .0,
+        })
+    })()
+    .ok_or_else(|| not_renewable("données illisibles".into()))?;
+    let number = text("document_number").ok_or_else(|| not_renewable("numéro illisible".into()))?;
+    let entry = issuer.look_up_number(&number).await?;
+    let issued = issue_to(&idp, issuer, &mut identity, entry, &holder, &device_key).await?;
+    tracing::info!(provider = %idp.config.id, "driving licence renewed");
+    Ok(Json(issued).into_response())
+}
+
+/// The issuer, or why there is none.
+fn issuer_of(idp: &WalletProvider) -> Result<&LicenceIssuer, ApiError> {
+    idp.licence.as_ref().ok_or_else(|| {
+        ApiError::new(
+            code::LICENCE_UNAVAILABLE,
+            "Ce fournisseur ne délivre pas de permis de conduire.",
+        )
+    })
+}
+
+/// Who the licence names.
+struct Holder {
+    family_name: String,
+    given_name: String,
+    birth_date: Date,
+}
+
+/// SHA-256 (hex) of a device key's SubjectPublicKeyInfo.
+fn key_hash(key: &VerifyingKey) -> String {
+    let der = key
+        .to_public_key_der()
+        .map(|der| der.as_bytes().to_vec())
+        .unwrap_or_default();
+    verify::hex(&Sha256::digest(der))
+}
+
+/// The register's answer, if it is a licence that may be issued: the one
+/// decision on what the register said, for a first issue and a renewal.
+fn valid_licence(answer: Answer) -> Result<Entry, ApiError> {
+    let entry = match answer {
         Answer::Licence { licence } => licence,
         Answer::NoLicence | Answer::Deceased | Answer::NotFound => {
             return Err(ApiError::new(
@@ -195,22 +350,31 @@ pub async fn issue(
         }
     };
     match entry.status.as_str() {
-        "valid" => {}
-        "suspended" => {
-            return Err(ApiError::new(
-                code::LICENCE_SUSPENDED,
-                "Votre permis de conduire est suspendu : il ne peut pas être ajouté.",
-            ));
-        }
-        _ => {
-            return Err(ApiError::new(
-                code::LICENCE_CANCELLED,
-                "Votre permis de conduire est annulé : il ne peut pas être ajouté.",
-            ));
-        }
+        "valid" => Ok(entry),
+        "suspended" => Err(ApiError::new(
+            code::LICENCE_SUSPENDED,
+            "Votre permis de conduire est suspendu : il ne peut pas être mis dans votre portefeuille.",
+        )),
+        _ => Err(ApiError::new(
+            code::LICENCE_CANCELLED,
+            "Votre permis de conduire est annulé : il ne peut pas être mis dans votre portefeuille.",
+        )),
     }
+}
+
+/// Issues `answer`'s licence for `holder`, bound to `device_key`, and
+/// records that key on the identity (only it renews the licence).
+async fn issue_to(
+    idp: &WalletProvider,
+    issuer: &LicenceIssuer,
+    identity: &mut Identity,
+    answer: Answer,
+    holder: &Holder,
+    device_key: &VerifyingKey,
+) -> Result<IssuedLicence, ApiError> {
+    let entry = valid_licence(answer)?;
     let now = idp.clock.now();
-    let licence = mdl_of(&entry, &card.holder).ok_or_else(|| {
+    let licence = mdl_of(&entry, holder).ok_or_else(|| {
         tracing::warn!("the licence register answered an unreadable date");
         ApiError::new(
             code::LICENCE_UNAVAILABLE,
@@ -222,13 +386,13 @@ pub async fn issue(
         signed: at(now),
         valid_from: at(now),
         valid_until: at(now + LICENCE_VALIDITY_SECS),
-        expected_update: None,
+        expected_update: Some(at(now + LICENCE_VALIDITY_SECS - RENEW_BEFORE_SECS)),
     };
     let elements = licence.elements(Date::from_time(now));
     let signed = mdoc::issue(
         MDL_DOCTYPE,
         &elements,
-        &device_key,
+        device_key,
         &issuer.pki.document_signer,
         validity,
     )
@@ -237,15 +401,15 @@ pub async fn issue(
         tracing::warn!(%error, "the licence could not be signed");
         ApiError::new(code::SEAL, "Le permis n'a pas pu être signé. Réessayez.")
     })?;
-    tracing::info!(provider = %idp.config.id, "driving licence issued");
-    let issued = IssuedLicence {
+    identity.record.licence_key = Some(key_hash(device_key));
+    identity.save(&idp.stores).await?;
+    Ok(IssuedLicence {
         issuer_signed: card::b64::encode(&signed),
         document_number: entry.number,
         categories: entry.categories.into_iter().map(|c| c.code).collect(),
         expiry_date: entry.expiry_date,
         valid_until: now + LICENCE_VALIDITY_SECS,
-    };
-    Ok(Json(issued).into_response())
+    })
 }
 
 /// The device key (SPKI DER, base64), once its `proof` (DER signature,
@@ -268,7 +432,7 @@ fn device_key(key: &str, proof: &str, challenge: &str) -> Result<VerifyingKey, A
 
 /// The mDL's data: the holder as the card names them, the licence as the
 /// register holds it. `None` when a register date is unreadable.
-fn mdl_of(entry: &Entry, holder: &card::Holder) -> Option<mdoc::Licence> {
+fn mdl_of(entry: &Entry, holder: &Holder) -> Option<mdoc::Licence> {
     let date = |text: &str| mdoc::FullDate::parse(text).map(|full| full.0);
     let driving_privileges = entry
         .categories
@@ -295,7 +459,7 @@ fn mdl_of(entry: &Entry, holder: &card::Holder) -> Option<mdoc::Licence> {
         .collect::<Option<Vec<_>>>()?;
     Some(mdoc::Licence {
         family_name: holder.family_name.clone(),
-        given_name: holder.given_names.clone(),
+        given_name: holder.given_name.clone(),
         birth_date: holder.birth_date,
         issue_date: date(&entry.issue_date)?,
         expiry_date: date(&entry.expiry_date)?,
@@ -357,15 +521,10 @@ mod tests {
                             "restrictions": ["01"]}],
         }))
         .unwrap();
-        let holder = card::Holder {
+        let holder = Holder {
             family_name: "DUPONT".into(),
-            given_names: "Marie".into(),
-            usage_name: None,
-            sex: 'F',
+            given_name: "Marie".into(),
             birth_date: Date::new(1985, 3, 14).unwrap(),
-            birthplace: Some("75115".into()),
-            birthcountry: "99100".into(),
-            birthplace_name: "Paris 15e".into(),
         };
         let licence = mdl_of(&entry, &holder).unwrap();
         assert_eq!(licence.document_number, "197500000001");

@@ -29,6 +29,7 @@ pub fn router(idp: Arc<WalletProvider>) -> Router {
         .route("/app/pin-changed", post(api::pin_changed))
         .route("/app/delete", post(api::delete))
         .route("/app/licence", post(licence::issue))
+        .route("/app/licence/renew", post(licence::renew))
         .route("/mdl/iaca.der", get(licence::iaca))
         .route("/certification", get(certification::guide))
         .route("/app/certification/start", post(certification::start))

@@ -280,6 +280,9 @@ enum PermisCommand {
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: String,
     },
+    /// Renews the licence's digital version with its issuer (done by
+    /// `permis` when fewer than 7 days remain).
+    Renouveler,
     /// Proves the right to drive to an online service: reads its
     /// `openid4vp://` link, shows who asks and what, then asks for
     /// consent and the code.
@@ -731,12 +734,33 @@ async fn run_wallet(folder: &Path, command: WalletCommand) -> anyhow::Result<()>
             Wallet::open(folder)?.delete(&answers).await?;
             println!("Identité numérique supprimée.");
         }
-        WalletCommand::Permis { action: None } => match Wallet::open(folder)?.licence()? {
-            Some(licence) => println!("{}", licence.describe(oidc::Clock::now(&oidc::SystemClock))),
-            None => println!(
-                "Aucun permis de conduire dans ce portefeuille : passerelle wallet permis ajouter"
-            ),
-        },
+        WalletCommand::Permis { action: None } => {
+            let app = Wallet::open(folder)?;
+            let now = oidc::Clock::now(&oidc::SystemClock);
+            match app.licence()? {
+                Some(licence) if licence.due(now) => match app.renew_licence().await {
+                    Ok(renewed) => {
+                        println!("Version numérique renouvelée.");
+                        println!("{}", renewed.describe(now));
+                    }
+                    Err(error) => {
+                        println!("{}", licence.describe(now));
+                        println!("Renouvellement impossible : {error}");
+                    }
+                },
+                Some(licence) => println!("{}", licence.describe(now)),
+                None => println!(
+                    "Aucun permis de conduire dans ce portefeuille : passerelle wallet permis ajouter"
+                ),
+            }
+        }
+        WalletCommand::Permis {
+            action: Some(PermisCommand::Renouveler),
+        } => {
+            let renewed = Wallet::open(folder)?.renew_licence().await?;
+            println!("Version numérique renouvelée.");
+            println!("{}", renewed.describe(oidc::Clock::now(&oidc::SystemClock)));
+        }
         WalletCommand::Permis {
             action: Some(PermisCommand::Ajouter { pin }),
         } => {

@@ -1456,6 +1456,29 @@ async fn a_holder_adds_the_driving_licence_of_the_register_and_it_verifies() {
     let valid_for = verified.validity.valid_until.0 - verified.validity.valid_from.0;
     assert_eq!(valid_for, 30 * 24 * 3600, "a bounded validity");
 
+    // Renewed before it ends, without the card: the app presents it to its
+    // issuer, which issues a fresh one to the same key.
+    let valid_until = |phone: &Phone| -> i64 {
+        let text = std::fs::read_to_string(phone.folder.join("permis.json")).unwrap();
+        serde_json::from_str::<Value>(&text).unwrap()["valid_until"]
+            .as_i64()
+            .unwrap()
+    };
+    let first = valid_until(&phone);
+    federation.clock.advance(25 * 24 * 3600);
+    let renewed = phone.run(&["permis", "renouveler"]).await;
+    assert!(renewed.ok, "{}", renewed.stderr);
+    assert_eq!(valid_until(&phone), first + 25 * 24 * 3600);
+    assert!(present_licence(&federation, &phone, &["age_over_21"]).is_ok());
+    let kept: Vec<(PathBuf, String)> = ["wallet.json", "permis.json"]
+        .iter()
+        .map(|name| {
+            let path = phone.folder.join(name);
+            let text = std::fs::read_to_string(&path).unwrap();
+            (path, text)
+        })
+        .collect();
+
     // A new code keeps the licence: it is bound to the device key, not to
     // the code. Deleting the identity deletes it.
     let changed = phone
@@ -1473,6 +1496,26 @@ async fn a_holder_adds_the_driving_licence_of_the_register_and_it_verifies() {
         refused.stderr.contains("Aucune identité numérique"),
         "{}",
         refused.stderr
+    );
+    // A copy kept from before cannot be renewed: its identity is gone.
+    for (path, text) in &kept {
+        std::fs::write(path, text).unwrap();
+    }
+    let orphan = phone.run(&["permis", "renouveler"]).await;
+    assert!(!orphan.ok);
+    assert!(
+        orphan.stderr.contains("Aucune identité numérique"),
+        "{}",
+        orphan.stderr
+    );
+    // Nor once it has ended.
+    federation.clock.advance(31 * 24 * 3600);
+    let ended = phone.run(&["permis", "renouveler"]).await;
+    assert!(!ended.ok);
+    assert!(
+        ended.stderr.contains("ne peut pas être renouvelé"),
+        "{}",
+        ended.stderr
     );
 
     // The old pink paper licence is added as well, valid until 2033.

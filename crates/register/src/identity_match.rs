@@ -38,8 +38,31 @@ pub(crate) async fn match_licence(
     Ok(Json(outcome))
 }
 
+/// `POST /api/v1/driving-licences/lookup`: the licence of a number, as it
+/// stands (`{"number": "…"}`; the number stays out of URLs and logs).
+pub(crate) async fn lookup_licence(
+    State(index): State<Arc<Index>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<LicenceOutcome>, RegisterError> {
+    #[derive(serde::Deserialize)]
+    struct Lookup {
+        number: String,
+    }
+    let body = read_body(body)?;
+    let lookup: Lookup = serde_json::from_slice(&body).map_err(|_| {
+        RegisterError::InvalidRequest("the body must be {\"number\": \"…\"}".to_owned())
+    })?;
+    let outcome = index.licence_numbered(&lookup.number);
+    tracing::info!(outcome = outcome.name(), "driving licence lookup answered");
+    Ok(Json(outcome))
+}
+
 fn read_query(body: Result<Bytes, BytesRejection>) -> Result<IdentityQuery, RegisterError> {
-    let body = body.map_err(|rejection| {
+    parse_query(&read_body(body)?)
+}
+
+fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, RegisterError> {
+    body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             RegisterError::BodyTooLarge {
                 limit_bytes: BODY_LIMIT_BYTES,
@@ -47,6 +70,5 @@ fn read_query(body: Result<Bytes, BytesRejection>) -> Result<IdentityQuery, Regi
         } else {
             RegisterError::InvalidRequest("the request body could not be read".to_owned())
         }
-    })?;
-    parse_query(&body)
+    })
 }

@@ -89,6 +89,8 @@ impl Outcome {
 #[derive(Debug)]
 pub(crate) struct Index {
     by_birth: HashMap<BirthKey, Vec<Entry>>,
+    /// Licence number → the licence and whether its holder is dead.
+    by_licence: HashMap<String, (DrivingLicence, bool)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -119,6 +121,7 @@ impl Index {
     /// Indexes `citizens` once; queries then only look at people born the same day.
     pub(crate) fn new(citizens: &[Citizen]) -> Self {
         let mut by_birth: HashMap<BirthKey, Vec<Entry>> = HashMap::new();
+        let mut by_licence = HashMap::new();
         for citizen in citizens {
             let pivot = citizen.pivot();
             let key = BirthKey {
@@ -142,9 +145,15 @@ impl Index {
                 deceased: citizen.deceased_on.is_some(),
                 licence: driving_licence(citizen),
             };
+            if let Some(licence) = &entry.licence {
+                by_licence.insert(licence.number.clone(), (licence.clone(), entry.deceased));
+            }
             by_birth.entry(key).or_default().push(entry);
         }
-        Self { by_birth }
+        Self {
+            by_birth,
+            by_licence,
+        }
     }
 
     /// The register's answer to `query`.
@@ -191,6 +200,17 @@ impl Index {
                 None => LicenceOutcome::NoLicence,
             },
             Exact::None | Exact::Several => LicenceOutcome::NotFound,
+        }
+    }
+
+    /// The licence of `number`, as it stands.
+    pub(crate) fn licence_numbered(&self, number: &str) -> LicenceOutcome {
+        match self.by_licence.get(number) {
+            Some((_, true)) => LicenceOutcome::Deceased,
+            Some((licence, false)) => LicenceOutcome::Licence {
+                licence: licence.clone(),
+            },
+            None => LicenceOutcome::NotFound,
         }
     }
 
@@ -335,6 +355,17 @@ mod tests {
         typo.family_name = "DUPOND".into();
         assert_eq!(index.find(&typo), Outcome::NearMatch);
         assert_eq!(index.licence(&typo), LicenceOutcome::NotFound);
+        let LicenceOutcome::Licence { licence } = index.licence(&query_for(marie)) else {
+            panic!("Marie holds a licence");
+        };
+        assert_eq!(
+            index.licence_numbered(&licence.number),
+            LicenceOutcome::Licence { licence }
+        );
+        assert_eq!(
+            index.licence_numbered("000000000000"),
+            LicenceOutcome::NotFound
+        );
     }
 
     #[test]

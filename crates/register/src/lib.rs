@@ -85,6 +85,11 @@
 //! - `{"outcome": "deceased"}`;
 //! - `{"outcome": "not_found"}`.
 //!
+//! ## `POST /api/v1/driving-licences/lookup`
+//!
+//! `{"number": "…"}`: the licence of that number as it stands, to renew a licence already
+//! issued. Answers `licence` (as above), `deceased` or `not_found`; HTTP 400 for another body.
+//!
 //! ## `GET /health`
 //!
 //! HTTP 200, `text/plain`, body `ok`.

@@ -285,4 +285,13 @@ async fn the_licence_register_answers_with_the_licence_of_the_person_named_exact
     );
     let (status, body) = post_to(licences, "{}").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    let lookup = "/api/v1/driving-licences/lookup";
+    let (status, body) = post_to(lookup, r#"{"number": "003500000005"}"#).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["licence"]["status"], "cancelled", "{body}");
+    let (_, body) = post_to(lookup, r#"{"number": "999999999999"}"#).await;
+    assert_eq!(body, json!({"outcome": "not_found"}));
+    let (status, _) = post_to(lookup, r#"{"numero": "003500000005"}"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }

@@ -508,6 +508,51 @@ impl Wallet {
         Ok(held)
     }
 
+    /// `permis renouveler`: presents the licence to its issuer, which
+    /// issues a fresh one to the same device key if the identity is active
+    /// and the register still says the licence is valid. No card read.
+    pub async fn renew_licence(&self) -> anyhow::Result<HeldLicence> {
+        let held = self
+            .licence()?
+            .ok_or_else(|| anyhow!("aucun permis dans ce portefeuille : permis ajouter"))?;
+        let identity = self
+            .state
+            .identity
+            .clone()
+            .ok_or_else(|| anyhow!("aucune identité numérique dans ce portefeuille"))?;
+        let challenge = idp_wallet::verify::hex(&self.challenge().await?);
+        let transcript = idp_wallet::licence::renewal_transcript(&self.state.provider, &challenge)
+            .map_err(|e| anyhow!("{e}"))?;
+        let request = mdoc::DeviceRequest {
+            doc_requests: vec![mdoc::ItemsRequest::mdl(
+                &idp_wallet::licence::RENEWAL_ELEMENTS,
+            )],
+        };
+        let response = held
+            .mdoc()?
+            .present(&request, &transcript)
+            .and_then(|response| response.to_bytes())
+            .map_err(|e| anyhow!("{e}"))?;
+        let body = json!({
+            "challenge": challenge,
+            "identity": identity,
+            "device_response": card::b64::encode(&response),
+        });
+        let answer = self
+            .post(&format!("{}/app/licence/renew", self.state.provider), &body)
+            .await?;
+        let renewed = HeldLicence {
+            issued: serde_json::from_value(answer)?,
+            device_key: held.device_key,
+        };
+        renewed.mdoc()?;
+        write_atomically(
+            &self.licence_path(),
+            serde_json::to_string_pretty(&renewed)?,
+        )?;
+        Ok(renewed)
+    }
+
     /// `permis`: the licence this wallet holds, if any.
     pub fn licence(&self) -> anyhow::Result<Option<HeldLicence>> {
         match std::fs::read_to_string(self.licence_path()) {
@@ -566,6 +611,11 @@ impl HeldLicence {
             device_key: self.device_key.clone(),
         };
         mdoc::Mdoc::from_stored(&stored).map_err(|e| anyhow!("permis illisible : {e}"))
+    }
+
+    /// Whether it is time to renew it, at `now`.
+    pub fn due(&self, now: i64) -> bool {
+        now >= self.issued.valid_until - idp_wallet::licence::RENEW_BEFORE_SECS
     }
 
     /// What `permis` prints.
