@@ -18,6 +18,7 @@ use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use x509_cert::builder::{Builder as _, CertificateBuilder, Profile};
 use x509_cert::certificate::Certificate;
 use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
+use x509_cert::ext::pkix::{BasicConstraints, KeyUsage};
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::{Time, Validity};
@@ -126,6 +127,82 @@ pub fn valid_at(certificate: &Certificate, now: u64) -> bool {
     let validity = &certificate.tbs_certificate.validity;
     validity.not_before.to_unix_duration().as_secs() <= now
         && now <= validity.not_after.to_unix_duration().as_secs()
+}
+
+/// A root a verifier trusts: a self-signed P-256 CA certificate and its
+/// key (a country signing CA for cards, an IACA for driving licences).
+#[derive(Debug, Clone)]
+pub struct Anchor {
+    pub certificate: Certificate,
+    pub key: VerifyingKey,
+}
+
+impl Anchor {
+    /// Reads a root (DER): it must be a CA, self-signed, with a P-256 key;
+    /// the error says which rule it breaks.
+    pub fn from_der(der: &[u8]) -> Result<Self, String> {
+        let certificate = Certificate::from_der(der).map_err(|e| e.to_string())?;
+        let key = key_of(&certificate).ok_or("the root's key is not P-256")?;
+        if !signed_by(&certificate, &key) {
+            return Err("the root is not self-signed".into());
+        }
+        let is_ca = matches!(certificate.tbs_certificate.get::<BasicConstraints>(), Ok(Some((_, c))) if c.ca);
+        if !is_ca {
+            return Err("the root is not a CA".into());
+        }
+        Ok(Self { certificate, key })
+    }
+}
+
+/// Why a signer's certificate is refused, in the order [`check_signer`]
+/// checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignerRefused {
+    /// Issued by none of the roots.
+    UnknownIssuer,
+    /// Not signed by the root it names.
+    Forged,
+    /// The certificate or its root is not valid at that time.
+    Expired,
+    /// Not for digital signatures.
+    Usage,
+    /// Its key is not P-256.
+    Key,
+}
+
+/// Checks a signer's certificate (a document signer, a seal signer)
+/// against `roots`: issued by one of them, signed by it, both valid at
+/// `now`, for digital signatures, a P-256 key. Returns that key and the
+/// root, whose own rules (a CRL) the caller applies.
+pub fn check_signer<'a, R: AsRef<Anchor>>(
+    certificate: &Certificate,
+    roots: &'a [R],
+    now: u64,
+) -> Result<(VerifyingKey, &'a R), SignerRefused> {
+    let tbs = &certificate.tbs_certificate;
+    let root = roots
+        .iter()
+        .find(|root| root.as_ref().certificate.tbs_certificate.subject == tbs.issuer)
+        .ok_or(SignerRefused::UnknownIssuer)?;
+    let anchor = root.as_ref();
+    if !signed_by(certificate, &anchor.key) {
+        return Err(SignerRefused::Forged);
+    }
+    if !valid_at(certificate, now) || !valid_at(&anchor.certificate, now) {
+        return Err(SignerRefused::Expired);
+    }
+    let usage = matches!(tbs.get::<KeyUsage>(), Ok(Some((_, usage))) if usage.digital_signature());
+    if !usage {
+        return Err(SignerRefused::Usage);
+    }
+    let key = key_of(certificate).ok_or(SignerRefused::Key)?;
+    Ok((key, root))
+}
+
+impl AsRef<Anchor> for Anchor {
+    fn as_ref(&self) -> &Anchor {
+        self
+    }
 }
 
 fn time(unix: u64) -> Result<Time, CardError> {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use card::lds::{self, ECDSA_WITH_SHA256, File, LDS_SECURITY_OBJECT, LdsSecurityObject};
 use card::mrz::Mrz;
-use card::pki::{key_of, signed_by, valid_at};
+use card::pki::{Anchor, SignerRefused, check_signer};
 use card::{Date, Evidence, Holder, tlv};
 use cms::content_info::{CmsVersion, ContentInfo};
 use cms::signed_data::{SignedData, SignerIdentifier};
@@ -22,7 +22,6 @@ use p256::pkcs8::DecodePublicKey as _;
 use sha2::{Digest as _, Sha256, Sha384, Sha512};
 use x509_cert::Certificate;
 use x509_cert::crl::CertificateList;
-use x509_cert::ext::pkix::{BasicConstraints, KeyUsage};
 use x509_cert::serial_number::SerialNumber;
 
 /// The data groups a login reads: never DG2 (the face), by minimisation.
@@ -83,17 +82,22 @@ pub enum CardCheck {
 
 /// A trusted country signing CA and what its CRL revokes.
 #[derive(Debug, Clone)]
-struct Anchor {
-    certificate: Certificate,
-    key: VerifyingKey,
+struct Csca {
+    root: Anchor,
     revoked: Vec<SerialNumber>,
+}
+
+impl AsRef<Anchor> for Csca {
+    fn as_ref(&self) -> &Anchor {
+        &self.root
+    }
 }
 
 /// The country signing CAs a verifier trusts (the "master list"), with
 /// their CRLs.
 #[derive(Debug, Clone, Default)]
 pub struct TrustStore {
-    anchors: Vec<Anchor>,
+    cscas: Vec<Csca>,
 }
 
 impl TrustStore {
@@ -101,28 +105,20 @@ impl TrustStore {
     /// CRLs `crls` (DER), each of which must be signed by one of them.
     pub fn new(cscas: &[Vec<u8>], crls: &[Vec<u8>]) -> Result<Self, CardCheck> {
         let bad = |what: &str| CardCheck::TrustStore(what.to_string());
-        let mut anchors = Vec::new();
-        for der in cscas {
-            let certificate = Certificate::from_der(der).map_err(|e| bad(&e.to_string()))?;
-            let key = key_of(&certificate).ok_or_else(|| bad("CSCA key is not P-256"))?;
-            if !signed_by(&certificate, &key) {
-                return Err(bad("CSCA is not self-signed"));
-            }
-            let is_ca = matches!(certificate.tbs_certificate.get::<BasicConstraints>(), Ok(Some((_, c))) if c.ca);
-            if !is_ca {
-                return Err(bad("CSCA is not a CA"));
-            }
-            anchors.push(Anchor {
-                certificate,
-                key,
-                revoked: Vec::new(),
-            });
-        }
+        let mut cscas = cscas
+            .iter()
+            .map(|der| {
+                Ok(Csca {
+                    root: Anchor::from_der(der).map_err(|e| bad(&format!("CSCA: {e}")))?,
+                    revoked: Vec::new(),
+                })
+            })
+            .collect::<Result<Vec<_>, CardCheck>>()?;
         for der in crls {
             let list = CertificateList::from_der(der).map_err(|e| bad(&e.to_string()))?;
-            let anchor = anchors
+            let csca = cscas
                 .iter_mut()
-                .find(|a| a.certificate.tbs_certificate.subject == list.tbs_cert_list.issuer)
+                .find(|c| c.root.certificate.tbs_certificate.subject == list.tbs_cert_list.issuer)
                 .ok_or_else(|| bad("CRL of an unknown CA"))?;
             let signature = list
                 .signature
@@ -132,10 +128,10 @@ impl TrustStore {
                 .tbs_cert_list
                 .to_der()
                 .map_err(|e| bad(&e.to_string()))?;
-            if signature.is_none_or(|s| anchor.key.verify(&tbs, &s).is_err()) {
+            if signature.is_none_or(|s| csca.root.key.verify(&tbs, &s).is_err()) {
                 return Err(bad("CRL signature"));
             }
-            anchor.revoked.extend(
+            csca.revoked.extend(
                 list.tbs_cert_list
                     .revoked_certificates
                     .iter()
@@ -143,7 +139,7 @@ impl TrustStore {
                     .map(|r| r.serial_number.clone()),
             );
         }
-        Ok(Self { anchors })
+        Ok(Self { cscas })
     }
 
     /// Checks a signer's certificate issued under one of the anchors (step
@@ -153,27 +149,21 @@ impl TrustStore {
         certificate: &Certificate,
         now: u64,
     ) -> Result<VerifyingKey, CardCheck> {
-        let tbs = &certificate.tbs_certificate;
-        let anchor = self
-            .anchors
-            .iter()
-            .find(|a| a.certificate.tbs_certificate.subject == tbs.issuer)
-            .ok_or(CardCheck::UnknownCountrySigningCa)?;
-        if !signed_by(certificate, &anchor.key) {
-            return Err(CardCheck::DocumentSignerForged);
-        }
-        if !valid_at(certificate, now) || !valid_at(&anchor.certificate, now) {
-            return Err(CardCheck::DocumentSignerExpired);
-        }
-        if anchor.revoked.contains(&tbs.serial_number) {
+        let (key, csca) =
+            check_signer(certificate, &self.cscas, now).map_err(|refused| match refused {
+                SignerRefused::UnknownIssuer => CardCheck::UnknownCountrySigningCa,
+                SignerRefused::Forged => CardCheck::DocumentSignerForged,
+                SignerRefused::Expired => CardCheck::DocumentSignerExpired,
+                SignerRefused::Usage => CardCheck::DocumentSignerUsage,
+                SignerRefused::Key => CardCheck::SignatureAlgorithm,
+            })?;
+        if csca
+            .revoked
+            .contains(&certificate.tbs_certificate.serial_number)
+        {
             return Err(CardCheck::DocumentSignerRevoked);
         }
-        let usage =
-            matches!(tbs.get::<KeyUsage>(), Ok(Some((_, usage))) if usage.digital_signature());
-        if !usage {
-            return Err(CardCheck::DocumentSignerUsage);
-        }
-        key_of(certificate).ok_or(CardCheck::SignatureAlgorithm)
+        Ok(key)
     }
 }
 

@@ -4,14 +4,12 @@
 //! list of trusted IACAs. Certificates are built by `card::pki`.
 
 use card::pki::{
-    Authority, StoredAuthority, TestPki, certify, key_of, random_key, signed_by, valid_at,
+    Anchor, Authority, SignerRefused, StoredAuthority, TestPki, certify, check_signer, random_key,
 };
-use der::Decode as _;
 use p256::ecdsa::VerifyingKey;
 use serde::{Deserialize, Serialize};
 use x509_cert::Certificate;
 use x509_cert::builder::Profile;
-use x509_cert::ext::pkix::{BasicConstraints, KeyUsage};
 
 use crate::MdocError;
 
@@ -71,36 +69,18 @@ pub struct StoredLicencePki {
     pub document_signer: StoredAuthority,
 }
 
-#[derive(Debug, Clone)]
-struct Iaca {
-    certificate: Certificate,
-    key: VerifyingKey,
-}
-
 /// The IACA root certificates a verifier trusts (its "VICAL").
 #[derive(Debug, Clone, Default)]
 pub struct TrustedIacas {
-    anchors: Vec<Iaca>,
+    anchors: Vec<Anchor>,
 }
 
 impl TrustedIacas {
     /// Trusts the self-signed P-256 CA certificates `iacas` (DER).
     pub fn new(iacas: &[Vec<u8>]) -> Result<Self, MdocError> {
-        let bad = |what: &str| MdocError::TrustList(what.to_string());
         let anchors = iacas
             .iter()
-            .map(|der| {
-                let certificate = Certificate::from_der(der).map_err(|e| bad(&e.to_string()))?;
-                let key = key_of(&certificate).ok_or_else(|| bad("IACA key is not P-256"))?;
-                if !signed_by(&certificate, &key) {
-                    return Err(bad("IACA is not self-signed"));
-                }
-                let is_ca = matches!(certificate.tbs_certificate.get::<BasicConstraints>(), Ok(Some((_, c))) if c.ca);
-                if !is_ca {
-                    return Err(bad("IACA is not a CA"));
-                }
-                Ok(Iaca { certificate, key })
-            })
+            .map(|der| Anchor::from_der(der).map_err(MdocError::TrustList))
             .collect::<Result<_, _>>()?;
         Ok(Self { anchors })
     }
@@ -113,24 +93,15 @@ impl TrustedIacas {
         certificate: &Certificate,
         now: u64,
     ) -> Result<VerifyingKey, MdocError> {
-        let tbs = &certificate.tbs_certificate;
-        let iaca = self
-            .anchors
-            .iter()
-            .find(|a| a.certificate.tbs_certificate.subject == tbs.issuer)
-            .ok_or(MdocError::UnknownIssuer)?;
-        if !signed_by(certificate, &iaca.key) {
-            return Err(MdocError::SignerForged);
-        }
-        if !valid_at(certificate, now) || !valid_at(&iaca.certificate, now) {
-            return Err(MdocError::SignerExpired);
-        }
-        let usage =
-            matches!(tbs.get::<KeyUsage>(), Ok(Some((_, usage))) if usage.digital_signature());
-        if !usage {
-            return Err(MdocError::SignerUsage);
-        }
-        key_of(certificate).ok_or(MdocError::SignerKey)
+        check_signer(certificate, &self.anchors, now)
+            .map(|(key, _)| key)
+            .map_err(|refused| match refused {
+                SignerRefused::UnknownIssuer => MdocError::UnknownIssuer,
+                SignerRefused::Forged => MdocError::SignerForged,
+                SignerRefused::Expired => MdocError::SignerExpired,
+                SignerRefused::Usage => MdocError::SignerUsage,
+                SignerRefused::Key => MdocError::SignerKey,
+            })
     }
 }
 

@@ -169,14 +169,8 @@ enum WalletCommand {
     /// "Oui, c'est moi / Non, ce n'est pas moi", then the code and the card.
     Scan {
         url: String,
-        #[arg(long, env = "PASSERELLE_WALLET_PIN")]
-        pin: Option<String>,
-        /// Answer "Oui, c'est moi" without asking.
-        #[arg(long, conflicts_with = "no")]
-        yes: bool,
-        /// Answer "Non, ce n'est pas moi" without asking.
-        #[arg(long)]
-        no: bool,
+        #[command(flatten)]
+        answers: Consent,
     },
     /// Asks for certification: the card read with the code, then the
     /// code mailed to the identity's address; shows the QR code to present
@@ -256,6 +250,30 @@ enum VerifierCommand {
     },
 }
 
+/// The code and the answer to the app's question, when given on the
+/// command line instead of asked.
+#[derive(Debug, clap::Args)]
+struct Consent {
+    #[arg(long, env = "PASSERELLE_WALLET_PIN")]
+    pin: Option<String>,
+    /// Answer yes ("Oui, c'est moi", show, send) without asking.
+    #[arg(long, conflicts_with = "no")]
+    yes: bool,
+    /// Answer no without asking.
+    #[arg(long)]
+    no: bool,
+}
+
+impl From<Consent> for wallet::Answers {
+    fn from(consent: Consent) -> Self {
+        Self {
+            pin: consent.pin,
+            confirm: (consent.yes || consent.no).then_some(consent.yes),
+            ..Self::default()
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum PermisCommand {
     /// Reads the card with the code; the provider finds the holder's
@@ -268,14 +286,8 @@ enum PermisCommand {
     /// officer's reader, listens on local HTTP (no BLE or NFC here), shows
     /// what is asked, then asks for consent and the code.
     Presenter {
-        #[arg(long, env = "PASSERELLE_WALLET_PIN")]
-        pin: Option<String>,
-        /// Show without asking.
-        #[arg(long, conflicts_with = "no")]
-        yes: bool,
-        /// Decline without asking.
-        #[arg(long)]
-        no: bool,
+        #[command(flatten)]
+        answers: Consent,
         /// Where to listen for the reader.
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: String,
@@ -289,14 +301,8 @@ enum PermisCommand {
     Partager {
         /// The service's link.
         lien: String,
-        #[arg(long, env = "PASSERELLE_WALLET_PIN")]
-        pin: Option<String>,
-        /// Send without asking.
-        #[arg(long, conflicts_with = "no")]
-        yes: bool,
-        /// Decline without asking.
-        #[arg(long)]
-        no: bool,
+        #[command(flatten)]
+        answers: Consent,
     },
 }
 
@@ -625,19 +631,8 @@ async fn run_wallet(folder: &Path, command: WalletCommand) -> anyhow::Result<()>
             }
             print_status(&status);
         }
-        WalletCommand::Scan { url, pin, yes, no } => {
-            let confirm = if yes {
-                Some(true)
-            } else if no {
-                Some(false)
-            } else {
-                None
-            };
-            let answers = Answers {
-                pin,
-                confirm,
-                ..Answers::default()
-            };
+        WalletCommand::Scan { url, answers } => {
+            let answers = Answers::from(answers);
             let (context, approved) = Wallet::open(folder)?.scan(&url, &answers).await?;
             if approved {
                 println!(
@@ -773,19 +768,9 @@ async fn run_wallet(folder: &Path, command: WalletCommand) -> anyhow::Result<()>
             println!("{}", licence.describe(oidc::Clock::now(&oidc::SystemClock)));
         }
         WalletCommand::Permis {
-            action:
-                Some(PermisCommand::Presenter {
-                    pin,
-                    yes,
-                    no,
-                    listen,
-                }),
+            action: Some(PermisCommand::Presenter { answers, listen }),
         } => {
-            let answers = Answers {
-                pin,
-                confirm: (yes || no).then_some(yes),
-                ..Answers::default()
-            };
+            let answers = Answers::from(answers);
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
                 .with_context(|| format!("listening on {listen}"))?;
@@ -803,13 +788,9 @@ async fn run_wallet(folder: &Path, command: WalletCommand) -> anyhow::Result<()>
             }
         }
         WalletCommand::Permis {
-            action: Some(PermisCommand::Partager { lien, pin, yes, no }),
+            action: Some(PermisCommand::Partager { lien, answers }),
         } => {
-            let answers = Answers {
-                pin,
-                confirm: (yes || no).then_some(yes),
-                ..Answers::default()
-            };
+            let answers = Answers::from(answers);
             match Wallet::open(folder)?.share_licence(&lien, &answers).await? {
                 wallet::Shared::Sent => {
                     println!("Données transmises : poursuivez sur le site du service.")
