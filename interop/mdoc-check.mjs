@@ -8,6 +8,11 @@
 //     with @auth0/mdl's Verifier and prints {"docType", "elements": {ns:
 //     {id: value}}} or {"error"} as one JSON line.
 //
+//   node mdoc-check.mjs make-own-pki DIR
+//     the same, signed by a document signer of a PKI made here with
+//     @peculiar/x509 and WebCrypto (its own IACA, a DS certificate with
+//     keyUsage digitalSignature), written as DIR/iaca.der.
+//
 //   node mdoc-check.mjs make DIR [DS_CERT_DER DS_KEY_PKCS8_DER]
 //     issues an mDL with @auth0/mdl's Document, presents family_name,
 //     given_name, birth_date and driving_privileges with its
@@ -25,10 +30,11 @@
 // usingSessionTranscriptForOID4VP puts the four raw strings in the
 // handover, not the hashed OID4VPHandover of ISO 18013-7 Annex B.
 
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, webcrypto } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeviceResponse, Document, MDoc, Verifier } from '@auth0/mdl';
+import * as x509 from '@peculiar/x509';
 
 // @auth0/mdl's test keys (its __tests__/issuing/config.ts: "randomly
 // generated for the purpose of this test").
@@ -103,13 +109,41 @@ async function verify(dir) {
   return { docType: document.docType, elements };
 }
 
-async function make(dir, dsCert, dsKey) {
+/// A PKI of this side's own: an IACA and a document signer under it.
+async function ownPki(dir) {
+  x509.cryptoProvider.set(webcrypto);
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const notBefore = new Date(Date.now() - DAY);
+  const notAfter = new Date(Date.now() + 365 * DAY);
+  const iacaKeys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
+  const iaca = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: '01', name: 'CN=IACA-INTEROP,O=auth0-mdl side,C=US', notBefore, notAfter,
+    keys: iacaKeys, signingAlgorithm: alg,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+    ],
+  });
+  const dsKeys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
+  const ds = await x509.X509CertificateGenerator.create({
+    serialNumber: '02', subject: 'CN=DS-INTEROP,O=auth0-mdl side,C=US', issuer: iaca.subject,
+    notBefore, notAfter, signingAlgorithm: alg, publicKey: dsKeys.publicKey,
+    signingKey: iacaKeys.privateKey,
+    extensions: [new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true)],
+  });
+  writeFileSync(join(dir, 'iaca.der'), Buffer.from(iaca.rawData));
+  const key = await webcrypto.subtle.exportKey('jwk', dsKeys.privateKey);
+  return { certificate: ds.toString('pem'), key: { ...key, kid: 'DS-INTEROP' } };
+}
+
+async function make(dir, dsCert, dsKey, own) {
   const transcript = readFileSync(join(dir, 'transcript.cbor'));
   const ours = dsCert !== undefined;
-  const certificate = ours ? pem(readFileSync(dsCert), 'CERTIFICATE') : ISSUER_CERTIFICATE;
-  const issuerKey = ours
+  let certificate = ours ? pem(readFileSync(dsCert), 'CERTIFICATE') : ISSUER_CERTIFICATE;
+  let issuerKey = ours
     ? { ...createPrivateKey({ key: readFileSync(dsKey), format: 'der', type: 'pkcs8' }).export({ format: 'jwk' }), kid: 'DS-mDL-TEST' }
     : ISSUER_PRIVATE_KEY_JWK;
+  if (own) ({ certificate, key: issuerKey } = own);
   const now = new Date();
   const { d: _private, ...devicePublic } = DEVICE_JWK;
   const issued = await new Document(MDL)
@@ -150,13 +184,17 @@ async function make(dir, dsCert, dsKey) {
     .authenticateWithSignature({ ...DEVICE_JWK, kid: 'device-1' }, 'ES256')
     .sign();
   writeFileSync(join(dir, 'response.cbor'), response.encode());
-  if (!ours) writeFileSync(join(dir, 'iaca.der'), der(ISSUER_CERTIFICATE));
+  if (!ours && !own) writeFileSync(join(dir, 'iaca.der'), der(ISSUER_CERTIFICATE));
   return { docType: MDL, requested: { [NAMESPACE]: fields } };
 }
 
 const [command, dir, ...rest] = process.argv.slice(2);
 try {
-  const result = command === 'verify' ? await verify(dir) : await make(dir, ...rest);
+  const result = command === 'verify'
+    ? await verify(dir)
+    : command === 'make-own-pki'
+      ? await make(dir, undefined, undefined, await ownPki(dir))
+      : await make(dir, ...rest);
   console.log(JSON.stringify(result));
 } catch (error) {
   console.log(JSON.stringify({ error: String(error?.message ?? error) }));

@@ -784,7 +784,8 @@ fn another_library_verifies_our_licence() {
 /// The other way: @auth0/mdl issues and presents (its Document and
 /// DeviceResponse, its test device key) for our OpenID4VP transcript,
 /// signed by our document signer; our verifier accepts it and reads the
-/// elements. Signed by its own test issuer instead, ours refuses it at
+/// elements. Signed under a PKI that side makes itself, ours accepts it
+/// too when it trusts that IACA. Signed by its own test issuer, ours refuses it at
 /// the key-usage check: that certificate is self-signed, both IACA and
 /// signer, with no keyUsage, which Annex B requires of a document
 /// signer.
@@ -846,6 +847,24 @@ fn our_verifier_accepts_another_librarys_licence() {
             wall_clock()
         ),
         Err(MdocError::DeviceSignature)
+    );
+
+    // With a PKI of that side's own (an IACA and a document signer made
+    // there with @peculiar/x509), our verifier trusting that IACA accepts
+    // it, and ours does not.
+    let made = mdoc_check(&["make-own-pki".as_ref(), dir.as_os_str()]);
+    assert!(made.get("error").is_none(), "{made}");
+    let theirs = TrustedIacas::new(&[std::fs::read(dir.join("iaca.der")).unwrap()]).unwrap();
+    let response = std::fs::read(dir.join("response.cbor")).unwrap();
+    let verified = verify(&response, &items, &transcript, &theirs, wall_clock()).unwrap();
+    assert!(
+        verified.signer.contains("DS-INTEROP"),
+        "{}",
+        verified.signer
+    );
+    assert_eq!(
+        verify(&response, &items, &transcript, &trust, wall_clock()),
+        Err(MdocError::UnknownIssuer)
     );
 
     let made = mdoc_check(&["make".as_ref(), dir.as_os_str()]);

@@ -1745,6 +1745,9 @@ async fn a_car_rental_learns_the_categories_and_age_over_21_and_nothing_else() {
         "{}",
         result.body
     );
+    // The rental verified the answer with mdoc::verify, which refuses any
+    // element it did not ask for: the wallet sent these two and nothing
+    // else. Nor does the page show anything else.
     for private in ["DUPONT", "Marie", "1985", "197500000001"] {
         assert!(
             !result.shows(private),
