@@ -5,6 +5,8 @@ pub mod cards;
 pub mod config;
 pub mod docs;
 pub mod federation;
+#[cfg(test)]
+mod fuzz_seeds;
 pub mod keys;
 
 pub use config::{Config, ConfigError};
