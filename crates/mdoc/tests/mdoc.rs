@@ -141,9 +141,12 @@ fn openid4vp(nonce: &str) -> SessionTranscript {
 }
 
 fn present(world: &World, items: ItemsRequest, transcript: &SessionTranscript) -> Vec<u8> {
-    world
-        .mdoc
-        .present(&request(items), transcript)
+    response_of(&world.mdoc, items, transcript)
+}
+
+/// `mdoc`'s DeviceResponse bytes for `items` in the session of `transcript`.
+fn response_of(mdoc: &Mdoc, items: ItemsRequest, transcript: &SessionTranscript) -> Vec<u8> {
+    mdoc.present(&request(items), transcript)
         .unwrap()
         .to_bytes()
         .unwrap()
@@ -324,11 +327,7 @@ fn a_licence_from_another_iaca_is_refused() {
     let elements = licence().elements(Date::from_unix(NOW));
     let (foreign, _) = issue_with(&signer, MDL_DOCTYPE, &elements, validity(NOW));
     let transcript = openid4vp("nonce-1");
-    let response = foreign
-        .present(&request(roadside()), &transcript)
-        .unwrap()
-        .to_bytes()
-        .unwrap();
+    let response = response_of(&foreign, roadside(), &transcript);
     assert_eq!(
         verify_at(&world, &response, &transcript, NOW).unwrap_err(),
         MdocError::UnknownIssuer
@@ -341,11 +340,7 @@ fn a_licence_from_another_iaca_is_refused() {
         &elements,
         validity(NOW),
     );
-    let response = forged
-        .present(&request(roadside()), &transcript)
-        .unwrap()
-        .to_bytes()
-        .unwrap();
+    let response = response_of(&forged, roadside(), &transcript);
     assert_eq!(
         verify_at(&world, &response, &transcript, NOW).unwrap_err(),
         MdocError::SignerForged
@@ -372,11 +367,7 @@ fn a_not_yet_valid_mso_is_refused() {
     later.signed = TDate(NOW);
     let (mdoc, _) = issue_with(&world.pki.document_signer, MDL_DOCTYPE, &elements, later);
     let transcript = openid4vp("nonce-1");
-    let response = mdoc
-        .present(&request(roadside()), &transcript)
-        .unwrap()
-        .to_bytes()
-        .unwrap();
+    let response = response_of(&mdoc, roadside(), &transcript);
     assert_eq!(
         verify_at(&world, &response, &transcript, NOW + DAY).unwrap_err(),
         MdocError::MsoNotYetValid
@@ -450,11 +441,7 @@ fn a_forged_issuer_signature_is_refused() {
     let elements = licence().elements(Date::from_unix(NOW));
     let (forged, _) = issue_with(&impostor, MDL_DOCTYPE, &elements, validity(NOW));
     let transcript = openid4vp("nonce-1");
-    let response = forged
-        .present(&request(roadside()), &transcript)
-        .unwrap()
-        .to_bytes()
-        .unwrap();
+    let response = response_of(&forged, roadside(), &transcript);
     assert_eq!(
         verify_at(&world, &response, &transcript, NOW).unwrap_err(),
         MdocError::IssuerSignature
@@ -484,11 +471,7 @@ fn a_licence_signed_by_an_expired_document_signer_is_refused() {
     let elements = licence().elements(Date::from_unix(NOW));
     let (mdoc, _) = issue_with(&expired, MDL_DOCTYPE, &elements, validity(NOW - 15 * DAY));
     let transcript = openid4vp("nonce-1");
-    let response = mdoc
-        .present(&request(roadside()), &transcript)
-        .unwrap()
-        .to_bytes()
-        .unwrap();
+    let response = response_of(&mdoc, roadside(), &transcript);
     assert_eq!(
         verify_at(&world, &response, &transcript, NOW).unwrap_err(),
         MdocError::SignerExpired
