@@ -24,6 +24,8 @@ pub enum DemarcheError {
     NotTheRecipient,
     /// The recipient's answer is neither accept nor refuse.
     UnknownAnswer,
+    /// Too many requests started from this address.
+    TooMany,
 }
 
 /// The démarches' error pages.
@@ -116,6 +118,16 @@ pub static CATALOGUE: &Catalogue<DemarcheError> = &[
         message: [
             "Acceptez ou refusez la lettre.",
             "Accept or refuse the letter.",
+        ],
+    },
+    Entry {
+        error: DemarcheError::TooMany,
+        code: "DEMARCHE-RATE",
+        status: 429,
+        title: ["Trop de demandes", "Too many requests"],
+        message: [
+            "Trop de demandes ont été faites depuis votre adresse. Réessayez dans une minute.",
+            "Too many requests were made from your address. Try again in a minute.",
         ],
     },
 ];

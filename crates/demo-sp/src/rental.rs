@@ -8,7 +8,9 @@
 //!
 //! 1. `GET /location/demande`: a new request, each with its own ECDH-ES
 //!    key (whose `kid` is the request's `state`), `nonce` and ten minutes
-//!    of life. The page shows its `openid4vp://` link and QR code.
+//!    of life. The page shows its `openid4vp://` link and QR code. Anyone
+//!    may ask, so each address may start [`REQUESTS_PER_MINUTE`] a minute:
+//!    a request costs a key, a write and ten minutes of keeping.
 //! 2. The wallet posts its encrypted answer to `POST /location/reponse`
 //!    (`direct_post.jwt`). The JWE's `kid` finds the request, and the
 //!    request is answered once. The answer is checked: decryption,
@@ -32,11 +34,16 @@ use mdoc::oid4vp::{PresentationRequest, PresentationResponse};
 use mdoc::{MDL_NAMESPACE, TrustedIacas, Value};
 use oidc::{Clock, ConfigError, RedirectUri};
 use serde::{Deserialize, Serialize};
-use store::Sessions;
-use web::Lang;
+use store::{RateLimits, Sessions, StoreError};
+use web::{ClientAddress, ErrorPage, Lang};
+
+use crate::errors::{CATALOGUE, DemarcheError};
 
 /// How long a request waits for its answer.
 const REQUEST_SECS: i64 = 600;
+
+/// Requests one address may start in a minute; past it, 429.
+pub const REQUESTS_PER_MINUTE: u32 = 20;
 
 /// What the rental asks: nothing else.
 pub const ASKED: [&str; 2] = ["driving_privileges", "age_over_21"];
@@ -65,6 +72,7 @@ pub struct Rental {
     site: String,
     response_uri: String,
     requests: Arc<dyn Sessions>,
+    limits: Arc<dyn RateLimits>,
     clock: Arc<dyn Clock>,
     http: reqwest::Client,
 }
@@ -106,6 +114,7 @@ impl Rental {
         site: &str,
         portal_url: &str,
         requests: Arc<dyn Sessions>,
+        limits: Arc<dyn RateLimits>,
         clock: Arc<dyn Clock>,
         http: reqwest::Client,
     ) -> Self {
@@ -114,6 +123,7 @@ impl Rental {
             site: site.to_owned(),
             response_uri: format!("{}/location/reponse", portal_url.trim_end_matches('/')),
             requests,
+            limits,
             clock,
             http,
         }
@@ -123,10 +133,12 @@ impl Rental {
         format!("rental:{state}")
     }
 
-    async fn load(&self, state: &str) -> Option<Kept> {
+    /// The request of `state`, if it is there and not expired; a kept
+    /// request that does not read back is as good as gone.
+    async fn load(&self, state: &str) -> Result<Option<Kept>, StoreError> {
         let now = self.clock.now();
-        let bytes = self.requests.load(&Self::key_of(state), now).await.ok()??;
-        serde_json::from_slice(&bytes).ok()
+        let bytes = self.requests.load(&Self::key_of(state), now).await?;
+        Ok(bytes.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
     }
 
     async fn keep(&self, state: &str, kept: &Kept) -> Result<(), store::StoreError> {
@@ -150,10 +162,17 @@ impl Rental {
         }
     }
 
-    /// A new request, kept; its link.
-    async fn start(&self) -> Result<(String, String), String> {
-        let key = DecryptionKey::generate(KeyAlg::EcdhEs).map_err(|e| e.to_string())?;
-        let public = key.public_key().map_err(|e| e.to_string())?;
+    /// A new request from `address`, kept; its link.
+    async fn start(&self, address: &str) -> Result<(String, String), Refusal> {
+        let hits = self
+            .limits
+            .hit(&format!("rental-requests:{address}"), 60, self.clock.now())
+            .await?;
+        if hits > REQUESTS_PER_MINUTE {
+            return Err(Refusal::TooMany);
+        }
+        let key = DecryptionKey::generate(KeyAlg::EcdhEs)?;
+        let public = key.public_key()?;
         let state = key.kid().to_owned();
         let nonce = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>());
         let request = self.request(&state, &nonce, public.to_json());
@@ -162,7 +181,7 @@ impl Rental {
             key: key.to_private_json(),
             outcome: Outcome::Waiting,
         };
-        self.keep(&state, &kept).await.map_err(|e| e.to_string())?;
+        self.keep(&state, &kept).await?;
         Ok((state, request.to_uri()))
     }
 
@@ -171,9 +190,11 @@ impl Rental {
         let bad = |reason: &str| (StatusCode::BAD_REQUEST, reason.to_owned());
         let header = jose::peek_jwe_header(response).map_err(|_| bad("not a JWE"))?;
         let state = header.kid.ok_or_else(|| bad("no kid"))?;
+        let unavailable = |_| (StatusCode::SERVICE_UNAVAILABLE, "storage".to_owned());
         let mut kept = self
             .load(&state)
             .await
+            .map_err(unavailable)?
             .ok_or_else(|| bad("unknown or expired request"))?;
         if kept.outcome != Outcome::Waiting {
             return Err(bad("this request was already answered"));
@@ -183,9 +204,7 @@ impl Rental {
             .await;
         let outcome = outcome.unwrap_or_else(|reason| Outcome::Refused { reason });
         kept.outcome = outcome.clone();
-        self.keep(&state, &kept)
-            .await
-            .map_err(|_| (StatusCode::SERVICE_UNAVAILABLE, "storage".to_owned()))?;
+        self.keep(&state, &kept).await.map_err(unavailable)?;
         tracing::info!(
             verified = matches!(outcome, Outcome::Verified { .. }),
             "rental: licence presented"
@@ -301,15 +320,53 @@ async fn home(State(rental): State<Arc<Rental>>, headers: HeaderMap) -> Response
     page(&rental, &headers, Step::Home)
 }
 
-async fn request(State(rental): State<Arc<Rental>>, headers: HeaderMap) -> Response {
-    match rental.start().await {
+/// Why no request was made.
+#[derive(Debug)]
+enum Refusal {
+    /// Too many from this address this minute.
+    TooMany,
+    /// The store failed.
+    Storage(StoreError),
+    /// No key could be made.
+    Key(String),
+}
+
+impl From<StoreError> for Refusal {
+    fn from(error: StoreError) -> Self {
+        Refusal::Storage(error)
+    }
+}
+
+impl From<jose::JoseError> for Refusal {
+    fn from(error: jose::JoseError) -> Self {
+        Refusal::Key(error.to_string())
+    }
+}
+
+async fn request(
+    State(rental): State<Arc<Rental>>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+) -> Response {
+    let lang = Lang::of(&headers, None);
+    let error = |error: DemarcheError| {
+        ErrorPage::from_catalogue(CATALOGUE, &error, &rental.site)
+            .with_way_home("/location/", lang)
+            .respond(lang)
+    };
+    match rental.start(&address).await {
         Ok((state, link)) => {
             let qr = web::qr_svg(&link, 280).unwrap_or_default();
             page(&rental, &headers, Step::Request { link, qr, state })
         }
-        Err(error) => {
-            tracing::warn!(%error, "rental: no request made");
-            web::ErrorPage::technical(&rental.site).respond(Lang::of(&headers, None))
+        Err(Refusal::TooMany) => error(DemarcheError::TooMany),
+        Err(Refusal::Storage(failure)) => {
+            tracing::warn!(error = %failure, "rental: no request made");
+            error(DemarcheError::Unavailable)
+        }
+        Err(Refusal::Key(failure)) => {
+            tracing::warn!(error = %failure, "rental: no request made");
+            ErrorPage::technical(&rental.site).respond(lang)
         }
     }
 }
@@ -333,8 +390,14 @@ async fn result(
     headers: HeaderMap,
 ) -> Response {
     let step = match rental.load(&state).await {
-        Some(kept) => Step::Result(kept.outcome),
-        None => Step::Unknown,
+        Ok(Some(kept)) => Step::Result(kept.outcome),
+        Ok(None) => Step::Unknown,
+        Err(failure) => {
+            tracing::warn!(error = %failure, "rental: request not read");
+            let lang = Lang::of(&headers, None);
+            return ErrorPage::from_catalogue(CATALOGUE, &DemarcheError::Unavailable, &rental.site)
+                .respond(lang);
+        }
     };
     page(&rental, &headers, step)
 }

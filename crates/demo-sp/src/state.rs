@@ -117,6 +117,7 @@ impl DemoService {
                 &config.name,
                 &config.public_url,
                 stores.sessions.clone(),
+                stores.rate_limits.clone(),
                 clock.clone(),
                 http.clone(),
             ))

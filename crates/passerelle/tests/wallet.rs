@@ -1792,3 +1792,31 @@ async fn a_car_rental_learns_the_categories_and_age_over_21_and_nothing_else() {
     assert!(!refused.ok);
     assert!(refused.stderr.contains("HTTPS"), "{}", refused.stderr);
 }
+
+/// Anyone may ask the rental for a request, and each costs a key, a write
+/// and ten minutes of keeping: one address may start a bounded number a
+/// minute, the others are still served.
+#[tokio::test]
+async fn a_flood_of_rental_requests_from_one_address_is_refused_past_its_bound() {
+    let federation = Federation::start().await.unwrap();
+    let url = format!("{}/location/demande", federation.url("demo_sp"));
+    let http = reqwest::Client::new();
+    // The test connects from 127.0.0.1, which may name the client as a
+    // local reverse proxy does.
+    let from = |address: &'static str| http.get(&url).header("x-forwarded-for", address);
+    for _ in 0..20 {
+        let page = from("198.51.100.7").send().await.unwrap();
+        assert_eq!(page.status(), 200);
+    }
+    for _ in 0..5 {
+        let refused = from("198.51.100.7").send().await.unwrap();
+        assert_eq!(refused.status(), 429);
+        let body = refused.text().await.unwrap();
+        assert!(body.contains("DEMARCHE-RATE"), "{body}");
+        assert!(body.contains("Trop de demandes"), "{body}");
+        assert!(!body.contains("<pre id=\"link\">"), "{body}");
+    }
+    let other = from("198.51.100.8").send().await.unwrap();
+    assert_eq!(other.status(), 200);
+    assert!(other.text().await.unwrap().contains("<pre id=\"link\">"));
+}
