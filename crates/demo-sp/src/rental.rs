@@ -411,3 +411,85 @@ pub(crate) fn router(rental: Arc<Rental>) -> axum::Router {
         .route("/location/resultat/{state}", get(result))
         .with_state(rental)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oidc::FakeClock;
+
+    /// Requests kept in a store that fails at every call.
+    struct Failing;
+
+    #[async_trait::async_trait]
+    impl Sessions for Failing {
+        async fn load(&self, _: &str, _: i64) -> Result<Option<Vec<u8>>, StoreError> {
+            Err(StoreError::Backend("down".into()))
+        }
+        async fn save(&self, _: &str, _: &[u8], _: i64) -> Result<(), StoreError> {
+            Err(StoreError::Backend("down".into()))
+        }
+        async fn delete(&self, _: &str) -> Result<(), StoreError> {
+            Err(StoreError::Backend("down".into()))
+        }
+    }
+
+    fn rental(requests: Arc<dyn Sessions>) -> Rental {
+        let config = RentalConfig {
+            name: "Location".into(),
+            licence_iaca_url: "http://127.0.0.1:9/mdl/iaca.der".into(),
+        };
+        Rental::new(
+            config,
+            "Location",
+            "http://127.0.0.1:9",
+            requests,
+            store::Stores::memory().rate_limits,
+            Arc::new(FakeClock::at(1_800_000_000)),
+            reqwest::Client::new(),
+        )
+    }
+
+    /// A JWE's shape whose header names the request `kid`.
+    fn answer_for(kid: &str) -> String {
+        let header = serde_json::json!({"alg": "ECDH-ES", "enc": "A256GCM", "kid": kid});
+        format!(
+            "{}..AAAA.AAAA.AAAA",
+            URL_SAFE_NO_PAD.encode(header.to_string())
+        )
+    }
+
+    #[tokio::test]
+    async fn a_store_that_fails_is_unavailable_not_an_unknown_request() {
+        let broken = rental(Arc::new(Failing));
+        assert!(matches!(
+            broken.start("203.0.113.1").await,
+            Err(Refusal::Storage(_))
+        ));
+        assert!(broken.load("some-state").await.is_err());
+        let Err((status, _)) = broken.answer(&answer_for("some-state")).await else {
+            panic!("answered from a failing store");
+        };
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+
+        // The same answer to a working store that never made the request.
+        let working = rental(store::Stores::memory().sessions);
+        let Err((status, reason)) = working.answer(&answer_for("some-state")).await else {
+            panic!("answered an unknown request");
+        };
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(reason, "unknown or expired request");
+    }
+
+    #[tokio::test]
+    async fn one_address_starts_a_bounded_number_of_requests_a_minute() {
+        let rental = rental(store::Stores::memory().sessions);
+        for _ in 0..REQUESTS_PER_MINUTE {
+            assert!(rental.start("203.0.113.1").await.is_ok());
+        }
+        assert!(matches!(
+            rental.start("203.0.113.1").await,
+            Err(Refusal::TooMany)
+        ));
+        assert!(rental.start("203.0.113.2").await.is_ok());
+    }
+}
