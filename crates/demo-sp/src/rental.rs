@@ -12,10 +12,15 @@
 //!    may ask, so each address may start [`REQUESTS_PER_MINUTE`] a minute:
 //!    a request costs a key, a write and ten minutes of keeping.
 //! 2. The wallet posts its encrypted answer to `POST /location/reponse`
-//!    (`direct_post.jwt`). The JWE's `kid` finds the request, and the
-//!    request is answered once. The answer is checked: decryption,
-//!    `state`, then `mdoc::verify` over this request's transcript (the
-//!    IACA from `licence_iaca_url`). Then the outcome is kept.
+//!    (`direct_post.jwt`). The JWE's `kid` finds the request. The answer
+//!    is checked: decryption, `state`, then `mdoc::verify` over this
+//!    request's transcript (the IACA from `licence_iaca_url`). Only the
+//!    first verified answer is kept, under a single-use mark. A refused
+//!    answer is told why (400) and changes nothing: whoever sees the link
+//!    (over a shoulder, on a screen) can encrypt to the request's key, and
+//!    must not be able to close the request before the wallet answers.
+//!    Each address may post [`ANSWERS_PER_MINUTE`] a minute, since a
+//!    checked answer costs a decryption and a fetch of the IACA.
 //! 3. `GET /location/resultat/{state}` shows the outcome.
 
 use std::sync::Arc;
@@ -34,7 +39,7 @@ use mdoc::oid4vp::{PresentationRequest, PresentationResponse};
 use mdoc::{MDL_NAMESPACE, TrustedIacas, Value};
 use oidc::{Clock, ConfigError, RedirectUri};
 use serde::{Deserialize, Serialize};
-use store::{RateLimits, Sessions, StoreError};
+use store::{RateLimits, Sessions, StoreError, Stores, UsedOnce};
 use web::{ClientAddress, ErrorPage, Lang};
 
 use crate::errors::{CATALOGUE, DemarcheError};
@@ -44,6 +49,9 @@ const REQUEST_SECS: i64 = 600;
 
 /// Requests one address may start in a minute; past it, 429.
 pub const REQUESTS_PER_MINUTE: u32 = 20;
+
+/// Answers one address may post in a minute; past it, 429.
+pub const ANSWERS_PER_MINUTE: u32 = 20;
 
 /// What the rental asks: nothing else.
 pub const ASKED: [&str; 2] = ["driving_privileges", "age_over_21"];
@@ -73,6 +81,8 @@ pub struct Rental {
     response_uri: String,
     requests: Arc<dyn Sessions>,
     limits: Arc<dyn RateLimits>,
+    /// Marks the requests answered: of two verified answers, one is kept.
+    answered: Arc<dyn UsedOnce>,
     clock: Arc<dyn Clock>,
     http: reqwest::Client,
 }
@@ -94,7 +104,8 @@ struct Kept {
     outcome: Outcome,
 }
 
-/// What became of a request.
+/// What became of a request. There is no « refused »: a refused answer
+/// leaves the request waiting (see the module's documentation).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Outcome {
@@ -103,9 +114,6 @@ pub enum Outcome {
         categories: Vec<String>,
         over_21: bool,
     },
-    Refused {
-        reason: String,
-    },
 }
 
 impl Rental {
@@ -113,8 +121,7 @@ impl Rental {
         config: RentalConfig,
         site: &str,
         portal_url: &str,
-        requests: Arc<dyn Sessions>,
-        limits: Arc<dyn RateLimits>,
+        stores: &Stores,
         clock: Arc<dyn Clock>,
         http: reqwest::Client,
     ) -> Self {
@@ -122,8 +129,9 @@ impl Rental {
             config,
             site: site.to_owned(),
             response_uri: format!("{}/location/reponse", portal_url.trim_end_matches('/')),
-            requests,
-            limits,
+            requests: stores.sessions.clone(),
+            limits: stores.rate_limits.clone(),
+            answered: stores.used_once.clone(),
             clock,
             http,
         }
@@ -185,12 +193,23 @@ impl Rental {
         Ok((state, request.to_uri()))
     }
 
-    /// Checks an answer; the outcome is kept for the request it names.
-    async fn answer(&self, response: &str) -> Result<Outcome, (StatusCode, String)> {
+    /// Checks an answer posted from `address`. The first verified answer
+    /// is kept for the request it names; a refused one changes nothing.
+    async fn answer(&self, address: &str, response: &str) -> Result<Outcome, (StatusCode, String)> {
         let bad = |reason: &str| (StatusCode::BAD_REQUEST, reason.to_owned());
+        let unavailable = |_: StoreError| (StatusCode::SERVICE_UNAVAILABLE, "storage".to_owned());
+        let now = self.clock.now();
+        let hits = self
+            .limits
+            .hit(&format!("rental-answers:{address}"), 60, now)
+            .await
+            .map_err(unavailable)?;
+        if hits > ANSWERS_PER_MINUTE {
+            let reason = "too many answers from this address, try again in a minute";
+            return Err((StatusCode::TOO_MANY_REQUESTS, reason.to_owned()));
+        }
         let header = jose::peek_jwe_header(response).map_err(|_| bad("not a JWE"))?;
         let state = header.kid.ok_or_else(|| bad("no kid"))?;
-        let unavailable = |_| (StatusCode::SERVICE_UNAVAILABLE, "storage".to_owned());
         let mut kept = self
             .load(&state)
             .await
@@ -201,14 +220,22 @@ impl Rental {
         }
         let outcome = self
             .check(&kept, &state, response, header.apu.as_deref())
-            .await;
-        let outcome = outcome.unwrap_or_else(|reason| Outcome::Refused { reason });
+            .await
+            .map_err(|reason| {
+                tracing::info!("rental: an answer refused, the request still waits");
+                (StatusCode::BAD_REQUEST, reason)
+            })?;
+        let first = self
+            .answered
+            .mark(&format!("rental-answered:{state}"), now + REQUEST_SECS, now)
+            .await
+            .map_err(unavailable)?;
+        if !first {
+            return Err(bad("this request was already answered"));
+        }
         kept.outcome = outcome.clone();
         self.keep(&state, &kept).await.map_err(unavailable)?;
-        tracing::info!(
-            verified = matches!(outcome, Outcome::Verified { .. }),
-            "rental: licence presented"
-        );
+        tracing::info!("rental: licence verified");
         Ok(outcome)
     }
 
@@ -376,9 +403,12 @@ struct DirectPost {
     response: String,
 }
 
-async fn response(State(rental): State<Arc<Rental>>, Form(post): Form<DirectPost>) -> Response {
-    match rental.answer(&post.response).await {
-        Ok(Outcome::Refused { reason }) => (StatusCode::BAD_REQUEST, reason).into_response(),
+async fn response(
+    State(rental): State<Arc<Rental>>,
+    ClientAddress(address): ClientAddress,
+    Form(post): Form<DirectPost>,
+) -> Response {
+    match rental.answer(&address, &post.response).await {
         Ok(_) => axum::Json(serde_json::json!({})).into_response(),
         Err((status, reason)) => (status, reason).into_response(),
     }
@@ -433,7 +463,7 @@ mod tests {
         }
     }
 
-    fn rental(requests: Arc<dyn Sessions>) -> Rental {
+    fn rental(stores: &Stores) -> Rental {
         let config = RentalConfig {
             name: "Location".into(),
             licence_iaca_url: "http://127.0.0.1:9/mdl/iaca.der".into(),
@@ -442,11 +472,36 @@ mod tests {
             config,
             "Location",
             "http://127.0.0.1:9",
-            requests,
-            store::Stores::memory().rate_limits,
+            stores,
             Arc::new(FakeClock::at(1_800_000_000)),
             reqwest::Client::new(),
         )
+    }
+
+    /// Stores whose requests fail at every call.
+    fn failing() -> Stores {
+        let mut stores = Stores::memory();
+        stores.sessions = Arc::new(Failing);
+        stores
+    }
+
+    /// What an onlooker who saw the link can post: a well-formed answer
+    /// for the request, encrypted to its key, carrying no licence.
+    fn forged_answer(link: &str) -> String {
+        let request = PresentationRequest::from_uri(link).unwrap();
+        let keys = serde_json::json!({ "keys": [request.encryption_key] });
+        let keys = jose::PublicKeySet::from_json(&keys.to_string()).unwrap();
+        let answer = request.response(b"not a DeviceResponse");
+        let mut copied = serde_json::Map::new();
+        copied.insert("apu".into(), URL_SAFE_NO_PAD.encode("onlooker").into());
+        jose::encrypt(
+            &serde_json::to_vec(&answer).unwrap(),
+            &keys.keys()[0],
+            KeyAlg::EcdhEs,
+            "JSON",
+            &copied,
+        )
+        .unwrap()
     }
 
     /// A JWE's shape whose header names the request `kid`.
@@ -460,20 +515,24 @@ mod tests {
 
     #[tokio::test]
     async fn a_store_that_fails_is_unavailable_not_an_unknown_request() {
-        let broken = rental(Arc::new(Failing));
+        let broken = rental(&failing());
         assert!(matches!(
             broken.start("203.0.113.1").await,
             Err(Refusal::Storage(_))
         ));
         assert!(broken.load("some-state").await.is_err());
-        let Err((status, _)) = broken.answer(&answer_for("some-state")).await else {
+        let Err((status, _)) = broken
+            .answer("203.0.113.1", &answer_for("some-state"))
+            .await
+        else {
             panic!("answered from a failing store");
         };
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
 
         // The same answer to a working store that never made the request.
-        let working = rental(store::Stores::memory().sessions);
-        let Err((status, reason)) = working.answer(&answer_for("some-state")).await else {
+        let working = rental(&Stores::memory());
+        let answer = answer_for("some-state");
+        let Err((status, reason)) = working.answer("203.0.113.1", &answer).await else {
             panic!("answered an unknown request");
         };
         assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -482,7 +541,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_address_starts_a_bounded_number_of_requests_a_minute() {
-        let rental = rental(store::Stores::memory().sessions);
+        let rental = rental(&Stores::memory());
         for _ in 0..REQUESTS_PER_MINUTE {
             assert!(rental.start("203.0.113.1").await.is_ok());
         }
@@ -491,5 +550,50 @@ mod tests {
             Err(Refusal::TooMany)
         ));
         assert!(rental.start("203.0.113.2").await.is_ok());
+    }
+
+    /// Whoever sees the QR code can post to the request: what they post
+    /// is refused, and the request still waits for the wallet.
+    #[tokio::test]
+    async fn an_answer_refused_leaves_the_request_waiting() {
+        let rental = rental(&Stores::memory());
+        let (state, link) = rental.start("203.0.113.1").await.unwrap();
+        let forged = forged_answer(&link);
+        let junk = answer_for(&state);
+        for answer in [forged.as_str(), junk.as_str()] {
+            let Err((status, reason)) = rental.answer("198.51.100.9", answer).await else {
+                panic!("a forged answer was accepted");
+            };
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{reason}");
+            let kept = rental.load(&state).await.unwrap().unwrap();
+            assert_eq!(kept.outcome, Outcome::Waiting);
+        }
+        // Not taken as « answered » either: the same forgery is refused
+        // for what it is, again, rather than as a second answer.
+        let Err((_, reason)) = rental.answer("198.51.100.9", &forged).await else {
+            panic!("a forged answer was accepted");
+        };
+        assert_ne!(reason, "this request was already answered");
+    }
+
+    #[tokio::test]
+    async fn one_address_posts_a_bounded_number_of_answers_a_minute() {
+        let rental = rental(&Stores::memory());
+        let (_, link) = rental.start("203.0.113.1").await.unwrap();
+        let forged = forged_answer(&link);
+        for _ in 0..ANSWERS_PER_MINUTE {
+            let Err((status, _)) = rental.answer("198.51.100.9", &forged).await else {
+                panic!("a forged answer was accepted");
+            };
+            assert_eq!(status, StatusCode::BAD_REQUEST);
+        }
+        let Err((status, _)) = rental.answer("198.51.100.9", &forged).await else {
+            panic!("a forged answer was accepted");
+        };
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        let Err((status, _)) = rental.answer("198.51.100.10", &forged).await else {
+            panic!("a forged answer was accepted");
+        };
+        assert_eq!(status, StatusCode::BAD_REQUEST);
     }
 }

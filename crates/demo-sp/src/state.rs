@@ -116,8 +116,7 @@ impl DemoService {
                 rental,
                 &config.name,
                 &config.public_url,
-                stores.sessions.clone(),
-                stores.rate_limits.clone(),
+                &stores,
                 clock.clone(),
                 http.clone(),
             ))

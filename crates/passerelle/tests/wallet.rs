@@ -1711,6 +1711,27 @@ async fn a_car_rental_learns_the_categories_and_age_over_21_and_nothing_else() {
     assert!(home.shows("Prouver mon droit de conduire"), "{}", home.body);
 
     let (link, state) = rental_request(&federation, &browser).await;
+    // Whoever sees the QR code can post to the request: what they post is
+    // refused and closes nothing, and the wallet's answer is still taken.
+    let header = format!(r#"{{"alg":"ECDH-ES","enc":"A256GCM","kid":"{state}"}}"#);
+    let forged = format!(
+        "{}..AAAA.AAAA.AAAA",
+        base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, header)
+    );
+    let posted = reqwest::Client::new()
+        .post(format!("{}/location/reponse", federation.url("demo_sp")))
+        .form(&[("response", forged)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 400);
+    let waiting = browser
+        .get(&format!(
+            "{}/location/resultat/{state}",
+            federation.url("demo_sp")
+        ))
+        .await;
+    assert!(waiting.shows("Pas encore de réponse"), "{}", waiting.body);
     let shared = phone
         .run(&["permis", "partager", &link, "--yes", "--pin", PIN])
         .await;
