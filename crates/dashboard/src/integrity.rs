@@ -359,4 +359,153 @@ mod tests {
         let forged = value.replacen(".1.", ".7.", 1);
         assert_eq!(parse_browser_head(&[k], "p1", &forged), None);
     }
+
+    mod properties {
+        use proptest::prelude::*;
+        use proptest::sample::Index;
+
+        use super::*;
+
+        /// One change a database writer (without the chain keys) makes.
+        #[derive(Clone, Debug)]
+        enum Change {
+            /// An entry's content.
+            Body(Index, u8),
+            /// Its date.
+            Date(Index, i64),
+            /// Its number.
+            Number(Index, i64),
+            /// Its hash, or its link to the previous one, one bit.
+            Hash(Index, u8),
+            Link(Index, u8),
+            /// The key it names: another known one, or an unknown one.
+            Key(Index, bool),
+            /// Removed, except the oldest: see the property.
+            Remove(Index),
+            /// Two entries' places.
+            Swap(Index, Index),
+            /// A new entry written in, the later ones renumbered.
+            Insert(Index, u8),
+            /// Rewritten, its hash remade under a guessed key and the next
+            /// entry relinked to it.
+            Forge(Index, u8),
+        }
+
+        fn change() -> impl Strategy<Value = Change> {
+            let at = any::<Index>;
+            prop_oneof![
+                (at(), any::<u8>()).prop_map(|(i, b)| Change::Body(i, b)),
+                (at(), prop_oneof![-1000i64..0, 1i64..1000]).prop_map(|(i, d)| Change::Date(i, d)),
+                (at(), prop_oneof![-5i64..0, 1i64..5]).prop_map(|(i, d)| Change::Number(i, d)),
+                (at(), 0u8..255).prop_map(|(i, b)| Change::Hash(i, b)),
+                (at(), 0u8..255).prop_map(|(i, b)| Change::Link(i, b)),
+                (at(), any::<bool>()).prop_map(|(i, known)| Change::Key(i, known)),
+                at().prop_map(Change::Remove),
+                (at(), at()).prop_map(|(i, j)| Change::Swap(i, j)),
+                (at(), any::<u8>()).prop_map(|(i, b)| Change::Insert(i, b)),
+                (at(), any::<u8>()).prop_map(|(i, b)| Change::Forge(i, b)),
+            ]
+        }
+
+        /// What the change makes of `traces`; `None` when it changes
+        /// nothing (two places the same) or is out of the property.
+        fn apply(change: &Change, mut traces: Vec<Trace>) -> Option<Vec<Trace>> {
+            let n = traces.len();
+            let guessed = key("k1", 0xEE);
+            match *change {
+                Change::Body(i, byte) => traces[i.index(n)].body.push(byte),
+                Change::Date(i, delta) => traces[i.index(n)].at += delta,
+                Change::Number(i, delta) => traces[i.index(n)].seq += delta,
+                Change::Hash(i, bit) => {
+                    traces[i.index(n)].hash[usize::from(bit / 8)] ^= 1 << (bit % 8)
+                }
+                Change::Link(i, bit) => {
+                    traces[i.index(n)].prev_hash[usize::from(bit / 8)] ^= 1 << (bit % 8);
+                }
+                Change::Key(i, known) => {
+                    traces[i.index(n)].key_id = if known { "k2" } else { "kx" }.into();
+                }
+                Change::Remove(i) => {
+                    // Forgetting the oldest entries is what retention does:
+                    // a chain starts wherever it was last forgotten.
+                    let i = i.index(n);
+                    if i == 0 {
+                        return None;
+                    }
+                    traces.remove(i);
+                }
+                Change::Swap(i, j) => {
+                    let (i, j) = (i.index(n), j.index(n));
+                    if i == j {
+                        return None;
+                    }
+                    traces.swap(i, j);
+                }
+                Change::Insert(i, byte) => {
+                    let i = i.index(n);
+                    let prev_hash = i.checked_sub(1).map_or([0; 32], |p| traces[p].hash);
+                    let seq = traces[i].seq;
+                    let at = traces[i].at;
+                    let body = vec![byte];
+                    let hash = store::trace_hash(&guessed.secret, "p1", &prev_hash, seq, at, &body);
+                    let forged = Trace {
+                        seq,
+                        at,
+                        body,
+                        prev_hash,
+                        key_id: "k1".into(),
+                        hash,
+                    };
+                    for later in &mut traces[i..] {
+                        later.seq += 1;
+                    }
+                    traces.insert(i, forged);
+                }
+                Change::Forge(i, byte) => {
+                    let i = i.index(n);
+                    let entry = &mut traces[i];
+                    entry.body.push(byte);
+                    entry.hash = store::trace_hash(
+                        &guessed.secret,
+                        "p1",
+                        &entry.prev_hash,
+                        entry.seq,
+                        entry.at,
+                        &entry.body,
+                    );
+                    let hash = entry.hash;
+                    if let Some(next) = traces.get_mut(i + 1) {
+                        next.prev_hash = hash;
+                    }
+                }
+            }
+            Some(traces)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// Whatever single change a database writer makes to a trail,
+            /// the chain, or the receipt of its head the citizen holds,
+            /// names it.
+            #[test]
+            fn the_hash_chain_detects_any_single_change(
+                bodies in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..8), 1..8),
+                change in change(),
+            ) {
+                let keys = [key("k1", 1), key("k2", 2)];
+                let bodies: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
+                let traces = chain(&keys[0], &bodies);
+                let receipt = head(&traces[traces.len() - 1]);
+                prop_assert!(check_chain("p1", &traces, &keys).is_empty());
+                prop_assert_eq!(check_head(&traces, &receipt), None);
+                let Some(changed) = apply(&change, traces) else {
+                    return Ok(());
+                };
+                let named = !check_chain("p1", &changed, &keys).is_empty()
+                    || check_head(&changed, &receipt).is_some();
+                prop_assert!(named, "{:?} not named", change);
+            }
+        }
+    }
 }

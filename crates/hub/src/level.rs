@@ -174,4 +174,69 @@ mod tests {
             Eidas3
         );
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn level() -> impl Strategy<Value = Acr> {
+            prop::sample::select(vec![Eidas1, Eidas2, Eidas3])
+        }
+
+        fn levels() -> impl Strategy<Value = Vec<Acr>> {
+            prop::sample::subsequence(vec![Eidas1, Eidas2, Eidas3], 0..=3)
+        }
+
+        fn platform() -> impl Strategy<Value = Platform> {
+            prop::sample::select(vec![Platform::Standard, Platform::Plus])
+        }
+
+        proptest! {
+            /// A login, then single sign-ons: whatever the provider's
+            /// levels, the platform's, what was asked and what the
+            /// provider claimed, no ID token says more than the provider
+            /// proved, nor less than its request asked.
+            #[test]
+            fn the_level_returned_is_never_above_what_the_provider_proved(
+                provider in levels(),
+                offered in levels(),
+                platform in platform(),
+                asked in level(),
+                claimed in prop::option::of(level()),
+                later in prop::collection::vec(level(), 0..4),
+            ) {
+                let Ok(proved) = proven(&provider, asked, claimed) else {
+                    // Nothing proven: no code, no token.
+                    return Ok(());
+                };
+                prop_assert_eq!(claimed, Some(proved));
+                prop_assert!(provider.contains(&proved));
+                let first = reported(platform, &offered, asked, proved, false);
+                prop_assert!(asked <= first && first <= proved);
+                for asked in later {
+                    if !(session_suffices(proved, asked) && sso_allows(platform, asked)) {
+                        continue; // a new login, checked as the first was
+                    }
+                    let again = reported(platform, &offered, asked, proved, true);
+                    prop_assert!(asked <= again && again <= proved);
+                    prop_assert!(again <= platform.sso_ceiling().max(asked));
+                }
+            }
+
+            /// The provider is offered only when it can prove the level,
+            /// and is asked at least the level asked, never above its own.
+            #[test]
+            fn a_provider_is_asked_at_least_the_level_asked_and_no_more_than_it_proves(
+                provider in levels(),
+                asked in level(),
+            ) {
+                if provider_can_prove(&provider, asked) {
+                    let ask = to_ask(&provider, asked);
+                    prop_assert!(ask >= asked);
+                    prop_assert!(provider.iter().any(|level| *level >= ask));
+                }
+            }
+        }
+    }
 }

@@ -92,4 +92,144 @@ mod tests {
         shifted.family_name = "UPONT".into();
         assert_ne!(identity_hash(&person()), identity_hash(&shifted));
     }
+
+    mod properties {
+        use proptest::prelude::*;
+        use serde_json::{Map, Value, json};
+
+        use super::*;
+
+        /// A name from a small alphabet, so that two draws often differ
+        /// only where two fields meet; with a NUL and a newline, which
+        /// `Identity::from_claims` refuses.
+        fn name() -> impl Strategy<Value = String> {
+            let alphabet = vec!['a', 'b', ' ', 'é', '\0', '\n'];
+            prop::collection::vec(prop::sample::select(alphabet), 0..6)
+                .prop_map(|chars| chars.into_iter().collect())
+        }
+
+        /// The fields of the pivot but the names.
+        fn rest()
+        -> impl Strategy<Value = (&'static str, &'static str, (&'static str, &'static str))>
+        {
+            let birthdates = vec!["1980-02-29", "1980-02-00", "1980-00-00"];
+            let places = vec![("75107", "99100"), ("2A004", "99100"), ("", "99134")];
+            (
+                prop::sample::select(birthdates),
+                prop::sample::select(vec!["female", "male"]),
+                prop::sample::select(places),
+            )
+        }
+
+        /// Claims as a provider sends them.
+        fn claims_of(
+            given: &str,
+            family: &str,
+            (birthdate, gender, (place, country)): (&str, &str, (&str, &str)),
+            email: &str,
+        ) -> Map<String, Value> {
+            let claims = json!({
+                "given_name": given,
+                "family_name": family,
+                "birthdate": birthdate,
+                "gender": gender,
+                "birthplace": place,
+                "birthcountry": country,
+                "email": email,
+            });
+            claims.as_object().cloned().unwrap_or_default()
+        }
+
+        fn claims() -> impl Strategy<Value = Map<String, Value>> {
+            (name(), name(), rest())
+                .prop_map(|(given, family, rest)| claims_of(&given, &family, rest, "a@example.fr"))
+        }
+
+        /// Two people as alike as can be: the second's names are the
+        /// first's, cut at another place (or at the same), and her other
+        /// fields are the first's or drawn anew; her email may differ.
+        fn two_people() -> impl Strategy<Value = (Map<String, Value>, Map<String, Value>)> {
+            (
+                name(),
+                name(),
+                rest(),
+                any::<prop::sample::Index>(),
+                prop::option::of(rest()),
+                any::<bool>(),
+            )
+                .prop_map(|(given, family, rest, cut, other_rest, same_email)| {
+                    let first = claims_of(&given, &family, rest, "a@example.fr");
+                    let whole: Vec<char> = given.chars().chain(family.chars()).collect();
+                    let cut = cut.index(whole.len() + 1);
+                    let (left, right) = whole.split_at(cut);
+                    let (left, right): (String, String) =
+                        (left.iter().collect(), right.iter().collect());
+                    let email = if same_email {
+                        "a@example.fr"
+                    } else {
+                        "b@example.fr"
+                    };
+                    let second = claims_of(&left, &right, other_rest.unwrap_or(rest), email);
+                    (first, second)
+                })
+        }
+
+        /// What makes a person one person: the identity pivot.
+        fn pivot(identity: &Identity) -> [&str; 6] {
+            [
+                &identity.given_name,
+                &identity.family_name,
+                &identity.birthdate,
+                &identity.gender,
+                &identity.birthplace,
+                &identity.birthcountry,
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// Two people accepted from providers never share a `sub` at a
+            /// service, and one person has one, whatever their email.
+            #[test]
+            fn two_people_never_share_a_sub_and_one_person_has_one(
+                (first, second) in two_people(),
+                secret in any::<[u8; 16]>(),
+            ) {
+                let (Ok(first), Ok(second)) =
+                    (Identity::from_claims(&first), Identity::from_claims(&second))
+                else {
+                    return Ok(());
+                };
+                for identity in [&first, &second] {
+                    prop_assert!(!identity.given_name.contains(['\0', '\n']));
+                    prop_assert!(!identity.family_name.contains(['\0', '\n']));
+                }
+                let same_person = pivot(&first) == pivot(&second);
+                let same_sub =
+                    pairwise_sub(&secret, "sp", &first) == pairwise_sub(&secret, "sp", &second);
+                prop_assert_eq!(same_person, same_sub);
+            }
+
+            /// One person never has the same `sub` at two services.
+            #[test]
+            fn two_services_never_share_a_persons_sub(
+                person in claims(),
+                one in prop::collection::vec(any::<char>(), 0..12),
+                other in prop::collection::vec(any::<char>(), 0..12),
+                secret in any::<[u8; 16]>(),
+            ) {
+                let Ok(person) = Identity::from_claims(&person) else {
+                    return Ok(());
+                };
+                let (one, other): (String, String) =
+                    (one.into_iter().collect(), other.into_iter().collect());
+                prop_assume!(one != other);
+                prop_assert_ne!(
+                    pairwise_sub(&secret, &one, &person),
+                    pairwise_sub(&secret, &other, &person)
+                );
+            }
+        }
+    }
 }
