@@ -193,7 +193,13 @@ pub(crate) async fn set_providers(
     if !end_sessions(&dashboard, person, &mut settings, &newly_blocked).await {
         return unavailable(&dashboard, lang);
     }
-    tracing::info!(blocked = settings.blocked_providers.len(), "providers set");
+    tracing::info!(
+        target: "security",
+        event = "providers_blocked",
+        blocked = settings.blocked_providers.len(),
+        newly = newly_blocked.len(),
+        "providers set"
+    );
     Redirect::to("/").into_response()
 }
 

@@ -127,7 +127,7 @@ pub(crate) async fn report(
             return unavailable(&dashboard, lang);
         }
     }
-    tracing::info!(about = about.seq, "connection reported");
+    tracing::warn!(target: "security", event = "connection_reported", about = about.seq, "« ce n'était pas moi »: connection reported");
     let about = row(about, lang);
     let template = ReportedTemplate {
         lang,

@@ -80,7 +80,7 @@ async fn finish_login(
         }
         Err(error) => {
             hub.count_login(provider, requested.as_str(), "provider_answer_rejected");
-            tracing::warn!(provider, %error, "provider answer rejected");
+            tracing::warn!(target: "security", event = "token_refused", provider, %error, "provider answer rejected");
             return Err(match error {
                 RpError::State | RpError::CallbackIssuer => HubError::CallbackMismatch,
                 RpError::Provider(_) => HubError::ProviderUnreachable,

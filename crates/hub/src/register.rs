@@ -3,6 +3,7 @@
 //! contract is in docs/register.md.
 
 use oidc::Identity;
+use oidc::request_id::Propagate as _;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -55,6 +56,7 @@ impl Register {
             .http
             .post(&self.url)
             .json(&body)
+            .with_request_id()
             .send()
             .await
             .map_err(|error| {

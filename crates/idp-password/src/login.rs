@@ -288,12 +288,16 @@ async fn check_login(
     // counters as they were and the page asks to try again.
     let password_ok = idp.hasher.verify_on_pool(password, stored_hash).await?;
     let Some(account) = account.filter(|_| password_ok) else {
-        tracing::info!(provider = %idp.config.id, "login failed");
+        tracing::info!(target: "security", event = "login_failed", provider = %idp.config.id, "login failed");
         let notice = match idp.throttle.failed(&identifier, address, now).await? {
             Failure::Counted => Notice::WrongCredentials,
             Failure::Wait(seconds) => Notice::Wait(seconds),
-            Failure::JustBlocked => Notice::Blocked,
+            Failure::JustBlocked => {
+                tracing::warn!(target: "security", event = "address_blocked", provider = %idp.config.id, "an address tried too many identifiers");
+                Notice::Blocked
+            }
             Failure::JustLocked => {
+                tracing::warn!(target: "security", event = "account_locked", provider = %idp.config.id, "account locked after repeated failures");
                 send_unlock_link(idp, &identifier, now).await?;
                 Notice::Locked
             }

@@ -262,7 +262,7 @@ impl From<store::StoreError> for ApiError {
 
 impl From<CardCheck> for ApiError {
     fn from(check: CardCheck) -> Self {
-        tracing::info!(%check, "card read refused");
+        tracing::warn!(target: "security", event = "card_read_refused", %check, "card read refused");
         ApiError::new(code::CARD_REFUSED, format!("Carte refusée : {check}."))
     }
 }

@@ -10,6 +10,7 @@ use jose::PublicKeySet;
 use tokio::sync::RwLock;
 
 use crate::clock::{Clock, UnixSeconds};
+use crate::request_id::Propagate as _;
 
 /// Refetch on an unknown key at most this often.
 pub const REFETCH_SECS: i64 = 60;
@@ -103,6 +104,7 @@ impl RemoteKeys {
         let response = self
             .http
             .get(&self.uri)
+            .with_request_id()
             .send()
             .await
             .map_err(|error| FetchError(error.without_url().to_string()))?;

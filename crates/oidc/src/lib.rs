@@ -12,6 +12,7 @@ pub mod error;
 pub mod hash_pool;
 pub mod jwks;
 pub mod op;
+pub mod request_id;
 pub mod rp;
 pub mod secret;
 pub mod types;

@@ -618,7 +618,13 @@ async fn serve(
         .merge(running.theme.clone())
         .merge(web::health_routes(readiness))
         .layer(axum::middleware::from_fn(web::localize_error_pages));
-    let router = running.metrics.track(name, router);
+    let router = running
+        .metrics
+        .track(name, router)
+        .layer(axum::middleware::from_fn_with_state(
+            std::sync::Arc::<str>::from(name),
+            web::request_ids,
+        ));
     let listener = match options.listeners.remove(name) {
         Some(listener) => listener,
         None => {

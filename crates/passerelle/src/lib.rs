@@ -8,6 +8,7 @@ pub mod federation;
 #[cfg(test)]
 mod fuzz_seeds;
 pub mod keys;
+pub mod logs;
 
 pub use config::{Config, ConfigError};
 pub use federation::{Options, Running, start};

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use passerelle::logs::LogFormat;
 use passerelle::{Config, DEMO_CONFIG, Options, Running};
 
 #[derive(Debug, Parser)]
@@ -14,6 +15,16 @@ use passerelle::{Config, DEMO_CONFIG, Options, Running};
     about = "Identity federation: hub, identity providers, demo services"
 )]
 struct Cli {
+    /// How log lines are written on standard error: `text`, or `json` for
+    /// a log collector (one object a line, with each request's id).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t = LogFormat::Text,
+        env = "PASSERELLE_LOG_FORMAT"
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -337,13 +348,10 @@ struct PartArgs {
 }
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let cli = Cli::parse();
+    if let Err(error) = passerelle::logs::init(cli.log_format, std::io::stderr) {
+        eprintln!("passerelle: no logs: {error}");
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -351,7 +359,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(Cli::parse())) {
+    match runtime.block_on(run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("passerelle: {error:#}");

@@ -143,10 +143,19 @@ async fn the_wallet_provider_runs_alone_from_one_config() {
     let data = std::env::temp_dir().join(format!("passerelle-cli-wallet-{}", std::process::id()));
     let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/demo.toml");
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_passerelle"))
-        .args(["idp-wallet", "--config", demo, "--data"])
+        .args([
+            "idp-wallet",
+            "--log-format",
+            "json",
+            "--config",
+            demo,
+            "--data",
+        ])
         .arg(&data)
         .env("PASSERELLE__LISTEN__WALLET", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "info,web=debug")
         .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
@@ -163,11 +172,35 @@ async fn the_wallet_provider_runs_alone_from_one_config() {
         matches!(first, Ok(Ok(n)) if n > 0),
         "the wallet provider printed nothing"
     );
-    let answer = reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await;
-    let ready = answer.is_ok_and(|answer| answer.status() == 200);
+    let answer = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/readyz"))
+        .header("x-request-id", "cli-test.1")
+        .send()
+        .await;
+    let ready = answer.as_ref().is_ok_and(|answer| answer.status() == 200);
+    let echoed = answer.ok().and_then(|answer| {
+        let id = answer.headers().get("x-request-id")?.to_str().ok()?;
+        Some(id.to_owned())
+    });
     child.kill().await.unwrap();
     stdout.read_to_string(&mut printed).await.unwrap();
+    let mut logs = String::new();
+    let mut stderr = child.stderr.take().unwrap();
+    stderr.read_to_string(&mut logs).await.unwrap();
     assert!(ready, "the wallet provider is not ready: {printed}");
+    // --log-format json: every line an object; the request under its id.
+    assert_eq!(echoed.as_deref(), Some("cli-test.1"));
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert!(
+        lines.iter().any(|line| line["message"] == "served"
+            && line["span"]["id"] == "cli-test.1"
+            && line["span"]["route"] == "/readyz"
+            && line["span"]["part"] == "wallet"),
+        "{logs}"
+    );
     assert_eq!(
         printed.lines().count(),
         1,

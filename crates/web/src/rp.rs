@@ -398,7 +398,13 @@ impl RpSide {
                 return self.failure(RpFailure::Cancelled, lang);
             }
             Err(error) => {
-                tracing::warn!(%error, connection = connection.name, "login answer refused");
+                tracing::warn!(
+                    target: "security",
+                    event = "token_refused",
+                    %error,
+                    connection = connection.name,
+                    "login answer refused"
+                );
                 return self.failure(
                     match error {
                         RpError::Provider(_) => RpFailure::Unreachable,

@@ -85,6 +85,12 @@ impl Provider {
         {
             Taken::Fresh(sealed) => sealed,
             Taken::Replayed => {
+                tracing::warn!(
+                    target: "security",
+                    event = "code_replayed",
+                    client_id = %client.client_id,
+                    "authorization code replayed: its access token revoked"
+                );
                 // RFC 6749 §4.1.2: revoke what the code gave.
                 let access_token = access_token_for(&code)?;
                 self.tokens

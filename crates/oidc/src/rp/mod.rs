@@ -20,6 +20,7 @@ use crate::client::Secret;
 use crate::clock::{Clock, UnixSeconds};
 use crate::jwks::RemoteKeys;
 use crate::op::Params;
+use crate::request_id::Propagate as _;
 use crate::types::{Acr, PkceChallenge, RedirectUri, Sub, random_token};
 
 /// How a relying party is registered at its provider.
@@ -241,6 +242,7 @@ impl RelyingParty {
         let response = self
             .http
             .get(url)
+            .with_request_id()
             .send()
             .await
             .map_err(|error| RpError::Provider(error.without_url().to_string()))?;
@@ -386,6 +388,7 @@ impl RelyingParty {
             .http
             .post(&metadata.token_endpoint)
             .form(&form)
+            .with_request_id()
             .send()
             .await
             .map_err(|error| RpError::Provider(error.without_url().to_string()))?;
@@ -614,6 +617,7 @@ impl RelyingParty {
             .http
             .get(&metadata.userinfo_endpoint)
             .bearer_auth(access_token)
+            .with_request_id()
             .send()
             .await
             .map_err(|error| RpError::Provider(error.without_url().to_string()))?;
