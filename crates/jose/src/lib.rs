@@ -23,7 +23,7 @@ pub use jwe::{
     CONTENT_ENCRYPTION, DecryptionKey, JweHeaderInfo, KeyAlg, decrypt, encrypt, peek_jwe_header,
 };
 pub use key::{KeySet, PublicKey, PublicKeySet, SigningKey};
-pub use token::{Header, peek_header, sign, sign_hmac, verify, verify_hmac};
+pub use token::{Header, peek_header, sign, sign_hmac, sign_with_header, verify, verify_hmac};
 
 use std::fmt;
 

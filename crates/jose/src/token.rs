@@ -59,9 +59,24 @@ pub(crate) fn protected_header(token: &str, parts: usize) -> Result<Map<String, 
 
 /// Signs `claims` with `key`; the header carries `alg`, `kid` and `typ`.
 pub fn sign(claims: &Map<String, Value>, key: &SigningKey, typ: &str) -> Result<String, JoseError> {
+    sign_with_header(claims, key, typ, &Map::new())
+}
+
+/// Signs as [`sign`] does, with `extra` parameters in the header. Nothing
+/// here needs one; the tests' rogue provider puts a `jku` and an `x5u`
+/// there, to check that no verifier of the federation follows them.
+pub fn sign_with_header(
+    claims: &Map<String, Value>,
+    key: &SigningKey,
+    typ: &str,
+    extra: &Map<String, Value>,
+) -> Result<String, JoseError> {
     let mut header = JwsHeader::new();
     header.set_token_type(typ);
     header.set_key_id(key.kid());
+    for (name, value) in extra {
+        header.set_claim(name, Some(value.clone()))?;
+    }
     key.with_signer(|signer| serialize(claims, &header, signer))?
 }
 

@@ -448,6 +448,8 @@ defaults
     mode http
     timeout connect 1s
     timeout client 30s
+    # A request's headers must arrive within 10 s: slow senders are cut.
+    timeout http-request 10s
     timeout server 30s
     timeout check 1s
     retries 2

@@ -13,7 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jose::{Alg, KeySet, SigningKey};
 use oidc::Clock;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 /// The lie told.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,6 +35,21 @@ pub enum RogueMode {
     /// No lie, but a presumed birth date: a citizen born on the first of a
     /// month, sent as FranceConnect providers send it (`YYYY-MM-00`).
     PresumedBirthdate,
+    /// The ID token is unsigned: `alg: none`.
+    AlgNone,
+    /// The ID token is signed HS256 with the provider's public key (its
+    /// published JWK) as the secret, for a verifier that would take any
+    /// `alg` and use the key's bytes as an HMAC key.
+    HmacKeyedWithThePublicKey,
+    /// The ID token is signed by a key the provider does not publish, whose
+    /// set the header's `jku` (and `x5u`) points to.
+    KeyFromJku,
+    /// The ID token is for another audience.
+    AnotherAudience,
+    /// The ID token expired a second ago.
+    Expired,
+    /// The ID token was issued an hour from now.
+    IssuedInTheFuture,
 }
 
 /// The citizen [`RogueMode::PresumedBirthdate`] logs in: the first of the
@@ -53,6 +68,8 @@ struct Inner {
     unpublished: SigningKey,
     nonce: Mutex<String>,
     jwks_fetches: AtomicU32,
+    /// Fetches of the set a `jku` points to.
+    jku_fetches: AtomicU32,
     clock: Arc<dyn Clock>,
 }
 
@@ -72,11 +89,13 @@ impl RogueProvider {
             unpublished: SigningKey::generate(Alg::ES256)?,
             nonce: Mutex::new(String::new()),
             jwks_fetches: AtomicU32::new(0),
+            jku_fetches: AtomicU32::new(0),
             clock,
         });
         let router = Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
             .route("/jwks", get(jwks))
+            .route("/attacker/jwks", get(attacker_jwks))
             .route("/authorize", get(authorize))
             .route("/token", post(token))
             .route("/userinfo", get(userinfo))
@@ -100,6 +119,11 @@ impl RogueProvider {
     /// How many times its key set was fetched.
     pub fn jwks_fetches(&self) -> u32 {
         self.0.jwks_fetches.load(Ordering::SeqCst)
+    }
+
+    /// How many times the key set a `jku` points to was fetched.
+    pub fn jku_fetches(&self) -> u32 {
+        self.0.jku_fetches.load(Ordering::SeqCst)
     }
 }
 
@@ -128,6 +152,17 @@ async fn jwks(State(inner): Shared) -> Response {
             .unwrap_or_default(),
     )
     .into_response()
+}
+
+/// The set of the key the provider does not publish, where a `jku` points.
+async fn attacker_jwks(State(inner): Shared) -> Response {
+    inner.jku_fetches.fetch_add(1, Ordering::SeqCst);
+    let set = inner
+        .unpublished
+        .public_key()
+        .map(|key| json!({ "keys": [key.to_json()] }))
+        .unwrap_or_default();
+    axum::Json(set).into_response()
 }
 
 async fn authorize(State(inner): Shared, RawQuery(query): RawQuery) -> Response {
@@ -162,12 +197,17 @@ async fn token(State(inner): Shared) -> Response {
         .lock()
         .map(|nonce| nonce.clone())
         .unwrap_or_default();
+    let iat = match mode {
+        RogueMode::Expired => now - 61,
+        RogueMode::IssuedInTheFuture => now + 3600,
+        _ => now,
+    };
     let claims = json!({
         "iss": if mode == RogueMode::WrongIssuer { "http://elsewhere.test".to_owned() } else { inner.url.clone() },
         "sub": "rogue-sub-1",
-        "aud": "passerelle-hub",
-        "exp": now + 60,
-        "iat": now,
+        "aud": if mode == RogueMode::AnotherAudience { "another-client" } else { "passerelle-hub" },
+        "exp": iat + 60,
+        "iat": iat,
         "nonce": if mode == RogueMode::WrongNonce { "another-nonce".to_owned() } else { nonce },
         "acr": if mode == RogueMode::TooHighAcr { "eidas3" } else { "eidas1" },
         "auth_time": now,
@@ -175,12 +215,33 @@ async fn token(State(inner): Shared) -> Response {
     let Value::Object(claims) = claims else {
         return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let key = if mode == RogueMode::UnknownKid {
+    let key = if matches!(mode, RogueMode::UnknownKid | RogueMode::KeyFromJku) {
         &inner.unpublished
     } else {
         &inner.keys.keys()[0]
     };
-    let mut id_token = jose::sign(&claims, key, "JWT").unwrap_or_default();
+    let mut id_token = match mode {
+        RogueMode::AlgNone => format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
+            URL_SAFE_NO_PAD.encode(Value::Object(claims.clone()).to_string())
+        ),
+        RogueMode::HmacKeyedWithThePublicKey => {
+            let published = key.public_key().map(|key| key.to_json().to_string());
+            jose::sign_hmac(&claims, published.unwrap_or_default().as_bytes(), "JWT")
+                .unwrap_or_default()
+        }
+        RogueMode::KeyFromJku => {
+            let mut extra = Map::new();
+            extra.insert("jku".into(), format!("{}/attacker/jwks", inner.url).into());
+            extra.insert(
+                "x5u".into(),
+                format!("{}/attacker/cert.pem", inner.url).into(),
+            );
+            jose::sign_with_header(&claims, key, "JWT", &extra).unwrap_or_default()
+        }
+        _ => jose::sign(&claims, key, "JWT").unwrap_or_default(),
+    };
     if mode == RogueMode::TamperedSignature {
         let mut parts: Vec<String> = id_token.split('.').map(str::to_owned).collect();
         let mut forged = claims.clone();

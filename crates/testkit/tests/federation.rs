@@ -9,6 +9,8 @@
 
 use std::collections::BTreeMap;
 
+#[path = "federation/attacks.rs"]
+mod attacks;
 #[path = "federation/integrity.rs"]
 mod integrity;
 #[path = "federation/relying_party.rs"]
