@@ -183,6 +183,23 @@ fn seeds() -> anyhow::Result<Seeds> {
             ],
         ),
         (
+            "mail_wire",
+            vec![
+                parts(&[
+                    citizen.email.as_bytes(),
+                    "Connexion à Votre service (bac à sable) avec impots.gouv".as_bytes(),
+                    "impots.gouv (démo)".as_bytes(),
+                    "Bonjour Marie,\r\n\r\nVous vous êtes connectée le 3 décembre.\r\n".as_bytes(),
+                ]),
+                parts(&[
+                    b"marie@example.fr",
+                    b"Objet\r\nBcc: autre@example.fr",
+                    b"Nom =?utf-8?q?=0D=0A?= \n",
+                    b"Texte\r\n.\r\nMAIL FROM:<x@example.fr>",
+                ]),
+            ],
+        ),
+        (
             "config",
             vec![
                 include_bytes!("../../../config/demo.toml").to_vec(),

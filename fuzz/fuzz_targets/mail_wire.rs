@@ -1,0 +1,37 @@
+//! The mail's inputs: recipient, subject, sender's name and text carry
+//! names people and services typed. Whatever they hold, the message on the
+//! wire has our headers only, each once: no `Bcc:` slipped in a name, no
+//! second body. The input's parts: the four fields, in that order.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "parts.rs"]
+mod parts;
+use parts::parts;
+
+fuzz_target!(|data: &[u8]| {
+    let parts = parts(data);
+    let text = |n: usize| String::from_utf8_lossy(parts.get(n).copied().unwrap_or_default());
+    let message = mail::Message {
+        to: text(0).into_owned(),
+        subject: text(1).into_owned(),
+        sender: parts.get(2).map(|_| text(2).into_owned()),
+        text: text(3).into_owned(),
+    };
+    let Ok(raw) = mail::wire_text(&message, "Passerelle <ne-pas-repondre@example.fr>") else {
+        return;
+    };
+    let names = mail::header_names(&raw);
+    for name in &names {
+        assert!(
+            mail::HEADERS.contains(&name.as_str()),
+            "header {name:?} in {names:?}"
+        );
+        assert_eq!(
+            names.iter().filter(|other| *other == name).count(),
+            1,
+            "{names:?}"
+        );
+    }
+});
