@@ -38,6 +38,8 @@ fn seeds() -> anyhow::Result<Seeds> {
     let citizen = citizens
         .first()
         .ok_or_else(|| anyhow::anyhow!("no citizen"))?;
+    // What a hub posts to the register: the citizen's pivot.
+    let pivot = citizen.pivot();
     let state = crate::cards::issue_card(&pki, citizen, NOW)?;
     let can = state.can.clone();
     let mut chip = SoftCard::new(state);
@@ -52,13 +54,15 @@ fn seeds() -> anyhow::Result<Seeds> {
         .map_err(anyhow::Error::msg)?;
     let now = u64::try_from(NOW)?;
     idp_wallet::verify::verify(&evidence, &trust, b"fuzzseed", now).map_err(anyhow::Error::msg)?;
+    // DG1, DG11, DG13, DG14, DG15, in that order (the map's).
+    let groups: Vec<&[u8]> = evidence
+        .data_groups
+        .values()
+        .map(|group| group.0.as_slice())
+        .collect();
+    let data_groups = parts(&groups);
     let mut card_read: Vec<&[u8]> = vec![&csca, &evidence.sod.0, &evidence.signature.0];
-    card_read.extend(
-        evidence
-            .data_groups
-            .values()
-            .map(|group| group.0.as_slice()),
-    );
+    card_read.extend(groups.iter().copied());
     let mut tlv: Vec<Vec<u8>> = evidence.data_groups.values().map(|g| g.0.clone()).collect();
     tlv.push(card::apdu::response(
         b"\x01\x02",
@@ -180,6 +184,15 @@ fn seeds() -> anyhow::Result<Seeds> {
                 issued.to_bytes().map_err(anyhow::Error::msg)?,
                 engagement.into_bytes(),
                 link.into_bytes(),
+            ],
+        ),
+        ("data_groups", vec![data_groups]),
+        (
+            "register",
+            vec![
+                [&[0u8][..], &serde_json::to_vec(&pivot)?].concat(),
+                [&[1u8][..], &serde_json::to_vec(&pivot)?].concat(),
+                [&[2u8][..], br#"{"number": "123456789012"}"#].concat(),
             ],
         ),
         (
