@@ -1698,6 +1698,16 @@ async fn rental_request(federation: &Federation, browser: &Citizen) -> (String, 
     (link, state)
 }
 
+/// The rental's result page for the request `state`.
+async fn rental_result(federation: &Federation, browser: &Citizen, state: &str) -> Response {
+    browser
+        .get(&format!(
+            "{}/location/resultat/{state}",
+            federation.url("demo_sp")
+        ))
+        .await
+}
+
 #[tokio::test]
 async fn a_car_rental_learns_the_categories_and_age_over_21_and_nothing_else() {
     let federation = Federation::start().await.unwrap();
@@ -1725,12 +1735,7 @@ async fn a_car_rental_learns_the_categories_and_age_over_21_and_nothing_else() {
         .await
         .unwrap();
     assert_eq!(posted.status(), 400);
-    let waiting = browser
-        .get(&format!(
-            "{}/location/resultat/{state}",
-            federation.url("demo_sp")
-        ))
-        .await;
+    let waiting = rental_result(&federation, &browser, &state).await;
     assert!(waiting.shows("Pas encore de réponse"), "{}", waiting.body);
     let shared = phone
         .run(&["permis", "partager", &link, "--yes", "--pin", PIN])
@@ -1753,12 +1758,7 @@ async fn a_car_rental_learns_the_categories_and_age_over_21_and_nothing_else() {
         "{}",
         shared.stdout
     );
-    let result = browser
-        .get(&format!(
-            "{}/location/resultat/{state}",
-            federation.url("demo_sp")
-        ))
-        .await;
+    let result = rental_result(&federation, &browser, &state).await;
     assert!(result.shows("Droit de conduire vérifié"), "{}", result.body);
     assert!(result.shows("<td>B (01)</td>"), "{}", result.body);
     assert!(
@@ -1797,12 +1797,7 @@ async fn a_car_rental_learns_the_categories_and_age_over_21_and_nothing_else() {
         "{}",
         declined.stdout
     );
-    let waiting = browser
-        .get(&format!(
-            "{}/location/resultat/{state}",
-            federation.url("demo_sp")
-        ))
-        .await;
+    let waiting = rental_result(&federation, &browser, &state).await;
     assert!(waiting.shows("Pas encore de réponse"), "{}", waiting.body);
 
     // A link that sends the answer elsewhere than HTTPS is refused.

@@ -82,6 +82,19 @@ impl Citizen {
         })
     }
 
+    /// Puts in this browser the cookies `other` would send to `url`: what an
+    /// attacker plants in a victim's browser (session fixation). All parts
+    /// of a test federation share the host 127.0.0.1, hence the cookies.
+    pub fn plant_cookies_of(&self, other: &Citizen, url: &str) {
+        let parsed = url::Url::parse(url).expect("a URL");
+        let Some(header) = other.jar.cookies(&parsed) else {
+            return;
+        };
+        for pair in header.to_str().unwrap_or_default().split("; ") {
+            self.jar.add_cookie_str(pair, &parsed);
+        }
+    }
+
     /// GET a URL.
     pub async fn get(&self, url: &str) -> Response {
         let response = self

@@ -388,3 +388,89 @@ async fn an_oversized_body_is_refused_by_every_part() {
         assert_eq!(response.status(), 413, "{url}");
     }
 }
+
+/// Session fixation: the attacker plants his own session cookies (the
+/// hub's and the provider's) in the victim's browser before she logs in.
+/// Her login gets new sessions; his cookies open nothing after it.
+#[tokio::test]
+async fn cookies_planted_before_a_login_open_nothing_after_it() {
+    let federation = Federation::start().await.unwrap();
+    let attacker = Citizen::new();
+    attacker
+        .provider_login_page(
+            &federation.authorize_url(&[]),
+            &federation.hub,
+            "impots",
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    let victim = Citizen::new();
+    victim.plant_cookies_of(&attacker, &federation.hub);
+    let hub_cookie = "passerelle_hub_standard";
+    let planted = attacker.cookie(&federation.hub, hub_cookie).unwrap();
+    assert_eq!(
+        victim.cookie(&federation.hub, hub_cookie),
+        Some(planted.clone())
+    );
+    let back = sandbox_login(&federation, &victim, "impots", 1).await;
+    assert!(back.contains_key("code"));
+    assert_ne!(victim.cookie(&federation.hub, hub_cookie), Some(planted));
+    // The attacker's browser: the choice page again, and at the provider
+    // the login form, not her account.
+    let again = sandbox_page(&federation, &attacker, &[]).await;
+    assert!(again.shows("Choisissez un compte"), "{}", again.body);
+    let account = attacker
+        .get(&format!("{}/compte", federation.url("impots")))
+        .await;
+    assert!(!account.shows("DUPONT"), "{}", account.body);
+}
+
+/// CSRF beyond the hub: a provider's login form and the dashboard's forms,
+/// posted from another site, change nothing.
+#[tokio::test]
+async fn the_providers_and_the_dashboards_forms_posted_from_another_site_are_refused() {
+    let federation = Federation::start().await.unwrap();
+    // The provider's login form: a login forced into the victim's browser.
+    let victim = Citizen::new();
+    victim
+        .provider_login_page(
+            &federation.authorize_url(&[]),
+            &federation.hub,
+            "impots",
+            SANDBOX_CALLBACK,
+        )
+        .await;
+    let forced = victim
+        .post(
+            &format!("{}/login", federation.url("impots")),
+            &[
+                ("identifier", &federation.login_of("impots", 2)),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert!(forced.status >= 400, "{} {}", forced.status, forced.body);
+    assert!(forced.location.is_none(), "{:?}", forced.location);
+
+    // The dashboard: a block and a report forced on its owner.
+    let owner = Citizen::new();
+    dashboard_login_with(&federation, &owner, "ameli").await;
+    let dashboard = federation.url("dashboard");
+    for token in ["", "forged-token"] {
+        for (form, fields) in [
+            ("fournisseurs", vec![("csrf", token), ("blocked", "impots")]),
+            ("signalement", vec![("csrf", token), ("seq", "1")]),
+        ] {
+            let posted = owner.post(&format!("{dashboard}/{form}"), &fields).await;
+            assert!(
+                posted.status >= 400,
+                "{form} with {token:?}: {} {}",
+                posted.status,
+                posted.body
+            );
+        }
+    }
+    // Nothing was blocked: she still logs in through impots.
+    let back = sandbox_login(&federation, &Citizen::new(), "impots", 1).await;
+    assert!(back.contains_key("code"));
+}
