@@ -172,11 +172,13 @@ impl Rental {
 
     /// A new request from `address`, kept; its link.
     async fn start(&self, address: &str) -> Result<(String, String), Refusal> {
-        let hits = self
+        let key = format!("rental-requests:{address}");
+        let now = self.clock.now();
+        if !self
             .limits
-            .hit(&format!("rental-requests:{address}"), 60, self.clock.now())
-            .await?;
-        if hits > REQUESTS_PER_MINUTE {
+            .within(&key, REQUESTS_PER_MINUTE, 60, now)
+            .await?
+        {
             return Err(Refusal::TooMany);
         }
         let key = DecryptionKey::generate(KeyAlg::EcdhEs)?;
@@ -199,12 +201,13 @@ impl Rental {
         let bad = |reason: &str| (StatusCode::BAD_REQUEST, reason.to_owned());
         let unavailable = |_: StoreError| (StatusCode::SERVICE_UNAVAILABLE, "storage".to_owned());
         let now = self.clock.now();
-        let hits = self
+        let key = format!("rental-answers:{address}");
+        let within = self
             .limits
-            .hit(&format!("rental-answers:{address}"), 60, now)
+            .within(&key, ANSWERS_PER_MINUTE, 60, now)
             .await
             .map_err(unavailable)?;
-        if hits > ANSWERS_PER_MINUTE {
+        if !within {
             let reason = "too many answers from this address, try again in a minute";
             return Err((StatusCode::TOO_MANY_REQUESTS, reason.to_owned()));
         }

@@ -392,8 +392,12 @@ pub async fn forgot(
     let now = idp.clock.now();
     let key = crate::throttle::hashed("reset-mails", &identifier);
     let blocked = idp.throttle.address_blocked(&address, now).await?;
-    let mails_sent = idp.stores.rate_limits.hit(&key, 3_600, now).await?;
-    if !blocked && mails_sent <= RESETS_PER_HOUR {
+    let within = idp
+        .stores
+        .rate_limits
+        .within(&key, RESETS_PER_HOUR, 3_600, now)
+        .await?;
+    if !blocked && within {
         let account = idp.stores.accounts.find_by_login(&identifier).await?;
         if let Some(account) = account.filter(|account| account.status != AccountStatus::Locked) {
             let link = ResetLink {

@@ -302,8 +302,13 @@ fn installation(key_b64: &str, proof_b64: &str, message: &str) -> Result<String,
 }
 
 async fn limited(idp: &WalletProvider, key: &str, per_minute: u32) -> Result<(), ApiError> {
-    let hits = idp.stores.rate_limits.hit(key, 60, idp.clock.now()).await?;
-    if hits > per_minute {
+    let now = idp.clock.now();
+    if !idp
+        .stores
+        .rate_limits
+        .within(key, per_minute, 60, now)
+        .await?
+    {
         return Err(ApiError::new(
             code::RATE_LIMITED,
             "Trop de demandes : patientez une minute.",

@@ -201,13 +201,18 @@ pub async fn log_in(
     // Counted once the password was checked, so that a busy pool (503,
     // nothing checked) costs the agent none of their tries; the pool
     // bounds how many checks run at once.
-    let hits = idp
+    let within = idp
         .stores
         .rate_limits
-        .hit(&format!("wallet-agent:{login}"), 900, now)
+        .within(
+            &format!("wallet-agent:{login}"),
+            AGENT_LOGINS_PER_QUARTER,
+            900,
+            now,
+        )
         .await
-        .unwrap_or(u32::MAX);
-    if hits > AGENT_LOGINS_PER_QUARTER {
+        .unwrap_or(false);
+    if !within {
         return refused_login(&idp, &session, "Trop de tentatives : patientez 15 minutes.").await;
     }
     let step = agent.filter(|_| password_ok).and_then(|agent| {

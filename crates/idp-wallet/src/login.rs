@@ -102,12 +102,17 @@ pub async fn authorize(
         }
     };
     let now = idp.clock.now();
-    let hits = idp
+    let within = idp
         .stores
         .rate_limits
-        .hit(&format!("wallet-logins:{address}"), 60, now)
+        .within(
+            &format!("wallet-logins:{address}"),
+            LOGINS_PER_MINUTE,
+            60,
+            now,
+        )
         .await?;
-    if hits > LOGINS_PER_MINUTE {
+    if !within {
         return Err(WalletError::TooMany);
     }
     let txn = Transaction {

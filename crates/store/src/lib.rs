@@ -385,6 +385,18 @@ pub trait RateLimits: Send + Sync + 'static {
     /// this one included. A window opens at the first hit and lasts
     /// `window_secs`; the first hit after it ends opens a new one at 1.
     async fn hit(&self, key: &str, window_secs: i64, now: UnixSeconds) -> Result<u32, StoreError>;
+    /// Counts this hit against a bound of `limit` hits a window: `true`
+    /// while within it (this hit included), `false` past it. The one « hit,
+    /// then compare » of every per-key bound.
+    async fn within(
+        &self,
+        key: &str,
+        limit: u32,
+        window_secs: i64,
+        now: UnixSeconds,
+    ) -> Result<bool, StoreError> {
+        Ok(self.hit(key, window_secs, now).await? <= limit)
+    }
     /// Forgets the key's count, e.g. after a successful login.
     async fn reset(&self, key: &str) -> Result<(), StoreError>;
 }

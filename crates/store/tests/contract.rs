@@ -168,6 +168,7 @@ contract!(
     a_revoked_token_is_gone,
     a_token_key_cannot_be_put_twice,
     hits_are_counted_within_a_window_per_key,
+    a_bound_holds_its_limit_and_refuses_past_it,
     a_hit_after_the_window_starts_a_new_one,
     reset_forgets_the_count,
     an_account_is_found_by_login_and_by_id,
@@ -712,6 +713,26 @@ async fn a_token_key_cannot_be_put_twice(stores: Stores) {
     assert_eq!(
         stores.tokens.load("t", now()).await.unwrap(),
         Some(b"first".to_vec())
+    );
+}
+
+async fn a_bound_holds_its_limit_and_refuses_past_it(stores: Stores) {
+    let limits = &stores.rate_limits;
+    for _ in 0..3 {
+        assert!(limits.within("mails:alice", 3, 60, now()).await.unwrap());
+    }
+    assert!(
+        !limits
+            .within("mails:alice", 3, 60, now() + 1)
+            .await
+            .unwrap()
+    );
+    assert!(limits.within("mails:bob", 3, 60, now() + 1).await.unwrap());
+    assert!(
+        limits
+            .within("mails:alice", 3, 60, now() + 60)
+            .await
+            .unwrap()
     );
 }
 
