@@ -172,11 +172,11 @@ impl Rental {
 
     /// A new request from `address`, kept; its link.
     async fn start(&self, address: &str) -> Result<(String, String), Refusal> {
-        let key = format!("rental-requests:{address}");
+        let bound = format!("rental-requests:{address}");
         let now = self.clock.now();
         if !self
             .limits
-            .within(&key, REQUESTS_PER_MINUTE, 60, now)
+            .within(&bound, REQUESTS_PER_MINUTE, 60, now)
             .await?
         {
             return Err(Refusal::TooMany);
@@ -201,10 +201,10 @@ impl Rental {
         let bad = |reason: &str| (StatusCode::BAD_REQUEST, reason.to_owned());
         let unavailable = |_: StoreError| (StatusCode::SERVICE_UNAVAILABLE, "storage".to_owned());
         let now = self.clock.now();
-        let key = format!("rental-answers:{address}");
+        let bound = format!("rental-answers:{address}");
         let within = self
             .limits
-            .within(&key, ANSWERS_PER_MINUTE, 60, now)
+            .within(&bound, ANSWERS_PER_MINUTE, 60, now)
             .await
             .map_err(unavailable)?;
         if !within {

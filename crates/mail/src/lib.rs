@@ -93,7 +93,7 @@ pub fn wire_text(message: &Message, from: &str) -> Result<Vec<u8>, String> {
 }
 
 /// The header names a message of ours has, and the only ones.
-pub const HEADERS: [&str; 8] = [
+const HEADERS: [&str; 8] = [
     "From",
     "To",
     "Subject",
@@ -104,17 +104,29 @@ pub const HEADERS: [&str; 8] = [
     "MIME-Version",
 ];
 
-/// The header names of an RFC 5322 text, in order: what [`wire_text`]
-/// wrote, as a receiving server reads it.
-/// A bare line feed ends a line too, as lenient servers read it.
-pub fn header_names(raw: &[u8]) -> Vec<String> {
-    String::from_utf8_lossy(raw)
+/// What is wrong with the headers of an RFC 5322 text, read as a lenient
+/// server reads it (a bare line feed ends a line too): the first header
+/// that is not one of ours, or is there twice; `None` when each is ours
+/// and there once. The check of the injection test and the `mail_wire`
+/// fuzz target.
+pub fn header_problem(raw: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(raw);
+    let names: Vec<&str> = text
         .split('\n')
         .map(|line| line.trim_end_matches('\r'))
         .take_while(|line| !line.is_empty())
         .filter(|line| !line.starts_with([' ', '\t']))
-        .map(|line| line.split(':').next().unwrap_or_default().to_owned())
-        .collect()
+        .map(|line| line.split(':').next().unwrap_or_default())
+        .collect();
+    names.iter().find_map(|name| {
+        if !HEADERS.contains(name) {
+            Some(format!("header {name:?} is not ours: {names:?}"))
+        } else if names.iter().filter(|other| *other == name).count() > 1 {
+            Some(format!("header {name:?} is there twice: {names:?}"))
+        } else {
+            None
+        }
+    })
 }
 
 /// A message as a memory transport kept it (tests read them).
@@ -432,15 +444,6 @@ fn write_eml_now(dir: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
-    /// Each header once, and none but ours.
-    fn only_ours(raw: &[u8]) {
-        let names = header_names(raw);
-        for name in &names {
-            assert!(HEADERS.contains(&name.as_str()), "{name}: {names:?}");
-            assert_eq!(names.iter().filter(|n| *n == name).count(), 1, "{names:?}");
-        }
-    }
-
     #[test]
     fn names_typed_by_people_never_add_a_header() {
         let injected = [
@@ -458,7 +461,7 @@ mod tests {
                 sender: Some(text.into()),
             };
             let raw = wire_text(&message, "Passerelle <ne-pas-repondre@example.fr>").unwrap();
-            only_ours(&raw);
+            assert_eq!(header_problem(&raw), None, "{text:?}");
         }
         let to = Message {
             to: "marie@example.fr\r\nBcc: evil@example.fr".into(),
@@ -467,7 +470,7 @@ mod tests {
             sender: None,
         };
         if let Ok(raw) = wire_text(&to, "Passerelle <ne-pas-repondre@example.fr>") {
-            only_ours(&raw);
+            assert_eq!(header_problem(&raw), None);
         }
     }
 }

@@ -1,9 +1,10 @@
 //! The request id: one per incoming request, taken from `X-Request-Id` when
 //! a proxy in front set a well-formed one, made here otherwise. It names the
-//! request's span in the logs, comes back in the response, and goes on to
-//! the providers and services the request calls (token, userinfo, keys,
-//! back-channel logout), so that one login reads as one thread across the
-//! federation's logs.
+//! request's span in the logs, comes back in the response, and goes on with
+//! the calls the request makes (discovery, token, userinfo, keys, the
+//! register), so that one login reads as one thread across the federation's
+//! logs. Background work (mail, back-channel logout jobs) serves no request
+//! and carries none.
 //!
 //! It is not a secret and carries nothing personal: a random token, or a
 //! proxy's. Only `A-Z a-z 0-9 . _ -` are taken from outside, so an id

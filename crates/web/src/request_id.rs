@@ -24,8 +24,7 @@ pub async fn request_ids(State(part): State<Arc<str>>, request: Request, next: N
     let route = request
         .extensions()
         .get::<MatchedPath>()
-        .map_or("-", MatchedPath::as_str)
-        .to_owned();
+        .map_or("-", MatchedPath::as_str);
     let span = tracing::info_span!(
         "request",
         part = %part,
@@ -38,8 +37,9 @@ pub async fn request_ids(State(part): State<Arc<str>>, request: Request, next: N
         tracing::debug!(status = response.status().as_u16(), "served");
         response
     };
-    let mut response = request_id::scope(id.clone(), served).instrument(span).await;
-    if let Ok(value) = HeaderValue::from_str(&id) {
+    let echoed = HeaderValue::from_str(&id).ok();
+    let mut response = request_id::scope(id, served).instrument(span).await;
+    if let Some(value) = echoed {
         response.headers_mut().insert(HEADER, value);
     }
     response
