@@ -497,11 +497,11 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
             .map(|(part, stores)| (part.clone(), stores.clone()))
             .collect();
         let router = web::metrics_routes(running.metrics.clone(), parts);
-        running.tasks.push(tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, router).await {
-                tracing::error!(%error, "metrics server stopped");
-            }
-        }));
+        running.tasks.push(tokio::spawn(web::serve(
+            listener,
+            router,
+            web::Bounds::PUBLIC,
+        )));
     }
     let retention = config
         .traces
@@ -638,22 +638,16 @@ async fn serve(
                 .with_context(|| format!("{name} cannot listen on {address}"))?
         }
     };
-    let name = name.to_owned();
     running.parts.push(Part {
-        name: name.clone(),
+        name: name.to_owned(),
         label: label.to_owned(),
         url: public_url.to_owned(),
     });
-    running.tasks.push(tokio::spawn(async move {
-        if let Err(error) = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        {
-            tracing::error!(part = %name, %error, "server stopped");
-        }
-    }));
+    running.tasks.push(tokio::spawn(web::serve(
+        listener,
+        router,
+        web::Bounds::PUBLIC,
+    )));
     Ok(())
 }
 

@@ -603,14 +603,7 @@ async fn a_holder_certified_at_the_town_hall_logs_in_at_eidas3_until_the_code_ch
     assert!(again.stderr.contains("déjà en cours"), "{}", again.stderr);
 
     // A month less a second later, at the counter.
-    let claims: serde_json::Map<String, Value> = serde_json::from_slice(
-        &base64::Engine::decode(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-            seal.split('.').nth(1).unwrap(),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let claims = seal_claims(&seal);
     let (iat, exp) = (
         claims["iat"].as_i64().unwrap(),
         claims["exp"].as_i64().unwrap(),
@@ -692,6 +685,46 @@ async fn a_holder_certified_at_the_town_hall_logs_in_at_eidas3_until_the_code_ch
     );
 }
 
+/// What a seal says.
+fn seal_claims(seal: &str) -> serde_json::Map<String, Value> {
+    serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            seal.split('.').nth(1).unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap()
+}
+
+/// An attacker who saw a holder's QR code forges its seal under a country
+/// signing CA of his own making, with the same names as the real one: the
+/// counter refuses it and reads no card on its strength, and the request
+/// is left as it was, its true seal still good.
+#[tokio::test]
+async fn a_seal_forged_for_an_open_request_is_refused_and_changes_nothing() {
+    let federation = Federation::start().await.unwrap();
+    let phone = Phone::with_card_of(&federation, 0, "forged");
+    assert!(phone.activate(&federation, PIN).await.ok);
+    let seal = phone.certify(&federation).await.unwrap();
+    let now = u64::try_from(oidc::Clock::now(&federation.clock)).unwrap();
+    let attackers = card::pki::TestPki::generate(now).unwrap();
+    let forged = idp_wallet::seal::sign(
+        &attackers.seal_signer,
+        idp_wallet::certification::SEAL_TYPE,
+        &seal_claims(&seal),
+    )
+    .unwrap();
+    let desk = logged_in_agent(&federation, AGENT).await;
+    let refused = console_post(&federation, &desk, "/demande", &[("seal", &forged)]).await;
+    assert!(refused.shows("Demande refusée"), "{}", refused.body);
+    assert!(refused.shows("pas reconnu"), "{}", refused.body);
+    let read = console_post(&federation, &desk, "/carte", &[("read", "{}")]).await;
+    assert!(read.shows("Aucune demande en cours"), "{}", read.body);
+
+    visit(&federation, &desk, &seal, &phone, "concordantes").await;
+}
+
 /// A month and a second after the request, its QR code is refused; a new
 /// request can then be made; fingerprints that cannot be captured refuse
 /// the certification, and the identity stays usable at eidas2.
@@ -755,6 +788,12 @@ async fn console_logins_need_password_and_a_fresh_code_and_observers_cannot_deci
     }
     let locked = agent_login(&federation, &Citizen::new(), AGENT, wrong).await;
     assert!(locked.shows("Trop de tentatives"), "{}", locked.body);
+    // Locked, the next right code is refused too: a brute force gets five
+    // guesses a quarter of an hour, right or wrong.
+    federation.clock.advance(30);
+    let next = idp_wallet::totp::code_at(&secret, now + 30).unwrap();
+    let still = agent_login(&federation, &Citizen::new(), AGENT, &next).await;
+    assert!(still.shows("Trop de tentatives"), "{}", still.body);
 
     let phone = Phone::with_card_of(&federation, 0, "observer");
     assert!(phone.activate(&federation, PIN).await.ok);

@@ -668,9 +668,20 @@ async fn a_registered_letter_is_sent_then_acknowledged_by_its_identified_recipie
     federation.clock.advance(60);
     let csrf = letter.input("csrf").unwrap();
     let key = link.split("cle=").nth(1).unwrap();
+    let reception = &link[..link.find('?').unwrap()];
+    // An acceptance forced from another site, key and all, is refused: the
+    // letter stays unopened and unacknowledged.
+    let forced = reader
+        .post(
+            reception,
+            &[("csrf", "forged"), ("cle", key), ("decision", "accepter")],
+        )
+        .await;
+    assert_eq!(forced.status, 403, "{}", forced.body);
+    assert!(reader.get(&link).await.shows("Accepter et lire la lettre"));
     let answered = reader
         .post(
-            &link[..link.find('?').unwrap()],
+            reception,
             &[("csrf", &csrf), ("cle", key), ("decision", "accepter")],
         )
         .await;
@@ -721,6 +732,16 @@ async fn a_demarche_refuses_with_its_catalogued_pages() {
         &start(&federation, &owner, &home, "ants", "permis").await,
     )
     .await;
+    // The dossier's form, posted into the owner's browser from another
+    // site, is refused: the dossier stays at its first step.
+    for token in ["", "stale"] {
+        let forced = owner
+            .post(&url, &[("csrf", token), ("action", "suivant")])
+            .await;
+        assert_eq!(forced.status, 403, "{}", forced.body);
+        assert!(forced.shows("RP-FORM-EXPIRED"), "{}", forced.body);
+    }
+    assert!(owner.get(&url).await.shows("Étape 1 sur 4"));
 
     let other = Citizen::new();
     let other_home = log_in(&federation, &other, "ants", "impots", 2).await;

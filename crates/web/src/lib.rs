@@ -16,6 +16,7 @@ mod op_routes;
 mod qr;
 mod request_id;
 pub mod rp;
+mod serve;
 mod session;
 mod theme;
 
@@ -31,5 +32,6 @@ pub use metrics::{Metrics, OAuthErrorCode, metrics_routes};
 pub use op_routes::{answer_refused_authorize, check_end_session, logged_out, op_routes};
 pub use qr::qr_svg;
 pub use request_id::request_ids;
+pub use serve::{Bounds, serve};
 pub use session::{Session, SessionError, SessionManager, cookie_value};
 pub use theme::{THEME_PATH, ThemeConfig, ThemeKind, theme_routes};
