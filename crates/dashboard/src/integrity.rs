@@ -6,9 +6,12 @@
 //! it, a backup restored with changes). Without the keys, no one can make
 //! an entry whose hash verifies, so a changed, moved or inserted entry is
 //! named; a removed entry breaks the numbering or the links. Removing the
-//! last entries, or restoring an older copy, leaves a shorter chain that
-//! verifies: a receipt of a later head, signed by a hub (in each
-//! connection email) or kept by this dashboard in the browser, names it.
+//! oldest entries is what retention does; each entry carries its
+//! predecessor's date under its hash, so the oldest one left tells whether
+//! retention could have taken its predecessor. Removing the last entries,
+//! or restoring an older copy, leaves a shorter chain that verifies: a
+//! receipt of a later head, signed by a hub (in each connection email) or
+//! kept by this dashboard in the browser, names it.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -29,6 +32,9 @@ pub enum Finding {
         /// Its number now.
         to: i64,
     },
+    /// The entry before this one was removed though retention had not
+    /// reached it: its date, which this one carries, is recent.
+    RemovedEarly(i64),
     /// Entries between these two numbers were removed.
     Missing {
         /// The last entry before the gap.
@@ -59,24 +65,40 @@ pub struct Head {
     pub hash: [u8; 32],
 }
 
+/// How far clocks of the federation's machines may disagree: a purge on
+/// a machine ahead of this one forgets entries a little sooner.
+const CLOCK_SLACK_SECS: i64 = 300;
+
+/// The date from which every entry is still kept, when retention keeps
+/// `window` seconds: `traces` given to [`check_chain`] must hold every
+/// entry from then on.
+pub fn kept_since(now: i64, window: i64) -> i64 {
+    now - window + CLOCK_SLACK_SECS
+}
+
 /// Checks the chain with its keys: each entry's own hash, its number
-/// following the previous one's, its link to the previous one's hash.
-pub fn check_chain(pseudonym: &str, traces: &[Trace], keys: &[TrailKey]) -> Vec<Finding> {
+/// following the previous one's, its link to the previous one's hash, and
+/// that the oldest entry's predecessor is gone only if it was older than
+/// `kept_since`.
+pub fn check_chain(
+    pseudonym: &str,
+    traces: &[Trace],
+    keys: &[TrailKey],
+    kept_since: i64,
+) -> Vec<Finding> {
     let mut findings = Vec::new();
+    if let Some(oldest) = traces.first()
+        && oldest.seq > 1
+        && oldest.prev_at.is_some_and(|prev_at| prev_at >= kept_since)
+    {
+        findings.push(Finding::RemovedEarly(oldest.seq));
+    }
     let mut previous: Option<&Trace> = None;
     for trace in traces {
         match keys.iter().find(|key| key.id == trace.key_id) {
             None => findings.push(Finding::UnknownKey(trace.seq)),
             Some(key) => {
-                let own = store::trace_hash(
-                    &key.secret,
-                    pseudonym,
-                    &trace.prev_hash,
-                    trace.seq,
-                    trace.at,
-                    &trace.body,
-                );
-                if own != trace.hash {
+                if trace.expected_hash(&key.secret, pseudonym) != trace.hash {
                     findings.push(moved_from(pseudonym, trace, key, traces).map_or(
                         Finding::Altered(trace.seq),
                         |from| Finding::Moved {
@@ -120,6 +142,7 @@ fn moved_from(pseudonym: &str, trace: &Trace, key: &TrailKey, traces: &[Trace]) 
                 &trace.prev_hash,
                 *seq,
                 trace.at,
+                trace.prev_at,
                 &trace.body,
             ) == trace.hash
         })
@@ -196,20 +219,24 @@ mod tests {
         }
     }
 
+    /// Every entry of the chains below is dated from then on, and kept.
+    const KEPT: i64 = 1_800_000_000;
+
     fn chain(key: &TrailKey, bodies: &[&[u8]]) -> Vec<Trace> {
         let mut traces: Vec<Trace> = Vec::new();
         for (rank, body) in bodies.iter().enumerate() {
-            let prev_hash = traces.last().map_or([0; 32], |trace| trace.hash);
             let seq = rank as i64 + 1;
-            let at = 1_800_000_000 + seq;
-            traces.push(Trace {
+            let mut trace = Trace {
                 seq,
-                at,
+                at: KEPT + seq,
                 body: body.to_vec(),
-                prev_hash,
+                prev_hash: traces.last().map_or([0; 32], |trace| trace.hash),
+                prev_at: Some(traces.last().map_or(0, |trace| trace.at)),
                 key_id: key.id.clone(),
-                hash: store::trace_hash(&key.secret, "p1", &prev_hash, seq, at, body),
-            });
+                hash: [0; 32],
+            };
+            trace.hash = trace.expected_hash(&key.secret, "p1");
+            traces.push(trace);
         }
         traces
     }
@@ -237,18 +264,20 @@ mod tests {
         let old = key("k1", 1);
         let mut traces = chain(&old, &[b"a", b"b"]);
         let new = key("k2", 2);
-        let prev_hash = traces[1].hash;
-        traces.push(Trace {
+        let mut third = Trace {
             seq: 3,
-            at: 1_800_000_003,
+            at: KEPT + 3,
             body: b"c".to_vec(),
-            prev_hash,
+            prev_hash: traces[1].hash,
+            prev_at: Some(traces[1].at),
             key_id: "k2".into(),
-            hash: store::trace_hash(&new.secret, "p1", &prev_hash, 3, 1_800_000_003, b"c"),
-        });
-        assert!(check_chain("p1", &traces, &[new.clone(), old.clone()]).is_empty());
+            hash: [0; 32],
+        };
+        third.hash = third.expected_hash(&new.secret, "p1");
+        traces.push(third);
+        assert!(check_chain("p1", &traces, &[new.clone(), old.clone()], KEPT).is_empty());
         assert_eq!(
-            check_chain("p1", &traces, &[new]),
+            check_chain("p1", &traces, &[new], KEPT),
             vec![Finding::UnknownKey(1), Finding::UnknownKey(2)]
         );
     }
@@ -264,7 +293,7 @@ mod tests {
             trace.hash = unkeyed(&prev, trace.seq, trace.at, &trace.body);
             prev = trace.hash;
         }
-        let findings = check_chain("p1", &traces, &[k]);
+        let findings = check_chain("p1", &traces, &[k], KEPT);
         assert_eq!(findings, vec![Finding::Altered(2), Finding::Altered(3)]);
     }
 
@@ -275,7 +304,7 @@ mod tests {
         let receipt = head(&traces[3]);
         let cut = &traces[..2];
         assert!(
-            check_chain("p1", cut, std::slice::from_ref(&k)).is_empty(),
+            check_chain("p1", cut, std::slice::from_ref(&k), KEPT).is_empty(),
             "a cut chain verifies alone"
         );
         assert_eq!(
@@ -294,12 +323,59 @@ mod tests {
         let mut traces = chain(&k, &[b"a", b"b", b"c"]);
         traces.remove(1);
         assert_eq!(
-            check_chain("p1", &traces, &[k]),
+            check_chain("p1", &traces, &[k], KEPT),
             vec![Finding::Missing {
                 after: 1,
                 before: 3
             }]
         );
+    }
+
+    #[test]
+    fn the_oldest_entry_removed_is_named_unless_retention_could_have_taken_it() {
+        let k = key("k1", 1);
+        let mut traces = chain(&k, &[b"a", b"b", b"c"]);
+        traces.remove(0);
+        assert_eq!(
+            check_chain("p1", &traces, std::slice::from_ref(&k), KEPT),
+            vec![Finding::RemovedEarly(2)]
+        );
+        // Entry 1 (dated KEPT + 1) is past the keeping period: forgotten.
+        assert!(check_chain("p1", &traces, std::slice::from_ref(&k), KEPT + 2).is_empty());
+        // Its date cannot be put back past the period to hide it.
+        traces[0].prev_at = Some(0);
+        assert_eq!(
+            check_chain("p1", &traces, std::slice::from_ref(&k), KEPT),
+            vec![Finding::Altered(2)]
+        );
+        // Nor dropped, to pass the entry for one of the first format.
+        traces[0].prev_at = None;
+        assert_eq!(
+            check_chain("p1", &traces, &[k], KEPT),
+            vec![Finding::Altered(2)]
+        );
+    }
+
+    #[test]
+    fn an_entry_of_the_first_format_still_verifies_and_tells_nothing_of_its_predecessor() {
+        let k = key("k1", 1);
+        let mut traces = chain(&k, &[b"a", b"b"]);
+        for trace in &mut traces {
+            trace.prev_at = None;
+            trace.hash = store::trace_hash(
+                &k.secret,
+                "p1",
+                &trace.prev_hash,
+                trace.seq,
+                trace.at,
+                None,
+                &trace.body,
+            );
+        }
+        traces[1].prev_hash = traces[0].hash;
+        traces[1].hash = traces[1].expected_hash(&k.secret, "p1");
+        assert!(check_chain("p1", &traces, std::slice::from_ref(&k), KEPT).is_empty());
+        assert!(check_chain("p1", &traces[1..], &[k], KEPT).is_empty());
     }
 
     #[test]
@@ -310,7 +386,7 @@ mod tests {
         traces.swap(1, 2);
         traces[1].seq = 2;
         traces[2].seq = 3;
-        let findings = check_chain("p1", &traces, &[k]);
+        let findings = check_chain("p1", &traces, &[k], KEPT);
         assert!(
             findings.contains(&Finding::Moved { from: 3, to: 2 }),
             "{findings:?}"
@@ -328,7 +404,7 @@ mod tests {
         let receipt = head(&now[2]);
         // The backup held entries 1 and 2; a new connection then became n° 3.
         let restored = chain(&k, &[b"a", b"b", b"later"]);
-        assert!(check_chain("p1", &restored, std::slice::from_ref(&k)).is_empty());
+        assert!(check_chain("p1", &restored, std::slice::from_ref(&k), KEPT).is_empty());
         assert_eq!(
             check_head(&restored, &receipt),
             Some(Finding::DiffersFromReceipt(3))
@@ -380,7 +456,7 @@ mod tests {
             Link(Index, u8),
             /// The key it names: another known one, or an unknown one.
             Key(Index, bool),
-            /// Removed, except the oldest: see the property.
+            /// Removed (none is past its keeping period here).
             Remove(Index),
             /// Two entries' places.
             Swap(Index, Index),
@@ -426,13 +502,7 @@ mod tests {
                     traces[i.index(n)].key_id = if known { "k2" } else { "kx" }.into();
                 }
                 Change::Remove(i) => {
-                    // Forgetting the oldest entries is what retention does:
-                    // a chain starts wherever it was last forgotten.
-                    let i = i.index(n);
-                    if i == 0 {
-                        return None;
-                    }
-                    traces.remove(i);
+                    traces.remove(i.index(n));
                 }
                 Change::Swap(i, j) => {
                     let (i, j) = (i.index(n), j.index(n));
@@ -444,18 +514,16 @@ mod tests {
                 Change::Insert(i, byte) => {
                     let i = i.index(n);
                     let prev_hash = i.checked_sub(1).map_or([0; 32], |p| traces[p].hash);
-                    let seq = traces[i].seq;
-                    let at = traces[i].at;
-                    let body = vec![byte];
-                    let hash = store::trace_hash(&guessed.secret, "p1", &prev_hash, seq, at, &body);
-                    let forged = Trace {
-                        seq,
-                        at,
-                        body,
+                    let mut forged = Trace {
+                        seq: traces[i].seq,
+                        at: traces[i].at,
+                        body: vec![byte],
                         prev_hash,
+                        prev_at: traces[i].prev_at,
                         key_id: "k1".into(),
-                        hash,
+                        hash: [0; 32],
                     };
+                    forged.hash = forged.expected_hash(&guessed.secret, "p1");
                     for later in &mut traces[i..] {
                         later.seq += 1;
                     }
@@ -465,14 +533,7 @@ mod tests {
                     let i = i.index(n);
                     let entry = &mut traces[i];
                     entry.body.push(byte);
-                    entry.hash = store::trace_hash(
-                        &guessed.secret,
-                        "p1",
-                        &entry.prev_hash,
-                        entry.seq,
-                        entry.at,
-                        &entry.body,
-                    );
+                    entry.hash = entry.expected_hash(&guessed.secret, "p1");
                     let hash = entry.hash;
                     if let Some(next) = traces.get_mut(i + 1) {
                         next.prev_hash = hash;
@@ -497,12 +558,12 @@ mod tests {
                 let bodies: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
                 let traces = chain(&keys[0], &bodies);
                 let receipt = head(&traces[traces.len() - 1]);
-                prop_assert!(check_chain("p1", &traces, &keys).is_empty());
+                prop_assert!(check_chain("p1", &traces, &keys, KEPT).is_empty());
                 prop_assert_eq!(check_head(&traces, &receipt), None);
                 let Some(changed) = apply(&change, traces) else {
                     return Ok(());
                 };
-                let named = !check_chain("p1", &changed, &keys).is_empty()
+                let named = !check_chain("p1", &changed, &keys, KEPT).is_empty()
                     || check_head(&changed, &receipt).is_some();
                 prop_assert!(named, "{:?} not named", change);
             }

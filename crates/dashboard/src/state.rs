@@ -22,6 +22,8 @@ pub struct Dashboard {
     pub(crate) config: Config,
     pub(crate) rp: RpSide,
     pub(crate) traces: Arc<dyn Traces>,
+    /// How long the trails keep their entries (`[traces] retention_days`).
+    pub(crate) retention_secs: i64,
     pub(crate) preferences: Arc<dyn Preferences>,
     pub(crate) revocations: Arc<dyn Revocations>,
     /// The trail's chain keys, current first, reread by the process.
@@ -53,6 +55,9 @@ pub struct DashboardParts {
     pub logouts: Arc<dyn Tokens>,
     /// The trails the hubs write.
     pub traces: Arc<dyn Traces>,
+    /// How long the trails keep their entries, in seconds: an entry
+    /// younger than that is never forgotten.
+    pub retention_secs: i64,
     /// People's settings, which the hubs read.
     pub preferences: Arc<dyn Preferences>,
     /// Where requests to end a person's sessions go, for the hubs.
@@ -131,6 +136,7 @@ impl Dashboard {
             rp: RpSide::new(side, sessions, parts.logouts, parts.clock.clone())?,
             config,
             traces: parts.traces,
+            retention_secs: parts.retention_secs,
             preferences: parts.preferences,
             revocations: parts.revocations,
             trail_keys: parts.trail_keys,

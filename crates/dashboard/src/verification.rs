@@ -58,6 +58,14 @@ pub(crate) fn finding_text(finding: &Finding, lang: Lang, hub: &str) -> String {
         (Finding::Missing { after, before }, Lang::En) => {
             format!("Entries were removed between no. {after} and no. {before}.")
         }
+        (Finding::RemovedEarly(n), Lang::Fr) => {
+            format!(
+                "L'entrée qui précédait le n° {n} a été retirée avant la fin de sa durée de conservation."
+            )
+        }
+        (Finding::RemovedEarly(n), Lang::En) => {
+            format!("The entry before no. {n} was removed before the end of its keeping period.")
+        }
         (Finding::UnknownKey(n), Lang::Fr) => {
             format!("L'entrée n° {n} n'est chaînée par aucune clé connue de {hub}.")
         }
@@ -157,7 +165,12 @@ pub(crate) async fn check_integrity(
         return unavailable(dashboard, lang);
     };
     let trail_keys = dashboard.trail_keys.get();
-    let mut findings = integrity::check_chain(person.sub.as_str(), &traces, &trail_keys);
+    let kept_since = integrity::kept_since(
+        dashboard.clock.now(),
+        dashboard.retention_secs.min(crate::state::HISTORY_SECS),
+    );
+    let mut findings =
+        integrity::check_chain(person.sub.as_str(), &traces, &trail_keys, kept_since);
     let browser = web::cookie_value(headers, HEAD_COOKIE)
         .and_then(|value| integrity::parse_browser_head(&trail_keys, person.sub.as_str(), &value));
     if let Some(head) = &browser {

@@ -450,6 +450,10 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
             sessions: sessions.sessions.clone(),
             logouts: sessions.tokens.clone(),
             traces: stores.traces.clone(),
+            retention_secs: config
+                .traces
+                .as_ref()
+                .map_or(0, |traces| traces.retention_days * 86_400),
             preferences: stores.preferences.clone(),
             revocations: stores.revocations.clone(),
             trail_keys: trail_keys.clone(),

@@ -96,52 +96,84 @@ pub struct Trace {
     pub body: Vec<u8>,
     /// The previous entry's hash (32 zero bytes for the first).
     pub prev_hash: [u8; 32],
+    /// The previous entry's date: 0 for the first entry, or when the
+    /// previous one was written before entries carried it. It tells a
+    /// checker whether the previous entry may have been forgotten by
+    /// retention, or must still be there. `None`: an entry written before
+    /// entries carried it (the first chain format).
+    pub prev_at: Option<UnixSeconds>,
     /// The chain key's id: which [`TrailKey`] made `hash`.
     pub key_id: String,
-    /// HMAC-SHA-256, under the chain key, of `prev_hash`, `seq`, `at` and
-    /// `body` (see [`trace_hash`]).
+    /// HMAC-SHA-256, under the chain key, of the fields above (see
+    /// [`trace_hash`]).
     pub hash: [u8; 32],
 }
 
+/// What a trail's last entry leaves for the next one to chain onto.
+pub(crate) struct TrailHead {
+    pub(crate) seq: i64,
+    pub(crate) hash: Vec<u8>,
+    /// `None` for a head written before heads carried their date.
+    pub(crate) at: Option<UnixSeconds>,
+}
+
 impl Trace {
-    /// The entry that follows `head` (the last entry's `seq` and `hash`,
-    /// none for a new trail), chained under `key`.
+    /// The entry that follows `head` (none for a new trail), chained
+    /// under `key`.
     fn after(
-        head: Option<(i64, Vec<u8>)>,
+        head: Option<TrailHead>,
         pseudonym: &str,
         at: UnixSeconds,
         body: &[u8],
         key: &TrailKey,
     ) -> Result<Self, StoreError> {
-        let (last_seq, prev_hash) = match head {
-            Some((seq, hash)) => (seq, hash_of(hash)?),
-            None => (0, [0; 32]),
+        let (last_seq, prev_hash, prev_at) = match head {
+            Some(head) => (head.seq, hash_of(head.hash)?, head.at.unwrap_or(0)),
+            None => (0, [0; 32], 0),
         };
-        let seq = last_seq + 1;
-        Ok(Self {
-            seq,
+        let mut trace = Self {
+            seq: last_seq + 1,
             at,
             body: body.to_vec(),
             prev_hash,
+            prev_at: Some(prev_at),
             key_id: key.id.clone(),
-            hash: trace_hash(&key.secret, pseudonym, &prev_hash, seq, at, body),
-        })
+            hash: [0; 32],
+        };
+        trace.hash = trace.expected_hash(&key.secret, pseudonym);
+        Ok(trace)
+    }
+
+    /// What this entry's `hash` must be, under the chain key `key`.
+    pub fn expected_hash(&self, key: &[u8; 32], pseudonym: &str) -> [u8; 32] {
+        trace_hash(
+            key,
+            pseudonym,
+            &self.prev_hash,
+            self.seq,
+            self.at,
+            self.prev_at,
+            &self.body,
+        )
     }
 
     /// An entry as a database row holds it, hashes as byte strings.
-    fn from_row(
-        (seq, at, body, prev_hash, key_id, hash): (i64, i64, Vec<u8>, Vec<u8>, String, Vec<u8>),
-    ) -> Result<Self, StoreError> {
+    fn from_row(row: TraceRow) -> Result<Self, StoreError> {
+        let (seq, at, body, prev_hash, prev_at, key_id, hash) = row;
         Ok(Self {
             seq,
             at,
             body,
             prev_hash: hash_of(prev_hash)?,
+            prev_at,
             key_id,
             hash: hash_of(hash)?,
         })
     }
 }
+
+/// A `traces` row: `seq, at, body, prev_hash, prev_at, key_id, hash`.
+type TraceRow = (i64, i64, Vec<u8>, Vec<u8>, Option<i64>, String, Vec<u8>);
 
 /// A 32-byte hash read back from storage.
 fn hash_of(bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
@@ -221,12 +253,19 @@ impl fmt::Debug for TrailKey {
 /// each, then the body. Changing, removing or reordering an entry, or
 /// moving it to another person's trail, breaks it, and only a holder of the
 /// key can make a hash that verifies.
+///
+/// With `prev_at` (the second format), the input starts with the tag
+/// [`TRACE_V2`] and has `prev_at`'s 8 bytes after `at`. The tag's first 8
+/// bytes, read as a pseudonym's length, are no length a pseudonym has: an
+/// entry of one format never verifies as one of the other, so `prev_at`
+/// cannot be dropped to hide it.
 pub fn trace_hash(
     key: &[u8; 32],
     pseudonym: &str,
     prev_hash: &[u8; 32],
     seq: i64,
     at: UnixSeconds,
+    prev_at: Option<UnixSeconds>,
     body: &[u8],
 ) -> [u8; 32] {
     use hmac::Mac as _;
@@ -234,14 +273,23 @@ pub fn trace_hash(
     let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(key) else {
         return [0; 32];
     };
+    if prev_at.is_some() {
+        mac.update(TRACE_V2);
+    }
     mac.update(&(pseudonym.len() as u64).to_be_bytes());
     mac.update(pseudonym.as_bytes());
     mac.update(prev_hash);
     mac.update(&seq.to_be_bytes());
     mac.update(&at.to_be_bytes());
+    if let Some(prev_at) = prev_at {
+        mac.update(&prev_at.to_be_bytes());
+    }
     mac.update(body);
     mac.finalize().into_bytes().into()
 }
+
+/// The tag that starts the second chain format's input.
+pub const TRACE_V2: &[u8] = b"passerelle/trace/v2\0";
 
 /// People's trails (the dashboard's connection history), each under a
 /// pseudonym, each entry chained to the one before by a keyed hash. Appends

@@ -11,7 +11,8 @@ use crate::{
     ConfirmationCodes, Dossier, DossierStatus, Dossiers, IdentityProofs, KeptProof,
     LoginTransactions, OpenSessions, Outbox, Preferences, Purge, QrClaim, Queued,
     REVOCATION_KEPT_SECS, RateLimits, Revocation, Revocations, Sessions, StoreError, Taken, Tokens,
-    Trace, Traces, TrailKey, UnixSeconds, UsedOnce, WalletIdentities, WalletIdentity, same_hash,
+    Trace, Traces, TrailHead, TrailKey, UnixSeconds, UsedOnce, WalletIdentities, WalletIdentity,
+    same_hash,
 };
 
 /// Everything the backend holds.
@@ -85,6 +86,7 @@ struct Trail {
     entries: Vec<Trace>,
     last_seq: i64,
     last_hash: [u8; 32],
+    last_at: UnixSeconds,
 }
 
 struct Waiting {
@@ -407,10 +409,15 @@ impl Traces for Memory {
     ) -> Result<Trace, StoreError> {
         let mut state = self.state();
         let trail = state.trails.entry(pseudonym.to_owned()).or_default();
-        let head = Some((trail.last_seq, trail.last_hash.to_vec()));
+        let head = (trail.last_seq > 0).then(|| TrailHead {
+            seq: trail.last_seq,
+            hash: trail.last_hash.to_vec(),
+            at: Some(trail.last_at),
+        });
         let trace = Trace::after(head, pseudonym, at, body, key)?;
         trail.last_seq = trace.seq;
         trail.last_hash = trace.hash;
+        trail.last_at = at;
         trail.entries.push(trace.clone());
         Ok(trace)
     }

@@ -22,7 +22,8 @@ use crate::{
     Confirmation, ConfirmationCodes, Dossier, DossierStatus, Dossiers, IdentityProofs, KeptProof,
     LoginTransactions, OpenSessions, Outbox, Preferences, Purge, QrClaim, Queued,
     REVOCATION_KEPT_SECS, RateLimits, Revocation, Revocations, Sessions, StoreError, Taken, Tokens,
-    Trace, Traces, TrailKey, UnixSeconds, UsedOnce, WalletIdentities, WalletIdentity, same_hash,
+    Trace, TraceRow, Traces, TrailHead, TrailKey, UnixSeconds, UsedOnce, WalletIdentities,
+    WalletIdentity, same_hash,
 };
 
 /// The migrations, one entry per version: entry `n` takes a database from
@@ -189,6 +190,14 @@ const MIGRATIONS: &[&str] = &[
         expires_at BIGINT NOT NULL
     );
     CREATE INDEX used_once_expiry ON used_once (expires_at);
+",
+    // The trail's second chain format: each entry carries its
+    // predecessor's date (store::Trace::prev_at), each head its own.
+    "
+    ALTER TABLE traces ADD COLUMN prev_at BIGINT;
+    ALTER TABLE trail_heads ADD COLUMN at BIGINT;
+    UPDATE trail_heads SET at = traces.at FROM traces
+    WHERE traces.pseudonym = trail_heads.pseudonym AND traces.seq = trail_heads.seq;
 ",
 ];
 
@@ -689,32 +698,35 @@ impl Traces for Postgres {
             .bind(pseudonym)
             .execute(&mut *tx)
             .await?;
-        let head: Option<(i64, Vec<u8>)> =
-            sqlx::query_as("SELECT seq, hash FROM trail_heads WHERE pseudonym = $1")
+        let head: Option<(i64, Vec<u8>, Option<i64>)> =
+            sqlx::query_as("SELECT seq, hash, at FROM trail_heads WHERE pseudonym = $1")
                 .bind(pseudonym)
                 .fetch_optional(&mut *tx)
                 .await?;
+        let head = head.map(|(seq, hash, at)| TrailHead { seq, hash, at });
         let trace = Trace::after(head, pseudonym, at, body, key)?;
         sqlx::query(
-            "INSERT INTO traces (pseudonym, seq, at, body, prev_hash, key_id, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO traces (pseudonym, seq, at, body, prev_hash, prev_at, key_id, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(pseudonym)
         .bind(trace.seq)
         .bind(at)
         .bind(body)
         .bind(trace.prev_hash.as_slice())
+        .bind(trace.prev_at)
         .bind(&key.id)
         .bind(trace.hash.as_slice())
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "INSERT INTO trail_heads (pseudonym, seq, hash) VALUES ($1, $2, $3)
-             ON CONFLICT (pseudonym) DO UPDATE SET seq = $2, hash = $3",
+            "INSERT INTO trail_heads (pseudonym, seq, hash, at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (pseudonym) DO UPDATE SET seq = $2, hash = $3, at = $4",
         )
         .bind(pseudonym)
         .bind(trace.seq)
         .bind(trace.hash.as_slice())
+        .bind(at)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -722,8 +734,8 @@ impl Traces for Postgres {
     }
 
     async fn trail(&self, pseudonym: &str, since: UnixSeconds) -> Result<Vec<Trace>, StoreError> {
-        let rows: Vec<(i64, i64, Vec<u8>, Vec<u8>, String, Vec<u8>)> = sqlx::query_as(
-            "SELECT seq, at, body, prev_hash, key_id, hash FROM traces
+        let rows: Vec<TraceRow> = sqlx::query_as(
+            "SELECT seq, at, body, prev_hash, prev_at, key_id, hash FROM traces
              WHERE pseudonym = $1 AND at >= $2 ORDER BY seq",
         )
         .bind(pseudonym)

@@ -24,7 +24,8 @@ use crate::{
     Confirmation, ConfirmationCodes, Dossier, DossierStatus, Dossiers, IdentityProofs, KeptProof,
     LoginTransactions, OpenSessions, Outbox, Preferences, Purge, QrClaim, Queued,
     REVOCATION_KEPT_SECS, RateLimits, Revocation, Revocations, Sessions, StoreError, Taken, Tokens,
-    Trace, Traces, TrailKey, UnixSeconds, UsedOnce, WalletIdentities, WalletIdentity, same_hash,
+    Trace, TraceRow, Traces, TrailHead, TrailKey, UnixSeconds, UsedOnce, WalletIdentities,
+    WalletIdentity, same_hash,
 };
 
 /// The schema, one entry per version: entry `n` takes a database from
@@ -199,6 +200,16 @@ const SCHEMA: &[&str] = &[
         expires_at INTEGER NOT NULL
     ) STRICT;
     CREATE INDEX used_once_expiry ON used_once (expires_at);
+",
+    // The trail's second chain format: each entry carries its
+    // predecessor's date (store::Trace::prev_at), each head its own.
+    "
+    ALTER TABLE traces ADD COLUMN prev_at INTEGER;
+    ALTER TABLE trail_heads ADD COLUMN at INTEGER;
+    UPDATE trail_heads SET at = (
+        SELECT traces.at FROM traces
+        WHERE traces.pseudonym = trail_heads.pseudonym AND traces.seq = trail_heads.seq
+    );
 ",
 ];
 
@@ -676,14 +687,20 @@ impl Traces for Sqlite {
         // writing from the start: a second writer waits (busy timeout),
         // then chains onto the first one's entry.
         self.immediate(|tx| {
-            let head: Option<(i64, Vec<u8>)> = tx
-                .prepare_cached("SELECT seq, hash FROM trail_heads WHERE pseudonym = ?")?
-                .query_row(params![pseudonym], |row| Ok((row.get(0)?, row.get(1)?)))
+            let head = tx
+                .prepare_cached("SELECT seq, hash, at FROM trail_heads WHERE pseudonym = ?")?
+                .query_row(params![pseudonym], |row| {
+                    Ok(TrailHead {
+                        seq: row.get(0)?,
+                        hash: row.get(1)?,
+                        at: row.get(2)?,
+                    })
+                })
                 .optional()?;
             let trace = Trace::after(head, pseudonym, at, body, key)?;
             tx.prepare_cached(
-                "INSERT INTO traces (pseudonym, seq, at, body, prev_hash, key_id, hash)
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO traces (pseudonym, seq, at, body, prev_hash, prev_at, key_id, hash)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             )?
             .execute(params![
                 pseudonym,
@@ -691,21 +708,22 @@ impl Traces for Sqlite {
                 at,
                 body,
                 trace.prev_hash.as_slice(),
+                trace.prev_at,
                 key.id,
                 trace.hash.as_slice()
             ])?;
             tx.prepare_cached(
-                "INSERT INTO trail_heads (pseudonym, seq, hash) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (pseudonym) DO UPDATE SET seq = ?2, hash = ?3",
+                "INSERT INTO trail_heads (pseudonym, seq, hash, at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (pseudonym) DO UPDATE SET seq = ?2, hash = ?3, at = ?4",
             )?
-            .execute(params![pseudonym, trace.seq, trace.hash.as_slice()])?;
+            .execute(params![pseudonym, trace.seq, trace.hash.as_slice(), at])?;
             Ok(trace)
         })
     }
 
     async fn trail(&self, pseudonym: &str, since: UnixSeconds) -> Result<Vec<Trace>, StoreError> {
-        let rows: Vec<(i64, i64, Vec<u8>, Vec<u8>, String, Vec<u8>)> = self.all(
-            "SELECT seq, at, body, prev_hash, key_id, hash FROM traces
+        let rows: Vec<TraceRow> = self.all(
+            "SELECT seq, at, body, prev_hash, prev_at, key_id, hash FROM traces
              WHERE pseudonym = ? AND at >= ? ORDER BY seq",
             params![pseudonym, since],
             |row| {
@@ -716,6 +734,7 @@ impl Traces for Sqlite {
                     row.get(3)?,
                     row.get(4)?,
                     row.get(5)?,
+                    row.get(6)?,
                 ))
             },
         )?;

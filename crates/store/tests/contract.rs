@@ -493,11 +493,22 @@ async fn a_trail_is_chained_by_hash_and_kept_per_pseudonym(stores: Stores) {
         .await
         .unwrap();
     assert_eq!((first.seq, second.seq), (1, 2));
-    assert_eq!(first.prev_hash, [0; 32]);
-    assert_eq!(second.prev_hash, first.hash);
+    assert_eq!((first.prev_hash, first.prev_at), ([0; 32], Some(0)));
+    assert_eq!(
+        (second.prev_hash, second.prev_at),
+        (first.hash, Some(now()))
+    );
     assert_eq!(
         second.hash,
-        store::trace_hash(&[1; 32], "p1", &first.hash, 2, now() + 5, b"{\"b\":2}")
+        store::trace_hash(
+            &[1; 32],
+            "p1",
+            &first.hash,
+            2,
+            now() + 5,
+            Some(now()),
+            b"{\"b\":2}"
+        )
     );
     let trail = stores.traces.trail("p1", 0).await.unwrap();
     assert_eq!(trail, vec![first, second.clone()]);
@@ -526,7 +537,10 @@ async fn forgetting_old_entries_keeps_the_chain_going(stores: Stores) {
         .append("p", now() + 200, b"newer", &k1())
         .await
         .unwrap();
-    assert_eq!((third.seq, third.prev_hash), (3, second.hash));
+    assert_eq!(
+        (third.seq, third.prev_hash, third.prev_at),
+        (3, second.hash, Some(now() + 100))
+    );
     let trail = stores.traces.trail("p", 0).await.unwrap();
     assert_eq!(trail.len(), 2);
     assert_ne!(trail.first().unwrap().hash, first.hash);
@@ -545,15 +559,13 @@ async fn concurrent_appends_never_fork_a_trail(stores: Stores) {
     .for_each(|appended| assert!(appended.is_ok(), "{appended:?}"));
     let trail = stores.traces.trail("p", 0).await.unwrap();
     assert_eq!(trail.len(), 8);
-    let mut prev = [0; 32];
+    let (mut prev, mut prev_at) = ([0; 32], 0);
     for (rank, trace) in trail.iter().enumerate() {
         assert_eq!(trace.seq, rank as i64 + 1);
         assert_eq!(trace.prev_hash, prev, "one chain, no fork");
-        assert_eq!(
-            trace.hash,
-            store::trace_hash(&[1; 32], "p", &prev, trace.seq, trace.at, &trace.body)
-        );
-        prev = trace.hash;
+        assert_eq!(trace.prev_at, Some(prev_at), "the date it chains onto");
+        assert_eq!(trace.hash, trace.expected_hash(&[1; 32], "p"));
+        (prev, prev_at) = (trace.hash, trace.at);
     }
 }
 
@@ -569,14 +581,8 @@ async fn a_trail_entry_made_under_another_key_does_not_verify(stores: Stores) {
         ("k1", "k2")
     );
     assert_eq!(second.prev_hash, first.hash, "a rotation keeps the chain");
-    assert_eq!(
-        second.hash,
-        store::trace_hash(&[2; 32], "p", &first.hash, 2, now(), b"b")
-    );
-    assert_ne!(
-        second.hash,
-        store::trace_hash(&[1; 32], "p", &first.hash, 2, now(), b"b")
-    );
+    assert_eq!(second.hash, second.expected_hash(&[2; 32], "p"));
+    assert_ne!(second.hash, second.expected_hash(&[1; 32], "p"));
     let trail = stores.traces.trail("p", 0).await.unwrap();
     assert_eq!(trail.get(1).map(|t| t.key_id.as_str()), Some("k2"));
 }
@@ -1244,6 +1250,11 @@ const WALLET_TABLES: [&str; 9] = [
     "used_once",
 ];
 
+/// The columns of the trail's second chain format, added by PostgreSQL
+/// v3 and SQLite entry 7: a database from before the wallet's tables has
+/// them not either.
+const TRAIL_V2_COLUMNS: [(&str, &str); 2] = [("traces", "prev_at"), ("trail_heads", "at")];
+
 /// A database of the version before the wallet's tables (as `passerelle
 /// migrate` finds one deployed earlier) is brought up to date, its data
 /// kept.
@@ -1257,6 +1268,12 @@ async fn a_postgres_database_from_before_the_wallet_tables_is_migrated_keeping_i
     let admin = sqlx::PgPool::connect(&url).await.unwrap();
     for table in WALLET_TABLES {
         sqlx::query(&format!("DROP TABLE part.{table}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
+    for (table, column) in TRAIL_V2_COLUMNS {
+        sqlx::query(&format!("ALTER TABLE part.{table} DROP COLUMN {column}"))
             .execute(&admin)
             .await
             .unwrap();
@@ -1287,10 +1304,15 @@ async fn a_sqlite_file_from_before_the_wallet_tables_is_upgraded_keeping_its_dat
     let scratch = Scratch::new();
     let before = sqlite(&scratch.db()).await;
     before.preferences.save("p", b"kept").await.unwrap();
+    let first = before.traces.append("p", now(), b"a", &k1()).await.unwrap();
     drop(before);
     let conn = rusqlite::Connection::open(scratch.db()).unwrap();
     for table in WALLET_TABLES {
         conn.execute_batch(&format!("DROP TABLE {table}")).unwrap();
+    }
+    for (table, column) in TRAIL_V2_COLUMNS {
+        conn.execute_batch(&format!("ALTER TABLE {table} DROP COLUMN {column}"))
+            .unwrap();
     }
     conn.pragma_update(None, "user_version", 5).unwrap();
     drop(conn);
@@ -1299,6 +1321,19 @@ async fn a_sqlite_file_from_before_the_wallet_tables_is_upgraded_keeping_its_dat
         after.preferences.load("p").await.unwrap(),
         Some(b"kept".to_vec())
     );
+    // The trail's head got its date back from its entry: the next entry
+    // carries it.
+    let second = after
+        .traces
+        .append("p", now() + 5, b"b", &k1())
+        .await
+        .unwrap();
+    assert_eq!(
+        (second.prev_hash, second.prev_at),
+        (first.hash, Some(first.at))
+    );
+    let kept = after.traces.trail("p", 0).await.unwrap();
+    assert_eq!(kept.first().map(|trace| trace.prev_at), Some(None));
     after
         .wallet_identities
         .create(&wallet_identity("id-a", "card-a"))

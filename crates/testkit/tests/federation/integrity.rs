@@ -6,7 +6,16 @@ use rusqlite::{Connection, params};
 
 use super::*;
 
-type Row = (String, i64, i64, Vec<u8>, Vec<u8>, String, Vec<u8>);
+type Row = (
+    String,
+    i64,
+    i64,
+    Vec<u8>,
+    Vec<u8>,
+    String,
+    Vec<u8>,
+    Option<i64>,
+);
 
 /// The trail's database, opened as any writer of the file would.
 fn open(path: &std::path::Path) -> Connection {
@@ -16,7 +25,9 @@ fn open(path: &std::path::Path) -> Connection {
 }
 
 async fn rows(db: &Connection) -> Vec<Row> {
-    db.prepare("SELECT pseudonym, seq, at, body, prev_hash, key_id, hash FROM traces ORDER BY seq")
+    db.prepare(
+        "SELECT pseudonym, seq, at, body, prev_hash, key_id, hash, prev_at FROM traces ORDER BY seq",
+    )
         .unwrap()
         .query_map([], |row| {
             Ok((
@@ -27,6 +38,7 @@ async fn rows(db: &Connection) -> Vec<Row> {
                 row.get(4)?,
                 row.get(5)?,
                 row.get(6)?,
+                row.get(7)?,
             ))
         })
         .unwrap()
@@ -37,10 +49,10 @@ async fn rows(db: &Connection) -> Vec<Row> {
 /// Puts the trail back as it was (the same rows, the same head).
 async fn restore(db: &Connection, saved: &[Row]) {
     db.execute("DELETE FROM traces", []).unwrap();
-    for (pseudonym, seq, at, body, prev, key_id, hash) in saved {
+    for (pseudonym, seq, at, body, prev, key_id, hash, prev_at) in saved {
         db.execute(
-            "INSERT INTO traces (pseudonym, seq, at, body, prev_hash, key_id, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            params![pseudonym, seq, at, body, prev, key_id, hash],
+            "INSERT INTO traces (pseudonym, seq, at, body, prev_hash, key_id, hash, prev_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            params![pseudonym, seq, at, body, prev, key_id, hash, prev_at],
         )
         .unwrap();
     }
@@ -49,8 +61,8 @@ async fn restore(db: &Connection, saved: &[Row]) {
 
 async fn set_head(db: &Connection, last: &Row) {
     db.execute(
-        "UPDATE trail_heads SET seq = ?, hash = ?",
-        params![last.1, last.6],
+        "UPDATE trail_heads SET seq = ?, hash = ?, at = ?",
+        params![last.1, last.6, last.2],
     )
     .unwrap();
 }
@@ -143,7 +155,7 @@ async fn every_rewrite_of_the_trail_by_a_database_writer_is_detected_and_named()
     // 1. Entry 2 rewritten, every hash after it and the head recomputed
     // the unkeyed way.
     let mut prev = saved[0].6.clone();
-    for (pseudonym, seq, at, body, _, _, _) in saved.iter().skip(1) {
+    for (pseudonym, seq, at, body, ..) in saved.iter().skip(1) {
         let body = if *seq == 2 {
             b"{\"kind\":\"connection\",\"platform\":\"Passerelle\",\"service\":\"Autre\",\"provider\":\"ameli\",\"acr\":\"eidas1\"}".to_vec()
         } else {
@@ -188,7 +200,18 @@ async fn every_rewrite_of_the_trail_by_a_database_writer_is_detected_and_named()
     );
     restore(&db, &saved).await;
 
-    // 3. The last two entries deleted (the head moved back): the chain
+    // 3. The oldest entry deleted, as if retention had taken it: the next
+    // one dates it, and it was too recent to be forgotten.
+    db.execute("DELETE FROM traces WHERE seq = 1", []).unwrap();
+    let page = check(&citizen, &dashboard).await;
+    assert!(
+        page.shows("L&#39;entrée qui précédait le n° 2 a été retirée avant la fin de sa durée de conservation"),
+        "{}",
+        page.body
+    );
+    restore(&db, &saved).await;
+
+    // 4. The last two entries deleted (the head moved back): the chain
     // left verifies alone, but this browser saw n° 4, and so does the
     // email's receipt, in a browser that never checked before.
     db.execute("DELETE FROM traces WHERE seq >= 3", []).unwrap();
@@ -216,7 +239,7 @@ async fn every_rewrite_of_the_trail_by_a_database_writer_is_detected_and_named()
         page.body
     );
 
-    // 4. An older copy restored, then a new connection: n° 3 is not the one
+    // 5. An older copy restored, then a new connection: n° 3 is not the one
     // the receipt of n° 3 signed.
     let page = check_with(&elsewhere, &dashboard, &receipts[2]).await;
     assert!(
@@ -225,7 +248,7 @@ async fn every_rewrite_of_the_trail_by_a_database_writer_is_detected_and_named()
         page.body
     );
 
-    // 5. Another person's receipt is refused.
+    // 6. Another person's receipt is refused.
     let stranger_receipt = {
         sandbox_login(&federation, &Citizen::new(), "impots", 2).await;
         let mails = federation.delivered_mails().await;
