@@ -65,6 +65,11 @@ impl TrailConfig {
         Ok(())
     }
 
+    /// How long entries are kept, in seconds.
+    pub fn retention_secs(&self) -> i64 {
+        self.retention_days * 86_400
+    }
+
     /// The person's pseudonym.
     pub fn pseudonym(&self, identity: &Identity) -> String {
         pairwise_sub(self.secret.as_bytes(), &self.entity, identity)

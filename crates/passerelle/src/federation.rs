@@ -453,7 +453,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
             retention_secs: config
                 .traces
                 .as_ref()
-                .map_or(0, |traces| traces.retention_days * 86_400),
+                .map_or(0, hub::TrailConfig::retention_secs),
             preferences: stores.preferences.clone(),
             revocations: stores.revocations.clone(),
             trail_keys: trail_keys.clone(),
@@ -507,10 +507,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
             web::Bounds::PUBLIC,
         )));
     }
-    let retention = config
-        .traces
-        .as_ref()
-        .map(|traces| traces.retention_days * 86_400);
+    let retention = config.traces.as_ref().map(hub::TrailConfig::retention_secs);
     let purged: Vec<Stores> = running.stores.values().cloned().collect();
     let clock = options.clock.clone();
     running.tasks.push(tokio::spawn(async move {

@@ -70,14 +70,7 @@ async fn a_login_logs_json_lines_with_request_ids_and_nothing_personal() {
 
     // A wrong password first, then the login, the tokens and the identity.
     let login = federation.login_of("impots", 1);
-    let page = citizen
-        .provider_login_page(
-            &federation.authorize_url(&[]),
-            &federation.hub,
-            "impots",
-            SANDBOX_CALLBACK,
-        )
-        .await;
+    let page = federation.provider_login_page(&citizen, "impots").await;
     let csrf = page.input("csrf").unwrap();
     let wrong = citizen
         .post(

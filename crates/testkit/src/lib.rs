@@ -495,6 +495,19 @@ impl Federation {
         url.into()
     }
 
+    /// The sandbox service's login, in `citizen`'s browser, followed
+    /// through the hub's choice of `provider` to its login page.
+    pub async fn provider_login_page(&self, citizen: &Citizen, provider: &str) -> Response {
+        citizen
+            .provider_login_page(
+                &self.authorize_url(&[]),
+                &self.hub,
+                provider,
+                SANDBOX_CALLBACK,
+            )
+            .await
+    }
+
     /// The login of a seeded citizen at a provider (tax number, NIR, email).
     pub fn login_of(&self, provider: &str, citizen_id: u32) -> String {
         let citizen = self

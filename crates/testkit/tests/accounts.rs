@@ -39,18 +39,6 @@ async fn accounts(federation: &Federation, provider: &str) -> u64 {
     idp.stores.accounts.count().await.unwrap()
 }
 
-/// The hub's login request, followed to the provider's login page.
-async fn at_provider_login(federation: &Federation, citizen: &Citizen, provider: &str) -> Response {
-    citizen
-        .provider_login_page(
-            &federation.authorize_url(&[]),
-            &federation.hub,
-            provider,
-            SANDBOX_CALLBACK,
-        )
-        .await
-}
-
 /// Posts a form of the page at `path` (its CSRF token added).
 async fn submit(
     citizen: &Citizen,
@@ -165,7 +153,7 @@ async fn an_impots_account_is_created_from_the_tax_papers_and_used_at_a_service(
     let federation = Federation::start().await.unwrap();
     let person = person_without_account(&federation, false);
     let citizen = Citizen::new();
-    let login_page = at_provider_login(&federation, &citizen, "impots").await;
+    let login_page = federation.provider_login_page(&citizen, "impots").await;
     assert!(login_page.shows("href=\"/inscription\""));
     let before = accounts(&federation, "impots").await;
 
@@ -663,7 +651,7 @@ async fn an_ameli_account_is_created_from_the_nir_and_its_key_and_used_at_a_serv
     let federation = Federation::start().await.unwrap();
     let person = person_without_account(&federation, false);
     let citizen = Citizen::new();
-    let login_page = at_provider_login(&federation, &citizen, "ameli").await;
+    let login_page = federation.provider_login_page(&citizen, "ameli").await;
     let before = accounts(&federation, "ameli").await;
     let step1 = citizen
         .get(&absolute(&login_page.url, "/inscription"))
@@ -781,7 +769,7 @@ async fn creating_an_account_twice_tells_the_address_typed_and_creates_nothing_m
         "ameli (démo) - Vous avez déjà un espace"
     );
     // The seeded password still works: nothing was changed.
-    let login_page = at_provider_login(&federation, &citizen, "ameli").await;
+    let login_page = federation.provider_login_page(&citizen, "ameli").await;
     let identity = finish_login(&federation, &citizen, &login_page, &person.nir, PASSWORD).await;
     assert_eq!(identity["family_name"], person.family_name.as_str());
 }
@@ -1047,7 +1035,7 @@ async fn an_ants_account_is_created_with_a_captcha_completed_and_its_identifier_
 
     // The new account logs in to a service through the hub.
     let other = Citizen::new();
-    let login_page = at_provider_login(&federation, &other, "ants").await;
+    let login_page = federation.provider_login_page(&other, "ants").await;
     let identity = finish_login(&federation, &other, &login_page, &identifier, NEW_PASSWORD).await;
     assert_eq!(identity["birthdate"], person.birthdate.to_string());
     assert_eq!(identity["email"], email);

@@ -103,7 +103,8 @@ async fn answer(
     match tokio::time::timeout(within, call).await {
         Ok(answered) => answered,
         Err(_) => {
-            tracing::info!(%peer, "request not answered in time: dropped");
+            // The peer's address is personal data: not logged.
+            tracing::info!("request not answered in time: dropped");
             Ok((
                 StatusCode::REQUEST_TIMEOUT,
                 [(header::CONNECTION, "close")],

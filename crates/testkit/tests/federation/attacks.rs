@@ -396,14 +396,7 @@ async fn an_oversized_body_is_refused_by_every_part() {
 async fn cookies_planted_before_a_login_open_nothing_after_it() {
     let federation = Federation::start().await.unwrap();
     let attacker = Citizen::new();
-    attacker
-        .provider_login_page(
-            &federation.authorize_url(&[]),
-            &federation.hub,
-            "impots",
-            SANDBOX_CALLBACK,
-        )
-        .await;
+    federation.provider_login_page(&attacker, "impots").await;
     let victim = Citizen::new();
     victim.plant_cookies_of(&attacker, &federation.hub);
     let hub_cookie = "passerelle_hub_standard";
@@ -432,14 +425,7 @@ async fn the_providers_and_the_dashboards_forms_posted_from_another_site_are_ref
     let federation = Federation::start().await.unwrap();
     // The provider's login form: a login forced into the victim's browser.
     let victim = Citizen::new();
-    victim
-        .provider_login_page(
-            &federation.authorize_url(&[]),
-            &federation.hub,
-            "impots",
-            SANDBOX_CALLBACK,
-        )
-        .await;
+    federation.provider_login_page(&victim, "impots").await;
     let forced = victim
         .post(
             &format!("{}/login", federation.url("impots")),
