@@ -84,7 +84,9 @@ pub struct StoreConfig {
     #[serde(default)]
     pub url: Option<String>,
     /// `redis://host:port/db`: sessions, codes, tokens, rate limits and
-    /// open sessions, each key with its expiry. Default: in `url`'s store.
+    /// open sessions, each key with its expiry. Or `memory:`, without
+    /// `url`: they stay in the process (one process per part; a restart
+    /// ends them), as `passerelle demo` runs. Default: in `url`'s store.
     #[serde(default)]
     pub ephemeral_url: Option<String>,
     /// Every Redis key starts with it, then the part's name (default
@@ -108,6 +110,9 @@ impl Default for StoreConfig {
 }
 
 impl StoreConfig {
+    /// `ephemeral_url`'s value for what expires kept in the process.
+    pub const MEMORY: &str = "memory:";
+
     /// Checks the URLs' schemes, so that a typo stops `passerelle check`.
     pub fn check(&self) -> Result<(), ConfigError> {
         let scheme_of = |url: &str| url::Url::parse(url).map(|url| url.scheme().to_owned());
@@ -122,13 +127,21 @@ impl StoreConfig {
                 }
             }
         }
-        if let Some(url) = &self.ephemeral_url {
+        if self.ephemeral_url.as_deref() == Some(Self::MEMORY) {
+            if self.url.is_some() {
+                return Err(ConfigError {
+                    path: "store.ephemeral_url".into(),
+                    message: "memory: keeps sessions in one process; with store.url, use Redis"
+                        .into(),
+                });
+            }
+        } else if let Some(url) = &self.ephemeral_url {
             match scheme_of(url) {
                 Ok(scheme) if scheme == "redis" || scheme == "rediss" => {}
                 _ => {
                     return Err(ConfigError {
                         path: "store.ephemeral_url".into(),
-                        message: "must be a redis:// URL".into(),
+                        message: "must be a redis:// URL or memory:".into(),
                     });
                 }
             }
@@ -491,6 +504,14 @@ mod tests {
         assert_eq!(error.path, "hub.Plus", "{error}");
     }
 
+    /// The demo's config without its `[store]` (what expires in memory), to
+    /// be given another.
+    fn demo_without_store() -> String {
+        let store = "[store]\nephemeral_url = \"memory:\"\n";
+        assert!(DEMO.contains(store));
+        DEMO.replacen(store, "", 1)
+    }
+
     #[test]
     fn a_store_url_of_the_wrong_kind_is_refused_by_check() {
         for (store, path) in [
@@ -502,17 +523,22 @@ mod tests {
             ),
             ("ephemeral_url = \"redis://cache\"", "store.ephemeral_url"),
             (
+                "url = \"postgres://db/p\"\nephemeral_url = \"memory:\"",
+                "store.ephemeral_url",
+            ),
+            ("ephemeral_url = \"memory\"", "store.ephemeral_url"),
+            (
                 "url = \"postgres://db/p\"\nkey_prefix = \"\"",
                 "store.key_prefix",
             ),
         ] {
-            let text = format!("{}\n[store]\n{store}\n", crate::DEMO_CONFIG);
+            let text = format!("{}\n[store]\n{store}\n", demo_without_store());
             let error = Config::parse(&text, []).unwrap_err();
             assert_eq!(error.path, path, "{store}");
         }
         let fine = format!(
             "{}\n[store]\nurl = \"postgres://db/p\"\nephemeral_url = \"redis://cache:6379/0\"\n",
-            crate::DEMO_CONFIG
+            demo_without_store()
         );
         assert!(Config::parse(&fine, []).is_ok());
     }

@@ -14,7 +14,7 @@ use store::Stores;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::config::Config;
+use crate::config::{Config, StoreConfig};
 use crate::keys;
 
 /// How to run the parts.
@@ -529,9 +529,9 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
     Ok(running)
 }
 
-/// A part's stores: its schema of `[store] url` (with Redis for what
-/// expires when `ephemeral_url` is set), else its SQLite file in the data
-/// folder, else memory.
+/// A part's stores: its schema of `[store] url`, else its SQLite file in
+/// the data folder, else memory; what expires goes to `ephemeral_url`
+/// when set (Redis, or this process's memory).
 async fn open_stores(config: &Config, options: &Options, name: &str) -> anyhow::Result<Stores> {
     let stores = match (&config.store.url, &options.data_dir) {
         (Some(url), _) => Stores::postgres(url, name)
@@ -546,6 +546,7 @@ async fn open_stores(config: &Config, options: &Options, name: &str) -> anyhow::
         (None, None) => Stores::memory(),
     };
     match &config.store.ephemeral_url {
+        Some(url) if url == StoreConfig::MEMORY => Ok(stores.with_memory_ephemeral()),
         Some(url) => stores
             .with_redis(url, &format!("{}{name}:", config.store.key_prefix))
             .await

@@ -968,7 +968,23 @@ pub struct Stores {
     purge: Arc<dyn Purge>,
     ephemeral_purge: Option<Arc<dyn Purge>>,
     backend: &'static str,
-    ephemeral: Option<&'static str>,
+    ephemeral: Option<Ephemeral>,
+}
+
+/// Where what expires is kept, when not on the durable backend.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ephemeral {
+    Redis,
+    Memory,
+}
+
+impl Ephemeral {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Redis => "redis",
+            Self::Memory => "memory",
+        }
+    }
 }
 
 impl Stores {
@@ -1054,12 +1070,35 @@ impl Stores {
     /// bundle's backend.
     pub async fn with_redis(self, url: &str, prefix: &str) -> Result<Self, StoreError> {
         let redis = redis::Redis::open(url, prefix).await?;
+        Ok(self.with_ephemeral(Ephemeral::Redis, redis))
+    }
+
+    /// Keeps what expires (as [`Stores::with_redis`] lists it) in this
+    /// process's memory; the rest stays on this bundle's backend. For a part
+    /// that runs as one process: another process sharing the durable store
+    /// would not see these, and a restart ends them.
+    pub fn with_memory_ephemeral(self) -> Self {
+        self.with_ephemeral(Ephemeral::Memory, memory::Memory::default())
+    }
+
+    fn with_ephemeral<B>(self, kind: Ephemeral, backend: B) -> Self
+    where
+        B: Sessions
+            + Codes
+            + Tokens
+            + RateLimits
+            + OpenSessions
+            + LoginTransactions
+            + ConfirmationCodes
+            + UsedOnce
+            + Purge,
+    {
         let counted = Arc::new(counted::Counted::new(
-            redis,
+            backend,
             Arc::clone(&self.writes),
             Arc::new(AtomicU64::new(0)),
         ));
-        Ok(Self {
+        Self {
             sessions: counted.clone(),
             codes: counted.clone(),
             tokens: counted.clone(),
@@ -1069,15 +1108,21 @@ impl Stores {
             confirmation_codes: counted.clone(),
             used_once: counted.clone(),
             ephemeral_purge: Some(counted),
-            ephemeral: Some("redis"),
+            ephemeral: Some(kind),
             ..self
-        })
+        }
+    }
+
+    /// Whether what expires is on the durable backend with the rest, so
+    /// that every write is a durable one.
+    pub fn all_durable(&self) -> bool {
+        self.ephemeral.is_none()
     }
 
     /// Whether what expires is dropped by its backend itself (Redis), so
     /// that [`Stores::purge_expired`] has nothing of it to reclaim.
     pub fn expires_by_itself(&self) -> bool {
-        self.ephemeral.is_some()
+        self.ephemeral == Some(Ephemeral::Redis)
     }
 
     /// How many writing calls (save, delete, put, take, revoke, hit, reset,
@@ -1099,7 +1144,13 @@ impl Stores {
     /// deletion links…); returns how many rows went. Run periodically: reads already ignore expired
     /// rows, this only reclaims space.
     pub async fn purge_expired(&self, now: UnixSeconds) -> Result<u64, StoreError> {
-        self.purge.purge_expired(now).await
+        let mut purged = self.purge.purge_expired(now).await?;
+        if let Some(ephemeral) = &self.ephemeral_purge
+            && !self.expires_by_itself()
+        {
+            purged += ephemeral.purge_expired(now).await?;
+        }
+        Ok(purged)
     }
 
     /// Whether every backend of the bundle answers (readiness checks).
@@ -1118,7 +1169,7 @@ impl fmt::Debug for Stores {
         let mut debug = f.debug_struct("Stores");
         debug.field("backend", &self.backend);
         if let Some(ephemeral) = self.ephemeral {
-            debug.field("ephemeral", &ephemeral);
+            debug.field("ephemeral", &ephemeral.name());
         }
         debug.finish_non_exhaustive()
     }

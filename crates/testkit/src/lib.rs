@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 pub use citizen::{Citizen, Response, absolute};
 use oidc::FakeClock;
+use passerelle::config::StoreConfig;
 use passerelle::{Config, Options, Running};
 pub use publisher::KeyPublisher;
 pub use rogue::{RogueMode, RogueProvider, presumed_citizen};
@@ -182,6 +183,13 @@ impl Builder {
         self
     }
 
+    /// [`Builder::on_disk`], what expires included (the demo keeps it in
+    /// memory): processes sharing the folder share everything.
+    pub fn all_on_disk(self, dir: &std::path::Path) -> Self {
+        self.on_disk(dir)
+            .edit(|config| config.store.ephemeral_url = None)
+    }
+
     /// On PostgreSQL and Redis, as a production federation runs: a database
     /// of its own on the test server (`PASSERELLE_TEST_POSTGRES`, else
     /// 127.0.0.1:5432), every part in its schema, migrated first, and what
@@ -238,18 +246,19 @@ impl Builder {
         }
         urls.insert("rogue".into(), rogue.url().to_owned());
         text.push_str(&self.toml);
+        let mut config = Config::parse(&text, [])?;
         let database = match &self.storage {
             Storage::Postgres { redis } => {
                 let name = create_database().await?;
-                text.push_str(&format!(
-                    "\n[store]\nurl = \"{}/{name}\"\nephemeral_url = \"{redis}\"\nkey_prefix = \"{name}:\"\n",
-                    postgres_server()
-                ));
+                config.store = StoreConfig {
+                    url: Some(format!("{}/{name}", postgres_server())),
+                    ephemeral_url: Some(redis.clone()),
+                    key_prefix: format!("{name}:"),
+                };
                 Some(name)
             }
             Storage::Memory | Storage::Disk(_) => None,
         };
-        let mut config = Config::parse(&text, [])?;
         let sandbox_key = jose::DecryptionKey::generate(jose::KeyAlg::EcdhEs)?;
         if self.plus {
             make_plus(&mut config, &urls, &sandbox_key)?;
@@ -386,12 +395,16 @@ impl Federation {
     /// Starts a second hub process-alike: the same config, its own store
     /// handle on the same SQLite file and the same keys read from disk, on
     /// another port (a load balancer would send both the same traffic).
-    /// Returns its base URL. Needs a federation started [`Builder::on_disk`].
+    /// Returns its base URL. Needs a federation started [`Builder::on_disk`]
+    /// with what expires in the file too ([`Builder::all_on_disk`]).
     pub async fn second_hub(&self) -> anyhow::Result<String> {
         let dir = self
             .data_dir
             .as_deref()
             .ok_or_else(|| anyhow::anyhow!("start it on disk (Builder::on_disk) first"))?;
+        if self.config.store.ephemeral_url.is_some() {
+            anyhow::bail!("what expires is not in the file: start it with Builder::all_on_disk");
+        }
         let config = self
             .config
             .hub

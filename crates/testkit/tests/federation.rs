@@ -1976,7 +1976,11 @@ async fn the_authorize_endpoint_accepts_post_and_a_revoked_token_no_longer_reads
 async fn a_login_started_on_one_hub_process_finishes_on_another() {
     let dir =
         std::env::temp_dir().join(format!("passerelle-scale-{}", oidc::types::random_token(6)));
-    let federation = Federation::builder().on_disk(&dir).start().await.unwrap();
+    let federation = Federation::builder()
+        .all_on_disk(&dir)
+        .start()
+        .await
+        .unwrap();
     let other = federation.second_hub().await.unwrap();
     let on_other = |url: &str| url.replace(&federation.hub, &other);
     let citizen = Citizen::new();
