@@ -52,10 +52,160 @@ async fn submit(
     citizen.post(&absolute(&page.url, path), &form).await
 }
 
+/// Opens a provider's account creation page (its first step).
+async fn signup_page(citizen: &Citizen, federation: &Federation, provider: &str) -> Response {
+    citizen
+        .get(&format!("{}/inscription", federation.url(provider)))
+        .await
+}
+
+/// Posts a form of the page at `path` and follows its redirects to the next page.
+async fn submit_and_follow(
+    citizen: &Citizen,
+    page: &Response,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> Response {
+    citizen
+        .follow(submit(citizen, page, path, fields).await, "")
+        .await
+}
+
+/// Asserts that the answer redirects to `location` (showing the page if not).
+#[track_caller]
+fn assert_redirects(answer: &Response, location: &str) {
+    assert_eq!(
+        answer.location.as_deref(),
+        Some(location),
+        "{}",
+        answer.body
+    );
+}
+
+/// Asserts that the page refuses a mailed link as invalid or expired.
+#[track_caller]
+fn assert_dead_link(page: &Response) {
+    assert!(
+        shows(page, "Ce lien n'est pas valide, ou il a expiré."),
+        "{}",
+        page.body
+    );
+}
+
+/// Submits a provider's login form with `identifier` and `password`.
+async fn submit_login(
+    citizen: &Citizen,
+    login_page: &Response,
+    identifier: &str,
+    password: &str,
+) -> Response {
+    let fields = [("identifier", identifier), ("password", password)];
+    submit(citizen, login_page, "/login", &fields).await
+}
+
+/// Presses the button of a page opened from a mailed link (its token sent back to `path`).
+async fn submit_token(citizen: &Citizen, page: &Response, path: &str) -> Response {
+    let token = page.input("jeton").unwrap();
+    submit(citizen, page, path, &[("jeton", &token)]).await
+}
+
 /// Presses the activation page's button (its token sent back).
 async fn activate(citizen: &Citizen, page: &Response) -> Response {
+    submit_token(citizen, page, "/activation").await
+}
+
+/// Submits impots' first creation step: tax number, online access number, reference income.
+async fn submit_tax_papers(
+    citizen: &Citizen,
+    step1: &Response,
+    tax_number: &str,
+    access_number: &str,
+    income: &str,
+) -> Response {
+    let fields = [
+        ("tax_number", tax_number),
+        ("access_number", access_number),
+        ("income", income),
+    ];
+    submit(citizen, step1, "/inscription", &fields).await
+}
+
+/// Submits an ameli-style first creation step: NIR, its key, birthdate (JJ/MM/AAAA).
+async fn submit_health_papers(
+    citizen: &Citizen,
+    step1: &Response,
+    nir: &str,
+    key: &str,
+    birthdate: &str,
+) -> Response {
+    let fields = [("nir", nir), ("key", key), ("birthdate", birthdate)];
+    submit(citizen, step1, "/inscription", &fields).await
+}
+
+/// Submits a creation's details step: email and password each typed twice, a mobile if given.
+async fn submit_details(
+    citizen: &Citizen,
+    details: &Response,
+    email: &str,
+    password: &str,
+    mobile: Option<&str>,
+) -> Response {
+    let mut fields = vec![
+        ("email", email),
+        ("email_confirmation", email),
+        ("password", password),
+        ("password_confirmation", password),
+    ];
+    fields.extend(mobile.map(|mobile| ("mobile", mobile)));
+    submit(citizen, details, "/inscription/informations", &fields).await
+}
+
+/// Submits the code received by SMS on impots' creation code page.
+async fn submit_code(citizen: &Citizen, code_page: &Response, code: &str) -> Response {
+    submit(citizen, code_page, "/inscription/code", &[("code", code)]).await
+}
+
+/// The six-digit code of the first SMS sent.
+fn texted_code(federation: &Federation) -> String {
+    federation.texts()[0]
+        .text
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|word| word.len() == 6)
+        .unwrap()
+        .to_owned()
+}
+
+/// Submits a new password (typed twice) on the page of a mailed reset link.
+async fn submit_new_password(citizen: &Citizen, page: &Response, password: &str) -> Response {
     let token = page.input("jeton").unwrap();
-    submit(citizen, page, "/activation", &[("jeton", &token)]).await
+    let fields = [
+        ("jeton", token.as_str()),
+        ("password", password),
+        ("password_confirmation", password),
+    ];
+    submit(citizen, page, "/mot-de-passe/nouveau", &fields).await
+}
+
+/// Asks the forgotten-password page for a reset link for `identifier`.
+async fn ask_reset(citizen: &Citizen, forgot: &Response, identifier: &str) -> Response {
+    let fields = [("identifier", identifier)];
+    submit(citizen, forgot, "/mot-de-passe-oublie", &fields).await
+}
+
+/// Asks the account page for a change of email address, confirmed by the password.
+async fn ask_email_change(
+    citizen: &Citizen,
+    change: &Response,
+    email: &str,
+    confirmation: &str,
+    password: &str,
+) -> Response {
+    let fields = [
+        ("email", email),
+        ("email_confirmation", confirmation),
+        ("password", password),
+    ];
+    submit(citizen, change, "/compte/courriel", &fields).await
 }
 
 /// The last link to `path` mailed to `to`.
@@ -98,18 +248,24 @@ async fn finish_login(
     identifier: &str,
     password: &str,
 ) -> serde_json::Map<String, serde_json::Value> {
-    let submitted = submit(
-        citizen,
-        login_page,
-        "/login",
-        &[("identifier", identifier), ("password", password)],
-    )
-    .await;
+    let submitted = submit_login(citizen, login_page, identifier, password).await;
     let consent = citizen.follow(submitted, SANDBOX_CALLBACK).await;
     assert!(consent.shows("Continuer sur"), "{}", consent.body);
     let back = citizen.consent(&federation.hub, &consent).await;
     let params = back.location_params();
     federation.sandbox_userinfo(&params["code"]).await.unwrap()
+}
+
+/// Opens the provider's login page again and logs in with [`NEW_PASSWORD`]
+/// through to the sandbox service: returns what the service gets.
+async fn log_in_anew(
+    federation: &Federation,
+    citizen: &Citizen,
+    login_page: &Response,
+    identifier: &str,
+) -> serde_json::Map<String, serde_json::Value> {
+    let login_page = citizen.get(&absolute(&login_page.url, "/login")).await;
+    finish_login(federation, citizen, &login_page, identifier, NEW_PASSWORD).await
 }
 
 /// An ameli-style creation with the person's papers, `email` and
@@ -121,26 +277,10 @@ async fn health_signup(
     email: &str,
 ) -> Response {
     let step1 = citizen.get(&format!("{provider_url}/inscription")).await;
-    let papers = [
-        ("nir", person.nir.as_str()),
-        ("key", &person.nir_key),
-        ("birthdate", &french_date(person)),
-    ];
-    let details = citizen
-        .follow(submit(citizen, &step1, "/inscription", &papers).await, "")
-        .await;
-    submit(
-        citizen,
-        &details,
-        "/inscription/informations",
-        &[
-            ("email", email),
-            ("email_confirmation", email),
-            ("password", NEW_PASSWORD),
-            ("password_confirmation", NEW_PASSWORD),
-        ],
-    )
-    .await
+    let born = french_date(person);
+    let papers = submit_health_papers(citizen, &step1, &person.nir, &person.nir_key, &born).await;
+    let details = citizen.follow(papers, "").await;
+    submit_details(citizen, &details, email, NEW_PASSWORD, None).await
 }
 
 fn french_date(person: &Person) -> String {
@@ -162,44 +302,14 @@ async fn an_impots_account_is_created_from_the_tax_papers_and_used_at_a_service(
         .await;
     assert!(shows(&step1, "Numéro d'accès en ligne"));
     let income = person.reference_income.to_string();
-    let details = submit(
-        &citizen,
-        &step1,
-        "/inscription",
-        &[
-            ("tax_number", &person.tax_number),
-            ("access_number", &person.online_access_number),
-            ("income", &income),
-        ],
-    )
-    .await;
-    assert_eq!(
-        details.location.as_deref(),
-        Some("/inscription/informations"),
-        "{}",
-        details.body
-    );
+    let (tax_number, access_number) = (&person.tax_number, &person.online_access_number);
+    let details = submit_tax_papers(&citizen, &step1, tax_number, access_number, &income).await;
+    assert_redirects(&details, "/inscription/informations");
     let details = citizen.follow(details, "").await;
     let email = "nouvelle.adresse@example.fr";
-    let prefs = submit(
-        &citizen,
-        &details,
-        "/inscription/informations",
-        &[
-            ("email", email),
-            ("email_confirmation", email),
-            ("password", NEW_PASSWORD),
-            ("password_confirmation", NEW_PASSWORD),
-            ("mobile", "06 12 34 56 78"),
-        ],
-    )
-    .await;
-    assert_eq!(
-        prefs.location.as_deref(),
-        Some("/inscription/preferences"),
-        "{}",
-        prefs.body
-    );
+    let mobile = Some("06 12 34 56 78");
+    let prefs = submit_details(&citizen, &details, email, NEW_PASSWORD, mobile).await;
+    assert_redirects(&prefs, "/inscription/preferences");
     let prefs = citizen.follow(prefs, "").await;
     // "Zéro papier" options are pre-checked.
     assert_eq!(prefs.body.matches(" checked").count(), 3, "{}", prefs.body);
@@ -210,30 +320,19 @@ async fn an_impots_account_is_created_from_the_tax_papers_and_used_at_a_service(
         &[("notices_online", "oui"), ("news_by_email", "oui")],
     )
     .await;
-    assert_eq!(code_page.location.as_deref(), Some("/inscription/code"));
+    assert_redirects(&code_page, "/inscription/code");
     let code_page = citizen.follow(code_page, "").await;
     let texts = federation.texts();
     assert_eq!(texts.len(), 1);
     assert_eq!(texts[0].to, "+33612345678");
-    let code: String = texts[0]
-        .text
-        .split(|c: char| !c.is_ascii_digit())
-        .find(|word| word.len() == 6)
-        .unwrap()
-        .to_owned();
+    let code = texted_code(&federation);
     assert_eq!(
         accounts(&federation, "impots").await,
         before,
         "nothing is written before the last step"
     );
-    let sent = submit(
-        &citizen,
-        &code_page,
-        "/inscription/code",
-        &[("code", &code)],
-    )
-    .await;
-    assert_eq!(sent.location.as_deref(), Some("/inscription/envoyee"));
+    let sent = submit_code(&citizen, &code_page, &code).await;
+    assert_redirects(&sent, "/inscription/envoyee");
     assert_eq!(accounts(&federation, "impots").await, before + 1);
 
     let link = mailed_link(&federation, email, "/activation?jeton=").await;
@@ -252,16 +351,7 @@ async fn an_impots_account_is_created_from_the_tax_papers_and_used_at_a_service(
         "the provider writes as itself"
     );
     // Not yet activated: the right password is told so.
-    let refused = submit(
-        &citizen,
-        &login_page,
-        "/login",
-        &[
-            ("identifier", &person.tax_number),
-            ("password", NEW_PASSWORD),
-        ],
-    )
-    .await;
+    let refused = submit_login(&citizen, &login_page, &person.tax_number, NEW_PASSWORD).await;
     assert_eq!(
         alert(&refused),
         "Votre compte n'est pas encore activé : ouvrez le lien reçu par courriel."
@@ -275,15 +365,7 @@ async fn an_impots_account_is_created_from_the_tax_papers_and_used_at_a_service(
     let again = activate(&citizen, &activation).await;
     assert!(again.shows("Ce lien a déjà servi"), "{}", again.body);
 
-    let login_page = citizen.get(&absolute(&login_page.url, "/login")).await;
-    let identity = finish_login(
-        &federation,
-        &citizen,
-        &login_page,
-        &person.tax_number,
-        NEW_PASSWORD,
-    )
-    .await;
+    let identity = log_in_anew(&federation, &citizen, &login_page, &person.tax_number).await;
     assert_eq!(identity["family_name"], person.family_name.as_str());
     assert_eq!(identity["email"], email);
 }
@@ -293,26 +375,10 @@ async fn a_person_attached_to_their_parents_household_declares_an_income_of_zero
     let federation = Federation::start().await.unwrap();
     let person = person_without_account(&federation, true);
     let citizen = Citizen::new();
-    let step1 = citizen
-        .get(&format!("{}/inscription", federation.url("impots")))
-        .await;
-    let next = submit(
-        &citizen,
-        &step1,
-        "/inscription",
-        &[
-            ("tax_number", &person.tax_number),
-            ("access_number", &person.online_access_number),
-            ("income", "0"),
-        ],
-    )
-    .await;
-    assert_eq!(
-        next.location.as_deref(),
-        Some("/inscription/informations"),
-        "{}",
-        next.body
-    );
+    let step1 = signup_page(&citizen, &federation, "impots").await;
+    let (tax_number, access_number) = (&person.tax_number, &person.online_access_number);
+    let next = submit_tax_papers(&citizen, &step1, tax_number, access_number, "0").await;
+    assert_redirects(&next, "/inscription/informations");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -351,36 +417,13 @@ async fn every_bad_input_of_an_impots_creation_has_its_own_message_and_creates_n
             "Les informations saisies ne permettent pas de vous identifier. Vérifiez-les sur vos documents et recommencez.",
         ),
     ] {
-        let page = submit(
-            &citizen,
-            &step1,
-            "/inscription",
-            &[
-                ("tax_number", tax),
-                ("access_number", access),
-                ("income", income),
-            ],
-        )
-        .await;
+        let page = submit_tax_papers(&citizen, &step1, tax, access, income).await;
         assert_eq!(page.status, 200);
         assert_eq!(alert(&page), message);
     }
-    let details = citizen
-        .follow(
-            submit(
-                &citizen,
-                &step1,
-                "/inscription",
-                &[
-                    ("tax_number", &person.tax_number),
-                    ("access_number", &person.online_access_number),
-                    ("income", &income),
-                ],
-            )
-            .await,
-            "",
-        )
-        .await;
+    let (tax_number, access_number) = (&person.tax_number, &person.online_access_number);
+    let papers = submit_tax_papers(&citizen, &step1, tax_number, access_number, &income).await;
+    let details = citizen.follow(papers, "").await;
     let good = "marie@example.fr";
     for ((email, confirmation, password, password2, mobile), message) in [
         (
@@ -436,87 +479,33 @@ async fn every_bad_input_of_an_impots_creation_has_its_own_message_and_creates_n
         assert!(!page.shows(password), "a password is never typed back");
     }
     // Up to the SMS code: a wrong one is counted, three end the creation.
-    let prefs = citizen
-        .follow(
-            submit(
-                &citizen,
-                &details,
-                "/inscription/informations",
-                &[
-                    ("email", good),
-                    ("email_confirmation", good),
-                    ("password", NEW_PASSWORD),
-                    ("password_confirmation", NEW_PASSWORD),
-                    ("mobile", "0712345678"),
-                ],
-            )
-            .await,
-            "",
-        )
-        .await;
-    let code_page = citizen
-        .follow(
-            submit(
-                &citizen,
-                &prefs,
-                "/inscription/preferences",
-                &[("notices_online", "oui")],
-            )
-            .await,
-            "",
-        )
-        .await;
-    let page = submit(
+    let mobile = Some("0712345678");
+    let informed = submit_details(&citizen, &details, good, NEW_PASSWORD, mobile).await;
+    let prefs = citizen.follow(informed, "").await;
+    let code_page = submit_and_follow(
         &citizen,
-        &code_page,
-        "/inscription/code",
-        &[("code", "12345")],
+        &prefs,
+        "/inscription/preferences",
+        &[("notices_online", "oui")],
     )
     .await;
-    assert_eq!(alert(&page), "Le code reçu par SMS comporte 6 chiffres.");
     let sent = federation.texts()[0].text.clone();
     let wrong = if sent.contains("000000") {
         "111111"
     } else {
         "000000"
     };
-    let page = submit(
-        &citizen,
-        &code_page,
-        "/inscription/code",
-        &[("code", wrong)],
-    )
-    .await;
-    assert_eq!(
-        alert(&page),
-        "Le code saisi est incorrect. Essais restants : 2."
-    );
-    let page = submit(
-        &citizen,
-        &code_page,
-        "/inscription/code",
-        &[("code", wrong)],
-    )
-    .await;
-    assert_eq!(
-        alert(&page),
-        "Le code saisi est incorrect. Essais restants : 1."
-    );
-    let page = submit(
-        &citizen,
-        &code_page,
-        "/inscription/code",
-        &[("code", wrong)],
-    )
-    .await;
+    for (code, message) in [
+        ("12345", "Le code reçu par SMS comporte 6 chiffres."),
+        (wrong, "Le code saisi est incorrect. Essais restants : 2."),
+        (wrong, "Le code saisi est incorrect. Essais restants : 1."),
+    ] {
+        let page = submit_code(&citizen, &code_page, code).await;
+        assert_eq!(alert(&page), message);
+    }
+    let page = submit_code(&citizen, &code_page, wrong).await;
     assert!(page.shows("Trop de codes erronés"), "{}", page.body);
-    let page = submit(
-        &citizen,
-        &code_page,
-        "/inscription/code",
-        &[("code", wrong)],
-    )
-    .await;
+    let page = submit_code(&citizen, &code_page, wrong).await;
     assert!(
         page.shows("IDP-SIGNUP"),
         "the creation is over: {}",
@@ -543,64 +532,18 @@ async fn an_sms_code_expires_after_ten_minutes() {
     let federation = Federation::start().await.unwrap();
     let person = person_without_account(&federation, false);
     let citizen = Citizen::new();
-    let step1 = citizen
-        .get(&format!("{}/inscription", federation.url("impots")))
-        .await;
+    let step1 = signup_page(&citizen, &federation, "impots").await;
     let income = person.reference_income.to_string();
-    let details = citizen
-        .follow(
-            submit(
-                &citizen,
-                &step1,
-                "/inscription",
-                &[
-                    ("tax_number", &person.tax_number),
-                    ("access_number", &person.online_access_number),
-                    ("income", &income),
-                ],
-            )
-            .await,
-            "",
-        )
-        .await;
-    let prefs = citizen
-        .follow(
-            submit(
-                &citizen,
-                &details,
-                "/inscription/informations",
-                &[
-                    ("email", "a@example.fr"),
-                    ("email_confirmation", "a@example.fr"),
-                    ("password", NEW_PASSWORD),
-                    ("password_confirmation", NEW_PASSWORD),
-                    ("mobile", "0612345678"),
-                ],
-            )
-            .await,
-            "",
-        )
-        .await;
-    let code_page = citizen
-        .follow(
-            submit(&citizen, &prefs, "/inscription/preferences", &[]).await,
-            "",
-        )
-        .await;
-    let code: String = federation.texts()[0]
-        .text
-        .split(|c: char| !c.is_ascii_digit())
-        .find(|word| word.len() == 6)
-        .unwrap()
-        .to_owned();
+    let (tax_number, access_number) = (&person.tax_number, &person.online_access_number);
+    let papers = submit_tax_papers(&citizen, &step1, tax_number, access_number, &income).await;
+    let details = citizen.follow(papers, "").await;
+    let mobile = Some("0612345678");
+    let informed = submit_details(&citizen, &details, "a@example.fr", NEW_PASSWORD, mobile).await;
+    let prefs = citizen.follow(informed, "").await;
+    let code_page = submit_and_follow(&citizen, &prefs, "/inscription/preferences", &[]).await;
+    let code = texted_code(&federation);
     federation.clock.advance(600);
-    let page = submit(
-        &citizen,
-        &code_page,
-        "/inscription/code",
-        &[("code", &code)],
-    )
-    .await;
+    let page = submit_code(&citizen, &code_page, &code).await;
     assert!(page.shows("Ce code a expiré"), "{}", page.body);
     assert!(federation.delivered_mails().await.is_empty());
 }
@@ -616,12 +559,7 @@ async fn an_activation_link_expires_after_a_day_and_a_new_creation_kills_the_old
         async move {
             let citizen = Citizen::new();
             let sent = health_signup(&citizen, &ameli, &person, email).await;
-            assert_eq!(
-                sent.location.as_deref(),
-                Some("/inscription/envoyee"),
-                "{}",
-                sent.body
-            );
+            assert_redirects(&sent, "/inscription/envoyee");
             citizen
         }
     };
@@ -631,19 +569,11 @@ async fn an_activation_link_expires_after_a_day_and_a_new_creation_kills_the_old
     let second = mailed_link(&federation, "second@example.fr", "/activation?jeton=").await;
     let page = citizen.get(&first).await;
     let dead = activate(&citizen, &page).await;
-    assert!(
-        shows(&dead, "Ce lien n'est pas valide, ou il a expiré."),
-        "{}",
-        dead.body
-    );
+    assert_dead_link(&dead);
     federation.clock.advance(86_400);
     let page = citizen.get(&second).await;
     let late = activate(&citizen, &page).await;
-    assert!(
-        shows(&late, "Ce lien n'est pas valide, ou il a expiré."),
-        "{}",
-        late.body
-    );
+    assert_dead_link(&late);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -680,65 +610,21 @@ async fn an_ameli_account_is_created_from_the_nir_and_its_key_and_used_at_a_serv
             "Les informations saisies ne permettent pas de vous identifier. Vérifiez-les sur vos documents et recommencez.",
         ),
     ] {
-        let page = submit(
-            &citizen,
-            &step1,
-            "/inscription",
-            &[("nir", nir), ("key", key), ("birthdate", birthdate)],
-        )
-        .await;
+        let page = submit_health_papers(&citizen, &step1, nir, key, birthdate).await;
         assert_eq!(alert(&page), message);
     }
-    let details = citizen
-        .follow(
-            submit(
-                &citizen,
-                &step1,
-                "/inscription",
-                &[
-                    ("nir", &person.nir),
-                    ("key", &person.nir_key),
-                    ("birthdate", &born),
-                ],
-            )
-            .await,
-            "",
-        )
-        .await;
+    let papers = submit_health_papers(&citizen, &step1, &person.nir, &person.nir_key, &born).await;
+    let details = citizen.follow(papers, "").await;
     assert!(!details.shows("name=\"mobile\""), "ameli asks no mobile");
     let email = "assure@example.fr";
-    let sent = submit(
-        &citizen,
-        &details,
-        "/inscription/informations",
-        &[
-            ("email", email),
-            ("email_confirmation", email),
-            ("password", NEW_PASSWORD),
-            ("password_confirmation", NEW_PASSWORD),
-        ],
-    )
-    .await;
-    assert_eq!(
-        sent.location.as_deref(),
-        Some("/inscription/envoyee"),
-        "{}",
-        sent.body
-    );
+    let sent = submit_details(&citizen, &details, email, NEW_PASSWORD, None).await;
+    assert_redirects(&sent, "/inscription/envoyee");
     assert_eq!(accounts(&federation, "ameli").await, before + 1);
     let link = mailed_link(&federation, email, "/activation?jeton=").await;
     let page = citizen.get(&link).await;
     let done = activate(&citizen, &page).await;
     assert!(done.shows("Votre espace est activé"), "{}", done.body);
-    let login_page = citizen.get(&absolute(&login_page.url, "/login")).await;
-    let identity = finish_login(
-        &federation,
-        &citizen,
-        &login_page,
-        &person.nir,
-        NEW_PASSWORD,
-    )
-    .await;
+    let identity = log_in_anew(&federation, &citizen, &login_page, &person.nir).await;
     assert_eq!(identity["birthdate"], person.birthdate.to_string());
 }
 
@@ -807,120 +693,53 @@ async fn an_ants_account_is_created_with_a_captcha_completed_and_its_identifier_
         "the answer is drawn, not written"
     );
 
-    let given = person.given_name();
-    let family = person.family_name.clone();
+    let given_name = person.given_name();
+    let (family, given) = (person.family_name.as_str(), given_name.as_str());
     let email = "usager@example.fr";
-    let fields = |profile: &'static str,
-                  family: String,
-                  given: String,
-                  email: &'static str,
-                  captcha: String,
-                  terms: bool| {
+    // Who asks (profile, names, email), the captcha as read, the terms accepted or not.
+    let post = async |(profile, family, given, email): (&str, &str, &str, &str),
+                      captcha: &str,
+                      terms: bool| {
         let mut form = vec![
-            ("profile".to_owned(), profile.to_owned()),
-            ("family_name".to_owned(), family),
-            ("given_name".to_owned(), given),
-            ("email".to_owned(), email.to_owned()),
-            ("captcha".to_owned(), captcha),
+            ("profile", profile),
+            ("family_name", family),
+            ("given_name", given),
+            ("email", email),
+            ("captcha", captcha),
         ];
         if terms {
-            form.push(("terms".to_owned(), "oui".to_owned()));
+            form.push(("terms", "oui"));
         }
-        form
+        submit(&citizen, &step1, "/inscription", &form).await
     };
-    let post = |form: Vec<(String, String)>| {
-        let citizen = &citizen;
-        let step1 = &step1;
-        async move {
-            let borrowed: Vec<(&str, &str)> =
-                form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            submit(citizen, step1, "/inscription", &borrowed).await
-        }
-    };
-    let page = post(fields(
-        "professionnel",
-        family.clone(),
-        given.clone(),
-        email,
-        answer.clone(),
-        true,
-    ))
-    .await;
-    assert_eq!(
-        alert(&page),
-        "Ce service de démonstration ne crée que des comptes de particuliers : choisissez « Particulier »."
-    );
-    let page = post(fields(
-        "particulier",
-        String::new(),
-        given.clone(),
-        email,
-        answer.clone(),
-        true,
-    ))
-    .await;
-    assert_eq!(alert(&page), "Indiquez votre nom de famille.");
-    let page = post(fields(
-        "particulier",
-        family.clone(),
-        String::new(),
-        email,
-        answer.clone(),
-        true,
-    ))
-    .await;
-    assert_eq!(alert(&page), "Indiquez votre prénom.");
-    let page = post(fields(
-        "particulier",
-        family.clone(),
-        given.clone(),
-        "usager.example.fr",
-        answer.clone(),
-        true,
-    ))
-    .await;
-    assert_eq!(
-        alert(&page),
-        "L'adresse électronique doit être de la forme nom@domaine.fr."
-    );
+    for (who, message) in [
+        (
+            ("professionnel", family, given, email),
+            "Ce service de démonstration ne crée que des comptes de particuliers : choisissez « Particulier ».",
+        ),
+        (
+            ("particulier", "", given, email),
+            "Indiquez votre nom de famille.",
+        ),
+        (("particulier", family, "", email), "Indiquez votre prénom."),
+        (
+            ("particulier", family, given, "usager.example.fr"),
+            "L'adresse électronique doit être de la forme nom@domaine.fr.",
+        ),
+    ] {
+        let page = post(who, &answer, true).await;
+        assert_eq!(alert(&page), message);
+    }
+    let particulier = ("particulier", family, given, email);
+    let wrong_captcha = "Le code de sécurité recopié ne correspond pas à l'image. Recopiez celui de la nouvelle image.";
     let answer = idp.captcha_answer(&cookie_header(&citizen)).await.unwrap();
-    let page = post(fields(
-        "particulier",
-        family.clone(),
-        given.clone(),
-        email,
-        "mauvais".into(),
-        true,
-    ))
-    .await;
-    assert_eq!(
-        alert(&page),
-        "Le code de sécurité recopié ne correspond pas à l'image. Recopiez celui de la nouvelle image."
-    );
+    let page = post(particulier, "mauvais", true).await;
+    assert_eq!(alert(&page), wrong_captcha);
     // A captcha is good for one try: the old answer no longer works.
-    let page = post(fields(
-        "particulier",
-        family.clone(),
-        given.clone(),
-        email,
-        answer,
-        true,
-    ))
-    .await;
-    assert_eq!(
-        alert(&page),
-        "Le code de sécurité recopié ne correspond pas à l'image. Recopiez celui de la nouvelle image."
-    );
+    let page = post(particulier, &answer, true).await;
+    assert_eq!(alert(&page), wrong_captcha);
     let answer = idp.captcha_answer(&cookie_header(&citizen)).await.unwrap();
-    let page = post(fields(
-        "particulier",
-        family.clone(),
-        given.clone(),
-        email,
-        answer,
-        false,
-    ))
-    .await;
+    let page = post(particulier, &answer, false).await;
     assert_eq!(
         alert(&page),
         "Pour créer votre espace, acceptez les conditions générales d'utilisation."
@@ -929,21 +748,8 @@ async fn an_ants_account_is_created_with_a_captcha_completed_and_its_identifier_
     assert!(federation.delivered_mails().await.is_empty());
 
     let answer = idp.captcha_answer(&cookie_header(&citizen)).await.unwrap();
-    let sent = post(fields(
-        "particulier",
-        family.clone(),
-        given.clone(),
-        email,
-        answer.to_uppercase(),
-        true,
-    ))
-    .await;
-    assert_eq!(
-        sent.location.as_deref(),
-        Some("/inscription/envoyee"),
-        "{}",
-        sent.body
-    );
+    let sent = post(particulier, &answer.to_uppercase(), true).await;
+    assert_redirects(&sent, "/inscription/envoyee");
     let link = mailed_link(&federation, email, "/activation?jeton=").await;
     let almost = citizen.get(&link).await;
     assert!(almost.shows("Vous y êtes presque"), "{}", almost.body);
@@ -951,47 +757,45 @@ async fn an_ants_account_is_created_with_a_captcha_completed_and_its_identifier_
     let born = french_date(&person);
     let birthplace = person.birthplace.clone().unwrap();
     let gender = person.gender.as_str();
-    let complete = |password: &'static str, birthdate: String, birthplace: String| {
-        let token = token.clone();
-        let citizen = &citizen;
-        let almost = &almost;
-        async move {
-            submit(
-                citizen,
-                almost,
-                "/activation",
-                &[
-                    ("jeton", &token),
-                    ("password", password),
-                    ("password_confirmation", password),
-                    ("question", "2"),
-                    ("answer", "Jules Ferry"),
-                    ("birthdate", &birthdate),
-                    ("gender", gender),
-                    ("birthcountry", "99100"),
-                    ("birthplace", &birthplace),
-                ],
-            )
-            .await
-        }
+    // The activation form of `page`, sent with the mailed link's token.
+    let complete = async |page: &Response, password: &str, birthdate: &str, birthplace: &str| {
+        submit(
+            &citizen,
+            page,
+            "/activation",
+            &[
+                ("jeton", &token),
+                ("password", password),
+                ("password_confirmation", password),
+                ("question", "2"),
+                ("answer", "Jules Ferry"),
+                ("birthdate", birthdate),
+                ("gender", gender),
+                ("birthcountry", "99100"),
+                ("birthplace", birthplace),
+            ],
+        )
+        .await
     };
-    let page = complete("court", born.clone(), birthplace.clone()).await;
-    assert_eq!(
-        alert(&page),
-        "Le mot de passe doit comporter au moins 12 caractères."
-    );
-    let page = complete(NEW_PASSWORD, "12/13/1990".into(), birthplace.clone()).await;
-    assert_eq!(
-        alert(&page),
-        "La date de naissance doit être une date passée, au format JJ/MM/AAAA."
-    );
-    let page = complete(NEW_PASSWORD, born.clone(), String::new()).await;
-    assert_eq!(
-        alert(&page),
-        "Né en France : choisissez votre commune de naissance."
-    );
-    let done = complete(NEW_PASSWORD, born.clone(), birthplace.clone()).await;
-    assert_eq!(done.location.as_deref(), Some("/compte"), "{}", done.body);
+    for ((password, birthdate, birthplace), message) in [
+        (
+            ("court", born.as_str(), birthplace.as_str()),
+            "Le mot de passe doit comporter au moins 12 caractères.",
+        ),
+        (
+            (NEW_PASSWORD, "12/13/1990", birthplace.as_str()),
+            "La date de naissance doit être une date passée, au format JJ/MM/AAAA.",
+        ),
+        (
+            (NEW_PASSWORD, born.as_str(), ""),
+            "Né en France : choisissez votre commune de naissance.",
+        ),
+    ] {
+        let page = complete(&almost, password, birthdate, birthplace).await;
+        assert_eq!(alert(&page), message);
+    }
+    let done = complete(&almost, NEW_PASSWORD, &born, &birthplace).await;
+    assert_redirects(&done, "/compte");
     let account_page = citizen.follow(done, "").await;
     assert!(
         account_page.shows("Mon espace"),
@@ -1014,23 +818,7 @@ async fn an_ants_account_is_created_with_a_captcha_completed_and_its_identifier_
     assert!(account_page.shows(&identifier));
     // The link worked once: opened again, its form is refused.
     let reopened = citizen.get(&link).await;
-    let again = submit(
-        &citizen,
-        &reopened,
-        "/activation",
-        &[
-            ("jeton", &token),
-            ("password", NEW_PASSWORD),
-            ("password_confirmation", NEW_PASSWORD),
-            ("question", "2"),
-            ("answer", "Jules Ferry"),
-            ("birthdate", &born),
-            ("gender", gender),
-            ("birthcountry", "99100"),
-            ("birthplace", &birthplace),
-        ],
-    )
-    .await;
+    let again = complete(&reopened, NEW_PASSWORD, &born, &birthplace).await;
     assert!(again.shows("Ce lien a déjà servi"), "{}", again.body);
 
     // The new account logs in to a service through the hub.
@@ -1052,13 +840,7 @@ async fn repeated_failures_slow_then_lock_an_identifier_and_the_mailed_link_unlo
         let impots = &impots;
         async move {
             let login_page = citizen.get(&format!("{impots}/login")).await;
-            submit(
-                citizen,
-                &login_page,
-                "/login",
-                &[("identifier", &identifier), ("password", password)],
-            )
-            .await
+            submit_login(citizen, &login_page, &identifier, password).await
         }
     };
     for unknown_too in [person.tax_number.clone(), "3999999999977".to_owned()] {
@@ -1091,24 +873,12 @@ async fn repeated_failures_slow_then_lock_an_identifier_and_the_mailed_link_unlo
     assert_eq!(unlock_mails.len(), 1, "an unknown identifier mails nobody");
     let link = mailed_link(&federation, &person.email, "/deverrouillage?jeton=").await;
     let page = citizen.get(&link).await;
-    let unlocked = submit(
-        &citizen,
-        &page,
-        "/deverrouillage",
-        &[("jeton", &page.input("jeton").unwrap())],
-    )
-    .await;
+    let unlocked = submit_token(&citizen, &page, "/deverrouillage").await;
     assert!(unlocked.shows("Compte débloqué"), "{}", unlocked.body);
-    let reused = submit(
-        &citizen,
-        &page,
-        "/deverrouillage",
-        &[("jeton", &page.input("jeton").unwrap())],
-    )
-    .await;
+    let reused = submit_token(&citizen, &page, "/deverrouillage").await;
     assert!(reused.shows("Ce lien a déjà servi"));
     let page = try_password(PASSWORD, person.tax_number.clone()).await;
-    assert_eq!(page.location.as_deref(), Some("/compte"), "{}", page.body);
+    assert_redirects(&page, "/compte");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1119,20 +889,8 @@ async fn a_forgotten_password_is_reset_once_within_the_hour() {
     let login = person.email.to_lowercase();
     let citizen = Citizen::new();
     let forgot = citizen.get(&format!("{laposte}/mot-de-passe-oublie")).await;
-    let answer = submit(
-        &citizen,
-        &forgot,
-        "/mot-de-passe-oublie",
-        &[("identifier", &login)],
-    )
-    .await;
-    let unknown = submit(
-        &citizen,
-        &forgot,
-        "/mot-de-passe-oublie",
-        &[("identifier", "personne@example.fr")],
-    )
-    .await;
+    let answer = ask_reset(&citizen, &forgot, &login).await;
+    let unknown = ask_reset(&citizen, &forgot, "personne@example.fr").await;
     assert_eq!(
         answer.body, unknown.body,
         "the same answer whether the account exists or not"
@@ -1140,45 +898,14 @@ async fn a_forgotten_password_is_reset_once_within_the_hour() {
     assert_eq!(federation.delivered_mails().await.len(), 1);
     let link = mailed_link(&federation, &person.email, "/mot-de-passe/nouveau?jeton=").await;
     let page = citizen.get(&link).await;
-    let token = page.input("jeton").unwrap();
-    let weak = submit(
-        &citizen,
-        &page,
-        "/mot-de-passe/nouveau",
-        &[
-            ("jeton", &token),
-            ("password", "faible"),
-            ("password_confirmation", "faible"),
-        ],
-    )
-    .await;
+    let weak = submit_new_password(&citizen, &page, "faible").await;
     assert_eq!(
         alert(&weak),
         "Le mot de passe doit comporter au moins 12 caractères."
     );
-    let done = submit(
-        &citizen,
-        &page,
-        "/mot-de-passe/nouveau",
-        &[
-            ("jeton", &token),
-            ("password", NEW_PASSWORD),
-            ("password_confirmation", NEW_PASSWORD),
-        ],
-    )
-    .await;
+    let done = submit_new_password(&citizen, &page, NEW_PASSWORD).await;
     assert!(done.shows("Mot de passe enregistré"), "{}", done.body);
-    let reused = submit(
-        &citizen,
-        &page,
-        "/mot-de-passe/nouveau",
-        &[
-            ("jeton", &token),
-            ("password", NEW_PASSWORD),
-            ("password_confirmation", NEW_PASSWORD),
-        ],
-    )
-    .await;
+    let reused = submit_new_password(&citizen, &page, NEW_PASSWORD).await;
     assert!(reused.shows("Ce lien a déjà servi"));
     assert!(federation.delivered_mails().await.iter().any(|sent| {
         sent.message
@@ -1186,51 +913,19 @@ async fn a_forgotten_password_is_reset_once_within_the_hour() {
             .contains("Votre mot de passe a été modifié")
     }));
     let login_page = citizen.get(&format!("{laposte}/login")).await;
-    let old = submit(
-        &citizen,
-        &login_page,
-        "/login",
-        &[("identifier", &login), ("password", PASSWORD)],
-    )
-    .await;
+    let old = submit_login(&citizen, &login_page, &login, PASSWORD).await;
     assert_eq!(alert(&old), "Identifiant ou mot de passe incorrect.");
-    let new = submit(
-        &citizen,
-        &login_page,
-        "/login",
-        &[("identifier", &login), ("password", NEW_PASSWORD)],
-    )
-    .await;
-    assert_eq!(new.location.as_deref(), Some("/compte"));
+    let new = submit_login(&citizen, &login_page, &login, NEW_PASSWORD).await;
+    assert_redirects(&new, "/compte");
     // A link is good for an hour.
     let forgot = citizen.get(&format!("{laposte}/mot-de-passe-oublie")).await;
-    let again = submit(
-        &citizen,
-        &forgot,
-        "/mot-de-passe-oublie",
-        &[("identifier", &login)],
-    )
-    .await;
+    let again = ask_reset(&citizen, &forgot, &login).await;
     assert_eq!(again.status, 200);
     let link = mailed_link(&federation, &person.email, "/mot-de-passe/nouveau?jeton=").await;
     federation.clock.advance(3_600);
     let page = citizen.get(&link).await;
-    let late = submit(
-        &citizen,
-        &page,
-        "/mot-de-passe/nouveau",
-        &[
-            ("jeton", &page.input("jeton").unwrap()),
-            ("password", NEW_PASSWORD),
-            ("password_confirmation", NEW_PASSWORD),
-        ],
-    )
-    .await;
-    assert!(
-        shows(&late, "Ce lien n'est pas valide, ou il a expiré."),
-        "{}",
-        late.body
-    );
+    let late = submit_new_password(&citizen, &page, NEW_PASSWORD).await;
+    assert_dead_link(&late);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1241,59 +936,23 @@ async fn a_new_email_address_counts_once_confirmed_and_the_old_one_is_told() {
     let login = person.email.to_lowercase();
     let citizen = Citizen::new();
     let login_page = citizen.get(&format!("{yris}/login")).await;
-    let account = citizen
-        .follow(
-            submit(
-                &citizen,
-                &login_page,
-                "/login",
-                &[("identifier", &login), ("password", PASSWORD)],
-            )
-            .await,
-            "",
-        )
-        .await;
+    let logged_in = submit_login(&citizen, &login_page, &login, PASSWORD).await;
+    let account = citizen.follow(logged_in, "").await;
     assert!(account.shows("Mon espace"), "{}", account.body);
     let change = citizen.get(&format!("{yris}/compte/courriel")).await;
-    let wrong = submit(
-        &citizen,
-        &change,
-        "/compte/courriel",
-        &[
-            ("email", "neuve@example.fr"),
-            ("email_confirmation", "neuve@example.fr"),
-            ("password", "Pas-le-bon-2026"),
-        ],
-    )
-    .await;
-    assert_eq!(alert(&wrong), "Mot de passe incorrect.");
-    let mismatch = submit(
-        &citizen,
-        &change,
-        "/compte/courriel",
-        &[
-            ("email", "neuve@example.fr"),
-            ("email_confirmation", "autre@example.fr"),
-            ("password", PASSWORD),
-        ],
-    )
-    .await;
-    assert_eq!(
-        alert(&mismatch),
-        "Les deux adresses électroniques saisies sont différentes."
-    );
+    let new = "neuve@example.fr";
+    for ((confirmation, password), message) in [
+        ((new, "Pas-le-bon-2026"), "Mot de passe incorrect."),
+        (
+            ("autre@example.fr", PASSWORD),
+            "Les deux adresses électroniques saisies sont différentes.",
+        ),
+    ] {
+        let page = ask_email_change(&citizen, &change, new, confirmation, password).await;
+        assert_eq!(alert(&page), message);
+    }
     assert!(federation.delivered_mails().await.is_empty());
-    let asked = submit(
-        &citizen,
-        &change,
-        "/compte/courriel",
-        &[
-            ("email", "neuve@example.fr"),
-            ("email_confirmation", "neuve@example.fr"),
-            ("password", PASSWORD),
-        ],
-    )
-    .await;
+    let asked = ask_email_change(&citizen, &change, new, new, PASSWORD).await;
     assert!(
         asked.shows("Confirmez la nouvelle adresse"),
         "{}",
@@ -1309,23 +968,12 @@ async fn a_new_email_address_counts_once_confirmed_and_the_old_one_is_told() {
     );
     let still = citizen.get(&format!("{yris}/compte")).await;
     assert!(still.shows(&person.email), "unchanged until confirmed");
-    let link = mailed_link(
-        &federation,
-        "neuve@example.fr",
-        "/courriel/confirmation?jeton=",
-    )
-    .await;
+    let link = mailed_link(&federation, new, "/courriel/confirmation?jeton=").await;
     let page = citizen.get(&link).await;
-    let done = submit(
-        &citizen,
-        &page,
-        "/courriel/confirmation",
-        &[("jeton", &page.input("jeton").unwrap())],
-    )
-    .await;
+    let done = submit_token(&citizen, &page, "/courriel/confirmation").await;
     assert!(done.shows("Adresse électronique changée"), "{}", done.body);
     let now = citizen.get(&format!("{yris}/compte")).await;
-    assert!(now.shows("neuve@example.fr"));
+    assert!(now.shows(new));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1333,9 +981,7 @@ async fn la_poste_and_yris_have_no_online_creation_and_msa_creates_like_ameli() 
     let federation = Federation::start().await.unwrap();
     let citizen = Citizen::new();
     for provider in ["laposte", "yris"] {
-        let page = citizen
-            .get(&format!("{}/inscription", federation.url(provider)))
-            .await;
+        let page = signup_page(&citizen, &federation, provider).await;
         assert!(
             page.shows("ne se crée pas en ligne"),
             "{provider}: {}",
@@ -1346,9 +992,7 @@ async fn la_poste_and_yris_have_no_online_creation_and_msa_creates_like_ameli() 
             .await;
         assert!(!login.shows("href=\"/inscription\""));
     }
-    let msa = citizen
-        .get(&format!("{}/inscription", federation.url("msa")))
-        .await;
+    let msa = signup_page(&citizen, &federation, "msa").await;
     assert!(
         msa.shows("name=\"nir\"") && msa.shows("name=\"key\""),
         "{}",
@@ -1503,13 +1147,7 @@ async fn a_burst_of_128_logins_keeps_memory_flat_and_refuses_the_excess_cleanly(
         .into_iter()
         .map(|(citizen, page, identifier)| {
             tokio::spawn(async move {
-                let answer = submit(
-                    &citizen,
-                    &page,
-                    "/login",
-                    &[("identifier", &identifier), ("password", PASSWORD)],
-                )
-                .await;
+                let answer = submit_login(&citizen, &page, &identifier, PASSWORD).await;
                 (citizen, page, identifier, answer)
             })
         })
@@ -1520,7 +1158,7 @@ async fn a_burst_of_128_logins_keeps_memory_flat_and_refuses_the_excess_cleanly(
         let (citizen, page, identifier, answer) = login.await.unwrap();
         match answer.status {
             303 => {
-                assert_eq!(answer.location.as_deref(), Some("/compte"));
+                assert_redirects(&answer, "/compte");
                 logged_in += 1;
             }
             503 => {
@@ -1559,13 +1197,7 @@ async fn a_burst_of_128_logins_keeps_memory_flat_and_refuses_the_excess_cleanly(
     );
     // Nothing was counted against the refused: each succeeds on its retry.
     for (citizen, page, identifier) in refused.into_iter().take(8) {
-        let again = submit(
-            &citizen,
-            &page,
-            "/login",
-            &[("identifier", &identifier), ("password", PASSWORD)],
-        )
-        .await;
-        assert_eq!(again.location.as_deref(), Some("/compte"), "{}", again.body);
+        let again = submit_login(&citizen, &page, &identifier, PASSWORD).await;
+        assert_redirects(&again, "/compte");
     }
 }
