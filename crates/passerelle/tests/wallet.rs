@@ -22,16 +22,20 @@ struct Phone {
     card: PathBuf,
 }
 
-/// Runs the program.
-async fn passerelle(args: &[&str]) -> Run {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_passerelle"))
+/// The program with `args`, no code in its environment and no input.
+fn program(args: &[&str]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_passerelle"));
+    command
         .args(args)
         .env_remove("PASSERELLE_WALLET_PIN")
         .env("RUST_LOG", "warn")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .unwrap();
+        .stdin(std::process::Stdio::null());
+    command
+}
+
+/// Runs the program.
+async fn passerelle(args: &[&str]) -> Run {
+    let output = program(args).output().await.unwrap();
     Run {
         ok: output.status.success(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -39,14 +43,19 @@ async fn passerelle(args: &[&str]) -> Run {
     }
 }
 
+/// The last mail delivered whose subject contains `subject`.
+async fn last_mail(federation: &Federation, subject: &str) -> mail::Sent {
+    let mails = federation.delivered_mails().await;
+    mails
+        .into_iter()
+        .rev()
+        .find(|sent| sent.message.subject.contains(subject))
+        .unwrap()
+}
+
 /// The confirmation code of the last certification email.
 async fn last_email_code(federation: &Federation) -> String {
-    let mails = federation.delivered_mails().await;
-    let mail = mails
-        .iter()
-        .rev()
-        .find(|sent| sent.message.subject.contains("Code de confirmation"))
-        .unwrap();
+    let mail = last_mail(federation, "Code de confirmation").await;
     assert_eq!(mail.message.to, "titulaire@example.fr");
     let text = &mail.message.text;
     let start = text.find("confirmation : ").unwrap() + "confirmation : ".len();
@@ -71,7 +80,54 @@ struct Run {
     stderr: String,
 }
 
+impl Run {
+    /// Asserts the program succeeded and printed each of `texts`.
+    fn assert_ok_saying(&self, texts: &[&str]) {
+        assert!(self.ok, "{}", self.stderr);
+        for text in texts {
+            assert!(self.stdout.contains(text), "{text}: {}", self.stdout);
+        }
+    }
+
+    /// Asserts the program failed and its error says each of `texts`.
+    fn assert_failed_saying(&self, texts: &[&str]) {
+        assert!(!self.ok, "{}", self.stdout);
+        for text in texts {
+            assert!(self.stderr.contains(text), "{text}: {}", self.stderr);
+        }
+    }
+}
+
+/// Asserts `page` shows each of `texts`.
+fn assert_shows(page: &Response, texts: &[&str]) {
+    for text in texts {
+        assert!(page.shows(text), "{text}: {}", page.body);
+    }
+}
+
+/// The population's first card holder, whose card `Phone::activated` holds.
+fn first_holder(federation: &Federation) -> population::Citizen {
+    let now = oidc::Clock::now(&federation.clock);
+    passerelle::cards::card_holders(&federation.running.citizens, now, 1)[0].clone()
+}
+
 impl Phone {
+    /// A card for the first card holder, on a new phone, activated with `PIN`.
+    async fn activated(federation: &Federation, name: &str) -> Self {
+        Self::activated_first(federation, name, |_| true).await
+    }
+
+    /// A card for the first card holder for whom `which` holds, activated.
+    async fn activated_first(
+        federation: &Federation,
+        name: &str,
+        which: impl Fn(&population::Citizen) -> bool,
+    ) -> Self {
+        let phone = Self::with_card_of_first(federation, name, which, 0);
+        assert!(phone.activate(federation, PIN).await.ok);
+        phone
+    }
+
     /// A card for the `nth` card holder of the population, on a new phone.
     fn with_card_of(federation: &Federation, nth: usize, name: &str) -> Self {
         Self::with_card_of_first(federation, name, |_| true, nth)
@@ -88,6 +144,12 @@ impl Phone {
         let citizens = &federation.running.citizens;
         let holders = passerelle::cards::card_holders(citizens, now, citizens.len());
         let holder = holders.into_iter().filter(|c| which(c)).nth(nth).unwrap();
+        Self::with_card_for(federation, holder, name)
+    }
+
+    /// A card issued now for `holder`, on a new phone.
+    fn with_card_for(federation: &Federation, holder: &population::Citizen, name: &str) -> Self {
+        let now = oidc::Clock::now(&federation.clock);
         let pki = federation.running.card_pki.as_ref().unwrap();
         let state = passerelle::cards::issue_card(pki, holder, now).unwrap();
         let dir = scratch(name);
@@ -107,6 +169,13 @@ impl Phone {
         }
     }
 
+    /// The app's saved state, its `wallet.json`.
+    fn saved_state(&self) -> Value {
+        let text = std::fs::read_to_string(self.folder.join("wallet.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// `passerelle wallet` on this phone's folder.
     async fn run(&self, args: &[&str]) -> Run {
         let mut all = vec!["wallet", "--folder", self.folder.to_str().unwrap()];
         all.extend_from_slice(args);
@@ -147,6 +216,7 @@ impl Phone {
         run.stdout.trim().to_owned()
     }
 
+    /// `wallet activate` with the card and the code `pin`.
     async fn activate(&self, federation: &Federation, pin: &str) -> Run {
         self.run(&[
             "activate",
@@ -162,8 +232,44 @@ impl Phone {
         .await
     }
 
+    /// `wallet scan` of a QR code's address, answering `answer`.
     async fn scan(&self, url: &str, answer: &str) -> Run {
         self.run(&["scan", url, "--pin", PIN, answer]).await
+    }
+
+    /// `wallet status` succeeds and says each of `texts`.
+    async fn assert_status_says(&self, texts: &[&str]) {
+        self.run(&["status", "--pin", PIN])
+            .await
+            .assert_ok_saying(texts);
+    }
+
+    /// `wallet proof` for `recipient` and `purpose`, valid `days`, with
+    /// `more` arguments; returns the PDF.
+    async fn proof(&self, recipient: &str, purpose: &str, days: &str, more: &[&str]) -> Vec<u8> {
+        let out = self.card.with_file_name("justificatif.pdf");
+        let mut args = vec![
+            "proof",
+            "--pin",
+            PIN,
+            "--recipient",
+            recipient,
+            "--purpose",
+            purpose,
+            "--days",
+            days,
+        ];
+        args.extend_from_slice(more);
+        args.extend(["--out", out.to_str().unwrap()]);
+        let made = self.run(&args).await;
+        assert!(made.ok, "{}", made.stderr);
+        std::fs::read(&out).unwrap()
+    }
+
+    /// `wallet permis partager` of a verifier's link, accepted.
+    async fn share_licence(&self, link: &str) -> Run {
+        self.run(&["permis", "partager", link, "--yes", "--pin", PIN])
+            .await
     }
 }
 
@@ -200,6 +306,22 @@ fn qr_link(page: &Response) -> String {
     page.body[start..start + end].replace("&amp;", "&")
 }
 
+/// A new browser on the QR page; returns it and its QR code's address.
+async fn start_qr_login(federation: &Federation) -> (Citizen, String) {
+    let browser = Citizen::new();
+    let link = qr_link(&qr_page(federation, &browser).await);
+    (browser, link)
+}
+
+/// A new QR login scanned by `phone`, which has no identity: refused.
+/// Returns the login's browser.
+async fn login_refused_without_identity(federation: &Federation, phone: &Phone) -> Citizen {
+    let (browser, link) = start_qr_login(federation).await;
+    let run = phone.scan(&link, "--yes").await;
+    run.assert_failed_saying(&["Aucune identité numérique"]);
+    browser
+}
+
 /// The page's polling, as its script does it.
 async fn poll(federation: &Federation, browser: &Citizen) -> Value {
     let state = browser
@@ -213,11 +335,21 @@ async fn poll(federation: &Federation, browser: &Citizen) -> Value {
 /// received.
 async fn back_to_service(federation: &Federation, browser: &Citizen, location: &str) -> Response {
     let consent = browser.open(location, "").await;
+    consent_to_service(federation, browser, &consent).await
+}
+
+/// From the hub's consent page, consenting, to the service's page.
+async fn consent_to_service(
+    federation: &Federation,
+    browser: &Citizen,
+    consent: &Response,
+) -> Response {
     assert!(consent.shows("Continuer sur"), "{}", consent.body);
-    let back = browser.consent(&federation.hub_plus, &consent).await;
+    let back = browser.consent(&federation.hub_plus, consent).await;
     browser.follow(back, "").await
 }
 
+/// The acr of the ID token the demo service shows it received.
 fn id_token_acr(me: &Response) -> String {
     let marker = "&#34;acr&#34;: &#34;";
     let start = me.body.find(marker).map(|at| at + marker.len());
@@ -238,33 +370,18 @@ async fn a_card_holder_logs_in_to_a_plus_service_by_qr_code_with_the_wallet_app(
     let federation = Federation::start().await.unwrap();
     let phone = Phone::with_card_of(&federation, 0, "login");
     let activated = phone.activate(&federation, PIN).await;
-    assert!(activated.ok, "{}", activated.stderr);
-    assert!(
-        activated.stdout.contains("Identité numérique créée"),
-        "{}",
-        activated.stdout
-    );
-    assert!(activated.stdout.contains("non certifiée (eidas2)"));
+    activated.assert_ok_saying(&["Identité numérique créée", "non certifiée (eidas2)"]);
 
-    let browser = Citizen::new();
-    let page = qr_page(&federation, &browser).await;
-    let link = qr_link(&page);
+    let (browser, link) = start_qr_login(&federation).await;
     assert!(link.starts_with(&format!("{}/q/", federation.url("wallet"))));
     assert_eq!(poll(&federation, &browser).await["status"], "pending");
 
     let scanned = phone.scan(&link, "--yes").await;
-    assert!(scanned.ok, "{}", scanned.stderr);
-    assert!(
-        scanned
-            .stdout
-            .contains("Oui, c'est moi / Non, ce n'est pas moi")
-    );
-    assert!(
-        scanned.stdout.contains("Niveau demandé : eidas2"),
-        "{}",
-        scanned.stdout
-    );
-    assert!(scanned.stdout.contains("acceptée"), "{}", scanned.stdout);
+    scanned.assert_ok_saying(&[
+        "Oui, c'est moi / Non, ce n'est pas moi",
+        "Niveau demandé : eidas2",
+        "acceptée",
+    ]);
 
     // A second scan of the same code: refused.
     let again = phone.scan(&link, "--yes").await;
@@ -286,8 +403,7 @@ async fn a_card_holder_logs_in_to_a_plus_service_by_qr_code_with_the_wallet_app(
     let me = back_to_service(&federation, &browser, location).await;
     assert!(me.shows("Identité reçue"), "{}", me.body);
     assert_eq!(id_token_acr(&me), "eidas2");
-    let now = oidc::Clock::now(&federation.clock);
-    let holder = &passerelle::cards::card_holders(&federation.running.citizens, now, 1)[0];
+    let holder = first_holder(&federation);
     assert!(me.shows(&holder.family_name), "{}", me.body);
 }
 
@@ -296,17 +412,10 @@ async fn a_card_holder_logs_in_to_a_plus_service_by_qr_code_with_the_wallet_app(
 #[tokio::test]
 async fn a_login_refused_in_the_app_shows_refused_on_the_page() {
     let federation = Federation::start().await.unwrap();
-    let phone = Phone::with_card_of(&federation, 0, "refuse");
-    assert!(phone.activate(&federation, PIN).await.ok);
-    let browser = Citizen::new();
-    let link = qr_link(&qr_page(&federation, &browser).await);
+    let phone = Phone::activated(&federation, "refuse").await;
+    let (browser, link) = start_qr_login(&federation).await;
     let refused = phone.scan(&link, "--no").await;
-    assert!(refused.ok, "{}", refused.stderr);
-    assert!(
-        refused.stdout.contains("Connexion refusée"),
-        "{}",
-        refused.stdout
-    );
+    refused.assert_ok_saying(&["Connexion refusée"]);
     let state = poll(&federation, &browser).await;
     assert_eq!(state["status"], "refused");
     assert!(state["message"].as_str().unwrap().contains("refusée"));
@@ -324,18 +433,11 @@ async fn a_login_refused_in_the_app_shows_refused_on_the_page() {
 #[tokio::test]
 async fn the_app_refuses_a_qr_code_of_another_origin() {
     let federation = Federation::start().await.unwrap();
-    let phone = Phone::with_card_of(&federation, 0, "origin");
-    assert!(phone.activate(&federation, PIN).await.ok);
-    let browser = Citizen::new();
-    let link = qr_link(&qr_page(&federation, &browser).await);
+    let phone = Phone::activated(&federation, "origin").await;
+    let (browser, link) = start_qr_login(&federation).await;
     let phishing = link.replace("127.0.0.1", "localhost");
     let run = phone.scan(&phishing, "--yes").await;
-    assert!(!run.ok);
-    assert!(
-        run.stderr.contains("ne vient pas de votre fournisseur"),
-        "{}",
-        run.stderr
-    );
+    run.assert_failed_saying(&["ne vient pas de votre fournisseur"]);
     // The real code is still unclaimed.
     assert_eq!(poll(&federation, &browser).await["status"], "pending");
 }
@@ -345,22 +447,14 @@ async fn the_app_refuses_a_qr_code_of_another_origin() {
 #[tokio::test]
 async fn a_new_phone_with_the_same_card_and_code_restores_the_identity() {
     let federation = Federation::start().await.unwrap();
-    let phone = Phone::with_card_of(&federation, 0, "restore");
-    assert!(phone.activate(&federation, PIN).await.ok);
-    let first: Value =
-        serde_json::from_str(&std::fs::read_to_string(phone.folder.join("wallet.json")).unwrap())
-            .unwrap();
+    let phone = Phone::activated(&federation, "restore").await;
+    let first = phone.saved_state();
     let new_phone = phone.another_phone("restore-new");
     let wrong = new_phone.activate(&federation, "000000").await;
-    assert!(!wrong.ok);
-    assert!(wrong.stderr.contains("encore 2 essai"), "{}", wrong.stderr);
+    wrong.assert_failed_saying(&["encore 2 essai"]);
     let restored = new_phone.activate(&federation, PIN).await;
-    assert!(restored.ok, "{}", restored.stderr);
-    assert!(restored.stdout.contains("retrouvée"), "{}", restored.stdout);
-    let second: Value = serde_json::from_str(
-        &std::fs::read_to_string(new_phone.folder.join("wallet.json")).unwrap(),
-    )
-    .unwrap();
+    restored.assert_ok_saying(&["retrouvée"]);
+    let second = new_phone.saved_state();
     assert_eq!(first["identity"], second["identity"]);
     assert_ne!(first["installation_key"], second["installation_key"]);
 }
@@ -370,39 +464,38 @@ async fn a_new_phone_with_the_same_card_and_code_restores_the_identity() {
 #[tokio::test]
 async fn a_card_without_an_identity_cannot_approve_a_login() {
     let federation = Federation::start().await.unwrap();
-    let phone = Phone::with_card_of(&federation, 0, "mine");
-    assert!(phone.activate(&federation, PIN).await.ok);
+    let phone = Phone::activated(&federation, "mine").await;
     // The same app, now reading another citizen's card (never activated).
     let other = Phone::with_card_of(&federation, 1, "theirs");
-    let mut state: Value =
-        serde_json::from_str(&std::fs::read_to_string(phone.folder.join("wallet.json")).unwrap())
-            .unwrap();
+    let mut state = phone.saved_state();
     state["card"] = Value::String(other.card.to_str().unwrap().to_owned());
     // Its code is set (a card in use): set it through the chip's own command.
     set_code(&other.card, PIN);
     std::fs::write(phone.folder.join("wallet.json"), state.to_string()).unwrap();
 
-    let browser = Citizen::new();
-    let link = qr_link(&qr_page(&federation, &browser).await);
-    let run = phone.scan(&link, "--yes").await;
-    assert!(!run.ok, "{}", run.stdout);
-    assert!(
-        run.stderr.contains("Aucune identité numérique"),
-        "{}",
-        run.stderr
-    );
+    let browser = login_refused_without_identity(&federation, &phone).await;
     assert_ne!(poll(&federation, &browser).await["status"], "approved");
 }
 
-/// Sets a card's first code, as the app does at activation.
-fn set_code(card: &Path, pin: &str) {
+/// Opens the chip of the card file `card` with its CAN and uses it;
+/// returns what the use gave and the chip's state after.
+fn with_opened_card<T>(
+    card: &Path,
+    use_it: impl FnOnce(&mut card::Reader<'_, card::SoftCard>) -> T,
+) -> (T, card::CardState) {
     let state = card::CardState::from_json(&std::fs::read_to_string(card).unwrap()).unwrap();
     let can = state.can.clone();
     let mut chip = card::SoftCard::new(state);
     let mut reader = card::Reader::new(&mut chip);
     reader.open(&can).unwrap();
-    reader.set_pin(pin).unwrap();
-    std::fs::write(card, chip.into_state().to_json().unwrap()).unwrap();
+    let used = use_it(&mut reader);
+    (used, chip.into_state())
+}
+
+/// Sets a card's first code, as the app does at activation.
+fn set_code(card: &Path, pin: &str) {
+    let ((), state) = with_opened_card(card, |reader| reader.set_pin(pin).unwrap());
+    std::fs::write(card, state.to_json().unwrap()).unwrap();
 }
 
 /// Deleting the identity from the app: the card logs no one in any more;
@@ -410,32 +503,16 @@ fn set_code(card: &Path, pin: &str) {
 #[tokio::test]
 async fn a_deleted_identity_logs_no_one_in_and_the_card_makes_a_new_one() {
     let federation = Federation::start().await.unwrap();
-    let phone = Phone::with_card_of(&federation, 0, "delete");
-    assert!(phone.activate(&federation, PIN).await.ok);
-    let before: Value =
-        serde_json::from_str(&std::fs::read_to_string(phone.folder.join("wallet.json")).unwrap())
-            .unwrap();
+    let phone = Phone::activated(&federation, "delete").await;
+    let before = phone.saved_state();
     let deleted = phone.run(&["delete", "--pin", PIN]).await;
-    assert!(deleted.ok, "{}", deleted.stderr);
-    assert!(deleted.stdout.contains("supprimée"));
+    deleted.assert_ok_saying(&["supprimée"]);
 
-    let browser = Citizen::new();
-    let link = qr_link(&qr_page(&federation, &browser).await);
-    let run = phone.scan(&link, "--yes").await;
-    assert!(!run.ok);
-    assert!(
-        run.stderr.contains("Aucune identité numérique"),
-        "{}",
-        run.stderr
-    );
+    login_refused_without_identity(&federation, &phone).await;
 
     let again = phone.activate(&federation, PIN).await;
-    assert!(again.ok, "{}", again.stderr);
-    assert!(again.stdout.contains("créée"), "{}", again.stdout);
-    let after: Value =
-        serde_json::from_str(&std::fs::read_to_string(phone.folder.join("wallet.json")).unwrap())
-            .unwrap();
-    assert_ne!(before["identity"], after["identity"]);
+    again.assert_ok_saying(&["créée"]);
+    assert_ne!(before["identity"], phone.saved_state()["identity"]);
 }
 
 /// Each card read answers a challenge once: the same read sent twice is
@@ -443,8 +520,7 @@ async fn a_deleted_identity_logs_no_one_in_and_the_card_makes_a_new_one() {
 #[tokio::test]
 async fn a_replayed_card_read_is_refused() {
     let federation = Federation::start().await.unwrap();
-    let phone = Phone::with_card_of(&federation, 0, "replay");
-    assert!(phone.activate(&federation, PIN).await.ok);
+    let phone = Phone::activated(&federation, "replay").await;
     let http = reqwest::Client::new();
     let wallet = federation.url("wallet");
     let challenge: Value = http
@@ -458,29 +534,17 @@ async fn a_replayed_card_read_is_refused() {
         .unwrap();
     let hex = challenge["challenge"].as_str().unwrap().to_owned();
     let bytes = idp_wallet::verify::parse_challenge(&hex).unwrap();
-    let state = card::CardState::from_json(&std::fs::read_to_string(&phone.card).unwrap()).unwrap();
-    let can = state.can.clone();
-    let mut chip = card::SoftCard::new(state);
-    let mut reader = card::Reader::new(&mut chip);
-    reader.open(&can).unwrap();
-    reader.verify_pin(PIN).unwrap();
-    let evidence = reader
-        .evidence(&idp_wallet::verify::LOGIN_GROUPS, &bytes)
-        .unwrap();
+    let (evidence, _) = with_opened_card(&phone.card, |reader| {
+        reader.verify_pin(PIN).unwrap();
+        reader
+            .evidence(&idp_wallet::verify::LOGIN_GROUPS, &bytes)
+            .unwrap()
+    });
     let body = serde_json::json!({ "challenge": hex, "evidence": evidence });
-    let first = http
-        .post(format!("{wallet}/app/status"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let send = || http.post(format!("{wallet}/app/status")).json(&body).send();
+    let first = send().await.unwrap();
     assert_eq!(first.status(), 200);
-    let second = http
-        .post(format!("{wallet}/app/status"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let second = send().await.unwrap();
     assert_eq!(second.status(), 403);
     let refused: Value = second.json().await.unwrap();
     assert_eq!(refused["error"], "challenge_replayed");
@@ -490,6 +554,7 @@ const AGENT: &str = "agent.paris15";
 const OBSERVER: &str = "observateur.paris15";
 const AGENT_PASSWORD: &str = "Mairie-demo-2026";
 
+/// The TOTP secret of the console login `login`.
 fn totp_secret(federation: &Federation, login: &str) -> Vec<u8> {
     let agent = federation
         .config
@@ -522,6 +587,7 @@ async fn agent_login(federation: &Federation, desk: &Citizen, login: &str, code:
     desk.follow(sent, "").await
 }
 
+/// A desk whose agent `login` is logged in to the console.
 async fn logged_in_agent(federation: &Federation, login: &str) -> Citizen {
     let desk = Citizen::new();
     let now = oidc::Clock::now(&federation.clock);
@@ -545,6 +611,35 @@ async fn console_post(
     desk.post(&format!("{console}{path}"), &form).await
 }
 
+/// Presents a request's QR code, its seal, at the console.
+async fn present_seal(federation: &Federation, desk: &Citizen, seal: &str) -> Response {
+    console_post(federation, desk, "/demande", &[("seal", seal)]).await
+}
+
+/// Reads `phone`'s card at the counter for the challenge of the console's
+/// `page`, and gives the read to the console.
+async fn read_card_at_counter(
+    federation: &Federation,
+    desk: &Citizen,
+    phone: &Phone,
+    page: &Response,
+) -> Response {
+    let read = phone.counter_read(&challenge_of(page)).await;
+    console_post(federation, desk, "/carte", &[("read", &read)]).await
+}
+
+/// Records at the console what the fingerprints' comparison gave.
+async fn decide(federation: &Federation, desk: &Citizen, fingerprints: &str) -> Response {
+    console_post(
+        federation,
+        desk,
+        "/decision",
+        &[("fingerprints", fingerprints)],
+    )
+    .await
+}
+
+/// The console's challenge for the card read, from its page.
 fn challenge_of(page: &Response) -> String {
     let marker = "<code id=\"challenge\">";
     let start = page.body.find(marker).unwrap() + marker.len();
@@ -559,31 +654,28 @@ async fn visit(
     phone: &Phone,
     fingerprints: &str,
 ) {
-    let checked = console_post(federation, desk, "/demande", &[("seal", seal)]).await;
+    let checked = present_seal(federation, desk, seal).await;
     assert!(checked.shows("Demande valide"), "{}", checked.body);
-    let read = phone.counter_read(&challenge_of(&checked)).await;
-    let card = console_post(federation, desk, "/carte", &[("read", &read)]).await;
+    let card = read_card_at_counter(federation, desk, phone, &checked).await;
     assert!(card.shows("Carte vérifiée"), "{}", card.body);
-    let decided = console_post(
-        federation,
-        desk,
-        "/decision",
-        &[("fingerprints", fingerprints)],
-    )
-    .await;
+    let decided = decide(federation, desk, fingerprints).await;
     assert!(decided.shows("Décision enregistrée"), "{}", decided.body);
+}
+
+/// `phone` asks for certification and is certified at the town hall.
+async fn certified_at_town_hall(federation: &Federation, phone: &Phone) {
+    let seal = phone.certify(federation).await.unwrap();
+    let desk = logged_in_agent(federation, AGENT).await;
+    visit(federation, &desk, &seal, phone, "concordantes").await;
 }
 
 /// A QR login from the demo service's "+" button; returns the acr the
 /// service received.
 async fn qr_login_acr(federation: &Federation, phone: &Phone) -> String {
     let browser = Citizen::new();
-    let link = qr_link(&qr_page(federation, &browser).await);
-    let scanned = phone.scan(&link, "--yes").await;
-    assert!(scanned.ok, "{}", scanned.stderr);
-    let state = poll(federation, &browser).await;
-    let me = back_to_service(federation, &browser, state["location"].as_str().unwrap()).await;
-    id_token_acr(&me)
+    let start = format!("{}/login/plus", federation.url("demo_sp"));
+    let consent = qr_login_from(federation, &browser, phone, &start).await;
+    id_token_acr(&consent_to_service(federation, &browser, &consent).await)
 }
 
 /// The whole certification: the request in the app (card, code, emailed
@@ -594,13 +686,11 @@ async fn qr_login_acr(federation: &Federation, phone: &Phone) -> String {
 #[tokio::test]
 async fn a_holder_certified_at_the_town_hall_logs_in_at_eidas3_until_the_code_changes() {
     let federation = Federation::start().await.unwrap();
-    let phone = Phone::with_card_of(&federation, 0, "certify");
-    assert!(phone.activate(&federation, PIN).await.ok);
+    let phone = Phone::activated(&federation, "certify").await;
     let seal = phone.certify(&federation).await.unwrap();
     // One request at a time.
     let again = phone.run(&["certify", "--pin", PIN]).await;
-    assert!(!again.ok);
-    assert!(again.stderr.contains("déjà en cours"), "{}", again.stderr);
+    again.assert_failed_saying(&["déjà en cours"]);
 
     // A month less a second later, at the counter.
     let claims = seal_claims(&seal);
@@ -614,43 +704,25 @@ async fn a_holder_certified_at_the_town_hall_logs_in_at_eidas3_until_the_code_ch
     );
     federation.clock.advance(exp - iat - 1);
     let desk = logged_in_agent(&federation, AGENT).await;
-    let checked = console_post(&federation, &desk, "/demande", &[("seal", &seal)]).await;
+    let checked = present_seal(&federation, &desk, &seal).await;
     assert!(checked.shows("Demande valide"), "{}", checked.body);
 
     // Another citizen's card is not the request's.
     let stranger = Phone::with_card_of(&federation, 1, "stranger");
     set_code(&stranger.card, PIN);
-    let read = stranger.counter_read(&challenge_of(&checked)).await;
-    let refused = console_post(&federation, &desk, "/carte", &[("read", &read)]).await;
+    let refused = read_card_at_counter(&federation, &desk, &stranger, &checked).await;
     assert!(refused.shows("pas celle de la demande"), "{}", refused.body);
     // No decision without the right card.
-    let early = console_post(
-        &federation,
-        &desk,
-        "/decision",
-        &[("fingerprints", "concordantes")],
-    )
-    .await;
-    assert!(
-        early.shows("abord la carte de la demande"),
-        "{}",
-        early.body
-    );
+    let early = decide(&federation, &desk, "concordantes").await;
+    assert_shows(&early, &["abord la carte de la demande"]);
 
-    let read = phone.counter_read(&challenge_of(&refused)).await;
-    let card = console_post(&federation, &desk, "/carte", &[("read", &read)]).await;
+    let card = read_card_at_counter(&federation, &desk, &phone, &refused).await;
     assert!(card.shows("Carte vérifiée"), "{}", card.body);
-    let decided = console_post(
-        &federation,
-        &desk,
-        "/decision",
-        &[("fingerprints", "concordantes")],
-    )
-    .await;
+    let decided = decide(&federation, &desk, "concordantes").await;
     assert!(decided.shows("Certification accordée"), "{}", decided.body);
 
     // The same QR code again: already processed.
-    let replayed = console_post(&federation, &desk, "/demande", &[("seal", &seal)]).await;
+    let replayed = present_seal(&federation, &desk, &seal).await;
     assert!(replayed.shows("déjà traitée"), "{}", replayed.body);
 
     let mails = federation.delivered_mails().await;
@@ -660,29 +732,16 @@ async fn a_holder_certified_at_the_town_hall_logs_in_at_eidas3_until_the_code_ch
             .any(|sent| sent.message.to == "titulaire@example.fr"
                 && sent.message.subject.contains("est certifiée"))
     );
-    let status = phone.run(&["status", "--pin", PIN]).await;
-    assert!(
-        status.stdout.contains("certifiée (eidas3)"),
-        "{}",
-        status.stdout
-    );
-    assert!(
-        status.stdout.contains("Certification accordée"),
-        "{}",
-        status.stdout
-    );
+    phone
+        .assert_status_says(&["certifiée (eidas3)", "Certification accordée"])
+        .await;
     assert_eq!(qr_login_acr(&federation, &phone).await, "eidas3");
 
     // A new code ends the certification.
     let changed = phone
         .run(&["change-pin", "--pin", PIN, "--new-pin", "246810"])
         .await;
-    assert!(changed.ok, "{}", changed.stderr);
-    assert!(
-        changed.stdout.contains("non certifiée (eidas2)"),
-        "{}",
-        changed.stdout
-    );
+    changed.assert_ok_saying(&["non certifiée (eidas2)"]);
 }
 
 /// What a seal says.
@@ -704,8 +763,7 @@ fn seal_claims(seal: &str) -> serde_json::Map<String, Value> {
 #[tokio::test]
 async fn a_seal_forged_for_an_open_request_is_refused_and_changes_nothing() {
     let federation = Federation::start().await.unwrap();
-    let phone = Phone::with_card_of(&federation, 0, "forged");
-    assert!(phone.activate(&federation, PIN).await.ok);
+    let phone = Phone::activated(&federation, "forged").await;
     let seal = phone.certify(&federation).await.unwrap();
     let now = u64::try_from(oidc::Clock::now(&federation.clock)).unwrap();
     let attackers = card::pki::TestPki::generate(now).unwrap();
@@ -716,9 +774,8 @@ async fn a_seal_forged_for_an_open_request_is_refused_and_changes_nothing() {
     )
     .unwrap();
     let desk = logged_in_agent(&federation, AGENT).await;
-    let refused = console_post(&federation, &desk, "/demande", &[("seal", &forged)]).await;
-    assert!(refused.shows("Demande refusée"), "{}", refused.body);
-    assert!(refused.shows("pas reconnu"), "{}", refused.body);
+    let refused = present_seal(&federation, &desk, &forged).await;
+    assert_shows(&refused, &["Demande refusée", "pas reconnu"]);
     let read = console_post(&federation, &desk, "/carte", &[("read", "{}")]).await;
     assert!(read.shows("Aucune demande en cours"), "{}", read.body);
 
@@ -731,35 +788,22 @@ async fn a_seal_forged_for_an_open_request_is_refused_and_changes_nothing() {
 #[tokio::test]
 async fn an_expired_qr_code_is_refused_and_uncapturable_fingerprints_refuse_certification() {
     let federation = Federation::start().await.unwrap();
-    let phone = Phone::with_card_of(&federation, 0, "expired");
-    assert!(phone.activate(&federation, PIN).await.ok);
+    let phone = Phone::activated(&federation, "expired").await;
     let seal = phone.certify(&federation).await.unwrap();
     let iat = oidc::Clock::now(&federation.clock);
     let exp = idp_wallet::certification::one_month_after(iat);
     federation.clock.advance(exp - iat + 1);
     let desk = logged_in_agent(&federation, AGENT).await;
-    let late = console_post(&federation, &desk, "/demande", &[("seal", &seal)]).await;
+    let late = present_seal(&federation, &desk, &seal).await;
     assert!(late.shows("a expiré"), "{}", late.body);
 
     let fresh = phone.certify(&federation).await.unwrap();
     visit(&federation, &desk, &fresh, &phone, "non_capturables").await;
-    let mails = federation.delivered_mails().await;
-    let refusal = mails
-        .iter()
-        .find(|sent| sent.message.subject.contains("Certification refusée"))
-        .unwrap();
+    let refusal = last_mail(&federation, "Certification refusée").await;
     assert!(refusal.message.text.contains("n'ont pas pu être relevées"));
-    let status = phone.run(&["status", "--pin", PIN]).await;
-    assert!(
-        status.stdout.contains("non certifiée (eidas2)"),
-        "{}",
-        status.stdout
-    );
-    assert!(
-        status.stdout.contains("Certification refusée"),
-        "{}",
-        status.stdout
-    );
+    phone
+        .assert_status_says(&["non certifiée (eidas2)", "Certification refusée"])
+        .await;
     assert_eq!(qr_login_acr(&federation, &phone).await, "eidas2");
 }
 
@@ -795,28 +839,14 @@ async fn console_logins_need_password_and_a_fresh_code_and_observers_cannot_deci
     let still = agent_login(&federation, &Citizen::new(), AGENT, &next).await;
     assert!(still.shows("Trop de tentatives"), "{}", still.body);
 
-    let phone = Phone::with_card_of(&federation, 0, "observer");
-    assert!(phone.activate(&federation, PIN).await.ok);
+    let phone = Phone::activated(&federation, "observer").await;
     let seal = phone.certify(&federation).await.unwrap();
     let observer = logged_in_agent(&federation, OBSERVER).await;
-    let checked = console_post(&federation, &observer, "/demande", &[("seal", &seal)]).await;
-    assert!(checked.shows("Demande valide"), "{}", checked.body);
-    assert!(checked.shows("Observateur"), "{}", checked.body);
-    let decided = console_post(
-        &federation,
-        &observer,
-        "/decision",
-        &[("fingerprints", "concordantes")],
-    )
-    .await;
+    let checked = present_seal(&federation, &observer, &seal).await;
+    assert_shows(&checked, &["Demande valide", "Observateur"]);
+    let decided = decide(&federation, &observer, "concordantes").await;
     assert_eq!(decided.status, 403);
-    let forged = console_post(
-        &federation,
-        &observer,
-        "/demande",
-        &[("seal", &seal.replace('.', ".x"))],
-    )
-    .await;
+    let forged = present_seal(&federation, &observer, &seal.replace('.', ".x")).await;
     assert!(forged.shows("Demande refusée"), "{}", forged.body);
 }
 
@@ -834,11 +864,8 @@ async fn the_result_takes_effect_and_is_mailed_within_48_hours() {
         .await
         .unwrap();
     let wallet = federation.running.wallet.clone().unwrap();
-    let phone = Phone::with_card_of(&federation, 0, "delay");
-    assert!(phone.activate(&federation, PIN).await.ok);
-    let seal = phone.certify(&federation).await.unwrap();
-    let desk = logged_in_agent(&federation, AGENT).await;
-    visit(&federation, &desk, &seal, &phone, "concordantes").await;
+    let phone = Phone::activated(&federation, "delay").await;
+    certified_at_town_hall(&federation, &phone).await;
     let certified = |mails: &[mail::Sent]| {
         mails
             .iter()
@@ -847,21 +874,11 @@ async fn the_result_takes_effect_and_is_mailed_within_48_hours() {
     federation.clock.advance(48 * 3600 - 1);
     assert_eq!(wallet.run_due_jobs().await.unwrap(), 0);
     assert!(!certified(&federation.delivered_mails().await));
-    let waiting = phone.run(&["status", "--pin", PIN]).await;
-    assert!(
-        waiting.stdout.contains("non certifiée"),
-        "{}",
-        waiting.stdout
-    );
+    phone.assert_status_says(&["non certifiée"]).await;
     federation.clock.advance(1);
     assert_eq!(wallet.run_due_jobs().await.unwrap(), 1);
     assert!(certified(&federation.delivered_mails().await));
-    let status = phone.run(&["status", "--pin", PIN]).await;
-    assert!(
-        status.stdout.contains("certifiée (eidas3)"),
-        "{}",
-        status.stdout
-    );
+    phone.assert_status_says(&["certifiée (eidas3)"]).await;
 }
 
 /// Checks a proof through the API, as the recipient (or anyone).
@@ -883,6 +900,12 @@ async fn check_proof(federation: &Federation, pdf: &[u8], recipient: &str) -> Va
         .unwrap()
 }
 
+/// Asserts the status the API gives to `pdf` checked for `recipient`.
+async fn assert_proof_status(federation: &Federation, pdf: &[u8], recipient: &str, status: &str) {
+    let seen = check_proof(federation, pdf, recipient).await;
+    assert_eq!(seen["status"], status, "{recipient}: {seen}");
+}
+
 /// A single-use proof from `passerelle wallet proof`: it shows the names
 /// and only the chosen attributes; anyone may check it without using it;
 /// another recipient is refused; its recipient's first check uses it;
@@ -891,28 +914,15 @@ async fn check_proof(federation: &Federation, pdf: &[u8], recipient: &str) -> Va
 #[tokio::test]
 async fn a_single_use_proof_is_checked_then_used_once_by_its_recipient() {
     let federation = Federation::start().await.unwrap();
-    let phone = Phone::with_card_of(&federation, 0, "proof");
-    assert!(phone.activate(&federation, PIN).await.ok);
-    let out = phone.card.with_file_name("justificatif.pdf");
-    let made = phone
-        .run(&[
-            "proof",
-            "--pin",
-            PIN,
-            "--recipient",
+    let phone = Phone::activated(&federation, "proof").await;
+    let pdf = phone
+        .proof(
             "Agence Immo du Centre",
-            "--purpose",
             "Dossier de location",
-            "--days",
             "7",
-            "--attributes",
-            "birthdate",
-            "--out",
-            out.to_str().unwrap(),
-        ])
+            &["--attributes", "birthdate"],
+        )
         .await;
-    assert!(made.ok, "{}", made.stderr);
-    let pdf = std::fs::read(&out).unwrap();
     assert!(pdf.starts_with(b"%PDF-1.4"));
     assert!(pdf.len() < 64 * 1024, "{} bytes", pdf.len());
 
@@ -920,8 +930,7 @@ async fn a_single_use_proof_is_checked_then_used_once_by_its_recipient() {
     assert_eq!(seen["status"], "VALID", "{seen}");
     assert_eq!(seen["consumed"], false);
     let attributes = &seen["attributes"];
-    let now = oidc::Clock::now(&federation.clock);
-    let holder = &passerelle::cards::card_holders(&federation.running.citizens, now, 1)[0];
+    let holder = first_holder(&federation);
     assert_eq!(attributes["familyName"], holder.family_name.as_str());
     assert_eq!(attributes["recipient"], "Agence Immo du Centre");
     assert_eq!(attributes["reason"], "Dossier de location");
@@ -929,24 +938,17 @@ async fn a_single_use_proof_is_checked_then_used_once_by_its_recipient() {
     assert!(attributes["birthplace"].is_null(), "not chosen, not shown");
     assert!(attributes["gender"].is_null());
 
-    let other = check_proof(&federation, &pdf, "Quelqu'un d'autre").await;
-    assert_eq!(other["status"], "NOT_VALID");
-
     let mut changed = pdf.clone();
     let at = changed.len() / 2;
     changed[at] ^= 1;
-    assert_eq!(
-        check_proof(&federation, &changed, "Agence Immo du Centre").await["status"],
-        "NOT_VALID"
-    );
-    assert_eq!(
-        check_proof(&federation, b"not a pdf", "").await["status"],
-        "ERROR_FILE"
-    );
-    assert_eq!(
-        check_proof(&federation, b"%PDF-1.4\n%%EOF\n", "").await["status"],
-        "ERROR_CONTENT"
-    );
+    for (checked, recipient, status) in [
+        (&pdf[..], "Quelqu'un d'autre", "NOT_VALID"),
+        (&changed[..], "Agence Immo du Centre", "NOT_VALID"),
+        (&b"not a pdf"[..], "", "ERROR_FILE"),
+        (&b"%PDF-1.4\n%%EOF\n"[..], "", "ERROR_CONTENT"),
+    ] {
+        assert_proof_status(&federation, checked, recipient, status).await;
+    }
 
     let used = check_proof(&federation, &pdf, "  agence immo du centre ").await;
     assert_eq!(used["status"], "VALID", "{used}");
@@ -959,10 +961,7 @@ async fn a_single_use_proof_is_checked_then_used_once_by_its_recipient() {
             .unwrap()
             .contains("déjà été utilisé")
     );
-    assert_eq!(
-        check_proof(&federation, &pdf, "").await["status"],
-        "NOT_VALID"
-    );
+    assert_proof_status(&federation, &pdf, "", "NOT_VALID").await;
 }
 
 /// A proof valid 2 days is valid a second before its end and expired a
@@ -970,46 +969,24 @@ async fn a_single_use_proof_is_checked_then_used_once_by_its_recipient() {
 #[tokio::test]
 async fn a_proof_expires_to_the_second_and_the_page_checks_its_qr_code() {
     let federation = Federation::start().await.unwrap();
-    let phone = Phone::with_card_of(&federation, 0, "proof-expiry");
-    assert!(phone.activate(&federation, PIN).await.ok);
-    let out = phone.card.with_file_name("justificatif.pdf");
-    let made = phone
-        .run(&[
-            "proof",
-            "--pin",
-            PIN,
-            "--recipient",
-            "Mairie",
-            "--purpose",
-            "Test",
-            "--days",
-            "2",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .await;
-    assert!(made.ok, "{}", made.stderr);
-    let pdf = std::fs::read(&out).unwrap();
+    let phone = Phone::activated(&federation, "proof-expiry").await;
+    let pdf = phone.proof("Mairie", "Test", "2", &[]).await;
     let seal = idp_wallet::pdf::seal_of(&pdf).unwrap();
     let browser = Citizen::new();
     let page = format!("{}/justificatif", federation.url("wallet"));
+    let check_on_page = async |seal: &str| {
+        browser
+            .post(&page, &[("seal", seal), ("destinataire", "")])
+            .await
+    };
     federation.clock.advance(2 * 86_400 - 1);
-    let valid = browser
-        .post(&page, &[("seal", &seal), ("destinataire", "")])
-        .await;
+    let valid = check_on_page(&seal).await;
     assert!(valid.shows("VALIDE"), "{}", valid.body);
     federation.clock.advance(2);
-    let expired = browser
-        .post(&page, &[("seal", &seal), ("destinataire", "")])
-        .await;
+    let expired = check_on_page(&seal).await;
     assert!(expired.shows("EXPIRÉ"), "{}", expired.body);
-    assert_eq!(
-        check_proof(&federation, &pdf, "Mairie").await["status"],
-        "EXPIRED"
-    );
-    let garbage = browser
-        .post(&page, &[("seal", "n'importe quoi"), ("destinataire", "")])
-        .await;
+    assert_proof_status(&federation, &pdf, "Mairie", "EXPIRED").await;
+    let garbage = check_on_page("n'importe quoi").await;
     assert!(garbage.shows("ILLISIBLE"), "{}", garbage.body);
 }
 
@@ -1019,13 +996,8 @@ async fn a_proof_expires_to_the_second_and_the_page_checks_its_qr_code() {
 #[tokio::test]
 async fn a_lost_card_s_identity_is_deleted_with_the_link_of_the_activation_email() {
     let federation = Federation::start().await.unwrap();
-    let phone = Phone::with_card_of(&federation, 0, "lost");
-    assert!(phone.activate(&federation, PIN).await.ok);
-    let mails = federation.delivered_mails().await;
-    let activation = mails
-        .iter()
-        .find(|sent| sent.message.subject.contains("Identité numérique activée"))
-        .unwrap();
+    let phone = Phone::activated(&federation, "lost").await;
+    let activation = last_mail(&federation, "Identité numérique activée").await;
     let text = &activation.message.text;
     let start = text.find("http://").unwrap();
     let link = text[start..].split_whitespace().next().unwrap().to_owned();
@@ -1033,11 +1005,7 @@ async fn a_lost_card_s_identity_is_deleted_with_the_link_of_the_activation_email
 
     let browser = Citizen::new();
     let confirm = browser.get(&link).await;
-    assert!(
-        confirm.shows("Supprimer mon identité numérique"),
-        "{}",
-        confirm.body
-    );
+    assert_shows(&confirm, &["Supprimer mon identité numérique"]);
     let token = confirm.input("t").unwrap();
     let deleted = browser
         .post(
@@ -1045,27 +1013,15 @@ async fn a_lost_card_s_identity_is_deleted_with_the_link_of_the_activation_email
             &[("t", &token)],
         )
         .await;
-    assert!(
-        deleted.shows("Identité numérique supprimée"),
-        "{}",
-        deleted.body
-    );
+    assert_shows(&deleted, &["Identité numérique supprimée"]);
     let twice = browser.get(&link).await;
     assert!(twice.shows("n'est pas valide"), "{}", twice.body);
 
-    let login = qr_link(&qr_page(&federation, &Citizen::new()).await);
-    let run = phone.scan(&login, "--yes").await;
-    assert!(!run.ok);
-    assert!(
-        run.stderr.contains("Aucune identité numérique"),
-        "{}",
-        run.stderr
-    );
+    login_refused_without_identity(&federation, &phone).await;
 
     let new_card = Phone::with_card_of(&federation, 0, "lost-new");
     let activated = new_card.activate(&federation, PIN).await;
-    assert!(activated.ok, "{}", activated.stderr);
-    assert!(activated.stdout.contains("créée"), "{}", activated.stdout);
+    activated.assert_ok_saying(&["créée"]);
 }
 
 /// The QR code's reference lives a minute and the page gets a new one;
@@ -1074,10 +1030,8 @@ async fn a_lost_card_s_identity_is_deleted_with_the_link_of_the_activation_email
 #[tokio::test]
 async fn the_qr_code_is_renewed_each_minute_and_a_login_lasts_five_minutes() {
     let federation = Federation::start().await.unwrap();
-    let phone = Phone::with_card_of(&federation, 0, "renew");
-    assert!(phone.activate(&federation, PIN).await.ok);
-    let browser = Citizen::new();
-    let old = qr_link(&qr_page(&federation, &browser).await);
+    let phone = Phone::activated(&federation, "renew").await;
+    let (browser, old) = start_qr_login(&federation).await;
     federation.clock.advance(61);
     let state = poll(&federation, &browser).await;
     let fresh_ref = state["qr"].as_str().unwrap();
@@ -1129,21 +1083,11 @@ async fn a_minor_s_card_cannot_be_activated() {
     let now = oidc::Clock::now(&federation.clock);
     let today = card::Date::from_unix(u64::try_from(now).unwrap());
     // A seeded citizen, born seventeen years ago.
-    let mut minor =
-        passerelle::cards::card_holders(&federation.running.citizens, now, 1)[0].clone();
+    let mut minor = first_holder(&federation);
     minor.birthdate = population::Date::new(today.year - 17, today.month, 1).unwrap();
-    let pki = federation.running.card_pki.as_ref().unwrap();
-    let state = passerelle::cards::issue_card(pki, &minor, now).unwrap();
-    let dir = scratch("minor");
-    let card = dir.join("carte.json");
-    std::fs::write(&card, state.to_json().unwrap()).unwrap();
-    let phone = Phone {
-        folder: dir.join("app"),
-        card,
-    };
+    let phone = Phone::with_card_for(&federation, &minor, "minor");
     let run = phone.activate(&federation, PIN).await;
-    assert!(!run.ok);
-    assert!(run.stderr.contains("majeures"), "{}", run.stderr);
+    run.assert_failed_saying(&["majeures"]);
 }
 
 /// Rate limits: logins started per address, claims per app installation.
@@ -1182,8 +1126,7 @@ async fn logins_per_address_and_claims_per_installation_are_limited() {
     assert!(statuses[..30].iter().all(|s| *s == 303), "{statuses:?}");
     assert_eq!(statuses[30], 429);
 
-    let phone = Phone::with_card_of(&federation, 0, "limits");
-    assert!(phone.activate(&federation, PIN).await.ok);
+    let phone = Phone::activated(&federation, "limits").await;
     let unknown = format!("{wallet}/q/unknown-reference");
     for _ in 0..10 {
         let run = phone.scan(&unknown, "--yes").await;
@@ -1208,6 +1151,17 @@ async fn qr_login_from(
     browser.open(state["location"].as_str().unwrap(), "").await
 }
 
+/// Starts a voting proxy from `page`, a page of the portal's.
+async fn start_proxy(browser: &Citizen, portal: &str, page: &Response) -> Response {
+    let csrf = page.input("csrf").unwrap();
+    browser
+        .post(
+            &format!("{portal}/procuration/commencer/procuration"),
+            &[("csrf", &csrf)],
+        )
+        .await
+}
+
 /// The voting proxy needs eidas3 (issue 7): logged in at eidas2 with an
 /// identity not certified, the citizen is told why, with a link to
 /// certification and a way to step up; stepping up through the hub with
@@ -1216,58 +1170,27 @@ async fn qr_login_from(
 #[tokio::test]
 async fn the_voting_proxy_needs_a_certified_identity_and_steps_up_through_the_hub() {
     let federation = Federation::start().await.unwrap();
-    let phone = Phone::with_card_of(&federation, 0, "proxy");
-    assert!(phone.activate(&federation, PIN).await.ok);
+    let phone = Phone::activated(&federation, "proxy").await;
     let portal = federation.url("demo_sp").to_owned();
+    let step_up = format!("{portal}/procuration/niveau-superieur");
     let browser = Citizen::new();
 
-    let consent = qr_login_from(
-        &federation,
-        &browser,
-        &phone,
-        &format!("{portal}/procuration/connexion/passerelle"),
-    )
-    .await;
-    assert!(
-        consent.shows("Continuer sur Ma procuration"),
-        "{}",
-        consent.body
-    );
-    let refused = browser
-        .follow(browser.consent(&federation.hub_plus, &consent).await, "")
-        .await;
+    let login = format!("{portal}/procuration/connexion/passerelle");
+    let consent = qr_login_from(&federation, &browser, &phone, &login).await;
+    assert_shows(&consent, &["Continuer sur Ma procuration"]);
+    let refused = consent_to_service(&federation, &browser, &consent).await;
     assert_eq!(refused.status, 403, "{}", refused.body);
-    assert!(
-        refused.shows("identité numérique certifiée en mairie (niveau eidas3)"),
-        "{}",
-        refused.body
-    );
-    assert!(
-        refused.shows("Vous êtes connecté au niveau eidas2"),
-        "{}",
-        refused.body
-    );
-    assert!(
-        refused.shows(&format!(
-            "href=\"{}/certification\"",
-            federation.url("wallet")
-        )),
-        "{}",
-        refused.body
-    );
-    assert!(
-        refused.shows("href=\"/procuration/niveau-superieur\""),
-        "{}",
-        refused.body
+    assert_shows(
+        &refused,
+        &[
+            "identité numérique certifiée en mairie (niveau eidas3)",
+            "Vous êtes connecté au niveau eidas2",
+            &format!("href=\"{}/certification\"", federation.url("wallet")),
+            "href=\"/procuration/niveau-superieur\"",
+        ],
     );
     // No proxy can be started at this level either.
-    let csrf = refused.input("csrf").unwrap();
-    let start = browser
-        .post(
-            &format!("{portal}/procuration/commencer/procuration"),
-            &[("csrf", &csrf)],
-        )
-        .await;
+    let start = start_proxy(&browser, &portal, &refused).await;
     assert_eq!(start.status, 403);
     let guide = browser
         .get(&format!("{}/certification", federation.url("wallet")))
@@ -1275,49 +1198,25 @@ async fn the_voting_proxy_needs_a_certified_identity_and_steps_up_through_the_hu
     assert!(guide.shows("dans une mairie équipée"), "{}", guide.body);
 
     // Stepping up with the identity as it is: the hub stops it.
-    let bounced = qr_login_from(
-        &federation,
-        &browser,
-        &phone,
-        &format!("{portal}/procuration/niveau-superieur"),
-    )
-    .await;
+    let bounced = qr_login_from(&federation, &browser, &phone, &step_up).await;
     assert!(
         bounced.url.starts_with(&federation.hub_plus),
         "{}",
         bounced.url
     );
-    assert!(
-        bounced.shows("n&#39;a pas le niveau de sécurité que demande ce service (eidas3)"),
-        "{}",
-        bounced.body
+    assert_shows(
+        &bounced,
+        &["n&#39;a pas le niveau de sécurité que demande ce service (eidas3)"],
     );
 
     // Certified at the town hall, then stepping up again.
-    let seal = phone.certify(&federation).await.unwrap();
-    let desk = logged_in_agent(&federation, AGENT).await;
-    visit(&federation, &desk, &seal, &phone, "concordantes").await;
-    let consent = qr_login_from(
-        &federation,
-        &browser,
-        &phone,
-        &format!("{portal}/procuration/niveau-superieur"),
-    )
-    .await;
-    let home = browser
-        .follow(browser.consent(&federation.hub_plus, &consent).await, "")
-        .await;
+    certified_at_town_hall(&federation, &phone).await;
+    let consent = qr_login_from(&federation, &browser, &phone, &step_up).await;
+    let home = consent_to_service(&federation, &browser, &consent).await;
     assert_eq!(home.status, 200, "{}", home.body);
-    assert!(home.shows("Donner procuration"), "{}", home.body);
-    assert!(home.shows("niveau eidas3"), "{}", home.body);
+    assert_shows(&home, &["Donner procuration", "niveau eidas3"]);
 
-    let csrf = home.input("csrf").unwrap();
-    let started = browser
-        .post(
-            &format!("{portal}/procuration/commencer/procuration"),
-            &[("csrf", &csrf)],
-        )
-        .await;
+    let started = start_proxy(&browser, &portal, &home).await;
     assert_eq!(started.status, 303, "{}", started.body);
     let url = format!("{portal}{}", started.location.as_deref().unwrap());
     let steps: [&[(&str, &str)]; 4] = [
@@ -1341,8 +1240,7 @@ async fn the_voting_proxy_needs_a_certified_identity_and_steps_up_through_the_hu
         assert_eq!(sent.status, 303, "step {index}: {}", sent.body);
         page = browser.get(&url).await;
     }
-    assert!(page.shows("Procuration établie"), "{}", page.body);
-    assert!(page.shows("Paul Durand"), "{}", page.body);
+    assert_shows(&page, &["Procuration établie", "Paul Durand"]);
 }
 
 /// Issue 16: the wallet provider on PostgreSQL and Redis, as deployed. Its
@@ -1368,42 +1266,23 @@ async fn the_wallet_runs_on_postgresql_and_redis() {
     );
 
     let durable = stores.durable_writes();
-    let browser = Citizen::new();
-    let link = qr_link(&qr_page(&federation, &browser).await);
+    let (browser, link) = start_qr_login(&federation).await;
     let scanned = phone.scan(&link, "--yes").await;
     assert!(scanned.ok, "{}", scanned.stderr);
     let again = phone.scan(&link, "--yes").await;
-    assert!(!again.ok);
-    assert!(again.stderr.contains("déjà été scanné"), "{}", again.stderr);
+    again.assert_failed_saying(&["déjà été scanné"]);
     let state = poll(&federation, &browser).await;
     assert_eq!(state["status"], "approved", "{state}");
     let me = back_to_service(&federation, &browser, state["location"].as_str().unwrap()).await;
     assert_eq!(id_token_acr(&me), "eidas2");
     assert_eq!(stores.durable_writes(), durable, "a login writes to Redis");
 
-    let seal = phone.certify(&federation).await.unwrap();
-    let desk = logged_in_agent(&federation, AGENT).await;
-    visit(&federation, &desk, &seal, &phone, "concordantes").await;
+    certified_at_town_hall(&federation, &phone).await;
     assert_eq!(qr_login_acr(&federation, &phone).await, "eidas3");
 
-    let out = phone.card.with_file_name("justificatif.pdf");
-    let made = phone
-        .run(&[
-            "proof",
-            "--pin",
-            PIN,
-            "--recipient",
-            "Agence Immo du Centre",
-            "--purpose",
-            "Dossier de location",
-            "--days",
-            "7",
-            "--out",
-            out.to_str().unwrap(),
-        ])
+    let pdf = phone
+        .proof("Agence Immo du Centre", "Dossier de location", "7", &[])
         .await;
-    assert!(made.ok, "{}", made.stderr);
-    let pdf = std::fs::read(&out).unwrap();
     let used = check_proof(&federation, &pdf, "Agence Immo du Centre").await;
     assert_eq!(
         (&used["status"], &used["consumed"]),
@@ -1434,15 +1313,7 @@ fn present_licence(
         .unwrap()
         .present(&device_request, &transcript)
         .unwrap();
-    let issuer = federation
-        .running
-        .wallet
-        .as_ref()
-        .unwrap()
-        .licence
-        .as_ref()
-        .unwrap();
-    let trust = mdoc::TrustedIacas::new(&[issuer.iaca_der().unwrap()]).unwrap();
+    let trust = mdoc::TrustedIacas::new(&[provider_iaca(federation)]).unwrap();
     let now = u64::try_from(oidc::Clock::now(&federation.clock)).unwrap();
     mdoc::verify(
         &response.to_bytes().unwrap(),
@@ -1456,22 +1327,14 @@ fn present_licence(
 #[tokio::test]
 async fn a_holder_adds_the_driving_licence_of_the_register_and_it_verifies() {
     let federation = Federation::start().await.unwrap();
-    let phone = Phone::with_card_of(&federation, 0, "licence");
-    assert!(phone.activate(&federation, PIN).await.ok);
+    let phone = Phone::activated(&federation, "licence").await;
     let none = phone.run(&["permis"]).await;
-    assert!(none.stdout.contains("Aucun permis"), "{}", none.stdout);
+    none.assert_ok_saying(&["Aucun permis"]);
 
     let added = phone.run(&["permis", "ajouter", "--pin", PIN]).await;
-    assert!(added.ok, "{}", added.stderr);
-    assert!(
-        added.stdout.contains("Permis de conduire n° 197500000001"),
-        "{}",
-        added.stdout
-    );
-    assert!(added.stdout.contains("Catégories : B"), "{}", added.stdout);
+    added.assert_ok_saying(&["Permis de conduire n° 197500000001", "Catégories : B"]);
     let shown = phone.run(&["permis"]).await;
-    assert!(shown.stdout.contains("197500000001"), "{}", shown.stdout);
-    assert!(shown.stdout.contains("valide jusqu'au"), "{}", shown.stdout);
+    shown.assert_ok_saying(&["197500000001", "valide jusqu'au"]);
 
     let verified =
         present_licence(&federation, &phone, &["family_name", "driving_privileges"]).unwrap();
@@ -1524,38 +1387,24 @@ async fn a_holder_adds_the_driving_licence_of_the_register_and_it_verifies() {
         .run(&["change-pin", "--pin", PIN, "--new-pin", "135790"])
         .await;
     assert!(changed.ok, "{}", changed.stderr);
-    assert!(phone.run(&["permis"]).await.stdout.contains("197500000001"));
+    let kept_licence = phone.run(&["permis"]).await;
+    kept_licence.assert_ok_saying(&["197500000001"]);
     let deleted = phone.run(&["delete", "--pin", "135790"]).await;
     assert!(deleted.ok, "{}", deleted.stderr);
     let gone = phone.run(&["permis"]).await;
-    assert!(gone.stdout.contains("Aucun permis"), "{}", gone.stdout);
+    gone.assert_ok_saying(&["Aucun permis"]);
     let refused = phone.run(&["permis", "ajouter", "--pin", "135790"]).await;
-    assert!(!refused.ok);
-    assert!(
-        refused.stderr.contains("Aucune identité numérique"),
-        "{}",
-        refused.stderr
-    );
+    refused.assert_failed_saying(&["Aucune identité numérique"]);
     // A copy kept from before cannot be renewed: its identity is gone.
     for (path, text) in &kept {
         std::fs::write(path, text).unwrap();
     }
     let orphan = phone.run(&["permis", "renouveler"]).await;
-    assert!(!orphan.ok);
-    assert!(
-        orphan.stderr.contains("Aucune identité numérique"),
-        "{}",
-        orphan.stderr
-    );
+    orphan.assert_failed_saying(&["Aucune identité numérique"]);
     // Nor once it has ended.
     federation.clock.advance(31 * 24 * 3600);
     let ended = phone.run(&["permis", "renouveler"]).await;
-    assert!(!ended.ok);
-    assert!(
-        ended.stderr.contains("ne peut pas être renouvelé"),
-        "{}",
-        ended.stderr
-    );
+    ended.assert_failed_saying(&["ne peut pas être renouvelé"]);
 
     // The old pink paper licence is added as well, valid until 2033.
     let paper = |c: &population::Citizen| {
@@ -1564,15 +1413,9 @@ async fn a_holder_adds_the_driving_licence_of_the_register_and_it_verifies() {
                 && l.status == population::LicenceStatus::Valid
         })
     };
-    let phone = Phone::with_card_of_first(&federation, "paper", paper, 0);
-    assert!(phone.activate(&federation, PIN).await.ok);
+    let phone = Phone::activated_first(&federation, "paper", paper).await;
     let added = phone.run(&["permis", "ajouter", "--pin", PIN]).await;
-    assert!(added.ok, "{}", added.stderr);
-    assert!(
-        added.stdout.contains("Expire le : 2033-01-19"),
-        "{}",
-        added.stdout
-    );
+    added.assert_ok_saying(&["Expire le : 2033-01-19"]);
 }
 
 #[tokio::test]
@@ -1584,8 +1427,7 @@ async fn a_suspended_or_cancelled_licence_is_refused_and_no_licence_is_said() {
         (Some(population::LicenceStatus::Cancelled), "annulé"),
         (None, "Aucun permis de conduire n'est enregistré"),
     ] {
-        let phone = Phone::with_card_of_first(&federation, "refused", |c| status(c) == which, 0);
-        assert!(phone.activate(&federation, PIN).await.ok);
+        let phone = Phone::activated_first(&federation, "refused", |c| status(c) == which).await;
         let run = phone.run(&["permis", "ajouter", "--pin", PIN]).await;
         assert!(!run.ok, "{which:?}: {}", run.stdout);
         assert!(run.stderr.contains(says), "{which:?}: {}", run.stderr);
@@ -1596,12 +1438,9 @@ async fn a_suspended_or_cancelled_licence_is_refused_and_no_licence_is_said() {
 /// `wallet permis presenter` running: the child and the QR code it shows.
 async fn presenting(phone: &Phone, answer: &str) -> (tokio::process::Child, String) {
     use tokio::io::AsyncBufReadExt as _;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_passerelle"))
-        .args(["wallet", "--folder", phone.folder.to_str().unwrap()])
+    let folder = phone.folder.to_str().unwrap();
+    let mut child = program(&["wallet", "--folder", folder])
         .args(["permis", "presenter", "--pin", PIN, answer])
-        .env_remove("PASSERELLE_WALLET_PIN")
-        .env("RUST_LOG", "warn")
-        .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -1617,18 +1456,16 @@ async fn presenting(phone: &Phone, answer: &str) -> (tokio::process::Child, Stri
     panic!("the app showed no QR code");
 }
 
+/// The IACA under which the wallet provider issues licences, as DER.
+fn provider_iaca(federation: &Federation) -> Vec<u8> {
+    let wallet = federation.running.wallet.as_ref().unwrap();
+    wallet.licence.as_ref().unwrap().iaca_der().unwrap()
+}
+
 /// The IACA a verifier trusts, as a file.
 fn iaca_file(federation: &Federation, name: &str) -> PathBuf {
-    let issuer = federation
-        .running
-        .wallet
-        .as_ref()
-        .unwrap()
-        .licence
-        .as_ref()
-        .unwrap();
     let path = scratch(name).join("iaca.der");
-    std::fs::write(&path, issuer.iaca_der().unwrap()).unwrap();
+    std::fs::write(&path, provider_iaca(federation)).unwrap();
     path
 }
 
@@ -1651,29 +1488,17 @@ async fn roadside(qr: &str, iaca: &Path) -> Run {
 #[tokio::test]
 async fn an_officer_checks_the_licence_the_app_shows_at_the_roadside() {
     let federation = Federation::start().await.unwrap();
-    let phone = Phone::with_card_of(&federation, 0, "roadside");
-    assert!(phone.activate(&federation, PIN).await.ok);
+    let phone = Phone::activated(&federation, "roadside").await;
     assert!(phone.run(&["permis", "ajouter", "--pin", PIN]).await.ok);
     let iaca = iaca_file(&federation, "police");
 
     let (mut app, qr) = presenting(&phone, "--yes").await;
     let check = roadside(&qr, &iaca).await;
-    assert!(check.ok, "{}", check.stderr);
-    assert!(
-        check.stdout.contains("Permis de conduire vérifié"),
-        "{}",
-        check.stdout
-    );
-    assert!(
-        check.stdout.contains("family_name : DUPONT"),
-        "{}",
-        check.stdout
-    );
-    assert!(
-        check.stdout.contains("driving_privileges : B (01)"),
-        "{}",
-        check.stdout
-    );
+    check.assert_ok_saying(&[
+        "Permis de conduire vérifié",
+        "family_name : DUPONT",
+        "driving_privileges : B (01)",
+    ]);
     assert!(
         !check.stdout.contains("issuing_authority"),
         "only what was asked"
@@ -1683,8 +1508,7 @@ async fn an_officer_checks_the_licence_the_app_shows_at_the_roadside() {
     // The same QR code again: the app has answered its one reader and
     // stopped listening.
     let again = roadside(&qr, &iaca).await;
-    assert!(!again.ok);
-    assert!(again.stderr.contains("ne répond pas"), "{}", again.stderr);
+    again.assert_failed_saying(&["ne répond pas"]);
 
     // A reader that trusts another root of the same name refuses it.
     let stranger = mdoc::LicencePki::generate(1_700_000_000).unwrap();
@@ -1692,28 +1516,13 @@ async fn an_officer_checks_the_licence_the_app_shows_at_the_roadside() {
     std::fs::write(&other, stranger.iaca.certificate_der().unwrap()).unwrap();
     let (mut app, qr) = presenting(&phone, "--yes").await;
     let refused = roadside(&qr, &other).await;
-    assert!(!refused.ok);
-    assert!(
-        refused.stderr.contains("permis refusé"),
-        "{}",
-        refused.stderr
-    );
-    assert!(
-        refused.stderr.contains("not signed by the IACA"),
-        "{}",
-        refused.stderr
-    );
+    refused.assert_failed_saying(&["permis refusé", "not signed by the IACA"]);
     app.wait().await.unwrap();
 
     // The holder declines: nothing is shown.
     let (mut app, qr) = presenting(&phone, "--no").await;
     let declined = roadside(&qr, &iaca).await;
-    assert!(!declined.ok);
-    assert!(
-        declined.stderr.contains("refusé de montrer"),
-        "{}",
-        declined.stderr
-    );
+    declined.assert_failed_saying(&["refusé de montrer"]);
     assert!(app.wait().await.unwrap().success());
 }
 
@@ -1750,8 +1559,7 @@ async fn rental_result(federation: &Federation, browser: &Citizen, state: &str) 
 #[tokio::test]
 async fn a_car_rental_learns_the_categories_and_age_over_21_and_nothing_else() {
     let federation = Federation::start().await.unwrap();
-    let phone = Phone::with_card_of(&federation, 0, "rental");
-    assert!(phone.activate(&federation, PIN).await.ok);
+    let phone = Phone::activated(&federation, "rental").await;
     assert!(phone.run(&["permis", "ajouter", "--pin", PIN]).await.ok);
     let browser = Citizen::new();
     let home = browser
@@ -1776,17 +1584,8 @@ async fn a_car_rental_learns_the_categories_and_age_over_21_and_nothing_else() {
     assert_eq!(posted.status(), 400);
     let waiting = rental_result(&federation, &browser, &state).await;
     assert!(waiting.shows("Pas encore de réponse"), "{}", waiting.body);
-    let shared = phone
-        .run(&["permis", "partager", &link, "--yes", "--pin", PIN])
-        .await;
-    assert!(shared.ok, "{}", shared.stderr);
-    assert!(
-        shared
-            .stdout
-            .contains("Demande de Location de voitures (démo) (http://127.0.0.1:"),
-        "{}",
-        shared.stdout
-    );
+    let shared = phone.share_licence(&link).await;
+    shared.assert_ok_saying(&["Demande de Location de voitures (démo) (http://127.0.0.1:"]);
     assert!(
         shared
             .stdout
@@ -1798,12 +1597,13 @@ async fn a_car_rental_learns_the_categories_and_age_over_21_and_nothing_else() {
         shared.stdout
     );
     let result = rental_result(&federation, &browser, &state).await;
-    assert!(result.shows("Droit de conduire vérifié"), "{}", result.body);
-    assert!(result.shows("<td>B (01)</td>"), "{}", result.body);
-    assert!(
-        result.shows("Vous pouvez louer une voiture"),
-        "{}",
-        result.body
+    assert_shows(
+        &result,
+        &[
+            "Droit de conduire vérifié",
+            "<td>B (01)</td>",
+            "Vous pouvez louer une voiture",
+        ],
     );
     // The rental verified the answer with mdoc::verify, which refuses any
     // element it did not ask for: the wallet sent these two and nothing
@@ -1817,35 +1617,20 @@ async fn a_car_rental_learns_the_categories_and_age_over_21_and_nothing_else() {
     }
 
     // A request is answered once.
-    let again = phone
-        .run(&["permis", "partager", &link, "--yes", "--pin", PIN])
-        .await;
-    assert!(!again.ok);
-    assert!(
-        again.stderr.contains("already answered"),
-        "{}",
-        again.stderr
-    );
+    let again = phone.share_licence(&link).await;
+    again.assert_failed_saying(&["already answered"]);
 
     // Declined: nothing is sent, the page still waits.
     let (link, state) = rental_request(&federation, &browser).await;
     let declined = phone.run(&["permis", "partager", &link, "--no"]).await;
-    assert!(declined.ok, "{}", declined.stderr);
-    assert!(
-        declined.stdout.contains("Rien n'a été transmis"),
-        "{}",
-        declined.stdout
-    );
+    declined.assert_ok_saying(&["Rien n'a été transmis"]);
     let waiting = rental_result(&federation, &browser, &state).await;
     assert!(waiting.shows("Pas encore de réponse"), "{}", waiting.body);
 
     // A link that sends the answer elsewhere than HTTPS is refused.
     let plain = link.replace("http%3A%2F%2F127.0.0.1", "http%3A%2F%2Fexample.test");
-    let refused = phone
-        .run(&["permis", "partager", &plain, "--yes", "--pin", PIN])
-        .await;
-    assert!(!refused.ok);
-    assert!(refused.stderr.contains("HTTPS"), "{}", refused.stderr);
+    let refused = phone.share_licence(&plain).await;
+    refused.assert_failed_saying(&["HTTPS"]);
 }
 
 /// Anyone may ask the rental for a request, and each costs a key, a write
