@@ -127,12 +127,7 @@ async fn full_login(
     let params = sandbox_login(federation, &citizen, provider, id).await;
     let (status, tokens) = sandbox_tokens(federation, &params["code"]).await;
     assert_eq!(status, 200, "{tokens}");
-    let id_token = jose::verify(
-        tokens["id_token"].as_str().unwrap(),
-        &hub_keys(federation).await,
-        &[jose::Alg::ES256],
-    )
-    .unwrap();
+    let id_token = verified_id_token(federation, &tokens).await;
     let userinfo = userinfo_claims(federation, tokens["access_token"].as_str().unwrap()).await;
     (id_token, userinfo)
 }
@@ -157,6 +152,75 @@ async fn demo_sp_login(
             &federation.login_of(provider, 1),
             PASSWORD,
             "no-stop",
+        )
+        .await
+}
+
+/// Citizen 1 logs in through impots at `authorize`; returns the redirect
+/// back to `redirect_uri`.
+async fn impots_login_at(
+    federation: &Federation,
+    citizen: &Citizen,
+    authorize: &str,
+    redirect_uri: &str,
+) -> testkit::Response {
+    citizen
+        .log_in(
+            authorize,
+            &federation.hub,
+            "impots",
+            &federation.login_of("impots", 1),
+            PASSWORD,
+            redirect_uri,
+        )
+        .await
+}
+
+/// Citizen 1 authenticates through impots at `authorize`; returns the page
+/// the hub shows next (the consent, or a refusal).
+async fn impots_consent_at(
+    federation: &Federation,
+    citizen: &Citizen,
+    authorize: &str,
+    redirect_uri: &str,
+) -> testkit::Response {
+    citizen
+        .authenticate(
+            authorize,
+            &federation.hub,
+            "impots",
+            &federation.login_of("impots", 1),
+            PASSWORD,
+            redirect_uri,
+        )
+        .await
+}
+
+/// The ID token of a token response, verified with the hub's keys.
+async fn verified_id_token(federation: &Federation, tokens: &Value) -> Map<String, Value> {
+    jose::verify(
+        tokens["id_token"].as_str().unwrap(),
+        &hub_keys(federation).await,
+        &[jose::Alg::ES256],
+    )
+    .unwrap()
+}
+
+/// Logs out of the demo service from its page `me`; returns the page the
+/// redirects end on.
+async fn demo_sp_logout(
+    federation: &Federation,
+    citizen: &Citizen,
+    me: &testkit::Response,
+) -> testkit::Response {
+    let demo_sp = federation.url("demo_sp");
+    let csrf = me.input("csrf").unwrap();
+    citizen
+        .follow(
+            citizen
+                .post(&format!("{demo_sp}/logout"), &[("csrf", &csrf)])
+                .await,
+            "",
         )
         .await
 }
@@ -189,12 +253,7 @@ async fn a_citizen_logs_in_to_a_service_through_the_hub_and_the_service_reads_he
     assert_eq!(tokens["expires_in"], 60);
     assert_eq!(tokens["token_type"], "Bearer");
 
-    let id_token = jose::verify(
-        tokens["id_token"].as_str().unwrap(),
-        &hub_keys(&federation).await,
-        &[jose::Alg::ES256],
-    )
-    .unwrap();
+    let id_token = verified_id_token(&federation, &tokens).await;
     let mut claims: Vec<&String> = id_token.keys().collect();
     claims.sort();
     assert_eq!(
@@ -257,19 +316,7 @@ async fn two_services_get_two_different_subs_for_one_person() {
     let federation = Federation::start().await.unwrap();
     let (at_sandbox, _) = full_login(&federation, "impots", 1).await;
     let citizen = Citizen::new();
-    let demo_sp = federation.url("demo_sp").to_owned();
-    let authorize = format!("{demo_sp}/login/standard");
-    let login = federation.login_of("impots", 1);
-    let back = citizen
-        .log_in(
-            &authorize,
-            &federation.hub,
-            "impots",
-            &login,
-            PASSWORD,
-            "no-stop",
-        )
-        .await;
+    let back = demo_sp_login(&federation, &citizen, "standard", "impots").await;
     // The demo service's own callback is followed: it shows what it received.
     let me = citizen.follow(back, "").await;
     assert!(me.shows("Identité reçue"), "{}", me.body);
@@ -286,22 +333,12 @@ async fn two_services_get_two_different_subs_for_one_person() {
 #[tokio::test]
 async fn the_demo_service_logs_in_at_eidas1_on_the_standard_platform_and_eidas2_on_the_plus_one() {
     let federation = Federation::start().await.unwrap();
-    let demo_sp = federation.url("demo_sp").to_owned();
-    for (platform, hub, provider, acr) in [
-        ("standard", &federation.hub, "impots", "eidas1"),
-        ("plus", &federation.hub_plus, "laposte", "eidas2"),
+    for (platform, provider, acr) in [
+        ("standard", "impots", "eidas1"),
+        ("plus", "laposte", "eidas2"),
     ] {
         let citizen = Citizen::new();
-        let back = citizen
-            .log_in(
-                &format!("{demo_sp}/login/{platform}"),
-                hub,
-                provider,
-                &federation.login_of(provider, 1),
-                PASSWORD,
-                "no-stop",
-            )
-            .await;
+        let back = demo_sp_login(&federation, &citizen, platform, provider).await;
         let me = citizen.follow(back, "").await;
         assert!(me.shows("Identité reçue"), "{platform}: {}", me.body);
         assert!(
@@ -362,16 +399,7 @@ async fn single_sign_on_carries_to_a_second_service_within_a_sliding_session() {
     let authorize = federation.authorize_url(&[]);
     citizen.open(&authorize, SANDBOX_CALLBACK).await;
     let before = citizen.cookie(&federation.hub, cookie).unwrap();
-    let consent = citizen
-        .authenticate(
-            &authorize,
-            &federation.hub,
-            "impots",
-            &federation.login_of("impots", 1),
-            PASSWORD,
-            SANDBOX_CALLBACK,
-        )
-        .await;
+    let consent = impots_consent_at(&federation, &citizen, &authorize, SANDBOX_CALLBACK).await;
     let after = citizen.cookie(&federation.hub, cookie).unwrap();
     assert_ne!(before, after, "no session fixation");
     let with_old_cookie = reqwest::Client::builder()
@@ -429,19 +457,10 @@ async fn single_sign_on_carries_to_a_second_service_within_a_sliding_session() {
 #[tokio::test]
 async fn the_demo_service_logs_out_through_the_plus_hub() {
     let federation = Federation::start().await.unwrap();
-    let demo_sp = federation.url("demo_sp").to_owned();
     let citizen = Citizen::new();
     let back = demo_sp_login(&federation, &citizen, "plus", "laposte").await;
     let me = citizen.follow(back, "").await;
-    let csrf = me.input("csrf").unwrap();
-    let out = citizen
-        .follow(
-            citizen
-                .post(&format!("{demo_sp}/logout"), &[("csrf", &csrf)])
-                .await,
-            "",
-        )
-        .await;
+    let out = demo_sp_logout(&federation, &citizen, &me).await;
     assert!(
         out.shows("Vous êtes déconnecté de ce service et de Passerelle"),
         "{}",
@@ -473,27 +492,9 @@ async fn the_demo_service_logs_out_through_the_hub_and_the_provider() {
     let federation = Federation::start().await.unwrap();
     let citizen = Citizen::new();
     let demo_sp = federation.url("demo_sp").to_owned();
-    let login = federation.login_of("ameli", 1);
-    let back = citizen
-        .log_in(
-            &format!("{demo_sp}/login/standard"),
-            &federation.hub,
-            "ameli",
-            &login,
-            PASSWORD,
-            "no-stop",
-        )
-        .await;
+    let back = demo_sp_login(&federation, &citizen, "standard", "ameli").await;
     let me = citizen.follow(back, "").await;
-    let csrf = me.input("csrf").unwrap();
-    let out = citizen
-        .follow(
-            citizen
-                .post(&format!("{demo_sp}/logout"), &[("csrf", &csrf)])
-                .await,
-            "",
-        )
-        .await;
+    let out = demo_sp_logout(&federation, &citizen, &me).await;
     assert!(
         out.url.starts_with(&format!("{demo_sp}/logged-out")),
         "{}",
@@ -594,26 +595,13 @@ async fn a_back_channel_logout_is_retried_and_carries_a_signed_logout_token() {
     );
     let federation = Federation::builder().toml(&extra).start().await.unwrap();
     let citizen = Citizen::new();
-    let back = citizen
-        .log_in(
-            &federation.authorize_url(&[
-                ("client_id", "bc-client"),
-                ("redirect_uri", CLIENTS_CALLBACK),
-            ]),
-            &federation.hub,
-            "impots",
-            &federation.login_of("impots", 1),
-            PASSWORD,
-            CLIENTS_CALLBACK,
-        )
-        .await;
+    let authorize = federation.authorize_url(&[
+        ("client_id", "bc-client"),
+        ("redirect_uri", CLIENTS_CALLBACK),
+    ]);
+    let back = impots_login_at(&federation, &citizen, &authorize, CLIENTS_CALLBACK).await;
     let (_, tokens) = redeem_as(&federation, "bc-client", &back.location_params()["code"]).await;
-    let bc_claims = jose::verify(
-        tokens["id_token"].as_str().unwrap(),
-        &hub_keys(&federation).await,
-        &[jose::Alg::ES256],
-    )
-    .unwrap();
+    let bc_claims = verified_id_token(&federation, &tokens).await;
     let confirmation = sandbox_page(&federation, &citizen, &[]).await;
     let back = citizen.consent(&federation.hub, &confirmation).await;
     let (_, tokens) = sandbox_tokens(&federation, &back.location_params()["code"]).await;
@@ -847,16 +835,13 @@ async fn the_dashboard_shows_the_history_blocks_a_provider_and_takes_a_report() 
         .await;
     assert_eq!(saved.location.as_deref(), Some("/"), "{}", saved.body);
     let other = Citizen::new();
-    let refused = other
-        .authenticate(
-            &federation.authorize_url(&[]),
-            &federation.hub,
-            "impots",
-            &federation.login_of("impots", 1),
-            PASSWORD,
-            SANDBOX_CALLBACK,
-        )
-        .await;
+    let refused = impots_consent_at(
+        &federation,
+        &other,
+        &federation.authorize_url(&[]),
+        SANDBOX_CALLBACK,
+    )
+    .await;
     assert!(
         refused.shows("Vous avez bloqué impots.gouv (démo)"),
         "{}",
@@ -1023,16 +1008,7 @@ async fn pages_speak_english_by_ui_locales_or_by_the_switch() {
     assert!(choice.shows("Choose an account to log in with"));
     assert!(choice.shows("Skip to content"));
     assert!(choice.shows("href=\"/langue/fr?retour=%2Finteraction\""));
-    let consent = citizen
-        .authenticate(
-            &authorize,
-            &federation.hub,
-            "impots",
-            &federation.login_of("impots", 1),
-            PASSWORD,
-            SANDBOX_CALLBACK,
-        )
-        .await;
+    let consent = impots_consent_at(&federation, &citizen, &authorize, SANDBOX_CALLBACK).await;
     assert!(
         consent.shows("Continue to Votre service (bac à sable)"),
         "{}",
@@ -1432,16 +1408,7 @@ async fn pkce_is_required_of_a_client_registered_with_it_and_a_wrong_verifier_is
         ("code_challenge_method", "S256"),
     ]);
     let citizen = Citizen::new();
-    let back = citizen
-        .log_in(
-            &authorize,
-            &federation.hub,
-            "impots",
-            &federation.login_of("impots", 1),
-            PASSWORD,
-            &callback,
-        )
-        .await;
+    let back = impots_login_at(&federation, &citizen, &authorize, &callback).await;
     let code = back.location_params()["code"].clone();
     let form = |verifier: &'static str| {
         vec![
@@ -1722,17 +1689,7 @@ async fn the_openid_client_library_completes_a_login_and_validates_the_tokens() 
         .unwrap_or_else(|| panic!("{first}"));
 
     let citizen = Citizen::new();
-    let login = federation.login_of("impots", 1);
-    let back = citizen
-        .log_in(
-            authorize,
-            &federation.hub,
-            "impots",
-            &login,
-            PASSWORD,
-            SANDBOX_CALLBACK,
-        )
-        .await;
+    let back = impots_login_at(&federation, &citizen, authorize, SANDBOX_CALLBACK).await;
     let mut stdin = node.stdin.take().unwrap();
     stdin
         .write_all(format!("{}\n", back.location.unwrap()).as_bytes())
@@ -1792,17 +1749,7 @@ async fn code_for(federation: &Federation, client_id: &str, redirect_uri: &str) 
     let authorize =
         federation.authorize_url(&[("client_id", client_id), ("redirect_uri", redirect_uri)]);
     let citizen = Citizen::new();
-    let login = federation.login_of("impots", 1);
-    let back = citizen
-        .log_in(
-            &authorize,
-            &federation.hub,
-            "impots",
-            &login,
-            PASSWORD,
-            redirect_uri,
-        )
-        .await;
+    let back = impots_login_at(federation, &citizen, &authorize, redirect_uri).await;
     back.location_params()["code"].clone()
 }
 
@@ -1907,12 +1854,7 @@ async fn two_clients_of_one_entity_share_the_sub() {
     let code = code_for(&federation, "sandbox-app", CLIENTS_CALLBACK).await;
     let (status, tokens) = redeem_as(&federation, "sandbox-app", &code).await;
     assert_eq!(status, 200);
-    let claims = jose::verify(
-        tokens["id_token"].as_str().unwrap(),
-        &hub_keys(&federation).await,
-        &[jose::Alg::ES256],
-    )
-    .unwrap();
+    let claims = verified_id_token(&federation, &tokens).await;
     assert_eq!(claims["sub"], at_sandbox["sub"]);
 }
 
@@ -2157,8 +2099,9 @@ async fn encrypted_tokens(federation: &Federation, client_id: &str) -> (String, 
     )
 }
 
-#[tokio::test]
-async fn tokens_of_an_encrypting_service_are_signed_then_encrypted_to_its_key() {
+/// A federation with two encrypting services, `ecdh-client` and
+/// `rsa-client`, and their decryption keys in that order.
+async fn encrypting_federation() -> ([jose::DecryptionKey; 2], Federation) {
     let keys = [
         jose::DecryptionKey::generate(jose::KeyAlg::EcdhEs).unwrap(),
         jose::DecryptionKey::generate(jose::KeyAlg::RsaOaep256).unwrap(),
@@ -2166,6 +2109,29 @@ async fn tokens_of_an_encrypting_service_are_signed_then_encrypted_to_its_key() 
     let extra =
         encrypted_service("ecdh-client", &keys[0]) + &encrypted_service("rsa-client", &keys[1]);
     let federation = Federation::builder().toml(&extra).start().await.unwrap();
+    (keys, federation)
+}
+
+/// Asserts the ID token of a token response is encrypted to `encryption`
+/// and that key decrypts it.
+#[track_caller]
+fn assert_id_token_encrypted_to(tokens: &Value, encryption: &jose::DecryptionKey) {
+    let id_token = tokens["id_token"].as_str().unwrap();
+    assert_eq!(
+        jose::peek_jwe_header(id_token).unwrap().kid.as_deref(),
+        Some(encryption.kid())
+    );
+    jose::decrypt(
+        id_token,
+        std::slice::from_ref(encryption),
+        &jose::KeyAlg::ALL,
+    )
+    .unwrap();
+}
+
+#[tokio::test]
+async fn tokens_of_an_encrypting_service_are_signed_then_encrypted_to_its_key() {
+    let (keys, federation) = encrypting_federation().await;
     let hub_keys = hub_keys(&federation).await;
     for (client_id, key) in [("ecdh-client", &keys[0]), ("rsa-client", &keys[1])] {
         let (id_token, userinfo) = encrypted_tokens(&federation, client_id).await;
@@ -2246,17 +2212,7 @@ async fn a_service_publishing_its_keys_is_read_at_its_jwks_uri_and_its_rotation_
     };
     let (status, tokens) = redeem_signed(signing.clone(), "jti-1").await;
     assert_eq!(status, 200, "{tokens}");
-    let id_token = tokens["id_token"].as_str().unwrap();
-    assert_eq!(
-        jose::peek_jwe_header(id_token).unwrap().kid.as_deref(),
-        Some(encryption.kid())
-    );
-    jose::decrypt(
-        id_token,
-        std::slice::from_ref(&encryption),
-        &jose::KeyAlg::ALL,
-    )
-    .unwrap();
+    assert_id_token_encrypted_to(&tokens, &encryption);
     assert_eq!(
         publisher.fetches(),
         1,
@@ -2282,17 +2238,7 @@ async fn a_service_publishing_its_keys_is_read_at_its_jwks_uri_and_its_rotation_
     let (status, tokens) = redeem_signed(signing.clone(), "jti-3").await;
     assert_eq!(status, 200, "{tokens}");
     assert_eq!(publisher.fetches(), 2);
-    let id_token = tokens["id_token"].as_str().unwrap();
-    assert_eq!(
-        jose::peek_jwe_header(id_token).unwrap().kid.as_deref(),
-        Some(encryption.kid())
-    );
-    jose::decrypt(
-        id_token,
-        std::slice::from_ref(&encryption),
-        &jose::KeyAlg::ALL,
-    )
-    .unwrap();
+    assert_id_token_encrypted_to(&tokens, &encryption);
     // Only the encryption key changes: the hub sees it once its copy is
     // five minutes old.
     let encryption = jose::DecryptionKey::generate(jose::KeyAlg::EcdhEs).unwrap();
@@ -2313,13 +2259,7 @@ async fn a_service_publishing_its_keys_is_read_at_its_jwks_uri_and_its_rotation_
 async fn another_jose_library_decrypts_and_verifies_the_encrypted_tokens() {
     use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 
-    let keys = [
-        jose::DecryptionKey::generate(jose::KeyAlg::EcdhEs).unwrap(),
-        jose::DecryptionKey::generate(jose::KeyAlg::RsaOaep256).unwrap(),
-    ];
-    let extra =
-        encrypted_service("ecdh-client", &keys[0]) + &encrypted_service("rsa-client", &keys[1]);
-    let federation = Federation::builder().toml(&extra).start().await.unwrap();
+    let (keys, federation) = encrypting_federation().await;
     let interop = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop");
     for (client_id, key) in [("ecdh-client", &keys[0]), ("rsa-client", &keys[1])] {
         let (id_token, userinfo) = encrypted_tokens(&federation, client_id).await;
@@ -2406,18 +2346,8 @@ async fn max_age_forces_a_new_authentication_once_exceeded() {
 }
 
 async fn plus_login(federation: &Federation, citizen: &Citizen, acr: &str) -> Map<String, Value> {
-    let login = federation.login_of("impots", 1);
     let authorize = federation.authorize_url(&[("acr_values", acr)]);
-    let back = citizen
-        .log_in(
-            &authorize,
-            &federation.hub,
-            "impots",
-            &login,
-            PASSWORD,
-            SANDBOX_CALLBACK,
-        )
-        .await;
+    let back = impots_login_at(federation, citizen, &authorize, SANDBOX_CALLBACK).await;
     let (status, tokens) = sandbox_tokens(federation, &back.location_params()["code"]).await;
     assert_eq!(status, 200, "{tokens}");
     open_sandbox_token(federation, tokens["id_token"].as_str().unwrap()).await
@@ -2475,25 +2405,12 @@ async fn amr_is_carried_from_the_provider_to_a_service_that_asks_for_it() {
         let url = federation.authorize_url(&overrides);
         let federation = &federation;
         async move {
-            let back = Citizen::new()
-                .log_in(
-                    &url,
-                    &federation.hub,
-                    "impots",
-                    &federation.login_of("impots", 1),
-                    PASSWORD,
-                    SANDBOX_CALLBACK,
-                )
-                .await;
+            let back = impots_login_at(federation, &Citizen::new(), &url, SANDBOX_CALLBACK).await;
             let (_, tokens) = sandbox_tokens(federation, &back.location_params()["code"]).await;
-            jose::verify(
-                tokens["id_token"].as_str().unwrap(),
-                &hub_keys(federation).await,
-                &[jose::Alg::ES256],
-            )
-            .unwrap()
-            .get("amr")
-            .cloned()
+            verified_id_token(federation, &tokens)
+                .await
+                .get("amr")
+                .cloned()
         }
     };
     assert_eq!(
@@ -2539,16 +2456,13 @@ async fn amr_is_carried_from_the_provider_to_a_service_that_asks_for_it() {
 #[tokio::test]
 async fn an_unknown_scope_is_ignored_as_franceconnect_ignores_it() {
     let federation = Federation::start().await.unwrap();
-    let back = Citizen::new()
-        .log_in(
-            &federation.authorize_url(&[("scope", "openid given_name scope_de_demain")]),
-            &federation.hub,
-            "impots",
-            &federation.login_of("impots", 1),
-            PASSWORD,
-            SANDBOX_CALLBACK,
-        )
-        .await;
+    let back = impots_login_at(
+        &federation,
+        &Citizen::new(),
+        &federation.authorize_url(&[("scope", "openid given_name scope_de_demain")]),
+        SANDBOX_CALLBACK,
+    )
+    .await;
     let (status, tokens) = sandbox_tokens(&federation, &back.location_params()["code"]).await;
     assert_eq!(status, 200, "{tokens}");
     assert_eq!(tokens["scope"], "given_name openid");
@@ -2809,20 +2723,13 @@ async fn a_data_provider_reads_the_tokens_carrying_its_scopes_at_checktoken() {
         let federation = &federation;
         async move {
             let citizen = Citizen::new();
-            let consent = citizen
-                .authenticate(
-                    &federation.authorize_url(&[
-                        ("client_id", "fd-client"),
-                        ("redirect_uri", CLIENTS_CALLBACK),
-                        ("scope", scope),
-                    ]),
-                    &federation.hub,
-                    "impots",
-                    &federation.login_of("impots", 1),
-                    PASSWORD,
-                    CLIENTS_CALLBACK,
-                )
-                .await;
+            let authorize = federation.authorize_url(&[
+                ("client_id", "fd-client"),
+                ("redirect_uri", CLIENTS_CALLBACK),
+                ("scope", scope),
+            ]);
+            let consent =
+                impots_consent_at(federation, &citizen, &authorize, CLIENTS_CALLBACK).await;
             let back = citizen.consent(&federation.hub, &consent).await;
             let (status, tokens) =
                 redeem_as(federation, "fd-client", &back.location_params()["code"]).await;
@@ -2852,12 +2759,7 @@ async fn a_data_provider_reads_the_tokens_carrying_its_scopes_at_checktoken() {
     let now = oidc::Clock::now(&federation.clock);
     assert_eq!(seen["iat"], now);
     assert_eq!(seen["exp"], now + 60);
-    let id_token = jose::verify(
-        tokens["id_token"].as_str().unwrap(),
-        &hub_keys(&federation).await,
-        &[jose::Alg::ES256],
-    )
-    .unwrap();
+    let id_token = verified_id_token(&federation, &tokens).await;
     let tax_sub = seen["sub"].as_str().unwrap().to_owned();
     assert_ne!(tax_sub, id_token["sub"].as_str().unwrap());
 
@@ -2955,25 +2857,17 @@ async fn a_state_and_a_nonce_of_several_kilobytes_go_through() {
     let federation = Federation::start().await.unwrap();
     let state = "s".repeat(3_000);
     let nonce = "n".repeat(3_000);
-    let back = Citizen::new()
-        .log_in(
-            &federation.authorize_url(&[("state", &state), ("nonce", &nonce)]),
-            &federation.hub,
-            "impots",
-            &federation.login_of("impots", 1),
-            PASSWORD,
-            SANDBOX_CALLBACK,
-        )
-        .await;
+    let back = impots_login_at(
+        &federation,
+        &Citizen::new(),
+        &federation.authorize_url(&[("state", &state), ("nonce", &nonce)]),
+        SANDBOX_CALLBACK,
+    )
+    .await;
     let params = back.location_params();
     assert_eq!(params["state"], state);
     let (_, tokens) = sandbox_tokens(&federation, &params["code"]).await;
-    let claims = jose::verify(
-        tokens["id_token"].as_str().unwrap(),
-        &hub_keys(&federation).await,
-        &[jose::Alg::ES256],
-    )
-    .unwrap();
+    let claims = verified_id_token(&federation, &tokens).await;
     assert_eq!(claims["nonce"], nonce);
 }
 
@@ -2993,23 +2887,15 @@ async fn an_absent_or_unknown_acr_values_asks_the_platform_default_level() {
         );
     }
     let standard = Federation::start().await.unwrap();
-    let back = Citizen::new()
-        .log_in(
-            &standard.authorize_url(&[("acr_values", "")]),
-            &standard.hub,
-            "impots",
-            &standard.login_of("impots", 1),
-            PASSWORD,
-            SANDBOX_CALLBACK,
-        )
-        .await;
-    let (_, tokens) = sandbox_tokens(&standard, &back.location_params()["code"]).await;
-    let claims = jose::verify(
-        tokens["id_token"].as_str().unwrap(),
-        &hub_keys(&standard).await,
-        &[jose::Alg::ES256],
+    let back = impots_login_at(
+        &standard,
+        &Citizen::new(),
+        &standard.authorize_url(&[("acr_values", "")]),
+        SANDBOX_CALLBACK,
     )
-    .unwrap();
+    .await;
+    let (_, tokens) = sandbox_tokens(&standard, &back.location_params()["code"]).await;
+    let claims = verified_id_token(&standard, &tokens).await;
     assert_eq!(claims["acr"], "eidas1");
 }
 
@@ -3099,16 +2985,7 @@ async fn a_service_may_ask_single_claims_its_scopes_allow_and_no_other() {
     // knows one by one: it gets the first two.
     let asked = r#"{"userinfo":{"family_name":null,"shoe_size":{"essential":true}}}"#;
     let authorize = federation.authorize_url(&[("scope", "openid email"), ("claims", asked)]);
-    let back = Citizen::new()
-        .log_in(
-            &authorize,
-            &federation.hub,
-            "impots",
-            &federation.login_of("impots", 1),
-            PASSWORD,
-            SANDBOX_CALLBACK,
-        )
-        .await;
+    let back = impots_login_at(&federation, &Citizen::new(), &authorize, SANDBOX_CALLBACK).await;
     let (status, tokens) = sandbox_tokens(&federation, &back.location_params()["code"]).await;
     assert_eq!(status, 200, "{tokens}");
     let claims = userinfo_claims(&federation, tokens["access_token"].as_str().unwrap()).await;
