@@ -88,6 +88,62 @@ async fn opened(
     (url, page)
 }
 
+/// Starts a démarche of `kind` from `page` and opens the new dossier: its
+/// URL and first page.
+async fn open_new(
+    federation: &Federation,
+    browser: &Citizen,
+    page: &Response,
+    service: &str,
+    kind: &str,
+) -> (String, Response) {
+    let started = start(federation, browser, page, service, kind).await;
+    opened(federation, browser, &started).await
+}
+
+/// The id of the dossier a start redirected to: the last segment of its URL.
+fn dossier_id(started: &Response) -> String {
+    started
+        .location
+        .as_deref()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// Gets the portal page at `path` (starting with a slash) in `browser`.
+async fn visit(federation: &Federation, browser: &Citizen, path: &str) -> Response {
+    browser.get(&format!("{}{path}", portal(federation))).await
+}
+
+/// Asserts that `page` shows `text`, printing the page otherwise.
+#[track_caller]
+fn assert_shows(page: &Response, text: &str) {
+    assert!(page.shows(text), "{}", page.body);
+}
+
+/// Asserts that `page` does not show `text`, printing the page otherwise.
+#[track_caller]
+fn assert_lacks(page: &Response, text: &str) {
+    assert!(!page.shows(text), "{}", page.body);
+}
+
+/// Asserts that `page` is a form step sent back (422) naming `problem`.
+#[track_caller]
+fn assert_invalid(page: &Response, problem: &str) {
+    assert_eq!(page.status, 422);
+    assert_shows(page, problem);
+}
+
+/// Asserts that `page` is a refusal with `status` showing its catalogued `code`.
+#[track_caller]
+fn assert_refused(page: &Response, status: u16, code: &str) {
+    assert_eq!(page.status, status, "{}", page.body);
+    assert_shows(page, code);
+}
+
 /// Sends a step of a dossier's form.
 async fn send(
     browser: &Citizen,
@@ -125,22 +181,17 @@ async fn the_ants_space_keeps_one_demarche_of_a_kind_in_progress_and_resumes_dra
     let federation = Federation::start().await.unwrap();
     let browser = Citizen::new();
     let home = log_in(&federation, &browser, "ants", "impots", 1).await;
-    assert!(home.shows("Mon espace Conducteur"), "{}", home.body);
-    assert!(home.shows("niveau eidas1"), "{}", home.body);
+    assert_shows(&home, "Mon espace Conducteur");
+    assert_shows(&home, "niveau eidas1");
     let citizen = federation.running.citizens[0].clone();
 
-    let (url, identity) = opened(
-        &federation,
-        &browser,
-        &start(&federation, &browser, &home, "ants", "permis").await,
-    )
-    .await;
+    let (url, identity) = open_new(&federation, &browser, &home, "ants", "permis").await;
     // Step 1: the identity, shown and not typed.
-    assert!(identity.shows("Étape 1 sur 4"), "{}", identity.body);
-    assert!(identity.shows(&citizen.family_name), "{}", identity.body);
-    assert!(!identity.shows("name=\"nom\""), "{}", identity.body);
+    assert_shows(&identity, "Étape 1 sur 4");
+    assert_shows(&identity, &citizen.family_name);
+    assert_lacks(&identity, "name=\"nom\"");
     let contact = send(&browser, &url, &identity, "suivant", &[("nom", "INTRUS")]).await;
-    assert!(contact.shows("Étape 2 sur 4"), "{}", contact.body);
+    assert_shows(&contact, "Étape 2 sur 4");
 
     // Step 2: a bad postcode is named, and nothing moves on.
     let refused = send(
@@ -155,16 +206,11 @@ async fn the_ants_space_keeps_one_demarche_of_a_kind_in_progress_and_resumes_dra
         ],
     )
     .await;
-    assert_eq!(refused.status, 422);
-    assert!(
-        refused.shows("Code postal : 5 chiffres."),
-        "{}",
-        refused.body
-    );
-    assert!(refused.shows("aria-invalid=\"true\""), "{}", refused.body);
+    assert_invalid(&refused, "Code postal : 5 chiffres.");
+    assert_shows(&refused, "aria-invalid=\"true\"");
     assert!(browser.get(&url).await.shows("Étape 2 sur 4"));
     let request = send(&browser, &url, &refused, "suivant", &CONTACT).await;
-    assert!(request.shows("Étape 3 sur 4"), "{}", request.body);
+    assert_shows(&request, "Étape 3 sur 4");
 
     // Step 3: the photo code is 22 letters and digits.
     let bad_photo = send(
@@ -179,12 +225,7 @@ async fn the_ants_space_keeps_one_demarche_of_a_kind_in_progress_and_resumes_dra
         ],
     )
     .await;
-    assert_eq!(bad_photo.status, 422);
-    assert!(
-        bad_photo.shows("Code photo : 22 lettres et chiffres"),
-        "{}",
-        bad_photo.body
-    );
+    assert_invalid(&bad_photo, "Code photo : 22 lettres et chiffres");
     // Saved as typed, to finish later.
     let saved = send(
         &browser,
@@ -198,34 +239,27 @@ async fn the_ants_space_keeps_one_demarche_of_a_kind_in_progress_and_resumes_dra
         ],
     )
     .await;
-    assert!(saved.shows("Démarche enregistrée"), "{}", saved.body);
+    assert_shows(&saved, "Démarche enregistrée");
 
     // A second driving-licence démarche: refused, with the way to the first.
-    let space = browser
-        .get(&format!("{}/ants/espace/conducteur", portal(&federation)))
-        .await;
-    assert!(
-        space.shows("Reprendre la démarche PERMIS-"),
-        "{}",
-        space.body
-    );
+    let space = visit(&federation, &browser, "/ants/espace/conducteur").await;
+    assert_shows(&space, "Reprendre la démarche PERMIS-");
     let second = start(&federation, &browser, &space, "ants", "permis").await;
     assert_eq!(second.status, 409);
-    assert!(
-        second.shows("Vous avez déjà une démarche « Demande de permis de conduire » en cours"),
-        "{}",
-        second.body
+    assert_shows(
+        &second,
+        "Vous avez déjà une démarche « Demande de permis de conduire » en cours",
     );
     let path = url.trim_start_matches(portal(&federation));
-    assert!(second.shows(&format!("href=\"{path}\"")), "{}", second.body);
+    assert_shows(&second, &format!("href=\"{path}\""));
     // Another kind may start meanwhile.
     let other = start(&federation, &browser, &space, "ants", "titre").await;
     assert_eq!(other.status, 303, "{}", other.body);
 
     // Resumed where it was left, with what was typed.
     let resumed = browser.get(&url).await;
-    assert!(resumed.shows("Étape 3 sur 4"), "{}", resumed.body);
-    assert!(resumed.shows("value=\"ab12 cd34\""), "{}", resumed.body);
+    assert_shows(&resumed, "Étape 3 sur 4");
+    assert_shows(&resumed, "value=\"ab12 cd34\"");
     let summary = send(
         &browser,
         &url,
@@ -238,7 +272,7 @@ async fn the_ants_space_keeps_one_demarche_of_a_kind_in_progress_and_resumes_dra
         ],
     )
     .await;
-    assert!(summary.shows("Étape 4 sur 4"), "{}", summary.body);
+    assert_shows(&summary, "Étape 4 sur 4");
     assert!(
         summary.shows(PHOTO_CODE) && summary.shows("75015"),
         "{}",
@@ -247,16 +281,10 @@ async fn the_ants_space_keeps_one_demarche_of_a_kind_in_progress_and_resumes_dra
     let unticked = send(&browser, &url, &summary, "deposer", &[]).await;
     assert_eq!(unticked.status, 422);
     let filed = send(&browser, &url, &unticked, "deposer", &[("certifie", "oui")]).await;
-    assert!(
-        filed.shows("enregistrée sous le numéro PERMIS-"),
-        "{}",
-        filed.body
-    );
+    assert_shows(&filed, "enregistrée sous le numéro PERMIS-");
     // Filed: a new one of the kind may start.
-    let space = browser
-        .get(&format!("{}/ants/espace/conducteur", portal(&federation)))
-        .await;
-    assert!(space.shows("Démarches déposées"), "{}", space.body);
+    let space = visit(&federation, &browser, "/ants/espace/conducteur").await;
+    assert_shows(&space, "Démarches déposées");
     assert_eq!(
         start(&federation, &browser, &space, "ants", "permis")
             .await
@@ -308,12 +336,8 @@ async fn the_ants_space_keeps_one_demarche_of_a_kind_in_progress_and_resumes_dra
 async fn the_ants_space_logs_in_with_its_own_account_and_each_demarche_is_its_own_entity() {
     let federation = Federation::start().await.unwrap();
     let browser = Citizen::new();
-    let welcome = browser.get(&format!("{}/ants/", portal(&federation))).await;
-    assert!(
-        welcome.shows("Se connecter avec mon compte ANTS"),
-        "{}",
-        welcome.body
-    );
+    let welcome = visit(&federation, &browser, "/ants/").await;
+    assert_shows(&welcome, "Se connecter avec mon compte ANTS");
     let at_ants = browser
         .open(
             &format!("{}/ants/connexion/compte", portal(&federation)),
@@ -337,27 +361,12 @@ async fn the_ants_space_logs_in_with_its_own_account_and_each_demarche_is_its_ow
         )
         .await;
     let home = browser.follow(submitted, "").await;
-    assert!(home.shows("Mon espace Conducteur"), "{}", home.body);
-    assert!(
-        home.shows("Se connecter avec mon compte ANTS, niveau eidas1"),
-        "{}",
-        home.body
-    );
+    assert_shows(&home, "Mon espace Conducteur");
+    assert_shows(&home, "Se connecter avec mon compte ANTS, niveau eidas1");
     let started = start(&federation, &browser, &home, "ants", "immatriculation").await;
     let (_, page) = opened(&federation, &browser, &started).await;
-    assert!(
-        page.shows("Demande de certificat d&#39;immatriculation"),
-        "{}",
-        page.body
-    );
-    let id = started
-        .location
-        .as_deref()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    assert_shows(&page, "Demande de certificat d&#39;immatriculation");
+    let id = dossier_id(&started);
     let dossiers = &federation.running.stores["demo_sp"].dossiers;
     let by_account = dossiers.get(&id).await.unwrap().unwrap();
     assert!(
@@ -370,24 +379,10 @@ async fn the_ants_space_logs_in_with_its_own_account_and_each_demarche_is_its_ow
     let through_hub = Citizen::new();
     let home = log_in(&federation, &through_hub, "ants", "impots", 1).await;
     let started = start(&federation, &through_hub, &home, "ants", "permis").await;
-    let ants_id = started
-        .location
-        .as_deref()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let ants_id = dossier_id(&started);
     let home = log_in(&federation, &through_hub, "impots", "impots", 1).await;
     let started = start(&federation, &through_hub, &home, "impots", "declaration").await;
-    let tax_id = started
-        .location
-        .as_deref()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let tax_id = dossier_id(&started);
     let at_ants = dossiers.get(&ants_id).await.unwrap().unwrap().owner;
     let at_taxes = dossiers.get(&tax_id).await.unwrap().unwrap().owner;
     assert_ne!(at_ants, at_taxes);
@@ -401,32 +396,21 @@ async fn a_draft_survives_a_restart() {
     let federation = Federation::builder().on_disk(&dir).start().await.unwrap();
     let browser = Citizen::new();
     let home = log_in(&federation, &browser, "ants", "impots", 4).await;
-    let (url, identity) = opened(
-        &federation,
-        &browser,
-        &start(&federation, &browser, &home, "ants", "titre").await,
-    )
-    .await;
+    let (url, identity) = open_new(&federation, &browser, &home, "ants", "titre").await;
     let contact = send(&browser, &url, &identity, "suivant", &[]).await;
     let saved = send(&browser, &url, &contact, "enregistrer", &CONTACT).await;
-    assert!(saved.shows("Démarche enregistrée"), "{}", saved.body);
+    assert_shows(&saved, "Démarche enregistrée");
     let path = url.trim_start_matches(portal(&federation)).to_owned();
     drop(federation);
 
     let federation = Federation::builder().on_disk(&dir).start().await.unwrap();
     let browser = Citizen::new();
     log_in(&federation, &browser, "ants", "impots", 4).await;
-    let space = browser
-        .get(&format!("{}/ants/espace/identite", portal(&federation)))
-        .await;
-    assert!(space.shows(&format!("href=\"{path}\"")), "{}", space.body);
-    let resumed = browser.get(&format!("{}{path}", portal(&federation))).await;
-    assert!(resumed.shows("Étape 2 sur 4"), "{}", resumed.body);
-    assert!(
-        resumed.shows("value=\"12 rue des Lilas\""),
-        "{}",
-        resumed.body
-    );
+    let space = visit(&federation, &browser, "/ants/espace/identite").await;
+    assert_shows(&space, &format!("href=\"{path}\""));
+    let resumed = visit(&federation, &browser, &path).await;
+    assert_shows(&resumed, "Étape 2 sur 4");
+    assert_shows(&resumed, "value=\"12 rue des Lilas\"");
     drop(federation);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -447,19 +431,10 @@ async fn the_tax_return_goes_through_five_steps_with_the_deadline_of_the_departe
     let federation = Federation::start().await.unwrap();
     let browser = Citizen::new();
     let home = log_in(&federation, &browser, "impots", "ameli", 1).await;
-    assert!(home.shows("Déclarer mes revenus de 2026"), "{}", home.body);
-    assert!(
-        home.shows("mercredi 26 mai 2027 à 23 h 59"),
-        "{}",
-        home.body
-    );
-    let (url, preliminary) = opened(
-        &federation,
-        &browser,
-        &start(&federation, &browser, &home, "impots", "declaration").await,
-    )
-    .await;
-    assert!(preliminary.shows("Étape 1 sur 5"), "{}", preliminary.body);
+    assert_shows(&home, "Déclarer mes revenus de 2026");
+    assert_shows(&home, "mercredi 26 mai 2027 à 23 h 59");
+    let (url, preliminary) = open_new(&federation, &browser, &home, "impots", "declaration").await;
+    assert_shows(&preliminary, "Étape 1 sur 5");
     // Filled in from the tax data provider, read with the access token at
     // login (the person accepted it on the hub's confirmation page).
     let citizen = &federation.running.citizens[0];
@@ -474,7 +449,7 @@ async fn the_tax_return_goes_through_five_steps_with_the_deadline_of_the_departe
     } else {
         "1"
     };
-    assert!(preliminary.shows(situation), "{}", preliminary.body);
+    assert_shows(&preliminary, situation);
     for step in [
         "Étape préalable",
         "Renseignements personnels",
@@ -496,9 +471,9 @@ async fn the_tax_return_goes_through_five_steps_with_the_deadline_of_the_departe
         ],
     )
     .await;
-    assert!(personal.shows("Étape 2 sur 5"), "{}", personal.body);
+    assert_shows(&personal, "Étape 2 sur 5");
     let citizen = &federation.running.citizens[0];
-    assert!(personal.shows(&citizen.family_name), "{}", personal.body);
+    assert_shows(&personal, &citizen.family_name);
     let wrong = send(
         &browser,
         &url,
@@ -512,11 +487,9 @@ async fn the_tax_return_goes_through_five_steps_with_the_deadline_of_the_departe
         ],
     )
     .await;
-    assert_eq!(wrong.status, 422);
-    assert!(
-        wrong.shows("Département de résidence : un numéro de département"),
-        "{}",
-        wrong.body
+    assert_invalid(
+        &wrong,
+        "Département de résidence : un numéro de département",
     );
     let income = send(
         &browser,
@@ -531,11 +504,10 @@ async fn the_tax_return_goes_through_five_steps_with_the_deadline_of_the_departe
         ],
     )
     .await;
-    assert!(income.shows("Étape 3 sur 5"), "{}", income.body);
-    assert!(
-        income.shows("Votre date limite de déclaration en ligne : mardi 1 juin 2027 à 23 h 59 (départements 20 à 54)"),
-        "{}",
-        income.body
+    assert_shows(&income, "Étape 3 sur 5");
+    assert_shows(
+        &income,
+        "Votre date limite de déclaration en ligne : mardi 1 juin 2027 à 23 h 59 (départements 20 à 54)",
     );
     let signature = send(
         &browser,
@@ -545,7 +517,7 @@ async fn the_tax_return_goes_through_five_steps_with_the_deadline_of_the_departe
         &[("salaires", "23 500 €"), ("dons", "150")],
     )
     .await;
-    assert!(signature.shows("Étape 4 sur 5"), "{}", signature.body);
+    assert_shows(&signature, "Étape 4 sur 5");
     assert!(
         signature.shows("23500") && signature.shows("Bordeaux"),
         "{}",
@@ -559,11 +531,11 @@ async fn the_tax_return_goes_through_five_steps_with_the_deadline_of_the_departe
         &[("signature", "oui")],
     )
     .await;
-    assert!(end.shows("Fin de déclaration"), "{}", end.body);
-    assert!(end.shows("Étape 5 sur 5"), "{}", end.body);
-    assert!(end.shows("Accusé de réception"), "{}", end.body);
+    assert_shows(&end, "Fin de déclaration");
+    assert_shows(&end, "Étape 5 sur 5");
+    assert_shows(&end, "Accusé de réception");
     let id = url.rsplit('/').next().unwrap();
-    assert!(end.shows(id), "{}", end.body);
+    assert_shows(&end, id);
     assert!(
         federation
             .delivered_mails()
@@ -574,14 +546,8 @@ async fn the_tax_return_goes_through_five_steps_with_the_deadline_of_the_departe
                 && sent.message.text.contains(id))
     );
     // Filed: the space says so, and starting again shows the receipt.
-    let home = browser
-        .get(&format!("{}/impots/", portal(&federation)))
-        .await;
-    assert!(
-        home.shows("Voir l&#39;accusé de réception"),
-        "{}",
-        home.body
-    );
+    let home = visit(&federation, &browser, "/impots/").await;
+    assert_shows(&home, "Voir l&#39;accusé de réception");
     let again = start(&federation, &browser, &home, "impots", "declaration").await;
     assert_eq!(
         again.location.as_deref(),
@@ -598,15 +564,10 @@ async fn a_registered_letter_is_sent_then_acknowledged_by_its_identified_recipie
     let federation = Federation::start().await.unwrap();
     let sender = Citizen::new();
     let home = log_in(&federation, &sender, "lettre", "laposte", 1).await;
-    assert!(home.shows("Mes lettres recommandées"), "{}", home.body);
-    assert!(home.shows("niveau eidas2"), "{}", home.body);
+    assert_shows(&home, "Mes lettres recommandées");
+    assert_shows(&home, "niveau eidas2");
     let recipient = federation.running.citizens[1].clone();
-    let (url, compose) = opened(
-        &federation,
-        &sender,
-        &start(&federation, &sender, &home, "lettre", "lettre").await,
-    )
-    .await;
+    let (url, compose) = open_new(&federation, &sender, &home, "lettre", "lettre").await;
     let check = send(
         &sender,
         &url,
@@ -621,9 +582,9 @@ async fn a_registered_letter_is_sent_then_acknowledged_by_its_identified_recipie
         ],
     )
     .await;
-    assert!(check.shows("Vérifier et envoyer"), "{}", check.body);
+    assert_shows(&check, "Vérifier et envoyer");
     let sent = send(&sender, &url, &check, "deposer", &[("confirme", "oui")]).await;
-    assert!(sent.shows("en attente du destinataire"), "{}", sent.body);
+    assert_shows(&sent, "en attente du destinataire");
 
     let notice = federation
         .delivered_mails()
@@ -644,19 +605,11 @@ async fn a_registered_letter_is_sent_then_acknowledged_by_its_identified_recipie
     assert_eq!(guess.status, 404);
     let reader = Citizen::new();
     let welcome = reader.get(&link).await;
-    assert!(
-        welcome.shows("S&#39;identifier avec Passerelle+"),
-        "{}",
-        welcome.body
-    );
+    assert_shows(&welcome, "S&#39;identifier avec Passerelle+");
     let letter = log_in(&federation, &reader, "lettre", "laposte", 2).await;
     assert!(letter.url.contains("/lettre/reception/"), "{}", letter.url);
-    assert!(
-        letter.shows("Accepter et lire la lettre"),
-        "{}",
-        letter.body
-    );
-    assert!(!letter.shows("Je résilie le bail"), "{}", letter.body);
+    assert_shows(&letter, "Accepter et lire la lettre");
+    assert_lacks(&letter, "Je résilie le bail");
 
     // Someone else, identified, is refused.
     let intruder = Citizen::new();
@@ -686,16 +639,12 @@ async fn a_registered_letter_is_sent_then_acknowledged_by_its_identified_recipie
         )
         .await;
     let read = reader.follow(answered, "").await;
-    assert!(read.shows("Je résilie le bail"), "{}", read.body);
-    assert!(
-        read.shows("Vous avez accepté cette lettre"),
-        "{}",
-        read.body
-    );
+    assert_shows(&read, "Je résilie le bail");
+    assert_shows(&read, "Vous avez accepté cette lettre");
 
     // The sender's acknowledgement: three time-stamped steps.
     let receipt = sender.get(&url).await;
-    assert!(receipt.shows("acceptée le"), "{}", receipt.body);
+    assert_shows(&receipt, "acceptée le");
     for step in [
         "Lettre déposée par l&#39;expéditeur, identifié au niveau eidas2",
         "Avis de lettre recommandée envoyé à",
@@ -726,29 +675,22 @@ async fn a_demarche_refuses_with_its_catalogued_pages() {
     let federation = Federation::start().await.unwrap();
     let owner = Citizen::new();
     let home = log_in(&federation, &owner, "ants", "impots", 1).await;
-    let (url, _) = opened(
-        &federation,
-        &owner,
-        &start(&federation, &owner, &home, "ants", "permis").await,
-    )
-    .await;
+    let (url, _) = open_new(&federation, &owner, &home, "ants", "permis").await;
     // The dossier's form, posted into the owner's browser from another
     // site, is refused: the dossier stays at its first step.
     for token in ["", "stale"] {
         let forced = owner
             .post(&url, &[("csrf", token), ("action", "suivant")])
             .await;
-        assert_eq!(forced.status, 403, "{}", forced.body);
-        assert!(forced.shows("RP-FORM-EXPIRED"), "{}", forced.body);
+        assert_refused(&forced, 403, "RP-FORM-EXPIRED");
     }
     assert!(owner.get(&url).await.shows("Étape 1 sur 4"));
 
     let other = Citizen::new();
     let other_home = log_in(&federation, &other, "ants", "impots", 2).await;
     let theirs = other.get(&url).await;
-    assert_eq!(theirs.status, 404, "{}", theirs.body);
-    assert!(theirs.shows("DEMARCHE-DOSSIER"), "{}", theirs.body);
-    assert!(!theirs.shows("Étape 1 sur 4"), "{}", theirs.body);
+    assert_refused(&theirs, 404, "DEMARCHE-DOSSIER");
+    assert_lacks(&theirs, "Étape 1 sur 4");
     assert!(
         theirs.shows("href=\"/ants/\""),
         "the way back: {}",
@@ -763,14 +705,10 @@ async fn a_demarche_refuses_with_its_catalogued_pages() {
         "passeport-lunaire",
     )
     .await;
-    assert_eq!(unknown.status, 404, "{}", unknown.body);
-    assert!(unknown.shows("DEMARCHE-UNKNOWN"), "{}", unknown.body);
+    assert_refused(&unknown, 404, "DEMARCHE-UNKNOWN");
 
-    let space = other
-        .get(&format!("{}/ants/espace/lune", portal(&federation)))
-        .await;
-    assert_eq!(space.status, 404, "{}", space.body);
-    assert!(space.shows("DEMARCHE-SPACE"), "{}", space.body);
+    let space = visit(&federation, &other, "/ants/espace/lune").await;
+    assert_refused(&space, 404, "DEMARCHE-SPACE");
 
     let stale = other
         .post(
@@ -778,8 +716,7 @@ async fn a_demarche_refuses_with_its_catalogued_pages() {
             &[("csrf", "stale")],
         )
         .await;
-    assert_eq!(stale.status, 403, "{}", stale.body);
-    assert!(stale.shows("RP-FORM-EXPIRED"), "{}", stale.body);
+    assert_refused(&stale, 403, "RP-FORM-EXPIRED");
     // Nothing was started by the refusals; the owner's draft is there.
     let ants = format!("{}/ants/", portal(&federation));
     let in_progress = "Une démarche est en cours";
