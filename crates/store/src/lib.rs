@@ -889,6 +889,25 @@ fn same_hash(a: &str, b: &str) -> bool {
             == 0
 }
 
+/// An update that changed a row succeeded; one that changed none missed it.
+fn found(changed: bool) -> Result<(), StoreError> {
+    if changed {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound)
+    }
+}
+
+/// Why a guarded update changed nothing: the record is still there (the
+/// guard refused), or it is gone.
+fn refused(still_there: bool) -> StoreError {
+    if still_there {
+        StoreError::Conflict
+    } else {
+        StoreError::NotFound
+    }
+}
+
 /// What every backend does besides its traits: drop what has expired, and
 /// answer whether it is there. Crate-private because
 /// [`Stores::purge_expired`] and [`Stores::ping`] are the ways in.

@@ -106,6 +106,29 @@ impl Expiring {
     }
 }
 
+/// Puts `value` under `key` until `expires_at`, replacing what was there.
+fn save_expiring(
+    map: &mut HashMap<String, Expiring>,
+    key: &str,
+    value: &[u8],
+    expires_at: UnixSeconds,
+) {
+    let entry = Expiring {
+        value: value.to_vec(),
+        expires_at,
+    };
+    map.insert(key.to_owned(), entry);
+}
+
+/// Puts `entry` under `key` only when the key is free: a conflict otherwise.
+fn put_new<V>(map: &mut HashMap<String, V>, key: &str, entry: V) -> Result<(), StoreError> {
+    if map.contains_key(key) {
+        return Err(StoreError::Conflict);
+    }
+    map.insert(key.to_owned(), entry);
+    Ok(())
+}
+
 struct Code {
     value: Vec<u8>,
     used: bool,
@@ -137,11 +160,7 @@ impl Sessions for Memory {
         value: &[u8],
         expires_at: UnixSeconds,
     ) -> Result<(), StoreError> {
-        let session = Expiring {
-            value: value.to_vec(),
-            expires_at,
-        };
-        self.state().sessions.insert(key.to_owned(), session);
+        save_expiring(&mut self.state().sessions, key, value, expires_at);
         Ok(())
     }
 
@@ -159,17 +178,12 @@ impl Codes for Memory {
         value: &[u8],
         expires_at: UnixSeconds,
     ) -> Result<(), StoreError> {
-        let mut state = self.state();
-        if state.codes.contains_key(key) {
-            return Err(StoreError::Conflict);
-        }
         let code = Code {
             value: value.to_vec(),
             used: false,
             expires_at,
         };
-        state.codes.insert(key.to_owned(), code);
-        Ok(())
+        put_new(&mut self.state().codes, key, code)
     }
 
     async fn take(&self, key: &str, now: UnixSeconds) -> Result<Taken, StoreError> {
@@ -195,16 +209,11 @@ impl Tokens for Memory {
         value: &[u8],
         expires_at: UnixSeconds,
     ) -> Result<(), StoreError> {
-        let mut state = self.state();
-        if state.tokens.contains_key(key) {
-            return Err(StoreError::Conflict);
-        }
         let token = Expiring {
             value: value.to_vec(),
             expires_at,
         };
-        state.tokens.insert(key.to_owned(), token);
-        Ok(())
+        put_new(&mut self.state().tokens, key, token)
     }
 
     async fn load(&self, key: &str, now: UnixSeconds) -> Result<Option<Vec<u8>>, StoreError> {
@@ -503,17 +512,9 @@ impl OpenSessions for Memory {
         value: &[u8],
         expires_at: UnixSeconds,
     ) -> Result<(), StoreError> {
-        self.state()
-            .open_sessions
-            .entry(group.to_owned())
-            .or_default()
-            .insert(
-                member.to_owned(),
-                Expiring {
-                    value: value.to_vec(),
-                    expires_at,
-                },
-            );
+        let mut state = self.state();
+        let members = state.open_sessions.entry(group.to_owned()).or_default();
+        save_expiring(members, member, value, expires_at);
         Ok(())
     }
 
@@ -644,14 +645,8 @@ impl WalletIdentities for Memory {
         id: &str,
         expires_at: UnixSeconds,
     ) -> Result<(), StoreError> {
-        let mut state = self.state();
-        if state.deletion_links.contains_key(key) {
-            return Err(StoreError::Conflict);
-        }
-        state
-            .deletion_links
-            .insert(key.to_owned(), (id.to_owned(), expires_at));
-        Ok(())
+        let link = (id.to_owned(), expires_at);
+        put_new(&mut self.state().deletion_links, key, link)
     }
 
     async fn find_by_deletion_link(
@@ -744,17 +739,12 @@ impl IdentityProofs for Memory {
         value: &[u8],
         kept_until: UnixSeconds,
     ) -> Result<(), StoreError> {
-        let mut state = self.state();
-        if state.proofs.contains_key(id) {
-            return Err(StoreError::Conflict);
-        }
         let proof = Proof {
             value: value.to_vec(),
             used: false,
             kept_until,
         };
-        state.proofs.insert(id.to_owned(), proof);
-        Ok(())
+        put_new(&mut self.state().proofs, id, proof)
     }
 
     async fn load(&self, id: &str, now: UnixSeconds) -> Result<Option<KeptProof>, StoreError> {
@@ -789,11 +779,7 @@ impl LoginTransactions for Memory {
         value: &[u8],
         expires_at: UnixSeconds,
     ) -> Result<(), StoreError> {
-        let login = Expiring {
-            value: value.to_vec(),
-            expires_at,
-        };
-        self.state().logins.insert(key.to_owned(), login);
+        save_expiring(&mut self.state().logins, key, value, expires_at);
         Ok(())
     }
 
@@ -819,16 +805,12 @@ impl LoginTransactions for Memory {
         {
             state.login_refs.remove(old);
         }
-        if state.login_refs.contains_key(qr_ref) {
-            return Err(StoreError::Conflict);
-        }
         let shown = LoginRef {
             login: key.to_owned(),
             claimed: false,
             expires_at,
         };
-        state.login_refs.insert(qr_ref.to_owned(), shown);
-        Ok(())
+        put_new(&mut state.login_refs, qr_ref, shown)
     }
 
     async fn claim(
@@ -897,18 +879,13 @@ impl ConfirmationCodes for Memory {
         value: &[u8],
         expires_at: UnixSeconds,
     ) -> Result<(), StoreError> {
-        let mut state = self.state();
-        if state.confirmations.contains_key(key) {
-            return Err(StoreError::Conflict);
-        }
         let mailed = Mailed {
             code_hash: code_hash.to_owned(),
             value: value.to_vec(),
             tries: 0,
             expires_at,
         };
-        state.confirmations.insert(key.to_owned(), mailed);
-        Ok(())
+        put_new(&mut self.state().confirmations, key, mailed)
     }
 
     async fn confirm(

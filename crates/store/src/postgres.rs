@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use std::str::FromStr;
 
 use sqlx::Row;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 
 use crate::{
     Account, AccountStatus, Accounts, CertificationRequest, CertificationRequests, Codes,
@@ -23,7 +23,7 @@ use crate::{
     LoginTransactions, OpenSessions, Outbox, Preferences, Purge, QrClaim, Queued,
     REVOCATION_KEPT_SECS, RateLimits, Revocation, Revocations, Sessions, StoreError, Taken, Tokens,
     Trace, TraceRow, Traces, TrailHead, TrailKey, UnixSeconds, UsedOnce, WalletIdentities,
-    WalletIdentity, same_hash,
+    WalletIdentity, found, refused, same_hash,
 };
 
 /// The migrations, one entry per version: entry `n` takes a database from
@@ -338,6 +338,7 @@ impl Postgres {
         Ok(Self { pool })
     }
 
+    /// The value under `key` of a key-value table, when live at `now`.
     async fn fetch_live(
         &self,
         sql: &'static str,
@@ -351,6 +352,7 @@ impl Postgres {
             .await?)
     }
 
+    /// Writes `value` under `key` until `expires_at` (an insert or upsert).
     async fn write(
         &self,
         sql: &'static str,
@@ -367,9 +369,30 @@ impl Postgres {
         Ok(())
     }
 
+    /// Deletes the row under `key`, there or not.
     async fn delete_key(&self, sql: &'static str, key: &str) -> Result<(), StoreError> {
         sqlx::query(sql).bind(key).execute(&self.pool).await?;
         Ok(())
+    }
+
+    /// The row `query` finds, when there is one, read by `read`.
+    async fn optional_row<T>(
+        &self,
+        query: sqlx::query::Query<'_, sqlx::Postgres, PgArguments>,
+        read: fn(&PgRow) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        query
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(read)
+            .transpose()
+    }
+
+    /// The number a `SELECT count(*)` answers.
+    async fn count_rows(&self, sql: &'static str) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar(sql).fetch_one(&self.pool).await?;
+        u64::try_from(count).map_err(|_| StoreError::Corrupt)
     }
 }
 
@@ -519,23 +542,13 @@ impl Accounts for Postgres {
     }
 
     async fn find_by_login(&self, login: &str) -> Result<Option<Account>, StoreError> {
-        sqlx::query("SELECT * FROM accounts WHERE login = $1")
-            .bind(login)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(account_from_row)
-            .transpose()
+        let query = sqlx::query("SELECT * FROM accounts WHERE login = $1").bind(login);
+        self.optional_row(query, account_from_row).await
     }
 
     async fn find_by_id(&self, id: &str) -> Result<Option<Account>, StoreError> {
-        sqlx::query("SELECT * FROM accounts WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(account_from_row)
-            .transpose()
+        let query = sqlx::query("SELECT * FROM accounts WHERE id = $1").bind(id);
+        self.optional_row(query, account_from_row).await
     }
 
     async fn update(&self, account: &Account) -> Result<(), StoreError> {
@@ -553,17 +566,11 @@ impl Accounts for Postgres {
         .bind(&account.id)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(done.rows_affected() != 0)
     }
 
     async fn count(&self) -> Result<u64, StoreError> {
-        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM accounts")
-            .fetch_one(&self.pool)
-            .await?;
-        u64::try_from(count).map_err(|_| StoreError::Corrupt)
+        self.count_rows("SELECT count(*) FROM accounts").await
     }
 }
 
@@ -668,17 +675,11 @@ impl Outbox for Postgres {
             .bind(id)
             .execute(&self.pool)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(done.rows_affected() != 0)
     }
 
     async fn waiting(&self) -> Result<u64, StoreError> {
-        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
-            .fetch_one(&self.pool)
-            .await?;
-        u64::try_from(count).map_err(|_| StoreError::Corrupt)
+        self.count_rows("SELECT count(*) FROM outbox").await
     }
 }
 
@@ -900,20 +901,12 @@ impl Dossiers for Postgres {
         .bind(&dossier.owner)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(done.rows_affected() != 0)
     }
 
     async fn get(&self, id: &str) -> Result<Option<Dossier>, StoreError> {
-        sqlx::query("SELECT * FROM dossiers WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(dossier_from_row)
-            .transpose()
+        let query = sqlx::query("SELECT * FROM dossiers WHERE id = $1").bind(id);
+        self.optional_row(query, dossier_from_row).await
     }
 
     async fn of_owner(&self, service: &str, owner: &str) -> Result<Vec<Dossier>, StoreError> {
@@ -944,23 +937,6 @@ fn wallet_identity_from_row(row: &PgRow) -> Result<WalletIdentity, StoreError> {
     })
 }
 
-impl Postgres {
-    /// One live identity, `sql` naming how it is found from `value`.
-    async fn find_wallet_identity(
-        &self,
-        sql: &'static str,
-        value: &str,
-    ) -> Result<Option<WalletIdentity>, StoreError> {
-        sqlx::query(sql)
-            .bind(value)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(wallet_identity_from_row)
-            .transpose()
-    }
-}
-
 #[async_trait]
 impl WalletIdentities for Postgres {
     async fn create(&self, identity: &WalletIdentity) -> Result<(), StoreError> {
@@ -980,13 +956,14 @@ impl WalletIdentities for Postgres {
     }
 
     async fn find_by_binding(&self, binding: &str) -> Result<Option<WalletIdentity>, StoreError> {
-        let sql = "SELECT * FROM wallet_identities WHERE binding = $1";
-        self.find_wallet_identity(sql, binding).await
+        let query = sqlx::query("SELECT * FROM wallet_identities WHERE binding = $1").bind(binding);
+        self.optional_row(query, wallet_identity_from_row).await
     }
 
     async fn find_by_id(&self, id: &str) -> Result<Option<WalletIdentity>, StoreError> {
         let sql = "SELECT * FROM wallet_identities WHERE id = $1 AND binding IS NOT NULL";
-        self.find_wallet_identity(sql, id).await
+        self.optional_row(sqlx::query(sql).bind(id), wallet_identity_from_row)
+            .await
     }
 
     async fn update(&self, identity: &WalletIdentity) -> Result<(), StoreError> {
@@ -1005,10 +982,8 @@ impl WalletIdentities for Postgres {
         if done.rows_affected() == 1 {
             return Ok(());
         }
-        match WalletIdentities::find_by_id(self, &identity.id).await? {
-            Some(_) => Err(StoreError::Conflict),
-            None => Err(StoreError::NotFound),
-        }
+        let still_there = WalletIdentities::find_by_id(self, &identity.id).await?;
+        Err(refused(still_there.is_some()))
     }
 
     async fn delete(&self, id: &str) -> Result<(), StoreError> {
@@ -1051,17 +1026,12 @@ impl WalletIdentities for Postgres {
         key: &str,
         now: UnixSeconds,
     ) -> Result<Option<WalletIdentity>, StoreError> {
-        sqlx::query(
+        let query = sqlx::query(
             "SELECT i.* FROM wallet_deletion_links l JOIN wallet_identities i ON i.id = l.identity
              WHERE l.key = $1 AND $2 < l.expires_at AND i.binding IS NOT NULL",
-        )
-        .bind(key)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?
-        .as_ref()
-        .map(wallet_identity_from_row)
-        .transpose()
+        );
+        let query = query.bind(key).bind(now);
+        self.optional_row(query, wallet_identity_from_row).await
     }
 }
 
@@ -1117,17 +1087,13 @@ impl CertificationRequests for Postgres {
         id: &str,
         now: UnixSeconds,
     ) -> Result<Option<CertificationRequest>, StoreError> {
-        sqlx::query(
+        let query = sqlx::query(
             "SELECT * FROM certification_requests
              WHERE id = $1 AND (decision IS NOT NULL OR $2 <= expires_at)",
-        )
-        .bind(id)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?
-        .as_ref()
-        .map(certification_request_from_row)
-        .transpose()
+        );
+        let query = query.bind(id).bind(now);
+        self.optional_row(query, certification_request_from_row)
+            .await
     }
 
     async fn in_course(
@@ -1135,17 +1101,13 @@ impl CertificationRequests for Postgres {
         identity: &str,
         now: UnixSeconds,
     ) -> Result<Option<CertificationRequest>, StoreError> {
-        sqlx::query(
+        let query = sqlx::query(
             "SELECT * FROM certification_requests
              WHERE identity = $1 AND (decision IS NOT NULL OR $2 <= expires_at)",
-        )
-        .bind(identity)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?
-        .as_ref()
-        .map(certification_request_from_row)
-        .transpose()
+        );
+        let query = query.bind(identity).bind(now);
+        self.optional_row(query, certification_request_from_row)
+            .await
     }
 
     async fn decide(&self, id: &str, decision: &[u8], now: UnixSeconds) -> Result<(), StoreError> {
@@ -1163,10 +1125,8 @@ impl CertificationRequests for Postgres {
         if done.rows_affected() == 1 {
             return Ok(());
         }
-        match CertificationRequests::get(self, id, now).await? {
-            Some(_) => Err(StoreError::Conflict),
-            None => Err(StoreError::NotFound),
-        }
+        let still_there = CertificationRequests::get(self, id, now).await?;
+        Err(refused(still_there.is_some()))
     }
 
     async fn remove(&self, id: &str) -> Result<(), StoreError> {

@@ -40,6 +40,15 @@ impl From<redis::RedisError> for StoreError {
     }
 }
 
+/// A put-once script's answer: 1 when put, else the key was taken.
+fn put_or_conflict(put: i64) -> Result<(), StoreError> {
+    if put == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict)
+    }
+}
+
 /// Puts a hash `{v, e}` only when the key is free or past its expiry (by
 /// the server's clock); returns 1 when put.
 const PUT_ONCE: &str = r"
@@ -258,6 +267,7 @@ impl Redis {
         })
     }
 
+    /// Puts a `{v, e}` hash only when the key is free or expired.
     async fn put_once(
         &self,
         key: String,
@@ -273,11 +283,7 @@ impl Redis {
             .arg(expires_at.saturating_add(GRACE_SECS))
             .invoke_async(&mut self.connection())
             .await?;
-        if put == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict)
-        }
+        put_or_conflict(put)
     }
 
     /// Inserts or replaces a `{v, e}` hash.
@@ -308,6 +314,7 @@ impl Redis {
         Ok(())
     }
 
+    /// Deletes a key, there or not.
     async fn delete(&self, key: String) -> Result<(), StoreError> {
         let _: i64 = self.connection().del(key).await?;
         Ok(())
@@ -481,11 +488,7 @@ impl LoginTransactions for Redis {
             .arg(expires_at.saturating_add(GRACE_SECS))
             .invoke_async(&mut self.connection())
             .await?;
-        if shown == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict)
-        }
+        put_or_conflict(shown)
     }
 
     async fn claim(
@@ -554,11 +557,7 @@ impl ConfirmationCodes for Redis {
             .arg(expires_at.saturating_add(GRACE_SECS))
             .invoke_async(&mut self.connection())
             .await?;
-        if put == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict)
-        }
+        put_or_conflict(put)
     }
 
     async fn confirm(

@@ -25,7 +25,7 @@ use crate::{
     LoginTransactions, OpenSessions, Outbox, Preferences, Purge, QrClaim, Queued,
     REVOCATION_KEPT_SECS, RateLimits, Revocation, Revocations, Sessions, StoreError, Taken, Tokens,
     Trace, TraceRow, Traces, TrailHead, TrailKey, UnixSeconds, UsedOnce, WalletIdentities,
-    WalletIdentity, same_hash,
+    WalletIdentity, found, refused, same_hash,
 };
 
 /// The schema, one entry per version: entry `n` takes a database from
@@ -349,6 +349,7 @@ impl Sqlite {
     // The key-value tables share three statement shapes; each caller
     // passes its own complete SQL, so no SQL is ever built from strings.
 
+    /// The value under `key` of a key-value table, when live at `now`.
     fn fetch_live(
         &self,
         sql: &'static str,
@@ -358,6 +359,7 @@ impl Sqlite {
         self.optional(sql, params![key, now], |row| row.get(0))
     }
 
+    /// Writes `value` under `key` until `expires_at` (an insert or upsert).
     fn write(
         &self,
         sql: &'static str,
@@ -369,9 +371,16 @@ impl Sqlite {
         Ok(())
     }
 
+    /// Deletes the row under `key`, there or not.
     fn delete_key(&self, sql: &'static str, key: &str) -> Result<(), StoreError> {
         self.execute(sql, params![key])?;
         Ok(())
+    }
+
+    /// The number a `SELECT count(*)` answers.
+    fn count_rows(&self, sql: &'static str) -> Result<u64, StoreError> {
+        let count: Option<i64> = self.optional(sql, [], |row| row.get(0))?;
+        u64::try_from(count.unwrap_or(0)).map_err(|_| StoreError::Corrupt)
     }
 
     /// One row read by a fallible mapping (`SELECT *` of a typed table).
@@ -557,16 +566,11 @@ impl Accounts for Sqlite {
                 account.id
             ],
         )?;
-        if done == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(done != 0)
     }
 
     async fn count(&self) -> Result<u64, StoreError> {
-        let count: Option<i64> =
-            self.optional("SELECT count(*) FROM accounts", [], |row| row.get(0))?;
-        u64::try_from(count.unwrap_or(0)).map_err(|_| StoreError::Corrupt)
+        self.count_rows("SELECT count(*) FROM accounts")
     }
 }
 
@@ -661,16 +665,11 @@ impl Outbox for Sqlite {
             "UPDATE outbox SET due_at = ? WHERE id = ?",
             params![due_at, id],
         )?;
-        if done == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(done != 0)
     }
 
     async fn waiting(&self) -> Result<u64, StoreError> {
-        let count: Option<i64> =
-            self.optional("SELECT count(*) FROM outbox", [], |row| row.get(0))?;
-        u64::try_from(count.unwrap_or(0)).map_err(|_| StoreError::Corrupt)
+        self.count_rows("SELECT count(*) FROM outbox")
     }
 }
 
@@ -877,10 +876,7 @@ impl Dossiers for Sqlite {
                 dossier.owner
             ],
         )?;
-        if done == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(done != 0)
     }
 
     async fn get(&self, id: &str) -> Result<Option<Dossier>, StoreError> {
@@ -953,10 +949,8 @@ impl WalletIdentities for Sqlite {
         if done == 1 {
             return Ok(());
         }
-        match WalletIdentities::find_by_id(self, &identity.id).await? {
-            Some(_) => Err(StoreError::Conflict),
-            None => Err(StoreError::NotFound),
-        }
+        let still_there = WalletIdentities::find_by_id(self, &identity.id).await?;
+        Err(refused(still_there.is_some()))
     }
 
     async fn delete(&self, id: &str) -> Result<(), StoreError> {
@@ -1079,10 +1073,8 @@ impl CertificationRequests for Sqlite {
         if done == 1 {
             return Ok(());
         }
-        match CertificationRequests::get(self, id, now).await? {
-            Some(_) => Err(StoreError::Conflict),
-            None => Err(StoreError::NotFound),
-        }
+        let still_there = CertificationRequests::get(self, id, now).await?;
+        Err(refused(still_there.is_some()))
     }
 
     async fn remove(&self, id: &str) -> Result<(), StoreError> {
