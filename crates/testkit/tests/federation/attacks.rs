@@ -254,16 +254,8 @@ async fn a_code_issued_under_a_challenge_needs_its_verifier_and_plain_is_refused
         ]);
         let federation = &federation;
         async move {
-            let back = Citizen::new()
-                .log_in(
-                    &authorize,
-                    &federation.hub,
-                    "impots",
-                    &federation.login_of("impots", 1),
-                    PASSWORD,
-                    SANDBOX_CALLBACK,
-                )
-                .await;
+            let back =
+                impots_login_at(federation, &Citizen::new(), &authorize, SANDBOX_CALLBACK).await;
             let code = back.location_params()["code"].clone();
             let mut form = vec![
                 ("grant_type", "authorization_code"),
@@ -332,16 +324,8 @@ async fn the_hubs_forms_posted_from_another_site_are_refused() {
     let attackers_token = attackers_page.input("csrf").unwrap();
 
     let victim = Citizen::new();
-    let consent = victim
-        .authenticate(
-            &federation.authorize_url(&[]),
-            &federation.hub,
-            "impots",
-            &federation.login_of("impots", 1),
-            PASSWORD,
-            SANDBOX_CALLBACK,
-        )
-        .await;
+    let authorize = federation.authorize_url(&[]);
+    let consent = impots_consent_at(&federation, &victim, &authorize, SANDBOX_CALLBACK).await;
     assert!(consent.shows("Continuer sur"), "{}", consent.body);
     for token in ["", attackers_token.as_str()] {
         for (form, fields) in [

@@ -85,6 +85,12 @@ fn receipt_of(mail: &mail::Sent) -> String {
     text[start..].lines().next().unwrap().trim().to_owned()
 }
 
+/// Asserts that `page` shows `text`, printing the page otherwise.
+#[track_caller]
+fn assert_shows(page: &testkit::Response, text: &str) {
+    assert!(page.shows(text), "{}", page.body);
+}
+
 async fn check(citizen: &Citizen, dashboard: &str) -> testkit::Response {
     citizen.get(&format!("{dashboard}/verification")).await
 }
@@ -121,32 +127,16 @@ async fn every_rewrite_of_the_trail_by_a_database_writer_is_detected_and_named()
     );
 
     let intact = check(&citizen, &dashboard).await;
-    assert!(
-        intact.shows("L&#39;historique est intact : 4 entrée(s)"),
-        "{}",
-        intact.body
-    );
+    assert_shows(&intact, "L&#39;historique est intact : 4 entrée(s)");
     let with_receipt = check_with(&citizen, &dashboard, &receipts[3]).await;
-    assert!(
-        with_receipt.shows("Reçu vérifié : entrée n° 4."),
-        "{}",
-        with_receipt.body
-    );
-    assert!(
-        with_receipt.shows("L&#39;historique est intact"),
-        "{}",
-        with_receipt.body
-    );
+    assert_shows(&with_receipt, "Reçu vérifié : entrée n° 4.");
+    assert_shows(&with_receipt, "L&#39;historique est intact");
     // A receipt whose signature was touched proves nothing.
     let mut forged = receipts[3].clone();
     forged.pop();
     forged.push(if receipts[3].ends_with('A') { 'B' } else { 'A' });
     let refused = check_with(&citizen, &dashboard, &forged).await;
-    assert!(
-        refused.shows("Ce reçu n&#39;est pas valable"),
-        "{}",
-        refused.body
-    );
+    assert_shows(&refused, "Ce reçu n&#39;est pas valable");
 
     let db = open(&dir.join("traces.sqlite"));
     let saved = rows(&db).await;
@@ -170,11 +160,7 @@ async fn every_rewrite_of_the_trail_by_a_database_writer_is_detected_and_named()
         prev = hash;
     }
     let page = check(&citizen, &dashboard).await;
-    assert!(
-        page.shows("L&#39;entrée n° 2 a été modifiée"),
-        "{}",
-        page.body
-    );
+    assert_shows(&page, "L&#39;entrée n° 2 a été modifiée");
     restore(&db, &saved).await;
     assert!(
         check(&citizen, &dashboard)
@@ -188,15 +174,13 @@ async fn every_rewrite_of_the_trail_by_a_database_writer_is_detected_and_named()
     db.execute("UPDATE traces SET seq = 5 + seq WHERE seq IN (-2, -3)", [])
         .unwrap();
     let page = check(&citizen, &dashboard).await;
-    assert!(
-        page.shows("L&#39;entrée écrite sous le n° 3 a été déplacée au n° 2"),
-        "{}",
-        page.body
+    assert_shows(
+        &page,
+        "L&#39;entrée écrite sous le n° 3 a été déplacée au n° 2",
     );
-    assert!(
-        page.shows("L&#39;entrée écrite sous le n° 2 a été déplacée au n° 3"),
-        "{}",
-        page.body
+    assert_shows(
+        &page,
+        "L&#39;entrée écrite sous le n° 2 a été déplacée au n° 3",
     );
     restore(&db, &saved).await;
 
@@ -204,10 +188,9 @@ async fn every_rewrite_of_the_trail_by_a_database_writer_is_detected_and_named()
     // one dates it, and it was too recent to be forgotten.
     db.execute("DELETE FROM traces WHERE seq = 1", []).unwrap();
     let page = check(&citizen, &dashboard).await;
-    assert!(
-        page.shows("L&#39;entrée qui précédait le n° 2 a été retirée avant la fin de sa durée de conservation"),
-        "{}",
-        page.body
+    assert_shows(
+        &page,
+        "L&#39;entrée qui précédait le n° 2 a été retirée avant la fin de sa durée de conservation",
     );
     restore(&db, &saved).await;
 
@@ -217,10 +200,9 @@ async fn every_rewrite_of_the_trail_by_a_database_writer_is_detected_and_named()
     db.execute("DELETE FROM traces WHERE seq >= 3", []).unwrap();
     set_head(&db, &saved[1]).await;
     let page = check(&citizen, &dashboard).await;
-    assert!(
-        page.shows("L&#39;historique s&#39;arrête au n° 2, mais un reçu atteste le n° 4"),
-        "{}",
-        page.body
+    assert_shows(
+        &page,
+        "L&#39;historique s&#39;arrête au n° 2, mais un reçu atteste le n° 4",
     );
     let elsewhere = Citizen::new();
     federation.clock.advance(1);
@@ -233,19 +215,17 @@ async fn every_rewrite_of_the_trail_by_a_database_writer_is_detected_and_named()
         page.body
     );
     let page = check_with(&elsewhere, &dashboard, &receipts[3]).await;
-    assert!(
-        page.shows("L&#39;historique s&#39;arrête au n° 3, mais un reçu atteste le n° 4"),
-        "{}",
-        page.body
+    assert_shows(
+        &page,
+        "L&#39;historique s&#39;arrête au n° 3, mais un reçu atteste le n° 4",
     );
 
     // 5. An older copy restored, then a new connection: n° 3 is not the one
     // the receipt of n° 3 signed.
     let page = check_with(&elsewhere, &dashboard, &receipts[2]).await;
-    assert!(
-        page.shows("L&#39;entrée n° 3 n&#39;est plus celle qu&#39;atteste le reçu"),
-        "{}",
-        page.body
+    assert_shows(
+        &page,
+        "L&#39;entrée n° 3 n&#39;est plus celle qu&#39;atteste le reçu",
     );
 
     // 6. Another person's receipt is refused.
@@ -255,7 +235,7 @@ async fn every_rewrite_of_the_trail_by_a_database_writer_is_detected_and_named()
         receipt_of(mails.last().unwrap())
     };
     let page = check_with(&elsewhere, &dashboard, &stranger_receipt).await;
-    assert!(page.shows("Ce reçu n&#39;est pas valable"), "{}", page.body);
+    assert_shows(&page, "Ce reçu n&#39;est pas valable");
     drop(db);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -289,10 +269,6 @@ async fn a_trail_key_rotation_is_taken_by_a_running_process() {
     assert_ne!(keys[0], new_key, "the first entry under the old key");
     assert_eq!(&keys[1..], [new_key.clone(), new_key], "then the new one");
     let intact = check(&citizen, federation.url("dashboard")).await;
-    assert!(
-        intact.shows("L&#39;historique est intact : 3 entrée(s)"),
-        "{}",
-        intact.body
-    );
+    assert_shows(&intact, "L&#39;historique est intact : 3 entrée(s)");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -49,10 +49,28 @@ async fn report_on_dashboard(
         .await
 }
 
+/// Asserts that `page` shows `text`, printing the page otherwise.
+#[track_caller]
+fn assert_shows(page: &testkit::Response, text: &str) {
+    assert!(page.shows(text), "{}", page.body);
+}
+
 /// The sandbox's authorize request again in `citizen`'s browser, followed
 /// up to the page the hub shows.
 async fn sandbox_again(federation: &Federation, citizen: &Citizen) -> testkit::Response {
     sandbox_page(federation, citizen, &[]).await
+}
+
+/// Service B's federation, and a citizen logged in at the sandbox through impots.
+async fn service_b_after_an_impots_login() -> (Federation, Citizen) {
+    let federation = Federation::builder()
+        .toml(&service_b())
+        .start()
+        .await
+        .unwrap();
+    let citizen = Citizen::new();
+    sandbox_login(&federation, &citizen, "impots", 1).await;
+    (federation, citizen)
 }
 
 fn service_b_authorize(federation: &Federation, extra: &[(&str, &str)]) -> String {
@@ -67,23 +85,14 @@ fn service_b_authorize(federation: &Federation, extra: &[(&str, &str)]) -> Strin
 #[tokio::test]
 async fn single_sign_on_to_a_service_that_refuses_the_sessions_provider_shows_the_choice_and_gives_nothing()
  {
-    let federation = Federation::builder()
-        .toml(&service_b())
-        .start()
-        .await
-        .unwrap();
-    let citizen = Citizen::new();
-    sandbox_login(&federation, &citizen, "impots", 1).await;
+    let (federation, citizen) = service_b_after_an_impots_login().await;
     let page = citizen
         .open(&service_b_authorize(&federation, &[]), CLIENTS_CALLBACK)
         .await;
     assert!(!page.shows("Continuer sur"), "{}", page.body);
-    assert!(
-        page.shows(
-            "Vous êtes connecté(e) avec impots.gouv (démo), que ce service n&#39;accepte pas"
-        ),
-        "{}",
-        page.body
+    assert_shows(
+        &page,
+        "Vous êtes connecté(e) avec impots.gouv (démo), que ce service n&#39;accepte pas",
     );
     assert!(page.location.is_none(), "the service is told nothing");
     // A provider it accepts goes through, and B gets its code.
@@ -108,13 +117,7 @@ async fn single_sign_on_to_a_service_that_refuses_the_sessions_provider_shows_th
 #[tokio::test]
 async fn idp_hint_under_a_refused_session_goes_to_the_hinted_provider_and_never_to_the_refused_one()
 {
-    let federation = Federation::builder()
-        .toml(&service_b())
-        .start()
-        .await
-        .unwrap();
-    let citizen = Citizen::new();
-    sandbox_login(&federation, &citizen, "impots", 1).await;
+    let (federation, citizen) = service_b_after_an_impots_login().await;
     let hinted = citizen
         .get(&service_b_authorize(&federation, &[("idp_hint", "ameli")]))
         .await;
@@ -132,13 +135,7 @@ async fn idp_hint_under_a_refused_session_goes_to_the_hinted_provider_and_never_
 
 #[tokio::test]
 async fn prompt_login_and_max_age_are_checked_at_each_reuse() {
-    let federation = Federation::builder()
-        .toml(&service_b())
-        .start()
-        .await
-        .unwrap();
-    let citizen = Citizen::new();
-    sandbox_login(&federation, &citizen, "impots", 1).await;
+    let (federation, citizen) = service_b_after_an_impots_login().await;
     let reuse = |extra: &'static [(&'static str, &'static str)]| {
         let url = federation.authorize_url(extra);
         let citizen = &citizen;
@@ -147,7 +144,7 @@ async fn prompt_login_and_max_age_are_checked_at_each_reuse() {
     assert!(reuse(&[("max_age", "3600")]).await.shows("Continuer sur"));
     federation.clock.advance(61);
     let fresh = reuse(&[("max_age", "60")]).await;
-    assert!(fresh.shows("Choisissez un compte"), "{}", fresh.body);
+    assert_shows(&fresh, "Choisissez un compte");
     assert!(!fresh.shows("class=\"pa-alert\""), "no reason to give");
 }
 
@@ -158,28 +155,16 @@ async fn prompt_login_and_max_age_are_checked_at_each_reuse() {
 async fn a_block_set_while_the_consent_page_is_open_refuses_the_code() {
     let federation = Federation::start().await.unwrap();
     let thief = Citizen::new();
-    let consent = thief
-        .authenticate(
-            &federation.authorize_url(&[]),
-            &federation.hub,
-            "impots",
-            &federation.login_of("impots", 1),
-            PASSWORD,
-            SANDBOX_CALLBACK,
-        )
-        .await;
-    assert!(consent.shows("Continuer sur"), "{}", consent.body);
+    let authorize = federation.authorize_url(&[]);
+    let consent = impots_consent_at(&federation, &thief, &authorize, SANDBOX_CALLBACK).await;
+    assert_shows(&consent, "Continuer sur");
     let owner = Citizen::new();
     let home = dashboard_login_with(&federation, &owner, "ameli").await;
     block_on_dashboard(&federation, &owner, &home, "impots").await;
     let refused = thief.consent(&federation.hub, &consent).await;
     let refused = thief.follow(refused, SANDBOX_CALLBACK).await;
     assert!(!refused.location_params().contains_key("code"));
-    assert!(
-        refused.shows("Vous avez bloqué impots.gouv (démo)"),
-        "{}",
-        refused.body
-    );
+    assert_shows(&refused, "Vous avez bloqué impots.gouv (démo)");
 }
 
 /// The second case: the session already open through impots
@@ -196,7 +181,7 @@ async fn a_block_ends_the_open_session_and_logs_its_services_out_at_once() {
     wait_logged_out_of_demo_sp(&federation, &citizen).await;
     // The next service opened in that browser gets no confirmation page.
     let next = sandbox_again(&federation, &citizen).await;
-    assert!(next.shows("Choisissez un compte"), "{}", next.body);
+    assert_shows(&next, "Choisissez un compte");
     assert!(!next.shows("Continuer sur"));
 }
 
@@ -209,7 +194,7 @@ async fn a_single_sign_on_to_the_same_service_writes_no_filing_and_a_report_stil
     sandbox_login(&federation, &thief, "impots", 1).await;
     let before = federation.hub_writes();
     let page = sandbox_again(&federation, &thief).await;
-    assert!(page.shows("Continuer sur"), "{}", page.body);
+    assert_shows(&page, "Continuer sur");
     let back = thief.consent(&federation.hub, &page).await;
     let (status, _) = sandbox_tokens(&federation, &back.location_params()["code"]).await;
     assert_eq!(status, 200);
@@ -220,9 +205,9 @@ async fn a_single_sign_on_to_the_same_service_writes_no_filing_and_a_report_stil
     let owner = Citizen::new();
     dashboard_login_with(&federation, &owner, "ameli").await;
     let reported = report_on_dashboard(&federation, &owner, "2").await;
-    assert!(reported.shows("impots.gouv (démo)"), "{}", reported.body);
+    assert_shows(&reported, "impots.gouv (démo)");
     let next = sandbox_again(&federation, &thief).await;
-    assert!(next.shows("Choisissez un compte"), "{}", next.body);
+    assert_shows(&next, "Choisissez un compte");
 }
 
 /// « Ce n'était pas moi »: the thief's sessions through the reported
@@ -236,10 +221,9 @@ async fn a_report_ends_the_sessions_opened_with_the_reported_provider() {
     let owner = Citizen::new();
     dashboard_login_with(&federation, &owner, "ameli").await;
     let reported = report_on_dashboard(&federation, &owner, "1").await;
-    assert!(
-        reported.shows("Toutes les connexions ouvertes avec impots.gouv (démo)"),
-        "{}",
-        reported.body
+    assert_shows(
+        &reported,
+        "Toutes les connexions ouvertes avec impots.gouv (démo)",
     );
     wait_logged_out_of_demo_sp(&federation, &thief).await;
     let next = sandbox_again(&federation, &thief).await;
