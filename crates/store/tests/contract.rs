@@ -47,7 +47,7 @@ macro_rules! contract {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    super::$case(store::Stores::memory()).await;
+                    super::NOW.scope(super::real_now(), super::$case(store::Stores::memory())).await;
                 }
             )*
         }
@@ -56,7 +56,9 @@ macro_rules! contract {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     let scratch = super::Scratch::new();
-                    super::$case(super::sqlite(&scratch.db()).await).await;
+                    super::NOW
+                        .scope(super::real_now(), super::$case(super::sqlite(&scratch.db()).await))
+                        .await;
                 }
             )*
         }
@@ -66,7 +68,7 @@ macro_rules! contract {
                 async fn $case() {
                     let scratch = super::Scratch::new();
                     let stores = super::sqlite(&scratch.db()).await.with_memory_ephemeral();
-                    super::$case(stores).await;
+                    super::NOW.scope(super::real_now(), super::$case(stores)).await;
                 }
             )*
         }
@@ -75,7 +77,9 @@ macro_rules! contract {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     let database = super::PgScratch::new().await;
-                    super::$case(database.stores().await).await;
+                    super::NOW
+                        .scope(super::real_now(), super::$case(database.stores().await))
+                        .await;
                     database.drop_now().await;
                 }
             )*
@@ -91,7 +95,7 @@ macro_rules! contract {
                         .with_redis(&super::redis_server(), &database.prefix())
                         .await
                         .unwrap();
-                    super::$case(stores).await;
+                    super::NOW.scope(super::real_now(), super::$case(stores)).await;
                     database.drop_now().await;
                 }
             )*
@@ -229,8 +233,6 @@ contract!(
     the_wallet_stores_purge_only_what_has_expired,
 );
 
-/// The cases' time: the real clock's at the first call, since Redis
-/// expires keys by the real clock (the other backends would take any).
 /// Runs `task(0)` … `task(n - 1)` at once, each on a task of its own, and
 /// returns their outcomes in that order.
 async fn at_once<T, F>(n: i64, task: impl Fn(i64) -> F) -> Vec<T>
@@ -238,7 +240,10 @@ where
     F: Future<Output = T> + Send + 'static,
     T: Send + 'static,
 {
-    let tasks: Vec<_> = (0..n).map(|i| tokio::spawn(task(i))).collect();
+    let at = now();
+    let tasks: Vec<_> = (0..n)
+        .map(|i| tokio::spawn(NOW.scope(at, task(i))))
+        .collect();
     let mut outcomes = Vec::new();
     for task in tasks {
         outcomes.push(task.await.unwrap());
@@ -257,13 +262,29 @@ fn done_and_refused<T>(outcomes: &[Result<T, StoreError>]) -> (usize, usize) {
     (done, refused)
 }
 
+tokio::task_local! {
+    /// The time of the case running on this task (and its helpers').
+    static NOW: i64;
+}
+
+std::thread_local! {
+    /// The time of a test outside the contract, at its first call.
+    static THREAD_NOW: i64 = real_now();
+}
+
+/// The time of the case that runs: the real clock's when it began, fixed
+/// for the whole case. Redis expires keys by the real clock, so a time
+/// fixed once for the whole binary would let its keys expire when the
+/// binary runs for over a minute (a loaded machine).
 fn now() -> i64 {
-    static START: std::sync::LazyLock<i64> = std::sync::LazyLock::new(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1_700_000_000, |since| since.as_secs() as i64)
-    });
-    *START
+    NOW.try_with(|at| *at)
+        .unwrap_or_else(|_| THREAD_NOW.with(|at| *at))
+}
+
+fn real_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1_700_000_000, |since| since.as_secs() as i64)
 }
 
 fn key(id: &str, byte: u8) -> TrailKey {
