@@ -101,23 +101,17 @@ struct Expiring {
 }
 
 impl Expiring {
+    /// `value`, kept until `expires_at`.
+    fn new(value: &[u8], expires_at: UnixSeconds) -> Self {
+        Self {
+            value: value.to_vec(),
+            expires_at,
+        }
+    }
+
     fn live(&self, now: UnixSeconds) -> Option<Vec<u8>> {
         (now < self.expires_at).then(|| self.value.clone())
     }
-}
-
-/// Puts `value` under `key` until `expires_at`, replacing what was there.
-fn save_expiring(
-    map: &mut HashMap<String, Expiring>,
-    key: &str,
-    value: &[u8],
-    expires_at: UnixSeconds,
-) {
-    let entry = Expiring {
-        value: value.to_vec(),
-        expires_at,
-    };
-    map.insert(key.to_owned(), entry);
 }
 
 /// Puts `entry` under `key` only when the key is free: a conflict otherwise.
@@ -160,7 +154,9 @@ impl Sessions for Memory {
         value: &[u8],
         expires_at: UnixSeconds,
     ) -> Result<(), StoreError> {
-        save_expiring(&mut self.state().sessions, key, value, expires_at);
+        self.state()
+            .sessions
+            .insert(key.to_owned(), Expiring::new(value, expires_at));
         Ok(())
     }
 
@@ -209,11 +205,11 @@ impl Tokens for Memory {
         value: &[u8],
         expires_at: UnixSeconds,
     ) -> Result<(), StoreError> {
-        let token = Expiring {
-            value: value.to_vec(),
-            expires_at,
-        };
-        put_new(&mut self.state().tokens, key, token)
+        put_new(
+            &mut self.state().tokens,
+            key,
+            Expiring::new(value, expires_at),
+        )
     }
 
     async fn load(&self, key: &str, now: UnixSeconds) -> Result<Option<Vec<u8>>, StoreError> {
@@ -514,7 +510,7 @@ impl OpenSessions for Memory {
     ) -> Result<(), StoreError> {
         let mut state = self.state();
         let members = state.open_sessions.entry(group.to_owned()).or_default();
-        save_expiring(members, member, value, expires_at);
+        members.insert(member.to_owned(), Expiring::new(value, expires_at));
         Ok(())
     }
 
@@ -779,7 +775,9 @@ impl LoginTransactions for Memory {
         value: &[u8],
         expires_at: UnixSeconds,
     ) -> Result<(), StoreError> {
-        save_expiring(&mut self.state().logins, key, value, expires_at);
+        self.state()
+            .logins
+            .insert(key.to_owned(), Expiring::new(value, expires_at));
         Ok(())
     }
 
