@@ -205,13 +205,7 @@ pub(crate) async fn check_integrity(
             .iter()
             .map(|finding| finding_text(finding, lang, hub))
             .collect(),
-        last_hash: traces.last().map(|trace| {
-            trace
-                .hash
-                .iter()
-                .map(|byte| format!("{byte:02x}"))
-                .collect()
-        }),
+        last_hash: traces.last().map(|trace| hex::encode(trace.hash)),
         receipt,
         browser_head: browser.is_some(),
         csrf: session.csrf_token(),

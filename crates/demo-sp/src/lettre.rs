@@ -98,10 +98,7 @@ pub fn routes(base: &str) -> Router<Arc<Demarche>> {
 }
 
 fn digest(key: &str) -> String {
-    Sha256::digest(key.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(key.as_bytes()))
 }
 
 /// A time among the letter's facts (Unix seconds; 0 when missing).

@@ -56,8 +56,7 @@ pub enum Redeemed<T> {
 
 fn key(purpose: Purpose, token: &str) -> String {
     let digest = Sha256::digest(format!("{}:{token}", purpose.tag()).as_bytes());
-    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!("link:{hex}")
+    format!("link:{}", hex::encode(digest))
 }
 
 /// Stores a new link for `value`; returns its token, to put in the URL.
@@ -98,11 +97,8 @@ pub async fn redeem<T: DeserializeOwned>(
 /// A short fingerprint of a password hash. Links carry it, and are refused
 /// once the password has changed since they were sent.
 pub fn fingerprint(password_hash: &str) -> String {
-    Sha256::digest(password_hash.as_bytes())
-        .iter()
-        .take(12)
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    let digest = Sha256::digest(password_hash.as_bytes());
+    hex::encode(digest.get(..12).unwrap_or_default())
 }
 
 #[cfg(test)]

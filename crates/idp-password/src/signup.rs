@@ -830,10 +830,7 @@ fn six_digits() -> String {
 }
 
 fn code_hash(salt: &str, code: &str) -> String {
-    Sha256::digest(format!("{salt}:{code}").as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(format!("{salt}:{code}").as_bytes()))
 }
 
 // ---------------------------------------------------------------- step 4

@@ -68,12 +68,10 @@ pub struct Throttle {
 /// say nothing of whom they count.
 pub fn hashed(kind: &str, text: &str) -> String {
     let digest = Sha256::digest(format!("{kind}:{text}").as_bytes());
-    let hex: String = digest
-        .iter()
-        .take(16)
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    format!("throttle:{kind}:{hex}")
+    format!(
+        "throttle:{kind}:{}",
+        hex::encode(digest.get(..16).unwrap_or_default())
+    )
 }
 
 /// The wait after `failures` failures when waits begin at `from`.

@@ -384,7 +384,7 @@ fn holder(mrz: &Mrz, dg11: &[u8], dg13: &[u8]) -> Result<Holder, CardCheck> {
 
 /// Lower-case hexadecimal.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 /// A challenge as [`hex`] wrote it: 16 hexadecimal digits.

@@ -361,13 +361,7 @@ impl Mailer {
     /// before the queue knew) shows as a duplicate. Its outbox id and the
     /// sealed payload's random nonce make it unique across databases.
     fn message_id(&self, queued: &store::Queued) -> String {
-        let nonce: String = queued
-            .payload
-            .iter()
-            .skip(1)
-            .take(8)
-            .map(|byte| format!("{byte:02x}"))
-            .collect();
+        let nonce = hex::encode(queued.payload.get(1..9).unwrap_or_default());
         format!("<{}.{nonce}@{}>", queued.id, self.from.email.domain())
     }
 

@@ -82,7 +82,7 @@ impl Capability {
             .chain_update(LOOKUP_CONTEXT)
             .chain_update(self.secret)
             .finalize();
-        digest.iter().map(|byte| format!("{byte:02x}")).collect()
+        hex::encode(digest)
     }
 
     /// Encrypts `plaintext` with AES-256-GCM under this capability's key:
@@ -242,11 +242,7 @@ mod tests {
                 .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
         );
         assert!(!key.contains(capability.as_str()));
-        let secret_hex: String = capability
-            .secret
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let secret_hex = hex::encode(capability.secret);
         assert_ne!(key, secret_hex);
         assert_ne!(key, Capability::generate().lookup_key());
     }

@@ -40,7 +40,7 @@ impl<T> Session<T> {
         let mac = Hmac::<Sha256>::new_from_slice(self.id.as_str().as_bytes());
         mac.map(|mut mac| {
             mac.update(b"passerelle/csrf/v1");
-            hex(&mac.finalize().into_bytes())
+            hex::encode(mac.finalize().into_bytes())
         })
         .unwrap_or_default()
     }
@@ -70,10 +70,6 @@ impl<T> Session<T> {
             },
         )
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A session failure.
