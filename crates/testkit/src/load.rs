@@ -181,14 +181,7 @@ impl Load {
         let target = Arc::new(target);
         let users = (0..users)
             .map(|user| {
-                let user = User {
-                    target: target.clone(),
-                    started,
-                    report: report.clone(),
-                    index: user,
-                    browser: Mutex::new(None),
-                    keys: tokio::sync::OnceCell::new(),
-                };
+                let user = User::new(target.clone(), started, report.clone(), user);
                 let stop = stop.clone();
                 tokio::spawn(async move {
                     let mut turn = 0;
@@ -262,6 +255,124 @@ impl reqwest::cookie::CookieStore for Cookies {
     }
 }
 
+/// The token endpoint alone (`load --tokens N`): codes minted ahead by
+/// single sign-on, each user's on its own connection, then redeemed all at
+/// once, so that what the server spends while they are redeemed is the
+/// token endpoint's alone.
+pub struct Minted {
+    users: Vec<(User, reqwest::Client, Vec<Code>)>,
+    /// What went wrong while minting (a busy provider at the first logins).
+    pub report: Report,
+}
+
+impl std::fmt::Debug for Minted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Minted")
+            .field("codes", &self.count())
+            .field("report", &self.report)
+            .finish()
+    }
+}
+
+impl Minted {
+    /// Mints `codes` codes, shared among `users` users: each logs in once
+    /// in full, then gets the rest by single sign-on. Every user's keys are
+    /// read now, so that redeeming reads nothing but tokens. Codes live 30
+    /// seconds: redeem them soon.
+    pub async fn mint(mut target: Target, users: usize, codes: usize) -> Self {
+        target.sso = true;
+        let target = Arc::new(target);
+        let started = Instant::now();
+        let report = Arc::new(Mutex::new(Report::default()));
+        let users = users.max(1);
+        let mut minting = tokio::task::JoinSet::new();
+        for index in 0..users {
+            let user = User::new(target.clone(), started, report.clone(), index);
+            let wanted = codes / users + usize::from(index < codes % users);
+            minting.spawn(async move {
+                let http = user.browser()?;
+                let login = user.target.logins[index % user.target.logins.len()].clone();
+                user.keys(&http).await?;
+                let mut minted = Vec::with_capacity(wanted);
+                let mut failed = 0;
+                while minted.len() < wanted && failed < 20 {
+                    match user.code(&http, &login).await {
+                        Some(code) => minted.push(code),
+                        None => failed += 1,
+                    }
+                }
+                Some((user, http, minted))
+            });
+        }
+        let mut minted = Vec::with_capacity(users);
+        while let Some(user) = minting.join_next().await {
+            minted.extend(user.ok().flatten());
+        }
+        let report = report
+            .lock()
+            .map(|report| report.clone())
+            .unwrap_or_default();
+        Self {
+            users: minted,
+            report,
+        }
+    }
+
+    /// How many codes are ready.
+    pub fn count(&self) -> usize {
+        self.users.iter().map(|(_, _, codes)| codes.len()).sum()
+    }
+
+    /// Redeems every code, each user its own in turn, all users at once.
+    /// Returns one completed entry per redemption (its ID token checked),
+    /// and how long the whole took.
+    pub async fn redeem(self) -> (Report, Duration) {
+        let started = Instant::now();
+        let report = Arc::new(Mutex::new(Report::default()));
+        let mut redeeming = tokio::task::JoinSet::new();
+        for (mut user, http, codes) in self.users {
+            user.started = started;
+            user.report = report.clone();
+            redeeming.spawn(async move {
+                for code in codes {
+                    let begun = user.started.elapsed();
+                    match user.redeem(&http, &code).await {
+                        Some(access_token) => {
+                            if let Ok(mut report) = user.report.lock() {
+                                report.completed.push(Completed {
+                                    started: begun,
+                                    finished: user.started.elapsed(),
+                                    access_token,
+                                    login: String::new(),
+                                });
+                            }
+                        }
+                        None => {
+                            if let Ok(mut report) = user.report.lock() {
+                                report.abandoned += 1;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+        while redeeming.join_next().await.is_some() {}
+        let elapsed = started.elapsed();
+        let report = report
+            .lock()
+            .map(|report| report.clone())
+            .unwrap_or_default();
+        (report, elapsed)
+    }
+}
+
+/// A code as the service receives it, with the nonce its ID token must
+/// carry.
+struct Code {
+    code: String,
+    nonce: String,
+}
+
 struct User {
     target: Arc<Target>,
     started: Instant,
@@ -290,32 +401,27 @@ impl Page {
 }
 
 impl User {
+    fn new(
+        target: Arc<Target>,
+        started: Instant,
+        report: Arc<Mutex<Report>>,
+        index: usize,
+    ) -> Self {
+        Self {
+            target,
+            started,
+            report,
+            index,
+            browser: Mutex::new(None),
+            keys: tokio::sync::OnceCell::new(),
+        }
+    }
+
     /// One login; whether it went through.
     async fn log_in(&self, turn: usize) -> bool {
         let begun = self.started.elapsed();
-        let kept = self.browser.lock().ok().and_then(|browser| browser.clone());
-        let http = match kept {
-            Some((http, cookies)) => {
-                if !self.target.sso {
-                    cookies.forget();
-                }
-                http
-            }
-            None => {
-                let cookies = Arc::new(Cookies::default());
-                let Ok(http) = reqwest::Client::builder()
-                    .cookie_provider(cookies.clone())
-                    .redirect(Policy::none())
-                    .timeout(Duration::from_secs(30))
-                    .build()
-                else {
-                    return false;
-                };
-                if let Ok(mut browser) = self.browser.lock() {
-                    *browser = Some((http.clone(), cookies));
-                }
-                http
-            }
+        let Some(http) = self.browser() else {
+            return false;
         };
         let login = &self.target.logins[(self.index + turn) % self.target.logins.len()];
         match self.flow(&http, login).await {
@@ -343,7 +449,39 @@ impl User {
         }
     }
 
+    /// The user's browser, its cookies forgotten unless in single sign-on.
+    fn browser(&self) -> Option<reqwest::Client> {
+        let kept = self.browser.lock().ok().and_then(|browser| browser.clone());
+        if let Some((http, cookies)) = kept {
+            if !self.target.sso {
+                cookies.forget();
+            }
+            return Some(http);
+        }
+        let cookies = Arc::new(Cookies::default());
+        let http = reqwest::Client::builder()
+            .cookie_provider(cookies.clone())
+            .redirect(Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .ok()?;
+        if let Ok(mut browser) = self.browser.lock() {
+            *browser = Some((http.clone(), cookies));
+        }
+        Some(http)
+    }
+
     async fn flow(&self, http: &reqwest::Client, login: &str) -> Option<String> {
+        let minted = self.code(http, login).await?;
+        let access_token = self.redeem(http, &minted).await?;
+        let claims = self.userinfo(http, &access_token).await?;
+        (claims.status == 200).then_some(access_token)
+    }
+
+    /// The login up to the code the service receives: authorize, then the
+    /// choice page, the provider's form and the consent page (only the
+    /// consent page in single sign-on).
+    async fn code(&self, http: &reqwest::Client, login: &str) -> Option<Code> {
         let target = &self.target;
         let hub = target.hub.trim_end_matches('/');
         let state = oidc::types::random_token(16);
@@ -412,12 +550,20 @@ impl User {
             self.fail("consent", &back, Kind::Flow(back.status), false);
             return None;
         };
+        Some(Code { code, nonce })
+    }
+
+    /// The code redeemed at the token endpoint, as the service does, and
+    /// the ID token checked; returns the access token.
+    async fn redeem(&self, http: &reqwest::Client, minted: &Code) -> Option<String> {
+        let target = &self.target;
+        let hub = target.hub.trim_end_matches('/');
         let tokens = self
             .send(
                 "token",
                 http.post(format!("{hub}/api/v2/token")).form(&[
                     ("grant_type", "authorization_code"),
-                    ("code", code.as_str()),
+                    ("code", minted.code.as_str()),
                     ("redirect_uri", target.redirect_uri.as_str()),
                     ("client_id", target.client_id.as_str()),
                     ("client_secret", target.client_secret.as_str()),
@@ -436,12 +582,11 @@ impl User {
             .as_ref()
             .and_then(|tokens| tokens["id_token"].as_str())
             .unwrap_or_default();
-        if !self.id_token_holds(http, id_token, &nonce).await {
+        if !self.id_token_holds(http, id_token, &minted.nonce).await {
             self.fail("id_token", &tokens, Kind::IdToken, false);
             return None;
         }
-        let claims = self.userinfo(http, &access_token).await?;
-        (claims.status == 200).then_some(access_token)
+        Some(access_token)
     }
 
     /// Whether an ID token is the hub's, for this service and this login:
@@ -449,27 +594,11 @@ impl User {
     /// issuer, audience and nonce.
     async fn id_token_holds(&self, http: &reqwest::Client, id_token: &str, nonce: &str) -> bool {
         let hub = self.target.hub.trim_end_matches('/');
-        let fetch = || async {
-            let text = http
-                .get(format!("{hub}/api/v2/jwks"))
-                .send()
-                .await
-                .ok()?
-                .text()
-                .await
-                .ok()?;
-            jose::PublicKeySet::from_json(&text).ok()
-        };
-        let Some(keys) = self
-            .keys
-            .get_or_try_init(|| async { fetch().await.ok_or(()) })
-            .await
-            .ok()
-        else {
+        let Some(keys) = self.keys(http).await else {
             return false;
         };
         let claims = match jose::verify(id_token, keys, &[jose::Alg::ES256, jose::Alg::RS256]) {
-            Err(jose::JoseError::UnknownKey(_)) => match fetch().await {
+            Err(jose::JoseError::UnknownKey(_)) => match self.fetch_keys(http).await {
                 Some(fresh) => {
                     jose::verify(id_token, &fresh, &[jose::Alg::ES256, jose::Alg::RS256])
                 }
@@ -483,6 +612,27 @@ impl User {
                     == Some(self.target.client_id.as_str())
                 && claims.get("nonce").and_then(serde_json::Value::as_str) == Some(nonce)
         })
+    }
+
+    /// The hub's keys, read once.
+    async fn keys(&self, http: &reqwest::Client) -> Option<&jose::PublicKeySet> {
+        self.keys
+            .get_or_try_init(|| async { self.fetch_keys(http).await.ok_or(()) })
+            .await
+            .ok()
+    }
+
+    async fn fetch_keys(&self, http: &reqwest::Client) -> Option<jose::PublicKeySet> {
+        let hub = self.target.hub.trim_end_matches('/');
+        let text = http
+            .get(format!("{hub}/api/v2/jwks"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        jose::PublicKeySet::from_json(&text).ok()
     }
 
     /// Reads the userinfo with an access token.

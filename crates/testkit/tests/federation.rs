@@ -3438,7 +3438,7 @@ async fn the_load_tool_logs_users_in_and_verifies_every_id_token() {
         redirect_uri: SANDBOX_CALLBACK.into(),
         sso: true,
     };
-    let load = testkit::load::Load::start(target, 3);
+    let load = testkit::load::Load::start(target.clone(), 3);
     tokio::time::sleep(std::time::Duration::from_secs(4)).await;
     let report = load.stop().await;
     let unexpected: Vec<_> = report
@@ -3450,4 +3450,22 @@ async fn the_load_tool_logs_users_in_and_verifies_every_id_token() {
     // More logins than users: the later ones were single sign-ons.
     assert!(report.completed.len() > 3, "{}", report.completed.len());
     assert!(report.percentile(50).is_some());
+
+    // The token endpoint alone (`load --tokens`): codes minted ahead, then
+    // all redeemed, each ID token verified; every access token reads the
+    // userinfo afterwards.
+    let minted = testkit::load::Minted::mint(target, 2, 9).await;
+    assert_eq!(minted.count(), 9, "{:?}", minted.report.failures);
+    let (redeemed, _) = minted.redeem().await;
+    assert!(redeemed.failures.is_empty(), "{:?}", redeemed.failures);
+    assert_eq!(redeemed.completed.len(), 9);
+    let tokens: Vec<String> = redeemed
+        .completed
+        .iter()
+        .map(|redemption| redemption.access_token.clone())
+        .collect();
+    assert_eq!(
+        testkit::load::sessions_refused(&federation.hub, &tokens).await,
+        Vec::new()
+    );
 }

@@ -4,7 +4,12 @@
 //! logins per second, latency percentiles, failures by kind and, given the
 //! server's pid (Linux), the CPU it used per login and its peak RSS.
 //!
-//! Usage: load [--hub URL] [--users N] [--seconds S] [--sso] [--pid PID]
+//! With `--tokens N`, the token endpoint alone: N codes minted ahead by
+//! single sign-on, then redeemed by the users all at once (every ID token
+//! verified); the server's CPU is read around the redemptions only, once it
+//! has finished the minting's work (its connection emails).
+//!
+//! Usage: load [--hub URL] [--users N] [--seconds S] [--sso | --tokens N] [--pid PID]
 //!
 //! A short run is a test (`crates/testkit/tests/load.rs`); its figures are
 //! measurements, not tests (BENCHMARKS.md).
@@ -14,13 +19,17 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use testkit::load::{
-    Load, Target, process_cpu_seconds as cpu_seconds, process_peak_mib as peak_mib,
+    Load, Minted, Report, Target, process_cpu_seconds as cpu_seconds, process_peak_mib as peak_mib,
 };
+
+const USAGE: &str =
+    "usage: load [--hub URL] [--users N] [--seconds S] [--sso | --tokens N] [--pid PID]";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut hub = "http://127.0.0.1:7080".to_owned();
     let (mut users, mut seconds, mut sso, mut pid) = (16_usize, 20_u64, false, None);
+    let mut tokens = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().context("a value is missing after an option");
@@ -30,9 +39,12 @@ async fn main() -> anyhow::Result<()> {
             "--seconds" => seconds = value()?.parse()?,
             "--pid" => pid = Some(value()?.parse::<u32>()?),
             "--sso" => sso = true,
-            other => anyhow::bail!(
-                "unknown option {other}; usage: load [--hub URL] [--users N] [--seconds S] [--sso] [--pid PID]"
-            ),
+            "--tokens" => tokens = Some(value()?.parse::<usize>()?),
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                return Ok(());
+            }
+            other => anyhow::bail!("unknown option {other}; {USAGE}"),
         }
     }
     // The demo's seeded impots accounts, the dead left out (the register
@@ -52,6 +64,9 @@ async fn main() -> anyhow::Result<()> {
         redirect_uri: testkit::SANDBOX_CALLBACK.into(),
         sso,
     };
+    if let Some(codes) = tokens {
+        return redeem(target, users, codes, pid).await;
+    }
     let cpu_before = pid.and_then(cpu_seconds);
     let load = Load::start(target, users);
     tokio::time::sleep(Duration::from_secs(seconds)).await;
@@ -71,6 +86,83 @@ async fn main() -> anyhow::Result<()> {
         ms(95),
         ms(99)
     );
+    print_failures(&report);
+    if let (Some(cpu), Some(pid)) = (cpu, pid) {
+        let per_login = if done > 0 {
+            cpu * 1e3 / done as f64
+        } else {
+            0.0
+        };
+        println!(
+            "server {pid}: {cpu:.2} s CPU, {per_login:.2} ms a login; peak RSS {:.1} MiB",
+            peak_mib(pid).unwrap_or(0.0)
+        );
+    }
+    Ok(())
+}
+
+/// The token endpoint alone: codes minted, the server left to finish what
+/// minting gave it, then every code redeemed at once.
+async fn redeem(
+    target: Target,
+    users: usize,
+    codes: usize,
+    pid: Option<u32>,
+) -> anyhow::Result<()> {
+    let minted = Minted::mint(target, users, codes).await;
+    println!("minted {} codes", minted.count());
+    print_failures(&minted.report);
+    anyhow::ensure!(minted.count() > 0, "no code could be minted");
+    if let Some(pid) = pid {
+        settle(pid).await;
+    }
+    let cpu_before = pid.and_then(cpu_seconds);
+    let (report, elapsed) = minted.redeem().await;
+    let cpu = pid
+        .and_then(cpu_seconds)
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
+    let done = report.completed.len();
+    let elapsed = elapsed.as_secs_f64();
+    let ms = |p| report.percentile(p).map_or(0.0, |d| d.as_secs_f64() * 1e3);
+    println!(
+        "token endpoint: {done} codes redeemed in {elapsed:.2} s, {:.0}/s; p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
+        done as f64 / elapsed,
+        ms(50),
+        ms(95),
+        ms(99)
+    );
+    print_failures(&report);
+    if let (Some(cpu), Some(pid)) = (cpu, pid) {
+        let each = if done > 0 {
+            cpu * 1e6 / done as f64
+        } else {
+            0.0
+        };
+        println!(
+            "server {pid}: {cpu:.2} s CPU, {each:.0} µs a redemption ({:.0} a second a core); peak RSS {:.1} MiB",
+            if each > 0.0 { 1e6 / each } else { 0.0 },
+            peak_mib(pid).unwrap_or(0.0)
+        );
+    }
+    Ok(())
+}
+
+/// Waits (10 s at most) until the server has used no CPU for half a
+/// second: the emails and trail entries of the minted logins are done.
+async fn settle(pid: u32) {
+    let mut last = cpu_seconds(pid);
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = cpu_seconds(pid);
+        if now.zip(last).is_some_and(|(now, last)| now - last < 0.011) {
+            return;
+        }
+        last = now;
+    }
+}
+
+fn print_failures(report: &Report) {
     let mut failures: BTreeMap<String, usize> = BTreeMap::new();
     for failure in &report.failures {
         *failures
@@ -85,16 +177,4 @@ async fn main() -> anyhow::Result<()> {
     for (what, count) in failures {
         println!("  {count} × {what}");
     }
-    if let (Some(cpu), Some(pid)) = (cpu, pid) {
-        let per_login = if done > 0 {
-            cpu * 1e3 / done as f64
-        } else {
-            0.0
-        };
-        println!(
-            "server {pid}: {cpu:.2} s CPU, {per_login:.2} ms a login; peak RSS {:.1} MiB",
-            peak_mib(pid).unwrap_or(0.0)
-        );
-    }
-    Ok(())
 }
