@@ -187,9 +187,10 @@ const POLL: Duration = Duration::from_secs(30);
 const BATCH: u32 = 10;
 
 /// How long the worker, once woken, lets messages gather before it claims
-/// them: under load one claim takes a round's worth instead of one each,
-/// and a message still leaves well within a second.
-const GATHER: Duration = Duration::from_millis(25);
+/// them: a claim and a removal are a durable write each, so at a few
+/// connections a second a round takes several messages instead of one
+/// each, and a message still leaves well within a second.
+const GATHER: Duration = Duration::from_millis(100);
 
 /// The mailer: an outbox, a transport, a worker.
 pub struct Mailer {
@@ -267,10 +268,16 @@ impl Mailer {
     /// is left for the next claim rather than sent while another worker may
     /// take it too.
     pub async fn deliver_due(&self) -> Result<usize, MailError> {
+        self.round().await.map(|(_, delivered)| delivered)
+    }
+
+    /// One round: how many messages it claimed, and how many went.
+    async fn round(&self) -> Result<(usize, usize), MailError> {
         let now = self.clock.now();
         let attempt = self.attempt_secs();
         let lease_until = now + (2 * attempt).max(LEASE_MIN_SECS);
         let claimed = self.outbox.claim(now, lease_until, BATCH).await?;
+        let count = claimed.len();
         // Those that went (or were given up) leave the outbox together at
         // the end of the round, also when a postponement failed: until
         // then their lease keeps other workers off them.
@@ -280,7 +287,7 @@ impl Mailer {
             .attempt_round(claimed, now, lease_until, &mut gone, &mut delivered)
             .await;
         self.outbox.remove(&gone).await?;
-        round.map(|()| delivered)
+        round.map(|()| (count, delivered))
     }
 
     async fn attempt_round(
@@ -334,12 +341,15 @@ impl Mailer {
     }
 
     /// The worker: delivers what is due whenever a message is queued, and
-    /// every 30 s. Runs until the task is dropped.
+    /// every 30 s. Runs until the task is dropped. A round that claimed less
+    /// than a whole batch left nothing due behind it: the worker waits
+    /// rather than claim again for nothing (a message queued meanwhile has
+    /// woken it already).
     pub async fn run(self: Arc<Self>) {
         loop {
             loop {
-                match self.deliver_due().await {
-                    Ok(0) => break,
+                match self.round().await {
+                    Ok((claimed, _)) if claimed < BATCH as usize => break,
                     Ok(_) => continue,
                     Err(error) => {
                         tracing::error!(%error, "outbox unavailable");

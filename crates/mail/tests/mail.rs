@@ -378,3 +378,75 @@ fn bad_settings_are_named() {
     );
     parse("from = \"a@b.fr\"").unwrap();
 }
+
+/// An outbox that counts its claims.
+struct CountingClaims {
+    outbox: Arc<dyn store::Outbox>,
+    claims: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl store::Outbox for CountingClaims {
+    async fn push(&self, payload: &[u8], due_at: i64) -> Result<i64, store::StoreError> {
+        self.outbox.push(payload, due_at).await
+    }
+    async fn claim(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: u32,
+    ) -> Result<Vec<store::Queued>, store::StoreError> {
+        self.claims
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.outbox.claim(now, lease_until, limit).await
+    }
+    async fn remove(&self, ids: &[i64]) -> Result<(), store::StoreError> {
+        self.outbox.remove(ids).await
+    }
+    async fn postpone(&self, id: i64, due_at: i64) -> Result<(), store::StoreError> {
+        self.outbox.postpone(id, due_at).await
+    }
+    async fn waiting(&self) -> Result<u64, store::StoreError> {
+        self.outbox.waiting().await
+    }
+}
+
+/// The worker, woken by a message, claims it, sends it, removes it, and
+/// then waits: a round that claimed less than a batch does not claim again
+/// for nothing (a claim is a durable write).
+#[tokio::test]
+async fn the_worker_claims_once_for_a_message_and_waits() {
+    let clock = FakeClock::at(1_800_000_000);
+    let outbox = Arc::new(CountingClaims {
+        outbox: Stores::memory().outbox,
+        claims: Default::default(),
+    });
+    let mailer = Mailer::new(
+        FROM,
+        memory(),
+        outbox.clone(),
+        Capability::generate(),
+        Arc::new(clock.clone()),
+    )
+    .unwrap();
+    let worker = tokio::spawn(mailer.clone().run());
+    // The worker's first look at the outbox, at its start, finds nothing.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let claims = || outbox.claims.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(claims(), 1);
+    mailer
+        .queue(&message("marie.dupont.1@example.fr"))
+        .await
+        .unwrap();
+    for _ in 0..50 {
+        if !mailer.sent().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    worker.abort();
+    assert_eq!(mailer.sent().len(), 1);
+    assert_eq!(outbox.outbox.waiting().await.unwrap(), 0);
+    assert_eq!(claims(), 2);
+}
