@@ -56,18 +56,25 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
-/// Labels in Prometheus' text form, values escaped.
+/// Labels in Prometheus' text form, values escaped. Called at each
+/// request: no allocation but the text's.
 fn labels(pairs: &[(&str, &str)]) -> String {
-    let mut text = String::new();
+    let mut text = String::with_capacity(64);
     for (index, (name, value)) in pairs.iter().enumerate() {
         if index > 0 {
             text.push(',');
         }
-        let value = value
-            .replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace('\n', "\\n");
-        let _ = write!(text, "{name}=\"{value}\"");
+        text.push_str(name);
+        text.push_str("=\"");
+        for c in value.chars() {
+            match c {
+                '\\' => text.push_str("\\\\"),
+                '"' => text.push_str("\\\""),
+                '\n' => text.push_str("\\n"),
+                c => text.push(c),
+            }
+        }
+        text.push('"');
     }
     text
 }
@@ -231,4 +238,18 @@ async fn scrape(State(scrape): State<Scrape>) -> Response {
         text,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::labels;
+
+    #[test]
+    fn label_values_are_escaped_as_prometheus_reads_them() {
+        assert_eq!(
+            labels(&[("part", "hub"), ("code", "a\"b\\c\nd é")]),
+            r#"part="hub",code="a\"b\\c\nd é""#
+        );
+        assert_eq!(labels(&[]), "");
+    }
 }
