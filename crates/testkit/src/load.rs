@@ -337,21 +337,8 @@ impl Minted {
                 for code in codes {
                     let begun = user.started.elapsed();
                     match user.redeem(&http, &code).await {
-                        Some(access_token) => {
-                            if let Ok(mut report) = user.report.lock() {
-                                report.completed.push(Completed {
-                                    started: begun,
-                                    finished: user.started.elapsed(),
-                                    access_token,
-                                    login: String::new(),
-                                });
-                            }
-                        }
-                        None => {
-                            if let Ok(mut report) = user.report.lock() {
-                                report.abandoned += 1;
-                            }
-                        }
+                        Some(access_token) => user.went_through(begun, access_token, String::new()),
+                        None => user.gave_up(),
                     }
                 }
             });
@@ -426,26 +413,37 @@ impl User {
         let login = &self.target.logins[(self.index + turn) % self.target.logins.len()];
         match self.flow(&http, login).await {
             Some(access_token) => {
-                if let Ok(mut report) = self.report.lock() {
-                    report.completed.push(Completed {
-                        started: begun,
-                        finished: self.started.elapsed(),
-                        access_token,
-                        login: login.clone(),
-                    });
-                }
+                self.went_through(begun, access_token, login.clone());
                 true
             }
             None => {
-                if let Ok(mut report) = self.report.lock() {
-                    report.abandoned += 1;
-                }
+                self.gave_up();
                 // The next login starts without cookies.
                 if let Some((_, cookies)) = self.browser.lock().ok().and_then(|b| b.clone()) {
                     cookies.forget();
                 }
                 false
             }
+        }
+    }
+
+    /// Records a login (or a redemption) begun at `started` that went
+    /// through.
+    fn went_through(&self, started: Duration, access_token: String, login: String) {
+        if let Ok(mut report) = self.report.lock() {
+            report.completed.push(Completed {
+                started,
+                finished: self.started.elapsed(),
+                access_token,
+                login,
+            });
+        }
+    }
+
+    /// Records a login (or a redemption) given up.
+    fn gave_up(&self) {
+        if let Ok(mut report) = self.report.lock() {
+            report.abandoned += 1;
         }
     }
 

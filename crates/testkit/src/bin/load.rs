@@ -70,34 +70,14 @@ async fn main() -> anyhow::Result<()> {
     let cpu_before = pid.and_then(cpu_seconds);
     let load = Load::start(target, users);
     tokio::time::sleep(Duration::from_secs(seconds)).await;
-    let elapsed = load.elapsed().as_secs_f64();
+    let elapsed = load.elapsed();
     let report = load.stop().await;
-    let cpu = match (pid.and_then(cpu_seconds), cpu_before) {
-        (Some(after), Some(before)) => Some(after - before),
-        _ => None,
+    let what = if sso {
+        "single sign-on logins"
+    } else {
+        "full logins"
     };
-    let done = report.completed.len();
-    let ms = |p| report.percentile(p).map_or(0.0, |d| d.as_secs_f64() * 1e3);
-    println!(
-        "{} logins: {done} in {elapsed:.1} s, {:.1}/s; p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
-        if sso { "single sign-on" } else { "full" },
-        done as f64 / elapsed,
-        ms(50),
-        ms(95),
-        ms(99)
-    );
-    print_failures(&report);
-    if let (Some(cpu), Some(pid)) = (cpu, pid) {
-        let per_login = if done > 0 {
-            cpu * 1e3 / done as f64
-        } else {
-            0.0
-        };
-        println!(
-            "server {pid}: {cpu:.2} s CPU, {per_login:.2} ms a login; peak RSS {:.1} MiB",
-            peak_mib(pid).unwrap_or(0.0)
-        );
-    }
+    print_run(what, &report, elapsed, cpu_since(pid, cpu_before), pid);
     Ok(())
 }
 
@@ -118,21 +98,33 @@ async fn redeem(
     }
     let cpu_before = pid.and_then(cpu_seconds);
     let (report, elapsed) = minted.redeem().await;
-    let cpu = pid
-        .and_then(cpu_seconds)
-        .zip(cpu_before)
-        .map(|(after, before)| after - before);
+    let cpu = cpu_since(pid, cpu_before);
+    print_run("codes redeemed", &report, elapsed, cpu, pid);
+    Ok(())
+}
+
+/// The server's CPU seconds since `before`.
+fn cpu_since(pid: Option<u32>, before: Option<f64>) -> Option<f64> {
+    pid.and_then(cpu_seconds)
+        .zip(before)
+        .map(|(after, before)| after - before)
+}
+
+/// Prints what a run did: how many went through and how fast, the
+/// failures, and, given the server's pid, its CPU for each and its peak
+/// memory.
+fn print_run(what: &str, report: &Report, elapsed: Duration, cpu: Option<f64>, pid: Option<u32>) {
     let done = report.completed.len();
     let elapsed = elapsed.as_secs_f64();
     let ms = |p| report.percentile(p).map_or(0.0, |d| d.as_secs_f64() * 1e3);
     println!(
-        "token endpoint: {done} codes redeemed in {elapsed:.2} s, {:.0}/s; p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
+        "{what}: {done} in {elapsed:.2} s, {:.1}/s; p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
         done as f64 / elapsed,
         ms(50),
         ms(95),
         ms(99)
     );
-    print_failures(&report);
+    print_failures(report);
     if let (Some(cpu), Some(pid)) = (cpu, pid) {
         let each = if done > 0 {
             cpu * 1e6 / done as f64
@@ -140,12 +132,11 @@ async fn redeem(
             0.0
         };
         println!(
-            "server {pid}: {cpu:.2} s CPU, {each:.0} µs a redemption ({:.0} a second a core); peak RSS {:.1} MiB",
+            "server {pid}: {cpu:.2} s CPU, {each:.0} µs each ({:.0} a second a core); peak RSS {:.1} MiB",
             if each > 0.0 { 1e6 / each } else { 0.0 },
             peak_mib(pid).unwrap_or(0.0)
         );
     }
-    Ok(())
 }
 
 /// Waits (10 s at most) until the server has used no CPU for half a
