@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 use crate::history::{home, set_providers};
@@ -14,7 +13,7 @@ use crate::verification::{verification, verification_with_receipt};
 /// The dashboard's routes: the one table.
 pub fn router(dashboard: Arc<Dashboard>) -> Router {
     let login = web::rp::routes(&dashboard);
-    Router::new()
+    let routes = Router::new()
         .route("/", get(home))
         .route(web::STYLESHEET_PATH, get(web::stylesheet))
         .route("/favicon.ico", get(web::no_favicon))
@@ -26,7 +25,6 @@ pub fn router(dashboard: Arc<Dashboard>) -> Router {
         .route("/fournisseurs", post(set_providers))
         .route("/signalement", get(report_form).post(report))
         .with_state(dashboard)
-        .merge(login)
-        .layer(DefaultBodyLimit::max(16 * 1024))
-        .layer(axum::middleware::from_fn(web::security_headers))
+        .merge(login);
+    web::guarded(routes, 16 * 1024)
 }

@@ -35,5 +35,5 @@ pub fn router(service: Arc<DemoService>) -> Router {
         .fold(portal, |portal, demarche| {
             portal.merge(demarche::router(demarche))
         })
-        .layer(axum::middleware::from_fn(web::security_headers))
+        .layer(axum::middleware::map_response(web::security_headers))
 }

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 use crate::state::Hub;
@@ -12,7 +11,7 @@ use crate::{authorize, callback, consent, logout};
 /// The hub's HTTP interface.
 pub fn router(hub: Arc<Hub>) -> Router {
     let protocol = web::op_routes(hub.provider.clone());
-    Router::new()
+    let routes = Router::new()
         .route("/", get(consent::home))
         .route(web::STYLESHEET_PATH, get(web::stylesheet))
         .route("/favicon.ico", get(web::no_favicon))
@@ -41,7 +40,6 @@ pub fn router(hub: Arc<Hub>) -> Router {
         )
         .route("/interaction/abort", post(consent::abort))
         .with_state(hub)
-        .nest("/api/v2", protocol)
-        .layer(DefaultBodyLimit::max(64 * 1024))
-        .layer(axum::middleware::from_fn(web::security_headers))
+        .nest("/api/v2", protocol);
+    web::guarded(routes, 64 * 1024)
 }

@@ -3,14 +3,13 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 use crate::{PasswordProvider, account, login, signup};
 
 /// The provider's routes: the one table.
 pub fn router(idp: Arc<PasswordProvider>) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/", get(login::home))
         .route("/langue/{code}", get(web::switch_language))
         .route(web::STYLESHEET_PATH, get(web::stylesheet))
@@ -60,7 +59,6 @@ pub fn router(idp: Arc<PasswordProvider>) -> Router {
             get(account::unlock_page).post(account::unlock),
         )
         .with_state(idp.clone())
-        .merge(web::op_routes(idp.provider.clone()))
-        .layer(DefaultBodyLimit::max(64 * 1024))
-        .layer(axum::middleware::from_fn(web::security_headers))
+        .merge(web::op_routes(idp.provider.clone()));
+    web::guarded(routes, 64 * 1024)
 }

@@ -3,14 +3,13 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 use crate::{WalletProvider, api, certification, console, licence, login, lost, proof};
 
 /// The provider's routes: the one table.
 pub fn router(idp: Arc<WalletProvider>) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/langue/{code}", get(web::switch_language))
         .route(web::STYLESHEET_PATH, get(web::stylesheet))
         .route("/favicon.ico", get(web::no_favicon))
@@ -46,7 +45,6 @@ pub fn router(idp: Arc<WalletProvider>) -> Router {
         .route("/mairie/carte", post(console::read_card))
         .route("/mairie/decision", post(console::decide))
         .with_state(idp.clone())
-        .merge(web::op_routes(idp.provider.clone()))
-        .layer(DefaultBodyLimit::max(64 * 1024))
-        .layer(axum::middleware::from_fn(web::security_headers))
+        .merge(web::op_routes(idp.provider.clone()));
+    web::guarded(routes, 64 * 1024)
 }

@@ -172,7 +172,7 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
     // A theme that cannot be served stops the start, before anything listens.
     let theme = web::theme_routes(&config.web)
         .map_err(|message| anyhow::anyhow!("bad setting {message}"))?
-        .layer(axum::middleware::from_fn(web::security_headers));
+        .layer(axum::middleware::map_response(web::security_headers));
     let keys_dir = options.data_dir.as_ref().map(|dir| dir.join("keys"));
     let mut running = Running {
         parts: Vec::new(),
@@ -616,17 +616,11 @@ async fn serve(
         .iter()
         .filter_map(|part| running.stores.get(*part).cloned())
         .collect();
-    let router = router
-        .merge(running.theme.clone())
-        .merge(web::health_routes(readiness))
-        .layer(axum::middleware::from_fn(web::localize_error_pages));
-    let router = running
-        .metrics
-        .track(name, router)
-        .layer(axum::middleware::from_fn_with_state(
-            std::sync::Arc::<str>::from(name),
-            web::request_ids,
-        ));
+    let router = web::Frame::new(name, running.metrics.clone()).around(
+        router
+            .merge(running.theme.clone())
+            .merge(web::health_routes(readiness)),
+    );
     let listener = match options.listeners.remove(name) {
         Some(listener) => listener,
         None => {

@@ -1,9 +1,7 @@
 //! Error pages for people and JSON errors for clients.
 
 use axum::body::Body;
-use axum::extract::Request;
 use axum::http::{StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use oidc::OAuthError;
 
@@ -12,7 +10,7 @@ use crate::layout::{Page, escape};
 
 /// An error page: a stable code (catalogued in docs/errors.md), a title
 /// and message in French and English, and optionally a way back. It is
-/// rendered in French; [`localize_error_pages`] renders it again in the
+/// rendered in French; the request's frame (`Frame`) renders it again in the
 /// request's language.
 #[derive(Clone, Debug)]
 pub struct ErrorPage {
@@ -130,11 +128,10 @@ impl ErrorPage {
     }
 }
 
-/// Renders error pages again in the request's language (the switch's
-/// cookie): apps answer errors without knowing who asked.
-pub async fn localize_error_pages(request: Request, next: Next) -> Response {
-    let lang = Lang::of(request.headers(), None);
-    let response = next.run(request).await;
+/// `response` with its error page, if it is one, rendered again in `lang`
+/// (the language switch's cookie): apps answer errors without knowing who
+/// asked.
+pub(crate) fn in_language(response: Response, lang: Lang) -> Response {
     if lang == Lang::Fr {
         return response;
     }

@@ -1,8 +1,8 @@
 //! Security headers on every response.
 
-use axum::extract::Request;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
 /// Content-Security-Policy of every page: our own resources only, no inline
@@ -12,10 +12,20 @@ use axum::response::{IntoResponse, Redirect, Response};
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; \
                    connect-src 'self'; base-uri 'none'; frame-ancestors 'none'";
 
+/// `router` as an app serves it: request bodies bounded to `body_limit`
+/// bytes, and [`security_headers`] on every answer. One layer of the two:
+/// axum wraps each layer around each route and clones it at every request.
+pub fn guarded(router: Router, body_limit: usize) -> Router {
+    router.layer((
+        axum::middleware::map_response(security_headers),
+        DefaultBodyLimit::max(body_limit),
+    ))
+}
+
 /// Adds CSP, no-sniff, no-referrer (codes and tokens in URLs must not leak
-/// through `Referer`) and frame denial to every response.
-pub async fn security_headers(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
+/// through `Referer`) and frame denial to a response (for
+/// `axum::middleware::map_response`).
+pub async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,

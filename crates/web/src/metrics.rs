@@ -14,9 +14,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::header;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use store::Stores;
@@ -139,53 +138,33 @@ impl Metrics {
         text
     }
 
-    /// `router` with every request of `part` timed and counted, and its
-    /// error pages and OAuth errors counted by code.
-    pub fn track(&self, part: &str, router: Router) -> Router {
-        let track = Track {
-            metrics: self.clone(),
-            part: Arc::from(part),
+    /// Counts an answer of `part`: its latency by status class, and its
+    /// error page's or OAuth error's code.
+    pub(crate) fn observe_response(&self, part: &str, response: &Response, took: Duration) {
+        let class = match response.status().as_u16() {
+            100..=199 => "1xx",
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
         };
-        router.layer(axum::middleware::from_fn_with_state(track, tracked))
+        self.observe(
+            "passerelle_http_request_duration_seconds",
+            &[("part", part), ("status", class)],
+            took,
+        );
+        let code = match (
+            response.extensions().get::<ErrorPage>(),
+            response.extensions().get::<OAuthErrorCode>(),
+        ) {
+            (Some(page), _) => Some(page.code),
+            (None, Some(OAuthErrorCode(code))) => Some(*code),
+            (None, None) => None,
+        };
+        if let Some(code) = code {
+            self.count("passerelle_errors_total", &[("part", part), ("code", code)]);
+        }
     }
-}
-
-#[derive(Clone)]
-struct Track {
-    metrics: Metrics,
-    part: Arc<str>,
-}
-
-async fn tracked(State(track): State<Track>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let response = next.run(request).await;
-    let class = match response.status().as_u16() {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
-    };
-    let part = &*track.part;
-    track.metrics.observe(
-        "passerelle_http_request_duration_seconds",
-        &[("part", part), ("status", class)],
-        started.elapsed(),
-    );
-    let code = match (
-        response.extensions().get::<ErrorPage>(),
-        response.extensions().get::<OAuthErrorCode>(),
-    ) {
-        (Some(page), _) => Some(page.code),
-        (None, Some(OAuthErrorCode(code))) => Some(*code),
-        (None, None) => None,
-    };
-    if let Some(code) = code {
-        track
-            .metrics
-            .count("passerelle_errors_total", &[("part", part), ("code", code)]);
-    }
-    response
 }
 
 /// The parts whose stores the scrape reads: a round trip each, and the
