@@ -10,6 +10,12 @@
 //! has finished the minting's work (its connection emails).
 //!
 //! Usage: load [--hub URL] [--users N] [--seconds S] [--sso | --tokens N] [--pid PID]
+//!             [--around CMD]
+//!
+//! `--around CMD` runs `CMD start` just before the measured part and
+//! `CMD stop` just after it, through `sh -c`: a profiler's switch, such as
+//! `callgrind_control -z` and `-d` (instructions counted over the
+//! redemptions alone), or starting and stopping `perf record`.
 //!
 //! A short run is a test (`crates/testkit/tests/load.rs`); its figures are
 //! measurements, not tests (BENCHMARKS.md).
@@ -22,14 +28,14 @@ use testkit::load::{
     Load, Minted, Report, Target, process_cpu_seconds as cpu_seconds, process_peak_mib as peak_mib,
 };
 
-const USAGE: &str =
-    "usage: load [--hub URL] [--users N] [--seconds S] [--sso | --tokens N] [--pid PID]";
+const USAGE: &str = "usage: load [--hub URL] [--users N] [--seconds S] [--sso | --tokens N] [--pid PID] \
+                     [--around CMD]";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut hub = "http://127.0.0.1:7080".to_owned();
     let (mut users, mut seconds, mut sso, mut pid) = (16_usize, 20_u64, false, None);
-    let mut tokens = None;
+    let (mut tokens, mut around) = (None, None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().context("a value is missing after an option");
@@ -40,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
             "--pid" => pid = Some(value()?.parse::<u32>()?),
             "--sso" => sso = true,
             "--tokens" => tokens = Some(value()?.parse::<usize>()?),
+            "--around" => around = Some(Around(value()?)),
             "--help" | "-h" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -65,13 +72,15 @@ async fn main() -> anyhow::Result<()> {
         sso,
     };
     if let Some(codes) = tokens {
-        return redeem(target, users, codes, pid).await;
+        return redeem(target, users, codes, pid, around).await;
     }
     let cpu_before = pid.and_then(cpu_seconds);
+    Around::run(&around, "start")?;
     let load = Load::start(target, users);
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     let elapsed = load.elapsed();
     let report = load.stop().await;
+    Around::run(&around, "stop")?;
     let what = if sso {
         "single sign-on logins"
     } else {
@@ -88,6 +97,7 @@ async fn redeem(
     users: usize,
     codes: usize,
     pid: Option<u32>,
+    around: Option<Around>,
 ) -> anyhow::Result<()> {
     let minted = Minted::mint(target, users, codes).await;
     println!("minted {} codes", minted.count());
@@ -97,10 +107,32 @@ async fn redeem(
         settle(pid).await;
     }
     let cpu_before = pid.and_then(cpu_seconds);
+    Around::run(&around, "start")?;
     let (report, elapsed) = minted.redeem().await;
+    Around::run(&around, "stop")?;
     let cpu = cpu_since(pid, cpu_before);
     print_run("codes redeemed", &report, elapsed, cpu, pid);
     Ok(())
+}
+
+/// The command of `--around`.
+struct Around(String);
+
+impl Around {
+    /// Runs `CMD start` or `CMD stop`, when there is a command; its
+    /// failure stops the run.
+    fn run(around: &Option<Self>, what: &str) -> anyhow::Result<()> {
+        let Some(Around(command)) = around else {
+            return Ok(());
+        };
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{command} {what}"))
+            .status()
+            .with_context(|| format!("cannot run {command} {what}"))?;
+        anyhow::ensure!(status.success(), "{command} {what}: {status}");
+        Ok(())
+    }
 }
 
 /// The server's CPU seconds since `before`.
