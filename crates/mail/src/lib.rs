@@ -299,6 +299,9 @@ impl Mailer {
         delivered: &mut usize,
     ) -> Result<(), MailError> {
         let attempt = self.attempt_secs();
+        // The demo's folder takes the round's messages in one blocking
+        // task at the end, not a thread hop each.
+        let mut to_folder = Vec::new();
         for queued in claimed {
             if self.clock.now() + attempt >= lease_until {
                 break;
@@ -313,26 +316,63 @@ impl Mailer {
                 gone.push(queued.id);
                 continue;
             };
-            match self.send(&message, &self.message_id(&queued)).await {
-                Ok(()) => {
-                    gone.push(queued.id);
-                    *delivered += 1;
+            let email = compose(
+                &message,
+                &self.from,
+                &self.message_id(&queued),
+                self.clock.now(),
+            );
+            let outcome = match (email, &self.transport) {
+                (Err(error), _) => Err(Failure::Permanent(error)),
+                (Ok(email), Transport::Folder(_)) => {
+                    to_folder.push((queued, email.formatted()));
+                    continue;
                 }
-                Err(Failure::Permanent(error)) => {
-                    tracing::error!(id = queued.id, %error, "message cannot be sent; dropped");
-                    gone.push(queued.id);
-                }
-                Err(Failure::Transient(error)) => {
-                    let attempt = usize::try_from(queued.attempts).unwrap_or(usize::MAX);
-                    match BACKOFF_SECS.get(attempt.saturating_sub(1)) {
-                        Some(wait) => {
-                            tracing::warn!(id = queued.id, attempt, %error, "delivery failed; will retry");
-                            self.outbox.postpone(queued.id, now + wait).await?;
-                        }
-                        None => {
-                            tracing::error!(id = queued.id, attempt, %error, "delivery given up");
-                            gone.push(queued.id);
-                        }
+                (Ok(email), _) => self.send(&message, email).await,
+            };
+            self.settle(&queued, outcome, now, gone, delivered).await?;
+        }
+        if let Transport::Folder(dir) = &self.transport
+            && !to_folder.is_empty()
+        {
+            for (queued, written) in write_emls(dir, to_folder).await {
+                let outcome = written.map_err(|error| Failure::Transient(error.to_string()));
+                self.settle(&queued, outcome, now, gone, delivered).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// What follows an attempt: the message leaves the queue when it went
+    /// or cannot go; it waits its turn again when it may go later, until
+    /// the last turn.
+    async fn settle(
+        &self,
+        queued: &store::Queued,
+        outcome: Result<(), Failure>,
+        now: i64,
+        gone: &mut Vec<i64>,
+        delivered: &mut usize,
+    ) -> Result<(), MailError> {
+        match outcome {
+            Ok(()) => {
+                gone.push(queued.id);
+                *delivered += 1;
+            }
+            Err(Failure::Permanent(error)) => {
+                tracing::error!(id = queued.id, %error, "message cannot be sent; dropped");
+                gone.push(queued.id);
+            }
+            Err(Failure::Transient(error)) => {
+                let attempt = usize::try_from(queued.attempts).unwrap_or(usize::MAX);
+                match BACKOFF_SECS.get(attempt.saturating_sub(1)) {
+                    Some(wait) => {
+                        tracing::warn!(id = queued.id, attempt, %error, "delivery failed; will retry");
+                        self.outbox.postpone(queued.id, now + wait).await?;
+                    }
+                    None => {
+                        tracing::error!(id = queued.id, attempt, %error, "delivery given up");
+                        gone.push(queued.id);
                     }
                 }
             }
@@ -375,13 +415,17 @@ impl Mailer {
         format!("<{}.{nonce}@{}>", queued.id, self.from.email.domain())
     }
 
-    async fn send(&self, message: &Message, id: &str) -> Result<(), Failure> {
-        let email =
-            compose(message, &self.from, id, self.clock.now()).map_err(Failure::Permanent)?;
+    /// Sends `email` (`message` composed) through the relay or into
+    /// memory; the folder's messages are written by the round.
+    async fn send(&self, message: &Message, email: Email) -> Result<(), Failure> {
         match &self.transport {
-            Transport::Folder(dir) => write_eml(dir, email.formatted())
+            Transport::Folder(dir) => write_emls(dir, vec![((), email.formatted())])
                 .await
-                .map_err(|error| Failure::Transient(error.to_string())),
+                .pop()
+                .map_or_else(
+                    || Err(Failure::Transient("the writing task died".into())),
+                    |(_, written)| written.map_err(|error| Failure::Transient(error.to_string())),
+                ),
             // A relay that stops answering must not hold the worker: past
             // the timeout, the attempt has failed.
             Transport::Smtp(smtp, timeout) => {
@@ -417,17 +461,37 @@ enum Failure {
     Transient(String),
 }
 
-/// Writes beside, then renames: a reader never sees half a message. One
-/// blocking task for the three calls, not a thread hop each.
-async fn write_eml(dir: &std::path::Path, bytes: Vec<u8>) -> std::io::Result<()> {
+/// Writes each message beside, then renames it: a reader never sees half a
+/// message. One blocking task for them all: the folder made once, no
+/// thread hop a message.
+async fn write_emls<T: Send + 'static>(
+    dir: &std::path::Path,
+    messages: Vec<(T, Vec<u8>)>,
+) -> Vec<(T, std::io::Result<()>)> {
     let dir = dir.to_owned();
-    tokio::task::spawn_blocking(move || write_eml_now(&dir, &bytes))
-        .await
-        .map_err(std::io::Error::other)?
+    let count = messages.len();
+    let written = tokio::task::spawn_blocking(move || {
+        let made = std::fs::create_dir_all(&dir);
+        messages
+            .into_iter()
+            .map(|(key, bytes)| {
+                let result = match &made {
+                    Ok(()) => write_eml_now(&dir, &bytes),
+                    Err(error) => Err(std::io::Error::new(error.kind(), error.to_string())),
+                };
+                (key, result)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await;
+    match written {
+        Ok(written) => written,
+        // The blocking task died: nothing is known to be written.
+        Err(_) => Vec::with_capacity(count),
+    }
 }
 
 fn write_eml_now(dir: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
     let name = format!(
         "{}-{}.eml",
         std::time::SystemTime::now()
