@@ -5,9 +5,10 @@
 //! server's pid (Linux), the CPU it used per login and its peak RSS.
 //!
 //! With `--tokens N`, the token endpoint alone: N codes minted ahead by
-//! single sign-on, then redeemed by the users all at once (every ID token
-//! verified); the server's CPU is read around the redemptions only, once it
-//! has finished the minting's work (its connection emails).
+//! single sign-on, then redeemed by the users all at once; the server's CPU
+//! is read around the redemptions only, once it has finished the minting's
+//! work (its connection emails). Every ID token is verified once the last
+//! is in: verifying as they come made this tool's core the limit.
 //!
 //! Usage: load [--hub URL] [--users N] [--seconds S] [--sso | --tokens N] [--pid PID]
 //!             [--around CMD]
