@@ -328,16 +328,18 @@ impl Mailer {
                     to_folder.push((queued, email.formatted()));
                     continue;
                 }
-                (Ok(email), _) => self.send(&message, email).await,
+                (Ok(email), Transport::Smtp(smtp, timeout)) => relay(smtp, *timeout, email).await,
+                (Ok(email), Transport::Memory(sent)) => keep(sent, &message, &email),
             };
             self.settle(&queued, outcome, now, gone, delivered).await?;
         }
         if let Transport::Folder(dir) = &self.transport
             && !to_folder.is_empty()
         {
-            for (queued, written) in write_emls(dir, to_folder).await {
+            let (queued, texts): (Vec<_>, Vec<_>) = to_folder.into_iter().unzip();
+            for (queued, written) in queued.iter().zip(write_emls(dir, texts).await) {
                 let outcome = written.map_err(|error| Failure::Transient(error.to_string()));
-                self.settle(&queued, outcome, now, gone, delivered).await?;
+                self.settle(queued, outcome, now, gone, delivered).await?;
             }
         }
         Ok(())
@@ -414,44 +416,35 @@ impl Mailer {
         let nonce = hex::encode(queued.payload.get(1..9).unwrap_or_default());
         format!("<{}.{nonce}@{}>", queued.id, self.from.email.domain())
     }
+}
 
-    /// Sends `email` (`message` composed) through the relay or into
-    /// memory; the folder's messages are written by the round.
-    async fn send(&self, message: &Message, email: Email) -> Result<(), Failure> {
-        match &self.transport {
-            Transport::Folder(dir) => write_emls(dir, vec![((), email.formatted())])
-                .await
-                .pop()
-                .map_or_else(
-                    || Err(Failure::Transient("the writing task died".into())),
-                    |(_, written)| written.map_err(|error| Failure::Transient(error.to_string())),
-                ),
-            // A relay that stops answering must not hold the worker: past
-            // the timeout, the attempt has failed.
-            Transport::Smtp(smtp, timeout) => {
-                match tokio::time::timeout(*timeout, smtp.send(email)).await {
-                    Ok(Ok(_)) => Ok(()),
-                    Ok(Err(error)) if error.is_permanent() => {
-                        Err(Failure::Permanent(error.to_string()))
-                    }
-                    Ok(Err(error)) => Err(Failure::Transient(error.to_string())),
-                    Err(_) => Err(Failure::Transient(
-                        "the relay did not answer in time".into(),
-                    )),
-                }
-            }
-            Transport::Memory(sent) => {
-                let raw = String::from_utf8_lossy(&email.formatted()).into_owned();
-                sent.lock()
-                    .map_err(|_| Failure::Transient("memory transport poisoned".into()))?
-                    .push(Sent {
-                        message: message.clone(),
-                        raw,
-                    });
-                Ok(())
-            }
-        }
+/// Sends `email` through the relay. One that stops answering must not hold
+/// the worker: past `timeout`, the attempt has failed.
+async fn relay(
+    smtp: &AsyncSmtpTransport<Tokio1Executor>,
+    timeout: Duration,
+    email: Email,
+) -> Result<(), Failure> {
+    match tokio::time::timeout(timeout, smtp.send(email)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) if error.is_permanent() => Err(Failure::Permanent(error.to_string())),
+        Ok(Err(error)) => Err(Failure::Transient(error.to_string())),
+        Err(_) => Err(Failure::Transient(
+            "the relay did not answer in time".into(),
+        )),
     }
+}
+
+/// Keeps `message` and its wire text in memory (tests).
+fn keep(sent: &Mutex<Vec<Sent>>, message: &Message, email: &Email) -> Result<(), Failure> {
+    let raw = String::from_utf8_lossy(&email.formatted()).into_owned();
+    sent.lock()
+        .map_err(|_| Failure::Transient("memory transport poisoned".into()))?
+        .push(Sent {
+            message: message.clone(),
+            raw,
+        });
+    Ok(())
 }
 
 enum Failure {
@@ -463,32 +456,27 @@ enum Failure {
 
 /// Writes each message beside, then renames it: a reader never sees half a
 /// message. One blocking task for them all: the folder made once, no
-/// thread hop a message.
-async fn write_emls<T: Send + 'static>(
-    dir: &std::path::Path,
-    messages: Vec<(T, Vec<u8>)>,
-) -> Vec<(T, std::io::Result<()>)> {
+/// thread hop a message. One result a message, in their order.
+async fn write_emls(dir: &std::path::Path, texts: Vec<Vec<u8>>) -> Vec<std::io::Result<()>> {
     let dir = dir.to_owned();
-    let count = messages.len();
+    let count = texts.len();
     let written = tokio::task::spawn_blocking(move || {
         let made = std::fs::create_dir_all(&dir);
-        messages
-            .into_iter()
-            .map(|(key, bytes)| {
-                let result = match &made {
-                    Ok(()) => write_eml_now(&dir, &bytes),
-                    Err(error) => Err(std::io::Error::new(error.kind(), error.to_string())),
-                };
-                (key, result)
+        texts
+            .iter()
+            .map(|bytes| match &made {
+                Ok(()) => write_eml_now(&dir, bytes),
+                Err(error) => Err(std::io::Error::new(error.kind(), error.to_string())),
             })
-            .collect::<Vec<_>>()
+            .collect()
     })
     .await;
-    match written {
-        Ok(written) => written,
-        // The blocking task died: nothing is known to be written.
-        Err(_) => Vec::with_capacity(count),
-    }
+    // The blocking task died: none is known to be written.
+    written.unwrap_or_else(|_| {
+        (0..count)
+            .map(|_| Err(std::io::Error::other("the writing task died")))
+            .collect()
+    })
 }
 
 fn write_eml_now(dir: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {

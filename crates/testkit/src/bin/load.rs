@@ -18,7 +18,7 @@
 //! `callgrind_control -z` and `-d` (instructions counted over the
 //! redemptions alone), or starting and stopping `perf record`.
 //!
-//! A short run is a test (`crates/testkit/tests/load.rs`); its figures are
+//! A short run is a test (`crates/testkit/tests/federation.rs`); its figures are
 //! measurements, not tests (BENCHMARKS.md).
 
 use std::collections::BTreeMap;
