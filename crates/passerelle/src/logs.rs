@@ -7,6 +7,8 @@
 //! secret, no token, no personal data (docs/security.md; the `logs` test
 //! greps a whole run for the citizens' names, numbers and passwords).
 
+use std::io::IsTerminal as _;
+
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -21,23 +23,31 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the process's subscriber, filtered by `RUST_LOG` (default
-/// `info`), writing to `writer`. Fails when one is already installed.
-pub fn init<W>(format: LogFormat, writer: W) -> Result<(), String>
-where
-    W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
-{
+/// Installs the process's subscriber on standard error, filtered by
+/// `RUST_LOG` (default `info`). Text lines are coloured only for a
+/// terminal (and without `NO_COLOR`): a file or a collector gets plain
+/// text, and no escape codes to format at each line. Fails when one is
+/// already installed.
+pub fn init(format: LogFormat) -> Result<(), String> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    install(format, filter, writer)
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    install(format, filter, colour, std::io::stderr)
 }
 
-/// Installs the process's subscriber with this filter.
-pub fn install<W>(format: LogFormat, filter: EnvFilter, writer: W) -> Result<(), String>
+/// Installs the process's subscriber with this filter, writing to
+/// `writer`; `colour` for ANSI colours in text lines.
+pub fn install<W>(
+    format: LogFormat,
+    filter: EnvFilter,
+    colour: bool,
+    writer: W,
+) -> Result<(), String>
 where
     W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
 {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(writer);
     let installed = match format {
         LogFormat::Text => builder.try_init(),

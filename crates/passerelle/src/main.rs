@@ -358,7 +358,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    if let Err(error) = passerelle::logs::init(cli.log_format, std::io::stderr) {
+    if let Err(error) = passerelle::logs::init(cli.log_format) {
         eprintln!("passerelle: no logs: {error}");
     }
     let runtime = match tokio::runtime::Runtime::new() {

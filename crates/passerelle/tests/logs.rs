@@ -64,7 +64,7 @@ fn appears(text: &str, value: &str) -> bool {
 #[tokio::test]
 async fn a_login_logs_json_lines_with_request_ids_and_nothing_personal() {
     let kept = Kept::default();
-    logs::install(LogFormat::Json, EnvFilter::new(FILTER), kept.clone()).unwrap();
+    logs::install(LogFormat::Json, EnvFilter::new(FILTER), false, kept.clone()).unwrap();
     let federation = Federation::start().await.unwrap();
     let citizen = Citizen::new();
 
