@@ -75,6 +75,10 @@ def load_tool(path, what):
             if n:
                 each.append(float(n.group(1)))
                 break
+    if text and not rates:
+        # The tool ran but its lines no longer read as expected: say so, rather than
+        # report the figure as not measured.
+        sys.exit(f"{path}: no « {what}: » line of the load tool's; has its output changed?")
     return median(rates), median(p99s), median(each)
 
 
