@@ -17,7 +17,7 @@ import re
 import statistics
 import sys
 
-# workload, the issue's anchor figure, its target, unit, direction, how it reads here.
+# workload, the issue's anchor figure, its target, unit, and which way the target is met.
 TARGETS = [
     ("SSO flow, 16 VUs: server CPU per flow", 2.3, 0.5, "ms", "<="),
     ("token endpoint, 16 concurrent: req/s", 1384, 10000, "req/s", ">="),
@@ -106,32 +106,28 @@ def main():
     anchor, ours = os.path.join(out, "anchor"), os.path.join(out, "passerelle")
     tokens = load_tool(os.path.join(out, "tokens.txt"), "codes redeemed")
     brokered = load_tool(os.path.join(out, "hub-alone.txt"), "full logins")
-    measured = {
-        TARGETS[0][0]: (loadgen(anchor, "sso-vu16", cpu_per_op), loadgen(ours, "sso-vu16", cpu_per_op)),
-        TARGETS[1][0]: (loadgen(anchor, "token-vu16", lambda r: r.get("per_s")), tokens[0]),
-        TARGETS[2][0]: (loadgen(anchor, "token-vu16", token_p99), tokens[1]),
+    micro_txt = os.path.join(out, "micro.txt")
+    userinfo = (
         # The anchor's userinfo signed, as ours is (the load generator verifies a signed one
         # inside the timed request); its plain JSON one, which RESULTS.md measured, below.
-        TARGETS[3][0]: (
-            loadgen(os.path.join(out, "anchor-jwt"), "flow-vu1", userinfo_p50),
-            loadgen(ours, "flow-vu1", userinfo_p50),
-        ),
-        TARGETS[4][0]: (
-            loadgen(anchor, "flow-vu16", cpu_per_op),
-            brokered[2] / 1000 if brokered[2] is not None else None,
-        ),
-        TARGETS[5][0]: tuple(
-            micro(os.path.join(out, "micro.txt"), who, "/.well-known/openid-configuration")
-            for who in ("anchor", "passerelle")
-        ),
-        TARGETS[6][0]: tuple(micro(os.path.join(out, "micro.txt"), who, "/jwks") for who in ("anchor", "passerelle")),
-    }
+        loadgen(os.path.join(out, "anchor-jwt"), "flow-vu1", userinfo_p50),
+        loadgen(ours, "flow-vu1", userinfo_p50),
+    )
+    # (the anchor's figure, Passerelle's), in the order of TARGETS.
+    measured = [
+        (loadgen(anchor, "sso-vu16", cpu_per_op), loadgen(ours, "sso-vu16", cpu_per_op)),
+        (loadgen(anchor, "token-vu16", lambda r: r.get("per_s")), tokens[0]),
+        (loadgen(anchor, "token-vu16", token_p99), tokens[1]),
+        userinfo,
+        (loadgen(anchor, "flow-vu16", cpu_per_op), brokered[2] / 1000 if brokered[2] is not None else None),
+        tuple(micro(micro_txt, who, "/.well-known/openid-configuration") for who in ("anchor", "passerelle")),
+        tuple(micro(micro_txt, who, "/jwks") for who in ("anchor", "passerelle")),
+    ]
     print("| workload | the issue: anchor → target | asked, as a ratio | this run: anchor, Passerelle | ratio | |")
     print("|---|---|---|---|---|---|")
     met_count = 0
-    for name, issue_anchor, target, unit, direction in TARGETS:
+    for (name, issue_anchor, target, unit, direction), (theirs, mine) in zip(TARGETS, measured, strict=True):
         asked = target / issue_anchor
-        theirs, mine = measured[name]
         if theirs is None or mine is None or theirs == 0:
             verdict, ratio, figures = "not measured in this run", "", f"{fmt(theirs)}, {fmt(mine)} {unit}"
         else:
@@ -154,7 +150,7 @@ def main():
         met_count += ok
         verdict = "not measured in this run" if value is None else ("**met**" if ok else "not met")
         print(f"| {name} | ≤ {limit} {unit} (absolute) | | {fmt(value)} {unit} | | {verdict} |")
-    plain, mine = loadgen(anchor, "flow-vu1", userinfo_p50), measured[TARGETS[3][0]][1]
+    plain, mine = loadgen(anchor, "flow-vu1", userinfo_p50), userinfo[1]
     if plain and mine:
         print()
         print(
