@@ -71,7 +71,7 @@ def load_tool(path, what):
         rates.append(float(m.group(1)))
         p99s.append(float(m.group(2)))
         for after in text[i + 1 : i + 6]:
-            n = re.match(r"server \d+: [\d.]+ s CPU, (\d+) µs each", after)
+            n = re.match(r"server \d+: [\d.]+ s CPU(?: \([\d.]+ % of a core\))?, (\d+) µs each", after)
             if n:
                 each.append(float(n.group(1)))
                 break

@@ -12,6 +12,7 @@
 
 mod citizen;
 pub mod cluster;
+mod instant;
 pub mod load;
 mod publisher;
 mod rogue;
@@ -22,6 +23,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use citizen::{Citizen, Response, absolute};
+pub use instant::{INSTANT_ID, InstantProvider};
 use oidc::FakeClock;
 use passerelle::config::StoreConfig;
 use passerelle::{Config, Options, Running};

@@ -537,8 +537,8 @@ impl User {
         )
         .ok()?;
         let first = self.follow(http, "choice", authorize.as_str()).await?;
-        // Single sign-on: the hub shows the consent page at once.
-        let consent = if first.body.contains("action=\"/interaction/consent\"") {
+        let consent = if is_consent(&first) {
+            // Single sign-on: the hub shows the consent page at once.
             first
         } else {
             let csrf = self.expect_input(&first, "choice", "csrf")?;
@@ -550,18 +550,23 @@ impl User {
                 )
                 .await?;
             let form = self.follow_from(http, "provider", chosen).await?;
-            let csrf = self.expect_input(&form, "provider", "csrf")?;
-            let submitted = self
-                .send(
-                    "password",
-                    http.post(absolute(&form.url, "/login")).form(&[
-                        ("csrf", csrf.as_str()),
-                        ("identifier", login),
-                        ("password", target.password.as_str()),
-                    ]),
-                )
-                .await?;
-            self.follow_from(http, "callback", submitted).await?
+            if is_consent(&form) {
+                // A provider that asks for nothing ([`crate::InstantProvider`]).
+                form
+            } else {
+                let csrf = self.expect_input(&form, "provider", "csrf")?;
+                let submitted = self
+                    .send(
+                        "password",
+                        http.post(absolute(&form.url, "/login")).form(&[
+                            ("csrf", csrf.as_str()),
+                            ("identifier", login),
+                            ("password", target.password.as_str()),
+                        ]),
+                    )
+                    .await?;
+                self.follow_from(http, "callback", submitted).await?
+            }
         };
         let csrf = self.expect_input(&consent, "consent", "csrf")?;
         let back = self
@@ -836,6 +841,11 @@ impl User {
             report.failures.push(failure);
         }
     }
+}
+
+/// Whether a page is the hub's consent page.
+fn is_consent(page: &Page) -> bool {
+    page.body.contains("action=\"/interaction/consent\"")
 }
 
 /// Checks that each access token still reads the userinfo: the sessions

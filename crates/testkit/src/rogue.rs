@@ -134,12 +134,7 @@ fn mode(inner: &Inner) -> RogueMode {
 }
 
 async fn discovery(State(inner): Shared) -> Response {
-    let url = &inner.url;
-    axum::Json(json!({
-        "issuer": url, "authorization_endpoint": format!("{url}/authorize"), "token_endpoint": format!("{url}/token"),
-        "userinfo_endpoint": format!("{url}/userinfo"), "jwks_uri": format!("{url}/jwks"),
-    }))
-    .into_response()
+    axum::Json(crate::instant::discovery_document(&inner.url)).into_response()
 }
 
 async fn jwks(State(inner): Shared) -> Response {

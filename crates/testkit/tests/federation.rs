@@ -3413,6 +3413,60 @@ async fn a_key_rotation_is_taken_by_a_running_process() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Issue 18: the load tool's full logins through the instant provider (the
+/// hub's own work, no password to check): each is a whole brokered login,
+/// choice page, the provider's tokens verified, the register, consent, code,
+/// tokens and userinfo, with nothing failed, each ID token verified, and
+/// each login the provider gave an email of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_load_tool_logs_users_in_through_the_instant_provider() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", listener.local_addr().unwrap());
+    let federation = Federation::builder()
+        .toml(&testkit::InstantProvider::hub_config(&issuer))
+        .start()
+        .await
+        .unwrap();
+    let people: Vec<_> = federation
+        .running
+        .citizens
+        .iter()
+        .take(8)
+        .filter(|citizen| citizen.deceased_on.is_none())
+        .cloned()
+        .collect();
+    let clock = std::sync::Arc::new(federation.clock.clone());
+    testkit::InstantProvider::start(listener, people, clock)
+        .await
+        .unwrap();
+    let target = testkit::load::Target {
+        hub: federation.hub.clone(),
+        provider: testkit::INSTANT_ID.into(),
+        logins: vec!["unused".into()],
+        password: String::new(),
+        client_id: SANDBOX_ID.into(),
+        client_secret: SANDBOX_SECRET.into(),
+        redirect_uri: SANDBOX_CALLBACK.into(),
+        sso: false,
+    };
+    let load = testkit::load::Load::start(target, 2);
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let report = load.stop().await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let logins = report.completed.len();
+    assert!(logins > 2, "{logins}");
+    // Each through the provider: an email each, naming it.
+    let mails = mails_once(&federation, logins).await;
+    assert!(mails.len() >= logins, "{} emails", mails.len());
+    assert!(
+        mails.iter().all(|mail| mail
+            .message
+            .text
+            .contains("Fournisseur instantané (mesures)")),
+        "{mails:?}"
+    );
+}
+
 /// Issue 18: the project's load tool keeps working. A short run in single
 /// sign-on: each user's first login is a full one, the next go through the
 /// hub's session; every ID token is verified, and nothing fails but a

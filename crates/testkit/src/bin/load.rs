@@ -10,8 +10,15 @@
 //! work (its connection emails). Every ID token is verified once the last
 //! is in: verifying as they come made this tool's core the limit.
 //!
-//! Usage: load [--hub URL] [--users N] [--seconds S] [--sso | --tokens N] [--pid PID]
-//!             [--around CMD]
+//! With `--instant ADDR`, full logins through a provider that asks for
+//! nothing, served by this tool on ADDR ([`testkit::InstantProvider`]): the
+//! hub's own work on a full brokered login, without the password
+//! providers' Argon2id bounding the rate. The hub must know it:
+//! `load --instant-config URL` prints the block of its config.
+//!
+//! Usage: load [--hub URL] [--users N] [--seconds S] [--sso | --tokens N | --instant ADDR]
+//!             [--pid PID] [--around CMD]
+//!        load --instant-config URL
 //!
 //! `--around CMD` runs `CMD start` just before the measured part and
 //! `CMD stop` just after it, through `sh -c`: a profiler's switch, such as
@@ -29,14 +36,15 @@ use testkit::load::{
     Load, Minted, Report, Target, process_cpu_seconds as cpu_seconds, process_peak_mib as peak_mib,
 };
 
-const USAGE: &str = "usage: load [--hub URL] [--users N] [--seconds S] [--sso | --tokens N] [--pid PID] \
-                     [--around CMD]";
+const USAGE: &str = "usage: load [--hub URL] [--users N] [--seconds S] \
+                     [--sso | --tokens N | --instant ADDR] [--pid PID] [--around CMD]\n       \
+                     load --instant-config URL";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut hub = "http://127.0.0.1:7080".to_owned();
     let (mut users, mut seconds, mut sso, mut pid) = (16_usize, 20_u64, false, None);
-    let (mut tokens, mut around) = (None, None);
+    let (mut tokens, mut around, mut instant) = (None, None, None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().context("a value is missing after an option");
@@ -48,6 +56,11 @@ async fn main() -> anyhow::Result<()> {
             "--sso" => sso = true,
             "--tokens" => tokens = Some(value()?.parse::<usize>()?),
             "--around" => around = Some(Around(value()?)),
+            "--instant" => instant = Some(value()?),
+            "--instant-config" => {
+                print!("{}", testkit::InstantProvider::hub_config(&value()?));
+                return Ok(());
+            }
             "--help" | "-h" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -55,16 +68,34 @@ async fn main() -> anyhow::Result<()> {
             other => anyhow::bail!("unknown option {other}; {USAGE}"),
         }
     }
-    // The demo's seeded impots accounts, the dead left out (the register
-    // refuses them on purpose).
-    let logins = population::generate(population::DEFAULT_SEED, 20)
-        .iter()
+    anyhow::ensure!(
+        !(instant.is_some() && (sso || tokens.is_some())),
+        "--instant is for full logins; {USAGE}"
+    );
+    // The demo's first citizens with a seeded impots account, the dead
+    // left out (the register refuses them on purpose).
+    let people: Vec<_> = population::generate(population::DEFAULT_SEED, 20)
+        .into_iter()
         .filter(|citizen| citizen.deceased_on.is_none())
+        .collect();
+    let logins = people
+        .iter()
         .map(|citizen| idp_password::login_of(citizen, idp_password::LoginKind::TaxNumber))
         .collect();
+    let provider = match &instant {
+        Some(address) => {
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen on {address}"))?;
+            let clock = std::sync::Arc::new(oidc::SystemClock);
+            testkit::InstantProvider::start(listener, people, clock).await?;
+            testkit::INSTANT_ID
+        }
+        None => "impots",
+    };
     let target = Target {
         hub,
-        provider: "impots".into(),
+        provider: provider.into(),
         logins,
         password: testkit::PASSWORD.into(),
         client_id: testkit::SANDBOX_ID.into(),
@@ -82,10 +113,10 @@ async fn main() -> anyhow::Result<()> {
     let elapsed = load.elapsed();
     let report = load.stop().await;
     Around::run(&around, "stop")?;
-    let what = if sso {
-        "single sign-on logins"
-    } else {
-        "full logins"
+    let what = match (sso, &instant) {
+        (true, _) => "single sign-on logins",
+        (false, None) => "full logins",
+        (false, Some(_)) => "full logins through the instant provider",
     };
     print_run(what, &report, elapsed, cpu_since(pid, cpu_before), pid);
     Ok(())
@@ -165,7 +196,9 @@ fn print_run(what: &str, report: &Report, elapsed: Duration, cpu: Option<f64>, p
             0.0
         };
         println!(
-            "server {pid}: {cpu:.2} s CPU, {each:.0} µs each ({:.0} a second a core); peak RSS {:.1} MiB",
+            "server {pid}: {cpu:.2} s CPU ({:.0} % of a core), {each:.0} µs each ({:.0} a second a \
+             core); peak RSS {:.1} MiB",
+            cpu * 100.0 / elapsed,
             if each > 0.0 { 1e6 / each } else { 0.0 },
             peak_mib(pid).unwrap_or(0.0)
         );
