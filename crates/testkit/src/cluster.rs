@@ -84,6 +84,7 @@ impl Cluster {
             balancer: free_port()?,
             provider: free_port()?,
             register: free_port()?,
+            instant: free_port()?,
             hubs: (0..hubs).map(|_| free_port()).collect::<Result<_, _>>()?,
         };
         let config = dir.join("cluster.toml");
@@ -166,6 +167,14 @@ impl Cluster {
             })
             .collect();
         let logins = emails.keys().cloned().collect();
+        let people = citizens
+            .into_iter()
+            .take(ACCOUNTS)
+            .filter(|citizen| citizen.deceased_on.is_none())
+            .collect();
+        let instant = tokio::net::TcpListener::bind(("127.0.0.1", ports.instant)).await?;
+        crate::InstantProvider::start(instant, people, std::sync::Arc::new(oidc::SystemClock))
+            .await?;
         Ok(Self {
             hub,
             provider: format!("http://127.0.0.1:{}", ports.provider),
@@ -192,6 +201,15 @@ impl Cluster {
             client_secret: SANDBOX_SECRET.into(),
             redirect_uri: "http://localhost:8000/callback".into(),
             sso: false,
+        }
+    }
+
+    /// As [`Cluster::target`], logging in through the instant provider,
+    /// which asks for no password: the hubs' own limit, not Argon2id's.
+    pub fn instant_target(&self) -> Target {
+        Target {
+            provider: crate::INSTANT_ID.into(),
+            ..self.target()
         }
     }
 
@@ -263,6 +281,8 @@ struct Ports {
     balancer: u16,
     provider: u16,
     register: u16,
+    /// The instant provider's, served by this process ([`Cluster::instant_target`]).
+    instant: u16,
     hubs: Vec<u16>,
 }
 
@@ -348,10 +368,12 @@ fn haproxy_binary() -> &'static str {
 }
 
 /// The federation's config: one hub (the standard platform) with the
-/// sandbox service and an impots-like provider, the register, the trails,
-/// the mail through the relay, PostgreSQL and Redis.
+/// sandbox service, an impots-like provider and the instant one, the
+/// register, the trails, the mail through the relay, PostgreSQL and Redis.
 fn config_toml(ports: &Ports, postgres: &OwnPostgres, redis: &OwnRedis, smtp: &SmtpSink) -> String {
     let hub = format!("http://127.0.0.1:{}", ports.balancer);
+    let instant =
+        crate::InstantProvider::hub_config(&format!("http://127.0.0.1:{}", ports.instant));
     let provider = format!("http://127.0.0.1:{}", ports.provider);
     let register = format!("http://127.0.0.1:{}", ports.register);
     format!(
@@ -419,7 +441,7 @@ client_id = "passerelle-hub"
 client_secret = "{PROVIDER_SECRET}"
 redirect_uris = ["{hub}/api/v2/oidc-callback/impots"]
 post_logout_redirect_uris = ["{hub}/api/v2/client/logout-callback"]
-"#,
+{instant}"#,
         database = postgres.url("passerelle"),
         redis = redis.url(),
         smtp = smtp.port,

@@ -4,8 +4,9 @@
 //! PostgreSQL, and prints the figures (Markdown, as docs/deploy.md shows
 //! them).
 //!
-//! With `--bench`, no faults: full logins then single sign-on logins, each
-//! for the given time, and the hubs' CPU a login and peak memory (issue 18:
+//! With `--bench`, no faults: full logins (through the password provider,
+//! then through the instant one, which asks for no password), then single
+//! sign-on logins, each for the given time, and the hubs' CPU a login and peak memory (issue 18:
 //! the hub on PostgreSQL and Redis, one process or several behind HAProxy).
 //!
 //! Usage: cluster PASSERELLE_BINARY [USERS] [SECONDS_PER_PHASE]
@@ -16,7 +17,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use testkit::cluster::{Cluster, HUBS, run_scenario};
-use testkit::load::{Load, machine_cpu_seconds, process_cpu_seconds, process_peak_mib};
+use testkit::load::{Load, Target, machine_cpu_seconds, process_cpu_seconds, process_peak_mib};
 
 const USAGE: &str = "usage: cluster PASSERELLE_BINARY [USERS] [SECONDS]\n       cluster PASSERELLE_BINARY --bench [--hubs N] [--hub-cpus LIST] [--users N] [--seconds S]";
 
@@ -76,9 +77,21 @@ async fn bench(binary: PathBuf, options: &[String]) -> anyhow::Result<()> {
         "| mode | logins/s | p50 | p95 | p99 | failed requests | the hubs' CPU a login | the machine's CPU a login | the hubs' peak RSS |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
-    for sso in [false, true] {
-        let mut target = cluster.target();
-        target.sso = sso;
+    let modes = [
+        ("full brokered login (impots, Argon2id)", cluster.target()),
+        (
+            "full brokered login (the instant provider)",
+            cluster.instant_target(),
+        ),
+        (
+            "single sign-on",
+            Target {
+                sso: true,
+                ..cluster.target()
+            },
+        ),
+    ];
+    for (mode, target) in modes {
         let hubs_before: f64 = pids
             .iter()
             .filter_map(|pid| process_cpu_seconds(*pid))
@@ -105,11 +118,7 @@ async fn bench(binary: PathBuf, options: &[String]) -> anyhow::Result<()> {
             .collect();
         println!(
             "| {} | {:.1} | {:.1} ms | {:.1} ms | {:.1} ms | {} | {:.2} ms | {} | {} MiB |",
-            if sso {
-                "single sign-on"
-            } else {
-                "full brokered login"
-            },
+            mode,
             report.completed.len() as f64 / elapsed,
             ms(50),
             ms(95),
