@@ -153,12 +153,15 @@ impl Cluster {
         wait_listening(ports.balancer, Duration::from_secs(10)).await?;
         let hub = format!("http://127.0.0.1:{}", ports.balancer);
         wait_ready(&format!("{hub}/readyz"), Duration::from_secs(20)).await?;
-        let citizens = population::generate(2026, 200);
-        let emails: BTreeMap<String, String> = citizens
-            .iter()
+        // The people with an account, the dead left out: the register refuses
+        // them, so their logins would fail on purpose.
+        let people: Vec<_> = population::generate(2026, 200)
+            .into_iter()
             .take(ACCOUNTS)
-            // The register refuses the dead: their logins would fail on purpose.
             .filter(|citizen| citizen.deceased_on.is_none())
+            .collect();
+        let emails: BTreeMap<String, String> = people
+            .iter()
             .map(|citizen| {
                 (
                     idp_password::login_of(citizen, idp_password::LoginKind::TaxNumber),
@@ -167,11 +170,6 @@ impl Cluster {
             })
             .collect();
         let logins = emails.keys().cloned().collect();
-        let people = citizens
-            .into_iter()
-            .take(ACCOUNTS)
-            .filter(|citizen| citizen.deceased_on.is_none())
-            .collect();
         let instant = tokio::net::TcpListener::bind(("127.0.0.1", ports.instant)).await?;
         crate::InstantProvider::start(instant, people, std::sync::Arc::new(oidc::SystemClock))
             .await?;

@@ -9,8 +9,10 @@
 //! It is honest in every way the hub checks: an ES256 ID token for the hub
 //! with the hub's nonce, a userinfo signed as FranceConnect v2's providers
 //! sign theirs, the person one of the demo population, known to the
-//! register. It is a stand-in for benchmarks only: its codes and access
-//! tokens name the person in the clear, and it keeps no session.
+//! register. It is a stand-in for benchmarks only, to serve on 127.0.0.1:
+//! its codes and access tokens name the person in the clear, it keeps no
+//! session, and it sends the browser back to whatever `redirect_uri` it is
+//! given.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -6,8 +6,9 @@
 //!
 //! With `--bench`, no faults: full logins (through the password provider,
 //! then through the instant one, which asks for no password), then single
-//! sign-on logins, each for the given time, and the hubs' CPU a login and peak memory (issue 18:
-//! the hub on PostgreSQL and Redis, one process or several behind HAProxy).
+//! sign-on logins, each for the given time, and the hubs' CPU a login and
+//! peak memory (issue 18: the hub on PostgreSQL and Redis, one process or
+//! several behind HAProxy).
 //!
 //! Usage: cluster PASSERELLE_BINARY [USERS] [SECONDS_PER_PHASE]
 //!        cluster PASSERELLE_BINARY --bench [--hubs N] [--hub-cpus LIST] [--users N] [--seconds S]
