@@ -12,6 +12,7 @@
 
 mod citizen;
 pub mod cluster;
+mod floor;
 mod instant;
 pub mod load;
 mod publisher;
@@ -23,6 +24,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use citizen::{Citizen, Response, absolute};
+pub use floor::serve_floor;
 pub use instant::{INSTANT_ID, InstantProvider};
 use oidc::FakeClock;
 use passerelle::config::StoreConfig;

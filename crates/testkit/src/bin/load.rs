@@ -16,9 +16,16 @@
 //! providers' Argon2id bounding the rate. The hub must know it:
 //! `load --instant-config URL` prints the block of its config.
 //!
+//! With `--floor ADDR`, no load: it serves on ADDR, until killed, the
+//! floor of a request on this machine ([`testkit::serve_floor`]: the same
+//! `--bytes N` to every request, on the hub's HTTP stack, with no router
+//! and no handler), for `wrk` to measure beside the hub's discovery
+//! document and JWKS.
+//!
 //! Usage: load [--hub URL] [--users N] [--seconds S] [--sso | --tokens N | --instant ADDR]
 //!             [--pid PID] [--around CMD]
 //!        load --instant-config URL
+//!        load --floor ADDR [--bytes N]
 //!
 //! `--around CMD` runs `CMD start` just before the measured part and
 //! `CMD stop` just after it, through `sh -c`: a profiler's switch, such as
@@ -38,13 +45,15 @@ use testkit::load::{
 
 const USAGE: &str = "usage: load [--hub URL] [--users N] [--seconds S] \
                      [--sso | --tokens N | --instant ADDR] [--pid PID] [--around CMD]\n       \
-                     load --instant-config URL";
+                     load --instant-config URL\n       \
+                     load --floor ADDR [--bytes N]";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut hub = "http://127.0.0.1:7080".to_owned();
     let (mut users, mut seconds, mut sso, mut pid) = (16_usize, 20_u64, false, None);
     let (mut tokens, mut around, mut instant) = (None, None, None);
+    let (mut floor, mut bytes) = (None, 667_usize);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().context("a value is missing after an option");
@@ -57,6 +66,8 @@ async fn main() -> anyhow::Result<()> {
             "--tokens" => tokens = Some(value()?.parse::<usize>()?),
             "--around" => around = Some(Around(value()?)),
             "--instant" => instant = Some(value()?),
+            "--floor" => floor = Some(value()?),
+            "--bytes" => bytes = value()?.parse()?,
             "--instant-config" => {
                 print!("{}", testkit::InstantProvider::hub_config(&value()?));
                 return Ok(());
@@ -67,6 +78,14 @@ async fn main() -> anyhow::Result<()> {
             }
             other => anyhow::bail!("unknown option {other}; {USAGE}"),
         }
+    }
+    if let Some(address) = floor {
+        let listener = tokio::net::TcpListener::bind(&address)
+            .await
+            .with_context(|| format!("cannot listen on {address}"))?;
+        println!("the floor: {bytes} bytes to every request on {address}");
+        testkit::serve_floor(listener, bytes).await;
+        return Ok(());
     }
     anyhow::ensure!(
         !(instant.is_some() && (sso || tokens.is_some())),
