@@ -22,6 +22,8 @@ pub async fn serve_floor(listener: TcpListener, bytes: usize) {
     let body = Bytes::from(floor_body(bytes));
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            // Out of descriptors, say: accepting again at once would spin.
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             continue;
         };
         let body = body.clone();
