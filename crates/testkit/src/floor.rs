@@ -12,7 +12,7 @@ use std::convert::Infallible;
 use axum::body::{Body, Bytes};
 use axum::http::{Response, header};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use web::Bounds;
 
@@ -34,11 +34,7 @@ pub async fn serve_floor(listener: TcpListener, bytes: usize) {
                     .body(Body::from(body.clone()));
                 async move { Ok::<_, Infallible>(answer.unwrap_or_default()) }
             });
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(Bounds::PUBLIC.head);
-            let _closed = builder
+            let _closed = web::connection(Bounds::PUBLIC)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });

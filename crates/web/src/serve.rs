@@ -78,11 +78,7 @@ pub async fn serve(listener: TcpListener, router: Router, bounds: Bounds) {
             let service = hyper::service::service_fn(move |request: Request<Incoming>| {
                 answer(router.clone(), peer, request, bounds.answer)
             });
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(bounds.head);
-            if let Err(error) = builder
+            if let Err(error) = connection(bounds)
                 .serve_connection(TokioIo::new(stream), service)
                 .await
             {
@@ -90,6 +86,16 @@ pub async fn serve(listener: TcpListener, router: Router, bounds: Bounds) {
             }
         });
     }
+}
+
+/// How each connection is served: HTTP/1, a request's head within
+/// [`Bounds::head`]. `load --floor` serves its connections the same way.
+pub fn connection(bounds: Bounds) -> hyper::server::conn::http1::Builder {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(bounds.head);
+    builder
 }
 
 async fn answer(

@@ -80,9 +80,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     if let Some(address) = floor {
-        let listener = tokio::net::TcpListener::bind(&address)
-            .await
-            .with_context(|| format!("cannot listen on {address}"))?;
+        let listener = listen(&address).await?;
         println!("the floor: {bytes} bytes to every request on {address}");
         testkit::serve_floor(listener, bytes).await;
         return Ok(());
@@ -103,9 +101,7 @@ async fn main() -> anyhow::Result<()> {
         .collect();
     let provider = match &instant {
         Some(address) => {
-            let listener = tokio::net::TcpListener::bind(address)
-                .await
-                .with_context(|| format!("cannot listen on {address}"))?;
+            let listener = listen(address).await?;
             let clock = std::sync::Arc::new(oidc::SystemClock);
             testkit::InstantProvider::start(listener, people, clock).await?;
             testkit::INSTANT_ID
@@ -139,6 +135,13 @@ async fn main() -> anyhow::Result<()> {
     };
     print_run(what, &report, elapsed, cpu_since(pid, cpu_before), pid);
     Ok(())
+}
+
+/// A listener on `address`, for what this tool serves.
+async fn listen(address: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))
 }
 
 /// The token endpoint alone: codes minted, the server left to finish what
