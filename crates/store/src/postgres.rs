@@ -7,7 +7,8 @@
 //! [`Postgres::open`] refuses a database that is behind or ahead, never
 //! upgrading a running cluster by surprise. Atomic operations are single
 //! statements, or transactions that lock the rows they read (`FOR UPDATE`,
-//! `SKIP LOCKED` for queues, an advisory lock per trail).
+//! `SKIP LOCKED` for queues); a trail's entry is one statement that moves
+//! its head only from where it was read, retried when another came first.
 
 use std::time::Duration;
 
@@ -685,6 +686,13 @@ impl Outbox for Postgres {
 
 #[async_trait]
 impl Traces for Postgres {
+    /// Two round trips and no lock in the usual case: the head is read,
+    /// then [`Postgres::append_after`] writes the entry and moves the head
+    /// in one statement, only from the head it read. When another entry
+    /// came in between, it reads again; after [`OPTIMISTIC_APPENDS`] such
+    /// losses, it waits its turn under a lock on the pseudonym and on the
+    /// head's row, so that a trail written faster than it can be read
+    /// still takes every entry.
     async fn append(
         &self,
         pseudonym: &str,
@@ -692,46 +700,32 @@ impl Traces for Postgres {
         body: &[u8],
         key: &TrailKey,
     ) -> Result<Trace, StoreError> {
-        // One writer per trail at a time, even for its very first entry
-        // (no head row to lock yet): an advisory lock on the pseudonym.
+        for _ in 0..OPTIMISTIC_APPENDS {
+            let head = trail_head(&self.pool, HEAD, pseudonym).await?;
+            let after = head.as_ref().map(|head| head.seq);
+            let trace = Trace::after(head, pseudonym, at, body, key)?;
+            if append_after(&self.pool, after, pseudonym, &trace).await? {
+                return Ok(trace);
+            }
+        }
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
             .bind(pseudonym)
             .execute(&mut *tx)
             .await?;
-        let head: Option<(i64, Vec<u8>, Option<i64>)> =
-            sqlx::query_as("SELECT seq, hash, at FROM trail_heads WHERE pseudonym = $1")
-                .bind(pseudonym)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let head = head.map(|(seq, hash, at)| TrailHead { seq, hash, at });
-        let trace = Trace::after(head, pseudonym, at, body, key)?;
-        sqlx::query(
-            "INSERT INTO traces (pseudonym, seq, at, body, prev_hash, prev_at, key_id, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(pseudonym)
-        .bind(trace.seq)
-        .bind(at)
-        .bind(body)
-        .bind(trace.prev_hash.as_slice())
-        .bind(trace.prev_at)
-        .bind(&key.id)
-        .bind(trace.hash.as_slice())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO trail_heads (pseudonym, seq, hash, at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (pseudonym) DO UPDATE SET seq = $2, hash = $3, at = $4",
-        )
-        .bind(pseudonym)
-        .bind(trace.seq)
-        .bind(trace.hash.as_slice())
-        .bind(at)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(trace)
+        // Under the lock the head's row is locked too, so nothing moves it
+        // before the commit; only a first entry can still lose, once, to an
+        // optimistic writer creating the row.
+        for _ in 0..2 {
+            let head = trail_head(&mut *tx, HEAD_LOCKED, pseudonym).await?;
+            let after = head.as_ref().map(|head| head.seq);
+            let trace = Trace::after(head, pseudonym, at, body, key)?;
+            if append_after(&mut *tx, after, pseudonym, &trace).await? {
+                tx.commit().await?;
+                return Ok(trace);
+            }
+        }
+        Err(StoreError::Backend("the trail's head kept moving".into()))
     }
 
     async fn trail(&self, pseudonym: &str, since: UnixSeconds) -> Result<Vec<Trace>, StoreError> {
@@ -753,6 +747,74 @@ impl Traces for Postgres {
             .await?
             .rows_affected())
     }
+}
+
+/// Appends tried without a lock before one waits its turn.
+const OPTIMISTIC_APPENDS: usize = 3;
+
+/// A trail's head.
+const HEAD: &str = "SELECT seq, hash, at FROM trail_heads WHERE pseudonym = $1";
+
+/// A trail's head, its row locked until the transaction ends.
+const HEAD_LOCKED: &str = "SELECT seq, hash, at FROM trail_heads WHERE pseudonym = $1 FOR UPDATE";
+
+/// The head of `pseudonym`'s trail, read by `sql` ([`HEAD`] or
+/// [`HEAD_LOCKED`]); `None` for a trail not begun.
+async fn trail_head<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    sql: &'static str,
+    pseudonym: &str,
+) -> Result<Option<TrailHead>, StoreError> {
+    let head: Option<(i64, Vec<u8>, Option<i64>)> = sqlx::query_as(sql)
+        .bind(pseudonym)
+        .fetch_optional(executor)
+        .await?;
+    Ok(head.map(|(seq, hash, at)| TrailHead { seq, hash, at }))
+}
+
+/// Writes `trace` and moves the head to it, in one statement and only
+/// when the head is still at `after` (compare and swap on its `seq`; a
+/// trail not begun has no head row yet). `false`, and nothing written,
+/// when another entry took its place first.
+async fn append_after<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    after: Option<i64>,
+    pseudonym: &str,
+    trace: &Trace,
+) -> Result<bool, StoreError> {
+    let sql = match after {
+        Some(_) => {
+            "WITH head AS (
+                UPDATE trail_heads SET seq = $2, hash = $8, at = $3
+                WHERE pseudonym = $1 AND seq = $9
+                RETURNING 1
+            )
+            INSERT INTO traces (pseudonym, seq, at, body, prev_hash, prev_at, key_id, hash)
+            SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM head"
+        }
+        None => {
+            "WITH head AS (
+                INSERT INTO trail_heads (pseudonym, seq, hash, at) VALUES ($1, $2, $8, $3)
+                ON CONFLICT (pseudonym) DO NOTHING
+                RETURNING 1
+            )
+            INSERT INTO traces (pseudonym, seq, at, body, prev_hash, prev_at, key_id, hash)
+            SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM head"
+        }
+    };
+    let mut query = sqlx::query(sql)
+        .bind(pseudonym)
+        .bind(trace.seq)
+        .bind(trace.at)
+        .bind(trace.body.as_slice())
+        .bind(trace.prev_hash.as_slice())
+        .bind(trace.prev_at)
+        .bind(&trace.key_id)
+        .bind(trace.hash.as_slice());
+    if let Some(seq) = after {
+        query = query.bind(seq);
+    }
+    Ok(query.execute(executor).await?.rows_affected() == 1)
 }
 
 #[async_trait]

@@ -578,6 +578,9 @@ async fn forgetting_old_entries_keeps_the_chain_going(stores: Stores) {
     assert_ne!(trail.first().unwrap().hash, first.hash);
 }
 
+/// On PostgreSQL, eight at once are enough for some appends to lose their
+/// optimistic tries and wait their turn under the trail's lock (3 or 4 of
+/// them a run when this was written), so both ways are exercised.
 async fn concurrent_appends_never_fork_a_trail(stores: Stores) {
     at_once(8, |n| {
         let traces = stores.traces.clone();
