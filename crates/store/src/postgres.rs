@@ -687,7 +687,7 @@ impl Outbox for Postgres {
 #[async_trait]
 impl Traces for Postgres {
     /// Two round trips and no lock in the usual case: the head is read,
-    /// then [`Postgres::append_after`] writes the entry and moves the head
+    /// then [`append_after`] writes the entry and moves the head
     /// in one statement, only from the head it read. When another entry
     /// came in between, it reads again; after [`OPTIMISTIC_APPENDS`] such
     /// losses, it waits its turn under a lock on the pseudonym and on the
