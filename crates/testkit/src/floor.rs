@@ -21,11 +21,7 @@ use web::Bounds;
 pub async fn serve_floor(listener: TcpListener, bytes: usize) {
     let body = Bytes::from(floor_body(bytes));
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            // Out of descriptors, say: accepting again at once would spin.
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            continue;
-        };
+        let (stream, _) = web::accept(&listener).await;
         let body = body.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |_: hyper::Request<Incoming>| {

@@ -32,6 +32,6 @@ pub use local_path::{LocalPath, NotLocal};
 pub use metrics::{Metrics, OAuthErrorCode, metrics_routes};
 pub use op_routes::{answer_refused_authorize, check_end_session, logged_out, op_routes};
 pub use qr::qr_svg;
-pub use serve::{Bounds, connection, serve};
+pub use serve::{Bounds, accept, connection, serve};
 pub use session::{Session, SessionError, SessionManager, cookie_value};
 pub use theme::{THEME_PATH, ThemeConfig, ThemeKind, theme_routes};

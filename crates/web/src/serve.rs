@@ -27,7 +27,7 @@ use axum::http::{Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tower_service::Service as _;
 
 /// How long a client may take.
@@ -57,22 +57,7 @@ impl Bounds {
 /// `into_make_service_with_connect_info`.
 pub async fn serve(listener: TcpListener, router: Router, bounds: Bounds) {
     loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                // A connection reset before it was accepted is the client's
-                // affair; anything else (out of descriptors) is ours, and
-                // accepting again at once would spin.
-                if !matches!(
-                    error.kind(),
-                    std::io::ErrorKind::ConnectionAborted | std::io::ErrorKind::ConnectionReset
-                ) {
-                    tracing::warn!(%error, "cannot accept a connection");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                continue;
-            }
-        };
+        let (stream, peer) = accept(&listener).await;
         let router = router.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request: Request<Incoming>| {
@@ -85,6 +70,27 @@ pub async fn serve(listener: TcpListener, router: Router, bounds: Bounds) {
                 tracing::debug!(%error, "connection ended");
             }
         });
+    }
+}
+
+/// The next connection on `listener`. A connection reset before it was
+/// accepted is the client's affair; any other failure (out of descriptors)
+/// is ours, and accepting again at once would spin: it waits a moment.
+/// `load --floor` accepts its connections the same way.
+pub async fn accept(listener: &TcpListener) -> (TcpStream, SocketAddr) {
+    loop {
+        match listener.accept().await {
+            Ok(accepted) => return accepted,
+            Err(error) => {
+                if !matches!(
+                    error.kind(),
+                    std::io::ErrorKind::ConnectionAborted | std::io::ErrorKind::ConnectionReset
+                ) {
+                    tracing::warn!(%error, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
     }
 }
 
