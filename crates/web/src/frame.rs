@@ -1,7 +1,8 @@
 //! What every request of a part goes through, in one layer: its id
 //! (`oidc::request_id`) and span in the logs, its error page in the reader's
 //! language, its latency and status counted, its `X-Request-Id` in the
-//! answer.
+//! answer. An answer kept by [`crate::serve`] ([`crate::Constant`]) gets its
+//! id and its count here too when given again.
 //!
 //! One layer and not four: axum boxes each layer of a router around each of
 //! its routes and clones the boxes at every request, and each middleware
@@ -12,13 +13,13 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::HeaderValue;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use oidc::request_id::{self, HEADER};
 use tracing::Instrument as _;
 
-use crate::{Lang, Metrics, error_page};
+use crate::{Constant, Lang, Metrics, error_page};
 
 /// The frame of one part's requests.
 #[derive(Clone, Debug)]
@@ -39,6 +40,21 @@ impl Frame {
     /// `router` with each of its requests framed.
     pub fn around(self, router: Router) -> Router {
         router.layer(axum::middleware::from_fn_with_state(self, framed))
+    }
+
+    /// Frames a kept answer given again without the router: the id of the
+    /// request that came with `headers`, and the count.
+    pub(crate) fn answered(&self, headers: &HeaderMap, response: &mut Response, started: Instant) {
+        let id = request_id::accept(headers.get(HEADER).and_then(|value| value.to_str().ok()));
+        self.finish(response, HeaderValue::from_str(&id).ok(), started);
+    }
+
+    fn finish(&self, response: &mut Response, id: Option<HeaderValue>, started: Instant) {
+        self.metrics
+            .observe_response(&self.part, response, started.elapsed());
+        if let Some(value) = id {
+            response.headers_mut().insert(HEADER, value);
+        }
     }
 }
 
@@ -74,11 +90,9 @@ async fn framed(State(frame): State<Frame>, request: Request, next: Next) -> Res
     };
     let response = request_id::scope(id, served).instrument(span).await;
     let mut response = error_page::in_language(response, lang);
-    frame
-        .metrics
-        .observe_response(&frame.part, &response, started.elapsed());
-    if let Some(value) = echoed {
-        response.headers_mut().insert(HEADER, value);
+    if let Some(constant) = response.extensions_mut().get_mut::<Constant>() {
+        constant.frame = Some(frame.clone());
     }
+    frame.finish(&mut response, echoed, started);
     response
 }

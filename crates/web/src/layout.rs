@@ -3,7 +3,6 @@
 //! (and may replace this frame): the markup uses plain semantic elements and
 //! a few `pa-` classes, nothing tied to our look.
 
-use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::lang::Lang;
@@ -17,14 +16,7 @@ pub const STYLESHEET: &str = include_str!("../static/passerelle.css");
 
 /// Serves the stylesheet.
 pub async fn stylesheet() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        STYLESHEET,
-    )
-        .into_response()
+    crate::theme::css(STYLESHEET)
 }
 
 /// `/favicon.ico`: none, said without an error (browsers ask for it).

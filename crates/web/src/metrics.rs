@@ -107,7 +107,7 @@ impl Metrics {
     }
 
     /// The counters and histograms in Prometheus' text format.
-    fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let registry = self.registry.lock().unwrap_or_else(PoisonError::into_inner);
         let mut text = String::new();
         let mut typed = None;

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use oidc::op::{AuthorizeError, EndSession, Params, Provider};
 
+use crate::Constant;
 use crate::error_page::oauth_json_error;
 
 /// The routes, relative to the issuer's path.
@@ -27,21 +28,31 @@ pub fn op_routes(provider: Arc<Provider>) -> Router {
         .with_state(provider)
 }
 
+/// The discovery document, the same for everyone until the keys rotate.
 async fn discovery(State(provider): State<Arc<Provider>>) -> Response {
-    let body = Bytes::copy_from_slice(provider.discovery_json().as_bytes());
-    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    let text = provider.discovery_json();
+    let body = Bytes::copy_from_slice(text.as_bytes());
+    Constant::mark_while_current(
+        ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        move || Arc::ptr_eq(&provider.discovery_json(), &text),
+    )
 }
 
+/// The public keys, the same for everyone until they rotate.
 async fn jwks(State(provider): State<Arc<Provider>>) -> Response {
-    let body = Bytes::copy_from_slice(provider.jwks_json().as_bytes());
-    (
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            (header::CACHE_CONTROL, "public, max-age=60"),
-        ],
-        body,
+    let text = provider.jwks_json();
+    let body = Bytes::copy_from_slice(text.as_bytes());
+    Constant::mark_while_current(
+        (
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::CACHE_CONTROL, "public, max-age=60"),
+            ],
+            body,
+        )
+            .into_response(),
+        move || Arc::ptr_eq(&provider.jwks_json(), &text),
     )
-        .into_response()
 }
 
 fn uses_basic_auth(headers: &HeaderMap) -> bool {

@@ -12,12 +12,16 @@
 //!   `408 Request Timeout`. A dropped handler commits nothing it had not
 //!   committed: every write of ours is one statement or one transaction.
 //!
+//! Answers marked [`crate::Constant`] (the discovery document, the keys)
+//! are kept a moment and given again without the router.
+//!
 //! A load balancer in front (HAProxy's `timeout http-request`, docs/deploy.md)
 //! does the same before the process sees anything; these bounds hold when
 //! there is none, as in `passerelle demo`.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -29,6 +33,8 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tower_service::Service as _;
+
+use crate::constant::Kept;
 
 /// How long a client may take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,12 +62,20 @@ impl Bounds {
 /// carries its peer's address as `ConnectInfo<SocketAddr>`, as with
 /// `into_make_service_with_connect_info`.
 pub async fn serve(listener: TcpListener, router: Router, bounds: Bounds) {
+    let kept = Arc::new(Kept::default());
     loop {
         let (stream, peer) = accept(&listener).await;
         let router = router.clone();
+        let kept = Arc::clone(&kept);
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-                answer(router.clone(), peer, request, bounds.answer)
+                answer(
+                    router.clone(),
+                    Arc::clone(&kept),
+                    peer,
+                    request,
+                    bounds.answer,
+                )
             });
             if let Err(error) = connection(bounds)
                 .serve_connection(TokioIo::new(stream), service)
@@ -104,15 +118,25 @@ pub fn connection(bounds: Bounds) -> hyper::server::conn::http1::Builder {
     builder
 }
 
+/// The answer to `request`: a kept one, or the router's within `within`.
 async fn answer(
     mut router: Router,
+    kept: Arc<Kept>,
     peer: SocketAddr,
     mut request: Request<Incoming>,
     within: Duration,
 ) -> Result<Response, Infallible> {
+    if let Some(response) = kept.answer(&request) {
+        return Ok(response);
+    }
+    let keepable = Kept::keepable(&request);
     request.extensions_mut().insert(ConnectInfo(peer));
     let call = router.call(request.map(Body::new));
     match tokio::time::timeout(within, call).await {
+        Ok(Ok(response)) => Ok(match keepable {
+            Some(uri) => kept.keep(&uri, response).await,
+            None => response,
+        }),
         Ok(answered) => answered,
         Err(_) => {
             // The peer's address is personal data: not logged.

@@ -17,6 +17,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
+use crate::Constant;
+
 /// `[web]`.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -100,15 +102,18 @@ pub fn theme_routes(config: &ThemeConfig) -> Result<Router, String> {
     }
 }
 
-fn css(body: &'static str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        body,
+/// A stylesheet's answer, the same for everyone: kept by `serve`.
+pub(crate) fn css(body: &'static str) -> Response {
+    Constant::mark(
+        (
+            [
+                (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+                (header::CACHE_CONTROL, "public, max-age=3600"),
+            ],
+            body,
+        )
+            .into_response(),
     )
-        .into_response()
 }
 
 /// A file of the package, by a path that stays inside it.
