@@ -25,10 +25,10 @@ use oidc::request_id::HEADER;
 use crate::Frame;
 
 /// How long an answer is kept at most.
-pub const KEPT_FOR: Duration = Duration::from_secs(1);
+const KEPT_FOR: Duration = Duration::from_secs(1);
 
 /// The most paths kept for one server.
-pub const KEPT_MAX: usize = 16;
+const KEPT_MAX: usize = 16;
 
 /// The largest answer kept.
 const KEPT_BYTES: u64 = 1 << 20;

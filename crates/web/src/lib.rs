@@ -23,7 +23,7 @@ mod theme;
 
 pub use backchannel::LoggedOut;
 pub use client::ClientAddress;
-pub use constant::{Constant, KEPT_FOR, KEPT_MAX};
+pub use constant::Constant;
 pub use error_page::{Catalogue, Entry, ErrorPage, oauth_json_error};
 pub use frame::Frame;
 pub use headers::{guarded, no_store, security_headers, see_other, with_cookie};
