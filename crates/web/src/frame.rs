@@ -45,7 +45,7 @@ impl Frame {
     /// Frames a kept answer given again without the router: the id of the
     /// request that came with `headers`, and the count.
     pub(crate) fn answered(&self, headers: &HeaderMap, response: &mut Response, started: Instant) {
-        let id = request_id::accept(headers.get(HEADER).and_then(|value| value.to_str().ok()));
+        let id = id_of(headers);
         self.finish(response, HeaderValue::from_str(&id).ok(), started);
     }
 
@@ -66,11 +66,7 @@ impl Frame {
 async fn framed(State(frame): State<Frame>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let lang = Lang::of(request.headers(), None);
-    let incoming = request
-        .headers()
-        .get(HEADER)
-        .and_then(|value| value.to_str().ok());
-    let id = request_id::accept(incoming);
+    let id = id_of(request.headers());
     let echoed = HeaderValue::from_str(&id).ok();
     let route = request
         .extensions()
@@ -95,4 +91,9 @@ async fn framed(State(frame): State<Frame>, request: Request, next: Next) -> Res
     }
     frame.finish(&mut response, echoed, started);
     response
+}
+
+/// The id of the request that came with `headers`: a proxy's, or a new one.
+fn id_of(headers: &HeaderMap) -> String {
+    request_id::accept(headers.get(HEADER).and_then(|value| value.to_str().ok()))
 }

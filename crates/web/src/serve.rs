@@ -126,10 +126,13 @@ async fn answer(
     mut request: Request<Incoming>,
     within: Duration,
 ) -> Result<Response, Infallible> {
-    if let Some(response) = kept.answer(&request) {
+    let keepable = Kept::keepable(&request);
+    if let Some(response) = keepable
+        .as_ref()
+        .and_then(|uri| kept.answer(uri, request.headers()))
+    {
         return Ok(response);
     }
-    let keepable = Kept::keepable(&request);
     request.extensions_mut().insert(ConnectInfo(peer));
     let call = router.call(request.map(Body::new));
     match tokio::time::timeout(within, call).await {
@@ -137,7 +140,7 @@ async fn answer(
             Some(uri) => kept.keep(&uri, response).await,
             None => response,
         }),
-        Ok(answered) => answered,
+        Ok(Err(never)) => match never {},
         Err(_) => {
             // The peer's address is personal data: not logged.
             tracing::info!("request not answered in time: dropped");
