@@ -11,6 +11,10 @@
 //! of that choice: when another process holds the file's write lock, the
 //! caller's thread waits for it (busy timeout 5 s); one process per file,
 //! the embedded default, never waits. Several processes share PostgreSQL.
+//!
+//! The writes many requests make at once, the trail's entries and the
+//! mail outbox's, share one commit ([`group`]): a commit is most of what a
+//! small write costs.
 
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
@@ -213,9 +217,13 @@ const SCHEMA: &[&str] = &[
 ",
 ];
 
+mod group;
+
 /// One connection over one SQLite file.
 pub(crate) struct Sqlite {
     connection: Mutex<Connection>,
+    /// The writes waiting for the next group commit.
+    group: group::Group,
 }
 
 /// Any unique-key violation is a taken key, id or login; the rest is the
@@ -256,6 +264,7 @@ impl Sqlite {
         connection.set_prepared_statement_cache_capacity(PREPARED);
         let sqlite = Self {
             connection: Mutex::new(connection),
+            group: group::Group::default(),
         };
         sqlite.upgrade_schema()?;
         Ok(sqlite)
@@ -611,12 +620,13 @@ impl Purge for Sqlite {
 #[async_trait]
 impl Outbox for Sqlite {
     async fn push(&self, payload: &[u8], due_at: UnixSeconds) -> Result<i64, StoreError> {
-        self.optional(
-            "INSERT INTO outbox (payload, due_at) VALUES (?, ?) RETURNING id",
-            params![payload, due_at],
-            |row| row.get(0),
-        )?
-        .ok_or(StoreError::Corrupt)
+        let payload = payload.to_vec();
+        self.grouped(move |tx| {
+            Ok(tx
+                .prepare_cached("INSERT INTO outbox (payload, due_at) VALUES (?, ?) RETURNING id")?
+                .query_row(params![payload, due_at], |row| row.get(0))?)
+        })
+        .await
     }
 
     async fn claim(
@@ -626,13 +636,21 @@ impl Outbox for Sqlite {
         limit: u32,
     ) -> Result<Vec<Queued>, StoreError> {
         // One statement: two workers never claim the same row.
-        let rows: Vec<(i64, Vec<u8>, i64)> = self.all(
-            "UPDATE outbox SET attempts = attempts + 1, due_at = ?2
-             WHERE id IN (SELECT id FROM outbox WHERE due_at <= ?1 ORDER BY due_at, id LIMIT ?3)
-             RETURNING id, payload, attempts",
-            params![now, lease_until, i64::from(limit)],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-        )?;
+        let rows: Vec<(i64, Vec<u8>, i64)> = self
+            .grouped(move |tx| {
+                let mut claim = tx.prepare_cached(
+                    "UPDATE outbox SET attempts = attempts + 1, due_at = ?2
+                     WHERE id IN (
+                         SELECT id FROM outbox WHERE due_at <= ?1 ORDER BY due_at, id LIMIT ?3
+                     )
+                     RETURNING id, payload, attempts",
+                )?;
+                let rows = claim.query_map(params![now, lease_until, i64::from(limit)], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })?;
+                Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            })
+            .await?;
         let mut claimed = rows
             .into_iter()
             .map(|(id, payload, attempts)| {
@@ -651,13 +669,15 @@ impl Outbox for Sqlite {
         if ids.is_empty() {
             return Ok(());
         }
-        self.immediate(|tx| {
+        let ids = ids.to_vec();
+        self.grouped(move |tx| {
             let mut delete = tx.prepare_cached("DELETE FROM outbox WHERE id = ?")?;
             for id in ids {
                 delete.execute(params![id])?;
             }
             Ok(())
         })
+        .await
     }
 
     async fn postpone(&self, id: i64, due_at: UnixSeconds) -> Result<(), StoreError> {
@@ -684,8 +704,10 @@ impl Traces for Sqlite {
     ) -> Result<Trace, StoreError> {
         // The head moves in the same transaction as the insert, taken for
         // writing from the start: a second writer waits (busy timeout),
-        // then chains onto the first one's entry.
-        self.immediate(|tx| {
+        // then chains onto the first one's entry. Entries appended at once
+        // share a commit, each chained onto the one before it.
+        let (pseudonym, body, key) = (pseudonym.to_owned(), body.to_vec(), key.clone());
+        self.grouped(move |tx| {
             let head = tx
                 .prepare_cached("SELECT seq, hash, at FROM trail_heads WHERE pseudonym = ?")?
                 .query_row(params![pseudonym], |row| {
@@ -696,7 +718,7 @@ impl Traces for Sqlite {
                     })
                 })
                 .optional()?;
-            let trace = Trace::after(head, pseudonym, at, body, key)?;
+            let trace = Trace::after(head, &pseudonym, at, &body, &key)?;
             tx.prepare_cached(
                 "INSERT INTO traces (pseudonym, seq, at, body, prev_hash, prev_at, key_id, hash)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -718,6 +740,7 @@ impl Traces for Sqlite {
             .execute(params![pseudonym, trace.seq, trace.hash.as_slice(), at])?;
             Ok(trace)
         })
+        .await
     }
 
     async fn trail(&self, pseudonym: &str, since: UnixSeconds) -> Result<Vec<Trace>, StoreError> {
