@@ -6,6 +6,13 @@
 //! it through the configured [`Transport`] and tries again, with growing
 //! delays, when the transport fails. A delivered message is deleted.
 //!
+//! The worker of the process that queued a message makes its first
+//! attempt: the message is written to the outbox already claimed by it
+//! (`Outbox::push_claimed`), and handed to it in memory. A claim is a
+//! durable write, and rewrites every row it takes: the hand saves one
+//! write per message. When the process dies before the attempt, the
+//! message's lease ends and any worker claims it, as any message due.
+//!
 //! The outbox is the mail part's own store (not the hub's): the hub keeps no
 //! personal data at rest, and a message waiting here is sealed under a key
 //! of the mail part, for the minutes or hours until it goes.
@@ -14,7 +21,8 @@ mod config;
 mod french;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, UNIX_EPOCH};
 
 pub use config::{Config, Security, TransportKind};
@@ -27,9 +35,9 @@ use lettre::message::{Mailbox, Message as Email};
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Tokio1Executor};
 use oidc::Clock;
 use serde::{Deserialize, Serialize};
-use store::Outbox;
 use store::sealed::Capability;
-use tokio::sync::Notify;
+use store::{Outbox, Queued};
+use tokio::sync::{Notify, mpsc};
 
 /// A message to send: plain text, UTF-8.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -183,8 +191,17 @@ const LEASE_MIN_SECS: i64 = 30;
 /// How often the worker looks at the outbox when nothing wakes it.
 const POLL: Duration = Duration::from_secs(30);
 
-/// Messages claimed per round.
+/// Messages claimed per round, and messages taken from the hand.
 const BATCH: u32 = 10;
+
+/// The messages a process's worker may hold in its hand at once. Past
+/// them, a message is queued for a claim, as another process's would be.
+const HANDED_MAX: usize = 256;
+
+/// How often a worker busy with what it is handed still claims what is
+/// due in the outbox: retries, messages whose worker died, and those
+/// queued while its hand was full (these wake it for a claim at once).
+const CLAIM_EVERY: Duration = Duration::from_secs(1);
 
 /// How long the worker, once woken, lets messages gather before it claims
 /// them: a claim and a removal are a durable write each, so at a few
@@ -200,6 +217,20 @@ pub struct Mailer {
     key: Capability,
     clock: Arc<dyn Clock>,
     wake: Notify,
+    /// Where [`Mailer::queue`] hands the worker what it claimed for it.
+    hand: mpsc::Sender<Attempt>,
+    /// What the worker was handed.
+    handed: Mutex<mpsc::Receiver<Attempt>>,
+    /// A message was queued for a claim since the worker's last one.
+    unhanded: AtomicBool,
+}
+
+/// A message claimed for an attempt before `lease_until`, and its text
+/// when the worker has it already (handed, not read back from the outbox).
+struct Attempt {
+    queued: Queued,
+    message: Option<Message>,
+    lease_until: i64,
 }
 
 impl std::fmt::Debug for Mailer {
@@ -223,6 +254,7 @@ impl Mailer {
         let from = from
             .parse::<Mailbox>()
             .map_err(|error| format!("sender: {error}"))?;
+        let (hand, handed) = mpsc::channel(HANDED_MAX);
         Ok(Arc::new(Self {
             from,
             transport,
@@ -230,6 +262,9 @@ impl Mailer {
             key,
             clock,
             wake: Notify::new(),
+            hand,
+            handed: Mutex::new(handed),
+            unhanded: AtomicBool::new(false),
         }))
     }
 
@@ -238,9 +273,28 @@ impl Mailer {
     pub async fn queue(&self, message: &Message) -> Result<(), MailError> {
         let json =
             serde_json::to_vec(message).map_err(|error| MailError::Message(error.to_string()))?;
-        self.outbox
-            .push(&self.key.seal(&json), self.clock.now())
-            .await?;
+        let payload = self.key.seal(&json);
+        let now = self.clock.now();
+        match self.hand.try_reserve() {
+            // Claimed for this process's worker as it is written.
+            Ok(room) => {
+                let lease_until = self.lease_from(now);
+                let id = self.outbox.push_claimed(&payload, lease_until).await?;
+                room.send(Attempt {
+                    queued: Queued {
+                        id,
+                        payload,
+                        attempts: 1,
+                    },
+                    message: Some(message.clone()),
+                    lease_until,
+                });
+            }
+            Err(_) => {
+                self.outbox.push(&payload, now).await?;
+                self.unhanded.store(true, Ordering::Relaxed);
+            }
+        }
         self.wake.notify_one();
         Ok(())
     }
@@ -261,40 +315,64 @@ impl Mailer {
         }
     }
 
-    /// Delivers what is due; returns how many messages went.
-    ///
-    /// The round's messages are claimed for two attempts' time (at least
-    /// [`LEASE_MIN_SECS`]); a message whose attempt could outlast the lease
-    /// is left for the next claim rather than sent while another worker may
-    /// take it too.
-    pub async fn deliver_due(&self) -> Result<usize, MailError> {
-        self.round().await.map(|(_, delivered)| delivered)
+    /// The end of a lease taken at `now`: two attempts' time, at least
+    /// [`LEASE_MIN_SECS`].
+    fn lease_from(&self, now: i64) -> i64 {
+        now + (2 * self.attempt_secs()).max(LEASE_MIN_SECS)
     }
 
-    /// One round: how many messages it claimed, and how many went.
-    async fn round(&self) -> Result<(usize, usize), MailError> {
+    /// Delivers what is due, and what this process queued; returns how
+    /// many messages went.
+    ///
+    /// A message whose attempt could outlast its lease is left for the
+    /// next claim rather than sent while another worker may take it too.
+    pub async fn deliver_due(&self) -> Result<usize, MailError> {
+        self.round(true).await.map(|(_, delivered)| delivered)
+    }
+
+    /// One round: what the worker was handed, and what is due in the
+    /// outbox when it `claim`s; whether it took a whole batch of either
+    /// (more may wait), and how many messages went.
+    async fn round(&self, claim: bool) -> Result<(bool, usize), MailError> {
         let now = self.clock.now();
-        let attempt = self.attempt_secs();
-        let lease_until = now + (2 * attempt).max(LEASE_MIN_SECS);
-        let claimed = self.outbox.claim(now, lease_until, BATCH).await?;
-        let count = claimed.len();
+        let mut attempts = Vec::new();
+        let mut full = false;
+        if claim {
+            let lease_until = self.lease_from(now);
+            let claimed = self.outbox.claim(now, lease_until, BATCH).await?;
+            full |= claimed.len() == BATCH as usize;
+            attempts.extend(claimed.into_iter().map(|queued| Attempt {
+                queued,
+                message: None,
+                lease_until,
+            }));
+        }
+        let claimed = attempts.len();
+        {
+            let mut hand = self.handed.lock().unwrap_or_else(PoisonError::into_inner);
+            while attempts.len() - claimed < BATCH as usize
+                && let Ok(attempt) = hand.try_recv()
+            {
+                attempts.push(attempt);
+            }
+        }
+        full |= attempts.len() - claimed == BATCH as usize;
         // Those that went (or were given up) leave the outbox together at
         // the end of the round, also when a postponement failed: until
         // then their lease keeps other workers off them.
-        let mut gone = Vec::with_capacity(claimed.len());
+        let mut gone = Vec::with_capacity(attempts.len());
         let mut delivered = 0;
         let round = self
-            .attempt_round(claimed, now, lease_until, &mut gone, &mut delivered)
+            .attempt_round(attempts, now, &mut gone, &mut delivered)
             .await;
         self.outbox.remove(&gone).await?;
-        round.map(|()| (count, delivered))
+        round.map(|()| (full, delivered))
     }
 
     async fn attempt_round(
         &self,
-        claimed: Vec<store::Queued>,
+        attempts: Vec<Attempt>,
         now: i64,
-        lease_until: i64,
         gone: &mut Vec<i64>,
         delivered: &mut usize,
     ) -> Result<(), MailError> {
@@ -302,15 +380,21 @@ impl Mailer {
         // The demo's folder takes the round's messages in one blocking
         // task at the end, not a thread hop each.
         let mut to_folder = Vec::new();
-        for queued in claimed {
+        for Attempt {
+            queued,
+            message,
+            lease_until,
+        } in attempts
+        {
             if self.clock.now() + attempt >= lease_until {
-                break;
+                continue;
             }
-            let message = self
-                .key
-                .open(&queued.payload)
-                .ok()
-                .and_then(|json| serde_json::from_slice::<Message>(&json).ok());
+            let message = message.or_else(|| {
+                self.key
+                    .open(&queued.payload)
+                    .ok()
+                    .and_then(|json| serde_json::from_slice::<Message>(&json).ok())
+            });
             let Some(message) = message else {
                 tracing::error!(id = queued.id, "unreadable outbox message dropped");
                 gone.push(queued.id);
@@ -382,17 +466,24 @@ impl Mailer {
         Ok(())
     }
 
-    /// The worker: delivers what is due whenever a message is queued, and
-    /// every 30 s. Runs until the task is dropped. A round that claimed less
-    /// than a whole batch left nothing due behind it: the worker waits
-    /// rather than claim again for nothing (a message queued meanwhile has
-    /// woken it already).
+    /// The worker: delivers what it is handed whenever a message is
+    /// queued, and what is due in the outbox at its start, every 30 s, and
+    /// once a second at most while it is busy. Runs until the task is
+    /// dropped. A round that took less than a whole batch left nothing
+    /// behind it: the worker waits rather than claim again for nothing (a
+    /// message queued meanwhile has woken it already).
     pub async fn run(self: Arc<Self>) {
+        let mut claimed_at: Option<tokio::time::Instant> = None;
         loop {
             loop {
-                match self.round().await {
-                    Ok((claimed, _)) if claimed < BATCH as usize => break,
-                    Ok(_) => continue,
+                let claim = self.unhanded.swap(false, Ordering::Relaxed)
+                    || claimed_at.is_none_or(|at| at.elapsed() >= CLAIM_EVERY);
+                if claim {
+                    claimed_at = Some(tokio::time::Instant::now());
+                }
+                match self.round(claim).await {
+                    Ok((false, _)) => break,
+                    Ok((true, _)) => continue,
                     Err(error) => {
                         tracing::error!(%error, "outbox unavailable");
                         break;

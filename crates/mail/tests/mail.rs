@@ -390,6 +390,13 @@ impl store::Outbox for CountingClaims {
     async fn push(&self, payload: &[u8], due_at: i64) -> Result<i64, store::StoreError> {
         self.outbox.push(payload, due_at).await
     }
+    async fn push_claimed(
+        &self,
+        payload: &[u8],
+        lease_until: i64,
+    ) -> Result<i64, store::StoreError> {
+        self.outbox.push_claimed(payload, lease_until).await
+    }
     async fn claim(
         &self,
         now: i64,
@@ -411,11 +418,12 @@ impl store::Outbox for CountingClaims {
     }
 }
 
-/// The worker, woken by a message, claims it, sends it, removes it, and
-/// then waits: a round that claimed less than a batch does not claim again
-/// for nothing (a claim is a durable write).
+/// The worker, woken by a message its process queued, sends it without
+/// claiming it (it was written claimed for this worker), removes it, and
+/// then waits: it claims from the outbox at its start, then once a second
+/// at most while busy (a claim is a durable write that rewrites its rows).
 #[tokio::test]
-async fn the_worker_claims_once_for_a_message_and_waits() {
+async fn the_worker_sends_what_its_process_queues_without_a_claim() {
     let clock = FakeClock::at(1_800_000_000);
     let outbox = Arc::new(CountingClaims {
         outbox: Stores::memory().outbox,
@@ -448,5 +456,71 @@ async fn the_worker_claims_once_for_a_message_and_waits() {
     worker.abort();
     assert_eq!(mailer.sent().len(), 1);
     assert_eq!(outbox.outbox.waiting().await.unwrap(), 0);
-    assert_eq!(claims(), 2);
+    assert_eq!(claims(), 1);
+}
+
+/// A process that queued a message and died before its worker sent it: the
+/// message waits, claimed, until its lease ends; then another process's
+/// worker sends it, as its second attempt.
+#[tokio::test]
+async fn a_message_whose_process_died_is_sent_by_another_after_its_lease() {
+    let (stores, clock) = (Stores::memory(), FakeClock::at(1_800_000_000));
+    let key = Capability::generate();
+    let mailer_with_key = || {
+        Mailer::new(
+            FROM,
+            memory(),
+            stores.outbox.clone(),
+            Capability::parse(key.as_str()).unwrap(),
+            Arc::new(clock.clone()),
+        )
+        .unwrap()
+    };
+    let died = mailer_with_key();
+    died.queue(&message("marie.dupont.1@example.fr"))
+        .await
+        .unwrap();
+    drop(died);
+    let other = mailer_with_key();
+    assert_eq!(other.deliver_due().await.unwrap(), 0, "still leased");
+    clock.advance(29);
+    assert_eq!(other.deliver_due().await.unwrap(), 0, "still leased");
+    clock.advance(1);
+    assert_eq!(other.deliver_due().await.unwrap(), 1);
+    let sent = other.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].message, message("marie.dupont.1@example.fr"));
+    assert_eq!(stores.outbox.waiting().await.unwrap(), 0);
+}
+
+/// Past what a worker may hold in its hand, messages are queued for a
+/// claim: none is lost, and each goes once.
+#[tokio::test]
+async fn messages_past_a_full_hand_are_claimed_and_each_goes_once() {
+    let (stores, clock) = (Stores::memory(), FakeClock::at(1_800_000_000));
+    let mailer = mailer(memory(), &stores, &clock);
+    for n in 0..300 {
+        mailer
+            .queue(&message(&format!("marie.dupont.{n}@example.fr")))
+            .await
+            .unwrap();
+    }
+    assert_eq!(stores.outbox.waiting().await.unwrap(), 300);
+    let mut delivered = 0;
+    for _ in 0..100 {
+        delivered += mailer.deliver_due().await.unwrap();
+        if delivered == 300 {
+            break;
+        }
+    }
+    assert_eq!(delivered, 300);
+    let mut recipients: Vec<String> = mailer
+        .sent()
+        .into_iter()
+        .map(|sent| sent.message.to)
+        .collect();
+    recipients.sort();
+    recipients.dedup();
+    assert_eq!(recipients.len(), 300);
+    assert_eq!(stores.outbox.waiting().await.unwrap(), 0);
 }

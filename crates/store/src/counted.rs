@@ -88,6 +88,7 @@ forward! {
     }
     Outbox {
         write push(payload: &[u8], due_at: UnixSeconds) -> i64;
+        write push_claimed(payload: &[u8], lease_until: UnixSeconds) -> i64;
         read claim(now: UnixSeconds, lease_until: UnixSeconds, limit: u32) -> Vec<Queued>;
         write remove(ids: &[i64]) -> ();
         write postpone(id: i64, due_at: UnixSeconds) -> ();

@@ -68,6 +68,15 @@ pub struct Queued {
 pub trait Outbox: Send + Sync + 'static {
     /// Queues a message, due at `due_at`; returns its id.
     async fn push(&self, payload: &[u8], due_at: UnixSeconds) -> Result<i64, StoreError>;
+    /// Queues a message its caller has claimed already, for a first
+    /// attempt made before `lease_until`: it is counted as one attempt,
+    /// and no other worker claims it before then. One write where a push
+    /// and a claim would take two; returns its id.
+    async fn push_claimed(
+        &self,
+        payload: &[u8],
+        lease_until: UnixSeconds,
+    ) -> Result<i64, StoreError>;
     /// Up to `limit` messages due at `now`, oldest due first, each counted
     /// as one more attempt and made due again only at `lease_until` (when a
     /// worker dies mid-attempt, another tries again then).

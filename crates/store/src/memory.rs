@@ -140,6 +140,20 @@ impl Memory {
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Queues a message in the outbox, due at `due_at`, `attempts` made.
+    fn queue(&self, payload: &[u8], due_at: UnixSeconds, attempts: u32) -> i64 {
+        let mut state = self.state();
+        state.next_outbox_id += 1;
+        let id = state.next_outbox_id;
+        let waiting = Waiting {
+            payload: payload.to_vec(),
+            due_at,
+            attempts,
+        };
+        state.outbox.insert(id, waiting);
+        id
+    }
 }
 
 #[async_trait]
@@ -339,16 +353,15 @@ fn drop_dead<V>(map: &mut HashMap<String, V>, live: impl Fn(&V) -> bool) -> u64 
 #[async_trait]
 impl Outbox for Memory {
     async fn push(&self, payload: &[u8], due_at: UnixSeconds) -> Result<i64, StoreError> {
-        let mut state = self.state();
-        state.next_outbox_id += 1;
-        let id = state.next_outbox_id;
-        let waiting = Waiting {
-            payload: payload.to_vec(),
-            due_at,
-            attempts: 0,
-        };
-        state.outbox.insert(id, waiting);
-        Ok(id)
+        Ok(self.queue(payload, due_at, 0))
+    }
+
+    async fn push_claimed(
+        &self,
+        payload: &[u8],
+        lease_until: UnixSeconds,
+    ) -> Result<i64, StoreError> {
+        Ok(self.queue(payload, lease_until, 1))
     }
 
     async fn claim(

@@ -339,6 +339,23 @@ impl Postgres {
         Ok(Self { pool })
     }
 
+    /// Queues a message in the outbox, due at `due_at`, `attempts` made.
+    async fn queue(
+        &self,
+        payload: &[u8],
+        due_at: UnixSeconds,
+        attempts: i32,
+    ) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO outbox (payload, due_at, attempts) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(payload)
+        .bind(due_at)
+        .bind(attempts)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     /// The value under `key` of a key-value table, when live at `now`.
     async fn fetch_live(
         &self,
@@ -617,13 +634,15 @@ impl Purge for Postgres {
 #[async_trait]
 impl Outbox for Postgres {
     async fn push(&self, payload: &[u8], due_at: UnixSeconds) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar("INSERT INTO outbox (payload, due_at) VALUES ($1, $2) RETURNING id")
-                .bind(payload)
-                .bind(due_at)
-                .fetch_one(&self.pool)
-                .await?,
-        )
+        self.queue(payload, due_at, 0).await
+    }
+
+    async fn push_claimed(
+        &self,
+        payload: &[u8],
+        lease_until: UnixSeconds,
+    ) -> Result<i64, StoreError> {
+        self.queue(payload, lease_until, 1).await
     }
 
     async fn claim(

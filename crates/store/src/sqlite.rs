@@ -386,6 +386,24 @@ impl Sqlite {
         Ok(())
     }
 
+    /// Queues a message in the outbox, due at `due_at`, `attempts` made.
+    async fn queue(
+        &self,
+        payload: &[u8],
+        due_at: UnixSeconds,
+        attempts: i64,
+    ) -> Result<i64, StoreError> {
+        let payload = payload.to_vec();
+        self.grouped(move |tx| {
+            Ok(tx
+                .prepare_cached(
+                    "INSERT INTO outbox (payload, due_at, attempts) VALUES (?, ?, ?) RETURNING id",
+                )?
+                .query_row(params![payload, due_at, attempts], |row| row.get(0))?)
+        })
+        .await
+    }
+
     /// The number a `SELECT count(*)` answers.
     fn count_rows(&self, sql: &'static str) -> Result<u64, StoreError> {
         let count: Option<i64> = self.optional(sql, [], |row| row.get(0))?;
@@ -620,13 +638,15 @@ impl Purge for Sqlite {
 #[async_trait]
 impl Outbox for Sqlite {
     async fn push(&self, payload: &[u8], due_at: UnixSeconds) -> Result<i64, StoreError> {
-        let payload = payload.to_vec();
-        self.grouped(move |tx| {
-            Ok(tx
-                .prepare_cached("INSERT INTO outbox (payload, due_at) VALUES (?, ?) RETURNING id")?
-                .query_row(params![payload, due_at], |row| row.get(0))?)
-        })
-        .await
+        self.queue(payload, due_at, 0).await
+    }
+
+    async fn push_claimed(
+        &self,
+        payload: &[u8],
+        lease_until: UnixSeconds,
+    ) -> Result<i64, StoreError> {
+        self.queue(payload, lease_until, 1).await
     }
 
     async fn claim(

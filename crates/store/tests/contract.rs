@@ -195,6 +195,7 @@ contract!(
     purge_removes_only_expired_rows,
     outbox_messages_are_claimed_when_due_oldest_first,
     a_claimed_message_waits_for_its_lease_or_its_postponement,
+    a_message_pushed_claimed_is_anothers_only_after_its_lease,
     concurrent_claims_give_each_message_to_one_worker,
     a_trail_is_chained_by_hash_and_kept_per_pseudonym,
     forgetting_old_entries_keeps_the_chain_going,
@@ -482,6 +483,36 @@ async fn a_claimed_message_waits_for_its_lease_or_its_postponement(stores: Store
         stores.outbox.postpone(id + 1000, now()).await,
         Err(store::StoreError::NotFound)
     ));
+}
+
+async fn a_message_pushed_claimed_is_anothers_only_after_its_lease(stores: Stores) {
+    let id = stores
+        .outbox
+        .push_claimed(b"mail", now() + 300)
+        .await
+        .unwrap();
+    assert_eq!(stores.outbox.waiting().await.unwrap(), 1);
+    assert!(
+        stores
+            .outbox
+            .claim(now() + 299, now() + 600, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "its pusher holds it"
+    );
+    // Its pusher went away without a word: another worker takes it then,
+    // as its second attempt.
+    let taken = stores
+        .outbox
+        .claim(now() + 300, now() + 600, 10)
+        .await
+        .unwrap();
+    let taken = taken.first().unwrap();
+    assert_eq!(
+        (taken.id, taken.payload.as_slice(), taken.attempts),
+        (id, &b"mail"[..], 2)
+    );
 }
 
 async fn concurrent_claims_give_each_message_to_one_worker(stores: Stores) {
