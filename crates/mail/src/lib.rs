@@ -225,6 +225,15 @@ pub struct Mailer {
     unhanded: AtomicBool,
 }
 
+/// What a round left: whether it claimed a whole batch of due messages,
+/// or took a whole batch from the hand (more may wait), and how many
+/// messages went.
+struct Round {
+    due_left: bool,
+    hand_left: bool,
+    delivered: usize,
+}
+
 /// A message claimed for an attempt before `lease_until`, and its text
 /// when the worker has it already (handed, not read back from the outbox).
 struct Attempt {
@@ -327,20 +336,17 @@ impl Mailer {
     /// A message whose attempt could outlast its lease is left for the
     /// next claim rather than sent while another worker may take it too.
     pub async fn deliver_due(&self) -> Result<usize, MailError> {
-        self.round(true).await.map(|(_, delivered)| delivered)
+        self.round(true).await.map(|round| round.delivered)
     }
 
     /// One round: what the worker was handed, and what is due in the
-    /// outbox when it `claim`s; whether it took a whole batch of either
-    /// (more may wait), and how many messages went.
-    async fn round(&self, claim: bool) -> Result<(bool, usize), MailError> {
+    /// outbox when it `claim`s.
+    async fn round(&self, claim: bool) -> Result<Round, MailError> {
         let now = self.clock.now();
         let mut attempts = Vec::new();
-        let mut full = false;
         if claim {
             let lease_until = self.lease_from(now);
             let claimed = self.outbox.claim(now, lease_until, BATCH).await?;
-            full |= claimed.len() == BATCH as usize;
             attempts.extend(claimed.into_iter().map(|queued| Attempt {
                 queued,
                 message: None,
@@ -356,17 +362,21 @@ impl Mailer {
                 attempts.push(attempt);
             }
         }
-        full |= attempts.len() - claimed == BATCH as usize;
+        let batch = BATCH as usize;
+        let mut round = Round {
+            due_left: claimed == batch,
+            hand_left: attempts.len() - claimed == batch,
+            delivered: 0,
+        };
         // Those that went (or were given up) leave the outbox together at
         // the end of the round, also when a postponement failed: until
         // then their lease keeps other workers off them.
         let mut gone = Vec::with_capacity(attempts.len());
-        let mut delivered = 0;
-        let round = self
-            .attempt_round(attempts, now, &mut gone, &mut delivered)
+        let attempted = self
+            .attempt_round(attempts, now, &mut gone, &mut round.delivered)
             .await;
         self.outbox.remove(&gone).await?;
-        round.map(|()| (full, delivered))
+        attempted.map(|()| round)
     }
 
     async fn attempt_round(
@@ -468,22 +478,29 @@ impl Mailer {
 
     /// The worker: delivers what it is handed whenever a message is
     /// queued, and what is due in the outbox at its start, every 30 s, and
-    /// once a second at most while it is busy. Runs until the task is
-    /// dropped. A round that took less than a whole batch left nothing
-    /// behind it: the worker waits rather than claim again for nothing (a
-    /// message queued meanwhile has woken it already).
+    /// once a second at most while it is busy; after a whole batch claimed,
+    /// it claims again at once (a backlog). Runs until the task is dropped.
+    /// A round that took less than a whole batch left nothing behind it:
+    /// the worker waits rather than claim again for nothing (a message
+    /// queued meanwhile has woken it already).
     pub async fn run(self: Arc<Self>) {
         let mut claimed_at: Option<tokio::time::Instant> = None;
+        let mut due_left = false;
         loop {
             loop {
-                let claim = self.unhanded.swap(false, Ordering::Relaxed)
+                let claim = due_left
+                    || self.unhanded.swap(false, Ordering::Relaxed)
                     || claimed_at.is_none_or(|at| at.elapsed() >= CLAIM_EVERY);
                 if claim {
                     claimed_at = Some(tokio::time::Instant::now());
                 }
                 match self.round(claim).await {
-                    Ok((false, _)) => break,
-                    Ok((true, _)) => continue,
+                    Ok(round) => {
+                        due_left = round.due_left;
+                        if !due_left && !round.hand_left {
+                            break;
+                        }
+                    }
                     Err(error) => {
                         tracing::error!(%error, "outbox unavailable");
                         break;

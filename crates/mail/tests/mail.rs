@@ -459,6 +459,40 @@ async fn the_worker_sends_what_its_process_queues_without_a_claim() {
     assert_eq!(claims(), 1);
 }
 
+/// A backlog in the outbox (retries come due, or messages another process
+/// queued for a claim) goes at once, a batch after the other: the worker
+/// claims again after a whole batch, however recently it claimed.
+#[tokio::test]
+async fn the_worker_claims_a_backlog_batch_after_batch() {
+    let (stores, clock) = (Stores::memory(), FakeClock::at(1_800_000_000));
+    let key = Capability::generate();
+    let sealed = |n: usize| {
+        let message = message(&format!("marie.dupont.{n}@example.fr"));
+        key.seal(&serde_json::to_vec(&message).unwrap())
+    };
+    for n in 0..25 {
+        stores.outbox.push(&sealed(n), 1_800_000_000).await.unwrap();
+    }
+    let mailer = Mailer::new(
+        FROM,
+        memory(),
+        stores.outbox.clone(),
+        Capability::parse(key.as_str()).unwrap(),
+        Arc::new(clock.clone()),
+    )
+    .unwrap();
+    let worker = tokio::spawn(mailer.clone().run());
+    for _ in 0..100 {
+        if mailer.sent().len() == 25 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    worker.abort();
+    assert_eq!(mailer.sent().len(), 25);
+    assert_eq!(stores.outbox.waiting().await.unwrap(), 0);
+}
+
 /// A process that queued a message and died before its worker sent it: the
 /// message waits, claimed, until its lease ends; then another process's
 /// worker sends it, as its second attempt.
