@@ -20,8 +20,10 @@
 //!
 //! A leader whose task is dropped while it waits (the client went away)
 //! still commits its group, when its guard is dropped: the other callers
-//! never wait on a task that is gone.
+//! never wait on a task that is gone. A write that panics loses its group
+//! (each caller gets an error), never the writes after it.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::{Mutex, PoisonError};
 
 use rusqlite::{Transaction, TransactionBehavior};
@@ -118,7 +120,10 @@ impl Drop for Leading<'_> {
                 }
                 std::mem::take(&mut waiting.writes)
             };
-            self.0.commit(writes);
+            // A write that panicked (a bug: none should) loses its group,
+            // whose callers are told so when their answers are dropped,
+            // and not the groups after it: the leader still lets go.
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| self.0.commit(writes)));
         }
     }
 }
@@ -318,6 +323,19 @@ mod tests {
         assert!(matches!(first, Err(StoreError::Backend(_))));
         assert!(matches!(second, Err(StoreError::Backend(_))));
         other.execute_batch("ROLLBACK").unwrap();
+        assert!(payloads(&sqlite).is_empty());
+        assert_eq!(waiting(&sqlite), (0, false));
+        push(&sqlite, b"after", false).await.unwrap();
+        assert_eq!(payloads(&sqlite), [b"after".to_vec()]);
+    }
+
+    #[tokio::test]
+    async fn a_write_that_panics_loses_its_group_and_no_other() {
+        let (_scratch, sqlite) = open().await;
+        let panicking = sqlite.grouped(|_| -> Result<(), StoreError> { panic!("a bug") });
+        let (panicked, beside) = tokio::join!(panicking, push(&sqlite, b"beside", false));
+        assert!(matches!(panicked, Err(StoreError::Backend(_))));
+        assert!(matches!(beside, Err(StoreError::Backend(_))));
         assert!(payloads(&sqlite).is_empty());
         assert_eq!(waiting(&sqlite), (0, false));
         push(&sqlite, b"after", false).await.unwrap();
