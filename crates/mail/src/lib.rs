@@ -343,6 +343,7 @@ impl Mailer {
     /// outbox when it `claim`s.
     async fn round(&self, claim: bool) -> Result<Round, MailError> {
         let now = self.clock.now();
+        let batch = BATCH as usize;
         let mut attempts = Vec::new();
         if claim {
             let lease_until = self.lease_from(now);
@@ -356,13 +357,12 @@ impl Mailer {
         let claimed = attempts.len();
         {
             let mut hand = self.handed.lock().unwrap_or_else(PoisonError::into_inner);
-            while attempts.len() - claimed < BATCH as usize
+            while attempts.len() - claimed < batch
                 && let Ok(attempt) = hand.try_recv()
             {
                 attempts.push(attempt);
             }
         }
-        let batch = BATCH as usize;
         let mut round = Round {
             due_left: claimed == batch,
             hand_left: attempts.len() - claimed == batch,

@@ -9,8 +9,9 @@
 //!   connection is closed the same way.
 //! - A request has [`Bounds::answer`] to be answered, its body's reading
 //!   included; past it the handler is dropped and the answer is
-//!   `408 Request Timeout`. A dropped handler commits nothing it had not
-//!   committed: every write of ours is one statement or one transaction.
+//!   `408 Request Timeout`. A dropped handler leaves nothing half-done:
+//!   every write of ours is one statement or one transaction, and a write
+//!   already waiting in SQLite's group commit is committed whole.
 //!
 //! Answers marked [`crate::Constant`] (the discovery document, the keys)
 //! are kept a moment and given again without the router.
