@@ -7,7 +7,7 @@
 //
 // Usage: node browser-journey.mjs '{"demo_sp": …, "dashboard": …, "hub": …,
 //   "login": …, "password": …, "screenshots": "dir"}'
-import { openBrowser, report } from './browser-kit.mjs';
+import { atAuthorize, openBrowser, report } from './browser-kit.mjs';
 
 const run = JSON.parse(process.argv[2]);
 const { page, check, consoleErrors, guard } = await openBrowser(run);
@@ -17,7 +17,7 @@ await guard(async () => {
   await page.goto(run.demo_sp);
   await check('demo-home');
   await page.getByRole('link', { name: "S'identifier avec Passerelle", exact: true }).click();
-  await page.waitForURL(`${run.hub}/interaction`);
+  await page.waitForURL(atAuthorize);
   await check('choice');
   // Keyboard: the first Tab reaches the skip link.
   await page.keyboard.press('Tab');
@@ -39,7 +39,7 @@ await guard(async () => {
   await page.goto(run.dashboard);
   await check('dashboard-welcome');
   await page.getByRole('link', { name: "S'identifier avec Passerelle" }).click();
-  await page.waitForURL(`${run.hub}/interaction/consent`);
+  await page.waitForURL(atAuthorize);
   await check('consent-sso');
   await page.getByRole('button', { name: 'Continuer sur Tableau de bord' }).click();
   await page.waitForURL(`${run.dashboard}/`);
@@ -90,7 +90,7 @@ await guard(async () => {
   await page.getByRole('link', { name: 'English' }).click();
   await check('demo-home-en');
   await page.getByRole('link', { name: 'Log in with Passerelle', exact: true }).click();
-  await page.waitForURL(`${run.hub}/interaction`);
+  await page.waitForURL(atAuthorize);
   await check('choice-en');
 
   // An error page of the hub (its 400 status is the only console error

@@ -14,6 +14,11 @@ const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8'
 /** Prints one report line. */
 export const report = (line) => process.stdout.write(`${JSON.stringify(line)}\n`);
 
+/** Whether the browser is at the hub's authorization endpoint, which answers
+ * with the login's first page itself (the choice page, or the consent page in
+ * single sign-on). */
+export const atAuthorize = (url) => url.pathname === '/api/v2/authorize';
+
 /** `promise`, or a rejection naming `what` after `ms`: a step of Chromium
  * that never answers is a failure to report, never a wait without end. */
 export function within(ms, what, promise) {

@@ -14,7 +14,7 @@ use crate::errors::HubError;
 use crate::flow::{AtProvider, SessionData};
 use crate::pages::render;
 use crate::state::Hub;
-use crate::{level, policy};
+use crate::{consent, level, policy};
 
 /// `GET /api/v2/authorize`.
 pub async fn get(
@@ -22,15 +22,28 @@ pub async fn get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    authorize(&hub, &headers, query.unwrap_or_default().as_bytes()).await
+    let raw = query.unwrap_or_default();
+    authorize(&hub, &headers, raw.as_bytes(), Answer::Page).await
 }
 
 /// `POST /api/v2/authorize` (form), as FranceConnect accepts.
 pub async fn post(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: Bytes) -> Response {
-    authorize(&hub, &headers, &body).await
+    authorize(&hub, &headers, &body, Answer::SeeOther).await
 }
 
-async fn authorize(hub: &Hub, headers: &HeaderMap, raw: &[u8]) -> Response {
+/// How the authorization endpoint answers once the login is under way.
+#[derive(Clone, Copy)]
+enum Answer {
+    /// `GET`: with the login's first page itself, the choice page or, in
+    /// single sign-on, the consent page: one round trip fewer for the
+    /// browser. A reload runs the request again, which starts the same login.
+    Page,
+    /// A form's `POST`: with a 303 to that page, which a reload does not
+    /// post again.
+    SeeOther,
+}
+
+async fn authorize(hub: &Hub, headers: &HeaderMap, raw: &[u8], answer: Answer) -> Response {
     let Ok(params) = Params::parse(raw) else {
         return HubError::BadRequest.into_response();
     };
@@ -89,12 +102,24 @@ async fn authorize(hub: &Hub, headers: &HeaderMap, raw: &[u8]) -> Response {
     if let (Some(hint), false) = (hint, reuse) {
         return follow_hint(hub, session, &hint).await;
     }
-    let next = if reuse {
-        "/interaction/consent"
-    } else {
-        "/interaction"
+    if let Answer::SeeOther = answer {
+        let next = if reuse {
+            "/interaction/consent"
+        } else {
+            "/interaction"
+        };
+        return see_other_saving(hub, &session, next).await;
+    }
+    let cookie = match hub.sessions.save(&session).await {
+        Ok(cookie) => cookie,
+        Err(error) => return HubError::from(error).into_response(),
     };
-    see_other_saving(hub, &session, next).await
+    let page = if reuse {
+        consent::consent_page(hub, headers, &session)
+    } else {
+        choice(hub, headers, &session)
+    };
+    web::with_cookie(page, Some(cookie))
 }
 
 /// `idp_hint`: the named provider when the service may name it (its
@@ -195,10 +220,15 @@ struct ChoiceTemplate<'a> {
 
 /// `GET /interaction`: the provider choice page.
 pub async fn choice_page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
-    let session = match load_interaction(&hub, &headers).await {
-        Ok(session) => session,
-        Err(error) => return error.into_response(),
-    };
+    match load_interaction(&hub, &headers).await {
+        Ok(session) => choice(&hub, &headers, &session),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// The choice page of the login in `session`: at `GET /interaction`, and at
+/// the authorization endpoint itself.
+fn choice(hub: &Hub, headers: &HeaderMap, session: &Session<SessionData>) -> Response {
     let Some(request) = &session.data.interaction else {
         return HubError::NoInteraction.into_response();
     };
@@ -206,15 +236,15 @@ pub async fn choice_page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Res
         .provider
         .client(&request.client_id)
         .map_or("", |client| client.name.as_str());
-    let lang = page_lang(&headers, &session);
-    let last = last_provider(&headers);
+    let lang = page_lang(headers, session);
+    let last = last_provider(headers);
     let service = hub.service(&request.client_id);
     let mut providers: Vec<ProviderChoice> = hub
         .providers
         .iter()
         .filter(|idp| service.is_none_or(|service| service.lists_provider(&idp.config.id)))
         .map(|idp| {
-            let verdict = policy::check_provider(&hub, request, &idp.config.id).err();
+            let verdict = policy::check_provider(hub, request, &idp.config.id).err();
             let accepted = verdict != Some(policy::Refusal::NotAccepted);
             let strong_enough = verdict != Some(policy::Refusal::Level);
             let available = verdict.is_none();

@@ -15,14 +15,14 @@ use serde_json::{Map, Value};
 use crate::authorize::{load_interaction, page_lang, parse_form, see_other_saving};
 use crate::config::Platform;
 use crate::errors::HubError;
-use crate::flow::{SignedIn, Verified};
+use crate::flow::{SessionData, SignedIn, Verified};
 use crate::notify::{self, Connection};
 use crate::pages::render;
 use crate::state::Hub;
 use crate::sub::pairwise_sub;
 use crate::trail;
 use crate::{level, policy, revoke};
-use web::Lang;
+use web::{Lang, Session};
 
 /// Labels of the claims (French, English), for the consent page.
 const LABELS: &[(&str, &str, &str)] = &[
@@ -194,22 +194,30 @@ pub async fn page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
         Ok(session) => session,
         Err(error) => return error.into_response(),
     };
-    let (Some(request), Some(verified)) = (&session.data.interaction, &session.data.verified)
-    else {
-        return HubError::NoInteraction.into_response();
-    };
-    let skips = request.prompt.login
-        && !request.prompt.consent
-        && !session.data.sso
-        && hub
-            .service(&request.client_id)
-            .is_some_and(|service| service.skip_consent_on_prompt_login);
+    let skips = session.data.interaction.as_ref().is_some_and(|request| {
+        request.prompt.login
+            && !request.prompt.consent
+            && !session.data.sso
+            && hub
+                .service(&request.client_id)
+                .is_some_and(|service| service.skip_consent_on_prompt_login)
+    });
     if skips {
         return match issue(&hub, &headers, None).await {
             Ok(response) => response,
             Err(error) => error.into_response(),
         };
     }
+    consent_page(&hub, &headers, &session)
+}
+
+/// The consent page of the login in `session`: at `GET /interaction/consent`,
+/// and at the authorization endpoint itself in single sign-on.
+pub fn consent_page(hub: &Hub, headers: &HeaderMap, session: &Session<SessionData>) -> Response {
+    let (Some(request), Some(verified)) = (&session.data.interaction, &session.data.verified)
+    else {
+        return HubError::NoInteraction.into_response();
+    };
     let service = hub
         .provider
         .client(&request.client_id)
@@ -223,7 +231,7 @@ pub async fn page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
         &request.scopes,
         &request.claims,
     );
-    let lang = page_lang(&headers, &session);
+    let lang = page_lang(headers, session);
     let from_providers = request
         .scopes
         .iter()
