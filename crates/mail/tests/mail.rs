@@ -103,9 +103,15 @@ async fn a_failed_delivery_is_retried_later_and_a_bad_address_is_dropped() {
     );
     clock.advance(60);
     assert_eq!(mailer.deliver_due().await.unwrap(), 1);
-    let files: Vec<_> = std::fs::read_dir(&blocked).unwrap().collect();
+    let files: Vec<_> = std::fs::read_dir(&blocked)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "eml"))
+        .collect();
     assert_eq!(files.len(), 1);
-    let eml = std::fs::read_to_string(files[0].as_ref().unwrap().path()).unwrap();
+    let partial = std::fs::read_dir(blocked.join(".partial")).unwrap();
+    assert_eq!(partial.count(), 0, "no message left half-written");
+    let eml = std::fs::read_to_string(&files[0]).unwrap();
     assert!(eml.contains("To: marie.dupont.1@example.fr"));
     // Its id names its place in the queue, the same at every attempt: a
     // message delivered twice shows as one.
