@@ -17,7 +17,7 @@ await guard(async () => {
   await page.goto(run.demo_sp);
   await check('demo-home');
   await page.getByRole('link', { name: "S'identifier avec Passerelle", exact: true }).click();
-  await page.waitForURL(atAuthorize);
+  await page.waitForURL(`${run.hub}/interaction`);
   await check('choice');
   // Keyboard: the first Tab reaches the skip link.
   await page.keyboard.press('Tab');
@@ -90,7 +90,7 @@ await guard(async () => {
   await page.getByRole('link', { name: 'English' }).click();
   await check('demo-home-en');
   await page.getByRole('link', { name: 'Log in with Passerelle', exact: true }).click();
-  await page.waitForURL(atAuthorize);
+  await page.waitForURL(`${run.hub}/interaction`);
   await check('choice-en');
 
   // An error page of the hub (its 400 status is the only console error

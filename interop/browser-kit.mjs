@@ -14,9 +14,8 @@ const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8'
 /** Prints one report line. */
 export const report = (line) => process.stdout.write(`${JSON.stringify(line)}\n`);
 
-/** Whether the browser is at the hub's authorization endpoint, which answers
- * with the login's first page itself (the choice page, or the consent page in
- * single sign-on). */
+/** Whether the browser is at the hub's authorization endpoint, which in
+ * single sign-on answers with the consent page itself. */
 export const atAuthorize = (url) => url.pathname === '/api/v2/authorize';
 
 /** `promise`, or a rejection naming `what` after `ms`: a step of Chromium

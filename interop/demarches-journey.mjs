@@ -7,7 +7,7 @@
 //
 // Usage: node demarches-journey.mjs '{"demo_sp": …, "hub": …, "login": …,
 //   "password": …, "photo_code": …, "screenshots": "dir"}'
-import { atAuthorize, openBrowser, report } from './browser-kit.mjs';
+import { openBrowser, report } from './browser-kit.mjs';
 
 const run = JSON.parse(process.argv[2]);
 const { page, check, consoleErrors, guard } = await openBrowser(run);
@@ -22,7 +22,7 @@ await guard(async () => {
 
   // Through the hub, with an impots.gouv account.
   await page.getByRole('link', { name: "S'identifier avec Passerelle" }).click();
-  await page.waitForURL(atAuthorize);
+  await page.waitForURL(`${run.hub}/interaction`);
   await page.getByRole('button', { name: /impots\.gouv/ }).click();
   await page.getByLabel('Numéro fiscal').fill(run.login);
   await page.getByLabel('Mot de passe').fill(run.password);

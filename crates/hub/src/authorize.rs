@@ -23,27 +23,25 @@ pub async fn get(
     RawQuery(query): RawQuery,
 ) -> Response {
     let raw = query.unwrap_or_default();
-    authorize(&hub, &headers, raw.as_bytes(), Answer::Page).await
+    authorize(&hub, &headers, raw.as_bytes(), Method::Get).await
 }
 
 /// `POST /api/v2/authorize` (form), as FranceConnect accepts.
 pub async fn post(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: Bytes) -> Response {
-    authorize(&hub, &headers, &body, Answer::SeeOther).await
+    authorize(&hub, &headers, &body, Method::Post).await
 }
 
-/// How the authorization endpoint answers once the login is under way.
-#[derive(Clone, Copy)]
-enum Answer {
-    /// `GET`: with the login's first page itself, the choice page or, in
-    /// single sign-on, the consent page: one round trip fewer for the
-    /// browser. A reload runs the request again, which starts the same login.
-    Page,
-    /// A form's `POST`: with a 303 to that page, which a reload does not
-    /// post again.
-    SeeOther,
+/// How the authorization request came: in single sign-on, a `GET` is
+/// answered with the consent page itself (one round trip fewer; a reload
+/// runs the request again, every rule checked again), a form's `POST` with
+/// a 303 to it, which a reload does not post again.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Get,
+    Post,
 }
 
-async fn authorize(hub: &Hub, headers: &HeaderMap, raw: &[u8], answer: Answer) -> Response {
+async fn authorize(hub: &Hub, headers: &HeaderMap, raw: &[u8], method: Method) -> Response {
     let Ok(params) = Params::parse(raw) else {
         return HubError::BadRequest.into_response();
     };
@@ -102,24 +100,20 @@ async fn authorize(hub: &Hub, headers: &HeaderMap, raw: &[u8], answer: Answer) -
     if let (Some(hint), false) = (hint, reuse) {
         return follow_hint(hub, session, &hint).await;
     }
-    if let Answer::SeeOther = answer {
-        let next = if reuse {
-            "/interaction/consent"
-        } else {
-            "/interaction"
+    if reuse && method == Method::Get {
+        return match hub.sessions.save(&session).await {
+            Ok(cookie) => {
+                web::with_cookie(consent::consent_page(hub, headers, &session), Some(cookie))
+            }
+            Err(error) => HubError::from(error).into_response(),
         };
-        return see_other_saving(hub, &session, next).await;
     }
-    let cookie = match hub.sessions.save(&session).await {
-        Ok(cookie) => cookie,
-        Err(error) => return HubError::from(error).into_response(),
-    };
-    let page = if reuse {
-        consent::consent_page(hub, headers, &session)
+    let next = if reuse {
+        "/interaction/consent"
     } else {
-        choice(hub, headers, &session)
+        "/interaction"
     };
-    web::with_cookie(page, Some(cookie))
+    see_other_saving(hub, &session, next).await
 }
 
 /// `idp_hint`: the named provider when the service may name it (its
@@ -220,15 +214,10 @@ struct ChoiceTemplate<'a> {
 
 /// `GET /interaction`: the provider choice page.
 pub async fn choice_page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
-    match load_interaction(&hub, &headers).await {
-        Ok(session) => choice(&hub, &headers, &session),
-        Err(error) => error.into_response(),
-    }
-}
-
-/// The choice page of the login in `session`: at `GET /interaction`, and at
-/// the authorization endpoint itself.
-fn choice(hub: &Hub, headers: &HeaderMap, session: &Session<SessionData>) -> Response {
+    let session = match load_interaction(&hub, &headers).await {
+        Ok(session) => session,
+        Err(error) => return error.into_response(),
+    };
     let Some(request) = &session.data.interaction else {
         return HubError::NoInteraction.into_response();
     };
@@ -236,15 +225,15 @@ fn choice(hub: &Hub, headers: &HeaderMap, session: &Session<SessionData>) -> Res
         .provider
         .client(&request.client_id)
         .map_or("", |client| client.name.as_str());
-    let lang = page_lang(headers, session);
-    let last = last_provider(headers);
+    let lang = page_lang(&headers, &session);
+    let last = last_provider(&headers);
     let service = hub.service(&request.client_id);
     let mut providers: Vec<ProviderChoice> = hub
         .providers
         .iter()
         .filter(|idp| service.is_none_or(|service| service.lists_provider(&idp.config.id)))
         .map(|idp| {
-            let verdict = policy::check_provider(hub, request, &idp.config.id).err();
+            let verdict = policy::check_provider(&hub, request, &idp.config.id).err();
             let accepted = verdict != Some(policy::Refusal::NotAccepted);
             let strong_enough = verdict != Some(policy::Refusal::Level);
             let available = verdict.is_none();
