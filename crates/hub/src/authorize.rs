@@ -101,12 +101,8 @@ async fn authorize(hub: &Hub, headers: &HeaderMap, raw: &[u8], method: Method) -
         return follow_hint(hub, session, &hint).await;
     }
     if reuse && method == Method::Get {
-        return match hub.sessions.save(&session).await {
-            Ok(cookie) => {
-                web::with_cookie(consent::consent_page(hub, headers, &session), Some(cookie))
-            }
-            Err(error) => HubError::from(error).into_response(),
-        };
+        let page = consent::consent_page(hub, headers, &session);
+        return answer_saving(hub, &session, page).await;
     }
     let next = if reuse {
         "/interaction/consent"
@@ -151,8 +147,14 @@ pub async fn see_other_saving(
     session: &Session<SessionData>,
     location: &str,
 ) -> Response {
+    answer_saving(hub, session, see_other(location, None)).await
+}
+
+/// Saves the session and answers `response` with its cookie, or the error
+/// page when the session cannot be saved.
+async fn answer_saving(hub: &Hub, session: &Session<SessionData>, response: Response) -> Response {
     match hub.sessions.save(session).await {
-        Ok(cookie) => see_other(location, Some(cookie)),
+        Ok(cookie) => web::with_cookie(response, Some(cookie)),
         Err(error) => HubError::from(error).into_response(),
     }
 }
