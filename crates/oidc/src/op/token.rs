@@ -1,11 +1,14 @@
 //! Token endpoint (RFC 6749 §4.1.3), userinfo (OpenID Connect Core §5.3)
 //! and revocation (RFC 7009).
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use jose::{Alg, KeyAlg, PublicKey};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use sha2::Sha256;
 use store::Taken;
@@ -13,7 +16,9 @@ use store::sealed::Capability;
 
 use super::{Grant, Params, Provider, internal, storage};
 use crate::client::{Client, ClientAuth};
+use crate::clock::UnixSeconds;
 use crate::error::{ErrorCode, OAuthError};
+use crate::types::{Acr, PkceChallenge, Scopes};
 
 /// The token response: FranceConnect's five fields, no refresh token.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -36,6 +41,39 @@ pub struct TokenResponse {
 pub struct Userinfo {
     /// The compact JWS.
     pub jwt: String,
+}
+
+/// A code's [`Grant`] as the token endpoint reads it and writes it back as
+/// the access token's: the same JSON, with `token_issued_at` set. What it
+/// checks and signs is borrowed from the opened code; the released claims
+/// (and a data provider's part) stay the JSON text they were, neither parsed
+/// nor written again, for userinfo to read. Unknown fields are refused, so
+/// that a field added to [`Grant`] and forgotten here fails every test that
+/// redeems a code rather than vanishing from the access token
+/// (`a_redeemed_grant_is_written_back_whole`).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Redeemed<'a> {
+    #[serde(borrow)]
+    client_id: Cow<'a, str>,
+    #[serde(borrow)]
+    redirect_uri: Cow<'a, str>,
+    scopes: Scopes,
+    #[serde(borrow)]
+    nonce: Cow<'a, str>,
+    acr: Acr,
+    auth_time: UnixSeconds,
+    #[serde(borrow)]
+    sub: Cow<'a, str>,
+    #[serde(borrow)]
+    claims: &'a RawValue,
+    pkce: Option<PkceChallenge>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    amr: Vec<String>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    data: Option<&'a RawValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    token_issued_at: Option<UnixSeconds>,
 }
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -102,8 +140,8 @@ impl Provider {
             }
             Taken::Missing => return Err(invalid_grant("code is invalid or expired")),
         };
-        let mut grant: Grant =
-            serde_json::from_slice(&code.open(&sealed).map_err(internal)?).map_err(internal)?;
+        let opened = code.open(&sealed).map_err(internal)?;
+        let mut grant: Redeemed<'_> = serde_json::from_slice(&opened).map_err(internal)?;
         check_code_client(&grant, client)?;
         check_code_redirect_uri(&grant, params)?;
         check_code_verifier(&grant, params)?;
@@ -111,7 +149,11 @@ impl Provider {
         let access_token = access_token_for(&code)?;
         let expires_at = now + self.settings.access_token_ttl_secs;
         grant.token_issued_at = Some(now);
-        let sealed = access_token.seal(&serde_json::to_vec(&grant).map_err(internal)?);
+        // As long as the code's grant and its `token_issued_at`: written
+        // once, not grown.
+        let mut plain = Vec::with_capacity(opened.len() + 32);
+        serde_json::to_writer(&mut plain, &grant).map_err(internal)?;
+        let sealed = access_token.seal(&plain);
         self.tokens
             .put(&access_token.lookup_key(), &sealed, expires_at)
             .await
@@ -232,7 +274,7 @@ impl Provider {
     /// The ID token: `iss sub aud exp iat nonce acr auth_time` (FranceConnect
     /// v2), and `amr` when the grant carries it, signed as the client
     /// registered.
-    async fn id_token(&self, grant: &Grant, client: &Client) -> Result<String, OAuthError> {
+    async fn id_token(&self, grant: &Redeemed<'_>, client: &Client) -> Result<String, OAuthError> {
         let now = self.clock.now();
         let mut claims = json!({
             "iss": self.issuer(),
@@ -422,7 +464,7 @@ fn unverified_issuer(assertion: &str) -> Option<String> {
 }
 
 /// The code was issued to the authenticated client (RFC 6749 §4.1.3).
-fn check_code_client(grant: &Grant, client: &Client) -> Result<(), OAuthError> {
+fn check_code_client(grant: &Redeemed<'_>, client: &Client) -> Result<(), OAuthError> {
     if grant.client_id == client.client_id {
         Ok(())
     } else {
@@ -431,8 +473,8 @@ fn check_code_client(grant: &Grant, client: &Client) -> Result<(), OAuthError> {
 }
 
 /// `redirect_uri` is the authorize request's (RFC 6749 §4.1.3).
-fn check_code_redirect_uri(grant: &Grant, params: &Params) -> Result<(), OAuthError> {
-    if params.get("redirect_uri") == Some(grant.redirect_uri.as_str()) {
+fn check_code_redirect_uri(grant: &Redeemed<'_>, params: &Params) -> Result<(), OAuthError> {
+    if params.get("redirect_uri") == Some(&*grant.redirect_uri) {
         Ok(())
     } else {
         Err(invalid_grant(
@@ -443,7 +485,7 @@ fn check_code_redirect_uri(grant: &Grant, params: &Params) -> Result<(), OAuthEr
 
 /// The PKCE verifier answers the challenge (RFC 7636 §4.6); a verifier
 /// without a challenge is refused too (RFC 9700 §4.8.2, downgrade).
-fn check_code_verifier(grant: &Grant, params: &Params) -> Result<(), OAuthError> {
+fn check_code_verifier(grant: &Redeemed<'_>, params: &Params) -> Result<(), OAuthError> {
     match (&grant.pkce, params.get("code_verifier")) {
         (Some(challenge), Some(verifier)) if challenge.is_answered_by(verifier) => Ok(()),
         (Some(_), Some(_)) => Err(invalid_grant(
@@ -454,5 +496,72 @@ fn check_code_verifier(grant: &Grant, params: &Params) -> Result<(), OAuthError>
             "code_verifier sent but no code_challenge was",
         )),
         (None, None) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::op::DataGrant;
+    use crate::types::RedirectUri;
+
+    fn grant() -> Grant {
+        let mut claims = Map::new();
+        claims.insert("given_name".into(), "Angela Claire \"Louise\"".into());
+        claims.insert("birthdate".into(), "1962-08-24".into());
+        claims.insert("address".into(), json!({"locality": "Paris\n75015"}));
+        let mut identity = Map::new();
+        identity.insert("family_name".into(), "Dubois".into());
+        Grant {
+            client_id: "service-é".into(),
+            redirect_uri: RedirectUri::parse("https://service.example/callback?from=a\\b")
+                .expect("redirect URI"),
+            scopes: Scopes::parse("openid given_name birthdate").expect("scopes"),
+            nonce: "nonce-\u{1F600}".into(),
+            acr: Acr::Eidas2,
+            auth_time: 1_700_000_000,
+            sub: "a1b2c3".into(),
+            claims,
+            pkce: Some(PkceChallenge::of(&"v".repeat(43))),
+            amr: vec!["pwd".into(), "mfa".into()],
+            data: Some(DataGrant {
+                subs: BTreeMap::from([("dp".to_owned(), "dp-sub".to_owned())]),
+                identity,
+            }),
+            token_issued_at: None,
+        }
+    }
+
+    #[test]
+    fn a_redeemed_grant_is_written_back_whole() {
+        for mut grant in [
+            grant(),
+            Grant {
+                pkce: None,
+                amr: Vec::new(),
+                data: None,
+                claims: Map::new(),
+                ..grant()
+            },
+        ] {
+            let code_json = serde_json::to_vec(&grant).expect("code's grant");
+            let mut redeemed: Redeemed<'_> =
+                serde_json::from_slice(&code_json).expect("read at the token endpoint");
+            redeemed.token_issued_at = Some(1_700_000_060);
+            let token_json = serde_json::to_vec(&redeemed).expect("access token's grant");
+            let read: Grant = serde_json::from_slice(&token_json).expect("read at userinfo");
+            grant.token_issued_at = Some(1_700_000_060);
+            assert_eq!(read, grant);
+        }
+    }
+
+    #[test]
+    fn a_grant_field_unknown_to_the_token_endpoint_is_refused() {
+        let mut value = serde_json::to_value(grant()).expect("grant");
+        value["added_later"] = json!(true);
+        let text = value.to_string();
+        assert!(serde_json::from_str::<Redeemed<'_>>(&text).is_err());
     }
 }
