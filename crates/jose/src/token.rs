@@ -98,7 +98,9 @@ fn serialize(
     header: &JwsHeader,
     signer: &dyn JwsSigner,
 ) -> Result<String, JoseError> {
-    let payload = serde_json::to_vec(claims).map_err(|_| JoseError::Malformed("claims"))?;
+    // Room for an ID token's or a userinfo's claims: written once, not grown.
+    let mut payload = Vec::with_capacity(512);
+    serde_json::to_writer(&mut payload, claims).map_err(|_| JoseError::Malformed("claims"))?;
     Ok(jws::serialize_compact(&payload, header, signer)?)
 }
 

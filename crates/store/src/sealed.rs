@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use aes_gcm::aead::{Aead, Payload};
+use aes_gcm::aead::{Aead, AeadInPlace, Payload};
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -26,6 +26,7 @@ const SEAL_CONTEXT: &[u8] = b"passerelle/seal/v1";
 /// one. Also authenticated, so it cannot be flipped.
 const VERSION: u8 = 1;
 const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
 
 /// A secret handed to a client (cookie value, code, token): 32 random
 /// bytes, shown as 43 characters of unpadded base64url.
@@ -92,17 +93,25 @@ impl Capability {
         rand::rng().fill_bytes(&mut nonce);
         // A random nonce is safe here: each key seals few values (one
         // client's), far below GCM's 2^32 random-nonce bound.
-        let payload = Payload {
-            msg: plaintext,
-            aad: &[VERSION],
-        };
-        let ciphertext = self.cipher().encrypt(&Nonce::from(nonce), payload);
-        let mut sealed = Vec::with_capacity(1 + NONCE_LEN + plaintext.len() + 16);
+        // Encrypted where it lies, in the one buffer that is returned.
+        let mut sealed = Vec::with_capacity(1 + NONCE_LEN + plaintext.len() + TAG_LEN);
         sealed.push(VERSION);
         sealed.extend_from_slice(&nonce);
-        // Encryption fails only for plaintexts over 64 GiB; an empty body
-        // then fails to open, which callers already handle.
-        sealed.extend_from_slice(&ciphertext.unwrap_or_default());
+        sealed.extend_from_slice(plaintext);
+        let encrypted = sealed
+            .split_at_mut_checked(1 + NONCE_LEN)
+            .and_then(|(_, body)| {
+                self.cipher()
+                    .encrypt_in_place_detached(&Nonce::from(nonce), &[VERSION], body)
+                    .ok()
+            });
+        match encrypted {
+            Some(tag) => sealed.extend_from_slice(&tag),
+            // Encryption fails only for plaintexts over 64 GiB: the
+            // plaintext is cut off, and the empty body fails to open,
+            // which callers already handle.
+            None => sealed.truncate(1 + NONCE_LEN),
+        }
         sealed
     }
 
@@ -153,6 +162,27 @@ mod tests {
         let sealed = capability.seal(b"identite pivot");
         assert_eq!(capability.open(&sealed).unwrap(), b"identite pivot");
         assert_eq!(capability.open(&capability.seal(b"")).unwrap(), b"");
+    }
+
+    /// The layout of what is stored: version, nonce, then the ciphertext
+    /// and its tag as `Aead::encrypt` writes them, so that values sealed
+    /// by earlier builds still open, and theirs ours.
+    #[test]
+    fn a_sealed_value_is_the_version_the_nonce_and_aes_gcm_s_output() {
+        let capability = Capability::generate();
+        let sealed = capability.seal(b"the grant");
+        assert_eq!(sealed[0], VERSION);
+        let nonce: [u8; NONCE_LEN] = sealed[1..1 + NONCE_LEN].try_into().expect("nonce");
+        let payload = Payload {
+            msg: b"the grant",
+            aad: &[VERSION],
+        };
+        let expected = capability
+            .cipher()
+            .encrypt(&Nonce::from(nonce), payload)
+            .expect("encrypted");
+        assert_eq!(&sealed[1 + NONCE_LEN..], &expected[..]);
+        assert_eq!(capability.open(&sealed).expect("opens"), b"the grant");
     }
 
     #[test]

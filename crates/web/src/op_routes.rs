@@ -72,7 +72,20 @@ async fn token(State(provider): State<Arc<Provider>>, headers: HeaderMap, body: 
         Err(error) => Err(error),
     };
     match result {
-        Ok(tokens) => (crate::no_store(), axum::Json(tokens)).into_response(),
+        Ok(tokens) => {
+            // Sized for the ID token, most of it: written once, not grown
+            // (axum's `Json` starts at 128 bytes and reallocates as it goes).
+            let mut body = Vec::with_capacity(tokens.id_token.len() + 256);
+            match serde_json::to_writer(&mut body, &tokens) {
+                Ok(()) => (
+                    crate::no_store(),
+                    [(header::CONTENT_TYPE, "application/json")],
+                    body,
+                )
+                    .into_response(),
+                Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+            }
+        }
         Err(error) => oauth_json_error(&error),
     }
 }

@@ -1,6 +1,7 @@
 //! Request parameters, from a query string or a form body.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 use crate::error::{ErrorCode, OAuthError};
 
@@ -28,13 +29,16 @@ impl Params {
         }
         let mut params = Params::default();
         for (key, value) in url::form_urlencoded::parse(raw) {
-            if params
-                .values
-                .insert(key.to_string(), value.to_string())
-                .is_some()
-                && params.repeated.is_none()
-            {
-                params.repeated = Some(key.to_string());
+            match params.values.entry(key.into_owned()) {
+                Entry::Occupied(mut earlier) => {
+                    if params.repeated.is_none() {
+                        params.repeated = Some(earlier.key().clone());
+                    }
+                    earlier.insert(value.into_owned());
+                }
+                Entry::Vacant(first) => {
+                    first.insert(value.into_owned());
+                }
             }
         }
         Ok(params)
