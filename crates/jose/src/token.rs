@@ -3,6 +3,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use josekit::jws::{self, JwsHeader, JwsSigner, JwsVerifier};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::{Alg, JoseError, PublicKeySet, SigningKey};
@@ -57,16 +58,21 @@ pub(crate) fn protected_header(token: &str, parts: usize) -> Result<Map<String, 
     serde_json::from_slice(&bytes).map_err(|_| JoseError::Malformed("header not JSON"))
 }
 
-/// Signs `claims` with `key`; the header carries `alg`, `kid` and `typ`.
-pub fn sign(claims: &Map<String, Value>, key: &SigningKey, typ: &str) -> Result<String, JoseError> {
+/// Signs `claims` (a map, or a struct: anything serialized as a JSON
+/// object) with `key`; the header carries `alg`, `kid` and `typ`.
+pub fn sign<C: Serialize + ?Sized>(
+    claims: &C,
+    key: &SigningKey,
+    typ: &str,
+) -> Result<String, JoseError> {
     sign_with_header(claims, key, typ, &Map::new())
 }
 
 /// Signs as [`sign`] does, with `extra` parameters in the header. Nothing
 /// here needs one; the tests' rogue provider puts a `jku` and an `x5u`
 /// there, to check that no verifier of the federation follows them.
-pub fn sign_with_header(
-    claims: &Map<String, Value>,
+pub fn sign_with_header<C: Serialize + ?Sized>(
+    claims: &C,
     key: &SigningKey,
     typ: &str,
     extra: &Map<String, Value>,
@@ -82,8 +88,8 @@ pub fn sign_with_header(
 
 /// Signs `claims` with HS256 under a shared secret of at least 32 bytes, as
 /// FranceConnect does for its legacy services (keyed by the client secret).
-pub fn sign_hmac(
-    claims: &Map<String, Value>,
+pub fn sign_hmac<C: Serialize + ?Sized>(
+    claims: &C,
     secret: &[u8],
     typ: &str,
 ) -> Result<String, JoseError> {
@@ -93,8 +99,8 @@ pub fn sign_hmac(
     serialize(claims, &header, &signer)
 }
 
-fn serialize(
-    claims: &Map<String, Value>,
+fn serialize<C: Serialize + ?Sized>(
+    claims: &C,
     header: &JwsHeader,
     signer: &dyn JwsSigner,
 ) -> Result<String, JoseError> {

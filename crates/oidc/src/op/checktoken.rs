@@ -57,7 +57,7 @@ impl Provider {
             "iat": self.clock.now(),
             "token_introspection": introspection,
         });
-        self.sign_for(reader, answer).await
+        self.sign_for(reader, &answer).await
     }
 
     /// The grant behind a live access token and the caller's scopes in it,

@@ -9,7 +9,7 @@ use hmac::{Hmac, Mac};
 use jose::{Alg, KeyAlg, PublicKey};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use sha2::Sha256;
 use store::Taken;
 use store::sealed::Capability;
@@ -18,7 +18,7 @@ use super::{Grant, Params, Provider, internal, storage};
 use crate::client::{Client, ClientAuth};
 use crate::clock::UnixSeconds;
 use crate::error::{ErrorCode, OAuthError};
-use crate::types::{Acr, PkceChallenge, Scopes};
+use crate::types::{Acr, PkceChallenge};
 
 /// The token response: FranceConnect's five fields, no refresh token.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -55,25 +55,56 @@ pub struct Userinfo {
 #[serde(deny_unknown_fields)]
 struct Redeemed<'a> {
     #[serde(borrow)]
-    client_id: Cow<'a, str>,
+    client_id: Text<'a>,
     #[serde(borrow)]
-    redirect_uri: Cow<'a, str>,
-    scopes: Scopes,
+    redirect_uri: Text<'a>,
+    /// [`crate::Scopes`], sorted and unique as it wrote them.
     #[serde(borrow)]
-    nonce: Cow<'a, str>,
+    scopes: Vec<Text<'a>>,
+    #[serde(borrow)]
+    nonce: Text<'a>,
     acr: Acr,
     auth_time: UnixSeconds,
     #[serde(borrow)]
-    sub: Cow<'a, str>,
+    sub: Text<'a>,
     #[serde(borrow)]
     claims: &'a RawValue,
     pkce: Option<PkceChallenge>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    amr: Vec<String>,
+    #[serde(default, borrow, skip_serializing_if = "Vec::is_empty")]
+    amr: Vec<Text<'a>>,
     #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
     data: Option<&'a RawValue>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     token_issued_at: Option<UnixSeconds>,
+}
+
+/// An ID token's claims, in FranceConnect's order.
+#[derive(Serialize)]
+struct IdToken<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    exp: UnixSeconds,
+    iat: UnixSeconds,
+    nonce: &'a str,
+    acr: &'a str,
+    auth_time: UnixSeconds,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    amr: &'a [Text<'a>],
+}
+
+/// A string of a [`Redeemed`] grant, borrowed from the opened code unless
+/// JSON escaped it.
+#[derive(Serialize, Deserialize)]
+#[serde(transparent)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
 }
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -163,7 +194,12 @@ impl Provider {
             token_type: "Bearer",
             expires_in: self.settings.access_token_ttl_secs,
             id_token: self.id_token(&grant, client).await?,
-            scope: grant.scopes.to_string(),
+            scope: grant
+                .scopes
+                .iter()
+                .map(|scope| &**scope)
+                .collect::<Vec<_>>()
+                .join(" "),
         })
     }
 
@@ -276,34 +312,29 @@ impl Provider {
     /// registered.
     async fn id_token(&self, grant: &Redeemed<'_>, client: &Client) -> Result<String, OAuthError> {
         let now = self.clock.now();
-        let mut claims = json!({
-            "iss": self.issuer(),
-            "sub": grant.sub,
-            "aud": client.client_id,
-            "exp": now + self.settings.id_token_ttl_secs,
-            "iat": now,
-            "nonce": grant.nonce,
-            "acr": grant.acr.as_str(),
-            "auth_time": grant.auth_time,
-        });
-        if let Some(object) = claims.as_object_mut().filter(|_| !grant.amr.is_empty()) {
-            object.insert("amr".to_owned(), json!(grant.amr));
-        }
-        self.sign_for(client, claims).await
+        let claims = IdToken {
+            iss: self.issuer(),
+            sub: &grant.sub,
+            aud: &client.client_id,
+            exp: now + self.settings.id_token_ttl_secs,
+            iat: now,
+            nonce: &grant.nonce,
+            acr: grant.acr.as_str(),
+            auth_time: grant.auth_time,
+            amr: &grant.amr,
+        };
+        self.sign_for(client, &claims).await
     }
 
-    /// Signs claims as the client registered, then encrypts them to its key
-    /// when it asked for encrypted tokens (the JWE header copies `iss` and
-    /// `aud`, as FranceConnect+ does).
-    pub(crate) async fn sign_for(
+    /// Signs claims (an object) as the client registered, then encrypts them
+    /// to its key when it asked for encrypted tokens (the JWE header copies
+    /// `iss` and `aud`, as FranceConnect+ does).
+    pub(crate) async fn sign_for<C: Serialize + ?Sized>(
         &self,
         client: &Client,
-        claims: Value,
+        claims: &C,
     ) -> Result<String, OAuthError> {
-        let Value::Object(claims) = claims else {
-            return Err(internal("claims are not an object"));
-        };
-        let signed = self.sign(client, &claims, "JWT")?;
+        let signed = self.sign(client, claims, "JWT")?;
         let Some(alg) = client.encryption else {
             return Ok(signed);
         };
@@ -314,7 +345,6 @@ impl Provider {
         jose::encrypt(signed.as_bytes(), &recipient, alg, "JWT", &copied).map_err(internal)
     }
 
-    /// Signs claims with the algorithm the client registered.
     /// Signs a statement of the provider's own (not a token for a client),
     /// ES256 with its current key: anyone verifies it at its JWKS.
     pub fn sign_statement(
@@ -330,10 +360,11 @@ impl Provider {
         jose::sign(claims, key, typ).map_err(internal)
     }
 
-    pub(crate) fn sign(
+    /// Signs claims (an object) with the algorithm the client registered.
+    pub(crate) fn sign<C: Serialize + ?Sized>(
         &self,
         client: &Client,
-        claims: &Map<String, Value>,
+        claims: &C,
         typ: &str,
     ) -> Result<String, OAuthError> {
         match client.hmac_key() {
@@ -396,7 +427,7 @@ impl Provider {
         claims.insert("sub".into(), grant.sub.clone().into());
         claims.extend(grant.claims.clone());
         Ok(Userinfo {
-            jwt: self.sign_for(client, Value::Object(claims)).await?,
+            jwt: self.sign_for(client, &claims).await?,
         })
     }
 
@@ -465,7 +496,7 @@ fn unverified_issuer(assertion: &str) -> Option<String> {
 
 /// The code was issued to the authenticated client (RFC 6749 §4.1.3).
 fn check_code_client(grant: &Redeemed<'_>, client: &Client) -> Result<(), OAuthError> {
-    if grant.client_id == client.client_id {
+    if *grant.client_id == *client.client_id {
         Ok(())
     } else {
         Err(invalid_grant("code was issued to another client"))
@@ -503,9 +534,11 @@ fn check_code_verifier(grant: &Redeemed<'_>, params: &Params) -> Result<(), OAut
 mod tests {
     use std::collections::BTreeMap;
 
+    use serde_json::json;
+
     use super::*;
     use crate::op::DataGrant;
-    use crate::types::RedirectUri;
+    use crate::types::{RedirectUri, Scopes};
 
     fn grant() -> Grant {
         let mut claims = Map::new();
