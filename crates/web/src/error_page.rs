@@ -128,20 +128,21 @@ impl ErrorPage {
     }
 }
 
-/// `response` with its error page, if it is one, rendered again in `lang`
-/// (the language switch's cookie): apps answer errors without knowing who
-/// asked.
-pub(crate) fn in_language(response: Response, lang: Lang) -> Response {
-    if lang == Lang::Fr {
+/// `response` with its error page, if it is one, rendered again in the
+/// language `lang` reads (the language switch's cookie), read only then:
+/// apps answer errors without knowing who asked.
+pub(crate) fn in_language(response: Response, lang: impl FnOnce() -> Lang) -> Response {
+    let Some(page) = response.extensions().get::<ErrorPage>() else {
         return response;
-    }
-    match response.extensions().get::<ErrorPage>().cloned() {
-        Some(page) => {
+    };
+    match lang() {
+        Lang::Fr => response,
+        lang => {
+            let page = page.clone();
             let (mut parts, _) = response.into_parts();
             parts.headers.remove(header::CONTENT_LENGTH);
             Response::from_parts(parts, Body::from(page.render_in(lang)))
         }
-        None => response,
     }
 }
 

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use oidc::request_id::{self, HEADER};
@@ -65,7 +65,13 @@ impl Frame {
 /// level, with the status.
 async fn framed(State(frame): State<Frame>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let lang = Lang::of(request.headers(), None);
+    // The reader's language, read from its cookie only for an error page:
+    // the `Cookie` header kept (its bytes shared, not copied), not parsed
+    // at every request.
+    let mut cookies = HeaderMap::new();
+    for value in request.headers().get_all(header::COOKIE) {
+        cookies.append(header::COOKIE, value.clone());
+    }
     let id = id_of(request.headers());
     let echoed = HeaderValue::from_str(&id).ok();
     let route = request
@@ -85,7 +91,7 @@ async fn framed(State(frame): State<Frame>, request: Request, next: Next) -> Res
         response
     };
     let response = request_id::scope(id, served).instrument(span).await;
-    let mut response = error_page::in_language(response, lang);
+    let mut response = error_page::in_language(response, || Lang::of(&cookies, None));
     if let Some(constant) = response.extensions_mut().get_mut::<Constant>() {
         constant.frame = Some(frame.clone());
     }
@@ -96,4 +102,54 @@ async fn framed(State(frame): State<Frame>, request: Request, next: Next) -> Res
 /// The id of the request that came with `headers`: a proxy's, or a new one.
 fn id_of(headers: &HeaderMap) -> String {
     request_id::accept(headers.get(HEADER).and_then(|value| value.to_str().ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use tower_service::Service as _;
+
+    use super::*;
+    use crate::{ErrorPage, LANG_COOKIE};
+
+    /// The status and page of an app's error, answered in French, read
+    /// through the frame with these `Cookie` headers.
+    async fn error_page_read_with(cookies: &[&str]) -> (StatusCode, String) {
+        let app = Router::new().route(
+            "/",
+            get(|| async { ErrorPage::technical("Le site").respond(Lang::Fr) }),
+        );
+        let mut framed = Frame::new("test", Metrics::default()).around(app);
+        let mut request = Request::get("/");
+        for cookie in cookies {
+            request = request.header(header::COOKIE, *cookie);
+        }
+        let response = framed
+            .call(request.body(Body::empty()).expect("request"))
+            .await
+            .expect("answered");
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn an_error_page_is_given_again_in_the_language_of_the_reader_s_cookie() {
+        let (status, page) = error_page_read_with(&[]).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(page.contains("Erreur technique"), "{page}");
+        let english = format!("theme=dark; {LANG_COOKIE}=en");
+        for cookies in [vec![english.as_str()], vec!["theme=dark", &english[12..]]] {
+            let (status, page) = error_page_read_with(&cookies).await;
+            assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+            assert!(page.contains("Technical error"), "{cookies:?}: {page}");
+            assert!(!page.contains("Erreur technique"), "{cookies:?}: {page}");
+        }
+        let (_, page) = error_page_read_with(&[&format!("{LANG_COOKIE}=fr")]).await;
+        assert!(page.contains("Erreur technique"), "{page}");
+    }
 }
