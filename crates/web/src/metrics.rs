@@ -27,8 +27,8 @@ const BUCKETS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-/// A series: a metric name and its labels, rendered once.
-type Series = (&'static str, String);
+/// A metric's series, by their labels rendered once.
+type Series<V> = BTreeMap<&'static str, BTreeMap<String, V>>;
 
 #[derive(Default)]
 struct Histogram {
@@ -39,8 +39,28 @@ struct Histogram {
 
 #[derive(Default)]
 struct Registry {
-    counters: BTreeMap<Series, u64>,
-    histograms: BTreeMap<Series, Histogram>,
+    counters: Series<u64>,
+    histograms: Series<Histogram>,
+    /// Where the labels of the series counted are written, to be found
+    /// without an allocation a request (a series' first count makes its
+    /// key).
+    scratch: String,
+}
+
+/// Updates the series of `name` whose labels `scratch` holds, made at its
+/// first update.
+fn update<V: Default>(
+    series: &mut Series<V>,
+    name: &'static str,
+    scratch: &str,
+    update: impl FnOnce(&mut V),
+) {
+    let by_labels = series.entry(name).or_default();
+    if let Some(value) = by_labels.get_mut(scratch) {
+        update(value);
+        return;
+    }
+    update(by_labels.entry(scratch.to_owned()).or_default());
 }
 
 /// The process's metrics. Cheap to clone: clones share the registry.
@@ -55,27 +75,38 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
-/// Labels in Prometheus' text form, values escaped. Called at each
-/// request: no allocation but the text's.
+/// Labels in Prometheus' text form, values escaped.
 fn labels(pairs: &[(&str, &str)]) -> String {
     let mut text = String::with_capacity(64);
+    write_labels(&mut text, pairs);
+    text
+}
+
+/// [`labels`], written at the end of `text`.
+fn write_labels(text: &mut String, pairs: &[(&str, &str)]) {
     for (index, (name, value)) in pairs.iter().enumerate() {
         if index > 0 {
             text.push(',');
         }
         text.push_str(name);
         text.push_str("=\"");
-        for c in value.chars() {
-            match c {
-                '\\' => text.push_str("\\\\"),
-                '"' => text.push_str("\\\""),
-                '\n' => text.push_str("\\n"),
-                c => text.push(c),
+        if value
+            .bytes()
+            .any(|byte| matches!(byte, b'\\' | b'"' | b'\n'))
+        {
+            for c in value.chars() {
+                match c {
+                    '\\' => text.push_str("\\\\"),
+                    '"' => text.push_str("\\\""),
+                    '\n' => text.push_str("\\n"),
+                    c => text.push(c),
+                }
             }
+        } else {
+            text.push_str(value);
         }
         text.push('"');
     }
-    text
 }
 
 /// The OAuth error code of a JSON error answer, for the metrics.
@@ -86,54 +117,61 @@ impl Metrics {
     /// Adds one to a counter.
     pub fn count(&self, name: &'static str, pairs: &[(&str, &str)]) {
         let mut registry = self.registry.lock().unwrap_or_else(PoisonError::into_inner);
-        *registry.counters.entry((name, labels(pairs))).or_default() += 1;
+        let Registry {
+            counters, scratch, ..
+        } = &mut *registry;
+        scratch.clear();
+        write_labels(scratch, pairs);
+        update(counters, name, scratch, |count| *count += 1);
     }
 
     /// Records a duration in a histogram.
     pub fn observe(&self, name: &'static str, pairs: &[(&str, &str)], duration: Duration) {
         let seconds = duration.as_secs_f64();
         let mut registry = self.registry.lock().unwrap_or_else(PoisonError::into_inner);
-        let histogram = registry
-            .histograms
-            .entry((name, labels(pairs)))
-            .or_default();
-        for (bucket, bound) in histogram.counts.iter_mut().zip(BUCKETS) {
-            if seconds <= bound {
-                *bucket += 1;
+        let Registry {
+            histograms,
+            scratch,
+            ..
+        } = &mut *registry;
+        scratch.clear();
+        write_labels(scratch, pairs);
+        update(histograms, name, scratch, |histogram| {
+            for (bucket, bound) in histogram.counts.iter_mut().zip(BUCKETS) {
+                if seconds <= bound {
+                    *bucket += 1;
+                }
             }
-        }
-        histogram.count += 1;
-        histogram.sum += seconds;
+            histogram.count += 1;
+            histogram.sum += seconds;
+        });
     }
 
     /// The counters and histograms in Prometheus' text format.
     pub(crate) fn render(&self) -> String {
         let registry = self.registry.lock().unwrap_or_else(PoisonError::into_inner);
         let mut text = String::new();
-        let mut typed = None;
-        for ((name, pairs), value) in &registry.counters {
-            if typed != Some(*name) {
-                let _ = writeln!(text, "# TYPE {name} counter");
-                typed = Some(*name);
+        for (name, series) in &registry.counters {
+            let _ = writeln!(text, "# TYPE {name} counter");
+            for (pairs, value) in series {
+                let _ = writeln!(text, "{name}{{{pairs}}} {value}");
             }
-            let _ = writeln!(text, "{name}{{{pairs}}} {value}");
         }
-        for ((name, pairs), histogram) in &registry.histograms {
-            if typed != Some(*name) {
-                let _ = writeln!(text, "# TYPE {name} histogram");
-                typed = Some(*name);
+        for (name, series) in &registry.histograms {
+            let _ = writeln!(text, "# TYPE {name} histogram");
+            for (pairs, histogram) in series {
+                let sep = if pairs.is_empty() { "" } else { "," };
+                for (count, bound) in histogram.counts.iter().zip(BUCKETS) {
+                    let _ = writeln!(text, "{name}_bucket{{{pairs}{sep}le=\"{bound}\"}} {count}");
+                }
+                let _ = writeln!(
+                    text,
+                    "{name}_bucket{{{pairs}{sep}le=\"+Inf\"}} {}",
+                    histogram.count
+                );
+                let _ = writeln!(text, "{name}_sum{{{pairs}}} {}", histogram.sum);
+                let _ = writeln!(text, "{name}_count{{{pairs}}} {}", histogram.count);
             }
-            let sep = if pairs.is_empty() { "" } else { "," };
-            for (count, bound) in histogram.counts.iter().zip(BUCKETS) {
-                let _ = writeln!(text, "{name}_bucket{{{pairs}{sep}le=\"{bound}\"}} {count}");
-            }
-            let _ = writeln!(
-                text,
-                "{name}_bucket{{{pairs}{sep}le=\"+Inf\"}} {}",
-                histogram.count
-            );
-            let _ = writeln!(text, "{name}_sum{{{pairs}}} {}", histogram.sum);
-            let _ = writeln!(text, "{name}_count{{{pairs}}} {}", histogram.count);
         }
         text
     }
@@ -221,7 +259,40 @@ async fn scrape(State(scrape): State<Scrape>) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::labels;
+    use std::time::Duration;
+
+    use super::{Metrics, labels};
+
+    #[test]
+    fn each_series_is_counted_under_its_labels_and_each_metric_typed_once() {
+        let metrics = Metrics::default();
+        for (part, code) in [("hub", "A"), ("idp", "B"), ("hub", "A"), ("hub", "a\"q")] {
+            metrics.count("passerelle_errors_total", &[("part", part), ("code", code)]);
+        }
+        metrics.observe("latency", &[("part", "hub")], Duration::from_millis(30));
+        metrics.observe("latency", &[("part", "hub")], Duration::from_millis(3));
+        metrics.observe("latency", &[("part", "idp")], Duration::from_secs(60));
+        let text = metrics.render();
+        for (line, times) in [
+            ("# TYPE passerelle_errors_total counter", 1),
+            ("passerelle_errors_total{part=\"hub\",code=\"A\"} 2", 1),
+            ("passerelle_errors_total{part=\"hub\",code=\"a\\\"q\"} 1", 1),
+            ("passerelle_errors_total{part=\"idp\",code=\"B\"} 1", 1),
+            ("# TYPE latency histogram", 1),
+            ("latency_bucket{part=\"hub\",le=\"0.005\"} 1", 1),
+            ("latency_bucket{part=\"hub\",le=\"0.05\"} 2", 1),
+            ("latency_bucket{part=\"hub\",le=\"+Inf\"} 2", 1),
+            ("latency_count{part=\"hub\"} 2", 1),
+            ("latency_bucket{part=\"idp\",le=\"10\"} 0", 1),
+            ("latency_count{part=\"idp\"} 1", 1),
+        ] {
+            assert_eq!(
+                text.lines().filter(|l| *l == line).count(),
+                times,
+                "{line} in\n{text}"
+            );
+        }
+    }
 
     #[test]
     fn label_values_are_escaped_as_prometheus_reads_them() {
