@@ -30,6 +30,7 @@ pub use french::{
     civil_from_days, days_from_civil, english_datetime, french_date, french_datetime,
     paris_instant, paris_year,
 };
+use lettre::address::Envelope;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message as Email};
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Tokio1Executor};
@@ -69,7 +70,11 @@ fn compose(message: &Message, from: &Mailbox, id: &str, now: i64) -> Result<Emai
         Some(name) => Mailbox::new(Some(one_line(name)), from.email.clone()),
         None => from.clone(),
     };
+    // The envelope given, not read back from the headers just written.
+    let envelope = Envelope::new(Some(from.email.clone()), vec![to.email.clone()])
+        .map_err(|error| format!("envelope: {error}"))?;
     Email::builder()
+        .envelope(envelope)
         .from(from)
         .to(to)
         .subject(one_line(&message.subject))
