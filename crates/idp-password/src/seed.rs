@@ -2,7 +2,7 @@
 //! start, plus two accounts whose identity the register will refuse (one
 //! unknown person, one near match), so that refusals can be tried.
 
-use oidc::Identity;
+use oidc::{HashPool, Identity};
 use population::Citizen;
 use store::{Account, AccountStatus, StoreError, Stores};
 
@@ -84,12 +84,14 @@ fn synthetic_login(kind: LoginKind, suffix: &str) -> String {
 
 /// Creates the demo accounts when the provider has none; returns them.
 /// The demo password is hashed once, with Argon2id (OWASP parameters) and the
-/// provider's pepper.
+/// provider's pepper, on the process's hashing `pool`, whose worker gives the
+/// memory back once idle (a blocking thread would hold it for its life).
 pub async fn seed_accounts(
     stores: &Stores,
     config: &Config,
     citizens: &[Citizen],
     now: i64,
+    pool: &HashPool,
 ) -> Result<Vec<SeededAccount>, StoreError> {
     let mut seeded = Vec::new();
     let mut accounts: Vec<(String, Identity, String)> = citizens
@@ -132,7 +134,8 @@ pub async fn seed_accounts(
     // One hash for every seeded account: they share the demo password,
     // which is published anyway, and a start hashes once, not twenty times.
     let (pepper, password) = (config.pepper.clone(), config.demo_password.clone());
-    let hash = tokio::task::spawn_blocking(move || Hasher::hash_now(pepper.as_bytes(), &password))
+    let hash = pool
+        .run(move || Hasher::hash_now(pepper.as_bytes(), &password))
         .await
         .ok()
         .flatten()

@@ -10,10 +10,17 @@
 //! [`Busy`] at once, and the page says so (503 with `Retry-After`) rather
 //! than queue without end. One pool serves a whole process: the hub's
 //! client secrets, every password provider, the town hall's agents.
+//!
+//! A worker keeps its 19 MiB between hashes while they keep coming (a
+//! hash on fresh memory costs 40 % more: its pages faulted in and zeroed),
+//! and gives it back once it has been idle for [`KEEP_IDLE`]: a process
+//! that hashed at its busiest does not hold that memory through the
+//! night, nor a start's seeding through the process's life.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 /// The pool refused the work: every worker is busy and the queue is full.
 /// Nothing was done; the caller answers 503 with `Retry-After`.
@@ -23,6 +30,10 @@ pub struct Busy;
 
 /// Seconds a refused person is asked to wait (`Retry-After`).
 pub const RETRY_AFTER_SECS: u32 = 1;
+
+/// How long a worker keeps its Argon2 memory with no hash to run: past it,
+/// the memory goes back to the system, and the next hash allocates again.
+pub const KEEP_IDLE: Duration = Duration::from_secs(2);
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -47,6 +58,12 @@ impl HashPool {
     /// `workers` threads (at least one) and `queue` waiting jobs at most.
     /// The threads end when the last clone of the pool is dropped.
     pub fn new(workers: usize, queue: usize) -> std::io::Result<Self> {
+        Self::keeping(workers, queue, KEEP_IDLE)
+    }
+
+    /// As [`HashPool::new`], each worker keeping its memory `keep_idle`
+    /// with no hash to run.
+    fn keeping(workers: usize, queue: usize, keep_idle: Duration) -> std::io::Result<Self> {
         let workers = workers.max(1);
         let (sender, receiver) = sync_channel::<Job>(queue);
         let receiver = Arc::new(Mutex::new(receiver));
@@ -54,7 +71,7 @@ impl HashPool {
             let receiver = receiver.clone();
             std::thread::Builder::new()
                 .name(format!("argon2-{index}"))
-                .spawn(move || work(&receiver))?;
+                .spawn(move || work(&receiver, keep_idle))?;
         }
         Ok(Self {
             sender,
@@ -103,9 +120,13 @@ impl HashPool {
 /// The `argon2` crate allocates, zeroes and frees its 19 MiB at each hash;
 /// glibc then keeps freed blocks of that size in the thread's arena, so a
 /// process's memory grew with every hash its threads ever ran. Here each
-/// thread (in practice: each pool worker) allocates its block array once
-/// and reuses it. The PHC strings are the crate's own: a hash made here
-/// verifies with `argon2::PasswordVerifier`, and the other way round.
+/// thread allocates its block array once and reuses it, until [`release`]:
+/// a pool's worker releases it when idle. A thread outside the pool keeps
+/// it for its life, so the servers hash only on the pool (a start's
+/// seeding too: on a blocking thread it held 19 MiB a thread, half of the
+/// demo's memory after its first start). The PHC strings are the crate's
+/// own: a hash made here verifies with `argon2::PasswordVerifier`, and the
+/// other way round.
 pub mod argon2id {
     use std::cell::RefCell;
 
@@ -116,6 +137,21 @@ pub mod argon2id {
 
     thread_local! {
         static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// Gives this thread's memory back.
+    pub(super) fn release() {
+        BLOCKS.with(|blocks| {
+            if let Ok(mut blocks) = blocks.try_borrow_mut() {
+                *blocks = Vec::new();
+            }
+        });
+    }
+
+    /// How many blocks this thread holds between hashes.
+    #[cfg(test)]
+    pub(super) fn held() -> usize {
+        BLOCKS.with(|blocks| blocks.borrow().len())
     }
 
     fn hasher<'key>(pepper: Option<&'key [u8]>, params: Params) -> Option<Argon2<'key>> {
@@ -177,7 +213,7 @@ pub mod argon2id {
     /// against it costs what verifying against a real hash costs (for an
     /// unknown identifier, so that timing does not tell whether an account
     /// exists); making it costs nothing, and a process's start runs no
-    /// Argon2 (19 MiB kept by the thread that ran it).
+    /// Argon2 for it.
     pub fn decoy() -> Option<String> {
         use argon2::password_hash::rand_core::RngCore as _;
         let params = Params::default();
@@ -279,19 +315,25 @@ pub mod argon2id {
     }
 }
 
-/// A worker: takes the next job until the pool is gone. A job that panics
+/// A worker: takes the next job until the pool is gone, and gives its
+/// Argon2 memory back after `keep_idle` with none. A job that panics
 /// (Argon2 does not) loses its answer, not the worker.
-fn work(receiver: &Mutex<Receiver<Job>>) {
+///
+/// The workers wait in turn: one holds the receiver, the others its lock.
+/// Each gives its memory back at its own turn's timeout, so an idle pool
+/// has given all of it back within `workers × keep_idle`.
+fn work(receiver: &Mutex<Receiver<Job>>, keep_idle: Duration) {
     loop {
         let next = receiver
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .recv();
+            .recv_timeout(keep_idle);
         match next {
             Ok(job) => {
                 let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
             }
-            Err(_) => return,
+            Err(RecvTimeoutError::Timeout) => argon2id::release(),
+            Err(RecvTimeoutError::Disconnected) => return,
         }
     }
 }
@@ -328,6 +370,30 @@ mod tests {
         }
         assert_eq!(ran.load(Ordering::SeqCst), 5);
         assert_eq!(pool.run(|| 42).await, Ok(42));
+    }
+
+    #[tokio::test]
+    async fn a_worker_keeps_its_memory_between_hashes_and_gives_it_back_when_idle() {
+        let blocks = argon2::Params::default().block_count();
+        let hash = || argon2id::hash(None, "s3cret").is_some();
+        // Idle for a minute: the memory of one hash is there for the next.
+        let busy = HashPool::keeping(1, 1, Duration::from_secs(60)).unwrap();
+        assert_eq!(busy.run(hash).await, Ok(true));
+        assert_eq!(busy.run(argon2id::held).await, Ok(blocks));
+        // Idle for a few milliseconds: given back, and the next hash still
+        // works on new memory.
+        let idle = HashPool::keeping(1, 1, Duration::from_millis(5)).unwrap();
+        assert_eq!(idle.run(hash).await, Ok(true));
+        let mut held = blocks;
+        for _ in 0..200 {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            held = idle.run(argon2id::held).await.unwrap();
+            if held == 0 {
+                break;
+            }
+        }
+        assert_eq!(held, 0, "an idle worker still holds its Argon2 memory");
+        assert_eq!(idle.run(hash).await, Ok(true));
     }
 
     #[tokio::test]

@@ -277,9 +277,10 @@ pub async fn start(config: &Config, mut options: Options) -> anyhow::Result<Runn
         let stores = open_stores(config, &options, &format!("idp-{}", idp_config.id)).await?;
         let keys =
             keys::load_or_generate(keys_dir.as_deref(), &format!("idp-{}", idp_config.id), now)?;
-        let seeded = idp_password::seed_accounts(&stores, idp_config, &running.citizens, now)
-            .await
-            .with_context(|| format!("seeding accounts of {}", idp_config.id))?;
+        let seeded =
+            idp_password::seed_accounts(&stores, idp_config, &running.citizens, now, &hash_pool)
+                .await
+                .with_context(|| format!("seeding accounts of {}", idp_config.id))?;
         let idp = idp_password::PasswordProvider::new(idp_password::IdpParts {
             config: idp_config.clone(),
             keys,
