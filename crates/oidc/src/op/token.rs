@@ -428,8 +428,8 @@ impl Provider {
         claims.insert("aud".into(), client.client_id.clone().into());
         claims.insert("iat".into(), now.into());
         claims.insert("exp".into(), (now + self.settings.id_token_ttl_secs).into());
-        claims.insert("sub".into(), grant.sub.clone().into());
-        claims.extend(grant.claims.clone());
+        claims.insert("sub".into(), grant.sub.into());
+        claims.extend(grant.claims);
         Ok(Userinfo {
             jwt: self.sign_for(client, &claims).await?,
         })
