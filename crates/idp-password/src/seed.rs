@@ -85,7 +85,7 @@ fn synthetic_login(kind: LoginKind, suffix: &str) -> String {
 /// Creates the demo accounts when the provider has none; returns them.
 /// The demo password is hashed once, with Argon2id (OWASP parameters) and the
 /// provider's pepper, on the process's hashing `pool`, whose worker gives the
-/// memory back once idle (a blocking thread would hold it for its life).
+/// memory back at once (a blocking thread would hold it for its life).
 pub async fn seed_accounts(
     stores: &Stores,
     config: &Config,
@@ -135,7 +135,11 @@ pub async fn seed_accounts(
     // which is published anyway, and a start hashes once, not twenty times.
     let (pepper, password) = (config.pepper.clone(), config.demo_password.clone());
     let hash = pool
-        .run(move || Hasher::hash_now(pepper.as_bytes(), &password))
+        .run(move || {
+            let hash = Hasher::hash_now(pepper.as_bytes(), &password);
+            oidc::hash_pool::argon2id::release();
+            hash
+        })
         .await
         .ok()
         .flatten()
@@ -169,4 +173,59 @@ fn typo(name: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use oidc::hash_pool::argon2id;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_first_start_hashes_once_on_the_pool_and_keeps_none_of_its_memory() {
+        let config: Config = serde_json::from_value(serde_json::json!({
+            "id": "impots",
+            "name": "impots.gouv (démo)",
+            "public_url": "http://127.0.0.1:1",
+            "login": "tax_number",
+            "demo_password": "Demo-password-2026",
+            "pepper": "a pepper",
+            "seed_accounts": 3,
+            "clients": [],
+        }))
+        .unwrap();
+        let stores = Stores::memory();
+        let citizens = population::generate(population::DEFAULT_SEED, 10);
+        // A worker that would keep its memory for a minute, were it not
+        // given back at once.
+        let pool = HashPool::keeping(1, 1, Duration::from_secs(60)).unwrap();
+        let seeded = seed_accounts(&stores, &config, &citizens, 0, &pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            seeded.len(),
+            5,
+            "three citizens, the unknown, the near match"
+        );
+        assert_eq!(pool.run(argon2id::held).await, Ok(0));
+        let account = stores
+            .accounts
+            .find_by_login(&seeded[0].login)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(argon2id::verify(
+            Some(b"a pepper"),
+            "Demo-password-2026",
+            &account.password_hash
+        ));
+        // A second start finds the accounts and makes no other.
+        let again = seed_accounts(&stores, &config, &citizens, 0, &pool)
+            .await
+            .unwrap();
+        assert_eq!(again.len(), 5);
+        assert_eq!(stores.accounts.count().await.unwrap(), 5);
+    }
 }

@@ -63,7 +63,7 @@ impl HashPool {
 
     /// As [`HashPool::new`], each worker keeping its memory `keep_idle`
     /// with no hash to run.
-    fn keeping(workers: usize, queue: usize, keep_idle: Duration) -> std::io::Result<Self> {
+    pub fn keeping(workers: usize, queue: usize, keep_idle: Duration) -> std::io::Result<Self> {
         let workers = workers.max(1);
         let (sender, receiver) = sync_channel::<Job>(queue);
         let receiver = Arc::new(Mutex::new(receiver));
@@ -139,8 +139,9 @@ pub mod argon2id {
         static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
     }
 
-    /// Gives this thread's memory back.
-    pub(super) fn release() {
+    /// Gives this thread's memory back: after a hash that no other follows
+    /// soon (a start's seeding), rather than at the worker's idle timeout.
+    pub fn release() {
         BLOCKS.with(|blocks| {
             if let Ok(mut blocks) = blocks.try_borrow_mut() {
                 *blocks = Vec::new();
@@ -148,9 +149,8 @@ pub mod argon2id {
         });
     }
 
-    /// How many blocks this thread holds between hashes.
-    #[cfg(test)]
-    pub(super) fn held() -> usize {
+    /// How many blocks (of 1 KiB) this thread holds for its next hash.
+    pub fn held() -> usize {
         BLOCKS.with(|blocks| blocks.borrow().len())
     }
 
