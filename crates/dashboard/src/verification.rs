@@ -205,7 +205,9 @@ pub(crate) async fn check_integrity(
             .iter()
             .map(|finding| finding_text(finding, lang, hub))
             .collect(),
-        last_hash: traces.last().map(|trace| hex::encode(trace.hash)),
+        last_hash: traces
+            .last()
+            .map(|trace| base16ct::lower::encode_string(&trace.hash)),
         receipt,
         browser_head: browser.is_some(),
         csrf: session.csrf_token(),

@@ -98,7 +98,7 @@ pub fn routes(base: &str) -> Router<Arc<Demarche>> {
 }
 
 fn digest(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
+    base16ct::lower::encode_string(&Sha256::digest(key.as_bytes()))
 }
 
 /// A time among the letter's facts (Unix seconds; 0 when missing).

@@ -44,7 +44,7 @@ pub fn pairwise_sub(secret: &[u8], entity_id: &str, identity: &Identity) -> Stri
     mac.update(&[0]);
     mac.update(&identity_hash(identity));
     let digest = mac.finalize().into_bytes();
-    let mut sub = hex::encode(digest);
+    let mut sub = base16ct::lower::encode_string(&digest);
     sub.push_str("v1");
     sub
 }

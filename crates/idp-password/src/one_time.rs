@@ -56,7 +56,7 @@ pub enum Redeemed<T> {
 
 fn key(purpose: Purpose, token: &str) -> String {
     let digest = Sha256::digest(format!("{}:{token}", purpose.tag()).as_bytes());
-    format!("link:{}", hex::encode(digest))
+    format!("link:{}", base16ct::lower::encode_string(&digest))
 }
 
 /// Stores a new link for `value`; returns its token, to put in the URL.
@@ -98,7 +98,7 @@ pub async fn redeem<T: DeserializeOwned>(
 /// once the password has changed since they were sent.
 pub fn fingerprint(password_hash: &str) -> String {
     let digest = Sha256::digest(password_hash.as_bytes());
-    hex::encode(digest.get(..12).unwrap_or_default())
+    base16ct::lower::encode_string(digest.get(..12).unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -830,7 +830,7 @@ fn six_digits() -> String {
 }
 
 fn code_hash(salt: &str, code: &str) -> String {
-    hex::encode(Sha256::digest(format!("{salt}:{code}").as_bytes()))
+    base16ct::lower::encode_string(&Sha256::digest(format!("{salt}:{code}").as_bytes()))
 }
 
 // ---------------------------------------------------------------- step 4

@@ -70,7 +70,7 @@ pub fn hashed(kind: &str, text: &str) -> String {
     let digest = Sha256::digest(format!("{kind}:{text}").as_bytes());
     format!(
         "throttle:{kind}:{}",
-        hex::encode(digest.get(..16).unwrap_or_default())
+        base16ct::lower::encode_string(digest.get(..16).unwrap_or_default())
     )
 }
 

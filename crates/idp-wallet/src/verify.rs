@@ -384,7 +384,7 @@ fn holder(mrz: &Mrz, dg11: &[u8], dg13: &[u8]) -> Result<Holder, CardCheck> {
 
 /// Lower-case hexadecimal.
 pub fn hex(bytes: &[u8]) -> String {
-    hex::encode(bytes)
+    base16ct::lower::encode_string(bytes)
 }
 
 /// A challenge as [`hex`] wrote it: 16 hexadecimal digits.

@@ -526,7 +526,7 @@ impl Mailer {
     /// before the queue knew) shows as a duplicate. Its outbox id and the
     /// sealed payload's random nonce make it unique across databases.
     fn message_id(&self, queued: &store::Queued) -> String {
-        let nonce = hex::encode(queued.payload.get(1..9).unwrap_or_default());
+        let nonce = base16ct::lower::encode_string(queued.payload.get(1..9).unwrap_or_default());
         format!("<{}.{nonce}@{}>", queued.id, self.from.email.domain())
     }
 }

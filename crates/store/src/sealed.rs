@@ -83,7 +83,7 @@ impl Capability {
             .chain_update(LOOKUP_CONTEXT)
             .chain_update(self.secret)
             .finalize();
-        hex::encode(digest)
+        base16ct::lower::encode_string(&digest)
     }
 
     /// Encrypts `plaintext` with AES-256-GCM under this capability's key:
@@ -272,7 +272,7 @@ mod tests {
                 .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
         );
         assert!(!key.contains(capability.as_str()));
-        let secret_hex = hex::encode(capability.secret);
+        let secret_hex = base16ct::lower::encode_string(&capability.secret);
         assert_ne!(key, secret_hex);
         assert_ne!(key, Capability::generate().lookup_key());
     }

@@ -309,7 +309,10 @@ fn postgres_server() -> String {
 /// A database of its own on the test server; its name.
 async fn create_database() -> anyhow::Result<String> {
     let token = oidc::types::random_token(8);
-    let name = format!("passerelle_test_{}", hex::encode(token));
+    let name = format!(
+        "passerelle_test_{}",
+        base16ct::lower::encode_string(token.as_bytes())
+    );
     let admin = sqlx::PgPool::connect(&format!("{}/postgres", postgres_server())).await?;
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&admin)

@@ -40,7 +40,7 @@ impl<T> Session<T> {
         let mac = Hmac::<Sha256>::new_from_slice(self.id.as_str().as_bytes());
         mac.map(|mut mac| {
             mac.update(b"passerelle/csrf/v1");
-            hex::encode(mac.finalize().into_bytes())
+            base16ct::lower::encode_string(&mac.finalize().into_bytes())
         })
         .unwrap_or_default()
     }
