@@ -151,7 +151,7 @@ pub mod argon2id {
 
     /// How many blocks (of 1 KiB) this thread holds for its next hash.
     pub fn held() -> usize {
-        BLOCKS.with(|blocks| blocks.borrow().len())
+        BLOCKS.with(|blocks| blocks.try_borrow().map_or(0, |blocks| blocks.len()))
     }
 
     fn hasher<'key>(pepper: Option<&'key [u8]>, params: Params) -> Option<Argon2<'key>> {
