@@ -47,23 +47,24 @@ struct Registry {
     scratch: String,
 }
 
-/// Updates the series of `name` labelled `pairs`, made at its first update.
-/// Its labels are written in `scratch` to be found, and copied only then.
+/// Applies `change` to the series of `name` labelled `pairs`, made at its
+/// first change. Its labels are written in `scratch` to be found, and copied
+/// only then.
 fn update<V: Default>(
     series: &mut Series<V>,
     scratch: &mut String,
     name: &'static str,
     pairs: &[(&str, &str)],
-    update: impl FnOnce(&mut V),
+    change: impl FnOnce(&mut V),
 ) {
     scratch.clear();
     write_labels(scratch, pairs);
     let by_labels = series.entry(name).or_default();
     if let Some(value) = by_labels.get_mut(scratch.as_str()) {
-        update(value);
+        change(value);
         return;
     }
-    update(by_labels.entry(scratch.clone()).or_default());
+    change(by_labels.entry(scratch.clone()).or_default());
 }
 
 /// The process's metrics. Cheap to clone: clones share the registry.
