@@ -16,7 +16,12 @@ use async_trait::async_trait;
 use std::str::FromStr;
 
 use sqlx::Row;
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgRow};
+
+mod pool;
+
+pub use pool::PING_IDLE;
+use pool::Pool;
 
 use crate::{
     Account, AccountStatus, Accounts, CertificationRequest, CertificationRequests, Codes,
@@ -228,19 +233,14 @@ fn check_schema(schema: &str) -> Result<(), StoreError> {
     }
 }
 
-/// A pool whose connections work in `schema`.
-async fn connect(url: &str, schema: &str) -> Result<PgPool, StoreError> {
+/// The connection settings for `schema` of the database at `url`.
+fn options(url: &str, schema: &str) -> Result<PgConnectOptions, StoreError> {
     check_schema(schema)?;
-    let options = PgConnectOptions::from_str(url)?.options([("search_path", schema)]);
-    Ok(PgPoolOptions::new()
-        .max_connections(8)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(options)
-        .await?)
+    Ok(PgConnectOptions::from_str(url)?.options([("search_path", schema)]))
 }
 
 /// The schema's version (0 for a schema never migrated).
-async fn version_of(pool: &PgPool) -> Result<i64, StoreError> {
+async fn version_of(pool: &Pool) -> Result<i64, StoreError> {
     let exists: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM information_schema.tables
          WHERE table_schema = current_schema() AND table_name = 'passerelle_schema')",
@@ -262,8 +262,9 @@ async fn version_of(pool: &PgPool) -> Result<i64, StoreError> {
 /// others then find nothing to do); refuses a schema newer than this
 /// program.
 pub async fn migrate(url: &str, schema: &str) -> Result<i64, StoreError> {
-    let pool = connect(url, schema).await?;
-    let mut tx = pool.begin().await?;
+    let mut connection =
+        <sqlx::PgConnection as sqlx::Connection>::connect_with(&options(url, schema)?).await?;
+    let mut tx = sqlx::Connection::begin(&mut connection).await?;
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
         .bind(format!("passerelle-migrate:{schema}"))
         .execute(&mut *tx)
@@ -300,7 +301,7 @@ pub async fn migrate(url: &str, schema: &str) -> Result<i64, StoreError> {
             .await?;
     }
     tx.commit().await?;
-    pool.close().await;
+    sqlx::Connection::close(connection).await?;
     Ok(from)
 }
 
@@ -317,14 +318,14 @@ impl From<sqlx::Error> for StoreError {
 
 /// A pool over one PostgreSQL database.
 pub(crate) struct Postgres {
-    pool: PgPool,
+    pool: Pool,
 }
 
 impl Postgres {
     /// Connects to `schema` and checks that it is this program's: behind,
     /// it asks for `passerelle migrate`; ahead, it refuses to run.
     pub(crate) async fn open(url: &str, schema: &str) -> Result<Self, StoreError> {
-        let pool = connect(url, schema).await?;
+        let pool = Pool::new(options(url, schema)?, ACQUIRE_TIMEOUT);
         let version = version_of(&pool).await?;
         if version < SCHEMA_VERSION {
             return Err(backend(format!(

@@ -1303,6 +1303,70 @@ async fn a_postgres_database_is_migrated_once_and_refused_when_behind_or_ahead()
     database.drop_now().await;
 }
 
+/// The store checks a PostgreSQL connection before a query only when it has
+/// rested ([`store::postgres::PING_IDLE`]), so a busy one costs one round trip a
+/// query. A connection the server ended while it was busy fails one call at
+/// most, and is not used again; one ended while it rested fails none.
+#[tokio::test]
+async fn a_postgres_connection_ended_by_the_server_fails_one_call_at_most() {
+    let database = PgScratch::new().await;
+    let url = database.url();
+    store::postgres::migrate(&url, "part").await.unwrap();
+    let part = store::open(&database.backend()).await.unwrap();
+    part.preferences.save("p", b"kept").await.unwrap();
+    let ended = terminate_connections(&url).await;
+    assert!(ended >= 1, "the store's connection is open");
+    let first = part.preferences.load("p").await;
+    assert!(
+        matches!(&first, Err(StoreError::Backend(_)) | Ok(Some(_))),
+        "{first:?}"
+    );
+    for _ in 0..3 {
+        assert_eq!(
+            part.preferences.load("p").await.unwrap(),
+            Some(b"kept".to_vec())
+        );
+    }
+    tokio::time::sleep(store::postgres::PING_IDLE + std::time::Duration::from_millis(200)).await;
+    assert!(terminate_connections(&url).await >= 1);
+    assert_eq!(
+        part.preferences.load("p").await.unwrap(),
+        Some(b"kept".to_vec()),
+        "a rested connection is checked before it is used"
+    );
+    database.drop_now().await;
+}
+
+/// Has the server end every other connection to the database at `url`;
+/// returns how many it ended.
+async fn terminate_connections(url: &str) -> usize {
+    use sqlx::Connection as _;
+    let mut admin = sqlx::PgConnection::connect(url).await.unwrap();
+    let ended: Vec<(bool,)> = sqlx::query_as(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    // Until their processes are gone.
+    for _ in 0..500 {
+        let left: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    admin.close().await.unwrap();
+    ended.len()
+}
+
 /// The wallet's tables, added by PostgreSQL v2 and SQLite entry 6.
 const WALLET_TABLES: [&str; 9] = [
     "wallet_identities",
