@@ -43,7 +43,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 /// Connections a process opens to one database at most.
-pub(crate) const MAX_CONNECTIONS: usize = 8;
+const MAX_CONNECTIONS: usize = 8;
 
 /// A connection idle this long is checked (a round trip) before use.
 pub const PING_IDLE: Duration = Duration::from_secs(1);
@@ -110,7 +110,7 @@ impl Pool {
 
     /// A connection for one call: the most recently used idle one (checked
     /// first when it has rested [`PING_IDLE`]), else a new one.
-    pub(crate) async fn acquire(&self) -> Result<Conn, sqlx::Error> {
+    async fn acquire(&self) -> Result<Conn, sqlx::Error> {
         let deadline = Instant::now() + self.shared.timeout;
         let permit = tokio::time::timeout_at(deadline, self.shared.permits.clone().acquire_owned())
             .await
@@ -185,7 +185,7 @@ fn leaves_connection_sound(error: &sqlx::Error) -> bool {
 }
 
 /// A connection in use; given back when dropped, unless it may be broken.
-pub(crate) struct Conn {
+struct Conn {
     pool: Pool,
     connection: Option<PgConnection>,
     opened: Instant,
