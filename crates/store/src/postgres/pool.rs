@@ -73,6 +73,24 @@ struct Shared {
     idle: Mutex<Vec<Idle>>,
 }
 
+impl Shared {
+    fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Closes the connections idle for [`IDLE_TIMEOUT`] or more: the first
+/// ones, since each is put back last.
+fn close_stale(idle: &mut Vec<Idle>, now: Instant) {
+    let stale = idle
+        .iter()
+        .take_while(|idle| now.duration_since(idle.since) >= IDLE_TIMEOUT)
+        .count();
+    for stale in idle.drain(..stale) {
+        close(stale.connection);
+    }
+}
+
 struct Idle {
     connection: PgConnection,
     opened: Instant,
@@ -91,21 +109,32 @@ impl fmt::Debug for Pool {
 impl Pool {
     /// A pool of at most [`MAX_CONNECTIONS`]; none is opened yet.
     pub(crate) fn new(options: PgConnectOptions, timeout: Duration) -> Self {
-        Self {
-            shared: Arc::new(Shared {
-                options,
-                timeout,
-                permits: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
-                idle: Mutex::new(Vec::new()),
-            }),
+        let shared = Arc::new(Shared {
+            options,
+            timeout,
+            permits: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
+            idle: Mutex::new(Vec::new()),
+        });
+        // Once a minute, the connections idle too long are closed, also
+        // when no query comes to give one back; the task ends with the pool.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let shared = Arc::downgrade(&shared);
+            runtime.spawn(async move {
+                let mut minutes = tokio::time::interval(Duration::from_secs(60));
+                loop {
+                    minutes.tick().await;
+                    let Some(shared) = shared.upgrade() else {
+                        return;
+                    };
+                    close_stale(&mut shared.lock_idle(), Instant::now());
+                }
+            });
         }
+        Self { shared }
     }
 
     fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
-        self.shared
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.shared.lock_idle()
     }
 
     /// A connection for one call: the most recently used idle one (checked
@@ -243,13 +272,7 @@ impl Drop for Conn {
         }
         let now = Instant::now();
         let mut idle = self.pool.lock_idle();
-        let stale = idle
-            .iter()
-            .take_while(|idle| now.duration_since(idle.since) >= IDLE_TIMEOUT)
-            .count();
-        for stale in idle.drain(..stale) {
-            close(stale.connection);
-        }
+        close_stale(&mut idle, now);
         idle.push(Idle {
             connection,
             opened: self.opened,
