@@ -262,11 +262,8 @@ async fn version_of(pool: &Pool) -> Result<i64, StoreError> {
 /// others then find nothing to do); refuses a schema newer than this
 /// program.
 pub async fn migrate(url: &str, schema: &str) -> Result<i64, StoreError> {
-    let options = options(url, schema)?;
-    let connect = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options);
-    let mut connection = tokio::time::timeout(ACQUIRE_TIMEOUT, connect)
-        .await
-        .map_err(|_| sqlx::Error::PoolTimedOut)??;
+    let deadline = tokio::time::Instant::now() + ACQUIRE_TIMEOUT;
+    let mut connection = pool::connect(&options(url, schema)?, deadline).await?;
     let mut tx = sqlx::Connection::begin(&mut connection).await?;
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
         .bind(format!("passerelle-migrate:{schema}"))

@@ -20,9 +20,9 @@
 //! - a transaction not committed throws its connection away: PostgreSQL rolls
 //!   back a transaction whose connection closes, and the next call never finds
 //!   a half-done one;
-//! - a connection lives [`MAX_LIFETIME`] at most (sqlx's default), so that a
-//!   failover or a new server behind the same name is picked up, and one idle
-//!   for [`IDLE_TIMEOUT`] is closed (sqlx's default too).
+//! - a connection is not used past [`MAX_LIFETIME`] (sqlx's default), so that
+//!   a failover or a new server behind the same name is picked up, and one
+//!   idle for [`IDLE_TIMEOUT`] is closed within a minute (sqlx's default too).
 //!
 //! Waiting for a connection, opening one and checking one share one deadline
 //! ([`super::ACQUIRE_TIMEOUT`]): past it the call fails, never hangs.
@@ -48,7 +48,7 @@ const MAX_CONNECTIONS: usize = 8;
 /// A connection idle this long is checked (a round trip) before use.
 pub const PING_IDLE: Duration = Duration::from_secs(1);
 
-/// A connection is closed this long after it was opened.
+/// A connection is not used again this long after it was opened.
 const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
 
 /// An idle connection is closed after this long.
@@ -100,7 +100,7 @@ struct Idle {
 impl fmt::Debug for Pool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pool")
-            .field("idle", &self.lock_idle().len())
+            .field("idle", &self.shared.lock_idle().len())
             .field("free", &self.shared.permits.available_permits())
             .finish_non_exhaustive()
     }
@@ -133,10 +133,6 @@ impl Pool {
         Self { shared }
     }
 
-    fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
-        self.shared.lock_idle()
-    }
-
     /// A connection for one call: the most recently used idle one (checked
     /// first when it has rested [`PING_IDLE`]), else a new one.
     async fn acquire(&self) -> Result<Conn, sqlx::Error> {
@@ -146,7 +142,7 @@ impl Pool {
             .map_err(|_| sqlx::Error::PoolTimedOut)?
             .map_err(|_| sqlx::Error::PoolClosed)?;
         loop {
-            let Some(idle) = self.lock_idle().pop() else {
+            let Some(idle) = self.shared.lock_idle().pop() else {
                 break;
             };
             if idle.opened.elapsed() >= MAX_LIFETIME {
@@ -163,10 +159,7 @@ impl Pool {
             }
             return Ok(Conn::new(self, connection, idle.opened, permit));
         }
-        let connection =
-            tokio::time::timeout_at(deadline, PgConnection::connect_with(&self.shared.options))
-                .await
-                .map_err(|_| sqlx::Error::PoolTimedOut)??;
+        let connection = connect(&self.shared.options, deadline).await?;
         Ok(Conn::new(self, connection, Instant::now(), permit))
     }
 
@@ -178,6 +171,16 @@ impl Pool {
         begun?;
         Ok(Transaction { conn, open: true })
     }
+}
+
+/// A new connection, given up at `deadline`.
+pub(crate) async fn connect(
+    options: &PgConnectOptions,
+    deadline: Instant,
+) -> Result<PgConnection, sqlx::Error> {
+    tokio::time::timeout_at(deadline, PgConnection::connect_with(options))
+        .await
+        .map_err(|_| sqlx::Error::PoolTimedOut)?
 }
 
 /// Ends a connection politely (a `Terminate`), in the background.
@@ -266,17 +269,11 @@ impl Drop for Conn {
         if self.broken {
             return; // the socket closes with it
         }
-        if self.opened.elapsed() >= MAX_LIFETIME {
-            close(connection);
-            return;
-        }
-        let now = Instant::now();
-        let mut idle = self.pool.lock_idle();
-        close_stale(&mut idle, now);
-        idle.push(Idle {
+        // Its age is checked when it is next taken, its rest by the reaper.
+        self.pool.shared.lock_idle().push(Idle {
             connection,
             opened: self.opened,
-            since: now,
+            since: Instant::now(),
         });
     }
 }
@@ -346,10 +343,9 @@ impl<'p> Executor<'p> for &'_ Pool {
                 Err(error) => return vec![Err(error)],
             };
             let answers: Vec<_> = conn.connection().fetch_many(query).collect().await;
-            if let Some(Err(error)) = answers.last()
-                && !leaves_connection_sound(error)
-            {
-                conn.broken = true;
+            // An error ends the answers.
+            if let Some(last) = answers.last() {
+                conn.settle(last);
             }
             answers
         };
