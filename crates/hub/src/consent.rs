@@ -300,8 +300,11 @@ async fn issue(hub: &Hub, headers: &HeaderMap, body: Option<&[u8]>) -> Result<Re
         .client(&request.client_id)
         .ok_or(HubError::NoInteraction)?;
     // The rules again, right before the code: the page may have been open
-    // while the person blocked the provider or ended its sessions.
-    if let Err(refusal) = policy::check_login(hub, &request, &verified).await {
+    // while the person blocked the provider or ended its sessions. Their
+    // settings are read with their trail's head, which the entry chains
+    // onto.
+    let person = trail::person(hub, &verified.identity).await;
+    if let Err(refusal) = policy::check_login_given(hub, &request, &verified, &person.settings) {
         tracing::info!(?refusal, provider = %verified.provider, "code refused by the rules");
         hub.count_login(&verified.provider, request.acr.as_str(), refusal.outcome());
         session.data.banner = refusal.banner(hub, &verified.provider, request.acr);
@@ -353,8 +356,15 @@ async fn issue(hub: &Hub, headers: &HeaderMap, body: Option<&[u8]>) -> Result<Re
     // connection email: when the database cannot take them, the login
     // stops here (503) and no service holds a code for a connection the
     // person was never told of.
-    let trace =
-        trail::record_connection(hub, &verified, &client.client_id, &client.name, acr).await?;
+    let trace = trail::record_connection(
+        hub,
+        &verified,
+        &person,
+        &client.client_id,
+        &client.name,
+        acr,
+    )
+    .await?;
     let receipt = trace.as_ref().and_then(|trace| {
         trail::receipt(hub, &verified, trace).map(|receipt| (trace.seq, receipt))
     });

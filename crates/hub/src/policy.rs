@@ -26,7 +26,7 @@ use oidc::{Acr, UnixSeconds};
 use crate::flow::{Banner, Verified};
 use crate::level;
 use crate::state::{Hub, IdentityProvider};
-use crate::trail;
+use crate::trail::{self, Settings};
 
 /// Why a provider, or a session opened with it, may not serve a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,9 +100,21 @@ pub async fn check_login(
     request: &AuthorizationRequest,
     verified: &Verified,
 ) -> Result<(), Refusal> {
+    let settings = trail::settings(hub, &verified.identity).await;
+    check_login_given(hub, request, verified, &settings)
+}
+
+/// [`check_login`] against the person's settings read already: the code's
+/// path reads them with the trail's head ([`trail::person`]).
+pub fn check_login_given(
+    hub: &Hub,
+    request: &AuthorizationRequest,
+    verified: &Verified,
+    settings: &Settings,
+) -> Result<(), Refusal> {
     check_provider(hub, request, &verified.provider)?;
     check_level(request, verified)?;
-    check_person_allows(hub, verified).await
+    check_person_allows(settings, verified)
 }
 
 /// Whether the session's person may serve this request without a new
@@ -146,8 +158,7 @@ pub fn check_level(request: &AuthorizationRequest, verified: &Verified) -> Resul
 
 /// The person neither blocked the provider nor ended its sessions since
 /// this one was verified.
-pub async fn check_person_allows(hub: &Hub, verified: &Verified) -> Result<(), Refusal> {
-    let settings = trail::settings(hub, &verified.identity).await;
+pub fn check_person_allows(settings: &Settings, verified: &Verified) -> Result<(), Refusal> {
     if settings.blocked_providers.contains(&verified.provider) {
         return Err(Refusal::BlockedByPerson);
     }

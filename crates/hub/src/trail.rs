@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use oidc::{Acr, Identity};
 use serde::{Deserialize, Serialize};
-use store::{Preferences, Revocations, Trace, Traces, TrailKeyRing};
+use store::{Preferences, Revocations, StoreError, Trace, Traces, TrailKeyRing};
 
 use crate::errors::HubError;
 use crate::flow::Verified;
@@ -140,12 +140,46 @@ pub async fn settings(hub: &Hub, identity: &Identity) -> Settings {
     let Some(trail) = &hub.trail else {
         return Settings::default();
     };
-    match trail
+    let read = trail
         .preferences
         .load(&trail.config.pseudonym(identity))
-        .await
-    {
-        Ok(Some(bytes)) => serde_json::from_slice(&bytes).unwrap_or_else(|error| {
+        .await;
+    settings_from(read.as_ref().map(Option::as_deref))
+}
+
+/// A person's settings and what the trail store read with them.
+#[derive(Debug, Default)]
+pub struct Person {
+    /// What they set on the dashboard.
+    pub settings: Settings,
+    /// Their trail's end as read, which [`record_connection`] chains onto.
+    seen: Option<store::Person>,
+}
+
+/// The person's settings and their trail's head in one read, before a
+/// code: [`record_connection`] then chains onto the head read here. When
+/// they cannot be read, as with [`settings`].
+pub async fn person(hub: &Hub, identity: &Identity) -> Person {
+    let Some(trail) = &hub.trail else {
+        return Person::default();
+    };
+    match trail.traces.person(&trail.config.pseudonym(identity)).await {
+        Ok(seen) => Person {
+            settings: settings_from(Ok(seen.settings.as_deref())),
+            seen: Some(seen),
+        },
+        Err(error) => Person {
+            settings: settings_from(Err(&error)),
+            seen: None,
+        },
+    }
+}
+
+/// The settings in what the store answered: none saved, or unreadable
+/// (logged), are the defaults.
+fn settings_from(read: Result<Option<&[u8]>, &StoreError>) -> Settings {
+    match read {
+        Ok(Some(bytes)) => serde_json::from_slice(bytes).unwrap_or_else(|error| {
             tracing::error!(%error, "person's settings unreadable");
             Settings::default()
         }),
@@ -157,13 +191,15 @@ pub async fn settings(hub: &Hub, identity: &Identity) -> Settings {
     }
 }
 
-/// Writes the connection to the person's trail and returns the entry
-/// (`None` when the hub keeps no trails). The store's failure fails the
-/// login ([`HubError::Storage`], before any code is issued): a connection
-/// the person could not see on the dashboard would be one the history lost.
+/// Writes the connection to the person's trail, after what `person` read
+/// of it, and returns the entry (`None` when the hub keeps no trails). The
+/// store's failure fails the login ([`HubError::Storage`], before any code
+/// is issued): a connection the person could not see on the dashboard
+/// would be one the history lost.
 pub async fn record_connection(
     hub: &Hub,
     verified: &Verified,
+    person: &Person,
     service_id: &str,
     service: &str,
     acr: Acr,
@@ -189,16 +225,18 @@ pub async fn record_connection(
         tracing::error!(%error, "trail entry cannot be encoded");
         HubError::Internal
     })?;
-    let pseudonym = trail.config.pseudonym(&verified.identity);
-    trail
-        .traces
-        .append(&pseudonym, hub.clock.now(), &body, key)
-        .await
-        .map(Some)
-        .map_err(|error| {
-            tracing::error!(%error, "connection not written to the trail");
-            HubError::Storage
-        })
+    let now = hub.clock.now();
+    let appended = match &person.seen {
+        Some(seen) => trail.traces.append_seen(seen, now, &body, key).await,
+        None => {
+            let pseudonym = trail.config.pseudonym(&verified.identity);
+            trail.traces.append(&pseudonym, now, &body, key).await
+        }
+    };
+    appended.map(Some).map_err(|error| {
+        tracing::error!(%error, "connection not written to the trail");
+        HubError::Storage
+    })
 }
 
 /// The `typ` of a trail receipt.

@@ -9,9 +9,9 @@ use async_trait::async_trait;
 use crate::{
     Account, Accounts, CertificationRequest, CertificationRequests, Codes, Confirmation,
     ConfirmationCodes, Dossier, Dossiers, IdentityProofs, KeptProof, LoginTransactions,
-    OpenSessions, Outbox, Preferences, Purge, QrClaim, Queued, RateLimits, Revocation, Revocations,
-    Sessions, StoreError, Taken, Tokens, Trace, Traces, TrailKey, UnixSeconds, UsedOnce,
-    WalletIdentities, WalletIdentity,
+    OpenSessions, Outbox, Person, Preferences, Purge, QrClaim, Queued, RateLimits, Revocation,
+    Revocations, Sessions, StoreError, Taken, Tokens, Trace, Traces, TrailKey, UnixSeconds,
+    UsedOnce, WalletIdentities, WalletIdentity,
 };
 
 /// A backend and the counter its writes bump.
@@ -96,6 +96,8 @@ forward! {
     }
     Traces {
         write append(pseudonym: &str, at: UnixSeconds, body: &[u8], key: &TrailKey) -> Trace;
+        read person(pseudonym: &str) -> Person;
+        write append_seen(seen: &Person, at: UnixSeconds, body: &[u8], key: &TrailKey) -> Trace;
         read trail(pseudonym: &str, since: UnixSeconds) -> Vec<Trace>;
         read forget_before(before: UnixSeconds) -> u64;
     }

@@ -119,11 +119,53 @@ pub struct Trace {
 }
 
 /// What a trail's last entry leaves for the next one to chain onto.
+#[derive(Clone)]
 pub(crate) struct TrailHead {
     pub(crate) seq: i64,
     pub(crate) hash: Vec<u8>,
     /// `None` for a head written before heads carried their date.
     pub(crate) at: Option<UnixSeconds>,
+}
+
+/// A person as the trail store keeps them, read at once before a
+/// connection is written: their settings, which the connection is checked
+/// against, and where their trail ends, which its entry then chains onto
+/// ([`Traces::append_seen`]).
+pub struct Person {
+    pseudonym: String,
+    /// Their settings (the dashboard's), when any were saved.
+    pub settings: Option<Vec<u8>>,
+    /// Their trail's head: `None` when the backend did not read it here
+    /// (it reads it as it writes), `Some(None)` for a trail not begun.
+    head: Option<Option<TrailHead>>,
+}
+
+impl Person {
+    /// What a backend read: `head` as [`Person`]'s field says.
+    pub(crate) fn read(
+        pseudonym: &str,
+        settings: Option<Vec<u8>>,
+        head: Option<Option<TrailHead>>,
+    ) -> Self {
+        Self {
+            pseudonym: pseudonym.to_owned(),
+            settings,
+            head,
+        }
+    }
+
+    /// Whose settings and trail these are.
+    pub fn pseudonym(&self) -> &str {
+        &self.pseudonym
+    }
+}
+
+impl std::fmt::Debug for Person {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Person")
+            .field("settings", &self.settings.as_ref().map(Vec::len))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Trace {
@@ -313,6 +355,21 @@ pub trait Traces: Send + Sync + 'static {
         body: &[u8],
         key: &TrailKey,
     ) -> Result<Trace, StoreError>;
+    /// The person's settings and their trail's head, in one read.
+    async fn person(&self, pseudonym: &str) -> Result<Person, StoreError>;
+    /// Adds an entry at the end of `seen`'s trail, as [`Traces::append`]
+    /// does. A backend that reads the head before it writes (PostgreSQL)
+    /// tries the one `seen` read first: when no entry came in between, the
+    /// append takes one round trip instead of two.
+    async fn append_seen(
+        &self,
+        seen: &Person,
+        at: UnixSeconds,
+        body: &[u8],
+        key: &TrailKey,
+    ) -> Result<Trace, StoreError> {
+        self.append(&seen.pseudonym, at, body, key).await
+    }
     /// A trail's entries from `since` on, oldest first.
     async fn trail(&self, pseudonym: &str, since: UnixSeconds) -> Result<Vec<Trace>, StoreError>;
     /// Forgets every entry older than `before` (the retention period).

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use crate::{
     Account, Accounts, CertificationRequest, CertificationRequests, Codes, Confirmation,
     ConfirmationCodes, Dossier, DossierStatus, Dossiers, IdentityProofs, KeptProof,
-    LoginTransactions, OpenSessions, Outbox, Preferences, Purge, QrClaim, Queued,
+    LoginTransactions, OpenSessions, Outbox, Person, Preferences, Purge, QrClaim, Queued,
     REVOCATION_KEPT_SECS, RateLimits, Revocation, Revocations, Sessions, StoreError, Taken, Tokens,
     Trace, Traces, TrailHead, TrailKey, UnixSeconds, UsedOnce, WalletIdentities, WalletIdentity,
     same_hash,
@@ -438,6 +438,11 @@ impl Traces for Memory {
         trail.last_at = at;
         trail.entries.push(trace.clone());
         Ok(trace)
+    }
+
+    async fn person(&self, pseudonym: &str) -> Result<Person, StoreError> {
+        let settings = self.state().preferences.get(pseudonym).cloned();
+        Ok(Person::read(pseudonym, settings, None))
     }
 
     async fn trail(&self, pseudonym: &str, since: UnixSeconds) -> Result<Vec<Trace>, StoreError> {

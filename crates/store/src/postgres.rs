@@ -26,7 +26,7 @@ use pool::Pool;
 use crate::{
     Account, AccountStatus, Accounts, CertificationRequest, CertificationRequests, Codes,
     Confirmation, ConfirmationCodes, Dossier, DossierStatus, Dossiers, IdentityProofs, KeptProof,
-    LoginTransactions, OpenSessions, Outbox, Preferences, Purge, QrClaim, Queued,
+    LoginTransactions, OpenSessions, Outbox, Person, Preferences, Purge, QrClaim, Queued,
     REVOCATION_KEPT_SECS, RateLimits, Revocation, Revocations, Sessions, StoreError, Taken, Tokens,
     Trace, TraceRow, Traces, TrailHead, TrailKey, UnixSeconds, UsedOnce, WalletIdentities,
     WalletIdentity, found, refused, same_hash,
@@ -706,13 +706,6 @@ impl Outbox for Postgres {
 
 #[async_trait]
 impl Traces for Postgres {
-    /// Two round trips and no lock in the usual case: the head is read,
-    /// then [`append_after`] writes the entry and moves the head
-    /// in one statement, only from the head it read. When another entry
-    /// came in between, it reads again; after [`OPTIMISTIC_APPENDS`] such
-    /// losses, it waits its turn under a lock on the pseudonym and on the
-    /// head's row, so that a trail written faster than it can be read
-    /// still takes every entry.
     async fn append(
         &self,
         pseudonym: &str,
@@ -720,8 +713,86 @@ impl Traces for Postgres {
         body: &[u8],
         key: &TrailKey,
     ) -> Result<Trace, StoreError> {
+        self.append_from(None, pseudonym, at, body, key).await
+    }
+
+    /// The settings and the head in one round trip.
+    async fn person(&self, pseudonym: &str) -> Result<Person, StoreError> {
+        let (settings, seq, hash, at): (
+            Option<Vec<u8>>,
+            Option<i64>,
+            Option<Vec<u8>>,
+            Option<i64>,
+        ) = sqlx::query_as(
+            "SELECT p.value, h.seq, h.hash, h.at
+                 FROM (SELECT $1::text AS pseudonym) AS person
+                 LEFT JOIN preferences AS p USING (pseudonym)
+                 LEFT JOIN trail_heads AS h USING (pseudonym)",
+        )
+        .bind(pseudonym)
+        .fetch_one(&self.pool)
+        .await?;
+        let head = match (seq, hash) {
+            (Some(seq), Some(hash)) => Some(TrailHead { seq, hash, at }),
+            _ => None,
+        };
+        Ok(Person::read(pseudonym, settings, Some(head)))
+    }
+
+    async fn append_seen(
+        &self,
+        seen: &Person,
+        at: UnixSeconds,
+        body: &[u8],
+        key: &TrailKey,
+    ) -> Result<Trace, StoreError> {
+        self.append_from(seen.head.clone(), seen.pseudonym(), at, body, key)
+            .await
+    }
+
+    async fn trail(&self, pseudonym: &str, since: UnixSeconds) -> Result<Vec<Trace>, StoreError> {
+        let rows: Vec<TraceRow> = sqlx::query_as(
+            "SELECT seq, at, body, prev_hash, prev_at, key_id, hash FROM traces
+             WHERE pseudonym = $1 AND at >= $2 ORDER BY seq",
+        )
+        .bind(pseudonym)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(Trace::from_row).collect()
+    }
+
+    async fn forget_before(&self, before: UnixSeconds) -> Result<u64, StoreError> {
+        Ok(sqlx::query("DELETE FROM traces WHERE at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+}
+
+impl Postgres {
+    /// Two round trips and no lock in the usual case, one when the head
+    /// was `seen` already and has not moved: the head is read, then
+    /// [`append_after`] writes the entry and moves the head in one
+    /// statement, only from the head it read. When another entry came in
+    /// between, it reads again; after [`OPTIMISTIC_APPENDS`] such losses,
+    /// it waits its turn under a lock on the pseudonym and on the head's
+    /// row, so that a trail written faster than it can be read still takes
+    /// every entry.
+    async fn append_from(
+        &self,
+        mut seen: Option<Option<TrailHead>>,
+        pseudonym: &str,
+        at: UnixSeconds,
+        body: &[u8],
+        key: &TrailKey,
+    ) -> Result<Trace, StoreError> {
         for _ in 0..OPTIMISTIC_APPENDS {
-            let head = trail_head(&self.pool, HEAD, pseudonym).await?;
+            let head = match seen.take() {
+                Some(head) => head,
+                None => trail_head(&self.pool, HEAD, pseudonym).await?,
+            };
             let after = head.as_ref().map(|head| head.seq);
             let trace = Trace::after(head, pseudonym, at, body, key)?;
             if append_after(&self.pool, after, pseudonym, &trace).await? {
@@ -746,26 +817,6 @@ impl Traces for Postgres {
             }
         }
         Err(StoreError::Backend("the trail's head kept moving".into()))
-    }
-
-    async fn trail(&self, pseudonym: &str, since: UnixSeconds) -> Result<Vec<Trace>, StoreError> {
-        let rows: Vec<TraceRow> = sqlx::query_as(
-            "SELECT seq, at, body, prev_hash, prev_at, key_id, hash FROM traces
-             WHERE pseudonym = $1 AND at >= $2 ORDER BY seq",
-        )
-        .bind(pseudonym)
-        .bind(since)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(Trace::from_row).collect()
-    }
-
-    async fn forget_before(&self, before: UnixSeconds) -> Result<u64, StoreError> {
-        Ok(sqlx::query("DELETE FROM traces WHERE at < $1")
-            .bind(before)
-            .execute(&self.pool)
-            .await?
-            .rows_affected())
     }
 }
 

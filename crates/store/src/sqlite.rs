@@ -26,7 +26,7 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use crate::{
     Account, AccountStatus, Accounts, CertificationRequest, CertificationRequests, Codes,
     Confirmation, ConfirmationCodes, Dossier, DossierStatus, Dossiers, IdentityProofs, KeptProof,
-    LoginTransactions, OpenSessions, Outbox, Preferences, Purge, QrClaim, Queued,
+    LoginTransactions, OpenSessions, Outbox, Person, Preferences, Purge, QrClaim, Queued,
     REVOCATION_KEPT_SECS, RateLimits, Revocation, Revocations, Sessions, StoreError, Taken, Tokens,
     Trace, TraceRow, Traces, TrailHead, TrailKey, UnixSeconds, UsedOnce, WalletIdentities,
     WalletIdentity, found, refused, same_hash,
@@ -761,6 +761,12 @@ impl Traces for Sqlite {
             Ok(trace)
         })
         .await
+    }
+
+    /// The head is read as the entry is written, in the same transaction.
+    async fn person(&self, pseudonym: &str) -> Result<Person, StoreError> {
+        let settings = Preferences::load(self, pseudonym).await?;
+        Ok(Person::read(pseudonym, settings, None))
     }
 
     async fn trail(&self, pseudonym: &str, since: UnixSeconds) -> Result<Vec<Trace>, StoreError> {

@@ -201,6 +201,7 @@ contract!(
     forgetting_old_entries_keeps_the_chain_going,
     concurrent_appends_never_fork_a_trail,
     a_trail_entry_made_under_another_key_does_not_verify,
+    a_person_is_read_with_their_settings_and_appended_after,
     preferences_are_saved_and_replaced,
     revocations_are_read_in_order_after_a_cursor,
     revocations_are_purged_after_a_day,
@@ -748,6 +749,63 @@ async fn concurrent_takes_give_each_open_session_to_one_taker(stores: Stores) {
     all.sort();
     all.dedup();
     assert_eq!((count, all.len()), (20, 20), "each session taken once");
+}
+
+/// An entry appended after a reading of the person chains onto what the
+/// trail holds when it is written, even when another entry came in since
+/// the reading: the reading saves a round trip, never a link.
+async fn a_person_is_read_with_their_settings_and_appended_after(stores: Stores) {
+    let nobody = stores.traces.person("p").await.unwrap();
+    assert_eq!(
+        (nobody.pseudonym(), nobody.settings.as_deref()),
+        ("p", None)
+    );
+    let first = stores
+        .traces
+        .append_seen(&nobody, now(), b"a", &k1())
+        .await
+        .unwrap();
+    stores.preferences.save("p", b"{}").await.unwrap();
+    let seen = stores.traces.person("p").await.unwrap();
+    assert_eq!(seen.settings.as_deref(), Some(&b"{}"[..]));
+    let second = stores
+        .traces
+        .append_seen(&seen, now() + 1, b"b", &k1())
+        .await
+        .unwrap();
+    assert_eq!((second.seq, second.prev_hash), (2, first.hash));
+    let third = stores
+        .traces
+        .append("p", now() + 2, b"c", &k1())
+        .await
+        .unwrap();
+    let late = stores
+        .traces
+        .append_seen(&seen, now() + 3, b"d", &k1())
+        .await
+        .unwrap();
+    assert_eq!(
+        (late.seq, late.prev_hash, late.prev_at),
+        (4, third.hash, Some(now() + 2)),
+        "chained onto the entry written since the reading"
+    );
+    let other = stores
+        .traces
+        .append_seen(&nobody, now(), b"e", &k1())
+        .await
+        .unwrap();
+    assert_eq!((other.seq, other.prev_hash), (5, late.hash));
+    let trail = stores.traces.trail("p", 0).await.unwrap();
+    assert_eq!(trail.len(), 5);
+    for (before, after) in trail.iter().zip(trail.iter().skip(1)) {
+        assert_eq!(after.prev_hash, before.hash, "one chain, no fork");
+    }
+    assert!(
+        trail
+            .iter()
+            .all(|trace| trace.hash == trace.expected_hash(&[1; 32], "p"))
+    );
+    assert_eq!(stores.traces.trail("q", 0).await.unwrap(), vec![]);
 }
 
 async fn preferences_are_saved_and_replaced(stores: Stores) {
