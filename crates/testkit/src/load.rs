@@ -886,6 +886,42 @@ pub fn process_cpu_seconds(pid: u32) -> Option<f64> {
     Some(ticks / clock_ticks())
 }
 
+/// The CPU time of a process and its children (Linux), in seconds: its
+/// own, its children's that ended (reaped), and its running children's.
+/// PostgreSQL's postmaster and its backends, say.
+pub fn process_tree_cpu_seconds(pid: u32) -> Option<f64> {
+    let ticks = |stat: &str, from: usize, count: usize| -> Option<(u32, f64)> {
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let parent = fields.get(1)?.parse().ok()?;
+        let mut sum = 0.0;
+        for field in fields.get(from..from + count)? {
+            sum += field.parse::<f64>().ok()?;
+        }
+        Some((parent, sum))
+    };
+    let own = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // utime, stime, cutime, cstime.
+    let (_, mut total) = ticks(&own, 11, 4)?;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(child) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        if let Some((parent, child_ticks)) = ticks(&stat, 11, 4)
+            && parent == pid
+        {
+            total += child_ticks;
+        }
+    }
+    Some(total / clock_ticks())
+}
+
 /// The machine's busy CPU time since boot (Linux), all cores, in seconds:
 /// everything but idle and I/O wait.
 pub fn machine_cpu_seconds() -> Option<f64> {

@@ -55,6 +55,11 @@ impl OwnRedis {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    /// Its process, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(Child::id)
+    }
+
     /// Kills it: what it held is gone, as when a Redis without
     /// persistence restarts.
     pub fn stop(&mut self) {
@@ -131,6 +136,13 @@ impl OwnPostgres {
         )?;
         postgres.start_again().await?;
         Ok(postgres)
+    }
+
+    /// Its postmaster's process, while it runs (the first line of
+    /// `postmaster.pid`); the server's other processes are its children.
+    pub fn pid(&self) -> Option<u32> {
+        let file = std::fs::read_to_string(self.dir.join("data/postmaster.pid")).ok()?;
+        file.lines().next()?.trim().parse().ok()
     }
 
     /// Its URL, for a database.

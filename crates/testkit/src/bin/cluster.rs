@@ -18,7 +18,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use testkit::cluster::{Cluster, HUBS, run_scenario};
-use testkit::load::{Load, Target, machine_cpu_seconds, process_cpu_seconds, process_peak_mib};
+use testkit::load::{
+    Load, Target, machine_cpu_seconds, process_cpu_seconds, process_peak_mib,
+    process_tree_cpu_seconds,
+};
 
 const USAGE: &str = "usage: cluster PASSERELLE_BINARY [USERS] [SECONDS]\n       cluster PASSERELLE_BINARY --bench [--hubs N] [--hub-cpus LIST] [--users N] [--seconds S]";
 
@@ -75,9 +78,17 @@ async fn bench(binary: PathBuf, options: &[String]) -> anyhow::Result<()> {
             .unwrap_or_default()
     );
     println!(
-        "| mode | logins/s | p50 | p95 | p99 | failed requests | the hubs' CPU a login | the machine's CPU a login | the hubs' peak RSS |"
+        "| mode | logins/s | p50 | p95 | p99 | failed requests | the hubs' CPU a login | PostgreSQL's, Redis' CPU a login | the machine's CPU a login | the hubs' peak RSS |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    let postgres_pid = cluster.postgres.pid();
+    let redis_pid = cluster.redis.pid();
+    let store_cpu = || {
+        (
+            postgres_pid.and_then(process_tree_cpu_seconds),
+            redis_pid.and_then(process_cpu_seconds),
+        )
+    };
     let modes = [
         ("full brokered login (impots, Argon2id)", cluster.target()),
         (
@@ -98,6 +109,7 @@ async fn bench(binary: PathBuf, options: &[String]) -> anyhow::Result<()> {
             .filter_map(|pid| process_cpu_seconds(*pid))
             .sum();
         let machine_before = machine_cpu_seconds();
+        let (postgres_before, redis_before) = store_cpu();
         let load = Load::start(target, users);
         tokio::time::sleep(Duration::from_secs(seconds)).await;
         let elapsed = load.elapsed().as_secs_f64();
@@ -107,6 +119,20 @@ async fn bench(binary: PathBuf, options: &[String]) -> anyhow::Result<()> {
             .filter_map(|pid| process_cpu_seconds(*pid))
             .sum::<f64>()
             - hubs_before;
+        let (postgres_after, redis_after) = store_cpu();
+        let per_login = |after: Option<f64>, before: Option<f64>| {
+            after.zip(before).map_or("?".into(), |(after, before)| {
+                format!(
+                    "{:.2}",
+                    (after - before) * 1e3 / report.completed.len().max(1) as f64
+                )
+            })
+        };
+        let stores = format!(
+            "{}, {} ms",
+            per_login(postgres_after, postgres_before),
+            per_login(redis_after, redis_before)
+        );
         let machine_cpu = machine_cpu_seconds()
             .zip(machine_before)
             .map(|(after, before)| after - before);
@@ -118,7 +144,7 @@ async fn bench(binary: PathBuf, options: &[String]) -> anyhow::Result<()> {
             .map(|mib| format!("{mib:.1}"))
             .collect();
         println!(
-            "| {} | {:.1} | {:.1} ms | {:.1} ms | {:.1} ms | {} | {:.2} ms | {} | {} MiB |",
+            "| {} | {:.1} | {:.1} ms | {:.1} ms | {:.1} ms | {} | {:.2} ms | {} | {} | {} MiB |",
             mode,
             report.completed.len() as f64 / elapsed,
             ms(50),
@@ -126,6 +152,7 @@ async fn bench(binary: PathBuf, options: &[String]) -> anyhow::Result<()> {
             ms(99),
             report.failures.len(),
             hubs_cpu * 1e3 / done,
+            stores,
             machine_cpu.map_or("?".into(), |cpu| format!("{:.2} ms", cpu * 1e3 / done)),
             peaks.join(" / ")
         );
