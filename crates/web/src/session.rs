@@ -160,15 +160,18 @@ impl SessionManager {
         self.cookie_header(session.id.as_str(), None)
     }
 
-    /// Gives the session a new id, deleting the old row, and saves it.
+    /// Gives the session a new id, deleting the old row, and saves it. The
+    /// two writes go at once (one round trip to Redis); when either fails,
+    /// no cookie names the new row, which expires unread.
     pub async fn rotate<T: Serialize>(
         &self,
         session: Session<T>,
     ) -> Result<(Session<T>, HeaderValue), SessionError> {
         let (old, session) = session.renewed();
-        self.store.delete(&old.lookup_key()).await?;
-        let cookie = self.save(&session).await?;
-        Ok((session, cookie))
+        let old = old.lookup_key();
+        let (deleted, saved) = tokio::join!(self.store.delete(&old), self.save(&session));
+        deleted?;
+        Ok((session, saved?))
     }
 
     /// Ends the session stored under `store_key` ([`Session::store_key`]),
