@@ -8,7 +8,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use oidc::op::Params;
-use web::{Lang, Session};
+use web::{Lang, Session, SessionError};
 
 use crate::errors::HubError;
 use crate::flow::{AtProvider, SessionData};
@@ -153,7 +153,13 @@ pub async fn see_other_saving(
 /// Saves the session and answers `response` with its cookie, or the error
 /// page when the session cannot be saved.
 async fn answer_saving(hub: &Hub, session: &Session<SessionData>, response: Response) -> Response {
-    match hub.sessions.save(session).await {
+    answer_saved(hub.sessions.save(session).await, response)
+}
+
+/// `response` with the cookie of the session `saved`, or the error page
+/// when it could not be saved.
+pub fn answer_saved(saved: Result<HeaderValue, SessionError>, response: Response) -> Response {
+    match saved {
         Ok(cookie) => web::with_cookie(response, Some(cookie)),
         Err(error) => HubError::from(error).into_response(),
     }

@@ -12,7 +12,9 @@ use oidc::op::{DataGrant, Grant};
 use oidc::{ErrorCode, OAuthError};
 use serde_json::{Map, Value};
 
-use crate::authorize::{load_interaction, page_lang, parse_form, see_other_saving};
+use crate::authorize::{
+    answer_saved, load_interaction, page_lang, parse_form, see_other, see_other_saving,
+};
 use crate::config::Platform;
 use crate::errors::HubError;
 use crate::flow::{SessionData, SignedIn, Verified};
@@ -377,14 +379,6 @@ async fn issue(hub: &Hub, headers: &HeaderMap, body: Option<&[u8]>) -> Result<Re
             .map(|(seq, receipt)| (*seq, receipt.as_str())),
     };
     let device = notify::connection(hub, headers, &connection).await?;
-    let location = hub
-        .provider
-        .issue_code(&grant, &request.state)
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, "code could not be issued");
-            HubError::Storage
-        })?;
     let signed_in = SignedIn {
         client_id: grant.client_id.clone(),
         sub: grant.sub.clone(),
@@ -392,10 +386,21 @@ async fn issue(hub: &Hub, headers: &HeaderMap, body: Option<&[u8]>) -> Result<Re
     if !session.data.signed_in.contains(&signed_in) {
         session.data.signed_in.push(signed_in);
     }
+    // The code and the session, which no longer holds the request, are
+    // written at once: one round trip to Redis. When the code cannot be
+    // written the login stops (503) as it did; the session saved beside it
+    // has lost only a request that the service's next one replaces.
+    let (location, saved) = tokio::join!(hub.provider.issue_code(&grant, &request.state), async {
+        revoke::file_session(hub, &mut session).await;
+        hub.sessions.save(&session).await
+    });
+    let location = location.map_err(|error| {
+        tracing::error!(%error, "code could not be issued");
+        HubError::Storage
+    })?;
     tracing::info!(client_id = %client.client_id, provider = %verified.provider, %acr, "code issued");
     hub.count_login(&verified.provider, acr.as_str(), "success");
-    revoke::file_session(hub, &mut session).await;
-    let mut response = see_other_saving(hub, &session, &location).await;
+    let mut response = answer_saved(saved, see_other(&location, None));
     if let Some(device) = device {
         response.headers_mut().append(header::SET_COOKIE, device);
     }
