@@ -877,49 +877,50 @@ pub async fn sessions_refused(hub: &str, access_tokens: &[String]) -> Vec<(Strin
     refused
 }
 
-/// utime + stime of a process (Linux), in seconds.
-pub fn process_cpu_seconds(pid: u32) -> Option<f64> {
+/// What `/proc/PID/stat` (Linux) says of a process's CPU: its parent,
+/// its own ticks (utime + stime) and those of its children that ended
+/// (cutime + cstime).
+struct ProcStat {
+    parent: u32,
+    own: f64,
+    reaped: f64,
+}
+
+fn proc_stat(pid: u32) -> Option<ProcStat> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces: count fields after its `)`.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / clock_ticks())
+    let field = |index: usize| fields.get(index)?.parse::<f64>().ok();
+    Some(ProcStat {
+        parent: fields.get(1)?.parse().ok()?,
+        own: field(11)? + field(12)?,
+        reaped: field(13)? + field(14)?,
+    })
+}
+
+/// utime + stime of a process (Linux), in seconds.
+pub fn process_cpu_seconds(pid: u32) -> Option<f64> {
+    Some(proc_stat(pid)?.own / clock_ticks())
 }
 
 /// The CPU time of a process and its children (Linux), in seconds: its
 /// own, its children's that ended (reaped), and its running children's.
 /// PostgreSQL's postmaster and its backends, say.
 pub fn process_tree_cpu_seconds(pid: u32) -> Option<f64> {
-    let ticks = |stat: &str, from: usize, count: usize| -> Option<(u32, f64)> {
-        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-        let parent = fields.get(1)?.parse().ok()?;
-        let mut sum = 0.0;
-        for field in fields.get(from..from + count)? {
-            sum += field.parse::<f64>().ok()?;
-        }
-        Some((parent, sum))
-    };
-    let own = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // utime, stime, cutime, cstime.
-    let (_, mut total) = ticks(&own, 11, 4)?;
+    let root = proc_stat(pid)?;
+    let mut ticks = root.own + root.reaped;
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Some(child) = entry
+        let child = entry
             .file_name()
             .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
-            continue;
-        };
-        if let Some((parent, child_ticks)) = ticks(&stat, 11, 4)
-            && parent == pid
+            .and_then(|name| name.parse().ok());
+        if let Some(child) = child.and_then(proc_stat)
+            && child.parent == pid
         {
-            total += child_ticks;
+            ticks += child.own + child.reaped;
         }
     }
-    Some(total / clock_ticks())
+    Some(ticks / clock_ticks())
 }
 
 /// The machine's busy CPU time since boot (Linux), all cores, in seconds:

@@ -119,13 +119,11 @@ async fn bench(binary: PathBuf, options: &[String]) -> anyhow::Result<()> {
             .filter_map(|pid| process_cpu_seconds(*pid))
             .sum::<f64>()
             - hubs_before;
+        let done = report.completed.len().max(1) as f64;
         let (postgres_after, redis_after) = store_cpu();
         let per_login = |after: Option<f64>, before: Option<f64>| {
             after.zip(before).map_or("?".into(), |(after, before)| {
-                format!(
-                    "{:.2}",
-                    (after - before) * 1e3 / report.completed.len().max(1) as f64
-                )
+                format!("{:.2}", (after - before) * 1e3 / done)
             })
         };
         let stores = format!(
@@ -136,7 +134,6 @@ async fn bench(binary: PathBuf, options: &[String]) -> anyhow::Result<()> {
         let machine_cpu = machine_cpu_seconds()
             .zip(machine_before)
             .map(|(after, before)| after - before);
-        let done = report.completed.len().max(1) as f64;
         let ms = |p| report.percentile(p).map_or(0.0, |d| d.as_secs_f64() * 1e3);
         let peaks: Vec<String> = pids
             .iter()
