@@ -5,12 +5,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use lettre::message::Mailbox;
-use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, Tokio1Executor};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, TlsParameters};
 use serde::Deserialize;
 
 use crate::Transport;
+use crate::relay::{Protection, Relay};
 
 /// `[mail]`.
 #[derive(Clone, Debug, Deserialize)]
@@ -138,27 +138,24 @@ impl Config {
                     }
                     builder.build().map_err(|error| error.to_string())
                 };
-                let (port, tls) = match self.smtp_security {
-                    Security::Starttls => (587, Tls::Required(tls_parameters()?)),
-                    Security::Tls => (465, Tls::Wrapper(tls_parameters()?)),
-                    Security::None => (25, Tls::None),
+                let (port, protection) = match self.smtp_security {
+                    Security::Starttls => (587, Protection::Starttls(tls_parameters()?)),
+                    Security::Tls => (465, Protection::Tls(tls_parameters()?)),
+                    Security::None => (25, Protection::None),
                 };
-                let builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-                    .port(self.smtp_port.unwrap_or(port))
-                    .tls(tls);
-                // PLAIN only, over TLS: after a refused PLAIN, some relays and
-                // lettre's LOGIN fallback fall out of step and wait forever.
-                let builder = match (&self.smtp_username, &self.smtp_password) {
-                    (Some(user), Some(password)) => builder
-                        .credentials(Credentials::new(user.clone(), password.expose().to_owned()))
-                        .authentication(vec![Mechanism::Plain]),
-                    _ => builder,
+                let credentials = match (&self.smtp_username, &self.smtp_password) {
+                    (Some(user), Some(password)) => {
+                        Some(Credentials::new(user.clone(), password.expose().to_owned()))
+                    }
+                    _ => None,
                 };
-                let timeout = std::time::Duration::from_secs(self.smtp_timeout_secs);
-                Ok(Transport::Smtp(
-                    builder.timeout(Some(timeout)).build(),
-                    timeout,
-                ))
+                Ok(Transport::Smtp(Arc::new(Relay::new(
+                    host.to_owned(),
+                    self.smtp_port.unwrap_or(port),
+                    protection,
+                    credentials,
+                    std::time::Duration::from_secs(self.smtp_timeout_secs),
+                ))))
             }
         }
     }

@@ -19,6 +19,7 @@
 
 mod config;
 mod french;
+mod relay;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,8 +34,8 @@ pub use french::{
 use lettre::address::Envelope;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message as Email};
-use lettre::{AsyncSmtpTransport, AsyncTransport as _, Tokio1Executor};
 use oidc::Clock;
+pub use relay::Relay;
 use serde::{Deserialize, Serialize};
 use store::sealed::Capability;
 use store::{Outbox, Queued};
@@ -168,8 +169,8 @@ pub enum Transport {
     /// One `.eml` file per message in a folder (the demo's default: open
     /// them with any mail reader).
     Folder(PathBuf),
-    /// An SMTP relay, and the longest wait for one message.
-    Smtp(AsyncSmtpTransport<Tokio1Executor>, Duration),
+    /// An SMTP relay, over a connection kept while messages come.
+    Smtp(Arc<Relay>),
     /// Kept in memory (tests).
     Memory(Arc<Mutex<Vec<Sent>>>),
 }
@@ -178,7 +179,7 @@ impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Transport::Folder(path) => f.debug_tuple("Folder").field(path).finish(),
-            Transport::Smtp(..) => f.write_str("Smtp"),
+            Transport::Smtp(relay) => f.debug_tuple("Smtp").field(relay).finish(),
             Transport::Memory(_) => f.write_str("Memory"),
         }
     }
@@ -324,7 +325,7 @@ impl Mailer {
     /// The longest one attempt may take (the relay's timeout).
     fn attempt_secs(&self) -> i64 {
         match &self.transport {
-            Transport::Smtp(_, timeout) => i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX),
+            Transport::Smtp(relay) => i64::try_from(relay.timeout().as_secs()).unwrap_or(i64::MAX),
             Transport::Folder(_) | Transport::Memory(_) => 1,
         }
     }
@@ -427,7 +428,9 @@ impl Mailer {
                     to_folder.push((queued, email.formatted()));
                     continue;
                 }
-                (Ok(email), Transport::Smtp(smtp, timeout)) => relay(smtp, *timeout, email).await,
+                (Ok(email), Transport::Smtp(relay)) => {
+                    relay.send(email.envelope(), &email.formatted()).await
+                }
                 (Ok(email), Transport::Memory(sent)) => keep(sent, &message, &email),
             };
             self.settle(&queued, outcome, now, gone, delivered).await?;
@@ -512,11 +515,14 @@ impl Mailer {
                     }
                 }
             }
-            if tokio::time::timeout(POLL, self.wake.notified())
-                .await
-                .is_ok()
-            {
-                tokio::time::sleep(GATHER).await;
+            match tokio::time::timeout(POLL, self.wake.notified()).await {
+                Ok(()) => tokio::time::sleep(GATHER).await,
+                // Nothing to send for a while: the relay's connection goes.
+                Err(_) => {
+                    if let Transport::Smtp(relay) = &self.transport {
+                        relay.close().await;
+                    }
+                }
             }
         }
     }
@@ -528,23 +534,6 @@ impl Mailer {
     fn message_id(&self, queued: &store::Queued) -> String {
         let nonce = base16ct::lower::encode_string(queued.payload.get(1..9).unwrap_or_default());
         format!("<{}.{nonce}@{}>", queued.id, self.from.email.domain())
-    }
-}
-
-/// Sends `email` through the relay. One that stops answering must not hold
-/// the worker: past `timeout`, the attempt has failed.
-async fn relay(
-    smtp: &AsyncSmtpTransport<Tokio1Executor>,
-    timeout: Duration,
-    email: Email,
-) -> Result<(), Failure> {
-    match tokio::time::timeout(timeout, smtp.send(email)).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(error)) if error.is_permanent() => Err(Failure::Permanent(error.to_string())),
-        Ok(Err(error)) => Err(Failure::Transient(error.to_string())),
-        Err(_) => Err(Failure::Transient(
-            "the relay did not answer in time".into(),
-        )),
     }
 }
 

@@ -294,6 +294,7 @@ fn certificate(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf
 /// certificate is trusted through `smtp_ca_file`. A wrong password delivers
 /// nothing, and the message waits for a later attempt (aiosmtpd and lettre
 /// fall out of step after a refused AUTH: the send timeout ends the wait).
+/// The messages of a round then share one connection.
 #[tokio::test]
 async fn a_message_goes_through_starttls_and_auth_and_a_wrong_password_delivers_nothing() {
     use tokio::io::AsyncBufReadExt as _;
@@ -351,16 +352,30 @@ async fn a_message_goes_through_starttls_and_auth_and_a_wrong_password_delivers_
         "kept for a later attempt"
     );
 
-    // With the right password, the waiting message goes at its next attempt.
+    // With the right password, the waiting message goes at its next
+    // attempt, with two new ones, over one connection: one TLS handshake.
     clock.advance(60);
     let right = mailer_with("relay-password-0123");
-    assert_eq!(right.deliver_due().await.unwrap(), 1);
+    for n in 2..=3 {
+        right
+            .queue(&message(&format!("marie.dupont.{n}@example.fr")))
+            .await
+            .unwrap();
+    }
+    assert_eq!(right.deliver_due().await.unwrap(), 3);
     let received: Vec<String> = std::fs::read_dir(maildir.join("new"))
         .unwrap()
         .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
         .collect();
-    assert_eq!(received.len(), 1);
-    assert!(received[0].contains("To: marie.dupont.1@example.fr"));
+    assert_eq!(received.len(), 3);
+    for n in 1..=3 {
+        let to = format!("To: marie.dupont.{n}@example.fr");
+        assert!(received.iter().any(|text| text.contains(&to)), "{to}");
+    }
+    let peers = std::fs::read_to_string(dir.join("maildir.peers")).unwrap();
+    let connections: std::collections::BTreeSet<&str> = peers.lines().collect();
+    assert_eq!(peers.lines().count(), 3, "{peers}");
+    assert_eq!(connections.len(), 1, "one connection: {peers}");
     drop(sink.stdin.take());
     let _ = sink.wait().await;
     std::fs::remove_dir_all(dir).unwrap();

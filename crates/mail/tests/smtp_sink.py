@@ -1,5 +1,7 @@
 """An SMTP server on loopback for the mail tests: STARTTLS required, then
-AUTH (LOGIN or PLAIN) with one user, messages written to a maildir.
+AUTH (LOGIN or PLAIN) with one user, messages written to a maildir, and
+the client's port of each message's connection to MAILDIR.peers (one line
+a message: as many distinct ports as connections that carried mail).
 
 Usage: smtp_sink.py PORT MAILDIR CERT KEY USER PASSWORD
 Prints "ready" once listening; stops when its standard input closes.
@@ -25,8 +27,15 @@ def authenticate(server, session, envelope, mechanism, auth_data):
     return AuthResult(success=ok)
 
 
+class Recorded(Mailbox):
+    async def handle_DATA(self, server, session, envelope):
+        with open(maildir + ".peers", "a") as peers:
+            peers.write(f"{session.peer[1]}\n")
+        return await super().handle_DATA(server, session, envelope)
+
+
 controller = Controller(
-    Mailbox(maildir),
+    Recorded(maildir),
     hostname="127.0.0.1",
     port=int(port),
     tls_context=context,

@@ -1,0 +1,427 @@
+//! The SMTP relay, over one connection kept from message to message.
+//!
+//! A message on a new connection costs a TCP connection, the greeting,
+//! `EHLO`, with `starttls` (the default) a TLS handshake and a second
+//! `EHLO`, `AUTH`, and `QUIT`, around the three commands and the text that
+//! carry it. A federation sends one message a connection of a citizen: at
+//! thousands of logins a second, that is thousands of TLS handshakes a
+//! second on the hub and on the relay. So the worker keeps its connection
+//! open while messages come, and closes it (`QUIT`) once it has been idle
+//! for [`IDLE_MAX`].
+//!
+//! A connection is only reused in a known state: it is taken out of its
+//! slot for a message and put back only after the relay accepted that
+//! message. An attempt that failed, or was cut by the timeout mid-way (its
+//! connection dropped with it), leaves no connection behind, so no later
+//! message reads an answer meant for another. A relay may close a kept
+//! connection at any time (its idle timeout, a cap on messages a
+//! connection): when a message fails on a reused connection in a way that
+//! is not final, it is tried at once on a new one, within the same
+//! timeout. The relay may then have taken it already (its answer lost with
+//! the connection): the message goes twice, as any retry after a lost
+//! answer does, with the same `Message-ID`.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use lettre::address::Envelope;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use tokio::time::Instant;
+
+use crate::Failure;
+
+/// How long a connection may wait unused before it is closed rather than
+/// reused: well under the five minutes a relay waits at least (RFC 5321
+/// §4.5.3.2.7), so that it is the hub that says `QUIT`.
+pub(crate) const IDLE_MAX: Duration = Duration::from_secs(30);
+
+/// How the connection is protected.
+#[derive(Clone)]
+pub(crate) enum Protection {
+    /// Plain, upgraded by `STARTTLS`, which must succeed.
+    Starttls(TlsParameters),
+    /// TLS from the first byte.
+    Tls(TlsParameters),
+    /// None (a relay on this machine).
+    None,
+}
+
+/// An SMTP relay and the connection kept to it.
+pub struct Relay {
+    host: String,
+    port: u16,
+    protection: Protection,
+    credentials: Option<Credentials>,
+    hello: ClientId,
+    timeout: Duration,
+    /// The connection between two messages, and when it was last used.
+    kept: Mutex<Option<(AsyncSmtpConnection, Instant)>>,
+}
+
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the credentials.
+        f.debug_struct("Relay")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Relay {
+    pub(crate) fn new(
+        host: String,
+        port: u16,
+        protection: Protection,
+        credentials: Option<Credentials>,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            host,
+            port,
+            protection,
+            credentials,
+            hello: ClientId::default(),
+            timeout,
+            kept: Mutex::new(None),
+        }
+    }
+
+    /// The longest one message may take.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Sends `text` to the envelope's recipients, on the kept connection
+    /// when there is one, within the timeout. The relay accepted it when
+    /// this returns `Ok`.
+    pub(crate) async fn send(&self, envelope: &Envelope, text: &[u8]) -> Result<(), Failure> {
+        let sent = tokio::time::timeout(self.timeout, self.send_within(envelope, text)).await;
+        match sent {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) if error.is_permanent() => Err(Failure::Permanent(error.to_string())),
+            Ok(Err(error)) => Err(Failure::Transient(error.to_string())),
+            Err(_) => Err(Failure::Transient(
+                "the relay did not answer in time".into(),
+            )),
+        }
+    }
+
+    async fn send_within(
+        &self,
+        envelope: &Envelope,
+        text: &[u8],
+    ) -> Result<(), lettre::transport::smtp::Error> {
+        if let Some(mut connection) = self.take() {
+            match connection.send(envelope, text).await {
+                Ok(_) => {
+                    self.keep(connection);
+                    return Ok(());
+                }
+                // Refused for what it is: a new connection would not help.
+                Err(error) if error.is_permanent() => return Err(error),
+                // Closed or confused by the relay meanwhile: lettre has
+                // closed it; a new one follows.
+                Err(_) => {}
+            }
+        }
+        let mut connection = self.connect().await?;
+        connection.send(envelope, text).await?;
+        self.keep(connection);
+        Ok(())
+    }
+
+    /// A new connection, protected and authenticated as configured.
+    async fn connect(&self) -> Result<AsyncSmtpConnection, lettre::transport::smtp::Error> {
+        let wrapped = match &self.protection {
+            Protection::Tls(parameters) => Some(parameters.clone()),
+            Protection::Starttls(_) | Protection::None => None,
+        };
+        let mut connection = AsyncSmtpConnection::connect_tokio1(
+            (self.host.as_str(), self.port),
+            Some(self.timeout),
+            &self.hello,
+            wrapped,
+            None,
+        )
+        .await?;
+        if let Protection::Starttls(parameters) = &self.protection {
+            connection.starttls(parameters.clone(), &self.hello).await?;
+        }
+        if let Some(credentials) = &self.credentials {
+            // PLAIN only, over TLS: after a refused PLAIN, some relays and
+            // lettre's LOGIN fallback fall out of step and wait forever.
+            connection.auth(&[Mechanism::Plain], credentials).await?;
+        }
+        Ok(connection)
+    }
+
+    /// The kept connection, when there is one not idle too long. One idle
+    /// too long is dropped: the relay may have closed it already.
+    fn take(&self) -> Option<AsyncSmtpConnection> {
+        let kept = self
+            .kept
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        kept.and_then(|(connection, used)| (used.elapsed() < IDLE_MAX).then_some(connection))
+    }
+
+    /// Keeps `connection` for the next message, unless another one is kept
+    /// already (two senders at once: the second one's is dropped).
+    fn keep(&self, connection: AsyncSmtpConnection) {
+        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        if kept.is_none() {
+            *kept = Some((connection, Instant::now()));
+        }
+    }
+
+    /// Closes the kept connection (`QUIT`), if any: the worker found
+    /// nothing to send for a while.
+    pub(crate) async fn close(&self) {
+        let kept = self
+            .kept
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some((mut connection, _)) = kept {
+            // `abort` says QUIT and closes; a relay gone already is fine.
+            let _ = tokio::time::timeout(self.timeout, connection.abort()).await;
+        }
+    }
+
+    /// Whether a connection is kept (tests).
+    #[cfg(test)]
+    pub(crate) fn keeps_one(&self) -> bool {
+        self.kept
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A scripted relay on loopback: it counts connections, the messages it
+    /// took and the `QUIT`s it heard, and misbehaves on demand.
+    #[derive(Default)]
+    struct Script {
+        connections: AtomicUsize,
+        taken: Mutex<Vec<String>>,
+        quits: AtomicUsize,
+        /// Messages a connection takes before the relay refuses the next
+        /// `MAIL` with a 421 and hangs up (0: no cap).
+        cap: usize,
+        /// Whether the next message's final answer comes two seconds late
+        /// (past the client's timeout).
+        late_once: AtomicBool,
+    }
+
+    async fn fake_relay(script: Arc<Script>) -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                script.connections.fetch_add(1, Ordering::SeqCst);
+                let script = script.clone();
+                tokio::spawn(async move {
+                    let _ = converse(stream, &script).await;
+                });
+            }
+        });
+        port
+    }
+
+    async fn converse(stream: tokio::net::TcpStream, script: &Script) -> std::io::Result<()> {
+        let (read, mut write) = stream.into_split();
+        let mut lines = BufReader::new(read);
+        write.write_all(b"220 fake ESMTP\r\n").await?;
+        let (mut line, mut taken_here) = (String::new(), 0);
+        loop {
+            line.clear();
+            if lines.read_line(&mut line).await? == 0 {
+                return Ok(());
+            }
+            let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
+            match verb.as_str() {
+                "EHLO" => write.write_all(b"250-fake\r\n250 8BITMIME\r\n").await?,
+                "MAIL" if script.cap > 0 && taken_here == script.cap => {
+                    write.write_all(b"421 too many messages\r\n").await?;
+                    return Ok(());
+                }
+                "RCPT" if line.contains("refused@") => {
+                    write.write_all(b"550 no such user\r\n").await?;
+                }
+                "DATA" => {
+                    write.write_all(b"354 go on\r\n").await?;
+                    let mut text = String::new();
+                    loop {
+                        line.clear();
+                        if lines.read_line(&mut line).await? == 0 {
+                            return Ok(());
+                        }
+                        if line == ".\r\n" {
+                            break;
+                        }
+                        text.push_str(&line);
+                    }
+                    if script.late_once.swap(false, Ordering::SeqCst) {
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    }
+                    script.taken.lock().unwrap().push(text);
+                    taken_here += 1;
+                    write.write_all(b"250 taken\r\n").await?;
+                }
+                "QUIT" => {
+                    script.quits.fetch_add(1, Ordering::SeqCst);
+                    write.write_all(b"221 bye\r\n").await?;
+                    return Ok(());
+                }
+                _ => write.write_all(b"250 ok\r\n").await?,
+            }
+        }
+    }
+
+    fn relay(port: u16) -> Relay {
+        Relay::new(
+            "127.0.0.1".into(),
+            port,
+            Protection::None,
+            None,
+            Duration::from_secs(1),
+        )
+    }
+
+    fn envelope(to: &str) -> Envelope {
+        Envelope::new(
+            Some("hub@passerelle.test".parse().unwrap()),
+            vec![to.parse().unwrap()],
+        )
+        .unwrap()
+    }
+
+    async fn send(relay: &Relay, to: &str, text: &str) -> Result<(), String> {
+        relay
+            .send(&envelope(to), text.as_bytes())
+            .await
+            .map_err(|failure| match failure {
+                Failure::Permanent(why) => format!("permanent: {why}"),
+                Failure::Transient(why) => format!("transient: {why}"),
+            })
+    }
+
+    #[tokio::test]
+    async fn messages_share_one_connection_which_closes_with_a_quit() {
+        let script = Arc::new(Script::default());
+        let relay = relay(fake_relay(script.clone()).await);
+        for n in 0..5 {
+            send(&relay, "marie@example.fr", &format!("message {n}\r\n"))
+                .await
+                .unwrap();
+        }
+        assert_eq!(script.connections.load(Ordering::SeqCst), 1);
+        assert_eq!(script.taken.lock().unwrap().len(), 5);
+        assert!(relay.keeps_one());
+        relay.close().await;
+        assert!(!relay.keeps_one());
+        assert_eq!(script.quits.load(Ordering::SeqCst), 1);
+        // The next message opens a new one.
+        send(&relay, "marie@example.fr", "after\r\n").await.unwrap();
+        assert_eq!(script.connections.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_relay_ends_is_replaced_and_no_message_is_lost() {
+        let script = Arc::new(Script {
+            cap: 2,
+            ..Script::default()
+        });
+        let relay = relay(fake_relay(script.clone()).await);
+        for n in 0..5 {
+            send(&relay, "marie@example.fr", &format!("message {n}"))
+                .await
+                .unwrap();
+        }
+        let taken = script.taken.lock().unwrap().clone();
+        assert_eq!(
+            taken,
+            (0..5)
+                .map(|n| format!("message {n}\r\n"))
+                .collect::<Vec<_>>(),
+            "each once, in order"
+        );
+        assert_eq!(script.connections.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn after_an_answer_too_late_the_next_message_reads_its_own_answers() {
+        let script = Arc::new(Script::default());
+        let relay = relay(fake_relay(script.clone()).await);
+        send(&relay, "marie@example.fr", "first\r\n").await.unwrap();
+        script.late_once.store(true, Ordering::SeqCst);
+        let late = send(&relay, "marie@example.fr", "late\r\n").await;
+        assert_eq!(
+            late,
+            Err("transient: the relay did not answer in time".into())
+        );
+        assert!(
+            !relay.keeps_one(),
+            "a connection cut mid-message is dropped"
+        );
+        // The late answer is never read as this message's: a refusal on
+        // the next one is seen as such.
+        let refused = send(&relay, "refused@example.fr", "third\r\n").await;
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|why| why.starts_with("permanent")),
+            "{refused:?}"
+        );
+        send(&relay, "marie@example.fr", "fourth\r\n")
+            .await
+            .unwrap();
+        // The first, cut; the refusal's, closed by it; the fourth's.
+        assert_eq!(script.connections.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_refused_recipient_is_final_and_not_tried_on_another_connection() {
+        let script = Arc::new(Script::default());
+        let relay = relay(fake_relay(script.clone()).await);
+        send(&relay, "marie@example.fr", "first\r\n").await.unwrap();
+        let refused = send(&relay, "refused@example.fr", "second\r\n").await;
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|why| why.starts_with("permanent")),
+            "{refused:?}"
+        );
+        assert_eq!(script.connections.load(Ordering::SeqCst), 1);
+        assert_eq!(script.taken.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_relay_that_is_down_is_a_passing_failure() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let down = send(&relay(port), "marie@example.fr", "x\r\n").await;
+        assert!(
+            down.as_ref().is_err_and(|why| why.starts_with("transient")),
+            "{down:?}"
+        );
+    }
+}
