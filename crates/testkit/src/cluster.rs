@@ -88,7 +88,12 @@ impl Cluster {
             hubs: (0..hubs).map(|_| free_port()).collect::<Result<_, _>>()?,
         };
         let config = dir.join("cluster.toml");
-        std::fs::write(&config, config_toml(&ports, &postgres, &redis, &smtp))?;
+        let relay_certificate = dir.join("relay.pem");
+        std::fs::write(&relay_certificate, &smtp.certificate)?;
+        std::fs::write(
+            &config,
+            config_toml(&ports, &postgres, &redis, &smtp, &relay_certificate),
+        )?;
         std::fs::write(dir.join("haproxy.cfg"), haproxy_cfg(&ports))?;
 
         let migrated = Command::new(binary)
@@ -368,7 +373,13 @@ fn haproxy_binary() -> &'static str {
 /// The federation's config: one hub (the standard platform) with the
 /// sandbox service, an impots-like provider and the instant one, the
 /// register, the trails, the mail through the relay, PostgreSQL and Redis.
-fn config_toml(ports: &Ports, postgres: &OwnPostgres, redis: &OwnRedis, smtp: &SmtpSink) -> String {
+fn config_toml(
+    ports: &Ports,
+    postgres: &OwnPostgres,
+    redis: &OwnRedis,
+    smtp: &SmtpSink,
+    relay_certificate: &Path,
+) -> String {
     let hub = format!("http://127.0.0.1:{}", ports.balancer);
     let instant =
         crate::InstantProvider::hub_config(&format!("http://127.0.0.1:{}", ports.instant));
@@ -393,7 +404,8 @@ from = "Passerelle <ne-pas-repondre@passerelle.localhost>"
 transport = "smtp"
 smtp_host = "127.0.0.1"
 smtp_port = {smtp}
-smtp_security = "none"
+smtp_security = "starttls"
+smtp_ca_file = "{relay_certificate}"
 smtp_timeout_secs = 5
 
 [traces]
@@ -443,6 +455,7 @@ post_logout_redirect_uris = ["{hub}/api/v2/client/logout-callback"]
         database = postgres.url("passerelle"),
         redis = redis.url(),
         smtp = smtp.port,
+        relay_certificate = relay_certificate.display(),
     )
 }
 
@@ -542,6 +555,8 @@ pub struct Figures {
     pub duplicate_mails: usize,
     /// Messages without a `Message-ID`.
     pub mails_without_id: usize,
+    /// The connections the relay accepted for them.
+    pub relay_connections: usize,
     /// The people who got fewer connection emails than the logins they
     /// completed: (address, logins, emails).
     pub mails_missing: Vec<(String, usize, usize)>,
@@ -614,14 +629,15 @@ impl Figures {
             text,
             "\nLogins completed: {}; given up then begun again: {}. Sessions of completed logins \
              refused after the kill: {}. Connection emails received: {} distinct, {} twice, {} \
-             without an id; people missing one: {}. Trails checked: {} people, {} entries, {} \
-             findings.\n",
+             without an id, over {} relay connections; people missing one: {}. Trails checked: {} \
+             people, {} entries, {} findings.\n",
             self.report.completed.len(),
             self.report.abandoned,
             self.sessions_lost.len(),
             self.mails,
             self.duplicate_mails,
             self.mails_without_id,
+            self.relay_connections,
             self.mails_missing.len(),
             self.trails.0,
             self.trails.1,
@@ -757,6 +773,7 @@ pub async fn run_scenario(
         mails: received.len(),
         duplicate_mails: received.values().filter(|count| **count > 1).count(),
         mails_without_id: received.get("(none)").copied().unwrap_or_default(),
+        relay_connections: cluster.smtp.connections(),
         mails_missing,
         report,
     })

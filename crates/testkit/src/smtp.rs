@@ -1,43 +1,66 @@
 //! An SMTP server that keeps what it is sent: the relay of the cluster
-//! test. It speaks the plain SMTP a relay on the same machine speaks (no
-//! TLS, no authentication), accepts every message, and counts them by
-//! `Message-ID`, so that a message delivered twice shows as a duplicate.
+//! test. It speaks the SMTP a deployment's relay speaks, STARTTLS under a
+//! certificate of its own (no authentication), accepts every message,
+//! counts them by `Message-ID`, so that a message delivered twice shows as
+//! a duplicate, and counts the connections that carried them.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncWrite, AsyncWriteExt as _, BufReader};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_native_tls::{TlsAcceptor, native_tls};
 
 /// A running SMTP sink on 127.0.0.1.
 #[derive(Debug)]
 pub struct SmtpSink {
     /// Its port.
     pub port: u16,
+    /// Its certificate, PEM: the relay's CA file of the hubs' settings.
+    pub certificate: Vec<u8>,
     received: Arc<Mutex<Vec<String>>>,
+    connections: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl SmtpSink {
     /// Listens on a free port of 127.0.0.1.
     pub async fn start() -> anyhow::Result<Self> {
+        let (certificate, key) = self_signed()?;
+        let identity = native_tls::Identity::from_pkcs8(&certificate, &key)?;
+        let tls = TlsAcceptor::from(native_tls::TlsAcceptor::new(identity)?);
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
         let received = Arc::new(Mutex::new(Vec::new()));
-        let kept = received.clone();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (kept, counted) = (received.clone(), connections.clone());
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let kept = kept.clone();
+                counted.fetch_add(1, Ordering::Relaxed);
+                let (kept, tls) = (kept.clone(), tls.clone());
                 tokio::spawn(async move {
-                    let _ = converse(stream, &kept).await;
+                    let _ = serve(stream, &tls, &kept).await;
                 });
             }
         });
         Ok(Self {
             port,
+            certificate,
             received,
+            connections,
             task,
         })
+    }
+
+    /// How many messages it received so far.
+    pub fn received(&self) -> usize {
+        self.received.lock().map_or(0, |received| received.len())
+    }
+
+    /// The connections it accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::Relaxed)
     }
 
     /// Every message received, as sent (headers and body).
@@ -85,15 +108,66 @@ pub fn header(message: &str, name: &str) -> Option<String> {
     None
 }
 
-async fn converse(stream: TcpStream, kept: &Mutex<Vec<String>>) -> std::io::Result<()> {
-    let (read, mut write) = stream.into_split();
-    let mut lines = BufReader::new(read);
-    write.write_all(b"220 sink ESMTP\r\n").await?;
+/// A certificate for 127.0.0.1 and its PKCS #8 key, both PEM.
+fn self_signed() -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
+    use openssl::asn1::Asn1Time;
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::hash::MessageDigest;
+    use openssl::nid::Nid;
+    use openssl::pkey::PKey;
+    use openssl::x509::extension::SubjectAlternativeName;
+    use openssl::x509::{X509, X509NameBuilder};
+
+    let curve = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
+    let key = PKey::from_ec_key(EcKey::generate(&curve)?)?;
+    let mut name = X509NameBuilder::new()?;
+    name.append_entry_by_nid(Nid::COMMONNAME, "127.0.0.1")?;
+    let name = name.build();
+    let mut builder = X509::builder()?;
+    builder.set_version(2)?;
+    builder.set_subject_name(&name)?;
+    builder.set_issuer_name(&name)?;
+    builder.set_pubkey(&key)?;
+    builder.set_not_before(&*Asn1Time::days_from_now(0)?)?;
+    builder.set_not_after(&*Asn1Time::days_from_now(2)?)?;
+    let address = SubjectAlternativeName::new()
+        .ip("127.0.0.1")
+        .build(&builder.x509v3_context(None, None))?;
+    builder.append_extension(address)?;
+    builder.sign(&key, MessageDigest::sha256())?;
+    Ok((builder.build().to_pem()?, key.private_key_to_pem_pkcs8()?))
+}
+
+/// One connection: plain until the client asks for STARTTLS, then over TLS.
+async fn serve(
+    stream: TcpStream,
+    tls: &TlsAcceptor,
+    kept: &Mutex<Vec<String>>,
+) -> anyhow::Result<()> {
+    if let Some(stream) = converse(stream, true, kept).await? {
+        let stream = tls.accept(stream).await?;
+        converse(stream, false, kept).await?;
+    }
+    Ok(())
+}
+
+/// Speaks SMTP on `stream` until `QUIT` or the end; returns the stream when
+/// the client asked for STARTTLS (offered when `offer_tls`), which the
+/// caller then wraps.
+async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    offer_tls: bool,
+    kept: &Mutex<Vec<String>>,
+) -> std::io::Result<Option<S>> {
+    let mut lines = BufReader::new(stream);
+    if offer_tls {
+        lines.write_all(b"220 sink ESMTP\r\n").await?;
+    }
     let mut line = String::new();
     loop {
         line.clear();
         if lines.read_line(&mut line).await? == 0 {
-            return Ok(());
+            return Ok(None);
         }
         let verb = line
             .split_whitespace()
@@ -101,14 +175,24 @@ async fn converse(stream: TcpStream, kept: &Mutex<Vec<String>>) -> std::io::Resu
             .unwrap_or_default()
             .to_ascii_uppercase();
         match verb.as_str() {
-            "EHLO" => write.write_all(b"250-sink\r\n250 8BITMIME\r\n").await?,
+            "EHLO" if offer_tls => {
+                lines
+                    .write_all(b"250-sink\r\n250-STARTTLS\r\n250 8BITMIME\r\n")
+                    .await?;
+            }
+            "EHLO" => lines.write_all(b"250-sink\r\n250 8BITMIME\r\n").await?,
+            "STARTTLS" if offer_tls => {
+                lines.write_all(b"220 go ahead\r\n").await?;
+                lines.flush().await?;
+                return Ok(Some(lines.into_inner()));
+            }
             "DATA" => {
-                write.write_all(b"354 go on\r\n").await?;
+                lines.write_all(b"354 go on\r\n").await?;
                 let mut message = String::new();
                 loop {
                     line.clear();
                     if lines.read_line(&mut line).await? == 0 {
-                        return Ok(());
+                        return Ok(None);
                     }
                     if line == ".\r\n" {
                         break;
@@ -118,14 +202,16 @@ async fn converse(stream: TcpStream, kept: &Mutex<Vec<String>>) -> std::io::Resu
                 if let Ok(mut kept) = kept.lock() {
                     kept.push(message);
                 }
-                write.write_all(b"250 kept\r\n").await?;
+                lines.write_all(b"250 kept\r\n").await?;
             }
             "QUIT" => {
-                write.write_all(b"221 bye\r\n").await?;
-                return Ok(());
+                lines.write_all(b"221 bye\r\n").await?;
+                return Ok(None);
             }
-            _ => write.write_all(b"250 ok\r\n").await?,
+            _ => lines.write_all(b"250 ok\r\n").await?,
         }
+        // TLS may hold an answer back until flushed.
+        lines.flush().await?;
     }
 }
 

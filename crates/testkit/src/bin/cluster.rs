@@ -78,9 +78,9 @@ async fn bench(binary: PathBuf, options: &[String]) -> anyhow::Result<()> {
             .unwrap_or_default()
     );
     println!(
-        "| mode | logins/s | p50 | p95 | p99 | failed requests | the hubs' CPU a login | PostgreSQL's, Redis' CPU a login | the machine's CPU a login | the hubs' peak RSS |"
+        "| mode | logins/s | p50 | p95 | p99 | failed requests | the hubs' CPU a login | PostgreSQL's, Redis' CPU a login | the machine's CPU a login | the hubs' peak RSS | mails, relay connections |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let postgres_pid = cluster.postgres.pid();
     let redis_pid = cluster.redis.pid();
     let store_cpu = || {
@@ -110,6 +110,7 @@ async fn bench(binary: PathBuf, options: &[String]) -> anyhow::Result<()> {
             .sum();
         let machine_before = machine_cpu_seconds();
         let (postgres_before, redis_before) = store_cpu();
+        let relay_before = (cluster.smtp.received(), cluster.smtp.connections());
         let load = Load::start(target, users);
         tokio::time::sleep(Duration::from_secs(seconds)).await;
         let elapsed = load.elapsed().as_secs_f64();
@@ -140,8 +141,14 @@ async fn bench(binary: PathBuf, options: &[String]) -> anyhow::Result<()> {
             .filter_map(|pid| process_peak_mib(*pid))
             .map(|mib| format!("{mib:.1}"))
             .collect();
+        // The relay's count lags its worker by a fraction of a second.
+        let relay = format!(
+            "{}, {}",
+            cluster.smtp.received() - relay_before.0,
+            cluster.smtp.connections() - relay_before.1
+        );
         println!(
-            "| {} | {:.1} | {:.1} ms | {:.1} ms | {:.1} ms | {} | {:.2} ms | {} | {} | {} MiB |",
+            "| {} | {:.1} | {:.1} ms | {:.1} ms | {:.1} ms | {} | {:.2} ms | {} | {} | {} MiB | {relay} |",
             mode,
             report.completed.len() as f64 / elapsed,
             ms(50),
