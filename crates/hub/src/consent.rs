@@ -367,16 +367,11 @@ async fn issue(hub: &Hub, headers: &HeaderMap, body: Option<&[u8]>) -> Result<Re
         acr,
     )
     .await?;
-    let receipt = trace.as_ref().and_then(|trace| {
-        trail::receipt(hub, &verified, trace).map(|receipt| (trace.seq, receipt))
-    });
     let connection = Connection {
         verified: &verified,
         service: &client.name,
         acr,
-        receipt: receipt
-            .as_ref()
-            .map(|(seq, receipt)| (*seq, receipt.as_str())),
+        trace: trace.as_ref(),
     };
     let device = notify::connection(hub, headers, &connection).await?;
     let signed_in = SignedIn {

@@ -43,9 +43,10 @@ pub struct Connection<'a> {
     pub service: &'a str,
     /// The level reported to the service.
     pub acr: Acr,
-    /// The connection's number in the person's trail and the signed
-    /// receipt of the trail's head after it, when the trail is kept.
-    pub receipt: Option<(i64, &'a str)>,
+    /// The connection's entry in the person's trail, when the trail is
+    /// kept: the email gives its number and a signed receipt of the
+    /// trail's head after it, signed only for an email that carries it.
+    pub trace: Option<&'a store::Trace>,
 }
 
 /// Queues the notification when the policy says so; returns the cookie
@@ -147,7 +148,11 @@ fn text(hub: &Hub, connection: &Connection<'_>, provider: &str) -> String {
                  puis changez le mot de passe de votre compte {provider}.\n\n\
                  Vos connexions des six derniers mois : {dashboard}/\n\n"
             ));
-            if let Some((seq, receipt)) = connection.receipt {
+            let receipt = connection.trace.and_then(|trace| {
+                crate::trail::receipt(hub, connection.verified, trace)
+                    .map(|receipt| (trace.seq, receipt))
+            });
+            if let Some((seq, receipt)) = receipt {
                 text.push_str(&format!(
                     "Cette connexion est la n° {seq} de votre historique. Reçu d'intégrité, \
                      à coller dans « Vérifier l'intégrité » de votre tableau de bord pour \
