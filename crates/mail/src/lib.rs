@@ -31,6 +31,7 @@ pub use french::{
     civil_from_days, days_from_civil, english_datetime, french_date, french_datetime,
     paris_instant, paris_year,
 };
+use futures_util::{StreamExt as _, stream};
 use lettre::address::Envelope;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message as Email};
@@ -394,8 +395,10 @@ impl Mailer {
     ) -> Result<(), MailError> {
         let attempt = self.attempt_secs();
         // The demo's folder takes the round's messages in one blocking
-        // task at the end, not a thread hop each.
+        // task at the end, not a thread hop each; the relay takes several
+        // at once, each on its own connection.
         let mut to_folder = Vec::new();
+        let mut to_relay = Vec::new();
         for Attempt {
             queued,
             message,
@@ -428,12 +431,33 @@ impl Mailer {
                     to_folder.push((queued, email.formatted()));
                     continue;
                 }
-                (Ok(email), Transport::Smtp(relay)) => {
-                    relay.send(email.envelope(), &email.formatted()).await
+                (Ok(email), Transport::Smtp(_)) => {
+                    to_relay.push((queued, email, lease_until));
+                    continue;
                 }
                 (Ok(email), Transport::Memory(sent)) => keep(sent, &message, &email),
             };
             self.settle(&queued, outcome, now, gone, delivered).await?;
+        }
+        if let Transport::Smtp(relay) = &self.transport {
+            let sent: Vec<_> = stream::iter(to_relay)
+                .map(|(queued, email, lease_until)| async move {
+                    // An attempt that could outlast its lease waits for the
+                    // next claim (sends before it took time).
+                    if self.clock.now() + attempt >= lease_until {
+                        return (queued, None);
+                    }
+                    let outcome = relay.send(email.envelope(), &email.formatted()).await;
+                    (queued, Some(outcome))
+                })
+                .buffer_unordered(relay::CONNECTIONS_MAX)
+                .collect()
+                .await;
+            for (queued, outcome) in sent {
+                if let Some(outcome) = outcome {
+                    self.settle(&queued, outcome, now, gone, delivered).await?;
+                }
+            }
         }
         if let Transport::Folder(dir) = &self.transport
             && !to_folder.is_empty()

@@ -9,6 +9,14 @@
 //! open while messages come, and closes it (`QUIT`) once it has been idle
 //! for [`IDLE_MAX`].
 //!
+//! One connection carries a message every four round trips (`MAIL`,
+//! `RCPT`, `DATA`, the text): about 250 messages a second to a relay a
+//! millisecond away, fewer than one hub core's logins. So a worker sends
+//! up to [`CONNECTIONS_MAX`] messages at once, each on its own connection,
+//! and keeps that many between messages; the one used last is used first,
+//! so that at a quiet time one connection carries everything and the
+//! others close.
+//!
 //! A connection is only reused in a known state: it is taken out of its
 //! slot for a message and put back only after the relay accepted that
 //! message. An attempt that failed, or was cut by the timeout mid-way (its
@@ -37,6 +45,11 @@ use crate::Failure;
 /// §4.5.3.2.7), so that it is the hub that says `QUIT`.
 pub(crate) const IDLE_MAX: Duration = Duration::from_secs(30);
 
+/// The connections kept to the relay, and the messages a worker sends at
+/// once: four, about a thousand messages a second to a relay a millisecond
+/// away, and a handful of connections from each process for the relay.
+pub(crate) const CONNECTIONS_MAX: usize = 4;
+
 /// How the connection is protected.
 #[derive(Clone)]
 pub(crate) enum Protection {
@@ -48,7 +61,7 @@ pub(crate) enum Protection {
     None,
 }
 
-/// An SMTP relay and the connection kept to it.
+/// An SMTP relay and the connections kept to it.
 pub struct Relay {
     host: String,
     port: u16,
@@ -56,8 +69,9 @@ pub struct Relay {
     credentials: Option<Credentials>,
     hello: ClientId,
     timeout: Duration,
-    /// The connection between two messages, and when it was last used.
-    kept: Mutex<Option<(AsyncSmtpConnection, Instant)>>,
+    /// The connections between two messages, each with when it was last
+    /// used, the one used last at the end.
+    kept: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
 }
 
 impl std::fmt::Debug for Relay {
@@ -85,7 +99,7 @@ impl Relay {
             credentials,
             hello: ClientId::default(),
             timeout,
-            kept: Mutex::new(None),
+            kept: Mutex::new(Vec::with_capacity(CONNECTIONS_MAX)),
         }
     }
 
@@ -124,7 +138,9 @@ impl Relay {
                 Err(error) if error.is_permanent() => return Err(error),
                 // Closed or confused by the relay meanwhile: lettre has
                 // closed it; a new one follows.
-                Err(_) => {}
+                Err(error) => {
+                    tracing::info!(%error, "kept relay connection failed: a new one follows");
+                }
             }
         }
         let mut connection = self.connect().await?;
@@ -158,47 +174,40 @@ impl Relay {
         Ok(connection)
     }
 
-    /// The kept connection, when there is one not idle too long. One idle
-    /// too long is dropped: the relay may have closed it already.
+    /// The kept connection used last, when one is not idle too long. Those
+    /// idle too long are dropped: the relay may have closed them already.
     fn take(&self) -> Option<AsyncSmtpConnection> {
-        let kept = self
-            .kept
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        kept.and_then(|(connection, used)| (used.elapsed() < IDLE_MAX).then_some(connection))
+        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        kept.retain(|(_, used)| used.elapsed() < IDLE_MAX);
+        kept.pop().map(|(connection, _)| connection)
     }
 
-    /// Keeps `connection` for the next message, unless another one is kept
-    /// already (two senders at once: the second one's is dropped).
+    /// Keeps `connection` for a next message, unless [`CONNECTIONS_MAX`]
+    /// are kept already (then it is dropped).
     fn keep(&self, connection: AsyncSmtpConnection) {
         let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
-        if kept.is_none() {
-            *kept = Some((connection, Instant::now()));
+        if kept.len() < CONNECTIONS_MAX {
+            kept.push((connection, Instant::now()));
         }
     }
 
-    /// Closes the kept connection (`QUIT`), if any: the worker found
-    /// nothing to send for a while.
+    /// Closes the kept connections (`QUIT`): the worker found nothing to
+    /// send for a while.
     pub(crate) async fn close(&self) {
-        let kept = self
-            .kept
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some((mut connection, _)) = kept {
+        let kept = std::mem::take(&mut *self.kept.lock().unwrap_or_else(PoisonError::into_inner));
+        for (mut connection, _) in kept {
             // `abort` says QUIT and closes; a relay gone already is fine.
             let _ = tokio::time::timeout(self.timeout, connection.abort()).await;
         }
     }
 
-    /// Whether a connection is kept (tests).
+    /// How many connections are kept (tests).
     #[cfg(test)]
-    pub(crate) fn keeps_one(&self) -> bool {
+    pub(crate) fn kept(&self) -> usize {
         self.kept
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .is_some()
+            .len()
     }
 }
 
@@ -225,6 +234,11 @@ mod tests {
         /// Whether the next message's final answer comes two seconds late
         /// (past the client's timeout).
         late_once: AtomicBool,
+        /// How long every message's final answer waits.
+        slow: Duration,
+        /// Messages waiting for their final answer now, and the most at once.
+        answering: AtomicUsize,
+        most_at_once: AtomicUsize,
     }
 
     async fn fake_relay(script: Arc<Script>) -> u16 {
@@ -278,6 +292,10 @@ mod tests {
                     if script.late_once.swap(false, Ordering::SeqCst) {
                         tokio::time::sleep(Duration::from_secs(2)).await;
                     }
+                    let now = script.answering.fetch_add(1, Ordering::SeqCst) + 1;
+                    script.most_at_once.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(script.slow).await;
+                    script.answering.fetch_sub(1, Ordering::SeqCst);
                     script.taken.lock().unwrap().push(text);
                     taken_here += 1;
                     write.write_all(b"250 taken\r\n").await?;
@@ -331,9 +349,9 @@ mod tests {
         }
         assert_eq!(script.connections.load(Ordering::SeqCst), 1);
         assert_eq!(script.taken.lock().unwrap().len(), 5);
-        assert!(relay.keeps_one());
+        assert_eq!(relay.kept(), 1);
         relay.close().await;
-        assert!(!relay.keeps_one());
+        assert_eq!(relay.kept(), 0);
         assert_eq!(script.quits.load(Ordering::SeqCst), 1);
         // The next message opens a new one.
         send(&relay, "marie@example.fr", "after\r\n").await.unwrap();
@@ -374,10 +392,7 @@ mod tests {
             late,
             Err("transient: the relay did not answer in time".into())
         );
-        assert!(
-            !relay.keeps_one(),
-            "a connection cut mid-message is dropped"
-        );
+        assert_eq!(relay.kept(), 0, "a connection cut mid-message is dropped");
         // The late answer is never read as this message's: a refusal on
         // the next one is seen as such.
         let refused = send(&relay, "refused@example.fr", "third\r\n").await;
@@ -423,5 +438,58 @@ mod tests {
             down.as_ref().is_err_and(|why| why.starts_with("transient")),
             "{down:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_worker_sends_a_round_over_several_connections_at_once_and_keeps_them() {
+        let script = Arc::new(Script {
+            slow: Duration::from_millis(200),
+            ..Script::default()
+        });
+        let port = fake_relay(script.clone()).await;
+        let relay = Arc::new(Relay::new(
+            "127.0.0.1".into(),
+            port,
+            Protection::None,
+            None,
+            Duration::from_secs(10),
+        ));
+        let stores = store::Stores::memory();
+        let mailer = crate::Mailer::new(
+            "Passerelle <hub@passerelle.test>",
+            crate::Transport::Smtp(relay.clone()),
+            stores.outbox.clone(),
+            store::sealed::Capability::generate(),
+            Arc::new(oidc::FakeClock::at(1_800_000_000)),
+        )
+        .unwrap();
+        let connections = || script.connections.load(Ordering::SeqCst);
+        for round in 0..2 {
+            for n in 0..10 {
+                let message = crate::Message {
+                    to: format!("marie.{round}.{n}@example.fr"),
+                    subject: "Connexion".into(),
+                    text: "Bonjour".into(),
+                    sender: None,
+                };
+                mailer.queue(&message).await.unwrap();
+            }
+            assert_eq!(mailer.deliver_due().await.unwrap(), 10);
+            assert_eq!(
+                script.most_at_once.load(Ordering::SeqCst),
+                CONNECTIONS_MAX,
+                "sent {CONNECTIONS_MAX} at once, no more"
+            );
+            assert_eq!(
+                connections(),
+                CONNECTIONS_MAX,
+                "round {round}: kept and reused"
+            );
+            assert_eq!(relay.kept(), CONNECTIONS_MAX);
+        }
+        assert_eq!(script.taken.lock().unwrap().len(), 20);
+        assert_eq!(stores.outbox.waiting().await.unwrap(), 0);
+        relay.close().await;
+        assert_eq!(script.quits.load(Ordering::SeqCst), CONNECTIONS_MAX);
     }
 }

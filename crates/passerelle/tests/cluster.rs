@@ -134,9 +134,9 @@ async fn the_cluster_loses_no_login_and_no_mail_through_a_kill_and_two_outages()
         "{:?} (logs: {logs})",
         figures.mails_missing
     );
-    // A hub keeps its connection to the relay from message to message: a
-    // new one only at a start, after a kill, or after a failed attempt,
-    // never one a message (a STARTTLS handshake each).
+    // A hub keeps its connections to the relay from message to message
+    // (up to four): new ones only at a start, after a kill, or after a
+    // failed attempt, never one a message (a STARTTLS handshake each).
     assert!(
         figures.relay_connections * 10 <= figures.mails,
         "{}",
