@@ -312,7 +312,8 @@ fn spawn(
         .arg(config)
         .arg("--data")
         .arg(dir.join("data"))
-        .env("RUST_LOG", "warn")
+        // What a deployment logs by default: its cost is part of a login's.
+        .env("RUST_LOG", "info")
         .stdout(log_file(dir, name)?)
         .stderr(log_file(dir, name)?)
         .kill_on_drop(true);
