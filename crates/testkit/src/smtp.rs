@@ -2,10 +2,11 @@
 //! test. It speaks the SMTP a deployment's relay speaks, STARTTLS under a
 //! certificate of its own (no authentication), accepts every message,
 //! counts them by `Message-ID`, so that a message delivered twice shows as
-//! a duplicate, and counts the connections that carried them.
+//! a duplicate, and counts the connections that carried them. It can wait
+//! before each answer, as a relay on another machine would be as far.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncWrite, AsyncWriteExt as _, BufReader};
@@ -21,6 +22,8 @@ pub struct SmtpSink {
     pub certificate: Vec<u8>,
     received: Arc<Mutex<Vec<String>>>,
     connections: Arc<AtomicUsize>,
+    /// Microseconds it waits before each answer (none by default).
+    round_trip: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -34,13 +37,14 @@ impl SmtpSink {
         let port = listener.local_addr()?.port();
         let received = Arc::new(Mutex::new(Vec::new()));
         let connections = Arc::new(AtomicUsize::new(0));
-        let (kept, counted) = (received.clone(), connections.clone());
+        let round_trip = Arc::new(AtomicU64::new(0));
+        let (kept, counted, far) = (received.clone(), connections.clone(), round_trip.clone());
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 counted.fetch_add(1, Ordering::Relaxed);
-                let (kept, tls) = (kept.clone(), tls.clone());
+                let (kept, tls, far) = (kept.clone(), tls.clone(), far.clone());
                 tokio::spawn(async move {
-                    let _ = serve(stream, &tls, &kept).await;
+                    let _ = serve(stream, &tls, &Peer { kept, far }).await;
                 });
             }
         });
@@ -49,8 +53,16 @@ impl SmtpSink {
             certificate,
             received,
             connections,
+            round_trip,
             task,
         })
+    }
+
+    /// Waits `round_trip` before each answer from now on: a relay that far
+    /// away (the client waits for each answer; nothing is pipelined).
+    pub fn set_round_trip(&self, round_trip: std::time::Duration) {
+        let micros = u64::try_from(round_trip.as_micros()).unwrap_or(u64::MAX);
+        self.round_trip.store(micros, Ordering::Relaxed);
     }
 
     /// How many messages it received so far.
@@ -138,15 +150,28 @@ fn self_signed() -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
     Ok((builder.build().to_pem()?, key.private_key_to_pem_pkcs8()?))
 }
 
+/// What a connection shares with the sink: where messages go, and how far
+/// away the sink plays.
+struct Peer {
+    kept: Arc<Mutex<Vec<String>>>,
+    far: Arc<AtomicU64>,
+}
+
+impl Peer {
+    /// Waits the round trip the sink plays, if any, before an answer.
+    async fn far_away(&self) {
+        let micros = self.far.load(Ordering::Relaxed);
+        if micros > 0 {
+            tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
+        }
+    }
+}
+
 /// One connection: plain until the client asks for STARTTLS, then over TLS.
-async fn serve(
-    stream: TcpStream,
-    tls: &TlsAcceptor,
-    kept: &Mutex<Vec<String>>,
-) -> anyhow::Result<()> {
-    if let Some(stream) = converse(stream, true, kept).await? {
+async fn serve(stream: TcpStream, tls: &TlsAcceptor, peer: &Peer) -> anyhow::Result<()> {
+    if let Some(stream) = converse(stream, true, peer).await? {
         let stream = tls.accept(stream).await?;
-        converse(stream, false, kept).await?;
+        converse(stream, false, peer).await?;
     }
     Ok(())
 }
@@ -157,10 +182,11 @@ async fn serve(
 async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     offer_tls: bool,
-    kept: &Mutex<Vec<String>>,
+    peer: &Peer,
 ) -> std::io::Result<Option<S>> {
     let mut lines = BufReader::new(stream);
     if offer_tls {
+        peer.far_away().await;
         lines.write_all(b"220 sink ESMTP\r\n").await?;
     }
     let mut line = String::new();
@@ -169,6 +195,7 @@ async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
         if lines.read_line(&mut line).await? == 0 {
             return Ok(None);
         }
+        peer.far_away().await;
         let verb = line
             .split_whitespace()
             .next()
@@ -199,9 +226,10 @@ async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
                     }
                     message.push_str(line.strip_prefix('.').unwrap_or(&line));
                 }
-                if let Ok(mut kept) = kept.lock() {
+                if let Ok(mut kept) = peer.kept.lock() {
                     kept.push(message);
                 }
+                peer.far_away().await;
                 lines.write_all(b"250 kept\r\n").await?;
             }
             "QUIT" => {

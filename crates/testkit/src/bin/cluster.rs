@@ -9,9 +9,11 @@
 //! sign-on logins, each for the given time, and the hubs' CPU a login, its
 //! connection email delivered, and peak memory (issue 18: the hub on
 //! PostgreSQL and Redis, one process or several behind HAProxy).
+//! `--relay-ms` puts the relay that far away, as a deployment's is: it
+//! waits that long before each answer.
 //!
 //! Usage: cluster PASSERELLE_BINARY [USERS] [SECONDS_PER_PHASE]
-//!        cluster PASSERELLE_BINARY --bench [--hubs N] [--hub-cpus LIST] [--users N] [--seconds S]
+//!        cluster PASSERELLE_BINARY --bench [--hubs N] [--hub-cpus LIST] [--users N] [--seconds S] [--relay-ms MS]
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -23,7 +25,7 @@ use testkit::load::{
     process_tree_cpu_seconds,
 };
 
-const USAGE: &str = "usage: cluster PASSERELLE_BINARY [USERS] [SECONDS]\n       cluster PASSERELLE_BINARY --bench [--hubs N] [--hub-cpus LIST] [--users N] [--seconds S]";
+const USAGE: &str = "usage: cluster PASSERELLE_BINARY [USERS] [SECONDS]\n       cluster PASSERELLE_BINARY --bench [--hubs N] [--hub-cpus LIST] [--users N] [--seconds S] [--relay-ms MS]";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -55,6 +57,7 @@ async fn main() -> anyhow::Result<()> {
 
 async fn bench(binary: PathBuf, options: &[String]) -> anyhow::Result<()> {
     let (mut hubs, mut hub_cpus, mut users, mut seconds) = (HUBS, None, 16_usize, 15_u64);
+    let mut relay_ms = 0.0_f64;
     let mut options = options.iter();
     while let Some(option) = options.next() {
         let mut value = || options.next().context(USAGE);
@@ -63,22 +66,25 @@ async fn bench(binary: PathBuf, options: &[String]) -> anyhow::Result<()> {
             "--hub-cpus" => hub_cpus = Some(value()?.clone()),
             "--users" => users = value()?.parse()?,
             "--seconds" => seconds = value()?.parse()?,
+            "--relay-ms" => relay_ms = value()?.parse()?,
             other => anyhow::bail!("unknown option {other}\n{USAGE}"),
         }
     }
     eprintln!("starting the cluster ({hubs} hubs)…");
     let cluster = Cluster::start_with(&binary, hubs, hub_cpus.as_deref()).await?;
+    let round_trip = Duration::try_from_secs_f64(relay_ms / 1e3).context("--relay-ms")?;
+    cluster.smtp.set_round_trip(round_trip);
     let pids = cluster.hub_pids();
     let idle: f64 = pids.iter().filter_map(|pid| process_peak_mib(*pid)).sum();
     println!(
-        "{hubs} hub process(es){} behind HAProxy, on PostgreSQL and Redis; {users} users, {seconds} s a mode; the hubs' peak RSS at start: {idle:.1} MiB in all\n",
+        "{hubs} hub process(es){} behind HAProxy, on PostgreSQL and Redis; a relay {relay_ms} ms away; {users} users, {seconds} s a mode; the hubs' peak RSS at start: {idle:.1} MiB in all\n",
         hub_cpus
             .as_deref()
             .map(|cpus| format!(" on CPU {cpus}"))
             .unwrap_or_default()
     );
     println!(
-        "| mode | logins/s | p50 | p95 | p99 | failed requests | the hubs' CPU a login | PostgreSQL's, Redis' CPU a login | the machine's CPU a login | the hubs' peak RSS | mails, relay connections |"
+        "| mode | logins/s | p50 | p95 | p99 | failed requests | the hubs' CPU a login | PostgreSQL's, Redis' CPU a login | the machine's CPU a login | the hubs' peak RSS | mails, relay connections, the last one after the mode |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let postgres_pid = cluster.postgres.pid();
@@ -115,6 +121,7 @@ async fn bench(binary: PathBuf, options: &[String]) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_secs(seconds)).await;
         let elapsed = load.elapsed().as_secs_f64();
         let report = load.stop().await;
+        let ended = tokio::time::Instant::now();
         // Each login queued its email; the relay, on the loaded core, takes
         // them more slowly than they come. Their delivery is a login's work
         // too: it is waited for (until one a login arrived, or none for 3 s)
@@ -156,9 +163,10 @@ async fn bench(binary: PathBuf, options: &[String]) -> anyhow::Result<()> {
             .map(|mib| format!("{mib:.1}"))
             .collect();
         let relay = format!(
-            "{}, {}",
+            "{}, {}, {:.1} s",
             cluster.smtp.received() - relay_before.0,
-            cluster.smtp.connections() - relay_before.1
+            cluster.smtp.connections() - relay_before.1,
+            last.1.saturating_duration_since(ended).as_secs_f64()
         );
         println!(
             "| {} | {:.1} | {:.1} ms | {:.1} ms | {:.1} ms | {} | {:.2} ms | {} | {} | {} MiB | {relay} |",
