@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::Transport;
 use crate::relay::{Protection, Relay};
+use tokio_native_tls::native_tls;
 
 /// `[mail]`.
 #[derive(Clone, Debug, Deserialize)]
@@ -127,20 +128,43 @@ impl Config {
             })),
             TransportKind::Smtp => {
                 let host = self.smtp_host.as_deref().ok_or("no smtp_host")?;
-                let tls_parameters = || -> Result<TlsParameters, String> {
-                    let mut builder = TlsParameters::builder(host.to_owned());
-                    if let Some(path) = &self.smtp_ca_file {
-                        let pem = std::fs::read(path)
-                            .map_err(|error| format!("smtp_ca_file {}: {error}", path.display()))?;
-                        let certificate = Certificate::from_pem(&pem)
-                            .map_err(|error| format!("smtp_ca_file {}: {error}", path.display()))?;
-                        builder = builder.add_root_certificate(certificate);
-                    }
-                    builder.build().map_err(|error| error.to_string())
+                let ca = || -> Result<Option<Vec<u8>>, String> {
+                    self.smtp_ca_file
+                        .as_ref()
+                        .map(|path| {
+                            std::fs::read(path).map_err(|error| {
+                                format!("smtp_ca_file {}: {error}", path.display())
+                            })
+                        })
+                        .transpose()
+                };
+                let unreadable = |error: &dyn std::fmt::Display| match &self.smtp_ca_file {
+                    Some(path) => format!("smtp_ca_file {}: {error}", path.display()),
+                    None => error.to_string(),
                 };
                 let (port, protection) = match self.smtp_security {
-                    Security::Starttls => (587, Protection::Starttls(tls_parameters()?)),
-                    Security::Tls => (465, Protection::Tls(tls_parameters()?)),
+                    Security::Starttls => {
+                        let mut builder = TlsParameters::builder(host.to_owned());
+                        if let Some(pem) = ca()? {
+                            let certificate =
+                                Certificate::from_pem(&pem).map_err(|error| unreadable(&error))?;
+                            builder = builder.add_root_certificate(certificate);
+                        }
+                        let parameters = builder.build().map_err(|error| error.to_string())?;
+                        (587, Protection::Starttls(parameters))
+                    }
+                    // Our own TLS here: lettre's would open the socket
+                    // itself, out of our reach (see `Relay::connect`).
+                    Security::Tls => {
+                        let mut builder = native_tls::TlsConnector::builder();
+                        if let Some(pem) = ca()? {
+                            let certificate = native_tls::Certificate::from_pem(&pem)
+                                .map_err(|error| unreadable(&error))?;
+                            builder.add_root_certificate(certificate);
+                        }
+                        let connector = builder.build().map_err(|error| error.to_string())?;
+                        (465, Protection::Tls(connector.into()))
+                    }
                     Security::None => (25, Protection::None),
                 };
                 let credentials = match (&self.smtp_username, &self.smtp_password) {

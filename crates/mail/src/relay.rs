@@ -29,13 +29,17 @@
 //! the connection): the message goes twice, as any retry after a lost
 //! answer does, with the same `Message-ID`.
 
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Mutex, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -57,9 +61,58 @@ pub(crate) enum Protection {
     /// Plain, upgraded by `STARTTLS`, which must succeed.
     Starttls(TlsParameters),
     /// TLS from the first byte.
-    Tls(TlsParameters),
+    Tls(tokio_native_tls::TlsConnector),
     /// None (a relay on this machine).
     None,
+}
+
+/// A connection in TLS from its first byte, as lettre takes a stream of
+/// ours (`AsyncSmtpConnection::connect_with_transport`).
+struct Wrapped {
+    stream: tokio_native_tls::TlsStream<TcpStream>,
+    peer: SocketAddr,
+}
+
+impl std::fmt::Debug for Wrapped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wrapped")
+            .field("peer", &self.peer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AsyncRead for Wrapped {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Wrapped {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}
+
+impl AsyncTokioStream for Wrapped {
+    fn peer_addr(&self) -> std::io::Result<SocketAddr> {
+        Ok(self.peer)
+    }
 }
 
 /// What a failed SMTP exchange means for the message: a refusal for what
@@ -159,37 +212,34 @@ impl Relay {
 
     /// A new connection, protected and authenticated as configured.
     ///
-    /// Nagle's algorithm is off on it: lettre writes a message's text and
-    /// its closing `.` in two writes, and the second waited for the relay
-    /// to acknowledge the first, which it delays (up to 40 ms on Linux)
-    /// while it waits for the rest: a connection carried 25 messages a
-    /// second, whatever the relay (BENCHMARKS.md, run 27). lettre connects
-    /// TLS-from-the-first-byte itself, with its socket out of reach: that
-    /// one keeps the delay.
+    /// The socket is ours, with Nagle's algorithm off: lettre writes a
+    /// message's text and its closing `.` in two writes, and the second
+    /// waited for the relay to acknowledge the first, which it delays (up
+    /// to 40 ms on Linux) while it waits for the rest: a connection carried
+    /// 25 messages a second, whatever the relay (BENCHMARKS.md, run 27).
+    /// lettre opens its own socket when it does the TLS from the first
+    /// byte: that TLS is ours too.
     async fn connect(&self) -> Result<AsyncSmtpConnection, Failure> {
         let smtp = |error: lettre::transport::smtp::Error| failure(&error);
-        let mut connection = match &self.protection {
-            Protection::Tls(parameters) => AsyncSmtpConnection::connect_tokio1(
-                (self.host.as_str(), self.port),
-                Some(self.timeout),
-                &self.hello,
-                Some(parameters.clone()),
-                None,
-            )
+        let network = |error: std::io::Error| Failure::Transient(format!("the relay: {error}"));
+        let stream = TcpStream::connect((self.host.as_str(), self.port))
             .await
-            .map_err(smtp)?,
-            Protection::Starttls(_) | Protection::None => {
-                let network =
-                    |error: std::io::Error| Failure::Transient(format!("the relay: {error}"));
-                let stream = TcpStream::connect((self.host.as_str(), self.port))
+            .map_err(network)?;
+        stream.set_nodelay(true).map_err(network)?;
+        let stream: Box<dyn AsyncTokioStream> = match &self.protection {
+            Protection::Tls(connector) => {
+                let peer = stream.peer_addr().map_err(network)?;
+                let stream = connector
+                    .connect(&self.host, stream)
                     .await
-                    .map_err(network)?;
-                stream.set_nodelay(true).map_err(network)?;
-                AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello)
-                    .await
-                    .map_err(smtp)?
+                    .map_err(|error| Failure::Transient(format!("the relay's TLS: {error}")))?;
+                Box::new(Wrapped { stream, peer })
             }
+            Protection::Starttls(_) | Protection::None => Box::new(stream),
         };
+        let mut connection = AsyncSmtpConnection::connect_with_transport(stream, &self.hello)
+            .await
+            .map_err(smtp)?;
         if let Protection::Starttls(parameters) = &self.protection {
             connection
                 .starttls(parameters.clone(), &self.hello)

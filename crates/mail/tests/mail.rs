@@ -297,28 +297,9 @@ fn certificate(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf
 /// The messages of a round then share one connection.
 #[tokio::test]
 async fn a_message_goes_through_starttls_and_auth_and_a_wrong_password_delivers_nothing() {
-    use tokio::io::AsyncBufReadExt as _;
-
     let dir = scratch("starttls");
-    let (cert, key) = certificate(&dir);
-    let maildir = dir.join("maildir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut sink = tokio::process::Command::new(debian_python())
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp_sink.py"))
-        .arg(port.to_string())
-        .args([&maildir, &cert, &key])
-        .args(["passerelle", "relay-password-0123"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("python3 with aiosmtpd is installed (./scripts/test installs it)");
-    let mut ready = tokio::io::BufReader::new(sink.stdout.take().unwrap()).lines();
-    assert_eq!(ready.next_line().await.unwrap().as_deref(), Some("ready"));
+    let (cert, maildir) = (dir.join("cert.pem"), dir.join("maildir"));
+    let (mut sink, port) = tls_sink(&dir, "starttls").await;
 
     let config = |password: &str| -> Config {
         toml::from_str(&format!(
@@ -387,6 +368,92 @@ async fn a_message_goes_through_starttls_and_auth_and_a_wrong_password_delivers_
         all.lines().all(|port| opened.contains(port)),
         "the second round on the first's connections: {all}"
     );
+    drop(sink.stdin.take());
+    let _ = sink.wait().await;
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `smtp_sink.py` in `dir` (its certificate there, its maildir
+/// `dir/maildir`), its TLS as `mode` says (`starttls` or `tls`), one user
+/// `passerelle` whose password is `relay-password-0123`; and its port.
+async fn tls_sink(dir: &std::path::Path, mode: &str) -> (tokio::process::Child, u16) {
+    use tokio::io::AsyncBufReadExt as _;
+
+    let (cert, key) = certificate(dir);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut sink = tokio::process::Command::new(debian_python())
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp_sink.py"))
+        .arg(port.to_string())
+        .args([&dir.join("maildir"), &cert, &key])
+        .args(["passerelle", "relay-password-0123", mode])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python3 with aiosmtpd is installed (./scripts/test installs it)");
+    let mut ready = tokio::io::BufReader::new(sink.stdout.take().unwrap()).lines();
+    assert_eq!(ready.next_line().await.unwrap().as_deref(), Some("ready"));
+    (sink, port)
+}
+
+#[tokio::test]
+async fn a_message_goes_through_tls_from_the_first_byte() {
+    let dir = scratch("tls");
+    let (mut sink, port) = tls_sink(&dir, "tls").await;
+    let config = |ca: &str| -> Config {
+        toml::from_str(&format!(
+            "from = \"{}\"\ntransport = \"smtp\"\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {port}\nsmtp_security = \"tls\"\nsmtp_username = \"passerelle\"\nsmtp_password = \"relay-password-0123\"\n{ca}smtp_timeout_secs = 2\n",
+            FROM.replace('"', "\\\""),
+        ))
+        .unwrap()
+    };
+    let (stores, clock) = (Stores::memory(), FakeClock::at(1_800_000_000));
+    let key = Capability::generate();
+    let mailer = |config: Config| {
+        Mailer::new(
+            FROM,
+            config.transport(None).unwrap(),
+            stores.outbox.clone(),
+            Capability::parse(key.as_str()).unwrap(),
+            Arc::new(clock.clone()),
+        )
+        .unwrap()
+    };
+    // Its certificate not trusted: nothing goes, the message waits.
+    let untrusted = mailer(config(""));
+    untrusted
+        .queue(&message("marie.dupont.0@example.fr"))
+        .await
+        .unwrap();
+    assert_eq!(untrusted.deliver_due().await.unwrap(), 0);
+    assert_eq!(stores.outbox.waiting().await.unwrap(), 1);
+    let trusted = config(&format!(
+        "smtp_ca_file = \"{}\"\n",
+        dir.join("cert.pem").display()
+    ));
+    trusted.check("mail").unwrap();
+    clock.advance(60);
+    let mailer = mailer(trusted);
+    for n in 1..=2 {
+        mailer
+            .queue(&message(&format!("marie.dupont.{n}@example.fr")))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        mailer.deliver_due().await.unwrap(),
+        3,
+        "the waiting one too"
+    );
+    assert_eq!(stores.outbox.waiting().await.unwrap(), 0);
+    let received = std::fs::read_dir(dir.join("maildir").join("new"))
+        .unwrap()
+        .count();
+    assert_eq!(received, 3);
     drop(sink.stdin.take());
     let _ = sink.wait().await;
     std::fs::remove_dir_all(dir).unwrap();

@@ -3,7 +3,8 @@ AUTH (LOGIN or PLAIN) with one user, messages written to a maildir, and
 the client's port of each message's connection to MAILDIR.peers (one line
 a message: as many distinct ports as connections that carried mail).
 
-Usage: smtp_sink.py PORT MAILDIR CERT KEY USER PASSWORD
+Usage: smtp_sink.py PORT MAILDIR CERT KEY USER PASSWORD [tls]
+With "tls", TLS from the first byte instead of STARTTLS.
 Prints "ready" once listening; stops when its standard input closes.
 """
 import ssl
@@ -14,6 +15,7 @@ from aiosmtpd.handlers import Mailbox
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 port, maildir, cert, key, user, password = sys.argv[1:7]
+implicit = sys.argv[7:8] == ["tls"]
 context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
 context.load_cert_chain(cert, key)
 
@@ -34,14 +36,18 @@ class Recorded(Mailbox):
         return await super().handle_DATA(server, session, envelope)
 
 
+# aiosmtpd counts only STARTTLS as TLS for AUTH: with TLS from the first
+# byte, every session is TLS already.
+if implicit:
+    tls = {"ssl_context": context, "auth_require_tls": False}
+else:
+    tls = {"tls_context": context, "require_starttls": True, "auth_require_tls": True}
 controller = Controller(
     Recorded(maildir),
     hostname="127.0.0.1",
     port=int(port),
-    tls_context=context,
-    require_starttls=True,
     authenticator=authenticate,
-    auth_require_tls=True,
+    **tls,
 )
 controller.start()
 print("ready", flush=True)
