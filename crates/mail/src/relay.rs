@@ -51,8 +51,9 @@ use crate::Failure;
 pub(crate) const IDLE_MAX: Duration = Duration::from_secs(30);
 
 /// The connections kept to the relay, and the messages a worker sends at
-/// once: four, about a thousand messages a second to a relay a millisecond
-/// away, and a handful of connections from each process for the relay.
+/// once: four, up to a thousand messages a second to a relay a millisecond
+/// away (over 400 measured, BENCHMARKS.md run 27), and a handful of
+/// connections from each process for the relay.
 pub(crate) const CONNECTIONS_MAX: usize = 4;
 
 /// How the connection is protected.
