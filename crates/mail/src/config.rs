@@ -8,10 +8,10 @@ use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, TlsParameters};
 use serde::Deserialize;
+use tokio_native_tls::native_tls;
 
 use crate::Transport;
 use crate::relay::{Protection, Relay};
-use tokio_native_tls::native_tls;
 
 /// `[mail]`.
 #[derive(Clone, Debug, Deserialize)]
@@ -117,6 +117,21 @@ impl Config {
         Ok(())
     }
 
+    /// The relay's CA file (`smtp_ca_file`), read and parsed by `parse`,
+    /// when one is set; an error names the file.
+    fn ca<T, E: std::fmt::Display>(
+        &self,
+        parse: impl FnOnce(&[u8]) -> Result<T, E>,
+    ) -> Result<Option<T>, String> {
+        let Some(path) = &self.smtp_ca_file else {
+            return Ok(None);
+        };
+        let named =
+            |error: &dyn std::fmt::Display| format!("smtp_ca_file {}: {error}", path.display());
+        let pem = std::fs::read(path).map_err(|error| named(&error))?;
+        parse(&pem).map(Some).map_err(|error| named(&error))
+    }
+
     /// The transport these settings describe; a folder is under `data_dir`
     /// (or the working directory without one).
     pub fn transport(&self, data_dir: Option<&Path>) -> Result<Transport, String> {
@@ -128,26 +143,10 @@ impl Config {
             })),
             TransportKind::Smtp => {
                 let host = self.smtp_host.as_deref().ok_or("no smtp_host")?;
-                let ca = || -> Result<Option<Vec<u8>>, String> {
-                    self.smtp_ca_file
-                        .as_ref()
-                        .map(|path| {
-                            std::fs::read(path).map_err(|error| {
-                                format!("smtp_ca_file {}: {error}", path.display())
-                            })
-                        })
-                        .transpose()
-                };
-                let unreadable = |error: &dyn std::fmt::Display| match &self.smtp_ca_file {
-                    Some(path) => format!("smtp_ca_file {}: {error}", path.display()),
-                    None => error.to_string(),
-                };
                 let (port, protection) = match self.smtp_security {
                     Security::Starttls => {
                         let mut builder = TlsParameters::builder(host.to_owned());
-                        if let Some(pem) = ca()? {
-                            let certificate =
-                                Certificate::from_pem(&pem).map_err(|error| unreadable(&error))?;
+                        if let Some(certificate) = self.ca(Certificate::from_pem)? {
                             builder = builder.add_root_certificate(certificate);
                         }
                         let parameters = builder.build().map_err(|error| error.to_string())?;
@@ -157,9 +156,7 @@ impl Config {
                     // itself, out of our reach (see `Relay::connect`).
                     Security::Tls => {
                         let mut builder = native_tls::TlsConnector::builder();
-                        if let Some(pem) = ca()? {
-                            let certificate = native_tls::Certificate::from_pem(&pem)
-                                .map_err(|error| unreadable(&error))?;
+                        if let Some(certificate) = self.ca(native_tls::Certificate::from_pem)? {
                             builder.add_root_certificate(certificate);
                         }
                         let connector = builder.build().map_err(|error| error.to_string())?;

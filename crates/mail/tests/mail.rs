@@ -478,6 +478,28 @@ fn bad_settings_are_named() {
     parse("from = \"a@b.fr\"").unwrap();
 }
 
+#[test]
+fn a_missing_or_bad_ca_file_is_named_in_each_tls_mode() {
+    let dir = scratch("bad-ca");
+    let not_a_certificate = dir.join("not-a-certificate.pem");
+    std::fs::write(&not_a_certificate, "no certificate here").unwrap();
+    for security in ["starttls", "tls"] {
+        for path in [dir.join("missing.pem"), not_a_certificate.clone()] {
+            let config: Config = toml::from_str(&format!(
+                "from = \"a@b.fr\"\ntransport = \"smtp\"\nsmtp_host = \"h\"\nsmtp_security = \"{security}\"\nsmtp_ca_file = \"{}\"\n",
+                path.display()
+            ))
+            .unwrap();
+            let error = config.transport(None).unwrap_err();
+            assert!(
+                error.starts_with(&format!("smtp_ca_file {}: ", path.display())),
+                "{security}: {error}"
+            );
+        }
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// An outbox that counts its claims.
 struct CountingClaims {
     outbox: Arc<dyn store::Outbox>,
