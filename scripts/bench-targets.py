@@ -182,6 +182,7 @@ def main():
             f"whose Argon2id allows {fmt(through_impots[0])} logins a second, the hub idles most of "
             f"the time and spends {fmt(through_impots[2] / 1000)} ms a login, mostly waking up."
         )
+    promises(out, measured)
     # Discovery and JWKS, the last two rows: the floor beside the anchor's figures read above.
     floor = [micro(micro_txt, "floor", document) for document in documents]
     anchors = [theirs for theirs, _ in measured[-2:]]
@@ -198,6 +199,36 @@ def main():
     print()
     total = len(TARGETS) + len(ABSOLUTE)
     print(f"{met_count} of {total} met in this run as ratios to the anchor; {met_absolute} of {total} as the issue's figures.")
+
+
+def promises(out, measured):
+    """What the connection email and the trail cost the two login rows: the same flows with the
+    demo doing less (`scripts/bench-variant.py`), up to the anchor's work, which does neither."""
+    (sso_anchor, sso), (brokered_anchor, brokered) = measured[0], measured[4]
+    variants = {
+        name: loadgen(os.path.join(out, f"passerelle-{name}"), "sso-vu16", cpu_per_op)
+        for name in ("no-email", "anchor-work")
+    }
+    alone = load_tool(os.path.join(out, "hub-alone-anchor-work.txt"), "full logins through the instant provider")[2]
+    if not sso_anchor or not all([sso, *variants.values()]):
+        return
+    asked = [target / issue_anchor for _, issue_anchor, target, _, _ in TARGETS]
+
+    def each(mine, theirs):
+        return f"{fmt(mine)} ms ({mine / theirs:.2f}×)"
+
+    print()
+    print(
+        f"what the promises cost: the SSO flow costs {each(sso, sso_anchor)} with its connection "
+        f"email and its trail entry, {each(variants['no-email'], sso_anchor)} without the email, "
+        f"{each(variants['anchor-work'], sso_anchor)} without either, the anchor's work (asked: "
+        f"{asked[0]:.2f}×)."
+    )
+    if alone is not None and brokered and brokered_anchor:
+        print(
+            f"The brokered login, the hub alone, costs {each(brokered, brokered_anchor)} with them, "
+            f"{each(alone / 1000, brokered_anchor)} without (asked: {asked[4]:.2f}×)."
+        )
 
 
 def meets(value, direction, target):
