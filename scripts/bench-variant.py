@@ -20,20 +20,21 @@ VARIANTS = {"no-email": set(), "anchor-work": {"traces", "dashboard"}}
 
 def variant(text, name):
     dropped = VARIANTS[name]
-    out, skipping = [], False
+    out, skipping, in_hub = [], False, False
     for line in text.splitlines():
         header = re.fullmatch(r"\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?", line)
         if header:
             table = header.group(1)
             skipping = table in dropped
+            in_hub = re.fullmatch(r"hub\.[A-Za-z0-9_-]+", table) is not None
             if not skipping:
                 out.append(line)
                 # A hub's table: its own notify setting, whatever it said (it defaults to
                 # every connection when absent).
-                if re.fullmatch(r"hub\.[A-Za-z0-9_-]+", table):
+                if in_hub:
                     out.append('notify = "never"')
             continue
-        if skipping or re.match(r"\s*notify\s*=", line):
+        if skipping or (in_hub and re.match(r"\s*notify\s*=", line)):
             continue
         out.append(line)
     result = "\n".join(out) + "\n"

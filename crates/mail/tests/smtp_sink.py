@@ -3,8 +3,8 @@ AUTH (LOGIN or PLAIN) with one user, messages written to a maildir, and
 the client's port of each message's connection to MAILDIR.peers (one line
 a message: as many distinct ports as connections that carried mail).
 
-Usage: smtp_sink.py PORT MAILDIR CERT KEY USER PASSWORD [tls]
-With "tls", TLS from the first byte instead of STARTTLS.
+Usage: smtp_sink.py PORT MAILDIR CERT KEY USER PASSWORD [starttls|tls]
+With "tls", TLS from the first byte; STARTTLS by default.
 Prints "ready" once listening; stops when its standard input closes.
 """
 import ssl
@@ -15,7 +15,10 @@ from aiosmtpd.handlers import Mailbox
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 port, maildir, cert, key, user, password = sys.argv[1:7]
-implicit = sys.argv[7:8] == ["tls"]
+mode = (sys.argv[7:8] or ["starttls"])[0]
+if mode not in ("starttls", "tls"):
+    sys.exit(f"smtp_sink.py: mode {mode!r}, not starttls or tls")
+implicit = mode == "tls"
 context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
 context.load_cert_chain(cert, key)
 
