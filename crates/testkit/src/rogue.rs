@@ -50,6 +50,18 @@ pub enum RogueMode {
     Expired,
     /// The ID token was issued an hour from now.
     IssuedInTheFuture,
+    /// The userinfo is plain JSON, unsigned: what a front that could
+    /// change the answer would send in place of the signed one.
+    UnsignedUserinfo,
+    /// The userinfo's payload is changed after signing.
+    TamperedUserinfo,
+    /// The userinfo is signed for another client.
+    UserinfoForAnotherClient,
+    /// The userinfo expired a second ago.
+    ExpiredUserinfo,
+    /// The userinfo is signed and valid, but names another `sub` than the
+    /// ID token: someone else's answer.
+    UserinfoOfSomeoneElse,
 }
 
 /// The citizen [`RogueMode::PresumedBirthdate`] logs in: the first of the
@@ -238,18 +250,17 @@ async fn token(State(inner): Shared) -> Response {
         _ => jose::sign(&claims, key, "JWT").unwrap_or_default(),
     };
     if mode == RogueMode::TamperedSignature {
-        let mut parts: Vec<String> = id_token.split('.').map(str::to_owned).collect();
-        let mut forged = claims.clone();
-        forged.insert("sub".into(), "someone-else".into());
-        parts[1] = URL_SAFE_NO_PAD.encode(Value::Object(forged).to_string());
-        id_token = parts.join(".");
+        id_token = with_payload(&id_token, "sub", "someone-else");
     }
     axum::Json(json!({ "access_token": "rogue-at", "token_type": "Bearer", "expires_in": 60, "id_token": id_token }))
         .into_response()
 }
 
+/// The person, signed (`application/jwt`) as FranceConnect v2's providers
+/// answer, but for the userinfo lies.
 async fn userinfo(State(inner): Shared) -> Response {
-    let presumed = mode(&inner) == RogueMode::PresumedBirthdate;
+    let mode = mode(&inner);
+    let presumed = mode == RogueMode::PresumedBirthdate;
     let Some(citizen) = (if presumed {
         presumed_citizen()
     } else {
@@ -261,10 +272,42 @@ async fn userinfo(State(inner): Shared) -> Response {
     if presumed {
         pivot.birthdate = format!("{}00", pivot.birthdate.get(..8).unwrap_or_default());
     }
-    axum::Json(json!({
-        "sub": "rogue-sub-1", "given_name": pivot.given_name, "family_name": pivot.family_name,
+    let now = inner.clock.now();
+    let claims = json!({
+        "iss": inner.url,
+        "aud": if mode == RogueMode::UserinfoForAnotherClient { "another-client" } else { "passerelle-hub" },
+        "iat": now,
+        "exp": if mode == RogueMode::ExpiredUserinfo { now - 1 } else { now + 60 },
+        "sub": if mode == RogueMode::UserinfoOfSomeoneElse { "rogue-sub-2" } else { "rogue-sub-1" },
+        "given_name": pivot.given_name, "family_name": pivot.family_name,
         "birthdate": pivot.birthdate, "gender": pivot.gender, "birthplace": pivot.birthplace,
         "birthcountry": pivot.birthcountry, "email": citizen.email,
-    }))
-    .into_response()
+    });
+    let Value::Object(claims) = claims else {
+        return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    if mode == RogueMode::UnsignedUserinfo {
+        return axum::Json(claims).into_response();
+    }
+    let Ok(mut jwt) = jose::sign(&claims, &inner.keys.keys()[0], "JWT") else {
+        return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    if mode == RogueMode::TamperedUserinfo {
+        jwt = with_payload(&jwt, "given_name", "Usurpé");
+    }
+    ([(axum::http::header::CONTENT_TYPE, "application/jwt")], jwt).into_response()
+}
+
+/// `token` with one claim of its payload changed, its signature kept.
+fn with_payload(token: &str, claim: &str, value: &str) -> String {
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let payload = parts
+        .get(1)
+        .and_then(|part| URL_SAFE_NO_PAD.decode(part).ok())
+        .and_then(|bytes| serde_json::from_slice::<Map<String, Value>>(&bytes).ok());
+    if let (Some(mut payload), Some(part)) = (payload, parts.get_mut(1)) {
+        payload.insert(claim.into(), value.into());
+        *part = URL_SAFE_NO_PAD.encode(Value::Object(payload).to_string());
+    }
+    parts.join(".")
 }

@@ -504,6 +504,17 @@ impl RelyingParty {
             .map_err(|error| RpError::Provider(error.0))
     }
 
+    /// Whether a token's `aud` names our client id: the string itself, or
+    /// an array holding it.
+    fn names_us(&self, aud: Option<&Value>) -> bool {
+        let ours = self.settings.client_id.as_str();
+        match aud {
+            Some(Value::String(aud)) => aud == ours,
+            Some(Value::Array(auds)) => auds.iter().any(|aud| aud.as_str() == Some(ours)),
+            _ => false,
+        }
+    }
+
     /// OpenID Connect Core §3.1.3.7: signature, `iss`, `aud`, `exp`, `iat`,
     /// `nonce`, and an `acr` that is a level we know.
     async fn check_id_token(
@@ -516,15 +527,13 @@ impl RelyingParty {
         if text("iss") != Some(self.settings.issuer.as_str()) {
             return Err(RpError::IdToken("iss is not the provider's".into()));
         }
-        let audience_ok = match claims.get("aud") {
-            Some(Value::String(aud)) => *aud == self.settings.client_id,
-            Some(Value::Array(auds)) => {
-                auds.iter()
-                    .any(|aud| aud.as_str() == Some(&self.settings.client_id))
-                    && (auds.len() == 1 || text("azp") == Some(&self.settings.client_id))
-            }
-            _ => false,
-        };
+        // With other audiences beside us, `azp` must name us (§3.1.3.7, 4-5).
+        let several = claims
+            .get("aud")
+            .and_then(Value::as_array)
+            .is_some_and(|auds| auds.len() > 1);
+        let audience_ok = self.names_us(claims.get("aud"))
+            && (!several || text("azp") == Some(&self.settings.client_id));
         if !audience_ok {
             return Err(RpError::IdToken("aud is not our client_id".into()));
         }
@@ -566,14 +575,7 @@ impl RelyingParty {
         if text("iss") != Some(self.settings.issuer.as_str()) {
             return Err(bad("iss is not the provider's"));
         }
-        let audience_ok = match claims.get("aud") {
-            Some(Value::String(aud)) => *aud == self.settings.client_id,
-            Some(Value::Array(auds)) => auds
-                .iter()
-                .any(|aud| aud.as_str() == Some(&self.settings.client_id)),
-            _ => false,
-        };
-        if !audience_ok {
+        if !self.names_us(claims.get("aud")) {
             return Err(bad("aud is not our client_id"));
         }
         let now = self.clock.now();
@@ -606,8 +608,13 @@ impl RelyingParty {
             .ok_or_else(|| bad("sub missing or malformed"))
     }
 
-    /// Reads userinfo, JSON or a signed JWT (then verified, with `iss` and
-    /// `aud` checked).
+    /// Reads userinfo, which must be a signed JWT (`application/jwt`, as
+    /// FranceConnect v2 requires): its signature verified, `iss` the
+    /// provider's, `aud` our client id, not expired. A plain JSON answer is
+    /// refused: whoever could change the answer on its way (a TLS front the
+    /// provider does not run) would otherwise swap the signed answer for an
+    /// unsigned one and name anyone. [`Self::finish`] then binds its `sub`
+    /// to the ID token's.
     async fn userinfo(
         &self,
         metadata: &Metadata,
@@ -639,18 +646,26 @@ impl RelyingParty {
             .text()
             .await
             .map_err(|_| RpError::Userinfo("unreadable".into()))?;
-        let claims = if is_jwt {
-            let claims = self
-                .verify_signature(body.trim())
-                .await
-                .map_err(|error| RpError::Userinfo(error.to_string()))?;
-            if claims.get("iss").and_then(Value::as_str) != Some(self.settings.issuer.as_str()) {
-                return Err(RpError::Userinfo("iss is not the provider's".into()));
-            }
-            claims
-        } else {
-            serde_json::from_str(&body).map_err(|_| RpError::Userinfo("not JSON".into()))?
-        };
+        if !is_jwt {
+            return Err(RpError::Userinfo("not a signed JWT".into()));
+        }
+        let claims = self
+            .verify_signature(body.trim())
+            .await
+            .map_err(|error| RpError::Userinfo(error.to_string()))?;
+        if claims.get("iss").and_then(Value::as_str) != Some(self.settings.issuer.as_str()) {
+            return Err(RpError::Userinfo("iss is not the provider's".into()));
+        }
+        if !self.names_us(claims.get("aud")) {
+            return Err(RpError::Userinfo("aud is not our client_id".into()));
+        }
+        if claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .is_some_and(|exp| exp <= self.clock.now())
+        {
+            return Err(RpError::Userinfo("expired".into()));
+        }
         Ok((body, claims))
     }
 

@@ -47,6 +47,88 @@ async fn an_id_token_forged_in_any_way_is_refused_and_opens_nothing() {
     assert!(federation.mails().is_empty(), "a connection was mailed");
 }
 
+/// A provider's userinfo lies, every way a front that can change the
+/// answer tries: sent unsigned (plain JSON, where the signed answer was
+/// expected), a claim changed under the signature, signed for another
+/// client, expired, or someone else's. Each is refused as the forged ID
+/// tokens are: no code, no session, no mail.
+#[tokio::test]
+async fn a_userinfo_forged_in_any_way_is_refused_and_opens_nothing() {
+    let federation = Federation::start().await.unwrap();
+    let honest = through_rogue(&federation, RogueMode::Honest).await;
+    assert!(honest.shows("Continuer sur"), "{}", honest.body);
+    for mode in [
+        RogueMode::UnsignedUserinfo,
+        RogueMode::TamperedUserinfo,
+        RogueMode::UserinfoForAnotherClient,
+        RogueMode::ExpiredUserinfo,
+        RogueMode::UserinfoOfSomeoneElse,
+    ] {
+        federation.rogue.set_mode(mode);
+        userinfo_well_made(&federation, mode).await;
+        let citizen = Citizen::new();
+        let choice = sandbox_page(&federation, &citizen, &[]).await;
+        let chosen = citizen.choose(&federation.hub, &choice, "rogue").await;
+        let page = citizen.follow(chosen, SANDBOX_CALLBACK).await;
+        assert!(page.shows("HUB-PROVIDER-TOKENS"), "{mode:?}: {}", page.body);
+        assert!(page.location.is_none(), "{mode:?}: {:?}", page.location);
+        let again = sandbox_page(&federation, &citizen, &[]).await;
+        assert!(
+            again.shows("Choisissez un compte"),
+            "{mode:?}: {}",
+            again.body
+        );
+    }
+    assert!(federation.mails().is_empty(), "a connection was mailed");
+}
+
+/// Checks that the rogue's userinfo in `mode` is the lie it means: the
+/// honest identity unsigned, or a JWT whose only fault is the one named.
+async fn userinfo_well_made(federation: &Federation, mode: RogueMode) {
+    let rogue = federation.rogue.url();
+    let response = reqwest::get(format!("{rogue}/userinfo")).await.unwrap();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body = response.text().await.unwrap();
+    if mode == RogueMode::UnsignedUserinfo {
+        assert!(
+            content_type.starts_with("application/json"),
+            "{content_type}"
+        );
+        let claims: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(claims["sub"], "rogue-sub-1");
+        assert_eq!(claims["aud"], "passerelle-hub");
+        return;
+    }
+    assert_eq!(content_type, "application/jwt");
+    let published = reqwest::get(format!("{rogue}/jwks"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let published = jose::PublicKeySet::from_json(&published).unwrap();
+    let verified = jose::verify(&body, &published, &[jose::Alg::ES256]);
+    if mode == RogueMode::TamperedUserinfo {
+        assert!(verified.is_err(), "the changed claim still verifies");
+        return;
+    }
+    let claims = verified.unwrap();
+    let now = oidc::Clock::now(&federation.clock);
+    let (aud, sub) = (claims["aud"].as_str(), claims["sub"].as_str());
+    match mode {
+        RogueMode::UserinfoForAnotherClient => assert_eq!(aud, Some("another-client")),
+        RogueMode::ExpiredUserinfo => assert!(claims["exp"].as_i64().unwrap() <= now),
+        RogueMode::UserinfoOfSomeoneElse => assert_eq!(sub, Some("rogue-sub-2")),
+        _ => unreachable!("{mode:?} is not a userinfo lie"),
+    }
+    if mode != RogueMode::UserinfoForAnotherClient {
+        assert_eq!(aud, Some("passerelle-hub"));
+    }
+}
+
 /// Checks that the rogue's forgery in `mode` is well made, so that its
 /// refusal means something: it verifies, under the key the forger meant.
 async fn well_made(federation: &Federation, mode: RogueMode) {
