@@ -29,19 +29,7 @@ async fn an_id_token_forged_in_any_way_is_refused_and_opens_nothing() {
     ] {
         federation.rogue.set_mode(mode);
         well_made(&federation, mode).await;
-        let citizen = Citizen::new();
-        let choice = sandbox_page(&federation, &citizen, &[]).await;
-        let chosen = citizen.choose(&federation.hub, &choice, "rogue").await;
-        let page = citizen.follow(chosen, SANDBOX_CALLBACK).await;
-        assert!(page.shows("HUB-PROVIDER-TOKENS"), "{mode:?}: {}", page.body);
-        assert!(page.location.is_none(), "{mode:?}: {:?}", page.location);
-        // No session was opened: the next request asks for a provider.
-        let again = sandbox_page(&federation, &citizen, &[]).await;
-        assert!(
-            again.shows("Choisissez un compte"),
-            "{mode:?}: {}",
-            again.body
-        );
+        refused_and_opens_nothing(&federation, mode).await;
     }
     assert_eq!(federation.rogue.jku_fetches(), 1, "a jku was followed");
     assert!(federation.mails().is_empty(), "a connection was mailed");
@@ -66,20 +54,27 @@ async fn a_userinfo_forged_in_any_way_is_refused_and_opens_nothing() {
     ] {
         federation.rogue.set_mode(mode);
         userinfo_well_made(&federation, mode).await;
-        let citizen = Citizen::new();
-        let choice = sandbox_page(&federation, &citizen, &[]).await;
-        let chosen = citizen.choose(&federation.hub, &choice, "rogue").await;
-        let page = citizen.follow(chosen, SANDBOX_CALLBACK).await;
-        assert!(page.shows("HUB-PROVIDER-TOKENS"), "{mode:?}: {}", page.body);
-        assert!(page.location.is_none(), "{mode:?}: {:?}", page.location);
-        let again = sandbox_page(&federation, &citizen, &[]).await;
-        assert!(
-            again.shows("Choisissez un compte"),
-            "{mode:?}: {}",
-            again.body
-        );
+        refused_and_opens_nothing(&federation, mode).await;
     }
     assert!(federation.mails().is_empty(), "a connection was mailed");
+}
+
+/// A new citizen logs in through the rogue, lying in `mode`: the hub's
+/// error page, no redirect, and no session (the next request asks for a
+/// provider again).
+async fn refused_and_opens_nothing(federation: &Federation, mode: RogueMode) {
+    let citizen = Citizen::new();
+    let choice = sandbox_page(federation, &citizen, &[]).await;
+    let chosen = citizen.choose(&federation.hub, &choice, "rogue").await;
+    let page = citizen.follow(chosen, SANDBOX_CALLBACK).await;
+    assert!(page.shows("HUB-PROVIDER-TOKENS"), "{mode:?}: {}", page.body);
+    assert!(page.location.is_none(), "{mode:?}: {:?}", page.location);
+    let again = sandbox_page(federation, &citizen, &[]).await;
+    assert!(
+        again.shows("Choisissez un compte"),
+        "{mode:?}: {}",
+        again.body
+    );
 }
 
 /// Checks that the rogue's userinfo in `mode` is the lie it means: the
