@@ -77,8 +77,7 @@ impl TaxData {
         if !response.status().is_success() {
             return Err(unavailable(format!("hub answered {}", response.status())));
         }
-        let jwt = response
-            .text()
+        let jwt = oidc::answer::text(response)
             .await
             .map_err(|error| unavailable(error.to_string()))?;
         let claims = self.verify(&jwt).await.map_err(unavailable)?;

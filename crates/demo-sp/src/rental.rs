@@ -292,19 +292,18 @@ impl Rental {
 
     /// The IACA, fetched from where the issuer publishes it.
     async fn trust(&self) -> Result<TrustedIacas, String> {
-        let unavailable = |_| "le certificat racine des permis est indisponible".to_owned();
-        let der = self
+        let unavailable = || "le certificat racine des permis est indisponible".to_owned();
+        let response = self
             .http
             .get(&self.config.licence_iaca_url)
             .send()
             .await
-            .map_err(unavailable)?
-            .error_for_status()
-            .map_err(unavailable)?
-            .bytes()
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|_| unavailable())?;
+        let der = oidc::answer::bytes(response)
             .await
-            .map_err(unavailable)?;
-        TrustedIacas::new(&[der.to_vec()]).map_err(|e| e.to_string())
+            .map_err(|_| unavailable())?;
+        TrustedIacas::new(&[der]).map_err(|e| e.to_string())
     }
 }
 

@@ -70,10 +70,10 @@ impl Register {
             );
             return Err(HubError::RegisterUnavailable);
         }
-        let answer: Answer = response
-            .json()
-            .await
-            .map_err(|_| HubError::RegisterUnavailable)?;
+        let answer: Answer = oidc::answer::json(response).await.map_err(|error| {
+            tracing::warn!(%error, "register's answer unreadable");
+            HubError::RegisterUnavailable
+        })?;
         match (answer.outcome.as_str(), answer.identity) {
             ("match", Some(found)) => Ok(Identity {
                 given_name: found.given_name,

@@ -114,7 +114,10 @@ impl LicenceIssuer {
             );
             return Err(unavailable());
         }
-        response.json().await.map_err(|_| unavailable())
+        oidc::answer::json(response).await.map_err(|error| {
+            tracing::warn!(%error, "licence register's answer unreadable");
+            unavailable()
+        })
     }
 }
 

@@ -115,10 +115,9 @@ impl RemoteKeys {
                 response.status()
             )));
         }
-        let text = response
-            .text()
+        let text = crate::answer::text(response)
             .await
-            .map_err(|_| FetchError("JWKS unreadable".into()))?;
+            .map_err(|error| FetchError(format!("JWKS: {error}")))?;
         PublicKeySet::from_json(&text).map_err(|error| FetchError(error.to_string()))
     }
 }

@@ -4,6 +4,7 @@
 //! One engine serves the hub, the identity providers and the demo services
 //! (STYLE.md habit 2); apps add pages and policy, never protocol.
 
+pub mod answer;
 pub mod claims;
 pub mod client;
 pub mod clock;

@@ -77,16 +77,17 @@ pub async fn roadside_check(
         .map_err(CheckError::Session)?;
     let unreachable =
         |error: reqwest::Error| CheckError::Unreachable(error.without_url().to_string());
-    let answer = reqwest::Client::new()
+    let response = reqwest::Client::new()
         .post(&url)
         .header("content-type", "application/cbor")
         .body(establishment)
         .send()
         .await
-        .map_err(unreachable)?
-        .bytes()
-        .await
         .map_err(unreachable)?;
+    // The holder's device answers: read it with the bound of any answer.
+    let answer = oidc::answer::bytes(response)
+        .await
+        .map_err(|error| CheckError::Unreachable(error.to_string()))?;
     let response = match session.open(&answer) {
         Ok(response) => response,
         Err(MdocError::SessionStatus(_)) => return Err(CheckError::Declined),

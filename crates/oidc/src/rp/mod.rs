@@ -252,10 +252,9 @@ impl RelyingParty {
                 response.status()
             )));
         }
-        response
-            .json()
+        crate::answer::json(response)
             .await
-            .map_err(|_| RpError::Provider(format!("{url} did not answer JSON")))
+            .map_err(|error| RpError::Provider(format!("{url}: {error}")))
     }
 
     /// Starts a login: the authorize URL and what to keep until the callback.
@@ -400,10 +399,9 @@ impl RelyingParty {
                 "token endpoint answered {status}"
             )));
         }
-        let body: Map<String, Value> = response
-            .json()
+        let body: Map<String, Value> = crate::answer::json(response)
             .await
-            .map_err(|_| RpError::Token("token response is not JSON".into()))?;
+            .map_err(|error| RpError::Token(format!("token response: {error}")))?;
         if !status.is_success() {
             let error = body
                 .get("error")
@@ -642,10 +640,9 @@ impl RelyingParty {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
             .is_some_and(|value| value.starts_with("application/jwt"));
-        let body = response
-            .text()
+        let body = crate::answer::text(response)
             .await
-            .map_err(|_| RpError::Userinfo("unreadable".into()))?;
+            .map_err(|error| RpError::Userinfo(error.to_string()))?;
         if !is_jwt {
             return Err(RpError::Userinfo("not a signed JWT".into()));
         }
