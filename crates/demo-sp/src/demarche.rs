@@ -457,8 +457,7 @@ impl Demarche {
             if !response.status().is_success() {
                 return Err(format!("answered {}", response.status()));
             }
-            response
-                .json::<Map<String, Value>>()
+            oidc::answer::json::<Map<String, Value>>(response)
                 .await
                 .map_err(|error| error.to_string())
         };

@@ -1,8 +1,9 @@
-//! Another server's answer, read with a bound. Whatever the hub and its
+//! Another server's answer, read with a bound. Whatever the federation's
 //! parts call (a provider's discovery, token, userinfo and keys, the
-//! register, the hub's checktoken, a licence register, a wallet) could send
-//! an endless body: a compromised peer, or a front in its path. Read whole,
-//! it would take the process's memory; read here, it is an error once past
+//! register, the hub's checktoken, a data provider, a licence register, a
+//! holder's device; a service the wallet app answers) could send an endless
+//! body: a compromised peer, or a front in its path. Read whole, it would
+//! take the process's memory; read here, it is an error once past
 //! [`LIMIT`], announced or not.
 
 use serde::de::DeserializeOwned;

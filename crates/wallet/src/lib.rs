@@ -172,8 +172,7 @@ impl Wallet {
             .with_context(|| format!("fournisseur injoignable ({url})"))?;
         let status = response.status();
         let ok = status.is_success();
-        let value: Value = response
-            .json()
+        let value: Value = oidc::answer::json(response)
             .await
             .with_context(|| format!("réponse illisible du fournisseur ({status})"))?;
         if !ok {

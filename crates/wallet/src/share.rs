@@ -97,7 +97,7 @@ impl Wallet {
             .await
             .with_context(|| format!("service injoignable ({origin})"))?;
         if !answer.status().is_success() {
-            let text = answer.text().await.unwrap_or_default();
+            let text = oidc::answer::text(answer).await.unwrap_or_default();
             bail!(
                 "le service a refusé la réponse : {}",
                 text.chars().take(200).collect::<String>()
