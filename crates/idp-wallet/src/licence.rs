@@ -100,6 +100,7 @@ impl LicenceIssuer {
         let response = self
             .http
             .post(format!("{}/{endpoint}", self.url))
+            .timeout(oidc::answer::TIMEOUT)
             .json(body)
             .send()
             .await
@@ -490,6 +491,30 @@ mod tests {
             card::b64::encode(public.as_bytes()),
             card::b64::encode(proof.as_bytes()),
         )
+    }
+
+    #[tokio::test]
+    async fn a_register_that_never_answers_is_unavailable_not_waited_for() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        // Takes the connection, reads nothing, answers nothing.
+        let held = tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            drop(socket);
+        });
+        let issuer = LicenceIssuer::new(&url, LicencePki::generate(1_800_000_000).unwrap());
+        // Given up on after the answer's timeout, well before this bound.
+        let lookup = issuer.look_up_number("123456789012");
+        let refused = tokio::time::timeout(std::time::Duration::from_secs(30), lookup)
+            .await
+            .expect("the issuer gave up on the register")
+            .err();
+        assert_eq!(
+            refused.map(|error| error.code()),
+            Some(code::LICENCE_UNAVAILABLE.code)
+        );
+        held.abort();
     }
 
     #[test]

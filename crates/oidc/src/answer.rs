@@ -13,6 +13,11 @@ use serde::de::DeserializeOwned;
 /// chains some tens.
 pub const LIMIT: usize = 256 * 1024;
 
+/// The longest a call to another server may take, its answer read: 6 s, as
+/// FranceConnect's calls to providers. A peer that never answers, or
+/// trickles its answer, holds nothing longer.
+pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(6);
+
 /// Why an answer could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum AnswerError {

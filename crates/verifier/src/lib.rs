@@ -80,6 +80,7 @@ pub async fn roadside_check(
     let response = reqwest::Client::new()
         .post(&url)
         .header("content-type", "application/cbor")
+        .timeout(oidc::answer::TIMEOUT)
         .body(establishment)
         .send()
         .await
@@ -149,6 +150,31 @@ mod tests {
         let date = Value::Tag(1004, Box::new(Value::Text("2033-01-19".into())));
         assert_eq!(text(&date), "2033-01-19");
         assert_eq!(text(&Value::Bool(true)), "oui");
+    }
+
+    #[tokio::test]
+    async fn a_holder_that_never_answers_is_given_up_on() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/mdoc", listener.local_addr().unwrap());
+        // Takes the connection, reads nothing, answers nothing.
+        let held = tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            drop(socket);
+        });
+        let holder = mdoc::session::DeviceSession::new(Some(&url)).unwrap();
+        let trust = TrustedIacas::default();
+        // Given up on after the answer's timeout, well before this bound.
+        let qr_code = holder.qr_code();
+        let check = roadside_check(&qr_code, ROADSIDE_ELEMENTS, &trust, 0);
+        let result = tokio::time::timeout(std::time::Duration::from_secs(30), check)
+            .await
+            .expect("the check gave up on the holder");
+        assert!(
+            matches!(result, Err(CheckError::Unreachable(_))),
+            "{result:?}"
+        );
+        held.abort();
     }
 
     #[tokio::test]

@@ -216,7 +216,7 @@ impl RelyingParty {
     /// FranceConnect's calls to providers).
     pub fn http_client() -> Result<reqwest::Client, String> {
         reqwest::Client::builder()
-            .timeout(Duration::from_secs(6))
+            .timeout(crate::answer::TIMEOUT)
             .connect_timeout(Duration::from_secs(3))
             .redirect(reqwest::redirect::Policy::none())
             .build()
