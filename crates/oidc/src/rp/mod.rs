@@ -640,12 +640,12 @@ impl RelyingParty {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
             .is_some_and(|value| value.starts_with("application/jwt"));
-        let body = crate::answer::text(response)
-            .await
-            .map_err(|error| RpError::Userinfo(error.to_string()))?;
         if !is_jwt {
             return Err(RpError::Userinfo("not a signed JWT".into()));
         }
+        let body = crate::answer::text(response)
+            .await
+            .map_err(|error| RpError::Userinfo(error.to_string()))?;
         let claims = self
             .verify_signature(body.trim())
             .await
